@@ -1,0 +1,14 @@
+/**
+ * Jest runs the TypeScript sources as native ESM (the @actions/* packages are ESM-only):
+ * ts-jest transpiles each file with `useESM`, and jest runs under --experimental-vm-modules (see package.json).
+ * ts-jest does not type-check in this mode (isolatedModules), so `npm test` runs `tsc --noEmit` first.
+ */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/test/support/closing-line-reporter.cjs'],
+};

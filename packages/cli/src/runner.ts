@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { evaluateDefault, inputVariable, type ActionMetadata } from './metadata.js';
+import { CommandRenderer, parseFileCommands } from './workflow-commands.js';
+
+export interface RunResult {
+  exitCode: number;
+  outputs: Map<string, string>;
+  summary: string;
+}
+
+/** The Node the runner would use for `runs.using: node24`: this one if it is 24+, else the one npm installed. */
+export function findNode(root: string, using: string): string {
+  const wanted = Number(/^node(\d+)$/.exec(using)?.[1] ?? '24');
+  if (Number(process.versions.node.split('.')[0]) >= wanted) return process.execPath;
+  const installed = join(root, 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(installed)) return installed;
+  throw new Error(`runs.using is ${using} but this is Node ${process.versions.node}; run \`npm ci\` (it installs Node ${wanted}) or use Node ${wanted}`);
+}
+
+/** The environment the runner gives a step: INPUT_* (with action.yml defaults) and the file-command files. */
+function stepEnvironment(action: ActionMetadata, inputs: Map<string, string>, files: Record<string, string>, debug: boolean) {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
+  for (const [name, input] of Object.entries(action.inputs)) {
+    env[inputVariable(name)] = inputs.get(name) ?? evaluateDefault(String(input.default ?? ''), process.env);
+  }
+  Object.assign(env, {
+    GITHUB_ACTIONS: 'true',
+    CI: 'true',
+    GITHUB_WORKSPACE: process.env.GITHUB_WORKSPACE ?? process.cwd(),
+    RUNNER_TEMP: files.RUNNER_TEMP,
+    GITHUB_OUTPUT: files.GITHUB_OUTPUT,
+    GITHUB_STATE: files.GITHUB_STATE,
+    GITHUB_STEP_SUMMARY: files.GITHUB_STEP_SUMMARY,
+    GITHUB_ENV: files.GITHUB_ENV,
+    GITHUB_PATH: files.GITHUB_PATH,
+    GITHUB_ACTION: action.name,
+  });
+  if (debug) env.RUNNER_DEBUG = '1';
+  return env;
+}
+
+function runPhase(node: string, script: string, env: NodeJS.ProcessEnv, renderer: CommandRenderer, print: (line: string) => void) {
+  return new Promise<number>((done, fail) => {
+    const child = spawn(node, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const show = (line: string) => {
+      const rendered = renderer.render(line);
+      if (rendered !== undefined) print(rendered);
+    };
+    createInterface({ input: child.stdout }).on('line', show);
+    createInterface({ input: child.stderr }).on('line', show);
+    child.on('error', fail);
+    child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1)));
+  });
+}
+
+/**
+ * Runs a bundled action the way the runner does: pre, main and post as separate Node processes,
+ * inputs through INPUT_*, outputs/state/summary through files, state handed from main to post as STATE_*.
+ */
+export async function runAction(root: string, action: ActionMetadata, inputs: Map<string, string>, debug: boolean, print: (line: string) => void): Promise<RunResult> {
+  const node = findNode(root, action.runs.using);
+  const temp = await mkdtemp(join(tmpdir(), `deploy-gates-${action.name}-`));
+  try {
+    // Reports written to RUNNER_TEMP must outlive this run (their paths are printed), so it is not in `temp`.
+    const files: Record<string, string> = { RUNNER_TEMP: process.env.RUNNER_TEMP ?? join(tmpdir(), 'deploy-gates-runner-temp') };
+    await mkdir(files.RUNNER_TEMP!, { recursive: true });
+    for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', 'GITHUB_ENV', 'GITHUB_PATH']) {
+      files[name] = join(temp, name.toLowerCase());
+      await writeFile(files[name]!, '');
+    }
+    const env = stepEnvironment(action, inputs, files, debug);
+    const renderer = new CommandRenderer(debug);
+    const script = (path: string) => resolve(action.dir, path);
+
+    let exitCode = 0;
+    if (action.runs.pre) exitCode = await runPhase(node, script(action.runs.pre), env, renderer, print);
+    if (exitCode === 0) exitCode = await runPhase(node, script(action.runs.main), env, renderer, print);
+    if (action.runs.post) {
+      const state = parseFileCommands(await readFile(files.GITHUB_STATE!, 'utf8'));
+      const postEnv = { ...env, ...Object.fromEntries([...state].map(([name, value]) => [`STATE_${name}`, value])) };
+      print(`▸ Post ${action.name}`);
+      const postCode = await runPhase(node, script(action.runs.post), postEnv, renderer, print);
+      if (exitCode === 0) exitCode = postCode;
+    }
+    const mask = (text: string) => renderer.mask(text);
+    const outputs = new Map([...parseFileCommands(await readFile(files.GITHUB_OUTPUT!, 'utf8'))].map(([k, v]) => [k, mask(v)]));
+    return { exitCode, outputs, summary: mask(await readFile(files.GITHUB_STEP_SUMMARY!, 'utf8')) };
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}

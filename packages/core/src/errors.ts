@@ -1,0 +1,19 @@
+/**
+ * A failure the user can fix: bad input, a missing resource, a wrong setting.
+ * Its message is shown as is (no stack), so it must name the thing and the fix.
+ * Anything else that is thrown is treated as a bug and reported with context.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** A user error about one named action input. */
+export class InputError extends UserError {
+  override name = 'InputError';
+  constructor(
+    readonly input: string,
+    problem: string,
+  ) {
+    super(`Input "${input}": ${problem}`);
+  }
+}

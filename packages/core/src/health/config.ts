@@ -1,0 +1,54 @@
+import type { ResponseExpectations } from '../http/expectations.js';
+
+export type Backoff = 'fixed' | 'exponential';
+
+export interface SloConfig {
+  url: URL;
+  requests: number;
+  concurrency: number;
+  /** Upper bound for the p95 latency; unset = measured, not enforced. */
+  p95Ms?: number;
+  /** Upper bound for the share of failed requests (0..1); unset = measured, not enforced. */
+  maxErrorRate?: number;
+}
+
+export interface HealthConfig {
+  urls: readonly URL[];
+  expect: ResponseExpectations;
+  /** Sent as `Authorization: Bearer …` to the origin of each configured URL, never across a redirect to another origin. */
+  bearerToken?: string;
+  headers: Readonly<Record<string, string>>;
+  attempts: number;
+  intervalMs: number;
+  maxIntervalMs: number;
+  timeoutMs: number;
+  gracePeriodMs: number;
+  backoff: Backoff;
+  consecutiveSuccesses: number;
+  followRedirects: boolean;
+  assetManifest?: URL;
+  assetBase?: URL;
+  slo?: SloConfig;
+}
+
+/** The wait before attempt `attempt + 1` (attempt is 1-based). */
+export function waitAfter(attempt: number, config: Pick<HealthConfig, 'intervalMs' | 'maxIntervalMs' | 'backoff'>): number {
+  const wait = config.backoff === 'exponential' ? config.intervalMs * 2 ** (attempt - 1) : config.intervalMs;
+  return Math.min(wait, config.maxIntervalMs);
+}
+
+/** The longest the retry phase can take: grace + every attempt cut at its timeout + every wait between attempts. */
+export function worstCaseMs(config: HealthConfig): number {
+  let total = config.gracePeriodMs + config.attempts * config.timeoutMs;
+  for (let attempt = 1; attempt < config.attempts; attempt++) total += waitAfter(attempt, config);
+  return total;
+}
+
+/** A URL as it may be shown: without user info, which could hold a password. */
+export function displayUrl(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  return shown.href;
+}

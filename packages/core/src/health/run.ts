@@ -1,0 +1,249 @@
+import { Agent } from 'undici';
+import { formatDuration } from '../inputs/duration.js';
+import { judgeResponse } from '../http/expectations.js';
+import { httpGet } from '../http/request.js';
+import { checkManifest } from '../http/manifest.js';
+import { runLoad, type LoadResult } from '../http/load.js';
+import type { Logger } from '../logger.js';
+import type { Redactor } from '../redact.js';
+import type { CheckResult } from '../report/result.js';
+import { displayUrl, waitAfter, worstCaseMs, type HealthConfig } from './config.js';
+
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: string;
+  /** HTTP status of the final response; absent when no response came (timeout, refused, …). */
+  status?: number;
+  latencyMs: number;
+  verdict: 'pass' | 'fail';
+  reason: string;
+}
+
+export interface EndpointReport {
+  url: string;
+  kind: 'endpoint' | 'asset-manifest';
+  healthy: boolean;
+  attempts: AttemptRecord[];
+}
+
+export interface SloReport extends LoadResult {
+  url: string;
+  concurrency: number;
+  p95LimitMs?: number;
+  maxErrorRate?: number;
+  pass: boolean;
+  durationMs: number;
+}
+
+export interface HealthOutcome {
+  healthy: boolean;
+  attemptsUsed: number;
+  durationMs: number;
+  worstCaseMs: number;
+  endpoints: EndpointReport[];
+  slo?: SloReport;
+  results: CheckResult[];
+}
+
+export interface HealthContext {
+  logger: Logger;
+  redactor: Redactor;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface Probe {
+  status?: number;
+  latencyMs: number;
+  pass: boolean;
+  reason: string;
+}
+
+interface Endpoint {
+  url: URL;
+  report: EndpointReport;
+  streak: number;
+  probe(): Promise<Probe>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function originHeadersFor(config: HealthConfig, url: URL): Record<string, string> {
+  const headers: Record<string, string> = { ...config.headers };
+  if (config.bearerToken) headers.authorization = `Bearer ${config.bearerToken}`;
+  else if (url.username || url.password) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+  }
+  return headers;
+}
+
+function withoutUserInfo(url: URL): URL {
+  const bare = new URL(url);
+  bare.username = '';
+  bare.password = '';
+  return bare;
+}
+
+/**
+ * Probes every endpoint each attempt, concurrently; an endpoint that has passed `consecutiveSuccesses`
+ * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
+ * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate.
+ */
+export async function runHealthCheck(config: HealthConfig, context: HealthContext): Promise<HealthOutcome> {
+  const { logger, redactor } = context;
+  const sleep = context.sleep ?? defaultSleep;
+  const started = performance.now();
+  const dispatcher = new Agent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1_000 });
+  const requestOptions = (url: URL) => ({
+    dispatcher,
+    timeoutMs: config.timeoutMs,
+    followRedirects: config.followRedirects,
+    originHeaders: originHeadersFor(config, url),
+  });
+
+  const endpoint = (url: URL, kind: EndpointReport['kind'], probe: () => Promise<Probe>): Endpoint => ({
+    url,
+    report: { url: displayUrl(url), kind, healthy: false, attempts: [] },
+    streak: 0,
+    probe,
+  });
+  const endpoints: Endpoint[] = config.urls.map((url) =>
+    endpoint(url, 'endpoint', async () => {
+      const outcome = await httpGet(withoutUserInfo(url), requestOptions(url));
+      if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message };
+      const verdict = judgeResponse(outcome.response, config.expect);
+      return { status: outcome.response.status, latencyMs: outcome.latencyMs, ...verdict };
+    }),
+  );
+  if (config.assetManifest) {
+    const manifestUrl = config.assetManifest;
+    endpoints.push(
+      endpoint(manifestUrl, 'asset-manifest', async () => {
+        const begun = performance.now();
+        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase });
+        return { status: verdict.status, latencyMs: performance.now() - begun, pass: verdict.pass, reason: verdict.reason };
+      }),
+    );
+  }
+
+  try {
+    logger.info(
+      `Checking ${endpoints.length} endpoint(s): up to ${config.attempts} attempts, ${config.backoff} interval ${formatDuration(config.intervalMs)}, ` +
+        `timeout ${formatDuration(config.timeoutMs)}, worst case ${formatDuration(worstCaseMs(config))}`,
+    );
+    if (config.gracePeriodMs > 0) {
+      logger.info(`Waiting ${formatDuration(config.gracePeriodMs)} grace period before the first attempt`);
+      await sleep(config.gracePeriodMs);
+    }
+
+    let attemptsUsed = 0;
+    for (let attempt = 1; attempt <= config.attempts; attempt++) {
+      attemptsUsed = attempt;
+      const pending = endpoints.filter((e) => !e.report.healthy);
+      await Promise.all(
+        pending.map(async (e) => {
+          const startedAt = new Date().toISOString();
+          const probe = await e.probe();
+          const reason = redactor.redact(probe.reason);
+          e.streak = probe.pass ? e.streak + 1 : 0;
+          e.report.healthy = e.streak >= config.consecutiveSuccesses;
+          e.report.attempts.push({ attempt, startedAt, status: probe.status, latencyMs: Math.round(probe.latencyMs), verdict: probe.pass ? 'pass' : 'fail', reason });
+          const ms = Math.round(probe.latencyMs);
+          const answer = probe.status === undefined ? `${reason} (${ms} ms)` : `HTTP ${probe.status} in ${ms} ms: ${reason}`;
+          const streak = probe.pass && config.consecutiveSuccesses > 1 ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)` : '';
+          const line = `Attempt ${attempt}/${config.attempts} ${e.report.url} → ${answer}${streak}`;
+          logger.info(line);
+        }),
+      );
+      if (endpoints.every((e) => e.report.healthy) || attempt === config.attempts) break;
+      const wait = waitAfter(attempt, config);
+      logger.info(`${endpoints.filter((e) => !e.report.healthy).length} endpoint(s) not healthy yet; next attempt in ${formatDuration(wait)}`);
+      await sleep(wait);
+    }
+
+    const endpointsHealthy = endpoints.every((e) => e.report.healthy);
+    const results: CheckResult[] = endpoints.map(({ report }) => endpointResult(report, config.attempts));
+    let slo: SloReport | undefined;
+    if (config.slo) {
+      if (endpointsHealthy) {
+        slo = await probeSlo(config, requestOptions(config.slo.url).originHeaders, dispatcher, logger);
+        results.push(sloResult(slo));
+      } else {
+        results.push({ name: sloName(config.slo), status: 'skip', detail: 'skipped: endpoints are not healthy', durationMs: 0 });
+      }
+    }
+    return {
+      healthy: endpointsHealthy && (slo?.pass ?? true),
+      attemptsUsed,
+      durationMs: Math.round(performance.now() - started),
+      worstCaseMs: worstCaseMs(config),
+      endpoints: endpoints.map((e) => e.report),
+      slo,
+      results: results.map((result) => ({ ...result, detail: redactor.redact(result.detail) })),
+    };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+function endpointResult(report: EndpointReport, maxAttempts: number): CheckResult {
+  const last = report.attempts.at(-1);
+  const durationMs = report.attempts.reduce((sum, a) => sum + a.latencyMs, 0);
+  const tries = `${report.attempts.length} attempt${report.attempts.length === 1 ? '' : 's'}`;
+  const name = report.kind === 'asset-manifest' ? `${report.url} (asset manifest)` : report.url;
+  if (report.healthy) {
+    const status = last?.status === undefined ? '' : `HTTP ${last.status}, `;
+    return { name, status: 'pass', detail: `${status}${last?.reason ?? 'ok'} after ${tries}`, durationMs };
+  }
+  const lastAnswer = last ? (last.status === undefined ? last.reason : `HTTP ${last.status}: ${last.reason}`) : 'not probed';
+  return { name, status: 'fail', detail: `unhealthy after ${tries} of ${maxAttempts}: ${lastAnswer}`, durationMs };
+}
+
+function sloName(slo: NonNullable<HealthConfig['slo']>): string {
+  return `SLO ${displayUrl(slo.url)} (${slo.requests} requests, ${slo.concurrency} concurrent)`;
+}
+
+async function probeSlo(config: HealthConfig, originHeaders: Record<string, string>, dispatcher: Agent, logger: Logger): Promise<SloReport> {
+  const slo = config.slo!;
+  logger.info(`SLO probe: ${slo.requests} requests, ${slo.concurrency} concurrent, to ${displayUrl(slo.url)}`);
+  const begun = performance.now();
+  const load = await runLoad({
+    url: withoutUserInfo(slo.url),
+    requests: slo.requests,
+    concurrency: slo.concurrency,
+    timeoutMs: config.timeoutMs,
+    expectStatus: config.expect.status,
+    originHeaders,
+    followRedirects: config.followRedirects,
+    dispatcher,
+  });
+  const pass = (slo.p95Ms === undefined || load.p95Ms <= slo.p95Ms) && (slo.maxErrorRate === undefined || load.errorRate <= slo.maxErrorRate);
+  const report: SloReport = {
+    ...load,
+    url: displayUrl(slo.url),
+    concurrency: slo.concurrency,
+    p95LimitMs: slo.p95Ms,
+    maxErrorRate: slo.maxErrorRate,
+    pass,
+    durationMs: Math.round(performance.now() - begun),
+  };
+  logger.info(`SLO probe → ${sloDetail(report)}`);
+  return report;
+}
+
+const percent = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
+
+function sloDetail(slo: SloReport): string {
+  const p95 = `p95 ${Math.round(slo.p95Ms)} ms${slo.p95LimitMs === undefined ? '' : ` (limit ${formatDuration(slo.p95LimitMs)})`}`;
+  const errors = `errors ${percent(slo.errorRate)}${slo.maxErrorRate === undefined ? '' : ` (limit ${percent(slo.maxErrorRate)})`}`;
+  const reasons = slo.errorReasons.length > 0 ? `: ${slo.errorReasons.slice(0, 3).join(', ')}` : '';
+  return `${p95}, ${errors}${reasons}`;
+}
+
+function sloResult(slo: SloReport): CheckResult {
+  return {
+    name: `SLO ${slo.url} (${slo.requests} requests, ${slo.concurrency} concurrent)`,
+    status: slo.pass ? 'pass' : 'fail',
+    detail: sloDetail(slo),
+    durationMs: slo.durationMs,
+  };
+}

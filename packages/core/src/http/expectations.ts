@@ -1,0 +1,71 @@
+import type { LineResult } from '../inputs/schema.js';
+import type { StatusSpec } from '../inputs/status.js';
+import { splitPair } from '../inputs/lists.js';
+import type { HttpResponse } from './request.js';
+
+/** `checks.db=up`: the value at a dotted path of the JSON body, compared as text. */
+export interface JsonAssertion {
+  text: string;
+  path: string[];
+  expected: string;
+}
+
+export interface ResponseExpectations {
+  status: StatusSpec;
+  json: readonly JsonAssertion[];
+  body?: RegExp;
+}
+
+export type Verdict = { pass: true; reason: string } | { pass: false; reason: string };
+
+export function parseJsonAssertion(line: string): LineResult<JsonAssertion> {
+  const pair = splitPair(line, '=');
+  const path = pair?.[0].split('.');
+  if (!pair || !path || path.some((segment) => segment.trim() === '')) {
+    return { problem: `"${line}" is not a path=value assertion; write e.g. status=ok or checks.db=up` };
+  }
+  return { value: { text: `${pair[0]}=${pair[1]}`, path: path.map((segment) => segment.trim()), expected: pair[1] } };
+}
+
+/** A short single-line excerpt of a body for error messages. */
+export function excerpt(body: string, max = 120): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
+}
+
+function valueAt(document: unknown, path: readonly string[]): { found: boolean; value?: unknown } {
+  let current: unknown = document;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, segment)) return { found: false };
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return { found: true, value: current };
+}
+
+/** Scalars compare by their text (`3` matches 3 and "3", `true` matches true); objects by their JSON. */
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Judges a response: status first, then the body regex, then every JSON assertion. */
+export function judgeResponse(response: HttpResponse, expect: ResponseExpectations): Verdict {
+  if (!expect.status.matches(response.status)) return { pass: false, reason: `expected ${expect.status.text}` };
+  if (expect.body && !expect.body.test(response.body)) {
+    return { pass: false, reason: `body does not match /${expect.body.source}/: ${excerpt(response.body)}` };
+  }
+  if (expect.json.length > 0) {
+    let document: unknown;
+    try {
+      document = JSON.parse(response.body);
+    } catch {
+      return { pass: false, reason: `body is not JSON: ${excerpt(response.body)}` };
+    }
+    const mismatches = expect.json.flatMap((assertion) => {
+      const { found, value } = valueAt(document, assertion.path);
+      if (!found) return [`${assertion.path.join('.')} is missing (expected ${assertion.text})`];
+      return asText(value) === assertion.expected ? [] : [`expected ${assertion.text}, got ${JSON.stringify(value)}`];
+    });
+    if (mismatches.length > 0) return { pass: false, reason: `${mismatches.join('; ')} in ${excerpt(response.body)}` };
+  }
+  return { pass: true, reason: 'ok' };
+}

@@ -1,0 +1,3 @@
+export * from './result.js';
+export * from './markdown.js';
+export * from './json.js';

@@ -1,0 +1,2 @@
+export * from './target.js';
+export * from './local.js';

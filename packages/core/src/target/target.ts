@@ -1,0 +1,40 @@
+/**
+ * Where a release directory lives and where commands run: this machine (LocalTarget) or a host
+ * reached with the OpenSSH client (SshTarget). Everything that looks at or changes a release goes through
+ * `run`, as a POSIX shell script, so both targets behave the same and the same tests cover both.
+ */
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** True when the command was killed because it ran past its timeout. */
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  /** Working directory on the target. */
+  cwd?: string;
+  timeoutMs?: number;
+  /** Written to the command's standard input (how secrets reach a remote command without appearing in argv). */
+  stdin?: string;
+}
+
+export interface Target {
+  /** `local` or `ssh://user@host:port`; safe to log. */
+  readonly description: string;
+  /** Runs a POSIX shell script on the target. Never throws for a non-zero exit; throws only if it cannot run at all. */
+  run(script: string, options?: RunOptions): Promise<CommandResult>;
+  /** Releases what the target holds (key files, connections). */
+  close(): Promise<void>;
+}
+
+/**
+ * Quotes one word for a POSIX shell: `'…'` with embedded quotes as `'\''`.
+ * Every path or argument put into a script must pass through here.
+ */
+export function shellQuote(word: string): string {
+  if (word === '') return "''";
+  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { inputDefault } from '../../packages/core/src/inputs/schema.js';
+import { repoRoot } from '../support/paths.js';
+
+interface ActionYml {
+  inputs: Record<string, { default?: string; required?: boolean }>;
+  outputs: Record<string, unknown>;
+  runs: { using: string; main: string; pre?: string; post?: string };
+}
+
+const actions = readdirSync(join(repoRoot, 'actions')).filter((name) => existsSync(join(repoRoot, 'actions', name, 'action.yml')));
+
+/** Each action exports its input shape from src/inputs.ts as `<camelName>Inputs`. */
+async function inputShape(name: string): Promise<Record<string, z.ZodType>> {
+  const module = (await import(join(repoRoot, 'actions', name, 'src', 'inputs.ts'))) as Record<string, unknown>;
+  const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return module[`${camel}Inputs`] as Record<string, z.ZodType>;
+}
+
+describe.each(actions)('actions/%s/action.yml', (name) => {
+  const yml = parse(readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8')) as ActionYml;
+
+  it('runs on node24 from committed bundles in dist/', () => {
+    expect(yml.runs.using).toBe('node24');
+    for (const script of [yml.runs.main, yml.runs.pre, yml.runs.post].filter(Boolean) as string[]) {
+      const path = resolve(repoRoot, 'actions', name, script);
+      expect(path.startsWith(join(repoRoot, 'dist', name))).toBe(true);
+      expect(existsSync(path)).toBe(true);
+    }
+  });
+
+  it('declares the same inputs and defaults as the action reads', async () => {
+    const shape = await inputShape(name);
+    expect(Object.keys(shape).sort()).toEqual(Object.keys(yml.inputs).sort());
+    for (const [input, spec] of Object.entries(yml.inputs)) {
+      const declared = spec.default === undefined || spec.default === '' || String(spec.default).includes('${{') ? undefined : String(spec.default);
+      expect({ input, default: inputDefault(shape[input]!) }).toEqual({ input, default: declared });
+    }
+  });
+
+  it('names inputs and outputs in kebab-case', () => {
+    for (const key of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs ?? {})]) expect(key).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+  });
+});
