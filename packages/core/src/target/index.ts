@@ -1,2 +1,3 @@
 export * from './target.js';
 export * from './local.js';
+export * from './inputs.js';
