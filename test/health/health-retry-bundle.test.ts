@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { json, startServer, type TestServer } from '../support/http-server.js';
+import { node24, repoRoot } from '../support/paths.js';
+import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
+
+const servers: TestServer[] = [];
+const runs: BundleRun[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  runs.splice(0).forEach(cleanup);
+});
+async function server(...args: Parameters<typeof startServer>) {
+  const started = await startServer(...args);
+  servers.push(started);
+  return started;
+}
+async function run(inputs: Record<string, string>) {
+  const result = await runBundle('health-retry', inputs);
+  runs.push(result);
+  return result;
+}
+
+const TOKEN = 'hc-token-6f1e0c2d9a8b7e6f5a4b';
+
+describe('dist/health-retry run the way the runner runs it', () => {
+  it('reports a flapping app healthy with outputs, a JSON report and a summary table', async () => {
+    const app = await server((req, res, count) => {
+      if (req.url === '/healthcheck.php') return json(res, 200, { ok: true });
+      return count <= 3 ? json(res, 503, {}) : json(res, 200, { status: 'ok', version: '1.3.0' });
+    });
+    const result = await run({
+      urls: `${app.url}/health\n${app.url}/api/health-check\n${app.url}/healthcheck.php`,
+      'expect-json': 'status=ok\nversion=1.3.0',
+      'bearer-token': TOKEN,
+      interval: '50ms',
+      'expect-status': '2xx',
+    });
+    expect(result.exitCode).toBe(1); // healthcheck.php has no status field
+    expect(result.outputs.healthy).toBe('false');
+    const fixed = await run({
+      urls: `${app.url}/health\n${app.url}/api/health-check`,
+      'expect-json': 'status=ok\nversion=1.3.0',
+      'bearer-token': TOKEN,
+      interval: '50ms',
+    });
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.outputs).toEqual({ healthy: 'true', attempts: '1', 'duration-ms': expect.stringMatching(/^\d+$/), report: expect.stringContaining(fixed.runnerTemp) });
+    const report = JSON.parse(readFileSync(fixed.outputs.report!, 'utf8'));
+    expect(report).toEqual(expect.objectContaining({ action: 'health-retry', healthy: true, attemptsUsed: 1 }));
+    expect(report.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
+      [`${app.url}/health`, true],
+      [`${app.url}/api/health-check`, true],
+    ]);
+    expect(fixed.summary).toContain('### ✅ Health checks: 2/2 PASSED');
+    expect(fixed.summary).toContain(`| ${app.url}/health | ✅ pass | HTTP 200, ok after 1 attempt |`);
+  });
+
+  it('fails with an error annotation naming the endpoint and the last reason', async () => {
+    const app = await server((_req, res) => json(res, 503, { status: 'down' }));
+    const result = await run({ urls: `${app.url}/health`, attempts: '3', interval: '10ms' });
+    expect(result.exitCode).toBe(1);
+    expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
+    expect(result.stdout).toMatch(new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'));
+    expect(result.stdout).toContain(`::error title=health-retry::${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(app.requests).toHaveLength(3);
+  });
+
+  it('passes with healthy=false and a warning when fail-on-unhealthy is false', async () => {
+    const app = await server((_req, res) => json(res, 500, {}));
+    const result = await run({ urls: `${app.url}/health`, attempts: '1', 'fail-on-unhealthy': 'false' });
+    expect(result.exitCode).toBe(0);
+    expect(result.outputs.healthy).toBe('false');
+    expect(result.stdout).toContain('::warning title=health-retry::');
+  });
+
+  it('never lets the token out: not in the log, outputs, summary or report, even when the server echoes it', async () => {
+    const other = await server((req, res) => json(res, 200, { seen: req.headers.authorization ?? null }));
+    const app = await server((req, res) => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: `${other.url}/landing` });
+        return res.end();
+      }
+      json(res, 200, { echo: req.headers.authorization, header: req.headers['x-auth-token'] });
+    });
+    const result = await run({
+      urls: `${app.url}/health\n${app.url}/redirect`,
+      'bearer-token': TOKEN,
+      headers: `X-Auth-Token: hdr-${TOKEN}\nX-Trace: visible`,
+      attempts: '2',
+      interval: '10ms',
+      'expect-body': 'never',
+    });
+    expect(result.exitCode).toBe(1);
+    expect(other.requests[0]!.headers.authorization).toBeUndefined();
+    expect(app.requests[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    const report = readFileSync(result.outputs.report!, 'utf8');
+    // The runner consumes ::add-mask:: lines (they are how the token gets masked); everything else must be clean.
+    const log = result.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+    for (const text of [log, result.stderr, result.summary, JSON.stringify(result.outputs), report]) expect(text).not.toContain(TOKEN);
+    expect(log).toContain('body does not match /never/: "{\\"echo\\":\\"Bearer ***\\",\\"header\\":\\"***\\"}"');
+    expect(report).toContain('Bearer ***');
+    expect(result.stdout).toContain(`::add-mask::${TOKEN}`); // registered with the runner before anything else
+    expect(result.stdout.indexOf(`::add-mask::${TOKEN}`)).toBe(0);
+  });
+
+  it.each([
+    [{ urls: 'not a url' }, 'Input "urls": "not a url" is not a URL'],
+    [{ urls: 'URL', attempts: '0' }, 'Input "attempts": "0" is not a whole number from 1 to 1000'],
+    [{ urls: 'URL', interval: 'abc' }, 'Input "interval": "abc" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h'],
+    [{ urls: 'URL', 'expect-json': 'status' }, 'Input "expect-json": "status" is not a path=value assertion'],
+    [{ urls: 'URL', 'expect-status': '2xx;3xx' }, 'Input "expect-status": "2xx;3xx" is not a status list'],
+    [{ urls: 'URL', backoff: 'linear' }, 'Input "backoff": "linear" is not one of fixed, exponential'],
+    [{ urls: '' }, 'Input "urls": needs at least one line'],
+  ])('rejects bad input %j before any request', async (inputs, message) => {
+    const app = await server((_req, res) => json(res, 200, {}));
+    const result = await run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.replace('URL', `${app.url}/health`)])));
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain(`::error::${message}`);
+    expect(app.requests).toHaveLength(0);
+    expect(result.outputs).toEqual({});
+  });
+});
+
+describe('deploy-gates CLI', () => {
+  const cli = (...args: string[]) =>
+    promisify(execFile)(node24, [join(repoRoot, 'dist/cli/index.js'), ...args], { cwd: repoRoot }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  it('runs health-retry like the runner and prints outputs and the summary', async () => {
+    const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
+    const result = await cli('health-retry', '--urls', `${app.url}/a`, '--urls', `${app.url}/b`, '--expect-json', 'status=ok', '--bearer-token', TOKEN);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Attempt 1/6 ${app.url}/b → HTTP 200`);
+    expect(result.stdout).toMatch(/Outputs:\n {2}healthy=true\n {2}attempts=1\n/);
+    expect(result.stdout).toContain('Job summary:\n### ✅ Health checks: 2/2 PASSED');
+    expect(result.stdout).not.toContain(TOKEN);
+    expect(app.requests.map((r) => r.path).sort()).toEqual(['/a', '/b']);
+  });
+
+  it('shows annotations readably and exits with the action status', async () => {
+    const result = await cli('health-retry', '--urls', 'http://127.0.0.1:1/health', '--attempts', '1');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('Error (health-retry): http://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
+    expect(result.stdout).toContain('health-retry failed (exit code 1)');
+  });
+
+  it('lists the valid actions for an unknown action, and the valid inputs for an unknown input', async () => {
+    const action = await cli('helth-retry');
+    expect(action.code).toBe(2);
+    expect(action.stderr).toContain('unknown action "helth-retry". Valid actions: ');
+    expect(action.stderr).toContain('health-retry');
+    const input = await cli('health-retry', '--url', 'http://x');
+    expect(input.code).toBe(2);
+    expect(input.stderr).toContain('health-retry has no input --url. Valid inputs: --urls, --expect-status');
+  });
+});
