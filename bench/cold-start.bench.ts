@@ -1,0 +1,67 @@
+/**
+ * Cold start of each bundled action to its first log line, next to bare `node -e 0` on the same Node 24,
+ * and next to a bundle holding only @actions/core (the floor every action pays). Also prints bundle sizes.
+ * Each action is started without inputs, so its first line is the input error: load + parse, no network.
+ * Target (issue 2): under 60 ms more than bare Node.
+ */
+import ncc from '@vercel/ncc';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { distFile, node24, repoRoot } from '../test/support/paths.js';
+
+const RUNS = 15;
+
+function timeToFirstLine(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let first: number | undefined;
+    const child = spawn(node24, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const mark = () => (first ??= performance.now() - started);
+    child.stdout.once('data', mark);
+    child.stderr.once('data', mark);
+    child.on('error', reject);
+    child.on('close', () => resolve(first ?? performance.now() - started));
+  });
+}
+
+async function median(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const samples: number[] = [];
+  await timeToFirstLine(args, env); // warm the file cache, not V8: every run is a fresh process
+  for (let i = 0; i < RUNS; i++) samples.push(await timeToFirstLine(args, env));
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+const temp = mkdtempSync(join(tmpdir(), 'cold-start-'));
+try {
+  const env = { ...process.env, GITHUB_OUTPUT: join(temp, 'out'), GITHUB_STEP_SUMMARY: join(temp, 'summary'), RUNNER_TEMP: temp };
+  writeFileSync(env.GITHUB_OUTPUT, '');
+  writeFileSync(env.GITHUB_STEP_SUMMARY, '');
+
+  const bare = await median(['-e', 'console.log(1)']);
+  const entry = join(repoRoot, 'bench', '.core-only.mjs'); // inside the repo, so @actions/core resolves
+  writeFileSync(entry, "import * as core from '@actions/core';\ncore.info('first line');\n");
+  const { code } = await ncc(entry, { minify: true, quiet: true, cache: false, target: 'es2023' }).finally(() => rmSync(entry));
+  writeFileSync(join(temp, 'core-only.mjs'), code);
+  const coreOnly = await median([join(temp, 'core-only.mjs')]);
+
+  console.log(`Node ${process.versions.node}, median of ${RUNS} runs to the first line of output`);
+  console.log(`bare node                        ${bare.toFixed(1)} ms`);
+  console.log(`@actions/core alone (reference)  ${coreOnly.toFixed(1)} ms  (+${(coreOnly - bare).toFixed(1)} ms)`);
+  const actions = readdirSync(join(repoRoot, 'dist')).filter((name) => name !== 'cli').sort();
+  let over = 0;
+  for (const action of actions) {
+    const ms = await median([distFile(action)], env);
+    const size = statSync(distFile(action)).size / 1024;
+    const delta = ms - bare;
+    if (delta >= 60) over++;
+    console.log(
+      `${action.padEnd(32)} ${ms.toFixed(1)} ms  (+${delta.toFixed(1)} ms, ${(ms / bare).toFixed(2)}× bare node, ${size.toFixed(0)} KiB)  ${delta < 60 ? 'within' : 'OVER'} the 60 ms budget`,
+    );
+  }
+  console.log(`${actions.length - over}/${actions.length} bundles start within 60 ms of bare node`);
+} finally {
+  rmSync(temp, { recursive: true, force: true });
+}
