@@ -46,3 +46,9 @@ describe.each(actions)('actions/%s/action.yml', (name) => {
     for (const key of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs ?? {})]) expect(key).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 });
+
+describe('test runtime', () => {
+  it('is the Node 24 the actions run on (npm scripts put node_modules/.bin/node first)', () => {
+    expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(24);
+  });
+});
