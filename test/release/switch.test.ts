@@ -146,6 +146,14 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(named).toMatchObject({ ok: true, currentRelease: C, previousRelease: B });
   });
 
+  it('does not switch back to the release a rollback left when its after-switch fails', async () => {
+    await switchRelease(target, config(root, { release: C }));
+    const outcome = await switchRelease(target, config(root, { mode: 'rollback', afterSwitch: ['exit 5'] }));
+    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: B, previousRelease: C });
+    expect(outcome.failure).toContain(`this was a rollback, so current stays at releases/${B}`);
+    expect(current()).toBe(`releases/${B}`);
+  });
+
   it('refuses a rollback with nothing older, changing nothing', async () => {
     await switchRelease(target, config(root, { release: A }));
     const before = treeListing(root);

@@ -280,6 +280,10 @@ export async function switchRelease(target: Target, config: SwitchConfig, { logg
     if (!config.rollbackOnFailure) {
       return { ...outcome, ok: false, failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}` };
     }
+    if (config.mode === 'rollback') {
+      // Going "back" from a rollback would restore the release that was just rolled away from.
+      return { ...outcome, ok: false, failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})` };
+    }
     if (!previous) {
       record({ name: 'rollback on failure', status: 'fail', detail: 'there is no previous release to go back to', durationMs: 0 });
       return { ...outcome, ok: false, failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}` };
