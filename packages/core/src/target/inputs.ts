@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { optional, withDefault } from '../inputs/schema.js';
 import { LocalTarget } from './local.js';
+import { SshTarget } from './ssh.js';
 import type { Target } from './target.js';
 
 /** Where a target-facing action acts: this machine, or a host over SSH with a pinned host key. */
@@ -57,5 +58,5 @@ export function targetSpec(address: TargetAddress, privateKey: string | undefine
 /** Opens the target; the caller must `close()` it (that removes key files written for ssh). */
 export async function openTarget(spec: TargetSpec): Promise<Target> {
   if (spec.kind === 'local') return new LocalTarget();
-  throw new UserError('ssh targets are not implemented yet'); // replaced by SshTarget (issue 4)
+  return SshTarget.open(spec);
 }

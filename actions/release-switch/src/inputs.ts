@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { boolean, duration, integer, oneOf, optional, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
+import { parseList } from '../../../packages/core/src/inputs/lists.js';
+import { targetInputs } from '../../../packages/core/src/target/inputs.js';
+
+/** One command per line; blank lines and `#` comment lines are dropped. */
+const commands = () => z.string().transform((text) => parseList(text));
+
+/** The inputs of release-switch, keyed by their action.yml names, with the same defaults. */
+export const releaseSwitchInputs = {
+  'releases-root': required(),
+  release: optional(),
+  mode: withDefault('switch', oneOf(['switch', 'rollback'])),
+  keep: withDefault('5', integer({ min: 1, max: 1000 })),
+  'before-switch': commands(),
+  'after-switch': commands(),
+  'rollback-on-failure': withDefault('true', boolean()),
+  'hook-timeout': withDefault('10m', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  ...targetInputs,
+  'report-path': optional(),
+};
+
+export type ReleaseSwitchInputs = z.output<z.ZodObject<typeof releaseSwitchInputs>>;

@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Redactor } from '../redact.js';
+import type { CheckResult } from '../report/result.js';
+import { shellQuote, type Target } from '../target/target.js';
+
+/**
+ * Release layout on the target:
+ *
+ *   <releases-root>/releases/<YYYYMMDD_HHMMSS>-<sha8>/   one directory per release
+ *   <releases-root>/current -> releases/<name>           relative symlink, so the tree can be moved or mounted elsewhere
+ *
+ * The switch writes a new symlink under a temporary name beside `current` and renames it over `current`
+ * (`mv -T`, i.e. rename(2)), so at every instant `current` exists and resolves to a whole release.
+ * `ln -sfn` is not atomic: it unlinks `current` and then creates it, and a request in between finds nothing.
+ */
+
+export interface SwitchConfig {
+  releasesRoot: string;
+  /** A name under releases/, or a path (absolute, or relative to releasesRoot) that must resolve to one. */
+  release?: string;
+  mode: 'switch' | 'rollback';
+  /** How many releases to keep by name order; current and previous are always kept. */
+  keep: number;
+  beforeSwitch: readonly string[];
+  afterSwitch: readonly string[];
+  rollbackOnFailure: boolean;
+  /** Budget of one hook command. */
+  hookTimeoutMs?: number;
+}
+
+export interface SwitchOutcome {
+  ok: boolean;
+  /** What `current` points to at the end (undefined only if it never existed). */
+  currentRelease?: string;
+  /** What `current` pointed to before this run, when it was a release. */
+  previousRelease?: string;
+  switched: boolean;
+  rolledBack: boolean;
+  pruned: string[];
+  results: CheckResult[];
+  /** Why the step fails, for people; undefined when ok. */
+  failure?: string;
+}
+
+export interface ReleaseLayout {
+  /** Physical path of releases-root. */
+  root: string;
+  /** Physical path of releases-root/releases. */
+  releasesDir: string;
+  /** Release directory names (real directories only), sorted by name. */
+  releases: string[];
+  /** The release `current` resolves to, when it is a symlink into releases/. */
+  current?: string;
+  /** What `current` holds when it is a symlink (readlink), for messages. */
+  currentLink?: string;
+}
+
+interface Deps {
+  logger?: Logger;
+  redactor?: Redactor;
+}
+
+const NAME_PROBLEM = /[\n\r\0]/;
+
+function fields(stdout: string): string[] {
+  const parts = stdout.split('\0');
+  if (parts.at(-1) === '') parts.pop();
+  return parts;
+}
+
+async function script(target: Target, text: string, what: string): Promise<string> {
+  const result = await target.run(text);
+  if (result.exitCode !== 0) {
+    throw new UserError(`${what} failed on ${target.description} (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`);
+  }
+  return result.stdout;
+}
+
+/** Reads releases-root: its releases and where `current` points. Changes nothing. */
+export async function inspectReleases(target: Target, releasesRoot: string): Promise<ReleaseLayout> {
+  const root = shellQuote(releasesRoot);
+  const out = await script(
+    target,
+    [
+      `cd -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
+      `printf 'root\\0%s\\0' "$(pwd -P)"`,
+      `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
+      `printf 'releases\\0%s\\0' "$(cd releases && pwd -P)"`,
+      `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ]; then printf 'resolves\\0%s\\0' "$(cd current && pwd -P)"; fi`,
+      `elif [ -d current ]; then printf 'currentdir\\0'`,
+      `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
+      `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
+    ].join('\n'),
+    `Reading ${releasesRoot}`,
+  );
+  const parts = fields(out);
+  const layout: Partial<ReleaseLayout> & { releases: string[] } = { releases: [] };
+  let resolves: string | undefined;
+  for (let i = 0; i < parts.length; i++) {
+    const key = parts[i];
+    if (key === 'noroot') throw new UserError(`Input "releases-root": ${releasesRoot} is not a directory on ${target.description}; pass the directory that holds releases/ and current`);
+    if (key === 'noreleases') throw new UserError(`Input "releases-root": ${releasesRoot} has no releases/ directory on ${target.description}; unpack releases into ${releasesRoot}/releases/<name> first`);
+    if (key === 'currentdir' || key === 'currentfile') {
+      throw new UserError(
+        `${releasesRoot}/current on ${target.description} is a real ${key === 'currentdir' ? 'directory' : 'file'}, not a symlink; ` +
+          'nothing was changed. Move it into releases/<name> and link current to it once by hand (see the README), then run again',
+      );
+    }
+    const value = parts[++i] ?? '';
+    if (key === 'root') layout.root = value;
+    else if (key === 'releases') layout.releasesDir = value;
+    else if (key === 'link') layout.currentLink = value;
+    else if (key === 'resolves') resolves = value;
+    else if (key === 'release' && !NAME_PROBLEM.test(value)) layout.releases.push(value);
+  }
+  layout.releases.sort();
+  if (resolves !== undefined && parentOf(resolves) === layout.releasesDir) {
+    const name = baseOf(resolves);
+    if (layout.releases.includes(name)) layout.current = name;
+  }
+  return layout as ReleaseLayout;
+}
+
+const parentOf = (path: string) => path.replace(/\/[^/]*$/, '') || '/';
+const baseOf = (path: string) => path.replace(/^.*\//, '');
+
+/** Resolves the `release` input to a release name under releases/, or explains why it is not one. Changes nothing. */
+export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
+  const input = `Input "release": "${release}"`;
+  if (NAME_PROBLEM.test(release) || release.trim() === '') throw new UserError(`${input} is not a release name or path`);
+  const isPath = release.includes('/');
+  if (!isPath && (release === '.' || release === '..')) throw new UserError(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
+  const path = isPath ? release : `releases/${release}`;
+  const out = await script(
+    target,
+    [
+      `cd -- ${shellQuote(layout.root)} || exit 3`,
+      `p=${shellQuote(path)}`,
+      `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
+      `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
+    ].join('\n'),
+    `Checking release ${release}`,
+  );
+  const parts = fields(out);
+  const symlink = parts[0] === 'symlink';
+  const kind = symlink ? parts[1] : parts[0];
+  const real = symlink ? parts[2] : parts[1];
+  const where = `on ${target.description}`;
+  const available = layout.releases.length > 0 ? `available: ${layout.releases.slice(-5).reverse().join(', ')}` : 'releases/ is empty';
+  if (kind === 'missing') throw new UserError(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
+  if (kind === 'notdir') throw new UserError(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
+  if (real === undefined || parentOf(real) !== layout.releasesDir) {
+    throw new UserError(
+      `${input} resolves to ${real ?? 'an unknown place'}, which is not a directory directly inside ${layout.releasesDir} ${where}; ` +
+        'releases must live in releases-root/releases/ (no "..", no paths elsewhere, no symlinks out); nothing was changed',
+    );
+  }
+  if (symlink) {
+    throw new UserError(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
+  }
+  return baseOf(real);
+}
+
+/**
+ * Points `current` at releases/<name> atomically: a new relative symlink under a temporary name in releases-root,
+ * then rename(2) over `current` (`mv -T`). There is no moment when `current` is missing or dangling.
+ */
+export async function swapCurrent(target: Target, root: string, name: string): Promise<void> {
+  const temp = `.current.${randomBytes(6).toString('hex')}.tmp`;
+  await script(
+    target,
+    [
+      `cd -- ${shellQuote(root)} || exit 3`,
+      `ln -s -- ${shellQuote(`releases/${name}`)} ${temp} || exit 4`,
+      `mv -T -- ${temp} current || { rm -f -- ${temp}; exit 5; }`,
+    ].join('\n'),
+    `Switching current to releases/${name}`,
+  );
+}
+
+/** Which releases pruning removes: all but the newest `keep` by name, never current or previous. */
+export function releasesToPrune(releases: readonly string[], keep: number, protect: readonly (string | undefined)[]): string[] {
+  const newest = [...releases].sort().reverse();
+  const kept = new Set([...newest.slice(0, keep), ...protect.filter((name): name is string => name !== undefined)]);
+  return newest.filter((name) => !kept.has(name)).sort();
+}
+
+/** The release a rollback goes to: the newest one older (by name) than current. */
+export function releaseBefore(releases: readonly string[], current: string | undefined): string | undefined {
+  const older = [...releases].sort().filter((name) => current === undefined || name < current);
+  return older.at(-1);
+}
+
+/** Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes. */
+export async function switchRelease(target: Target, config: SwitchConfig, { logger = silentLogger, redactor }: Deps = {}): Promise<SwitchOutcome> {
+  const clean = (text: string) => (redactor ? redactor.redact(text) : text);
+  const results: CheckResult[] = [];
+  const record = (result: CheckResult) => {
+    results.push(result);
+    logger.info(clean(`${result.status === 'pass' ? '✅' : result.status === 'fail' ? '❌' : '⏭️'} ${result.name}: ${result.detail}`));
+  };
+
+  const started = performance.now();
+  const layout = await inspectReleases(target, config.releasesRoot);
+  const previous = layout.current;
+  let wanted: string;
+  if (config.mode === 'switch') {
+    if (!config.release) throw new UserError('Input "release" is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
+    wanted = await resolveRelease(target, layout, config.release);
+  } else {
+    if (config.release) wanted = await resolveRelease(target, layout, config.release);
+    else {
+      if (!layout.current) {
+        throw new UserError(
+          `Cannot roll back on ${target.description}: ${layout.root}/current ${layout.currentLink ? `points to ${layout.currentLink}, which is not a release` : 'does not exist'}; ` +
+            'pass the release to go back to in "release"; nothing was changed',
+        );
+      }
+      const before = releaseBefore(layout.releases, layout.current);
+      if (!before) throw new UserError(`Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`);
+      wanted = before;
+    }
+  }
+  const currentNote = layout.current ? `releases/${layout.current}` : layout.currentLink ? `${layout.currentLink} (not a release)` : 'no current yet';
+  record({ name: 'release', status: 'pass', detail: `releases/${wanted} is a directory; current: ${currentNote}`, durationMs: performance.now() - started });
+
+  const outcome: SwitchOutcome = { ok: true, currentRelease: layout.current, previousRelease: previous, switched: false, rolledBack: false, pruned: [], results };
+  if (wanted === layout.current) {
+    record({ name: 'switch', status: 'skip', detail: `current already points to releases/${wanted}; nothing to do`, durationMs: 0 });
+    return outcome;
+  }
+
+  const releaseDir = `${layout.releasesDir}/${wanted}`;
+  const runHooks = async (phase: 'before-switch' | 'after-switch', commands: readonly string[]): Promise<string | undefined> => {
+    for (const command of commands) {
+      const hookStart = performance.now();
+      const env = [
+        `DEPLOY_RELEASE=${shellQuote(wanted)}`,
+        `DEPLOY_RELEASE_DIR=${shellQuote(releaseDir)}`,
+        `DEPLOY_RELEASES_ROOT=${shellQuote(layout.root)}`,
+        `DEPLOY_PREVIOUS_RELEASE=${shellQuote(previous ?? '')}`,
+        'export DEPLOY_RELEASE DEPLOY_RELEASE_DIR DEPLOY_RELEASES_ROOT DEPLOY_PREVIOUS_RELEASE',
+      ].join('; ');
+      logger.info(clean(`${phase}: $ ${command}`));
+      const result = await target.run(`${env}\n${command}`, { cwd: releaseDir, timeoutMs: config.hookTimeoutMs });
+      for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '')) logger.info(clean(`  │ ${line}`));
+      const ok = result.exitCode === 0;
+      const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
+      const detail = ok
+        ? `exit 0 in releases/${wanted}`
+        : result.timedOut
+          ? `timed out after ${Math.round(result.durationMs)} ms`
+          : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
+      record({ name: `${phase}: ${command}`, status: ok ? 'pass' : 'fail', detail: clean(detail), durationMs: performance.now() - hookStart });
+      if (!ok) return `${phase} command \`${command}\` failed (${clean(detail)})`;
+    }
+    return undefined;
+  };
+
+  const beforeFailure = await runHooks('before-switch', config.beforeSwitch);
+  if (beforeFailure) {
+    return { ...outcome, ok: false, failure: `${beforeFailure}; current was not switched and still points to ${currentNote}` };
+  }
+
+  const swapStart = performance.now();
+  await swapCurrent(target, layout.root, wanted);
+  outcome.switched = true;
+  outcome.currentRelease = wanted;
+  record({
+    name: config.mode === 'rollback' ? 'rollback current' : 'switch current',
+    status: 'pass',
+    detail: `${layout.current ? `releases/${layout.current}` : currentNote} → releases/${wanted} (atomic rename)`,
+    durationMs: performance.now() - swapStart,
+  });
+
+  const afterFailure = await runHooks('after-switch', config.afterSwitch);
+  if (afterFailure) {
+    if (!config.rollbackOnFailure) {
+      return { ...outcome, ok: false, failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}` };
+    }
+    if (config.mode === 'rollback') {
+      // Going "back" from a rollback would restore the release that was just rolled away from.
+      return { ...outcome, ok: false, failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})` };
+    }
+    if (!previous) {
+      record({ name: 'rollback on failure', status: 'fail', detail: 'there is no previous release to go back to', durationMs: 0 });
+      return { ...outcome, ok: false, failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}` };
+    }
+    const backStart = performance.now();
+    await swapCurrent(target, layout.root, previous);
+    record({ name: 'rollback on failure', status: 'pass', detail: `current back to releases/${previous}`, durationMs: performance.now() - backStart });
+    return {
+      ...outcome,
+      ok: false,
+      currentRelease: previous,
+      rolledBack: true,
+      failure: `${afterFailure}; rolled back: current points to releases/${previous} again`,
+    };
+  }
+
+  if (config.mode === 'switch') {
+    const pruneStart = performance.now();
+    const doomed = releasesToPrune(layout.releases, config.keep, [wanted, previous]);
+    if (doomed.length === 0) {
+      record({ name: 'prune', status: 'pass', detail: `${layout.releases.length} release(s), keep ${config.keep}: nothing to remove`, durationMs: 0 });
+    } else {
+      const result = await target.run(`cd -- ${shellQuote(layout.releasesDir)} && rm -rf -- ${doomed.map(shellQuote).join(' ')}`);
+      if (result.exitCode === 0) {
+        outcome.pruned = doomed;
+        record({ name: 'prune', status: 'pass', detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${layout.releases.length - doomed.length}`, durationMs: performance.now() - pruneStart });
+      } else {
+        // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
+        logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
+        record({ name: 'prune', status: 'skip', detail: clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`), durationMs: performance.now() - pruneStart });
+      }
+    }
+  }
+  return outcome;
+}

@@ -1,0 +1,159 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { runProcess } from './local.js';
+import { shellQuote, type CommandResult, type RunOptions, type Target } from './target.js';
+
+export interface SshTargetSpec {
+  user: string;
+  host: string;
+  port: number;
+  /** The private key (OpenSSH or PEM text). Written to a 0600 file in a private temp dir, removed on close(). */
+  privateKey: string;
+  /** Pinned host key line(s) in known_hosts format, e.g. `[host]:2222 ssh-ed25519 AAAA…`. */
+  knownHosts: string;
+}
+
+/** ControlPath must fit a unix socket address (108 bytes on Linux, 104 elsewhere); leave room for ssh's suffix. */
+const MAX_CONTROL_PATH = 90;
+
+/**
+ * Runs scripts on a host with the OpenSSH client (`ssh`), checking the host key strictly against the pinned
+ * `known-hosts` line and nothing else (no user config, no global known_hosts, no agent, no password prompts).
+ * One master connection is shared by every command (ControlMaster), so many short commands stay fast;
+ * close() stops it and removes the key, known_hosts file and socket.
+ */
+export class SshTarget implements Target {
+  readonly description: string;
+  private closed = false;
+
+  private constructor(
+    private readonly spec: SshTargetSpec,
+    private readonly dir: string,
+    private readonly multiplex: boolean,
+  ) {
+    this.description = `ssh://${spec.user}@${spec.host}:${spec.port}`;
+  }
+
+  /** Writes the key files and connects once, so a wrong host key or key fails here with a clear message. */
+  static async open(spec: SshTargetSpec): Promise<SshTarget> {
+    const base = process.env.RUNNER_TEMP || tmpdir();
+    const dir = await mkdtemp(join(base, 'dg-ssh-'));
+    try {
+      const key = spec.privateKey.replace(/\r\n/g, '\n');
+      await writeFile(join(dir, 'id'), key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600, flag: 'wx' });
+      const hosts = spec.knownHosts.replace(/\r\n/g, '\n').trim();
+      await writeFile(join(dir, 'known_hosts'), `${hosts}\n`, { mode: 0o600, flag: 'wx' });
+      const target = new SshTarget(spec, dir, join(dir, 'cm').length <= MAX_CONTROL_PATH);
+      await target.check();
+      return target;
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Where the private key file is while the target is open (tests check its mode and removal). */
+  get keyFile(): string {
+    return join(this.dir, 'id');
+  }
+
+  private options(): string[] {
+    const options = [
+      '-F', '/dev/null',
+      '-T',
+      '-o', 'BatchMode=yes',
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'IdentityAgent=none',
+      '-o', `IdentityFile=${join(this.dir, 'id')}`,
+      '-o', `UserKnownHostsFile=${join(this.dir, 'known_hosts')}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'UpdateHostKeys=no',
+      '-o', 'CheckHostIP=no',
+      '-o', 'PasswordAuthentication=no',
+      '-o', 'KbdInteractiveAuthentication=no',
+      '-o', 'ConnectTimeout=20',
+      '-o', 'ServerAliveInterval=15',
+      '-o', 'ServerAliveCountMax=4',
+      '-o', 'LogLevel=ERROR',
+      '-p', String(this.spec.port),
+      '-l', this.spec.user,
+    ];
+    if (this.multiplex) {
+      options.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(this.dir, 'cm')}`, '-o', 'ControlPersist=300');
+    }
+    return options;
+  }
+
+  private async check(): Promise<void> {
+    const result = await this.run('true');
+    if (result.exitCode !== 0) {
+      throw new UserError(`Cannot run commands on ${this.description}: \`true\` exited with ${result.exitCode} (${result.stderr.trim() || 'no output'})`);
+    }
+  }
+
+  async run(script: string, options: RunOptions = {}): Promise<CommandResult> {
+    if (this.closed) throw new Error(`${this.description} is closed`);
+    // The remote user's shell gets one command line; every part of it is quoted here.
+    let remote = `sh -c ${shellQuote(script)}`;
+    if (options.timeoutMs !== undefined) {
+      // Killing the local ssh client does not stop the remote command, so the host enforces the timeout too.
+      const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+      remote = `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${seconds} ${remote}; else exec ${remote}; fi`;
+    }
+    if (options.cwd !== undefined) remote = `cd ${shellQuote(options.cwd)} && ${remote}`;
+    const result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs,
+      env: { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' },
+    });
+    if (result.exitCode === 255 && !result.timedOut) {
+      const problem = connectionProblem(result.stderr, this.spec);
+      if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.multiplex) {
+        await runProcess('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeoutMs: 10_000 });
+      }
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Turns the OpenSSH client's connection failures (exit 255) into what to fix; undefined for anything else. */
+export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string }): string | undefined {
+  const where = spec.port === 22 ? spec.host : `[${spec.host}]:${spec.port}`;
+  const keyscan = `ssh-keyscan -p ${spec.port} ${spec.host}`;
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .*(?:mismatch|differs)|No \S+ host key is known/i.test(stderr)) {
+    const missing = /No \S+ host key is known/i.test(stderr) && !/HAS CHANGED/i.test(stderr);
+    return missing
+      ? `the known-hosts input has no key for ${where} of the type the server offers (write the host as ${where}); re-check with \`${keyscan}\` and pass that line`
+      : `the known-hosts entry for ${where} does not match the server's host key; re-check with \`${keyscan}\` (compare the fingerprint out of band) and update known-hosts`;
+  }
+  if (/Permission denied \(/i.test(stderr) || /Too many authentication failures/i.test(stderr)) {
+    return `authentication as "${spec.user}" failed; check that the ssh-key input holds the private key whose public key is in ~${spec.user}/.ssh/authorized_keys on ${spec.host}`;
+  }
+  if (/Load key .*: (?:invalid format|error in libcrypto)|invalid format/i.test(stderr)) {
+    return 'the ssh-key input is not a readable private key; pass the whole key file (BEGIN … END lines included) from a secret, without a passphrase';
+  }
+  if (/Connection refused/i.test(stderr)) return `nothing accepts connections on ${spec.host} port ${spec.port}; check the host, port and that sshd runs`;
+  if (/Could not resolve hostname/i.test(stderr)) return `the host name "${spec.host}" does not resolve; check the target input`;
+  if (/timed out|No route to host|Network is unreachable/i.test(stderr)) return `${spec.host} port ${spec.port} is not reachable (${firstLine(stderr)}); check the host, port and firewall`;
+  if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(stderr)) {
+    return `the server closed the connection before login (${firstLine(stderr)}); check that ${spec.host}:${spec.port} is an SSH server that allows this runner`;
+  }
+  return undefined;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}

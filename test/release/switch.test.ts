@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { readlinkSync, readFileSync, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../packages/core/src/errors.js';
+import { MemoryLogger } from '../../packages/core/src/logger.js';
+import {
+  releaseBefore,
+  releasesToPrune,
+  swapCurrent,
+  switchRelease,
+  type SwitchConfig,
+} from '../../packages/core/src/release/index.js';
+import { LocalTarget } from '../../packages/core/src/target/local.js';
+import type { Target } from '../../packages/core/src/target/target.js';
+import { node24 } from '../support/paths.js';
+import { makeReleases, releaseName, startReader, treeListing } from '../support/release-tree.js';
+import { targetKinds } from '../support/targets.js';
+
+const [A, B, C, D] = [1, 2, 3, 4].map(releaseName) as [string, string, string, string];
+
+const config = (releasesRoot: string, overrides: Partial<SwitchConfig> = {}): SwitchConfig => ({
+  releasesRoot,
+  mode: 'switch',
+  keep: 5,
+  beforeSwitch: [],
+  afterSwitch: [],
+  rollbackOnFailure: true,
+  ...overrides,
+});
+
+describe('pure rules', () => {
+  it('prunes all but the newest `keep` by name, never current or previous', () => {
+    const names = [1, 2, 3, 4, 5, 6, 7, 8].map(releaseName);
+    expect(releasesToPrune(names, 3, [names[7], names[6]])).toEqual(names.slice(0, 5));
+    // Current is an old release (after a rollback) and previous older still: both survive.
+    expect(releasesToPrune(names, 2, [names[1], names[0]])).toEqual(names.slice(2, 6));
+    expect(releasesToPrune(names, 10, [])).toEqual([]);
+  });
+
+  it('rolls back to the newest release older than current', () => {
+    expect(releaseBefore([C, A, B, D], C)).toBe(B);
+    expect(releaseBefore([A, B], A)).toBeUndefined();
+  });
+});
+
+describe.each(targetKinds)('release switch on the $name target', (kind) => {
+  let target: Target;
+  let base: string;
+  let root: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    target = await kind.setup();
+    base = await mkdtemp(join(tmpdir(), 'dg-switch-'));
+  });
+  afterAll(async () => {
+    await kind.teardown();
+    await rm(base, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    // A root whose path needs quoting, so every script is exercised with a hostile path.
+    root = join(base, `app $(touch PWNED) it's ${++n}`);
+    await makeReleases(root, [A, B, C]);
+  });
+
+  const current = () => readlinkSync(join(root, 'current'));
+
+  it('makes current a relative symlink to the release on the first switch', async () => {
+    const outcome = await switchRelease(target, config(root, { release: B }));
+    expect(outcome).toMatchObject({ ok: true, switched: true, rolledBack: false, currentRelease: B, previousRelease: undefined });
+    expect(current()).toBe(`releases/${B}`);
+    expect(readFileSync(join(root, 'current', 'marker'), 'utf8')).toBe(B);
+    expect(existsSync(join(base, 'PWNED')) || existsSync(join(root, 'PWNED'))).toBe(false);
+    expect(treeListing(root).filter((line) => line.startsWith('.current'))).toEqual([]);
+  });
+
+  it('switches from the previous release and reports both', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const logger = new MemoryLogger();
+    const outcome = await switchRelease(target, config(root, { release: `releases/${C}` }), { logger });
+    expect(outcome).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A });
+    expect(current()).toBe(`releases/${C}`);
+    expect(outcome.results.map((r) => [r.name, r.status])).toEqual([
+      ['release', 'pass'],
+      ['switch current', 'pass'],
+      ['prune', 'pass'],
+    ]);
+    expect(logger.lines.map((l) => l.message).join('\n')).toContain(`releases/${A} → releases/${C} (atomic rename)`);
+  });
+
+  it('accepts an absolute path inside releases/ and treats the current release as nothing to do', async () => {
+    await switchRelease(target, config(root, { release: join(root, 'releases', B) }));
+    const again = await switchRelease(target, config(root, { release: B, afterSwitch: ['exit 9'] }));
+    expect(again).toMatchObject({ ok: true, switched: false, currentRelease: B });
+  });
+
+  it('runs hooks in the new release directory, before and after the switch', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const outcome = await switchRelease(
+      target,
+      config(root, {
+        release: B,
+        beforeSwitch: ['pwd -P > before.txt', 'readlink ../../current >> before.txt'],
+        afterSwitch: ['echo "$DEPLOY_RELEASE $DEPLOY_PREVIOUS_RELEASE" > after.txt; readlink ../../current >> after.txt'],
+      }),
+    );
+    expect(outcome.ok).toBe(true);
+    expect(readFileSync(join(root, 'releases', B, 'before.txt'), 'utf8')).toBe(`${join(root, 'releases', B)}\nreleases/${A}\n`);
+    expect(readFileSync(join(root, 'releases', B, 'after.txt'), 'utf8')).toBe(`${B} ${A}\nreleases/${B}\n`);
+  });
+
+  it('does not switch when a before-switch command fails', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const before = treeListing(root);
+    const outcome = await switchRelease(target, config(root, { release: C, beforeSwitch: ['true', 'echo migration broke >&2; exit 7', 'touch never'] }));
+    expect(outcome).toMatchObject({ ok: false, switched: false, rolledBack: false, currentRelease: A });
+    expect(outcome.failure).toContain('before-switch command `echo migration broke >&2; exit 7` failed (exit 7: migration broke)');
+    expect(outcome.failure).toContain(`current was not switched and still points to releases/${A}`);
+    expect(treeListing(root)).toEqual(before);
+  });
+
+  it('rolls back when an after-switch command fails', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const outcome = await switchRelease(target, config(root, { release: C, afterSwitch: ['sudo-less-reload; exit 3'] }));
+    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: true, currentRelease: A, previousRelease: A });
+    expect(outcome.failure).toContain(`rolled back: current points to releases/${A} again`);
+    expect(current()).toBe(`releases/${A}`);
+    expect(outcome.results.at(-1)).toMatchObject({ name: 'rollback on failure', status: 'pass' });
+  });
+
+  it('keeps the new release when rollback-on-failure is off', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const outcome = await switchRelease(target, config(root, { release: C, afterSwitch: ['exit 3'], rollbackOnFailure: false }));
+    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: C });
+    expect(current()).toBe(`releases/${C}`);
+  });
+
+  it('rolls back to the release before current, or to the one named', async () => {
+    await switchRelease(target, config(root, { release: C }));
+    const back = await switchRelease(target, config(root, { mode: 'rollback' }));
+    expect(back).toMatchObject({ ok: true, switched: true, currentRelease: B, previousRelease: C });
+    expect(current()).toBe(`releases/${B}`);
+    const named = await switchRelease(target, config(root, { mode: 'rollback', release: C }));
+    expect(named).toMatchObject({ ok: true, currentRelease: C, previousRelease: B });
+  });
+
+  it('does not switch back to the release a rollback left when its after-switch fails', async () => {
+    await switchRelease(target, config(root, { release: C }));
+    const outcome = await switchRelease(target, config(root, { mode: 'rollback', afterSwitch: ['exit 5'] }));
+    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: B, previousRelease: C });
+    expect(outcome.failure).toContain(`this was a rollback, so current stays at releases/${B}`);
+    expect(current()).toBe(`releases/${B}`);
+  });
+
+  it('refuses a rollback with nothing older, changing nothing', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const before = treeListing(root);
+    await expect(switchRelease(target, config(root, { mode: 'rollback' }))).rejects.toThrow(`no release older than ${A}`);
+    expect(treeListing(root)).toEqual(before);
+  });
+
+  it('prunes to the newest `keep`, never current or previous', async () => {
+    const names = [4, 5, 6, 7, 8].map(releaseName);
+    await makeReleases(root, names); // now 1..8
+    await switchRelease(target, config(root, { release: A, keep: 8 }));
+    const outcome = await switchRelease(target, config(root, { release: releaseName(8), keep: 2 }));
+    // Newest two (7, 8) plus previous (1) stay.
+    expect(outcome.pruned).toEqual([2, 3, 4, 5, 6].map(releaseName));
+    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual([1, 7, 8].map((i) => `releases/${releaseName(i)}/`));
+    const rollback = await switchRelease(target, config(root, { mode: 'rollback', keep: 1 }));
+    expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
+  });
+
+  describe('bad input changes nothing', () => {
+    const rejects = async (overrides: Partial<SwitchConfig>, message: string) => {
+      const before = treeListing(root);
+      const error = (await switchRelease(target, config(root, overrides)).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toContain(message);
+      expect(treeListing(root)).toEqual(before);
+    };
+
+    beforeEach(async () => {
+      await switchRelease(target, config(root, { release: A }));
+      await writeFile(join(root, 'releases', 'notes.txt'), 'not a release');
+      await mkdir(join(base, `outside-${n}`), { recursive: true });
+    });
+
+    it('a missing release', () => rejects({ release: D }, `${D} does not exist`));
+    it('a file instead of a directory', () => rejects({ release: 'notes.txt' }, 'is not a directory'));
+    it('a release outside releases/ via ..', () => rejects({ release: `../outside-${n}` }, 'which is not a directory directly inside'));
+    it('an absolute path elsewhere', () => rejects({ release: join(base, `outside-${n}`) }, 'which is not a directory directly inside'));
+    it('the releases directory itself', () => rejects({ release: '..' }, 'is not a release name'));
+    it('a symlink escaping releases/', async () => {
+      await symlink(join(base, `outside-${n}`), join(root, 'releases', 'escape'));
+      await rejects({ release: 'escape' }, 'which is not a directory directly inside');
+    });
+    it('a symlink inside releases/', async () => {
+      await symlink(B, join(root, 'releases', 'alias'));
+      await rejects({ release: 'alias' }, `is a symlink (to ${join(root, 'releases', B)})`);
+    });
+    it('a current that is a real directory', async () => {
+      await rm(join(root, 'current'));
+      await mkdir(join(root, 'current'));
+      await rejects({ release: B }, 'is a real directory, not a symlink');
+    });
+    it('a releases-root without releases/', () => rejects({ releasesRoot: join(base, `outside-${n}`), release: B }, 'has no releases/ directory'));
+    it('a missing release in switch mode', () => rejects({ release: undefined }, 'Input "release" is required when mode is switch'));
+  });
+});
+
+describe('atomicity', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'dg-atomic-'));
+    await makeReleases(root, [A, B]);
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it('the reader notices when current is missing (so it can catch a non-atomic switch)', async () => {
+    const stop = join(root, 'stop-probe');
+    const reader = await startReader(node24, root, stop);
+    await writeFile(stop, '');
+    const report = await reader.done;
+    expect(report.failures).toBeGreaterThan(0);
+    expect(report.errors).toContain('ENOENT');
+    await rm(stop);
+  });
+
+  it('current never goes missing or dangling during 1,000 switches', async () => {
+    const target = new LocalTarget();
+    await swapCurrent(target, root, A);
+    const stop = join(root, 'stop');
+    const reader = await startReader(node24, root, stop);
+    for (let i = 0; i < 1000; i++) await swapCurrent(target, root, i % 2 === 0 ? B : A);
+    await writeFile(stop, '');
+    const report = await reader.done;
+    expect(report.failures).toBe(0);
+    expect(report.seen).toEqual([A, B]);
+    expect(report.reads).toBeGreaterThan(1000);
+    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
+    expect(treeListing(root).filter((line) => line.startsWith('.current'))).toEqual([]);
+  });
+});
