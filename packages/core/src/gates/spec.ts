@@ -268,7 +268,7 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
   const kindsHint = `valid kinds: ${GATE_KINDS.join(', ')}`;
   for (const error of document.errors) {
     // Only the first line of the message: the rest is a code frame that could show a secret.
-    const line = error.linePos?.[0].line;
+    const line = lineCounter.linePos(Math.min(error.pos[0], Math.max(text.length - 1, 0))).line;
     const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     problems.list.push(line ? `line ${line}: ${message}` : message);
   }
