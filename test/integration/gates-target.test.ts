@@ -86,6 +86,38 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     expect(outcome.results[1]).toMatchObject({ status: 'fail', detail: expect.stringMatching(reason) });
   });
 
+  it('node preset: package.json parses, dependencies are there, node resolves main', async () => {
+    await target.run(`cd ${shellQuote(dir)} && rm -rf ./* && mkdir -p node_modules lib`);
+    await writeTree(target, dir, { 'package.json': '{"name":"acme-web","main":"lib/server.js"}', 'lib/server.js': 'module.exports = 1;\n' });
+    const passing = await run(presetGates('node'));
+    expect(passing.results.map((result) => [result.name, result.status, result.detail])).toEqual([
+      ['json package.json', 'pass', 'valid JSON'],
+      ['dependencies: node_modules/ or a lockfile', 'pass', 'exit 0: node_modules/ present'],
+      ['node loads package.json', 'pass', expect.stringMatching(/^exit 0: package-ok acme-web on node v\d+/)],
+    ]);
+    await target.run(`cd ${shellQuote(dir)} && rm -rf node_modules lib`);
+    const failing = await run(presetGates('node'));
+    expect(failing.results.map((result) => [result.status, result.detail])).toEqual([
+      ['pass', 'valid JSON'],
+      ['fail', expect.stringMatching(/^exit 1, expected 0: neither node_modules\/ nor a lockfile/)],
+      ['fail', expect.stringMatching(/^exit 1, expected 0: .*Cannot find module/)],
+    ]);
+  });
+
+  it('python preset: a dependency file, and the release venv (or python3) starts', async () => {
+    await target.run(`cd ${shellQuote(dir)} && rm -rf ./*`);
+    const missing = await run(presetGates('python'));
+    expect(missing.results[0]).toMatchObject({ status: 'fail', detail: 'exit 1, expected 0: neither requirements.txt nor pyproject.toml' });
+    expect(missing.results[1]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^exit 0: python-ok 3\.\d+/) });
+    await writeTree(target, dir, { 'requirements.txt': 'flask==3.0.0\n', '.venv/bin/python': '#!/bin/sh\necho "venv is broken" >&2\nexit 2\n' });
+    await target.run(`chmod +x ${shellQuote(`${dir}/.venv/bin/python`)}`);
+    const brokenVenv = await run(presetGates('python'));
+    expect(brokenVenv.results.map((result) => [result.status, result.detail])).toEqual([
+      ['pass', 'exit 0: requirements.txt'],
+      ['fail', 'exit 2, expected 0: venv is broken'],
+    ]);
+  });
+
   it('runs commands in the release directory', async () => {
     const outcome = await run(gates('- command: pwd\n  expect-output: gates-release'));
     expect(outcome.results[0]).toMatchObject({ status: 'pass', detail: `exit 0: ${dir}` });
