@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { mapConcurrent } from '../http/concurrency.js';
 import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -241,24 +242,38 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
 /** A check that could not give an answer (timeout, broken shell); the gate fails with this reason. */
 class GateTrouble extends Error {}
 
-/** Runs every gate in order and returns one result per gate; never stops at a failure. */
+/** File checks in flight at once: cheap and independent; kept low so an SSH host's session limit is never reached. */
+export const CHECK_CONCURRENCY = 4;
+
+/**
+ * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
+ * File, directory, symlink, JSON and env-match checks run a few at a time; command gates then run one after another, in order.
+ */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions): Promise<GatesOutcome> {
   const logger = options.logger ?? silentLogger;
   const cwd = await resolveReleaseDir(target, releaseDir, options.timeoutMs);
   logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
-  const results: GateResult[] = [];
-  for (const gate of gates) {
+  const judge = async (gate: Gate): Promise<GateResult> => {
     const started = performance.now();
     let verdict: Verdict;
     try {
       verdict = await check(target, gate, cwd, options);
     } catch (error) {
-      if (!(error instanceof GateTrouble) && !(error instanceof Error)) throw error;
+      if (!(error instanceof Error)) throw error;
       verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };
     }
-    const result: GateResult = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - started };
-    logger.info(formatResultLine(result));
-    results.push(result);
+    return { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - started };
+  };
+  const results = new Array<GateResult>(gates.length);
+  const indexed = gates.map((gate, index) => ({ gate, index }));
+  const checks = indexed.filter(({ gate }) => gate.kind !== 'command');
+  await mapConcurrent(checks, CHECK_CONCURRENCY, async ({ gate, index }) => {
+    results[index] = await judge(gate);
+  });
+  for (const { index } of checks) logger.info(formatResultLine(results[index]!));
+  for (const { gate, index } of indexed.filter(({ gate }) => gate.kind === 'command')) {
+    results[index] = await judge(gate);
+    logger.info(formatResultLine(results[index]));
   }
   const { passed, failed, total } = tally(results);
   return { releaseDir: cwd, results, passed, failed, total };
