@@ -138,6 +138,7 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
       ["KEY='value'", `HEALTHCHECK_TOKEN='${SECRET}'\n`],
       ['export KEY=value with CRLF', `export HEALTHCHECK_TOKEN=${SECRET}\r\nOTHER=1\r\n`],
       ['spaces around = and a trailing comment', `  HEALTHCHECK_TOKEN = ${SECRET}   # note\n`],
+      ['no newline at the end of the file', `# comment\nHEALTHCHECK_TOKEN=${SECRET}`],
     ])('matches when the value equals the secret: %s', async (_form, env) => {
       await writeTree(target, dir, { '.env': env });
       const logger = new MemoryLogger();
@@ -170,6 +171,12 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
       expect(everything).not.toContain(SECRET);
       expect(everything).not.toContain(other);
     });
+  });
+
+  it('fails clearly when the release directory is a file', async () => {
+    await expect(runGates(target, `${dir}/artisan`, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(
+      `Input "release-dir": ${dir}/artisan on ${target.description} is not a directory`,
+    );
   });
 
   it('fails clearly when the release directory does not exist', async () => {

@@ -54,7 +54,10 @@ export async function run(): Promise<void> {
   await runAction(async () => {
     const started = performance.now();
     const redactor = new Redactor();
-    maskSecrets(redactor, core.getInput('ssh-key'), ...inlineSecrets(core.getInput('gates')));
+    const sshKey = core.getInput('ssh-key');
+    // The key whole, and each of its base64 lines (a multi-line secret is not always masked line by line).
+    const keyLines = sshKey.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 16 && !line.startsWith('-----'));
+    maskSecrets(redactor, sshKey, ...keyLines, ...inlineSecrets(core.getInput('gates')));
     const inputs = readInputs(preSwitchGatesInputs);
     const spec = targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']);
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
