@@ -178,11 +178,10 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
     }
     case 'symlink': {
       const [what = '', link = '', resolved = ''] = await lines(
-        `${prelude(gate.path)}\nif [ -L "$p" ]; then echo symlink; readlink "$p"; readlink -f "$p" 2>/dev/null || echo; else what; fi`,
+        `${prelude(gate.path)}\nif [ -L "$p" ]; then if [ -e "$p" ]; then echo symlink; else echo dangling; fi; readlink "$p"; readlink -f "$p" 2>/dev/null || echo; else what; fi`,
       );
+      if (what === 'dangling') return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
       if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
-      const exists = await run(`${prelude(gate.path)}\n[ -e "$p" ]`);
-      if (exists.exitCode !== 0) return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
       if (gate.pointsTo !== undefined) {
         const wanted = gate.pointsTo.replace(/(.)\/+$/, '$1');
         if (wanted !== link && wanted !== resolved) return { pass: false, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}` };
