@@ -63,6 +63,8 @@ describe('gate YAML', () => {
   it('takes an env-match secret from the step environment with secret-env', () => {
     expect(parse('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}', { HC_TOKEN: 'from-env-123' })[0]).toMatchObject({ secret: 'from-env-123' });
     expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}')).toMatch(/line 1: environment variable HC_TOKEN is not set or empty; add it to the step/);
+    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret: 4711}')).toMatch(/line 1: env-match.secret must be text: put the secret in quotes/);
+    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret: 4711}')).not.toContain('4711');
     expect(problem('- env-match: {key: HEALTHCHECK_TOKEN}')).toMatch(/line 1: env-match needs exactly one of secret .* or secret-env/);
   });
 

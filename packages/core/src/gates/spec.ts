@@ -140,7 +140,7 @@ const KIND_SCHEMAS = {
       {
         file: pathSchema.optional(),
         key: z.string({ error: 'must be the variable name, e.g. HEALTHCHECK_TOKEN' }).regex(ENV_KEY, { message: 'must be a variable name such as HEALTHCHECK_TOKEN' }),
-        secret: z.string({ error: 'must be text (the secret, e.g. ${{ secrets.HEALTHCHECK_TOKEN }})' }).optional(),
+        secret: z.string({ error: 'must be text: put the secret in quotes (secret: "${{ secrets.HEALTHCHECK_TOKEN }}"), or use secret-env' }).optional(),
         'secret-env': z.string({ error: 'must be the name of an environment variable' }).regex(ENV_KEY, { message: 'must be an environment variable name' }).optional(),
       },
       { error: 'must be a mapping: {file: .env, key: HEALTHCHECK_TOKEN, secret: …}' },
