@@ -47,6 +47,15 @@ function asText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** Every assertion the parsed JSON document does not satisfy, as readable reasons (empty when all hold). */
+export function jsonMismatches(document: unknown, assertions: readonly JsonAssertion[]): string[] {
+  return assertions.flatMap((assertion) => {
+    const { found, value } = valueAt(document, assertion.path);
+    if (!found) return [`${assertion.path.join('.')} is missing (expected ${assertion.text})`];
+    return asText(value) === assertion.expected ? [] : [`expected ${assertion.text}, got ${JSON.stringify(value)}`];
+  });
+}
+
 /** Judges a response: status first, then the body regex, then every JSON assertion. */
 export function judgeResponse(response: HttpResponse, expect: ResponseExpectations): Verdict {
   if (!expect.status.matches(response.status)) return { pass: false, reason: `expected ${expect.status.text}` };
@@ -60,11 +69,7 @@ export function judgeResponse(response: HttpResponse, expect: ResponseExpectatio
     } catch {
       return { pass: false, reason: `body is not JSON: ${excerpt(response.body)}` };
     }
-    const mismatches = expect.json.flatMap((assertion) => {
-      const { found, value } = valueAt(document, assertion.path);
-      if (!found) return [`${assertion.path.join('.')} is missing (expected ${assertion.text})`];
-      return asText(value) === assertion.expected ? [] : [`expected ${assertion.text}, got ${JSON.stringify(value)}`];
-    });
+    const mismatches = jsonMismatches(document, expect.json);
     if (mismatches.length > 0) return { pass: false, reason: `${mismatches.join('; ')} in ${excerpt(response.body)}` };
   }
   return { pass: true, reason: 'ok' };

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { duration, oneOf, optional, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
+import { PRESETS } from '../../../packages/core/src/gates/presets.js';
+import { targetInputs } from '../../../packages/core/src/target/inputs.js';
+
+/** The inputs of pre-switch-gates, keyed by their action.yml names, with the same defaults. */
+export const preSwitchGatesInputs = {
+  'release-dir': required(),
+  preset: withDefault('none', oneOf(PRESETS)),
+  /** Kept as text: parsed with its line numbers (and its secrets masked first) by the action. */
+  gates: z.string(),
+  'gates-file': optional(),
+  layer: withDefault(
+    'pre-switch',
+    z
+      .string()
+      .trim()
+      .regex(/^[\w .:/-]{1,40}$/, { message: 'must be a short label (letters, digits, space, . _ : / -), e.g. pre-bundle, pre-switch or production' }),
+  ),
+  timeout: withDefault('60s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  ...targetInputs,
+  'report-path': optional(),
+};
+
+export type PreSwitchGatesInputs = z.output<z.ZodObject<typeof preSwitchGatesInputs>>;

@@ -1,0 +1,3 @@
+export * from './spec.js';
+export * from './presets.js';
+export * from './run.js';

@@ -1,0 +1,279 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { mapConcurrent } from '../http/concurrency.js';
+import { jsonMismatches } from '../http/expectations.js';
+import { formatDuration } from '../inputs/duration.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { formatResultLine, tally, type CheckResult } from '../report/result.js';
+import { shellQuote, type Target } from '../target/target.js';
+import type { Gate, GateKind } from './spec.js';
+
+/**
+ * Runs gates on a release directory through a Target. Every check is a read-only POSIX shell script
+ * run with the release as working directory, so a local workspace and a host over SSH are judged alike.
+ * Every gate runs, even after a failure, so the report is complete.
+ */
+export interface GateRunOptions {
+  /** Budget of a command gate without its own `timeout`, and of every file check. */
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+export interface GateResult extends CheckResult {
+  kind: GateKind;
+}
+
+export interface GatesOutcome {
+  /** The release directory as the target resolved it (absolute). */
+  releaseDir: string;
+  results: GateResult[];
+  passed: number;
+  failed: number;
+  total: number;
+}
+
+/** At most this much of a JSON file is read; release metadata files are small. */
+export const JSON_MAX_BYTES = 1024 * 1024;
+
+type Verdict = { pass: boolean; detail: string };
+
+/** Resolves the release directory on the target; a missing one is a user error that names the fix. */
+export async function resolveReleaseDir(target: Target, releaseDir: string, timeoutMs: number): Promise<string> {
+  const dir = shellQuote(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
+  const check = await target.run(`if [ -d ${dir} ]; then cd ${dir} && pwd; elif [ -e ${dir} ]; then echo notdir; else echo missing; fi`, { timeoutMs });
+  const answer = check.stdout.trim();
+  if (check.exitCode === 0 && answer.startsWith('/')) return answer;
+  const where = `on ${target.description}`;
+  if (answer === 'notdir') throw new UserError(`Input "release-dir": ${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
+  if (answer === 'missing') {
+    throw new UserError(
+      `Input "release-dir": ${releaseDir} does not exist ${where}; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
+    );
+  }
+  throw new UserError(`Input "release-dir": cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
+}
+
+function flat(text: string, max = 200): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The most telling line of a failed command's output: an error line if there is one, else the last line. */
+function telling(stdout: string, stderr: string): string {
+  const lines = `${stderr}\n${stdout}`.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  return flat(lines.find((line) => /fatal|error|exception|not found|denied/i.test(line)) ?? lines.at(-1) ?? 'no output');
+}
+
+/** Sets `p` to the path (always `./…`, so no path can pass for an option) and defines `what`, which names what is there. */
+function prelude(path: string): string {
+  return [
+    `p=${shellQuote(`./${path}`)}`,
+    'what() { if [ -L "$p" ] && [ ! -e "$p" ]; then echo "dangling-symlink"; elif [ -d "$p" ]; then echo directory; elif [ -f "$p" ]; then echo file; elif [ -e "$p" ]; then echo other; else echo missing; fi; }',
+  ].join('\n');
+}
+
+const FOUND: Record<string, string> = {
+  missing: 'missing',
+  'dangling-symlink': 'a symlink whose target does not exist',
+  directory: 'a directory',
+  file: 'a regular file',
+  other: 'a special file (socket, fifo or device)',
+};
+
+const found = (what: string) => FOUND[what.trim()] ?? `unexpected answer ${JSON.stringify(flat(what, 80))}`;
+
+function bytes(size: number): string {
+  if (size < 1024) return `${size} bytes`;
+  if (size < 1024 ** 2) return `${(size / 1024).toFixed(1)} KiB`;
+  return `${(size / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/**
+ * Reads the value of KEY from a .env file the way Laravel (phpdotenv) and shells write it: `KEY=value`,
+ * `KEY="value"` (with \" and \\ escapes), `KEY='value'`, `export KEY=value`, `KEY=value # comment`, CRLF endings.
+ * The first definition counts, as in Laravel. The value is printed without a newline, straight into the hash.
+ */
+const DOTENV_AWK = `
+function name_of(line,   eq, n) {
+  sub(/\\r$/, "", line); sub(/^[ \\t]+/, "", line)
+  if (substr(line, 1, 1) == "#") return ""
+  if (line ~ /^export[ \\t]+/) sub(/^export[ \\t]+/, "", line)
+  eq = index(line, "="); if (eq == 0) return ""
+  n = substr(line, 1, eq - 1); sub(/[ \\t]+$/, "", n)
+  rest = substr(line, eq + 1)
+  return n
+}
+function value_of(v,   c, out, i, ch, nx, j) {
+  sub(/^[ \\t]+/, "", v); c = substr(v, 1, 1)
+  if (c == "\\"") {
+    out = ""; i = 2
+    while (i <= length(v)) {
+      ch = substr(v, i, 1)
+      if (ch == "\\\\" && i < length(v)) { nx = substr(v, i + 1, 1); if (nx == "\\"" || nx == "\\\\" || nx == "$") { out = out nx; i += 2; continue } }
+      if (ch == "\\"") break
+      out = out ch; i++
+    }
+    return out
+  }
+  if (c == "'") { v = substr(v, 2); j = index(v, "'"); return j ? substr(v, 1, j - 1) : v }
+  sub(/[ \\t]+#.*$/, "", v); sub(/[ \\t]+$/, "", v)
+  return v
+}
+mode == "count" { if (name_of($0) == k) count++ }
+mode == "value" { if (name_of($0) == k) { printf "%s", value_of(rest); exit } }
+END { if (mode == "count") print count + 0 }
+`;
+
+function envMatchScript(file: string, key: string): string {
+  const awk = shellQuote(DOTENV_AWK);
+  return [
+    prelude(file),
+    'if [ ! -f "$p" ]; then echo "absent $(what)"; exit 0; fi',
+    'if [ ! -r "$p" ]; then echo unreadable; exit 0; fi',
+    'if command -v sha256sum >/dev/null 2>&1; then h="sha256sum"; elif command -v shasum >/dev/null 2>&1; then h="shasum -a 256"; elif command -v openssl >/dev/null 2>&1; then h="openssl dgst -sha256 -r"; else echo nohash; exit 0; fi',
+    `n=$(awk -v mode=count -v k=${shellQuote(key)} ${awk} "$p")`,
+    'if [ "$n" = 0 ]; then echo nokey; exit 0; fi',
+    `d=$(awk -v mode=value -v k=${shellQuote(key)} ${awk} "$p" | $h | cut -d" " -f1)`,
+    'echo "found $n $d"',
+  ].join('\n');
+}
+
+function sameDigest(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
+}
+
+async function check(target: Target, gate: Gate, cwd: string, options: GateRunOptions): Promise<Verdict> {
+  const run = (script: string, timeoutMs = options.timeoutMs) => target.run(script, { cwd, timeoutMs });
+  const lines = async (script: string) => {
+    const result = await run(script);
+    if (result.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
+    if (result.exitCode !== 0) throw new GateTrouble(`the check script failed (exit ${result.exitCode}): ${flat(result.stderr) || 'no message'}`);
+    return result.stdout.split('\n');
+  };
+
+  switch (gate.kind) {
+    case 'file': {
+      const [what = '', size = ''] = await lines(`${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then if [ -r "$p" ]; then wc -c < "$p" | tr -d " "; else echo unreadable; fi; fi`);
+      if (what !== 'file') return { pass: false, detail: `expected a regular file, found ${found(what)}` };
+      if (size === 'unreadable') return { pass: false, detail: 'a regular file, but not readable by the deploy user' };
+      const length = Number(size);
+      if (gate.minSize !== undefined && length < gate.minSize) return { pass: false, detail: `${bytes(length)}, below min-size ${bytes(gate.minSize)}` };
+      return { pass: true, detail: `regular file, ${bytes(length)}` };
+    }
+    case 'dir': {
+      const [what = '', writable = '', user = ''] = await lines(
+        `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ -w "$p" ]; then echo writable; else echo read-only; fi; id -un 2>/dev/null || id -u`,
+      );
+      if (what !== 'directory') return { pass: false, detail: `expected a directory, found ${found(what)}` };
+      if (!gate.writable) return { pass: true, detail: 'directory' };
+      return writable === 'writable'
+        ? { pass: true, detail: `directory, writable by ${user}` }
+        : { pass: false, detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})` };
+    }
+    case 'absent': {
+      const [what = ''] = await lines(`${prelude(gate.path)}\nwhat`);
+      return what === 'missing' ? { pass: true, detail: 'absent' } : { pass: false, detail: `must not exist, found ${found(what)}` };
+    }
+    case 'symlink': {
+      const [what = '', link = '', resolved = ''] = await lines(
+        `${prelude(gate.path)}\nif [ -L "$p" ]; then if [ -e "$p" ]; then echo symlink; else echo dangling; fi; readlink "$p"; readlink -f "$p" 2>/dev/null || echo; else what; fi`,
+      );
+      if (what === 'dangling') return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
+      if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
+      if (gate.pointsTo !== undefined) {
+        const wanted = gate.pointsTo.replace(/(.)\/+$/, '$1');
+        if (wanted !== link && wanted !== resolved) return { pass: false, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}` };
+      }
+      return { pass: true, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}` };
+    }
+    case 'json': {
+      const result = await run(`${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then head -c ${JSON_MAX_BYTES + 1} "$p"; fi`);
+      if (result.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
+      const newline = result.stdout.indexOf('\n');
+      const what = result.stdout.slice(0, newline < 0 ? undefined : newline);
+      if (what !== 'file') return { pass: false, detail: `expected a JSON file, found ${found(what)}` };
+      if (result.exitCode !== 0) return { pass: false, detail: `cannot read it: ${flat(result.stderr) || `exit ${result.exitCode}`}` };
+      const body = result.stdout.slice(newline + 1);
+      if (Buffer.byteLength(body) > JSON_MAX_BYTES) return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
+      let document: unknown;
+      try {
+        document = JSON.parse(body);
+      } catch (error) {
+        return { pass: false, detail: `not valid JSON: ${flat((error as Error).message, 160)}` };
+      }
+      const mismatches = jsonMismatches(document, gate.expect);
+      if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
+      return { pass: true, detail: gate.expect.length > 0 ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}` : 'valid JSON' };
+    }
+    case 'command': {
+      const timeoutMs = gate.timeoutMs ?? options.timeoutMs;
+      const result = await run(gate.command, timeoutMs);
+      if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
+      if (result.exitCode !== gate.expectExit) {
+        return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr)}` };
+      }
+      const output = `${result.stdout}\n${result.stderr}`;
+      if (gate.expectOutput && !gate.expectOutput.test(output)) {
+        return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160) || 'no output'}` };
+      }
+      const last = result.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
+      return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120)}` : ''}` };
+    }
+    case 'env-match': {
+      const [answer = ''] = await lines(envMatchScript(gate.file, gate.key));
+      const [state = '', count = '', digest = ''] = answer.split(' ');
+      if (state === 'absent') return { pass: false, detail: `${gate.file}: expected a file, found ${found(count)}` };
+      if (state === 'unreadable') return { pass: false, detail: `${gate.file} is not readable by the deploy user` };
+      if (state === 'nohash') return { pass: false, detail: 'the target has no sha256sum, shasum or openssl to hash with' };
+      if (state === 'nokey') return { pass: false, detail: `${gate.key} is not set in ${gate.file}` };
+      if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest)) throw new GateTrouble(`unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`);
+      const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
+      const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
+      return sameDigest(digest, expected)
+        ? { pass: true, detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}` }
+        : { pass: false, detail: `${gate.key} in ${gate.file} does not match the secret (SHA-256 differs; neither value shown)${note}` };
+    }
+  }
+}
+
+/** A check that could not give an answer (timeout, broken shell); the gate fails with this reason. */
+class GateTrouble extends Error {}
+
+/** File checks in flight at once: cheap and independent; kept low so an SSH host's session limit is never reached. */
+export const CHECK_CONCURRENCY = 4;
+
+/**
+ * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
+ * File, directory, symlink, JSON and env-match checks run a few at a time; command gates then run one after another, in order.
+ */
+export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions): Promise<GatesOutcome> {
+  const logger = options.logger ?? silentLogger;
+  const cwd = await resolveReleaseDir(target, releaseDir, options.timeoutMs);
+  logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
+  const judge = async (gate: Gate): Promise<GateResult> => {
+    const started = performance.now();
+    let verdict: Verdict;
+    try {
+      verdict = await check(target, gate, cwd, options);
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };
+    }
+    return { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - started };
+  };
+  const results = new Array<GateResult>(gates.length);
+  const indexed = gates.map((gate, index) => ({ gate, index }));
+  const checks = indexed.filter(({ gate }) => gate.kind !== 'command');
+  await mapConcurrent(checks, CHECK_CONCURRENCY, async ({ gate, index }) => {
+    results[index] = await judge(gate);
+  });
+  for (const { index } of checks) logger.info(formatResultLine(results[index]!));
+  for (const { gate, index } of indexed.filter(({ gate }) => gate.kind === 'command')) {
+    results[index] = await judge(gate);
+    logger.info(formatResultLine(results[index]));
+  }
+  const { passed, failed, total } = tally(results);
+  return { releaseDir: cwd, results, passed, failed, total };
+}

@@ -1,0 +1,222 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { UserError } from '../../packages/core/src/errors.js';
+import { parseGates } from '../../packages/core/src/gates/spec.js';
+import { presetGates } from '../../packages/core/src/gates/presets.js';
+import { runGates, type GatesOutcome } from '../../packages/core/src/gates/run.js';
+import { MemoryLogger } from '../../packages/core/src/logger.js';
+import { headline } from '../../packages/core/src/report/result.js';
+import { runProcess } from '../../packages/core/src/target/local.js';
+import { shellQuote, type Target } from '../../packages/core/src/target/target.js';
+import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
+import { targetKinds } from '../support/targets.js';
+
+const SECRET = 'hc_7Qm2-secret-token-Xw91';
+
+describe.each(targetKinds)('gates on a $name target', (kind) => {
+  let target: Target;
+  let dir: string;
+
+  beforeAll(async () => {
+    target = await kind.setup();
+  });
+  afterAll(async () => {
+    await target.close();
+    await kind.teardown();
+  });
+  beforeEach(async () => {
+    dir = await makeTree(target, laravelRelease());
+  });
+  afterEach(async () => {
+    await removeTree(target, dir);
+  });
+
+  const gates = (yaml: string) => parseGates(yaml, { source: 'test' });
+  const run = (list = presetGates('laravel'), timeoutMs = 30_000, logger = new MemoryLogger()) => runGates(target, dir, list, { timeoutMs, logger });
+  const detail = (outcome: GatesOutcome, name: string) => outcome.results.find((result) => result.name === name);
+  /** A listing with sizes, modes and times of everything in the release, to prove gates change nothing. */
+  const snapshot = async () => (await target.run(`cd ${shellQuote(dir)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
+
+  it('passes the laravel preset on a Laravel-shaped release: 9 structure checks plus 2 PHP checks', async () => {
+    const before = await snapshot();
+    const outcome = await run();
+    expect(outcome.results.map((result) => [result.name, result.status])).toEqual(presetGates('laravel').map((gate) => [gate.name, 'pass']));
+    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe('Pre-switch gates (pre-switch): 11/11 PASSED');
+    expect(detail(outcome, 'php artisan --version')!.detail).toBe('exit 0: Laravel Framework 11.31.0');
+    expect(detail(outcome, 'php: vendor/autoload.php loads')!.detail).toBe('exit 0: autoload-ok');
+    expect(outcome.releaseDir).toBe(dir);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('fails a release without vendor/autoload.php, and still runs every gate', async () => {
+    await target.run(`rm ${shellQuote(`${dir}/vendor/autoload.php`)}`);
+    const outcome = await run();
+    expect(outcome.total).toBe(11);
+    expect(outcome.results.filter((result) => result.status === 'fail').map((result) => [result.name, result.detail])).toEqual([
+      ['file vendor/autoload.php', 'expected a regular file, found missing'],
+      ['php: vendor/autoload.php loads', expect.stringMatching(/^exit 255, expected 0: PHP Fatal error: +Uncaught Error: Failed opening required 'vendor\/autoload.php'/)],
+      ['php artisan --version', expect.stringMatching(/^exit 255, expected 0: PHP Fatal error/)],
+    ]);
+    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe('Pre-switch gates (pre-switch): FAILED (8/11 passed, 3 failed)');
+  });
+
+  it('fails a broken autoloader (a PHP fatal error) although the file is there', async () => {
+    await writeTree(target, dir, { 'vendor/autoload.php': "<?php\nrequire __DIR__.'/composer/autoload_real.php';\n" });
+    const outcome = await run();
+    expect(detail(outcome, 'file vendor/autoload.php')!.status).toBe('pass');
+    expect(detail(outcome, 'php: vendor/autoload.php loads')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/PHP Fatal error.*autoload_real\.php/) });
+    expect(outcome.failed).toBe(2);
+  });
+
+  it.each([
+    ['file', '- file: artisan\n  min-size: 10', '- file: storage', /^expected a regular file, found a directory$/],
+    ['file min-size', '- file: composer.json', '- file: composer.json\n  min-size: 1M', /bytes, below min-size 1\.0 MiB$/],
+    ['dir', '- dir: storage/logs', '- dir: artisan', /^expected a directory, found a regular file$/],
+    ['absent', '- absent: public/hot', '- absent: public/index.php', /^must not exist, found a regular file$/],
+    ['symlink', '- symlink: linked-env\n  points-to: shared.env', '- symlink: dangling', /^symlink → nowhere.env, but its target does not exist$/],
+    ['symlink points-to', '- symlink: linked-env', '- symlink: linked-env\n  points-to: /var/www/shared/.env', /^symlink → shared.env \(.*\/shared.env\), expected \/var\/www\/shared\/.env$/],
+    ['json', '- json: composer.json\n  expect: require.php=^8.2', '- json: public/index.php', /^not valid JSON: /],
+    ['json expect', '- json: composer.json\n  expect: name=acme/api', '- json: composer.json\n  expect: |\n    name=acme/web\n    extra.x=1', /^expected name=acme\/web, got "acme\/api"; extra.x is missing \(expected extra.x=1\)$/],
+    ['command exit', '- command: test -d storage', '- command: exit 3\n  expect-exit: 4', /^exit 3, expected 4: no output$/],
+    ['command output', '- command: printf "ok\\nversion 2\\n"\n  expect-output: ^version \\d', '- command: echo hello\n  expect-output: ^bye', /^exit 0, but the output does not match \/\^bye\/: hello$/],
+  ])('%s gate: passes, and fails with a reason', async (_kind, passing, failing, reason) => {
+    await writeTree(target, dir, { 'shared.env': 'X=1\n' });
+    await target.run(`cd ${shellQuote(dir)} && ln -s shared.env linked-env && ln -s nowhere.env dangling`);
+    const outcome = await run([...gates(passing), ...gates(failing)]);
+    expect(outcome.results[0]).toMatchObject({ status: 'pass' });
+    expect(outcome.results[1]).toMatchObject({ status: 'fail', detail: expect.stringMatching(reason) });
+  });
+
+  it('node preset: package.json parses, dependencies are there, node resolves main', async () => {
+    await target.run(`cd ${shellQuote(dir)} && rm -rf ./* && mkdir -p node_modules lib`);
+    await writeTree(target, dir, { 'package.json': '{"name":"acme-web","main":"lib/server.js"}', 'lib/server.js': 'module.exports = 1;\n' });
+    const passing = await run(presetGates('node'));
+    expect(passing.results.map((result) => [result.name, result.status, result.detail])).toEqual([
+      ['json package.json', 'pass', 'valid JSON'],
+      ['dependencies: node_modules/ or a lockfile', 'pass', 'exit 0: node_modules/ present'],
+      ['node loads package.json', 'pass', expect.stringMatching(/^exit 0: package-ok acme-web on node v\d+/)],
+    ]);
+    await target.run(`cd ${shellQuote(dir)} && rm -rf node_modules lib`);
+    const failing = await run(presetGates('node'));
+    expect(failing.results.map((result) => [result.status, result.detail])).toEqual([
+      ['pass', 'valid JSON'],
+      ['fail', expect.stringMatching(/^exit 1, expected 0: neither node_modules\/ nor a lockfile/)],
+      ['fail', expect.stringMatching(/^exit 1, expected 0: .*Cannot find module/)],
+    ]);
+  });
+
+  it('python preset: a dependency file, and the release venv (or python3) starts', async () => {
+    await target.run(`cd ${shellQuote(dir)} && rm -rf ./*`);
+    const missing = await run(presetGates('python'));
+    expect(missing.results[0]).toMatchObject({ status: 'fail', detail: 'exit 1, expected 0: neither requirements.txt nor pyproject.toml' });
+    expect(missing.results[1]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^exit 0: python-ok 3\.\d+/) });
+    await writeTree(target, dir, { 'requirements.txt': 'flask==3.0.0\n', '.venv/bin/python': '#!/bin/sh\necho "venv is broken" >&2\nexit 2\n' });
+    await target.run(`chmod +x ${shellQuote(`${dir}/.venv/bin/python`)}`);
+    const brokenVenv = await run(presetGates('python'));
+    expect(brokenVenv.results.map((result) => [result.status, result.detail])).toEqual([
+      ['pass', 'exit 0: requirements.txt'],
+      ['fail', 'exit 2, expected 0: venv is broken'],
+    ]);
+  });
+
+  it('runs commands in the release directory', async () => {
+    const outcome = await run(gates('- command: pwd\n  expect-output: gates-release'));
+    expect(outcome.results[0]).toMatchObject({ status: 'pass', detail: `exit 0: ${dir}` });
+  });
+
+  it('kills a command at its timeout and fails the gate', async () => {
+    const outcome = await run(gates('- command: sleep 30\n  timeout: 300ms\n- command: "true"'));
+    expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
+      ['fail', 'timed out after 300ms (killed)'],
+      ['pass', 'exit 0'],
+    ]);
+  });
+
+  describe('env-match', () => {
+    it.each([
+      ['KEY=value', `HEALTHCHECK_TOKEN=${SECRET}\n`],
+      ['KEY="value" with a comment after it', `APP_KEY=base64:x\nHEALTHCHECK_TOKEN="${SECRET}" # rotated\n`],
+      ["KEY='value'", `HEALTHCHECK_TOKEN='${SECRET}'\n`],
+      ['export KEY=value with CRLF', `export HEALTHCHECK_TOKEN=${SECRET}\r\nOTHER=1\r\n`],
+      ['spaces around = and a trailing comment', `  HEALTHCHECK_TOKEN = ${SECRET}   # note\n`],
+      ['no newline at the end of the file', `# comment\nHEALTHCHECK_TOKEN=${SECRET}`],
+    ])('matches when the value equals the secret: %s', async (_form, env) => {
+      await writeTree(target, dir, { '.env': env });
+      const logger = new MemoryLogger();
+      const outcome = await run(parseGates('- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: T}', { source: 'test', env: () => SECRET }), 30_000, logger);
+      expect(outcome.results[0]).toMatchObject({ status: 'pass', detail: 'HEALTHCHECK_TOKEN in .env matches the secret (SHA-256 compared; neither value shown)' });
+      expect(JSON.stringify([outcome, logger.lines])).not.toContain(SECRET);
+    });
+
+    it('fails on a different value, a missing key or a missing file, without showing either value', async () => {
+      const other = 'hc_other-token-on-the-host';
+      await writeTree(target, dir, { '.env': `HEALTHCHECK_TOKEN=${other}\nHEALTHCHECK_TOKEN=${SECRET}\n`, 'empty.env': '# nothing\n' });
+      const logger = new MemoryLogger();
+      const outcome = await run(
+        gates(
+          [
+            `- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`,
+            `- env-match: {file: empty.env, key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`,
+            `- env-match: {file: config/.env, key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`,
+          ].join('\n'),
+        ),
+        30_000,
+        logger,
+      );
+      expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
+        ['fail', 'HEALTHCHECK_TOKEN in .env does not match the secret (SHA-256 differs; neither value shown) (HEALTHCHECK_TOKEN is defined 2 times; the first counts, as in Laravel)'],
+        ['fail', 'HEALTHCHECK_TOKEN is not set in empty.env'],
+        ['fail', 'config/.env: expected a file, found missing'],
+      ]);
+      const everything = JSON.stringify([outcome, logger.lines]);
+      expect(everything).not.toContain(SECRET);
+      expect(everything).not.toContain(other);
+    });
+  });
+
+  it('fails clearly when the release directory is a file', async () => {
+    await expect(runGates(target, `${dir}/artisan`, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(
+      `Input "release-dir": ${dir}/artisan on ${target.description} is not a directory`,
+    );
+  });
+
+  it('fails clearly when the release directory does not exist', async () => {
+    const missing = `${dir}-not-unpacked`;
+    await expect(runGates(target, missing, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(UserError);
+    await expect(runGates(target, missing, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(
+      `Input "release-dir": ${missing} does not exist on ${target.description}; pass the directory the release was unpacked into`,
+    );
+  });
+});
+
+/**
+ * `test -w` is true for root on any directory, so the read-only case runs the same LocalTarget scripts as an
+ * unprivileged user (setpriv) when the tests run as root, the way a deploy user meets a root-owned storage/.
+ */
+describe('dir writable on a local target as an unprivileged user', () => {
+  const asRoot = process.getuid?.() === 0;
+  const unprivileged: Target = {
+    description: 'local (uid 65534)',
+    run: (script, options) =>
+      asRoot ? runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', script], options) : runProcess('/bin/sh', ['-c', script], options),
+    close: async () => {},
+  };
+  let dir: string;
+  beforeAll(async () => {
+    dir = await makeTree({ ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) }, laravelRelease());
+    await runProcess('/bin/sh', ['-c', `chmod -R a+rX ${shellQuote(dir)} && chmod 555 ${shellQuote(`${dir}/storage`)}; chmod 777 ${shellQuote(`${dir}/bootstrap/cache`)}`]);
+  });
+  afterAll(async () => {
+    await removeTree({ ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) }, dir);
+  });
+
+  it('fails a read-only storage/ and names the user', async () => {
+    const outcome = await runGates(unprivileged, dir, presetGates('laravel').filter((gate) => gate.kind === 'dir'), { timeoutMs: 30_000 });
+    const user = (await unprivileged.run('id -un 2>/dev/null || id -u')).stdout.trim();
+    expect(outcome.results.map((result) => [result.name, result.status, result.detail])).toEqual([
+      ['dir bootstrap/cache (writable)', 'pass', `directory, writable by ${user}`],
+      ['dir storage (writable)', 'fail', `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w storage)`],
+      ['dir config', 'pass', 'directory'],
+      ['dir routes', 'pass', 'directory'],
+    ]);
+  });
+});

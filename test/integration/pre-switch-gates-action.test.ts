@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalTarget } from '../../packages/core/src/target/local.js';
+import { shellQuote } from '../../packages/core/src/target/target.js';
+import { distFile, node24 } from '../support/paths.js';
+import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
+
+const SECRET = 'hc_Lk29-bundle-secret-token-77';
+
+interface Run {
+  exitCode: number;
+  log: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Runs the committed bundle the way the runner does: INPUT_* variables and the file-command files. */
+async function runBundle(workspace: string, inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<Run> {
+  const temp = await mkdtemp(join(tmpdir(), 'gates-step-'));
+  const files = { GITHUB_OUTPUT: join(temp, 'output'), GITHUB_STEP_SUMMARY: join(temp, 'summary') };
+  await Promise.all(Object.values(files).map((file) => writeFile(file, '')));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  Object.assign(env, { ...files, ...extraEnv, GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: workspace, RUNNER_TEMP: temp });
+  const child = spawn(node24, [distFile('pre-switch-gates')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exitCode = await new Promise<number>((done) => child.on('close', (code) => done(code ?? 1)));
+  const outputs: Record<string, string> = {};
+  for (const match of (await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[match[1]!] = match[3]!;
+  const summary = await readFile(files.GITHUB_STEP_SUMMARY, 'utf8');
+  return { exitCode, log, outputs, summary };
+}
+
+/** The log without the `::add-mask::` commands, which hand secrets to the runner and never reach the visible log. */
+const visible = (log: string) => log.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+
+describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
+  const target = new LocalTarget();
+  let release: string;
+  let workspace: string;
+
+  beforeAll(async () => {
+    release = await makeTree(target, laravelRelease());
+    await writeTree(target, release, { '.env': `APP_ENV=staging\nHEALTHCHECK_TOKEN="${SECRET}"\n` });
+    workspace = await mkdtemp(join(tmpdir(), 'gates-workspace-'));
+    await mkdir(join(workspace, '.github'), { recursive: true });
+    await writeFile(
+      join(workspace, '.github/gates.yml'),
+      ['# extra gates kept in the repository', '- absent: public/hot', '- json: composer.json', '  expect: name=acme/api', '- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}', ''].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await removeTree(target, release);
+    await rm(workspace, { recursive: true, force: true });
+  });
+
+  it('runs the laravel preset plus inline and file gates, fails on one, writes outputs, summary and report, and never shows the secret', async () => {
+    const run = await runBundle(
+      workspace,
+      {
+        'release-dir': release,
+        preset: 'laravel',
+        gates: `- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret: "${SECRET}"}\n- symlink: .env\n  name: .env is shared\n`,
+        'gates-file': '.github/gates.yml',
+        layer: 'staging',
+      },
+      { HEALTHCHECK_TOKEN: SECRET },
+    );
+    // `.env` is a file here, not a symlink: one gate fails on purpose, every other one runs and passes.
+    expect({ exitCode: run.exitCode, outputs: { ...run.outputs, report: undefined } }).toEqual({
+      exitCode: 1,
+      outputs: { passed: '15', failed: '1', total: '16', report: undefined },
+    });
+    expect(run.summary).toContain('### ❌ Pre-switch gates (staging): FAILED (15/16 passed, 1 failed)');
+    expect(run.summary).toContain('| .env is shared | ❌ fail | expected a symlink, found a regular file |');
+    expect(run.summary).toContain('| env-match .env HEALTHCHECK_TOKEN | ✅ pass | HEALTHCHECK_TOKEN in .env matches the secret (SHA-256 compared; neither value shown) |');
+    expect(run.log).toContain('::error title=pre-switch-gates::.env is shared: expected a symlink, found a regular file');
+    expect(run.log).toContain('Pre-switch gates (staging): FAILED (1 of 16 gates failed). Nothing was changed on local; do not switch to this release');
+    const report = await readFile(run.outputs.report!, 'utf8');
+    expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', layer: 'staging', target: 'local', releaseDir: release, passed: 15, failed: 1, total: 16 });
+    expect(run.log).toContain(`::add-mask::${SECRET}`);
+    for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)]) expect(text).not.toContain(SECRET);
+  });
+
+  it('reads `9/9 PASSED`-style headlines on success and changes nothing in the release', async () => {
+    const listing = async () => (await target.run(`cd ${shellQuote(release)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
+    const before = await listing();
+    const run = await runBundle(workspace, { 'release-dir': release, preset: 'laravel', layer: 'pre-switch' });
+    expect(run.exitCode).toBe(0);
+    expect(run.outputs).toMatchObject({ passed: '11', failed: '0', total: '11' });
+    expect(run.summary).toContain('### ✅ Pre-switch gates (pre-switch): 11/11 PASSED');
+    expect(run.summary).toContain('| php artisan --version | ✅ pass | exit 0: Laravel Framework 11.31.0 |');
+    expect(await listing()).toBe(before);
+
+    // Layer 1: the build workspace itself, as `release-dir: .` relative to GITHUB_WORKSPACE.
+    const workspaceRun = await runBundle(release, { 'release-dir': '.', preset: 'laravel', layer: 'pre-bundle' });
+    expect(workspaceRun.exitCode).toBe(0);
+    expect(workspaceRun.summary).toContain('### ✅ Pre-switch gates (pre-bundle): 11/11 PASSED');
+    expect(workspaceRun.summary).toContain(`| Release | ${release} |`);
+  });
+
+  it('fails clearly on a missing release directory, bad YAML in the gates file, or no gates at all', async () => {
+    const missing = await runBundle(workspace, { 'release-dir': `${release}-missing`, preset: 'laravel' });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.log).toContain(`::error::Input "release-dir": ${release}-missing does not exist on local; pass the directory the release was unpacked into`);
+
+    await writeFile(join(workspace, 'bad.yml'), `- file: artisan\n- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}, sha: 1}\n- dir: ../shared\n`);
+    const bad = await runBundle(workspace, { 'release-dir': release, 'gates-file': 'bad.yml' });
+    expect(bad.exitCode).toBe(1);
+    expect(visible(bad.log)).toContain('Input "gates-file" (bad.yml) has 2 problems:%0A- line 2: unknown key "sha" for env-match; valid keys: file, key, secret, secret-env%0A- line 3: dir "../shared" leaves the release directory');
+    expect(visible(bad.log)).not.toContain(SECRET);
+
+    const none = await runBundle(workspace, { 'release-dir': release });
+    expect(none.log).toContain('::error::No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
+    const noFile = await runBundle(workspace, { 'release-dir': release, 'gates-file': 'gates/missing.yml' });
+    expect(noFile.log).toContain(`::error::Input "gates-file": cannot read gates/missing.yml (no such file in ${workspace})`);
+  });
+});
