@@ -251,7 +251,14 @@ export class GitHubDouble {
     }
   }
 
-  private paged<T>(items: T[], query: URLSearchParams, path: string, fallback = 30): { page: T[]; headers: Record<string, string> } {
+  /** One page of `items` (built into response objects only for that page) with GitHub's Link header. */
+  private paged<T, U = T>(
+    items: T[],
+    query: URLSearchParams,
+    path: string,
+    fallback = 30,
+    build: (item: T) => U = (item) => item as unknown as U,
+  ): { page: U[]; headers: Record<string, string> } {
     const { perPage, page } = pagination(query, fallback);
     const last = Math.max(Math.ceil(items.length / perPage), 1);
     const link = (n: number, rel: string) => {
@@ -263,7 +270,7 @@ export class GitHubDouble {
     const links: string[] = [];
     if (page > 1) links.push(link(page - 1, 'prev'), link(1, 'first'));
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
-    return { page: items.slice((page - 1) * perPage, page * perPage), headers: links.length > 0 ? { link: links.join(', ') } : {} };
+    return { page: items.slice((page - 1) * perPage, page * perPage).map(build), headers: links.length > 0 ? { link: links.join(', ') } : {} };
   }
 
   private findWorkflow(repo: string, id: string): WorkflowSpec | undefined {
@@ -292,9 +299,8 @@ export class GitHubDouble {
       .filter((r) => !query.get('branch') || (r.branch ?? 'main') === query.get('branch'))
       .filter((r) => !query.get('event') || (r.event ?? 'push') === query.get('event'))
       .filter((r) => !status || (r.status ?? 'completed') === status || ((r.status ?? 'completed') === 'completed' && (r.conclusion ?? 'success') === status))
-      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.id - a.id)
-      .map((r) => run(repo, wf, r));
-    const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`);
+      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.id - a.id);
+    const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`, 30, (r) => run(repo, wf, r));
     return { status: 200, body: { total_count: runs.length, workflow_runs: page }, headers };
   }
 
