@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { duration, oneOf, optional, optionalDuration, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
+
+const FULL_SHA = /^[0-9a-f]{40}$/i;
+
+/** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
+const commitSha = () =>
+  z.string().transform((text, ctx) => {
+    const sha = text.trim();
+    if (sha === '') return undefined;
+    if (!FULL_SHA.test(sha)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: /^[0-9a-f]{4,39}$/i.test(sha)
+          ? `"${sha}" is an abbreviated SHA (${sha.length} characters); pass the full 40-character SHA, e.g. \${{ github.sha }} or the output of git rev-parse HEAD`
+          : `"${sha}" is not a commit SHA; pass the full 40-character SHA, e.g. \${{ github.sha }}`,
+      });
+      return z.NEVER;
+    }
+    return sha.toLowerCase();
+  });
+
+const repository = () =>
+  z.string().transform((text, ctx) => {
+    const value = text.trim();
+    if (value === '') return undefined;
+    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(value);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not owner/name, e.g. octo-org/app` });
+      return z.NEVER;
+    }
+    return { owner: match[1]!, repo: match[2]! };
+  });
+
+export const CONCLUSIONS = ['success', 'failure', 'neutral', 'cancelled', 'skipped', 'timed_out', 'action_required'] as const;
+
+/** The inputs of resolve-build-run, keyed by their action.yml names, with the same defaults. */
+export const resolveBuildRunInputs = {
+  workflow: required(),
+  sha: commitSha(),
+  branch: optional(),
+  event: optional(),
+  conclusion: withDefault('success', oneOf(CONCLUSIONS)),
+  'artifact-name': optional(),
+  wait: withDefault('0s', duration()),
+  'poll-interval': withDefault('15s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  'require-environment': optional(),
+  'min-age': optionalDuration(),
+  repository: repository(),
+  'github-token': optional(),
+};
+
+export type ResolveBuildRunInputs = z.output<z.ZodObject<typeof resolveBuildRunInputs>>;

@@ -1,0 +1,3 @@
+export * from './server.js';
+export * from './fixtures.js';
+export { validateResponse } from './openapi.js';

@@ -1,0 +1,346 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  artifact,
+  deployment,
+  deploymentStatus,
+  gitCommit,
+  run,
+  workflow,
+  type ArtifactSpec,
+  type DeploymentSpec,
+  type DeploymentStatusSpec,
+  type RunSpec,
+  type WorkflowSpec,
+} from './fixtures.js';
+import { validateResponse } from './openapi.js';
+
+/**
+ * A GitHub REST API double on 127.0.0.1: the endpoints the suite's actions use, state set by each test,
+ * fault injection, a request log, and a check of every response body against GitHub's published
+ * description (violations are recorded; tests assert there are none).
+ */
+
+export interface RepoState {
+  workflows: WorkflowSpec[];
+  runs: RunSpec[];
+  artifacts: ArtifactSpec[];
+  deployments: DeploymentSpec[];
+  deploymentStatuses: DeploymentStatusSpec[];
+  /** Commits known to the repository besides the head SHAs of runs. */
+  commits: string[];
+}
+
+export type Fault =
+  | { kind: 'status'; status: number; message?: string }
+  | { kind: 'forbidden'; permission: string; message?: string }
+  | { kind: 'primary-rate-limit'; status: 403 | 429 }
+  | { kind: 'secondary-rate-limit'; retryAfter: number }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'raw'; status: number; body: unknown };
+
+interface ArmedFault {
+  fault: Fault;
+  match?: RegExp;
+  remaining: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  /** The path without the API prefix, e.g. /repos/o/r/actions/workflows/build.yml/runs */
+  path: string;
+  query: URLSearchParams;
+  status: number;
+  /** The operation of the GitHub description it was served as. */
+  operation: string;
+}
+
+export interface Violation {
+  request: string;
+  status: number;
+  problems: string[];
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+type Handler = (match: RegExpExecArray, query: URLSearchParams, repo: string) => Reply;
+
+interface Route {
+  template: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+const notFound = (): Reply => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' } });
+
+function pagination(query: URLSearchParams, fallback = 30): { perPage: number; page: number } {
+  const perPage = Math.min(Math.max(Number(query.get('per_page') ?? fallback) || fallback, 1), 100);
+  const page = Math.max(Number(query.get('page') ?? 1) || 1, 1);
+  return { perPage, page };
+}
+
+export class GitHubDouble {
+  readonly repos = new Map<string, RepoState>();
+  readonly requests: LoggedRequest[] = [];
+  readonly violations: Violation[] = [];
+  /** When set, requests must carry `authorization: token <value>` (or Bearer), else 401. */
+  token: string | undefined;
+  /** Called before each request is served; tests use it to change state between polls. */
+  onRequest: ((request: { method: string; path: string; query: URLSearchParams }) => void) | undefined;
+  private readonly faults: ArmedFault[] = [];
+  private server: Server | undefined;
+  private origin = '';
+  private readonly routes: Route[];
+
+  /** `prefix` is `/api/v3` to look like GitHub Enterprise Server. */
+  constructor(readonly prefix = '') {
+    this.routes = [
+      this.route('/repos/{owner}/{repo}/actions/workflows', (_m, q, repo) => this.listWorkflows(repo, q)),
+      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}', (m, _q, repo) => this.getWorkflow(repo, m[3]!)),
+      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', (m, q, repo) => this.listRuns(repo, m[3]!, q)),
+      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', (m, q, repo) => this.listArtifacts(repo, Number(m[3]), q)),
+      this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
+      this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) => this.listStatuses(repo, Number(m[3]), q)),
+      this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
+    ];
+  }
+
+  private route(template: string, handler: Handler): Route {
+    const pattern = new RegExp(`^${template.replace(/\{[a-z_]+\}/g, '([^/]+)')}$`);
+    return { template, pattern, handler };
+  }
+
+  /** The state of one repository (`owner/name`), created empty on first use. */
+  repo(fullName: string): RepoState {
+    let state = this.repos.get(fullName);
+    if (!state) {
+      state = { workflows: [], runs: [], artifacts: [], deployments: [], deploymentStatuses: [], commits: [] };
+      this.repos.set(fullName, state);
+    }
+    return state;
+  }
+
+  /** Arms a fault for the next `times` requests whose path matches (all requests when no match is given). */
+  inject(fault: Fault, { times = 1, match }: { times?: number; match?: RegExp } = {}): void {
+    this.faults.push({ fault, match, remaining: times });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  get url(): string {
+    return `${this.origin}${this.prefix}`;
+  }
+
+  /** Requests of one operation template (e.g. '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs'). */
+  requestsTo(template: string): LoggedRequest[] {
+    return this.requests.filter((request) => request.operation === `GET ${template}`);
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.serve(req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private takeFault(path: string): Fault | undefined {
+    const armed = this.faults.find((candidate) => candidate.remaining > 0 && (!candidate.match || candidate.match.test(path)));
+    if (!armed) return undefined;
+    armed.remaining--;
+    return armed.fault;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
+    const method = req.method ?? 'GET';
+    let path = url.pathname;
+    if (this.prefix) path = path.startsWith(this.prefix) ? path.slice(this.prefix.length) : '/__outside_prefix__';
+    this.onRequest?.({ method, path, query: url.searchParams });
+
+    const found = method === 'GET' ? this.routes.map((route) => ({ route, match: route.pattern.exec(path) })).find((entry) => entry.match) : undefined;
+    const template = found?.route.template;
+    let reply: Reply;
+    const auth = req.headers.authorization;
+    const fault = this.takeFault(path);
+    if (fault?.kind === 'slow') await sleep(fault.delayMs);
+    if (this.token !== undefined && auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) {
+      reply = { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
+    } else if (fault && fault.kind !== 'slow') {
+      reply = this.faultReply(fault);
+    } else if (!found) {
+      reply = notFound();
+    } else {
+      const [owner, name] = [found.match![1]!, found.match![2]!];
+      const repo = `${decodeURIComponent(owner)}/${decodeURIComponent(name)}`;
+      reply = this.repos.has(repo) ? found.route.handler(found.match!, url.searchParams, repo) : notFound();
+    }
+
+    if (template) {
+      const problems = validateResponse(template, method, reply.status, reply.body);
+      if (problems.length > 0) this.violations.push({ request: `${method} ${path}${url.search}`, status: reply.status, problems });
+    }
+    this.requests.push({ method, path, query: url.searchParams, status: reply.status, operation: template ? `${method} ${template}` : `${method} ?` });
+
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'x-github-api-version-selected': '2022-11-28',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': '4999',
+      'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 3600),
+      'x-ratelimit-used': '1',
+      'x-ratelimit-resource': 'core',
+      ...reply.headers,
+    };
+    res.writeHead(reply.status, headers);
+    res.end(JSON.stringify(reply.body));
+  }
+
+  private faultReply(fault: Exclude<Fault, { kind: 'slow' }>): Reply {
+    const docs = 'https://docs.github.com/rest';
+    switch (fault.kind) {
+      case 'status':
+        return { status: fault.status, body: { message: fault.message ?? 'Server Error', documentation_url: docs } };
+      case 'raw':
+        return { status: fault.status, body: fault.body };
+      case 'forbidden':
+        return {
+          status: 403,
+          body: { message: fault.message ?? 'Resource not accessible by integration', documentation_url: docs, status: '403' },
+          headers: { 'x-accepted-github-permissions': fault.permission },
+        };
+      case 'primary-rate-limit':
+        return {
+          status: fault.status,
+          body: { message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${docs}/overview/rate-limits-for-the-rest-api` },
+          headers: {
+            'x-ratelimit-limit': '5000',
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-used': '5000',
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
+            'x-ratelimit-resource': 'core',
+          },
+        };
+      case 'secondary-rate-limit':
+        return {
+          status: 403,
+          body: {
+            message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+            documentation_url: `${docs}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+          },
+          headers: { 'retry-after': String(fault.retryAfter) },
+        };
+    }
+  }
+
+  /** One page of `items` (built into response objects only for that page) with GitHub's Link header. */
+  private paged<T, U = T>(
+    items: T[],
+    query: URLSearchParams,
+    path: string,
+    fallback = 30,
+    build: (item: T) => U = (item) => item as unknown as U,
+  ): { page: U[]; headers: Record<string, string> } {
+    const { perPage, page } = pagination(query, fallback);
+    const last = Math.max(Math.ceil(items.length / perPage), 1);
+    const link = (n: number, rel: string) => {
+      const params = new URLSearchParams(query);
+      params.set('per_page', String(perPage));
+      params.set('page', String(n));
+      return `<${this.url}${path}?${params}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (page > 1) links.push(link(page - 1, 'prev'), link(1, 'first'));
+    if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
+    return { page: items.slice((page - 1) * perPage, page * perPage).map(build), headers: links.length > 0 ? { link: links.join(', ') } : {} };
+  }
+
+  private findWorkflow(repo: string, id: string): WorkflowSpec | undefined {
+    const decoded = decodeURIComponent(id);
+    return this.repo(repo).workflows.find((wf) => String(wf.id) === decoded || wf.file === decoded);
+  }
+
+  private listWorkflows(repo: string, query: URLSearchParams): Reply {
+    const all = this.repo(repo).workflows.map((wf) => workflow(repo, wf));
+    const { page, headers } = this.paged(all, query, `/repos/${repo}/actions/workflows`);
+    return { status: 200, body: { total_count: all.length, workflows: page }, headers };
+  }
+
+  private getWorkflow(repo: string, id: string): Reply {
+    const wf = this.findWorkflow(repo, id);
+    return wf ? { status: 200, body: workflow(repo, wf) } : notFound();
+  }
+
+  private listRuns(repo: string, id: string, query: URLSearchParams): Reply {
+    const wf = this.findWorkflow(repo, id);
+    if (!wf) return notFound();
+    const status = query.get('status');
+    const runs = this.repo(repo)
+      .runs.filter((r) => r.workflowId === wf.id)
+      .filter((r) => !query.get('head_sha') || r.headSha === query.get('head_sha'))
+      .filter((r) => !query.get('branch') || (r.branch ?? 'main') === query.get('branch'))
+      .filter((r) => !query.get('event') || (r.event ?? 'push') === query.get('event'))
+      .filter((r) => !status || (r.status ?? 'completed') === status || ((r.status ?? 'completed') === 'completed' && (r.conclusion ?? 'success') === status))
+      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.id - a.id);
+    const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`, 30, (r) => run(repo, wf, r));
+    return { status: 200, body: { total_count: runs.length, workflow_runs: page }, headers };
+  }
+
+  private listArtifacts(repo: string, runId: number, query: URLSearchParams): Reply {
+    const state = this.repo(repo);
+    const owner = state.runs.find((r) => r.id === runId);
+    if (!owner) return notFound();
+    const all = state.artifacts
+      .filter((a) => a.runId === runId && (!query.get('name') || a.name === query.get('name')))
+      .map((a) => artifact(repo, a, owner.headSha));
+    const { page, headers } = this.paged(all, query, `/repos/${repo}/actions/runs/${runId}/artifacts`);
+    return { status: 200, body: { total_count: all.length, artifacts: page }, headers };
+  }
+
+  private listDeployments(repo: string, query: URLSearchParams): Reply {
+    const all = this.repo(repo)
+      .deployments.filter((d) => !query.get('environment') || d.environment === query.get('environment'))
+      .filter((d) => !query.get('sha') || d.sha === query.get('sha'))
+      .sort((a, b) => b.id - a.id)
+      .map((d) => deployment(repo, d));
+    const { page, headers } = this.paged(all, query, `/repos/${repo}/deployments`);
+    return { status: 200, body: page, headers };
+  }
+
+  private listStatuses(repo: string, deploymentId: number, query: URLSearchParams): Reply {
+    const state = this.repo(repo);
+    const owner = state.deployments.find((d) => d.id === deploymentId);
+    if (!owner) return notFound();
+    const all = state.deploymentStatuses
+      .filter((s) => s.deploymentId === deploymentId)
+      .sort((a, b) => b.id - a.id)
+      .map((s) => deploymentStatus(repo, s, owner.environment));
+    const { page, headers } = this.paged(all, query, `/repos/${repo}/deployments/${deploymentId}/statuses`);
+    return { status: 200, body: page, headers };
+  }
+
+  private getCommit(repo: string, sha: string): Reply {
+    const state = this.repo(repo);
+    const known = state.commits.includes(sha) || state.runs.some((r) => r.headSha === sha);
+    if (known) return { status: 200, body: gitCommit(repo, sha) };
+    return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/git/commits#get-a-commit-object', status: '404' } };
+  }
+}
