@@ -1,67 +1,71 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
 import { distFile, node24, repoRoot } from './paths.js';
 
 export interface BundleRun {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** stdout and stderr interleaved as the runner's log shows them. */
+  log: string;
   outputs: Record<string, string>;
   summary: string;
-  /** Files the action wrote under RUNNER_TEMP, path → content (reports). */
+  /** RUNNER_TEMP of the step: holds only what the action itself wrote (reports, keys while it runs). */
   runnerTemp: string;
+  /** The step's own folder (file-command files and RUNNER_TEMP); removed by cleanup(). */
+  dir: string;
 }
 
-/** Parses a GITHUB_OUTPUT file (`name<<DELIM` blocks, as @actions/core writes them). */
-function parseOutputs(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const match = /^([^<=]+)<<(.+)$/.exec(lines[i]!);
-    if (!match) continue;
-    const body: string[] = [];
-    for (i++; i < lines.length && lines[i] !== match[2]; i++) body.push(lines[i]!);
-    outputs[match[1]!] = body.join('\n');
-  }
-  return outputs;
+/**
+ * The `${{ github.* }}` defaults of action.yml, evaluated the way the runner would from the GITHUB_* variables
+ * the test gives (GITHUB_TOKEN standing for the job token, as in the CLI). Any other default is taken as it is.
+ */
+function evaluateDefault(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\{\{\s*github\.(\w+)\s*\}\}/g, (_, name: string) => env[`GITHUB_${name.toUpperCase()}`] ?? '');
 }
 
 /**
  * Runs dist/<action>/index.js the way the runner does: Node 24, every action.yml input as INPUT_* with its
- * default unless given, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / RUNNER_TEMP in a fresh temp dir.
+ * default unless given, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files and RUNNER_TEMP in a fresh
+ * temp dir. GITHUB_* variables of the test process are not passed on; give them in `env`.
  */
 export async function runBundle(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<BundleRun> {
-  const temp = mkdtempSync(join(tmpdir(), `run-${action}-`));
+  const dir = mkdtempSync(join(tmpdir(), `run-${action}-`));
+  const runnerTemp = join(dir, 'runner-temp');
+  mkdirSync(runnerTemp);
   const yml = parse(readFileSync(join(repoRoot, 'actions', action, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
   const inputEnv: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(yml.inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = String(spec.default ?? '');
+  for (const [name, spec] of Object.entries(yml.inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = evaluateDefault(String(spec.default ?? ''), env);
   for (const [name, value] of Object.entries(inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = value;
-  const files = { GITHUB_OUTPUT: join(temp, 'output'), GITHUB_STEP_SUMMARY: join(temp, 'summary'), GITHUB_STATE: join(temp, 'state') };
+  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
   for (const file of Object.values(files)) writeFileSync(file, '');
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_')));
   const child = spawn(node24, [distFile(action)], {
-    env: { ...baseEnv, ...inputEnv, ...files, RUNNER_TEMP: temp, GITHUB_ACTIONS: 'true', ...env },
+    env: { ...baseEnv, ...inputEnv, ...files, RUNNER_TEMP: runnerTemp, GITHUB_ACTIONS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let log = '';
+  child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (log += chunk.toString())));
+  child.stderr.on('data', (chunk: Buffer) => ((stderr += chunk.toString()), (log += chunk.toString())));
   const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  const result = {
+  return {
     exitCode,
     stdout,
     stderr,
-    outputs: parseOutputs(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+    log,
+    outputs: Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8'))),
     summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
-    runnerTemp: temp,
+    runnerTemp,
+    dir,
   };
-  return result;
 }
 
 export function cleanup(run: BundleRun): void {
-  rmSync(run.runnerTemp, { recursive: true, force: true });
+  rmSync(run.dir, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   defaultReportPath,
+  maskMultilineSecret,
   maskSecrets,
   outputValue,
   readInputs,
@@ -54,10 +55,8 @@ export async function run(): Promise<void> {
   await runAction(async () => {
     const started = performance.now();
     const redactor = new Redactor();
-    const sshKey = core.getInput('ssh-key');
-    // The key whole, and each of its base64 lines (a multi-line secret is not always masked line by line).
-    const keyLines = sshKey.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 16 && !line.startsWith('-----'));
-    maskSecrets(redactor, sshKey, ...keyLines, ...inlineSecrets(core.getInput('gates')));
+    maskMultilineSecret(redactor, core.getInput('ssh-key'));
+    maskSecrets(redactor, ...inlineSecrets(core.getInput('gates')));
     const inputs = readInputs(preSwitchGatesInputs);
     const spec = targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']);
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { z } from 'zod';
 import {
   defaultReportPath,
-  maskSecrets,
+  maskMultilineSecret,
   outputValue,
   readInputs,
   runAction,
@@ -59,9 +59,8 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
 export async function run(): Promise<void> {
   await runAction(async () => {
     const redactor = new Redactor();
-    // Masked before anything is parsed or logged, each line too (the runner masks line by line).
-    const key = core.getInput('ssh-key');
-    maskSecrets(redactor, key, ...key.split(/\r?\n/).filter((line) => line.trim().length > 8 && !/^-----/.test(line.trim())));
+    // Masked before anything is parsed or logged.
+    maskMultilineSecret(redactor, core.getInput('ssh-key'));
     const inputs = readInputs(releaseSwitchInputs);
     const config = toConfig(inputs);
     const logger = runnerLogger('release-switch');

@@ -36,6 +36,18 @@ export function maskSecrets(redactor: Redactor, ...secrets: (string | undefined)
 }
 
 /**
+ * Masks a multi-line secret such as a private key: whole, and each of its body lines, because a runner
+ * masks line by line and a tool may echo a single line of it. The `-----BEGIN …-----` armour is not secret.
+ */
+export function maskMultilineSecret(redactor: Redactor, secret: string): void {
+  const bodyLines = secret
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 8 && !line.startsWith('-----'));
+  maskSecrets(redactor, secret, ...bodyLines);
+}
+
+/**
  * Validates outputs before any is written: on success an output is never null, undefined or empty.
  * A failing schema is a bug in the action, reported as such, and nothing is written.
  */

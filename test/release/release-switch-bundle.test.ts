@@ -1,45 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
-import { distFile, node24 } from '../support/paths.js';
 import { makeReleases, releaseName, treeListing } from '../support/release-tree.js';
+import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
 const [A, B, C] = [1, 2, 3].map(releaseName) as [string, string, string];
 
-interface BundleRun {
-  exitCode: number;
-  log: string;
-  outputs: Map<string, string>;
-  summary: string;
-  runnerTemp: string;
-}
-
-/** Runs dist/release-switch/index.js the way the runner does: INPUT_* variables and file commands. */
-async function runBundle(base: string, inputs: Record<string, string>): Promise<BundleRun> {
-  const dir = await mkdtemp(join(base, 'step-'));
-  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
-  for (const file of Object.values(files)) await writeFile(file, '');
-  const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  Object.assign(env, files, { RUNNER_TEMP: runnerTemp, GITHUB_ACTIONS: 'true' });
-  const child = spawn(node24, [distFile('release-switch')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  return {
-    exitCode,
-    log,
-    outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
-    summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
-    runnerTemp,
-  };
+const runs: BundleRun[] = [];
+async function step(inputs: Record<string, string>): Promise<BundleRun> {
+  const run = await runBundle('release-switch', inputs);
+  runs.push(run);
+  return run;
 }
 
 describe('dist/release-switch/index.js', () => {
@@ -52,14 +26,15 @@ describe('dist/release-switch/index.js', () => {
   afterAll(async () => {
     await sshd.stop();
     await rm(base, { recursive: true, force: true });
+    runs.splice(0).forEach(cleanup);
   });
 
   it('switches, then rolls back a failed after-switch hook, with outputs, summary and report', async () => {
     const root = join(base, 'local app');
     await makeReleases(root, [A, B, C]);
-    const first = await runBundle(base, { 'releases-root': root, release: A });
+    const first = await step({ 'releases-root': root, release: A });
     expect(first.exitCode).toBe(0);
-    expect(Object.fromEntries(first.outputs)).toEqual({
+    expect(first.outputs).toEqual({
       'current-release': A,
       switched: 'true',
       'rolled-back': 'false',
@@ -68,14 +43,14 @@ describe('dist/release-switch/index.js', () => {
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
     expect(first.summary).toContain('Release switch: 3/3 PASSED');
 
-    const failed = await runBundle(base, { 'releases-root': root, release: C, 'after-switch': 'echo reloading\nexit 4' });
+    const failed = await step({ 'releases-root': root, release: C, 'after-switch': 'echo reloading\nexit 4' });
     expect(failed.exitCode).toBe(1);
-    expect(Object.fromEntries(failed.outputs)).toMatchObject({ 'current-release': A, 'previous-release': A, switched: 'true', 'rolled-back': 'true' });
+    expect(failed.outputs).toMatchObject({ 'current-release': A, 'previous-release': A, switched: 'true', 'rolled-back': 'true' });
     expect(failed.log).toContain(`::error::after-switch command \`exit 4\` failed (exit 4); rolled back: current points to releases/${A} again`);
     expect(failed.log).toContain('  │ reloading');
     expect(failed.summary).toContain('Release switch: FAILED');
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
-    const report = JSON.parse(readFileSync(failed.outputs.get('report')!, 'utf8')) as { rolledBack: boolean; results: { name: string }[] };
+    const report = JSON.parse(readFileSync(failed.outputs.report!, 'utf8')) as { rolledBack: boolean; results: { name: string }[] };
     expect(report.rolledBack).toBe(true);
     expect(report.results.map((r) => r.name)).toEqual(['release', 'switch current', 'after-switch: echo reloading', 'after-switch: exit 4', 'rollback on failure']);
   });
@@ -84,7 +59,7 @@ describe('dist/release-switch/index.js', () => {
     const root = join(base, 'bad');
     await makeReleases(root, [A]);
     const before = treeListing(root);
-    const run = await runBundle(base, { 'releases-root': root, release: '../../etc', keep: '0' });
+    const run = await step({ 'releases-root': root, release: '../../etc', keep: '0' });
     expect(run.exitCode).toBe(1);
     expect(run.log).toContain('Input "keep": "0" is not a whole number from 1 to 1000');
     expect(treeListing(root)).toEqual(before);
@@ -94,19 +69,19 @@ describe('dist/release-switch/index.js', () => {
     const root = join(base, 'ssh app');
     await makeReleases(root, [A, B]);
     const inputs = { 'releases-root': root, target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
-    await runBundle(base, { ...inputs, release: A });
-    const run = await runBundle(base, { ...inputs, release: B, 'before-switch': 'test -f marker' });
+    await step({ ...inputs, release: A });
+    const run = await step({ ...inputs, release: B, 'before-switch': 'test -f marker' });
     expect(run.exitCode).toBe(0);
-    expect(Object.fromEntries(run.outputs)).toMatchObject({ 'current-release': B, 'previous-release': A, switched: 'true' });
+    expect(run.outputs).toMatchObject({ 'current-release': B, 'previous-release': A, switched: 'true' });
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);
     expect(run.log).toContain(`::add-mask::`);
     const keyLines = sshd.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
-    const written = [run.summary, readFileSync(run.outputs.get('report')!, 'utf8'), ...run.outputs.values()].join('\n');
+    const written = [run.summary, readFileSync(run.outputs.report!, 'utf8'), ...Object.values(run.outputs)].join('\n');
     for (const line of keyLines) expect(written).not.toContain(line);
     // Only the report is left in RUNNER_TEMP: the private key directory is gone.
     expect(readdirSync(run.runnerTemp)).toEqual(['deploy-gates']);
 
-    const wrongHost = await runBundle(base, { ...inputs, 'known-hosts': sshd.wrongKnownHosts, release: A });
+    const wrongHost = await step({ ...inputs, 'known-hosts': sshd.wrongKnownHosts, release: A });
     expect(wrongHost.exitCode).toBe(1);
     expect(wrongHost.log).toContain(`the known-hosts entry for [127.0.0.1]:${sshd.port} does not match`);
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);

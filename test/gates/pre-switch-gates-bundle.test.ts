@@ -1,39 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '../../packages/core/src/target/local.js';
 import { shellQuote } from '../../packages/core/src/target/target.js';
-import { distFile, node24 } from '../support/paths.js';
 import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
+import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 
 const SECRET = 'hc_Lk29-bundle-secret-token-77';
 
-interface Run {
-  exitCode: number;
-  log: string;
-  outputs: Record<string, string>;
-  summary: string;
-}
-
-/** Runs the committed bundle the way the runner does: INPUT_* variables and the file-command files. */
-async function runBundle(workspace: string, inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<Run> {
-  const temp = await mkdtemp(join(tmpdir(), 'gates-step-'));
-  const files = { GITHUB_OUTPUT: join(temp, 'output'), GITHUB_STEP_SUMMARY: join(temp, 'summary') };
-  await Promise.all(Object.values(files).map((file) => writeFile(file, '')));
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  Object.assign(env, { ...files, ...extraEnv, GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: workspace, RUNNER_TEMP: temp });
-  const child = spawn(node24, [distFile('pre-switch-gates')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exitCode = await new Promise<number>((done) => child.on('close', (code) => done(code ?? 1)));
-  const outputs: Record<string, string> = {};
-  for (const match of (await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[match[1]!] = match[3]!;
-  const summary = await readFile(files.GITHUB_STEP_SUMMARY, 'utf8');
-  return { exitCode, log, outputs, summary };
+const runs: BundleRun[] = [];
+/** The step as the runner starts it, with the repository checked out at `workspace`. */
+async function step(workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<BundleRun> {
+  const run = await runBundle('pre-switch-gates', inputs, { GITHUB_WORKSPACE: workspace, ...env });
+  runs.push(run);
+  return run;
 }
 
 /** The log without the `::add-mask::` commands, which hand secrets to the runner and never reach the visible log. */
@@ -57,10 +38,11 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
   afterAll(async () => {
     await removeTree(target, release);
     await rm(workspace, { recursive: true, force: true });
+    runs.splice(0).forEach(cleanup);
   });
 
   it('runs the laravel preset plus inline and file gates, fails on one, writes outputs, summary and report, and never shows the secret', async () => {
-    const run = await runBundle(
+    const run = await step(
       workspace,
       {
         'release-dir': release,
@@ -90,7 +72,7 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
   it('reads `9/9 PASSED`-style headlines on success and changes nothing in the release', async () => {
     const listing = async () => (await target.run(`cd ${shellQuote(release)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
     const before = await listing();
-    const run = await runBundle(workspace, { 'release-dir': release, preset: 'laravel', layer: 'pre-switch' });
+    const run = await step(workspace, { 'release-dir': release, preset: 'laravel', layer: 'pre-switch' });
     expect(run.exitCode).toBe(0);
     expect(run.outputs).toMatchObject({ passed: '11', failed: '0', total: '11' });
     expect(run.summary).toContain('### ✅ Pre-switch gates (pre-switch): 11/11 PASSED');
@@ -98,26 +80,26 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     expect(await listing()).toBe(before);
 
     // Layer 1: the build workspace itself, as `release-dir: .` relative to GITHUB_WORKSPACE.
-    const workspaceRun = await runBundle(release, { 'release-dir': '.', preset: 'laravel', layer: 'pre-bundle' });
+    const workspaceRun = await step(release, { 'release-dir': '.', preset: 'laravel', layer: 'pre-bundle' });
     expect(workspaceRun.exitCode).toBe(0);
     expect(workspaceRun.summary).toContain('### ✅ Pre-switch gates (pre-bundle): 11/11 PASSED');
     expect(workspaceRun.summary).toContain(`| Release | ${release} |`);
   });
 
   it('fails clearly on a missing release directory, bad YAML in the gates file, or no gates at all', async () => {
-    const missing = await runBundle(workspace, { 'release-dir': `${release}-missing`, preset: 'laravel' });
+    const missing = await step(workspace, { 'release-dir': `${release}-missing`, preset: 'laravel' });
     expect(missing.exitCode).toBe(1);
     expect(missing.log).toContain(`::error::Input "release-dir": ${release}-missing does not exist on local; pass the directory the release was unpacked into`);
 
     await writeFile(join(workspace, 'bad.yml'), `- file: artisan\n- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}, sha: 1}\n- dir: ../shared\n`);
-    const bad = await runBundle(workspace, { 'release-dir': release, 'gates-file': 'bad.yml' });
+    const bad = await step(workspace, { 'release-dir': release, 'gates-file': 'bad.yml' });
     expect(bad.exitCode).toBe(1);
     expect(visible(bad.log)).toContain('Input "gates-file" (bad.yml) has 2 problems:%0A- line 2: unknown key "sha" for env-match; valid keys: file, key, secret, secret-env%0A- line 3: dir "../shared" leaves the release directory');
     expect(visible(bad.log)).not.toContain(SECRET);
 
-    const none = await runBundle(workspace, { 'release-dir': release });
+    const none = await step(workspace, { 'release-dir': release });
     expect(none.log).toContain('::error::No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
-    const noFile = await runBundle(workspace, { 'release-dir': release, 'gates-file': 'gates/missing.yml' });
+    const noFile = await step(workspace, { 'release-dir': release, 'gates-file': 'gates/missing.yml' });
     expect(noFile.log).toContain(`::error::Input "gates-file": cannot read gates/missing.yml (no such file in ${workspace})`);
   });
 });
