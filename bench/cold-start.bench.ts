@@ -1,6 +1,7 @@
 /**
  * Cold start of each bundled action to its first log line, next to bare `node -e 0` on the same Node 24,
- * and next to a bundle holding only @actions/core (the floor every action pays). Also prints bundle sizes.
+ * and next to a bundle holding only @actions/core's index (what every action would pay if it imported it; action-kit's
+ * runner.ts uses its protocol modules instead). Also prints bundle sizes (without chunks loaded on first use).
  * Each action is started without inputs, so its first line is the input error: load + parse, no network.
  * Target (issue 2): under 60 ms more than bare Node.
  */

@@ -25,19 +25,23 @@ async function entries() {
 
 async function bundle(entry) {
   const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023' });
-  // ncc adds a package.json ({"type":"module"}) for ESM output; anything else would be a file the bundle needs beside it.
-  const extra = Object.keys(assets ?? {}).filter((asset) => asset !== 'package.json');
-  if (extra.length > 0) throw new Error(`${entry}: ncc emitted extra assets (${extra.join(', ')}); every bundle must be one file`);
-  return { code, packageJson: assets?.['package.json']?.source };
+  // ncc adds a package.json ({"type":"module"}) for ESM output, and a chunk file (<id>.index.js) for each module
+  // loaded with import() on first use; anything else would be a file from outside the bundle, which is not allowed.
+  const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
+  const foreign = chunks.map(([asset]) => asset).filter((asset) => !/^\d+\.index\.m?js$/.test(asset));
+  if (foreign.length > 0) throw new Error(`${entry}: ncc emitted assets that are not chunks (${foreign.join(', ')})`);
+  return { code, packageJson: assets?.['package.json']?.source, chunks: chunks.map(([asset, { source }]) => [asset, source]) };
 }
 
 await rm(out, { recursive: true, force: true });
 for (const { name, files } of await entries()) {
   await mkdir(join(out, name), { recursive: true });
   for (const [file, entry] of files) {
-    const { code, packageJson } = await bundle(entry);
+    const { code, packageJson, chunks } = await bundle(entry);
     await writeFile(join(out, name, file), code, { mode: name === 'cli' ? 0o755 : 0o644 });
     if (packageJson) await writeFile(join(out, name, 'package.json'), packageJson);
-    console.log(`dist/${name}/${file}  ${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB`);
+    for (const [chunk, source] of chunks) await writeFile(join(out, name, chunk), source);
+    const loadedLater = chunks.reduce((sum, [, source]) => sum + Buffer.byteLength(source), 0);
+    console.log(`dist/${name}/${file}  ${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB${loadedLater ? ` (+ ${(loadedLater / 1024).toFixed(0)} KiB loaded on first use)` : ''}`);
   }
 }

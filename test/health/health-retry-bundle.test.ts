@@ -18,8 +18,8 @@ async function server(...args: Parameters<typeof startServer>) {
   servers.push(started);
   return started;
 }
-async function run(inputs: Record<string, string>) {
-  const result = await runBundle('health-retry', inputs);
+async function run(inputs: Record<string, string>, env: Record<string, string> = {}) {
+  const result = await runBundle('health-retry', inputs, env);
   runs.push(result);
   return result;
 }
@@ -27,6 +27,14 @@ async function run(inputs: Record<string, string>) {
 const TOKEN = 'hc-token-6f1e0c2d9a8b7e6f5a4b';
 
 describe('dist/health-retry run the way the runner runs it', () => {
+  it('works started by hand outside a runner, with no job summary file', async () => {
+    const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
+    const result = await run({ urls: `${app.url}/health`, 'expect-json': 'status=ok' }, { GITHUB_STEP_SUMMARY: '' });
+    expect(result.exitCode).toBe(0);
+    expect(result.outputs.healthy).toBe('true');
+    expect(result.log).not.toContain('::error');
+  });
+
   it('reports a flapping app healthy with outputs, a JSON report and a summary table', async () => {
     const app = await server((req, res, count) => {
       if (req.url === '/healthcheck.php') return json(res, 200, { ok: true });

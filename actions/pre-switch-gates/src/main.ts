@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from '../../../packages/action-kit/src/runner.js';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from '../../../packages/action-kit/src/runner.js';
 import { z } from 'zod';
 import {
   defaultReportPath,

@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './runner.js';
 import { z } from 'zod';
 import { UserError } from '../../core/src/errors.js';
 import type { Logger } from '../../core/src/logger.js';
@@ -7,7 +7,7 @@ import { renderSummary, type Summary } from '../../core/src/report/markdown.js';
 import type { Redactor } from '../../core/src/redact.js';
 
 /**
- * The only place besides the CLI that talks to @actions/core: every action's main.ts reads inputs,
+ * The only place besides the CLI that talks to the runner (through ./runner.ts): every action's main.ts reads inputs,
  * writes outputs and the summary, and reports failure through these few helpers, so all actions behave alike.
  */
 
@@ -67,6 +67,8 @@ export const outputValue = () =>
     .refine((value) => value !== 'null' && value !== 'undefined', { message: 'must be a real value, not null/undefined' });
 
 export async function writeSummary(summary: Summary, redactor: Redactor): Promise<void> {
+  // Outside a runner (a bundle started by hand) there may be no summary file; the log and report still say it all.
+  if (!process.env.GITHUB_STEP_SUMMARY) return core.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
   await core.summary.addRaw(redactor.redact(renderSummary(summary)), true).write();
 }
 

@@ -1,4 +1,4 @@
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { formatDuration } from '../inputs/duration.js';
 import { judgeResponse } from '../http/expectations.js';
 import { httpGet } from '../http/request.js';
@@ -92,7 +92,10 @@ export async function runHealthCheck(config: HealthConfig, context: HealthContex
   const { logger, redactor } = context;
   const sleep = context.sleep ?? defaultSleep;
   const started = performance.now();
-  const dispatcher = new Agent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1_000 });
+  // undici is loaded here, not at start-up: its HTTP parser (WebAssembly) costs ~45 ms that the step's first
+  // log line, and an input error, should not wait for.
+  const { Agent: UndiciAgent } = await import('undici');
+  const dispatcher = new UndiciAgent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1_000 });
   const requestOptions = (url: URL) => ({
     dispatcher,
     timeoutMs: config.timeoutMs,

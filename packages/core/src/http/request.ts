@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { formatDuration } from '../inputs/duration.js';
 import { classifyRequestError, type RequestFailure } from './failure.js';
 
@@ -57,6 +57,7 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
     for (let redirects = 0; ; redirects++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       if (!leftOrigin) Object.assign(headers, originHeaders);
+      const { request } = await import('undici'); // loaded on first use (see health/run.ts)
       const { statusCode, headers: responseHeaders, body } = await request(current, {
         method: 'GET',
         headers,
