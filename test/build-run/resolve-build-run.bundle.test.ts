@@ -60,6 +60,28 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(double.requests.length - before).toBe(3);
   });
 
+  it('accepts a pasted .github/workflows/ path and an upper-case GITHUB_SHA', async () => {
+    const result = await runBundle('resolve-build-run', { workflow: '.github/workflows/build-artifacts.yml' }, {
+      GITHUB_API_URL: double.url,
+      GITHUB_REPOSITORY: 'octo/app',
+      GITHUB_SHA: SHA.toUpperCase(),
+      GITHUB_TOKEN: TOKEN,
+    });
+    runs.push(result);
+    expect(result.exitCode).toBe(0);
+    expect(result.outputs).toMatchObject({ 'run-id': '813', 'run-attempt': '2', 'head-sha': SHA });
+  });
+
+  it('puts a refused deployments read into the summary as the failed step, writing no output', async () => {
+    double.inject({ kind: 'forbidden', permission: 'deployments=read' }, { times: 1, match: /\/deployments$/ });
+    const result = await step({ workflow: 'build-artifacts.yml', 'require-environment': 'staging' });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.outputs).toEqual({});
+    expect(result.log).toContain('::error::The token may not read deployments of environment "staging" in octo/app');
+    expect(result.summary).toContain('Build run: FAILED (2/3 passed, 1 failed)');
+    expect(result.summary).toMatch(/\| Environment \| ❌ fail \| The token may not read deployments.*'permissions: \{ deployments: read \}'/);
+  });
+
   it('fails on an ambiguous display name, writing no output', async () => {
     const result = await step({ workflow: 'Build Artifacts' });
     expect(result.exitCode).not.toBe(0);

@@ -91,6 +91,46 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
     expect(double.requestsTo(RUNS).map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
   });
 
+  it('takes an earlier attempt that succeeded when the latest re-run failed (GitHub lists only latest attempts)', async () => {
+    state.runs.push(
+      { id: 700, workflowId: 101, headSha: SHA, runNumber: 700, createdAt: '2026-11-22T08:00:00Z' },
+      {
+        id: 900,
+        workflowId: 101,
+        headSha: SHA,
+        runNumber: 900,
+        runAttempt: 3,
+        conclusion: 'failure',
+        createdAt: '2026-11-23T08:00:00Z',
+        previousAttempts: [{ conclusion: 'success' }, { conclusion: 'cancelled' }],
+      },
+    );
+    const logger = new MemoryLogger();
+    const result = await resolve({}, logger);
+    expect(result.run).toMatchObject({ id: 900, number: 900, attempt: 1 });
+    expect(double.requestsTo('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}').map((r) => r.path)).toEqual([
+      '/repos/octo/app/actions/runs/900/attempts/2',
+      '/repos/octo/app/actions/runs/900/attempts/1',
+    ]);
+    expect(logger.lines.map((line) => line.message)).toContain('Run #900 attempt 3 is failure; attempt 1 concluded success');
+  });
+
+  it('uses a successful earlier attempt while a re-run is in progress, and reads no attempts when the latest matches', async () => {
+    state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, status: 'in_progress', previousAttempts: [{ conclusion: 'success' }] });
+    expect((await resolve()).run).toMatchObject({ id: 900, attempt: 1 });
+    state.runs[0]!.status = 'completed';
+    const before = double.requests.length;
+    expect((await resolve()).run).toMatchObject({ id: 900, attempt: 2 });
+    expect(double.requests.slice(before).map((r) => r.operation)).not.toContain('GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}');
+  });
+
+  it('still fails when no attempt of a re-run concluded as required, listing the runs', async () => {
+    state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, conclusion: 'failure' });
+    const error = await failure(resolve());
+    expect(error.message).toContain('1 run of build-artifacts.yml for 62584375…: 1 failure (#900); no successful run');
+    expect(error.message).toContain('#900 attempt 2 failure: https://github.example/octo/app/actions/runs/900');
+  });
+
   it('fails with what was found when only failed and running runs exist, never returning a run', async () => {
     state.runs.push(
       { id: 812, workflowId: 101, headSha: SHA, runNumber: 812, conclusion: 'failure', createdAt: '2026-11-23T08:00:00Z' },
@@ -182,6 +222,12 @@ describe('resolveBuildRun: artifacts', () => {
     expect(result.artifact).toEqual({ id: 7, name: `deployment-bundle-${SHA}`, sizeInBytes: 4096, digest: `sha256:${'ab'.repeat(32)}`, expiresAt: '2026-12-23T08:05:00Z' });
     expect(double.requests).toHaveLength(3);
     expect((await resolve({ artifactName: 'sbom-{sha8}' })).artifact).toMatchObject({ id: 8, digest: undefined });
+  });
+
+  it('reports a digest only in the sha256:<hex> form GitHub documents', async () => {
+    state.artifacts.push({ id: 7, runId: 812, name: 'empty-digest', digest: '' }, { id: 8, runId: 812, name: 'upper', digest: `SHA256:${'AB'.repeat(32)}` });
+    expect((await resolve({ artifactName: 'empty-digest' })).artifact).toMatchObject({ id: 7, digest: undefined });
+    expect((await resolve({ artifactName: 'upper' })).artifact).toMatchObject({ id: 8, digest: `sha256:${'ab'.repeat(32)}` });
   });
 
   it('fails when the artifact is missing', async () => {
@@ -294,6 +340,28 @@ describe('resolveBuildRun: API faults', () => {
     double.inject({ kind: 'forbidden', permission: 'deployments=read' }, { times: 1, match: /\/deployments$/ });
     const error = await failure(resolve({ requireEnvironment: 'staging' }));
     expect(error.message).toContain('`permissions: { deployments: read }`');
+  });
+
+  it('records a GitHub failure after the workflow step as that step\'s failed check (for the summary)', async () => {
+    double.inject({ kind: 'forbidden', permission: 'actions=read' }, { times: 1, match: /\/runs$/ });
+    const runs = await failure(resolve());
+    expect(runs).toBeInstanceOf(BuildRunNotResolved);
+    expect((runs as BuildRunNotResolved).results.map((r) => [r.name, r.status])).toEqual([
+      ['Workflow', 'pass'],
+      ['Build run', 'fail'],
+    ]);
+    double.inject({ kind: 'forbidden', permission: 'actions=read' }, { times: 1, match: /\/artifacts$/ });
+    const artifact = (await failure(resolve({ artifactName: 'bundle' }))) as BuildRunNotResolved;
+    expect(artifact.results.at(-1)).toMatchObject({ name: 'Artifact', status: 'fail' });
+    expect(artifact.message).toContain('`permissions: { actions: read }`');
+    double.inject({ kind: 'forbidden', permission: 'deployments=read' }, { times: 1, match: /\/deployments$/ });
+    const environment = (await failure(resolve({ requireEnvironment: 'staging' }))) as BuildRunNotResolved;
+    expect(environment.results.map((r) => [r.name, r.status])).toEqual([
+      ['Workflow', 'pass'],
+      ['Build run', 'pass'],
+      ['Environment', 'fail'],
+    ]);
+    expect(environment.results.at(-1)!.detail).toContain('`permissions: { deployments: read }`');
   });
 
   it('explains a rejected token (401)', async () => {

@@ -89,6 +89,12 @@ export interface RunSpec {
   branch?: string;
   event?: string;
   createdAt?: string;
+  /**
+   * Earlier attempts (index 0 is attempt 1) when `runAttempt` > 1: GitHub lists only a run's latest attempt;
+   * earlier ones are read one by one (`GET …/actions/runs/{run_id}/attempts/{attempt_number}`).
+   * An attempt not given here concluded `failure`.
+   */
+  previousAttempts?: { status?: RunSpec['status']; conclusion?: string | null }[];
 }
 
 export function run(repo: string, wf: WorkflowSpec, spec: RunSpec) {

@@ -103,6 +103,7 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/actions/workflows', (_m, q, repo) => this.listWorkflows(repo, q)),
       this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}', (m, _q, repo) => this.getWorkflow(repo, m[3]!)),
       this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', (m, q, repo) => this.listRuns(repo, m[3]!, q)),
+      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', (m, _q, repo) => this.getAttempt(repo, Number(m[3]), Number(m[4]))),
       this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', (m, q, repo) => this.listArtifacts(repo, Number(m[3]), q)),
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) => this.listStatuses(repo, Number(m[3]), q)),
@@ -302,6 +303,16 @@ export class GitHubDouble {
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.id - a.id);
     const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`, 30, (r) => run(repo, wf, r));
     return { status: 200, body: { total_count: runs.length, workflow_runs: page }, headers };
+  }
+
+  private getAttempt(repo: string, runId: number, attempt: number): Reply {
+    const spec = this.repo(repo).runs.find((r) => r.id === runId);
+    const wf = spec && this.repo(repo).workflows.find((w) => w.id === spec.workflowId);
+    const latest = spec?.runAttempt ?? 1;
+    if (!spec || !wf || !Number.isInteger(attempt) || attempt < 1 || attempt > latest) return notFound();
+    if (attempt === latest) return { status: 200, body: run(repo, wf, spec) };
+    const earlier = spec.previousAttempts?.[attempt - 1] ?? { conclusion: 'failure' };
+    return { status: 200, body: run(repo, wf, { ...spec, runAttempt: attempt, status: earlier.status ?? 'completed', conclusion: earlier.conclusion ?? 'failure' }) };
   }
 
   private listArtifacts(repo: string, runId: number, query: URLSearchParams): Reply {

@@ -11,6 +11,7 @@ import {
   deploymentSchema,
   deploymentStatusSchema,
   runListSchema,
+  runSchema,
   workflowListSchema,
   workflowSchema,
   type Artifact,
@@ -85,6 +86,8 @@ export const FULL_SHA = /^[0-9a-f]{40}$/i;
 const PER_PAGE = 100;
 /** Re-runs of one commit beyond this many pages are not read (10,000 runs of one commit). */
 const MAX_PAGES = 100;
+/** Earlier attempts read per resolution (re-runs hiding an attempt that concluded as required). */
+const MAX_ATTEMPT_READS = 20;
 
 export function expandArtifactName(template: string, sha: string): string {
   return template.replaceAll('{sha8}', sha.slice(0, 8)).replaceAll('{sha}', sha);
@@ -140,6 +143,16 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
     throw new BuildRunNotResolved(message, results);
   };
 
+  /** A GitHub failure during a step becomes that step's failed check, so the summary shows where it stopped. */
+  const guard = async <T>(name: string, since: number, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof UserError && !(error instanceof BuildRunNotResolved)) fail(name, error.message, since);
+      throw error;
+    }
+  };
+
   if (!FULL_SHA.test(sha)) {
     throw new UserError(`"${sha}" is not a full commit SHA (40 hexadecimal characters); pass the full SHA, e.g. \${{ github.sha }}`);
   }
@@ -176,9 +189,52 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
     }
     return runs;
   };
+  const concluded = (run: WorkflowRun) => run.status === 'completed' && run.conclusion === query.conclusion;
+  /**
+   * GitHub lists only each run's latest attempt. A re-run that failed (or is still running) can hide an earlier
+   * attempt that concluded as required, so runs with re-runs newer than the newest match have their earlier
+   * attempts read, newest first. Completed attempts never change, so each is read once.
+   */
+  const attempts = new Map<string, WorkflowRun | null>();
+  const attemptPurpose = (run: WorkflowRun): RequestPurpose => ({ what: `attempts of run #${run.run_number} (${run.id}) in ${full}`, permission: 'actions: read' });
+  let attemptReads = 0;
+  const readAttempt = async (run: WorkflowRun, attempt: number): Promise<WorkflowRun | null> => {
+    const key = `${run.id}/${attempt}`;
+    if (attempts.has(key)) return attempts.get(key)!;
+    if (attemptReads >= MAX_ATTEMPT_READS) return null;
+    attemptReads++;
+    let found: WorkflowRun | null;
+    try {
+      const data = await get(attemptPurpose(run), 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', { run_id: run.id, attempt_number: attempt });
+      found = shape(runSchema, data, attemptPurpose(run).what);
+    } catch (error) {
+      // An attempt GitHub no longer has (or a server without this endpoint) counts as not concluded as required.
+      if (error instanceof UserError && /answered 404/.test(error.message)) found = null;
+      else throw error;
+    }
+    if (found && found.head_sha.toLowerCase() !== sha) found = null;
+    if (found === null || found.status === 'completed') attempts.set(key, found);
+    return found;
+  };
+  const matchingOf = async (listed: WorkflowRun[]): Promise<WorkflowRun[]> => {
+    const matches = listed.filter(concluded).sort(newestFirst);
+    const newest = matches[0];
+    const rerun = listed.filter((run) => (run.run_attempt ?? 1) > 1 && !concluded(run) && (!newest || newestFirst(run, newest) < 0)).sort(newestFirst);
+    for (const run of rerun) {
+      for (let attempt = (run.run_attempt ?? 1) - 1; attempt >= 1; attempt--) {
+        const earlier = await readAttempt(run, attempt);
+        if (earlier && concluded(earlier)) {
+          logger.info(`Run #${run.run_number} attempt ${run.run_attempt} is ${stateOf(run)}; attempt ${earlier.run_attempt ?? attempt} concluded ${query.conclusion}`);
+          matches.push({ ...earlier, run_attempt: earlier.run_attempt ?? attempt });
+          break;
+        }
+      }
+    }
+    return matches.sort(newestFirst);
+  };
   const waitStarted = now();
-  let runs = await listRuns();
-  let matching = runs.filter((run) => run.status === 'completed' && run.conclusion === query.conclusion).sort(newestFirst);
+  let runs = await guard('Build run', started, listRuns);
+  let matching = await guard('Build run', started, () => matchingOf(runs));
   for (;;) {
     const pending = runs.filter((run) => run.status !== 'completed');
     const waited = now() - waitStarted;
@@ -188,14 +244,14 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
       `Waiting for ${file} ${pending.map((run) => `#${run.run_number} (${run.status})`).join(', ')} of ${short(sha)}: ${formatDuration(waited)} of ${formatDuration(query.waitMs)} waited, next check in ${formatDuration(next)}`,
     );
     await sleep(next);
-    runs = await listRuns();
-    matching = runs.filter((run) => run.status === 'completed' && run.conclusion === query.conclusion).sort(newestFirst);
+    runs = await guard('Build run', started, listRuns);
+    matching = await guard('Build run', started, () => matchingOf(runs));
   }
   const wanted = query.conclusion === 'success' ? 'successful run' : `run that concluded "${query.conclusion}"`;
   if (matching.length === 0) {
     const pending = runs.filter((run) => run.status !== 'completed');
     if (runs.length === 0) {
-      const message = await noRunsMessage(client, query, workflow, filters);
+      const message = await guard('Build run', started, () => noRunsMessage(client, query, workflow, filters));
       fail('Build run', message, started);
     }
     const waitNote =
@@ -215,9 +271,9 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
     started = now();
     const name = expandArtifactName(query.artifactName, sha);
     const seen: string[] = [];
-    for (const run of matching) {
+    for (const run of matching.filter((candidate, index) => matching.findIndex((other) => other.id === candidate.id) === index)) {
       const purpose: RequestPurpose = { what: `artifacts of run #${run.run_number} (${run.id}) in ${full}`, permission: 'actions: read' };
-      const data = await get(purpose, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { run_id: run.id, name, per_page: PER_PAGE });
+      const data = await guard('Artifact', started, () => get(purpose, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { run_id: run.id, name, per_page: PER_PAGE }));
       const named = shape(artifactListSchema, data, purpose.what).artifacts.filter((candidate) => candidate.name === name);
       const live = named.filter((candidate) => !candidate.expired).sort((a, b) => b.id - a.id)[0];
       if (live) {
@@ -249,7 +305,8 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
   let environment: EnvironmentEvidence | undefined;
   if (query.requireEnvironment) {
     started = now();
-    environment = await checkEnvironment(get, query, now, (message) => fail('Environment', message, started));
+    const since = started;
+    environment = await guard('Environment', since, () => checkEnvironment(get, query, now, (message) => fail('Environment', message, since)));
     check(
       'Environment',
       'pass',
@@ -285,7 +342,8 @@ function toArtifact(artifact: Artifact): ResolvedArtifact {
     id: artifact.id,
     name: artifact.name,
     sizeInBytes: artifact.size_in_bytes,
-    digest: artifact.digest ?? undefined,
+    // Only a digest GitHub actually reports (upload-artifact v4+), in its `sha256:<hex>` form.
+    digest: artifact.digest && /^sha256:[0-9a-f]{64}$/i.test(artifact.digest) ? artifact.digest.toLowerCase() : undefined,
     expiresAt: artifact.expires_at ?? undefined,
   };
 }
