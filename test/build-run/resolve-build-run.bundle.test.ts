@@ -72,6 +72,19 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(result.outputs).toMatchObject({ 'run-id': '813', 'run-attempt': '2', 'head-sha': SHA });
   });
 
+  it('falls back to GITHUB_TOKEN when github-token is empty, masking it, and fails clearly without either', async () => {
+    const env = { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_SHA: SHA };
+    const fallback = await runBundle('resolve-build-run', { workflow: 'build-artifacts.yml', 'github-token': '' }, { ...env, GITHUB_TOKEN: TOKEN });
+    const none = await runBundle('resolve-build-run', { workflow: 'build-artifacts.yml', 'github-token': '' }, env);
+    runs.push(fallback, none);
+    expect(fallback.exitCode).toBe(0);
+    expect(fallback.log).toContain(`::add-mask::${TOKEN}`);
+    expect(fallback.outputs['run-id']).toBe('813');
+    expect(none.exitCode).not.toBe(0);
+    expect(none.log).toContain('Input "github-token": is empty and GITHUB_TOKEN is not set');
+    expect(none.outputs).toEqual({});
+  });
+
   it('puts a refused deployments read into the summary as the failed step, writing no output', async () => {
     double.inject({ kind: 'forbidden', permission: 'deployments=read' }, { times: 1, match: /\/deployments$/ });
     const result = await step({ workflow: 'build-artifacts.yml', 'require-environment': 'staging' });

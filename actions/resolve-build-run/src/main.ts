@@ -69,8 +69,10 @@ function facts(resolution: BuildRunResolution | undefined, sha: string, reposito
 export async function run(): Promise<void> {
   await runAction(async () => {
     const redactor = new Redactor();
-    // Masked before anything is parsed or logged.
-    maskSecrets(redactor, core.getInput('github-token'));
+    // Masked before anything is parsed or logged. An empty input falls back to GITHUB_TOKEN (set when the
+    // workflow passes the job token through env), as the other GITHUB_* defaults do.
+    const envToken = core.getInput('github-token').trim() === '' ? process.env.GITHUB_TOKEN?.trim() || undefined : undefined;
+    maskSecrets(redactor, core.getInput('github-token'), envToken);
     const inputs = readInputs(resolveBuildRunInputs);
     const logger = runnerLogger('resolve-build-run');
 
@@ -79,8 +81,8 @@ export async function run(): Promise<void> {
     if (!FULL_SHA.test(sha)) throw new InputError('sha', `is empty and GITHUB_SHA "${sha}" is not a full 40-character SHA; pass the sha input`);
     const repository = inputs.repository ?? (process.env.GITHUB_REPOSITORY ? { owner: process.env.GITHUB_REPOSITORY.split('/')[0]!, repo: process.env.GITHUB_REPOSITORY.split('/')[1] ?? '' } : undefined);
     if (!repository || !repository.owner || !repository.repo) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-    const token = inputs['github-token'];
-    if (!token) throw new InputError('github-token', 'is empty; pass ${{ github.token }} or a token with actions: read');
+    const token = inputs['github-token'] ?? envToken;
+    if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read');
     if (inputs['min-age'] !== undefined && !inputs['require-environment']) {
       throw new InputError('min-age', 'only applies with require-environment; set require-environment (e.g. staging) or drop min-age');
     }
