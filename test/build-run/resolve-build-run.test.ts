@@ -165,7 +165,11 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
   it('passes branch and event filters to the API', async () => {
     state.runs.push({ id: 1, workflowId: 101, headSha: SHA, branch: 'release', event: 'workflow_dispatch' }, { id: 2, workflowId: 101, headSha: SHA, branch: 'main' });
     expect((await resolve({ branch: 'release', event: 'workflow_dispatch' })).run.id).toBe(1);
-    expect((await failure(resolve({ branch: 'develop' }))).message).toContain('(branch develop)');
+    const filtered = (await failure(resolve({ branch: 'develop' }))).message;
+    expect(filtered).toContain('No run of build-artifacts.yml for 62584375… (branch develop) in octo/app; without the filters it has ');
+    expect(filtered).toContain('#1 success on branch release (event workflow_dispatch)');
+    expect(filtered).toContain('#2 success on branch main (event push)');
+    expect(filtered).toContain('Fix the branch/event inputs');
   });
 });
 

@@ -391,6 +391,27 @@ async function noRunsMessage(client: GitHubClient, query: BuildRunQuery, workflo
   const full = `${query.owner}/${query.repo}`;
   const file = fileOf(workflow);
   const base = `No run of ${file} for ${short(query.sha)}${filters ? ` (${filters})` : ''} in ${full}`;
+  if (filters) {
+    // The filters may be what excludes the build: say which runs of the commit they left out.
+    try {
+      const { data } = await client.request('GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', {
+        owner: query.owner,
+        repo: query.repo,
+        workflow_id: workflow.id,
+        head_sha: query.sha,
+        per_page: PER_PAGE,
+      });
+      const unfiltered = runListSchema.safeParse(data);
+      const others = unfiltered.success ? unfiltered.data.workflow_runs.filter((run) => run.head_sha.toLowerCase() === query.sha) : [];
+      if (others.length > 0) {
+        const shown = [...others].sort(newestFirst).slice(0, 5).map((run) => `#${run.run_number} ${stateOf(run)} on branch ${run.head_branch ?? '(none)'} (event ${run.event})`);
+        const more = unfiltered.success && unfiltered.data.total_count > shown.length ? `, … ${unfiltered.data.total_count - shown.length} more` : '';
+        return `${base}; without the filters it has ${shown.join(', ')}${more}. Fix the branch/event inputs (or leave them empty): the commit's build ran under another branch or event.`;
+      }
+    } catch {
+      // A courtesy like the commit check below; the message without it still holds.
+    }
+  }
   try {
     await client.request('GET /repos/{owner}/{repo}/git/commits/{commit_sha}', { owner: query.owner, repo: query.repo, commit_sha: query.sha });
   } catch (error) {
