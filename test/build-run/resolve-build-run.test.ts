@@ -124,6 +124,13 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
     expect(double.requests.slice(before).map((r) => r.operation)).not.toContain('GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}');
   });
 
+  it('treats an attempt GitHub cannot serve as not successful, still naming the runs', async () => {
+    state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, conclusion: 'failure', previousAttempts: [{ conclusion: 'success' }] });
+    double.inject({ kind: 'status', status: 404, message: 'Not Found' }, { times: 1, match: /\/attempts\/1$/ });
+    const error = await failure(resolve());
+    expect(error.message).toContain('1 run of build-artifacts.yml for 62584375…: 1 failure (#900); no successful run');
+  });
+
   it('still fails when no attempt of a re-run concluded as required, listing the runs', async () => {
     state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, conclusion: 'failure' });
     const error = await failure(resolve());

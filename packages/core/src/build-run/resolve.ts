@@ -208,9 +208,11 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
       const data = await get(attemptPurpose(run), 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', { run_id: run.id, attempt_number: attempt });
       found = shape(runSchema, data, attemptPurpose(run).what);
     } catch (error) {
-      // An attempt GitHub no longer has (or a server without this endpoint) counts as not concluded as required.
-      if (error instanceof UserError && /answered 404/.test(error.message)) found = null;
-      else throw error;
+      // Reading earlier attempts is a best effort on top of the run list (which already succeeded): an attempt
+      // GitHub no longer has, or a server without this endpoint, counts as not concluded as required.
+      if (!(error instanceof UserError)) throw error;
+      logger.debug(`Could not read attempt ${attempt} of run #${run.run_number}: ${error.message}`);
+      found = null;
     }
     if (found && found.head_sha.toLowerCase() !== sha) found = null;
     if (found === null || found.status === 'completed') attempts.set(key, found);
