@@ -59,10 +59,24 @@ describe('dist/release-switch/index.js', () => {
     const root = join(base, 'bad');
     await makeReleases(root, [A]);
     const before = treeListing(root);
-    const run = await step({ 'releases-root': root, release: '../../etc', keep: '0' });
+    const run = await step({ 'releases-root': root, release: '../../etc', keep: '-1' });
     expect(run.exitCode).toBe(1);
-    expect(run.log).toContain('Input "keep": "0" is not a whole number from 1 to 1000');
+    expect(run.log).toContain('Input "keep": "-1" is not a whole number from 0 to 1000');
     expect(treeListing(root)).toEqual(before);
+  });
+
+  it.each(['local', 'ssh'])('keep 0 prunes every release but the current and the previous one (%s)', async (kind) => {
+    const root = join(base, `keep zero ${kind}`);
+    const names = [1, 2, 3, 4, 5].map(releaseName);
+    await makeReleases(root, names);
+    const target: Record<string, string> = kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+    expect((await step({ ...target, 'releases-root': root, release: names[1]! })).exitCode).toBe(0);
+    // Switching to an older release than the newest: keep 0 must still spare both current and previous.
+    const run = await step({ ...target, 'releases-root': root, release: names[0]!, keep: '0' });
+    expect(run.exitCode).toBe(0);
+    expect(run.outputs).toMatchObject({ 'current-release': names[0], 'previous-release': names[1], switched: 'true' });
+    expect(readdirSync(join(root, 'releases')).sort()).toEqual([names[0], names[1]]);
+    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[0]}`);
   });
 
   it('switches over ssh with the key masked and removed afterwards', async () => {
