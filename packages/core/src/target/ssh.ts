@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { runProcess } from './local.js';
@@ -13,6 +15,28 @@ export interface SshTargetSpec {
   privateKey: string;
   /** Pinned host key line(s) in known_hosts format, e.g. `[host]:2222 ssh-ed25519 AAAA…`. */
   knownHosts: string;
+}
+
+/**
+ * Key directories of open targets, each with a synchronous cleanup. A cancelled job (the runner sends SIGINT, then
+ * SIGTERM) or a process.exit() skips close(); these handlers still stop the master connection and remove the key.
+ */
+const openDirs = new Map<string, () => void>();
+let signalsGuarded = false;
+
+function guardSignals(): void {
+  if (signalsGuarded) return;
+  signalsGuarded = true;
+  const cleanAll = () => {
+    for (const cleanup of [...openDirs.values()]) cleanup();
+  };
+  process.on('exit', cleanAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      cleanAll();
+      process.exit(128 + constants.signals[signal]);
+    });
+  }
 }
 
 /** ControlPath must fit a unix socket address (108 bytes on Linux, 104 elsewhere); leave room for ssh's suffix. */
@@ -40,15 +64,22 @@ export class SshTarget implements Target {
   static async open(spec: SshTargetSpec): Promise<SshTarget> {
     const base = process.env.RUNNER_TEMP || tmpdir();
     const dir = await mkdtemp(join(base, 'dg-ssh-'));
+    guardSignals();
+    openDirs.set(dir, () => {
+      openDirs.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
     try {
       const key = spec.privateKey.replace(/\r\n/g, '\n');
       await writeFile(join(dir, 'id'), key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600, flag: 'wx' });
       const hosts = spec.knownHosts.replace(/\r\n/g, '\n').trim();
       await writeFile(join(dir, 'known_hosts'), `${hosts}\n`, { mode: 0o600, flag: 'wx' });
       const target = new SshTarget(spec, dir, join(dir, 'cm').length <= MAX_CONTROL_PATH);
+      openDirs.set(dir, () => target.closeNow());
       await target.check();
       return target;
     } catch (error) {
+      openDirs.delete(dir);
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -116,6 +147,18 @@ export class SshTarget implements Target {
     return result;
   }
 
+  /** close() for an exiting process: synchronous, bounded, never throws. */
+  private closeNow(): void {
+    openDirs.delete(this.dir);
+    this.closed = true;
+    try {
+      if (this.multiplex) spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });
+    } catch {
+      // the key must go even if ssh cannot be run
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -125,6 +168,7 @@ export class SshTarget implements Target {
       }
     } finally {
       await rm(this.dir, { recursive: true, force: true });
+      openDirs.delete(this.dir);
     }
   }
 }
