@@ -119,6 +119,7 @@ export async function run(): Promise<void> {
     await writeSummary(
       {
         title,
+        itemLabel: 'Gate',
         results: outcome.results,
         facts: [
           ['Layer', inputs.layer],
