@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
@@ -173,12 +174,31 @@ export class SshTarget implements Target {
   }
 }
 
+/** True when one host field of a known_hosts line (`a,b`, or hashed `|1|salt|hash`) names exactly `name`. */
+function namesHost(field: string, name: string): boolean {
+  const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(field);
+  if (hashed) return createHmac('sha1', Buffer.from(hashed[1]!, 'base64')).update(name).digest('base64') === hashed[2];
+  return field.split(',').includes(name);
+}
+
+/** Whether known-hosts has a line for the bare host name (no `[host]:port`), which ssh also tries for another port. */
+function hasBareHostLine(knownHosts: string, host: string): boolean {
+  return knownHosts
+    .split(/\r?\n/)
+    .map((line) => line.trim().split(/\s+/))
+    .some((fields) => fields[0] !== undefined && !fields[0].startsWith('#') && !fields[0].startsWith('@') && fields.length >= 3 && namesHost(fields[0], host));
+}
+
 /** Turns the OpenSSH client's connection failures (exit 255) into what to fix; undefined for anything else. */
-export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string }): string | undefined {
+export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string; knownHosts?: string }): string | undefined {
   const where = spec.port === 22 ? spec.host : `[${spec.host}]:${spec.port}`;
   const keyscan = `ssh-keyscan -p ${spec.port} ${spec.host}`;
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .*(?:mismatch|differs)|No \S+ host key is known/i.test(stderr)) {
     const missing = /No \S+ host key is known/i.test(stderr) && !/HAS CHANGED/i.test(stderr);
+    if (missing && spec.port !== 22 && spec.knownHosts !== undefined && hasBareHostLine(spec.knownHosts, spec.host)) {
+      // ssh falls back to a line for the bare host name when none names [host]:port; here that key did not match.
+      return `the known-hosts line for ${spec.host} (written without the port) does not match the server's host key on port ${spec.port}; re-check with \`${keyscan}\` (compare the fingerprint out of band) and pass that line, which names the host as ${where}`;
+    }
     return missing
       ? `the known-hosts input has no key for ${where} of the type the server offers (write the host as ${where}); re-check with \`${keyscan}\` and pass that line`
       : `the known-hosts entry for ${where} does not match the server's host key; re-check with \`${keyscan}\` (compare the fingerprint out of band) and update known-hosts`;
