@@ -76,6 +76,8 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     expect(run.exitCode).toBe(0);
     expect(run.outputs).toMatchObject({ passed: '11', failed: '0', total: '11' });
     expect(run.summary).toContain('### ✅ Pre-switch gates (pre-switch): 11/11 PASSED');
+    // The table the issue asks for: gate, result, detail, time.
+    expect(run.summary).toContain('| Gate | Result | Detail | Time |');
     expect(run.summary).toContain('| php artisan --version | ✅ pass | exit 0: Laravel Framework 11.31.0 |');
     expect(await listing()).toBe(before);
 

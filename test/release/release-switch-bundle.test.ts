@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,10 +60,24 @@ describe('dist/release-switch/index.js', () => {
     const root = join(base, 'bad');
     await makeReleases(root, [A]);
     const before = treeListing(root);
-    const run = await step({ 'releases-root': root, release: '../../etc', keep: '0' });
+    const run = await step({ 'releases-root': root, release: '../../etc', keep: '-1' });
     expect(run.exitCode).toBe(1);
-    expect(run.log).toContain('Input "keep": "0" is not a whole number from 1 to 1000');
+    expect(run.log).toContain('Input "keep": "-1" is not a whole number from 0 to 1000');
     expect(treeListing(root)).toEqual(before);
+  });
+
+  it.each(['local', 'ssh'])('keep 0 prunes every release but the current and the previous one (%s)', async (kind) => {
+    const root = join(base, `keep zero ${kind}`);
+    const names = [1, 2, 3, 4, 5].map(releaseName);
+    await makeReleases(root, names);
+    const target: Record<string, string> = kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+    expect((await step({ ...target, 'releases-root': root, release: names[1]! })).exitCode).toBe(0);
+    // Switching to an older release than the newest: keep 0 must still spare both current and previous.
+    const run = await step({ ...target, 'releases-root': root, release: names[0]!, keep: '0' });
+    expect(run.exitCode).toBe(0);
+    expect(run.outputs).toMatchObject({ 'current-release': names[0], 'previous-release': names[1], switched: 'true' });
+    expect(readdirSync(join(root, 'releases')).sort()).toEqual([names[0], names[1]]);
+    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[0]}`);
   });
 
   it('switches over ssh with the key masked and removed afterwards', async () => {
@@ -86,5 +101,37 @@ describe('dist/release-switch/index.js', () => {
     expect(wrongHost.log).toContain(`the known-hosts entry for [127.0.0.1]:${sshd.port} does not match`);
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);
     expect(readdirSync(wrongHost.runnerTemp)).toEqual([]);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('removes the key and stops the ssh master when the job is cancelled (%s) during a hook', async (signal) => {
+    const root = join(base, `cancel ${signal}`);
+    await makeReleases(root, [A, B]);
+    const started = join(root, 'hook-started');
+    let keyDirWhileRunning: string[] = [];
+    const run = await runBundle(
+      'release-switch',
+      {
+        'releases-root': root,
+        release: B,
+        'after-switch': `touch ${JSON.stringify(started)}; sleep 60`,
+        target: sshd.address,
+        'ssh-key': sshd.privateKey,
+        'known-hosts': sshd.knownHosts,
+      },
+      {},
+      async (child, runnerTemp) => {
+        for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        keyDirWhileRunning = readdirSync(runnerTemp).filter((name) => name.startsWith('dg-ssh-'));
+        child.kill(signal);
+      },
+    );
+    runs.push(run);
+    expect(existsSync(started)).toBe(true);
+    expect(keyDirWhileRunning).toHaveLength(1);
+    expect(run.exitCode).toBe(signal === 'SIGTERM' ? 143 : 130);
+    expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
+    // No ssh process (the ControlMaster above all) still refers to the step's temp dir.
+    const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
+    expect(left).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +32,14 @@ function evaluateDefault(value: string, env: Record<string, string>): string {
  * Runs dist/<action>/index.js the way the runner does: Node 24, every action.yml input as INPUT_* with its
  * default unless given, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files and RUNNER_TEMP in a fresh
  * temp dir. GITHUB_* variables of the test process are not passed on; give them in `env`.
+ * `whileRunning` gets the running process and its RUNNER_TEMP (e.g. to signal it the way a cancelled job does).
  */
-export async function runBundle(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<BundleRun> {
+export async function runBundle(
+  action: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+  whileRunning?: (child: ChildProcess, runnerTemp: string) => void | Promise<void>,
+): Promise<BundleRun> {
   const dir = mkdtempSync(join(tmpdir(), `run-${action}-`));
   const runnerTemp = join(dir, 'runner-temp');
   mkdirSync(runnerTemp);
@@ -53,7 +59,9 @@ export async function runBundle(action: string, inputs: Record<string, string>, 
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (log += chunk.toString())));
   child.stderr.on('data', (chunk: Buffer) => ((stderr += chunk.toString()), (log += chunk.toString())));
-  const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  await whileRunning?.(child, runnerTemp);
+  const exitCode = await closed;
   return {
     exitCode,
     stdout,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../packages/core/src/errors.js';
@@ -137,6 +137,47 @@ describe('ssh target', () => {
     expect(existsSync(socket)).toBe(false);
     const masters = execFileSync('sh', ['-c', `ps -eo args | grep -F -- ${shellQuote(socket)} | grep -v grep || true`]).toString();
     expect(masters).toBe('');
+  });
+
+  it('accepts known-hosts as runners get it: ssh-keyscan output, hashed, several lines with comments, CRLF, bare host; and a key with CRLF or no final newline', async () => {
+    const scan = (...args: string[]) => execFileSync('ssh-keyscan', [...args, '-p', String(sshd.port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const [, type, key] = sshd.knownHosts.split(' ');
+    const otherKey = sshd.wrongKnownHosts.split(' ').slice(1).join(' ');
+    const variants: Partial<{ privateKey: string; knownHosts: string }>[] = [
+      { knownHosts: scan() },
+      { knownHosts: scan('-H') },
+      { knownHosts: `# pinned ${new Date(0).toISOString()}\n\n[10.9.8.7]:22 ${otherKey}\n${sshd.knownHosts}\n# end\n` },
+      { knownHosts: `${sshd.knownHosts}\r\n`, privateKey: sshd.privateKey.replace(/\n/g, '\r\n') },
+      { knownHosts: `127.0.0.1 ${type} ${key}`, privateKey: sshd.privateKey.trimEnd() },
+    ];
+    for (const variant of variants) {
+      const target = await SshTarget.open(spec(variant));
+      try {
+        expect((await target.run('echo ok')).stdout).toBe('ok\n');
+      } finally {
+        await target.close();
+      }
+    }
+  });
+
+  it('names a bare-host known-hosts line with the wrong key as a mismatch, not as a missing entry', async () => {
+    const error = (await SshTarget.open(spec({ knownHosts: `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}` })).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toContain(`the known-hosts line for 127.0.0.1 (written without the port) does not match the server's host key on port ${sshd.port}`);
+    expect(error.message).toContain(`which names the host as [127.0.0.1]:${sshd.port}`);
+    // The same line with the host name hashed (ssh-keygen -H), as `ssh-keyscan -H HOST` without -p writes it.
+    const scratch = await mkdtemp(join(tmpdir(), 'dg-hashed-'));
+    try {
+      await writeFile(join(scratch, 'known_hosts'), `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}\n`);
+      execFileSync('ssh-keygen', ['-H', '-f', join(scratch, 'known_hosts')], { stdio: 'ignore' });
+      const line = (await readFile(join(scratch, 'known_hosts'), 'utf8')).trim();
+      expect(line).toMatch(/^\|1\|/);
+      const hashed = (await SshTarget.open(spec({ knownHosts: line })).catch((e: unknown) => e)) as Error;
+      expect(hashed).toBeInstanceOf(UserError);
+      expect(hashed.message).toContain('the known-hosts line for 127.0.0.1 (written without the port) does not match');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   it('rejects a host key that does not match the pinned one, naming the host and the fix', async () => {

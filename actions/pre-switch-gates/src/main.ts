@@ -85,8 +85,10 @@ export async function run(): Promise<void> {
       throw new UserError('No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
     }
 
-    // A relative release-dir is the workspace's on this machine (layer 1), the login directory's on an ssh host.
-    const releaseDir = spec.kind === 'local' && !isAbsolute(inputs['release-dir']) ? resolve(workspace, inputs['release-dir']) : inputs['release-dir'];
+    // A relative release-dir is the workspace's on this machine (layer 1), the login directory's on an ssh host;
+    // `~` and `~/…` are the target user's home on both targets.
+    const home = inputs['release-dir'] === '~' || inputs['release-dir'].startsWith('~/');
+    const releaseDir = spec.kind === 'local' && !home && !isAbsolute(inputs['release-dir']) ? resolve(workspace, inputs['release-dir']) : inputs['release-dir'];
     const title = `Pre-switch gates (${inputs.layer})`;
     const logger = runnerLogger('pre-switch-gates');
     const target = await openTarget(spec);
@@ -119,6 +121,7 @@ export async function run(): Promise<void> {
     await writeSummary(
       {
         title,
+        itemLabel: 'Gate',
         results: outcome.results,
         facts: [
           ['Layer', inputs.layer],

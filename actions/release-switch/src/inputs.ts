@@ -11,7 +11,8 @@ export const releaseSwitchInputs = {
   'releases-root': required(),
   release: optional(),
   mode: withDefault('switch', oneOf(['switch', 'rollback'])),
-  keep: withDefault('5', integer({ min: 1, max: 1000 })),
+  /** The current and the previous release are never pruned, so 0 keeps just those two. */
+  keep: withDefault('5', integer({ min: 0, max: 1000 })),
   'before-switch': commands(),
   'after-switch': commands(),
   'rollback-on-failure': withDefault('true', boolean()),

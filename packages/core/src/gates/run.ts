@@ -5,7 +5,7 @@ import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { formatResultLine, tally, type CheckResult } from '../report/result.js';
-import { shellQuote, type Target } from '../target/target.js';
+import { shellPath, shellQuote, type Target } from '../target/target.js';
 import type { Gate, GateKind } from './spec.js';
 
 /**
@@ -39,7 +39,7 @@ type Verdict = { pass: boolean; detail: string };
 
 /** Resolves the release directory on the target; a missing one is a user error that names the fix. */
 export async function resolveReleaseDir(target: Target, releaseDir: string, timeoutMs: number): Promise<string> {
-  const dir = shellQuote(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
+  const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
   const check = await target.run(`if [ -d ${dir} ]; then cd ${dir} && pwd; elif [ -e ${dir} ]; then echo notdir; else echo missing; fi`, { timeoutMs });
   const answer = check.stdout.trim();
   if (check.exitCode === 0 && answer.startsWith('/')) return answer;

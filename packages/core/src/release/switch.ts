@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
-import { shellQuote, type Target } from '../target/target.js';
+import { shellPath, shellQuote, type Target } from '../target/target.js';
 
 /**
  * Release layout on the target:
@@ -80,7 +80,7 @@ async function script(target: Target, text: string, what: string): Promise<strin
 
 /** Reads releases-root: its releases and where `current` points. Changes nothing. */
 export async function inspectReleases(target: Target, releasesRoot: string): Promise<ReleaseLayout> {
-  const root = shellQuote(releasesRoot);
+  const root = shellPath(releasesRoot);
   const out = await script(
     target,
     [
@@ -137,7 +137,7 @@ export async function resolveRelease(target: Target, layout: ReleaseLayout, rele
     target,
     [
       `cd -- ${shellQuote(layout.root)} || exit 3`,
-      `p=${shellQuote(path)}`,
+      `p=${shellPath(path)}`,
       `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
       `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
     ].join('\n'),

@@ -5,6 +5,8 @@ export interface Summary {
   results: readonly CheckResult[];
   /** Label/value rows shown under the table: evidence such as attempts used or a run URL. */
   facts?: readonly (readonly [string, string])[];
+  /** Heading of the first column, what one row is: `Check` unless given (pre-switch-gates: `Gate`). */
+  itemLabel?: string;
 }
 
 /** Makes text safe inside a markdown table cell. */
@@ -13,12 +15,12 @@ function cell(text: string): string {
 }
 
 /** Renders the job summary: a headline, a table of results and optional facts. */
-export function renderSummary({ title, results, facts = [] }: Summary): string {
+export function renderSummary({ title, results, facts = [], itemLabel = 'Check' }: Summary): string {
   const ok = tally(results).failed === 0;
   const lines = [
     `### ${ok ? '✅' : '❌'} ${headline(title, results)}`,
     '',
-    '| Check | Result | Detail | Time |',
+    `| ${cell(itemLabel)} | Result | Detail | Time |`,
     '| --- | --- | --- | --- |',
     ...results.map(
       (r) => `| ${cell(r.name)} | ${statusIcon(r.status)} ${r.status} | ${cell(r.detail)} | ${Math.round(r.durationMs)} ms |`,

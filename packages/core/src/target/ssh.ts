@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { runProcess } from './local.js';
@@ -13,6 +16,28 @@ export interface SshTargetSpec {
   privateKey: string;
   /** Pinned host key line(s) in known_hosts format, e.g. `[host]:2222 ssh-ed25519 AAAA…`. */
   knownHosts: string;
+}
+
+/**
+ * Key directories of open targets, each with a synchronous cleanup. A cancelled job (the runner sends SIGINT, then
+ * SIGTERM) or a process.exit() skips close(); these handlers still stop the master connection and remove the key.
+ */
+const openDirs = new Map<string, () => void>();
+let signalsGuarded = false;
+
+function guardSignals(): void {
+  if (signalsGuarded) return;
+  signalsGuarded = true;
+  const cleanAll = () => {
+    for (const cleanup of [...openDirs.values()]) cleanup();
+  };
+  process.on('exit', cleanAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      cleanAll();
+      process.exit(128 + constants.signals[signal]);
+    });
+  }
 }
 
 /** ControlPath must fit a unix socket address (108 bytes on Linux, 104 elsewhere); leave room for ssh's suffix. */
@@ -40,15 +65,22 @@ export class SshTarget implements Target {
   static async open(spec: SshTargetSpec): Promise<SshTarget> {
     const base = process.env.RUNNER_TEMP || tmpdir();
     const dir = await mkdtemp(join(base, 'dg-ssh-'));
+    guardSignals();
+    openDirs.set(dir, () => {
+      openDirs.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
     try {
       const key = spec.privateKey.replace(/\r\n/g, '\n');
       await writeFile(join(dir, 'id'), key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600, flag: 'wx' });
       const hosts = spec.knownHosts.replace(/\r\n/g, '\n').trim();
       await writeFile(join(dir, 'known_hosts'), `${hosts}\n`, { mode: 0o600, flag: 'wx' });
       const target = new SshTarget(spec, dir, join(dir, 'cm').length <= MAX_CONTROL_PATH);
+      openDirs.set(dir, () => target.closeNow());
       await target.check();
       return target;
     } catch (error) {
+      openDirs.delete(dir);
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -116,6 +148,18 @@ export class SshTarget implements Target {
     return result;
   }
 
+  /** close() for an exiting process: synchronous, bounded, never throws. */
+  private closeNow(): void {
+    openDirs.delete(this.dir);
+    this.closed = true;
+    try {
+      if (this.multiplex) spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });
+    } catch {
+      // the key must go even if ssh cannot be run
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -125,16 +169,36 @@ export class SshTarget implements Target {
       }
     } finally {
       await rm(this.dir, { recursive: true, force: true });
+      openDirs.delete(this.dir);
     }
   }
 }
 
+/** True when one host field of a known_hosts line (`a,b`, or hashed `|1|salt|hash`) names exactly `name`. */
+function namesHost(field: string, name: string): boolean {
+  const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(field);
+  if (hashed) return createHmac('sha1', Buffer.from(hashed[1]!, 'base64')).update(name).digest('base64') === hashed[2];
+  return field.split(',').includes(name);
+}
+
+/** Whether known-hosts has a line for the bare host name (no `[host]:port`), which ssh also tries for another port. */
+function hasBareHostLine(knownHosts: string, host: string): boolean {
+  return knownHosts
+    .split(/\r?\n/)
+    .map((line) => line.trim().split(/\s+/))
+    .some((fields) => fields[0] !== undefined && !fields[0].startsWith('#') && !fields[0].startsWith('@') && fields.length >= 3 && namesHost(fields[0], host));
+}
+
 /** Turns the OpenSSH client's connection failures (exit 255) into what to fix; undefined for anything else. */
-export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string }): string | undefined {
+export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string; knownHosts?: string }): string | undefined {
   const where = spec.port === 22 ? spec.host : `[${spec.host}]:${spec.port}`;
   const keyscan = `ssh-keyscan -p ${spec.port} ${spec.host}`;
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .*(?:mismatch|differs)|No \S+ host key is known/i.test(stderr)) {
     const missing = /No \S+ host key is known/i.test(stderr) && !/HAS CHANGED/i.test(stderr);
+    if (missing && spec.port !== 22 && spec.knownHosts !== undefined && hasBareHostLine(spec.knownHosts, spec.host)) {
+      // ssh falls back to a line for the bare host name when none names [host]:port; here that key did not match.
+      return `the known-hosts line for ${spec.host} (written without the port) does not match the server's host key on port ${spec.port}; re-check with \`${keyscan}\` (compare the fingerprint out of band) and pass that line, which names the host as ${where}`;
+    }
     return missing
       ? `the known-hosts input has no key for ${where} of the type the server offers (write the host as ${where}); re-check with \`${keyscan}\` and pass that line`
       : `the known-hosts entry for ${where} does not match the server's host key; re-check with \`${keyscan}\` (compare the fingerprint out of band) and update known-hosts`;

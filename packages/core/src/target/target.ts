@@ -38,3 +38,13 @@ export function shellQuote(word: string): string {
   if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * Quotes a path for a POSIX shell like shellQuote, except that a leading `~` or `~/` means the target user's home
+ * (`"$HOME"`), as it does in a login shell, so `releases-root: ~/app` works over SSH. Nothing else is expanded.
+ */
+export function shellPath(path: string): string {
+  if (path === '~') return '"$HOME"';
+  if (path.startsWith('~/')) return path.length === 2 ? '"$HOME"/' : `"$HOME"/${shellQuote(path.slice(2))}`;
+  return shellQuote(path);
+}
