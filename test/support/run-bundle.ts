@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { evaluateDefault } from '../../packages/cli/src/metadata.js';
 import { parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
 import { distFile, node24, repoRoot } from './paths.js';
 
@@ -18,14 +19,6 @@ export interface BundleRun {
   runnerTemp: string;
   /** The step's own folder (file-command files and RUNNER_TEMP); removed by cleanup(). */
   dir: string;
-}
-
-/**
- * The `${{ github.* }}` defaults of action.yml, evaluated the way the runner would from the GITHUB_* variables
- * the test gives (GITHUB_TOKEN standing for the job token, as in the CLI). Any other default is taken as it is.
- */
-function evaluateDefault(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\{\{\s*github\.(\w+)\s*\}\}/g, (_, name: string) => env[`GITHUB_${name.toUpperCase()}`] ?? '');
 }
 
 /**
