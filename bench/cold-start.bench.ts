@@ -27,12 +27,17 @@ function timeToFirstLine(args: string[], env: NodeJS.ProcessEnv): Promise<number
   });
 }
 
-async function median(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const samples: number[] = [];
-  await timeToFirstLine(args, env); // warm the file cache, not V8: every run is a fresh process
-  for (let i = 0; i < RUNS; i++) samples.push(await timeToFirstLine(args, env));
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
+/**
+ * Median time to first line of each command, measured in interleaved rounds (every command once per round), so a
+ * busy neighbour on a shared machine slows all of them alike instead of skewing whichever ran during the burst.
+ */
+async function medians(commands: { args: string[]; env: NodeJS.ProcessEnv }[]): Promise<number[]> {
+  const samples = commands.map(() => [] as number[]);
+  for (const { args, env } of commands) await timeToFirstLine(args, env); // warm the file cache, not V8: every run is a fresh process
+  for (let round = 0; round < RUNS; round++) {
+    for (const [i, { args, env }] of commands.entries()) samples[i]!.push(await timeToFirstLine(args, env));
+  }
+  return samples.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
 }
 
 const temp = mkdtempSync(join(tmpdir(), 'cold-start-'));
@@ -41,20 +46,23 @@ try {
   writeFileSync(env.GITHUB_OUTPUT, '');
   writeFileSync(env.GITHUB_STEP_SUMMARY, '');
 
-  const bare = await median(['-e', 'console.log(1)']);
   const entry = join(repoRoot, 'bench', '.core-only.mjs'); // inside the repo, so @actions/core resolves
   writeFileSync(entry, "import * as core from '@actions/core';\ncore.info('first line');\n");
   const { code } = await ncc(entry, { minify: true, quiet: true, cache: false, target: 'es2023' }).finally(() => rmSync(entry));
   writeFileSync(join(temp, 'core-only.mjs'), code);
-  const coreOnly = await median([join(temp, 'core-only.mjs')]);
+  const actions = readdirSync(join(repoRoot, 'dist')).filter((name) => name !== 'cli').sort();
+  const [bare = 0, coreOnly = 0, ...times] = await medians([
+    { args: ['-e', 'console.log(1)'], env: process.env },
+    { args: [join(temp, 'core-only.mjs')], env: process.env },
+    ...actions.map((action) => ({ args: [distFile(action)], env })),
+  ]);
 
-  console.log(`Node ${process.versions.node}, median of ${RUNS} runs to the first line of output`);
+  console.log(`Node ${process.versions.node}, median of ${RUNS} interleaved runs to the first line of output`);
   console.log(`bare node                        ${bare.toFixed(1)} ms`);
   console.log(`@actions/core alone (reference)  ${coreOnly.toFixed(1)} ms  (+${(coreOnly - bare).toFixed(1)} ms)`);
-  const actions = readdirSync(join(repoRoot, 'dist')).filter((name) => name !== 'cli').sort();
   let over = 0;
-  for (const action of actions) {
-    const ms = await median([distFile(action)], env);
+  for (const [i, action] of actions.entries()) {
+    const ms = times[i]!;
     const size = statSync(distFile(action)).size / 1024;
     const delta = ms - bare;
     if (delta >= 60) over++;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { UserError } from '../../packages/core/src/errors.js';
-import { parseGates, releasePath, type Gate } from '../../packages/core/src/gates/spec.js';
+import { releasePath, type Gate } from '../../packages/core/src/gates/model.js';
+import { parseGates } from '../../packages/core/src/gates/spec.js';
 import { presetGates } from '../../packages/core/src/gates/presets.js';
 
 const parse = (text: string, env: Record<string, string> = {}) => parseGates(text, { source: 'Input "gates"', env: (name) => env[name] });

@@ -1,4 +1,4 @@
-import { gate, type Gate } from './spec.js';
+import { gate, type Gate } from './model.js';
 
 export const PRESETS = ['laravel', 'node', 'python', 'none'] as const;
 export type Preset = (typeof PRESETS)[number];

@@ -6,7 +6,7 @@ import { formatDuration } from '../inputs/duration.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { formatResultLine, tally, type CheckResult } from '../report/result.js';
 import { shellPath, shellQuote, type Target } from '../target/target.js';
-import type { Gate, GateKind } from './spec.js';
+import type { Gate, GateKind } from './model.js';
 
 /**
  * Runs gates on a release directory through a Target. Every check is a read-only POSIX shell script
