@@ -4,7 +4,6 @@ import { maskSecrets, outputValue, readInputs, runAction, runnerLogger, writeOut
 import { InputError } from '../../../packages/core/src/errors.js';
 import { Redactor } from '../../../packages/core/src/redact.js';
 import { formatResultLine, type CheckResult } from '../../../packages/core/src/report/result.js';
-import { createGitHubClient } from '../../../packages/core/src/github/client.js';
 import { BuildRunNotResolved, FULL_SHA, resolveBuildRun, type BuildRunResolution } from '../../../packages/core/src/build-run/resolve.js';
 import { resolveBuildRunInputs } from './inputs.js';
 
@@ -88,6 +87,9 @@ export async function run(): Promise<void> {
     }
     const fullName = `${repository.owner}/${repository.repo}`;
 
+    // Octokit (with its throttling scheduler) is loaded once the inputs are known to be good: an input error is
+    // reported without paying for it.
+    const { createGitHubClient } = await import('../../../packages/core/src/github/client.js');
     const client = createGitHubClient({ token, logger });
     let resolution: BuildRunResolution | undefined;
     let results: CheckResult[] = [];
