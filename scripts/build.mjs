@@ -7,6 +7,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ncc from '@vercel/ncc';
+import { minify } from 'terser';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outIndex = process.argv.indexOf('--out');
@@ -30,7 +31,13 @@ async function bundle(entry) {
   const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
   const foreign = chunks.map(([asset]) => asset).filter((asset) => !/^\d+\.index\.m?js$/.test(asset));
   if (foreign.length > 0) throw new Error(`${entry}: ncc emitted assets that are not chunks (${foreign.join(', ')})`);
-  return { code, packageJson: assets?.['package.json']?.source, chunks: chunks.map(([asset, { source }]) => [asset, source]) };
+  // ncc minifies the main file only; its chunks get the same treatment here (smaller to commit and to parse).
+  const minified = [];
+  for (const [asset, { source }] of chunks) {
+    const { code: small } = await minify(String(source), { module: true, ecma: 2020, compress: true, mangle: true, format: { comments: false } });
+    minified.push([asset, small]);
+  }
+  return { code, packageJson: assets?.['package.json']?.source, chunks: minified };
 }
 
 await rm(out, { recursive: true, force: true });
