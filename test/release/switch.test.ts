@@ -11,7 +11,7 @@ import {
   swapCurrent,
   switchRelease,
   type SwitchConfig,
-} from '../../packages/core/src/release/index.js';
+} from '../../packages/core/src/release/switch.js';
 import { LocalTarget } from '../../packages/core/src/target/local.js';
 import type { Target } from '../../packages/core/src/target/target.js';
 import { node24 } from '../support/paths.js';

@@ -14,7 +14,8 @@ import { Redactor } from '../../../packages/core/src/redact.js';
 import { formatResultLine } from '../../../packages/core/src/report/result.js';
 import { writeJsonReport } from '../../../packages/core/src/report/json.js';
 import { formatDuration } from '../../../packages/core/src/inputs/duration.js';
-import { runHealthCheck, type HealthConfig, type HealthOutcome } from '../../../packages/core/src/health/index.js';
+import type { HealthConfig } from '../../../packages/core/src/health/config.js';
+import { runHealthCheck, type HealthOutcome } from '../../../packages/core/src/health/run.js';
 import { healthRetryInputs, type HealthRetryInputs } from './inputs.js';
 
 const SECRET_HEADER = /auth|cookie|token|secret|key|session|signature/i;

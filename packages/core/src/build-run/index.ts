@@ -1,2 +1,0 @@
-export * from './resolve.js';
-export * from './schemas.js';

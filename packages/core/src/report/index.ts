@@ -1,3 +1,0 @@
-export * from './result.js';
-export * from './markdown.js';
-export * from './json.js';

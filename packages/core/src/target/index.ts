@@ -1,4 +1,0 @@
-export * from './target.js';
-export * from './local.js';
-export * from './ssh.js';
-export * from './inputs.js';
