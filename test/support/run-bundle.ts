@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import { evaluateDefault } from '../../packages/cli/src/metadata.js';
+import { evaluateDefault, inputVariable, readAction } from '../../packages/cli/src/metadata.js';
 import { parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
 import { distFile, node24, repoRoot } from './paths.js';
 
@@ -36,10 +35,9 @@ export async function runBundle(
   const dir = mkdtempSync(join(tmpdir(), `run-${action}-`));
   const runnerTemp = join(dir, 'runner-temp');
   mkdirSync(runnerTemp);
-  const yml = parse(readFileSync(join(repoRoot, 'actions', action, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
   const inputEnv: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(yml.inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = evaluateDefault(String(spec.default ?? ''), env);
-  for (const [name, value] of Object.entries(inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = value;
+  for (const [name, spec] of Object.entries(readAction(repoRoot, action).inputs)) inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), env);
+  for (const [name, value] of Object.entries(inputs)) inputEnv[inputVariable(name)] = value;
   const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
   for (const file of Object.values(files)) writeFileSync(file, '');
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_')));

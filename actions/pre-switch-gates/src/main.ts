@@ -18,6 +18,7 @@ import { Redactor } from '../../../packages/core/src/redact.js';
 import { writeJsonReport } from '../../../packages/core/src/report/json.js';
 import { formatDuration } from '../../../packages/core/src/inputs/duration.js';
 import { openTarget, targetSpec } from '../../../packages/core/src/target/inputs.js';
+import { isHomePath } from '../../../packages/core/src/target/target.js';
 import type { Gate } from '../../../packages/core/src/gates/model.js';
 import { presetGates } from '../../../packages/core/src/gates/presets.js';
 import { runGates } from '../../../packages/core/src/gates/run.js';
@@ -89,8 +90,7 @@ export async function run(): Promise<void> {
 
     // A relative release-dir is the workspace's on this machine (layer 1), the login directory's on an ssh host;
     // `~` and `~/…` are the target user's home on both targets.
-    const home = inputs['release-dir'] === '~' || inputs['release-dir'].startsWith('~/');
-    const releaseDir = spec.kind === 'local' && !home && !isAbsolute(inputs['release-dir']) ? resolve(workspace, inputs['release-dir']) : inputs['release-dir'];
+    const releaseDir = spec.kind === 'local' && !isHomePath(inputs['release-dir']) && !isAbsolute(inputs['release-dir']) ? resolve(workspace, inputs['release-dir']) : inputs['release-dir'];
     const title = `Pre-switch gates (${inputs.layer})`;
     const logger = runnerLogger('pre-switch-gates');
     const target = await openTarget(spec);

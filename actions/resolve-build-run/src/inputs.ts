@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { FULL_SHA } from '../../../packages/core/src/build-run/resolve.js';
 import { duration, oneOf, optional, optionalDuration, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
-
-const FULL_SHA = /^[0-9a-f]{40}$/i;
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
 const commitSha = () =>

@@ -120,12 +120,10 @@ export async function run(): Promise<void> {
       throw error;
     }
 
-    // Validated before anything is written: on failure no output exists at all.
-    const values = outputs(resolution, sha);
-    outputsSchema.parse(values);
     results.forEach((result) => core.info(formatResultLine(result)));
+    // writeOutputs validates every output before it writes any: on failure no output exists at all.
+    writeOutputs(outputsSchema, outputs(resolution, sha), redactor);
     await writeSummary({ title: TITLE, results, facts: facts(resolution, sha, fullName) }, redactor);
-    writeOutputs(outputsSchema, values, redactor);
     core.info(`Build of ${sha.slice(0, 8)}: run ${resolution.run.id} (#${resolution.run.number}) ${resolution.run.url}`);
   });
 }

@@ -136,8 +136,11 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
   const { owner, repo, sha } = query;
   const full = `${owner}/${repo}`;
   const results: CheckResult[] = [];
-  const check = (name: string, status: CheckResult['status'], detail: string, started: number) =>
-    results.push({ name, status, detail, durationMs: now() - started });
+  const check = (name: string, status: CheckResult['status'], detail: string, started: number): CheckResult => {
+    const result = { name, status, detail, durationMs: now() - started };
+    results.push(result);
+    return result;
+  };
   const fail = (name: string, message: string, started: number): never => {
     check(name, 'fail', message.split('\n')[0]!, started);
     throw new BuildRunNotResolved(message, results);
@@ -161,10 +164,7 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
 
   // 1. The workflow.
   let started = now();
-  const workflow = await findWorkflow(query, get).catch((error: unknown) => {
-    if (error instanceof UserError) fail('Workflow', error.message, started);
-    throw error;
-  });
+  const workflow = await guard('Workflow', started, () => findWorkflow(query, get));
   const file = fileOf(workflow);
   check('Workflow', 'pass', `${file} ("${workflow.name}", id ${workflow.id})`, started);
 
@@ -265,7 +265,8 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
     fail('Build run', `${describeRuns(runs, file, sha)}${filters ? ` (${filters})` : ''}; no ${wanted}${waitNote}${runLinks(runs)}`, started);
   }
   let chosen = matching[0]!;
-  check('Build run', 'pass', `#${chosen.run_number} attempt ${chosen.run_attempt ?? 1} ${query.conclusion}: ${chosen.html_url}`, started);
+  const describeChosen = () => `#${chosen.run_number} attempt ${chosen.run_attempt ?? 1} ${query.conclusion}: ${chosen.html_url}`;
+  const runCheck = check('Build run', 'pass', describeChosen(), started);
 
   // 3. The artifact, on the newest matching run that carries it.
   let artifact: ResolvedArtifact | undefined;
@@ -300,7 +301,7 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
     }
     const found = artifact!;
     check('Artifact', 'pass', `${found.name} (id ${found.id}, ${found.sizeInBytes} bytes${found.digest ? `, ${found.digest}` : ''}) on run #${chosen.run_number}`, started);
-    if (results[1]) results[1].detail = `#${chosen.run_number} attempt ${chosen.run_attempt ?? 1} ${query.conclusion}: ${chosen.html_url}`;
+    runCheck.detail = describeChosen(); // the artifact may have chosen an older run of the commit
   }
 
   // 4. For promotions: the environment runs this SHA, healthily, long enough.

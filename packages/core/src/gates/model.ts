@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { JsonAssertion } from '../http/expectations.js';
+import { oneLine } from '../text.js';
 
 /**
  * Gates are read-only checks on a release directory. They are written as a YAML list, one mapping per gate,
@@ -36,12 +37,6 @@ export function releasePath(text: string): { value: string } | { problem: string
   return { value: normalized };
 }
 
-/** One line of a command for a gate name: `php artisan --version`, shortened when long. */
-function shortCommand(command: string): string {
-  const flat = command.replace(/\s+/g, ' ').trim();
-  return flat.length > 60 ? `${flat.slice(0, 57)}…` : flat;
-}
-
 function defaultName(gate: GateDraft): string {
   switch (gate.kind) {
     case 'file':
@@ -55,7 +50,7 @@ function defaultName(gate: GateDraft): string {
     case 'json':
       return `json ${gate.path}`;
     case 'command':
-      return `command ${shortCommand(gate.command)}`;
+      return `command ${oneLine(gate.command, 60)}`;
     case 'env-match':
       return `env-match ${gate.file} ${gate.key}`;
   }

@@ -6,6 +6,7 @@ import { formatDuration } from '../inputs/duration.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { formatResultLine, tally, type CheckResult } from '../report/result.js';
 import { shellPath, shellQuote, type Target } from '../target/target.js';
+import { oneLine } from '../text.js';
 import type { Gate, GateKind } from './model.js';
 
 /**
@@ -53,10 +54,8 @@ export async function resolveReleaseDir(target: Target, releaseDir: string, time
   throw new UserError(`Input "release-dir": cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
 }
 
-function flat(text: string, max = 200): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
+/** One line of command output or an error for a detail, at most 200 characters. */
+const flat = (text: string, max = 200) => oneLine(text, max);
 
 /** The most telling line of a failed command's output: an error line if there is one, else the last line. */
 function telling(stdout: string, stderr: string): string {

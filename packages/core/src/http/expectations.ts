@@ -1,6 +1,7 @@
 import type { LineResult } from '../inputs/schema.js';
 import type { StatusSpec } from '../inputs/status.js';
 import { splitPair } from '../inputs/lists.js';
+import { oneLine } from '../text.js';
 import type { HttpResponse } from './request.js';
 
 /** `checks.db=up`: the value at a dotted path of the JSON body, compared as text. */
@@ -29,8 +30,7 @@ export function parseJsonAssertion(line: string): LineResult<JsonAssertion> {
 
 /** A short single-line excerpt of a body for error messages. */
 export function excerpt(body: string, max = 120): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
+  return JSON.stringify(oneLine(body, max + 1));
 }
 
 function valueAt(document: unknown, path: readonly string[]): { found: boolean; value?: unknown } {

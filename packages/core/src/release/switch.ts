@@ -13,7 +13,8 @@ import { shellPath, shellQuote, type Target } from '../target/target.js';
  *
  * The switch writes a new symlink under a temporary name beside `current` and renames it over `current`
  * (`mv -T`, i.e. rename(2)), so at every instant `current` exists and resolves to a whole release.
- * `ln -sfn` is not atomic: it unlinks `current` and then creates it, and a request in between finds nothing.
+ * `ln -sfn` is atomic only where `ln` itself renames (GNU coreutils 9.1 does); older or busybox `ln` unlinks `current`
+ * and then creates it, and a request in between finds nothing (see the release-switch benchmark).
  */
 
 export interface SwitchConfig {

@@ -148,7 +148,10 @@ export class SshTarget implements Target {
     return result;
   }
 
-  /** close() for an exiting process: synchronous, bounded, never throws. */
+  /**
+   * Stops the master connection and removes the key directory. Synchronous, bounded and never throwing, so the
+   * same cleanup serves close() and a process that is exiting on a signal.
+   */
   private closeNow(): void {
     openDirs.delete(this.dir);
     this.closed = true;
@@ -161,16 +164,7 @@ export class SshTarget implements Target {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      if (this.multiplex) {
-        await runProcess('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeoutMs: 10_000 });
-      }
-    } finally {
-      await rm(this.dir, { recursive: true, force: true });
-      openDirs.delete(this.dir);
-    }
+    if (!this.closed) this.closeNow();
   }
 }
 

@@ -44,7 +44,12 @@ export function shellQuote(word: string): string {
  * (`"$HOME"`), as it does in a login shell, so `releases-root: ~/app` works over SSH. Nothing else is expanded.
  */
 export function shellPath(path: string): string {
+  if (!isHomePath(path)) return shellQuote(path);
   if (path === '~') return '"$HOME"';
-  if (path.startsWith('~/')) return path.length === 2 ? '"$HOME"/' : `"$HOME"/${shellQuote(path.slice(2))}`;
-  return shellQuote(path);
+  return path.length === 2 ? '"$HOME"/' : `"$HOME"/${shellQuote(path.slice(2))}`;
+}
+
+/** `~` or `~/…`: a path in the target user's home. */
+export function isHomePath(path: string): boolean {
+  return path === '~' || path.startsWith('~/');
 }
