@@ -6,7 +6,11 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // #core/*, #action-kit/*, #cli/* are package.json "imports"; `.js` specifiers name the `.ts` sources.
+  moduleNameMapper: {
+    '^#(core|action-kit|cli)/(.*)\\.js$': '<rootDir>/packages/$1/src/$2',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,

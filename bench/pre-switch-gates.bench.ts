@@ -3,9 +3,9 @@
  * against the reference the seeds use — one hand-written shell script with the same 9 `test` checks and 2 PHP commands.
  * Prints the median of several runs of each and the ratio (ours / reference).
  */
-import { presetGates } from '../packages/core/src/gates/presets.js';
-import { runGates } from '../packages/core/src/gates/run.js';
-import { LocalTarget, runProcess } from '../packages/core/src/target/local.js';
+import { presetGates } from '#core/gates/presets.js';
+import { runGates } from '#core/gates/run.js';
+import { LocalTarget, runProcess } from '#core/hosts/local.js';
 import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
 
 const ROUNDS = 15;

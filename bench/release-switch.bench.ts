@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { swapCurrent } from '../packages/core/src/release/switch.js';
-import { LocalTarget } from '../packages/core/src/target/local.js';
-import { shellQuote } from '../packages/core/src/target/target.js';
+import { swapCurrent } from '#core/release/switch.js';
+import { LocalTarget } from '#core/hosts/local.js';
+import { shellQuote } from '#core/hosts/target.js';
 import { makeReleases, releaseName, startReader, type ReaderReport } from '../test/support/release-tree.js';
 
 const SWITCHES = Number(process.env.SWITCHES ?? 2000);

@@ -6,8 +6,8 @@
  * The commit looked for is the oldest run (a re-deploy or promotion of an older build) and the newest.
  */
 import { performance } from 'node:perf_hooks';
-import { resolveBuildRun } from '../packages/core/src/build-run/resolve.js';
-import { createGitHubClient } from '../packages/core/src/github/client.js';
+import { resolveBuildRun } from '#core/build-run/resolve.js';
+import { createGitHubClient } from '#core/github/client.js';
 import { GitHubDouble } from '../test/support/github-double/index.js';
 
 const WF = { id: 101, name: 'Build Artifacts', file: 'build-artifacts.yml' };

@@ -3,7 +3,7 @@ import * as actionsCore from '@actions/core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as runner from '../../packages/action-kit/src/runner.js';
+import * as runner from '#action-kit/runner.js';
 
 /**
  * action-kit's runner.ts rebuilds @actions/core's functions from its protocol modules (to skip the index's

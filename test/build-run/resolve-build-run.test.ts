@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { BuildRunNotResolved, resolveBuildRun, type BuildRunQuery } from '../../packages/core/src/build-run/resolve.js';
-import { createGitHubClient } from '../../packages/core/src/github/client.js';
-import { UserError } from '../../packages/core/src/errors.js';
-import { MemoryLogger } from '../../packages/core/src/logger.js';
+import { BuildRunNotResolved, resolveBuildRun, type BuildRunQuery } from '#core/build-run/resolve.js';
+import { createGitHubClient } from '#core/github/client.js';
+import { UserError } from '#core/errors.js';
+import { MemoryLogger } from '#core/logger.js';
 import { GitHubDouble, type RepoState } from '../support/github-double/index.js';
 
 const REPO = 'octo/app';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { UserError } from '../../packages/core/src/errors.js';
-import { releasePath, type Gate } from '../../packages/core/src/gates/model.js';
-import { parseGates } from '../../packages/core/src/gates/spec.js';
-import { presetGates } from '../../packages/core/src/gates/presets.js';
+import { UserError } from '#core/errors.js';
+import { releasePath, type Gate } from '#core/gates/model.js';
+import { parseGates } from '#core/gates/spec.js';
+import { presetGates } from '#core/gates/presets.js';
 
 const parse = (text: string, env: Record<string, string> = {}) => parseGates(text, { source: 'Input "gates"', env: (name) => env[name] });
 

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { UserError } from '../../packages/core/src/errors.js';
-import { parseGates } from '../../packages/core/src/gates/spec.js';
-import { presetGates } from '../../packages/core/src/gates/presets.js';
-import { runGates, type GatesOutcome } from '../../packages/core/src/gates/run.js';
-import { MemoryLogger } from '../../packages/core/src/logger.js';
-import { headline } from '../../packages/core/src/report/result.js';
-import { runProcess } from '../../packages/core/src/target/local.js';
-import { shellQuote, type Target } from '../../packages/core/src/target/target.js';
+import { UserError } from '#core/errors.js';
+import { parseGates } from '#core/gates/spec.js';
+import { presetGates } from '#core/gates/presets.js';
+import { runGates, type GatesOutcome } from '#core/gates/run.js';
+import { MemoryLogger } from '#core/logger.js';
+import { headline } from '#core/report/result.js';
+import { runProcess } from '#core/hosts/local.js';
+import { shellQuote, type Target } from '#core/hosts/target.js';
 import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
 import { targetKinds } from '../support/targets.js';
 

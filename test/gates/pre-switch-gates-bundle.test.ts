@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalTarget } from '../../packages/core/src/target/local.js';
-import { shellQuote } from '../../packages/core/src/target/target.js';
+import { LocalTarget } from '#core/hosts/local.js';
+import { shellQuote } from '#core/hosts/target.js';
 import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 

@@ -3,12 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HealthConfig } from '../../packages/core/src/health/config.js';
-import { runHealthCheck } from '../../packages/core/src/health/run.js';
-import { parseJsonAssertion, type JsonAssertion } from '../../packages/core/src/http/expectations.js';
-import { parseStatusSpec } from '../../packages/core/src/inputs/status.js';
-import { MemoryLogger } from '../../packages/core/src/logger.js';
-import { Redactor } from '../../packages/core/src/redact.js';
+import type { HealthConfig } from '#core/health/config.js';
+import { runHealthCheck } from '#core/health/run.js';
+import { parseJsonAssertion, type JsonAssertion } from '#core/http/expectations.js';
+import { parseStatusSpec } from '#core/inputs/status.js';
+import { MemoryLogger } from '#core/logger.js';
+import { Redactor } from '#core/redact.js';
 import { json, startServer, type TestServer } from '../support/http-server.js';
 
 const servers: TestServer[] = [];

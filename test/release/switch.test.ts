@@ -3,17 +3,17 @@ import { readlinkSync, readFileSync, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../packages/core/src/errors.js';
-import { MemoryLogger } from '../../packages/core/src/logger.js';
+import { UserError } from '#core/errors.js';
+import { MemoryLogger } from '#core/logger.js';
 import {
   releaseBefore,
   releasesToPrune,
   swapCurrent,
   switchRelease,
   type SwitchConfig,
-} from '../../packages/core/src/release/switch.js';
-import { LocalTarget } from '../../packages/core/src/target/local.js';
-import type { Target } from '../../packages/core/src/target/target.js';
+} from '#core/release/switch.js';
+import { LocalTarget } from '#core/hosts/local.js';
+import type { Target } from '#core/hosts/target.js';
 import { node24 } from '../support/paths.js';
 import { makeReleases, releaseName, startReader, treeListing } from '../support/release-tree.js';
 import { targetKinds } from '../support/targets.js';

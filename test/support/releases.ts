@@ -1,5 +1,5 @@
-import type { Target } from '../../packages/core/src/target/target.js';
-import { shellQuote } from '../../packages/core/src/target/target.js';
+import type { Target } from '#core/hosts/target.js';
+import { shellQuote } from '#core/hosts/target.js';
 
 /**
  * Release trees for gate tests, made through the Target itself (so they exist wherever the target is:

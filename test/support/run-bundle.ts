@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateDefault, inputVariable, readAction } from '../../packages/cli/src/metadata.js';
-import { parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
+import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
+import { parseFileCommands } from '#cli/workflow-commands.js';
 import { distFile, node24, repoRoot } from './paths.js';
 
 export interface BundleRun {

@@ -1,6 +1,6 @@
-import { LocalTarget } from '../../packages/core/src/target/local.js';
-import { SshTarget } from '../../packages/core/src/target/ssh.js';
-import type { Target } from '../../packages/core/src/target/target.js';
+import { LocalTarget } from '#core/hosts/local.js';
+import { SshTarget } from '#core/hosts/ssh.js';
+import type { Target } from '#core/hosts/target.js';
 import { startSshd, type Sshd } from './sshd.js';
 
 /**

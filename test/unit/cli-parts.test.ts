@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseArgs } from '../../packages/cli/src/args.js';
-import { evaluateDefault, inputVariable } from '../../packages/cli/src/metadata.js';
-import { CommandRenderer, parseFileCommands } from '../../packages/cli/src/workflow-commands.js';
+import { parseArgs } from '#cli/args.js';
+import { evaluateDefault, inputVariable } from '#cli/metadata.js';
+import { CommandRenderer, parseFileCommands } from '#cli/workflow-commands.js';
 
 describe('CLI pieces', () => {
   it('joins a repeated input into lines and accepts --name=value', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { classifyRequestError } from '../../packages/core/src/http/failure.js';
-import { percentile } from '../../packages/core/src/http/load.js';
-import { defaultAssetBase, manifestFiles } from '../../packages/core/src/http/manifest.js';
-import { displayUrl, waitAfter, worstCaseMs } from '../../packages/core/src/health/config.js';
-import { Redactor } from '../../packages/core/src/redact.js';
-import { headline, type CheckResult } from '../../packages/core/src/report/result.js';
-import { renderSummary } from '../../packages/core/src/report/markdown.js';
+import { classifyRequestError } from '#core/http/failure.js';
+import { percentile } from '#core/http/load.js';
+import { defaultAssetBase, manifestFiles } from '#core/http/manifest.js';
+import { displayUrl, waitAfter, worstCaseMs } from '#core/health/config.js';
+import { Redactor } from '#core/redact.js';
+import { headline, type CheckResult } from '#core/report/result.js';
+import { renderSummary } from '#core/report/markdown.js';
 
 describe('request failures in plain words', () => {
   const wrapped = (code: string, message = code) => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(message), { code }) });

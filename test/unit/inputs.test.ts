@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatDuration, parseDuration } from '../../packages/core/src/inputs/duration.js';
-import { parseBoolean, parseList } from '../../packages/core/src/inputs/lists.js';
-import { parseStatusSpec } from '../../packages/core/src/inputs/status.js';
-import { duration, integer, parseInputs, withDefault, lines } from '../../packages/core/src/inputs/schema.js';
-import { UserError } from '../../packages/core/src/errors.js';
+import { formatDuration, parseDuration } from '#core/inputs/duration.js';
+import { parseBoolean, parseList } from '#core/inputs/lists.js';
+import { parseStatusSpec } from '#core/inputs/status.js';
+import { duration, integer, parseInputs, withDefault, lines } from '#core/inputs/schema.js';
+import { UserError } from '#core/errors.js';
 
 describe('durations', () => {
   it.each([

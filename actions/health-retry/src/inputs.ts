@@ -10,9 +10,9 @@ import {
   optionalRate,
   statusSpec,
   withDefault,
-} from '../../../packages/core/src/inputs/schema.js';
-import { parseJsonAssertion } from '../../../packages/core/src/http/expectations.js';
-import { splitPair } from '../../../packages/core/src/inputs/lists.js';
+} from '#core/inputs/schema.js';
+import { parseJsonAssertion } from '#core/http/expectations.js';
+import { splitPair } from '#core/inputs/lists.js';
 
 function httpUrl(text: string): { value: URL } | { problem: string } {
   let url: URL;

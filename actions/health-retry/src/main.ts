@@ -1,4 +1,4 @@
-import * as core from '../../../packages/action-kit/src/runner.js';
+import * as core from '#action-kit/runner.js';
 import { z } from 'zod';
 import {
   defaultReportPath,
@@ -9,13 +9,13 @@ import {
   runnerLogger,
   writeOutputs,
   writeSummary,
-} from '../../../packages/action-kit/src/index.js';
-import { Redactor } from '../../../packages/core/src/redact.js';
-import { formatResultLine } from '../../../packages/core/src/report/result.js';
-import { writeJsonReport } from '../../../packages/core/src/report/json.js';
-import { formatDuration } from '../../../packages/core/src/inputs/duration.js';
-import type { HealthConfig } from '../../../packages/core/src/health/config.js';
-import { runHealthCheck, type HealthOutcome } from '../../../packages/core/src/health/run.js';
+} from '#action-kit/index.js';
+import { Redactor } from '#core/redact.js';
+import { formatResultLine } from '#core/report/result.js';
+import { writeJsonReport } from '#core/report/json.js';
+import { formatDuration } from '#core/inputs/duration.js';
+import type { HealthConfig } from '#core/health/config.js';
+import { runHealthCheck, type HealthOutcome } from '#core/health/run.js';
 import { healthRetryInputs, type HealthRetryInputs } from './inputs.js';
 
 const SECRET_HEADER = /auth|cookie|token|secret|key|session|signature/i;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration, oneOf, optional, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
-import { PRESETS } from '../../../packages/core/src/gates/presets.js';
-import { targetInputs } from '../../../packages/core/src/target/inputs.js';
+import { duration, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
+import { PRESETS } from '#core/gates/presets.js';
+import { targetInputs } from '#core/hosts/inputs.js';
 
 /** The inputs of pre-switch-gates, keyed by their action.yml names, with the same defaults. */
 export const preSwitchGatesInputs = {

@@ -1,4 +1,4 @@
-import * as core from '../../../packages/action-kit/src/runner.js';
+import * as core from '#action-kit/runner.js';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -12,16 +12,16 @@ import {
   runnerLogger,
   writeOutputs,
   writeSummary,
-} from '../../../packages/action-kit/src/index.js';
-import { UserError } from '../../../packages/core/src/errors.js';
-import { Redactor } from '../../../packages/core/src/redact.js';
-import { writeJsonReport } from '../../../packages/core/src/report/json.js';
-import { formatDuration } from '../../../packages/core/src/inputs/duration.js';
-import { openTarget, targetSpec } from '../../../packages/core/src/target/inputs.js';
-import { isHomePath } from '../../../packages/core/src/target/target.js';
-import type { Gate } from '../../../packages/core/src/gates/model.js';
-import { presetGates } from '../../../packages/core/src/gates/presets.js';
-import { runGates } from '../../../packages/core/src/gates/run.js';
+} from '#action-kit/index.js';
+import { UserError } from '#core/errors.js';
+import { Redactor } from '#core/redact.js';
+import { writeJsonReport } from '#core/report/json.js';
+import { formatDuration } from '#core/inputs/duration.js';
+import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { isHomePath } from '#core/hosts/target.js';
+import type { Gate } from '#core/gates/model.js';
+import { presetGates } from '#core/gates/presets.js';
+import { runGates } from '#core/gates/run.js';
 import { preSwitchGatesInputs } from './inputs.js';
 
 const outputsSchema = z.object({
@@ -65,7 +65,7 @@ export async function run(): Promise<void> {
 
     const gates: Gate[] = presetGates(inputs.preset);
     // The YAML parser is loaded only when there is YAML to read: a preset alone starts faster.
-    const parseGates = async (text: string, source: string) => (await import('../../../packages/core/src/gates/spec.js')).parseGates(text, { source, env });
+    const parseGates = async (text: string, source: string) => (await import('#core/gates/spec.js')).parseGates(text, { source, env });
     if (inputs.gates.trim() !== '') gates.push(...(await parseGates(inputs.gates, 'Input "gates"')));
     const gatesFile = inputs['gates-file'];
     if (gatesFile) {

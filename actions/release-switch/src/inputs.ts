@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { boolean, duration, integer, oneOf, optional, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
-import { parseList } from '../../../packages/core/src/inputs/lists.js';
-import { targetInputs } from '../../../packages/core/src/target/inputs.js';
+import { boolean, duration, integer, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
+import { parseList } from '#core/inputs/lists.js';
+import { targetInputs } from '#core/hosts/inputs.js';
 
 /** One command per line; blank lines and `#` comment lines are dropped. */
 const commands = () => z.string().transform((text) => parseList(text));

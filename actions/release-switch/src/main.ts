@@ -1,4 +1,4 @@
-import * as core from '../../../packages/action-kit/src/runner.js';
+import * as core from '#action-kit/runner.js';
 import { z } from 'zod';
 import {
   defaultReportPath,
@@ -9,11 +9,11 @@ import {
   runnerLogger,
   writeOutputs,
   writeSummary,
-} from '../../../packages/action-kit/src/index.js';
-import { Redactor } from '../../../packages/core/src/redact.js';
-import { writeJsonReport } from '../../../packages/core/src/report/json.js';
-import { switchRelease, type SwitchConfig, type SwitchOutcome } from '../../../packages/core/src/release/switch.js';
-import { openTarget, targetSpec } from '../../../packages/core/src/target/inputs.js';
+} from '#action-kit/index.js';
+import { Redactor } from '#core/redact.js';
+import { writeJsonReport } from '#core/report/json.js';
+import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
+import { openTarget, targetSpec } from '#core/hosts/inputs.js';
 import { releaseSwitchInputs, type ReleaseSwitchInputs } from './inputs.js';
 
 const outputsSchema = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FULL_SHA } from '../../../packages/core/src/build-run/resolve.js';
-import { duration, oneOf, optional, optionalDuration, required, withDefault } from '../../../packages/core/src/inputs/schema.js';
+import { FULL_SHA } from '#core/build-run/resolve.js';
+import { duration, oneOf, optional, optionalDuration, required, withDefault } from '#core/inputs/schema.js';
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
 const commitSha = () =>

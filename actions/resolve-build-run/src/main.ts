@@ -1,10 +1,10 @@
-import * as core from '../../../packages/action-kit/src/runner.js';
+import * as core from '#action-kit/runner.js';
 import { z } from 'zod';
-import { maskSecrets, outputValue, readInputs, runAction, runnerLogger, writeOutputs, writeSummary } from '../../../packages/action-kit/src/index.js';
-import { InputError } from '../../../packages/core/src/errors.js';
-import { Redactor } from '../../../packages/core/src/redact.js';
-import { formatResultLine, type CheckResult } from '../../../packages/core/src/report/result.js';
-import { BuildRunNotResolved, FULL_SHA, resolveBuildRun, type BuildRunResolution } from '../../../packages/core/src/build-run/resolve.js';
+import { maskSecrets, outputValue, readInputs, runAction, runnerLogger, writeOutputs, writeSummary } from '#action-kit/index.js';
+import { InputError } from '#core/errors.js';
+import { Redactor } from '#core/redact.js';
+import { formatResultLine, type CheckResult } from '#core/report/result.js';
+import { BuildRunNotResolved, FULL_SHA, resolveBuildRun, type BuildRunResolution } from '#core/build-run/resolve.js';
 import { resolveBuildRunInputs } from './inputs.js';
 
 const TITLE = 'Build run';
@@ -89,7 +89,7 @@ export async function run(): Promise<void> {
 
     // Octokit (with its throttling scheduler) is loaded once the inputs are known to be good: an input error is
     // reported without paying for it.
-    const { createGitHubClient } = await import('../../../packages/core/src/github/client.js');
+    const { createGitHubClient } = await import('#core/github/client.js');
     const client = createGitHubClient({ token, logger });
     let resolution: BuildRunResolution | undefined;
     let results: CheckResult[] = [];

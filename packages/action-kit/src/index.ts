@@ -1,10 +1,10 @@
 import * as core from './runner.js';
 import { z } from 'zod';
-import { UserError } from '../../core/src/errors.js';
-import type { Logger } from '../../core/src/logger.js';
-import { parseInputs } from '../../core/src/inputs/schema.js';
-import { renderSummary, type Summary } from '../../core/src/report/markdown.js';
-import type { Redactor } from '../../core/src/redact.js';
+import { UserError } from '#core/errors.js';
+import type { Logger } from '#core/logger.js';
+import { parseInputs } from '#core/inputs/schema.js';
+import { renderSummary, type Summary } from '#core/report/markdown.js';
+import type { Redactor } from '#core/redact.js';
 
 /**
  * The only place besides the CLI that talks to the runner (through ./runner.ts): every action's main.ts reads inputs,

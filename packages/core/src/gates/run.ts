@@ -5,7 +5,7 @@ import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { formatResultLine, tally, type CheckResult } from '../report/result.js';
-import { shellPath, shellQuote, type Target } from '../target/target.js';
+import { shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { oneLine } from '../text.js';
 import type { Gate, GateKind } from './model.js';
 

@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
-import { shellPath, shellQuote, type Target } from '../target/target.js';
+import { shellPath, shellQuote, type Target } from '../hosts/target.js';
 
 /**
  * Release layout on the target:

@@ -3,7 +3,7 @@ import { readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { shellPath } from '../../packages/core/src/target/target.js';
+import { shellPath } from '#core/hosts/target.js';
 import { makeReleases, releaseName } from '../support/release-tree.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { startSshd, type Sshd } from '../support/sshd.js';

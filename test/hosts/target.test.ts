@@ -4,10 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UserError } from '../../packages/core/src/errors.js';
-import { openTarget, parseTargetAddress, targetSpec } from '../../packages/core/src/target/inputs.js';
-import { SshTarget } from '../../packages/core/src/target/ssh.js';
-import { shellQuote, type Target } from '../../packages/core/src/target/target.js';
+import { UserError } from '#core/errors.js';
+import { openTarget, parseTargetAddress, targetSpec } from '#core/hosts/inputs.js';
+import { SshTarget } from '#core/hosts/ssh.js';
+import { shellQuote, type Target } from '#core/hosts/target.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { targetKinds } from '../support/targets.js';
 
