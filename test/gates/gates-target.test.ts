@@ -31,7 +31,7 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
   });
 
   const gates = (yaml: string) => parseGates(yaml, { source: 'test' });
-  const run = (list = presetGates('laravel'), timeoutMs = 30_000, logger = new MemoryLogger()) => runGates(target, dir, list, { timeoutMs, logger });
+  const run = (list = presetGates('laravel'), timeoutMs = 30_000, logger = new MemoryLogger()) => runGates(target, dir, list, { timeoutMs }, { logger });
   const detail = (outcome: GatesOutcome, name: string) => outcome.results.find((result) => result.name === name);
   /** A listing with sizes, modes and times of everything in the release, to prove gates change nothing. */
   const snapshot = async () => (await target.run(`cd ${shellQuote(dir)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
@@ -173,17 +173,17 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     });
   });
 
-  it('fails clearly when the release directory is a file', async () => {
-    await expect(runGates(target, `${dir}/artisan`, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(
-      `Input "release-dir": ${dir}/artisan on ${target.description} is not a directory`,
-    );
+  it('fails clearly when the release directory is a file, naming the argument (the action maps it to its input)', async () => {
+    const failure = runGates(target, `${dir}/artisan`, presetGates('laravel'), { timeoutMs: 30_000 });
+    await expect(failure).rejects.toThrow(`${dir}/artisan on ${target.description} is not a directory`);
+    await expect(failure).rejects.toMatchObject({ argument: 'releaseDir' });
   });
 
   it('fails clearly when the release directory does not exist', async () => {
     const missing = `${dir}-not-unpacked`;
     await expect(runGates(target, missing, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(UserError);
     await expect(runGates(target, missing, presetGates('laravel'), { timeoutMs: 30_000 })).rejects.toThrow(
-      `Input "release-dir": ${missing} does not exist on ${target.description}; pass the directory the release was unpacked into`,
+      `${missing} does not exist on ${target.description}; pass the directory the release was unpacked into`,
     );
   });
 });

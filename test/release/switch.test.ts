@@ -4,7 +4,6 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '#core/errors.js';
-import { MemoryLogger } from '#core/logger.js';
 import {
   releaseBefore,
   releasesToPrune,
@@ -78,8 +77,7 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
 
   it('switches from the previous release and reports both', async () => {
     await switchRelease(target, config(root, { release: A }));
-    const logger = new MemoryLogger();
-    const outcome = await switchRelease(target, config(root, { release: `releases/${C}` }), { logger });
+    const outcome = await switchRelease(target, config(root, { release: `releases/${C}` }));
     expect(outcome).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A });
     expect(current()).toBe(`releases/${C}`);
     expect(outcome.results.map((r) => [r.name, r.status])).toEqual([
@@ -87,7 +85,7 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
       ['switch current', 'pass'],
       ['prune', 'pass'],
     ]);
-    expect(logger.lines.map((l) => l.message).join('\n')).toContain(`releases/${A} → releases/${C} (atomic rename)`);
+    expect(outcome.results.find((r) => r.name === 'switch current')?.detail).toContain(`releases/${A} → releases/${C} (atomic rename)`);
   });
 
   it('accepts an absolute path inside releases/ and treats the current release as nothing to do', async () => {
@@ -207,7 +205,7 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
       await rejects({ release: B }, 'is a real directory, not a symlink');
     });
     it('a releases-root without releases/', () => rejects({ releasesRoot: join(base, `outside-${n}`), release: B }, 'has no releases/ directory'));
-    it('a missing release in switch mode', () => rejects({ release: undefined }, 'Input "release" is required when mode is switch'));
+    it('a missing release in switch mode', () => rejects({ release: undefined }, 'is required when mode is switch'));
   });
 });
 

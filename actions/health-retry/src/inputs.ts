@@ -13,6 +13,7 @@ import {
 } from '#core/inputs/schema.js';
 import { parseJsonAssertion } from '#core/http/expectations.js';
 import { splitPair } from '#core/inputs/lists.js';
+import type { HealthConfig } from '#core/health/config.js';
 
 function httpUrl(text: string): { value: URL } | { problem: string } {
   let url: URL;
@@ -88,3 +89,35 @@ export const healthRetryInputs = {
 };
 
 export type HealthRetryInputs = z.output<z.ZodObject<typeof healthRetryInputs>>;
+
+const SECRET_HEADER = /auth|cookie|token|secret|key|session|signature/i;
+
+/** The values of headers whose names say they carry a credential (`Authorization: …`, `X-Api-Key: …`). */
+export const secretHeaderValues = (raw: string) =>
+  raw.split('\n').map((line) => {
+    const [name, ...value] = line.split(':');
+    return name && SECRET_HEADER.test(name) ? value.join(':').trim() : undefined;
+  });
+
+export function toConfig(inputs: HealthRetryInputs): HealthConfig {
+  const slo = inputs['slo-requests'] > 0;
+  return {
+    urls: inputs.urls,
+    expect: { status: inputs['expect-status'], json: inputs['expect-json'], body: inputs['expect-body'] },
+    bearerToken: inputs['bearer-token'],
+    headers: Object.fromEntries(inputs.headers),
+    attempts: inputs.attempts,
+    intervalMs: inputs.interval,
+    maxIntervalMs: inputs['max-interval'],
+    timeoutMs: inputs.timeout,
+    gracePeriodMs: inputs['grace-period'],
+    backoff: inputs.backoff,
+    consecutiveSuccesses: inputs['consecutive-successes'],
+    followRedirects: inputs['follow-redirects'],
+    assetManifest: inputs['asset-manifest'],
+    assetBase: inputs['asset-base-url'],
+    slo: slo
+      ? { url: inputs['slo-url'] ?? inputs.urls[0]!, requests: inputs['slo-requests'], concurrency: inputs['slo-concurrency'], p95Ms: inputs['slo-p95'], maxErrorRate: inputs['slo-max-error-rate'] }
+      : undefined,
+  };
+}

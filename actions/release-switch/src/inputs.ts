@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { boolean, duration, integer, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
 import { parseList } from '#core/inputs/lists.js';
 import { targetInputs } from '#core/hosts/inputs.js';
+import type { SwitchConfig } from '#core/release/switch.js';
 
 /** One command per line; blank lines and `#` comment lines are dropped. */
 const commands = () => z.string().transform((text) => parseList(text));
@@ -22,3 +23,16 @@ export const releaseSwitchInputs = {
 };
 
 export type ReleaseSwitchInputs = z.output<z.ZodObject<typeof releaseSwitchInputs>>;
+
+export function toConfig(inputs: ReleaseSwitchInputs): SwitchConfig {
+  return {
+    releasesRoot: inputs['releases-root'],
+    release: inputs.release,
+    mode: inputs.mode,
+    keep: inputs.keep,
+    beforeSwitch: inputs['before-switch'],
+    afterSwitch: inputs['after-switch'],
+    rollbackOnFailure: inputs['rollback-on-failure'],
+    hookTimeoutMs: inputs['hook-timeout'],
+  };
+}

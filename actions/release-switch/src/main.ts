@@ -1,114 +1,58 @@
-import * as core from '#action-kit/runner.js';
 import { z } from 'zod';
-import {
-  defaultReportPath,
-  maskMultilineSecret,
-  outputValue,
-  readInputs,
-  runAction,
-  runnerLogger,
-  writeOutputs,
-  writeSummary,
-} from '#action-kit/index.js';
-import { Redactor } from '#core/redact.js';
-import { writeJsonReport } from '#core/report/json.js';
-import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
+import { defineAction, outputValue } from '#action-kit/index.js';
 import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { releaseSwitchInputs, type ReleaseSwitchInputs } from './inputs.js';
-
-const outputsSchema = z.object({
-  'current-release': outputValue().optional(),
-  'previous-release': outputValue().optional(),
-  switched: z.enum(['true', 'false']),
-  'rolled-back': z.enum(['true', 'false']),
-  report: outputValue(),
-});
-
-function toConfig(inputs: ReleaseSwitchInputs): SwitchConfig {
-  return {
-    releasesRoot: inputs['releases-root'],
-    release: inputs.release,
-    mode: inputs.mode,
-    keep: inputs.keep,
-    beforeSwitch: inputs['before-switch'],
-    afterSwitch: inputs['after-switch'],
-    rollbackOnFailure: inputs['rollback-on-failure'],
-    hookTimeoutMs: inputs['hook-timeout'],
-  };
-}
+import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
+import { releaseSwitchInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
-  return {
-    action: 'release-switch',
-    ok: outcome.ok,
-    target,
-    releasesRoot: config.releasesRoot,
-    mode: config.mode,
-    requested: config.release,
-    currentRelease: outcome.currentRelease,
-    previousRelease: outcome.previousRelease,
-    switched: outcome.switched,
-    rolledBack: outcome.rolledBack,
-    pruned: outcome.pruned,
-    failure: outcome.failure,
-    settings: { keep: config.keep, rollbackOnFailure: config.rollbackOnFailure, beforeSwitch: config.beforeSwitch, afterSwitch: config.afterSwitch },
-    results: outcome.results,
-  };
+  const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results } = outcome;
+  const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch } = config;
+  const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch };
+  return { action: 'release-switch', ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned, failure, settings, results };
 }
 
-export async function run(): Promise<void> {
-  await runAction(async () => {
-    const redactor = new Redactor();
-    // Masked before anything is parsed or logged.
-    maskMultilineSecret(redactor, core.getInput('ssh-key'));
-    const inputs = readInputs(releaseSwitchInputs);
+export const action = defineAction({
+  name: 'release-switch',
+  inputs: releaseSwitchInputs,
+  secrets: { 'ssh-key': 'multiline' },
+  argumentInputs: { releasesRoot: 'releases-root', release: 'release' },
+  outputs: z.object({
+    'current-release': outputValue().optional(),
+    'previous-release': outputValue().optional(),
+    switched: z.enum(['true', 'false']),
+    'rolled-back': z.enum(['true', 'false']),
+    report: outputValue(),
+  }),
+  async main(inputs, context) {
     const config = toConfig(inputs);
-    const logger = runnerLogger('release-switch');
     const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
     let outcome: SwitchOutcome;
     try {
-      core.info(`release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`);
-      outcome = await switchRelease(target, config, { logger, redactor });
+      context.logger.info(`release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`);
+      outcome = await switchRelease(target, config, context);
     } finally {
       await target.close();
     }
+    const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
+    const report = inputs['report-path'] ?? context.defaultReportPath;
+    return {
+      title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
+      results: outcome.results,
+      facts: [
+        ['Target', target.description],
+        ['Releases root', config.releasesRoot],
+        ['Current release', currentRelease ?? '(none)'],
+        ['Previous release', previousRelease ?? '(none)'],
+        ['Switched', String(switched)],
+        ['Rolled back', String(rolledBack)],
+        ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
+      ],
+      report: { path: report, document: reportDocument(outcome, config, target.description) },
+      outputs: { 'current-release': currentRelease, 'previous-release': previousRelease, switched: String(switched), 'rolled-back': String(rolledBack), report },
+      verdict: switched ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}` : `current already at releases/${currentRelease}`,
+      failure: outcome.ok ? undefined : (outcome.failure ?? 'release-switch failed'),
+    };
+  },
+});
 
-    const reportPath = inputs['report-path'] ?? defaultReportPath('release-switch');
-    await writeJsonReport(reportPath, reportDocument(outcome, config, target.description), redactor);
-    await writeSummary(
-      {
-        title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
-        results: outcome.results,
-        facts: [
-          ['Target', target.description],
-          ['Releases root', config.releasesRoot],
-          ['Current release', outcome.currentRelease ?? '(none)'],
-          ['Previous release', outcome.previousRelease ?? '(none)'],
-          ['Switched', String(outcome.switched)],
-          ['Rolled back', String(outcome.rolledBack)],
-          ...(outcome.pruned.length > 0 ? [['Pruned', outcome.pruned.join(', ')] as const] : []),
-          ['Report', reportPath],
-        ],
-      },
-      redactor,
-    );
-    writeOutputs(
-      outputsSchema,
-      {
-        'current-release': outcome.currentRelease,
-        'previous-release': outcome.previousRelease,
-        switched: String(outcome.switched),
-        'rolled-back': String(outcome.rolledBack),
-        report: reportPath,
-      },
-      redactor,
-    );
-    if (outcome.ok) {
-      core.info(
-        outcome.switched ? `current → releases/${outcome.currentRelease}${outcome.previousRelease ? ` (was ${outcome.previousRelease})` : ''}` : `current already at releases/${outcome.currentRelease}`,
-      );
-      return;
-    }
-    core.setFailed(redactor.redact(outcome.failure ?? 'release-switch failed'));
-  });
-}
+export const run = action.run;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { FULL_SHA } from '#core/build-run/resolve.js';
+import { FULL_SHA, type BuildRunQuery } from '#core/build-run/resolve.js';
+import { InputError } from '#core/errors.js';
 import { duration, oneOf, optional, optionalDuration, required, withDefault } from '#core/inputs/schema.js';
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
@@ -50,3 +51,32 @@ export const resolveBuildRunInputs = {
 };
 
 export type ResolveBuildRunInputs = z.output<z.ZodObject<typeof resolveBuildRunInputs>>;
+
+/** The query from the inputs, with sha, repository and token taken from GITHUB_* when their inputs are empty. */
+export function toQuery(inputs: ResolveBuildRunInputs, env: NodeJS.ProcessEnv): { query: BuildRunQuery; token: string; repository: string } {
+  const sha = inputs.sha ?? env.GITHUB_SHA?.trim().toLowerCase();
+  if (!sha) throw new InputError('sha', 'is empty and GITHUB_SHA is not set; pass the full commit SHA');
+  if (!FULL_SHA.test(sha)) throw new InputError('sha', `is empty and GITHUB_SHA "${sha}" is not a full 40-character SHA; pass the sha input`);
+  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
+  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
+  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read');
+  if (inputs['min-age'] !== undefined && !inputs['require-environment']) {
+    throw new InputError('min-age', 'only applies with require-environment; set require-environment (e.g. staging) or drop min-age');
+  }
+  const query: BuildRunQuery = {
+    ...repository,
+    workflow: inputs.workflow,
+    sha,
+    branch: inputs.branch,
+    event: inputs.event,
+    conclusion: inputs.conclusion,
+    artifactName: inputs['artifact-name'],
+    waitMs: inputs.wait,
+    pollIntervalMs: inputs['poll-interval'],
+    requireEnvironment: inputs['require-environment'],
+    minAgeMs: inputs['min-age'],
+  };
+  return { query, token, repository: `${repository.owner}/${repository.repo}` };
+}

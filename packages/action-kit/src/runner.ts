@@ -1,65 +1,31 @@
 /**
- * The runner protocol — inputs, log lines, annotations, masking, outputs, job summary — built from
- * @actions/core's own protocol modules, with the same names and behaviour as @actions/core's functions.
- *
- * Why not `import * as core from '@actions/core'`: its index eagerly loads @actions/http-client (undici,
- * whose WebAssembly HTTP parser compiles at load) and @actions/exec for OIDC tokens and platform details that
- * no deploy-gates action uses. That alone cost +58 ms on every step's start, over the 60 ms budget
- * (README, Benchmarks). The modules below are the ones its index builds these functions from; they are
- * imported by path because the package's `exports` map only offers the index. A test checks that each
- * function here writes exactly what @actions/core writes.
+ * The part of @actions/core's public API that the envelope uses to talk to the runner. @actions/core's module
+ * fits it as it is, and so do the stubs @github/local-action puts in its place; the committed bundles use
+ * ./protocol-runner.ts, the same functions without @actions/core's eager HTTP stack.
  */
-import { EOL } from 'node:os';
-import { issueCommand } from '../../../node_modules/@actions/core/lib/command.js';
-import { issueFileCommand, prepareKeyValueMessage } from '../../../node_modules/@actions/core/lib/file-command.js';
-import { toCommandProperties, toCommandValue } from '../../../node_modules/@actions/core/lib/utils.js';
-import type { AnnotationProperties } from '../../../node_modules/@actions/core/lib/core.js';
-
-export { summary } from '../../../node_modules/@actions/core/lib/summary.js';
-
-export const ExitCode = { Success: 0, Failure: 1 } as const;
-
-export function getInput(name: string): string {
-  return (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
+export interface Runner {
+  getInput(name: string): string;
+  getMultilineInput(name: string): string[];
+  setSecret(secret: string): void;
+  setOutput(name: string, value: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+  warning(message: string, properties?: { title?: string }): void;
+  error(message: string, properties?: { title?: string }): void;
+  setFailed(message: string): void;
+  startGroup(name: string): void;
+  endGroup(): void;
+  saveState(name: string, value: string): void;
+  getState(name: string): string;
+  summary: { addRaw(text: string, addEOL?: boolean): { write(): Promise<unknown> } };
 }
 
-export function getMultilineInput(name: string): string[] {
-  return getInput(name)
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => line.trim());
-}
-
-export function setSecret(secret: string): void {
-  issueCommand('add-mask', {}, secret);
-}
-
-export function setOutput(name: string, value: string): void {
-  if (process.env.GITHUB_OUTPUT) {
-    issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
-    return;
-  }
-  process.stdout.write(EOL);
-  issueCommand('set-output', { name }, toCommandValue(value));
-}
-
-export function info(message: string): void {
-  process.stdout.write(message + EOL);
-}
-
-export function debug(message: string): void {
-  issueCommand('debug', {}, message);
-}
-
-export function warning(message: string, properties: AnnotationProperties = {}): void {
-  issueCommand('warning', toCommandProperties(properties), message);
-}
-
-export function error(message: string, properties: AnnotationProperties = {}): void {
-  issueCommand('error', toCommandProperties(properties), message);
-}
-
-export function setFailed(message: string): void {
-  process.exitCode = ExitCode.Failure;
-  error(message);
+/**
+ * @actions/core's public API, loaded on demand: what `run()` uses when the code is loaded by anything but the
+ * runner starting a bundle (@github/local-action swaps this module for its stubs, which then show outputs,
+ * summary and annotations). The bundles keep it out of their start-up path (the build marks it external, and
+ * the runner's start goes through ./entry.ts with the protocol runner).
+ */
+export async function actionsCore(): Promise<Runner> {
+  return (await import('@actions/core')) as Runner;
 }

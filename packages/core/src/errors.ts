@@ -17,3 +17,18 @@ export class InputError extends UserError {
     super(`Input "${input}": ${problem}`);
   }
 }
+
+/**
+ * A user error about one argument of a core operation, named in core's own terms (`releaseDir`, `release`): core
+ * does not know which action input a value came from, so the action's declaration maps the argument to its input
+ * and the envelope prefixes `Input "<name>": ` (see action-kit's `defineAction`, `argumentInputs`).
+ */
+export class ArgumentError extends UserError {
+  override name = 'ArgumentError';
+  constructor(
+    readonly argument: string,
+    readonly problem: string,
+  ) {
+    super(problem);
+  }
+}

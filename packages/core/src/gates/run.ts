@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UserError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { mapConcurrent } from '../http/concurrency.js';
 import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
-import { silentLogger, type Logger } from '../logger.js';
-import { formatResultLine, tally, type CheckResult } from '../report/result.js';
+import { coreContext, type CoreContext } from '../context.js';
+import { tally, type CheckResult } from '../report/result.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { oneLine } from '../text.js';
 import type { Gate, GateKind } from './model.js';
@@ -17,7 +17,6 @@ import type { Gate, GateKind } from './model.js';
 export interface GateRunOptions {
   /** Budget of a command gate without its own `timeout`, and of every file check. */
   timeoutMs: number;
-  logger?: Logger;
 }
 
 export interface GateResult extends CheckResult {
@@ -45,13 +44,14 @@ export async function resolveReleaseDir(target: Target, releaseDir: string, time
   const answer = check.stdout.trim();
   if (check.exitCode === 0 && answer.startsWith('/')) return answer;
   const where = `on ${target.description}`;
-  if (answer === 'notdir') throw new UserError(`Input "release-dir": ${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
+  if (answer === 'notdir') throw new ArgumentError('releaseDir', `${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
   if (answer === 'missing') {
-    throw new UserError(
-      `Input "release-dir": ${releaseDir} does not exist ${where}; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
+    throw new ArgumentError(
+      'releaseDir',
+      `${releaseDir} does not exist ${where}; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
     );
   }
-  throw new UserError(`Input "release-dir": cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
+  throw new ArgumentError('releaseDir', `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
 }
 
 /** One line of command output or an error for a detail, at most 200 characters. */
@@ -247,8 +247,8 @@ export const CHECK_CONCURRENCY = 4;
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
  * File, directory, symlink, JSON and env-match checks run a few at a time; command gates then run one after another, in order.
  */
-export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions): Promise<GatesOutcome> {
-  const logger = options.logger ?? silentLogger;
+export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
+  const { logger } = coreContext(context);
   const cwd = await resolveReleaseDir(target, releaseDir, options.timeoutMs);
   logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
   const judge = async (gate: Gate): Promise<GateResult> => {
@@ -268,10 +268,9 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
   await mapConcurrent(checks, CHECK_CONCURRENCY, async ({ gate, index }) => {
     results[index] = await judge(gate);
   });
-  for (const { index } of checks) logger.info(formatResultLine(results[index]!));
   for (const { gate, index } of indexed.filter(({ gate }) => gate.kind === 'command')) {
+    logger.info(`Running ${gate.name}`);
     results[index] = await judge(gate);
-    logger.info(formatResultLine(results[index]));
   }
   const { passed, failed, total } = tally(results);
   return { releaseDir: cwd, results, passed, failed, total };

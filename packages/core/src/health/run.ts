@@ -4,8 +4,8 @@ import { judgeResponse } from '../http/expectations.js';
 import { httpGet } from '../http/request.js';
 import { checkManifest } from '../http/manifest.js';
 import { runLoad, type LoadResult } from '../http/load.js';
+import { coreContext, type CoreContext } from '../context.js';
 import type { Logger } from '../logger.js';
-import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
 import { displayUrl, waitAfter, worstCaseMs, type HealthConfig } from './config.js';
 
@@ -45,12 +45,6 @@ export interface HealthOutcome {
   results: CheckResult[];
 }
 
-export interface HealthContext {
-  logger: Logger;
-  redactor: Redactor;
-  sleep?: (ms: number) => Promise<void>;
-}
-
 interface Probe {
   status?: number;
   latencyMs: number;
@@ -65,7 +59,6 @@ interface Endpoint {
   probe(): Promise<Probe>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function originHeadersFor(config: HealthConfig, url: URL): Record<string, string> {
   const headers: Record<string, string> = { ...config.headers };
@@ -88,9 +81,8 @@ function withoutUserInfo(url: URL): URL {
  * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
  * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate.
  */
-export async function runHealthCheck(config: HealthConfig, context: HealthContext): Promise<HealthOutcome> {
-  const { logger, redactor } = context;
-  const sleep = context.sleep ?? defaultSleep;
+export async function runHealthCheck(config: HealthConfig, context: Partial<CoreContext> = {}): Promise<HealthOutcome> {
+  const { logger, redactor, sleep } = coreContext(context);
   const started = performance.now();
   // undici is loaded here, not at start-up: its HTTP parser (WebAssembly) costs ~45 ms that the step's first
   // log line, and an input error, should not wait for.

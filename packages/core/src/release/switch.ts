@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
-import type { Redactor } from '../redact.js';
+import { ArgumentError, UserError } from '../errors.js';
+import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
 
@@ -58,10 +57,6 @@ export interface ReleaseLayout {
   currentLink?: string;
 }
 
-interface Deps {
-  logger?: Logger;
-  redactor?: Redactor;
-}
 
 const NAME_PROBLEM = /[\n\r\0]/;
 
@@ -101,8 +96,8 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
   let resolves: string | undefined;
   for (let i = 0; i < parts.length; i++) {
     const key = parts[i];
-    if (key === 'noroot') throw new UserError(`Input "releases-root": ${releasesRoot} is not a directory on ${target.description}; pass the directory that holds releases/ and current`);
-    if (key === 'noreleases') throw new UserError(`Input "releases-root": ${releasesRoot} has no releases/ directory on ${target.description}; unpack releases into ${releasesRoot}/releases/<name> first`);
+    if (key === 'noroot') throw new ArgumentError('releasesRoot', `${releasesRoot} is not a directory on ${target.description}; pass the directory that holds releases/ and current`);
+    if (key === 'noreleases') throw new ArgumentError('releasesRoot', `${releasesRoot} has no releases/ directory on ${target.description}; unpack releases into ${releasesRoot}/releases/<name> first`);
     if (key === 'currentdir' || key === 'currentfile') {
       throw new UserError(
         `${releasesRoot}/current on ${target.description} is a real ${key === 'currentdir' ? 'directory' : 'file'}, not a symlink; ` +
@@ -129,10 +124,11 @@ const baseOf = (path: string) => path.replace(/^.*\//, '');
 
 /** Resolves the `release` input to a release name under releases/, or explains why it is not one. Changes nothing. */
 export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
-  const input = `Input "release": "${release}"`;
-  if (NAME_PROBLEM.test(release) || release.trim() === '') throw new UserError(`${input} is not a release name or path`);
+  const input = `"${release}"`;
+  const problem = (text: string) => new ArgumentError('release', text);
+  if (NAME_PROBLEM.test(release) || release.trim() === '') throw problem(`${input} is not a release name or path`);
   const isPath = release.includes('/');
-  if (!isPath && (release === '.' || release === '..')) throw new UserError(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
+  if (!isPath && (release === '.' || release === '..')) throw problem(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
   const path = isPath ? release : `releases/${release}`;
   const out = await script(
     target,
@@ -150,16 +146,16 @@ export async function resolveRelease(target: Target, layout: ReleaseLayout, rele
   const real = symlink ? parts[2] : parts[1];
   const where = `on ${target.description}`;
   const available = layout.releases.length > 0 ? `available: ${layout.releases.slice(-5).reverse().join(', ')}` : 'releases/ is empty';
-  if (kind === 'missing') throw new UserError(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
-  if (kind === 'notdir') throw new UserError(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
+  if (kind === 'missing') throw problem(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
+  if (kind === 'notdir') throw problem(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
   if (real === undefined || parentOf(real) !== layout.releasesDir) {
-    throw new UserError(
+    throw problem(
       `${input} resolves to ${real ?? 'an unknown place'}, which is not a directory directly inside ${layout.releasesDir} ${where}; ` +
         'releases must live in releases-root/releases/ (no "..", no paths elsewhere, no symlinks out); nothing was changed',
     );
   }
   if (symlink) {
-    throw new UserError(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
+    throw problem(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
   }
   return baseOf(real);
 }
@@ -195,20 +191,18 @@ export function releaseBefore(releases: readonly string[], current: string | und
 }
 
 /** Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes. */
-export async function switchRelease(target: Target, config: SwitchConfig, { logger = silentLogger, redactor }: Deps = {}): Promise<SwitchOutcome> {
-  const clean = (text: string) => (redactor ? redactor.redact(text) : text);
+export async function switchRelease(target: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
+  const { logger, redactor } = coreContext(context);
+  const clean = (text: string) => redactor.redact(text);
   const results: CheckResult[] = [];
-  const record = (result: CheckResult) => {
-    results.push(result);
-    logger.info(clean(`${result.status === 'pass' ? '✅' : result.status === 'fail' ? '❌' : '⏭️'} ${result.name}: ${result.detail}`));
-  };
+  const record = (result: CheckResult) => void results.push(result);
 
   const started = performance.now();
   const layout = await inspectReleases(target, config.releasesRoot);
   const previous = layout.current;
   let wanted: string;
   if (config.mode === 'switch') {
-    if (!config.release) throw new UserError('Input "release" is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
+    if (!config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
     wanted = await resolveRelease(target, layout, config.release);
   } else {
     if (config.release) wanted = await resolveRelease(target, layout, config.release);

@@ -1,0 +1,191 @@
+import type { z } from 'zod';
+import { coreContext, type CoreContext } from '#core/context.js';
+import { ArgumentError, InputError, UserError } from '#core/errors.js';
+import { parseInputs } from '#core/inputs/schema.js';
+import type { Logger } from '#core/logger.js';
+import { Redactor } from '#core/redact.js';
+import { writeJsonReport } from '#core/report/json.js';
+import { renderSummary } from '#core/report/markdown.js';
+import { formatResultLine, type CheckResult } from '#core/report/result.js';
+import { actionsCore, type Runner } from './runner.js';
+
+/**
+ * The one envelope every action runs in. An action is declared once — its inputs keyed by the exact action.yml
+ * names, which of them are secret, the schema of its outputs, and `main` (plus `post` where state must be cleaned
+ * up) — and the envelope does the rest the same way for all: mask secrets before anything else runs, read and
+ * validate the inputs, group the log, run the phase, then log the result lines, write the JSON report, the job
+ * summary and the validated outputs, and fail the step by one rule.
+ */
+
+type InputShape = Record<string, z.ZodType<unknown, string>>;
+export type Inputs<S extends InputShape> = { [K in keyof S]: z.output<S[K]> };
+
+/**
+ * How the raw text of a secret input is masked: `value` whole; `multiline` whole and line by line (a private key:
+ * a runner masks line by line and a tool may echo one line of it); or a function returning the secret parts of a
+ * text that is not secret as a whole (a header list, gate YAML with `secret:` values).
+ */
+export type SecretKind = 'value' | 'multiline' | ((raw: string) => (string | undefined)[]);
+
+export interface ActionContext extends CoreContext {
+  /** The action's name, e.g. `health-retry`. */
+  action: string;
+  /** Masks values found while running (a URL's password, a token from the environment), in the log and in files. */
+  mask(...secrets: (string | undefined)[]): void;
+  /** The checked-out repository (GITHUB_WORKSPACE), or the working directory outside a runner. */
+  workspace: string;
+  /** Where the JSON report goes when the action has no report-path input set: RUNNER_TEMP/deploy-gates/<action>-report.json. */
+  defaultReportPath: string;
+  /** State handed from one phase to the next (main → post). */
+  state: { save(name: string, value: string): void; get(name: string): string };
+}
+
+/** What a phase returns; the envelope renders it and fails the step when `failure` is set. */
+export interface ActionResult<O> {
+  /** Headline of the summary (`Health checks: 3/3 PASSED`) and of the log's closing lines. */
+  title: string;
+  /** Heading of the summary's first column: `Check` unless given. */
+  itemLabel?: string;
+  results: readonly CheckResult[];
+  /** Label/value rows under the summary table (the report's path is added when there is a report). */
+  facts?: readonly (readonly [string, string])[];
+  report?: { path: string; document: unknown };
+  /** Validated as a whole against the declared schema before any is written; none are written when absent. */
+  outputs?: { [K in keyof O]: string | undefined };
+  /** The closing log line of a step that passes. */
+  verdict?: string;
+  /** Set: the step fails with this message. */
+  failure?: string;
+}
+
+export interface ActionDefinition<S extends InputShape, O extends Record<string, string | undefined>> {
+  name: string;
+  inputs: S;
+  secrets?: { [K in keyof S & string]?: SecretKind };
+  outputs: z.ZodType<O>;
+  /** Which input a core argument came from (`{ releaseDir: 'release-dir' }`), so core's errors name the input. */
+  argumentInputs?: Record<string, keyof S & string>;
+  main(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
+  /** Runs as the action's `post` step, in the same bundle (action.yml: `post:` the same file as `main:`). */
+  post?(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
+}
+
+export interface DefinedAction {
+  readonly name: string;
+  /** Runs the phase the runner is in (main, or post when main has run) through `runner`, by default @actions/core. */
+  run(runner?: Runner): Promise<void>;
+}
+
+/** The saved state that tells the post step from the main step when both start the same bundle. */
+const PHASE_STATE = 'deploy-gates-phase';
+
+export function defineAction<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>): DefinedAction {
+  return {
+    name: definition.name,
+    run: async (runner) => runPhase(definition, runner ?? (await actionsCore())),
+  };
+}
+
+async function runPhase<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>, runner: Runner): Promise<void> {
+  const isPost = definition.post !== undefined && runner.getState(PHASE_STATE) === 'main';
+  const phase = isPost ? definition.post! : definition.main;
+  const redactor = new Redactor();
+  const mask = (...secrets: (string | undefined)[]) => {
+    for (const secret of secrets) {
+      if (!secret || secret.trim().length <= 2) continue;
+      runner.setSecret(secret);
+      redactor.add(secret);
+    }
+  };
+  const logger = runnerLogger(runner, definition.name);
+  try {
+    if (definition.post && !isPost) runner.saveState(PHASE_STATE, 'main');
+    // Secrets first: nothing — not even an input error — is logged before they are masked.
+    for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][]) mask(...secretParts(runner.getInput(name), kind));
+    const inputs = parseInputs(definition.inputs, (name) => runner.getInput(name)) as Inputs<S>;
+    const context: ActionContext = {
+      ...coreContext({ logger, redactor }),
+      action: definition.name,
+      mask,
+      workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+      defaultReportPath: defaultReportPath(definition.name),
+      state: { save: (name, value) => runner.saveState(name, value), get: (name) => runner.getState(name) },
+    };
+    runner.startGroup(`${definition.name}${isPost ? ' (post)' : ''}`);
+    let result: ActionResult<O>;
+    try {
+      result = await phase(inputs, context);
+    } finally {
+      runner.endGroup();
+    }
+    await render(result, definition.outputs, runner, logger, redactor);
+  } catch (error) {
+    const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
+    fail(runner, redactor, input && error instanceof ArgumentError ? new InputError(input, error.problem) : error);
+  }
+}
+
+function secretParts(raw: string, kind: SecretKind): (string | undefined)[] {
+  if (kind === 'value') return [raw];
+  if (kind === 'multiline') {
+    const bodyLines = raw
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line.length > 8 && !line.startsWith('-----'));
+    return [raw, ...bodyLines];
+  }
+  return kind(raw);
+}
+
+/** Result lines, report, summary, outputs, then the verdict — or the failure, by the one rule. */
+async function render<O extends Record<string, string | undefined>>(result: ActionResult<O>, schema: z.ZodType<O>, runner: Runner, logger: Logger, redactor: Redactor) {
+  // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
+  const outputs = result.outputs === undefined ? undefined : schema.parse(result.outputs);
+  for (const line of result.results) runner.info(redactor.redact(formatResultLine(line)));
+  const facts = [...(result.facts ?? [])];
+  if (result.report) {
+    await writeJsonReport(result.report.path, result.report.document, redactor);
+    facts.push(['Report', result.report.path]);
+  }
+  await writeSummary(runner, redactor, renderSummary({ title: result.title, itemLabel: result.itemLabel, results: result.results, facts }));
+  for (const [name, value] of Object.entries(outputs ?? {})) if (value !== undefined) runner.setOutput(name, redactor.redact(value));
+
+  const failure = result.failure === undefined ? undefined : redactor.redact(result.failure);
+  // Each failed check is an annotation — an error when the step fails, a warning when it passes despite it —
+  // unless the failure message already says it.
+  const annotate = failure === undefined ? logger.warning : logger.error;
+  for (const failed of result.results.filter((item) => item.status === 'fail')) {
+    if (!failure?.includes(failed.detail)) annotate(redactor.redact(`${failed.name}: ${failed.detail}`));
+  }
+  if (failure !== undefined) return runner.setFailed(failure);
+  if (result.verdict) runner.info(redactor.redact(result.verdict));
+}
+
+async function writeSummary(runner: Runner, redactor: Redactor, markdown: string): Promise<void> {
+  // Outside a runner (a bundle started by hand) there may be no summary file; the log and report still say it all.
+  if (!process.env.GITHUB_STEP_SUMMARY) return runner.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
+  await runner.summary.addRaw(redactor.redact(markdown), true).write();
+}
+
+/** The one failure rule for what a phase throws: a UserError fails the step with its message alone; anything else is a bug. */
+function fail(runner: Runner, redactor: Redactor, error: unknown): void {
+  if (error instanceof UserError) return runner.setFailed(redactor.redact(error.message));
+  const message = redactor.redact(error instanceof Error ? error.message : String(error));
+  runner.debug(redactor.redact(error instanceof Error && error.stack ? error.stack : message));
+  runner.setFailed(`Unexpected error (a bug in deploy-gates, please report it): ${message}`);
+}
+
+/** A Logger that writes to the runner's log; errors and warnings become annotations titled with the action's name. */
+function runnerLogger(runner: Runner, title: string): Logger {
+  return {
+    info: (message) => runner.info(message),
+    warning: (message) => runner.warning(message, { title }),
+    error: (message) => runner.error(message, { title }),
+    debug: (message) => runner.debug(message),
+  };
+}
+
+function defaultReportPath(action: string): string {
+  const dir = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';
+  return `${dir.replace(/\/$/, '')}/deploy-gates/${action}-report.json`;
+}

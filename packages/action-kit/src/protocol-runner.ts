@@ -1,0 +1,59 @@
+/**
+ * The runner protocol — inputs, log lines, annotations, groups, masking, outputs, state, job summary — built
+ * from @actions/core's own protocol modules, with the same names and behaviour as @actions/core's functions.
+ * It is what the committed bundles use when the runner starts them (see ./entry.ts); code loaded any other way
+ * (@github/local-action, tests) gets @actions/core's public API instead (./runner.ts).
+ *
+ * Why not @actions/core's index in the bundles: it eagerly loads @actions/http-client (undici, whose WebAssembly
+ * HTTP parser compiles at load) and @actions/exec for OIDC tokens and platform details that no deploy-gates action
+ * uses: +58 ms on every step's start, over the 60 ms budget (README, Benchmarks). The modules below are the ones
+ * its index builds these functions from, imported by path because the package's `exports` map only offers the
+ * index; @actions/core is pinned to an exact version for that reason, and a test checks that each function here
+ * writes exactly what @actions/core's function of that name writes.
+ */
+import { EOL } from 'node:os';
+import { issueCommand } from '../../../node_modules/@actions/core/lib/command.js';
+import { issueFileCommand, prepareKeyValueMessage } from '../../../node_modules/@actions/core/lib/file-command.js';
+import { toCommandProperties, toCommandValue } from '../../../node_modules/@actions/core/lib/utils.js';
+import { summary } from '../../../node_modules/@actions/core/lib/summary.js';
+import type { AnnotationProperties } from '../../../node_modules/@actions/core/lib/core.js';
+import type { Runner } from './runner.js';
+
+function getInput(name: string): string {
+  return (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
+}
+
+function error(message: string, properties: AnnotationProperties = {}): void {
+  issueCommand('error', toCommandProperties(properties), message);
+}
+
+export const protocolRunner: Runner = {
+  getInput,
+  getMultilineInput: (name) =>
+    getInput(name)
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.trim()),
+  setSecret: (secret) => issueCommand('add-mask', {}, secret),
+  setOutput(name, value) {
+    if (process.env.GITHUB_OUTPUT) return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
+    process.stdout.write(EOL);
+    issueCommand('set-output', { name }, toCommandValue(value));
+  },
+  info: (message) => void process.stdout.write(message + EOL),
+  debug: (message) => issueCommand('debug', {}, message),
+  warning: (message, properties = {}) => issueCommand('warning', toCommandProperties(properties), message),
+  error,
+  setFailed(message) {
+    process.exitCode = 1;
+    error(message);
+  },
+  startGroup: (name) => issueCommand('group', {}, name),
+  endGroup: () => issueCommand('endgroup', {}, ''),
+  saveState(name, value) {
+    if (process.env.GITHUB_STATE) return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    issueCommand('save-state', { name }, toCommandValue(value));
+  },
+  getState: (name) => process.env[`STATE_${name}`] || '',
+  summary,
+};
