@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FULL_SHA } from '#core/build-run/resolve.js';
+import { FULL_SHA } from '#core/github/schemas.js';
 import { duration, oneOf, optional, optionalDuration, required, withDefault } from '#core/inputs/schema.js';
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
