@@ -34,6 +34,7 @@ const rejection = async (promise: Promise<unknown>) => {
 
 describe('GitHub client: timeouts, connections, response checks and size', () => {
   it('fails a stalled API after the timeout, naming the request, without retrying it', async () => {
+    await listWorkflows(client(), REPO); // loads GitHub's description in the double first, so the clock measures the client
     let arrived = 0;
     double.onRequest = () => arrived++;
     double.inject({ kind: 'slow', delayMs: 10_000 }, { times: 10 });
@@ -79,6 +80,16 @@ describe('GitHub client: timeouts, connections, response checks and size', () =>
       ['Workflow', 'pass'],
       ['Build run', 'fail'],
     ]);
+  });
+
+  it('fails the step when an earlier attempt cannot be read in time, instead of taking it as not successful', async () => {
+    double.repo('octo/app').runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, conclusion: 'failure', previousAttempts: [{ conclusion: 'success' }] });
+    double.inject({ kind: 'slow', delayMs: 10_000 }, { match: /\/attempts\/1$/ });
+    const query = { ...REPO, workflow: 'build-artifacts.yml', sha: SHA, conclusion: 'success', waitMs: 0, pollIntervalMs: 10 };
+    const error = await rejection(resolveBuildRun(client({ timeoutMs: 150 }), query));
+    expect(error).toBeInstanceOf(BuildRunNotResolved);
+    expect(error.message).toMatch(/^GitHub did not answer GET .*\/actions\/runs\/900\/attempts\/1 within 150ms/);
+    expect((error as BuildRunNotResolved).results.at(-1)).toMatchObject({ name: 'Build run', status: 'fail' });
   });
 
   it('refuses an answer larger than 10 MiB by default, and one over a smaller limit', async () => {
