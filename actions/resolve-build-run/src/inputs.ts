@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { FULL_SHA, type BuildRunQuery } from '#core/build-run/resolve.js';
+import type { BuildRunQuery } from '#core/build-run/resolve.js';
 import { InputError } from '#core/errors.js';
+import { FULL_SHA } from '#core/github/schemas.js';
 import { duration, oneOf, optional, optionalDuration, required, withDefault } from '#core/inputs/schema.js';
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { BuildRunNotResolved, FULL_SHA, resolveBuildRun, type BuildRunResolution } from '#core/build-run/resolve.js';
+import { BuildRunNotResolved, resolveBuildRun, type BuildRunResolution } from '#core/build-run/resolve.js';
+import { FULL_SHA } from '#core/github/schemas.js';
 import { resolveBuildRunInputs, toQuery } from './inputs.js';
 
 const id = () => outputValue().regex(/^\d+$/);

@@ -14,12 +14,13 @@ import {
   type RunSpec,
   type WorkflowSpec,
 } from './fixtures.js';
-import { validateResponse } from './openapi.js';
+import { checkRequest, validateResponse } from './openapi.js';
 
 /**
  * A GitHub REST API double on 127.0.0.1: the endpoints the suite's actions use, state set by each test,
- * fault injection, a request log, and a check of every response body against GitHub's published
- * description (violations are recorded; tests assert there are none).
+ * fault injection, a request log, and a check of every request (path, method, path and query parameters)
+ * and every response body against GitHub's published description. Violations are recorded (tests assert there
+ * are none); a request that does not fit is answered 404/405/400 with a message saying what is wrong.
  */
 
 export interface RepoState {
@@ -93,6 +94,8 @@ export class GitHubDouble {
   /** Called before each request is served; tests use it to change state between polls. */
   onRequest: ((request: { method: string; path: string; query: URLSearchParams }) => void) | undefined;
   private readonly faults: ArmedFault[] = [];
+  /** Aborted by stop(), so a slow answer in progress does not hold the process open. */
+  private stopping = new AbortController();
   private server: Server | undefined;
   private origin = '';
   private readonly routes: Route[];
@@ -158,6 +161,8 @@ export class GitHubDouble {
 
   async stop(): Promise<void> {
     if (!this.server) return;
+    this.stopping.abort();
+    this.stopping = new AbortController();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = undefined;
@@ -176,30 +181,26 @@ export class GitHubDouble {
     let path = url.pathname;
     if (this.prefix) path = path.startsWith(this.prefix) ? path.slice(this.prefix.length) : '/__outside_prefix__';
     this.onRequest?.({ method, path, query: url.searchParams });
+    const request = `${method} ${path}${url.search}`;
 
-    const found = method === 'GET' ? this.routes.map((route) => ({ route, match: route.pattern.exec(path) })).find((entry) => entry.match) : undefined;
-    const template = found?.route.template;
+    // The request first: a path, method or parameter GitHub does not have is a violation, answered as one.
+    const checked = checkRequest(method, path, url.searchParams);
+    const route = checked.template ? this.routes.find((candidate) => candidate.template === checked.template) : undefined;
+    const match = route?.pattern.exec(path);
+    if (checked.problems.length === 0 && !(route && match && method === 'GET')) {
+      checked.problems.push(`${method} ${checked.template} is in GitHub's REST description but not served by the GitHub double`);
+      checked.status = 404;
+    }
     let reply: Reply;
-    const auth = req.headers.authorization;
-    const fault = this.takeFault(path);
-    if (fault?.kind === 'slow') await sleep(fault.delayMs);
-    if (this.token !== undefined && auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) {
-      reply = { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
-    } else if (fault && fault.kind !== 'slow') {
-      reply = this.faultReply(fault);
-    } else if (!found) {
-      reply = notFound();
+    if (checked.problems.length > 0) {
+      this.violations.push({ request, status: checked.status, problems: checked.problems });
+      reply = { status: checked.status, body: { message: `GitHub double: the request does not fit GitHub's REST description: ${checked.problems.join('; ')}`, documentation_url: 'https://docs.github.com/rest' } };
     } else {
-      const [owner, name] = [found.match![1]!, found.match![2]!];
-      const repo = `${decodeURIComponent(owner)}/${decodeURIComponent(name)}`;
-      reply = this.repos.has(repo) ? found.route.handler(found.match!, url.searchParams, repo) : notFound();
+      reply = await this.answer(req, path, url.searchParams, route!, match!);
+      const problems = validateResponse(route!.template, method, reply.status, reply.body);
+      if (problems.length > 0) this.violations.push({ request, status: reply.status, problems });
     }
-
-    if (template) {
-      const problems = validateResponse(template, method, reply.status, reply.body);
-      if (problems.length > 0) this.violations.push({ request: `${method} ${path}${url.search}`, status: reply.status, problems });
-    }
-    this.requests.push({ method, path, query: url.searchParams, status: reply.status, operation: template ? `${method} ${template}` : `${method} ?` });
+    this.requests.push({ method, path, query: url.searchParams, status: reply.status, operation: route ? `${method} ${route.template}` : `${method} ?` });
 
     const headers: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
@@ -213,6 +214,19 @@ export class GitHubDouble {
     };
     res.writeHead(reply.status, headers);
     res.end(JSON.stringify(reply.body));
+  }
+
+  /** The answer to a request that fits the description: the token check, an armed fault, or the route's handler. */
+  private async answer(req: IncomingMessage, path: string, query: URLSearchParams, route: Route, match: RegExpExecArray): Promise<Reply> {
+    const auth = req.headers.authorization;
+    const fault = this.takeFault(path);
+    if (fault?.kind === 'slow') await sleep(fault.delayMs, undefined, { signal: this.stopping.signal }).catch(() => {});
+    if (this.token !== undefined && auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) {
+      return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
+    }
+    if (fault && fault.kind !== 'slow') return this.faultReply(fault);
+    const repo = `${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
+    return this.repos.has(repo) ? route.handler(match, query, repo) : notFound();
   }
 
   private faultReply(fault: Exclude<Fault, { kind: 'slow' }>): Reply {

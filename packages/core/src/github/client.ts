@@ -3,15 +3,25 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { boundedFetch, transportFailure } from './transport.js';
 
 /**
- * The one way core talks to GitHub: Octokit with the retry plugin (transient 5xx) and the throttling
- * plugin (primary and secondary rate limits), against api.github.com or a GitHub Enterprise Server
- * (`GITHUB_API_URL`, e.g. https://ghe.example.com/api/v3). Domain code depends only on `GitHubClient`,
- * the `request` method, and validates what comes back with zod.
+ * The one way core talks to GitHub: Octokit with the retry plugin (transient 5xx, failed connections) and the
+ * throttling plugin (primary and secondary rate limits), against api.github.com or a GitHub Enterprise Server
+ * (`GITHUB_API_URL`, e.g. https://ghe.example.com/api/v3). Every attempt has a timeout and a response size
+ * limit (transport.ts). Domain code depends only on `GitHubClient` and reads through the typed queries in
+ * queries.ts, which check what comes back with zod.
+ *
+ * Bounds: an attempt that gets no complete answer within `timeoutMs` fails the request at once (a stalled API is
+ * not retried), and so does a body over `maxResponseBytes`. 5xx answers and failed connections are retried up to
+ * `retries` times, each attempt again bounded by `timeoutMs`, so one request takes at most
+ * (retries + 1) × timeoutMs plus the retry waits (1, 4, 9… units: 14 s for the default 3 retries) plus any
+ * rate-limit waits (each at most maxRateLimitWaitSeconds, at most `retries` of them).
  */
 export interface GitHubResponse {
   status: number;
+  /** The URL that answered. */
+  url: string;
   data: unknown;
   headers: Record<string, string | number | undefined>;
 }
@@ -35,7 +45,14 @@ export interface GitHubClientOptions {
   /** Rate-limit waits longer than this (in seconds) are not waited out; the request fails with the reset time. */
   maxRateLimitWaitSeconds?: number;
   userAgent?: string;
+  /** Milliseconds one attempt may take, headers and body (default 30 s). */
+  timeoutMs?: number;
+  /** Largest response body read, in bytes (default 10 MiB). */
+  maxResponseBytes?: number;
 }
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 export const DEFAULT_API_URL = 'https://api.github.com';
 
@@ -50,6 +67,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const retries = options.retries ?? 3;
   const unit = options.retryUnitMs ?? 1000;
   const maxWait = options.maxRateLimitWaitSeconds ?? 120;
+  const baseUrl = apiBaseUrl(options.baseUrl);
+  const limits = { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES };
   const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
     if (retryCount < retries && retryAfter <= maxWait) {
       logger.warning(`GitHub ${kind} rate limit on ${request.method} ${request.url}; retrying in ${retryAfter}s (retry ${retryCount + 1} of ${retries})`);
@@ -60,7 +79,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   };
   const octokit = new RetryingOctokit({
     auth: options.token,
-    baseUrl: apiBaseUrl(options.baseUrl),
+    baseUrl,
+    request: { fetch: boundedFetch(limits) },
     userAgent: options.userAgent ?? 'deploy-gates',
     log: { debug: () => {}, info: () => {}, warn: (message: string) => logger.debug(message), error: (message: string) => logger.debug(message) },
     retry: { retries, retryAfterBaseValue: unit },
@@ -75,8 +95,12 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   });
   return {
     request: async (route, parameters) => {
-      const response = await octokit.request(route, parameters ?? {});
-      return { status: response.status, data: response.data, headers: response.headers as GitHubResponse['headers'] };
+      try {
+        const response = await octokit.request(route, parameters ?? {});
+        return { status: response.status, url: response.url, data: response.data, headers: response.headers as GitHubResponse['headers'] };
+      } catch (error) {
+        throw transportFailure(error, baseUrl) ?? error;
+      }
     },
   };
 }

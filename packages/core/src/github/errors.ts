@@ -21,6 +21,30 @@ export function isRequestError(error: unknown): error is RequestErrorLike {
   return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number' && 'message' in error;
 }
 
+/** GitHub answered with an HTTP error status; the message names the resource and the fix. */
+export class GitHubHttpError extends UserError {
+  override name = 'GitHubHttpError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The API could not be talked to at all: no connection, no answer in time, or an answer too large to read.
+ * Nothing was learned about the resource, so callers never read it as "not found".
+ */
+export class GitHubUnavailable extends UserError {
+  override name = 'GitHubUnavailable';
+}
+
+/** GitHub answered, but not with what its API documents (a non-numeric id, a missing field, an HTML page). */
+export class GitHubUnexpectedResponse extends UserError {
+  override name = 'GitHubUnexpectedResponse';
+}
+
 function header(error: RequestErrorLike, name: string): string | undefined {
   const value = error.response?.headers?.[name];
   return value === undefined ? undefined : String(value);
@@ -41,34 +65,38 @@ export function explainGitHubError(error: unknown, purpose: RequestPurpose): unk
   if ((error.status === 403 || error.status === 429) && (remaining === '0' || secondary)) {
     const when = reset && !secondary ? `; the limit resets at ${new Date(Number(reset) * 1000).toISOString()}` : '';
     const retryAfter = header(error, 'retry-after');
-    return new UserError(
+    return new GitHubHttpError(
       `Reading ${purpose.what} hit GitHub's ${secondary ? 'secondary' : 'primary'} rate limit and retries did not get through: ${said}${when}${
         retryAfter ? `; retry-after ${retryAfter}s` : ''
       }. Run again later, spread out jobs that call the API, or use a token with a higher limit (a GitHub App installation token).`,
+      error.status,
     );
   }
   if (error.status === 401) {
-    return new UserError(
+    return new GitHubHttpError(
       `GitHub rejected the token reading ${purpose.what}: ${said}. Check the github-token input: it is expired, revoked, or not a token for this GitHub host (GITHUB_API_URL).`,
+      error.status,
     );
   }
   if (error.status === 403) {
     const accepted = header(error, 'x-accepted-github-permissions');
-    return new UserError(
+    return new GitHubHttpError(
       `The token may not read ${purpose.what}: ${said}. Grant the job \`permissions: { ${purpose.permission} }\`${
         accepted ? ` (GitHub asks for ${accepted.replace(/=/g, ': ')})` : ''
       }, or pass a github-token that has it.`,
+      error.status,
     );
   }
   if (error.status === 404) {
-    return new UserError(
+    return new GitHubHttpError(
       `${purpose.notFound ?? `Not found: ${purpose.what}`}: ${said}. Check the name and the repository input; for a private repository the token also needs \`${purpose.permission}\` (GitHub answers 404, not 403, when it cannot see it).`,
+      error.status,
     );
   }
   if (error.status >= 500) {
-    return new UserError(`GitHub kept failing while reading ${purpose.what}: ${said}, also after retries. Check https://www.githubstatus.com and run again.`);
+    return new GitHubHttpError(`GitHub kept failing while reading ${purpose.what}: ${said}, also after retries. Check https://www.githubstatus.com and run again.`, error.status);
   }
-  return new UserError(`Reading ${purpose.what} failed: ${said}.`);
+  return new GitHubHttpError(`Reading ${purpose.what} failed: ${said}.`, error.status);
 }
 
 /** Runs one request and explains its failure. */

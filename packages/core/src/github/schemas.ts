@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-/** The parts of GitHub's answers that resolve-build-run uses, checked before use. */
+/**
+ * The parts of GitHub's answers that core reads, checked before use (queries.ts applies them). Only the fields
+ * used are declared; GitHub's other fields pass through unchecked.
+ */
+
+/** A full commit SHA: 40 hexadecimal characters. */
+export const FULL_SHA = /^[0-9a-f]{40}$/i;
+
 export const workflowSchema = z.object({
   id: z.number().int().positive(),
   name: z.string(),
@@ -12,11 +19,14 @@ export type Workflow = z.infer<typeof workflowSchema>;
 
 export const workflowListSchema = z.object({ total_count: z.number().int(), workflows: z.array(workflowSchema) });
 
+/** The workflow's file name (`build-artifacts.yml`), from its path under .github/workflows/. */
+export const workflowFile = (workflow: Workflow) => workflow.path.split('/').pop() ?? workflow.path;
+
 export const runSchema = z.object({
   id: z.number().int().positive(),
   run_number: z.number().int().positive(),
   run_attempt: z.number().int().positive().optional(),
-  head_sha: z.string().regex(/^[0-9a-f]{40}$/i),
+  head_sha: z.string().regex(FULL_SHA),
   head_branch: z.string().nullable(),
   event: z.string(),
   status: z.string().nullable(),
@@ -56,3 +66,9 @@ export const deploymentStatusSchema = z.object({
   created_at: z.string(),
 });
 export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>;
+
+export const gitCommitSchema = z.object({
+  sha: z.string().regex(FULL_SHA),
+  html_url: z.string(),
+});
+export type GitCommit = z.infer<typeof gitCommitSchema>;
