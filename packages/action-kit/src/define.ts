@@ -101,8 +101,10 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
   try {
     if (definition.post && !isPost) runner.saveState(PHASE_STATE, 'main');
     // Secrets first: nothing — not even an input error — is logged before they are masked.
-    for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][]) mask(...secretParts(runner.getInput(name), kind));
-    const inputs = parseInputs(definition.inputs, (name) => runner.getInput(name)) as Inputs<S>;
+    // Trimmed here as @actions/core trims by default: a stub (local-action's) may not.
+    const input = (name: string) => runner.getInput(name).trim();
+    for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][]) mask(...secretParts(input(name), kind));
+    const inputs = parseInputs(definition.inputs, input) as Inputs<S>;
     const context: ActionContext = {
       ...coreContext({ logger, redactor }),
       action: definition.name,

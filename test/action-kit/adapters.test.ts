@@ -1,0 +1,58 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run as preSwitchGates } from '../../actions/pre-switch-gates/src/main.js';
+import { run as releaseSwitch } from '../../actions/release-switch/src/main.js';
+import { run as resolveBuildRun } from '../../actions/resolve-build-run/src/main.js';
+import { FakeRunner } from '../support/fake-runner.js';
+import { makeReleases, releaseName } from '../support/release-tree.js';
+
+/** The adapters' own behaviour, in-process through a FakeRunner (the bundle tests cover the same as the runner runs it). */
+let dir: string;
+const saved = { ...process.env };
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'adapters-'));
+  process.env.RUNNER_TEMP = dir;
+  delete process.env.GITHUB_STEP_SUMMARY;
+});
+afterEach(() => {
+  process.env = { ...saved };
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('action adapters in-process', () => {
+  it('release-switch switches current and writes its outputs', async () => {
+    const [a, b] = [releaseName(1), releaseName(2)];
+    await makeReleases(dir, [a, b]);
+    const runner = new FakeRunner({ 'releases-root': dir, release: b, target: 'local', keep: '5', mode: 'switch' });
+    await releaseSwitch(runner);
+    expect(runner.failed).toBeUndefined();
+    expect(readlinkSync(join(dir, 'current'))).toBe(`releases/${b}`);
+    expect(runner.outputs).toMatchObject({ 'current-release': b, switched: 'true', 'rolled-back': 'false', report: join(dir, 'deploy-gates/release-switch-report.json') });
+  });
+
+  it('release-switch names its input when core refuses a release', async () => {
+    await makeReleases(dir, [releaseName(1)]);
+    const runner = new FakeRunner({ 'releases-root': dir, release: '..', target: 'local' });
+    await releaseSwitch(runner);
+    expect(runner.failed).toMatch(/^Input "release": "\.\." is not a release name/);
+    expect(runner.outputs).toEqual({});
+  });
+
+  it('pre-switch-gates names release-dir when the release is missing, and masks the ssh key first', async () => {
+    const runner = new FakeRunner({ 'release-dir': join(dir, 'missing'), preset: 'node', target: 'local', 'ssh-key': 'not-used-but-secret-key-body' });
+    await preSwitchGates(runner);
+    expect(runner.secrets).toContain('not-used-but-secret-key-body');
+    expect(runner.failed).toBe(`Input "release-dir": ${join(dir, 'missing')} does not exist on local; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`);
+  });
+
+  it('resolve-build-run masks GITHUB_TOKEN when it falls back to it, and says which input is missing', async () => {
+    process.env.GITHUB_TOKEN = 'ghs_fallback_token_value';
+    delete process.env.GITHUB_REPOSITORY;
+    const runner = new FakeRunner({ workflow: 'build.yml', sha: 'a'.repeat(40) });
+    await resolveBuildRun(runner);
+    expect(runner.secrets).toEqual(['ghs_fallback_token_value']);
+    expect(runner.failed).toBe('Input "repository": is empty and GITHUB_REPOSITORY is not set; pass owner/name');
+  });
+});

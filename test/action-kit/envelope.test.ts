@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineAction, outputValue } from '#action-kit/index.js';
+import { ArgumentError, UserError } from '#core/errors.js';
+import { integer, optional, required } from '#core/inputs/schema.js';
+import { FakeRunner } from '../support/fake-runner.js';
+
+/** defineAction, run in-process through a FakeRunner: the one envelope every action relies on. */
+let dir: string;
+const saved = { ...process.env };
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'envelope-'));
+  process.env.RUNNER_TEMP = dir;
+  process.env.GITHUB_STEP_SUMMARY = join(dir, 'summary');
+});
+afterEach(() => {
+  process.env = { ...saved };
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const inputs = { name: required(), count: integer({ min: 1 }), token: optional(), key: optional() };
+const outputs = z.object({ greeting: outputValue(), count: outputValue().optional() });
+
+function action(main: Parameters<typeof defineAction<typeof inputs, z.output<typeof outputs>>>[0]['main'], extra: { post?: typeof main } = {}) {
+  return defineAction({ name: 'probe', inputs, secrets: { token: 'value', key: 'multiline' }, argumentInputs: { who: 'name' }, outputs, main, ...extra });
+}
+
+const passing = action(async (input, context) => ({
+  title: 'Probe',
+  results: [{ name: 'hello', status: 'pass', detail: `hello ${input.name} with ${input.token}`, durationMs: 1 }],
+  report: { path: join(dir, 'report.json'), document: { token: input.token } },
+  outputs: { greeting: `hi ${input.name}`, count: String(input.count) },
+  verdict: `greeted ${context.action}`,
+}));
+
+describe('defineAction', () => {
+  it('masks secret inputs before anything else, then renders results, report, summary and outputs', async () => {
+    const runner = new FakeRunner({ name: 'ada', count: '2', token: 'Tk-123456', key: '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----' });
+    await passing.run(runner);
+    expect(runner.failed).toBeUndefined();
+    expect(runner.secrets).toEqual(['Tk-123456', '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----', 'AAAABBBBCCCCDDDD']);
+    expect(runner.log[0]).toBe('group: probe');
+    expect(runner.log).toContain('info: ✅ hello: hello ada with *** (1 ms)');
+    expect(runner.log.at(-1)).toBe('info: greeted probe');
+    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
+    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toContain('"token": "***"');
+    expect(runner.summaryText).toContain('Probe: 1/1 PASSED');
+    expect(runner.summaryText).toContain(`| Report | ${join(dir, 'report.json')} |`);
+    expect(runner.summaryText).not.toContain('Tk-123456');
+  });
+
+  it('reports every bad input at once, with the secrets already masked, and runs nothing', async () => {
+    let ran = false;
+    const runner = new FakeRunner({ name: '', count: 'zero', token: 'Tk-123456' });
+    await action(async () => ((ran = true), { title: 'x', results: [] })).run(runner);
+    expect(ran).toBe(false);
+    expect(runner.secrets).toEqual(['Tk-123456']);
+    expect(runner.failed).toBe('Invalid inputs:\n- Input "name": is required but was empty\n- Input "count": "zero" is not a whole number of at least 1');
+  });
+
+  it('fails by one rule: a returned failure, a UserError, a core ArgumentError named as its input, or a bug', async () => {
+    const failing = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({
+      title: 'Probe',
+      results: [{ name: 'one', status: 'fail', detail: 'broke', durationMs: 1 }, { name: 'two', status: 'fail', detail: 'the whole story', durationMs: 1 }],
+      outputs: { greeting: 'hi', count: undefined },
+      failure: 'Probe failed: the whole story',
+    })).run(failing);
+    expect(failing.failed).toBe('Probe failed: the whole story');
+    // Each failed check is annotated unless the failure already says it; outputs are still written.
+    expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual(['error: one: broke']);
+    expect(failing.outputs).toEqual({ greeting: 'hi' });
+
+    const userError = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => {
+      throw new UserError('the host is gone; check the target');
+    }).run(userError);
+    expect(userError.failed).toBe('the host is gone; check the target');
+
+    const argument = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => {
+      throw new ArgumentError('who', '"ada" is not a release name');
+    }).run(argument);
+    expect(argument.failed).toBe('Input "name": "ada" is not a release name');
+
+    const bug = new FakeRunner({ name: 'ada', count: '1', token: 'Tk-123456' });
+    await action(async () => {
+      throw new TypeError('cannot read x of undefined (Tk-123456)');
+    }).run(bug);
+    expect(bug.failed).toBe('Unexpected error (a bug in deploy-gates, please report it): cannot read x of undefined (***)');
+  });
+
+  it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {
+    const runner = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'null', count: '1' } })).run(runner);
+    expect(runner.outputs).toEqual({});
+    expect(runner.failed).toMatch(/^Unexpected error \(a bug in deploy-gates/);
+  });
+
+  it('runs post when main has run, with the state main saved', async () => {
+    const withPost = action(
+      async (_input, context) => (context.state.save('pid', '4242'), { title: 'Main', results: [], verdict: 'main ran' }),
+      { post: async (_input, context) => ({ title: 'Post', results: [], verdict: `post stops ${context.state.get('pid')}` }) },
+    );
+    const main = new FakeRunner({ name: 'ada', count: '1' });
+    await withPost.run(main);
+    expect(main.log.at(-1)).toBe('info: main ran');
+    expect(main.savedState).toEqual({ 'deploy-gates-phase': 'main', pid: '4242' });
+
+    const post = new FakeRunner({ name: 'ada', count: '1' }, main.savedState);
+    await withPost.run(post);
+    expect(post.log[0]).toBe('group: probe (post)');
+    expect(post.log.at(-1)).toBe('info: post stops 4242');
+  });
+});
