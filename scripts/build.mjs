@@ -25,10 +25,7 @@ async function entries() {
 }
 
 async function bundle(entry) {
-  // @actions/core stays out of the bundles: they talk to the runner through action-kit's protocol runner, and
-  // import @actions/core only when loaded by something other than the runner (@github/local-action), which
-  // brings its own (see packages/action-kit/src/runner.ts).
-  const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023', externals: ['@actions/core'] });
+  const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023' });
   // ncc adds a package.json ({"type":"module"}) for ESM output, and a chunk file (<id>.index.js) for each module
   // loaded with import() on first use; anything else would be a file from outside the bundle, which is not allowed.
   const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
