@@ -100,6 +100,26 @@ describe('defineAction', () => {
     expect(runner.failed).toMatch(/^Unexpected error \(a bug in deploy-gates/);
   });
 
+  it('runs pre, then main, then post from one bundle, each with the state the earlier phases saved', async () => {
+    const phased = defineAction({
+      name: 'probe',
+      inputs,
+      outputs,
+      pre: async (_input, context) => (context.state.save('started', 'yes'), { title: 'Pre', results: [], verdict: 'pre ran' }),
+      main: async (_input, context) => ({ title: 'Main', results: [], verdict: `main after pre: ${context.state.get('started')}` }),
+      post: async () => ({ title: 'Post', results: [], verdict: 'post ran' }),
+    });
+    const state: Record<string, string> = {};
+    const verdicts: (string | undefined)[] = [];
+    for (let step = 0; step < 3; step++) {
+      const runner = new FakeRunner({ name: 'ada', count: '1' }, { ...state });
+      await phased.run(runner);
+      Object.assign(state, runner.savedState);
+      verdicts.push(runner.log.at(-1));
+    }
+    expect(verdicts).toEqual(['info: pre ran', 'info: main after pre: yes', 'info: post ran']);
+  });
+
   it('runs post when main has run, with the state main saved', async () => {
     const withPost = action(
       async (_input, context) => (context.state.save('pid', '4242'), { title: 'Main', results: [], verdict: 'main ran' }),

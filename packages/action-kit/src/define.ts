@@ -36,7 +36,7 @@ export interface ActionContext extends CoreContext {
   workspace: string;
   /** Where the JSON report goes when the action has no report-path input set: RUNNER_TEMP/deploy-gates/<action>-report.json. */
   defaultReportPath: string;
-  /** State handed from one phase to the next (main → post). */
+  /** State handed from one phase to the next (pre → main → post). */
   state: { save(name: string, value: string): void; get(name: string): string };
 }
 
@@ -66,18 +66,31 @@ export interface ActionDefinition<S extends InputShape, O extends Record<string,
   /** Which input a core argument came from (`{ releaseDir: 'release-dir' }`), so core's errors name the input. */
   argumentInputs?: Record<string, keyof S & string>;
   main(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
+  /** Runs as the action's `pre` step, in the same bundle (action.yml: `pre:` the same file as `main:`). */
+  pre?(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
   /** Runs as the action's `post` step, in the same bundle (action.yml: `post:` the same file as `main:`). */
   post?(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
 }
 
 export interface DefinedAction {
   readonly name: string;
-  /** Runs the phase the runner is in (main, or post when main has run) through `runner`, by default @actions/core. */
+  /** Runs the phase the runner is in (pre, main or post) through `runner`, by default @actions/core's API. */
   run(runner?: Runner): Promise<void>;
 }
 
-/** The saved state that tells the post step from the main step when both start the same bundle. */
+/**
+ * The saved state that tells pre, main and post apart when all start the same bundle: each phase records itself,
+ * and the runner hands an action's saved state to its later phases as STATE_* variables.
+ */
 const PHASE_STATE = 'deploy-gates-phase';
+type Phase = 'pre' | 'main' | 'post';
+
+function currentPhase(definition: { pre?: unknown; post?: unknown }, runner: Runner): Phase {
+  const last = runner.getState(PHASE_STATE);
+  if (last === 'main' && definition.post) return 'post';
+  if (last === '' && definition.pre) return 'pre';
+  return 'main';
+}
 
 export function defineAction<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>): DefinedAction {
   return {
@@ -87,8 +100,8 @@ export function defineAction<S extends InputShape, O extends Record<string, stri
 }
 
 async function runPhase<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>, runner: Runner): Promise<void> {
-  const isPost = definition.post !== undefined && runner.getState(PHASE_STATE) === 'main';
-  const phase = isPost ? definition.post! : definition.main;
+  const phaseName = currentPhase(definition, runner);
+  const phase = (phaseName === 'main' ? definition.main : definition[phaseName])!;
   const redactor = new Redactor();
   const mask = (...secrets: (string | undefined)[]) => {
     for (const secret of secrets) {
@@ -99,7 +112,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
   };
   const logger = runnerLogger(runner, definition.name);
   try {
-    if (definition.post && !isPost) runner.saveState(PHASE_STATE, 'main');
+    if (definition.pre || definition.post) runner.saveState(PHASE_STATE, phaseName);
     // Secrets first: nothing — not even an input error — is logged before they are masked.
     // Trimmed here as @actions/core trims by default: a stub (local-action's) may not.
     const input = (name: string) => runner.getInput(name).trim();
@@ -113,7 +126,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       defaultReportPath: defaultReportPath(definition.name),
       state: { save: (name, value) => runner.saveState(name, value), get: (name) => runner.getState(name) },
     };
-    runner.startGroup(`${definition.name}${isPost ? ' (post)' : ''}`);
+    runner.startGroup(`${definition.name}${phaseName === 'main' ? '' : ` (${phaseName})`}`);
     let result: ActionResult<O>;
     try {
       result = await phase(inputs, context);

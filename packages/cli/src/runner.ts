@@ -77,14 +77,17 @@ export async function runAction(root: string, action: ActionMetadata, inputs: Ma
     const renderer = new CommandRenderer(debug);
     const script = (path: string) => resolve(action.dir, path);
 
+    // What earlier phases saved reaches the later ones as STATE_* variables, as the runner hands it on.
+    const withState = async () => {
+      const state = parseFileCommands(await readFile(files.GITHUB_STATE!, 'utf8'));
+      return { ...env, ...Object.fromEntries([...state].map(([name, value]) => [`STATE_${name}`, value])) };
+    };
     let exitCode = 0;
     if (action.runs.pre) exitCode = await runPhase(node, script(action.runs.pre), env, renderer, print);
-    if (exitCode === 0) exitCode = await runPhase(node, script(action.runs.main), env, renderer, print);
+    if (exitCode === 0) exitCode = await runPhase(node, script(action.runs.main), await withState(), renderer, print);
     if (action.runs.post) {
-      const state = parseFileCommands(await readFile(files.GITHUB_STATE!, 'utf8'));
-      const postEnv = { ...env, ...Object.fromEntries([...state].map(([name, value]) => [`STATE_${name}`, value])) };
       print(`▸ Post ${action.name}`);
-      const postCode = await runPhase(node, script(action.runs.post), postEnv, renderer, print);
+      const postCode = await runPhase(node, script(action.runs.post), await withState(), renderer, print);
       if (exitCode === 0) exitCode = postCode;
     }
     const mask = (text: string) => renderer.mask(text);

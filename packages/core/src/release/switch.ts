@@ -122,7 +122,7 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
 const parentOf = (path: string) => path.replace(/\/[^/]*$/, '') || '/';
 const baseOf = (path: string) => path.replace(/^.*\//, '');
 
-/** Resolves the `release` input to a release name under releases/, or explains why it is not one. Changes nothing. */
+/** Resolves the requested release to a release name under releases/, or explains why it is not one. Changes nothing. */
 export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
   const input = `"${release}"`;
   const problem = (text: string) => new ArgumentError('release', text);
