@@ -14,5 +14,10 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,
+  // test/repo/dist-fresh.test.ts compares dist/ with a build that starts with the run and runs alongside the
+  // other test files (globalSetup); the sequencer runs that test last, so it waits for the build only at the end.
+  globalSetup: '<rootDir>/test/support/dist-build.mjs',
+  globalTeardown: '<rootDir>/test/support/dist-build-teardown.mjs',
+  testSequencer: '<rootDir>/test/support/sequencer.cjs',
   reporters: ['default', '<rootDir>/test/support/closing-line-reporter.cjs'],
 };

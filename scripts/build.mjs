@@ -2,16 +2,25 @@
 // Bundles every action (actions/<name>/src/index.ts, plus src/post.ts where action.yml has a post step)
 // and the CLI into single files with ncc: dist/<name>/index.js, dist/<name>/post.js, dist/cli/index.js.
 // `--out <dir>` writes the bundles elsewhere (the freshness test compares such a build with dist/).
+// `--jobs <n>` bundles up to n entries at once, each in its own worker thread (default: one per processor);
+// every entry is its own ncc compilation either way, so the output does not depend on n.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ncc from '@vercel/ncc';
-import { minify } from 'terser';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const outIndex = process.argv.indexOf('--out');
-const out = outIndex > 0 ? resolve(process.argv[outIndex + 1]) : join(root, 'dist');
+const script = fileURLToPath(import.meta.url);
+const root = resolve(dirname(script), '..');
+
+if (isMainThread) await main();
+else await bundleInWorker();
+
+function option(name) {
+  const index = process.argv.indexOf(name);
+  return index > 0 ? process.argv[index + 1] : undefined;
+}
 
 async function entries() {
   const list = [{ name: 'cli', files: [['index.js', join(root, 'packages/cli/src/index.ts')]] }];
@@ -24,31 +33,85 @@ async function entries() {
   return list;
 }
 
-async function bundle(entry) {
-  const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023' });
-  // ncc adds a package.json ({"type":"module"}) for ESM output, and a chunk file (<id>.index.js) for each module
-  // loaded with import() on first use; anything else would be a file from outside the bundle, which is not allowed.
-  const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
-  const foreign = chunks.map(([asset]) => asset).filter((asset) => !/^\d+\.index\.m?js$/.test(asset));
-  if (foreign.length > 0) throw new Error(`${entry}: ncc emitted assets that are not chunks (${foreign.join(', ')})`);
-  // ncc minifies the main file only; its chunks get the same treatment here (smaller to commit and to parse).
-  const minified = [];
-  for (const [asset, { source }] of chunks) {
-    const { code: small } = await minify(String(source), { module: true, ecma: 2020, compress: true, mangle: true, format: { comments: false } });
-    minified.push([asset, small]);
-  }
-  return { code, packageJson: assets?.['package.json']?.source, chunks: minified };
-}
+async function main() {
+  const out = option('--out') ? resolve(option('--out')) : join(root, 'dist');
+  const jobs = [];
+  for (const { name, files } of await entries()) for (const [file, entry] of files) jobs.push({ name, file, entry });
+  const jobCount = Math.max(1, Math.min(Number(option('--jobs') ?? availableParallelism()) || 1, jobs.length));
 
-await rm(out, { recursive: true, force: true });
-for (const { name, files } of await entries()) {
-  await mkdir(join(out, name), { recursive: true });
-  for (const [file, entry] of files) {
-    const { code, packageJson, chunks } = await bundle(entry);
+  // Bundle in worker threads (a queue, so a worker that finishes early takes the next entry), then write in a fixed order.
+  const results = new Array(jobs.length);
+  let next = 0;
+  const failures = [];
+  const runWorker = () =>
+    new Promise((done) => {
+      const worker = new Worker(script, { workerData: null, stdout: false, stderr: false });
+      const take = () => {
+        if (failures.length > 0 || next >= jobs.length) return void worker.terminate().then(done);
+        const index = next++;
+        worker.once('message', (message) => {
+          if (message.error) failures.push(`${relative(root, jobs[index].entry)}: ${message.error}`);
+          else results[index] = message;
+          take();
+        });
+        worker.postMessage(jobs[index].entry);
+      };
+      worker.once('error', (error) => {
+        failures.push(`worker: ${error?.message ?? error}`);
+        done();
+      });
+      take();
+    });
+  await Promise.all(Array.from({ length: jobCount }, runWorker));
+  if (failures.length > 0) {
+    process.stderr.write(`build failed:\n${failures.map((failure) => `  ${failure.replace(/\n/g, '\n  ')}`).join('\n')}\n`);
+    process.exit(1);
+  }
+
+  await rm(out, { recursive: true, force: true });
+  for (const [index, { name, file }] of jobs.entries()) {
+    const { code, packageJson, chunks } = results[index];
+    await mkdir(join(out, name), { recursive: true });
     await writeFile(join(out, name, file), code, { mode: name === 'cli' ? 0o755 : 0o644 });
     if (packageJson) await writeFile(join(out, name, 'package.json'), packageJson);
     for (const [chunk, source] of chunks) await writeFile(join(out, name, chunk), source);
     const loadedLater = chunks.reduce((sum, [, source]) => sum + Buffer.byteLength(source), 0);
     console.log(`dist/${name}/${file}  ${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB${loadedLater ? ` (+ ${(loadedLater / 1024).toFixed(0)} KiB loaded on first use)` : ''}`);
   }
+}
+
+async function bundleInWorker() {
+  const [{ default: ncc }, { minify }] = await Promise.all([import('@vercel/ncc'), import('terser')]);
+  const bundle = async (entry) => {
+    const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023' });
+    // ncc adds a package.json ({"type":"module"}) for ESM output, and a chunk file (<id>.index.js) for each module
+    // loaded with import() on first use; anything else would be a file from outside the bundle, which is not allowed.
+    const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
+    const foreign = chunks.map(([asset]) => asset).filter((asset) => !/^\d+\.index\.m?js$/.test(asset));
+    if (foreign.length > 0) throw new Error(`ncc emitted assets that are not chunks (${foreign.join(', ')})`);
+    // ncc minifies the main file only; its chunks get the same treatment here (smaller to commit and to parse).
+    const minified = [];
+    for (const [asset, { source }] of chunks) {
+      const { code: small } = await minify(String(source), { module: true, ecma: 2020, compress: true, mangle: true, format: { comments: false } });
+      minified.push([asset, small]);
+    }
+    return { code, packageJson: assets?.['package.json']?.source?.toString(), chunks: minified };
+  };
+  parentPort.on('message', async (entry) => {
+    try {
+      parentPort.postMessage(await bundle(entry));
+    } catch (error) {
+      parentPort.postMessage({ error: conciseError(error) });
+    }
+  });
+}
+
+// ncc's errors embed webpack's stack and whole lines of its minified source (megabytes); keep what names the problem.
+function conciseError(error) {
+  const lines = String(error?.message ?? error)
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '' && !/^\s*at /.test(line) && !/^\s*\* .*loaders\//.test(line));
+  const shown = lines.slice(0, 12).map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line));
+  return `${shown.join('\n')}${lines.length > shown.length ? `\n(${lines.length - shown.length} more lines)` : ''}`;
 }

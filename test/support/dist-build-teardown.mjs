@@ -1,0 +1,2 @@
+// Jest globalTeardown: see dist-build.mjs.
+export { stopDistBuild as default } from './dist-build.mjs';
