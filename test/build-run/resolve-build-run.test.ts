@@ -378,7 +378,7 @@ describe('resolveBuildRun: API faults', () => {
   it('explains a rejected token (401)', async () => {
     double.token = 'another-token';
     const error = await failure(resolve());
-    expect(error.message).toMatch(/GitHub rejected the token reading workflow build-artifacts.yml of octo\/app: GitHub answered 401 \(Bad credentials\).*Check the github-token input/);
+    expect(error.message).toMatch(/GitHub rejected the token reading workflow build-artifacts.yml of octo\/app: GitHub answered 401 \(Bad credentials\).*Check the token the step was given/);
     expect(error.message).not.toContain('ghs_testtoken123');
   });
 

@@ -74,7 +74,7 @@ export function explainGitHubError(error: unknown, purpose: RequestPurpose): unk
   }
   if (error.status === 401) {
     return new GitHubHttpError(
-      `GitHub rejected the token reading ${purpose.what}: ${said}. Check the github-token input: it is expired, revoked, or not a token for this GitHub host (GITHUB_API_URL).`,
+      `GitHub rejected the token reading ${purpose.what}: ${said}. Check the token the step was given: it is expired, revoked, or not a token for this GitHub host (GITHUB_API_URL).`,
       error.status,
     );
   }
@@ -89,7 +89,7 @@ export function explainGitHubError(error: unknown, purpose: RequestPurpose): unk
   }
   if (error.status === 404) {
     return new GitHubHttpError(
-      `${purpose.notFound ?? `Not found: ${purpose.what}`}: ${said}. Check the name and the repository input; for a private repository the token also needs \`${purpose.permission}\` (GitHub answers 404, not 403, when it cannot see it).`,
+      `${purpose.notFound ?? `Not found: ${purpose.what}`}: ${said}. Check the name and the repository (owner/name); for a private repository the token also needs \`${purpose.permission}\` (GitHub answers 404, not 403, when it cannot see it).`,
       error.status,
     );
   }
