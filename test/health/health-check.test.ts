@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import type { HealthConfig } from '#core/health/config.js';
 import { runHealthCheck } from '#core/health/run.js';
 import { parseJsonAssertion, type JsonAssertion } from '#core/http/expectations.js';
@@ -210,6 +211,47 @@ describe('health check against real servers on loopback', () => {
     expect(outcome.slo).toBeUndefined();
     expect(outcome.results[1]).toEqual(expect.objectContaining({ status: 'skip' }));
     expect(app.requests).toHaveLength(1);
+  });
+
+  it('decodes deflate (zlib and raw), br and stacked codings, and says which coding a body came in', async () => {
+    const body = Buffer.from(JSON.stringify({ status: 'ok' }));
+    const encoded: Record<string, [string, Buffer]> = {
+      '/deflate': ['deflate', deflateSync(body)],
+      '/raw-deflate': ['deflate', deflateRawSync(body)],
+      '/br': ['br', brotliCompressSync(body)],
+      '/stacked': ['gzip, br', brotliCompressSync(gzipSync(body))],
+      '/unknown': ['compress', body],
+      '/corrupt': ['gzip', Buffer.from('not gzip at all')],
+    };
+    const app = await server((req, res) => {
+      const [coding, bytes] = encoded[req.url!]!;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+      res.end(bytes);
+    });
+    const urls = Object.keys(encoded).map((path) => `${app.url}${path}`);
+    const { outcome } = await check(config(urls, { attempts: 1, expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') } }));
+    expect(app.requests[0]!.headers['accept-encoding']).toMatch(/^gzip, deflate, br(, zstd)?$/);
+    expect(outcome.endpoints.map((e) => [e.attempts[0]!.encoding, e.attempts[0]!.reason])).toEqual([
+      ['deflate', 'ok'],
+      ['deflate', 'ok'],
+      ['br', 'ok'],
+      ['gzip, br', 'ok'],
+      ['compress', expect.stringMatching(/^Content-Encoding compress is not one health-retry can decode \(it accepts gzip, deflate, br/)],
+      ['gzip', expect.stringMatching(/^the gzip body could not be decoded: incorrect header check$/)],
+    ]);
+  });
+
+  it('hints at https:// when a plain-HTTP request to a TLS port is closed unanswered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const tls = await server((_req, res) => json(res, 200, {}), { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') });
+      const plainUrl = tls.url.replace('https:', 'http:');
+      const { outcome } = await check(config([`${plainUrl}/health`], { attempts: 1 }));
+      expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe(`connection reset: other side closed (if ${new URL(plainUrl).host} serves HTTPS, use https://)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('masks a secret that the server echoes back in every reason', async () => {

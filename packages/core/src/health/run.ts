@@ -17,6 +17,11 @@ export interface AttemptRecord {
   latencyMs: number;
   verdict: 'pass' | 'fail';
   reason: string;
+  /** The Content-Encoding the body came in (decoded before it was judged), when it had one. */
+  encoding?: string;
+  /** Where the answer came from when redirects were followed, and how many. */
+  finalUrl?: string;
+  redirects?: number;
 }
 
 export interface EndpointReport {
@@ -50,6 +55,9 @@ interface Probe {
   latencyMs: number;
   pass: boolean;
   reason: string;
+  encoding?: string;
+  finalUrl?: URL;
+  redirects?: number;
 }
 
 interface Endpoint {
@@ -67,6 +75,22 @@ function originHeadersFor(config: HealthConfig, url: URL): Record<string, string
     headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
   }
   return headers;
+}
+
+/**
+ * What a failed answer from another origin should say: the credentials stayed behind (correctly: a new origin
+ * must not get them), so a 401 there is no news about the configured URL; the final URL is what to probe.
+ */
+function withheldNote(withheld: readonly string[], config: HealthConfig, url: URL, finalUrl: URL, redirects: number): string {
+  const what = withheld.map((name) =>
+    name === 'authorization' && !config.headers.authorization ? (config.bearerToken ? 'the bearer token' : "the URL's credentials") : `the ${name} header`,
+  );
+  const list = what.length > 1 ? `${what.slice(0, -1).join(', ')} and ${what.at(-1)}` : what[0];
+  const hops = `${redirects} redirect${redirects === 1 ? '' : 's'}`;
+  return (
+    `; redirected to another origin (${finalUrl.origin}, not ${url.origin}; ${hops}), where ${list} ${what.length > 1 ? 'were' : 'was'} not sent: ` +
+    `use the final URL ${displayUrl(finalUrl)} in urls`
+  );
 }
 
 function withoutUserInfo(url: URL): URL {
@@ -104,9 +128,12 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
   const endpoints: Endpoint[] = config.urls.map((url) =>
     endpoint(url, 'endpoint', async () => {
       const outcome = await httpGet(withoutUserInfo(url), requestOptions(url));
-      if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message };
-      const verdict = judgeResponse(outcome.response, config.expect);
-      return { status: outcome.response.status, latencyMs: outcome.latencyMs, ...verdict };
+      const where = { finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl, redirects: outcome.ok ? outcome.response.redirects : outcome.redirects };
+      if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message, ...where };
+      const { response } = outcome;
+      const verdict = judgeResponse(response, config.expect);
+      const note = !verdict.pass && response.withheldHeaders.length > 0 ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects) : '';
+      return { status: response.status, latencyMs: outcome.latencyMs, ...verdict, reason: verdict.reason + note, encoding: response.encoding, ...where };
     }),
   );
   if (config.assetManifest) {
@@ -141,9 +168,20 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
           const reason = redactor.redact(probe.reason);
           e.streak = probe.pass ? e.streak + 1 : 0;
           e.report.healthy = e.streak >= config.consecutiveSuccesses;
-          e.report.attempts.push({ attempt, startedAt, status: probe.status, latencyMs: Math.round(probe.latencyMs), verdict: probe.pass ? 'pass' : 'fail', reason });
+          const redirected = probe.finalUrl && probe.redirects ? { finalUrl: redactor.redact(displayUrl(probe.finalUrl)), redirects: probe.redirects } : {};
+          e.report.attempts.push({
+            attempt,
+            startedAt,
+            status: probe.status,
+            latencyMs: Math.round(probe.latencyMs),
+            verdict: probe.pass ? 'pass' : 'fail',
+            reason,
+            ...(probe.encoding ? { encoding: probe.encoding } : {}),
+            ...redirected,
+          });
           const ms = Math.round(probe.latencyMs);
-          const answer = probe.status === undefined ? `${reason} (${ms} ms)` : `HTTP ${probe.status} in ${ms} ms: ${reason}`;
+          const encoded = probe.encoding ? ` (${probe.encoding})` : '';
+          const answer = probe.status === undefined ? `${reason} (${ms} ms)` : `HTTP ${probe.status}${encoded} in ${ms} ms: ${reason}`;
           const streak = probe.pass && config.consecutiveSuccesses > 1 ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)` : '';
           const line = `Attempt ${attempt}/${config.attempts} ${e.report.url} → ${answer}${streak}`;
           logger.info(line);

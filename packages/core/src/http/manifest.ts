@@ -43,8 +43,9 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   const remaining = () => Math.max(1, deadline - Date.now());
   const outcome = await httpGet(manifestUrl, { ...options, timeoutMs: remaining() });
   if (!outcome.ok) return { pass: false, reason: outcome.failure.message, assets: 0 };
-  const { status, body } = outcome.response;
+  const { status, body, bodyError } = outcome.response;
   if (status < 200 || status > 299) return { pass: false, reason: `manifest answered HTTP ${status}, expected 2xx`, status, assets: 0 };
+  if (bodyError) return { pass: false, reason: `manifest: ${bodyError}`, status, assets: 0 };
   let files: string[] | undefined;
   try {
     files = manifestFiles(JSON.parse(body));

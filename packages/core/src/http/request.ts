@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { formatDuration } from '../inputs/duration.js';
 import { classifyRequestError, type RequestFailure } from './failure.js';
+import { ACCEPT_ENCODING, contentCodings, decodeBody } from './encoding.js';
 
 export interface HttpRequestOptions {
   dispatcher: Dispatcher;
@@ -22,27 +23,51 @@ export interface HttpRequestOptions {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as text, decoded from its Content-Encoding; '' when it could not be decoded (see bodyError). */
   body: string;
+  /** The Content-Encoding the body came in (`gzip`, `br`, `deflate`, `zstd`, or a list), when it had one. */
+  encoding?: string;
+  /** Why the body could not be decoded (unknown coding, corrupt data); the body is then ''. */
+  bodyError?: string;
   /** Where the final answer came from, after redirects. */
   finalUrl: URL;
   redirects: number;
+  /** Names of the origin headers (authorization, configured headers) not sent to finalUrl: it is on another origin. */
+  withheldHeaders: string[];
 }
 
 export type HttpOutcome =
   | { ok: true; response: HttpResponse; latencyMs: number }
-  | { ok: false; failure: RequestFailure; latencyMs: number };
+  | { ok: false; failure: RequestFailure; latencyMs: number; finalUrl: URL; redirects: number; withheldHeaders: string[] };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'deploy-gates';
 
-async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     if (size < limit) chunks.push(chunk.subarray(0, limit - size));
     size += chunk.length;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function decodedBody(
+  body: Dispatcher.ResponseData['body'],
+  contentEncoding: string | string[] | undefined,
+  limit: number,
+): Promise<Pick<HttpResponse, 'body' | 'encoding' | 'bodyError'>> {
+  const raw = await readBody(body, limit);
+  const codings = contentCodings(contentEncoding);
+  if (codings.length === 0) return { body: raw.toString('utf8') };
+  const encoding = codings.join(', ');
+  try {
+    return { body: (await decodeBody(raw, codings, limit)).toString('utf8'), encoding };
+  } catch (error) {
+    const why = (error as { message?: string } | undefined)?.message ?? String(error);
+    return { body: '', encoding, bodyError: why.startsWith('Content-Encoding') ? why : `the ${encoding} body could not be decoded: ${why}` };
+  }
 }
 
 /** One GET with a hard deadline, manual redirects and failures classified; never throws. */
@@ -53,10 +78,14 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
   const latency = () => performance.now() - started;
   let current = new URL(url);
   let leftOrigin = false;
+  let redirects = 0;
+  const withheld = () => (leftOrigin ? Object.keys(lowerCaseNames(originHeaders)) : []);
   try {
-    for (let redirects = 0; ; redirects++) {
+    for (; ; redirects++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-      if (!leftOrigin) Object.assign(headers, originHeaders);
+      // Every coding the probe can decode, unless the caller asked for something else (Accept-Encoding: identity).
+      if (!options.discardBody) headers['accept-encoding'] = ACCEPT_ENCODING;
+      if (!leftOrigin) Object.assign(headers, lowerCaseNames(originHeaders));
       const { request } = await import('undici'); // loaded on first use (see health/run.ts)
       const { statusCode, headers: responseHeaders, body } = await request(current, {
         method: 'GET',
@@ -68,21 +97,29 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
       if (followRedirects && REDIRECT_STATUSES.has(statusCode) && typeof location === 'string') {
         await body.dump();
         if (redirects >= maxRedirects) {
-          return { ok: false, failure: { kind: 'redirect', message: `more than ${maxRedirects} redirects` }, latencyMs: latency() };
+          const failure = { kind: 'redirect', message: `more than ${maxRedirects} redirects` } as const;
+          return { ok: false, failure, latencyMs: latency(), finalUrl: current, redirects, withheldHeaders: withheld() };
         }
         const next = new URL(location, current);
         if (next.origin !== url.origin) leftOrigin = true;
         current = next;
         continue;
       }
-      const text = options.discardBody ? (await body.dump(), '') : await readBody(body, options.maxBodyBytes ?? 1 << 20);
+      const content = options.discardBody
+        ? (await body.dump(), { body: '' })
+        : await decodedBody(body, responseHeaders['content-encoding'], options.maxBodyBytes ?? 1 << 20);
       return {
         ok: true,
-        response: { status: statusCode, headers: responseHeaders, body: text, finalUrl: current, redirects },
+        response: { status: statusCode, headers: responseHeaders, ...content, finalUrl: current, redirects, withheldHeaders: withheld() },
         latencyMs: latency(),
       };
     }
   } catch (error) {
-    return { ok: false, failure: classifyRequestError(error, signal.aborted, formatDuration(timeoutMs)), latencyMs: latency() };
+    const failure = classifyRequestError(error, signal.aborted, formatDuration(timeoutMs), current);
+    return { ok: false, failure, latencyMs: latency(), finalUrl: current, redirects, withheldHeaders: withheld() };
   }
+}
+
+function lowerCaseNames(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
