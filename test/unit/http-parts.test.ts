@@ -13,8 +13,15 @@ describe('request failures in plain words', () => {
     [wrapped('ECONNREFUSED'), 'connection refused'],
     [wrapped('ENOTFOUND', 'getaddrinfo ENOTFOUND staging.example.invalid'), 'DNS failure: fetch failed'],
     [{ code: 'EAI_AGAIN', message: 'getaddrinfo EAI_AGAIN host' }, 'DNS failure: getaddrinfo EAI_AGAIN host'],
-    [{ code: 'CERT_HAS_EXPIRED', message: 'certificate has expired' }, 'TLS error: certificate has expired'],
-    [{ code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: "Hostname/IP does not match certificate's altnames" }, "TLS error: Hostname/IP does not match certificate's altnames"],
+    [{ code: 'CERT_HAS_EXPIRED', message: 'certificate has expired' }, "TLS error: the certificate of the server has expired (or this machine's clock is wrong): renew the certificate"],
+    [
+      { code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: "Hostname/IP does not match certificate's altnames", cert: { subjectaltname: 'DNS:example.test' } },
+      'TLS error: hostname mismatch: the certificate of the server is not valid for the name in the URL (it holds DNS:example.test): use a URL with a name the certificate holds, or reissue the certificate',
+    ],
+    [
+      { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', message: 'C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1586:\n' },
+      'TLS error: C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1586:',
+    ],
     [{ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'Headers Timeout Error' }, 'timeout after 10s'],
     [{ code: 'ECONNRESET', message: 'read ECONNRESET' }, 'connection reset: read ECONNRESET'],
     [new Error('something odd'), 'network error: something odd'],

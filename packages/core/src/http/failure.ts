@@ -33,7 +33,8 @@ const CUSTOM_CA = "set NODE_EXTRA_CA_CERTS to a PEM file holding the CA certific
  * The TLS failures an operator meets, each as one sentence: what is wrong and the fix. OpenSSL's own text
  * (with its source file names and a trailing newline) is only used, on one line, for the rare rest.
  */
-function tlsSentence(code: string, host: string, chain: ErrorLink[]): string | undefined {
+function tlsSentence(code: string, url: URL | undefined, chain: ErrorLink[]): string | undefined {
+  const host = url?.host ?? 'the server';
   switch (code) {
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
       return `self-signed certificate at ${host}, not trusted: give the server a certificate from a trusted CA, or set NODE_EXTRA_CA_CERTS to a PEM file holding this certificate in the step's env`;
@@ -46,7 +47,7 @@ function tlsSentence(code: string, host: string, chain: ErrorLink[]): string | u
     case 'ERR_TLS_CERT_ALTNAME_INVALID': {
       const names = chain.find((link) => link.cert)?.cert?.subjectaltname;
       const holds = names ? ` (it holds ${names})` : '';
-      return `hostname mismatch: the certificate of ${host} is not valid for ${host.replace(/:\d+$/, '')}${holds}: use a URL with a name the certificate holds, or reissue the certificate`;
+      return `hostname mismatch: the certificate of ${host} is not valid for ${url ? url.hostname : 'the name in the URL'}${holds}: use a URL with a name the certificate holds, or reissue the certificate`;
     }
     case 'CERT_HAS_EXPIRED':
       return `the certificate of ${host} has expired (or this machine's clock is wrong): renew the certificate`;
@@ -74,7 +75,7 @@ export function classifyRequestError(error: unknown, timedOut: boolean, timeoutT
     return { kind: 'DNS failure', message: `DNS failure: ${detail}` };
   const tlsCode = codes.find((code) => TLS_CODES.test(code));
   if (tlsCode !== undefined) {
-    return { kind: 'TLS error', message: `TLS error: ${tlsSentence(tlsCode, url?.host ?? 'the server', chain) ?? detail}` };
+    return { kind: 'TLS error', message: `TLS error: ${tlsSentence(tlsCode, url, chain) ?? detail}` };
   }
   if (has((code) => code.startsWith('UND_ERR_') && code.includes('TIMEOUT')))
     return { kind: 'timeout', message: `timeout after ${timeoutText}` };
