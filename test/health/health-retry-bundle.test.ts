@@ -149,6 +149,9 @@ describe('deploy-gates CLI', () => {
     expect(result.stdout).toContain('Job summary:\n### ✅ Health checks: 2/2 PASSED');
     expect(result.stdout).not.toContain(TOKEN);
     expect(app.requests.map((r) => r.path).sort()).toEqual(['/a', '/b']);
+    // Each run has its own RUNNER_TEMP, printed first; the report is in it.
+    const runnerTemp = /^Reports go to (\S+) \(RUNNER_TEMP of this run\)$/m.exec(result.stdout)?.[1];
+    expect(result.stdout).toContain(`report=${runnerTemp}/`);
   });
 
   it('shows annotations readably and exits with the action status', async () => {
@@ -166,5 +169,9 @@ describe('deploy-gates CLI', () => {
     const input = await cli('health-retry', '--url', 'http://x');
     expect(input.code).toBe(2);
     expect(input.stderr).toContain('health-retry has no input --url. Valid inputs: --urls, --expect-status');
+    expect(input.stderr).toContain('. Did you mean --urls?');
+    const swallowed = await cli('health-retry', '--urls', '--attempts', '3');
+    expect(swallowed.code).toBe(2);
+    expect(swallowed.stderr).toContain('--urls needs a value, but the next argument is --attempts');
   });
 });
