@@ -11,7 +11,12 @@ export default {
     '^#(core|action-kit|cli)/(.*)\\.js$': '<rootDir>/packages/$1/src/$2',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true }],
+    // @actions/workflow-parser imports its JSON schemas without the `with { type: 'json' }` attribute Node requires.
+    '/node_modules/@actions/workflow-parser/dist/.+\\.js$': '<rootDir>/test/support/json-import-attributes.cjs',
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@actions/workflow-parser/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,
   // test/repo/dist-fresh.test.ts compares dist/ with a build that starts with the run and runs alongside the

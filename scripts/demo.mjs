@@ -28,7 +28,8 @@ function step(title) {
 async function cli(action, inputs) {
   const args = [join(root, 'dist/cli/index.js'), action];
   for (const [name, value] of Object.entries(inputs)) args.push(`--${name}`, value);
-  const child = spawn(process.execPath, args, { stdio: 'inherit' });
+  // Each CLI run makes a fresh RUNNER_TEMP for its reports; under the demo's dir, they go when it does.
+  const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, RUNNER_TEMP: join(work, 'runner-temp') } });
   const [code] = await once(child, 'close');
   return code ?? 1;
 }

@@ -48,6 +48,14 @@ async function check(cfg: HealthConfig, secrets: string[] = []) {
 }
 
 describe('health check against real servers on loopback', () => {
+  it('says "up to 1 attempt" for one attempt and "up to 2 attempts" for two', async () => {
+    const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
+    const one = await check(config([`${app.url}/health`], { attempts: 1 }));
+    expect(one.log).toContainEqual(expect.stringContaining('endpoint(s): up to 1 attempt, fixed interval'));
+    const two = await check(config([`${app.url}/health`], { attempts: 2 }));
+    expect(two.log).toContainEqual(expect.stringContaining('endpoint(s): up to 2 attempts, fixed interval'));
+  });
+
   it('retries a flapping endpoint (503 three times, then 200) and reports every attempt', async () => {
     const app = await server((_req, res, count) => (count <= 3 ? json(res, 503, { status: 'starting' }) : json(res, 200, { status: 'ok', version: '1.3.0' })));
     const { outcome, log } = await check(config([`${app.url}/health`], { expect: { status: parseStatusSpec('200')!, json: assertions('status=ok', 'version=1.3.0') } }));

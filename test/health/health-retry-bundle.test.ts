@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { json, startServer, type TestServer } from '../support/http-server.js';
@@ -134,8 +135,11 @@ describe('dist/health-retry run the way the runner runs it', () => {
 });
 
 describe('deploy-gates CLI', () => {
+  // Each run makes a fresh directory for its reports under RUNNER_TEMP: here, one removed after these tests.
+  const runnerTemp = mkdtempSync(join(tmpdir(), 'cli-runner-temp-'));
+  afterAll(() => rmSync(runnerTemp, { recursive: true, force: true }));
   const cli = (...args: string[]) =>
-    promisify(execFile)(node24, [join(repoRoot, 'dist/cli/index.js'), ...args], { cwd: repoRoot }).then(
+    promisify(execFile)(node24, [join(repoRoot, 'dist/cli/index.js'), ...args], { cwd: repoRoot, env: { ...process.env, RUNNER_TEMP: runnerTemp } }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
@@ -149,6 +153,10 @@ describe('deploy-gates CLI', () => {
     expect(result.stdout).toContain('Job summary:\n### ✅ Health checks: 2/2 PASSED');
     expect(result.stdout).not.toContain(TOKEN);
     expect(app.requests.map((r) => r.path).sort()).toEqual(['/a', '/b']);
+    // Each run has its own RUNNER_TEMP, printed first; the report is in it.
+    const runDir = /^Reports go to (\S+) \(RUNNER_TEMP of this run\)$/m.exec(result.stdout)?.[1];
+    expect(runDir?.startsWith(`${runnerTemp}/deploy-gates-health-retry-run-`)).toBe(true);
+    expect(result.stdout).toContain(`report=${runDir}/`);
   });
 
   it('shows annotations readably and exits with the action status', async () => {
@@ -166,5 +174,9 @@ describe('deploy-gates CLI', () => {
     const input = await cli('health-retry', '--url', 'http://x');
     expect(input.code).toBe(2);
     expect(input.stderr).toContain('health-retry has no input --url. Valid inputs: --urls, --expect-status');
+    expect(input.stderr).toContain('. Did you mean --urls?');
+    const swallowed = await cli('health-retry', '--urls', '--attempts', '3');
+    expect(swallowed.code).toBe(2);
+    expect(swallowed.stderr).toContain('--urls needs a value, but the next argument is --attempts');
   });
 });

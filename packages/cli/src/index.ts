@@ -2,8 +2,9 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { actionNames, readAction } from './metadata.js';
-import { parseArgs } from './args.js';
-import { runAction } from './runner.js';
+import { closest, parseArgs, unknownInputMessage } from './args.js';
+import { actionHelp } from './help.js';
+import { runAction, runnerTempFor } from './runner.js';
 
 // The bundle lives in dist/cli/, so the repository (actions/, dist/) is two levels up.
 // (A path, not `new URL('../..', import.meta.url)`: ncc would take that for an asset to copy.)
@@ -11,11 +12,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 function usage(): string {
   return [
-    'Usage: deploy-gates <action> [--<input> <value>]... [--debug]',
+    'Usage: deploy-gates <action> [--<input> <value>]... [--out DIR] [--debug]',
     '',
     'Runs a bundled action on this machine the way the GitHub runner does (INPUT_* variables,',
     'GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) and prints its log, outputs and job summary.',
     'An input given twice becomes two lines. --debug shows debug lines (RUNNER_DEBUG=1).',
+    'Each run writes its reports to a fresh directory (RUNNER_TEMP, printed); --out DIR puts them in DIR.',
+    'deploy-gates <action> --help lists the inputs of an action, with an example.',
     '',
     `Actions: ${actionNames(root).join(', ')}`,
   ].join('\n');
@@ -33,28 +36,25 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!names.includes(args.action)) {
-    console.error(`deploy-gates: unknown action "${args.action}". Valid actions: ${names.join(', ')}`);
+    const guess = closest(args.action, names);
+    console.error(`deploy-gates: unknown action "${args.action}". Valid actions: ${names.join(', ')}${guess ? `. Did you mean ${guess}?` : ''}`);
     return 2;
   }
   const action = readAction(root, args.action);
   const valid = Object.keys(action.inputs);
   if (args.help) {
-    console.log(`deploy-gates ${action.name}\n\nInputs:`);
-    for (const [name, input] of Object.entries(action.inputs)) {
-      const note = input.required ? ' (required)' : input.default ? ` (default: ${input.default})` : '';
-      console.log(`  --${name}${note}\n      ${String(input.description ?? '').trim()}`);
-    }
+    console.log(actionHelp(action));
     return 0;
   }
   const unknown = [...args.inputs.keys()].filter((name) => !valid.includes(name));
   if (unknown.length > 0) {
-    console.error(
-      `deploy-gates: ${action.name} has no input ${unknown.map((name) => `--${name}`).join(', ')}. Valid inputs: ${valid.map((name) => `--${name}`).join(', ')}`,
-    );
+    console.error(`deploy-gates: ${unknownInputMessage(action.name, unknown, valid)}`);
     return 2;
   }
 
-  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line));
+  const runnerTemp = await runnerTempFor(action.name, args.out);
+  console.log(`Reports go to ${runnerTemp} (RUNNER_TEMP of this run)`);
+  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), { runnerTemp });
   console.log('\nOutputs:');
   if (result.outputs.size === 0) console.log('  (none)');
   for (const [name, value] of result.outputs) console.log(`  ${name}=${value.includes('\n') ? `\n    ${value.split('\n').join('\n    ')}` : value}`);

@@ -11,6 +11,7 @@ export interface ActionInput {
 export interface ActionMetadata {
   name: string;
   dir: string;
+  description?: string;
   inputs: Record<string, ActionInput>;
   outputs: Record<string, { description?: string }>;
   runs: { using: string; main: string; pre?: string; post?: string };
@@ -27,7 +28,7 @@ export function actionNames(root: string): string[] {
 export function readAction(root: string, name: string): ActionMetadata {
   const dir = join(root, 'actions', name);
   const doc = parse(readFileSync(join(dir, 'action.yml'), 'utf8')) as Omit<ActionMetadata, 'name' | 'dir'>;
-  return { name, dir, inputs: doc.inputs ?? {}, outputs: doc.outputs ?? {}, runs: doc.runs };
+  return { name, dir, description: doc.description, inputs: doc.inputs ?? {}, outputs: doc.outputs ?? {}, runs: doc.runs };
 }
 
 /** The runner's INPUT_ variable for an input: upper case, spaces as underscores (hyphens stay). */

@@ -9,6 +9,8 @@ import { CommandRenderer, parseFileCommands } from './workflow-commands.js';
 
 export interface RunResult {
   exitCode: number;
+  /** The run's RUNNER_TEMP, where the action wrote its reports; kept after the run. */
+  runnerTemp: string;
   outputs: Map<string, string>;
   summary: string;
 }
@@ -59,16 +61,43 @@ function runPhase(node: string, script: string, env: NodeJS.ProcessEnv, renderer
 }
 
 /**
+ * The RUNNER_TEMP of one run: `out` when given, else a fresh directory (under RUNNER_TEMP when the CLI itself runs
+ * in a job, else the system's temp dir), so two runs never overwrite each other's reports. It is kept.
+ */
+export async function runnerTempFor(actionName: string, out?: string): Promise<string> {
+  if (out !== undefined) {
+    const dir = resolve(out);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+  const base = process.env.RUNNER_TEMP ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  return mkdtemp(join(base, `deploy-gates-${actionName}-run-`));
+}
+
+export interface RunOptions {
+  /** The run's RUNNER_TEMP (see runnerTempFor); a fresh directory when not given. */
+  runnerTemp?: string;
+}
+
+/**
  * Runs a bundled action the way the runner does: pre, main and post as separate Node processes,
  * inputs through INPUT_*, outputs/state/summary through files, state handed from main to post as STATE_*.
  */
-export async function runAction(root: string, action: ActionMetadata, inputs: Map<string, string>, debug: boolean, print: (line: string) => void): Promise<RunResult> {
+export async function runAction(
+  root: string,
+  action: ActionMetadata,
+  inputs: Map<string, string>,
+  debug: boolean,
+  print: (line: string) => void,
+  options: RunOptions = {},
+): Promise<RunResult> {
   const node = findNode(root, action.runs.using);
-  const temp = await mkdtemp(join(tmpdir(), `deploy-gates-${action.name}-`));
+  // Reports written to RUNNER_TEMP must outlive this run (their paths are printed), so it is not in `temp`.
+  const runnerTemp = options.runnerTemp ?? (await runnerTempFor(action.name));
+  const temp = await mkdtemp(join(tmpdir(), `deploy-gates-${action.name}-step-`));
   try {
-    // Reports written to RUNNER_TEMP must outlive this run (their paths are printed), so it is not in `temp`.
-    const files: Record<string, string> = { RUNNER_TEMP: process.env.RUNNER_TEMP ?? join(tmpdir(), 'deploy-gates-runner-temp') };
-    await mkdir(files.RUNNER_TEMP!, { recursive: true });
+    const files: Record<string, string> = { RUNNER_TEMP: runnerTemp };
     for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', 'GITHUB_ENV', 'GITHUB_PATH']) {
       files[name] = join(temp, name.toLowerCase());
       await writeFile(files[name]!, '');
@@ -92,7 +121,7 @@ export async function runAction(root: string, action: ActionMetadata, inputs: Ma
     }
     const mask = (text: string) => renderer.mask(text);
     const outputs = new Map([...parseFileCommands(await readFile(files.GITHUB_OUTPUT!, 'utf8'))].map(([k, v]) => [k, mask(v)]));
-    return { exitCode, outputs, summary: mask(await readFile(files.GITHUB_STEP_SUMMARY!, 'utf8')) };
+    return { exitCode, runnerTemp, outputs, summary: mask(await readFile(files.GITHUB_STEP_SUMMARY!, 'utf8')) };
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

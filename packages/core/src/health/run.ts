@@ -149,7 +149,7 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
 
   try {
     logger.info(
-      `Checking ${endpoints.length} endpoint(s): up to ${config.attempts} attempts, ${config.backoff} interval ${formatDuration(config.intervalMs)}, ` +
+      `Checking ${endpoints.length} endpoint(s): up to ${config.attempts} attempt${config.attempts === 1 ? '' : 's'}, ${config.backoff} interval ${formatDuration(config.intervalMs)}, ` +
         `timeout ${formatDuration(config.timeoutMs)}, worst case ${formatDuration(worstCaseMs(config))}`,
     );
     if (config.gracePeriodMs > 0) {

@@ -1,0 +1,51 @@
+import type { ActionMetadata } from './metadata.js';
+
+/** One line on what each action does and a command to start from (the README's examples, shortened). */
+const known: Record<string, { summary: string; example: string }> = {
+  'health-retry': {
+    summary: 'Probes HTTP endpoints with bounded retries until they answer as expected (status, JSON, body, assets, SLO).',
+    example: 'deploy-gates health-retry --urls https://staging.example.com/health --expect-json status=ok --attempts 6 --interval 5s',
+  },
+  'pre-switch-gates': {
+    summary: 'Read-only checks that a release directory is complete and runnable before anything points at it.',
+    example: 'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
+  },
+  'release-switch': {
+    summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
+    example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
+  },
+  'resolve-build-run': {
+    summary: 'Finds the successful build run (and its artifact) of exactly this commit, or fails saying what it found.',
+    example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',
+  },
+};
+
+/** The first sentence of a description, on one line. */
+function firstSentence(text: string): string {
+  const line = text.trim().replace(/\s+/g, ' ');
+  const end = line.search(/[.:](\s|$)/);
+  return end > 0 ? `${line.slice(0, end)}.` : line;
+}
+
+export function actionSummary(action: ActionMetadata): string {
+  return known[action.name]?.summary ?? firstSentence(action.description ?? '');
+}
+
+/** A command line for the action: the README's example, else one giving each required input. */
+export function actionExample(action: ActionMetadata): string {
+  const example = known[action.name]?.example;
+  if (example) return example;
+  const required = Object.entries(action.inputs).filter(([, input]) => input.required && input.default === undefined);
+  return ['deploy-gates', action.name, ...required.map(([name]) => `--${name} <${name}>`)].join(' ');
+}
+
+/** `deploy-gates <action> --help`: what it does, an example, then every input with its default. */
+export function actionHelp(action: ActionMetadata): string {
+  const lines = [`deploy-gates ${action.name}: ${actionSummary(action)}`, '', `Example:\n  ${actionExample(action)}`, '', 'Inputs:'];
+  for (const [name, input] of Object.entries(action.inputs)) {
+    const note = input.required ? ' (required)' : input.default ? ` (default: ${input.default})` : '';
+    lines.push(`  --${name}${note}\n      ${String(input.description ?? '').trim()}`);
+  }
+  lines.push('', 'Reports go to a fresh directory per run (printed); --out DIR puts them in DIR.');
+  return lines.join('\n');
+}

