@@ -93,6 +93,18 @@ describe('defineAction', () => {
     expect(bug.failed).toBe('Unexpected error (a bug in deploy-gates, please report it): cannot read x of undefined (***)');
   });
 
+  it('writes the job summary best effort: a summary file that cannot be written is a warning, not a bug', async () => {
+    process.env.GITHUB_STEP_SUMMARY = join(dir, 'gone', 'summary');
+    const runner = new FakeRunner({ name: 'ada', count: '2', token: 'Tk-123456' });
+    // @actions/core's own summary, which checks the file before it writes.
+    runner.summary = (await import('@actions/core')).summary;
+    await passing.run(runner);
+    expect(runner.failed).toBeUndefined();
+    expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`)]);
+    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
+    expect(runner.log.at(-1)).toBe('info: greeted probe');
+  });
+
   it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {
     const runner = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'null', count: '1' } })).run(runner);

@@ -179,7 +179,14 @@ async function render<O extends Record<string, string | undefined>>(result: Acti
 async function writeSummary(runner: Runner, redactor: Redactor, markdown: string): Promise<void> {
   // Outside a runner (a bundle started by hand) there may be no summary file; the log and report still say it all.
   if (!process.env.GITHUB_STEP_SUMMARY) return runner.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
-  await runner.summary.addRaw(redactor.redact(markdown), true).write();
+  // The summary is evidence beside the log and the report, not the verdict: a summary file that cannot be written
+  // (removed, its folder gone, not writable) is warned about, and the step goes on to its outputs and its verdict.
+  try {
+    await runner.summary.addRaw(redactor.redact(markdown), true).write();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    runner.warning(redactor.redact(`No job summary was written (GITHUB_STEP_SUMMARY=${process.env.GITHUB_STEP_SUMMARY}): ${reason}`), { title: 'job summary' });
+  }
 }
 
 /** The one failure rule for what a phase throws: a UserError fails the step with its message alone; anything else is a bug. */
