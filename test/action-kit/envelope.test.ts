@@ -69,9 +69,9 @@ describe('defineAction', () => {
       outputs: { greeting: 'hi', count: undefined },
       failure: 'Probe failed: the whole story',
     })).run(failing);
-    expect(failing.failed).toBe('Probe failed: the whole story');
-    // Each failed check is annotated unless the failure already says it; outputs are still written.
-    expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual(['error: one: broke']);
+    // One annotation: the failure, then each failed check it does not already tell; outputs are still written.
+    expect(failing.failed).toBe('Probe failed: the whole story\none: broke');
+    expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual([]);
     expect(failing.outputs).toEqual({ greeting: 'hi' });
 
     const userError = new FakeRunner({ name: 'ada', count: '1' });
@@ -103,6 +103,29 @@ describe('defineAction', () => {
     expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`)]);
     expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
     expect(runner.log.at(-1)).toBe('info: greeted probe');
+  });
+
+  it('makes a few annotations per step, never more than GitHub shows (10): the failure names the first failed checks', async () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => ({ name: `gate ${i + 1}`, status: 'fail' as const, detail: `missing file ${i + 1}`, durationMs: 1 }));
+    const annotations = (runner: FakeRunner) => runner.log.filter((line) => /^(warning|error|failed):/.test(line));
+    const failing = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async (_input, context) => {
+      for (let i = 1; i <= 12; i++) context.logger.warning(`rate limited ${i}`);
+      return { title: 'Gates', results: twelve, failure: 'Gates: FAILED (12 of 12 gates failed)' };
+    }).run(failing);
+    expect(annotations(failing)).toHaveLength(5);
+    expect(failing.failed).toBe('Gates: FAILED (12 of 12 gates failed)\ngate 1: missing file 1\ngate 2: missing file 2\ngate 3: missing file 3\n… and 9 more failed (see the log and the job summary)');
+    // Every check and every warning is still in the log, and every check in the summary.
+    for (let i = 1; i <= 12; i++) {
+      expect(failing.log).toContain(`info: ❌ gate ${i}: missing file ${i} (1 ms)`);
+      expect(failing.summaryText).toContain(`| gate ${i} | ❌ fail | missing file ${i} |`);
+    }
+    expect(failing.log).toContain('info: Warning: rate limited 12');
+
+    const passing = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Health', results: twelve, verdict: 'passes anyway' })).run(passing);
+    expect(passing.failed).toBeUndefined();
+    expect(annotations(passing)).toEqual([expect.stringMatching(/^warning: Health: FAILED \(0\/12 passed, 12 failed\)\ngate 1: missing file 1\n[\s\S]*\n… and 9 more failed/)]);
   });
 
   it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {

@@ -73,7 +73,8 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
     expect(result.stdout).toMatch(new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'));
-    expect(result.stdout).toContain(`::error title=health-retry::${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(result.stdout).toContain(`::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(result.stdout.match(/^::(error|warning)/gm)).toHaveLength(1);
     expect(app.requests).toHaveLength(3);
   });
 
@@ -154,7 +155,7 @@ describe('deploy-gates CLI', () => {
   it('shows annotations readably and exits with the action status', async () => {
     const result = await cli('health-retry', '--urls', 'http://127.0.0.1:1/health', '--attempts', '1');
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('Error (health-retry): http://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
+    expect(result.stdout).toContain('Error: Unhealthy: 1 of 1 check(s) failed\nhttp://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
     expect(result.stdout).toContain('health-retry failed (exit code 1)');
   });
 

@@ -6,7 +6,7 @@ import type { Logger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 import { writeJsonReport } from '#core/report/json.js';
 import { renderSummary } from '#core/report/markdown.js';
-import { formatResultLine, type CheckResult } from '#core/report/result.js';
+import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
@@ -133,7 +133,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     } finally {
       runner.endGroup();
     }
-    await render(result, definition.outputs, runner, logger, redactor);
+    await render(definition.name, result, definition.outputs, runner, redactor);
   } catch (error) {
     const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
     fail(runner, redactor, input && error instanceof ArgumentError ? new InputError(input, error.problem) : error);
@@ -152,8 +152,26 @@ function secretParts(raw: string, kind: SecretKind): (string | undefined)[] {
   return kind(raw);
 }
 
+/**
+ * GitHub shows at most 10 error and 10 warning annotations per step and drops the rest, whichever they are; a step
+ * makes few so that none is lost. The closing one (the failure, or the warning of a step that passes despite failed
+ * checks) names the first failed checks; every check is in the log lines and the summary table.
+ */
+export const ANNOTATED_CHECKS = 3;
+/** Warnings and errors core logs while the phase runs that become annotations; later ones are log lines only. */
+export const LOGGED_ANNOTATIONS = 4;
+
+/** The closing annotation's lines after its first: the first failed checks not already told, and how many more. */
+function failedCheckLines(results: readonly CheckResult[], told: string | undefined): string[] {
+  const untold = results.filter((item) => item.status === 'fail' && !told?.includes(item.detail));
+  const lines = untold.slice(0, ANNOTATED_CHECKS).map((item) => `${item.name}: ${item.detail}`.replace(/\s+/g, ' '));
+  const more = untold.length - ANNOTATED_CHECKS;
+  if (more > 0) lines.push(`… and ${more} more failed (see the log and the job summary)`);
+  return lines;
+}
+
 /** Result lines, report, summary, outputs, then the verdict — or the failure, by the one rule. */
-async function render<O extends Record<string, string | undefined>>(result: ActionResult<O>, schema: z.ZodType<O>, runner: Runner, logger: Logger, redactor: Redactor) {
+async function render<O extends Record<string, string | undefined>>(action: string, result: ActionResult<O>, schema: z.ZodType<O>, runner: Runner, redactor: Redactor) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
   const outputs = result.outputs === undefined ? undefined : schema.parse(result.outputs);
   for (const line of result.results) runner.info(redactor.redact(formatResultLine(line)));
@@ -165,14 +183,11 @@ async function render<O extends Record<string, string | undefined>>(result: Acti
   await writeSummary(runner, redactor, renderSummary({ title: result.title, itemLabel: result.itemLabel, results: result.results, facts }));
   for (const [name, value] of Object.entries(outputs ?? {})) if (value !== undefined) runner.setOutput(name, redactor.redact(value));
 
-  const failure = result.failure === undefined ? undefined : redactor.redact(result.failure);
-  // Each failed check is an annotation — an error when the step fails, a warning when it passes despite it —
-  // unless the failure message already says it.
-  const annotate = failure === undefined ? logger.warning : logger.error;
-  for (const failed of result.results.filter((item) => item.status === 'fail')) {
-    if (!failure?.includes(failed.detail)) annotate(redactor.redact(`${failed.name}: ${failed.detail}`));
-  }
-  if (failure !== undefined) return runner.setFailed(failure);
+  // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
+  // the headline — followed by the first failed checks the failure does not already tell.
+  if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure)].join('\n')));
+  const failedChecks = failedCheckLines(result.results, undefined);
+  if (failedChecks.length > 0) runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), { title: action });
   if (result.verdict) runner.info(redactor.redact(result.verdict));
 }
 
@@ -197,12 +212,24 @@ function fail(runner: Runner, redactor: Redactor, error: unknown): void {
   runner.setFailed(`Unexpected error (a bug in deploy-gates, please report it): ${message}`);
 }
 
-/** A Logger that writes to the runner's log; errors and warnings become annotations titled with the action's name. */
+/**
+ * A Logger that writes to the runner's log; the first LOGGED_ANNOTATIONS errors and warnings become annotations
+ * titled with the action's name, later ones log lines that say what they are.
+ */
 function runnerLogger(runner: Runner, title: string): Logger {
+  let annotations = 0;
+  const annotate = (level: 'warning' | 'error', message: string) => {
+    if (annotations < LOGGED_ANNOTATIONS) {
+      annotations++;
+      return runner[level](message, { title });
+    }
+    if (annotations++ === LOGGED_ANNOTATIONS) runner.info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
+    runner.info(`${level === 'error' ? 'Error' : 'Warning'}: ${message}`);
+  };
   return {
     info: (message) => runner.info(message),
-    warning: (message) => runner.warning(message, { title }),
-    error: (message) => runner.error(message, { title }),
+    warning: (message) => annotate('warning', message),
+    error: (message) => annotate('error', message),
     debug: (message) => runner.debug(message),
   };
 }
