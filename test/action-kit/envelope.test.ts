@@ -128,6 +128,33 @@ describe('defineAction', () => {
     expect(annotations(passing)).toEqual([expect.stringMatching(/^warning: Health: FAILED \(0\/12 passed, 12 failed\)\ngate 1: missing file 1\n[\s\S]*\n… and 9 more failed/)]);
   });
 
+  it('never lets untrusted text start a workflow command in the log, and writes outputs only on one line', async () => {
+    const injected = (what: string) => `${what}\n::warning title=x::pwned\r::add-mask::a\r\n  ##[error]old style`;
+    const runner = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async (_input, context) => {
+      context.logger.info(injected('current → releases/a'));
+      context.logger.warning(injected('warned'));
+      return {
+        title: 'Probe',
+        results: [{ name: 'symlink', status: 'pass', detail: injected('symlink → releases/a'), durationMs: 1 }],
+        outputs: { greeting: 'hi' },
+        verdict: injected('created 2025-01-01'),
+      };
+    }).run(runner);
+    expect(runner.failed).toBeUndefined();
+    const printed = runner.log.filter((entry) => entry.startsWith('info: ')).map((entry) => entry.slice('info: '.length));
+    const lines = printed.join('\n').split(/\r\n|\r|\n/);
+    expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
+    expect(lines).toContain('> ::warning title=x::pwned');
+    expect(lines).toContain('>   ##[error]old style');
+    expect(runner.outputs).toEqual({ greeting: 'hi' });
+
+    const multiline = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'hi', count: '2025-01-01T00:00:00Z\n::warning::x' } })).run(multiline);
+    expect(multiline.outputs).toEqual({});
+    expect(multiline.failed).toMatch(/^Unexpected error \(a bug in deploy-gates[\s\S]*must be one line/);
+  });
+
   it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {
     const runner = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'null', count: '1' } })).run(runner);

@@ -7,6 +7,7 @@ import { Redactor } from '#core/redact.js';
 import { writeJsonReport } from '#core/report/json.js';
 import { renderSummary } from '#core/report/markdown.js';
 import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
+import { logSafe } from '#core/text.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
@@ -110,7 +111,9 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       redactor.add(secret);
     }
   };
-  const logger = runnerLogger(runner, definition.name);
+  // Every log line the envelope and core write goes through here: untrusted text in it never starts a workflow command.
+  const info = (message: string) => runner.info(logSafe(message));
+  const logger = runnerLogger(runner, info, definition.name);
   try {
     if (definition.pre || definition.post) runner.saveState(PHASE_STATE, phaseName);
     // Secrets first: nothing — not even an input error — is logged before they are masked.
@@ -133,7 +136,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     } finally {
       runner.endGroup();
     }
-    await render(definition.name, result, definition.outputs, runner, redactor);
+    await render(definition.name, result, definition.outputs, runner, info, redactor);
   } catch (error) {
     const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
     fail(runner, redactor, input && error instanceof ArgumentError ? new InputError(input, error.problem) : error);
@@ -170,11 +173,30 @@ function failedCheckLines(results: readonly CheckResult[], told: string | undefi
   return lines;
 }
 
+/**
+ * Outputs are one line each: a later step reads them into a command line, a file or an HTTP header, where a line
+ * break is an injection. An action makes untrusted text one line before it returns it; a value that is still more
+ * than one line here is a bug, and no output is written.
+ */
+function oneLineOutputs<O extends Record<string, string | undefined>>(outputs: O): O {
+  for (const [name, value] of Object.entries(outputs)) {
+    if (value !== undefined && /[\r\n]/.test(value)) throw new Error(`output ${name} is more than one line: ${JSON.stringify(value.slice(0, 80))}`);
+  }
+  return outputs;
+}
+
 /** Result lines, report, summary, outputs, then the verdict — or the failure, by the one rule. */
-async function render<O extends Record<string, string | undefined>>(action: string, result: ActionResult<O>, schema: z.ZodType<O>, runner: Runner, redactor: Redactor) {
+async function render<O extends Record<string, string | undefined>>(
+  action: string,
+  result: ActionResult<O>,
+  schema: z.ZodType<O>,
+  runner: Runner,
+  info: (message: string) => void,
+  redactor: Redactor,
+) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
-  const outputs = result.outputs === undefined ? undefined : schema.parse(result.outputs);
-  for (const line of result.results) runner.info(redactor.redact(formatResultLine(line)));
+  const outputs = result.outputs === undefined ? undefined : oneLineOutputs(schema.parse(result.outputs));
+  for (const line of result.results) info(redactor.redact(formatResultLine(line)));
   const facts = [...(result.facts ?? [])];
   if (result.report) {
     await writeJsonReport(result.report.path, result.report.document, redactor);
@@ -188,7 +210,7 @@ async function render<O extends Record<string, string | undefined>>(action: stri
   if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure)].join('\n')));
   const failedChecks = failedCheckLines(result.results, undefined);
   if (failedChecks.length > 0) runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), { title: action });
-  if (result.verdict) runner.info(redactor.redact(result.verdict));
+  if (result.verdict) info(redactor.redact(result.verdict));
 }
 
 async function writeSummary(runner: Runner, redactor: Redactor, markdown: string): Promise<void> {
@@ -216,18 +238,18 @@ function fail(runner: Runner, redactor: Redactor, error: unknown): void {
  * A Logger that writes to the runner's log; the first LOGGED_ANNOTATIONS errors and warnings become annotations
  * titled with the action's name, later ones log lines that say what they are.
  */
-function runnerLogger(runner: Runner, title: string): Logger {
+function runnerLogger(runner: Runner, info: (message: string) => void, title: string): Logger {
   let annotations = 0;
   const annotate = (level: 'warning' | 'error', message: string) => {
     if (annotations < LOGGED_ANNOTATIONS) {
       annotations++;
       return runner[level](message, { title });
     }
-    if (annotations++ === LOGGED_ANNOTATIONS) runner.info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
-    runner.info(`${level === 'error' ? 'Error' : 'Warning'}: ${message}`);
+    if (annotations++ === LOGGED_ANNOTATIONS) info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
+    info(`${level === 'error' ? 'Error' : 'Warning'}: ${message}`);
   };
   return {
-    info: (message) => runner.info(message),
+    info,
     warning: (message) => annotate('warning', message),
     error: (message) => annotate('error', message),
     debug: (message) => runner.debug(message),

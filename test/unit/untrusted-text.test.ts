@@ -1,0 +1,31 @@
+import { describe, expect, it } from '@jest/globals';
+import { checked } from '#core/github/queries.js';
+import { runSchema } from '#core/github/schemas.js';
+import { isWorkflowCommand, logSafe } from '#core/text.js';
+
+/** Text chosen by a server, the GitHub API or a host, on its way to the log, the summary, outputs and the report. */
+describe('untrusted text', () => {
+  it('never starts a workflow command on a log line', () => {
+    expect(logSafe('current → releases/a\n::warning title=x::pwned')).toBe('current → releases/a\n> ::warning title=x::pwned');
+    expect(logSafe('a\r::add-mask::x\r\n\t##[set-output name=y]z')).toBe('a\n> ::add-mask::x\n> \t##[set-output name=y]z');
+    expect(logSafe('a :: b ##[c]')).toBe('a :: b ##[c]');
+    expect(logSafe('::x::y').split('\n').some(isWorkflowCommand)).toBe(false);
+  });
+
+  it('accepts a GitHub timestamp only as a timestamp: one with a line break is an unexpected answer', () => {
+    const run = {
+      id: 1,
+      run_number: 1,
+      head_sha: '62584375aa1b2c3d4e5f60718293a4b5c6d7e8f9',
+      head_branch: 'main',
+      event: 'push',
+      status: 'completed',
+      conclusion: 'success',
+      html_url: 'https://github.com/octo/app/actions/runs/1',
+      created_at: '2026-11-23T08:00:00Z',
+    };
+    expect(checked(runSchema, run, 'a run').created_at).toBe('2026-11-23T08:00:00Z');
+    expect(() => checked(runSchema, { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(/created_at/);
+    expect(() => checked(runSchema, { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(/html_url/);
+  });
+});
