@@ -155,6 +155,16 @@ describe('defineAction', () => {
     expect(multiline.failed).toMatch(/^Unexpected error \(a bug in deploy-gates[\s\S]*must be one line/);
   });
 
+  it('masks secrets before it escapes or serializes them: a secret with markdown or JSON specials is masked in the summary and report', async () => {
+    const token = 'Tk_se*cr"et\\x';
+    const runner = new FakeRunner({ name: 'ada', count: '2', token });
+    await passing.run(runner);
+    expect(runner.summaryText).toContain('hello ada with \\*\\*\\*');
+    const report = readFileSync(join(dir, 'report.json'), 'utf8');
+    expect(report).toContain('"token": "***"');
+    for (const text of [runner.summaryText, report]) expect(text).not.toContain('Tk');
+  });
+
   it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {
     const runner = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'null', count: '1' } })).run(runner);

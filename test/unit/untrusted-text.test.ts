@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { checked } from '#core/github/queries.js';
 import { runSchema } from '#core/github/schemas.js';
+import { renderSummary } from '#core/report/markdown.js';
 import { isWorkflowCommand, logSafe } from '#core/text.js';
 
 /** Text chosen by a server, the GitHub API or a host, on its way to the log, the summary, outputs and the report. */
@@ -27,5 +28,20 @@ describe('untrusted text', () => {
     expect(checked(runSchema, run, 'a run').created_at).toBe('2026-11-23T08:00:00Z');
     expect(() => checked(runSchema, { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(/created_at/);
     expect(() => checked(runSchema, { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(/html_url/);
+  });
+
+  it('shows server text in the job summary as text, never as markup', () => {
+    const body = '<h1>Down</h1> **x** [link](https://evil.example) ![i](https://evil.example/i.png) a|b `c` ~~d~~ $e$ &amp; _f_';
+    const markdown = renderSummary({
+      title: 'Health checks',
+      results: [{ name: '<b>name</b>', status: 'fail', detail: `body is not JSON: ${body}\nnext line`, durationMs: 1 }],
+      facts: [['Run', '[run](https://evil.example) <img src=x>']],
+    });
+    const row = markdown.split('\n').find((line) => line.startsWith('| &lt;b&gt;'))!;
+    expect(row).toBe(
+      '| &lt;b&gt;name&lt;/b&gt; | ❌ fail | body is not JSON: &lt;h1&gt;Down&lt;/h1&gt; \\*\\*x\\*\\* \\[link\\](https://evil.example) \\!\\[i\\](https://evil.example/i.png) a\\|b \\`c\\` \\~\\~d\\~\\~ \\$e\\$ &amp;amp; \\_f\\_ next line | 1 ms |',
+    );
+    expect(markdown).toContain('| Run | \\[run\\](https://evil.example) &lt;img src=x&gt; |');
+    expect(markdown).not.toMatch(/<(h1|b|img)/);
   });
 });

@@ -202,7 +202,15 @@ async function render<O extends Record<string, string | undefined>>(
     await writeJsonReport(result.report.path, result.report.document, redactor);
     facts.push(['Report', result.report.path]);
   }
-  await writeSummary(runner, redactor, renderSummary({ title: result.title, itemLabel: result.itemLabel, results: result.results, facts }));
+  // Masked before it is escaped for markdown, where a secret written with `_` or `*` would no longer be found.
+  const masked = (text: string) => redactor.redact(text);
+  const summary = renderSummary({
+    title: masked(result.title),
+    itemLabel: result.itemLabel,
+    results: result.results.map((item) => ({ ...item, name: masked(item.name), detail: masked(item.detail) })),
+    facts: facts.map(([label, value]) => [label, masked(value)] as const),
+  });
+  await writeSummary(runner, redactor, summary);
   for (const [name, value] of Object.entries(outputs ?? {})) if (value !== undefined) runner.setOutput(name, redactor.redact(value));
 
   // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
