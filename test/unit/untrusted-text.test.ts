@@ -1,8 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
+import { run as healthRetry } from '../../actions/health-retry/src/main.js';
 import { checked } from '#core/github/queries.js';
+import { urlCredentials } from '#core/redact.js';
 import { runSchema } from '#core/github/schemas.js';
 import { renderSummary } from '#core/report/markdown.js';
 import { isWorkflowCommand, logSafe } from '#core/text.js';
+import { FakeRunner } from '../support/fake-runner.js';
 
 /** Text chosen by a server, the GitHub API or a host, on its way to the log, the summary, outputs and the report. */
 describe('untrusted text', () => {
@@ -43,5 +46,21 @@ describe('untrusted text', () => {
     );
     expect(markdown).toContain('| Run | \\[run\\](https://evil.example) &lt;img src=x&gt; |');
     expect(markdown).not.toMatch(/<(h1|b|img)/);
+  });
+
+  it('finds the credentials of every URL in a text, parsable or not', () => {
+    expect(urlCredentials('http://admin:PassW0rd@host:99999/x')).toEqual(['admin:PassW0rd', 'admin', 'PassW0rd']);
+    expect(urlCredentials('https://ghp_tokenAsUser@example.com/a\nhttps://plain.example.com/b?u=x@y')).toEqual(['ghp_tokenAsUser']);
+    expect(urlCredentials('https://u:p%40ss@h/ https://u2:p@ss@h2')).toEqual(['u:p%40ss', 'u:p@ss', 'u', 'p%40ss', 'p@ss', 'u2:p@ss', 'u2']);
+  });
+
+  it('health-retry masks URL credentials before its inputs are parsed: an input error never shows them', async () => {
+    const runner = new FakeRunner({ urls: 'https://ok.example.com/health\nhttp://admin:PassW0rd@host:99999/x', 'slo-url': 'https://tk-user-7f3a@bad host/' });
+    await healthRetry(runner);
+    expect(runner.failed).toMatch(/^Invalid inputs:/);
+    expect(runner.failed).toContain('"http://***@host:99999/x" is not a URL');
+    expect(runner.failed).toContain('"https://***@bad host/" is not a URL');
+    expect(runner.secrets).toEqual(expect.arrayContaining(['admin', 'PassW0rd', 'tk-user-7f3a']));
+    expect(runner.log.join('\n')).not.toMatch(/PassW0rd|tk-user|admin/);
   });
 });
