@@ -105,7 +105,7 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     endpoint(url, 'endpoint', async () => {
       const outcome = await httpGet(withoutUserInfo(url), requestOptions(url));
       if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message };
-      const verdict = judgeResponse(outcome.response, config.expect);
+      const verdict = judgeResponse(outcome.response, config.expect, redactor);
       return { status: outcome.response.status, latencyMs: outcome.latencyMs, ...verdict };
     }),
   );
@@ -114,7 +114,7 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     endpoints.push(
       endpoint(manifestUrl, 'asset-manifest', async () => {
         const begun = performance.now();
-        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase });
+        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase, redactor });
         return { status: verdict.status, latencyMs: performance.now() - begun, pass: verdict.pass, reason: verdict.reason };
       }),
     );
