@@ -196,7 +196,8 @@ async function render<O extends Record<string, string | undefined>>(
 ) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
   const outputs = result.outputs === undefined ? undefined : oneLineOutputs(schema.parse(result.outputs));
-  for (const line of result.results) info(redactor.redact(formatResultLine(line)));
+  // One log line per result, whatever line breaks a detail from a server or a host holds.
+  for (const line of result.results) info(redactor.redact(formatResultLine(line)).replace(/\r\n|\r|\n/g, ' '));
   const facts = [...(result.facts ?? [])];
   if (result.report) {
     await writeJsonReport(result.report.path, result.report.document, redactor);
