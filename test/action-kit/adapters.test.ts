@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run as preSwitchGates } from '../../actions/pre-switch-gates/src/main.js';
@@ -53,6 +53,16 @@ describe('action adapters in-process', () => {
     await releaseSwitch(runner);
     expect(runner.failed).toMatch(/^Input "release": "\.\." is not a release name/);
     expect(runner.outputs).toEqual({});
+  });
+
+  it('pre-switch-gates on an empty directory (laravel preset: every gate fails) makes one annotation, not one per gate', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const runner = new FakeRunner({ 'release-dir': empty, preset: 'laravel', target: 'local', layer: 'pre-switch', timeout: '30s' });
+    await preSwitchGates(runner);
+    expect(Number(runner.outputs.failed)).toBeGreaterThan(10);
+    expect(runner.log.filter((line) => /^(warning|error|failed):/.test(line))).toHaveLength(1);
+    expect(runner.failed).toMatch(/^Pre-switch gates \(pre-switch\): FAILED \(\d+ of \d+ gates failed\)[^\n]*\n.*\n.*\n.*\n… and \d+ more failed \(see the log and the job summary\)$/);
   });
 
   it('pre-switch-gates names release-dir when the release is missing, and masks the ssh key first', async () => {
