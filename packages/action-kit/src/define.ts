@@ -165,9 +165,10 @@ export const ANNOTATED_CHECKS = 3;
 export const LOGGED_ANNOTATIONS = 4;
 
 /** The closing annotation's lines after its first: the first failed checks not already told, and how many more. */
-function failedCheckLines(results: readonly CheckResult[], told: string | undefined): string[] {
+function failedCheckLines(results: readonly CheckResult[], told: string | undefined, redactor: Redactor): string[] {
   const untold = results.filter((item) => item.status === 'fail' && !told?.includes(item.detail));
-  const lines = untold.slice(0, ANNOTATED_CHECKS).map((item) => `${item.name}: ${item.detail}`.replace(/\s+/g, ' '));
+  // Masked before whitespace is collapsed, which a multi-line secret (a key) would no longer be found after.
+  const lines = untold.slice(0, ANNOTATED_CHECKS).map((item) => redactor.redact(`${item.name}: ${item.detail}`).replace(/\s+/g, ' '));
   const more = untold.length - ANNOTATED_CHECKS;
   if (more > 0) lines.push(`… and ${more} more failed (see the log and the job summary)`);
   return lines;
@@ -216,8 +217,8 @@ async function render<O extends Record<string, string | undefined>>(
 
   // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
   // the headline — followed by the first failed checks the failure does not already tell.
-  if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure)].join('\n')));
-  const failedChecks = failedCheckLines(result.results, undefined);
+  if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure, redactor)].join('\n')));
+  const failedChecks = failedCheckLines(result.results, undefined, redactor);
   if (failedChecks.length > 0) runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), { title: action });
   if (result.verdict) info(redactor.redact(result.verdict));
 }
