@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run as preSwitchGates } from '../../actions/pre-switch-gates/src/main.js';
@@ -32,12 +32,37 @@ describe('action adapters in-process', () => {
     expect(runner.outputs).toMatchObject({ 'current-release': b, switched: 'true', 'rolled-back': 'false', report: join(dir, 'deploy-gates/release-switch-report.json') });
   });
 
+  it('release-switch shows a hostile current symlink target as text: no log line starts a workflow command', async () => {
+    const [a, b] = [releaseName(1), releaseName(2)];
+    await makeReleases(dir, [a, b]);
+    symlinkSync('releases/x\n::warning title=x::pwned\n##[error]old', join(dir, 'current'));
+    const runner = new FakeRunner({ 'releases-root': dir, release: b, target: 'local', keep: '5', mode: 'switch' });
+    await releaseSwitch(runner);
+    expect(runner.failed).toBeUndefined();
+    expect(readlinkSync(join(dir, 'current'))).toBe(`releases/${b}`);
+    const lines = runner.log.filter((entry) => entry.startsWith('info: ')).map((entry) => entry.slice(6)).join('\n').split(/\r\n|\r|\n/);
+    // A result is one log line, whatever line breaks the link holds.
+    expect(lines).toContainEqual(expect.stringMatching(/^✅ release: .* current: releases\/x ::warning title=x::pwned ##\[error\]old \(not a release\) \(\d+ ms\)$/));
+    expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
+    expect(runner.summaryText).not.toContain('\n::');
+  });
+
   it('release-switch names its input when core refuses a release', async () => {
     await makeReleases(dir, [releaseName(1)]);
     const runner = new FakeRunner({ 'releases-root': dir, release: '..', target: 'local' });
     await releaseSwitch(runner);
     expect(runner.failed).toMatch(/^Input "release": "\.\." is not a release name/);
     expect(runner.outputs).toEqual({});
+  });
+
+  it('pre-switch-gates on an empty directory (laravel preset: every gate fails) makes one annotation, not one per gate', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const runner = new FakeRunner({ 'release-dir': empty, preset: 'laravel', target: 'local', layer: 'pre-switch', timeout: '30s' });
+    await preSwitchGates(runner);
+    expect(Number(runner.outputs.failed)).toBeGreaterThan(10);
+    expect(runner.log.filter((line) => /^(warning|error|failed):/.test(line))).toHaveLength(1);
+    expect(runner.failed).toMatch(/^Pre-switch gates \(pre-switch\): FAILED \(\d+ of \d+ gates failed\)[^\n]*\n.*\n.*\n.*\n… and \d+ more failed \(see the log and the job summary\)$/);
   });
 
   it('pre-switch-gates names release-dir when the release is missing, and masks the ssh key first', async () => {

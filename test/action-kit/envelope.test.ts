@@ -69,9 +69,9 @@ describe('defineAction', () => {
       outputs: { greeting: 'hi', count: undefined },
       failure: 'Probe failed: the whole story',
     })).run(failing);
-    expect(failing.failed).toBe('Probe failed: the whole story');
-    // Each failed check is annotated unless the failure already says it; outputs are still written.
-    expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual(['error: one: broke']);
+    // One annotation: the failure, then each failed check it does not already tell; outputs are still written.
+    expect(failing.failed).toBe('Probe failed: the whole story\none: broke');
+    expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual([]);
     expect(failing.outputs).toEqual({ greeting: 'hi' });
 
     const userError = new FakeRunner({ name: 'ada', count: '1' });
@@ -91,6 +91,78 @@ describe('defineAction', () => {
       throw new TypeError('cannot read x of undefined (Tk-123456)');
     }).run(bug);
     expect(bug.failed).toBe('Unexpected error (a bug in deploy-gates, please report it): cannot read x of undefined (***)');
+  });
+
+  it('writes the job summary best effort: a summary file that cannot be written is a warning, not a bug', async () => {
+    process.env.GITHUB_STEP_SUMMARY = join(dir, 'gone', 'summary');
+    const runner = new FakeRunner({ name: 'ada', count: '2', token: 'Tk-123456' });
+    // @actions/core's own summary, which checks the file before it writes.
+    runner.summary = (await import('@actions/core')).summary;
+    await passing.run(runner);
+    expect(runner.failed).toBeUndefined();
+    expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`)]);
+    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
+    expect(runner.log.at(-1)).toBe('info: greeted probe');
+  });
+
+  it('makes a few annotations per step, never more than GitHub shows (10): the failure names the first failed checks', async () => {
+    const twelve = Array.from({ length: 12 }, (_, i) => ({ name: `gate ${i + 1}`, status: 'fail' as const, detail: `missing file ${i + 1}`, durationMs: 1 }));
+    const annotations = (runner: FakeRunner) => runner.log.filter((line) => /^(warning|error|failed):/.test(line));
+    const failing = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async (_input, context) => {
+      for (let i = 1; i <= 12; i++) context.logger.warning(`rate limited ${i}`);
+      return { title: 'Gates', results: twelve, failure: 'Gates: FAILED (12 of 12 gates failed)' };
+    }).run(failing);
+    expect(annotations(failing)).toHaveLength(5);
+    expect(failing.failed).toBe('Gates: FAILED (12 of 12 gates failed)\ngate 1: missing file 1\ngate 2: missing file 2\ngate 3: missing file 3\n… and 9 more failed (see the log and the job summary)');
+    // Every check and every warning is still in the log, and every check in the summary.
+    for (let i = 1; i <= 12; i++) {
+      expect(failing.log).toContain(`info: ❌ gate ${i}: missing file ${i} (1 ms)`);
+      expect(failing.summaryText).toContain(`| gate ${i} | ❌ fail | missing file ${i} |`);
+    }
+    expect(failing.log).toContain('info: Warning: rate limited 12');
+
+    const passing = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Health', results: twelve, verdict: 'passes anyway' })).run(passing);
+    expect(passing.failed).toBeUndefined();
+    expect(annotations(passing)).toEqual([expect.stringMatching(/^warning: Health: FAILED \(0\/12 passed, 12 failed\)\ngate 1: missing file 1\n[\s\S]*\n… and 9 more failed/)]);
+  });
+
+  it('never lets untrusted text start a workflow command in the log, and writes outputs only on one line', async () => {
+    const injected = (what: string) => `${what}\n::warning title=x::pwned\r::add-mask::a\r\n  ##[error]old style`;
+    const runner = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async (_input, context) => {
+      context.logger.info(injected('current → releases/a'));
+      context.logger.warning(injected('warned'));
+      return {
+        title: 'Probe',
+        results: [{ name: 'symlink', status: 'pass', detail: injected('symlink → releases/a'), durationMs: 1 }],
+        outputs: { greeting: 'hi' },
+        verdict: injected('created 2025-01-01'),
+      };
+    }).run(runner);
+    expect(runner.failed).toBeUndefined();
+    const printed = runner.log.filter((entry) => entry.startsWith('info: ')).map((entry) => entry.slice('info: '.length));
+    const lines = printed.join('\n').split(/\r\n|\r|\n/);
+    expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
+    expect(lines).toContain('> ::warning title=x::pwned');
+    expect(lines).toContain('>   ##[error]old style');
+    expect(runner.outputs).toEqual({ greeting: 'hi' });
+
+    const multiline = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'hi', count: '2025-01-01T00:00:00Z\n::warning::x' } })).run(multiline);
+    expect(multiline.outputs).toEqual({});
+    expect(multiline.failed).toMatch(/^Unexpected error \(a bug in deploy-gates[\s\S]*must be one line/);
+  });
+
+  it('masks secrets before it escapes or serializes them: a secret with markdown or JSON specials is masked in the summary and report', async () => {
+    const token = 'Tk_se*cr"et\\x';
+    const runner = new FakeRunner({ name: 'ada', count: '2', token });
+    await passing.run(runner);
+    expect(runner.summaryText).toContain('hello ada with \\*\\*\\*');
+    const report = readFileSync(join(dir, 'report.json'), 'utf8');
+    expect(report).toContain('"token": "***"');
+    for (const text of [runner.summaryText, report]) expect(text).not.toContain('Tk');
   });
 
   it('validates outputs before writing any: an empty or "null" output is a bug and no output exists', async () => {

@@ -92,7 +92,8 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(result.outputs).toEqual({});
     expect(result.log).toContain('::error::The token may not read deployments of environment "staging" in octo/app');
     expect(result.summary).toContain('Build run: FAILED (2/3 passed, 1 failed)');
-    expect(result.summary).toMatch(/\| Environment \| ❌ fail \| The token may not read deployments.*'permissions: \{ deployments: read \}'/);
+    // Backticks are escaped in the summary (shown, not a code span).
+    expect(result.summary).toMatch(/\| Environment \| ❌ fail \| The token may not read deployments.*\\`permissions: \{ deployments: read \}\\`/);
   });
 
   it('fails on an ambiguous display name, writing no output', async () => {

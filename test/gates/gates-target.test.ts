@@ -4,6 +4,7 @@ import { parseGates } from '#core/gates/spec.js';
 import { presetGates } from '#core/gates/presets.js';
 import { runGates, type GatesOutcome } from '#core/gates/run.js';
 import { MemoryLogger } from '#core/logger.js';
+import { Redactor } from '#core/redact.js';
 import { headline } from '#core/report/result.js';
 import { runProcess } from '#core/hosts/local.js';
 import { shellQuote, type Target } from '#core/hosts/target.js';
@@ -74,7 +75,7 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     ['absent', '- absent: public/hot', '- absent: public/index.php', /^must not exist, found a regular file$/],
     ['symlink', '- symlink: linked-env\n  points-to: shared.env', '- symlink: dangling', /^symlink → nowhere.env, but its target does not exist$/],
     ['symlink points-to', '- symlink: linked-env', '- symlink: linked-env\n  points-to: /var/www/shared/.env', /^symlink → shared.env \(.*\/shared.env\), expected \/var\/www\/shared\/.env$/],
-    ['json', '- json: composer.json\n  expect: require.php=^8.2', '- json: public/index.php', /^not valid JSON: /],
+    ['json', '- json: composer.json\n  expect: require.php=^8.2', '- json: public/index.php', /^not valid JSON at line 1, column 1 \(byte 0\): unexpected character; its content is not shown$/],
     ['json expect', '- json: composer.json\n  expect: name=acme/api', '- json: composer.json\n  expect: |\n    name=acme/web\n    extra.x=1', /^expected name=acme\/web, got "acme\/api"; extra.x is missing \(expected extra.x=1\)$/],
     ['command exit', '- command: test -d storage', '- command: exit 3\n  expect-exit: 4', /^exit 3, expected 4: no output$/],
     ['command output', '- command: printf "ok\\nversion 2\\n"\n  expect-output: ^version \\d', '- command: echo hello\n  expect-output: ^bye', /^exit 0, but the output does not match \/\^bye\/: hello$/],
@@ -84,6 +85,23 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     const outcome = await run([...gates(passing), ...gates(failing)]);
     expect(outcome.results[0]).toMatchObject({ status: 'pass' });
     expect(outcome.results[1]).toMatchObject({ status: 'fail', detail: expect.stringMatching(reason) });
+  });
+
+  it('shows where a json gate file stops being JSON, never its content; and masks a secret in command output before cutting it', async () => {
+    await writeTree(target, dir, { '.env': `APP_KEY=base64:${SECRET}\n`, 'broken.json': '{\n  "name": "acme",\n  "key": "é' + SECRET + '"\n  "x": 1\n}\n' });
+    const outcome = await runGates(
+      target,
+      dir,
+      gates(`- json: .env\n- json: broken.json\n- command: echo "$(printf '%0154d' 0) ${SECRET} more"\n  expect-output: never`),
+      { timeoutMs: 30_000 },
+      { redactor: new Redactor([SECRET]) },
+    );
+    expect(outcome.results.map((result) => result.detail)).toEqual([
+      'not valid JSON at line 1, column 1 (byte 0): unexpected character; its content is not shown',
+      `not valid JSON at line 4, column 3 (byte ${36 + SECRET.length}): unexpected character; its content is not shown`,
+      `exit 0, but the output does not match /never/: ${'0'.repeat(154)} ***…`,
+    ]);
+    for (const result of outcome.results) expect(result.detail).not.toMatch(/APP_KEY|hc_7|acme/);
   });
 
   it('node preset: package.json parses, dependencies are there, node resolves main', async () => {

@@ -60,9 +60,13 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     });
     expect(run.summary).toContain('### ❌ Pre-switch gates (staging): FAILED (15/16 passed, 1 failed)');
     expect(run.summary).toContain('| .env is shared | ❌ fail | expected a symlink, found a regular file |');
-    expect(run.summary).toContain('| env-match .env HEALTHCHECK_TOKEN | ✅ pass | HEALTHCHECK_TOKEN in .env matches the secret (SHA-256 compared; neither value shown) |');
-    expect(run.log).toContain('::error title=pre-switch-gates::.env is shared: expected a symlink, found a regular file');
-    expect(run.log).toContain('Pre-switch gates (staging): FAILED (1 of 16 gates failed). Nothing was changed on local; do not switch to this release');
+    // The summary escapes markdown punctuation in untrusted text (`_` included).
+    expect(run.summary).toContain('| env-match .env HEALTHCHECK\\_TOKEN | ✅ pass | HEALTHCHECK\\_TOKEN in .env matches the secret (SHA-256 compared; neither value shown) |');
+    // One annotation: the failure, then the failed gate.
+    expect(run.log).toContain(
+      '::error::Pre-switch gates (staging): FAILED (1 of 16 gates failed). Nothing was changed on local; do not switch to this release — fix it and deploy again.%0A.env is shared: expected a symlink, found a regular file',
+    );
+    expect(run.log).not.toContain('::error title=');
     const report = await readFile(run.outputs.report!, 'utf8');
     expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', layer: 'staging', target: 'local', releaseDir: release, passed: 15, failed: 1, total: 16 });
     expect(run.log).toContain(`::add-mask::${SECRET}`);

@@ -74,7 +74,8 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
     expect(result.stdout).toMatch(new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'));
-    expect(result.stdout).toContain(`::error title=health-retry::${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(result.stdout).toContain(`::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(result.stdout.match(/^::(error|warning)/gm)).toHaveLength(1);
     expect(app.requests).toHaveLength(3);
   });
 
@@ -114,6 +115,33 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(report).toContain('Bearer ***');
     expect(result.stdout).toContain(`::add-mask::${TOKEN}`); // registered with the runner before anything else
     expect(result.stdout.indexOf(`::add-mask::${TOKEN}`)).toBe(0);
+  });
+
+  it('keeps untrusted text inert: a body cannot start a workflow command, render markup or show part of the token', async () => {
+    const app = await server((req, res) => res.end(`<h1>Big</h1> [link](https://evil.example) ${'x'.repeat(50)} ${req.headers.authorization}\n::warning title=x::pwned`));
+    const result = await run({ urls: `${app.url}/health`, 'bearer-token': TOKEN, attempts: '1', 'expect-body': 'never' });
+    expect(result.exitCode).toBe(1);
+    const lines = result.stdout.split(/\r\n|\r|\n/);
+    expect(lines.filter((line) => /^\s*::/.test(line) && !/^::(add-mask|group|endgroup|error)::/.test(line))).toEqual([]);
+    expect(lines.filter((line) => line.startsWith('::error'))).toHaveLength(1);
+    expect(result.summary).not.toMatch(/<h1>|[^\\]\]\(https/);
+    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https://evil.example)');
+    const report = readFileSync(result.outputs.report!, 'utf8');
+    const log = lines.filter((line) => !line.startsWith('::add-mask::')).join('\n');
+    for (const text of [log, result.summary, report]) expect(text).not.toContain(TOKEN.slice(0, 8));
+  });
+
+  it('masks URL credentials before a bad URL is reported, and goes on without a writable job summary', async () => {
+    const bad = await run({ urls: 'http://admin-user:PassW0rd@host:99999/x' });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toContain('::error::Input "urls": "http://***@host:99999/x" is not a URL');
+    expect(bad.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')).not.toMatch(/PassW0rd|admin-user/);
+
+    const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
+    const noSummary = await run({ urls: `${app.url}/health` }, { GITHUB_STEP_SUMMARY: '/nonexistent-deploy-gates/summary.md' });
+    expect(noSummary.exitCode).toBe(0);
+    expect(noSummary.outputs.healthy).toBe('true');
+    expect(noSummary.stdout).toContain('::warning title=job summary::No job summary was written (GITHUB_STEP_SUMMARY=/nonexistent-deploy-gates/summary.md)');
   });
 
   it.each([
@@ -162,7 +190,7 @@ describe('deploy-gates CLI', () => {
   it('shows annotations readably and exits with the action status', async () => {
     const result = await cli('health-retry', '--urls', 'http://127.0.0.1:1/health', '--attempts', '1');
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('Error (health-retry): http://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
+    expect(result.stdout).toContain('Error: Unhealthy: 1 of 1 check(s) failed\nhttp://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
     expect(result.stdout).toContain('health-retry failed (exit code 1)');
   });
 

@@ -34,7 +34,7 @@ export class FakeRunner implements Runner {
   endGroup = () => void this.log.push('endgroup');
   saveState = (name: string, value: string) => void (this.savedState[name] = value);
   getState = (name: string) => this.state[name] ?? '';
-  summary = {
+  summary: Runner['summary'] = {
     addRaw: (text: string) => ({
       write: async () => {
         this.summaryText += text;

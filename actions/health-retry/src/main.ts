@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { formatDuration } from '#core/inputs/duration.js';
+import { urlCredentials } from '#core/redact.js';
 import type { HealthConfig } from '#core/health/config.js';
 import { runHealthCheck, type HealthOutcome } from '#core/health/run.js';
 import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
@@ -16,7 +17,8 @@ function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
 export const action = defineAction({
   name: 'health-retry',
   inputs: healthRetryInputs,
-  secrets: { 'bearer-token': 'value', headers: secretHeaderValues },
+  // A URL's username and password are masked from the raw inputs, before a bad URL's input error can quote them.
+  secrets: { 'bearer-token': 'value', headers: secretHeaderValues, urls: urlCredentials, 'asset-manifest': urlCredentials, 'slo-url': urlCredentials },
   outputs: z.object({
     healthy: z.enum(['true', 'false']),
     attempts: outputValue(),
@@ -26,7 +28,8 @@ export const action = defineAction({
     'error-rate': outputValue().optional(),
   }),
   async main(inputs, context) {
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']]) if (url?.password) context.mask(url.password, decodeURIComponent(url.password));
+    // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
+    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']]) if (url) context.mask(url.username, url.password);
     const config = toConfig(inputs);
     const outcome = await runHealthCheck(config, context);
     const report = inputs['report-path'] ?? context.defaultReportPath;

@@ -6,7 +6,8 @@ import type { Logger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 import { writeJsonReport } from '#core/report/json.js';
 import { renderSummary } from '#core/report/markdown.js';
-import { formatResultLine, type CheckResult } from '#core/report/result.js';
+import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
+import { logSafe } from '#core/text.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
@@ -110,7 +111,9 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       redactor.add(secret);
     }
   };
-  const logger = runnerLogger(runner, definition.name);
+  // Every log line the envelope and core write goes through here: untrusted text in it never starts a workflow command.
+  const info = (message: string) => runner.info(logSafe(message));
+  const logger = runnerLogger(runner, info, definition.name);
   try {
     if (definition.pre || definition.post) runner.saveState(PHASE_STATE, phaseName);
     // Secrets first: nothing — not even an input error — is logged before they are masked.
@@ -133,7 +136,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     } finally {
       runner.endGroup();
     }
-    await render(result, definition.outputs, runner, logger, redactor);
+    await render(definition.name, result, definition.outputs, runner, info, redactor);
   } catch (error) {
     const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
     fail(runner, redactor, input && error instanceof ArgumentError ? new InputError(input, error.problem) : error);
@@ -152,34 +155,85 @@ function secretParts(raw: string, kind: SecretKind): (string | undefined)[] {
   return kind(raw);
 }
 
+/**
+ * GitHub shows at most 10 error and 10 warning annotations per step and drops the rest, whichever they are; a step
+ * makes few so that none is lost. The closing one (the failure, or the warning of a step that passes despite failed
+ * checks) names the first failed checks; every check is in the log lines and the summary table.
+ */
+export const ANNOTATED_CHECKS = 3;
+/** Warnings and errors core logs while the phase runs that become annotations; later ones are log lines only. */
+export const LOGGED_ANNOTATIONS = 4;
+
+/** The closing annotation's lines after its first: the first failed checks not already told, and how many more. */
+function failedCheckLines(results: readonly CheckResult[], told: string | undefined, redactor: Redactor): string[] {
+  const untold = results.filter((item) => item.status === 'fail' && !told?.includes(item.detail));
+  // Masked before whitespace is collapsed, which a multi-line secret (a key) would no longer be found after.
+  const lines = untold.slice(0, ANNOTATED_CHECKS).map((item) => redactor.redact(`${item.name}: ${item.detail}`).replace(/\s+/g, ' '));
+  const more = untold.length - ANNOTATED_CHECKS;
+  if (more > 0) lines.push(`… and ${more} more failed (see the log and the job summary)`);
+  return lines;
+}
+
+/**
+ * Outputs are one line each: a later step reads them into a command line, a file or an HTTP header, where a line
+ * break is an injection. An action makes untrusted text one line before it returns it; a value that is still more
+ * than one line here is a bug, and no output is written.
+ */
+function oneLineOutputs<O extends Record<string, string | undefined>>(outputs: O): O {
+  for (const [name, value] of Object.entries(outputs)) {
+    if (value !== undefined && /[\r\n]/.test(value)) throw new Error(`output ${name} is more than one line: ${JSON.stringify(value.slice(0, 80))}`);
+  }
+  return outputs;
+}
+
 /** Result lines, report, summary, outputs, then the verdict — or the failure, by the one rule. */
-async function render<O extends Record<string, string | undefined>>(result: ActionResult<O>, schema: z.ZodType<O>, runner: Runner, logger: Logger, redactor: Redactor) {
+async function render<O extends Record<string, string | undefined>>(
+  action: string,
+  result: ActionResult<O>,
+  schema: z.ZodType<O>,
+  runner: Runner,
+  info: (message: string) => void,
+  redactor: Redactor,
+) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
-  const outputs = result.outputs === undefined ? undefined : schema.parse(result.outputs);
-  for (const line of result.results) runner.info(redactor.redact(formatResultLine(line)));
+  const outputs = result.outputs === undefined ? undefined : oneLineOutputs(schema.parse(result.outputs));
+  // One log line per result, whatever line breaks a detail from a server or a host holds.
+  for (const line of result.results) info(redactor.redact(formatResultLine(line)).replace(/\r\n|\r|\n/g, ' '));
   const facts = [...(result.facts ?? [])];
   if (result.report) {
     await writeJsonReport(result.report.path, result.report.document, redactor);
     facts.push(['Report', result.report.path]);
   }
-  await writeSummary(runner, redactor, renderSummary({ title: result.title, itemLabel: result.itemLabel, results: result.results, facts }));
+  // Masked before it is escaped for markdown, where a secret written with `_` or `*` would no longer be found.
+  const masked = (text: string) => redactor.redact(text);
+  const summary = renderSummary({
+    title: masked(result.title),
+    itemLabel: result.itemLabel,
+    results: result.results.map((item) => ({ ...item, name: masked(item.name), detail: masked(item.detail) })),
+    facts: facts.map(([label, value]) => [label, masked(value)] as const),
+  });
+  await writeSummary(runner, redactor, summary);
   for (const [name, value] of Object.entries(outputs ?? {})) if (value !== undefined) runner.setOutput(name, redactor.redact(value));
 
-  const failure = result.failure === undefined ? undefined : redactor.redact(result.failure);
-  // Each failed check is an annotation — an error when the step fails, a warning when it passes despite it —
-  // unless the failure message already says it.
-  const annotate = failure === undefined ? logger.warning : logger.error;
-  for (const failed of result.results.filter((item) => item.status === 'fail')) {
-    if (!failure?.includes(failed.detail)) annotate(redactor.redact(`${failed.name}: ${failed.detail}`));
-  }
-  if (failure !== undefined) return runner.setFailed(failure);
-  if (result.verdict) runner.info(redactor.redact(result.verdict));
+  // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
+  // the headline — followed by the first failed checks the failure does not already tell.
+  if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure, redactor)].join('\n')));
+  const failedChecks = failedCheckLines(result.results, undefined, redactor);
+  if (failedChecks.length > 0) runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), { title: action });
+  if (result.verdict) info(redactor.redact(result.verdict));
 }
 
 async function writeSummary(runner: Runner, redactor: Redactor, markdown: string): Promise<void> {
   // Outside a runner (a bundle started by hand) there may be no summary file; the log and report still say it all.
   if (!process.env.GITHUB_STEP_SUMMARY) return runner.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
-  await runner.summary.addRaw(redactor.redact(markdown), true).write();
+  // The summary is evidence beside the log and the report, not the verdict: a summary file that cannot be written
+  // (removed, its folder gone, not writable) is warned about, and the step goes on to its outputs and its verdict.
+  try {
+    await runner.summary.addRaw(redactor.redact(markdown), true).write();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    runner.warning(redactor.redact(`No job summary was written (GITHUB_STEP_SUMMARY=${process.env.GITHUB_STEP_SUMMARY}): ${reason}`), { title: 'job summary' });
+  }
 }
 
 /** The one failure rule for what a phase throws: a UserError fails the step with its message alone; anything else is a bug. */
@@ -190,12 +244,24 @@ function fail(runner: Runner, redactor: Redactor, error: unknown): void {
   runner.setFailed(`Unexpected error (a bug in deploy-gates, please report it): ${message}`);
 }
 
-/** A Logger that writes to the runner's log; errors and warnings become annotations titled with the action's name. */
-function runnerLogger(runner: Runner, title: string): Logger {
+/**
+ * A Logger that writes to the runner's log; the first LOGGED_ANNOTATIONS errors and warnings become annotations
+ * titled with the action's name, later ones log lines that say what they are.
+ */
+function runnerLogger(runner: Runner, info: (message: string) => void, title: string): Logger {
+  let annotations = 0;
+  const annotate = (level: 'warning' | 'error', message: string) => {
+    if (annotations < LOGGED_ANNOTATIONS) {
+      annotations++;
+      return runner[level](message, { title });
+    }
+    if (annotations++ === LOGGED_ANNOTATIONS) info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
+    info(`${level === 'error' ? 'Error' : 'Warning'}: ${message}`);
+  };
   return {
-    info: (message) => runner.info(message),
-    warning: (message) => runner.warning(message, { title }),
-    error: (message) => runner.error(message, { title }),
+    info,
+    warning: (message) => annotate('warning', message),
+    error: (message) => annotate('error', message),
     debug: (message) => runner.debug(message),
   };
 }

@@ -28,3 +28,30 @@ export class Redactor {
     return out;
   }
 }
+
+/** Where a URL's userinfo is: after `scheme://`, up to the authority's last `@` (the authority ends at / ? # \ or a blank). */
+const USERINFO = /[a-z][a-z0-9+.-]*:\/\/([^/?#\\\s]*)@/gi;
+
+/**
+ * The credentials written into the URLs of a text — `https://user:password@host/…`, one or many, on any line — as
+ * secret parts: the userinfo, the username and the password, as written and percent-decoded. Read from the raw text,
+ * not from parsed URLs, so that a URL too broken to parse (`http://admin:PassW0rd@host:99999/x`) is masked before its
+ * input error quotes it. The username counts: it is often a token (`https://<token>@host`, `https://<token>:x-oauth-basic@…`).
+ */
+export function urlCredentials(text: string): string[] {
+  const parts: string[] = [];
+  for (const match of text.matchAll(USERINFO)) {
+    const userinfo = match[1]!;
+    const colon = userinfo.indexOf(':');
+    const written = colon < 0 ? [userinfo] : [userinfo, userinfo.slice(0, colon), userinfo.slice(colon + 1)];
+    for (const part of written) {
+      parts.push(part);
+      try {
+        parts.push(decodeURIComponent(part));
+      } catch {
+        // Not valid percent-encoding: masked as written.
+      }
+    }
+  }
+  return [...new Set(parts)].filter((part) => part !== '');
+}

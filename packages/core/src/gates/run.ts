@@ -6,7 +6,9 @@ import { formatDuration } from '../inputs/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { tally, type CheckResult } from '../report/result.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
+import type { Redactor } from '../redact.js';
 import { oneLine } from '../text.js';
+import { describeJsonSyntaxError, jsonSyntaxError } from './json-syntax.js';
 import type { Gate, GateKind } from './model.js';
 
 /**
@@ -54,13 +56,13 @@ export async function resolveReleaseDir(target: Target, releaseDir: string, time
   throw new ArgumentError('releaseDir', `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
 }
 
-/** One line of command output or an error for a detail, at most 200 characters. */
-const flat = (text: string, max = 200) => oneLine(text, max);
+/** One line of command output or an error for a detail, at most 200 characters; secrets masked before the cut. */
+const flat = (text: string, max = 200, redactor?: Redactor) => oneLine(text, max, redactor);
 
 /** The most telling line of a failed command's output: an error line if there is one, else the last line. */
-function telling(stdout: string, stderr: string): string {
+function telling(stdout: string, stderr: string, redactor?: Redactor): string {
   const lines = `${stderr}\n${stdout}`.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
-  return flat(lines.find((line) => /fatal|error|exception|not found|denied/i.test(line)) ?? lines.at(-1) ?? 'no output');
+  return flat(lines.find((line) => /fatal|error|exception|not found|denied/i.test(line)) ?? lines.at(-1) ?? 'no output', 200, redactor);
 }
 
 /** Sets `p` to the path (always `./…`, so no path can pass for an option) and defines `what`, which names what is there. */
@@ -143,7 +145,7 @@ function sameDigest(a: string, b: string): boolean {
   return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
 }
 
-async function check(target: Target, gate: Gate, cwd: string, options: GateRunOptions): Promise<Verdict> {
+async function check(target: Target, gate: Gate, cwd: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
   const run = (script: string, timeoutMs = options.timeoutMs) => target.run(script, { cwd, timeoutMs });
   const lines = async (script: string) => {
     const result = await run(script);
@@ -199,8 +201,10 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       let document: unknown;
       try {
         document = JSON.parse(body);
-      } catch (error) {
-        return { pass: false, detail: `not valid JSON: ${flat((error as Error).message, 160)}` };
+      } catch {
+        // JSON.parse's message quotes the file (`"APP_KEY=ba"...`): the detail tells where, never what.
+        const syntax = jsonSyntaxError(body);
+        return { pass: false, detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown` };
       }
       const mismatches = jsonMismatches(document, gate.expect);
       if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
@@ -211,14 +215,14 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       const result = await run(gate.command, timeoutMs);
       if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
       if (result.exitCode !== gate.expectExit) {
-        return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr)}` };
+        return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr, redactor)}` };
       }
       const output = `${result.stdout}\n${result.stderr}`;
       if (gate.expectOutput && !gate.expectOutput.test(output)) {
-        return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160) || 'no output'}` };
+        return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
       }
       const last = result.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
-      return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120)}` : ''}` };
+      return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
     }
     case 'env-match': {
       const [answer = ''] = await lines(envMatchScript(gate.file, gate.key));
@@ -248,14 +252,14 @@ export const CHECK_CONCURRENCY = 4;
  * File, directory, symlink, JSON and env-match checks run a few at a time; command gates then run one after another, in order.
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
-  const { logger } = coreContext(context);
+  const { logger, redactor } = coreContext(context);
   const cwd = await resolveReleaseDir(target, releaseDir, options.timeoutMs);
   logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
   const judge = async (gate: Gate): Promise<GateResult> => {
     const started = performance.now();
     let verdict: Verdict;
     try {
-      verdict = await check(target, gate, cwd, options);
+      verdict = await check(target, gate, cwd, options, redactor);
     } catch (error) {
       if (!(error instanceof Error)) throw error;
       verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };

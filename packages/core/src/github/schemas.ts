@@ -8,6 +8,12 @@ import { z } from 'zod';
 /** A full commit SHA: 40 hexadecimal characters. */
 export const FULL_SHA = /^[0-9a-f]{40}$/i;
 
+/**
+ * A timestamp as GitHub writes it (`2026-11-23T08:00:00Z`). Checked, not just a string: it reaches log lines, the
+ * summary and outputs, where text with a line break could start a workflow command or split an output.
+ */
+const timestamp = () => z.iso.datetime({ offset: true });
+
 export const workflowSchema = z.object({
   id: z.number().int().positive(),
   name: z.string(),
@@ -31,8 +37,8 @@ export const runSchema = z.object({
   event: z.string(),
   status: z.string().nullable(),
   conclusion: z.string().nullable(),
-  html_url: z.string().min(1),
-  created_at: z.string().min(1),
+  html_url: z.string().regex(/^\S+$/, { message: 'must be a URL on one line' }),
+  created_at: timestamp(),
 });
 export type WorkflowRun = z.infer<typeof runSchema>;
 
@@ -43,8 +49,8 @@ export const artifactSchema = z.object({
   name: z.string(),
   size_in_bytes: z.number().int().nonnegative(),
   expired: z.boolean(),
-  expires_at: z.string().nullable(),
-  created_at: z.string().nullable(),
+  expires_at: timestamp().nullable(),
+  created_at: timestamp().nullable(),
   digest: z.string().nullable().optional(),
 });
 export type Artifact = z.infer<typeof artifactSchema>;
@@ -56,14 +62,14 @@ export const deploymentSchema = z.object({
   sha: z.string(),
   ref: z.string(),
   environment: z.string(),
-  created_at: z.string(),
+  created_at: timestamp(),
 });
 export type Deployment = z.infer<typeof deploymentSchema>;
 
 export const deploymentStatusSchema = z.object({
   id: z.number().int().positive(),
   state: z.string(),
-  created_at: z.string(),
+  created_at: timestamp(),
 });
 export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>;
 

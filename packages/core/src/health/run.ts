@@ -131,7 +131,7 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
       const where = { finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl, redirects: outcome.ok ? outcome.response.redirects : outcome.redirects };
       if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message, ...where };
       const { response } = outcome;
-      const verdict = judgeResponse(response, config.expect);
+      const verdict = judgeResponse(response, config.expect, redactor);
       const note = !verdict.pass && response.withheldHeaders.length > 0 ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects) : '';
       return { status: response.status, latencyMs: outcome.latencyMs, ...verdict, reason: verdict.reason + note, encoding: response.encoding, ...where };
     }),
@@ -141,7 +141,7 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     endpoints.push(
       endpoint(manifestUrl, 'asset-manifest', async () => {
         const begun = performance.now();
-        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase });
+        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase, redactor });
         return { status: verdict.status, latencyMs: performance.now() - begun, pass: verdict.pass, reason: verdict.reason };
       }),
     );

@@ -1,4 +1,5 @@
 import type { LineResult } from '../inputs/schema.js';
+import type { Redactor } from '../redact.js';
 import type { StatusSpec } from '../inputs/status.js';
 import { splitPair } from '../inputs/lists.js';
 import { oneLine } from '../text.js';
@@ -28,9 +29,9 @@ export function parseJsonAssertion(line: string): LineResult<JsonAssertion> {
   return { value: { text: `${pair[0]}=${pair[1]}`, path: path.map((segment) => segment.trim()), expected: pair[1] } };
 }
 
-/** A short single-line excerpt of a body for error messages. */
-export function excerpt(body: string, max = 120): string {
-  return JSON.stringify(oneLine(body, max + 1));
+/** A short single-line excerpt of a body for error messages; secrets masked before it is cut (see oneLine). */
+export function excerpt(body: string, max = 120, redactor?: Redactor): string {
+  return JSON.stringify(oneLine(body, max + 1, redactor));
 }
 
 function valueAt(document: unknown, path: readonly string[]): { found: boolean; value?: unknown } {
@@ -59,8 +60,9 @@ export function jsonMismatches(document: unknown, assertions: readonly JsonAsser
 /** nginx's and Caddy's answers to plain HTTP on their TLS port. */
 const PLAIN_HTTP_TO_TLS_PORT = /plain HTTP request was sent to HTTPS port|Client sent an HTTP request to an HTTPS server/i;
 
-/** Judges a response: status first, then the body regex, then every JSON assertion. */
-export function judgeResponse(response: HttpResponse, expect: ResponseExpectations): Verdict {
+/** Judges a response: status first, then the body regex, then every JSON assertion. Excerpts are masked by `redactor`. */
+export function judgeResponse(response: HttpResponse, expect: ResponseExpectations, redactor?: Redactor): Verdict {
+  const shown = (body: string) => excerpt(body, undefined, redactor);
   if (!expect.status.matches(response.status)) {
     if (response.status === 400 && response.finalUrl.protocol === 'http:' && PLAIN_HTTP_TO_TLS_PORT.test(response.body)) {
       return { pass: false, reason: `expected ${expect.status.text}: ${response.finalUrl.host} serves TLS on that port and refused plain HTTP; use https://` };
@@ -69,17 +71,17 @@ export function judgeResponse(response: HttpResponse, expect: ResponseExpectatio
   }
   if (response.bodyError && (expect.body || expect.json.length > 0)) return { pass: false, reason: response.bodyError };
   if (expect.body && !expect.body.test(response.body)) {
-    return { pass: false, reason: `body does not match /${expect.body.source}/: ${excerpt(response.body)}` };
+    return { pass: false, reason: `body does not match /${expect.body.source}/: ${shown(response.body)}` };
   }
   if (expect.json.length > 0) {
     let document: unknown;
     try {
       document = JSON.parse(response.body);
     } catch {
-      return { pass: false, reason: `body is not JSON: ${excerpt(response.body)}` };
+      return { pass: false, reason: `body is not JSON: ${shown(response.body)}` };
     }
     const mismatches = jsonMismatches(document, expect.json);
-    if (mismatches.length > 0) return { pass: false, reason: `${mismatches.join('; ')} in ${excerpt(response.body)}` };
+    if (mismatches.length > 0) return { pass: false, reason: `${mismatches.join('; ')} in ${shown(response.body)}` };
   }
   return { pass: true, reason: 'ok' };
 }

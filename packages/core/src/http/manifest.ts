@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { excerpt } from './expectations.js';
+import type { Redactor } from '../redact.js';
 import { httpGet } from './request.js';
 import { mapConcurrent } from './concurrency.js';
 
@@ -35,6 +36,8 @@ export interface ManifestCheckOptions {
   followRedirects: boolean;
   assetBase?: URL;
   concurrency?: number;
+  /** Masks secrets in body excerpts before they are cut. */
+  redactor?: Redactor;
 }
 
 /** Fetches the manifest and checks that every file it lists is served with a 2xx from the asset base's origin. */
@@ -52,7 +55,7 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   } catch {
     files = undefined;
   }
-  if (!files) return { pass: false, reason: `manifest is not a Vite manifest object: ${excerpt(body)}`, status, assets: 0 };
+  if (!files) return { pass: false, reason: `manifest is not a Vite manifest object: ${excerpt(body, undefined, options.redactor)}`, status, assets: 0 };
   if (files.length === 0) return { pass: false, reason: 'manifest lists no files', status, assets: 0 };
 
   const base = options.assetBase ?? defaultAssetBase(manifestUrl);

@@ -9,16 +9,28 @@ export interface Summary {
   itemLabel?: string;
 }
 
-/** Makes text safe inside a markdown table cell. */
-function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').replace(/`/g, "'");
+/**
+ * Text shown as itself in the job summary, which GitHub renders as markdown with HTML: names and details come from
+ * servers, the GitHub API and hosts, so none of it may become markup (`<h1>`, `**x**`, `[link](…)`, an image, a
+ * table cell break). HTML's special characters become entities, markdown's inline punctuation is backslash-escaped,
+ * line breaks become spaces (a table row is one line).
+ */
+export function markdownText(text: string): string {
+  return text
+    .replace(/\r\n|\r|\n/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|~!$]/g, '\\$&');
 }
+
+const cell = markdownText;
 
 /** Renders the job summary: a headline, a table of results and optional facts. */
 export function renderSummary({ title, results, facts = [], itemLabel = 'Check' }: Summary): string {
   const ok = tally(results).failed === 0;
   const lines = [
-    `### ${ok ? '✅' : '❌'} ${headline(title, results)}`,
+    `### ${ok ? '✅' : '❌'} ${markdownText(headline(title, results))}`,
     '',
     `| ${cell(itemLabel)} | Result | Detail | Time |`,
     '| --- | --- | --- | --- |',
