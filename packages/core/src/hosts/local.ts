@@ -59,7 +59,14 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       settle();
       reject(error);
     });
+    // A cancelled ssh client may have passed its pipes to the master connection, so they need not close: end at exit.
+    child.on('exit', (code, signal) => {
+      if (cancelled) setTimeout(() => child.emit('close', code, signal), 200).unref();
+    });
+    let done = false;
     child.on('close', (code, signal) => {
+      if (done) return;
+      done = true;
       settle();
       resolve({
         exitCode: code ?? (signal ? 128 + 9 : 1),

@@ -122,27 +122,44 @@ export class SshTarget implements Target {
     // `exec` keeps that pid for sh or timeout, so killing the group stops the whole remote command.
     const pidFile = options.signal ? `"\${TMPDIR:-/tmp}"/dg-run-${randomBytes(6).toString('hex')}.pid` : undefined;
     if (pidFile) remote = `echo $$ > ${pidFile} && ${remote}`;
-    const result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
-      stdin: options.stdin,
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-      env: { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' },
-    });
-    if (pidFile && !this.closed) {
-      // Killing the local client leaves the remote command running: stop its process group on the host (TERM, then
-      // KILL after 2 s), or, when it finished by itself, just remove the pid file.
-      const stop = result.cancelled
-        ? [
-            `p=$(cat ${pidFile} 2>/dev/null) && [ -n "$p" ] && {`,
-            `  kill -TERM -- -"$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null`,
-            '  i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
-            '  kill -KILL -- -"$p" 2>/dev/null',
-            '}',
-            `rm -f ${pidFile}`,
-          ].join('\n')
-        : `rm -f ${pidFile}`;
-      await runProcess('ssh', [...this.options(), '--', this.spec.host, stop], { timeoutMs: 10_000, env: { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' } });
+    const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
+    if (options.signal?.aborted) return { exitCode: 130, stdout: '', stderr: 'not started: cancelled', timedOut: false, cancelled: true, durationMs: 0 };
+    // Killing the local client would leave the remote command running (and its pipes are held by the master
+    // connection): on abort, stop the remote process group first (TERM, KILL after 2 s); the client then ends by
+    // itself, or is killed 3 s later.
+    const local = new AbortController();
+    let cancelled = false;
+    let stopping: Promise<unknown> | undefined;
+    const onAbort = () => {
+      cancelled = true;
+      const stop = [
+        `i=0; while [ ! -s ${pidFile} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done`,
+        `p=$(cat ${pidFile} 2>/dev/null) && [ -n "$p" ] && {`,
+        `  kill -TERM -- -"$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null`,
+        '  i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
+        '  kill -KILL -- -"$p" 2>/dev/null',
+        '}',
+        `rm -f ${pidFile}`,
+      ].join('\n');
+      stopping = runProcess('ssh', [...this.options(), '--', this.spec.host, stop], { timeoutMs: 10_000, env }).finally(() => {
+        setTimeout(() => local.abort(), 3000).unref();
+      });
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let result: CommandResult;
+    try {
+      result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
+        stdin: options.stdin,
+        timeoutMs: options.timeoutMs,
+        signal: pidFile ? local.signal : undefined,
+        env,
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
+    await stopping?.catch(() => {});
+    if (pidFile && !cancelled && !this.closed) await runProcess('ssh', [...this.options(), '--', this.spec.host, `rm -f ${pidFile}`], { timeoutMs: 10_000, env });
+    if (cancelled) result = { ...result, cancelled: true };
     if (result.exitCode === 255 && !result.timedOut) {
       const problem = connectionProblem(result.stderr, this.spec);
       if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);

@@ -329,7 +329,7 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
       const ok = result.exitCode === 0 && !result.cancelled;
       const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
       const detail = result.cancelled
-        ? `stopped after ${Math.round(result.durationMs)} ms: ${cancelled() ?? 'the job was cancelled'}`
+        ? `stopped: ${cancelled() ?? 'the job was cancelled'}`
         : ok
           ? `exit 0 in releases/${wanted}`
           : result.timedOut
