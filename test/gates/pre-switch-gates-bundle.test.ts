@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { LocalTarget } from '#core/hosts/local.js';
 import { shellQuote } from '#core/hosts/target.js';
 import { laravelRelease, makeTree, removeTree, writeTree } from '../support/releases.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
+import { startSshd, type Sshd } from '../support/sshd.js';
 
 const SECRET = 'hc_Lk29-bundle-secret-token-77';
 
@@ -107,5 +109,42 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     expect(none.log).toContain('::error::No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
     const noFile = await step(workspace, { 'release-dir': release, 'gates-file': 'gates/missing.yml' });
     expect(noFile.log).toContain(`::error::Input "gates-file": cannot read gates/missing.yml (no such file in ${workspace})`);
+  });
+
+  describe('on an ssh target (a real sshd on loopback)', () => {
+    let sshd: Sshd;
+    beforeAll(async () => {
+      sshd = await startSshd();
+    });
+    afterAll(() => sshd.stop());
+
+    it('runs the preset and a secret gate over ssh, with the key masked and removed afterwards', async () => {
+      const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
+      const run = await step(
+        workspace,
+        { ...ssh, 'release-dir': release, preset: 'laravel', gates: '- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}\n', layer: 'production' },
+        { HEALTHCHECK_TOKEN: SECRET },
+      );
+      expect(run.exitCode).toBe(0);
+      expect(run.outputs).toMatchObject({ passed: '12', failed: '0', total: '12' });
+      expect(run.summary).toContain('### ✅ Pre-switch gates (production): 12/12 PASSED');
+      expect(run.summary).toContain('| php artisan --version | ✅ pass | exit 0: Laravel Framework 11.31.0 |');
+      const report = await readFile(run.outputs.report!, 'utf8');
+      expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', target: sshd.address, releaseDir: release, passed: 12, failed: 0 });
+      const keyLines = sshd.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
+      for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)]) {
+        expect(text).not.toContain(SECRET);
+        for (const line of keyLines) expect(text).not.toContain(line);
+      }
+      // Only the report is left in RUNNER_TEMP: the key directory is gone.
+      expect(readdirSync(run.runnerTemp)).toEqual(['deploy-gates']);
+    });
+
+    it('fails a changed host key with the fix, before any gate runs', async () => {
+      const run = await step(workspace, { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.wrongKnownHosts, 'release-dir': release, preset: 'laravel' });
+      expect(run.exitCode).toBe(1);
+      expect(run.log).toContain(`the known-hosts entry for [127.0.0.1]:${sshd.port} does not match the server's host key`);
+      expect(readdirSync(run.runnerTemp)).toEqual([]);
+    });
   });
 });

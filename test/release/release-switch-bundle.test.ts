@@ -4,6 +4,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { shellQuote } from '#core/hosts/target.js';
 import { makeReleases, releaseName, treeListing } from '../support/release-tree.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -133,5 +135,60 @@ describe('dist/release-switch/index.js', () => {
     // No ssh process (the ControlMaster above all) still refers to the step's temp dir.
     const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
     expect(left).toEqual([]);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'a job cancelled (%s) during an after-switch hook over ssh stops the remote hook, rolls back, then releases the lock and removes the key',
+    async (signal) => {
+      const root = join(base, `cancel rollback ${signal}`);
+      await makeReleases(root, [A, B]);
+      const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
+      expect((await step({ ...ssh, 'releases-root': root, release: A })).exitCode).toBe(0);
+      const [started, pidFile, finished] = ['hook-started', 'hook.pid', 'hook-finished'].map((name) => join(root, name)) as [string, string, string];
+      const run = await runBundle(
+        'release-switch',
+        { ...ssh, 'releases-root': root, release: B, 'after-switch': `echo $$ > ${shellQuote(pidFile)}; touch ${shellQuote(started)}; sleep 60; touch ${shellQuote(finished)}` },
+        {},
+        async (child) => {
+          for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+          child.kill(signal);
+        },
+      );
+      runs.push(run);
+      expect(existsSync(started)).toBe(true);
+      expect(run.exitCode).toBe(signal === 'SIGTERM' ? 143 : 130);
+      // Rolled back: current is where it was before the step, and the outputs and report say so.
+      expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
+      expect(run.outputs).toMatchObject({ 'current-release': A, 'previous-release': A, switched: 'true', 'rolled-back': 'true' });
+      expect(run.log).toContain(`the job was cancelled (${signal}) during after-switch command`);
+      expect(run.log).toContain(`rolled back: current points to releases/${A} again`);
+      // The hook on the host was stopped, not left running: its shell is gone (or a zombie about to be reaped).
+      const hookPid = readFileSync(pidFile, 'utf8').trim();
+      const alive = () => execFileSync('ps', ['-eo', 'pid=,stat=']).toString().split('\n').some((line) => line.trim().split(/\s+/)[0] === hookPid && !line.trim().split(/\s+/)[1]?.startsWith('Z'));
+      for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(alive()).toBe(false);
+      expect(existsSync(finished)).toBe(false);
+      // Then cleaned up: the lock, the key directory, the master connection.
+      expect(readdirSync(root).filter((name) => name.startsWith('.deploy-lock'))).toEqual([]);
+      expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
+      const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
+      expect(left).toEqual([]);
+    },
+  );
+
+  it('waits for the deploy lock up to lock-timeout and names who holds it', async () => {
+    const root = join(base, 'locked');
+    await makeReleases(root, [A, B]);
+    await mkdir(join(root, '.deploy-lock'));
+    const since = Math.floor(Date.now() / 1000);
+    for (const [file, text] of Object.entries({ owner: 'run acme/app#12/1 (Deploy / switch), host runner-7, pid 321', token: 'other', since, heartbeat: since })) {
+      await writeFile(join(root, '.deploy-lock', file), `${text}\n`);
+    }
+    const run = await step({ 'releases-root': root, release: B, 'lock-timeout': '1s' });
+    expect(run.exitCode).toBe(1);
+    expect(run.log).toContain(`Waiting for the deploy lock ${root}/.deploy-lock on local, held by run acme/app#12/1 (Deploy / switch), host runner-7, pid 321 (since ${new Date(since * 1000).toISOString().replace(/\.000Z$/, 'Z')}`);
+    expect(run.log).toContain('::error::Another deploy holds the lock');
+    expect(run.log).toContain('(lock-timeout 1s); nothing was changed');
+    expect(existsSync(join(root, 'current'))).toBe(false);
   });
 });

@@ -4,7 +4,11 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '#core/errors.js';
+import { MemoryLogger } from '#core/logger.js';
+import { acquireLock } from '#core/release/lock.js';
 import {
+  DEFAULT_RELEASE_PATTERN,
+  matchingReleases,
   releaseBefore,
   releasesToPrune,
   swapCurrent,
@@ -12,7 +16,7 @@ import {
   type SwitchConfig,
 } from '#core/release/switch.js';
 import { LocalTarget } from '#core/hosts/local.js';
-import type { Target } from '#core/hosts/target.js';
+import { shellQuote, type Target } from '#core/hosts/target.js';
 import { node24 } from '../support/paths.js';
 import { makeReleases, releaseName, startReader, treeListing } from '../support/release-tree.js';
 import { targetKinds } from '../support/targets.js';
@@ -36,6 +40,15 @@ describe('pure rules', () => {
     // Current is an old release (after a rollback) and previous older still: both survive.
     expect(releasesToPrune(names, 2, [names[1], names[0]])).toEqual(names.slice(2, 6));
     expect(releasesToPrune(names, 10, [])).toEqual([]);
+  });
+
+  it('treats only names matching the release pattern as releases', () => {
+    expect(matchingReleases([A, '.incoming-upload', 'upload-tmp', `${A}.partial`, '20250101_120000-ABCDEF12'])).toEqual([A]);
+    expect(matchingReleases(['v1', 'v2', 'vx', '.v3', 'w1'], 'v[0-9]*')).toEqual(['v1', 'v2']);
+    expect(matchingReleases(['a.b', 'axb'], 'a.b')).toEqual(['a.b']);
+    expect(matchingReleases(['r1', 'r2', 'rx'], 'r[!0-9]')).toEqual(['rx']);
+    expect(() => matchingReleases([], 'v[0-9')).toThrow('is not a glob');
+    expect(DEFAULT_RELEASE_PATTERN).toContain('_');
   });
 
   it('rolls back to the newest release older than current', () => {
@@ -169,6 +182,104 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual([1, 7, 8].map((i) => `releases/${releaseName(i)}/`));
     const rollback = await switchRelease(target, config(root, { mode: 'rollback', keep: 1 }));
     expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
+  });
+
+  it('prunes only directories named like releases, never an upload in progress', async () => {
+    await mkdir(join(root, 'releases', '.incoming-upload'));
+    await mkdir(join(root, 'releases', 'upload-tmp'));
+    await switchRelease(target, config(root, { release: A }));
+    const outcome = await switchRelease(target, config(root, { release: C, keep: 0 }));
+    expect(outcome.pruned).toEqual([B]);
+    expect(outcome.results.find((r) => r.name === 'prune')?.detail).toContain('2 other directories not matching the release naming left alone');
+    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual(['releases/.incoming-upload/', `releases/${A}/`, `releases/${C}/`, 'releases/upload-tmp/']);
+    // A pattern of one's own: `v*` releases; the pack-bundle names do not match it and stay.
+    await makeReleases(root, ['v1', 'v2', 'v3']);
+    const own = await switchRelease(target, config(root, { release: 'v3', keep: 0, releasePattern: 'v*' }));
+    expect(own.pruned).toEqual(['v1', 'v2']);
+  });
+
+  it('does not roll back a current that someone else changed meanwhile', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    // The hook (standing in for anything that ignores the lock) points current at C, then fails.
+    const outcome = await switchRelease(
+      target,
+      config(root, { release: B, afterSwitch: [`cd "$DEPLOY_RELEASES_ROOT" && ln -s releases/${C} other.tmp && mv -T other.tmp current; exit 3`] }),
+    );
+    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: C });
+    expect(outcome.failure).toContain(`not rolled back (current points to releases/${C}, not releases/${B}: changed by someone else)`);
+    expect(current()).toBe(`releases/${C}`);
+  });
+
+  it('waits for the deploy lock, names its holder, and gives up after lock-timeout changing nothing', async () => {
+    const held = await acquireLock(target, root, { timeoutMs: 0, owner: 'run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242' });
+    const before = treeListing(root);
+    const error = (await switchRelease(target, config(root, { release: B, lockTimeoutMs: 300 })).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toContain(`Another deploy holds the lock ${root}/.deploy-lock on ${target.description}: run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242 (since 20`);
+    expect(error.message).toContain('(lock-timeout 300ms); nothing was changed');
+    expect(treeListing(root)).toEqual(before);
+    await held.release();
+    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }))).toMatchObject({ ok: true, currentRelease: B });
+    expect(treeListing(root).filter((line) => line.startsWith('.deploy-lock'))).toEqual([]);
+  });
+
+  it('breaks a lock whose holder stopped sending heartbeats', async () => {
+    await mkdir(join(root, '.deploy-lock'));
+    for (const [file, text] of Object.entries({ owner: 'run acme/app#1/1, host gone, pid 1', token: 'dead', since: '1000', heartbeat: '1000' })) {
+      await writeFile(join(root, '.deploy-lock', file), `${text}\n`);
+    }
+    const logger = new MemoryLogger();
+    const outcome = await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }), { logger });
+    expect(outcome).toMatchObject({ ok: true, currentRelease: B });
+    expect(logger.lines.find((l) => l.level === 'warning')?.message).toContain('Broke a stale deploy lock');
+    expect(treeListing(root).filter((line) => line.startsWith('.deploy-lock'))).toEqual([]);
+  });
+
+  /** Resolves once `promise` settled or the logger shows it waiting for the lock, whichever comes first. */
+  const settledOrWaiting = async (promise: Promise<unknown>, logger: MemoryLogger) => {
+    let settled = false;
+    void promise.then(() => (settled = true), () => (settled = true));
+    for (let i = 0; i < 1500 && !settled && !logger.lines.some((l) => l.message.startsWith('Waiting for the deploy lock')); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  const waitFile = async (path: string) => {
+    for (let i = 0; i < 1500 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  /** A hook that says it started, then waits (at most 30 s) for the test to let it go. */
+  const gate = (started: string, go: string) => `touch ${shellQuote(started)}; i=0; while [ ! -e ${shellQuote(go)} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
+
+  it('serialises two switches: the one that waited never lands on a release the other pruned', async () => {
+    await makeReleases(root, [D]);
+    await switchRelease(target, config(root, { release: A }));
+    const [started, go] = [join(root, 'started'), join(root, 'go')];
+    // First run: a slow before-switch on its way to B (an older release).
+    const first = switchRelease(target, config(root, { release: B, beforeSwitch: [gate(started, go)] }));
+    await waitFile(started);
+    // Second run meanwhile: D, keeping just one release (B is in its way).
+    const logger = new MemoryLogger();
+    const second = switchRelease(target, config(root, { release: D, keep: 1 }), { logger });
+    await settledOrWaiting(second, logger);
+    await writeFile(go, '');
+    const [one, two] = await Promise.all([first, second]);
+    expect(one).toMatchObject({ ok: true, currentRelease: B });
+    expect(two).toMatchObject({ ok: true, currentRelease: D, previousRelease: B });
+    expect(two.results[0]).toMatchObject({ name: 'lock', status: 'pass' });
+    expect(readFileSync(join(root, 'current', 'marker'), 'utf8')).toBe(D);
+    expect(current()).toBe(`releases/${D}`);
+  });
+
+  it('serialises two switches: a failed after-switch rolls back only its own switch', async () => {
+    await switchRelease(target, config(root, { release: A }));
+    const [started, go] = [join(root, 'started'), join(root, 'go')];
+    const first = switchRelease(target, config(root, { release: B, afterSwitch: [`${gate(started, go)}; exit 1`] }));
+    await waitFile(started);
+    const logger = new MemoryLogger();
+    const second = switchRelease(target, config(root, { release: C }), { logger });
+    await settledOrWaiting(second, logger);
+    await writeFile(go, '');
+    const [one, two] = await Promise.all([first, second]);
+    expect(one).toMatchObject({ ok: false, rolledBack: true, currentRelease: A });
+    expect(two).toMatchObject({ ok: true, currentRelease: C, previousRelease: A });
+    expect(current()).toBe(`releases/${C}`);
   });
 
   describe('bad input changes nothing', () => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { boolean, duration, integer, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
 import { parseList } from '#core/inputs/lists.js';
 import { targetInputs } from '#core/hosts/inputs.js';
-import type { SwitchConfig } from '#core/release/switch.js';
+import { DEFAULT_RELEASE_PATTERN, globToRegExp, type SwitchConfig } from '#core/release/switch.js';
 
 /** One command per line; blank lines and `#` comment lines are dropped. */
 const commands = () => z.string().transform((text) => parseList(text));
@@ -18,6 +18,16 @@ export const releaseSwitchInputs = {
   'after-switch': commands(),
   'rollback-on-failure': withDefault('true', boolean()),
   'hook-timeout': withDefault('10m', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  /** How long to wait for another run's deploy lock on releases-root; 0 tries once. */
+  'lock-timeout': withDefault('5m', duration()),
+  /** Which directories under releases/ are releases (a glob for one name); only these are pruned. */
+  'release-pattern': withDefault(
+    DEFAULT_RELEASE_PATTERN,
+    z
+      .string()
+      .trim()
+      .refine((text) => !text.includes('/') && globToRegExp(text) !== undefined, { message: 'is not a glob for one directory name (no "/", every "[" closed)' }),
+  ),
   ...targetInputs,
   'report-path': optional(),
 };
@@ -34,5 +44,7 @@ export function toConfig(inputs: ReleaseSwitchInputs): SwitchConfig {
     afterSwitch: inputs['after-switch'],
     rollbackOnFailure: inputs['rollback-on-failure'],
     hookTimeoutMs: inputs['hook-timeout'],
+    lockTimeoutMs: inputs['lock-timeout'],
+    releasePattern: inputs['release-pattern'],
   };
 }

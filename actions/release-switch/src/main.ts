@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
+import { gracefulScope } from '#core/cancel.js';
 import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { defaultLockOwner } from '#core/release/lock.js';
 import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
   const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results } = outcome;
-  const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch } = config;
-  const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch };
+  const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern } = config;
+  const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
   return { action: 'release-switch', ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned, failure, settings, results };
 }
 
@@ -15,7 +17,7 @@ export const action = defineAction({
   name: 'release-switch',
   inputs: releaseSwitchInputs,
   secrets: { 'ssh-key': 'multiline' },
-  argumentInputs: { releasesRoot: 'releases-root', release: 'release' },
+  argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
   outputs: z.object({
     'current-release': outputValue().optional(),
     'previous-release': outputValue().optional(),
@@ -24,22 +26,31 @@ export const action = defineAction({
     report: outputValue(),
   }),
   async main(inputs, context) {
-    const config = toConfig(inputs);
-    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
+    // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
+    const scope = gracefulScope();
+    const env = process.env;
+    const run = env.GITHUB_RUN_ID ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), ` : '';
+    const config = { ...toConfig(inputs), lockOwner: `${run}${defaultLockOwner()}`, signal: scope.signal };
     let outcome: SwitchOutcome;
     try {
-      context.logger.info(`release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`);
-      outcome = await switchRelease(target, config, context);
+      const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
+      try {
+        context.logger.info(`release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`);
+        outcome = await switchRelease(target, config, context);
+      } finally {
+        await target.close();
+      }
     } finally {
-      await target.close();
+      scope.close();
     }
     const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
+    const targetName = inputs.target.kind === 'local' ? 'local' : `ssh://${inputs.target.user}@${inputs.target.host}:${inputs.target.port}`;
     const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
       results: outcome.results,
       facts: [
-        ['Target', target.description],
+        ['Target', targetName],
         ['Releases root', config.releasesRoot],
         ['Current release', currentRelease ?? '(none)'],
         ['Previous release', previousRelease ?? '(none)'],
@@ -47,7 +58,7 @@ export const action = defineAction({
         ['Rolled back', String(rolledBack)],
         ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
       ],
-      report: { path: report, document: reportDocument(outcome, config, target.description) },
+      report: { path: report, document: reportDocument(outcome, config, targetName) },
       outputs: { 'current-release': currentRelease, 'previous-release': previousRelease, switched: String(switched), 'rolled-back': String(rolledBack), report },
       verdict: switched ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}` : `current already at releases/${currentRelease}`,
       failure: outcome.ok ? undefined : (outcome.failure ?? 'release-switch failed'),

@@ -12,40 +12,68 @@ export class LocalTarget implements Target {
   async close(): Promise<void> {}
 }
 
-/** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout. */
+/** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout or on abort. */
 export function runProcess(command: string, args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
   const started = performance.now();
+  if (options.signal?.aborted) {
+    return Promise.resolve({ exitCode: 130, stdout: '', stderr: 'not started: cancelled', timedOut: false, cancelled: true, durationMs: 0 });
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
+    let cancelled = false;
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal);
+      }
+    };
+    let hardKill: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      cancelled = true;
+      killGroup('SIGTERM');
+      hardKill = setTimeout(() => killGroup('SIGKILL'), 2000);
+      hardKill.unref();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer =
       options.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            try {
-              process.kill(-child.pid!, 'SIGKILL');
-            } catch {
-              child.kill('SIGKILL');
-            }
+            killGroup('SIGKILL');
           }, options.timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
     child.stdin.end(options.stdin ?? '');
-    child.on('error', (error) => {
+    const settle = () => {
       clearTimeout(timer);
+      clearTimeout(hardKill);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (error) => {
+      settle();
       reject(error);
     });
+    // A cancelled ssh client may have passed its pipes to the master connection, so they need not close: end at exit.
+    child.on('exit', (code, signal) => {
+      if (cancelled) setTimeout(() => child.emit('close', code, signal), 200).unref();
+    });
+    let done = false;
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      if (done) return;
+      done = true;
+      settle();
       resolve({
         exitCode: code ?? (signal ? 128 + 9 : 1),
         stdout: Buffer.concat(stdout).toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),
         timedOut,
+        ...(cancelled ? { cancelled } : {}),
         durationMs: performance.now() - started,
       });
     });

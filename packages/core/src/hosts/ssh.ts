@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onProcessEnd } from '../cancel.js';
 import { UserError } from '../errors.js';
 import { runProcess } from './local.js';
 import { shellQuote, type CommandResult, type RunOptions, type Target } from './target.js';
@@ -19,26 +20,9 @@ export interface SshTargetSpec {
 }
 
 /**
- * Key directories of open targets, each with a synchronous cleanup. A cancelled job (the runner sends SIGINT, then
- * SIGTERM) or a process.exit() skips close(); these handlers still stop the master connection and remove the key.
+ * Each open target registers a synchronous cleanup with core/cancel: a cancelled job (the runner sends SIGINT, then
+ * SIGTERM) or a process.exit() skips close(); that cleanup still stops the master connection and removes the key.
  */
-const openDirs = new Map<string, () => void>();
-let signalsGuarded = false;
-
-function guardSignals(): void {
-  if (signalsGuarded) return;
-  signalsGuarded = true;
-  const cleanAll = () => {
-    for (const cleanup of [...openDirs.values()]) cleanup();
-  };
-  process.on('exit', cleanAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      cleanAll();
-      process.exit(128 + constants.signals[signal]);
-    });
-  }
-}
 
 /** ControlPath must fit a unix socket address (108 bytes on Linux, 104 elsewhere); leave room for ssh's suffix. */
 const MAX_CONTROL_PATH = 90;
@@ -52,6 +36,7 @@ const MAX_CONTROL_PATH = 90;
 export class SshTarget implements Target {
   readonly description: string;
   private closed = false;
+  private forget: () => void = () => {};
 
   private constructor(
     private readonly spec: SshTargetSpec,
@@ -65,22 +50,19 @@ export class SshTarget implements Target {
   static async open(spec: SshTargetSpec): Promise<SshTarget> {
     const base = process.env.RUNNER_TEMP || tmpdir();
     const dir = await mkdtemp(join(base, 'dg-ssh-'));
-    guardSignals();
-    openDirs.set(dir, () => {
-      openDirs.delete(dir);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    let forget = onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
     try {
       const key = spec.privateKey.replace(/\r\n/g, '\n');
       await writeFile(join(dir, 'id'), key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600, flag: 'wx' });
       const hosts = spec.knownHosts.replace(/\r\n/g, '\n').trim();
       await writeFile(join(dir, 'known_hosts'), `${hosts}\n`, { mode: 0o600, flag: 'wx' });
       const target = new SshTarget(spec, dir, join(dir, 'cm').length <= MAX_CONTROL_PATH);
-      openDirs.set(dir, () => target.closeNow());
+      forget();
+      forget = target.forget = onProcessEnd(() => target.closeNow());
       await target.check();
       return target;
     } catch (error) {
-      openDirs.delete(dir);
+      forget();
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -136,11 +118,48 @@ export class SshTarget implements Target {
       remote = `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${seconds} ${remote}; else exec ${remote}; fi`;
     }
     if (options.cwd !== undefined) remote = `cd ${shellQuote(options.cwd)} && ${remote}`;
-    const result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
-      stdin: options.stdin,
-      timeoutMs: options.timeoutMs,
-      env: { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' },
-    });
+    // A stoppable command records the pid of the remote shell, which sshd made a session (and process group) leader;
+    // `exec` keeps that pid for sh or timeout, so killing the group stops the whole remote command.
+    const pidFile = options.signal ? `"\${TMPDIR:-/tmp}"/dg-run-${randomBytes(6).toString('hex')}.pid` : undefined;
+    if (pidFile) remote = `echo $$ > ${pidFile} && ${remote}`;
+    const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
+    if (options.signal?.aborted) return { exitCode: 130, stdout: '', stderr: 'not started: cancelled', timedOut: false, cancelled: true, durationMs: 0 };
+    // Killing the local client would leave the remote command running (and its pipes are held by the master
+    // connection): on abort, stop the remote process group first (TERM, KILL after 2 s); the client then ends by
+    // itself, or is killed 3 s later.
+    const local = new AbortController();
+    let cancelled = false;
+    let stopping: Promise<unknown> | undefined;
+    const onAbort = () => {
+      cancelled = true;
+      const stop = [
+        `i=0; while [ ! -s ${pidFile} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done`,
+        `p=$(cat ${pidFile} 2>/dev/null) && [ -n "$p" ] && {`,
+        `  kill -TERM -- -"$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null`,
+        '  i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
+        '  kill -KILL -- -"$p" 2>/dev/null',
+        '}',
+        `rm -f ${pidFile}`,
+      ].join('\n');
+      stopping = runProcess('ssh', [...this.options(), '--', this.spec.host, stop], { timeoutMs: 10_000, env }).finally(() => {
+        setTimeout(() => local.abort(), 3000).unref();
+      });
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let result: CommandResult;
+    try {
+      result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
+        stdin: options.stdin,
+        timeoutMs: options.timeoutMs,
+        signal: pidFile ? local.signal : undefined,
+        env,
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    await stopping?.catch(() => {});
+    if (pidFile && !cancelled && !this.closed) await runProcess('ssh', [...this.options(), '--', this.spec.host, `rm -f ${pidFile}`], { timeoutMs: 10_000, env });
+    if (cancelled) result = { ...result, cancelled: true };
     if (result.exitCode === 255 && !result.timedOut) {
       const problem = connectionProblem(result.stderr, this.spec);
       if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
@@ -153,7 +172,7 @@ export class SshTarget implements Target {
    * same cleanup serves close() and a process that is exiting on a signal.
    */
   private closeNow(): void {
-    openDirs.delete(this.dir);
+    this.forget();
     this.closed = true;
     try {
       if (this.multiplex) spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });

@@ -9,6 +9,8 @@ export interface CommandResult {
   stderr: string;
   /** True when the command was killed because it ran past its timeout. */
   timedOut: boolean;
+  /** True when the command was stopped because RunOptions.signal aborted (a cancelled job). */
+  cancelled?: boolean;
   durationMs: number;
 }
 
@@ -18,6 +20,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Written to the command's standard input (how secrets reach a remote command without appearing in argv). */
   stdin?: string;
+  /**
+   * Stops the command when aborted: its whole process group on this machine, and over SSH the remote command's
+   * process group on the host too (not just the local client). The result then has `cancelled: true`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Target {

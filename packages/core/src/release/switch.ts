@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
+import { formatDuration } from '../inputs/duration.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { acquireLock, type HeldLock } from './lock.js';
 
 /**
  * Release layout on the target:
@@ -28,6 +30,51 @@ export interface SwitchConfig {
   rollbackOnFailure: boolean;
   /** Budget of one hook command. */
   hookTimeoutMs?: number;
+  /** How long to wait for another run's deploy lock on releases-root (default 5 minutes). */
+  lockTimeoutMs?: number;
+  /** Who takes the lock (run, host, pid), shown to whoever waits for it. */
+  lockOwner?: string;
+  /** Glob for the directory names under releases/ that are releases (pruning and the default rollback only consider these). */
+  releasePattern?: string;
+  /**
+   * A cancelled job: stops the running hook (its remote process group over SSH), switches nothing more, rolls back a
+   * switch this run made when rollbackOnFailure is on, and releases the lock.
+   */
+  signal?: AbortSignal;
+}
+
+/** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
+export const DEFAULT_RELEASE_PATTERN = '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
+export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * A shell-style glob for one directory name as a RegExp: `*` any run of characters, `?` one, `[…]` a class
+ * (`[!…]` or `[^…]` negated, ranges like `0-9`); everything else literal. Undefined for an unclosed `[`.
+ */
+export function globToRegExp(glob: string): RegExp | undefined {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) return undefined;
+      let body = glob.slice(i + 1, end);
+      const negate = body.startsWith('!') || body.startsWith('^');
+      if (negate) body = body.slice(1);
+      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
+      i = end;
+    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`, 's');
+}
+
+/** The names under releases/ that are releases by the pattern (dot-names never are, as with a shell glob). */
+export function matchingReleases(names: readonly string[], pattern: string = DEFAULT_RELEASE_PATTERN): string[] {
+  const regexp = globToRegExp(pattern);
+  if (!regexp) throw new ArgumentError('releasePattern', `"${pattern}" is not a glob (an unclosed "["); e.g. ${DEFAULT_RELEASE_PATTERN}`);
+  return names.filter((name) => !name.startsWith('.') && regexp.test(name));
 }
 
 export interface SwitchOutcome {
@@ -164,17 +211,28 @@ export async function resolveRelease(target: Target, layout: ReleaseLayout, rele
  * Points `current` at releases/<name> atomically: a new relative symlink under a temporary name in releases-root,
  * then rename(2) over `current` (`mv -T`). There is no moment when `current` is missing or dangling.
  */
-export async function swapCurrent(target: Target, root: string, name: string): Promise<void> {
+export async function swapCurrent(target: Target, root: string, name: string, precondition: SwapPrecondition = {}): Promise<void> {
+  await script(target, swapScript(root, name, precondition), `Switching current to releases/${name}`);
+}
+
+export interface SwapPrecondition {
+  /** Shell lines that exit non-zero unless this run still holds the lock (HeldLock.guard). */
+  guard?: string;
+  /** What `readlink current` must print (empty: no current) for the swap to happen; exit 7 otherwise. */
+  expectLink?: string;
+}
+
+function swapScript(root: string, name: string, { guard, expectLink }: SwapPrecondition): string {
   const temp = `.current.${randomBytes(6).toString('hex')}.tmp`;
-  await script(
-    target,
-    [
+  return [
       `cd -- ${shellQuote(root)} || exit 3`,
+      ...(guard ? [guard] : []),
+      ...(expectLink === undefined
+        ? []
+        : [`l=$(readlink current 2>/dev/null); [ "$l" = ${shellQuote(expectLink)} ] || { echo "current points to \${l:-nothing}, not ${expectLink.replace(/["$`\\]/g, '')}: changed by someone else" >&2; exit 7; }`]),
       `ln -s -- ${shellQuote(`releases/${name}`)} ${temp} || exit 4`,
       `mv -T -- ${temp} current || { rm -f -- ${temp}; exit 5; }`,
-    ].join('\n'),
-    `Switching current to releases/${name}`,
-  );
+    ].join('\n');
 }
 
 /** Which releases pruning removes: all but the newest `keep` by name, never current or previous. */
@@ -190,15 +248,40 @@ export function releaseBefore(releases: readonly string[], current: string | und
   return older.at(-1);
 }
 
-/** Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes. */
+/**
+ * Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes — all while
+ * holding the deploy lock of releases-root (see lock.ts), so two runs on the same target never interleave.
+ */
 export async function switchRelease(target: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
-  const { logger, redactor } = coreContext(context);
+  const full = coreContext(context);
+  const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
+  matchingReleases([], pattern); // a bad pattern fails before anything is locked
+  // Bad input fails here, before the lock is taken; everything is read again once it is held.
+  const seen = await inspectReleases(target, config.releasesRoot);
+  const lockStart = performance.now();
+  const lock = await acquireLock(target, seen.root, { timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, owner: config.lockOwner, signal: config.signal }, full);
+  const lockResult: CheckResult | undefined = lock.waitedFor
+    ? { name: 'lock', status: 'pass', detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`, durationMs: performance.now() - lockStart }
+    : undefined;
+  full.logger.info(`Holding the deploy lock ${seen.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
+  try {
+    return await switchLocked(target, config, pattern, lock, lockResult, full);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext): Promise<SwitchOutcome> {
+  const { logger, redactor } = context;
   const clean = (text: string) => redactor.redact(text);
-  const results: CheckResult[] = [];
+  const results: CheckResult[] = lockResult ? [lockResult] : [];
   const record = (result: CheckResult) => void results.push(result);
+  const signal = config.signal;
+  const cancelled = () => (signal?.aborted ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})` : undefined);
 
   const started = performance.now();
   const layout = await inspectReleases(target, config.releasesRoot);
+  const releases = matchingReleases(layout.releases, pattern);
   const previous = layout.current;
   let wanted: string;
   if (config.mode === 'switch') {
@@ -213,7 +296,7 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
             'pass the release to go back to in "release"; nothing was changed',
         );
       }
-      const before = releaseBefore(layout.releases, layout.current);
+      const before = releaseBefore(releases, layout.current);
       if (!before) throw new UserError(`Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`);
       wanted = before;
     }
@@ -230,6 +313,8 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
   const releaseDir = `${layout.releasesDir}/${wanted}`;
   const runHooks = async (phase: 'before-switch' | 'after-switch', commands: readonly string[]): Promise<string | undefined> => {
     for (const command of commands) {
+      const stop = cancelled();
+      if (stop) return `${stop} before ${phase} command \`${command}\` ran`;
       const hookStart = performance.now();
       const env = [
         `DEPLOY_RELEASE=${shellQuote(wanted)}`,
@@ -239,28 +324,31 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
         'export DEPLOY_RELEASE DEPLOY_RELEASE_DIR DEPLOY_RELEASES_ROOT DEPLOY_PREVIOUS_RELEASE',
       ].join('; ');
       logger.info(clean(`${phase}: $ ${command}`));
-      const result = await target.run(`${env}\n${command}`, { cwd: releaseDir, timeoutMs: config.hookTimeoutMs });
+      const result = await target.run(`${env}\n${command}`, { cwd: releaseDir, timeoutMs: config.hookTimeoutMs, signal });
       for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '')) logger.info(clean(`  │ ${line}`));
-      const ok = result.exitCode === 0;
+      const ok = result.exitCode === 0 && !result.cancelled;
       const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
-      const detail = ok
-        ? `exit 0 in releases/${wanted}`
-        : result.timedOut
-          ? `timed out after ${Math.round(result.durationMs)} ms`
-          : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
+      const detail = result.cancelled
+        ? `stopped: ${cancelled() ?? 'the job was cancelled'}`
+        : ok
+          ? `exit 0 in releases/${wanted}`
+          : result.timedOut
+            ? `timed out after ${Math.round(result.durationMs)} ms`
+            : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
       record({ name: `${phase}: ${command}`, status: ok ? 'pass' : 'fail', detail: clean(detail), durationMs: performance.now() - hookStart });
+      if (result.cancelled) return `${cancelled() ?? 'the job was cancelled'} during ${phase} command \`${command}\` (the command was stopped)`;
       if (!ok) return `${phase} command \`${command}\` failed (${clean(detail)})`;
     }
     return undefined;
   };
 
-  const beforeFailure = await runHooks('before-switch', config.beforeSwitch);
+  const beforeFailure = (await runHooks('before-switch', config.beforeSwitch)) ?? (cancelled() ? `${cancelled()} before the switch` : undefined);
   if (beforeFailure) {
     return { ...outcome, ok: false, failure: `${beforeFailure}; current was not switched and still points to ${currentNote}` };
   }
 
   const swapStart = performance.now();
-  await swapCurrent(target, layout.root, wanted);
+  await swapCurrent(target, layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' });
   outcome.switched = true;
   outcome.currentRelease = wanted;
   record({
@@ -270,7 +358,7 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
     durationMs: performance.now() - swapStart,
   });
 
-  const afterFailure = await runHooks('after-switch', config.afterSwitch);
+  const afterFailure = (await runHooks('after-switch', config.afterSwitch)) ?? (cancelled() ? `${cancelled()} after the switch` : undefined);
   if (afterFailure) {
     if (!config.rollbackOnFailure) {
       return { ...outcome, ok: false, failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}` };
@@ -284,7 +372,14 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
       return { ...outcome, ok: false, failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}` };
     }
     const backStart = performance.now();
-    await swapCurrent(target, layout.root, previous);
+    // Only the change this run made is undone: current must still be the link this run wrote.
+    const back = await target.run(swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }));
+    if (back.exitCode !== 0) {
+      const why = back.stderr.trim().split('\n').at(-1) || `exit ${back.exitCode}`;
+      record({ name: 'rollback on failure', status: 'fail', detail: clean(`not rolled back: ${why}`), durationMs: performance.now() - backStart });
+      const now = await inspectReleases(target, config.releasesRoot).catch(() => undefined);
+      return { ...outcome, ok: false, currentRelease: now?.current, failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`) };
+    }
     record({ name: 'rollback on failure', status: 'pass', detail: `current back to releases/${previous}`, durationMs: performance.now() - backStart });
     return {
       ...outcome,
@@ -297,14 +392,26 @@ export async function switchRelease(target: Target, config: SwitchConfig, contex
 
   if (config.mode === 'switch') {
     const pruneStart = performance.now();
-    const doomed = releasesToPrune(layout.releases, config.keep, [wanted, previous]);
+    // Read again at prune time: whatever current and the release this run replaced point to now is never removed.
+    const fresh = await inspectReleases(target, config.releasesRoot);
+    const candidates = matchingReleases(fresh.releases, pattern);
+    const doomed = releasesToPrune(candidates, config.keep, [wanted, previous, fresh.current]);
+    const others = fresh.releases.length - candidates.length;
+    const otherNote = others > 0 ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone` : '';
     if (doomed.length === 0) {
-      record({ name: 'prune', status: 'pass', detail: `${layout.releases.length} release(s), keep ${config.keep}: nothing to remove`, durationMs: 0 });
+      record({ name: 'prune', status: 'pass', detail: `${candidates.length} release(s), keep ${config.keep}: nothing to remove${otherNote}`, durationMs: 0 });
     } else {
-      const result = await target.run(`cd -- ${shellQuote(layout.releasesDir)} && rm -rf -- ${doomed.map(shellQuote).join(' ')}`);
+      const result = await target.run(
+        [
+          `cd -- ${shellQuote(fresh.root)} || exit 3`,
+          lock.guard,
+          'cur=$(readlink current 2>/dev/null)',
+          `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
+        ].join('\n'),
+      );
       if (result.exitCode === 0) {
         outcome.pruned = doomed;
-        record({ name: 'prune', status: 'pass', detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${layout.releases.length - doomed.length}`, durationMs: performance.now() - pruneStart });
+        record({ name: 'prune', status: 'pass', detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`, durationMs: performance.now() - pruneStart });
       } else {
         // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
         logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
