@@ -163,7 +163,7 @@ ${guarded(tls, ` ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}`)}`,
     const result = await bundle({ urls: `http://127.0.0.1:${plain}/health`, 'bearer-token': 'tok-123456789', 'expect-json': 'status=ok', attempts: '1' }, env);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain(
-      `::error title=health-retry::http://127.0.0.1:${plain}/health: unhealthy after 1 attempt of 1: HTTP 401: expected 200; redirected to another origin ` +
+      `::error::Unhealthy: 1 of 1 check(s) failed%0Ahttp://127.0.0.1:${plain}/health: unhealthy after 1 attempt of 1: HTTP 401: expected 200; redirected to another origin ` +
         `(https://127.0.0.1:${tls}, not http://127.0.0.1:${plain}; 1 redirect), where the bearer token was not sent: use the final URL https://127.0.0.1:${tls}/health in urls`,
     );
     const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8'));
