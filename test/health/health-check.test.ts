@@ -4,12 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import type { HealthConfig } from '#core/health/config.js';
-import { runHealthCheck } from '#core/health/run.js';
-import { parseJsonAssertion, type JsonAssertion } from '#core/http/expectations.js';
 import { parseStatusSpec } from '#core/inputs/status.js';
-import { MemoryLogger } from '#core/logger.js';
-import { Redactor } from '#core/redact.js';
+import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { json, startServer, type TestServer } from '../support/http-server.js';
 
 const servers: TestServer[] = [];
@@ -22,30 +18,8 @@ async function server(...args: Parameters<typeof startServer>) {
   return started;
 }
 
-const assertions = (...lines: string[]) => lines.map((line) => (parseJsonAssertion(line) as { value: JsonAssertion }).value);
-
-function config(urls: string[], overrides: Partial<HealthConfig> = {}): HealthConfig {
-  return {
-    urls: urls.map((url) => new URL(url)),
-    expect: { status: parseStatusSpec('200')!, json: [] },
-    headers: {},
-    attempts: 6,
-    intervalMs: 20,
-    maxIntervalMs: 1_000,
-    timeoutMs: 2_000,
-    gracePeriodMs: 0,
-    backoff: 'fixed',
-    consecutiveSuccesses: 1,
-    followRedirects: true,
-    ...overrides,
-  };
-}
-
-async function check(cfg: HealthConfig, secrets: string[] = []) {
-  const logger = new MemoryLogger();
-  const outcome = await runHealthCheck(cfg, { logger, redactor: new Redactor(secrets) });
-  return { outcome, log: logger.lines.map((line) => line.message) };
-}
+const config = healthConfig;
+const check = checkHealth;
 
 describe('health check against real servers on loopback', () => {
   it('says "up to 1 attempt" for one attempt and "up to 2 attempts" for two', async () => {

@@ -3,11 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HealthConfig } from '#core/health/config.js';
-import { runHealthCheck } from '#core/health/run.js';
-import { parseJsonAssertion, type JsonAssertion } from '#core/http/expectations.js';
 import { parseStatusSpec } from '#core/inputs/status.js';
-import { MemoryLogger } from '#core/logger.js';
-import { Redactor } from '#core/redact.js';
+import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { certificates, freePort, startCaddy, startNginx, type Certificates, type WebServer } from '../support/web-servers.js';
 
@@ -43,30 +40,11 @@ async function bundle(inputs: Record<string, string>, env: Record<string, string
 }
 
 const HEALTH = { status: 'ok', version: '1.3.0', padding: 'x'.repeat(600) }; // Caddy compresses from 512 bytes
-const statusOk = { status: parseStatusSpec('200')!, json: ['status=ok', 'version=1.3.0'].map((line) => (parseJsonAssertion(line) as { value: JsonAssertion }).value) };
+const statusOk = { status: parseStatusSpec('200')!, json: assertions('status=ok', 'version=1.3.0') };
 
-function config(urls: string[], overrides: Partial<HealthConfig> = {}): HealthConfig {
-  return {
-    urls: urls.map((url) => new URL(url)),
-    expect: statusOk,
-    headers: {},
-    attempts: 1,
-    intervalMs: 10,
-    maxIntervalMs: 1_000,
-    timeoutMs: 5_000,
-    gracePeriodMs: 0,
-    backoff: 'fixed',
-    consecutiveSuccesses: 1,
-    followRedirects: true,
-    ...overrides,
-  };
-}
-
-async function check(cfg: HealthConfig, secrets: string[] = []) {
-  const logger = new MemoryLogger();
-  const outcome = await runHealthCheck(cfg, { logger, redactor: new Redactor(secrets) });
-  return { outcome, log: logger.lines.map((line) => line.message) };
-}
+/** One attempt, 5 s per probe (real servers), expecting the HEALTH document. */
+const config = (urls: string[], overrides: Partial<HealthConfig> = {}) => healthConfig(urls, { expect: statusOk, attempts: 1, intervalMs: 10, timeoutMs: 5_000, ...overrides });
+const check = checkHealth;
 
 const reasons = (outcome: Awaited<ReturnType<typeof check>>['outcome']) => outcome.endpoints.map((e) => e.attempts[0]!.reason);
 
