@@ -256,9 +256,10 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
   }
 }
 
-async function runCommand(target: Target, gate: Extract<Gate, { kind: 'command' }>, cwd: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
+/** Runs a command gate in the release directory (`dir`, already quoted for the shell; the script `cd`s there itself). */
+async function runCommand(target: Target, gate: Extract<Gate, { kind: 'command' }>, dir: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
   const timeoutMs = gate.timeoutMs ?? options.timeoutMs;
-  const result = await target.run(gate.command, { cwd, timeoutMs });
+  const result = await target.run(`cd ${dir} || exit 1\n${gate.command}`, { timeoutMs });
   if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
   if (result.exitCode !== gate.expectExit) {
     return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr, redactor)}` };
@@ -323,8 +324,9 @@ class GateTrouble extends Error {}
 /**
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
  * Resolving the release directory and every file, directory, symlink, JSON and env-match check take one round
- * trip together (one script, results framed per gate); command gates then run one after another, in order, one
- * round trip each. `roundTrips` counts the scripts run on the target.
+ * trip together (one script, results framed per gate). Command gates run one after another, in order, one round
+ * trip each, while that script runs (each `cd`s into the release directory itself), so over a slow link the file
+ * checks cost no round trip of their own. `roundTrips` counts the scripts run on the target.
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
@@ -340,16 +342,39 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
   const results = new Array<GateResult>(gates.length);
   const indexed = gates.map((gate, index) => ({ gate, index }));
   const checks = indexed.filter((entry): entry is { gate: FileGate; index: number } => entry.gate.kind !== 'command');
+  logger.info(`Checking ${gates.length} gate(s) in ${releaseDir} on ${target.description}`);
 
   const marker = `dg-${randomBytes(12).toString('hex')}`;
   const started = performance.now();
-  const batch = await counted.run(batchScript(releaseDir, checks.map(({ gate }) => gate), marker), { timeoutMs: options.timeoutMs });
-  const batchMs = performance.now() - started;
+  const batchRun = counted.run(batchScript(releaseDir, checks.map(({ gate }) => gate), marker), { timeoutMs: options.timeoutMs }).then(
+    (result) => ({ result, ms: performance.now() - started }),
+  );
+  const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
+  const commandsRun = (async () => {
+    for (const { gate, index } of indexed) {
+      if (gate.kind !== 'command') continue;
+      logger.info(`Running ${gate.name}`);
+      const begun = performance.now();
+      let verdict: Verdict;
+      try {
+        verdict = await runCommand(counted, gate, dir, options, redactor);
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
+      }
+      results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
+    }
+  })();
+  // Both settle before anything is judged, so nothing is left running on the target when this returns or throws.
+  const [batchSettled, commandsSettled] = await Promise.allSettled([batchRun, commandsRun]);
+  if (batchSettled.status === 'rejected') throw batchSettled.reason;
+  if (commandsSettled.status === 'rejected') throw commandsSettled.reason;
+  const { result: batch, ms: batchMs } = batchSettled.value;
+
   const newline = batch.stdout.indexOf('\n');
   const answer = (newline < 0 ? batch.stdout : batch.stdout.slice(0, newline)).trim();
   if (!answer.startsWith('/')) throw releaseDirProblem(target, releaseDir, answer, batch);
   const cwd = answer;
-  logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
 
   const found = sections(batch.stdout.slice(newline + 1), checks.length, marker);
   // The checks of one batch share its wall time; each is given an equal part of it.
@@ -368,19 +393,6 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
     results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: share };
   });
 
-  for (const { gate, index } of indexed) {
-    if (gate.kind !== 'command') continue;
-    logger.info(`Running ${gate.name}`);
-    const begun = performance.now();
-    let verdict: Verdict;
-    try {
-      verdict = await runCommand(counted, gate, cwd, options, redactor);
-    } catch (error) {
-      if (!(error instanceof Error)) throw error;
-      verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
-    }
-    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
-  }
   const { passed, failed, total } = tally(results);
   return { releaseDir: cwd, results, passed, failed, total, roundTrips };
 }
