@@ -184,6 +184,21 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
   });
 
+  it('switches in 5 round trips (6 when it prunes): inspect, lock, inspect + resolve, swap + re-read, [prune,] unlock', async () => {
+    let calls = 0;
+    const counting: Target = { description: target.description, run: (script, options) => (calls++, target.run(script, options)), close: async () => {} };
+    // A directory whose name reads like the marker between the listing and the release check.
+    await mkdir(join(root, 'releases', 'resolve-release'));
+    const first = await switchRelease(counting, config(root, { release: A, keep: 8 }));
+    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: 5 });
+    expect(calls).toBe(5);
+    calls = 0;
+    const second = await switchRelease(counting, config(root, { release: C, keep: 1 }));
+    expect(second).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A, pruned: [B], roundTrips: 6 });
+    expect(calls).toBe(6);
+    expect(current()).toBe(`releases/${C}`);
+  });
+
   it('prunes only directories named like releases, never an upload in progress', async () => {
     await mkdir(join(root, 'releases', '.incoming-upload'));
     await mkdir(join(root, 'releases', 'upload-tmp'));
