@@ -107,7 +107,7 @@ try {
     return performance.now() - started;
   };
 
-  // The proxy's own round trip, as one tiny TCP echo through it cannot be had from sshd: time a connect + banner.
+  // What one crossing costs: a TCP connect to the proxy and the SSH banner sshd sends back through it.
   const bannerStarted = performance.now();
   await new Promise<void>((resolve, reject) => {
     const socket = createConnection({ host: '127.0.0.1', port: proxy.port }, () => {});
@@ -131,7 +131,7 @@ try {
   const [a, b] = [median(oursSamples), median(refSamples)];
   console.log(`${'pre-switch-gates laravel preset over ssh'.padEnd(46)} median ${a.toFixed(0)} ms  (${spread(oursSamples)}, ${ROUNDS} runs)`);
   console.log(
-    `  of which: open ${median(phases.open).toFixed(0)} ms (connect + \`true\`), runGates ${median(phases.gates).toFixed(0)} ms (${trips} round trips), close ${median(phases.close).toFixed(0)} ms`,
+    `  of which: open ${median(phases.open).toFixed(0)} ms (login + master connection, ssh -f -N), runGates ${median(phases.gates).toFixed(0)} ms (${trips} round trips), close ${median(phases.close).toFixed(0)} ms`,
   );
   console.log(`${'reference: one ssh call, one sh script (seeds)'.padEnd(46)} median ${b.toFixed(0)} ms  (${spread(refSamples)}, ${ROUNDS} runs)`);
   const ratio = a / b;
