@@ -4,7 +4,7 @@ import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../inputs/duration.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
 /**
  * Release layout on the target:
@@ -182,19 +182,43 @@ const RESOLVE_MARK = 'resolve-release';
  * release from its physical path. Changes nothing.
  */
 export async function inspectAndResolve(target: Target, releasesRoot: string, release: string): Promise<{ layout: ReleaseLayout; wanted: string }> {
-  const path = releaseRequest(release).path;
-  const out = await script(
-    target,
-    [`( ${inspectLines(shellPath(releasesRoot)).join('\n')}\n)`, `cd -- ${shellPath(releasesRoot)} 2>/dev/null || exit 0`, `printf '${RESOLVE_MARK}\\0'`, 'cd -- "$(pwd -P)" || exit 3', ...resolveLines(path)].join('\n'),
-    `Reading ${releasesRoot} and checking release ${release}`,
-  );
-  const parts = fields(out);
-  // The listing ends at the mark: walk its keys (a value, e.g. a directory name, may read like the mark).
-  let mark = 0;
-  while (mark < parts.length && parts[mark] !== RESOLVE_MARK) mark += ['noroot', 'noreleases', 'currentdir', 'currentfile'].includes(parts[mark]!) ? 1 : 2;
-  if (mark >= parts.length) mark = -1;
-  const layout = parseLayout(target, releasesRoot, mark < 0 ? parts : parts.slice(0, mark));
-  return { layout, wanted: interpretResolve(target, layout, release, mark < 0 ? [] : parts.slice(mark + 1)) };
+  const read = readScript(releasesRoot, release);
+  const out = await script(target, read.text, `Reading ${releasesRoot} and checking release ${release}`);
+  const result = read.parse(target, out);
+  return { layout: result.layout, wanted: result.wanted! };
+}
+
+/**
+ * The script of inspectAndResolve (or of inspectReleases without a release), and how to read its output. `root` is the
+ * shell word to cd to: releases-root, or `.` for a script already there.
+ */
+function readScript(releasesRoot: string, release: string | undefined, root = shellPath(releasesRoot)) {
+  const path = release === undefined ? undefined : releaseRequest(release).path;
+  const text =
+    path === undefined
+      ? inspectLines(root).join('\n')
+      : [`( ${inspectLines(root).join('\n')}\n)`, `cd -- ${root} 2>/dev/null || exit 0`, `printf '${RESOLVE_MARK}\\0'`, 'cd -- "$(pwd -P)" || exit 3', ...resolveLines(path)].join('\n');
+  const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
+    const parts = fields(out);
+    if (release === undefined) return { layout: parseLayout(target, releasesRoot, parts) };
+    // The listing ends at the mark: walk its keys (a value, e.g. a directory name, may read like the mark).
+    let mark = 0;
+    while (mark < parts.length && parts[mark] !== RESOLVE_MARK) mark += ['noroot', 'noreleases', 'currentdir', 'currentfile'].includes(parts[mark]!) ? 1 : 2;
+    if (mark >= parts.length) mark = -1;
+    const layout = parseLayout(target, releasesRoot, mark < 0 ? parts : parts.slice(0, mark));
+    return { layout, wanted: interpretResolve(target, layout, release, mark < 0 ? [] : parts.slice(mark + 1)) };
+  };
+  return { text, parse };
+}
+
+/** Refuses a releases-root that is not one (missing, no releases/, a real `current`) before the lock is taken. */
+function rootPrecheck(releasesRoot: string): string {
+  return [
+    `dg_root=${shellPath(releasesRoot)}`,
+    `if [ ! -d "$dg_root" ] || ! (cd -- "$dg_root" 2>/dev/null); then printf 'noroot\\0'; exit 0; fi`,
+    `[ -d "$dg_root/releases" ] || { printf 'noreleases\\0'; exit 0; }`,
+    `if [ -L "$dg_root/current" ]; then :; elif [ -d "$dg_root/current" ]; then printf 'currentdir\\0'; exit 0; elif [ -e "$dg_root/current" ]; then printf 'currentfile\\0'; exit 0; fi`,
+  ].join('\n');
 }
 
 const parentOf = (path: string) => path.replace(/\/[^/]*$/, '') || '/';
@@ -308,24 +332,47 @@ export async function switchRelease(host: Target, config: SwitchConfig, context:
   };
   const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
   matchingReleases([], pattern); // a bad pattern fails before anything is locked
-  // Bad input fails here, before the lock is taken; everything is read again once it is held.
-  const seen = await inspectReleases(target, config.releasesRoot);
+  if (config.mode === 'switch' && !config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
+  // One script: a releases-root that is not one is refused before the lock is taken; once it is taken, the same
+  // script reads releases-root and checks the requested release under it.
+  const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
   const lockStart = performance.now();
-  const lock = await acquireLock(target, seen.root, { timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, owner: config.lockOwner, signal: config.signal }, full);
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(
+      target,
+      config.releasesRoot,
+      {
+        timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+        owner: config.lockOwner,
+        signal: config.signal,
+        rootShell: shellPath(config.releasesRoot),
+        precheck: rootPrecheck(config.releasesRoot),
+        whenAcquired: read.text,
+      },
+      full,
+    );
+  } catch (error) {
+    if (!(error instanceof LockRefused)) throw error;
+    parseLayout(target, config.releasesRoot, error.fields);
+    throw new UserError(`Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`);
+  }
   const lockResult: CheckResult | undefined = lock.waitedFor
     ? { name: 'lock', status: 'pass', detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`, durationMs: performance.now() - lockStart }
     : undefined;
-  full.logger.info(`Holding the deploy lock ${seen.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
   let outcome: LockedOutcome;
   try {
-    outcome = await switchLocked(target, config, pattern, lock, lockResult, full);
+    const readStart = performance.now();
+    const seen = read.parse(target, lock.acquiredOutput);
+    full.logger.info(`Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
+    outcome = await switchLocked(target, config, pattern, lock, lockResult, full, seen, readStart);
   } finally {
     await lock.release();
   }
   return { ...outcome, roundTrips };
 }
 
-async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext): Promise<LockedOutcome> {
+async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext, read: { layout: ReleaseLayout; wanted?: string }, started: number): Promise<LockedOutcome> {
   const { logger, redactor } = context;
   const clean = (text: string) => redactor.redact(text);
   const results: CheckResult[] = lockResult ? [lockResult] : [];
@@ -333,10 +380,6 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   const signal = config.signal;
   const cancelled = () => (signal?.aborted ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})` : undefined);
 
-  const started = performance.now();
-  if (config.mode === 'switch' && !config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
-  // One round trip reads releases-root and checks the requested release.
-  const read = config.release ? await inspectAndResolve(target, config.releasesRoot, config.release) : { layout: await inspectReleases(target, config.releasesRoot), wanted: undefined };
   const layout = read.layout;
   const releases = matchingReleases(layout.releases, pattern);
   const previous = layout.current;
