@@ -7,6 +7,10 @@
  *   ours       SshTarget.open (connect, master connection, `true`) + runGates (laravel preset) + close — the action's path
  *   reference  one `ssh host 'cd release && sh -c <script>'` without a master connection
  * Runs are interleaved (ours, reference, ours, …); medians and the wall-time ratio against the 1.2× target are printed.
+ *
+ * Then release-switch the same way: SshTarget.open + switchRelease (no hooks, keep 5, nothing to prune) + close,
+ * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
+ * (no lock, no checks, no pruning — what the seeds did).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -17,6 +21,8 @@ import { runGates } from '#core/gates/run.js';
 import { LocalTarget, runProcess } from '#core/hosts/local.js';
 import { SshTarget } from '#core/hosts/ssh.js';
 import { shellQuote } from '#core/hosts/target.js';
+import { switchRelease } from '#core/release/switch.js';
+import { makeReleases, releaseName } from '../test/support/release-tree.js';
 import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
 import { startSshd } from '../test/support/sshd.js';
 
@@ -136,6 +142,41 @@ try {
   console.log(`${'reference: one ssh call, one sh script (seeds)'.padEnd(46)} median ${b.toFixed(0)} ms  (${spread(refSamples)}, ${ROUNDS} runs)`);
   const ratio = a / b;
   console.log(`ratio ours/reference: ${ratio.toFixed(2)}x (target ≤ ${TARGET_RATIO}x: ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}); runGates round trips: ${trips}`);
+
+  // release-switch
+  const root = join(keys, 'app');
+  const names = [releaseName(1), releaseName(2)] as const;
+  await makeReleases(root, names);
+  let turn = 0;
+  let switchTrips = 0;
+  const switchOurs = async () => {
+    const started = performance.now();
+    const target = await SshTarget.open(spec);
+    const outcome = await switchRelease(target, { releasesRoot: root, release: names[turn++ % 2], mode: 'switch', keep: 5, beforeSwitch: [], afterSwitch: [], rollbackOnFailure: true });
+    await target.close();
+    if (!outcome.ok || !outcome.switched) throw new Error(`switch failed: ${JSON.stringify(outcome)}`);
+    switchTrips = outcome.roundTrips;
+    return performance.now() - started;
+  };
+  const lnArgs = (name: string) => [...sshArgs.slice(0, -1), `cd ${shellQuote(root)} && ln -sfn ${shellQuote(`releases/${name}`)} current`];
+  const switchRef = async () => {
+    const started = performance.now();
+    const result = await runProcess('ssh', lnArgs(names[turn++ % 2]!), { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`reference switch failed (exit ${result.exitCode}): ${result.stderr}`);
+    return performance.now() - started;
+  };
+  await switchOurs();
+  await switchRef();
+  const switchSamples: number[] = [];
+  const lnSamples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    switchSamples.push(await switchOurs());
+    lnSamples.push(await switchRef());
+  }
+  const [c, d] = [median(switchSamples), median(lnSamples)];
+  console.log(`${'release-switch over ssh (lock, checks, swap)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`);
+  console.log(`${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`);
+  console.log(`ratio ours/reference: ${(c / d).toFixed(2)}x`);
 } finally {
   await removeTree(local, dir);
   await proxy.stop();

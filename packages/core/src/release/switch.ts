@@ -178,19 +178,9 @@ function parseLayout(target: Target, releasesRoot: string, parts: readonly strin
 const RESOLVE_MARK = 'resolve-release';
 
 /**
- * inspectReleases and resolveRelease in one script (one round trip): reads releases-root, then checks the requested
- * release from its physical path. Changes nothing.
- */
-export async function inspectAndResolve(target: Target, releasesRoot: string, release: string): Promise<{ layout: ReleaseLayout; wanted: string }> {
-  const read = readScript(releasesRoot, release);
-  const out = await script(target, read.text, `Reading ${releasesRoot} and checking release ${release}`);
-  const result = read.parse(target, out);
-  return { layout: result.layout, wanted: result.wanted! };
-}
-
-/**
- * The script of inspectAndResolve (or of inspectReleases without a release), and how to read its output. `root` is the
- * shell word to cd to: releases-root, or `.` for a script already there.
+ * A script that reads releases-root (as inspectReleases does) and, given a release, checks it from the physical
+ * releases-root (as resolveRelease does): one round trip. `root` is the shell word to cd to: releases-root, or `.` for
+ * a script already there. Returns the script and how to read its output.
  */
 function readScript(releasesRoot: string, release: string | undefined, root = shellPath(releasesRoot)) {
   const path = release === undefined ? undefined : releaseRequest(release).path;
