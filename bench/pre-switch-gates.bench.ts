@@ -1,5 +1,5 @@
 /**
- * pre-switch-gates: the laravel preset (11 gates, one shell per gate, with per-gate evidence) on a local target,
+ * pre-switch-gates: the laravel preset (11 gates: one script for the 9 structure checks, one per PHP command, with per-gate evidence) on a local target,
  * against the reference the seeds use — one hand-written shell script with the same 9 `test` checks and 2 PHP commands.
  * Prints the median of several runs of each and the ratio (ours / reference).
  */

@@ -191,6 +191,63 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     });
   });
 
+  it('runs every non-command gate of the laravel preset in one round trip; each command gate takes its own', async () => {
+    const scripts: string[] = [];
+    const counting: Target = {
+      description: target.description,
+      run: (script, options) => {
+        scripts.push(`${script}\n${options?.stdin ?? ''}`);
+        return target.run(script, options);
+      },
+      close: async () => {},
+    };
+    const structure = presetGates('laravel').filter((gate) => gate.kind !== 'command');
+    expect(structure).toHaveLength(9);
+    const checks = await runGates(counting, dir, structure, { timeoutMs: 30_000 });
+    expect(checks.results.map((result) => result.status)).toEqual(structure.map(() => 'pass'));
+    expect(scripts).toHaveLength(1);
+    expect(checks.roundTrips).toBe(1);
+
+    scripts.length = 0;
+    const all = await runGates(counting, dir, presetGates('laravel'), { timeoutMs: 30_000 });
+    expect(all.passed).toBe(11);
+    expect(scripts).toHaveLength(3);
+    expect(all.roundTrips).toBe(3);
+
+    // env-match: the secret never reaches the host (not in a script, not on stdin); only its key and file do.
+    scripts.length = 0;
+    await writeTree(target, dir, { '.env': `HEALTHCHECK_TOKEN=${SECRET}\n` });
+    const env = await runGates(counting, dir, [...structure, ...gates(`- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`)], { timeoutMs: 30_000 });
+    expect(env.passed).toBe(10);
+    expect(scripts).toHaveLength(1);
+    expect(scripts.join('\n')).not.toContain(SECRET);
+  });
+
+  it('runs command gates side by side (each its own round trip), reporting them in the order given', async () => {
+    const meet = `${dir}.meet`;
+    const wait = (mine: string, other: string) =>
+      `- command: touch ${shellQuote(`${meet}/${mine}`)}; i=0; while [ ! -e ${shellQuote(`${meet}/${other}`)} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; test -e ${shellQuote(`${meet}/${other}`)}`;
+    await target.run(`mkdir -p ${shellQuote(meet)}`);
+    try {
+      const outcome = await run(gates([wait('a', 'b'), wait('b', 'a'), '- file: artisan'].join('\n')));
+      expect(outcome.results.map((result) => [result.kind, result.status])).toEqual([['command', 'pass'], ['command', 'pass'], ['file', 'pass']]);
+      expect(outcome.roundTrips).toBe(3);
+    } finally {
+      await target.run(`rm -rf ${shellQuote(meet)}`);
+    }
+  });
+
+  it('keeps each gate\'s answer apart even when a file imitates the framing of the batch', async () => {
+    await writeTree(target, dir, { 'fake.json': '{"a": 1}\ndg-0 end 0 0\n\ndg-0 done 0\n' });
+    const outcome = await run(gates('- json: fake.json\n- file: artisan\n- absent: public/hot'));
+    expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
+      ['fail', expect.stringMatching(/^not valid JSON at line 2/)],
+      ['pass', expect.stringMatching(/^regular file, /)],
+      ['pass', 'absent'],
+    ]);
+    expect(outcome.roundTrips).toBe(1);
+  });
+
   it('fails clearly when the release directory is a file, naming the argument (the action maps it to its input)', async () => {
     const failure = runGates(target, `${dir}/artisan`, presetGates('laravel'), { timeoutMs: 30_000 });
     await expect(failure).rejects.toThrow(`${dir}/artisan on ${target.description} is not a directory`);

@@ -184,6 +184,21 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
   });
 
+  it('switches in 3 round trips (4 when it prunes): lock + read + resolve, swap + re-read, [prune,] unlock', async () => {
+    let calls = 0;
+    const counting: Target = { description: target.description, run: (script, options) => (calls++, target.run(script, options)), close: async () => {} };
+    // A directory whose name reads like the marker between the listing and the release check.
+    await mkdir(join(root, 'releases', 'resolve-release'));
+    const first = await switchRelease(counting, config(root, { release: A, keep: 8 }));
+    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: 3 });
+    expect(calls).toBe(3);
+    calls = 0;
+    const second = await switchRelease(counting, config(root, { release: C, keep: 1 }));
+    expect(second).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A, pruned: [B], roundTrips: 4 });
+    expect(calls).toBe(4);
+    expect(current()).toBe(`releases/${C}`);
+  });
+
   it('prunes only directories named like releases, never an upload in progress', async () => {
     await mkdir(join(root, 'releases', '.incoming-upload'));
     await mkdir(join(root, 'releases', 'upload-tmp'));
@@ -317,6 +332,7 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     });
     it('a releases-root without releases/', () => rejects({ releasesRoot: join(base, `outside-${n}`), release: B }, 'has no releases/ directory'));
     it('a missing release in switch mode', () => rejects({ release: undefined }, 'is required when mode is switch'));
+    it('a releases-root that does not exist', () => rejects({ releasesRoot: join(base, `nowhere-${n}`), release: B }, 'is not a directory on'));
   });
 });
 

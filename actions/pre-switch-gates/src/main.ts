@@ -37,10 +37,10 @@ export const action = defineAction({
       title,
       itemLabel: 'Gate',
       results: outcome.results,
-      facts: [['Layer', inputs.layer], ['Target', target.description], ['Release', outcome.releaseDir], ['Duration', formatDuration(durationMs)]],
+      facts: [['Layer', inputs.layer], ['Target', target.description], ['Release', outcome.releaseDir], ['Duration', formatDuration(durationMs)], ['Round trips', String(outcome.roundTrips)]],
       report: {
         path: report,
-        document: { action: 'pre-switch-gates', layer: inputs.layer, target: target.description, releaseDir: outcome.releaseDir, preset: inputs.preset, passed, failed, total, durationMs, gates: gates.map(describeGate), results: outcome.results },
+        document: { action: 'pre-switch-gates', layer: inputs.layer, target: target.description, releaseDir: outcome.releaseDir, preset: inputs.preset, passed, failed, total, durationMs, roundTrips: outcome.roundTrips, gates: gates.map(describeGate), results: outcome.results },
       },
       outputs: { passed: String(passed), failed: String(failed), total: String(total), report },
       verdict: `${title}: ${passed}/${total} PASSED`,

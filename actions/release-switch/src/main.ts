@@ -7,10 +7,10 @@ import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/rele
 import { releaseSwitchInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
-  const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results } = outcome;
+  const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
   const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern } = config;
   const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
-  return { action: 'release-switch', ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned, failure, settings, results };
+  return { action: 'release-switch', ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned, failure, roundTrips, settings, results };
 }
 
 export const action = defineAction({
@@ -57,6 +57,7 @@ export const action = defineAction({
         ['Switched', String(switched)],
         ['Rolled back', String(rolledBack)],
         ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
+        ['Round trips', String(outcome.roundTrips)],
       ],
       report: { path: report, document: reportDocument(outcome, config, targetName) },
       outputs: { 'current-release': currentRelease, 'previous-release': previousRelease, switched: String(switched), 'rolled-back': String(rolledBack), report },

@@ -1,11 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
 import { mapConcurrent } from '../http/concurrency.js';
 import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { tally, type CheckResult } from '../report/result.js';
-import { shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import type { Redactor } from '../redact.js';
 import { oneLine } from '../text.js';
 import { describeJsonSyntaxError, jsonSyntaxError } from './json-syntax.js';
@@ -32,6 +32,8 @@ export interface GatesOutcome {
   passed: number;
   failed: number;
   total: number;
+  /** Scripts run on the target (over SSH, one round trip each): one for all file checks, one per command gate. */
+  roundTrips: number;
 }
 
 /** At most this much of a JSON file is read; release metadata files are small. */
@@ -45,15 +47,20 @@ export async function resolveReleaseDir(target: Target, releaseDir: string, time
   const check = await target.run(`if [ -d ${dir} ]; then cd ${dir} && pwd; elif [ -e ${dir} ]; then echo notdir; else echo missing; fi`, { timeoutMs });
   const answer = check.stdout.trim();
   if (check.exitCode === 0 && answer.startsWith('/')) return answer;
+  throw releaseDirProblem(target, releaseDir, answer, check);
+}
+
+/** Why the release directory could not be opened, as a user error that names the fix. */
+function releaseDirProblem(target: Target, releaseDir: string, answer: string, check: CommandResult): ArgumentError {
   const where = `on ${target.description}`;
-  if (answer === 'notdir') throw new ArgumentError('releaseDir', `${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
+  if (answer === 'notdir') return new ArgumentError('releaseDir', `${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
   if (answer === 'missing') {
-    throw new ArgumentError(
+    return new ArgumentError(
       'releaseDir',
       `${releaseDir} does not exist ${where}; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
     );
   }
-  throw new ArgumentError('releaseDir', `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
+  return new ArgumentError('releaseDir', `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
 }
 
 /** One line of command output or an error for a detail, at most 200 characters; secrets masked before the cut. */
@@ -145,18 +152,45 @@ function sameDigest(a: string, b: string): boolean {
   return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
 }
 
-async function check(target: Target, gate: Gate, cwd: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
-  const run = (script: string, timeoutMs = options.timeoutMs) => target.run(script, { cwd, timeoutMs });
-  const lines = async (script: string) => {
-    const result = await run(script);
-    if (result.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
-    if (result.exitCode !== 0) throw new GateTrouble(`the check script failed (exit ${result.exitCode}): ${flat(result.stderr) || 'no message'}`);
-    return result.stdout.split('\n');
+/** What one check script printed, whether it ran alone or as a section of the batch. */
+interface Section {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+type FileGate = Exclude<Gate, { kind: 'command' }>;
+
+/** The read-only script of a file, dir, absent, symlink, json or env-match gate (run in the release directory). */
+function checkScript(gate: FileGate): string {
+  switch (gate.kind) {
+    case 'file':
+      return `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then if [ -r "$p" ]; then wc -c < "$p" | tr -d " "; else echo unreadable; fi; fi`;
+    case 'dir':
+      return `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ -w "$p" ]; then echo writable; else echo read-only; fi; id -un 2>/dev/null || id -u`;
+    case 'absent':
+      return `${prelude(gate.path)}\nwhat`;
+    case 'symlink':
+      return `${prelude(gate.path)}\nif [ -L "$p" ]; then if [ -e "$p" ]; then echo symlink; else echo dangling; fi; readlink "$p"; readlink -f "$p" 2>/dev/null || echo; else what; fi`;
+    case 'json':
+      return `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then head -c ${JSON_MAX_BYTES + 1} "$p"; fi`;
+    case 'env-match':
+      return envMatchScript(gate.file, gate.key);
+  }
+}
+
+/** Judges what a gate's check script printed; throws GateTrouble when the script gave no answer. */
+function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
+  const lines = () => {
+    if (section.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
+    if (section.exitCode !== 0) throw new GateTrouble(`the check script failed (exit ${section.exitCode}): ${flat(section.stderr) || 'no message'}`);
+    return section.stdout.split('\n');
   };
 
   switch (gate.kind) {
     case 'file': {
-      const [what = '', size = ''] = await lines(`${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then if [ -r "$p" ]; then wc -c < "$p" | tr -d " "; else echo unreadable; fi; fi`);
+      const [what = '', size = ''] = lines();
       if (what !== 'file') return { pass: false, detail: `expected a regular file, found ${found(what)}` };
       if (size === 'unreadable') return { pass: false, detail: 'a regular file, but not readable by the deploy user' };
       const length = Number(size);
@@ -164,9 +198,7 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       return { pass: true, detail: `regular file, ${bytes(length)}` };
     }
     case 'dir': {
-      const [what = '', writable = '', user = ''] = await lines(
-        `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ -w "$p" ]; then echo writable; else echo read-only; fi; id -un 2>/dev/null || id -u`,
-      );
+      const [what = '', writable = '', user = ''] = lines();
       if (what !== 'directory') return { pass: false, detail: `expected a directory, found ${found(what)}` };
       if (!gate.writable) return { pass: true, detail: 'directory' };
       return writable === 'writable'
@@ -174,13 +206,11 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
         : { pass: false, detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})` };
     }
     case 'absent': {
-      const [what = ''] = await lines(`${prelude(gate.path)}\nwhat`);
+      const [what = ''] = lines();
       return what === 'missing' ? { pass: true, detail: 'absent' } : { pass: false, detail: `must not exist, found ${found(what)}` };
     }
     case 'symlink': {
-      const [what = '', link = '', resolved = ''] = await lines(
-        `${prelude(gate.path)}\nif [ -L "$p" ]; then if [ -e "$p" ]; then echo symlink; else echo dangling; fi; readlink "$p"; readlink -f "$p" 2>/dev/null || echo; else what; fi`,
-      );
+      const [what = '', link = '', resolved = ''] = lines();
       if (what === 'dangling') return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
       if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
       if (gate.pointsTo !== undefined) {
@@ -190,13 +220,12 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       return { pass: true, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}` };
     }
     case 'json': {
-      const result = await run(`${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then head -c ${JSON_MAX_BYTES + 1} "$p"; fi`);
-      if (result.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
-      const newline = result.stdout.indexOf('\n');
-      const what = result.stdout.slice(0, newline < 0 ? undefined : newline);
+      if (section.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
+      const newline = section.stdout.indexOf('\n');
+      const what = section.stdout.slice(0, newline < 0 ? undefined : newline);
       if (what !== 'file') return { pass: false, detail: `expected a JSON file, found ${found(what)}` };
-      if (result.exitCode !== 0) return { pass: false, detail: `cannot read it: ${flat(result.stderr) || `exit ${result.exitCode}`}` };
-      const body = result.stdout.slice(newline + 1);
+      if (section.exitCode !== 0) return { pass: false, detail: `cannot read it: ${flat(section.stderr) || `exit ${section.exitCode}`}` };
+      const body = section.stdout.slice(newline + 1);
       if (Buffer.byteLength(body) > JSON_MAX_BYTES) return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
       let document: unknown;
       try {
@@ -210,22 +239,8 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
       return { pass: true, detail: gate.expect.length > 0 ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}` : 'valid JSON' };
     }
-    case 'command': {
-      const timeoutMs = gate.timeoutMs ?? options.timeoutMs;
-      const result = await run(gate.command, timeoutMs);
-      if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
-      if (result.exitCode !== gate.expectExit) {
-        return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr, redactor)}` };
-      }
-      const output = `${result.stdout}\n${result.stderr}`;
-      if (gate.expectOutput && !gate.expectOutput.test(output)) {
-        return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
-      }
-      const last = result.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
-      return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
-    }
     case 'env-match': {
-      const [answer = ''] = await lines(envMatchScript(gate.file, gate.key));
+      const [answer = ''] = lines();
       const [state = '', count = '', digest = ''] = answer.split(' ');
       if (state === 'absent') return { pass: false, detail: `${gate.file}: expected a file, found ${found(count)}` };
       if (state === 'unreadable') return { pass: false, detail: `${gate.file} is not readable by the deploy user` };
@@ -233,6 +248,7 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
       if (state === 'nokey') return { pass: false, detail: `${gate.key} is not set in ${gate.file}` };
       if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest)) throw new GateTrouble(`unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`);
       const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
+      // The secret never leaves this machine: the host sends the SHA-256 of its value, compared here.
       const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
       return sameDigest(digest, expected)
         ? { pass: true, detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}` }
@@ -241,41 +257,149 @@ async function check(target: Target, gate: Gate, cwd: string, options: GateRunOp
   }
 }
 
+/** Runs a command gate in the release directory (`dir`, already quoted for the shell; the script `cd`s there itself). */
+async function runCommand(target: Target, gate: Extract<Gate, { kind: 'command' }>, dir: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
+  const timeoutMs = gate.timeoutMs ?? options.timeoutMs;
+  const result = await target.run(`cd ${dir} || exit 1\n${gate.command}`, { timeoutMs });
+  if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
+  if (result.exitCode !== gate.expectExit) {
+    return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr, redactor)}` };
+  }
+  const output = `${result.stdout}\n${result.stderr}`;
+  if (gate.expectOutput && !gate.expectOutput.test(output)) {
+    return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
+  }
+  const last = result.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
+  return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
+}
+
+/**
+ * One script that resolves the release directory and runs every file check in it, one after another, each in its
+ * own subshell. Its first line is the resolved directory (or `notdir` / `missing`, and nothing else). Each check's
+ * output is framed by lines carrying a random marker that no file on the host can predict:
+ * `<m> begin <i>`, its stdout, `\n<m> end <i> <exit>`, its stderr, `\n<m> done <i>`.
+ */
+function batchScript(releaseDir: string, checks: readonly FileGate[], marker: string): string {
+  const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
+  const lines = [
+    `if [ -d ${dir} ]; then cd ${dir} && pwd || exit 1; elif [ -e ${dir} ]; then echo notdir; exit 0; else echo missing; exit 0; fi`,
+    `m=${marker}`,
+    'exec 3>&1',
+  ];
+  checks.forEach((gate, index) => {
+    lines.push(
+      `printf '%s begin ${index}\\n' "$m"`,
+      // stdout goes straight out (fd 3); stderr is kept to follow the check's exit status.
+      `e=$( ( ${checkScript(gate)}\n) 2>&1 1>&3 ); r=$?`,
+      `printf '\\n%s end ${index} %s\\n%s\\n%s done ${index}\\n' "$m" "$r" "$e" "$m"`,
+    );
+  });
+  return lines.join('\n');
+}
+
+/** Cuts the batch's output into one section per check; a check the batch did not finish has no section. */
+function sections(stdout: string, count: number, marker: string): (Omit<Section, 'timedOut'> | undefined)[] {
+  const found: (Omit<Section, 'timedOut'> | undefined)[] = [];
+  let at = 0;
+  for (let index = 0; index < count; index++) {
+    const begin = `${marker} begin ${index}\n`;
+    const start = stdout.indexOf(begin, at);
+    if (start < 0) break;
+    const body = start + begin.length;
+    const endMark = `\n${marker} end ${index} `;
+    const end = stdout.indexOf(endMark, body);
+    if (end < 0) break;
+    const statusEnd = stdout.indexOf('\n', end + endMark.length);
+    const doneMark = `\n${marker} done ${index}\n`;
+    const done = statusEnd < 0 ? -1 : stdout.indexOf(doneMark, statusEnd);
+    if (done < 0) break;
+    found.push({ stdout: stdout.slice(body, end), exitCode: Number(stdout.slice(end + endMark.length, statusEnd)), stderr: stdout.slice(statusEnd + 1, done) });
+    at = done + doneMark.length - 1;
+  }
+  return found;
+}
+
 /** A check that could not give an answer (timeout, broken shell); the gate fails with this reason. */
 class GateTrouble extends Error {}
 
-/** File checks in flight at once: cheap and independent; kept low so an SSH host's session limit is never reached. */
-export const CHECK_CONCURRENCY = 4;
+/**
+ * Command gates in flight at once (each is its own round trip; with the file-check script that makes at most 4
+ * sessions on an SSH connection, well below sshd's default MaxSessions of 10). Command gates must be read-only and
+ * independent of each other: they may run side by side.
+ */
+export const COMMAND_CONCURRENCY = 3;
 
 /**
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
- * File, directory, symlink, JSON and env-match checks run a few at a time; command gates then run one after another, in order.
+ * Resolving the release directory and every file, directory, symlink, JSON and env-match check take one round
+ * trip together (one script, results framed per gate). Command gates take one round trip each, up to
+ * COMMAND_CONCURRENCY at a time (started in the order given), while that script runs (each `cd`s into the release
+ * directory itself): over a slow link the laravel preset costs about one round trip after the login, as the
+ * seeds' one script does. `roundTrips` counts the scripts run on the target.
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
-  const cwd = await resolveReleaseDir(target, releaseDir, options.timeoutMs);
-  logger.info(`Checking ${gates.length} gate(s) in ${cwd} on ${target.description}`);
-  const judge = async (gate: Gate): Promise<GateResult> => {
-    const started = performance.now();
+  let roundTrips = 0;
+  const counted: Target = {
+    description: target.description,
+    run: (script, runOptions) => {
+      roundTrips++;
+      return target.run(script, runOptions);
+    },
+    close: () => target.close(),
+  };
+  const results = new Array<GateResult>(gates.length);
+  const indexed = gates.map((gate, index) => ({ gate, index }));
+  const checks = indexed.filter((entry): entry is { gate: FileGate; index: number } => entry.gate.kind !== 'command');
+  logger.info(`Checking ${gates.length} gate(s) in ${releaseDir} on ${target.description}`);
+
+  const marker = `dg-${randomBytes(12).toString('hex')}`;
+  const started = performance.now();
+  const batchRun = counted.run(batchScript(releaseDir, checks.map(({ gate }) => gate), marker), { timeoutMs: options.timeoutMs }).then(
+    (result) => ({ result, ms: performance.now() - started }),
+  );
+  const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
+  const commands = indexed.filter((entry): entry is { gate: Extract<Gate, { kind: 'command' }>; index: number } => entry.gate.kind === 'command');
+  const commandsRun = mapConcurrent(commands, COMMAND_CONCURRENCY, async ({ gate, index }) => {
+    logger.info(`Running ${gate.name}`);
+    const begun = performance.now();
     let verdict: Verdict;
     try {
-      verdict = await check(target, gate, cwd, options, redactor);
+      verdict = await runCommand(counted, gate, dir, options, redactor);
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
+    }
+    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
+  });
+  // Both settle before anything is judged, so nothing is left running on the target when this returns or throws.
+  const [batchSettled, commandsSettled] = await Promise.allSettled([batchRun, commandsRun]);
+  if (batchSettled.status === 'rejected') throw batchSettled.reason;
+  if (commandsSettled.status === 'rejected') throw commandsSettled.reason;
+  const { result: batch, ms: batchMs } = batchSettled.value;
+
+  const newline = batch.stdout.indexOf('\n');
+  const answer = (newline < 0 ? batch.stdout : batch.stdout.slice(0, newline)).trim();
+  if (!answer.startsWith('/')) throw releaseDirProblem(target, releaseDir, answer, batch);
+  const cwd = answer;
+
+  const found = sections(batch.stdout.slice(newline + 1), checks.length, marker);
+  // The checks of one batch share its wall time; each is given an equal part of it.
+  const share = checks.length > 0 ? batchMs / checks.length : 0;
+  checks.forEach(({ gate, index }, position) => {
+    const section = found[position];
+    let verdict: Verdict;
+    try {
+      if (section) verdict = judgeSection(gate, { ...section, timedOut: false }, options);
+      else if (batch.timedOut) verdict = judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
+      else throw new GateTrouble(`the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`);
     } catch (error) {
       if (!(error instanceof Error)) throw error;
       verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };
     }
-    return { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - started };
-  };
-  const results = new Array<GateResult>(gates.length);
-  const indexed = gates.map((gate, index) => ({ gate, index }));
-  const checks = indexed.filter(({ gate }) => gate.kind !== 'command');
-  await mapConcurrent(checks, CHECK_CONCURRENCY, async ({ gate, index }) => {
-    results[index] = await judge(gate);
+    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: share };
   });
-  for (const { gate, index } of indexed.filter(({ gate }) => gate.kind === 'command')) {
-    logger.info(`Running ${gate.name}`);
-    results[index] = await judge(gate);
-  }
+
   const { passed, failed, total } = tally(results);
-  return { releaseDir: cwd, results, passed, failed, total };
+  return { releaseDir: cwd, results, passed, failed, total, roundTrips };
 }

@@ -102,6 +102,16 @@ export class SshTarget implements Target {
   }
 
   private async check(): Promise<void> {
+    if (this.multiplex) {
+      // Connect and authenticate once, leaving the master connection in the background (-f -N): no session is
+      // opened, so the check costs no round trip beyond the login; every run() then goes through the master.
+      const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
+      const master = await runProcess('ssh', [...this.options(), '-f', '-N', '--', this.spec.host], { timeoutMs: 60_000, env });
+      if (master.exitCode === 0) return;
+      const problem = master.exitCode === 255 && !master.timedOut ? connectionProblem(master.stderr, this.spec) : undefined;
+      if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
+      throw new UserError(`Cannot connect to ${this.description}: ssh exited with ${master.exitCode}${master.timedOut ? ' (timed out)' : ''} (${master.stderr.trim() || 'no output'})`);
+    }
     const result = await this.run('true');
     if (result.exitCode !== 0) {
       throw new UserError(`Cannot run commands on ${this.description}: \`true\` exited with ${result.exitCode} (${result.stderr.trim() || 'no output'})`);

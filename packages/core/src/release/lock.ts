@@ -29,6 +29,22 @@ export interface LockOptions {
   staleAfterMs?: number;
   heartbeatMs?: number;
   signal?: AbortSignal;
+  /** The releases-root as a shell word (default: `root` quoted); e.g. shellPath's `"$HOME"/app`. */
+  rootShell?: string;
+  /**
+   * Shell lines run before every attempt, before the `cd` into releases-root: to refuse (print NUL-separated fields
+   * and `exit 0`) before the lock is taken; acquireLock then throws LockRefused with those fields.
+   */
+  precheck?: string;
+  /** Shell lines run in releases-root right after the lock is taken, in the same script; their stdout is `HeldLock.acquiredOutput`. */
+  whenAcquired?: string;
+}
+
+/** The precheck of acquireLock refused (its fields say why); the lock was not taken. */
+export class LockRefused extends Error {
+  constructor(readonly fields: string[]) {
+    super('the deploy lock was not taken: the precheck refused');
+  }
 }
 
 export interface HeldLock {
@@ -39,6 +55,8 @@ export interface HeldLock {
   waitedFor?: string;
   /** Stale locks that were broken on the way. */
   broke: string[];
+  /** What LockOptions.whenAcquired printed (empty without it). */
+  acquiredOutput: string;
   release(): Promise<void>;
 }
 
@@ -71,20 +89,22 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
   const token = randomBytes(9).toString('hex');
   const owner = (options.owner ?? defaultLockOwner()).replace(/[\n\r\0]/g, ' ');
   const staleAfter = Math.ceil((options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS) / 1000);
-  const cd = `cd -- ${shellQuote(root)} || exit 3`;
+  const cd = `cd -- ${options.rootShell ?? shellQuote(root)} || exit 3`;
   const where = `${root}/${LOCK_DIR} on ${target.description}`;
   const started = now();
   const broke: string[] = [];
   let waitedFor: string | undefined;
   let pause = 250;
+  let acquiredOutput = '';
 
   const attempt = [
+    ...(options.precheck ? [options.precheck] : []),
     cd,
     `t=${LOCK_DIR}.${token}`,
     'rm -rf -- "$t"; mkdir -- "$t" || exit 4',
     'now=$(date +%s)',
     `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat" || { rm -rf -- "$t"; exit 4; }`,
-    `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then printf 'acquired\\0'; exit 0; fi`,
+    `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then printf 'acquired\\0'; ${options.whenAcquired ? `( ${options.whenAcquired}\n);` : ''} exit 0; fi`,
     'rm -rf -- "$t"',
     `[ -d ${LOCK_DIR} ] || { echo "cannot create ${LOCK_DIR} in $(pwd)" >&2; exit 5; }`,
     `printf 'held\\0%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/owner 2>/dev/null)" "$(cat ${LOCK_DIR}/token 2>/dev/null)" "$(cat ${LOCK_DIR}/since 2>/dev/null)" "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" "$now"`,
@@ -97,7 +117,11 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
       throw new UserError(`Taking the deploy lock ${where} failed (exit ${result.exitCode}): ${result.stderr.trim() || 'no output'}; check that the deploy user may write to ${root}`);
     }
     const parts = fields(result.stdout);
-    if (parts[0] === 'acquired') break;
+    if (parts[0] === 'acquired') {
+      acquiredOutput = result.stdout.slice('acquired\0'.length);
+      break;
+    }
+    if (parts[0] !== 'held') throw new LockRefused(parts);
     const holder: LockHolder = { owner: parts[1] ?? '', token: parts[2] ?? '', since: epoch(parts[3]), heartbeat: epoch(parts[4]), now: epoch(parts[5]) ?? Math.floor(now() / 1000) };
     const beat = holder.heartbeat ?? holder.since;
     if (beat !== undefined && holder.now - beat > staleAfter) {
@@ -151,6 +175,7 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
   let released = false;
   return {
     guard,
+    acquiredOutput,
     waitedMs,
     waitedFor,
     broke,

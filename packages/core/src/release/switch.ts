@@ -4,7 +4,7 @@ import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../inputs/duration.js';
 import { shellPath, shellQuote, type Target } from '../hosts/target.js';
-import { acquireLock, type HeldLock } from './lock.js';
+import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
 /**
  * Release layout on the target:
@@ -89,7 +89,11 @@ export interface SwitchOutcome {
   results: CheckResult[];
   /** Why the step fails, for people; undefined when ok. */
   failure?: string;
+  /** Scripts run on the target (over SSH, one round trip each), lock and heartbeats included. */
+  roundTrips: number;
 }
+
+type LockedOutcome = Omit<SwitchOutcome, 'roundTrips'>;
 
 export interface ReleaseLayout {
   /** Physical path of releases-root. */
@@ -123,22 +127,26 @@ async function script(target: Target, text: string, what: string): Promise<strin
 
 /** Reads releases-root: its releases and where `current` points. Changes nothing. */
 export async function inspectReleases(target: Target, releasesRoot: string): Promise<ReleaseLayout> {
-  const root = shellPath(releasesRoot);
-  const out = await script(
-    target,
-    [
-      `cd -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
-      `printf 'root\\0%s\\0' "$(pwd -P)"`,
-      `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
-      `printf 'releases\\0%s\\0' "$(cd releases && pwd -P)"`,
-      `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ]; then printf 'resolves\\0%s\\0' "$(cd current && pwd -P)"; fi`,
-      `elif [ -d current ]; then printf 'currentdir\\0'`,
-      `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
-      `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
-    ].join('\n'),
-    `Reading ${releasesRoot}`,
-  );
-  const parts = fields(out);
+  const out = await script(target, inspectLines(shellPath(releasesRoot)).join('\n'), `Reading ${releasesRoot}`);
+  return parseLayout(target, releasesRoot, fields(out));
+}
+
+/** The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0). */
+function inspectLines(root: string): string[] {
+  return [
+    `cd -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
+    `printf 'root\\0%s\\0' "$(pwd -P)"`,
+    `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
+    `printf 'releases\\0%s\\0' "$(cd releases && pwd -P)"`,
+    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ]; then printf 'resolves\\0%s\\0' "$(cd current && pwd -P)"; fi`,
+    `elif [ -d current ]; then printf 'currentdir\\0'`,
+    `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
+    `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
+  ];
+}
+
+/** Reads what inspectLines printed (NUL-separated fields); throws the user errors for a root that is not a releases-root. */
+function parseLayout(target: Target, releasesRoot: string, parts: readonly string[]): ReleaseLayout {
   const layout: Partial<ReleaseLayout> & { releases: string[] } = { releases: [] };
   let resolves: string | undefined;
   for (let i = 0; i < parts.length; i++) {
@@ -166,28 +174,77 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
   return layout as ReleaseLayout;
 }
 
+/** Marks where the release check starts in a script that inspects and resolves at once. */
+const RESOLVE_MARK = 'resolve-release';
+
+/**
+ * A script that reads releases-root (as inspectReleases does) and, given a release, checks it from the physical
+ * releases-root (as resolveRelease does): one round trip. `root` is the shell word to cd to: releases-root, or `.` for
+ * a script already there. Returns the script and how to read its output.
+ */
+function readScript(releasesRoot: string, release: string | undefined, root = shellPath(releasesRoot)) {
+  const path = release === undefined ? undefined : releaseRequest(release).path;
+  const text =
+    path === undefined
+      ? inspectLines(root).join('\n')
+      : [`( ${inspectLines(root).join('\n')}\n)`, `cd -- ${root} 2>/dev/null || exit 0`, `printf '${RESOLVE_MARK}\\0'`, 'cd -- "$(pwd -P)" || exit 3', ...resolveLines(path)].join('\n');
+  const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
+    const parts = fields(out);
+    if (release === undefined) return { layout: parseLayout(target, releasesRoot, parts) };
+    // The listing ends at the mark: walk its keys (a value, e.g. a directory name, may read like the mark).
+    let mark = 0;
+    while (mark < parts.length && parts[mark] !== RESOLVE_MARK) mark += ['noroot', 'noreleases', 'currentdir', 'currentfile'].includes(parts[mark]!) ? 1 : 2;
+    if (mark >= parts.length) mark = -1;
+    const layout = parseLayout(target, releasesRoot, mark < 0 ? parts : parts.slice(0, mark));
+    return { layout, wanted: interpretResolve(target, layout, release, mark < 0 ? [] : parts.slice(mark + 1)) };
+  };
+  return { text, parse };
+}
+
+/** Refuses a releases-root that is not one (missing, no releases/, a real `current`) before the lock is taken. */
+function rootPrecheck(releasesRoot: string): string {
+  return [
+    `dg_root=${shellPath(releasesRoot)}`,
+    `if [ ! -d "$dg_root" ] || ! (cd -- "$dg_root" 2>/dev/null); then printf 'noroot\\0'; exit 0; fi`,
+    `[ -d "$dg_root/releases" ] || { printf 'noreleases\\0'; exit 0; }`,
+    `if [ -L "$dg_root/current" ]; then :; elif [ -d "$dg_root/current" ]; then printf 'currentdir\\0'; exit 0; elif [ -e "$dg_root/current" ]; then printf 'currentfile\\0'; exit 0; fi`,
+  ].join('\n');
+}
+
 const parentOf = (path: string) => path.replace(/\/[^/]*$/, '') || '/';
 const baseOf = (path: string) => path.replace(/^.*\//, '');
 
-/** Resolves the requested release to a release name under releases/, or explains why it is not one. Changes nothing. */
-export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
+/** Checks the form of the requested release (no host needed); returns where it would be, relative to releases-root. */
+function releaseRequest(release: string): { path: string } {
   const input = `"${release}"`;
   const problem = (text: string) => new ArgumentError('release', text);
   if (NAME_PROBLEM.test(release) || release.trim() === '') throw problem(`${input} is not a release name or path`);
   const isPath = release.includes('/');
   if (!isPath && (release === '.' || release === '..')) throw problem(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
-  const path = isPath ? release : `releases/${release}`;
-  const out = await script(
-    target,
-    [
-      `cd -- ${shellQuote(layout.root)} || exit 3`,
-      `p=${shellPath(path)}`,
-      `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
-      `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
-    ].join('\n'),
-    `Checking release ${release}`,
-  );
-  const parts = fields(out);
+  return { path: isPath ? release : `releases/${release}` };
+}
+
+/** Script lines that describe `path` (run in the physical releases-root). */
+function resolveLines(path: string): string[] {
+  return [
+    `p=${shellPath(path)}`,
+    `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
+    `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
+  ];
+}
+
+/** Resolves the requested release to a release name under releases/, or explains why it is not one. Changes nothing. */
+export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
+  const { path } = releaseRequest(release);
+  const out = await script(target, [`cd -- ${shellQuote(layout.root)} || exit 3`, ...resolveLines(path)].join('\n'), `Checking release ${release}`);
+  return interpretResolve(target, layout, release, fields(out));
+}
+
+function interpretResolve(target: Target, layout: ReleaseLayout, release: string, parts: readonly string[]): string {
+  const input = `"${release}"`;
+  const problem = (text: string) => new ArgumentError('release', text);
+  const isPath = release.includes('/');
+  const path = releaseRequest(release).path;
   const symlink = parts[0] === 'symlink';
   const kind = symlink ? parts[1] : parts[0];
   const real = symlink ? parts[2] : parts[1];
@@ -252,26 +309,60 @@ export function releaseBefore(releases: readonly string[], current: string | und
  * Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes — all while
  * holding the deploy lock of releases-root (see lock.ts), so two runs on the same target never interleave.
  */
-export async function switchRelease(target: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
+export async function switchRelease(host: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
   const full = coreContext(context);
+  let roundTrips = 0;
+  const target: Target = {
+    description: host.description,
+    run: (text, options) => {
+      roundTrips++;
+      return host.run(text, options);
+    },
+    close: () => host.close(),
+  };
   const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
   matchingReleases([], pattern); // a bad pattern fails before anything is locked
-  // Bad input fails here, before the lock is taken; everything is read again once it is held.
-  const seen = await inspectReleases(target, config.releasesRoot);
+  if (config.mode === 'switch' && !config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
+  // One script: a releases-root that is not one is refused before the lock is taken; once it is taken, the same
+  // script reads releases-root and checks the requested release under it.
+  const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
   const lockStart = performance.now();
-  const lock = await acquireLock(target, seen.root, { timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, owner: config.lockOwner, signal: config.signal }, full);
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(
+      target,
+      config.releasesRoot,
+      {
+        timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+        owner: config.lockOwner,
+        signal: config.signal,
+        rootShell: shellPath(config.releasesRoot),
+        precheck: rootPrecheck(config.releasesRoot),
+        whenAcquired: read.text,
+      },
+      full,
+    );
+  } catch (error) {
+    if (!(error instanceof LockRefused)) throw error;
+    parseLayout(target, config.releasesRoot, error.fields);
+    throw new UserError(`Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`);
+  }
   const lockResult: CheckResult | undefined = lock.waitedFor
     ? { name: 'lock', status: 'pass', detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`, durationMs: performance.now() - lockStart }
     : undefined;
-  full.logger.info(`Holding the deploy lock ${seen.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
+  let outcome: LockedOutcome;
   try {
-    return await switchLocked(target, config, pattern, lock, lockResult, full);
+    const readStart = performance.now();
+    const seen = read.parse(target, lock.acquiredOutput);
+    full.logger.info(`Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
+    outcome = await switchLocked(target, config, pattern, lock, lockResult, full, seen, readStart);
   } finally {
     await lock.release();
   }
+  return { ...outcome, roundTrips };
 }
 
-async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext): Promise<SwitchOutcome> {
+async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext, read: { layout: ReleaseLayout; wanted?: string }, started: number): Promise<LockedOutcome> {
   const { logger, redactor } = context;
   const clean = (text: string) => redactor.redact(text);
   const results: CheckResult[] = lockResult ? [lockResult] : [];
@@ -279,17 +370,13 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   const signal = config.signal;
   const cancelled = () => (signal?.aborted ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})` : undefined);
 
-  const started = performance.now();
-  const layout = await inspectReleases(target, config.releasesRoot);
+  const layout = read.layout;
   const releases = matchingReleases(layout.releases, pattern);
   const previous = layout.current;
   let wanted: string;
-  if (config.mode === 'switch') {
-    if (!config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
-    wanted = await resolveRelease(target, layout, config.release);
-  } else {
-    if (config.release) wanted = await resolveRelease(target, layout, config.release);
-    else {
+  if (read.wanted !== undefined) wanted = read.wanted;
+  else {
+    {
       if (!layout.current) {
         throw new UserError(
           `Cannot roll back on ${target.description}: ${layout.root}/current ${layout.currentLink ? `points to ${layout.currentLink}, which is not a release` : 'does not exist'}; ` +
@@ -304,7 +391,7 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   const currentNote = layout.current ? `releases/${layout.current}` : layout.currentLink ? `${layout.currentLink} (not a release)` : 'no current yet';
   record({ name: 'release', status: 'pass', detail: `releases/${wanted} is a directory; current: ${currentNote}`, durationMs: performance.now() - started });
 
-  const outcome: SwitchOutcome = { ok: true, currentRelease: layout.current, previousRelease: previous, switched: false, rolledBack: false, pruned: [], results };
+  const outcome: LockedOutcome = { ok: true, currentRelease: layout.current, previousRelease: previous, switched: false, rolledBack: false, pruned: [], results };
   if (wanted === layout.current) {
     record({ name: 'switch', status: 'skip', detail: `current already points to releases/${wanted}; nothing to do`, durationMs: 0 });
     return outcome;
@@ -348,7 +435,19 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   }
 
   const swapStart = performance.now();
-  await swapCurrent(target, layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' });
+  // With no after-switch hook in between, the swap's round trip also reads releases-root again for pruning.
+  const listAfterSwap = config.mode === 'switch' && config.afterSwitch.length === 0;
+  const swapped = await script(
+    target,
+    [swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }), ...(listAfterSwap ? inspectLines(shellQuote(layout.root)) : [])].join('\n'),
+    `Switching current to releases/${wanted}`,
+  );
+  let afterSwap: ReleaseLayout | undefined;
+  try {
+    afterSwap = listAfterSwap ? parseLayout(target, config.releasesRoot, fields(swapped)) : undefined;
+  } catch {
+    afterSwap = undefined; // read again below
+  }
   outcome.switched = true;
   outcome.currentRelease = wanted;
   record({
@@ -393,7 +492,7 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   if (config.mode === 'switch') {
     const pruneStart = performance.now();
     // Read again at prune time: whatever current and the release this run replaced point to now is never removed.
-    const fresh = await inspectReleases(target, config.releasesRoot);
+    const fresh = afterSwap ?? (await inspectReleases(target, config.releasesRoot));
     const candidates = matchingReleases(fresh.releases, pattern);
     const doomed = releasesToPrune(candidates, config.keep, [wanted, previous, fresh.current]);
     const others = fresh.releases.length - candidates.length;

@@ -1,0 +1,185 @@
+/**
+ * Remote round trips: pre-switch-gates' laravel preset over SSH when every packet crosses a slow link, against the
+ * reference the seeds use — one `ssh` call running one shell script with the same 9 structure checks and 2 PHP commands.
+ *
+ * A TCP proxy on 127.0.0.1 (node:net) sits in front of the test sshd and holds every chunk 25 ms in each direction
+ * (50 ms round trip), so the cost of each round trip shows. Both sides connect afresh each run, as a deploy step does:
+ *   ours       SshTarget.open (connect, master connection, `true`) + runGates (laravel preset) + close — the action's path
+ *   reference  one `ssh host 'cd release && sh -c <script>'` without a master connection
+ * Runs are interleaved (ours, reference, ours, …); medians and the wall-time ratio against the 1.2× target are printed.
+ *
+ * Then release-switch the same way: SshTarget.open + switchRelease (no hooks, keep 5, nothing to prune) + close,
+ * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
+ * (no lock, no checks, no pruning — what the seeds did).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { presetGates } from '#core/gates/presets.js';
+import { runGates } from '#core/gates/run.js';
+import { LocalTarget, runProcess } from '#core/hosts/local.js';
+import { SshTarget } from '#core/hosts/ssh.js';
+import { shellQuote } from '#core/hosts/target.js';
+import { switchRelease } from '#core/release/switch.js';
+import { makeReleases, releaseName } from '../test/support/release-tree.js';
+import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
+import { startSshd } from '../test/support/sshd.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 9);
+const DELAY_MS = Number(process.env.DELAY_MS ?? 25);
+const TARGET_RATIO = 1.2;
+
+/** Forwards to 127.0.0.1:port, holding every chunk `delayMs` in each direction (order is kept: equal delays fire in order). */
+async function startDelayProxy(port: number, delayMs: number) {
+  const sockets = new Set<Socket>();
+  const pipe = (from: Socket, to: Socket) => {
+    from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs));
+    from.on('end', () => setTimeout(() => to.end(), delayMs));
+    from.on('error', () => to.destroy());
+    from.on('close', () => setTimeout(() => to.destroy(), delayMs + 5));
+  };
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port });
+    for (const socket of [client, upstream]) {
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const reference = [
+  'set -e',
+  'test -f artisan; test -f composer.json; test -f public/index.php; test -f vendor/autoload.php; test -f bootstrap/app.php',
+  'test -d bootstrap/cache -a -w bootstrap/cache; test -d storage -a -w storage; test -d config; test -d routes',
+  `php -r "require 'vendor/autoload.php'; echo 'autoload-ok';" | grep -q autoload-ok`,
+  'php artisan --version | grep -q "Laravel Framework"',
+].join('\n');
+
+const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+const spread = (samples: number[]) => `min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)}`;
+
+const local = new LocalTarget();
+const sshd = await startSshd();
+const proxy = await startDelayProxy(sshd.port, DELAY_MS);
+const keys = await mkdtemp(join(tmpdir(), 'dg-bench-rt-'));
+const dir = await makeTree(local, laravelRelease());
+try {
+  const knownHosts = sshd.knownHosts.replace(`[127.0.0.1]:${sshd.port}`, `[127.0.0.1]:${proxy.port}`);
+  await writeFile(join(keys, 'id'), sshd.privateKey, { mode: 0o600 });
+  await writeFile(join(keys, 'known_hosts'), `${knownHosts}\n`, { mode: 0o600 });
+  const spec = { user: sshd.user, host: '127.0.0.1', port: proxy.port, privateKey: sshd.privateKey, knownHosts };
+  const gates = presetGates('laravel');
+  const sshArgs = [
+    '-F', '/dev/null', '-T', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+    '-o', `IdentityFile=${join(keys, 'id')}`, '-o', `UserKnownHostsFile=${join(keys, 'known_hosts')}`, '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', '-p', String(proxy.port), '-l', sshd.user, '--', '127.0.0.1',
+    `cd ${shellQuote(dir)} && sh -c ${shellQuote(reference)}`,
+  ];
+
+  let trips = 0;
+  const phases = { open: [] as number[], gates: [] as number[], close: [] as number[] };
+  const ours = async () => {
+    const started = performance.now();
+    const target = await SshTarget.open(spec);
+    const opened = performance.now();
+    const outcome = await runGates(target, dir, gates, { timeoutMs: 60_000 });
+    const checked = performance.now();
+    await target.close();
+    const closed = performance.now();
+    if (outcome.failed > 0) throw new Error(`gates failed: ${JSON.stringify(outcome.results)}`);
+    trips = outcome.roundTrips;
+    phases.open.push(opened - started);
+    phases.gates.push(checked - opened);
+    phases.close.push(closed - checked);
+    return closed - started;
+  };
+  const ref = async () => {
+    const started = performance.now();
+    const result = await runProcess('ssh', sshArgs, { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`reference failed (exit ${result.exitCode}): ${result.stderr}`);
+    return performance.now() - started;
+  };
+
+  // What one crossing costs: a TCP connect to the proxy and the SSH banner sshd sends back through it.
+  const bannerStarted = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port: proxy.port }, () => {});
+    socket.once('data', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+  console.log(`proxy: +${DELAY_MS} ms each way in front of sshd; TCP connect + SSH banner through it: ${(performance.now() - bannerStarted).toFixed(0)} ms`);
+
+  await ours(); // warm-up (page cache, PHP, sshd)
+  await ref();
+  for (const list of Object.values(phases)) list.length = 0;
+  const oursSamples: number[] = [];
+  const refSamples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    oursSamples.push(await ours());
+    refSamples.push(await ref());
+  }
+  const [a, b] = [median(oursSamples), median(refSamples)];
+  console.log(`${'pre-switch-gates laravel preset over ssh'.padEnd(46)} median ${a.toFixed(0)} ms  (${spread(oursSamples)}, ${ROUNDS} runs)`);
+  console.log(
+    `  of which: open ${median(phases.open).toFixed(0)} ms (login + master connection, ssh -f -N), runGates ${median(phases.gates).toFixed(0)} ms (${trips} round trips), close ${median(phases.close).toFixed(0)} ms`,
+  );
+  console.log(`${'reference: one ssh call, one sh script (seeds)'.padEnd(46)} median ${b.toFixed(0)} ms  (${spread(refSamples)}, ${ROUNDS} runs)`);
+  const ratio = a / b;
+  console.log(`ratio ours/reference: ${ratio.toFixed(2)}x (target ≤ ${TARGET_RATIO}x: ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}); runGates round trips: ${trips}`);
+
+  // release-switch
+  const root = join(keys, 'app');
+  const names = [releaseName(1), releaseName(2)] as const;
+  await makeReleases(root, names);
+  let turn = 0;
+  let switchTrips = 0;
+  const switchOurs = async () => {
+    const started = performance.now();
+    const target = await SshTarget.open(spec);
+    const outcome = await switchRelease(target, { releasesRoot: root, release: names[turn++ % 2], mode: 'switch', keep: 5, beforeSwitch: [], afterSwitch: [], rollbackOnFailure: true });
+    await target.close();
+    if (!outcome.ok || !outcome.switched) throw new Error(`switch failed: ${JSON.stringify(outcome)}`);
+    switchTrips = outcome.roundTrips;
+    return performance.now() - started;
+  };
+  const lnArgs = (name: string) => [...sshArgs.slice(0, -1), `cd ${shellQuote(root)} && ln -sfn ${shellQuote(`releases/${name}`)} current`];
+  const switchRef = async () => {
+    const started = performance.now();
+    const result = await runProcess('ssh', lnArgs(names[turn++ % 2]!), { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`reference switch failed (exit ${result.exitCode}): ${result.stderr}`);
+    return performance.now() - started;
+  };
+  await switchOurs();
+  await switchRef();
+  const switchSamples: number[] = [];
+  const lnSamples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    switchSamples.push(await switchOurs());
+    lnSamples.push(await switchRef());
+  }
+  const [c, d] = [median(switchSamples), median(lnSamples)];
+  console.log(`${'release-switch over ssh (lock, checks, swap)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`);
+  console.log(`${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`);
+  console.log(`ratio ours/reference: ${(c / d).toFixed(2)}x`);
+} finally {
+  await removeTree(local, dir);
+  await proxy.stop();
+  await sshd.stop();
+  await rm(keys, { recursive: true, force: true });
+}
