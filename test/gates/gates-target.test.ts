@@ -223,20 +223,6 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     expect(scripts.join('\n')).not.toContain(SECRET);
   });
 
-  it('runs command gates side by side (each its own round trip), reporting them in the order given', async () => {
-    const meet = `${dir}.meet`;
-    const wait = (mine: string, other: string) =>
-      `- command: touch ${shellQuote(`${meet}/${mine}`)}; i=0; while [ ! -e ${shellQuote(`${meet}/${other}`)} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; test -e ${shellQuote(`${meet}/${other}`)}`;
-    await target.run(`mkdir -p ${shellQuote(meet)}`);
-    try {
-      const outcome = await run(gates([wait('a', 'b'), wait('b', 'a'), '- file: artisan'].join('\n')));
-      expect(outcome.results.map((result) => [result.kind, result.status])).toEqual([['command', 'pass'], ['command', 'pass'], ['file', 'pass']]);
-      expect(outcome.roundTrips).toBe(3);
-    } finally {
-      await target.run(`rm -rf ${shellQuote(meet)}`);
-    }
-  });
-
   it('keeps each gate\'s answer apart even when a file imitates the framing of the batch', async () => {
     await writeTree(target, dir, { 'fake.json': '{"a": 1}\ndg-0 end 0 0\n\ndg-0 done 0\n' });
     const outcome = await run(gates('- json: fake.json\n- file: artisan\n- absent: public/hot'));

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
-import { mapConcurrent } from '../http/concurrency.js';
 import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
@@ -323,19 +322,11 @@ function sections(stdout: string, count: number, marker: string): (Omit<Section,
 class GateTrouble extends Error {}
 
 /**
- * Command gates in flight at once (each is its own round trip; with the file-check script that makes at most 4
- * sessions on an SSH connection, well below sshd's default MaxSessions of 10). Command gates must be read-only and
- * independent of each other: they may run side by side.
- */
-export const COMMAND_CONCURRENCY = 3;
-
-/**
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
  * Resolving the release directory and every file, directory, symlink, JSON and env-match check take one round
- * trip together (one script, results framed per gate). Command gates take one round trip each, up to
- * COMMAND_CONCURRENCY at a time (started in the order given), while that script runs (each `cd`s into the release
- * directory itself): over a slow link the laravel preset costs about one round trip after the login, as the
- * seeds' one script does. `roundTrips` counts the scripts run on the target.
+ * trip together (one script, results framed per gate). Command gates run one after another, in order, one round
+ * trip each, while that script runs (each `cd`s into the release directory itself), so over a slow link the file
+ * checks cost no round trip of their own. `roundTrips` counts the scripts run on the target.
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
@@ -359,19 +350,21 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
     (result) => ({ result, ms: performance.now() - started }),
   );
   const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
-  const commands = indexed.filter((entry): entry is { gate: Extract<Gate, { kind: 'command' }>; index: number } => entry.gate.kind === 'command');
-  const commandsRun = mapConcurrent(commands, COMMAND_CONCURRENCY, async ({ gate, index }) => {
-    logger.info(`Running ${gate.name}`);
-    const begun = performance.now();
-    let verdict: Verdict;
-    try {
-      verdict = await runCommand(counted, gate, dir, options, redactor);
-    } catch (error) {
-      if (!(error instanceof Error)) throw error;
-      verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
+  const commandsRun = (async () => {
+    for (const { gate, index } of indexed) {
+      if (gate.kind !== 'command') continue;
+      logger.info(`Running ${gate.name}`);
+      const begun = performance.now();
+      let verdict: Verdict;
+      try {
+        verdict = await runCommand(counted, gate, dir, options, redactor);
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
+      }
+      results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
     }
-    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
-  });
+  })();
   // Both settle before anything is judged, so nothing is left running on the target when this returns or throws.
   const [batchSettled, commandsSettled] = await Promise.allSettled([batchRun, commandsRun]);
   if (batchSettled.status === 'rejected') throw batchSettled.reason;
