@@ -7,18 +7,13 @@ import { presetGates } from '#core/gates/presets.js';
 import { runGates } from '#core/gates/run.js';
 import { LocalTarget, runProcess } from '#core/hosts/local.js';
 import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
+import { laravelSeedScript } from './laravel-seed.js';
 
 const ROUNDS = 15;
 const target = new LocalTarget();
 const dir = await makeTree(target, laravelRelease());
 
-const reference = [
-  'set -e',
-  'test -f artisan; test -f composer.json; test -f public/index.php; test -f vendor/autoload.php; test -f bootstrap/app.php',
-  'test -d bootstrap/cache -a -w bootstrap/cache; test -d storage -a -w storage; test -d config; test -d routes',
-  `php -r "require 'vendor/autoload.php'; echo 'autoload-ok';" | grep -q autoload-ok`,
-  'php artisan --version | grep -q "Laravel Framework"',
-].join('\n');
+const reference = laravelSeedScript;
 
 async function time(label: string, once: () => Promise<void>): Promise<number> {
   await once(); // warm-up (page cache, PHP opcache files)

@@ -25,6 +25,7 @@ import { switchRelease } from '#core/release/switch.js';
 import { makeReleases, releaseName } from '../test/support/release-tree.js';
 import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
 import { startSshd } from '../test/support/sshd.js';
+import { laravelSeedScript } from './laravel-seed.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const DELAY_MS = Number(process.env.DELAY_MS ?? 25);
@@ -60,13 +61,7 @@ async function startDelayProxy(port: number, delayMs: number) {
   };
 }
 
-const reference = [
-  'set -e',
-  'test -f artisan; test -f composer.json; test -f public/index.php; test -f vendor/autoload.php; test -f bootstrap/app.php',
-  'test -d bootstrap/cache -a -w bootstrap/cache; test -d storage -a -w storage; test -d config; test -d routes',
-  `php -r "require 'vendor/autoload.php'; echo 'autoload-ok';" | grep -q autoload-ok`,
-  'php artisan --version | grep -q "Laravel Framework"',
-].join('\n');
+const reference = laravelSeedScript;
 
 const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 const spread = (samples: number[]) => `min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)}`;

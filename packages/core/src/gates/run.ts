@@ -4,7 +4,7 @@ import { jsonMismatches } from '../http/expectations.js';
 import { formatDuration } from '../inputs/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { tally, type CheckResult } from '../report/result.js';
-import { shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
+import { countingTarget, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import type { Redactor } from '../redact.js';
 import { oneLine } from '../text.js';
 import { describeJsonSyntaxError, jsonSyntaxError } from './json-syntax.js';
@@ -330,15 +330,7 @@ class GateTrouble extends Error {}
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
-  let roundTrips = 0;
-  const counted: Target = {
-    description: target.description,
-    run: (script, runOptions) => {
-      roundTrips++;
-      return target.run(script, runOptions);
-    },
-    close: () => target.close(),
-  };
+  const { target: counted, roundTrips } = countingTarget(target);
   const results = new Array<GateResult>(gates.length);
   const indexed = gates.map((gate, index) => ({ gate, index }));
   const checks = indexed.filter((entry): entry is { gate: FileGate; index: number } => entry.gate.kind !== 'command');
@@ -394,5 +386,5 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
   });
 
   const { passed, failed, total } = tally(results);
-  return { releaseDir: cwd, results, passed, failed, total, roundTrips };
+  return { releaseDir: cwd, results, passed, failed, total, roundTrips: roundTrips() };
 }

@@ -60,3 +60,12 @@ export function shellPath(path: string): string {
 export function isHomePath(path: string): boolean {
   return path === '~' || path.startsWith('~/');
 }
+
+/** A Target that counts the scripts run through it: each is one round trip to a remote host. */
+export function countingTarget(target: Target): { target: Target; roundTrips: () => number } {
+  let count = 0;
+  return {
+    target: { description: target.description, run: (script, options) => (count++, target.run(script, options)), close: () => target.close() },
+    roundTrips: () => count,
+  };
+}

@@ -3,7 +3,7 @@ import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../inputs/duration.js';
-import { shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { countingTarget, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
 /**
@@ -311,15 +311,7 @@ export function releaseBefore(releases: readonly string[], current: string | und
  */
 export async function switchRelease(host: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
   const full = coreContext(context);
-  let roundTrips = 0;
-  const target: Target = {
-    description: host.description,
-    run: (text, options) => {
-      roundTrips++;
-      return host.run(text, options);
-    },
-    close: () => host.close(),
-  };
+  const { target, roundTrips } = countingTarget(host);
   const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
   matchingReleases([], pattern); // a bad pattern fails before anything is locked
   if (config.mode === 'switch' && !config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
@@ -359,7 +351,7 @@ export async function switchRelease(host: Target, config: SwitchConfig, context:
   } finally {
     await lock.release();
   }
-  return { ...outcome, roundTrips };
+  return { ...outcome, roundTrips: roundTrips() };
 }
 
 async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext, read: { layout: ReleaseLayout; wanted?: string }, started: number): Promise<LockedOutcome> {
