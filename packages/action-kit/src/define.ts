@@ -105,11 +105,8 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
   const phase = (phaseName === 'main' ? definition.main : definition[phaseName])!;
   const redactor = new Redactor();
   const mask = (...secrets: (string | undefined)[]) => {
-    for (const secret of secrets) {
-      if (!secret || secret.trim().length <= 2) continue;
-      runner.setSecret(secret);
-      redactor.add(secret);
-    }
+    // The redactor decides what counts as a secret; the runner masks the same ones in the log.
+    for (const secret of secrets) if (redactor.add(secret)) runner.setSecret(secret!);
   };
   // Every log line the envelope and core write goes through here: untrusted text in it never starts a workflow command.
   const info = (message: string) => runner.info(logSafe(message));

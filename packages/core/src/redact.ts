@@ -10,9 +10,12 @@ export class Redactor {
     for (const secret of secrets) this.add(secret);
   }
 
-  add(secret: string | undefined): void {
+  /** Adds a secret; false when it is too short to be one (then nothing should mask it anywhere). */
+  add(secret: string | undefined): boolean {
     // One- and two-character "secrets" would mangle every text; the runner ignores them too.
-    if (secret && secret.trim().length > 2) this.secrets.add(secret);
+    if (!secret || secret.trim().length <= 2) return false;
+    this.secrets.add(secret);
+    return true;
   }
 
   get values(): readonly string[] {

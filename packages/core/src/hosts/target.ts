@@ -61,6 +61,13 @@ export function isHomePath(path: string): boolean {
   return path === '~' || path.startsWith('~/');
 }
 
+/** The fields a script printed as NUL-terminated values (`printf '%s\\0'`), without the empty one after the last. */
+export function nulFields(stdout: string): string[] {
+  const parts = stdout.split('\0');
+  if (parts.at(-1) === '') parts.pop();
+  return parts;
+}
+
 /** A Target that counts the scripts run through it: each is one round trip to a remote host. */
 export function countingTarget(target: Target): { target: Target; roundTrips: () => number } {
   let count = 0;

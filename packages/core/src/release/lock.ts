@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { formatDuration } from '../inputs/duration.js';
-import { shellQuote, type Target } from '../hosts/target.js';
+import { nulFields, shellQuote, type Target } from '../hosts/target.js';
 
 /**
  * The deploy lock of a releases-root: `<releases-root>/.deploy-lock/`, a directory holding `owner` (run, host, pid),
@@ -73,7 +73,6 @@ export function defaultLockOwner(): string {
   return `host ${hostname()}, pid ${process.pid}`;
 }
 
-const fields = (text: string) => text.split('\0');
 const epoch = (text: string | undefined) => (text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined);
 const iso = (seconds: number | undefined) => (seconds === undefined ? 'an unknown time' : new Date(seconds * 1000).toISOString().replace(/\.000Z$/, 'Z'));
 
@@ -116,7 +115,7 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
     if (result.exitCode !== 0) {
       throw new UserError(`Taking the deploy lock ${where} failed (exit ${result.exitCode}): ${result.stderr.trim() || 'no output'}; check that the deploy user may write to ${root}`);
     }
-    const parts = fields(result.stdout);
+    const parts = nulFields(result.stdout);
     if (parts[0] === 'acquired') {
       acquiredOutput = result.stdout.slice('acquired\0'.length);
       break;
@@ -143,6 +142,7 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
       continue;
     }
     const text = describeHolder(holder);
+    const who = text.replace(/, last heartbeat .*$/, '');
     const waited = now() - started;
     if (waited >= options.timeoutMs) {
       throw new UserError(
@@ -150,8 +150,8 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
           `Run again when it is done (or raise lock-timeout); a lock whose holder died goes stale ${formatDuration(staleAfter * 1000)} after its last heartbeat, or remove ${root}/${LOCK_DIR} by hand once no deploy runs`,
       );
     }
-    if (waitedFor !== text.replace(/, last heartbeat .*$/, '')) {
-      waitedFor = text.replace(/, last heartbeat .*$/, '');
+    if (waitedFor !== who) {
+      waitedFor = who;
       logger.info(`Waiting for the deploy lock ${where}, held by ${text} (lock-timeout ${formatDuration(options.timeoutMs)})`);
     }
     await sleep(Math.min(pause, Math.max(1, options.timeoutMs - waited)));

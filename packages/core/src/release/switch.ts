@@ -3,7 +3,7 @@ import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../inputs/duration.js';
-import { countingTarget, shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { countingTarget, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
 /**
@@ -110,12 +110,8 @@ export interface ReleaseLayout {
 
 
 const NAME_PROBLEM = /[\n\r\0]/;
-
-function fields(stdout: string): string[] {
-  const parts = stdout.split('\0');
-  if (parts.at(-1) === '') parts.pop();
-  return parts;
-}
+/** What is wrong with the requested release (the action names its input). */
+const releaseProblem = (text: string) => new ArgumentError('release', text);
 
 async function script(target: Target, text: string, what: string): Promise<string> {
   const result = await target.run(text);
@@ -128,7 +124,7 @@ async function script(target: Target, text: string, what: string): Promise<strin
 /** Reads releases-root: its releases and where `current` points. Changes nothing. */
 export async function inspectReleases(target: Target, releasesRoot: string): Promise<ReleaseLayout> {
   const out = await script(target, inspectLines(shellPath(releasesRoot)).join('\n'), `Reading ${releasesRoot}`);
-  return parseLayout(target, releasesRoot, fields(out));
+  return parseLayout(target, releasesRoot, nulFields(out));
 }
 
 /** The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0). */
@@ -189,7 +185,7 @@ function readScript(releasesRoot: string, release: string | undefined, root = sh
       ? inspectLines(root).join('\n')
       : [`( ${inspectLines(root).join('\n')}\n)`, `cd -- ${root} 2>/dev/null || exit 0`, `printf '${RESOLVE_MARK}\\0'`, 'cd -- "$(pwd -P)" || exit 3', ...resolveLines(path)].join('\n');
   const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
-    const parts = fields(out);
+    const parts = nulFields(out);
     if (release === undefined) return { layout: parseLayout(target, releasesRoot, parts) };
     // The listing ends at the mark: walk its keys (a value, e.g. a directory name, may read like the mark).
     let mark = 0;
@@ -217,10 +213,9 @@ const baseOf = (path: string) => path.replace(/^.*\//, '');
 /** Checks the form of the requested release (no host needed); returns where it would be, relative to releases-root. */
 function releaseRequest(release: string): { path: string } {
   const input = `"${release}"`;
-  const problem = (text: string) => new ArgumentError('release', text);
-  if (NAME_PROBLEM.test(release) || release.trim() === '') throw problem(`${input} is not a release name or path`);
+  if (NAME_PROBLEM.test(release) || release.trim() === '') throw releaseProblem(`${input} is not a release name or path`);
   const isPath = release.includes('/');
-  if (!isPath && (release === '.' || release === '..')) throw problem(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
+  if (!isPath && (release === '.' || release === '..')) throw releaseProblem(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
   return { path: isPath ? release : `releases/${release}` };
 }
 
@@ -237,12 +232,11 @@ function resolveLines(path: string): string[] {
 export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
   const { path } = releaseRequest(release);
   const out = await script(target, [`cd -- ${shellQuote(layout.root)} || exit 3`, ...resolveLines(path)].join('\n'), `Checking release ${release}`);
-  return interpretResolve(target, layout, release, fields(out));
+  return interpretResolve(target, layout, release, nulFields(out));
 }
 
 function interpretResolve(target: Target, layout: ReleaseLayout, release: string, parts: readonly string[]): string {
   const input = `"${release}"`;
-  const problem = (text: string) => new ArgumentError('release', text);
   const isPath = release.includes('/');
   const path = releaseRequest(release).path;
   const symlink = parts[0] === 'symlink';
@@ -250,16 +244,16 @@ function interpretResolve(target: Target, layout: ReleaseLayout, release: string
   const real = symlink ? parts[2] : parts[1];
   const where = `on ${target.description}`;
   const available = layout.releases.length > 0 ? `available: ${layout.releases.slice(-5).reverse().join(', ')}` : 'releases/ is empty';
-  if (kind === 'missing') throw problem(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
-  if (kind === 'notdir') throw problem(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
+  if (kind === 'missing') throw releaseProblem(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
+  if (kind === 'notdir') throw releaseProblem(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
   if (real === undefined || parentOf(real) !== layout.releasesDir) {
-    throw problem(
+    throw releaseProblem(
       `${input} resolves to ${real ?? 'an unknown place'}, which is not a directory directly inside ${layout.releasesDir} ${where}; ` +
         'releases must live in releases-root/releases/ (no "..", no paths elsewhere, no symlinks out); nothing was changed',
     );
   }
   if (symlink) {
-    throw problem(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
+    throw releaseProblem(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
   }
   return baseOf(real);
 }
@@ -436,7 +430,7 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   );
   let afterSwap: ReleaseLayout | undefined;
   try {
-    afterSwap = listAfterSwap ? parseLayout(target, config.releasesRoot, fields(swapped)) : undefined;
+    afterSwap = listAfterSwap ? parseLayout(target, config.releasesRoot, nulFields(swapped)) : undefined;
   } catch {
     afterSwap = undefined; // read again below
   }
