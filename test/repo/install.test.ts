@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
+import { satisfies } from 'semver';
 
 // A fresh `npm ci` (and every `npx deploy-gates`) should be quiet on the Node a machine already has: npm runs on
 // that Node, while the actions and the npm scripts run on Node 24 from the `node` package.
@@ -19,6 +20,13 @@ describe('a fresh install', () => {
     expect(Number(/\d+/.exec(range)![0])).toBeLessThanOrEqual(20);
     // Node 24 is what the `node` package installs; the CLI starts the actions with it.
     expect(lock.packages['node_modules/node']?.version).toMatch(/^24\./);
+  });
+
+  it('installs no package that asks for a newer Node than 20 (package.json "overrides" pins the Azure SDK behind @actions/artifact and content-type to such versions)', () => {
+    const tooNew = packages
+      .filter(([, entry]) => entry.engines?.node && !satisfies('20.19.0', entry.engines.node))
+      .map(([path, entry]) => `${nameOf(path)}@${entry.version} (${entry.engines!.node})`);
+    expect(tooNew).toEqual([]);
   });
 
   it('lists every package with an install script in allowScripts, so npm names none as unreviewed', () => {
