@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -169,12 +169,33 @@ describe('dist/release-switch/index.js', () => {
       expect(alive()).toBe(false);
       expect(existsSync(finished)).toBe(false);
       // Then cleaned up: the lock, the key directory, the master connection.
-      expect(readdirSync(root).filter((name) => name.startsWith('.deploy-lock'))).toEqual([]);
+      expect(readdirSync(root).filter((name) => name.startsWith('.deploy-lock'))).toEqual(['.deploy-lock.flock']);
       expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
       const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
       expect(left).toEqual([]);
     },
   );
+
+  it('a runner killed outright (SIGKILL) while it holds the lock over ssh leaves no lock behind: the host drops the flock when the connection goes', async () => {
+    const root = join(base, 'killed holder');
+    await makeReleases(root, [A, B]);
+    const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
+    const started = join(root, 'hook-started');
+    const run = await runBundle('release-switch', { ...ssh, 'releases-root': root, release: A, 'before-switch': `touch ${shellQuote(started)}; sleep 2` }, {}, async (child) => {
+      for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      child.kill('SIGKILL');
+    });
+    runs.push(run);
+    expect(run.exitCode).not.toBe(0);
+    // Nothing of the dead run can clean up; the lock holder on the host sees its stdin end and removes the lock.
+    for (let i = 0; i < 100 && existsSync(join(root, '.deploy-lock')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
+    const next = await step({ ...ssh, 'releases-root': root, release: B, 'lock-timeout': '0' });
+    expect(next.exitCode).toBe(0);
+    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);
+    // The killed run's master connection is still up (nothing could stop it): stop it here.
+    spawnSync('pkill', ['-f', run.runnerTemp]);
+  });
 
   it('waits for the deploy lock up to lock-timeout and names who holds it', async () => {
     const root = join(base, 'locked');

@@ -19,7 +19,7 @@ import { LocalTarget } from '#core/hosts/local.js';
 import { shellQuote, type Target } from '#core/hosts/target.js';
 import { node24 } from '../support/paths.js';
 import { makeReleases, releaseName, startReader, treeListing } from '../support/release-tree.js';
-import { targetKinds } from '../support/targets.js';
+import { localWithoutFlockKind, targetKinds } from '../support/targets.js';
 
 const [A, B, C, D] = [1, 2, 3, 4].map(releaseName) as [string, string, string, string];
 
@@ -57,7 +57,9 @@ describe('pure rules', () => {
   });
 });
 
-describe.each(targetKinds)('release switch on the $name target', (kind) => {
+describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the $name target', (kind) => {
+  /** Where the host has flock, the lock holder releases it by itself as its session ends: one script fewer. */
+  const flock = kind.name !== 'local without flock';
   let target: Target;
   let base: string;
   let root: string;
@@ -78,6 +80,8 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
   });
 
   const current = () => readlinkSync(join(root, 'current'));
+  /** What the lock leaves in releases-root: nothing but, with flock, the empty file it locks (never removed: that would race). */
+  const lockLeftovers = () => treeListing(root).filter((line) => line.startsWith('.deploy-lock'));
 
   it('makes current a relative symlink to the release on the first switch', async () => {
     const outcome = await switchRelease(target, config(root, { release: B }));
@@ -184,18 +188,18 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
   });
 
-  it('switches in 3 round trips (4 when it prunes): lock + read + resolve, swap + re-read, [prune,] unlock', async () => {
+  it('switches in 2 round trips with flock, 3 without (one more when it prunes): lock + read + resolve, swap + re-read, [prune,] [unlock]', async () => {
     let calls = 0;
     const counting: Target = { description: target.description, run: (script, options) => (calls++, target.run(script, options)), close: async () => {} };
     // A directory whose name reads like the marker between the listing and the release check.
     await mkdir(join(root, 'releases', 'resolve-release'));
     const first = await switchRelease(counting, config(root, { release: A, keep: 8 }));
-    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: 3 });
-    expect(calls).toBe(3);
+    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: flock ? 2 : 3 });
+    expect(calls).toBe(flock ? 2 : 3);
     calls = 0;
     const second = await switchRelease(counting, config(root, { release: C, keep: 1 }));
-    expect(second).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A, pruned: [B], roundTrips: 4 });
-    expect(calls).toBe(4);
+    expect(second).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A, pruned: [B], roundTrips: flock ? 3 : 4 });
+    expect(calls).toBe(flock ? 3 : 4);
     expect(current()).toBe(`releases/${C}`);
   });
 
@@ -235,7 +239,7 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     expect(treeListing(root)).toEqual(before);
     await held.release();
     expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }))).toMatchObject({ ok: true, currentRelease: B });
-    expect(treeListing(root).filter((line) => line.startsWith('.deploy-lock'))).toEqual([]);
+    expect(lockLeftovers()).toEqual(flock ? ['.deploy-lock.flock (0)'] : []);
   });
 
   it('breaks a lock whose holder stopped sending heartbeats', async () => {
@@ -247,7 +251,20 @@ describe.each(targetKinds)('release switch on the $name target', (kind) => {
     const outcome = await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }), { logger });
     expect(outcome).toMatchObject({ ok: true, currentRelease: B });
     expect(logger.lines.find((l) => l.level === 'warning')?.message).toContain('Broke a stale deploy lock');
-    expect(treeListing(root).filter((line) => line.startsWith('.deploy-lock'))).toEqual([]);
+    expect(lockLeftovers()).toEqual(flock ? ['.deploy-lock.flock (0)'] : []);
+  });
+
+  it('with flock, takes over at once a lock directory whose holder no longer holds the flock (it died), however fresh its heartbeat', async () => {
+    if (!flock) return;
+    await mkdir(join(root, '.deploy-lock'));
+    const now = String(Math.floor(Date.now() / 1000));
+    for (const [file, text] of Object.entries({ owner: 'run acme/app#2/1, host gone, pid 2', token: 'gone', since: now, heartbeat: now, flock: '' })) {
+      await writeFile(join(root, '.deploy-lock', file), text && `${text}\n`);
+    }
+    const logger = new MemoryLogger();
+    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }), { logger })).toMatchObject({ ok: true, currentRelease: B });
+    expect(logger.lines.find((l) => l.level === 'warning')?.message).toContain('left by run acme/app#2/1, host gone, pid 2');
+    expect(lockLeftovers()).toEqual(['.deploy-lock.flock (0)']);
   });
 
   /** Resolves once `promise` settled or the logger shows it waiting for the lock, whichever comes first. */

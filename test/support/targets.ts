@@ -1,5 +1,8 @@
 import { LocalTarget } from '#core/hosts/local.js';
 import { SshTarget } from '#core/hosts/ssh.js';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Target } from '#core/hosts/target.js';
 import { startSshd, type Sshd } from './sshd.js';
 
@@ -45,3 +48,25 @@ export const targetKinds: TargetKind[] = [
   },
   sshKind(),
 ];
+
+/**
+ * This machine as a host without `flock` (BusyBox or macOS hosts): scripts run with a PATH of links to every program
+ * in /usr/bin and /usr/sbin but flock, so the deploy lock falls back to its lock directory alone.
+ */
+export function localWithoutFlockKind(): TargetKind {
+  let bin: string | undefined;
+  return {
+    name: 'local without flock',
+    setup: async () => {
+      bin = mkdtempSync(join(tmpdir(), 'no-flock-bin-'));
+      for (const dir of ['/usr/sbin', '/usr/bin']) {
+        for (const name of readdirSync(dir)) if (name !== 'flock') try { symlinkSync(join(dir, name), join(bin, name)); } catch { /* the /usr/bin one wins */ }
+      }
+      const local = new LocalTarget();
+      return { description: local.description, run: (script, options) => local.run(`PATH=${bin}; export PATH\n${script}`, options), close: () => local.close() };
+    },
+    teardown: async () => {
+      if (bin) rmSync(bin, { recursive: true, force: true });
+    },
+  };
+}

@@ -13,6 +13,7 @@ describe('durations', () => {
     ['2m', 120_000],
     ['1h', 3_600_000],
     [' 15s ', 15_000],
+    ['0', 0], // `lock-timeout: 0` (try once), as documented; any other number needs its unit
   ])('parses %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it.each(['abc', '5', '5 sec', '-1s', '', 's'])('rejects %p', (text) => expect(parseDuration(text)).toBeUndefined());

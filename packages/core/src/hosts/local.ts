@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult, RunOptions, Target } from './target.js';
 
 /** Runs scripts with /bin/sh on this machine: for a runner that is itself the deploy host. */
@@ -46,10 +47,15 @@ export function runProcess(command: string, args: readonly string[], options: Ru
             timedOut = true;
             killGroup('SIGKILL');
           }, options.timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    const decoder = options.onStdout ? new StringDecoder('utf8') : undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      if (decoder) options.onStdout!(decoder.write(chunk));
+    });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
-    child.stdin.end(options.stdin ?? '');
+    if (typeof options.stdin === 'object') options.stdin.pipe(child.stdin);
+    else child.stdin.end(options.stdin ?? '');
     const settle = () => {
       clearTimeout(timer);
       clearTimeout(hardKill);

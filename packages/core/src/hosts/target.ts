@@ -18,8 +18,14 @@ export interface RunOptions {
   /** Working directory on the target. */
   cwd?: string;
   timeoutMs?: number;
-  /** Written to the command's standard input (how secrets reach a remote command without appearing in argv). */
-  stdin?: string;
+  /**
+   * Written to the command's standard input (how secrets reach a remote command without appearing in argv). A stream
+   * is piped and its end closes stdin, so a command can run for as long as the caller keeps the stream open (and
+   * sees end of file when this process dies): that is how the deploy lock holds `flock` on a host.
+   */
+  stdin?: string | NodeJS.ReadableStream;
+  /** Called with standard output as it arrives, for a command whose result matters before it ends. */
+  onStdout?: (chunk: string) => void;
   /**
    * Stops the command when aborted: its whole process group on this machine, and over SSH the remote command's
    * process group on the host too (not just the local client). The result then has `cancelled: true`.

@@ -3,8 +3,9 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 
 export const DURATION_HINT = 'use a number with a unit: 500ms, 5s, 2m or 1h';
 
-/** Parses `500ms`, `5s`, `2m`, `1h` (also `1.5s`) into milliseconds; undefined when it is not a duration. */
+/** Parses `500ms`, `5s`, `2m`, `1h` (also `1.5s`, and a bare `0`) into milliseconds; undefined when it is not a duration. */
 export function parseDuration(text: string): number | undefined {
+  if (/^0+(?:\.0+)?$/.test(text.trim())) return 0; // no unit needed for nothing: `lock-timeout: 0`
   const match = DURATION.exec(text.trim());
   if (!match) return undefined;
   const [, amount, unit] = match as unknown as [string, string, keyof typeof UNIT_MS];
