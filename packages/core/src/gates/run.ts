@@ -256,20 +256,38 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
   }
 }
 
-/** Runs a command gate in the release directory (`dir`, already quoted for the shell; the script `cd`s there itself). */
-async function runCommand(target: Target, gate: Extract<Gate, { kind: 'command' }>, dir: string, options: GateRunOptions, redactor: Redactor): Promise<Verdict> {
-  const timeoutMs = gate.timeoutMs ?? options.timeoutMs;
-  const result = await target.run(`cd ${dir} || exit 1\n${gate.command}`, { timeoutMs });
-  if (result.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
-  if (result.exitCode !== gate.expectExit) {
-    return { pass: false, detail: `exit ${result.exitCode}, expected ${gate.expectExit}: ${telling(result.stdout, result.stderr, redactor)}` };
+type CommandGate = Extract<Gate, { kind: 'command' }>;
+
+/** Judges what one command gate did: its exit status, output and whether it ran past its timeout. */
+function judgeCommand(gate: CommandGate, section: Section, timeoutMs: number, redactor: Redactor): Verdict {
+  if (section.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
+  if (section.exitCode !== gate.expectExit) {
+    return { pass: false, detail: `exit ${section.exitCode}, expected ${gate.expectExit}: ${telling(section.stdout, section.stderr, redactor)}` };
   }
-  const output = `${result.stdout}\n${result.stderr}`;
+  const output = `${section.stdout}\n${section.stderr}`;
   if (gate.expectOutput && !gate.expectOutput.test(output)) {
-    return { pass: false, detail: `exit ${result.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
+    return { pass: false, detail: `exit ${section.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
   }
-  const last = result.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
-  return { pass: true, detail: `exit ${result.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
+  const last = section.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
+  return { pass: true, detail: `exit ${section.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
+}
+
+/**
+ * One script that runs every command gate in the release directory (`dir`, already quoted), one after another in
+ * the order given, each with stdin from /dev/null and killed at its own timeout by the host's `timeout` where it has
+ * one (the whole script's timeout, the sum of them, bounds it otherwise). Framed like batchScript.
+ */
+function commandsScript(dir: string, commands: readonly { gate: CommandGate; timeoutMs: number }[], marker: string): string {
+  const lines = [`cd ${dir} || exit 1`, `m=${marker}`, 'exec 3>&1', 'if command -v timeout >/dev/null 2>&1; then t=1; else t=; fi'];
+  commands.forEach(({ gate, timeoutMs }, index) => {
+    const command = shellQuote(gate.command);
+    lines.push(
+      `printf '%s begin ${index}\\n' "$m"`,
+      `e=$( { if [ -n "$t" ]; then timeout -s KILL ${(timeoutMs / 1000).toFixed(3)} sh -c ${command}; else sh -c ${command}; fi; } </dev/null 2>&1 1>&3 ); r=$?`,
+      `printf '\\n%s end ${index} %s\\n%s\\n%s done ${index}\\n' "$m" "$r" "$e" "$m"`,
+    );
+  });
+  return lines.join('\n');
 }
 
 /**
@@ -323,10 +341,10 @@ class GateTrouble extends Error {}
 
 /**
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
- * Resolving the release directory and every file, directory, symlink, JSON and env-match check take one round
- * trip together (one script, results framed per gate). Command gates run one after another, in order, one round
- * trip each, while that script runs (each `cd`s into the release directory itself), so over a slow link the file
- * checks cost no round trip of their own. `roundTrips` counts the scripts run on the target.
+ * Two scripts, run at the same time, so over a slow link the gates cost about one round trip: one resolves the
+ * release directory and runs every file, directory, symlink, JSON and env-match check; the other runs the command
+ * gates one after another, in order, each with its own timeout. Both frame their output per gate; a command gate's
+ * time is measured here, from its markers as they arrive. `roundTrips` counts the scripts run on the target.
  */
 export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
@@ -334,6 +352,9 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
   const results = new Array<GateResult>(gates.length);
   const indexed = gates.map((gate, index) => ({ gate, index }));
   const checks = indexed.filter((entry): entry is { gate: FileGate; index: number } => entry.gate.kind !== 'command');
+  const commands = indexed
+    .filter((entry): entry is { gate: CommandGate; index: number } => entry.gate.kind === 'command')
+    .map((entry) => ({ ...entry, timeoutMs: entry.gate.timeoutMs ?? options.timeoutMs }));
   logger.info(`Checking ${gates.length} gate(s) in ${releaseDir} on ${target.description}`);
 
   const marker = `dg-${randomBytes(12).toString('hex')}`;
@@ -342,25 +363,30 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
     (result) => ({ result, ms: performance.now() - started }),
   );
   const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
-  const commandsRun = (async () => {
-    for (const { gate, index } of indexed) {
-      if (gate.kind !== 'command') continue;
-      logger.info(`Running ${gate.name}`);
-      const begun = performance.now();
-      let verdict: Verdict;
-      try {
-        verdict = await runCommand(counted, gate, dir, options, redactor);
-      } catch (error) {
-        if (!(error instanceof Error)) throw error;
-        verdict = { pass: false, detail: `could not run the check on ${target.description}: ${flat(error.message)}` };
-      }
-      results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: performance.now() - begun };
-    }
-  })();
+  // When each command gate began and ended, as its markers arrive.
+  const begun: number[] = [];
+  const ended: number[] = [];
+  let streamed = '';
+  const commandsRun =
+    commands.length === 0
+      ? Promise.resolve(undefined)
+      : counted.run(commandsScript(dir, commands, marker), {
+          timeoutMs: commands.reduce((sum, command) => sum + command.timeoutMs, 0) + 10_000,
+          onStdout: (chunk) => {
+            streamed += chunk;
+            for (let index = ended.length; index < commands.length; index++) {
+              if (begun[index] === undefined && streamed.includes(`${marker} begin ${index}\n`)) {
+                begun[index] = performance.now();
+                logger.info(`Running ${commands[index]!.gate.name}`);
+              }
+              if (begun[index] === undefined || !streamed.includes(`\n${marker} done ${index}\n`)) break;
+              ended[index] = performance.now();
+            }
+          },
+        });
   // Both settle before anything is judged, so nothing is left running on the target when this returns or throws.
   const [batchSettled, commandsSettled] = await Promise.allSettled([batchRun, commandsRun]);
   if (batchSettled.status === 'rejected') throw batchSettled.reason;
-  if (commandsSettled.status === 'rejected') throw commandsSettled.reason;
   const { result: batch, ms: batchMs } = batchSettled.value;
 
   const newline = batch.stdout.indexOf('\n');
@@ -383,6 +409,24 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
       verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };
     }
     results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: share };
+  });
+
+  const run = commandsSettled.status === 'fulfilled' ? commandsSettled.value : undefined;
+  const ran = run ? sections(run.stdout, commands.length, marker) : [];
+  commands.forEach(({ gate, index, timeoutMs }, position) => {
+    const section = ran[position];
+    const durationMs = begun[position] === undefined ? 0 : (ended[position] ?? performance.now()) - begun[position]!;
+    let verdict: Verdict;
+    if (section) {
+      // The host's `timeout -s KILL` ends a command with 137 (128 + KILL); one killed by something else ends sooner.
+      verdict = judgeCommand(gate, { ...section, timedOut: section.exitCode === 137 && durationMs >= timeoutMs * 0.9 }, timeoutMs, redactor);
+    } else if (run?.timedOut && begun[position] !== undefined) {
+      verdict = judgeCommand(gate, { stdout: '', stderr: '', exitCode: run.exitCode, timedOut: true }, timeoutMs, redactor);
+    } else {
+      const why = commandsSettled.status === 'rejected' ? flat(String((commandsSettled.reason as Error)?.message ?? commandsSettled.reason)) : run?.timedOut ? 'an earlier command gate ran past its timeout' : `exit ${run?.exitCode}: ${flat(run?.stderr ?? '') || 'no message'}`;
+      verdict = { pass: false, detail: `could not run the check on ${target.description} (${why})` };
+    }
+    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs };
   });
 
   const { passed, failed, total } = tally(results);
