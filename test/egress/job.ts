@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
@@ -25,12 +25,15 @@ export class Job {
   private state: Record<string, string> = {};
   private readonly env: Record<string, string>;
 
+  /** `user`: run the steps as this uid without privileges (no root, no sudo), as on a locked-down runner. */
   constructor(
     readonly namespace: string,
     inputs: Record<string, string>,
+    private readonly user?: number,
   ) {
     mkdirSync(this.workspace);
     mkdirSync(this.runnerTemp);
+    if (user !== undefined) for (const dir of [this.dir, this.workspace, this.runnerTemp]) chmodSync(dir, 0o777);
     const inputEnv: Record<string, string> = {};
     for (const [name, spec] of Object.entries(readAction(repoRoot, 'egress-sentinel').inputs)) inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), {});
     for (const [name, value] of Object.entries(inputs)) inputEnv[inputVariable(name)] = value;
@@ -42,7 +45,9 @@ export class Job {
     const files = { GITHUB_OUTPUT: join(this.dir, `${name}-output`), GITHUB_STEP_SUMMARY: join(this.dir, `${name}-summary`), GITHUB_STATE: join(this.dir, `${name}-state`) };
     for (const file of Object.values(files)) writeFileSync(file, '');
     const stateEnv = Object.fromEntries(Object.entries(this.state).map(([key, value]) => [`STATE_${key}`, value]));
-    const child = spawn('ip', ['netns', 'exec', this.namespace, node24, distFile('egress-sentinel')], { env: { ...this.env, ...files, ...stateEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const asUser = this.user === undefined ? [] : ['setpriv', `--reuid=${this.user}`, `--regid=${this.user}`, '--clear-groups'];
+    for (const file of Object.values(files)) if (this.user !== undefined) chmodSync(file, 0o666);
+    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, distFile('egress-sentinel')], { env: { ...this.env, ...files, ...stateEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));

@@ -12,8 +12,8 @@ const describeLab = unavailable ? describe.skip : describe;
 describeLab('egress-sentinel bundle in network namespaces', () => {
   let lab: Lab;
   const jobs: Job[] = [];
-  const job = (inputs: Record<string, string>) => {
-    const created = new Job(lab.runner, inputs);
+  const job = (inputs: Record<string, string>, user?: number) => {
+    const created = new Job(lab.runner, inputs, user);
     jobs.push(created);
     return created;
   };
@@ -150,5 +150,31 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     ]);
     expect((await block.post()).exitCode).toBe(1);
     expect(block.report().violations).toEqual([expect.objectContaining({ address: outside6, port: 8080, blocked: true })]);
+  });
+
+  test('without root or sudo: audit polls /proc/net and says it can miss short connections; block fails at the start', async () => {
+    const nobody = 65534;
+    const audit = job({ 'allowed-endpoints': `${database4}:5432` }, nobody);
+    const main = await audit.main();
+    expect(main.exitCode).toBe(0);
+    expect(main.log).toContain('connections shorter than 100ms can be missed');
+    // A connection held open for half a second, by an unprivileged process (whose sockets the monitor may look into).
+    lab.exec(lab.runner, ['setpriv', `--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', process.execPath, '-e', `const s = require('net').connect(8080, '${outside4}'); s.on('error', () => {}); setTimeout(() => s.destroy(), 500);`]);
+    const post = await audit.post();
+    expect(post.exitCode).toBe(1);
+    const report = audit.report() as ReturnType<Job['report']> & { 'method-note': string };
+    expect(report.method).toBe('proc-poll');
+    expect(report['method-note']).toContain('can miss connections shorter than that interval');
+    expect(post.summary).toContain('can miss connections shorter than that interval');
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 8080, protocol: 'tcp', process: 'node', pid: expect.any(Number) })]);
+
+    const block = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' }, nobody);
+    const refused = await block.main();
+    expect(refused.exitCode).toBe(1);
+    expect(refused.log).toContain('block needs root or passwordless sudo');
+    expect(tableExists()).toBe(false);
+    // Its post step still writes the report, saying the sentinel did not start.
+    expect((await block.post()).exitCode).toBe(0);
+    expect(block.report()).toMatchObject({ version: 1, violations: [], tampered: false });
   });
 });

@@ -50,7 +50,7 @@ export function parseAllowEntry(line: string): LineResult<AllowEntry> {
     const entry = network(text, spec, port);
     return entry ? { value: entry } : bad('is not an IPv4/IPv6 address or network');
   }
-  if (spec.startsWith('*')) return PATTERN.test(spec) ? { value: { kind: 'pattern', text, pattern: spec.toLowerCase(), port } } : bad('is not a name pattern (only a leading "*." is allowed)');
+  if (spec.includes('*')) return PATTERN.test(spec) ? { value: { kind: 'pattern', text, pattern: spec.toLowerCase(), port } } : bad('is not a name pattern (only a leading "*." is allowed)');
   if (!HOST.test(spec)) return bad('is not a host name');
   return { value: { kind: 'host', text, host: spec.toLowerCase().replace(/\.$/, ''), port } };
 }

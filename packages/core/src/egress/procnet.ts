@@ -84,8 +84,10 @@ export async function processOfInode(inode: number): Promise<{ pid: number; proc
     const fds = await readdir(`/proc/${entry}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
       if ((await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '')) !== wanted) continue;
+      // The program's name from its command line (a thread may have renamed `comm`: Node's is "MainThread").
+      const argv0 = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
       const comm = (await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '?')).trim();
-      return { pid: Number(entry), process: comm };
+      return { pid: Number(entry), process: argv0.split('/').pop() || comm };
     }
   }
   return undefined;
