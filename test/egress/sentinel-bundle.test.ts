@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from '#cli/args.js';
+import { node24, repoRoot } from '../support/paths.js';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { Job } from './job.js';
 
@@ -176,5 +180,21 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     // Its post step still writes the report, saying the sentinel did not start.
     expect((await block.post()).exitCode).toBe(0);
     expect(block.report()).toMatchObject({ version: 1, violations: [], tampered: false });
+  });
+
+  test('the CLI runs a command under the sentinel: main, the command, post, and the command\'s violations fail the run', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'egress-cli-'));
+    try {
+      const command = [process.execPath, '-e', `const s = require('net').connect(443, '${outside4}', () => s.destroy());`];
+      const cli = spawnSync('ip', ['netns', 'exec', lab.runner, node24, join(repoRoot, 'dist/cli/index.js'), 'egress-sentinel', '--allowed-endpoints', `${database4}:5432`, '--report-path', join(out, 'report.json'), '--out', out, '--', ...command], { encoding: 'utf8' });
+      expect(cli.status).toBe(1);
+      expect(cli.stdout).toContain('▸ Run');
+      expect(cli.stdout).toContain('198.18.2.2:443/tcp');
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).violations).toEqual([expect.objectContaining({ address: outside4, port: 443, count: 1 })]);
+      expect(parseArgs(['egress-sentinel', '--mode', 'block', '--', 'make', '--test']).command).toEqual(['make', '--test']);
+      expect(tableExists()).toBe(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
