@@ -4,7 +4,7 @@ import type { SentinelConfig } from '#core/egress/sentinel.js';
 
 /** The inputs of egress-sentinel, keyed by their action.yml names, with the same defaults. */
 export const egressSentinelInputs = {
-  'allowed-endpoints': lines(parseAllowEntry),
+  'allowed-endpoints': lines(parseAllowEntry, { min: 1 }),
   mode: withDefault('audit', oneOf(['audit', 'block'])),
   'allow-dns': withDefault('true', boolean()),
   'allow-loopback': withDefault('true', boolean()),
