@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { startSentinel, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
+import { POLL_INTERVAL_MS, startSentinel, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 
 const STATE = 'egress-sentinel';
@@ -16,7 +16,7 @@ export const action = defineAction({
     const tempDir = join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
     const state = await startSentinel(config, { entryScript: process.argv[1]!, tempDir });
     context.state.save(STATE, JSON.stringify(state));
-    if (state.methodNote) context.logger.warning(`egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than 100ms can be missed`);
+    if (state.methodNote) context.logger.warning(`egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`);
     return {
       title: TITLE,
       results: [{ name: 'Monitor', status: 'pass', detail: `started (pid ${state.pid}), ${state.method}${state.ruleset !== undefined ? `, rules installed (${config.mode})` : ''}`, durationMs: 0 }],

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /** One socket of /proc/net/{tcp,tcp6,udp,udp6}. */
@@ -63,15 +64,14 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp'): ProcSocket[
 /** Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP). */
 export async function readSockets(): Promise<ProcSocket[]> {
   const files = [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const;
-  const lists = await Promise.all(
-    files.map(async ([file, protocol]) => {
-      try {
-        return parseProcNet(await readFile(`/proc/net/${file}`, 'utf8'), protocol);
-      } catch {
-        return [];
-      }
-    }),
-  );
+  // Read synchronously: four small files, ten times a second, cost less than four trips through the thread pool.
+  const lists = files.map(([file, protocol]) => {
+    try {
+      return parseProcNet(readFileSync(`/proc/net/${file}`, 'utf8'), protocol);
+    } catch {
+      return [];
+    }
+  });
   return lists.flat().filter((socket) => socket.remotePort !== 0 && socket.state !== 10);
 }
 

@@ -36,7 +36,7 @@ export interface SentinelState {
   startedAt: string;
 }
 
-export const POLL_INTERVAL_MS = 100;
+export const POLL_INTERVAL_MS = 250;
 
 const METHOD_TEXT: Record<Method, string> = {
   conntrack: 'kernel connection tracking (conntrack events): every new connection of every process, containers included',
