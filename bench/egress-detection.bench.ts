@@ -145,7 +145,7 @@ try {
     const conntrack = detected[`conntrack / ${pattern.name}`]!;
     const poll = detected[`proc-poll / ${pattern.name}`]!;
     console.log(
-      `${pattern.name.padEnd(20)} conntrack ${conntrack}/${CONNECTIONS} (${((conntrack / CONNECTIONS) * 100).toFixed(1)} %)   polling ${poll}/${CONNECTIONS} (${((poll / CONNECTIONS) * 100).toFixed(1)} %)   ratio ${(conntrack / Math.max(poll, 1)).toFixed(1)}×`,
+      `${pattern.name.padEnd(20)} conntrack ${conntrack}/${CONNECTIONS} (${((conntrack / CONNECTIONS) * 100).toFixed(1)} %)   polling ${poll}/${CONNECTIONS} (${((poll / CONNECTIONS) * 100).toFixed(1)} %)   ${poll > 0 ? `ratio ${(conntrack / poll).toFixed(1)}×` : 'ratio: polling saw none'}`,
     );
   }
 

@@ -61,6 +61,13 @@ export class Job {
     return this.phase('main');
   }
 
+  /** The main step, which must succeed (its log is the error when it does not). */
+  async start(): Promise<PhaseRun> {
+    const run = await this.phase('main');
+    if (run.exitCode !== 0) throw new Error(`the main step failed (exit code ${run.exitCode}):\n${run.log}`);
+    return run;
+  }
+
   post(): Promise<PhaseRun> {
     return this.phase('post');
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from '#cli/args.js';
@@ -64,7 +64,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
 
   test('connections to the outside lasting under a millisecond are each counted; TCP, UDP and IPv6', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
-    expect((await run.main()).exitCode).toBe(0);
+    await run.start();
     runClient(lab, lab.runner, [`${outside4}:8080`, `${outside4}:8080`, `${outside4}:8080`, `${database4}:5432`, `[${outside6}]:443`], [`${outside4}:5353`]);
     const post = await run.post();
     expect(post.exitCode).toBe(1);
@@ -84,7 +84,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
 
   test('block mode refuses the outside at once (IPv4 and IPv6) while the database works; rules gone after a failed job', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432\n[${database6}]:5432`, mode: 'block' });
-    expect((await run.main()).exitCode).toBe(0);
+    await run.start();
     const results = runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`, `${outside4}:443`, `[${outside6}]:443`]);
     expect(results.map((result) => [result.target, result.ok, result.code])).toEqual([
       [`${database4}:5432`, true, undefined],
@@ -108,7 +108,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
 
   test('a hostname entry allows every address the name resolves to, on its port; another port is named in the report', async () => {
     const run = job({ 'allowed-endpoints': 'db.internal:5432' });
-    expect((await run.main()).exitCode).toBe(0);
+    await run.start();
     runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`, `${database4}:6000`]);
     const post = await run.post();
     const report = run.report();
@@ -117,9 +117,37 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(post.exitCode).toBe(1);
   });
 
+  test('names are resolved again while the job runs: in block mode a new address of an allowed name is let through', async () => {
+    const hosts = `/etc/netns/${lab.runner}/hosts`;
+    const original = readFileSync(hosts, 'utf8');
+    writeFileSync(hosts, `${original}${database4} moving.internal\n`);
+    try {
+      const run = job({ 'allowed-endpoints': 'moving.internal:443', mode: 'block', 'resolve-interval': '1s' });
+      await run.start();
+      expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
+      // The name moves to the outside host (written in place: the steps' mount of the hosts file sees it).
+      writeFileSync(hosts, `${original}${outside4} moving.internal\n`);
+      let results = runClient(lab, lab.runner, [`${outside4}:443`]);
+      for (let i = 0; i < 50 && !results[0]!.ok; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        results = runClient(lab, lab.runner, [`${outside4}:443`]);
+      }
+      expect(results[0]!.ok).toBe(true);
+      const post = await run.post();
+      const report = run.report();
+      expect(report.allowed).toEqual([{ entry: 'moving.internal:443', addresses: [database4, outside4] }]);
+      expect(report.tampered).toBe(false);
+      // The attempts before the new address was let through were refused and are reported; the one after is allowed.
+      expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443, blocked: true, hostname: 'moving.internal' })]);
+      expect(post.exitCode).toBe(1);
+    } finally {
+      writeFileSync(hosts, original);
+    }
+  });
+
   test('a step that flushes the rules is reported as tampering, and the job fails even with fail-on-violation off', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block', 'fail-on-violation': 'false' });
-    expect((await run.main()).exitCode).toBe(0);
+    await run.start();
     lab.exec(lab.runner, ['nft', 'flush', 'ruleset']);
     const post = await run.post();
     expect(post.exitCode).toBe(1);
@@ -129,9 +157,19 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(post.summary).toContain('tampered');
   });
 
+  test('a step that adds an address to the allow sets (to get through block mode) is reported as tampering', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
+    await run.start();
+    lab.exec(lab.runner, ['nft', 'add', 'element', 'inet', 'deploy_gates_egress', 'allow4any', `{ ${outside4} }`]);
+    expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.ok).toBe(true);
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    expect(run.report().tampering.join(' ')).toContain('allow sets');
+  });
+
   test('a step that kills the monitor is reported as tampering', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
-    expect((await run.main()).exitCode).toBe(0);
+    await run.start();
     process.kill(run.monitorPid(), 'SIGKILL');
     const post = await run.post();
     expect(post.exitCode).toBe(1);
@@ -141,13 +179,13 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
 
   test('traffic forwarded from a container behind the runner is seen in audit mode and refused in block mode', async () => {
     const audit = job({ 'allowed-endpoints': `${database4}:5432` });
-    expect((await audit.main()).exitCode).toBe(0);
+    await audit.start();
     expect(runClient(lab, lab.container, [`${database4}:5432`, `${outside4}:8080`]).map((result) => result.ok)).toEqual([true, true]);
     expect((await audit.post()).exitCode).toBe(1);
     expect(audit.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 8080, count: 1, blocked: false })]);
 
     const block = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
-    expect((await block.main()).exitCode).toBe(0);
+    await block.start();
     expect(runClient(lab, lab.container, [`${database4}:5432`, `[${outside6}]:8080`]).map((result) => [result.ok, result.code])).toEqual([
       [true, undefined],
       [false, 'ECONNREFUSED'],

@@ -1,4 +1,4 @@
-import { boolean, lines, oneOf, required, withDefault } from '#core/inputs/schema.js';
+import { boolean, duration, lines, oneOf, required, withDefault } from '#core/inputs/schema.js';
 import { parseAllowEntry } from '#core/egress/allow.js';
 import type { SentinelConfig } from '#core/egress/sentinel.js';
 
@@ -10,6 +10,7 @@ export const egressSentinelInputs = {
   'allow-loopback': withDefault('true', boolean()),
   'report-path': withDefault('artifacts/egress-violations.json', required()),
   'fail-on-violation': withDefault('true', boolean()),
+  'resolve-interval': withDefault('30s', duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' })),
 };
 
 export function toConfig(inputs: {
@@ -17,6 +18,8 @@ export function toConfig(inputs: {
   mode: SentinelConfig['mode'];
   'allow-dns': boolean;
   'allow-loopback': boolean;
+  'resolve-interval': number;
 }): SentinelConfig {
-  return { entries: inputs['allowed-endpoints'], mode: inputs.mode, allowDns: inputs['allow-dns'], allowLoopback: inputs['allow-loopback'] };
+  const { mode, 'allowed-endpoints': entries, 'allow-dns': allowDns, 'allow-loopback': allowLoopback, 'resolve-interval': resolveIntervalMs } = inputs;
+  return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
 }

@@ -6,7 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { isLoopback, normalizeAddress, type AllowEntry } from './allow.js';
 import { parseConntrackLine, type ConnectionEvent } from './conntrack.js';
-import { addElement, addElements, emptyElements, readBlocked, type Privilege } from './nft.js';
+import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
 import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
 
 export type Method = 'conntrack' | 'proc-poll';
@@ -43,6 +43,8 @@ export interface Snapshot {
   destinations: Destination[];
   /** When the monitor first saw each rejected destination (`protocol address port`) in the blocked sets. */
   blockedFirstSeen: Record<string, string>;
+  /** Block mode: the allow sets as the monitor last left them (after adding addresses a name resolved to). */
+  allowSets?: string;
   errors: string[];
 }
 
@@ -169,7 +171,10 @@ export async function runMonitor(configPath: string): Promise<void> {
         }
         snapshot.resolved = resolved;
         dirty = true;
-        if (config.mode === 'block') await addElements(config.privilege, added);
+        if (config.mode === 'block' && Object.values(added).some((list) => list.length > 0)) {
+          await addElements(config.privilege, added);
+          snapshot.allowSets = await readAllowSets(config.privilege);
+        }
       });
     }, config.resolveIntervalMs),
   );

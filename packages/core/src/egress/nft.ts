@@ -152,6 +152,16 @@ export async function readRuleset(privilege: Privilege): Promise<string | undefi
   return result.code === 0 ? normalizeListing(result.stdout) : undefined;
 }
 
+/**
+ * The allow sets with their elements, as nft lists them: what may pass in block mode. The sentinel records it
+ * after every change it makes; an element someone else added (allowing more) shows as a difference.
+ */
+export async function readAllowSets(privilege: Privilege): Promise<string> {
+  const listings: string[] = [];
+  for (const set of Object.values(SET_NAMES)) listings.push((await runCommand(privilege, 'nft', ['-s', 'list', 'set', 'inet', TABLE, set])).stdout.trim());
+  return listings.join('\n');
+}
+
 export async function addElements(privilege: Privilege, elements: AllowElements): Promise<void> {
   const commands = elementCommands(elements);
   if (commands.length > 0) await runCommand(privilege, 'nft', ['-f', '-'], `${commands.join('\n')}\n`);

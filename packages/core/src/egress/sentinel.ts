@@ -8,7 +8,7 @@ import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { dnsServersFrom, isAllowed, namesFor, type AllowContext, type AllowEntry } from './allow.js';
 import { destinationKey, resolveHosts, type Method, type MonitorConfig, type Snapshot } from './monitor.js';
-import { allowElements, installRuleset, readBlocked, readRuleset, removeRuleset, rulesetScript, runCommand, TABLE_REF, type Privilege } from './nft.js';
+import { allowElements, installRuleset, readAllowSets, readBlocked, readRuleset, removeRuleset, rulesetScript, runCommand, TABLE_REF, type Privilege } from './nft.js';
 
 /** The argument that starts the action's bundle as the monitor instead of a step. */
 export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
@@ -18,6 +18,8 @@ export interface SentinelConfig {
   mode: 'audit' | 'block';
   allowDns: boolean;
   allowLoopback: boolean;
+  /** How often the monitor resolves the allowed names again (30s unless given). */
+  resolveIntervalMs?: number;
 }
 
 /** What main hands post (saved as the action's state, one JSON value). */
@@ -31,6 +33,8 @@ export interface SentinelState {
   privilege?: string[];
   /** The table as installed (normalized), when the sentinel installed one. */
   ruleset?: string;
+  /** Block mode: the allow sets with their elements as installed. */
+  allowSets?: string;
   dnsServers: string[];
   resolved: Record<string, string[]>;
   startedAt: string;
@@ -81,7 +85,7 @@ function readSnapshot(path: string): Snapshot | undefined {
  * Starts the sentinel: resolves the allowed names, installs the rules (block mode: fails when it cannot) and starts
  * the monitor as a detached process (`node <entryScript> MONITOR_ARGUMENT <config>`), returning once it is ready.
  */
-export async function startSentinel(config: SentinelConfig, options: { entryScript: string; tempDir: string; resolveIntervalMs?: number }): Promise<SentinelState> {
+export async function startSentinel(config: SentinelConfig, options: { entryScript: string; tempDir: string }): Promise<SentinelState> {
   const privilege = await findPrivilege();
   const nft = privilege !== undefined && (await hasTool(privilege, 'nft'));
   const conntrack = privilege !== undefined && (await hasTool(privilege, 'conntrack'));
@@ -113,10 +117,12 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   let ruleset: string | undefined;
+  let allowSets: string | undefined;
   if (privilege && nft) {
     const resolvedMap = new Map(Object.entries(resolved));
     await installRuleset(privilege, rulesetScript({ mode: config.mode, allowLoopback: config.allowLoopback, marker }, allowElements(config.entries, resolvedMap, dnsServers)));
     ruleset = await readRuleset(privilege);
+    if (config.mode === 'block') allowSets = await readAllowSets(privilege);
   }
 
   const snapshotPath = join(dir, 'snapshot.json');
@@ -128,13 +134,15 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
     privilege: privilege ?? { prefix: [] },
     entries: config.entries,
     resolved,
-    resolveIntervalMs: options.resolveIntervalMs ?? 30_000,
+    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
     pollIntervalMs: POLL_INTERVAL_MS,
   };
   writeFileSync(configPath, JSON.stringify(monitorConfig));
   // Detached, its stdio closed: the runner does not wait for it, and it outlives this step.
   const child = spawn(process.execPath, [options.entryScript, MONITOR_ARGUMENT, configPath], { detached: true, stdio: 'ignore' });
   child.unref();
+  let exited = false;
+  child.on('exit', () => (exited = true));
   const state: SentinelState = {
     dir,
     configPath,
@@ -144,6 +152,7 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
     methodNote,
     privilege: privilege ? [...privilege.prefix] : undefined,
     ruleset,
+    allowSets,
     dnsServers,
     resolved,
     startedAt: new Date().toISOString(),
@@ -157,11 +166,12 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
       }
       return state;
     }
-    if (child.exitCode !== null || !isMonitorAlive(state)) break;
+    // Not isMonitorAlive here: between fork and exec, /proc/<pid>/cmdline is still this step's own.
+    if (exited) break;
     await wait(100);
   }
   if (ruleset && privilege) await removeRuleset(privilege);
-  throw new Error(`the egress monitor (pid ${state.pid}) did not become ready within 15s`);
+  throw new Error(`the egress monitor (pid ${state.pid}) ${exited ? `ended before it was ready (exit code ${child.exitCode})` : 'did not become ready within 15s'}`);
 }
 
 export function isMonitorAlive(state: Pick<SentinelState, 'pid' | 'configPath'>): boolean {
@@ -228,6 +238,9 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
     const now = await readRuleset(privilege);
     if (now === undefined) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
     else if (now !== state.ruleset) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was changed while the job ran`);
+    else if (state.allowSets !== undefined && (await readAllowSets(privilege)) !== (snapshot?.allowSets ?? state.allowSets)) {
+      tampering.push(`addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`);
+    }
     if (config.mode === 'block') blocked = await readBlocked(privilege);
     rulesRemoved = await removeRuleset(privilege);
   }
