@@ -106,6 +106,17 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.ok).toBe(true);
   });
 
+  test('allow-loopback: false in block mode refuses and reports loopback connections too', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block', 'allow-loopback': 'false' });
+    await run.start();
+    expect(runClient(lab, lab.runner, [`${database4}:5432`, '127.0.0.1:5999'])).toEqual([
+      { target: `${database4}:5432`, ok: true },
+      { target: '127.0.0.1:5999', ok: false, code: 'ECONNREFUSED' },
+    ]);
+    expect((await run.post()).exitCode).toBe(1);
+    expect(run.report().violations).toEqual([expect.objectContaining({ address: '127.0.0.1', port: 5999, protocol: 'tcp', blocked: true, count: 1 })]);
+  });
+
   test('a hostname entry allows every address the name resolves to, on its port; another port is named in the report', async () => {
     const run = job({ 'allowed-endpoints': 'db.internal:5432' });
     await run.start();

@@ -139,10 +139,13 @@ export function normalizeListing(listing: string): string {
     .join('\n');
 }
 
+/**
+ * Installs the table, replacing one already there (an earlier phase's, or one left by a crashed job) in the same
+ * transaction: `nft -f` applies a script all or nothing, so connections are tracked without a gap.
+ */
 export async function installRuleset(privilege: Privilege, script: string): Promise<void> {
-  // A table left by an earlier run on this machine (a crashed job) is replaced, not merged.
-  await runCommand(privilege, 'nft', ['delete', 'table', 'inet', TABLE]);
-  const result = await runCommand(privilege, 'nft', ['-f', '-'], script);
+  const replace = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\n${script}`;
+  const result = await runCommand(privilege, 'nft', ['-f', '-'], replace);
   if (result.code !== 0) throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
 }
 

@@ -116,14 +116,13 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
   const dir = join(options.tempDir, `egress-sentinel-${marker}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 
-  let ruleset: string | undefined;
-  let allowSets: string | undefined;
-  if (privilege && nft) {
-    const resolvedMap = new Map(Object.entries(resolved));
-    await installRuleset(privilege, rulesetScript({ mode: config.mode, allowLoopback: config.allowLoopback, marker }, allowElements(config.entries, resolvedMap, dnsServers)));
-    ruleset = await readRuleset(privilege);
-    if (config.mode === 'block') allowSets = await readAllowSets(privilege);
-  }
+  // The rules go in in two steps: first only the rule that makes the kernel track connections (the monitor's
+  // readiness probe, a datagram to loopback, must get through even with allow-loopback off), then, once the monitor
+  // listens, the whole rule set in one atomic replacement.
+  const rulesFor = (mode: 'audit' | 'block') =>
+    rulesetScript({ mode, allowLoopback: config.allowLoopback, marker }, allowElements(config.entries, new Map(Object.entries(resolved)), dnsServers));
+  const rules = privilege && nft ? privilege : undefined;
+  if (rules) await installRuleset(rules, rulesFor('audit'));
 
   const snapshotPath = join(dir, 'snapshot.json');
   const configPath = join(dir, 'config.json');
@@ -151,27 +150,35 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
     method,
     methodNote,
     privilege: privilege ? [...privilege.prefix] : undefined,
-    ruleset,
-    allowSets,
     dnsServers,
     resolved,
     startedAt: new Date().toISOString(),
   };
+  let problem = 'did not become ready within 15s';
   for (let waited = 0; waited < 15_000; waited += 100) {
     const snapshot = readSnapshot(snapshotPath);
-    if (snapshot?.ready) {
-      if (snapshot.errors.length > 0) {
-        await stopSentinel(state, config).catch(() => undefined);
-        throw new Error(`the egress monitor could not start: ${snapshot.errors.join('; ')}`);
+    if (snapshot?.ready && snapshot.errors.length === 0) {
+      if (rules) {
+        if (config.mode === 'block') await installRuleset(rules, rulesFor('block'));
+        state.ruleset = await readRuleset(rules);
+        if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
       }
       return state;
     }
+    if (snapshot?.ready) {
+      problem = snapshot.errors.join('; ');
+      break;
+    }
     // Not isMonitorAlive here: between fork and exec, /proc/<pid>/cmdline is still this step's own.
-    if (exited) break;
+    if (exited) {
+      problem = `ended before it was ready (exit code ${child.exitCode})`;
+      break;
+    }
     await wait(100);
   }
-  if (ruleset && privilege) await removeRuleset(privilege);
-  throw new Error(`the egress monitor (pid ${state.pid}) ${exited ? `ended before it was ready (exit code ${child.exitCode})` : 'did not become ready within 15s'}`);
+  if (!exited && state.pid) process.kill(state.pid, 'SIGKILL');
+  if (rules) await removeRuleset(rules);
+  throw new UserError(`egress-sentinel could not start its monitor (pid ${state.pid}): ${problem}`);
 }
 
 export function isMonitorAlive(state: Pick<SentinelState, 'pid' | 'configPath'>): boolean {
