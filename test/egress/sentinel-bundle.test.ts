@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from '#cli/args.js';
+import { readAction } from '#cli/metadata.js';
 import { node24, repoRoot } from '../support/paths.js';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { Job } from './job.js';
@@ -93,6 +94,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
       [`[${outside6}]:443`, false, 'ECONNREFUSED'],
     ]);
     // A later step of the job fails; the post step runs anyway (post-if: always()) and cleans up.
+    expect(readAction(repoRoot, 'egress-sentinel').runs).toMatchObject({ post: '../../dist/egress-sentinel/index.js', 'post-if': 'always()' });
     const post = await run.post();
     expect(post.exitCode).toBe(1);
     const { violations } = run.report();

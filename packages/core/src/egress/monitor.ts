@@ -75,6 +75,11 @@ function localAddresses(): Set<string> {
 /** The monitor process: runs until SIGTERM, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
+  process.on('unhandledRejection', (error) => {
+    snapshot.errors.push(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`);
+    dirty = true;
+  });
   const snapshot: Snapshot = { pid: process.pid, method: config.method, ready: false, stopped: false, resolved: config.resolved, destinations: [], blockedFirstSeen: {}, errors: [] };
   const byKey = new Map<string, Destination>();
   let dirty = true;
@@ -182,7 +187,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   if (config.mode === 'block') {
     timers.push(
       setInterval(() => {
-        void readBlocked(config.privilege).then((blocked) => {
+        void readBlocked(config.privilege).catch(() => []).then((blocked) => {
           for (const item of blocked) {
             const key = destinationKey(item.protocol, item.address, item.port);
             if (!snapshot.blockedFirstSeen[key]) (snapshot.blockedFirstSeen[key] = new Date().toISOString()), (dirty = true);

@@ -54,7 +54,8 @@ export function allowElements(entries: readonly AllowEntry[], resolved: Readonly
     if (entry.kind === 'network') addElement(elements, entry.address, entry.prefix, entry.port);
     if (entry.kind === 'host') for (const address of resolved.get(entry.host) ?? []) addElement(elements, address, undefined, entry.port);
   }
-  for (const server of dnsServers) if (!server.startsWith('127.') && server !== '::1') addElement(elements, server, undefined, 53);
+  // Loopback servers too (systemd-resolved's 127.0.0.53 stub): with allow-loopback off, loopback is otherwise refused.
+  for (const server of dnsServers) addElement(elements, server, undefined, 53);
   return elements;
 }
 
