@@ -41,6 +41,7 @@ export interface SentinelState {
 }
 
 export const POLL_INTERVAL_MS = 250;
+const REVERSE_LOOKUPS = 16;
 
 const METHOD_TEXT: Record<Method, string> = {
   conntrack: 'kernel connection tracking (conntrack events): every new connection of every process, containers included',
@@ -258,10 +259,17 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
   const context: AllowContext = { entries: config.entries, resolved: resolvedMap, dnsServers: state.dnsServers, allowLoopback: config.allowLoopback };
   const patterns = config.entries.some((entry) => entry.kind === 'pattern');
   const violations = new Map<string, Violation>();
+  // Reverse names of the destinations not allowed otherwise, looked up side by side and for at most REVERSE_LOOKUPS
+  // addresses (each may wait for a DNS timeout); the rest are reported without a name.
+  const unnamed = [
+    ...(snapshot?.destinations ?? []).filter((item) => !isAllowed(context, item.address, item.port, item.protocol)).map((item) => item.address),
+    ...blocked.map((item) => item.address),
+  ].filter((address, index, all) => all.indexOf(address) === index && namesFor(address, resolvedMap).length === 0);
+  const reverseNames = new Map(await Promise.all(unnamed.slice(0, REVERSE_LOOKUPS).map(async (address) => [address, await reverseName(address)] as const)));
   for (const destination of snapshot?.destinations ?? []) {
     const known = namesFor(destination.address, resolvedMap);
     if (isAllowed(context, destination.address, destination.port, destination.protocol)) continue;
-    const reverse = known.length === 0 ? await reverseName(destination.address) : undefined;
+    const reverse = known.length === 0 ? reverseNames.get(destination.address) : undefined;
     // A name pattern (`*.example.com`) is matched against the address's reverse name.
     if (patterns && reverse && isAllowed(context, destination.address, destination.port, destination.protocol, [reverse])) continue;
     const { address, port, protocol, count, firstSeen, pid, process: name } = destination;
@@ -289,7 +297,7 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
       address: item.address,
       port: item.port,
       protocol: item.protocol,
-      hostname: namesFor(item.address, resolvedMap)[0] ?? (await reverseName(item.address)),
+      hostname: namesFor(item.address, resolvedMap)[0] ?? reverseNames.get(item.address),
       'first-seen': snapshot?.blockedFirstSeen[key] ?? new Date().toISOString(),
       count: item.packets,
       blocked: true,
