@@ -5,6 +5,8 @@ export interface CliArgs {
   help: boolean;
   /** `--out DIR`: the RUNNER_TEMP of the run (where reports go), instead of a fresh directory. */
   out?: string;
+  /** `-- <command> [args…]`: run between the action's main and post steps, as the job's later steps. */
+  command?: string[];
 }
 
 /**
@@ -16,6 +18,11 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const args: CliArgs = { inputs: new Map(), debug: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (arg === '--') {
+      args.command = argv.slice(i + 1);
+      if (args.command.length === 0) throw new Error('-- needs a command after it (deploy-gates <action> … -- <command> [args…])');
+      break;
+    }
     if (arg === '--help' || arg === '-h') args.help = true;
     else if (arg === '--debug') args.debug = true;
     else if (arg.startsWith('--')) {

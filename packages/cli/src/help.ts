@@ -2,6 +2,10 @@ import type { ActionMetadata } from './metadata.js';
 
 /** One line on what each action does and a command to start from (the README's examples, shortened). */
 const known: Record<string, { summary: string; example: string }> = {
+  'egress-sentinel': {
+    summary: 'Proves a job (or a command) connected only to allowed endpoints: conntrack-based, audit or block, IPv4 and IPv6.',
+    example: 'sudo deploy-gates egress-sentinel --allowed-endpoints db.internal:5432 --mode block -- ./run-smoke-tests.sh',
+  },
   'health-retry': {
     summary: 'Probes HTTP endpoints with bounded retries until they answer as expected (status, JSON, body, assets, SLO).',
     example: 'deploy-gates health-retry --urls https://staging.example.com/health --expect-json status=ok --attempts 6 --interval 5s',

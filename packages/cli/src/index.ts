@@ -12,12 +12,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 function usage(): string {
   return [
-    'Usage: deploy-gates <action> [--<input> <value>]... [--out DIR] [--debug]',
+    'Usage: deploy-gates <action> [--<input> <value>]... [--out DIR] [--debug] [-- <command> [args]...]',
     '',
     'Runs a bundled action on this machine the way the GitHub runner does (INPUT_* variables,',
     'GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) and prints its log, outputs and job summary.',
     'An input given twice becomes two lines. --debug shows debug lines (RUNNER_DEBUG=1).',
     'Each run writes its reports to a fresh directory (RUNNER_TEMP, printed); --out DIR puts them in DIR.',
+    '-- <command> runs a command after the action\'s main step and before its post step (egress-sentinel watches it).',
     'deploy-gates <action> --help lists the inputs of an action, with an example.',
     '',
     `Actions: ${actionNames(root).join(', ')}`,
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
 
   const runnerTemp = await runnerTempFor(action.name, args.out);
   console.log(`Reports go to ${runnerTemp} (RUNNER_TEMP of this run)`);
-  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), { runnerTemp });
+  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), { runnerTemp, command: args.command });
   console.log('\nOutputs:');
   if (result.outputs.size === 0) console.log('  (none)');
   for (const [name, value] of result.outputs) console.log(`  ${name}=${value.includes('\n') ? `\n    ${value.split('\n').join('\n    ')}` : value}`);

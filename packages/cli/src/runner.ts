@@ -78,6 +78,18 @@ export async function runnerTempFor(actionName: string, out?: string): Promise<s
 export interface RunOptions {
   /** The run's RUNNER_TEMP (see runnerTempFor); a fresh directory when not given. */
   runnerTemp?: string;
+  /** A command run after the main step and before the post step, as a job's later steps (its exit code counts). */
+  command?: string[];
+}
+
+function runCommand([file, ...args]: string[], env: NodeJS.ProcessEnv, print: (line: string) => void) {
+  return new Promise<number>((done) => {
+    const child = spawn(file!, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
+    createInterface({ input: child.stdout }).on('line', print);
+    createInterface({ input: child.stderr }).on('line', print);
+    child.on('error', (error) => (print(`${file}: ${error.message}`), done(127)));
+    child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1)));
+  });
 }
 
 /**
@@ -114,6 +126,10 @@ export async function runAction(
     let exitCode = 0;
     if (action.runs.pre) exitCode = await runPhase(node, script(action.runs.pre), env, renderer, print);
     if (exitCode === 0) exitCode = await runPhase(node, script(action.runs.main), await withState(), renderer, print);
+    if (exitCode === 0 && options.command) {
+      print(`▸ Run ${options.command.join(' ')}`);
+      exitCode = await runCommand(options.command, process.env, print);
+    }
     if (action.runs.post) {
       print(`▸ Post ${action.name}`);
       const postCode = await runPhase(node, script(action.runs.post), await withState(), renderer, print);
