@@ -177,3 +177,19 @@ export function checkRequest(method: string, path: string, query: URLSearchParam
   for (const { parameter } of queryParameters) if (parameter.required && !query.has(parameter.name)) problems.push(`required query parameter ${parameter.name} is missing`);
   return { template, problems, status: problems.length > 0 ? 400 : 200 };
 }
+
+/** The problems of a request body (PUT, POST, PATCH) against the operation's JSON request schema; empty when it fits. */
+export function validateRequestBody(template: string, method: string, body: unknown): string[] {
+  const { ajv, spec } = load();
+  const verb = method.toLowerCase();
+  const operation = spec.paths[template]?.[verb] as (Operation & { requestBody?: { content?: Record<string, { schema?: unknown }> } }) | undefined;
+  if (!operation?.requestBody?.content?.['application/json']?.schema) return [];
+  const ref = `gh#/${pointer('paths', template, verb, 'requestBody', 'content', 'application/json', 'schema')}`;
+  let validate = cache.get(ref);
+  if (!validate) {
+    validate = ajv.compile({ $ref: ref });
+    cache.set(ref, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((error) => `request body ${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
+}
