@@ -31,9 +31,24 @@ interface Spec {
 
 let shared: { ajv: Ajv; spec: Spec } | undefined;
 
+/**
+ * OpenAPI 3.0's `nullable: true` beside a `$ref`/`allOf` and no `type` (the branch protection schemas have it):
+ * ajv rejects that form, so it is rewritten to what it means, `anyOf: [the schema, null]`.
+ */
+function allowNullWithoutType(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowNullWithoutType);
+  if (!node || typeof node !== 'object') return node;
+  const entries = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, allowNullWithoutType(value)])) as Record<string, unknown>;
+  if (entries.nullable === true && entries.type === undefined) {
+    const { nullable: _nullable, description, ...rest } = entries;
+    return { ...(description === undefined ? {} : { description }), anyOf: [rest, { type: 'null' }] };
+  }
+  return entries;
+}
+
 function load() {
   if (!shared) {
-    const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Spec;
+    const spec = allowNullWithoutType(JSON.parse(readFileSync(SPEC_PATH, 'utf8'))) as Spec;
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(ajv);
     ajv.addSchema(spec as object, 'gh');

@@ -49,8 +49,13 @@ export function addWorkflowChecks(producers: CheckProducers, file: string, text:
     const name = typeof job?.name === 'string' ? job.name : id;
     const matrix = job?.strategy?.matrix;
     if (EXPRESSION.test(name)) {
-      producers.any = true;
-      producers.anyReasons.push(`${file} job ${id} (name is an expression)`);
+      // Known only at run time: any name starting with the text before the expression.
+      const prefix = name.slice(0, name.search(EXPRESSION));
+      if (prefix) producers.prefixes.push(prefix);
+      else {
+        producers.any = true;
+        producers.anyReasons.push(`${file} job ${id} (name is an expression)`);
+      }
       continue;
     }
     const base = typeof job?.uses === 'string' ? `${name} / ` : undefined;
