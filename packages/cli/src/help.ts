@@ -15,7 +15,7 @@ const known: Record<string, { summary: string; example: string }> = {
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
   'branch-protection-audit': {
-    summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets), per policy, with the fix.',
+    summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
     example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates branch-protection-audit --repositories octo-org/app --policy-file .github/branch-policy.yml',
   },
   'resolve-build-run': {
