@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { createGitHubClient } from '#core/github/client.js';
+import { conditionalClient } from '#core/github/protection-queries.js';
 import { MemoryLogger } from '#core/logger.js';
 import { audit, type AuditReport } from '#core/protection/audit.js';
 import { parsePolicy } from '#core/protection/policy.js';
@@ -131,7 +132,11 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     expect(finding(before, 'main', 'required-checks-empty')).toMatchObject({ severity: 'P0', status: 'violation' });
     const denied = await run('fixme', WORKFLOW_TOKEN, true);
     expect(denied.repositories[0]!.branches[0]!.applied).toEqual([expect.stringContaining('not applied')]);
-    const applied = await run('fixme', ADMIN, true);
+    // Read back through conditional requests: what did not change (the rules) is a 304, free of rate limit.
+    const conditional = conditionalClient(client(ADMIN));
+    const applied = await audit(conditional, { targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'fixme' } }], policy, apply: true }, { logger: new MemoryLogger() });
+    expect(conditional.stats.notModified).toBe(1);
+    expect(double.requests.filter((request) => request.status === 304).map((request) => request.operation)).toEqual(['GET /repos/{owner}/{repo}/rules/branches/{branch}']);
     expect(applied.findings.filter((item) => item.branch === 'main' && item.status !== 'ok')).toEqual([]);
     expect(applied.repositories[0]!.branches[0]!.applied).toEqual(expect.arrayContaining(['allow-force-pushes: true → false', 'required-status-checks: [] → [build, test (20)]']));
     // Push restrictions already there are kept.

@@ -19,7 +19,9 @@ export const action = defineAction({
     if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
     const { policy, targets, token } = await resolveInputs(inputs, process.env, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
-    const client = createGitHubClient({ token, logger: context.logger });
+    const { conditionalClient } = await import('#core/github/protection-queries.js');
+    // Conditional requests: what is read again (after apply) and did not change costs no rate limit.
+    const client = conditionalClient(createGitHubClient({ token, logger: context.logger }));
     const report = await audit(client, { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency }, context);
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
