@@ -29,6 +29,8 @@ const RULE_TEXT: Record<Rule, string> = {
   'require-conversation-resolution': 'Conversation resolution differs from the policy',
 };
 
+const worst = (findings: readonly Finding[]) => (findings.some((finding) => finding.severity === 'P0') ? 'P0' : findings.some((finding) => finding.severity === 'P1') ? 'P1' : 'P2');
+
 export function toSarif(findings: readonly Finding[], version: string): Log {
   const reported = findings.filter((finding) => finding.status !== 'ok');
   const ruleIds = [...new Set(reported.map((finding) => finding.rule))];
@@ -37,7 +39,8 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
     name: id.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase()),
     shortDescription: { text: RULE_TEXT[id] },
     helpUri: 'https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches',
-    properties: { tags: ['security', 'branch-protection'] },
+    // Code scanning reads a rule's security-severity; a rule gets that of its worst finding.
+    properties: { tags: ['security', 'branch-protection'], 'security-severity': SECURITY_SEVERITY[worst(reported.filter((finding) => finding.rule === id))] },
   }));
   const results: Result[] = reported.map((finding) => ({
     ruleId: `branch-protection/${finding.rule}`,
@@ -48,7 +51,7 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
     },
     locations: [{ physicalLocation: { artifactLocation: { uri: finding.location.path }, region: { startLine: finding.location.line } } }],
     partialFingerprints: { branchProtectionFinding: createHash('sha256').update(`${finding.repository}\0${finding.branch}\0${finding.rule}`).digest('hex').slice(0, 32) },
-    properties: { repository: finding.repository, branch: finding.branch, severity: finding.severity, status: finding.status, wanted: finding.wanted, actual: finding.actual, 'security-severity': SECURITY_SEVERITY[finding.severity] },
+    properties: { repository: finding.repository, branch: finding.branch, severity: finding.severity, status: finding.status, wanted: finding.wanted, actual: finding.actual },
   }));
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
