@@ -70,9 +70,9 @@ const run = (repo: string, token = ADMIN, apply = false) => audit(client(token),
 const finding = (report: AuditReport, branch: string, rule: string) => report.findings.find((item) => item.branch === branch && item.rule === rule);
 
 describe('branch-protection-audit against the OpenAPI-checked GitHub double', () => {
-  it('reports an unprotected branch at its severity (admin token: GitHub says "Branch not protected")', async () => {
+  it('reports an unprotected branch at its severity (proven by the branch\'s protected flag, not by the 404)', async () => {
     const report = await run('unprotected');
-    expect(finding(report, 'main', 'protected')).toMatchObject({ status: 'violation', severity: 'P0', actual: expect.stringContaining('not protected') });
+    expect(finding(report, 'main', 'protected')).toMatchObject({ status: 'violation', severity: 'P0', actual: expect.stringContaining('not protected'), source: 'branch not protected (protected: false)' });
     expect(finding(report, 'develop', 'protected')).toMatchObject({ status: 'violation', severity: 'P1' });
     expect(report.counts).toMatchObject({ p0: 1, p1: 1 });
     expect(report.compliant).toBe(false);

@@ -63,9 +63,10 @@ export function getRuleset(client: GitHubClient, repo: RepoRef, id: number): Pro
 /** Classic protection as read, or why it could not be read. */
 export type ClassicRead =
   | { kind: 'protection'; protection: ClassicProtection }
-  /** 404 "Branch not protected": only an administrator gets this answer, so it proves there is none. */
-  | { kind: 'none' }
-  /** 403 (a GitHub App or workflow token without Administration) or 404 (a token without admin rights): unknown. */
+  /**
+   * 403 (a GitHub App or workflow token without Administration) or 404 (a token without admin rights, and also an
+   * unprotected branch): by itself this proves nothing; the branch's `protected` flag may.
+   */
   | { kind: 'unreadable'; status: number; message: string };
 
 export async function getClassicProtection(client: GitHubClient, repo: RepoRef, branch: string): Promise<ClassicRead> {
@@ -77,7 +78,7 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
     if (isRequestError(error) && (error.status === 403 || error.status === 404)) {
       const message = String((error.response?.data as { message?: unknown } | undefined)?.message ?? error.message);
       const limited = String(error.response?.headers?.['x-ratelimit-remaining']) === '0' || /rate limit/i.test(message);
-      if (!limited) return error.status === 404 && message === 'Branch not protected' ? { kind: 'none' } : { kind: 'unreadable', status: error.status, message };
+      if (!limited) return { kind: 'unreadable', status: error.status, message };
     }
     return explained(purpose, () => Promise.reject(error));
   }

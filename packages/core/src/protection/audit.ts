@@ -120,7 +120,8 @@ function assign(policy: Policy, branches: readonly string[]): { matched: [string
 interface BranchState {
   effective: EffectiveProtection;
   classic: ClassicProtection | undefined;
-  classicReadable: boolean;
+  /** Classic protection known (read, or proven absent by the branch's flag): apply can build on it. */
+  classicKnown: boolean;
 }
 
 async function readBranch(client: GitHubClient, repo: RepoRef, name: string, rulesets: Map<number, Ruleset | undefined>): Promise<BranchState> {
@@ -136,7 +137,7 @@ async function readBranch(client: GitHubClient, repo: RepoRef, name: string, rul
     }));
   }
   const view = classicView(branch, read);
-  return { effective: effectiveProtection(view, rules, rulesets), classic: read.kind === 'protection' ? read.protection : undefined, classicReadable: read.kind !== 'unreadable' };
+  return { effective: effectiveProtection(view, rules, rulesets), classic: read.kind === 'protection' ? read.protection : undefined, classicKnown: view.kind !== 'summary' };
 }
 
 function classicLabel(effective: EffectiveProtection): BranchAudit['classic'] {
@@ -252,7 +253,7 @@ export function protectionUpdate(current: ClassicProtection | undefined, wanted:
 
 /** Sets classic protection as wanted where the token may; returns what changed, or why nothing could. */
 async function applyBranch(client: GitHubClient, repo: RepoRef, branch: string, wanted: Settings, state: BranchState): Promise<string[]> {
-  if (!state.classicReadable) return ['not applied: classic protection is not readable with this token (needs Administration: read and write)'];
+  if (!state.classicKnown) return ['not applied: classic protection is not readable with this token (needs Administration: read and write)'];
   const before = state.effective.settings;
   const body = protectionUpdate(state.classic, wanted);
   try {

@@ -34,7 +34,6 @@ export const NEEDS_ADMIN = 'needs Administration: read';
 
 export function classicView(branch: Branch, read: ClassicRead): ClassicView {
   if (read.kind === 'protection') return { kind: 'full', protection: read.protection };
-  if (read.kind === 'none') return { kind: 'none', source: 'classic protection (404 Branch not protected)' };
   // The branch's own flag proves there is no classic protection, whatever the token may read.
   if (!branch.protected) return { kind: 'none', source: 'branch not protected (protected: false)' };
   const summary = branch.protection?.required_status_checks;
