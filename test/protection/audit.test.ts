@@ -111,6 +111,7 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
       expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'ok', source: 'branch protection summary' });
       expect(finding(report, 'main', 'dismiss-stale-reviews')).toMatchObject({ status: 'unknown', actual: 'unknown (needs Administration: read)' });
       expect(report.repositories[0]!.branches[0]!.classic).toMatch(/not readable with this token \(HTTP (403|404)\)/);
+      expect(report.repositories[0]!.branches[0]!.scorecard.label).toBe('T0 or higher (allow-force-pushes, allow-deletions unknown)');
     }
     // The branch's own flag and the rules prove "unprotected" whatever the token may read.
     const unprotected = await run('unprotected', WORKFLOW_TOKEN);

@@ -171,7 +171,7 @@ async function auditRepository(client: GitHubClient, repository: string, options
         wanted: `one workflow named "${name}"`,
         actual: `${paths.length} workflows: ${paths.join(', ')}`,
         source: 'GET /repos/{owner}/{repo}/actions/workflows',
-        fix: `give each a distinct name: (gh run list --workflow "${name}" is ambiguous; pass the file name meanwhile)`,
+        fix: `give each workflow a distinct name: line; until then \`gh run list --workflow "${name}"\` is ambiguous, so pass the file name`,
         location: { path: paths[0]!, line: 1 },
       });
     }

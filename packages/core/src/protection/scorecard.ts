@@ -13,7 +13,7 @@ import type { EffectiveKey, EffectiveProtection } from './effective.js';
  * those it cannot read, and says so (`assumed`).
  */
 export interface ScorecardTier {
-  /** 0 (not even T1) to 5. */
+  /** 0 (not even T1) to 5: the tier known to be reached. */
   tier: number;
   label: string;
   /** Admin-only requirements that were unknown and counted as met, as Scorecard does without an admin token. */
@@ -24,33 +24,45 @@ const ADMIN_ONLY: ReadonlySet<EffectiveKey> = new Set<EffectiveKey>(['require-pu
 
 export function scorecardTier(effective: EffectiveProtection): ScorecardTier {
   const assumed: EffectiveKey[] = [];
+  const blocking: EffectiveKey[] = [];
   const flag = (key: EffectiveKey, wanted: boolean) => {
     const setting = effective.settings[key];
     if (!setting.known) {
       if (ADMIN_ONLY.has(key)) assumed.push(key);
+      else blocking.push(key);
       return ADMIN_ONLY.has(key);
     }
     return setting.value === wanted;
   };
   const reviews = effective.settings['required-approving-review-count'];
   const checks = effective.settings['required-status-checks'];
-  const reviewsAtLeast = (n: number) => reviews.known && reviews.value >= n;
+  const reviewsAtLeast = (n: number) => {
+    if (!reviews.known) blocking.push('required-approving-review-count');
+    return reviews.known && reviews.value >= n;
+  };
+  // Every requirement of a tier is looked at (no short cut), so all the unknown ones are named.
+  const all = (...met: boolean[]) => met.every(Boolean);
   const tiers = [
-    () => flag('allow-force-pushes', false) && flag('allow-deletions', false),
-    () => reviewsAtLeast(1) && flag('require-pull-request', true) && flag('strict', true) && flag('require-last-push-approval', true),
-    () => checks.known && checks.value.length > 0,
-    () => reviewsAtLeast(2) && flag('require-code-owner-reviews', true),
-    () => flag('dismiss-stale-reviews', true) && flag('enforce-admins', true),
+    () => all(flag('allow-force-pushes', false), flag('allow-deletions', false)),
+    () => all(reviewsAtLeast(1), flag('require-pull-request', true), flag('strict', true), flag('require-last-push-approval', true)),
+    () => {
+      if (!checks.known) blocking.push('required-status-checks');
+      return checks.known && checks.value.length > 0;
+    },
+    () => all(reviewsAtLeast(2), flag('require-code-owner-reviews', true)),
+    () => all(flag('dismiss-stale-reviews', true), flag('enforce-admins', true)),
   ];
   let tier = 0;
   for (const met of tiers) {
     const mark = assumed.length;
+    blocking.length = 0;
     if (!met()) {
       assumed.length = mark;
       break;
     }
     tier++;
   }
-  const label = tier === 0 ? 'T0 (below Tier 1)' : `T${tier}`;
+  // A tier missed only for want of a setting this token cannot read: the branch may well reach it.
+  const label = blocking.length ? `T${tier} or higher (${blocking.join(', ')} unknown)` : tier === 0 ? 'T0 (below Tier 1)' : `T${tier}`;
   return { tier, label: assumed.length ? `${label} (assuming ${assumed.join(', ')})` : label, assumed };
 }
