@@ -50,7 +50,7 @@ beforeAll(async () => {
     rulesets: [{ id: 9, name: 'no force', enforcement: 'active', include: ['main'], bypassActors: [{ actor_id: 5, actor_type: 'RepositoryRole' }], rules: [{ type: 'non_fast_forward' }, { type: 'deletion' }] }],
   });
   seed(double, 'octo/checks', {
-    branches: [{ name: 'main', classic: { requiredChecks: ['build', 'tset', 'lint-eslint'] } }],
+    branches: [{ name: 'main', classic: { requiredChecks: ['build', 'tset', 'lint-eslint', 'codecov/patch'], checkApps: { 'codecov/patch': 254 } } }],
     workflows: [
       { name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW },
       { name: 'Build', file: 'legacy-build.yml', text: 'name: Build\non: push\njobs:\n  old:\n    runs-on: ubuntu-latest\n    steps: [{ run: make }]\n' },
@@ -121,7 +121,8 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
   it('flags a required check no job can report (P1) and workflows sharing a display name (P2), not a dynamic job name', async () => {
     const report = await run('checks');
     const orphans = report.findings.filter((item) => item.rule === 'check-without-job').map((item) => item.wanted);
-    // "tset" is a typo no job reports; "lint-eslint" could come from the job named lint-${{ matrix.tool }}.
+    // "tset" is a typo no job reports; "lint-eslint" could come from the job named lint-${{ matrix.tool }};
+    // "codecov/patch" must come from another app (app_id 254), not from a workflow job.
     expect(orphans).toEqual(['a job that reports "tset"']);
     expect(report.findings.find((item) => item.rule === 'duplicate-workflow-name')).toMatchObject({ severity: 'P2', actual: expect.stringContaining('.github/workflows/legacy-build.yml') });
     expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'violation', wanted: 'build, test (20)' });

@@ -26,6 +26,8 @@ const RECORDED_PROTECTION = recorded.filter((entry) => entry.method === 'put').a
 
 export interface ClassicSpec {
   requiredChecks?: string[];
+  /** The app a required check must come from (by check name); others any (app_id null). */
+  checkApps?: Record<string, number>;
   strict?: boolean;
   enforceAdmins?: boolean;
   /** Absent: pull request reviews not required. */
@@ -66,7 +68,7 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
   };
   const body: Record<string, unknown> = { ...base };
   if (spec.requiredChecks) {
-    body.required_status_checks = { ...base.required_status_checks, strict: spec.strict ?? false, contexts: spec.requiredChecks, checks: spec.requiredChecks.map((context) => ({ context, app_id: null })), enforcement_level: spec.enforceAdmins ? 'everyone' : 'non_admins' };
+    body.required_status_checks = { ...base.required_status_checks, strict: spec.strict ?? false, contexts: spec.requiredChecks, checks: spec.requiredChecks.map((context) => ({ context, app_id: spec.checkApps?.[context] ?? null })), enforcement_level: spec.enforceAdmins ? 'everyone' : 'non_admins' };
   } else delete body.required_status_checks;
   if (spec.reviews) {
     body.required_pull_request_reviews = {
@@ -122,7 +124,7 @@ export function branchWithProtection(repo: string, spec: BranchSpec) {
     _links: { html: `${WEB}/${repo}/tree/${spec.name}`, self: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}` },
     protected: classic !== undefined,
     protection: classic
-      ? { enabled: true, required_status_checks: { enforcement_level: checks ? (classic.enforceAdmins ? 'everyone' : 'non_admins') : 'off', contexts: checks ?? [], checks: (checks ?? []).map((context) => ({ context, app_id: null })) } }
+      ? { enabled: true, required_status_checks: { enforcement_level: checks ? (classic.enforceAdmins ? 'everyone' : 'non_admins') : 'off', contexts: checks ?? [], checks: (checks ?? []).map((context) => ({ context, app_id: classic.checkApps?.[context] ?? null })) } }
       : { enabled: false, required_status_checks: { enforcement_level: 'off', contexts: [], checks: [] } },
     protection_url: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}/protection`,
   };

@@ -20,13 +20,15 @@ export type ClassicView =
   | { kind: 'none'; source: string }
   | { kind: 'full'; protection: ClassicProtection }
   /** Not readable with this token: only the branch's summary is known. */
-  | { kind: 'summary'; status: number; contexts?: string[]; enforcementLevel?: string };
+  | { kind: 'summary'; status: number; contexts?: string[]; apps?: Record<string, number | null>; enforcementLevel?: string };
 
 export interface EffectiveProtection {
   protected: boolean;
   classic: ClassicView;
   /** The enforced rulesets that have rules on this branch. */
   rulesets: { id: number; name: string; bypassActors: number | undefined }[];
+  /** The app a required check must come from, where one is set (GitHub Actions is 15368). */
+  checkApps: Record<string, number>;
   settings: { [K in EffectiveKey]: Known<K extends 'required-status-checks' ? string[] : K extends 'required-approving-review-count' ? number : boolean> };
 }
 
@@ -37,7 +39,13 @@ export function classicView(branch: Branch, read: ClassicRead): ClassicView {
   // The branch's own flag proves there is no classic protection, whatever the token may read.
   if (!branch.protected) return { kind: 'none', source: 'branch not protected (protected: false)' };
   const summary = branch.protection?.required_status_checks;
-  return { kind: 'summary', status: read.status, contexts: summary?.contexts ?? summary?.checks?.map((check) => check.context), enforcementLevel: summary?.enforcement_level };
+  return {
+    kind: 'summary',
+    status: read.status,
+    contexts: summary?.contexts ?? summary?.checks?.map((check) => check.context),
+    apps: Object.fromEntries((summary?.checks ?? []).map((check) => [check.context, check.app_id])),
+    enforcementLevel: summary?.enforcement_level,
+  };
 }
 
 const known = <T>(value: T, source: string): Known<T> => ({ known: true, value, source });
@@ -114,12 +122,20 @@ export function effectiveProtection(classic: ClassicView, rules: readonly Branch
     return known(true, sources.filter(Boolean).join(' + '));
   };
 
+  const checkApps: Record<string, number> = {};
+  const pinned = [
+    ...Object.entries(classic.kind === 'summary' ? (classic.apps ?? {}) : {}),
+    ...(full?.required_status_checks?.checks ?? []).map((check) => [check.context, check.app_id] as const),
+    ...params('required_status_checks').flatMap((p) => ((p.required_status_checks as { context: string; integration_id?: number }[] | undefined) ?? []).map((check) => [check.context, check.integration_id ?? null] as const)),
+  ];
+  for (const [context, app] of pinned) if (typeof app === 'number') checkApps[context] = app;
   const strict = params('required_status_checks').some((p) => p.strict_required_status_checks_policy === true);
   const any = (list: Params[], key: string) => list.some((p) => p[key] === true);
   return {
     protected: classic.kind !== 'none' || counted.length > 0,
     classic,
     rulesets: usedRulesets,
+    checkApps,
     settings: {
       'required-status-checks': checks,
       strict: protective(strict, rulesetName('required_status_checks'), (p) => p.required_status_checks?.strict),

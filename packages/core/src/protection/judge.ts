@@ -106,7 +106,9 @@ export function judgeBranch(repository: string, branch: string, policy: BranchPo
   // A required check no job can report: pull requests can never merge (or the name is a typo).
   const checks = effective.settings['required-status-checks'];
   if (producers && checks.known) {
-    for (const check of checks.value.filter((name) => !canReport(producers, name))) {
+    // A check pinned to another app (not GitHub Actions) is reported by that app, not by a workflow job.
+    const fromActions = (name: string) => effective.checkApps[name] === undefined || effective.checkApps[name] === GITHUB_ACTIONS_APP_ID;
+    for (const check of checks.value.filter((name) => fromActions(name) && !canReport(producers, name))) {
       findings.push({
         ...base,
         severity: 'P1',
@@ -122,6 +124,9 @@ export function judgeBranch(repository: string, branch: string, policy: BranchPo
   }
   return findings;
 }
+
+/** The id of the GitHub Actions app, which reports the check runs of workflow jobs. */
+export const GITHUB_ACTIONS_APP_ID = 15368;
 
 export const SEVERITY_ORDER: Record<Severity, number> = { P0: 0, P1: 1, P2: 2 };
 const STATUS_ORDER: Record<FindingStatus, number> = { violation: 0, unknown: 1, ok: 2 };
