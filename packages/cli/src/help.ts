@@ -18,6 +18,10 @@ const known: Record<string, { summary: string; example: string }> = {
     summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
+  'branch-protection-audit': {
+    summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
+    example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates branch-protection-audit --repositories octo-org/app --policy-file .github/branch-policy.yml',
+  },
   'resolve-build-run': {
     summary: 'Finds the successful build run (and its artifact) of exactly this commit, or fails saying what it found.',
     example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',

@@ -31,9 +31,24 @@ interface Spec {
 
 let shared: { ajv: Ajv; spec: Spec } | undefined;
 
+/**
+ * OpenAPI 3.0's `nullable: true` beside a `$ref`/`allOf` and no `type` (the branch protection schemas have it):
+ * ajv rejects that form, so it is rewritten to what it means, `anyOf: [the schema, null]`.
+ */
+function allowNullWithoutType(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowNullWithoutType);
+  if (!node || typeof node !== 'object') return node;
+  const entries = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, allowNullWithoutType(value)])) as Record<string, unknown>;
+  if (entries.nullable === true && entries.type === undefined) {
+    const { nullable: _nullable, description, ...rest } = entries;
+    return { ...(description === undefined ? {} : { description }), anyOf: [rest, { type: 'null' }] };
+  }
+  return entries;
+}
+
 function load() {
   if (!shared) {
-    const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Spec;
+    const spec = allowNullWithoutType(JSON.parse(readFileSync(SPEC_PATH, 'utf8'))) as Spec;
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(ajv);
     ajv.addSchema(spec as object, 'gh');
@@ -176,4 +191,20 @@ export function checkRequest(method: string, path: string, query: URLSearchParam
   }
   for (const { parameter } of queryParameters) if (parameter.required && !query.has(parameter.name)) problems.push(`required query parameter ${parameter.name} is missing`);
   return { template, problems, status: problems.length > 0 ? 400 : 200 };
+}
+
+/** The problems of a request body (PUT, POST, PATCH) against the operation's JSON request schema; empty when it fits. */
+export function validateRequestBody(template: string, method: string, body: unknown): string[] {
+  const { ajv, spec } = load();
+  const verb = method.toLowerCase();
+  const operation = spec.paths[template]?.[verb] as (Operation & { requestBody?: { content?: Record<string, { schema?: unknown }> } }) | undefined;
+  if (!operation?.requestBody?.content?.['application/json']?.schema) return [];
+  const ref = `gh#/${pointer('paths', template, verb, 'requestBody', 'content', 'application/json', 'schema')}`;
+  let validate = cache.get(ref);
+  if (!validate) {
+    validate = ajv.compile({ $ref: ref });
+    cache.set(ref, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((error) => `request body ${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
 }

@@ -14,7 +14,20 @@ import {
   type RunSpec,
   type WorkflowSpec,
 } from './fixtures.js';
-import { checkRequest, validateResponse } from './openapi.js';
+import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
+import { createHash } from 'node:crypto';
+import {
+  BRANCH_NOT_PROTECTED,
+  branchWithProtection,
+  classicProtection,
+  fileContent,
+  orgRepository,
+  ruleset,
+  shortBranch,
+  type BranchSpec,
+  type ClassicSpec,
+  type RulesetSpec,
+} from './protection-fixtures.js';
 
 /**
  * A GitHub REST API double on 127.0.0.1: the endpoints the suite's actions use, state set by each test,
@@ -31,12 +44,24 @@ export interface RepoState {
   deploymentStatuses: DeploymentStatusSpec[];
   /** Commits known to the repository besides the head SHAs of runs. */
   commits: string[];
+  branches: BranchSpec[];
+  rulesets: RulesetSpec[];
+  /** Files of the default branch by path (workflow files: `.github/workflows/build.yml`). */
+  files: Record<string, string>;
+  archived?: boolean;
 }
+
+/**
+ * What a token may do: `admin` (an admin PAT: reads and writes classic protection, sees bypass actors),
+ * `read` (a PAT without admin: 404 on classic protection, as for an unprotected branch), `integration` (the
+ * workflow GITHUB_TOKEN: 403 "Resource not accessible by integration" on classic protection).
+ */
+export type TokenKind = 'admin' | 'read' | 'integration';
 
 export type Fault =
   | { kind: 'status'; status: number; message?: string }
   | { kind: 'forbidden'; permission: string; message?: string }
-  | { kind: 'primary-rate-limit'; status: 403 | 429 }
+  | { kind: 'primary-rate-limit'; status: 403 | 429; resetInSeconds?: number }
   | { kind: 'secondary-rate-limit'; retryAfter: number }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'raw'; status: number; body: unknown };
@@ -69,9 +94,14 @@ interface Reply {
   headers?: Record<string, string>;
 }
 
-type Handler = (match: RegExpExecArray, query: URLSearchParams, repo: string) => Reply;
+interface Call {
+  body: unknown;
+  kind: TokenKind;
+}
+type Handler = (match: RegExpExecArray, query: URLSearchParams, repo: string, call: Call) => Reply;
 
 interface Route {
+  method: string;
   template: string;
   pattern: RegExp;
   handler: Handler;
@@ -91,6 +121,10 @@ export class GitHubDouble {
   readonly violations: Violation[] = [];
   /** When set, requests must carry `authorization: token <value>` (or Bearer), else 401. */
   token: string | undefined;
+  /** The kind of each token (see TokenKind); a token not listed is `admin`. */
+  readonly tokenKinds = new Map<string, TokenKind>();
+  /** Answers GETs with an ETag and If-None-Match with 304 (on by default, as GitHub does). */
+  conditional = true;
   /** Called before each request is served; tests use it to change state between polls. */
   onRequest: ((request: { method: string; path: string; query: URLSearchParams }) => void) | undefined;
   private readonly faults: ArmedFault[] = [];
@@ -111,19 +145,30 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) => this.listStatuses(repo, Number(m[3]), q)),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
+      this.route('/orgs/{org}/repos', (m, q) => this.listOrgRepos(decodeURIComponent(m[1]!), q)),
+      this.route('/repos/{owner}/{repo}/branches', (_m, q, repo) => this.listBranches(repo, q)),
+      this.route('/repos/{owner}/{repo}/branches/{branch}', (m, _q, repo) => this.getBranch(repo, decodeURIComponent(m[3]!))),
+      this.route('/repos/{owner}/{repo}/branches/{branch}/protection', (m, _q, repo, call) => this.getProtection(repo, decodeURIComponent(m[3]!), call)),
+      this.route('/repos/{owner}/{repo}/branches/{branch}/protection', (m, _q, repo, call) => this.putProtection(repo, decodeURIComponent(m[3]!), call), 'PUT'),
+      this.route('/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures', (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, true), 'POST'),
+      this.route('/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures', (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, false), 'DELETE'),
+      this.route('/repos/{owner}/{repo}/rules/branches/{branch}', (m, q, repo) => this.branchRules(repo, decodeURIComponent(m[3]!), q)),
+      this.route('/repos/{owner}/{repo}/rulesets/{ruleset_id}', (m, _q, repo, call) => this.getRuleset(repo, Number(m[3]), call)),
+      this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) => this.getContent(repo, decodeURIComponent(m[3]!))),
     ];
   }
 
-  private route(template: string, handler: Handler): Route {
-    const pattern = new RegExp(`^${template.replace(/\{[a-z_]+\}/g, '([^/]+)')}$`);
-    return { template, pattern, handler };
+  private route(template: string, handler: Handler, method = 'GET'): Route {
+    // `{path}` of the contents API spans slashes.
+    const pattern = new RegExp(`^${template.replace('{path}', '(.+)').replace(/\{[a-z_]+\}/g, '([^/]+)')}$`);
+    return { method, template, pattern, handler };
   }
 
   /** The state of one repository (`owner/name`), created empty on first use. */
   repo(fullName: string): RepoState {
     let state = this.repos.get(fullName);
     if (!state) {
-      state = { workflows: [], runs: [], artifacts: [], deployments: [], deploymentStatuses: [], commits: [] };
+      state = { workflows: [], runs: [], artifacts: [], deployments: [], deploymentStatuses: [], commits: [], branches: [], rulesets: [], files: {} };
       this.repos.set(fullName, state);
     }
     return state;
@@ -145,6 +190,11 @@ export class GitHubDouble {
   /** Requests of one operation template (e.g. '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs'). */
   requestsTo(template: string): LoggedRequest[] {
     return this.requests.filter((request) => request.operation === `GET ${template}`);
+  }
+
+  /** Requests of any method whose operation matches (`PUT /repos/{owner}/{repo}/branches/{branch}/protection`). */
+  requestsOf(operation: string): LoggedRequest[] {
+    return this.requests.filter((request) => request.operation === operation);
   }
 
   async start(): Promise<this> {
@@ -185,9 +235,23 @@ export class GitHubDouble {
 
     // The request first: a path, method or parameter GitHub does not have is a violation, answered as one.
     const checked = checkRequest(method, path, url.searchParams);
-    const route = checked.template ? this.routes.find((candidate) => candidate.template === checked.template) : undefined;
+    const route = checked.template ? this.routes.find((candidate) => candidate.template === checked.template && candidate.method === method) : undefined;
     const match = route?.pattern.exec(path);
-    if (checked.problems.length === 0 && !(route && match && method === 'GET')) {
+    let body: unknown;
+    if (method !== 'GET') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        checked.problems.push(`the request body is not JSON: ${text.slice(0, 80)}`);
+        checked.status = 400;
+      }
+      if (checked.problems.length === 0 && checked.template) checked.problems.push(...validateRequestBody(checked.template, method, body));
+      if (checked.problems.length > 0 && checked.status < 400) checked.status = 400;
+    }
+    if (checked.problems.length === 0 && !(route && match)) {
       checked.problems.push(`${method} ${checked.template} is in GitHub's REST description but not served by the GitHub double`);
       checked.status = 404;
     }
@@ -196,9 +260,14 @@ export class GitHubDouble {
       this.violations.push({ request, status: checked.status, problems: checked.problems });
       reply = { status: checked.status, body: { message: `GitHub double: the request does not fit GitHub's REST description: ${checked.problems.join('; ')}`, documentation_url: 'https://docs.github.com/rest' } };
     } else {
-      reply = await this.answer(req, path, url.searchParams, route!, match!);
+      reply = await this.answer(req, path, url.searchParams, route!, match!, body);
       const problems = validateResponse(route!.template, method, reply.status, reply.body);
       if (problems.length > 0) this.violations.push({ request, status: reply.status, problems });
+      if (method === 'GET' && reply.status === 200 && this.conditional) {
+        const etag = `"${createHash('sha1').update(JSON.stringify(reply.body)).digest('hex')}"`;
+        reply.headers = { ...reply.headers, etag };
+        if (req.headers['if-none-match'] === etag) reply = { status: 304, body: undefined, headers: { etag } };
+      }
     }
     this.requests.push({ method, path, query: url.searchParams, status: reply.status, operation: route ? `${method} ${route.template}` : `${method} ?` });
 
@@ -213,11 +282,11 @@ export class GitHubDouble {
       ...reply.headers,
     };
     res.writeHead(reply.status, headers);
-    res.end(JSON.stringify(reply.body));
+    res.end(reply.status === 304 || reply.status === 204 ? undefined : JSON.stringify(reply.body));
   }
 
   /** The answer to a request that fits the description: the token check, an armed fault, or the route's handler. */
-  private async answer(req: IncomingMessage, path: string, query: URLSearchParams, route: Route, match: RegExpExecArray): Promise<Reply> {
+  private async answer(req: IncomingMessage, path: string, query: URLSearchParams, route: Route, match: RegExpExecArray, body: unknown): Promise<Reply> {
     const auth = req.headers.authorization;
     const fault = this.takeFault(path);
     if (fault?.kind === 'slow') await sleep(fault.delayMs, undefined, { signal: this.stopping.signal }).catch(() => {});
@@ -225,8 +294,11 @@ export class GitHubDouble {
       return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
     }
     if (fault && fault.kind !== 'slow') return this.faultReply(fault);
+    const token = auth?.replace(/^(token|bearer) /i, '');
+    const call: Call = { body, kind: (token && this.tokenKinds.get(token)) || 'admin' };
+    if (route.template.startsWith('/orgs/')) return route.handler(match, query, '', call);
     const repo = `${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
-    return this.repos.has(repo) ? route.handler(match, query, repo) : notFound();
+    return this.repos.has(repo) ? route.handler(match, query, repo, call) : notFound();
   }
 
   private faultReply(fault: Exclude<Fault, { kind: 'slow' }>): Reply {
@@ -250,7 +322,7 @@ export class GitHubDouble {
             'x-ratelimit-limit': '5000',
             'x-ratelimit-remaining': '0',
             'x-ratelimit-used': '5000',
-            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + (fault.resetInSeconds ?? 0)),
             'x-ratelimit-resource': 'core',
           },
         };
@@ -367,5 +439,116 @@ export class GitHubDouble {
     const known = state.commits.includes(sha) || state.runs.some((r) => r.headSha === sha);
     if (known) return { status: 200, body: gitCommit(repo, sha) };
     return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/git/commits#get-a-commit-object', status: '404' } };
+  }
+
+  private listOrgRepos(org: string, query: URLSearchParams): Reply {
+    const all = [...this.repos.entries()].filter(([name]) => name.split('/')[0] === org);
+    if (all.length === 0) return notFound();
+    const { page, headers } = this.paged(all, query, `/orgs/${org}/repos`, 30, ([name, state]) => orgRepository(name, 1000 + [...this.repos.keys()].indexOf(name), state.archived ?? false));
+    return { status: 200, body: page, headers };
+  }
+
+  private findBranch(repo: string, name: string): BranchSpec | undefined {
+    return this.repo(repo).branches.find((branch) => branch.name === name);
+  }
+
+  private listBranches(repo: string, query: URLSearchParams): Reply {
+    const { page, headers } = this.paged(this.repo(repo).branches, query, `/repos/${repo}/branches`, 30, (branch) => shortBranch(repo, branch));
+    return { status: 200, body: page, headers };
+  }
+
+  private getBranch(repo: string, name: string): Reply {
+    const branch = this.findBranch(repo, name);
+    return branch ? { status: 200, body: branchWithProtection(repo, branch) } : { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branches#get-a-branch', status: '404' } };
+  }
+
+  /** Classic protection: only an admin token reads it; the others get the answers GitHub gives them. */
+  private protectionDenied(kind: TokenKind): Reply | undefined {
+    if (kind === 'integration') {
+      return {
+        status: 403,
+        body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection', status: '403' },
+        headers: { 'x-accepted-github-permissions': 'administration=read' },
+      };
+    }
+    if (kind === 'read') return notFound();
+    return undefined;
+  }
+
+  private getProtection(repo: string, name: string, call: Call): Reply {
+    const denied = this.protectionDenied(call.kind);
+    if (denied) return denied;
+    const branch = this.findBranch(repo, name);
+    if (!branch) return { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection', status: '404' } };
+    if (!branch.classic) return { status: 404, body: { ...BRANCH_NOT_PROTECTED, status: '404' } };
+    return { status: 200, body: classicProtection(repo, name, branch.classic) };
+  }
+
+  private putProtection(repo: string, name: string, call: Call): Reply {
+    const denied = this.protectionDenied(call.kind);
+    if (denied) return denied;
+    const branch = this.findBranch(repo, name);
+    if (!branch) return { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#update-branch-protection', status: '404' } };
+    const body = call.body as {
+      required_status_checks: { strict: boolean; contexts: string[] } | null;
+      enforce_admins: boolean | null;
+      required_pull_request_reviews: { dismiss_stale_reviews?: boolean; require_code_owner_reviews?: boolean; required_approving_review_count?: number; require_last_push_approval?: boolean } | null;
+      restrictions: { users: string[] } | null;
+      required_linear_history?: boolean;
+      allow_force_pushes?: boolean;
+      allow_deletions?: boolean;
+      required_conversation_resolution?: boolean;
+    };
+    const spec: ClassicSpec = {
+      requiredChecks: body.required_status_checks?.contexts,
+      strict: body.required_status_checks?.strict,
+      enforceAdmins: body.enforce_admins ?? false,
+      reviews: body.required_pull_request_reviews
+        ? {
+            count: body.required_pull_request_reviews.required_approving_review_count,
+            dismissStale: body.required_pull_request_reviews.dismiss_stale_reviews,
+            codeOwners: body.required_pull_request_reviews.require_code_owner_reviews,
+            lastPush: body.required_pull_request_reviews.require_last_push_approval,
+          }
+        : undefined,
+      linearHistory: body.required_linear_history,
+      allowForcePushes: body.allow_force_pushes,
+      allowDeletions: body.allow_deletions,
+      conversationResolution: body.required_conversation_resolution,
+      signatures: branch.classic?.signatures,
+      restrictUsers: body.restrictions?.users,
+    };
+    branch.classic = spec;
+    return { status: 200, body: classicProtection(repo, name, spec) };
+  }
+
+  private setSignatures(repo: string, name: string, call: Call, enabled: boolean): Reply {
+    const denied = this.protectionDenied(call.kind);
+    if (denied) return denied;
+    const branch = this.findBranch(repo, name);
+    if (!branch?.classic) return { status: 404, body: { ...BRANCH_NOT_PROTECTED, status: '404' } };
+    branch.classic.signatures = enabled;
+    if (!enabled) return { status: 204, body: undefined };
+    return { status: 200, body: { url: `${this.url}/repos/${repo}/branches/${name}/protection/required_signatures`, enabled: true } };
+  }
+
+  /** The rules of active rulesets whose conditions match the branch (evaluate and disabled ones are not listed, as on GitHub). */
+  private branchRules(repo: string, name: string, query: URLSearchParams): Reply {
+    const matches = (pattern: string) => (pattern === '~DEFAULT_BRANCH' ? name === 'main' : pattern === '~ALL' || new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*')}$`).test(name));
+    const rules = this.repo(repo)
+      .rulesets.filter((set) => set.enforcement === 'active' && set.include.some(matches))
+      .flatMap((set) => set.rules.map((rule) => ({ ...rule, ruleset_source_type: set.source ?? 'Repository', ruleset_source: set.source === 'Organization' ? repo.split('/')[0]! : repo, ruleset_id: set.id })));
+    const { page, headers } = this.paged(rules, query, `/repos/${repo}/rules/branches/${name}`);
+    return { status: 200, body: page, headers };
+  }
+
+  private getRuleset(repo: string, id: number, call: Call): Reply {
+    const set = this.repo(repo).rulesets.find((candidate) => candidate.id === id);
+    return set ? { status: 200, body: ruleset(repo, set, call.kind === 'admin') } : notFound();
+  }
+
+  private getContent(repo: string, path: string): Reply {
+    const text = this.repo(repo).files[path];
+    return text === undefined ? notFound() : { status: 200, body: fileContent(repo, path, text) };
   }
 }

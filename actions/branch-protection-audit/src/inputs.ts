@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '#core/errors.js';
+import { boolean, integer, lines, optional, withDefault } from '#core/inputs/schema.js';
+import type { RepositoryTarget } from '#core/protection/audit.js';
+import { parsePolicy, type Policy } from '#core/protection/policy.js';
+
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** `owner/repo` or `org:<name>`, one per line. */
+const repositories = () =>
+  lines<RepositoryTarget>((line) => {
+    if (line.startsWith('org:')) {
+      const org = line.slice(4).trim();
+      return NAME.test(org) ? { value: { kind: 'org', org } } : { problem: `"${line}" is not org:<name>, e.g. org:octo-org` };
+    }
+    const [owner, repo, extra] = line.split('/');
+    if (!owner || !repo || extra !== undefined || !NAME.test(owner) || !NAME.test(repo)) return { problem: `"${line}" is not owner/repo (e.g. octo-org/app) or org:<name>` };
+    return { value: { kind: 'repo', repo: { owner, repo } } };
+  });
+
+const FAIL_ON = ['P0', 'P1', 'P2', 'never'] as const;
+/** `P0`, `P1`, `P2` (any case) or `never`. */
+const failOn = () =>
+  z.string().transform((text, ctx) => {
+    const value = FAIL_ON.find((choice) => choice.toLowerCase() === text.trim().toLowerCase());
+    if (value) return value;
+    ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not one of ${FAIL_ON.join(', ')}` });
+    return z.NEVER;
+  });
+
+/** The inputs of branch-protection-audit, keyed by their action.yml names, with the same defaults. */
+export const branchProtectionAuditInputs = {
+  policy: optional(),
+  'policy-file': withDefault('.github/branch-policy.yml', z.string().trim()),
+  repositories: repositories(),
+  'fail-on': withDefault('P0', failOn()),
+  'report-path': optional(),
+  'sarif-path': optional(),
+  apply: withDefault('false', boolean()),
+  concurrency: withDefault('8', integer({ min: 1, max: 32 })),
+  'github-token': optional(),
+};
+
+export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProtectionAuditInputs>>;
+
+/** The policy (inline, else the file), the repositories (else GITHUB_REPOSITORY) and the token (else GITHUB_TOKEN). */
+export async function resolveInputs(inputs: BranchProtectionAuditInputs, env: NodeJS.ProcessEnv, workspace: string): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
+  let policy: Policy;
+  if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
+  else {
+    const file = inputs['policy-file'];
+    const path = isAbsolute(file) ? file : join(workspace, file);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) throw new InputError('policy-file', `${file} was not found in the workspace (${workspace}); check out the repository first (actions/checkout) or pass the policy inline with the policy input`);
+    policy = parsePolicy(text, file);
+  }
+  let targets = inputs.repositories;
+  if (targets.length === 0) {
+    const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
+    if (!owner || !repo) throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
+    targets = [{ kind: 'repo', repo: { owner, repo } }];
+  }
+  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read');
+  return { policy, targets, token };
+}

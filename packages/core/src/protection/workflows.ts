@@ -1,0 +1,83 @@
+import { parse } from 'yaml';
+
+/**
+ * Which check names the jobs of a repository's workflows can report. A job reports a check named by its `name:`
+ * (or its id), with a matrix `name (a, b)` per combination; a called workflow's jobs report `caller / called`.
+ * Conservative: where the name cannot be known before the run (an expression in the name or the matrix, a matrix
+ * `include`, a workflow that cannot be parsed), the job is taken to be able to report any check of that shape, so
+ * a required check is flagged only when no job could ever report it.
+ */
+export interface CheckProducers {
+  exact: Set<string>;
+  /** Names that start with one of these may be reported (`build (`, `deploy / `). */
+  prefixes: string[];
+  /** Some job can report any name at all. */
+  any: boolean;
+  /** Why `any` is set (the workflow and job), for the report. */
+  anyReasons: string[];
+}
+
+export const emptyProducers = (): CheckProducers => ({ exact: new Set(), prefixes: [], any: false, anyReasons: [] });
+
+const EXPRESSION = /\$\{\{/;
+
+function combinations(matrix: Record<string, unknown>): string[][] | undefined {
+  const keys = Object.keys(matrix).filter((key) => key !== 'include' && key !== 'exclude');
+  let rows: string[][] = [[]];
+  for (const key of keys) {
+    const values = matrix[key];
+    if (!Array.isArray(values)) return undefined;
+    rows = rows.flatMap((row) => values.map((value) => [...row, typeof value === 'object' ? JSON.stringify(value) : String(value)]));
+  }
+  const excludes = Array.isArray(matrix.exclude) ? matrix.exclude : [];
+  return keys.length === 0 ? [] : excludes.length > 0 ? undefined : rows;
+}
+
+/** Adds the check names the jobs of one workflow file can report. */
+export function addWorkflowChecks(producers: CheckProducers, file: string, text: string): void {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    producers.any = true;
+    producers.anyReasons.push(`${file} (not parseable)`);
+    return;
+  }
+  const jobs = (doc as { jobs?: unknown } | null)?.jobs;
+  if (!jobs || typeof jobs !== 'object') return;
+  for (const [id, job] of Object.entries(jobs as Record<string, { name?: unknown; strategy?: { matrix?: unknown }; uses?: unknown }>)) {
+    const name = typeof job?.name === 'string' ? job.name : id;
+    const matrix = job?.strategy?.matrix;
+    if (EXPRESSION.test(name)) {
+      // Known only at run time: any name starting with the text before the expression.
+      const prefix = name.slice(0, name.search(EXPRESSION));
+      if (prefix) producers.prefixes.push(prefix);
+      else {
+        producers.any = true;
+        producers.anyReasons.push(`${file} job ${id} (name is an expression)`);
+      }
+      continue;
+    }
+    const base = typeof job?.uses === 'string' ? `${name} / ` : undefined;
+    if (matrix === undefined || matrix === null) {
+      if (base) producers.prefixes.push(base);
+      else producers.exact.add(name);
+      continue;
+    }
+    const rows = typeof matrix === 'object' && !Array.isArray(matrix) ? combinations(matrix as Record<string, unknown>) : undefined;
+    if (rows === undefined || 'include' in (matrix as object)) {
+      // An expression matrix, `include` or `exclude`: the combinations are only known at run time.
+      producers.prefixes.push(`${name} (`);
+      continue;
+    }
+    for (const row of rows) {
+      const full = row.length > 0 ? `${name} (${row.join(', ')})` : name;
+      if (base) producers.prefixes.push(`${full} / `);
+      else producers.exact.add(full);
+    }
+  }
+}
+
+export function canReport(producers: CheckProducers, check: string): boolean {
+  return producers.any || producers.exact.has(check) || producers.prefixes.some((prefix) => check.startsWith(prefix));
+}
