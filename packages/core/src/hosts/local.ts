@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import type { CommandResult, RunOptions, Target } from './target.js';
 
 /** Runs scripts with /bin/sh on this machine: for a runner that is itself the deploy host. */
@@ -49,7 +50,16 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
-    child.stdin.end(options.stdin ?? '');
+    let readError: Error | undefined;
+    if (options.stdinFile !== undefined) {
+      const source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
+      source.on('error', (error) => {
+        readError = error;
+        child.stdin.destroy();
+        killGroup('SIGKILL');
+      });
+      source.pipe(child.stdin);
+    } else child.stdin.end(options.stdin ?? '');
     const settle = () => {
       clearTimeout(timer);
       clearTimeout(hardKill);
@@ -68,6 +78,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       if (done) return;
       done = true;
       settle();
+      if (readError) return reject(readError);
       resolve({
         exitCode: code ?? (signal ? 128 + 9 : 1),
         stdout: Buffer.concat(stdout).toString('utf8'),

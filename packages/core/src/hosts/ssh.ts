@@ -160,6 +160,7 @@ export class SshTarget implements Target {
     try {
       result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
         stdin: options.stdin,
+        stdinFile: options.stdinFile,
         timeoutMs: options.timeoutMs,
         signal: pidFile ? local.signal : undefined,
         env,

@@ -21,6 +21,11 @@ export interface RunOptions {
   /** Written to the command's standard input (how secrets reach a remote command without appearing in argv). */
   stdin?: string;
   /**
+   * A file streamed to the command's standard input instead of `stdin` (how a bundle reaches a host over the same
+   * connection, in constant memory). A file that cannot be read fails the run (the promise rejects).
+   */
+  stdinFile?: string;
+  /**
    * Stops the command when aborted: its whole process group on this machine, and over SSH the remote command's
    * process group on the host too (not just the local client). The result then has `cancelled: true`.
    */
