@@ -127,11 +127,7 @@ async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded
 }
 
 function defaultReleaseName(config: VerifyConfig, bundlePath: string): string {
-  if (config.releaseName !== undefined) {
-    const problem = releaseNameProblem(config.releaseName);
-    if (problem) throw new ArgumentError('releaseName', problem);
-    return config.releaseName;
-  }
+  if (config.releaseName !== undefined) return config.releaseName;
   const artifactName = config.source.kind === 'artifact' ? config.source.artifact.name : '';
   const sha = commitShaIn(basename(bundlePath)) ?? commitShaIn(artifactName) ?? (config.commitSha && /^[0-9a-f]{40}$/i.test(config.commitSha) ? config.commitSha.toLowerCase() : undefined);
   if (!sha) throw new ArgumentError('releaseName', `cannot be derived: neither the bundle's name (${basename(bundlePath)}) nor GITHUB_SHA holds a full commit SHA; pass release-name (e.g. 20250102_030405-abcdef12)`);
@@ -147,6 +143,8 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
   if (config.expectedSha256 !== undefined && !SHA256_HEX.test(config.expectedSha256)) {
     throw new ArgumentError('expectedSha256', `"${config.expectedSha256}" is not a SHA-256 (64 hex digits), e.g. pack-bundle's sha256 output`);
   }
+  const nameProblem = config.releaseName === undefined ? undefined : releaseNameProblem(config.releaseName);
+  if (nameProblem) throw new ArgumentError('releaseName', nameProblem);
   const step = steps(context);
   const outcome: VerifyOutcome = { ok: false, results: step.results, checksumSources: [] };
   let downloadDir: string | undefined;
