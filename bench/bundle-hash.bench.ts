@@ -48,9 +48,9 @@ try {
   const chunk = Buffer.alloc(16 * 1024 * 1024);
   for (let written = 0; written < SIZE; written += chunk.length) {
     randomFillSync(chunk);
-    if (!out.write(chunk.subarray(0, Math.min(chunk.length, SIZE - written)))) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(chunk.subarray(0, Math.min(chunk.length, SIZE - written)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
-  await new Promise((resolve) => out.end(resolve));
+  await new Promise<void>((resolve) => out.end(() => resolve()));
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((name) => [name, []]));
   let peak = 0;
   const hashes = new Set<string>();
