@@ -4,11 +4,11 @@ import { commitTime, FALLBACK_MTIME, headCommit, parseMtime } from '#core/bundle
 import type { PackConfig } from '#core/bundle/pack.js';
 import { InputError } from '#core/errors.js';
 import { parseList } from '#core/inputs/lists.js';
-import { optional, withDefault } from '#core/inputs/schema.js';
+import { optional, required, withDefault } from '#core/inputs/schema.js';
 
 /** The inputs of pack-bundle, keyed by their action.yml names, with the same defaults. */
 export const packBundleInputs = {
-  path: withDefault('.', z.string().trim()),
+  path: required(),
   name: withDefault('deployment-bundle-{sha}', z.string().trim()),
   exclude: z.string().transform((text) => parseList(text)),
   'output-dir': optional(),

@@ -29,7 +29,7 @@ const repository = () =>
   });
 
 /** The inputs of verify-bundle-sha, keyed by their action.yml names, with the same defaults. */
-export const verifyBundleInputs = {
+export const verifyBundleShaInputs = {
   'run-id': runId(),
   'artifact-name': optional(),
   repository: repository(),
@@ -47,7 +47,7 @@ export const verifyBundleInputs = {
   'report-path': optional(),
 };
 
-export type VerifyBundleInputs = z.output<z.ZodObject<typeof verifyBundleInputs>>;
+export type VerifyBundleInputs = z.output<z.ZodObject<typeof verifyBundleShaInputs>>;
 
 export type Source = { kind: 'file'; path: string } | { kind: 'artifact'; owner: string; repo: string; runId: number; name: string; token: string };
 

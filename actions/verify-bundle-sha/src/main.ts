@@ -3,7 +3,7 @@ import { defineAction, outputValue } from '#action-kit/index.js';
 import { gracefulScope } from '#core/cancel.js';
 import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
 import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { toConfig, toSource, verifyBundleInputs } from './inputs.js';
+import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
   const rows: [string, string][] = [['Source', source], ['Target', target]];
@@ -16,7 +16,7 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
 
 export const action = defineAction({
   name: 'verify-bundle-sha',
-  inputs: verifyBundleInputs,
+  inputs: verifyBundleShaInputs,
   secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
   argumentInputs: { bundle: 'bundle', checksumFile: 'checksum-file', expectedSha256: 'expected-sha256', releaseName: 'release-name' },
   outputs: z
