@@ -51,14 +51,17 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
     let readError: Error | undefined;
+    let source: ReturnType<typeof createReadStream> | undefined;
     if (options.stdinFile !== undefined) {
-      const source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
+      source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
       source.on('error', (error) => {
         readError = error;
         child.stdin.destroy();
         killGroup('SIGKILL');
       });
       source.pipe(child.stdin);
+      // A command that stops reading early (exits, closes stdin) leaves the file half read: close it with the command.
+      child.on('close', () => source?.destroy());
     } else child.stdin.end(options.stdin ?? '');
     const settle = () => {
       clearTimeout(timer);
