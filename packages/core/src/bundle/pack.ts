@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { create as createTar, type WriteEntry } from 'tar';
+import type { WriteEntry } from 'tar';
 import { ArgumentError } from '../errors.js';
 import { formatChecksumLine } from './checksum-file.js';
 import { excluded, pathGlob } from './glob.js';
@@ -88,6 +88,8 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   ours.add(partial);
   const { entries, excluded: left } = await bundleEntries(dir, config.exclude.map(pathGlob), (full) => ours.has(full));
   try {
+    // node-tar is loaded when there is something to pack (a bad input fails without it).
+    const { create: createTar } = await import('tar');
     const tar = createTar(
       { cwd: dir, gzip: { portable: true } as never, portable: true, mtime: config.mtime, noDirRecurse: true, follow: false, onWriteEntry: normaliseMode },
       entries,

@@ -4,7 +4,7 @@ import { join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Parser, extract, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { UserError } from '../errors.js';
 
 /**
@@ -80,6 +80,7 @@ export async function scanBundle(bundlePath: string, maxSize: number): Promise<S
   let tarBytes = 0;
   let current: string | undefined;
   const links = new Set<string>();
+  const { Parser } = await import('tar');
   let refusal: BundleRefused | undefined;
   const parser = new Parser({ strict: true });
   const refuse = (error: BundleRefused) => {
@@ -145,6 +146,7 @@ export async function unpackLocal(bundlePath: string, releasesDir: string, relea
   const temp = await mkdtemp(join(releasesDir, `.incoming-${releaseName}-`));
   try {
     const warnings: string[] = [];
+    const { extract } = await import('tar');
     await extract({
       file: bundlePath,
       cwd: temp,
