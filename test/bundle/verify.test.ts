@@ -129,3 +129,18 @@ describe('on the ssh target, the host checks the SHA-256 of what it received', (
     expect(readdirSync(releases)).toEqual([]);
   });
 });
+
+describe('on the local target, a failure while unpacking', () => {
+  it('is a failed Unpack step naming the directory, with nothing left behind (a hard link to an entry that is not there)', async () => {
+    const bundle = join(root, 'dangling-link.tar.gz');
+    writeFileSync(bundle, rawTarGz([{ path: 'ok.txt', body: 'x' }, { path: 'h', type: 'Link', linkpath: 'missing.txt' }]));
+    const releases = releasesDir();
+    mkdirSync(releases);
+    const { LocalTarget } = await import('#core/hosts/local.js');
+    const outcome = await verifyBundle(new LocalTarget(), config({ source: { kind: 'file', path: bundle }, expectedSha256: sha256sum(bundle), extractTo: releases, releaseName: RELEASE }), coreContext());
+    expect(outcome.ok).toBe(false);
+    expect(outcome.results.at(-1)).toMatchObject({ name: 'Unpack', status: 'fail' });
+    expect(outcome.failure).toContain(`unpacking into ${join(releases, RELEASE)} on local failed:`);
+    expect(readdirSync(releases)).toEqual([]);
+  });
+});

@@ -198,7 +198,14 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
       step.pass('Entries', `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): no absolute paths, no "..", no links outside, no devices or FIFOs`, started);
       // 4. Unpacked into a temporary directory beside the release, renamed into place.
       started = context.now();
-      const releaseDir = target instanceof LocalTarget ? await unpackLocal(bundlePath, localPath(config.extractTo), name) : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
+      let releaseDir: string;
+      try {
+        releaseDir = target instanceof LocalTarget ? await unpackLocal(bundlePath, localPath(config.extractTo), name) : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
+      } catch (error) {
+        if (error instanceof UserError || error instanceof StepFailed) throw error;
+        // A filesystem failure (no space, no permission) or a tar error: told, with nothing left behind.
+        releaseDir = step.fail('Unpack', `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`, started);
+      }
       outcome.releaseDir = releaseDir;
       step.pass('Unpack', `${releaseDir} on ${target.description}${target instanceof LocalTarget ? '' : ' (SHA-256 checked again on the host)'}`, started);
     }
