@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { WriteEntry } from 'tar';
 import { ArgumentError } from '../errors.js';
@@ -103,10 +103,4 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   const { sha256, size } = await sha256File(bundlePath);
   await writeFile(checksumPath, formatChecksumLine(sha256, basename(bundlePath)));
   return { bundlePath, checksumPath, sha256, size, files: entries.length, excluded: left };
-}
-
-/** Whether `path` is `dir` or inside it. */
-export function isInside(path: string, dir: string): boolean {
-  const rel = relative(resolve(dir), resolve(path));
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
 }
