@@ -1,19 +1,12 @@
-import { DEFAULT_RELEASE_PATTERN, globToRegExp } from '../release/switch.js';
-
 /**
  * Release directory names as release-switch recognises them (its default `release-pattern`):
- * `<YYYYMMDD_HHMMSS>-<sha8>`, the time in UTC.
+ * `<YYYYMMDD_HHMMSS>-<sha8>`, the time in UTC (a test holds it to release-switch's DEFAULT_RELEASE_PATTERN).
  */
 export function releaseName(commitSha: string, at: Date): string {
   const sha8 = commitSha.slice(0, 8).toLowerCase();
   if (!/^[0-9a-f]{8}$/.test(sha8)) throw new Error(`not a commit SHA: ${commitSha}`);
   const iso = at.toISOString(); // 2026-11-23T17:41:11.000Z
   return `${iso.slice(0, 10).replaceAll('-', '')}_${iso.slice(11, 19).replaceAll(':', '')}-${sha8}`;
-}
-
-/** Whether release-switch's default pattern takes `name` for a release (so it prunes it). */
-export function isReleaseName(name: string): boolean {
-  return !name.startsWith('.') && globToRegExp(DEFAULT_RELEASE_PATTERN)!.test(name);
 }
 
 /** The one name a release directory may have: one path segment, no dot name, nothing a shell or a path would read. */

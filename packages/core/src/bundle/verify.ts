@@ -8,7 +8,7 @@ import { LocalTarget } from '../hosts/local.js';
 import { isHomePath, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import type { CheckResult } from '../report/result.js';
 import { checksumFor } from './checksum-file.js';
-import { artifactFiles, downloadRunArtifact, type ArtifactSource } from './download.js';
+import type { ArtifactSource } from './download.js';
 import { SHA256_HEX, sha256File } from './hash.js';
 import { commitShaIn, releaseName as makeReleaseName, releaseNameProblem } from './release-name.js';
 import { BundleRefused, releaseExistsError, scanBundle, unpackLocal } from './unpack.js';
@@ -81,6 +81,7 @@ async function isFile(path: string): Promise<boolean> {
 
 /** The bundle in a downloaded artifact: `<artifact-name>.tar.gz`, or its only `.tar.gz`. */
 async function bundleInArtifact(dir: string, artifactName: string): Promise<string> {
+  const { artifactFiles } = await import('./download.js');
   const files = await artifactFiles(dir);
   if (files.includes(`${artifactName}.tar.gz`)) return join(dir, `${artifactName}.tar.gz`);
   const bundles = files.filter((name) => name.endsWith('.tar.gz'));
@@ -154,6 +155,8 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
     let bundlePath: string;
     if (config.source.kind === 'artifact') {
       const { artifact, client } = config.source;
+      // The GitHub queries (and @actions/artifact) are loaded only for a download.
+      const { downloadRunArtifact } = await import('./download.js');
       const downloaded = await downloadRunArtifact(client, artifact);
       downloadDir = downloaded.dir;
       outcome.artifact = { id: downloaded.id, digest: downloaded.digest, digestVerified: downloaded.digestVerified };
