@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { formatDuration, parseDuration } from '#core/inputs/duration.js';
 import { parseBoolean, parseList } from '#core/inputs/lists.js';
 import { parseStatusSpec } from '#core/inputs/status.js';
-import { duration, integer, parseInputs, withDefault, lines } from '#core/inputs/schema.js';
+import { duration, integer, oneOf, parseInputs, withDefault, lines } from '#core/inputs/schema.js';
 import { UserError } from '#core/errors.js';
 
 describe('durations', () => {
@@ -41,6 +41,15 @@ describe('status specs', () => {
     expect([200, 204, 201, 302, 400, 401, 402, 500].map(spec.matches)).toEqual([true, true, false, true, true, true, false, false]);
   });
   it.each(['abc', '20', '299-200', '6xx', '', '200;204'])('rejects %p', (text) => expect(parseStatusSpec(text)).toBeUndefined());
+});
+
+describe('choices', () => {
+  it('accepts a choice in any case and gives it back as declared (fail-on: p0 → P0)', () => {
+    const shape = { 'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)) };
+    expect(parseInputs(shape, () => 'p1')).toEqual({ 'fail-on': 'P1' });
+    expect(parseInputs(shape, () => ' Never ')).toEqual({ 'fail-on': 'never' });
+    expect(() => parseInputs(shape, () => 'P3')).toThrow('"P3" is not one of P0, P1, P2, never');
+  });
 });
 
 describe('parseInputs', () => {

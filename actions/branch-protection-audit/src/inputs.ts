@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '#core/errors.js';
-import { boolean, integer, lines, optional, withDefault } from '#core/inputs/schema.js';
+import { boolean, integer, lines, oneOf, optional, withDefault } from '#core/inputs/schema.js';
 import type { RepositoryTarget } from '#core/protection/audit.js';
 import { parsePolicy, type Policy } from '#core/protection/policy.js';
 
@@ -20,22 +20,12 @@ const repositories = () =>
     return { value: { kind: 'repo', repo: { owner, repo } } };
   });
 
-const FAIL_ON = ['P0', 'P1', 'P2', 'never'] as const;
-/** `P0`, `P1`, `P2` (any case) or `never`. */
-const failOn = () =>
-  z.string().transform((text, ctx) => {
-    const value = FAIL_ON.find((choice) => choice.toLowerCase() === text.trim().toLowerCase());
-    if (value) return value;
-    ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not one of ${FAIL_ON.join(', ')}` });
-    return z.NEVER;
-  });
-
 /** The inputs of branch-protection-audit, keyed by their action.yml names, with the same defaults. */
 export const branchProtectionAuditInputs = {
   policy: optional(),
   'policy-file': withDefault('.github/branch-policy.yml', z.string().trim()),
   repositories: repositories(),
-  'fail-on': withDefault('P0', failOn()),
+  'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)),
   'report-path': optional(),
   'sarif-path': optional(),
   apply: withDefault('false', boolean()),

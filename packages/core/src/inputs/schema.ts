@@ -72,7 +72,8 @@ export const boolean = (): InputSchema<boolean> =>
 
 export const oneOf = <const T extends readonly [string, ...string[]]>(choices: T): InputSchema<T[number]> =>
   parsedBy(
-    (text) => choices.find((choice) => choice === text.toLowerCase()),
+    // Any case is accepted (`p0`, `Audit`); the value is the choice as declared.
+    (text) => choices.find((choice) => choice.toLowerCase() === text.trim().toLowerCase()),
     (text) => `"${text}" is not one of ${choices.join(', ')}`,
   );
 
