@@ -14,6 +14,10 @@ const known: Record<string, { summary: string; example: string }> = {
     summary: 'Probes HTTP endpoints with bounded retries until they answer as expected (status, JSON, body, assets, SLO).',
     example: 'deploy-gates health-retry --urls https://staging.example.com/health --expect-json status=ok --attempts 6 --interval 5s',
   },
+  'pack-bundle': {
+    summary: 'Packs a build directory into a deterministic tar.gz (same tree, same bytes) and its sha256sum checksum file.',
+    example: 'deploy-gates pack-bundle --path build --name "deployment-bundle-$(git rev-parse HEAD)" --exclude .git --output-dir /tmp/bundle',
+  },
   'pre-switch-gates': {
     summary: 'Read-only checks that a release directory is complete and runnable before anything points at it.',
     example: 'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
@@ -29,6 +33,10 @@ const known: Record<string, { summary: string; example: string }> = {
   'resolve-build-run': {
     summary: 'Finds the successful build run (and its artifact) of exactly this commit, or fails saying what it found.',
     example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',
+  },
+  'verify-bundle-sha': {
+    summary: 'Verifies a bundle (file or another run\'s artifact) against its SHA-256 and unpacks it safely into a new release.',
+    example: 'deploy-gates verify-bundle-sha --bundle /tmp/bundle/deployment-bundle-abc.tar.gz --extract-to /var/www/app/releases --release-name 20250102_030405-abcdef12',
   },
 };
 

@@ -151,6 +151,8 @@ export interface ArtifactSpec {
   digest?: string | null;
   createdAt?: string;
   expiresAt?: string;
+  /** The zip served for a download (302 from the API to a blob URL of the double); 404 from the blob when absent. */
+  zip?: Buffer;
 }
 
 export function artifact(repo: string, spec: ArtifactSpec, headSha: string) {

@@ -2,3 +2,4 @@ export * from './server.js';
 export * from './fixtures.js';
 export { validateRequestBody, validateResponse } from './openapi.js';
 export * from './protection-fixtures.js';
+export { zipFiles } from './zip.js';

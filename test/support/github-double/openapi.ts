@@ -90,6 +90,9 @@ export function responseValidator(template: string, method: string, status: numb
 
 /** The problems of one body against the description, as readable lines; empty when it fits. */
 export function validateResponse(template: string, method: string, status: number, body: unknown): string[] {
+  // A status the description declares without a body (a 302 with its Location header): there must be none.
+  const declared = load().spec.paths[template]?.[method.toLowerCase()]?.responses[String(status)];
+  if (declared && !declared.$ref && !declared.content) return body === undefined ? [] : [`${status} has no body in GitHub's description`];
   const validate = responseValidator(template, method, status);
   if (validate(body)) return [];
   return (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);

@@ -107,6 +107,9 @@ interface Route {
   handler: Handler;
 }
 
+const BLOB_PATH = '/_blob/';
+const blobSignature = (id: number) => `sig${(id * 7919) % 100_003}`;
+
 const notFound = (): Reply => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' } });
 
 function pagination(query: URLSearchParams, fallback = 30): { perPage: number; page: number } {
@@ -142,6 +145,7 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', (m, q, repo) => this.listRuns(repo, m[3]!, q)),
       this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', (m, _q, repo) => this.getAttempt(repo, Number(m[3]), Number(m[4]))),
       this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', (m, q, repo) => this.listArtifacts(repo, Number(m[3]), q)),
+      this.route('/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}', (m, _q, repo) => this.downloadArtifact(repo, Number(m[3]), m[4]!)),
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) => this.listStatuses(repo, Number(m[3]), q)),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
@@ -228,6 +232,7 @@ export class GitHubDouble {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     const method = req.method ?? 'GET';
+    if (url.pathname.startsWith(BLOB_PATH)) return this.serveBlob(req, res, url);
     let path = url.pathname;
     if (this.prefix) path = path.startsWith(this.prefix) ? path.slice(this.prefix.length) : '/__outside_prefix__';
     this.onRequest?.({ method, path, query: url.searchParams });
@@ -281,8 +286,37 @@ export class GitHubDouble {
       'x-ratelimit-resource': 'core',
       ...reply.headers,
     };
+    if (reply.body === undefined) {
+      delete headers['content-type'];
+      res.writeHead(reply.status, headers);
+      return void res.end();
+    }
     res.writeHead(reply.status, headers);
     res.end(reply.status === 304 || reply.status === 204 ? undefined : JSON.stringify(reply.body));
+  }
+
+  /**
+   * Blob storage: the signed URL an artifact download redirects to, on the same loopback server. Like Azure blob
+   * storage it needs no GitHub token (and is sent none), only the signature in the URL.
+   */
+  private serveBlob(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const id = Number(/^\/_blob\/artifacts\/(\d+)\.zip$/.exec(url.pathname)?.[1]);
+    const spec = [...this.repos.values()].flatMap((state) => state.artifacts).find((candidate) => candidate.id === id);
+    const signed = url.searchParams.get('sig') === blobSignature(id);
+    const status = !signed ? 403 : spec?.zip ? 200 : 404;
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, status, operation: 'GET blob' });
+    if (req.headers.authorization) this.violations.push({ request: `GET ${url.pathname}`, status, problems: ['the blob URL was sent an Authorization header (GitHub\'s token must not leave for blob storage)'] });
+    if (status !== 200) {
+      res.writeHead(status, { 'content-type': 'application/xml' });
+      return void res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${status === 403 ? 'AuthenticationFailed' : 'BlobNotFound'}</Code></Error>`);
+    }
+    res.writeHead(200, { 'content-type': 'application/zip', 'content-length': String(spec!.zip!.length) });
+    res.end(spec!.zip);
+  }
+
+  /** Requests the blob storage served. */
+  get blobRequests(): LoggedRequest[] {
+    return this.requests.filter((request) => request.operation === 'GET blob');
   }
 
   /** The answer to a request that fits the description: the token check, an armed fault, or the route's handler. */
@@ -410,6 +444,14 @@ export class GitHubDouble {
       .map((a) => artifact(repo, a, owner.headSha));
     const { page, headers } = this.paged(all, query, `/repos/${repo}/actions/runs/${runId}/artifacts`);
     return { status: 200, body: { total_count: all.length, artifacts: page }, headers };
+  }
+
+  /** GitHub answers a download with a 302 to a short-lived signed blob URL, or 410 once the artifact expired. */
+  private downloadArtifact(repo: string, id: number, format: string): Reply {
+    const spec = this.repo(repo).artifacts.find((candidate) => candidate.id === id);
+    if (!spec || format !== 'zip') return notFound();
+    if (spec.expired) return { status: 410, body: { message: 'Artifact has expired', documentation_url: 'https://docs.github.com/rest/actions/artifacts#download-an-artifact', status: '410' } };
+    return { status: 302, body: undefined, headers: { location: `${this.origin}${BLOB_PATH}artifacts/${id}.zip?sig=${blobSignature(id)}&se=2026-11-23T09%3A00%3A00Z` } };
   }
 
   private listDeployments(repo: string, query: URLSearchParams): Reply {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
+import { createReadStream } from 'node:fs';
 import type { CommandResult, RunOptions, Target } from './target.js';
 
 /** Runs scripts with /bin/sh on this machine: for a runner that is itself the deploy host. */
@@ -54,7 +55,19 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
-    if (typeof options.stdin === 'object') options.stdin.pipe(child.stdin);
+    let readError: Error | undefined;
+    let source: ReturnType<typeof createReadStream> | undefined;
+    if (options.stdinFile !== undefined) {
+      source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
+      source.on('error', (error) => {
+        readError = error;
+        child.stdin.destroy();
+        killGroup('SIGKILL');
+      });
+      source.pipe(child.stdin);
+      // A command that stops reading early (exits, closes stdin) leaves the file half read: close it with the command.
+      child.on('close', () => source?.destroy());
+    } else if (typeof options.stdin === 'object') options.stdin.pipe(child.stdin);
     else child.stdin.end(options.stdin ?? '');
     const settle = () => {
       clearTimeout(timer);
@@ -74,6 +87,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       if (done) return;
       done = true;
       settle();
+      if (readError) return reject(readError);
       resolve({
         exitCode: code ?? (signal ? 128 + 9 : 1),
         stdout: Buffer.concat(stdout).toString('utf8'),

@@ -161,6 +161,7 @@ export class SshTarget implements Target {
       result = await runProcess('ssh', [...this.options(), '--', this.spec.host, remote], {
         stdin: options.stdin,
         onStdout: options.onStdout,
+        stdinFile: options.stdinFile,
         timeoutMs: options.timeoutMs,
         signal: pidFile ? local.signal : undefined,
         env,

@@ -27,6 +27,11 @@ export interface RunOptions {
   /** Called with standard output as it arrives, for a command whose result matters before it ends. */
   onStdout?: (chunk: string) => void;
   /**
+   * A file streamed to the command's standard input instead of `stdin` (how a bundle reaches a host over the same
+   * connection, in constant memory). A file that cannot be read fails the run (the promise rejects).
+   */
+  stdinFile?: string;
+  /**
    * Stops the command when aborted: its whole process group on this machine, and over SSH the remote command's
    * process group on the host too (not just the local client). The result then has `cancelled: true`.
    */

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { VerifyConfig } from '#core/bundle/verify.js';
+import { parseSize, SIZE_HINT } from '#core/bundle/size.js';
+import { InputError } from '#core/errors.js';
+import { targetInputs } from '#core/hosts/inputs.js';
+import { optional, withDefault } from '#core/inputs/schema.js';
+
+const runId = () =>
+  z.string().transform((text, ctx) => {
+    const value = text.trim();
+    if (value === '') return undefined;
+    if (!/^\d+$/.test(value) || Number(value) <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a run id (a number, e.g. resolve-build-run's run-id output)` });
+      return z.NEVER;
+    }
+    return Number(value);
+  });
+
+const repository = () =>
+  z.string().transform((text, ctx) => {
+    const value = text.trim();
+    if (value === '') return undefined;
+    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(value);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not owner/name, e.g. octo-org/app` });
+      return z.NEVER;
+    }
+    return { owner: match[1]!, repo: match[2]! };
+  });
+
+/** The inputs of verify-bundle-sha, keyed by their action.yml names, with the same defaults. */
+export const verifyBundleShaInputs = {
+  'run-id': runId(),
+  'artifact-name': optional(),
+  repository: repository(),
+  'github-token': optional(),
+  bundle: optional(),
+  'checksum-file': optional(),
+  'expected-sha256': optional(),
+  'extract-to': optional(),
+  'release-name': optional(),
+  'max-size': withDefault(
+    '2GiB',
+    z.string().transform((text, ctx) => parseSize(text) ?? (ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a size; ${SIZE_HINT}` }), z.NEVER)),
+  ),
+  ...targetInputs,
+  'report-path': optional(),
+};
+
+export type VerifyBundleInputs = z.output<z.ZodObject<typeof verifyBundleShaInputs>>;
+
+export type Source = { kind: 'file'; path: string } | { kind: 'artifact'; owner: string; repo: string; runId: number; name: string; token: string };
+
+/** Where the bundle comes from: exactly one of `bundle`, or `run-id` + `artifact-name` (with a repository and token). */
+export function toSource(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): Source {
+  const runId = inputs['run-id'];
+  const name = inputs['artifact-name'];
+  if (inputs.bundle !== undefined) {
+    if (runId !== undefined || name !== undefined) throw new InputError('bundle', 'is given together with run-id/artifact-name; pass either a bundle on disk or an artifact of a run, not both');
+    return { kind: 'file', path: inputs.bundle };
+  }
+  if (runId === undefined && name === undefined) throw new InputError('bundle', 'is empty and so are run-id and artifact-name; pass bundle (a .tar.gz on disk) or run-id + artifact-name (e.g. from resolve-build-run)');
+  if (runId === undefined) throw new InputError('run-id', `is empty; artifact "${name}" is downloaded from a run: pass run-id (resolve-build-run's run-id output)`);
+  if (name === undefined) throw new InputError('artifact-name', `is empty; pass the name of the artifact of run ${runId} that holds the bundle (resolve-build-run's artifact-name output)`);
+  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
+  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
+  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read');
+  return { kind: 'artifact', ...repository, runId, name, token };
+}
+
+/** Everything of the configuration but the source. */
+export function toConfig(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): Omit<VerifyConfig, 'source'> {
+  return {
+    checksumFile: inputs['checksum-file'],
+    expectedSha256: inputs['expected-sha256'],
+    extractTo: inputs['extract-to'],
+    releaseName: inputs['release-name'],
+    commitSha: env.GITHUB_SHA?.trim() || undefined,
+    maxSize: inputs['max-size'],
+  };
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { defineAction, outputValue } from '#action-kit/index.js';
+import { gracefulScope } from '#core/cancel.js';
+import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
+import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
+
+function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
+  const rows: [string, string][] = [['Source', source], ['Target', target]];
+  if (outcome.bundlePath) rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
+  if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
+  if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
+  if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
+  return rows;
+}
+
+export const action = defineAction({
+  name: 'verify-bundle-sha',
+  inputs: verifyBundleShaInputs,
+  secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
+  argumentInputs: { bundle: 'bundle', checksumFile: 'checksum-file', expectedSha256: 'expected-sha256', releaseName: 'release-name' },
+  outputs: z
+    .object({
+      sha256: outputValue().regex(/^[0-9a-f]{64}$/),
+      'bundle-path': outputValue(),
+      verified: z.literal('true'),
+      'release-dir': outputValue().optional(),
+      'release-name': outputValue().optional(),
+      files: outputValue().regex(/^\d+$/).optional(),
+      report: outputValue(),
+    })
+    .strict(),
+  async main(inputs, context) {
+    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
+    const source = toSource(inputs, process.env);
+    const config = toConfig(inputs, process.env);
+    const { createGitHubClient } = await import('#core/github/client.js');
+    const bundleSource = source.kind === 'file' ? source : { kind: 'artifact' as const, artifact: source, client: createGitHubClient({ token: source.token, logger: context.logger }) };
+    const described = source.kind === 'file' ? source.path : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
+    const scope = gracefulScope();
+    let outcome: VerifyOutcome;
+    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
+    try {
+      outcome = await verifyBundle(target, { ...config, source: bundleSource, signal: scope.signal }, context);
+    } finally {
+      await target.close();
+      scope.close();
+    }
+    const report = inputs['report-path'] ?? context.defaultReportPath;
+    const { results, failure, ok, ...rest } = outcome;
+    return {
+      title: 'Bundle verification',
+      itemLabel: 'Step',
+      results,
+      facts: facts(outcome, described, target.description),
+      report: { path: report, document: { action: 'verify-bundle-sha', ok, source: described, target: target.description, ...rest, failure, results } },
+      outputs: ok
+        ? { sha256: outcome.sha256, 'bundle-path': outcome.bundlePath, verified: 'true', 'release-dir': outcome.releaseDir, 'release-name': outcome.releaseName, files: outcome.files?.toString(), report }
+        : undefined,
+      verdict: outcome.releaseDir ? `${outcome.sha256} verified, unpacked into ${outcome.releaseDir}` : `${outcome.sha256} verified`,
+      failure: ok ? undefined : (failure ?? 'verify-bundle-sha failed'),
+    };
+  },
+});
+
+export const run = action.run;

@@ -1,0 +1,273 @@
+import { readFile, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { CoreContext } from '../context.js';
+import { ArgumentError, UserError } from '../errors.js';
+import type { GitHubClient } from '../github/client.js';
+import { LocalTarget } from '../hosts/local.js';
+import { isHomePath, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
+import type { CheckResult } from '../report/result.js';
+import { checksumFor } from './checksum-file.js';
+import type { ArtifactSource } from './download.js';
+import { SHA256_HEX, sha256File } from './hash.js';
+import { commitShaIn, releaseName as makeReleaseName, releaseNameProblem } from './release-name.js';
+import { BundleRefused, releaseExistsError, scanBundle, unpackLocal } from './unpack.js';
+
+export type BundleSource = { kind: 'file'; path: string } | { kind: 'artifact'; artifact: ArtifactSource; client: GitHubClient };
+
+export interface VerifyConfig {
+  source: BundleSource;
+  /** A checksum file (sha256sum or BSD format); default: the bundle's path + `.sha256`, when it exists. */
+  checksumFile?: string;
+  expectedSha256?: string;
+  /** A releases directory on the target; the bundle is unpacked into `<extractTo>/<releaseName>` when set. */
+  extractTo?: string;
+  releaseName?: string;
+  /** The commit whose first 8 hex digits end the default release name, when the bundle's name holds none. */
+  commitSha?: string;
+  /** Uncompressed size limit in bytes. */
+  maxSize: number;
+  /** The time in the default release name (now). */
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export interface VerifyOutcome {
+  ok: boolean;
+  results: CheckResult[];
+  failure?: string;
+  sha256?: string;
+  bundlePath?: string;
+  size?: number;
+  /** Entries of the archive, when it was scanned. */
+  files?: number;
+  releaseName?: string;
+  releaseDir?: string;
+  artifact?: { id: number; digest?: string; digestVerified?: boolean };
+  checksumSources: string[];
+}
+
+class StepFailed extends Error {}
+
+/** A path on this machine; a leading `~` is the home directory, as on an ssh target. */
+function localPath(path: string): string {
+  return isHomePath(path) ? join(homedir(), path.slice(1)) : resolve(path);
+}
+
+/** Steps recorded as results; a failed step ends the run with its detail as the failure. */
+function steps(context: CoreContext) {
+  const results: CheckResult[] = [];
+  return {
+    results,
+    pass(name: string, detail: string, started: number) {
+      results.push({ name, status: 'pass', detail, durationMs: context.now() - started });
+    },
+    skip(name: string, detail: string) {
+      results.push({ name, status: 'skip', detail, durationMs: 0 });
+    },
+    fail(name: string, detail: string, started: number): never {
+      results.push({ name, status: 'fail', detail, durationMs: context.now() - started });
+      throw new StepFailed(detail);
+    },
+  };
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** The bundle in a downloaded artifact: `<artifact-name>.tar.gz`, or its only `.tar.gz`. */
+async function bundleInArtifact(dir: string, artifactName: string): Promise<string> {
+  const { artifactFiles } = await import('./download.js');
+  const files = await artifactFiles(dir);
+  if (files.includes(`${artifactName}.tar.gz`)) return join(dir, `${artifactName}.tar.gz`);
+  const bundles = files.filter((name) => name.endsWith('.tar.gz'));
+  if (bundles.length === 1) return join(dir, bundles[0]!);
+  throw new UserError(
+    bundles.length === 0
+      ? `Artifact "${artifactName}" holds no .tar.gz (it has ${files.slice(0, 5).map((name) => JSON.stringify(name)).join(', ') || 'no files'}); upload the bundle pack-bundle wrote (bundle-path and checksum-path).`
+      : `Artifact "${artifactName}" holds ${bundles.length} bundles (${bundles.slice(0, 5).join(', ')}); upload one, or name it ${artifactName}.tar.gz.`,
+  );
+}
+
+/** The expected SHA-256 from the checksum file and/or expected-sha256; both given must agree. */
+async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded: boolean): Promise<{ sha256: string; sources: string[] }> {
+  const sources: string[] = [];
+  let fromFile: string | undefined;
+  const explicit = config.checksumFile !== undefined;
+  const checksumPath = explicit ? resolve(config.checksumFile!) : `${bundlePath}.sha256`;
+  if (explicit || (await isFile(checksumPath))) {
+    let text: string;
+    try {
+      text = await readFile(checksumPath, 'utf8');
+    } catch (error) {
+      throw new ArgumentError('checksumFile', `${config.checksumFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); pass the .sha256 file pack-bundle wrote`);
+    }
+    try {
+      fromFile = checksumFor(text, basename(bundlePath)).sha256;
+    } catch (error) {
+      throw new ArgumentError('checksumFile', `${explicit ? config.checksumFile : checksumPath} is not a checksum file for ${basename(bundlePath)}: ${(error as Error).message}`);
+    }
+    sources.push(`checksum file ${basename(checksumPath)}`);
+  }
+  const given = config.expectedSha256?.toLowerCase();
+  if (given !== undefined) sources.push('expected-sha256');
+  if (fromFile === undefined && given === undefined) {
+    throw new ArgumentError(
+      'checksumFile',
+      `no SHA-256 to check ${basename(bundlePath)} against: ${basename(checksumPath)} is not ${downloaded ? 'in the artifact' : 'beside the bundle'}; pass expected-sha256 (e.g. pack-bundle's sha256 output) or checksum-file`,
+    );
+  }
+  if (fromFile !== undefined && given !== undefined && fromFile !== given) {
+    throw new UserError(`The checksum file (${fromFile}) and expected-sha256 (${given}) disagree; nothing was unpacked. Pass the checksum of the same build to both, or only one.`);
+  }
+  return { sha256: (given ?? fromFile)!, sources };
+}
+
+function defaultReleaseName(config: VerifyConfig, bundlePath: string): string {
+  if (config.releaseName !== undefined) return config.releaseName;
+  const artifactName = config.source.kind === 'artifact' ? config.source.artifact.name : '';
+  const sha = commitShaIn(basename(bundlePath)) ?? commitShaIn(artifactName) ?? (config.commitSha && /^[0-9a-f]{40}$/i.test(config.commitSha) ? config.commitSha.toLowerCase() : undefined);
+  if (!sha) throw new ArgumentError('releaseName', `cannot be derived: neither the bundle's name (${basename(bundlePath)}) nor GITHUB_SHA holds a full commit SHA; pass release-name (e.g. 20250102_030405-abcdef12)`);
+  return makeReleaseName(sha, config.now ?? new Date());
+}
+
+/**
+ * Verifies a bundle — from a local path or an artifact of another run — against its SHA-256, and unpacks it safely
+ * into a new release directory on the target when `extractTo` is set. A mismatch deletes what was downloaded and
+ * unpacks nothing; a hostile archive is refused before anything is unpacked.
+ */
+export async function verifyBundle(target: Target, config: VerifyConfig, context: CoreContext): Promise<VerifyOutcome> {
+  if (config.expectedSha256 !== undefined && !SHA256_HEX.test(config.expectedSha256)) {
+    throw new ArgumentError('expectedSha256', `"${config.expectedSha256}" is not a SHA-256 (64 hex digits), e.g. pack-bundle's sha256 output`);
+  }
+  const nameProblem = config.releaseName === undefined ? undefined : releaseNameProblem(config.releaseName);
+  if (nameProblem) throw new ArgumentError('releaseName', nameProblem);
+  const step = steps(context);
+  const outcome: VerifyOutcome = { ok: false, results: step.results, checksumSources: [] };
+  let downloadDir: string | undefined;
+  try {
+    // 1. The bundle.
+    let started = context.now();
+    let bundlePath: string;
+    if (config.source.kind === 'artifact') {
+      const { artifact, client } = config.source;
+      // The GitHub queries (and @actions/artifact) are loaded only for a download.
+      const { downloadRunArtifact } = await import('./download.js');
+      const downloaded = await downloadRunArtifact(client, artifact);
+      downloadDir = downloaded.dir;
+      outcome.artifact = { id: downloaded.id, digest: downloaded.digest, digestVerified: downloaded.digestVerified };
+      bundlePath = await bundleInArtifact(downloaded.dir, artifact.name);
+      step.pass('Download', `artifact "${artifact.name}" (id ${downloaded.id}, ${downloaded.sizeInBytes} bytes) of run ${artifact.runId} → ${basename(bundlePath)}`, started);
+      if (downloaded.digestVerified === undefined) step.skip('Artifact digest', 'GitHub reports no digest for this artifact (uploaded before upload-artifact v4)');
+      else if (downloaded.digestVerified) step.pass('Artifact digest', `the zip matches GitHub's ${downloaded.digest}`, started);
+      else step.fail('Artifact digest', `the downloaded zip does not match the digest GitHub reports (${downloaded.digest}); it was deleted and nothing was unpacked`, started);
+    } else {
+      bundlePath = resolve(config.source.path);
+      if (!(await isFile(bundlePath))) throw new ArgumentError('bundle', `${config.source.path} is not a file; pass the path of the .tar.gz (pack-bundle's bundle-path output)`);
+    }
+    outcome.bundlePath = bundlePath;
+
+    // 2. The checksum: the bundle is read once, streaming.
+    const expected = await expectedHash(config, bundlePath, config.source.kind === 'artifact');
+    outcome.checksumSources = expected.sources;
+    started = context.now();
+    const { sha256, size } = await sha256File(bundlePath, config.signal);
+    outcome.size = size;
+    if (sha256 !== expected.sha256) {
+      step.fail('Checksum', `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`, started);
+    }
+    outcome.sha256 = sha256;
+    step.pass('Checksum', `${sha256} (${size} bytes) matches ${expected.sources.join(' and ')}`, started);
+
+    if (config.extractTo === undefined) {
+      step.skip('Unpack', 'extract-to is not set');
+    } else {
+      const name = defaultReleaseName(config, bundlePath);
+      outcome.releaseName = name;
+      // 3. Every entry, on the very bytes just hashed.
+      started = context.now();
+      let scan;
+      try {
+        scan = await scanBundle(bundlePath, config.maxSize);
+      } catch (error) {
+        if (error instanceof BundleRefused) step.fail('Entries', `${error.message}; nothing was unpacked`, started);
+        throw error;
+      }
+      outcome.files = scan.entries;
+      step.pass('Entries', `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): no absolute paths, no "..", no links outside, no devices or FIFOs`, started);
+      // 4. Unpacked into a temporary directory beside the release, renamed into place.
+      started = context.now();
+      let releaseDir: string;
+      try {
+        releaseDir = target instanceof LocalTarget ? await unpackLocal(bundlePath, localPath(config.extractTo), name) : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
+      } catch (error) {
+        if (error instanceof UserError || error instanceof StepFailed) throw error;
+        // A filesystem failure (no space, no permission) or a tar error: told, with nothing left behind.
+        releaseDir = step.fail('Unpack', `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`, started);
+      }
+      outcome.releaseDir = releaseDir;
+      step.pass('Unpack', `${releaseDir} on ${target.description}${target instanceof LocalTarget ? '' : ' (SHA-256 checked again on the host)'}`, started);
+    }
+    outcome.ok = true;
+  } catch (error) {
+    if (!(error instanceof StepFailed)) {
+      if (downloadDir) await rm(downloadDir, { recursive: true, force: true });
+      throw error;
+    }
+    outcome.failure = error.message;
+  }
+  if (!outcome.ok && downloadDir) {
+    await rm(downloadDir, { recursive: true, force: true });
+    outcome.bundlePath = undefined;
+  }
+  return outcome;
+}
+
+/**
+ * One round trip: the bundle is streamed over the target's connection into a temporary file beside the releases
+ * (`.incoming-…`), hashed there with `sha256sum` and compared, unpacked by the host's `tar` into a temporary
+ * directory beside the release and renamed into place (`mv -T`, never into or over an existing directory).
+ * Whatever fails, the temporary file and directory are removed.
+ */
+async function unpackRemote(target: Target, bundlePath: string, sha256: string, extractTo: string, name: string, step: ReturnType<typeof steps>, started: number): Promise<string> {
+  const dir = shellPath(extractTo);
+  const release = `${extractTo.replace(/\/+$/, '')}/${name}`;
+  const script = [
+    'set -u',
+    `dir=${dir}`,
+    `final="$dir"/${shellQuote(name)}`,
+    'file=""; d=""',
+    `trap 'rm -rf -- \${file:+"$file"} \${d:+"$d"}' EXIT`,
+    'mkdir -p -- "$dir" || exit 5',
+    'if [ -e "$final" ] || [ -L "$final" ]; then cat >/dev/null; exit 3; fi',
+    `file=$(mktemp "$dir"/.incoming-${shellQuote(name)}-XXXXXX) || exit 5`,
+    'cat > "$file" || exit 6',
+    'actual=$(sha256sum "$file" | cut -d" " -f1) || exit 7',
+    `printf '%s\\0' "$actual"`,
+    `[ "$actual" = ${sha256} ] || exit 4`,
+    `d=$(mktemp -d "$dir"/.incoming-${shellQuote(name)}-XXXXXX) || exit 5`,
+    'tar -xzf "$file" -C "$d" --no-same-owner || exit 8',
+    'chmod 755 "$d" || exit 8',
+    'if [ -e "$final" ] || [ -L "$final" ]; then exit 3; fi',
+    'mv -T -- "$d" "$final" || exit 9',
+    'd=""',
+    `printf '%s\\0' "$final"`,
+  ].join('\n');
+  const result = await target.run(script, { stdinFile: bundlePath });
+  const [hostSha] = nulFields(result.stdout);
+  const stderr = result.stderr.trim().split('\n').slice(-3).join(' ');
+  switch (result.exitCode) {
+    case 0:
+      return release;
+    case 3:
+      throw releaseExistsError(`${release} on ${target.description}`);
+    case 4:
+      return step.fail('Unpack', `SHA-256 on ${target.description} is ${hostSha ?? '?'}, not ${sha256}: the upload was changed on the way; it was deleted and nothing was unpacked`, started);
+    default:
+      return step.fail('Unpack', `unpacking into ${release} on ${target.description} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderr || 'no output'}; nothing was left behind`, started);
+  }
+}
