@@ -22,6 +22,10 @@ describe('dist/deployment-ledger/index.js', () => {
     expect(run.log).toMatch(/jobs.*"deploy=done": the result must be one of success, failure, cancelled, skipped/);
     expect(run.log).toMatch(/sha.*must be a full 40-character commit SHA/);
     expect(existsSync(join(dir, 'ledger.json'))).toBe(false);
+    const empty = await runBundle('deployment-ledger', { 'ledger-path': join(dir, 'ledger.json') });
+    runs.push(empty);
+    expect(empty.exitCode).toBe(1);
+    expect(empty.log).toContain('Input "reports": is empty, and so is reports-dir');
   });
 
   it('takes the run URL from the runner, and with fail-on-no-go fails the step on NO-GO (nothing was switched)', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
+import { InputError } from '#core/errors.js';
 import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger, verdictLine } from '#core/ledger/markdown.js';
 import { readReports } from '#core/ledger/read.js';
@@ -12,6 +13,9 @@ export const action = defineAction({
   async main(inputs, context) {
     const env = process.env;
     const thisRun = env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+    if (inputs.reports.length === 0 && !inputs['reports-dir']) {
+      throw new InputError('reports', "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in");
+    }
     const reports = await readReports(inputs.reports, inputs['reports-dir']);
     const ledger = buildLedger(reports, {
       run: { url: inputs['run-url'] ?? thisRun ?? null, id: env.GITHUB_RUN_ID || null, attempt: env.GITHUB_RUN_ATTEMPT || null, repository: env.GITHUB_REPOSITORY || null, actor: env.GITHUB_ACTOR || null },
