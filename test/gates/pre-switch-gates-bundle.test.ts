@@ -93,7 +93,7 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     expect(workspaceRun.summary).toContain('### ✅ Pre-switch gates (pre-bundle): 11/11 PASSED');
     expect(workspaceRun.summary).toContain(`| Release | ${release} |`);
     // One script for the 9 structure checks, one per PHP command.
-    expect(workspaceRun.summary).toContain('| Round trips | 3 |');
+    expect(workspaceRun.summary).toContain('| Round trips | 2 |');
   });
 
   it('fails clearly on a missing release directory, bad YAML in the gates file, or no gates at all', async () => {
@@ -132,8 +132,8 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
       expect(run.summary).toContain('### ✅ Pre-switch gates (production): 12/12 PASSED');
       expect(run.summary).toContain('| php artisan --version | ✅ pass | exit 0: Laravel Framework 11.31.0 |');
       const report = await readFile(run.outputs.report!, 'utf8');
-      expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', target: sshd.address, releaseDir: release, passed: 12, failed: 0, roundTrips: 3 });
-      expect(run.summary).toContain('| Round trips | 3 |');
+      expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', target: sshd.address, releaseDir: release, passed: 12, failed: 0, roundTrips: 2 });
+      expect(run.summary).toContain('| Round trips | 2 |');
       const keyLines = sshd.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
       for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)]) {
         expect(text).not.toContain(SECRET);
