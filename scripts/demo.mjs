@@ -109,9 +109,9 @@ async function deploy({ label, source, sha, healthy }) {
   expectStep('release-switch', switched.ok, true, `current → releases/${release}${previous ? ` (was ${previous.split('/').pop()})` : ''}, atomic rename`, switched.ms);
   if (!switched.ok) return;
 
-  let started2 = performance.now();
+  let reloadStarted = performance.now();
   let base = await serve();
-  line(undefined, 'reload', `serving current/ at ${base}`, performance.now() - started2);
+  line(undefined, 'reload', `serving current/ at ${base}`, performance.now() - reloadStarted);
 
   const healthInputs = (report, attempts) => ({
     urls: `${base}/health\n${base}/api/health-check`,
@@ -143,9 +143,9 @@ async function deploy({ label, source, sha, healthy }) {
     // deploy.yml's rollback job: back to the previous release, then the second health check.
     const rollback = await cli('release-switch', { 'releases-root': releasesRoot, mode: 'rollback', release: previous?.split('/').pop() ?? '', 'report-path': join(reports, 'rollback.json') });
     expectStep('rollback', rollback.ok && rollback.outputs['current-release'] !== undefined, true, `current → ${rollback.outputs['current-release'] ?? '?'}`, rollback.ms);
-    started2 = performance.now();
+    reloadStarted = performance.now();
     base = await serve();
-    line(undefined, 'reload', `serving current/ at ${base}`, performance.now() - started2);
+    line(undefined, 'reload', `serving current/ at ${base}`, performance.now() - reloadStarted);
     const again = await cli('health-retry', healthInputs('rollback-health-retry.json', '6'));
     expectStep('health-retry', again.ok, true, again.ok ? `previous release healthy after ${again.outputs.attempts} attempt(s)` : firstFailure(again.log), again.ms);
   }
