@@ -87,3 +87,72 @@ export function stepInputFindings(content: string, root = repoRoot): string[] {
   }
   return problems;
 }
+
+/** A third-party `uses:` (not this repository's action or workflow, not local, not docker://) with its trailing comment. */
+export interface ThirdPartyUse {
+  line: number;
+  uses: string;
+  comment: string | undefined;
+}
+
+/** Every `uses:` of another repository's action or workflow in a workflow's text, with the comment after it. */
+export function thirdPartyUses(content: string): ThirdPartyUse[] {
+  const found: ThirdPartyUse[] = [];
+  content.split('\n').forEach((text, index) => {
+    const match = /^\s*(?:-\s+)?uses:\s*['"]?([^\s'"#]+)['"]?\s*(?:#\s*(.*?))?\s*$/.exec(text);
+    if (!match) return;
+    const uses = match[1]!;
+    if (uses.startsWith('./') || uses.startsWith('docker://') || ownAction(uses) !== undefined || ownWorkflow(uses) !== undefined) return;
+    found.push({ line: index + 1, uses, comment: match[2] });
+  });
+  return found;
+}
+
+/** Third-party `uses:` not pinned to a full 40-hex commit SHA with the released version in a comment (`# v4.2.2`). */
+export function pinFindings(name: string, content: string): string[] {
+  return thirdPartyUses(content).flatMap(({ line, uses, comment }) => {
+    const problems: string[] = [];
+    if (!/@[0-9a-f]{40}$/.test(uses)) problems.push(`${name}:${line}: ${uses} is not pinned to a full commit SHA`);
+    if (!comment || !/^v\d+\.\d+\.\d+$/.test(comment)) problems.push(`${name}:${line}: ${uses} has no version comment (# vX.Y.Z)`);
+    return problems;
+  });
+}
+
+/** `./.github/workflows/<file>` or `<owner>/deploy-gates/.github/workflows/<file>@<ref>`: the file, else undefined. */
+export function ownWorkflow(uses: string): string | undefined {
+  const match = /^(?:\.\/\.github\/workflows\/([\w.-]+\.ya?ml)|[\w.-]+\/deploy-gates\/\.github\/workflows\/([\w.-]+\.ya?ml)@[\w./-]+)$/.exec(uses);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+interface CallableWorkflow {
+  on?: { workflow_call?: { inputs?: Record<string, { required?: boolean; default?: unknown }>; secrets?: Record<string, { required?: boolean }> } };
+}
+
+/** Jobs that call one of this repository's reusable workflows with an input or secret it does not declare, or without a required input. */
+export function workflowCallFindings(content: string, root = repoRoot): string[] {
+  const workflow = parse(content) as { jobs?: Record<string, { uses?: string; with?: Record<string, unknown>; secrets?: Record<string, unknown> | 'inherit' }> };
+  const problems: string[] = [];
+  for (const [job, { uses, with: given = {}, secrets = {} }] of Object.entries(workflow.jobs ?? {})) {
+    const file = uses === undefined ? undefined : ownWorkflow(uses);
+    if (file === undefined) continue;
+    const path = join(root, '.github', 'workflows', file);
+    if (!existsSync(path)) {
+      problems.push(`${job}: ${uses} names no workflow of this repository (.github/workflows/${file})`);
+      continue;
+    }
+    const call = (parse(readFileSync(path, 'utf8')) as CallableWorkflow).on?.workflow_call;
+    if (call === undefined) {
+      problems.push(`${job}: .github/workflows/${file} has no workflow_call trigger`);
+      continue;
+    }
+    const inputs = call.inputs ?? {};
+    for (const input of Object.keys(given)) if (!(input in inputs)) problems.push(`${job}: ${file} has no input "${input}"`);
+    for (const [input, spec] of Object.entries(inputs)) {
+      if (spec.required && spec.default === undefined && !(input in given)) problems.push(`${job}: ${file} needs "${input}"`);
+    }
+    if (secrets !== 'inherit') {
+      for (const secret of Object.keys(secrets)) if (!(secret in (call.secrets ?? {}))) problems.push(`${job}: ${file} has no secret "${secret}"`);
+    }
+  }
+  return problems;
+}

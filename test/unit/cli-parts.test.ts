@@ -61,7 +61,8 @@ describe('CLI arguments and help', () => {
     expect(unknownInputMessage('health-retry', ['colour'], valid)).not.toContain('Did you mean');
     expect(closest('helth-retry', actionNames(repoRoot))).toBe('health-retry');
     expect(closest('release', actionNames(repoRoot))).toBe('release-switch');
-    expect(closest('deploy', actionNames(repoRoot))).toBeUndefined();
+    expect(closest('deploy', actionNames(repoRoot))).toBe('deployment-ledger');
+    expect(closest('frobnicate', actionNames(repoRoot))).toBeUndefined();
   });
 
   it.each(actionNames(repoRoot))("%s --help starts with a one-line description and gives an example that uses valid inputs", (name) => {

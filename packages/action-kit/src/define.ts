@@ -51,6 +51,8 @@ export interface ActionResult<O> {
   /** Label/value rows under the summary table (the report's path is added when there is a report). */
   facts?: readonly (readonly [string, string])[];
   report?: { path: string; document: unknown };
+  /** Markdown that replaces the rendered summary table (the deployment ledger's own layout); masked like the rest. */
+  summary?: string;
   /** Validated as a whole against the declared schema before any is written; none are written when absent. */
   outputs?: { [K in keyof O]: string | undefined };
   /** The closing log line of a step that passes. */
@@ -203,7 +205,7 @@ async function render<O extends Record<string, string | undefined>>(
   }
   // Masked before it is escaped for markdown, where a secret written with `_` or `*` would no longer be found.
   const masked = (text: string) => redactor.redact(text);
-  const summary = renderSummary({
+  const summary = result.summary ?? renderSummary({
     title: masked(result.title),
     itemLabel: result.itemLabel,
     results: result.results.map((item) => ({ ...item, name: masked(item.name), detail: masked(item.detail) })),

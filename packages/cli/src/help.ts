@@ -2,6 +2,10 @@ import type { ActionMetadata } from './metadata.js';
 
 /** One line on what each action does and a command to start from (the README's examples, shortened). */
 const known: Record<string, { summary: string; example: string }> = {
+  'deployment-ledger': {
+    summary: 'Writes the evidence of a deploy: a versioned JSON ledger and a summary topped by GO / NO-GO, from the reports.',
+    example: 'deploy-gates deployment-ledger --reports-dir ./reports --environment stage --ledger-path ledger.json',
+  },
   'egress-sentinel': {
     summary: 'Proves a job (or a command) connected only to allowed endpoints: conntrack-based, audit or block, IPv4 and IPv6.',
     example: 'sudo deploy-gates egress-sentinel --allowed-endpoints db.internal:5432 --mode block -- ./run-smoke-tests.sh',

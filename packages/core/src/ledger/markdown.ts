@@ -1,0 +1,53 @@
+import { markdownText } from '../report/markdown.js';
+import { statusIcon } from '../report/result.js';
+import type { Ledger } from './schema.js';
+
+/** The GO / NO-GO line that tops the summary (and the demo's output). */
+export function verdictLine(ledger: Ledger): string {
+  return `${ledger.verdict === 'GO' ? '✅ GO' : '❌ NO-GO'}: ${ledger.reason}`;
+}
+
+function duration(startedAt: string | null, endedAt: string): string {
+  if (!startedAt) return '';
+  const ms = Date.parse(endedAt) - Date.parse(startedAt);
+  return Number.isFinite(ms) && ms >= 0 ? ` (${(ms / 1000).toFixed(1)} s)` : '';
+}
+
+/** The ledger as a job summary: the verdict line first, then the facts, then each stage's gates and checks with their times. */
+export function renderLedger(ledger: Ledger): string {
+  const value = (text: string | null) => (text === null ? '—' : markdownText(text));
+  const code = (text: string | null) => (text === null ? '—' : `\`${text.replace(/`/g, '')}\``);
+  const facts: [string, string][] = [
+    ['Run', ledger.run.url ? `[${markdownText(ledger.run.id ?? ledger.run.url)}](${encodeURI(ledger.run.url)})` : value(ledger.run.id)],
+    ['Environment', value(ledger.environment)],
+    ['Approver', value(ledger.approver ?? (ledger.environment ? 'none required' : null))],
+    ['Commit', code(ledger.sha)],
+    ['Build run', ledger.buildRun.url ? `[build](${encodeURI(ledger.buildRun.url)})` : '—'],
+    ['Bundle SHA-256', code(ledger.bundle.sha256)],
+    ['Previous release', value(ledger.releases.previous)],
+    ['New release', value(ledger.releases.new)],
+    ['Current release', value(ledger.releases.current)],
+    ['Rolled back', ledger.rolledBack ? 'yes' : 'no'],
+    ['Started', value(ledger.startedAt)],
+    ['Ended', `${markdownText(ledger.endedAt)}${duration(ledger.startedAt, ledger.endedAt)}`],
+  ];
+  const lines = [
+    `## ${markdownText(verdictLine(ledger))}`,
+    '',
+    '| | |',
+    '| --- | --- |',
+    ...facts.map(([label, text]) => `| ${label} | ${text} |`),
+    '',
+    '| Stage | Gate / check | Result | Detail | Time |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const stage of ledger.stages) {
+    if (stage.results.length === 0) lines.push(`| ${markdownText(stage.name)} | — | ${stage.ok ? '✅ pass' : '❌ fail'} | | ${Math.round(stage.durationMs)} ms |`);
+    for (const result of stage.results) {
+      lines.push(`| ${markdownText(stage.name)} | ${markdownText(result.name)} | ${statusIcon(result.status)} ${result.status} | ${markdownText(result.detail)} | ${Math.round(result.durationMs)} ms |`);
+    }
+  }
+  if (ledger.jobs.length > 0) lines.push('', `Jobs: ${ledger.jobs.map((job) => `${markdownText(job.name)} ${markdownText(job.result)}`).join(', ')}`);
+  lines.push('', `Ledger format ${ledger.format} v${ledger.version}.`);
+  return `${lines.join('\n')}\n`;
+}

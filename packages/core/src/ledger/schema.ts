@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/**
+ * The deployment ledger, format `deploy-gates/deployment-ledger` version 1: what one deploy did, as evidence.
+ * Additive changes (a new optional field) keep the version; anything a reader relies on changing bumps it.
+ * Times are ISO 8601 (UTC), durations milliseconds; a fact that is not known is `null`, never left out.
+ */
+export const LEDGER_FORMAT = 'deploy-gates/deployment-ledger';
+export const LEDGER_VERSION = 1;
+
+const checkResult = z.object({
+  name: z.string(),
+  status: z.enum(['pass', 'fail', 'skip']),
+  detail: z.string(),
+  durationMs: z.number().nonnegative(),
+});
+
+/** One action's report as the ledger keeps it: whether it passed and each gate's or check's result. */
+export const ledgerStageSchema = z.object({
+  /** What the stage was in this deploy: `verify-bundle-sha`, `pre-switch-gates`, `release-switch`, `health-retry`, `rollback`, `rollback-health-retry`, `egress-sentinel`… */
+  name: z.string(),
+  /** The action that wrote the report. */
+  action: z.string(),
+  ok: z.boolean(),
+  /** The sum of the results' times (the action's own duration where its report has one). */
+  durationMs: z.number().nonnegative(),
+  results: z.array(checkResult),
+});
+
+export const ledgerSchema = z.object({
+  format: z.literal(LEDGER_FORMAT),
+  version: z.literal(LEDGER_VERSION),
+  /** GO: the new release is live and every stage and job passed. NO-GO otherwise (`reason` says why). */
+  verdict: z.enum(['GO', 'NO-GO']),
+  reason: z.string(),
+  run: z.object({ url: z.string().nullable(), id: z.string().nullable(), attempt: z.string().nullable(), repository: z.string().nullable(), actor: z.string().nullable() }),
+  environment: z.string().nullable(),
+  /** Who approved the environment's protection rule, when it required one. */
+  approver: z.string().nullable(),
+  sha: z.string().nullable(),
+  buildRun: z.object({ url: z.string().nullable() }),
+  bundle: z.object({ sha256: z.string().nullable() }),
+  releases: z.object({
+    /** What `current` pointed to before the deploy. */
+    previous: z.string().nullable(),
+    /** The release this deploy unpacked and switched to. */
+    new: z.string().nullable(),
+    /** What `current` points to at the end (the previous release after a rollback). */
+    current: z.string().nullable(),
+  }),
+  rolledBack: z.boolean(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string(),
+  stages: z.array(ledgerStageSchema),
+  /** The result of each job of the deploy workflow (`success`, `failure`, `cancelled`, `skipped`), when known. */
+  jobs: z.array(z.object({ name: z.string(), result: z.string() })),
+});
+
+export type Ledger = z.infer<typeof ledgerSchema>;
+export type LedgerStage = z.infer<typeof ledgerStageSchema>;
