@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HealthConfig } from '#core/health/config.js';
@@ -206,5 +208,24 @@ ${tlsServer(expiredPort, expired)}
     expect(result.stdout).toMatch(
       new RegExp(`^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: hostname mismatch: the certificate of 127\\.0\\.0\\.1:${port} is not valid for 127\\.0\\.0\\.1 \\(it holds DNS:example\\.test\\): use a URL with a name the certificate holds, or reissue the certificate \\(\\d+ ms\\)$`, 'm'),
     );
+  });
+
+  it('a server that refuses the handshake with an alert (here: no application protocol) is one sentence naming the alert, without OpenSSL text', async () => {
+    const { key, cert } = certs.signed('alert', 'IP:127.0.0.1');
+    // A real TLS server whose ALPN choice refuses every protocol: OpenSSL sends alert 120 before any certificate.
+    const server = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert), ALPNCallback: () => undefined });
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const result = await bundle({ urls: `https://127.0.0.1:${port}/health`, attempts: '1' });
+      expect(result.exitCode).toBe(1);
+      expect(result.stdout).toMatch(
+        new RegExp(`^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: 127\\.0\\.0\\.1:${port} refused the TLS handshake with the alert "no application protocol": .* \\(\\d+ ms\\)$`, 'm'),
+      );
+      expect(result.stdout).not.toMatch(/SSL routines|openssl|rec_layer/);
+    } finally {
+      server.close();
+    }
   });
 });

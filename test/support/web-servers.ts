@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -112,7 +113,21 @@ ${sites(dir)}
 `,
   );
   const env = { HOME: dir, XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config') };
-  return startProcess('caddy', dir, 'caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], ports, env);
+  const server = await startProcess('caddy', dir, 'caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], ports, env);
+  // Caddy listens before its internal CA has issued the site certificates, and answers a handshake in between with
+  // the alert "internal error": wait until every TLS port presents a certificate (a plain-HTTP port is ready as is).
+  for (let i = 0; i < 150 && !(await Promise.all(ports.map(handshakeSettled))).every(Boolean); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return server;
+}
+
+/** True when a TLS handshake on the port completes (any certificate), or the port speaks plain HTTP. */
+function handshakeSettled(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    socket.setTimeout(2000, () => socket.destroy(new Error('timeout')));
+    socket.once('secureConnect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'));
+  });
 }
 
 export interface Certificates {

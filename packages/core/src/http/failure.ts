@@ -57,8 +57,12 @@ function tlsSentence(code: string, url: URL | undefined, chain: ErrorLink[]): st
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
     case 'ERR_SSL_HTTP_REQUEST':
       return `${host} answered plain HTTP to a TLS handshake: use http:// for that port, or the server's HTTPS port`;
-    default:
-      return undefined;
+    default: {
+      // The server refused the handshake with an alert (`ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR`, `…_SSLV3_ALERT_HANDSHAKE_FAILURE`).
+      const alert = /^ERR_SSL_(?:TLSV1|SSLV3)_ALERT_(.+)$/.exec(code)?.[1];
+      if (!alert) return undefined;
+      return `${host} refused the TLS handshake with the alert "${alert.toLowerCase().replace(/_/g, ' ')}": the server has no usable certificate or protocol for this request yet (a server still issuing its certificate answers so); check its TLS setup and its log`;
+    }
   }
 }
 
