@@ -20,7 +20,12 @@ describe('request failures in plain words', () => {
     ],
     [
       { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', message: 'C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1586:\n' },
-      'TLS error: C0:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1586:',
+      'TLS error: the server refused the TLS handshake with the alert "handshake failure": the server has no usable certificate or protocol for this request yet (a server still issuing its certificate answers so); check its TLS setup and its log',
+    ],
+    // A TLS failure without a sentence of its own keeps OpenSSL's text, on one line.
+    [
+      { code: 'ERR_SSL_UNSAFE_LEGACY_RENEGOTIATION_DISABLED', message: 'C0:error:0A000152:SSL routines:final_renegotiate:unsafe legacy renegotiation disabled:../ssl/statem/extensions.c:922:\n' },
+      'TLS error: C0:error:0A000152:SSL routines:final_renegotiate:unsafe legacy renegotiation disabled:../ssl/statem/extensions.c:922:',
     ],
     [{ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'Headers Timeout Error' }, 'timeout after 10s'],
     [{ code: 'ECONNRESET', message: 'read ECONNRESET' }, 'connection reset: read ECONNRESET'],
