@@ -7,6 +7,8 @@ import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
 import { rolloutServices, rollbackOrderOf, type RolloutConfig, type ServiceSpec } from '#core/rollout/run.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
+import { buildLedger } from '#core/ledger/build.js';
+import { renderLedger } from '#core/ledger/markdown.js';
 import { healthConfig } from '../support/health.js';
 import { startServer, type TestServer } from '../support/http-server.js';
 import { makeReleases, releaseName } from '../support/release-tree.js';
@@ -124,6 +126,22 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       '| 4 worker ⏭️ not touched',
     ]);
     expect(table).toMatch(/\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → provider-plan → adapter-wechat\./);
+
+    // The ledger keeps it per service, from the report as the action writes it (a JSON round trip).
+    const document = JSON.parse(JSON.stringify({ action: 'release-services', ...outcome }));
+    const ledger = buildLedger([{ name: 'release-services', document }], { endedAt: new Date().toISOString() });
+    expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: true, releases: { previous: OLD, new: NEW, current: OLD } });
+    expect(ledger.services!.map((s) => [s.name, s.previousRelease, s.state, s.rolledBackAt !== null])).toEqual([
+      ['provider-plan', OLD, 'rolled-back', true],
+      ['adapter-wechat', OLD, 'rolled-back', true],
+      ['gateway', OLD, 'rolled-back', true],
+      ['worker', null, 'untouched', false],
+    ]);
+    expect(ledger.servicesRollback).toMatchObject({ order: ['gateway', 'provider-plan', 'adapter-wechat'], ok: true, budgetMs: 900_000 });
+    expect(ledger.reason).toBe(`release-services failed; rolled back to ${OLD}`);
+    const summary = renderLedger(ledger);
+    expect(summary).toContain('### Services in rollout order');
+    expect(summary.indexOf('provider-plan')).toBeLessThan(summary.indexOf('| 4 | worker'));
   }, 60_000);
 
   it('rolls back all four, stop-workers first in reverse order, when the verification fails after the rollout; reports the time', async () => {
