@@ -164,6 +164,35 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
   }, 60_000);
 });
 
+describe('a cancelled job', () => {
+  it('stops before the next service and still rolls back everything it switched, to the end', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'dg-rollout-cancel-'));
+    const cancel = new AbortController();
+    // The job is cancelled while gateway is checked (gateway itself is healthy).
+    const server = await startServer((req, res) => {
+      if (req.url?.startsWith('/gateway/')) cancel.abort(new Error('cancelled (the run was cancelled)'));
+      res.writeHead(200).end('ok');
+    });
+    try {
+      const target = new LocalTarget();
+      const services: ServiceSpec[] = [];
+      for (const name of SERVICES) {
+        await makeReleases(join(work, name), [OLD, NEW]);
+        await target.run(`cd '${join(work, name)}' && ln -s releases/${OLD} current`);
+        services.push({ name, target, releasesRoot: join(work, name), release: NEW, health: healthConfig([`${server.url}/${name}/health`]), beforeSwitch: [], afterSwitch: ['true'], beforeRollback: ['true'] });
+      }
+      const outcome = await rolloutServices({ services, keep: 5, signal: cancel.signal });
+      expect(outcome.stoppedAt).toBe('worker');
+      expect(outcome.failure).toMatch(/^the job was cancelled before worker; rolled back gateway, adapter-wechat, provider-plan in /);
+      expect(outcome.services.map((s) => s.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back', 'untouched']);
+      expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    } finally {
+      await server.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('the rollback order', () => {
   const services = SERVICES.map((name) => ({ name }));
   it('defaults to the reverse of the rollout order and refuses unknown, missing or repeated names', () => {

@@ -138,7 +138,8 @@ async function runCommands(
 }
 
 /** Deploys the services in order, stops at the first failure and rolls back what this run switched. */
-export async function rolloutServices(config: RolloutConfig, context: Partial<CoreContext> = {}): Promise<RolloutOutcome> {
+export async function rolloutServices(given: RolloutConfig, context: Partial<CoreContext> = {}): Promise<RolloutOutcome> {
+  let config = given;
   const full = coreContext(context);
   const { logger } = full;
   if (config.services.length === 0) throw new ArgumentError('services', 'lists no service; give at least one with name, releases-root, release and health-urls');
@@ -172,6 +173,12 @@ export async function rolloutServices(config: RolloutConfig, context: Partial<Co
   let trigger: string | null = null;
   for (const [index, service] of config.services.entries()) {
     const record = records[index]!;
+    if (config.signal?.aborted) {
+      stoppedAt = service.name;
+      trigger = `the job was cancelled before ${service.name}`;
+      logger.error(`${trigger}; the rollout stops here`);
+      break;
+    }
     const started = performance.now();
     logger.info(`[${index + 1}/${config.services.length}] ${service.name}: ${service.releasesRoot} → ${service.release} on ${service.target.description}`);
     try {
@@ -219,8 +226,10 @@ export async function rolloutServices(config: RolloutConfig, context: Partial<Co
   }
   if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
 
-  // The coordinated rollback.
+  // The coordinated rollback. It runs to the end even when the job was cancelled: stopping half-way would leave
+  // services on two releases.
   const rollbackStart = performance.now();
+  config = { ...config, signal: undefined };
   const byName = new Map(records.map((record, index) => [record.name, { record, service: config.services[index]! }]));
   const toRollBack = order.map((name) => byName.get(name)!).filter(({ record }) => record.switched);
   logger.warning(`Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`);
@@ -249,7 +258,7 @@ export async function rolloutServices(config: RolloutConfig, context: Partial<Co
       if (now.current !== record.newRelease) throw new UserError(`current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`);
       const back = await switchRelease(
         service.target,
-        { ...switchSettings, releasesRoot: service.releasesRoot, release: record.previousRelease, mode: 'rollback', beforeSwitch: [], afterSwitch: [], rollbackOnFailure: false },
+        { ...switchSettings, signal: undefined, releasesRoot: service.releasesRoot, release: record.previousRelease, mode: 'rollback', beforeSwitch: [], afterSwitch: [], rollbackOnFailure: false },
         full,
       );
       record.results.push(...back.results);
