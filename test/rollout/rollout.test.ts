@@ -87,6 +87,9 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     expect(outcome.services.map((s) => `${s.name}:${s.state}:${s.previousRelease}`)).toEqual(SERVICES.map((name) => `${name}:deployed:${OLD}`));
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${NEW}`));
     expect(events()).toEqual([...SERVICES.map((name) => `restart ${name} ${NEW}`), 'verify']);
+    const ledger = buildLedger([{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }], { endedAt: new Date().toISOString() });
+    expect(ledger).toMatchObject({ verdict: 'GO', rolledBack: false, releases: { previous: OLD, new: NEW, current: NEW }, servicesRollback: null });
+    expect(ledger.services!.map((s) => s.state)).toEqual(['deployed', 'deployed', 'deployed', 'deployed']);
   }, 60_000);
 
   it('stops at the unhealthy third, rolls back the switched ones in the given order and never touches the fourth', async () => {

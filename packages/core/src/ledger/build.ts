@@ -101,8 +101,8 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
       previous = lead.previousRelease ?? previous;
       if (list.data.some((s) => s.switched)) switchedTo = lead.newRelease;
       if (servicesRollback) rolledBack = true;
-      const live = list.data.every((s) => s.state === 'deployed');
-      current = live ? lead.newRelease : lead.rolledBack ? lead.previousRelease : (lead.switched && lead.state !== 'untouched' ? lead.newRelease : lead.previousRelease) ?? current;
+      // Where the first service's `current` is at the end: the new release unless this run moved it back (or never moved it).
+      current = lead.state === 'deployed' || (lead.switched && !lead.rolledBack) ? lead.newRelease : (lead.previousRelease ?? current);
       continue;
     }
     if (action === 'verify-bundle-sha' || action === 'pack-bundle') sha256 = str(doc.sha256) ?? sha256;
