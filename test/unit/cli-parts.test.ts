@@ -60,7 +60,8 @@ describe('CLI arguments and help', () => {
     expect(unknownInputMessage('health-retry', ['atempts', 'expect-jsn'], valid)).toMatch(/\. Did you mean --attempts for --atempts, --expect-json for --expect-jsn\?$/);
     expect(unknownInputMessage('health-retry', ['colour'], valid)).not.toContain('Did you mean');
     expect(closest('helth-retry', actionNames(repoRoot))).toBe('health-retry');
-    expect(closest('release', actionNames(repoRoot))).toBe('release-switch');
+    expect(closest('release-swtch', actionNames(repoRoot))).toBe('release-switch');
+    expect(closest('release-service', actionNames(repoRoot))).toBe('release-services');
     expect(closest('deploy', actionNames(repoRoot))).toBe('deployment-ledger');
     expect(closest('frobnicate', actionNames(repoRoot))).toBeUndefined();
   });

@@ -30,6 +30,10 @@ const known: Record<string, { summary: string; example: string }> = {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
     example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates branch-protection-audit --repositories octo-org/app --policy-file .github/branch-policy.yml',
   },
+  'release-services': {
+    summary: 'Rolls a release out to several services in order, health-checks each, and rolls back the switched ones together.',
+    example: 'deploy-gates release-services --release 20250102_030405-abcdef12 --services "$(cat services.yml)" --verify-command ./smoke.sh',
+  },
   'resolve-build-run': {
     summary: 'Finds the successful build run (and its artifact) of exactly this commit, or fails saying what it found.',
     example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../report/result.js';
-import { LEDGER_FORMAT, LEDGER_VERSION, ledgerSchema, type Ledger, type LedgerStage } from './schema.js';
+import { z } from 'zod';
+import { LEDGER_FORMAT, LEDGER_VERSION, ledgerSchema, ledgerServiceSchema, ledgerServicesRollbackSchema, type Ledger, type LedgerStage } from './schema.js';
 
 /** An action's JSON report as read from disk: its name (the file's, without `.json`) and its parsed content. */
 export interface ReportFile {
@@ -69,7 +70,7 @@ function stageOf({ name, document }: ReportFile): LedgerStage {
 
 /** Where a stage belongs in a deploy, so the ledger reads in the order things happened whatever order the files came in. */
 function rank(stage: LedgerStage, doc: Doc): number {
-  const order = ['pack-bundle', 'resolve-build-run', 'verify-bundle-sha', 'pre-switch-gates', 'release-switch', 'health-retry', 'egress-sentinel'];
+  const order = ['pack-bundle', 'resolve-build-run', 'verify-bundle-sha', 'pre-switch-gates', 'release-switch', 'release-services', 'health-retry', 'egress-sentinel'];
   const base = order.indexOf(stage.action);
   const afterRollback = doc.mode === 'rollback' || /rollback/i.test(stage.name);
   return (afterRollback ? 100 : 0) + (base < 0 ? 50 : base);
@@ -87,8 +88,23 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
   let switchedTo: string | null = null;
   let current: string | null = null;
   let rolledBack = false;
+  let services: Ledger['services'] = null;
+  let servicesRollback: Ledger['servicesRollback'] = null;
   for (const { doc } of staged) {
     const action = actionOf(doc);
+    if (action === 'release-services') {
+      const list = z.array(ledgerServiceSchema).safeParse(doc.services);
+      if (!list.success || list.data.length === 0) continue;
+      services = list.data;
+      servicesRollback = ledgerServicesRollbackSchema.nullable().catch(null).parse(doc.rollback ?? null);
+      const lead = list.data[0]!;
+      previous = lead.previousRelease ?? previous;
+      if (list.data.some((s) => s.switched)) switchedTo = lead.newRelease;
+      if (servicesRollback) rolledBack = true;
+      // Where the first service's `current` is at the end: the new release unless this run moved it back (or never moved it).
+      current = lead.state === 'deployed' || (lead.switched && !lead.rolledBack) ? lead.newRelease : (lead.previousRelease ?? current);
+      continue;
+    }
     if (action === 'verify-bundle-sha' || action === 'pack-bundle') sha256 = str(doc.sha256) ?? sha256;
     if (action === 'verify-bundle-sha') unpacked = str(doc.releaseName) ?? unpacked;
     if (action !== 'release-switch') continue;
@@ -137,6 +153,8 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
     endedAt: facts.endedAt,
     stages,
     jobs,
+    services,
+    servicesRollback,
   });
 }
 

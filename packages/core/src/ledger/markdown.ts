@@ -1,5 +1,6 @@
 import { markdownText } from '../report/markdown.js';
 import { statusIcon } from '../report/result.js';
+import { renderRolloutTable } from '../rollout/markdown.js';
 import type { Ledger } from './schema.js';
 
 /** The GO / NO-GO line that tops the summary (and the demo's output). */
@@ -38,6 +39,7 @@ export function renderLedger(ledger: Ledger): string {
     '| --- | --- |',
     ...facts.map(([label, text]) => `| ${label} | ${text} |`),
     '',
+    ...(ledger.services ? ['### Services in rollout order', '', renderRolloutTable({ services: ledger.services, rollback: ledger.servicesRollback }).trimEnd(), ''] : []),
     '| Stage | Gate / check | Result | Detail | Time |',
     '| --- | --- | --- | --- | --- |',
   ];

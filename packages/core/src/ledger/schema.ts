@@ -27,6 +27,35 @@ export const ledgerStageSchema = z.object({
   results: z.array(checkResult),
 });
 
+const serviceHealth = z.object({ healthy: z.boolean(), attempts: z.number(), durationMs: z.number().nonnegative(), detail: z.string() }).nullable();
+
+/** One service of a release-services rollout, in rollout order (additive in version 1). */
+export const ledgerServiceSchema = z.object({
+  name: z.string(),
+  target: z.string(),
+  releasesRoot: z.string(),
+  /** What `current` pointed to before this run, as the run recorded it. */
+  previousRelease: z.string().nullable(),
+  newRelease: z.string(),
+  switched: z.boolean(),
+  health: serviceHealth,
+  state: z.enum(['deployed', 'failed', 'rolled-back', 'rollback-failed', 'untouched']),
+  rolledBack: z.boolean(),
+  rolledBackAt: z.string().nullable(),
+  rollbackHealth: serviceHealth,
+  failure: z.string().nullable(),
+});
+
+/** The coordinated rollback of a release-services rollout: its order and time against the budget (15 minutes). */
+export const ledgerServicesRollbackSchema = z.object({
+  order: z.array(z.string()),
+  ok: z.boolean(),
+  durationMs: z.number().nonnegative(),
+  budgetMs: z.number().nonnegative(),
+  withinBudget: z.boolean(),
+  trigger: z.string(),
+});
+
 export const ledgerSchema = z.object({
   format: z.literal(LEDGER_FORMAT),
   version: z.literal(LEDGER_VERSION),
@@ -52,6 +81,10 @@ export const ledgerSchema = z.object({
   startedAt: z.string().nullable(),
   endedAt: z.string(),
   stages: z.array(ledgerStageSchema),
+  /** Per service, when the deploy used release-services (null otherwise). */
+  services: z.array(ledgerServiceSchema).nullable().default(null),
+  /** The coordinated rollback of release-services, when one ran (null otherwise). */
+  servicesRollback: ledgerServicesRollbackSchema.nullable().default(null),
   /** The result of each job of the deploy workflow (`success`, `failure`, `cancelled`, `skipped`), when known. */
   jobs: z.array(z.object({ name: z.string(), result: z.string() })),
 });

@@ -1,0 +1,318 @@
+import { coreContext, type CoreContext } from '../context.js';
+import { ArgumentError, UserError } from '../errors.js';
+import type { HealthConfig } from '../health/config.js';
+import { runHealthCheck } from '../health/run.js';
+import { shellQuote, type Target } from '../hosts/target.js';
+import { formatDuration } from '../inputs/duration.js';
+import type { CheckResult } from '../report/result.js';
+import { inspectReleases, switchRelease } from '../release/switch.js';
+
+/**
+ * An ordered rollout of several services of one release (the release runbook's flow): each service is switched and
+ * health-checked before the next starts; the first failure stops the rollout. Then a coordinated rollback: the
+ * before-rollback hooks of every service this run switched (stop the workers) in the rollback order, every such
+ * service back to the release it had before this run (as this run recorded it, never guessed) in the rollback order,
+ * a restart and health check of each in rollout order, and the verification command again.
+ */
+export interface ServiceSpec {
+  name: string;
+  target: Target;
+  releasesRoot: string;
+  release: string;
+  health: HealthConfig;
+  /** Run in the new release directory before the switch (migrations). */
+  beforeSwitch: readonly string[];
+  /** Run in the release directory after the switch and after a rollback (restart the service). */
+  afterSwitch: readonly string[];
+  /** Run in releases-root before any service is switched back (stop the workers). */
+  beforeRollback: readonly string[];
+}
+
+export interface RolloutConfig {
+  services: readonly ServiceSpec[];
+  /** Service names, each once; default the reverse of the rollout order. */
+  rollbackOrder?: readonly string[];
+  /** The post-release verification; a failure after the rollout is a rollback trigger, and it runs again after the rollback. */
+  verify?: { command: string; target: Target };
+  keep: number;
+  hookTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  lockOwner?: string;
+  /** The runbook's budget for the whole rollback (15 minutes). */
+  rollbackBudgetMs?: number;
+  signal?: AbortSignal;
+}
+
+export const ROLLBACK_BUDGET_MS = 15 * 60_000;
+
+export type ServiceState = 'deployed' | 'failed' | 'rolled-back' | 'rollback-failed' | 'untouched';
+
+export interface HealthSummary {
+  healthy: boolean;
+  attempts: number;
+  durationMs: number;
+  detail: string;
+}
+
+/** What happened to one service in this run. */
+export interface ServiceRecord {
+  name: string;
+  target: string;
+  releasesRoot: string;
+  /** What `current` pointed to before this run (recorded by this run's switch). */
+  previousRelease: string | null;
+  /** The release this run was to switch to. */
+  newRelease: string;
+  /** Whether this run changed `current` (and left it changed before any rollback). */
+  switched: boolean;
+  health: HealthSummary | null;
+  state: ServiceState;
+  rolledBack: boolean;
+  /** ISO time at which `current` went back to previousRelease. */
+  rolledBackAt: string | null;
+  rollbackHealth: HealthSummary | null;
+  /** Why this service failed (deploy or rollback), for people. */
+  failure: string | null;
+  results: CheckResult[];
+}
+
+export interface RolloutOutcome {
+  ok: boolean;
+  services: ServiceRecord[];
+  /** The service whose deploy or health check stopped the rollout. */
+  stoppedAt: string | null;
+  verify: { command: string; afterRollout: CheckResult | null; afterRollback: CheckResult | null } | null;
+  rollback: { order: string[]; ok: boolean; durationMs: number; budgetMs: number; withinBudget: boolean; trigger: string } | null;
+  results: CheckResult[];
+  failure: string | null;
+}
+
+/** The rollback order as given (names checked against the services), or the reverse of the rollout order. */
+export function rollbackOrderOf(services: readonly { name: string }[], given: readonly string[] | undefined): string[] {
+  const names = services.map((s) => s.name);
+  if (!given || given.length === 0) return [...names].reverse();
+  const unknown = given.filter((name) => !names.includes(name));
+  if (unknown.length > 0) throw new ArgumentError('rollbackOrder', `names services that are not in services: ${unknown.join(', ')}; list each service name once (${names.join(', ')})`);
+  const missing = names.filter((name) => !given.includes(name));
+  const twice = given.filter((name, index) => given.indexOf(name) !== index);
+  if (missing.length > 0 || twice.length > 0) {
+    throw new ArgumentError('rollbackOrder', `must list every service exactly once (${[missing.length ? `missing ${missing.join(', ')}` : '', twice.length ? `twice ${twice.join(', ')}` : ''].filter(Boolean).join('; ')})`);
+  }
+  return [...given];
+}
+
+function healthSummary(outcome: Awaited<ReturnType<typeof runHealthCheck>>): HealthSummary {
+  const failing = outcome.results.filter((r) => r.status === 'fail').map((r) => `${r.name}: ${r.detail}`);
+  return {
+    healthy: outcome.healthy,
+    attempts: outcome.attemptsUsed,
+    durationMs: outcome.durationMs,
+    detail: outcome.healthy ? `healthy after ${outcome.attemptsUsed} attempt(s) in ${formatDuration(outcome.durationMs)}` : failing.join('; ') || 'unhealthy',
+  };
+}
+
+async function runCommands(
+  target: Target,
+  phase: string,
+  commands: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+  config: RolloutConfig,
+  context: CoreContext,
+): Promise<{ results: CheckResult[]; failure?: string }> {
+  const results: CheckResult[] = [];
+  const clean = (text: string) => context.redactor.redact(text);
+  const exports = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)}; export ${key}`).join('\n');
+  for (const command of commands) {
+    const started = performance.now();
+    context.logger.info(clean(`${phase}: $ ${command}`));
+    const result = await target.run(`${exports}\n${command}`, { cwd, timeoutMs: config.hookTimeoutMs, signal: config.signal });
+    for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '')) context.logger.info(clean(`  │ ${line}`));
+    const ok = result.exitCode === 0 && !result.cancelled;
+    const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
+    const detail = result.cancelled ? 'stopped: the job was cancelled' : result.timedOut ? `timed out after ${Math.round(result.durationMs)} ms` : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
+    results.push({ name: `${phase}: ${command}`, status: ok ? 'pass' : 'fail', detail: clean(detail), durationMs: performance.now() - started });
+    if (!ok) return { results, failure: clean(`${phase} command \`${command}\` failed (${detail})`) };
+  }
+  return { results };
+}
+
+/** Deploys the services in order, stops at the first failure and rolls back what this run switched. */
+export async function rolloutServices(given: RolloutConfig, context: Partial<CoreContext> = {}): Promise<RolloutOutcome> {
+  let config = given;
+  const full = coreContext(context);
+  const { logger } = full;
+  if (config.services.length === 0) throw new ArgumentError('services', 'lists no service; give at least one with name, releases-root, release and health-urls');
+  const seen = new Set<string>();
+  for (const service of config.services) {
+    if (seen.has(service.name)) throw new ArgumentError('services', `names "${service.name}" twice; every service needs its own name`);
+    seen.add(service.name);
+  }
+  const order = rollbackOrderOf(config.services, config.rollbackOrder);
+  const budgetMs = config.rollbackBudgetMs ?? ROLLBACK_BUDGET_MS;
+  const results: CheckResult[] = [];
+  const records: ServiceRecord[] = config.services.map((s) => ({
+    name: s.name,
+    target: s.target.description,
+    releasesRoot: s.releasesRoot,
+    previousRelease: null,
+    newRelease: s.release,
+    switched: false,
+    health: null,
+    state: 'untouched',
+    rolledBack: false,
+    rolledBackAt: null,
+    rollbackHealth: null,
+    failure: null,
+    results: [],
+  }));
+  const switchSettings = { keep: config.keep, hookTimeoutMs: config.hookTimeoutMs, lockTimeoutMs: config.lockTimeoutMs, lockOwner: config.lockOwner, signal: config.signal };
+
+  // The rollout: one service after the other, each healthy before the next starts.
+  let stoppedAt: string | null = null;
+  let trigger: string | null = null;
+  for (const [index, service] of config.services.entries()) {
+    const record = records[index]!;
+    if (config.signal?.aborted) {
+      stoppedAt = service.name;
+      trigger = `the job was cancelled before ${service.name}`;
+      logger.error(`${trigger}; the rollout stops here`);
+      break;
+    }
+    const started = performance.now();
+    logger.info(`[${index + 1}/${config.services.length}] ${service.name}: ${service.releasesRoot} → ${service.release} on ${service.target.description}`);
+    try {
+      const outcome = await switchRelease(
+        service.target,
+        { ...switchSettings, releasesRoot: service.releasesRoot, release: service.release, mode: 'switch', beforeSwitch: service.beforeSwitch, afterSwitch: service.afterSwitch, rollbackOnFailure: true },
+        full,
+      );
+      record.results.push(...outcome.results);
+      record.previousRelease = outcome.previousRelease ?? null;
+      record.switched = outcome.switched && !outcome.rolledBack && outcome.currentRelease !== outcome.previousRelease;
+      if (!outcome.ok) record.failure = outcome.failure ?? 'release-switch failed';
+    } catch (error) {
+      record.failure = full.redactor.redact(error instanceof Error ? error.message : String(error));
+    }
+    if (!record.failure) {
+      const health = healthSummary(await runHealthCheck(service.health, full));
+      record.health = health;
+      record.results.push({ name: 'health', status: health.healthy ? 'pass' : 'fail', detail: health.detail, durationMs: health.durationMs });
+      if (!health.healthy) record.failure = `health check failed: ${health.detail}`;
+    }
+    record.state = record.failure ? 'failed' : 'deployed';
+    results.push({ name: `deploy ${service.name}`, status: record.failure ? 'fail' : 'pass', detail: record.failure ?? `→ ${service.release}${record.health ? `, ${record.health.detail}` : ''}`, durationMs: performance.now() - started });
+    if (record.failure) {
+      stoppedAt = service.name;
+      trigger = `${service.name} failed: ${record.failure}`;
+      logger.error(`${service.name} failed; the rollout stops here (${config.services.length - index - 1} service(s) not touched): ${record.failure}`);
+      break;
+    }
+  }
+
+  let verify: RolloutOutcome['verify'] = null;
+  const runVerify = async (when: string): Promise<CheckResult> => {
+    const { command, target } = config.verify!;
+    const done = await runCommands(target, `verify (${when})`, [command], '.', {}, config, full);
+    return done.results[0]!;
+  };
+  if (config.verify) {
+    verify = { command: config.verify.command, afterRollout: null, afterRollback: null };
+    if (!trigger) {
+      verify.afterRollout = await runVerify('after the rollout');
+      results.push(verify.afterRollout);
+      if (verify.afterRollout.status === 'fail') trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
+    }
+  }
+  if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
+
+  // The coordinated rollback. It runs to the end even when the job was cancelled: stopping half-way would leave
+  // services on two releases.
+  const rollbackStart = performance.now();
+  config = { ...config, signal: undefined };
+  const byName = new Map(records.map((record, index) => [record.name, { record, service: config.services[index]! }]));
+  const toRollBack = order.map((name) => byName.get(name)!).filter(({ record }) => record.switched);
+  logger.warning(`Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`);
+  const failRecord = (record: ServiceRecord, why: string) => {
+    record.state = 'rollback-failed';
+    record.failure = record.failure ? `${record.failure}; rollback: ${why}` : `rollback: ${why}`;
+  };
+
+  // 1. Stop what keeps using the new code (the before-rollback hooks), in the rollback order.
+  for (const { record, service } of toRollBack) {
+    const env = { DEPLOY_RELEASE: record.previousRelease ?? '', DEPLOY_NEW_RELEASE: record.newRelease, DEPLOY_RELEASES_ROOT: service.releasesRoot, DEPLOY_SERVICE: service.name };
+    const stopped = await runCommands(service.target, `before-rollback ${service.name}`, service.beforeRollback, service.releasesRoot, env, config, full);
+    record.results.push(...stopped.results);
+    if (stopped.failure) failRecord(record, stopped.failure);
+  }
+  // 2. Every switched service back to the release this run recorded, in the rollback order.
+  for (const { record, service } of toRollBack) {
+    const started = performance.now();
+    if (!record.previousRelease) {
+      failRecord(record, `there was no release before ${record.newRelease} (first deploy), so current stays at ${record.newRelease}`);
+      results.push({ name: `roll back ${service.name}`, status: 'fail', detail: record.failure!, durationMs: 0 });
+      continue;
+    }
+    try {
+      const now = await inspectReleases(service.target, service.releasesRoot);
+      if (now.current !== record.newRelease) throw new UserError(`current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`);
+      const back = await switchRelease(
+        service.target,
+        { ...switchSettings, signal: undefined, releasesRoot: service.releasesRoot, release: record.previousRelease, mode: 'rollback', beforeSwitch: [], afterSwitch: [], rollbackOnFailure: false },
+        full,
+      );
+      record.results.push(...back.results);
+      if (!back.ok || back.currentRelease !== record.previousRelease) throw new UserError(back.failure ?? `current is ${back.currentRelease ?? 'nothing'}`);
+      record.rolledBack = true;
+      record.rolledBackAt = new Date(full.now()).toISOString();
+      record.state = 'rolled-back';
+      results.push({ name: `roll back ${service.name}`, status: 'pass', detail: `${record.newRelease} → ${record.previousRelease}`, durationMs: performance.now() - started });
+    } catch (error) {
+      failRecord(record, full.redactor.redact(error instanceof Error ? error.message : String(error)));
+      results.push({ name: `roll back ${service.name}`, status: 'fail', detail: record.failure!, durationMs: performance.now() - started });
+    }
+  }
+  // 3. Restart and health-check each rolled-back service, in the rollout order.
+  for (const { record, service } of records.map((record, index) => ({ record, service: config.services[index]! }))) {
+    if (!record.rolledBack) continue;
+    const started = performance.now();
+    const env = { DEPLOY_RELEASE: record.previousRelease!, DEPLOY_RELEASE_DIR: `${service.releasesRoot}/releases/${record.previousRelease}`, DEPLOY_RELEASES_ROOT: service.releasesRoot, DEPLOY_PREVIOUS_RELEASE: record.newRelease, DEPLOY_SERVICE: service.name };
+    const restarted = await runCommands(service.target, `restart ${service.name}`, service.afterSwitch, `${service.releasesRoot}/current`, env, config, full);
+    record.results.push(...restarted.results);
+    if (restarted.failure) failRecord(record, restarted.failure);
+    const health = healthSummary(await runHealthCheck(service.health, full));
+    record.rollbackHealth = health;
+    record.results.push({ name: 'health after rollback', status: health.healthy ? 'pass' : 'fail', detail: health.detail, durationMs: health.durationMs });
+    if (!health.healthy) failRecord(record, `health check after the rollback failed: ${health.detail}`);
+    const ok = record.state === 'rolled-back';
+    results.push({ name: `restart ${service.name}`, status: ok ? 'pass' : 'fail', detail: ok ? health.detail : record.failure!, durationMs: performance.now() - started });
+  }
+  // 4. The post-release verification again.
+  if (verify) {
+    verify.afterRollback = await runVerify('after the rollback');
+    results.push(verify.afterRollback);
+  }
+  const durationMs = Math.round(performance.now() - rollbackStart);
+  const rollbackOk = toRollBack.every(({ record }) => record.state === 'rolled-back') && verify?.afterRollback?.status !== 'fail';
+  const withinBudget = durationMs <= budgetMs;
+  results.push({
+    name: 'rollback time',
+    status: withinBudget ? 'pass' : 'fail',
+    detail: `${formatDuration(durationMs)} for ${toRollBack.length} service(s), target ${formatDuration(budgetMs)}`,
+    durationMs,
+  });
+  const broken = toRollBack.filter(({ record }) => record.state === 'rollback-failed').map(({ record }) => `${record.name} (${record.failure})`);
+  const failure = rollbackOk
+    ? `${trigger}; rolled back ${toRollBack.map(({ record }) => record.name).join(', ') || 'nothing (no service had been switched)'} in ${formatDuration(durationMs)}`
+    : `${trigger}; THE ROLLBACK FAILED: ${[...broken, ...(verify?.afterRollback?.status === 'fail' ? [`verification after the rollback: ${verify.afterRollback.detail}`] : [])].join('; ')}`;
+  if (!rollbackOk) logger.error(failure);
+  return {
+    ok: false,
+    services: records,
+    stoppedAt,
+    verify,
+    rollback: { order: toRollBack.map(({ record }) => record.name), ok: rollbackOk, durationMs, budgetMs, withinBudget, trigger },
+    results,
+    failure,
+  };
+}

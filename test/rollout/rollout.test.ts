@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalTarget } from '#core/hosts/local.js';
+import type { Target } from '#core/hosts/target.js';
+import { rolloutServices, rollbackOrderOf, type RolloutConfig, type ServiceSpec } from '#core/rollout/run.js';
+import { renderRolloutTable } from '#core/rollout/markdown.js';
+import { buildLedger } from '#core/ledger/build.js';
+import { renderLedger } from '#core/ledger/markdown.js';
+import { healthConfig } from '../support/health.js';
+import { startServer, type TestServer } from '../support/http-server.js';
+import { makeReleases, releaseName } from '../support/release-tree.js';
+import { targetKinds } from '../support/targets.js';
+
+// The release runbook's four services, in its order. Each service's /health answers from the release its `current`
+// points to (the `health` file in it), so a switch or a rollback changes what the check sees, as with a real restart.
+const SERVICES = ['provider-plan', 'adapter-wechat', 'gateway', 'worker'];
+const OLD = releaseName(1);
+const NEW = releaseName(2);
+
+describe.each(targetKinds)('four services rolled out on $name', (kind) => {
+  let target: Target;
+  let work: string;
+  let server: TestServer;
+  const log = () => join(work, 'hooks.log');
+  const events = () => readFileSync(log(), 'utf8').trim().split('\n');
+  const root = (name: string) => join(work, name);
+  const current = (name: string) => readlinkSync(join(root(name), 'current'));
+
+  beforeAll(async () => {
+    target = await kind.setup();
+    work = await mkdtemp(join(tmpdir(), 'dg-rollout-'));
+    server = await startServer((req, res) => {
+      const name = (req.url ?? '').split('/')[1] ?? '';
+      let state = 'missing';
+      try {
+        state = readFileSync(join(root(name), 'current', 'health'), 'utf8').trim();
+      } catch { /* no current */ }
+      res.writeHead(state === 'ok' ? 200 : 500).end(state);
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    await kind.teardown();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** Every service at OLD with NEW unpacked; `bad` lists `name@release` whose health fails. */
+  async function prepare(bad: string[]): Promise<ServiceSpec[]> {
+    await writeFile(log(), '');
+    const specs: ServiceSpec[] = [];
+    for (const name of SERVICES) {
+      await rm(root(name), { recursive: true, force: true });
+      await makeReleases(root(name), [OLD, NEW]);
+      for (const release of [OLD, NEW]) await writeFile(join(root(name), 'releases', release, 'health'), bad.includes(`${name}@${release}`) ? 'bad' : 'ok');
+      await target.run(`cd '${root(name)}' && ln -s releases/${OLD} current`);
+      specs.push({
+        name,
+        target,
+        releasesRoot: root(name),
+        release: NEW,
+        health: healthConfig([`${server.url}/${name}/health`], { attempts: 2, intervalMs: 20 }),
+        beforeSwitch: [],
+        afterSwitch: [`echo "restart ${name} $(basename "$(pwd -P)")" >> '${log()}'`],
+        beforeRollback: [`echo "stop-workers $DEPLOY_SERVICE" >> '${log()}'`],
+      });
+    }
+    return specs;
+  }
+  const config = (services: ServiceSpec[], extra: Partial<RolloutConfig> = {}): RolloutConfig => ({
+    services,
+    keep: 5,
+    verify: { command: `echo verify >> '${log()}'`, target: new LocalTarget() },
+    ...extra,
+  });
+
+  beforeEach(async () => {
+    if (work) await writeFile(log(), '');
+  });
+
+  it('deploys all four in order and verifies once when every one is healthy', async () => {
+    const outcome = await rolloutServices(config(await prepare([])));
+    expect(outcome.ok).toBe(true);
+    expect(outcome.rollback).toBeNull();
+    expect(outcome.services.map((s) => `${s.name}:${s.state}:${s.previousRelease}`)).toEqual(SERVICES.map((name) => `${name}:deployed:${OLD}`));
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${NEW}`));
+    expect(events()).toEqual([...SERVICES.map((name) => `restart ${name} ${NEW}`), 'verify']);
+    const ledger = buildLedger([{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }], { endedAt: new Date().toISOString() });
+    expect(ledger).toMatchObject({ verdict: 'GO', rolledBack: false, releases: { previous: OLD, new: NEW, current: NEW }, servicesRollback: null });
+    expect(ledger.services!.map((s) => s.state)).toEqual(['deployed', 'deployed', 'deployed', 'deployed']);
+  }, 60_000);
+
+  it('stops at the unhealthy third, rolls back the switched ones in the given order and never touches the fourth', async () => {
+    const rollbackOrder = ['gateway', 'provider-plan', 'adapter-wechat', 'worker'];
+    const outcome = await rolloutServices(config(await prepare([`gateway@${NEW}`]), { rollbackOrder }));
+    expect(outcome.ok).toBe(false);
+    expect(outcome.stoppedAt).toBe('gateway');
+    expect(outcome.services.map((s) => `${s.name}:${s.state}`)).toEqual(['provider-plan:rolled-back', 'adapter-wechat:rolled-back', 'gateway:rolled-back', 'worker:untouched']);
+    expect(outcome.rollback).toMatchObject({ order: ['gateway', 'provider-plan', 'adapter-wechat'], ok: true, withinBudget: true });
+    // Every service is back on the release this run recorded; the fourth was never switched.
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: null, health: null, results: [] });
+    // The runbook's order: deploys, then stop the workers (rollback order) before anything goes back, restart in rollout order, verify.
+    expect(events()).toEqual([
+      `restart provider-plan ${NEW}`,
+      `restart adapter-wechat ${NEW}`,
+      `restart gateway ${NEW}`,
+      'stop-workers gateway',
+      'stop-workers provider-plan',
+      'stop-workers adapter-wechat',
+      `restart provider-plan ${OLD}`,
+      `restart adapter-wechat ${OLD}`,
+      `restart gateway ${OLD}`,
+      'verify',
+    ]);
+    const [first] = outcome.services;
+    expect(first).toMatchObject({ previousRelease: OLD, newRelease: NEW, switched: true, rolledBack: true, health: { healthy: true }, rollbackHealth: { healthy: true } });
+    expect(Date.parse(first!.rolledBackAt!)).not.toBeNaN();
+    expect(outcome.services[2]!.health).toMatchObject({ healthy: false });
+    expect(outcome.failure).toMatch(/^gateway failed: health check failed: .*; rolled back gateway, provider-plan, adapter-wechat in /);
+    expect(outcome.verify).toMatchObject({ afterRollout: null, afterRollback: { status: 'pass' } });
+    const table = renderRolloutTable(outcome);
+    expect(table.split('\n').slice(2, 6).map((row) => row.split(' | ').slice(0, 2).concat(row.split(' | ')[6]!).join(' '))).toEqual([
+      '| 1 provider-plan ↩️ rolled back',
+      '| 2 adapter-wechat ↩️ rolled back',
+      '| 3 gateway ↩️ rolled back',
+      '| 4 worker ⏭️ not touched',
+    ]);
+    expect(table).toMatch(/\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → provider-plan → adapter-wechat\./);
+
+    // The ledger keeps it per service, from the report as the action writes it (a JSON round trip).
+    const document = JSON.parse(JSON.stringify({ action: 'release-services', ...outcome }));
+    const ledger = buildLedger([{ name: 'release-services', document }], { endedAt: new Date().toISOString() });
+    expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: true, releases: { previous: OLD, new: NEW, current: OLD } });
+    expect(ledger.services!.map((s) => [s.name, s.previousRelease, s.state, s.rolledBackAt !== null])).toEqual([
+      ['provider-plan', OLD, 'rolled-back', true],
+      ['adapter-wechat', OLD, 'rolled-back', true],
+      ['gateway', OLD, 'rolled-back', true],
+      ['worker', null, 'untouched', false],
+    ]);
+    expect(ledger.servicesRollback).toMatchObject({ order: ['gateway', 'provider-plan', 'adapter-wechat'], ok: true, budgetMs: 900_000 });
+    expect(ledger.reason).toBe(`release-services failed; rolled back to ${OLD}`);
+    const summary = renderLedger(ledger);
+    expect(summary).toContain('### Services in rollout order');
+    expect(summary.indexOf('provider-plan')).toBeLessThan(summary.indexOf('| 4 | worker'));
+  }, 60_000);
+
+  it('rolls back all four, stop-workers first in reverse order, when the verification fails after the rollout; reports the time', async () => {
+    const outcome = await rolloutServices(config(await prepare([]), { verify: { command: `echo verify >> '${log()}'; test "$(cat '${log()}' | grep -c verify)" -gt 1`, target: new LocalTarget() } }));
+    expect(outcome.rollback).toMatchObject({ order: [...SERVICES].reverse(), ok: true, withinBudget: true });
+    expect(outcome.failure).toMatch(/^the verification failed after the rollout/);
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(events().filter((line) => line.startsWith('stop-workers'))).toEqual([...SERVICES].reverse().map((name) => `stop-workers ${name}`));
+    console.log(`rollback of four services on ${kind.name}: ${outcome.rollback!.durationMs} ms (target 15 min)`);
+  }, 60_000);
+
+  it('fails loudly when a rolled-back service is not healthy again', async () => {
+    const outcome = await rolloutServices(config(await prepare([`gateway@${NEW}`, `provider-plan@${OLD}`])));
+    expect(outcome.ok).toBe(false);
+    expect(outcome.rollback).toMatchObject({ ok: false, order: ['gateway', 'adapter-wechat', 'provider-plan'] });
+    expect(outcome.services[0]).toMatchObject({ state: 'rollback-failed', rolledBack: true, rollbackHealth: { healthy: false } });
+    expect(outcome.failure).toMatch(/THE ROLLBACK FAILED: provider-plan \(.*health check after the rollback failed/);
+    expect(outcome.results.find((r) => r.name === 'restart provider-plan')?.status).toBe('fail');
+    expect(renderRolloutTable(outcome)).toContain('**Rollback FAILED**');
+  }, 60_000);
+});
+
+describe('a cancelled job', () => {
+  it('stops before the next service and still rolls back everything it switched, to the end', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'dg-rollout-cancel-'));
+    const cancel = new AbortController();
+    // The job is cancelled while gateway is checked (gateway itself is healthy).
+    const server = await startServer((req, res) => {
+      if (req.url?.startsWith('/gateway/')) cancel.abort(new Error('cancelled (the run was cancelled)'));
+      res.writeHead(200).end('ok');
+    });
+    try {
+      const target = new LocalTarget();
+      const services: ServiceSpec[] = [];
+      for (const name of SERVICES) {
+        await makeReleases(join(work, name), [OLD, NEW]);
+        await target.run(`cd '${join(work, name)}' && ln -s releases/${OLD} current`);
+        services.push({ name, target, releasesRoot: join(work, name), release: NEW, health: healthConfig([`${server.url}/${name}/health`]), beforeSwitch: [], afterSwitch: ['true'], beforeRollback: ['true'] });
+      }
+      const outcome = await rolloutServices({ services, keep: 5, signal: cancel.signal });
+      expect(outcome.stoppedAt).toBe('worker');
+      expect(outcome.failure).toMatch(/^the job was cancelled before worker; rolled back gateway, adapter-wechat, provider-plan in /);
+      expect(outcome.services.map((s) => s.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back', 'untouched']);
+      expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    } finally {
+      await server.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('the rollback order', () => {
+  const services = SERVICES.map((name) => ({ name }));
+  it('defaults to the reverse of the rollout order and refuses unknown, missing or repeated names', () => {
+    expect(rollbackOrderOf(services, undefined)).toEqual(['worker', 'gateway', 'adapter-wechat', 'provider-plan']);
+    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'adapter', 'provider-plan'])).toThrow(/not in services: adapter/);
+    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'gateway', 'provider-plan'])).toThrow(/missing adapter-wechat; twice gateway/);
+  });
+});
