@@ -135,12 +135,13 @@ export async function runMonitor(configPath: string): Promise<void> {
     const probe = createSocket('udp4');
     await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
     probePort = probe.address().port;
-    for (let attempt = 0; attempt < 100 && !probeSeen && child.exitCode === null; attempt++) {
+    // 25 s: a runner busy starting other work can take seconds to hand conntrack's first event over.
+    for (let attempt = 0; attempt < 250 && !probeSeen && child.exitCode === null; attempt++) {
       probe.send('deploy-gates egress-sentinel probe', 9, '127.0.0.1');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     probe.close();
-    if (!probeSeen) snapshot.errors.push('conntrack reported no events within 10s (is connection tracking available in this network namespace?)');
+    if (!probeSeen) snapshot.errors.push('conntrack reported no events within 25s (is connection tracking available in this network namespace?)');
   } else {
     const seen = new Map<string, ProcSocket>();
     const poll = async () => {
