@@ -39,29 +39,28 @@ async function main() {
   for (const { name, files } of await entries()) for (const [file, entry] of files) jobs.push({ name, file, entry });
   const jobCount = Math.max(1, Math.min(Number(option('--jobs') ?? availableParallelism()) || 1, jobs.length));
 
-  // Bundle in worker threads (a queue, so a worker that finishes early takes the next entry), then write in a fixed order.
+  // Bundle in worker threads, a fresh one per entry (ncc's memory is not given back between compilations: one worker
+  // bundling entry after entry ran out of heap), up to jobCount at a time; then write in a fixed order.
   const results = new Array(jobs.length);
   let next = 0;
   const failures = [];
-  const runWorker = () =>
+  const bundleOne = (index) =>
     new Promise((done) => {
-      const worker = new Worker(script, { workerData: null, stdout: false, stderr: false });
-      const take = () => {
-        if (failures.length > 0 || next >= jobs.length) return void worker.terminate().then(done);
-        const index = next++;
-        worker.once('message', (message) => {
-          if (message.error) failures.push(`${relative(root, jobs[index].entry)}: ${message.error}`);
-          else results[index] = message;
-          take();
-        });
-        worker.postMessage(jobs[index].entry);
-      };
+      const worker = new Worker(script, { workerData: null, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+      worker.once('message', (message) => {
+        if (message.error) failures.push(`${relative(root, jobs[index].entry)}: ${message.error}`);
+        else results[index] = message;
+        worker.terminate().then(done);
+      });
       worker.once('error', (error) => {
-        failures.push(`worker: ${error?.message ?? error}`);
+        failures.push(`${relative(root, jobs[index].entry)}: ${error?.message ?? error}`);
         done();
       });
-      take();
+      worker.postMessage(jobs[index].entry);
     });
+  const runWorker = async () => {
+    while (failures.length === 0 && next < jobs.length) await bundleOne(next++);
+  };
   await Promise.all(Array.from({ length: jobCount }, runWorker));
   if (failures.length > 0) {
     process.stderr.write(`build failed:\n${failures.map((failure) => `  ${failure.replace(/\n/g, '\n  ')}`).join('\n')}\n`);
