@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startServer, type TestServer } from '../support/http-server.js';
-import { makeReleases, releaseName } from '../support/release-tree.js';
+import type { TestServer } from '../support/http-server.js';
+import { makeReleases, releaseName, startServicesHealth } from '../support/release-tree.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
@@ -26,14 +26,7 @@ describe('dist/release-services/index.js over ssh', () => {
   beforeAll(async () => {
     sshd = await startSshd();
     work = await mkdtemp(join(tmpdir(), 'dg-services-'));
-    server = await startServer((req, res) => {
-      const name = (req.url ?? '').split('/')[1] ?? '';
-      let state = 'missing';
-      try {
-        state = readFileSync(join(root(name), 'current', 'health'), 'utf8').trim();
-      } catch { /* no current */ }
-      res.writeHead(state === 'ok' ? 200 : 503).end(state);
-    });
+    server = await startServicesHealth(root, 503);
     await writeFile(log(), '');
     for (const name of SERVICES) {
       await makeReleases(root(name), [OLD, NEW]);

@@ -11,7 +11,7 @@ import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger } from '#core/ledger/markdown.js';
 import { healthConfig } from '../support/health.js';
 import { startServer, type TestServer } from '../support/http-server.js';
-import { makeReleases, releaseName } from '../support/release-tree.js';
+import { makeReleases, releaseName, startServicesHealth } from '../support/release-tree.js';
 import { targetKinds } from '../support/targets.js';
 
 // The release runbook's four services, in its order. Each service's /health answers from the release its `current`
@@ -32,14 +32,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
   beforeAll(async () => {
     target = await kind.setup();
     work = await mkdtemp(join(tmpdir(), 'dg-rollout-'));
-    server = await startServer((req, res) => {
-      const name = (req.url ?? '').split('/')[1] ?? '';
-      let state = 'missing';
-      try {
-        state = readFileSync(join(root(name), 'current', 'health'), 'utf8').trim();
-      } catch { /* no current */ }
-      res.writeHead(state === 'ok' ? 200 : 500).end(state);
-    });
+    server = await startServicesHealth(root, 500);
   }, 60_000);
   afterAll(async () => {
     await server?.close();

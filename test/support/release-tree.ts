@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { startServer, type TestServer } from './http-server.js';
 import { repoRoot } from './paths.js';
 
 /** Release names the way pack-bundle makes them: `<YYYYMMDD_HHMMSS>-<sha8>`, sorting by time. */
@@ -57,4 +58,21 @@ export async function startReader(node: string, root: string, stopFile: string):
     });
   });
   return { done };
+}
+
+/**
+ * A loopback server standing in for several services' /health: `GET /<service>/…` answers 200 when
+ * `<root(service)>/current/health` holds `ok`, else `unhealthyStatus` with what it holds (`missing` without a current).
+ */
+export function startServicesHealth(root: (service: string) => string, unhealthyStatus: number): Promise<TestServer> {
+  return startServer((req, res) => {
+    const name = (req.url ?? '').split('/')[1] ?? '';
+    let state = 'missing';
+    try {
+      state = readFileSync(join(root(name), 'current', 'health'), 'utf8').trim();
+    } catch {
+      // no current (yet)
+    }
+    res.writeHead(state === 'ok' ? 200 : unhealthyStatus).end(state);
+  });
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '#core/errors.js';
-import { boolean, integer, lines, oneOf, optional, withDefault } from '#core/inputs/schema.js';
+import { boolean, integer, lines, oneOf, optional, parseRepository, withDefault } from '#core/inputs/schema.js';
 import type { RepositoryTarget } from '#core/protection/audit.js';
 import { parsePolicy, type Policy } from '#core/protection/policy.js';
 
@@ -15,9 +15,8 @@ const repositories = () =>
       const org = line.slice(4).trim();
       return NAME.test(org) ? { value: { kind: 'org', org } } : { problem: `"${line}" is not org:<name>, e.g. org:octo-org` };
     }
-    const [owner, repo, extra] = line.split('/');
-    if (!owner || !repo || extra !== undefined || !NAME.test(owner) || !NAME.test(repo)) return { problem: `"${line}" is not owner/repo (e.g. octo-org/app) or org:<name>` };
-    return { value: { kind: 'repo', repo: { owner, repo } } };
+    const repo = parseRepository(line);
+    return repo ? { value: { kind: 'repo', repo } } : { problem: `"${line}" is not owner/repo (e.g. octo-org/app) or org:<name>` };
   });
 
 /** The inputs of branch-protection-audit, keyed by their action.yml names, with the same defaults. */

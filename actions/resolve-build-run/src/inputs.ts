@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { BuildRunQuery } from '#core/build-run/resolve.js';
 import { InputError } from '#core/errors.js';
 import { FULL_SHA } from '#core/github/schemas.js';
-import { duration, oneOf, optional, optionalDuration, required, withDefault } from '#core/inputs/schema.js';
+import { duration, oneOf, optional, optionalDuration, optionalRepository, required, withDefault } from '#core/inputs/schema.js';
 
 /** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
 const commitSha = () =>
@@ -21,18 +21,6 @@ const commitSha = () =>
     return sha.toLowerCase();
   });
 
-const repository = () =>
-  z.string().transform((text, ctx) => {
-    const value = text.trim();
-    if (value === '') return undefined;
-    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(value);
-    if (!match) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not owner/name, e.g. octo-org/app` });
-      return z.NEVER;
-    }
-    return { owner: match[1]!, repo: match[2]! };
-  });
-
 export const CONCLUSIONS = ['success', 'failure', 'neutral', 'cancelled', 'skipped', 'timed_out', 'action_required'] as const;
 
 /** The inputs of resolve-build-run, keyed by their action.yml names, with the same defaults. */
@@ -47,7 +35,7 @@ export const resolveBuildRunInputs = {
   'poll-interval': withDefault('15s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
   'require-environment': optional(),
   'min-age': optionalDuration(),
-  repository: repository(),
+  repository: optionalRepository(),
   'github-token': optional(),
 };
 

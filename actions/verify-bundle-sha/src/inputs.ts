@@ -3,7 +3,7 @@ import type { VerifyConfig } from '#core/bundle/verify.js';
 import { parseSize, SIZE_HINT } from '#core/bundle/size.js';
 import { InputError } from '#core/errors.js';
 import { targetInputs } from '#core/hosts/inputs.js';
-import { optional, withDefault } from '#core/inputs/schema.js';
+import { optional, optionalRepository, withDefault } from '#core/inputs/schema.js';
 
 const runId = () =>
   z.string().transform((text, ctx) => {
@@ -16,23 +16,11 @@ const runId = () =>
     return Number(value);
   });
 
-const repository = () =>
-  z.string().transform((text, ctx) => {
-    const value = text.trim();
-    if (value === '') return undefined;
-    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(value);
-    if (!match) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not owner/name, e.g. octo-org/app` });
-      return z.NEVER;
-    }
-    return { owner: match[1]!, repo: match[2]! };
-  });
-
 /** The inputs of verify-bundle-sha, keyed by their action.yml names, with the same defaults. */
 export const verifyBundleShaInputs = {
   'run-id': runId(),
   'artifact-name': optional(),
-  repository: repository(),
+  repository: optionalRepository(),
   'github-token': optional(),
   bundle: optional(),
   'checksum-file': optional(),

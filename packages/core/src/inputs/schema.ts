@@ -67,6 +67,16 @@ export const integer = ({ min, max }: { min?: number; max?: number } = {}): Inpu
       }`,
   );
 
+/** `owner/name` (e.g. `octo-org/app`) as its two parts; undefined when it is not that. */
+export function parseRepository(text: string): { owner: string; repo: string } | undefined {
+  const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(text.trim());
+  return match ? { owner: match[1]!, repo: match[2]! } : undefined;
+}
+
+/** An optional `owner/name` input: empty is undefined (the caller's default, e.g. GITHUB_REPOSITORY). */
+export const optionalRepository = (): InputSchema<{ owner: string; repo: string } | undefined> =>
+  z.string().pipe(z.union([z.literal('').transform(() => undefined), parsedBy(parseRepository, (text) => `"${text}" is not owner/name, e.g. octo-org/app`)]));
+
 export const boolean = (): InputSchema<boolean> =>
   parsedBy(parseBoolean, (text) => `"${text}" is not a boolean; use true or false`);
 

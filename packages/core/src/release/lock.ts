@@ -87,6 +87,12 @@ export function describeHolder(holder: LockHolder): string {
 /** The owner, token, since and heartbeat of the lock directory as NUL-terminated fields, then the host's clock. */
 const HOLDER_FIELDS = `printf '%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/owner 2>/dev/null)" "$(cat ${LOCK_DIR}/token 2>/dev/null)" "$(cat ${LOCK_DIR}/since 2>/dev/null)" "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" "$(date +%s)"`;
 
+/** A shell test that is true while the lock directory carries `token`. */
+const holds = (token: string) => `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ]`;
+
+/** Shell lines that remove the lock directory if (and only if) it is still `token`'s; true when they did. */
+const releaseIfHeld = (token: string) => `${holds(token)} && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
+
 /** What one attempt printed, record by record (see attemptScript). */
 interface AttemptOutput {
   waiting?: LockHolder;
@@ -226,7 +232,7 @@ interface AttemptScript {
  * then `acquired <flock|mkdir>` + whenAcquired's output + the ready marker, or `held <holder>`, or the precheck's refusal.
  */
 function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcquired }: AttemptScript): string {
-  const release = `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ] && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
+  const release = releaseIfHeld(token);
   return [
     ...(precheck ? [precheck] : []),
     cd,
@@ -266,7 +272,7 @@ async function breakStale(target: Target, cd: string, token: string, holder: Loc
     [
       cd,
       `mkdir ${LOCK_DIR}.break 2>/dev/null || { find ${LOCK_DIR}.break -maxdepth 0 -mmin +1 -exec rm -rf {} \\; 2>/dev/null; exit 0; }`,
-      `if [ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${shellQuote(holder.token)} ] && [ "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" = ${shellQuote(String(holder.heartbeat ?? ''))} ]; then`,
+      `if ${holds(shellQuote(holder.token))} && [ "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" = ${shellQuote(String(holder.heartbeat ?? ''))} ]; then`,
       `  mv -T -- ${LOCK_DIR} ${LOCK_DIR}.stale.${token} && rm -rf -- ${LOCK_DIR}.stale.${token} && printf 'broken\\0'`,
       'fi',
       `rmdir ${LOCK_DIR}.break`,
@@ -294,7 +300,7 @@ interface Held {
 const RELEASE_WAIT_MS = 15_000;
 
 function holdLock({ target, cd, token, where, options, logger, broke, waitedFor, waitedMs, acquiredOutput, holder }: Held): HeldLock {
-  const guard = `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ] || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
+  const guard = `${holds(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
   let beating: Promise<unknown> | undefined;
   const heartbeat = setInterval(() => {
     if (beating) return;
@@ -310,7 +316,7 @@ function holdLock({ target, cd, token, where, options, logger, broke, waitedFor,
   let released = false;
   const releaseDirectory = async () => {
     const result = await target.run(
-      [cd, `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ] || exit 0`, `mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`].join('\n'),
+      [cd, `${holds(token)} || exit 0`, releaseIfHeld(token)].join('\n'),
     );
     if (result.exitCode !== 0) logger.warning(`Could not release the deploy lock ${where}: ${result.stderr.trim()}; remove it by hand`);
   };
