@@ -90,7 +90,7 @@ export async function runMonitor(configPath: string): Promise<void> {
     dirty = false;
   };
   let locals = localAddresses();
-  let probePort = -1;
+  const probePorts = new Set<number>();
   let probeSeen = false;
 
   const record = (event: { protocol: string; destination: string; port: number; time: number }, owner?: () => Promise<{ pid: number; process: string } | undefined>) => {
@@ -128,20 +128,21 @@ export async function runMonitor(configPath: string): Promise<void> {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const event = parseConntrackLine(line);
       if (!event) return;
-      if (event.sourcePort === probePort && event.protocol === 'udp') return void (probeSeen = true);
+      if (event.protocol === 'udp' && event.port === 9 && probePorts.has(event.sourcePort)) return void (probeSeen = true);
       record(event, () => ownerOfConnection(event));
     });
-    // Ready once conntrack reports a datagram the monitor sends itself: from then on no connection is missed.
-    const probe = createSocket('udp4');
-    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
-    probePort = probe.address().port;
-    // 25 s: a runner busy starting other work can take seconds to hand conntrack's first event over.
-    for (let attempt = 0; attempt < 250 && !probeSeen && child.exitCode === null; attempt++) {
-      probe.send('deploy-gates egress-sentinel probe', 9, '127.0.0.1');
+    // Ready once conntrack reports a datagram the monitor sends itself: from then on no connection is missed. Each
+    // attempt comes from a new socket (a new source port), so it is a new flow with a NEW event of its own: resending
+    // from one socket only refreshes the flow's entry, and its one NEW event may come before conntrack listens.
+    for (let attempt = 0; attempt < 100 && !probeSeen && child.exitCode === null; attempt++) {
+      const probe = createSocket('udp4');
+      await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+      probePorts.add(probe.address().port);
+      await new Promise((resolve) => probe.send('deploy-gates egress-sentinel probe', 9, '127.0.0.1', resolve));
+      probe.close();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    probe.close();
-    if (!probeSeen) snapshot.errors.push('conntrack reported no events within 25s (is connection tracking available in this network namespace?)');
+    if (!probeSeen) snapshot.errors.push('conntrack reported no events within 10s (is connection tracking available in this network namespace?)');
   } else {
     const seen = new Map<string, ProcSocket>();
     const poll = async () => {

@@ -155,8 +155,8 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
     resolved,
     startedAt: new Date().toISOString(),
   };
-  let problem = 'did not become ready within 30s';
-  for (let waited = 0; waited < 30_000; waited += 100) {
+  let problem = 'did not become ready within 15s';
+  for (let waited = 0; waited < 15_000; waited += 100) {
     const snapshot = readSnapshot(snapshotPath);
     if (snapshot?.ready && snapshot.errors.length === 0) {
       if (rules) {
