@@ -2,6 +2,7 @@
 // Bundles every action (actions/<name>/src/index.ts, plus src/post.ts where action.yml has a post step)
 // and the CLI into single files with ncc: dist/<name>/index.js, dist/<name>/post.js, dist/cli/index.js.
 // `--out <dir>` writes the bundles elsewhere (the freshness test compares such a build with dist/).
+// `--only <a,b>` bundles just those entries (action names or `cli`) and replaces only their folders in the output.
 // `--jobs <n>` bundles up to n entries at once, each in its own worker thread (default: one per processor);
 // every entry is its own ncc compilation either way, so the output does not depend on n.
 import { existsSync } from 'node:fs';
@@ -35,8 +36,14 @@ async function entries() {
 
 async function main() {
   const out = option('--out') ? resolve(option('--out')) : join(root, 'dist');
+  const only = option('--only')?.split(',').map((name) => name.trim()).filter(Boolean);
+  const chosen = (await entries()).filter(({ name }) => !only || only.includes(name));
+  if (only && chosen.length !== only.length) {
+    process.stderr.write(`--only names an entry that does not exist: ${only.join(', ')} (entries: cli and actions/<name>)\n`);
+    process.exit(2);
+  }
   const jobs = [];
-  for (const { name, files } of await entries()) for (const [file, entry] of files) jobs.push({ name, file, entry });
+  for (const { name, files } of chosen) for (const [file, entry] of files) jobs.push({ name, file, entry });
   const jobCount = Math.max(1, Math.min(Number(option('--jobs') ?? availableParallelism()) || 1, jobs.length));
 
   // Bundle in worker threads, a fresh one per entry (ncc's memory is not given back between compilations: one worker
@@ -67,7 +74,8 @@ async function main() {
     process.exit(1);
   }
 
-  await rm(out, { recursive: true, force: true });
+  if (only) for (const { name } of chosen) await rm(join(out, name), { recursive: true, force: true });
+  else await rm(out, { recursive: true, force: true });
   for (const [index, { name, file }] of jobs.entries()) {
     const { code, packageJson, chunks } = results[index];
     await mkdir(join(out, name), { recursive: true });
