@@ -18,11 +18,27 @@ for (const size of [10, 100, 500]) {
   const double = await new GitHubDouble().start();
   for (let index = 0; index < size; index++) {
     seed(double, `bench/repo-${index}`, {
-      branches: [{ name: 'main', classic: FULL_CLASSIC }, { name: 'develop', classic: { requiredChecks: ['build'] } }, { name: 'feature/x' }],
-      rulesets: [{ id: 1, name: 'no force', enforcement: 'active', include: ['main', 'develop'], rules: [{ type: 'non_fast_forward' }, { type: 'deletion' }] }],
+      branches: [
+        { name: 'main', classic: FULL_CLASSIC },
+        { name: 'develop', classic: { requiredChecks: ['build'] } },
+        { name: 'feature/x' },
+      ],
+      rulesets: [
+        {
+          id: 1,
+          name: 'no force',
+          enforcement: 'active',
+          include: ['main', 'develop'],
+          rules: [{ type: 'non_fast_forward' }, { type: 'deletion' }],
+        },
+      ],
       workflows: [
         { name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW },
-        { name: 'Release', file: 'release.yml', text: 'on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps: [{ run: make }]\n' },
+        {
+          name: 'Release',
+          file: 'release.yml',
+          text: 'on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps: [{ run: make }]\n',
+        },
       ],
     });
   }
@@ -30,11 +46,25 @@ for (const size of [10, 100, 500]) {
   for (const concurrency of [8, 1, 8, 1]) {
     const before = double.requests.length;
     const started = performance.now();
-    const report = await audit(client, { targets: [{ kind: 'org', org: 'bench' }], policy, apply: false, concurrency }, { logger: { info() {}, warning() {}, error() {}, debug() {} } });
+    const report = await audit(
+      client,
+      { targets: [{ kind: 'org', org: 'bench' }], policy, apply: false, concurrency },
+      { logger: { info() {}, warning() {}, error() {}, debug() {} } },
+    );
     const ms = performance.now() - started;
     const requests = double.requests.length - before;
-    if (report.repositories.length !== size || double.violations.length > 0) throw new Error(`bench audit incomplete: ${report.repositories.length}/${size}, violations ${double.violations.length}`);
-    rows.push([String(size), String(concurrency), String(requests), (requests / size).toFixed(2), ms.toFixed(0), (ms / size).toFixed(2)]);
+    if (report.repositories.length !== size || double.violations.length > 0)
+      throw new Error(
+        `bench audit incomplete: ${report.repositories.length}/${size}, violations ${double.violations.length}`,
+      );
+    rows.push([
+      String(size),
+      String(concurrency),
+      String(requests),
+      (requests / size).toFixed(2),
+      ms.toFixed(0),
+      (ms / size).toFixed(2),
+    ]);
   }
   await double.stop();
 }

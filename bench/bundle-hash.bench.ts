@@ -16,7 +16,9 @@ const dir = await mkdtemp(join(tmpdir(), 'dg-bench-hash-'));
 const file = join(dir, 'bundle.tar.gz');
 
 const child = (code: string) => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, file], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, file], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { sha256: string; seconds: number; maxRssKiB: number };
 };
@@ -48,7 +50,8 @@ try {
   const chunk = Buffer.alloc(16 * 1024 * 1024);
   for (let written = 0; written < SIZE; written += chunk.length) {
     randomFillSync(chunk);
-    if (!out.write(chunk.subarray(0, Math.min(chunk.length, SIZE - written)))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    if (!out.write(chunk.subarray(0, Math.min(chunk.length, SIZE - written))))
+      await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve) => out.end(() => resolve()));
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((name) => [name, []]));
@@ -66,15 +69,21 @@ try {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const gib = SIZE / 1024 ** 3;
   const openssl = median(times['openssl dgst -sha256']!);
-  console.log(`${gib.toFixed(2)} GiB, ${ROUNDS} interleaved rounds, median seconds (ours and node stream: hashing time inside the process)`);
+  console.log(
+    `${gib.toFixed(2)} GiB, ${ROUNDS} interleaved rounds, median seconds (ours and node stream: hashing time inside the process)`,
+  );
   console.log('way                              seconds   GiB/s   throughput vs openssl');
   for (const [name, values] of Object.entries(times)) {
     const seconds = median(values);
-    console.log(`${name.padEnd(32)} ${seconds.toFixed(2).padStart(7)}  ${(gib / seconds).toFixed(2).padStart(6)}   ${(openssl / seconds).toFixed(2)}x`);
+    console.log(
+      `${name.padEnd(32)} ${seconds.toFixed(2).padStart(7)}  ${(gib / seconds).toFixed(2).padStart(6)}   ${(openssl / seconds).toFixed(2)}x`,
+    );
   }
   const ratio = openssl / median(times['verify-bundle-sha (hash.ts)']!);
   console.log('');
-  console.log(`ratio: verify-bundle-sha hashes at ${ratio.toFixed(2)}x openssl's throughput (target ≥ 0.90x), ${(median(times.sha256sum!) / median(times['verify-bundle-sha (hash.ts)']!)).toFixed(2)}x sha256sum's; peak RSS of the hashing process ${(peak / 1024).toFixed(1)} MiB (target < 100 MiB)`);
+  console.log(
+    `ratio: verify-bundle-sha hashes at ${ratio.toFixed(2)}x openssl's throughput (target ≥ 0.90x), ${(median(times.sha256sum!) / median(times['verify-bundle-sha (hash.ts)']!)).toFixed(2)}x sha256sum's; peak RSS of the hashing process ${(peak / 1024).toFixed(1)} MiB (target < 100 MiB)`,
+  );
   if (ratio < 0.9 || peak / 1024 >= 100) process.exitCode = 1;
 } finally {
   await rm(dir, { recursive: true, force: true });

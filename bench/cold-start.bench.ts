@@ -42,15 +42,24 @@ async function medians(commands: { args: string[]; env: NodeJS.ProcessEnv }[]): 
 
 const temp = mkdtempSync(join(tmpdir(), 'cold-start-'));
 try {
-  const env = { ...process.env, GITHUB_OUTPUT: join(temp, 'out'), GITHUB_STEP_SUMMARY: join(temp, 'summary'), RUNNER_TEMP: temp };
+  const env = {
+    ...process.env,
+    GITHUB_OUTPUT: join(temp, 'out'),
+    GITHUB_STEP_SUMMARY: join(temp, 'summary'),
+    RUNNER_TEMP: temp,
+  };
   writeFileSync(env.GITHUB_OUTPUT, '');
   writeFileSync(env.GITHUB_STEP_SUMMARY, '');
 
   const entry = join(repoRoot, 'bench', '.core-only.mjs'); // inside the repo, so @actions/core resolves
   writeFileSync(entry, "import * as core from '@actions/core';\ncore.info('first line');\n");
-  const { code } = await ncc(entry, { minify: true, quiet: true, cache: false, target: 'es2023' }).finally(() => rmSync(entry));
+  const { code } = await ncc(entry, { minify: true, quiet: true, cache: false, target: 'es2023' }).finally(() =>
+    rmSync(entry),
+  );
   writeFileSync(join(temp, 'core-only.mjs'), code);
-  const actions = readdirSync(join(repoRoot, 'dist')).filter((name) => name !== 'cli').sort();
+  const actions = readdirSync(join(repoRoot, 'dist'))
+    .filter((name) => name !== 'cli')
+    .sort();
   const [bare = 0, coreOnly = 0, ...times] = await medians([
     { args: ['-e', 'console.log(1)'], env: process.env },
     { args: [join(temp, 'core-only.mjs')], env: process.env },

@@ -29,7 +29,8 @@ if (unavailable) {
 
 const lab = createLab('b');
 const temp = mkdtempSync(join(tmpdir(), 'egress-bench-'));
-const inRunner = (command: string[], input?: string) => spawnSync('ip', ['netns', 'exec', lab.runner, ...command], { input, encoding: 'utf8' });
+const inRunner = (command: string[], input?: string) =>
+  spawnSync('ip', ['netns', 'exec', lab.runner, ...command], { input, encoding: 'utf8' });
 
 /** Makes `count` connections one after another; `serverCloses`: the server ends each at once (no TIME_WAIT left on the client). */
 const CLIENT = `
@@ -60,14 +61,37 @@ interface Monitor {
 }
 
 /** `mode: block` (conntrack only): the rules are the caller's; the monitor also reads the refused-destination sets every 2 s. */
-async function startMonitor(method: Method, mode: 'audit' | 'block' = 'audit', install = method === 'conntrack' && mode === 'audit'): Promise<Monitor> {
+async function startMonitor(
+  method: Method,
+  mode: 'audit' | 'block' = 'audit',
+  install = method === 'conntrack' && mode === 'audit',
+): Promise<Monitor> {
   const dir = mkdtempSync(join(temp, `${method}-`));
-  if (install) inRunner(['nft', '-f', '-'], rulesetScript({ mode: 'audit', allowLoopback: true, marker: 'bench' }, emptyElements()));
-  const entries: AllowEntry[] = [{ kind: 'network', text: '198.18.1.2:5432', address: '198.18.1.2', prefix: 32, family: 4, port: 5432 }];
-  const config: MonitorConfig = { snapshotPath: join(dir, 'snapshot.json'), method, mode, privilege: { prefix: [] }, entries, resolved: {}, resolveIntervalMs: 30_000, pollIntervalMs: POLL_INTERVAL_MS };
+  if (install)
+    inRunner(
+      ['nft', '-f', '-'],
+      rulesetScript({ mode: 'audit', allowLoopback: true, marker: 'bench' }, emptyElements()),
+    );
+  const entries: AllowEntry[] = [
+    { kind: 'network', text: '198.18.1.2:5432', address: '198.18.1.2', prefix: 32, family: 4, port: 5432 },
+  ];
+  const config: MonitorConfig = {
+    snapshotPath: join(dir, 'snapshot.json'),
+    method,
+    mode,
+    privilege: { prefix: [] },
+    entries,
+    resolved: {},
+    resolveIntervalMs: 30_000,
+    pollIntervalMs: POLL_INTERVAL_MS,
+  };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   // `ip netns exec` replaces itself with the command: the child's pid is the monitor's.
-  const child = spawn('ip', ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')], { stdio: 'ignore' });
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')],
+    { stdio: 'ignore' },
+  );
   const read = () => {
     try {
       return JSON.parse(readFileSync(config.snapshotPath, 'utf8')) as Snapshot;
@@ -93,13 +117,17 @@ async function startMonitor(method: Method, mode: 'audit' | 'block' = 'audit', i
 function cpuTicks(pid: number): number {
   const ticks = (id: string) => {
     try {
-      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
       return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch {
       return 0;
     }
   };
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+  );
   return ticks(String(pid)) + children.reduce((sum, child) => sum + ticks(child), 0);
 }
 
@@ -108,8 +136,18 @@ try {
   // Idle first (before the rounds leave thousands of TIME_WAIT sockets for polling to read): three monitors side by
   // side for IDLE_SECONDS, nothing connecting.
   // The block monitor needs the block rules (its sets); the audit one only their `ct state new` rule, which they hold too.
-  inRunner(['nft', '-f', '-'], rulesetScript({ mode: 'block', allowLoopback: true, marker: 'bench' }, { ...emptyElements(), port4: ['198.18.1.2 . 5432'] }));
-  const idle = [await startMonitor('conntrack', 'audit', false), await startMonitor('conntrack', 'block'), await startMonitor('proc-poll')];
+  inRunner(
+    ['nft', '-f', '-'],
+    rulesetScript(
+      { mode: 'block', allowLoopback: true, marker: 'bench' },
+      { ...emptyElements(), port4: ['198.18.1.2 . 5432'] },
+    ),
+  );
+  const idle = [
+    await startMonitor('conntrack', 'audit', false),
+    await startMonitor('conntrack', 'block'),
+    await startMonitor('proc-poll'),
+  ];
   await wait(1_000);
   const before = idle.map((monitor) => cpuTicks(monitor.pid));
   const started = Date.now();
@@ -138,14 +176,21 @@ try {
         await wait(300);
         const snapshot = await monitor.stop();
         const key = `${method} / ${pattern.name}`;
-        detected[key] = (detected[key] ?? 0) + (snapshot.destinations.find((item) => item.address === '198.18.2.2' && item.port === pattern.port)?.count ?? 0);
+        detected[key] =
+          (detected[key] ?? 0) +
+          (snapshot.destinations.find((item) => item.address === '198.18.2.2' && item.port === pattern.port)?.count ??
+            0);
       }
     }
   }
-  console.log(`Node ${process.versions.node}; ${CONNECTIONS} connections per method and pattern, in ${ROUNDS} interleaved rounds; polling every ${POLL_INTERVAL_MS} ms`);
+  console.log(
+    `Node ${process.versions.node}; ${CONNECTIONS} connections per method and pattern, in ${ROUNDS} interleaved rounds; polling every ${POLL_INTERVAL_MS} ms`,
+  );
   for (const pattern of patterns) {
     const list = durations[pattern.name]!;
-    console.log(`  ${pattern.name}: connection time median ${Math.max(...list.map((item) => item.median)).toFixed(3)} ms, p99 ${Math.max(...list.map((item) => item.p99)).toFixed(3)} ms`);
+    console.log(
+      `  ${pattern.name}: connection time median ${Math.max(...list.map((item) => item.median)).toFixed(3)} ms, p99 ${Math.max(...list.map((item) => item.p99)).toFixed(3)} ms`,
+    );
   }
   for (const pattern of patterns) {
     const conntrack = detected[`conntrack / ${pattern.name}`]!;
@@ -154,7 +199,6 @@ try {
       `${pattern.name.padEnd(20)} conntrack ${conntrack}/${CONNECTIONS} (${((conntrack / CONNECTIONS) * 100).toFixed(1)} %)   polling ${poll}/${CONNECTIONS} (${((poll / CONNECTIONS) * 100).toFixed(1)} %)   ${poll > 0 ? `ratio ${(conntrack / poll).toFixed(1)}×` : 'ratio: polling saw none'}`,
     );
   }
-
 } finally {
   lab.destroy();
   rmSync(temp, { recursive: true, force: true });

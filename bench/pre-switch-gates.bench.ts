@@ -25,7 +25,9 @@ async function time(label: string, once: () => Promise<void>): Promise<number> {
   }
   samples.sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)]!;
-  console.log(`${label.padEnd(44)} median ${median.toFixed(1)} ms  (min ${samples[0]!.toFixed(1)}, max ${samples.at(-1)!.toFixed(1)}, ${ROUNDS} runs)`);
+  console.log(
+    `${label.padEnd(44)} median ${median.toFixed(1)} ms  (min ${samples[0]!.toFixed(1)}, max ${samples.at(-1)!.toFixed(1)}, ${ROUNDS} runs)`,
+  );
   return median;
 }
 

@@ -45,7 +45,9 @@ console.log(`${SWITCHES} switches each, local target, concurrent reader of curre
 const rows = [
   await measure('release-switch (mv -T)', (root, name) => swapCurrent(target, root, name)),
   await measure('ln -sfn', (root, name) => sh(root, `ln -sfn ${shellQuote(`releases/${name}`)} current`)),
-  await measure('rm -f + ln -s', (root, name) => sh(root, `rm -f current && ln -s ${shellQuote(`releases/${name}`)} current`)),
+  await measure('rm -f + ln -s', (root, name) =>
+    sh(root, `rm -f current && ln -s ${shellQuote(`releases/${name}`)} current`),
+  ),
 ];
 console.log('');
 console.log('way                      switches/s   reads      failed reads (current missing/dangling)');
@@ -56,5 +58,7 @@ for (const row of rows) {
 }
 const [ours, lnSfn] = rows as [(typeof rows)[0], (typeof rows)[0]];
 console.log('');
-console.log(`ratio: release-switch runs at ${(ours.perSecond / lnSfn.perSecond).toFixed(2)}x the switch rate of ln -sfn; failed reads ${ours.failures} vs ${lnSfn.failures} (ln -sfn) vs ${rows[2]!.failures} (rm + ln -s)`);
+console.log(
+  `ratio: release-switch runs at ${(ours.perSecond / lnSfn.perSecond).toFixed(2)}x the switch rate of ln -sfn; failed reads ${ours.failures} vs ${lnSfn.failures} (ln -sfn) vs ${rows[2]!.failures} (rm + ln -s)`,
+);
 if (ours.failures > 0) process.exitCode = 1;

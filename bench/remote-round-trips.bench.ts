@@ -78,9 +78,31 @@ try {
   const spec = { user: sshd.user, host: '127.0.0.1', port: proxy.port, privateKey: sshd.privateKey, knownHosts };
   const gates = presetGates('laravel');
   const sshArgs = [
-    '-F', '/dev/null', '-T', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
-    '-o', `IdentityFile=${join(keys, 'id')}`, '-o', `UserKnownHostsFile=${join(keys, 'known_hosts')}`, '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', '-p', String(proxy.port), '-l', sshd.user, '--', '127.0.0.1',
+    '-F',
+    '/dev/null',
+    '-T',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'IdentityAgent=none',
+    '-o',
+    `IdentityFile=${join(keys, 'id')}`,
+    '-o',
+    `UserKnownHostsFile=${join(keys, 'known_hosts')}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-p',
+    String(proxy.port),
+    '-l',
+    sshd.user,
+    '--',
+    '127.0.0.1',
     `cd ${shellQuote(dir)} && sh -c ${shellQuote(reference)}`,
   ];
 
@@ -118,7 +140,9 @@ try {
     });
     socket.once('error', reject);
   });
-  console.log(`proxy: +${DELAY_MS} ms each way in front of sshd; TCP connect + SSH banner through it: ${(performance.now() - bannerStarted).toFixed(0)} ms`);
+  console.log(
+    `proxy: +${DELAY_MS} ms each way in front of sshd; TCP connect + SSH banner through it: ${(performance.now() - bannerStarted).toFixed(0)} ms`,
+  );
 
   await ours(); // warm-up (page cache, PHP, sshd)
   await ref();
@@ -130,13 +154,19 @@ try {
     refSamples.push(await ref());
   }
   const [a, b] = [median(oursSamples), median(refSamples)];
-  console.log(`${'pre-switch-gates laravel preset over ssh'.padEnd(46)} median ${a.toFixed(0)} ms  (${spread(oursSamples)}, ${ROUNDS} runs)`);
+  console.log(
+    `${'pre-switch-gates laravel preset over ssh'.padEnd(46)} median ${a.toFixed(0)} ms  (${spread(oursSamples)}, ${ROUNDS} runs)`,
+  );
   console.log(
     `  of which: open ${median(phases.open).toFixed(0)} ms (login + master connection, ssh -f -N), runGates ${median(phases.gates).toFixed(0)} ms (${trips} round trips), close ${median(phases.close).toFixed(0)} ms`,
   );
-  console.log(`${'reference: one ssh call, one sh script (seeds)'.padEnd(46)} median ${b.toFixed(0)} ms  (${spread(refSamples)}, ${ROUNDS} runs)`);
+  console.log(
+    `${'reference: one ssh call, one sh script (seeds)'.padEnd(46)} median ${b.toFixed(0)} ms  (${spread(refSamples)}, ${ROUNDS} runs)`,
+  );
   const ratio = a / b;
-  console.log(`ratio ours/reference: ${ratio.toFixed(2)}x (target ≤ ${TARGET_RATIO}x: ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}); runGates round trips: ${trips}`);
+  console.log(
+    `ratio ours/reference: ${ratio.toFixed(2)}x (target ≤ ${TARGET_RATIO}x: ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}); runGates round trips: ${trips}`,
+  );
 
   // release-switch
   const root = join(keys, 'app');
@@ -147,16 +177,30 @@ try {
   const switchOurs = async () => {
     const started = performance.now();
     const target = await SshTarget.open(spec);
-    const outcome = await switchRelease(target, { releasesRoot: root, release: names[turn++ % 2], mode: 'switch', keep: 5, beforeSwitch: [], afterSwitch: [], rollbackOnFailure: true });
+    const outcome = await switchRelease(target, {
+      releasesRoot: root,
+      release: names[turn++ % 2],
+      mode: 'switch',
+      keep: 5,
+      beforeSwitch: [],
+      afterSwitch: [],
+      rollbackOnFailure: true,
+    });
     await target.close();
     if (!outcome.ok || !outcome.switched) throw new Error(`switch failed: ${JSON.stringify(outcome)}`);
     switchTrips = outcome.roundTrips;
     return performance.now() - started;
   };
-  const lnArgs = (name: string) => [...sshArgs.slice(0, -1), `cd ${shellQuote(root)} && ln -sfn ${shellQuote(`releases/${name}`)} current`];
+  const lnArgs = (name: string) => [
+    ...sshArgs.slice(0, -1),
+    `cd ${shellQuote(root)} && ln -sfn ${shellQuote(`releases/${name}`)} current`,
+  ];
   const switchRef = async () => {
     const started = performance.now();
-    const result = await runProcess('ssh', lnArgs(names[turn++ % 2]!), { env: { ...process.env, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+    const result = await runProcess('ssh', lnArgs(names[turn++ % 2]!), {
+      env: { ...process.env, SSH_AUTH_SOCK: '' },
+      timeoutMs: 60_000,
+    });
     if (result.exitCode !== 0) throw new Error(`reference switch failed (exit ${result.exitCode}): ${result.stderr}`);
     return performance.now() - started;
   };
@@ -169,8 +213,12 @@ try {
     lnSamples.push(await switchRef());
   }
   const [c, d] = [median(switchSamples), median(lnSamples)];
-  console.log(`${'release-switch over ssh (lock, checks, swap)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`);
-  console.log(`${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`);
+  console.log(
+    `${'release-switch over ssh (lock, checks, swap)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`,
+  );
+  console.log(
+    `${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`,
+  );
   console.log(`ratio ours/reference: ${(c / d).toFixed(2)}x`);
 } finally {
   await removeTree(local, dir);

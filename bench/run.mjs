@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wanted = process.argv.slice(2);
-const node = Number(process.versions.node.split('.')[0]) >= 24 ? process.execPath : join(root, 'node_modules/node/bin/node');
+const node =
+  Number(process.versions.node.split('.')[0]) >= 24 ? process.execPath : join(root, 'node_modules/node/bin/node');
 const benches = readdirSync(join(root, 'bench'))
   .filter((file) => file.endsWith('.bench.ts'))
   .filter((file) => wanted.length === 0 || wanted.some((name) => file.startsWith(name)))

@@ -36,10 +36,15 @@ async function entries() {
 
 async function main() {
   const out = option('--out') ? resolve(option('--out')) : join(root, 'dist');
-  const only = option('--only')?.split(',').map((name) => name.trim()).filter(Boolean);
+  const only = option('--only')
+    ?.split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const chosen = (await entries()).filter(({ name }) => !only || only.includes(name));
   if (only && chosen.length !== only.length) {
-    process.stderr.write(`--only names an entry that does not exist: ${only.join(', ')} (entries: cli and actions/<name>)\n`);
+    process.stderr.write(
+      `--only names an entry that does not exist: ${only.join(', ')} (entries: cli and actions/<name>)\n`,
+    );
     process.exit(2);
   }
   const jobs = [];
@@ -53,7 +58,12 @@ async function main() {
   const failures = [];
   const bundleOne = (index) =>
     new Promise((done) => {
-      const worker = new Worker(script, { workerData: null, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+      const worker = new Worker(script, {
+        workerData: null,
+        stdout: false,
+        stderr: false,
+        resourceLimits: { maxOldGenerationSizeMb: 4096 },
+      });
       worker.once('message', (message) => {
         if (message.error) failures.push(`${relative(root, jobs[index].entry)}: ${message.error}`);
         else results[index] = message;
@@ -70,7 +80,9 @@ async function main() {
   };
   await Promise.all(Array.from({ length: jobCount }, runWorker));
   if (failures.length > 0) {
-    process.stderr.write(`build failed:\n${failures.map((failure) => `  ${failure.replace(/\n/g, '\n  ')}`).join('\n')}\n`);
+    process.stderr.write(
+      `build failed:\n${failures.map((failure) => `  ${failure.replace(/\n/g, '\n  ')}`).join('\n')}\n`,
+    );
     process.exit(1);
   }
 
@@ -83,14 +95,22 @@ async function main() {
     if (packageJson) await writeFile(join(out, name, 'package.json'), packageJson);
     for (const [chunk, source] of chunks) await writeFile(join(out, name, chunk), source);
     const loadedLater = chunks.reduce((sum, [, source]) => sum + Buffer.byteLength(source), 0);
-    console.log(`dist/${name}/${file}  ${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB${loadedLater ? ` (+ ${(loadedLater / 1024).toFixed(0)} KiB loaded on first use)` : ''}`);
+    console.log(
+      `dist/${name}/${file}  ${(Buffer.byteLength(code) / 1024).toFixed(0)} KiB${loadedLater ? ` (+ ${(loadedLater / 1024).toFixed(0)} KiB loaded on first use)` : ''}`,
+    );
   }
 }
 
 async function bundleInWorker() {
   const [{ default: ncc }, { minify }] = await Promise.all([import('@vercel/ncc'), import('terser')]);
   const bundle = async (entry) => {
-    const { code, assets } = await ncc(entry, { cache: false, minify: true, sourceMap: false, quiet: true, target: 'es2023' });
+    const { code, assets } = await ncc(entry, {
+      cache: false,
+      minify: true,
+      sourceMap: false,
+      quiet: true,
+      target: 'es2023',
+    });
     // ncc adds a package.json ({"type":"module"}) for ESM output, and a chunk file (<id>.index.js) for each module
     // loaded with import() on first use; anything else would be a file from outside the bundle, which is not allowed.
     const chunks = Object.entries(assets ?? {}).filter(([asset]) => asset !== 'package.json');
@@ -99,7 +119,13 @@ async function bundleInWorker() {
     // ncc minifies the main file only; its chunks get the same treatment here (smaller to commit and to parse).
     const minified = [];
     for (const [asset, { source }] of chunks) {
-      const { code: small } = await minify(String(source), { module: true, ecma: 2020, compress: true, mangle: true, format: { comments: false } });
+      const { code: small } = await minify(String(source), {
+        module: true,
+        ecma: 2020,
+        compress: true,
+        mangle: true,
+        format: { comments: false },
+      });
       minified.push([asset, small]);
     }
     return { code, packageJson: assets?.['package.json']?.source?.toString(), chunks: minified };

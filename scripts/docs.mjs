@@ -23,13 +23,19 @@ let stale = 0;
 /** The GitHub owner from package.json `repository` (a URL, `github:owner/repo` or `owner/repo`), else `<owner>`. */
 export function repositoryOwner(pkg) {
   const repository = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
-  const match = repository && (/github\.com[/:]([\w.-]+)\//.exec(repository) ?? /^(?:github:)?([\w.-]+)\/[\w.-]+$/.exec(repository));
+  const match =
+    repository &&
+    (/github\.com[/:]([\w.-]+)\//.exec(repository) ?? /^(?:github:)?([\w.-]+)\/[\w.-]+$/.exec(repository));
   return match ? match[1] : '<owner>';
 }
 
 /** action-docs' markdown with the real `uses:` line and no default for inputs that have none. */
 export function finishDocs(markdown, name, inputs, owner, version) {
-  const withoutDefault = new Set(Object.entries(inputs ?? {}).filter(([, spec]) => spec?.default === undefined).map(([input]) => input));
+  const withoutDefault = new Set(
+    Object.entries(inputs ?? {})
+      .filter(([, spec]) => spec?.default === undefined)
+      .map(([input]) => input),
+  );
   let input;
   const lines = [];
   for (const line of markdown.split('\n')) {
@@ -53,7 +59,10 @@ if (isMain) {
   for (const name of readdirSync(join(root, 'actions')).sort()) {
     const source = join('actions', name, 'action.yml');
     if (!existsSync(join(root, source))) continue;
-    const generated = execFileSync(bin, ['--no-banner', '--include-name-header', '--source', source], { cwd: root, encoding: 'utf8' });
+    const generated = execFileSync(bin, ['--no-banner', '--include-name-header', '--source', source], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     const inputs = parse(readFileSync(join(root, source), 'utf8')).inputs;
     const markdown = finishDocs(generated.trim(), name, inputs, owner, majorTag);
     const target = join(root, 'action-docs', `${name}.md`);

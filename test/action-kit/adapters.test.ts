@@ -29,7 +29,12 @@ describe('action adapters in-process', () => {
     await releaseSwitch(runner);
     expect(runner.failed).toBeUndefined();
     expect(readlinkSync(join(dir, 'current'))).toBe(`releases/${b}`);
-    expect(runner.outputs).toMatchObject({ 'current-release': b, switched: 'true', 'rolled-back': 'false', report: join(dir, 'deploy-gates/release-switch-report.json') });
+    expect(runner.outputs).toMatchObject({
+      'current-release': b,
+      switched: 'true',
+      'rolled-back': 'false',
+      report: join(dir, 'deploy-gates/release-switch-report.json'),
+    });
   });
 
   it('release-switch shows a hostile current symlink target as text: no log line starts a workflow command', async () => {
@@ -40,9 +45,17 @@ describe('action adapters in-process', () => {
     await releaseSwitch(runner);
     expect(runner.failed).toBeUndefined();
     expect(readlinkSync(join(dir, 'current'))).toBe(`releases/${b}`);
-    const lines = runner.log.filter((entry) => entry.startsWith('info: ')).map((entry) => entry.slice(6)).join('\n').split(/\r\n|\r|\n/);
+    const lines = runner.log
+      .filter((entry) => entry.startsWith('info: '))
+      .map((entry) => entry.slice(6))
+      .join('\n')
+      .split(/\r\n|\r|\n/);
     // A result is one log line, whatever line breaks the link holds.
-    expect(lines).toContainEqual(expect.stringMatching(/^✅ release: .* current: releases\/x ::warning title=x::pwned ##\[error\]old \(not a release\) \(\d+ ms\)$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^✅ release: .* current: releases\/x ::warning title=x::pwned ##\[error\]old \(not a release\) \(\d+ ms\)$/,
+      ),
+    );
     expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
     expect(runner.summaryText).not.toContain('\n::');
   });
@@ -58,18 +71,33 @@ describe('action adapters in-process', () => {
   it('pre-switch-gates on an empty directory (laravel preset: every gate fails) makes one annotation, not one per gate', async () => {
     const empty = join(dir, 'empty');
     mkdirSync(empty);
-    const runner = new FakeRunner({ 'release-dir': empty, preset: 'laravel', target: 'local', layer: 'pre-switch', timeout: '30s' });
+    const runner = new FakeRunner({
+      'release-dir': empty,
+      preset: 'laravel',
+      target: 'local',
+      layer: 'pre-switch',
+      timeout: '30s',
+    });
     await preSwitchGates(runner);
     expect(Number(runner.outputs.failed)).toBeGreaterThan(10);
     expect(runner.log.filter((line) => /^(warning|error|failed):/.test(line))).toHaveLength(1);
-    expect(runner.failed).toMatch(/^Pre-switch gates \(pre-switch\): FAILED \(\d+ of \d+ gates failed\)[^\n]*\n.*\n.*\n.*\n… and \d+ more failed \(see the log and the job summary\)$/);
+    expect(runner.failed).toMatch(
+      /^Pre-switch gates \(pre-switch\): FAILED \(\d+ of \d+ gates failed\)[^\n]*\n.*\n.*\n.*\n… and \d+ more failed \(see the log and the job summary\)$/,
+    );
   });
 
   it('pre-switch-gates names release-dir when the release is missing, and masks the ssh key first', async () => {
-    const runner = new FakeRunner({ 'release-dir': join(dir, 'missing'), preset: 'node', target: 'local', 'ssh-key': 'not-used-but-secret-key-body' });
+    const runner = new FakeRunner({
+      'release-dir': join(dir, 'missing'),
+      preset: 'node',
+      target: 'local',
+      'ssh-key': 'not-used-but-secret-key-body',
+    });
     await preSwitchGates(runner);
     expect(runner.secrets).toContain('not-used-but-secret-key-body');
-    expect(runner.failed).toBe(`Input "release-dir": ${join(dir, 'missing')} does not exist on local; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`);
+    expect(runner.failed).toBe(
+      `Input "release-dir": ${join(dir, 'missing')} does not exist on local; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
+    );
   });
 
   it('resolve-build-run masks GITHUB_TOKEN when it falls back to it, and says which input is missing', async () => {

@@ -24,8 +24,19 @@ afterEach(() => {
 const inputs = { name: required(), count: integer({ min: 1 }), token: optional(), key: optional() };
 const outputs = z.object({ greeting: outputValue(), count: outputValue().optional() });
 
-function action(main: Parameters<typeof defineAction<typeof inputs, z.output<typeof outputs>>>[0]['main'], extra: { post?: typeof main } = {}) {
-  return defineAction({ name: 'probe', inputs, secrets: { token: 'value', key: 'multiline' }, argumentInputs: { who: 'name' }, outputs, main, ...extra });
+function action(
+  main: Parameters<typeof defineAction<typeof inputs, z.output<typeof outputs>>>[0]['main'],
+  extra: { post?: typeof main } = {},
+) {
+  return defineAction({
+    name: 'probe',
+    inputs,
+    secrets: { token: 'value', key: 'multiline' },
+    argumentInputs: { who: 'name' },
+    outputs,
+    main,
+    ...extra,
+  });
 }
 
 const passing = action(async (input, context) => ({
@@ -38,10 +49,19 @@ const passing = action(async (input, context) => ({
 
 describe('defineAction', () => {
   it('masks secret inputs before anything else, then renders results, report, summary and outputs', async () => {
-    const runner = new FakeRunner({ name: 'ada', count: '2', token: 'Tk-123456', key: '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----' });
+    const runner = new FakeRunner({
+      name: 'ada',
+      count: '2',
+      token: 'Tk-123456',
+      key: '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----',
+    });
     await passing.run(runner);
     expect(runner.failed).toBeUndefined();
-    expect(runner.secrets).toEqual(['Tk-123456', '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----', 'AAAABBBBCCCCDDDD']);
+    expect(runner.secrets).toEqual([
+      'Tk-123456',
+      '-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----',
+      'AAAABBBBCCCCDDDD',
+    ]);
     expect(runner.log[0]).toBe('group: probe');
     expect(runner.log).toContain('info: ✅ hello: hello ada with *** (1 ms)');
     expect(runner.log.at(-1)).toBe('info: greeted probe');
@@ -58,14 +78,19 @@ describe('defineAction', () => {
     await action(async () => ((ran = true), { title: 'x', results: [] })).run(runner);
     expect(ran).toBe(false);
     expect(runner.secrets).toEqual(['Tk-123456']);
-    expect(runner.failed).toBe('Invalid inputs:\n- Input "name": is required but was empty\n- Input "count": "zero" is not a whole number of at least 1');
+    expect(runner.failed).toBe(
+      'Invalid inputs:\n- Input "name": is required but was empty\n- Input "count": "zero" is not a whole number of at least 1',
+    );
   });
 
   it('fails by one rule: a returned failure, a UserError, a core ArgumentError named as its input, or a bug', async () => {
     const failing = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({
       title: 'Probe',
-      results: [{ name: 'one', status: 'fail', detail: 'broke', durationMs: 1 }, { name: 'two', status: 'fail', detail: 'the whole story', durationMs: 1 }],
+      results: [
+        { name: 'one', status: 'fail', detail: 'broke', durationMs: 1 },
+        { name: 'two', status: 'fail', detail: 'the whole story', durationMs: 1 },
+      ],
       outputs: { greeting: 'hi', count: undefined },
       failure: 'Probe failed: the whole story',
     })).run(failing);
@@ -90,7 +115,9 @@ describe('defineAction', () => {
     await action(async () => {
       throw new TypeError('cannot read x of undefined (Tk-123456)');
     }).run(bug);
-    expect(bug.failed).toBe('Unexpected error (a bug in deploy-gates, please report it): cannot read x of undefined (***)');
+    expect(bug.failed).toBe(
+      'Unexpected error (a bug in deploy-gates, please report it): cannot read x of undefined (***)',
+    );
   });
 
   it('writes the job summary best effort: a summary file that cannot be written is a warning, not a bug', async () => {
@@ -100,13 +127,20 @@ describe('defineAction', () => {
     runner.summary = (await import('@actions/core')).summary;
     await passing.run(runner);
     expect(runner.failed).toBeUndefined();
-    expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`)]);
+    expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([
+      expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`),
+    ]);
     expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
     expect(runner.log.at(-1)).toBe('info: greeted probe');
   });
 
   it('makes a few annotations per step, never more than GitHub shows (10): the failure names the first failed checks', async () => {
-    const twelve = Array.from({ length: 12 }, (_, i) => ({ name: `gate ${i + 1}`, status: 'fail' as const, detail: `missing file ${i + 1}`, durationMs: 1 }));
+    const twelve = Array.from({ length: 12 }, (_, i) => ({
+      name: `gate ${i + 1}`,
+      status: 'fail' as const,
+      detail: `missing file ${i + 1}`,
+      durationMs: 1,
+    }));
     const annotations = (runner: FakeRunner) => runner.log.filter((line) => /^(warning|error|failed):/.test(line));
     const failing = new FakeRunner({ name: 'ada', count: '1' });
     await action(async (_input, context) => {
@@ -114,7 +148,9 @@ describe('defineAction', () => {
       return { title: 'Gates', results: twelve, failure: 'Gates: FAILED (12 of 12 gates failed)' };
     }).run(failing);
     expect(annotations(failing)).toHaveLength(5);
-    expect(failing.failed).toBe('Gates: FAILED (12 of 12 gates failed)\ngate 1: missing file 1\ngate 2: missing file 2\ngate 3: missing file 3\n… and 9 more failed (see the log and the job summary)');
+    expect(failing.failed).toBe(
+      'Gates: FAILED (12 of 12 gates failed)\ngate 1: missing file 1\ngate 2: missing file 2\ngate 3: missing file 3\n… and 9 more failed (see the log and the job summary)',
+    );
     // Every check and every warning is still in the log, and every check in the summary.
     for (let i = 1; i <= 12; i++) {
       expect(failing.log).toContain(`info: ❌ gate ${i}: missing file ${i} (1 ms)`);
@@ -125,7 +161,11 @@ describe('defineAction', () => {
     const passing = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({ title: 'Health', results: twelve, verdict: 'passes anyway' })).run(passing);
     expect(passing.failed).toBeUndefined();
-    expect(annotations(passing)).toEqual([expect.stringMatching(/^warning: Health: FAILED \(0\/12 passed, 12 failed\)\ngate 1: missing file 1\n[\s\S]*\n… and 9 more failed/)]);
+    expect(annotations(passing)).toEqual([
+      expect.stringMatching(
+        /^warning: Health: FAILED \(0\/12 passed, 12 failed\)\ngate 1: missing file 1\n[\s\S]*\n… and 9 more failed/,
+      ),
+    ]);
   });
 
   it('never lets untrusted text start a workflow command in the log, and writes outputs only on one line', async () => {
@@ -142,7 +182,9 @@ describe('defineAction', () => {
       };
     }).run(runner);
     expect(runner.failed).toBeUndefined();
-    const printed = runner.log.filter((entry) => entry.startsWith('info: ')).map((entry) => entry.slice('info: '.length));
+    const printed = runner.log
+      .filter((entry) => entry.startsWith('info: '))
+      .map((entry) => entry.slice('info: '.length));
     const lines = printed.join('\n').split(/\r\n|\r|\n/);
     expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
     expect(lines).toContain('> ::warning title=x::pwned');
@@ -150,7 +192,11 @@ describe('defineAction', () => {
     expect(runner.outputs).toEqual({ greeting: 'hi' });
 
     const multiline = new FakeRunner({ name: 'ada', count: '1' });
-    await action(async () => ({ title: 'Probe', results: [], outputs: { greeting: 'hi', count: '2025-01-01T00:00:00Z\n::warning::x' } })).run(multiline);
+    await action(async () => ({
+      title: 'Probe',
+      results: [],
+      outputs: { greeting: 'hi', count: '2025-01-01T00:00:00Z\n::warning::x' },
+    })).run(multiline);
     expect(multiline.outputs).toEqual({});
     expect(multiline.failed).toMatch(/^Unexpected error \(a bug in deploy-gates[\s\S]*must be one line/);
   });
@@ -177,8 +223,15 @@ describe('defineAction', () => {
       name: 'probe',
       inputs,
       outputs,
-      pre: async (_input, context) => (context.state.save('started', 'yes'), { title: 'Pre', results: [], verdict: 'pre ran' }),
-      main: async (_input, context) => ({ title: 'Main', results: [], verdict: `main after pre: ${context.state.get('started')}` }),
+      pre: async (_input, context) => (
+        context.state.save('started', 'yes'),
+        { title: 'Pre', results: [], verdict: 'pre ran' }
+      ),
+      main: async (_input, context) => ({
+        title: 'Main',
+        results: [],
+        verdict: `main after pre: ${context.state.get('started')}`,
+      }),
       post: async () => ({ title: 'Post', results: [], verdict: 'post ran' }),
     });
     const state: Record<string, string> = {};
@@ -194,8 +247,17 @@ describe('defineAction', () => {
 
   it('runs post when main has run, with the state main saved', async () => {
     const withPost = action(
-      async (_input, context) => (context.state.save('pid', '4242'), { title: 'Main', results: [], verdict: 'main ran' }),
-      { post: async (_input, context) => ({ title: 'Post', results: [], verdict: `post stops ${context.state.get('pid')}` }) },
+      async (_input, context) => (
+        context.state.save('pid', '4242'),
+        { title: 'Main', results: [], verdict: 'main ran' }
+      ),
+      {
+        post: async (_input, context) => ({
+          title: 'Post',
+          results: [],
+          verdict: `post stops ${context.state.get('pid')}`,
+        }),
+      },
     );
     const main = new FakeRunner({ name: 'ada', count: '1' });
     await withPost.run(main);

@@ -27,18 +27,28 @@ afterAll(async () => {
 
 async function localAction(entrypoint: string, env: Record<string, string>) {
   const dotenv = join(dir, `${entrypoint.replace(/\W/g, '-')}.env`);
-  writeFileSync(dotenv, Object.entries(env).map(([name, value]) => `${name}=${value}`).join('\n'));
-  const { stdout } = await run(join(repoRoot, 'node_modules/.bin/local-action'), ['actions/health-retry', entrypoint, dotenv], {
-    cwd: repoRoot,
-    // local-action starts tsx with the first `node` on PATH: the actions' Node 24.
-    env: { ...process.env, PATH: `${dirname(node24)}:${process.env.PATH}`, NO_COLOR: '1' },
-    timeout: 120_000,
-  });
+  writeFileSync(
+    dotenv,
+    Object.entries(env)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('\n'),
+  );
+  const { stdout } = await run(
+    join(repoRoot, 'node_modules/.bin/local-action'),
+    ['actions/health-retry', entrypoint, dotenv],
+    {
+      cwd: repoRoot,
+      // local-action starts tsx with the first `node` on PATH: the actions' Node 24.
+      env: { ...process.env, PATH: `${dirname(node24)}:${process.env.PATH}`, NO_COLOR: '1' },
+      timeout: 120_000,
+    },
+  );
   return stdout;
 }
 
 /** A value from the table local-action prints under "Action Outputs" (the metadata table above it lists descriptions). */
-const outputRow = (stdout: string, name: string) => new RegExp(`│ '${name}'\\s*│ '([^']*)'`).exec(stdout.slice(stdout.indexOf('Action Outputs')))?.[1];
+const outputRow = (stdout: string, name: string) =>
+  new RegExp(`│ '${name}'\\s*│ '([^']*)'`).exec(stdout.slice(stdout.indexOf('Action Outputs')))?.[1];
 
 describe('@github/local-action', () => {
   it.each(['src/main.ts', 'src/index.ts'])('runs %s once and lists its outputs and summary', async (entrypoint) => {

@@ -32,7 +32,8 @@ afterEach(() => {
 
 /** What one call writes: stdout, the output file (random heredoc delimiters made comparable), exit code. */
 async function effects(call: () => unknown | Promise<unknown>) {
-  for (const file of [process.env.GITHUB_OUTPUT!, process.env.GITHUB_STEP_SUMMARY!, process.env.GITHUB_STATE!]) writeFileSync(file, '');
+  for (const file of [process.env.GITHUB_OUTPUT!, process.env.GITHUB_STEP_SUMMARY!, process.env.GITHUB_STATE!])
+    writeFileSync(file, '');
   process.exitCode = undefined;
   let stdout = '';
   const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -75,7 +76,9 @@ describe('action-kit protocol-runner.ts writes what @actions/core writes', () =>
   it.each(cases)('%s', async (_name, call) => {
     const ours = await effects(() => call(runner));
     const theirs = await effects(() => call(actionsCore as unknown as Api));
-    expect(ours.returned === runner.summary ? 'summary' : ours.returned).toEqual(theirs.returned === actionsCore.summary ? 'summary' : theirs.returned);
+    expect(ours.returned === runner.summary ? 'summary' : ours.returned).toEqual(
+      theirs.returned === actionsCore.summary ? 'summary' : theirs.returned,
+    );
     expect({ ...ours, returned: undefined }).toEqual({ ...theirs, returned: undefined });
   });
 
@@ -83,7 +86,9 @@ describe('action-kit protocol-runner.ts writes what @actions/core writes', () =>
     delete process.env.GITHUB_OUTPUT;
     const capture = async (api: Api) => {
       let stdout = '';
-      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true));
+      const write = jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true));
       api.setOutput('healthy', 'true');
       write.mockRestore();
       return stdout;

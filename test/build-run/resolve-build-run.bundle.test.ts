@@ -12,12 +12,29 @@ beforeAll(async () => {
   double = await new GitHubDouble('/api/v3').start();
   double.token = TOKEN;
   const state = double.repo('octo/app');
-  state.workflows.push({ id: 101, name: 'Build Artifacts', file: 'build-artifacts.yml' }, { id: 102, name: 'Build Artifacts', file: 'legacy.yml' });
+  state.workflows.push(
+    { id: 101, name: 'Build Artifacts', file: 'build-artifacts.yml' },
+    { id: 102, name: 'Build Artifacts', file: 'legacy.yml' },
+  );
   state.runs.push(
     { id: 813, workflowId: 101, headSha: SHA, runNumber: 813, runAttempt: 2, createdAt: '2026-11-23T08:30:00Z' },
-    { id: 812, workflowId: 101, headSha: SHA, runNumber: 812, conclusion: 'failure', createdAt: '2026-11-23T08:00:00Z' },
+    {
+      id: 812,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 812,
+      conclusion: 'failure',
+      createdAt: '2026-11-23T08:00:00Z',
+    },
   );
-  state.artifacts.push({ id: 77, runId: 813, name: `deployment-bundle-${SHA}`, sizeInBytes: 52_428, digest: DIGEST, expiresAt: '2026-12-23T08:35:00Z' });
+  state.artifacts.push({
+    id: 77,
+    runId: 813,
+    name: `deployment-bundle-${SHA}`,
+    sizeInBytes: 52_428,
+    digest: DIGEST,
+    expiresAt: '2026-12-23T08:35:00Z',
+  });
 });
 
 afterAll(async () => {
@@ -29,7 +46,12 @@ afterAll(async () => {
 const runs: BundleRun[] = [];
 /** The step as the runner starts it: `${{ github.* }}` defaults from these variables, GHES-style API URL. */
 async function step(inputs: Record<string, string>): Promise<BundleRun> {
-  const run = await runBundle('resolve-build-run', inputs, { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_SHA: SHA, GITHUB_TOKEN: TOKEN });
+  const run = await runBundle('resolve-build-run', inputs, {
+    GITHUB_API_URL: double.url,
+    GITHUB_REPOSITORY: 'octo/app',
+    GITHUB_SHA: SHA,
+    GITHUB_TOKEN: TOKEN,
+  });
   runs.push(run);
   return run;
 }
@@ -40,7 +62,9 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     const result = await step({ workflow: 'build-artifacts.yml', 'artifact-name': 'deployment-bundle-{sha}' });
     // The runner is told to mask the token (::add-mask::); no other line may carry it.
     expect(result.log).toContain(`::add-mask::${TOKEN}`);
-    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual([]);
+    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
+      [],
+    );
     expect(result.exitCode).toBe(0);
     expect(result.outputs).toEqual({
       'run-id': '813',
@@ -61,12 +85,16 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
   });
 
   it('accepts a pasted .github/workflows/ path and an upper-case GITHUB_SHA', async () => {
-    const result = await runBundle('resolve-build-run', { workflow: '.github/workflows/build-artifacts.yml' }, {
-      GITHUB_API_URL: double.url,
-      GITHUB_REPOSITORY: 'octo/app',
-      GITHUB_SHA: SHA.toUpperCase(),
-      GITHUB_TOKEN: TOKEN,
-    });
+    const result = await runBundle(
+      'resolve-build-run',
+      { workflow: '.github/workflows/build-artifacts.yml' },
+      {
+        GITHUB_API_URL: double.url,
+        GITHUB_REPOSITORY: 'octo/app',
+        GITHUB_SHA: SHA.toUpperCase(),
+        GITHUB_TOKEN: TOKEN,
+      },
+    );
     runs.push(result);
     expect(result.exitCode).toBe(0);
     expect(result.outputs).toMatchObject({ 'run-id': '813', 'run-attempt': '2', 'head-sha': SHA });
@@ -74,7 +102,11 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
 
   it('falls back to GITHUB_TOKEN when github-token is empty, masking it, and fails clearly without either', async () => {
     const env = { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_SHA: SHA };
-    const fallback = await runBundle('resolve-build-run', { workflow: 'build-artifacts.yml', 'github-token': '' }, { ...env, GITHUB_TOKEN: TOKEN });
+    const fallback = await runBundle(
+      'resolve-build-run',
+      { workflow: 'build-artifacts.yml', 'github-token': '' },
+      { ...env, GITHUB_TOKEN: TOKEN },
+    );
     const none = await runBundle('resolve-build-run', { workflow: 'build-artifacts.yml', 'github-token': '' }, env);
     runs.push(fallback, none);
     expect(fallback.exitCode).toBe(0);
@@ -93,7 +125,9 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(result.log).toContain('::error::The token may not read deployments of environment "staging" in octo/app');
     expect(result.summary).toContain('Build run: FAILED (2/3 passed, 1 failed)');
     // Backticks are escaped in the summary (shown, not a code span).
-    expect(result.summary).toMatch(/\| Environment \| ❌ fail \| The token may not read deployments.*\\`permissions: \{ deployments: read \}\\`/);
+    expect(result.summary).toMatch(
+      /\| Environment \| ❌ fail \| The token may not read deployments.*\\`permissions: \{ deployments: read \}\\`/,
+    );
   });
 
   it('fails on an ambiguous display name, writing no output', async () => {

@@ -25,7 +25,8 @@ const query = (over: Partial<BuildRunQuery> = {}): BuildRunQuery => ({
   ...over,
 });
 const client = () => createGitHubClient({ token: 'ghs_testtoken123', baseUrl: double.url, retryUnitMs: 1 });
-const resolve = (over: Partial<BuildRunQuery> = {}, logger = new MemoryLogger()) => resolveBuildRun(client(), query(over), { logger });
+const resolve = (over: Partial<BuildRunQuery> = {}, logger = new MemoryLogger()) =>
+  resolveBuildRun(client(), query(over), { logger });
 const failure = async (promise: Promise<unknown>) => {
   const error = await promise.then(
     () => undefined,
@@ -55,7 +56,13 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
       { id: 812, workflowId: 101, headSha: SHA, runNumber: 81, createdAt: '2026-11-23T08:00:00Z' },
     );
     const result = await resolve();
-    expect(result.run).toMatchObject({ id: 812, number: 81, attempt: 1, headSha: SHA, url: 'https://github.example/octo/app/actions/runs/812' });
+    expect(result.run).toMatchObject({
+      id: 812,
+      number: 81,
+      attempt: 1,
+      headSha: SHA,
+      url: 'https://github.example/octo/app/actions/runs/812',
+    });
     expect(result.workflow).toMatchObject({ id: 101, file: 'build-artifacts.yml', name: 'Build Artifacts' });
     expect(result.results.map((r) => [r.name, r.status])).toEqual([
       ['Workflow', 'pass'],
@@ -67,7 +74,12 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
 
   it('finds a run older than 1,000 other runs at the same cost', async () => {
     for (let i = 0; i < 1000; i++) {
-      state.runs.push({ id: 10_000 + i, workflowId: 101, headSha: i.toString(16).padStart(40, 'b'), createdAt: `2026-11-23T09:${String(i % 60).padStart(2, '0')}:00Z` });
+      state.runs.push({
+        id: 10_000 + i,
+        workflowId: 101,
+        headSha: i.toString(16).padStart(40, 'b'),
+        createdAt: `2026-11-23T09:${String(i % 60).padStart(2, '0')}:00Z`,
+      });
     }
     state.runs.push({ id: 5, workflowId: 101, headSha: SHA, runNumber: 5, createdAt: '2026-10-01T00:00:00Z' });
     const result = await resolve();
@@ -83,9 +95,23 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
 
   it('picks the newest successful attempt among many re-runs, across pages', async () => {
     for (let i = 0; i < 230; i++) {
-      state.runs.push({ id: 2000 + i, workflowId: 101, headSha: SHA, runNumber: 100 + i, conclusion: 'failure', createdAt: iso(1_000_000 - i * 1000) });
+      state.runs.push({
+        id: 2000 + i,
+        workflowId: 101,
+        headSha: SHA,
+        runNumber: 100 + i,
+        conclusion: 'failure',
+        createdAt: iso(1_000_000 - i * 1000),
+      });
     }
-    state.runs.push({ id: 1500, workflowId: 101, headSha: SHA, runNumber: 50, runAttempt: 3, createdAt: iso(2_000_000) });
+    state.runs.push({
+      id: 1500,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 50,
+      runAttempt: 3,
+      createdAt: iso(2_000_000),
+    });
     const result = await resolve();
     expect(result.run).toMatchObject({ id: 1500, attempt: 3, number: 50 });
     expect(double.requestsTo(RUNS).map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
@@ -108,24 +134,43 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
     const logger = new MemoryLogger();
     const result = await resolve({}, logger);
     expect(result.run).toMatchObject({ id: 900, number: 900, attempt: 1 });
-    expect(double.requestsTo('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}').map((r) => r.path)).toEqual([
-      '/repos/octo/app/actions/runs/900/attempts/2',
-      '/repos/octo/app/actions/runs/900/attempts/1',
-    ]);
-    expect(logger.lines.map((line) => line.message)).toContain('Run #900 attempt 3 is failure; attempt 1 concluded success');
+    expect(
+      double.requestsTo('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}').map((r) => r.path),
+    ).toEqual(['/repos/octo/app/actions/runs/900/attempts/2', '/repos/octo/app/actions/runs/900/attempts/1']);
+    expect(logger.lines.map((line) => line.message)).toContain(
+      'Run #900 attempt 3 is failure; attempt 1 concluded success',
+    );
   });
 
   it('uses a successful earlier attempt while a re-run is in progress, and reads no attempts when the latest matches', async () => {
-    state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, status: 'in_progress', previousAttempts: [{ conclusion: 'success' }] });
+    state.runs.push({
+      id: 900,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 900,
+      runAttempt: 2,
+      status: 'in_progress',
+      previousAttempts: [{ conclusion: 'success' }],
+    });
     expect((await resolve()).run).toMatchObject({ id: 900, attempt: 1 });
     state.runs[0]!.status = 'completed';
     const before = double.requests.length;
     expect((await resolve()).run).toMatchObject({ id: 900, attempt: 2 });
-    expect(double.requests.slice(before).map((r) => r.operation)).not.toContain('GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}');
+    expect(double.requests.slice(before).map((r) => r.operation)).not.toContain(
+      'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}',
+    );
   });
 
   it('treats an attempt GitHub cannot serve as not successful, still naming the runs', async () => {
-    state.runs.push({ id: 900, workflowId: 101, headSha: SHA, runNumber: 900, runAttempt: 2, conclusion: 'failure', previousAttempts: [{ conclusion: 'success' }] });
+    state.runs.push({
+      id: 900,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 900,
+      runAttempt: 2,
+      conclusion: 'failure',
+      previousAttempts: [{ conclusion: 'success' }],
+    });
     double.inject({ kind: 'status', status: 404, message: 'Not Found' }, { times: 1, match: /\/attempts\/1$/ });
     const error = await failure(resolve());
     expect(error.message).toContain('1 run of build-artifacts.yml for 62584375…: 1 failure (#900); no successful run');
@@ -140,12 +185,28 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
 
   it('fails with what was found when only failed and running runs exist, never returning a run', async () => {
     state.runs.push(
-      { id: 812, workflowId: 101, headSha: SHA, runNumber: 812, conclusion: 'failure', createdAt: '2026-11-23T08:00:00Z' },
-      { id: 813, workflowId: 101, headSha: SHA, runNumber: 813, status: 'in_progress', createdAt: '2026-11-23T08:30:00Z' },
+      {
+        id: 812,
+        workflowId: 101,
+        headSha: SHA,
+        runNumber: 812,
+        conclusion: 'failure',
+        createdAt: '2026-11-23T08:00:00Z',
+      },
+      {
+        id: 813,
+        workflowId: 101,
+        headSha: SHA,
+        runNumber: 813,
+        status: 'in_progress',
+        createdAt: '2026-11-23T08:30:00Z',
+      },
     );
     const error = await failure(resolve());
     expect(error).toBeInstanceOf(BuildRunNotResolved);
-    expect(error.message).toContain('2 runs of build-artifacts.yml for 62584375…: 1 failure (#812), 1 in_progress (#813); no successful run');
+    expect(error.message).toContain(
+      '2 runs of build-artifacts.yml for 62584375…: 1 failure (#812), 1 in_progress (#813); no successful run',
+    );
     expect(error.message).toContain('https://github.example/octo/app/actions/runs/812');
     expect(error.message).toContain('set wait');
     expect((error as BuildRunNotResolved).results.at(-1)).toMatchObject({ name: 'Build run', status: 'fail' });
@@ -154,14 +215,18 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
   it('fails when only failed runs exist', async () => {
     state.runs.push({ id: 812, workflowId: 101, headSha: SHA, runNumber: 812, conclusion: 'failure' });
     const error = await failure(resolve());
-    expect(error.message).toContain('1 run of build-artifacts.yml for 62584375…: 1 failure (#812); no successful run; re-run the build');
+    expect(error.message).toContain(
+      '1 run of build-artifacts.yml for 62584375…: 1 failure (#812); no successful run; re-run the build',
+    );
   });
 
   it('says when the commit does not exist, and when it exists but has no run', async () => {
     state.runs.push({ id: 1, workflowId: 101, headSha: OTHER });
     expect((await failure(resolve())).message).toMatch(/commit 62584375\w+ does not exist in octo\/app/);
     state.commits.push(SHA);
-    expect((await failure(resolve())).message).toMatch(/No run of build-artifacts.yml for 62584375… in octo\/app\. Did build-artifacts.yml run/);
+    expect((await failure(resolve())).message).toMatch(
+      /No run of build-artifacts.yml for 62584375… in octo\/app\. Did build-artifacts.yml run/,
+    );
   });
 
   it('rejects an abbreviated SHA before asking GitHub', async () => {
@@ -170,10 +235,15 @@ describe('resolveBuildRun: finding the run of exactly this commit', () => {
   });
 
   it('passes branch and event filters to the API', async () => {
-    state.runs.push({ id: 1, workflowId: 101, headSha: SHA, branch: 'release', event: 'workflow_dispatch' }, { id: 2, workflowId: 101, headSha: SHA, branch: 'main' });
+    state.runs.push(
+      { id: 1, workflowId: 101, headSha: SHA, branch: 'release', event: 'workflow_dispatch' },
+      { id: 2, workflowId: 101, headSha: SHA, branch: 'main' },
+    );
     expect((await resolve({ branch: 'release', event: 'workflow_dispatch' })).run.id).toBe(1);
     const filtered = (await failure(resolve({ branch: 'develop' }))).message;
-    expect(filtered).toContain('No run of build-artifacts.yml for 62584375… (branch develop) in octo/app; without the filters it has ');
+    expect(filtered).toContain(
+      'No run of build-artifacts.yml for 62584375… (branch develop) in octo/app; without the filters it has ',
+    );
     expect(filtered).toContain('#1 success on branch release (event workflow_dispatch)');
     expect(filtered).toContain('#2 success on branch main (event push)');
     expect(filtered).toContain('Fix the branch/event inputs');
@@ -191,13 +261,17 @@ describe('resolveBuildRun: waiting', () => {
     const result = await resolve({ waitMs: 60_000, pollIntervalMs: 5 }, logger);
     expect(result.run.id).toBe(813);
     expect(polls).toBe(3);
-    expect(logger.lines.filter((line) => line.message.startsWith('Waiting for build-artifacts.yml #813 (in_progress)'))).toHaveLength(2);
+    expect(
+      logger.lines.filter((line) => line.message.startsWith('Waiting for build-artifacts.yml #813 (in_progress)')),
+    ).toHaveLength(2);
   });
 
   it('gives up when the wait runs out, saying so', async () => {
     state.runs.push({ id: 813, workflowId: 101, headSha: SHA, runNumber: 813, status: 'queued' });
     const error = await failure(resolve({ waitMs: 60, pollIntervalMs: 10 }));
-    expect(error.message).toMatch(/1 queued \(#813\); no successful run after waiting \d+ms \(wait is 60ms\); raise wait/);
+    expect(error.message).toMatch(
+      /1 queued \(#813\); no successful run after waiting \d+ms \(wait is 60ms\); raise wait/,
+    );
     expect(double.requestsTo(RUNS).length).toBeGreaterThan(1);
   });
 });
@@ -215,7 +289,9 @@ describe('resolveBuildRun: workflows by name', () => {
     expect((await failure(resolve({ workflow: 'build.yml' }))).message).toContain(
       'Workflow "build.yml" not found in octo/app; its workflows: build-artifacts.yml ("Build Artifacts"), ci.yml ("CI")',
     );
-    expect((await failure(resolve({ workflow: 'Build' }))).message).toContain('No workflow named "Build" in octo/app; its workflows:');
+    expect((await failure(resolve({ workflow: 'Build' }))).message).toContain(
+      'No workflow named "Build" in octo/app; its workflows:',
+    );
   });
 });
 
@@ -226,24 +302,45 @@ describe('resolveBuildRun: artifacts', () => {
 
   it('returns the artifact with its digest, expanding {sha} and {sha8}', async () => {
     state.artifacts.push(
-      { id: 7, runId: 812, name: `deployment-bundle-${SHA}`, sizeInBytes: 4096, digest: `sha256:${'ab'.repeat(32)}`, expiresAt: '2026-12-23T08:05:00Z' },
+      {
+        id: 7,
+        runId: 812,
+        name: `deployment-bundle-${SHA}`,
+        sizeInBytes: 4096,
+        digest: `sha256:${'ab'.repeat(32)}`,
+        expiresAt: '2026-12-23T08:05:00Z',
+      },
       { id: 8, runId: 812, name: `sbom-${SHA.slice(0, 8)}` },
     );
     const result = await resolve({ artifactName: 'deployment-bundle-{sha}' });
-    expect(result.artifact).toEqual({ id: 7, name: `deployment-bundle-${SHA}`, sizeInBytes: 4096, digest: `sha256:${'ab'.repeat(32)}`, expiresAt: '2026-12-23T08:05:00Z' });
+    expect(result.artifact).toEqual({
+      id: 7,
+      name: `deployment-bundle-${SHA}`,
+      sizeInBytes: 4096,
+      digest: `sha256:${'ab'.repeat(32)}`,
+      expiresAt: '2026-12-23T08:05:00Z',
+    });
     expect(double.requests).toHaveLength(3);
     expect((await resolve({ artifactName: 'sbom-{sha8}' })).artifact).toMatchObject({ id: 8, digest: undefined });
   });
 
   it('reports a digest only in the sha256:<hex> form GitHub documents', async () => {
-    state.artifacts.push({ id: 7, runId: 812, name: 'empty-digest', digest: '' }, { id: 8, runId: 812, name: 'upper', digest: `SHA256:${'AB'.repeat(32)}` });
+    state.artifacts.push(
+      { id: 7, runId: 812, name: 'empty-digest', digest: '' },
+      { id: 8, runId: 812, name: 'upper', digest: `SHA256:${'AB'.repeat(32)}` },
+    );
     expect((await resolve({ artifactName: 'empty-digest' })).artifact).toMatchObject({ id: 7, digest: undefined });
-    expect((await resolve({ artifactName: 'upper' })).artifact).toMatchObject({ id: 8, digest: `sha256:${'ab'.repeat(32)}` });
+    expect((await resolve({ artifactName: 'upper' })).artifact).toMatchObject({
+      id: 8,
+      digest: `sha256:${'ab'.repeat(32)}`,
+    });
   });
 
   it('fails when the artifact is missing', async () => {
     const error = await failure(resolve({ artifactName: 'deployment-bundle-{sha}' }));
-    expect(error.message).toContain(`No live artifact "deployment-bundle-${SHA}" on the successful run of build-artifacts.yml for 62584375…`);
+    expect(error.message).toContain(
+      `No live artifact "deployment-bundle-${SHA}" on the successful run of build-artifacts.yml for 62584375…`,
+    );
     expect(error.message).toContain(`run #812 (https://github.example/octo/app/actions/runs/812): no artifact named`);
   });
 
@@ -270,8 +367,15 @@ describe('resolveBuildRun: promotion gate (require-environment + min-age)', () =
   const HOUR = 3_600_000;
 
   it('passes when staging runs this SHA successfully for long enough', async () => {
-    state.deployments.push({ id: 1, sha: OTHER, environment: 'staging' }, { id: 2, sha: SHA, environment: 'staging' }, { id: 3, sha: OTHER, environment: 'production' });
-    state.deploymentStatuses.push({ id: 10, deploymentId: 2, state: 'in_progress', createdAt: iso(3 * HOUR) }, { id: 11, deploymentId: 2, state: 'success', createdAt: iso(2 * HOUR) });
+    state.deployments.push(
+      { id: 1, sha: OTHER, environment: 'staging' },
+      { id: 2, sha: SHA, environment: 'staging' },
+      { id: 3, sha: OTHER, environment: 'production' },
+    );
+    state.deploymentStatuses.push(
+      { id: 10, deploymentId: 2, state: 'in_progress', createdAt: iso(3 * HOUR) },
+      { id: 11, deploymentId: 2, state: 'success', createdAt: iso(2 * HOUR) },
+    );
     const result = await resolve({ requireEnvironment: 'staging', minAgeMs: HOUR });
     expect(result.environment).toMatchObject({ environment: 'staging', deploymentId: 2, state: 'success' });
     expect(result.environment!.ageMs).toBeGreaterThanOrEqual(2 * HOUR);
@@ -282,21 +386,27 @@ describe('resolveBuildRun: promotion gate (require-environment + min-age)', () =
     state.deployments.push({ id: 2, sha: SHA, environment: 'staging' });
     state.deploymentStatuses.push({ id: 11, deploymentId: 2, state: 'success', createdAt: iso(10 * 60_000) });
     const error = await failure(resolve({ requireEnvironment: 'staging', minAgeMs: HOUR }));
-    expect(error.message).toMatch(/"staging" runs 62584375… successfully since .*, only 10m\d*s?; min-age is 1h\. Promote after /);
+    expect(error.message).toMatch(
+      /"staging" runs 62584375… successfully since .*, only 10m\d*s?; min-age is 1h\. Promote after /,
+    );
   });
 
   it('fails when staging runs a different SHA', async () => {
     state.deployments.push({ id: 2, sha: SHA, environment: 'staging' }, { id: 5, sha: OTHER, environment: 'staging' });
     state.deploymentStatuses.push({ id: 11, deploymentId: 5, state: 'success', createdAt: iso(2 * HOUR) });
     const error = await failure(resolve({ requireEnvironment: 'staging', minAgeMs: HOUR }));
-    expect(error.message).toContain('The latest deployment of "staging" (id 5, 2026-11-23T08:10:00Z) is for aaaabbbb…, not 62584375…');
+    expect(error.message).toContain(
+      'The latest deployment of "staging" (id 5, 2026-11-23T08:10:00Z) is for aaaabbbb…, not 62584375…',
+    );
   });
 
   it('fails when the latest status is not success, or there is no deployment', async () => {
     state.deployments.push({ id: 2, sha: SHA, environment: 'staging' });
     state.deploymentStatuses.push({ id: 11, deploymentId: 2, state: 'failure', createdAt: iso(2 * HOUR) });
     expect((await failure(resolve({ requireEnvironment: 'staging' }))).message).toContain('is "failure"');
-    expect((await failure(resolve({ requireEnvironment: 'production' }))).message).toContain('Environment "production" has no deployment in octo/app');
+    expect((await failure(resolve({ requireEnvironment: 'production' }))).message).toContain(
+      'Environment "production" has no deployment in octo/app',
+    );
   });
 });
 
@@ -314,7 +424,9 @@ describe('resolveBuildRun: API faults', () => {
   it('gives up on a lasting 5xx with a message naming the resource', async () => {
     double.inject({ kind: 'status', status: 503, message: 'Service Unavailable' }, { times: 100, match: /\/runs$/ });
     const error = await failure(resolve());
-    expect(error.message).toMatch(/GitHub kept failing while reading runs of build-artifacts.yml in octo\/app: GitHub answered 503/);
+    expect(error.message).toMatch(
+      /GitHub kept failing while reading runs of build-artifacts.yml in octo\/app: GitHub answered 503/,
+    );
     expect(double.requestsTo(RUNS)).toHaveLength(4);
   });
 
@@ -327,7 +439,9 @@ describe('resolveBuildRun: API faults', () => {
   it('explains a rate limit that does not lift', async () => {
     double.inject({ kind: 'primary-rate-limit', status: 403 }, { times: 100 });
     const error = await failure(resolve());
-    expect(error.message).toMatch(/hit GitHub's primary rate limit and retries did not get through: GitHub answered 403 .*the limit resets at/);
+    expect(error.message).toMatch(
+      /hit GitHub's primary rate limit and retries did not get through: GitHub answered 403 .*the limit resets at/,
+    );
   });
 
   it('retries after a secondary rate limit (retry-after)', async () => {
@@ -344,7 +458,9 @@ describe('resolveBuildRun: API faults', () => {
   it('names the missing permission on 403', async () => {
     double.inject({ kind: 'forbidden', permission: 'actions=read' }, { times: 1, match: /\/runs$/ });
     const error = await failure(resolve());
-    expect(error.message).toMatch(/The token may not read runs of build-artifacts.yml in octo\/app: .*Grant the job `permissions: \{ actions: read \}` \(GitHub asks for actions: read\)/);
+    expect(error.message).toMatch(
+      /The token may not read runs of build-artifacts.yml in octo\/app: .*Grant the job `permissions: \{ actions: read \}` \(GitHub asks for actions: read\)/,
+    );
   });
 
   it('names deployments: read when the deployments are forbidden', async () => {
@@ -353,7 +469,7 @@ describe('resolveBuildRun: API faults', () => {
     expect(error.message).toContain('`permissions: { deployments: read }`');
   });
 
-  it('records a GitHub failure after the workflow step as that step\'s failed check (for the summary)', async () => {
+  it("records a GitHub failure after the workflow step as that step's failed check (for the summary)", async () => {
     double.inject({ kind: 'forbidden', permission: 'actions=read' }, { times: 1, match: /\/runs$/ });
     const runs = await failure(resolve());
     expect(runs).toBeInstanceOf(BuildRunNotResolved);
@@ -378,7 +494,9 @@ describe('resolveBuildRun: API faults', () => {
   it('explains a rejected token (401)', async () => {
     double.token = 'another-token';
     const error = await failure(resolve());
-    expect(error.message).toMatch(/GitHub rejected the token reading workflow build-artifacts.yml of octo\/app: GitHub answered 401 \(Bad credentials\).*Check the token the step was given/);
+    expect(error.message).toMatch(
+      /GitHub rejected the token reading workflow build-artifacts.yml of octo\/app: GitHub answered 401 \(Bad credentials\).*Check the token the step was given/,
+    );
     expect(error.message).not.toContain('ghs_testtoken123');
   });
 
@@ -393,7 +511,10 @@ describe('resolveBuildRun: API faults', () => {
       ghes.repo(REPO).workflows.push(WF);
       ghes.repo(REPO).runs.push({ id: 4, workflowId: 101, headSha: SHA });
       expect(ghes.url).toMatch(/\/api\/v3$/);
-      const result = await resolveBuildRun(createGitHubClient({ token: 't0ken', baseUrl: ghes.url, retryUnitMs: 1 }), query());
+      const result = await resolveBuildRun(
+        createGitHubClient({ token: 't0ken', baseUrl: ghes.url, retryUnitMs: 1 }),
+        query(),
+      );
       expect(result.run.id).toBe(4);
       expect(ghes.violations).toEqual([]);
     } finally {

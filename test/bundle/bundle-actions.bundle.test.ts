@@ -16,7 +16,11 @@ let root: string;
 let double: GitHubDouble;
 let sshd: Sshd;
 const runs: BundleRun[] = [];
-async function step(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<BundleRun> {
+async function step(
+  action: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+): Promise<BundleRun> {
   const run = await runBundle(action, inputs, env);
   runs.push(run);
   return run;
@@ -24,7 +28,12 @@ async function step(action: string, inputs: Record<string, string>, env: Record<
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'bundle-actions-'));
-  writeTree(join(root, 'app'), { 'public/index.php': '<?php echo 1;\n', 'artisan': '#!/usr/bin/env php\n', 'storage/logs/x.log': 'noise', '.git/HEAD': 'ref' });
+  writeTree(join(root, 'app'), {
+    'public/index.php': '<?php echo 1;\n',
+    artisan: '#!/usr/bin/env php\n',
+    'storage/logs/x.log': 'noise',
+    '.git/HEAD': 'ref',
+  });
   [double, sshd] = await Promise.all([new GitHubDouble().start(), startSshd()]);
   double.token = TOKEN;
   const state = double.repo('octo/app');
@@ -52,7 +61,13 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
     expect(second.exitCode).toBe(0);
     bundlePath = join(root, 'out-1', `${NAME}.tar.gz`);
     sha256 = sha256sum(bundlePath);
-    expect(first.outputs).toEqual({ 'bundle-path': bundlePath, 'checksum-path': `${bundlePath}.sha256`, sha256, size: String(readFileSync(bundlePath).length), files: '5' });
+    expect(first.outputs).toEqual({
+      'bundle-path': bundlePath,
+      'checksum-path': `${bundlePath}.sha256`,
+      sha256,
+      size: String(readFileSync(bundlePath).length),
+      files: '5',
+    });
     expect(second.outputs.sha256).toBe(sha256);
     expect(readFileSync(join(root, 'out-2', `${NAME}.tar.gz`)).equals(readFileSync(bundlePath))).toBe(true);
     expect(readFileSync(`${bundlePath}.sha256`, 'utf8')).toBe(`${sha256}  ${NAME}.tar.gz\n`);
@@ -61,19 +76,43 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
   });
 
   it('pack-bundle: a bad mtime names the input and writes nothing', async () => {
-    const result = await step('pack-bundle', { path: 'app', mtime: 'yesterday', 'output-dir': join(root, 'out-bad') }, { GITHUB_WORKSPACE: root, GITHUB_SHA: SHA });
+    const result = await step(
+      'pack-bundle',
+      { path: 'app', mtime: 'yesterday', 'output-dir': join(root, 'out-bad') },
+      { GITHUB_WORKSPACE: root, GITHUB_SHA: SHA },
+    );
     expect(result.exitCode).not.toBe(0);
     expect(result.stdout).toContain('::error::Input "mtime": "yesterday" is not a time; use ISO 8601');
     expect(existsSync(join(root, 'out-bad'))).toBe(false);
   });
 
   it('verify-bundle-sha: downloads the artifact of the build run and unpacks it on the ssh target, checked on the host', async () => {
-    const zip = zipFiles({ [`${NAME}.tar.gz`]: readFileSync(bundlePath), [`${NAME}.tar.gz.sha256`]: readFileSync(`${bundlePath}.sha256`) });
-    double.repo('octo/app').artifacts.push({ id: 77, runId: 813, name: NAME, sizeInBytes: zip.length, digest: `sha256:${createHash('sha256').update(zip).digest('hex')}`, zip });
+    const zip = zipFiles({
+      [`${NAME}.tar.gz`]: readFileSync(bundlePath),
+      [`${NAME}.tar.gz.sha256`]: readFileSync(`${bundlePath}.sha256`),
+    });
+    double
+      .repo('octo/app')
+      .artifacts.push({
+        id: 77,
+        runId: 813,
+        name: NAME,
+        sizeInBytes: zip.length,
+        digest: `sha256:${createHash('sha256').update(zip).digest('hex')}`,
+        zip,
+      });
     const releases = join(root, 'srv/app/releases');
     const result = await step(
       'verify-bundle-sha',
-      { 'run-id': '813', 'artifact-name': NAME, 'expected-sha256': sha256, 'extract-to': releases, target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts },
+      {
+        'run-id': '813',
+        'artifact-name': NAME,
+        'expected-sha256': sha256,
+        'extract-to': releases,
+        target: sshd.address,
+        'ssh-key': sshd.privateKey,
+        'known-hosts': sshd.knownHosts,
+      },
       { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_SHA: SHA, GITHUB_TOKEN: TOKEN },
     );
     expect(result.exitCode).toBe(0);
@@ -91,33 +130,65 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
     expect(readFileSync(join(releases, release!, 'public/index.php'), 'utf8')).toBe('<?php echo 1;\n');
     expect(existsSync(join(releases, release!, 'storage/logs/x.log'))).toBe(false);
     expect(result.summary).toContain('Bundle verification: 5/5 PASSED');
-    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual([]);
-    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as { ok: boolean; results: { name: string }[] };
+    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
+      [],
+    );
+    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as {
+      ok: boolean;
+      results: { name: string }[];
+    };
     expect(report.ok).toBe(true);
-    expect(report.results.map((item) => item.name)).toEqual(['Download', 'Artifact digest', 'Checksum', 'Entries', 'Unpack']);
+    expect(report.results.map((item) => item.name)).toEqual([
+      'Download',
+      'Artifact digest',
+      'Checksum',
+      'Entries',
+      'Unpack',
+    ]);
     expect(JSON.stringify(report)).not.toContain(TOKEN);
   });
 
   it('verify-bundle-sha: a mismatch fails with both hashes, writes no output and unpacks nothing', async () => {
     const releases = join(root, 'mismatch/releases');
     const wrong = 'ab'.repeat(32);
-    const result = await step('verify-bundle-sha', { bundle: bundlePath, 'checksum-file': join(root, 'none.sha256'), 'expected-sha256': wrong, 'extract-to': releases }, { GITHUB_SHA: SHA });
+    const result = await step(
+      'verify-bundle-sha',
+      {
+        bundle: bundlePath,
+        'checksum-file': join(root, 'none.sha256'),
+        'expected-sha256': wrong,
+        'extract-to': releases,
+      },
+      { GITHUB_SHA: SHA },
+    );
     // The checksum file named does not exist: that input is told first.
     expect(result.exitCode).not.toBe(0);
     expect(result.stdout).toContain('::error::Input "checksum-file":');
     const bare = join(root, 'bare');
     mkdirSync(bare);
     writeFileSync(join(bare, `${NAME}.tar.gz`), readFileSync(bundlePath));
-    const mismatch = await step('verify-bundle-sha', { bundle: join(bare, `${NAME}.tar.gz`), 'expected-sha256': wrong, 'extract-to': releases }, { GITHUB_SHA: SHA });
+    const mismatch = await step(
+      'verify-bundle-sha',
+      { bundle: join(bare, `${NAME}.tar.gz`), 'expected-sha256': wrong, 'extract-to': releases },
+      { GITHUB_SHA: SHA },
+    );
     expect(mismatch.exitCode).not.toBe(0);
     expect(mismatch.outputs).toEqual({});
-    expect(mismatch.stdout).toContain(`::error::SHA-256 mismatch for ${NAME}.tar.gz: expected ${wrong} (expected-sha256), got ${sha256}; nothing was unpacked`);
+    expect(mismatch.stdout).toContain(
+      `::error::SHA-256 mismatch for ${NAME}.tar.gz: expected ${wrong} (expected-sha256), got ${sha256}; nothing was unpacked`,
+    );
     expect(existsSync(releases)).toBe(false);
   });
 
   it('verify-bundle-sha: a hostile bundle is refused on the ssh target with the entry named, nothing left in extract-to', async () => {
     const hostile = join(root, 'hostile.tar.gz');
-    writeFileSync(hostile, rawTarGz([{ path: 'index.php', body: '<?php' }, { path: '/etc/cron.d/x', body: '* * * * * root id' }]));
+    writeFileSync(
+      hostile,
+      rawTarGz([
+        { path: 'index.php', body: '<?php' },
+        { path: '/etc/cron.d/x', body: '* * * * * root id' },
+      ]),
+    );
     const releases = join(root, 'hostile/releases');
     mkdirSync(releases, { recursive: true });
     const result = await step('verify-bundle-sha', {
@@ -130,7 +201,9 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       'known-hosts': sshd.knownHosts,
     });
     expect(result.exitCode).not.toBe(0);
-    expect(result.stdout).toContain('::error::Bundle refused: entry "/etc/cron.d/x" is an absolute path; nothing was unpacked');
+    expect(result.stdout).toContain(
+      '::error::Bundle refused: entry "/etc/cron.d/x" is an absolute path; nothing was unpacked',
+    );
     expect(readdirSync(releases)).toEqual([]);
   });
 

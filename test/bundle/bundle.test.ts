@@ -1,6 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksumFor, formatChecksumLine, parseChecksumFile } from '#core/bundle/checksum-file.js';
@@ -27,7 +40,7 @@ const fresh = (name = 'd') => {
 const MTIME = new Date('2026-11-23T08:00:00Z');
 const app = {
   'public/index.php': '<?php echo "hi";\n',
-  'artisan': '#!/usr/bin/env php\n',
+  artisan: '#!/usr/bin/env php\n',
   'vendor/autoload.php': '<?php\n',
   'storage/logs/': '',
   'storage/logs/laravel.log': 'debug noise\n',
@@ -52,11 +65,19 @@ describe('checksum files', () => {
   const sha = 'ab'.repeat(32);
   it('reads sha256sum (text and binary mode) and BSD lines, picking the line naming the bundle', () => {
     const text = `${'cd'.repeat(32)}  other.tar.gz\n${sha} *deployment-bundle-x.tar.gz\n`;
-    expect(checksumFor(text, '/tmp/dl/deployment-bundle-x.tar.gz')).toEqual({ sha256: sha, name: 'deployment-bundle-x.tar.gz', format: 'sha256sum' });
-    expect(checksumFor(`SHA256 (deployment-bundle-x.tar.gz) = ${sha.toUpperCase()}\n`, 'deployment-bundle-x.tar.gz')).toEqual({ sha256: sha, name: 'deployment-bundle-x.tar.gz', format: 'bsd' });
+    expect(checksumFor(text, '/tmp/dl/deployment-bundle-x.tar.gz')).toEqual({
+      sha256: sha,
+      name: 'deployment-bundle-x.tar.gz',
+      format: 'sha256sum',
+    });
+    expect(
+      checksumFor(`SHA256 (deployment-bundle-x.tar.gz) = ${sha.toUpperCase()}\n`, 'deployment-bundle-x.tar.gz'),
+    ).toEqual({ sha256: sha, name: 'deployment-bundle-x.tar.gz', format: 'bsd' });
     // One line for another name is still taken (a renamed download), several without ours are not.
     expect(checksumFor(`${sha}  renamed.tar.gz`, 'bundle.tar.gz').sha256).toBe(sha);
-    expect(() => checksumFor(`${sha}  a.tar.gz\n${sha}  b.tar.gz\n`, 'bundle.tar.gz')).toThrow(/none of its 2 lines names bundle.tar.gz/);
+    expect(() => checksumFor(`${sha}  a.tar.gz\n${sha}  b.tar.gz\n`, 'bundle.tar.gz')).toThrow(
+      /none of its 2 lines names bundle.tar.gz/,
+    );
     expect(() => checksumFor('not a checksum', 'bundle.tar.gz')).toThrow(/line 1 is neither/);
     expect(parseChecksumFile(`# comment\n\n${sha}  x\n`).lines).toHaveLength(1);
   });
@@ -67,7 +88,9 @@ describe('checksum files', () => {
     writeFileSync(file, 'bytes');
     const actual = sha256sum(file);
     writeFileSync(join(dir, 'ours.sha256'), formatChecksumLine(actual, 'bundle.tar.gz'));
-    expect(execFileSync('sha256sum', ['-c', 'ours.sha256'], { cwd: dir, encoding: 'utf8' })).toBe('bundle.tar.gz: OK\n');
+    expect(execFileSync('sha256sum', ['-c', 'ours.sha256'], { cwd: dir, encoding: 'utf8' })).toBe(
+      'bundle.tar.gz: OK\n',
+    );
     const gnu = execFileSync('sha256sum', ['bundle.tar.gz'], { cwd: dir, encoding: 'utf8' });
     const bsd = execFileSync('sha256sum', ['--tag', 'bundle.tar.gz'], { cwd: dir, encoding: 'utf8' });
     expect(checksumFor(gnu, file)).toMatchObject({ sha256: actual, format: 'sha256sum' });
@@ -84,28 +107,61 @@ describe('release names', () => {
 });
 
 describe('pack-bundle core', () => {
-  it('packs the same tree twice into identical bytes, whatever the files\' times, owners and umask-dependent modes', async () => {
+  it("packs the same tree twice into identical bytes, whatever the files' times, owners and umask-dependent modes", async () => {
     const src = fresh('src');
     writeTree(src, app);
     chmodSync(join(src, 'artisan'), 0o775);
     chmodSync(join(src, 'public/index.php'), 0o664);
     symlinkSync('public/index.php', join(src, 'index-link'));
-    const first = await packBundle({ dir: src, name: 'deployment-bundle-x', exclude: ['storage/logs/*.log', '.env'], outputDir: fresh('out'), mtime: MTIME });
+    const first = await packBundle({
+      dir: src,
+      name: 'deployment-bundle-x',
+      exclude: ['storage/logs/*.log', '.env'],
+      outputDir: fresh('out'),
+      mtime: MTIME,
+    });
     // Touch everything and change group-write bits: nothing of that may reach the archive.
-    for (const path of ['public/index.php', 'artisan', 'vendor/autoload.php', 'a/b/c/d.txt']) utimesSync(join(src, path), new Date(), new Date());
+    for (const path of ['public/index.php', 'artisan', 'vendor/autoload.php', 'a/b/c/d.txt'])
+      utimesSync(join(src, path), new Date(), new Date());
     chmodSync(join(src, 'public/index.php'), 0o644);
     chmodSync(join(src, 'artisan'), 0o755);
-    const second = await packBundle({ dir: src, name: 'deployment-bundle-x', exclude: ['storage/logs/*.log', '.env'], outputDir: fresh('out'), mtime: MTIME });
+    const second = await packBundle({
+      dir: src,
+      name: 'deployment-bundle-x',
+      exclude: ['storage/logs/*.log', '.env'],
+      outputDir: fresh('out'),
+      mtime: MTIME,
+    });
     expect(readFileSync(second.bundlePath).equals(readFileSync(first.bundlePath))).toBe(true);
     expect(second.sha256).toBe(first.sha256);
     expect(first.sha256).toBe(sha256sum(first.bundlePath));
     expect(readFileSync(first.checksumPath, 'utf8')).toBe(`${first.sha256}  deployment-bundle-x.tar.gz\n`);
-    expect(execFileSync('sha256sum', ['-c', 'deployment-bundle-x.tar.gz.sha256'], { cwd: join(first.bundlePath, '..'), encoding: 'utf8' })).toContain('OK');
+    expect(
+      execFileSync('sha256sum', ['-c', 'deployment-bundle-x.tar.gz.sha256'], {
+        cwd: join(first.bundlePath, '..'),
+        encoding: 'utf8',
+      }),
+    ).toContain('OK');
 
     // GNU tar reads it: sorted, normalised, one mtime, excluded paths left out.
-    const listing = execFileSync('tar', ['--numeric-owner', '-tvzf', first.bundlePath], { encoding: 'utf8' }).trim().split('\n');
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvzf', first.bundlePath], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     const paths = listing.map((line) => line.split(/\s+/).slice(5).join(' '));
-    expect(paths).toEqual(['a/', 'a/b/', 'a/b/c/', 'a/b/c/d.txt', 'artisan', 'index-link -> public/index.php', 'public/', 'public/index.php', 'storage/', 'storage/logs/', 'vendor/', 'vendor/autoload.php']);
+    expect(paths).toEqual([
+      'a/',
+      'a/b/',
+      'a/b/c/',
+      'a/b/c/d.txt',
+      'artisan',
+      'index-link -> public/index.php',
+      'public/',
+      'public/index.php',
+      'storage/',
+      'storage/logs/',
+      'vendor/',
+      'vendor/autoload.php',
+    ]);
     expect(first.files).toBe(12);
     const line = (path: string) => listing[paths.indexOf(path)]!;
     expect(line('artisan')).toMatch(/^-rwxr-xr-x 0\/0 .* 2026-11-23 08:00 artisan$/);
@@ -140,18 +196,65 @@ async function expectRefused(bundle: string, entry: string | undefined, reason: 
 
 describe('hostile archives are refused with the entry named', () => {
   const cases: [string, RawEntry[], string, RegExp][] = [
-    ['an absolute path', [{ path: 'ok.txt', body: 'x' }, { path: '/etc/cron.d/evil', body: 'x' }], '/etc/cron.d/evil', /absolute path/],
+    [
+      'an absolute path',
+      [
+        { path: 'ok.txt', body: 'x' },
+        { path: '/etc/cron.d/evil', body: 'x' },
+      ],
+      '/etc/cron.d/evil',
+      /absolute path/,
+    ],
     ['a ".." segment', [{ path: 'a/../../escape.txt', body: 'x' }], 'a/../../escape.txt', /"\.\." segment/],
     ['a ".." segment that stays inside', [{ path: 'a/../b.txt', body: 'x' }], 'a/../b.txt', /"\.\." segment/],
-    ['a symlink to an absolute path', [{ path: 'passwd', type: 'SymbolicLink', linkpath: '/etc/passwd' }], 'passwd', /symlink to the absolute path "\/etc\/passwd"/],
-    ['a symlink climbing out', [{ path: 'a/', type: 'Directory' }, { path: 'a/up', type: 'SymbolicLink', linkpath: '../../etc' }], 'a/up', /symlink to "\.\.\/\.\.\/etc", outside/],
-    ['a file written through a symlink of the archive', [{ path: 'dir', type: 'SymbolicLink', linkpath: '.' }, { path: 'dir/x', type: 'SymbolicLink', linkpath: '../out' }], 'dir/x', /through the symlink "dir"/],
-    ['a hard link to an absolute path', [{ path: 'shadow', type: 'Link', linkpath: '/etc/shadow' }], 'shadow', /hard link to the absolute path/],
-    ['a hard link climbing out', [{ path: 'h', type: 'Link', linkpath: '../../etc/shadow' }], 'h', /hard link to "\.\.\/\.\.\/etc\/shadow", outside/],
+    [
+      'a symlink to an absolute path',
+      [{ path: 'passwd', type: 'SymbolicLink', linkpath: '/etc/passwd' }],
+      'passwd',
+      /symlink to the absolute path "\/etc\/passwd"/,
+    ],
+    [
+      'a symlink climbing out',
+      [
+        { path: 'a/', type: 'Directory' },
+        { path: 'a/up', type: 'SymbolicLink', linkpath: '../../etc' },
+      ],
+      'a/up',
+      /symlink to "\.\.\/\.\.\/etc", outside/,
+    ],
+    [
+      'a file written through a symlink of the archive',
+      [
+        { path: 'dir', type: 'SymbolicLink', linkpath: '.' },
+        { path: 'dir/x', type: 'SymbolicLink', linkpath: '../out' },
+      ],
+      'dir/x',
+      /through the symlink "dir"/,
+    ],
+    [
+      'a hard link to an absolute path',
+      [{ path: 'shadow', type: 'Link', linkpath: '/etc/shadow' }],
+      'shadow',
+      /hard link to the absolute path/,
+    ],
+    [
+      'a hard link climbing out',
+      [{ path: 'h', type: 'Link', linkpath: '../../etc/shadow' }],
+      'h',
+      /hard link to "\.\.\/\.\.\/etc\/shadow", outside/,
+    ],
     ['a character device', [{ path: 'null', type: 'CharacterDevice' }], 'null', /character device/],
     ['a block device', [{ path: 'sda', type: 'BlockDevice' }], 'sda', /block device/],
     ['a FIFO', [{ path: 'pipe', type: 'FIFO' }], 'pipe', /a FIFO/],
-    ['an entry whose header size is over max-size', [{ path: 'small', body: 'x' }, { path: 'big.bin', body: Buffer.alloc(2 * 1024 * 1024) }], 'big.bin', /over max-size \(1048576 bytes\)/],
+    [
+      'an entry whose header size is over max-size',
+      [
+        { path: 'small', body: 'x' },
+        { path: 'big.bin', body: Buffer.alloc(2 * 1024 * 1024) },
+      ],
+      'big.bin',
+      /over max-size \(1048576 bytes\)/,
+    ],
   ];
   it.each(cases)('%s (raw headers)', async (_name, entries, entry, reason) => {
     const dir = fresh();
@@ -188,7 +291,16 @@ describe('hostile archives are refused with the entry named', () => {
     await expectRefused(link, 'app/passwd', /symlink to the absolute path "\/etc\/passwd"/);
 
     const hard = join(dir, 'hard.tar.gz');
-    gnuTar(src, ['-czf', hard, 'app/secret', '--hard-dereference', '--transform', 's,^app/secret$,../secret,', '-h', 'app/secret']);
+    gnuTar(src, [
+      '-czf',
+      hard,
+      'app/secret',
+      '--hard-dereference',
+      '--transform',
+      's,^app/secret$,../secret,',
+      '-h',
+      'app/secret',
+    ]);
     // Two entries for app/secret: the second is renamed to ../secret (a hard link to the first, or a file): refused either way.
     await expectRefused(hard, '../secret', /"\.\." segment/);
 
@@ -234,7 +346,9 @@ describe('unpacking on this machine', () => {
 
     // A release that exists is never overwritten, and nothing is left beside it.
     writeFileSync(join(dir, 'marker'), 'kept');
-    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375')).rejects.toThrow(/already exists; a release is never overwritten/);
+    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375')).rejects.toThrow(
+      /already exists; a release is never overwritten/,
+    );
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('kept');
     expect(readdirSync(releases)).toEqual(['20261123_080000-62584375']);
     expect(existsSync(join(dir, 'public/index.php'))).toBe(true);

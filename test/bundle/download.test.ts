@@ -25,13 +25,25 @@ const saved = { api: process.env.GITHUB_API_URL, temp: process.env.RUNNER_TEMP }
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'bundle-download-'));
   writeTree(join(root, 'src'), { 'public/index.php': '<?php echo 1;\n' });
-  packed = await packBundle({ dir: join(root, 'src'), name: NAME, exclude: [], outputDir: join(root, 'out'), mtime: NOW });
-  zip = zipFiles({ [`${NAME}.tar.gz`]: readFileSync(packed.bundlePath), [`${NAME}.tar.gz.sha256`]: readFileSync(packed.checksumPath) });
+  packed = await packBundle({
+    dir: join(root, 'src'),
+    name: NAME,
+    exclude: [],
+    outputDir: join(root, 'out'),
+    mtime: NOW,
+  });
+  zip = zipFiles({
+    [`${NAME}.tar.gz`]: readFileSync(packed.bundlePath),
+    [`${NAME}.tar.gz.sha256`]: readFileSync(packed.checksumPath),
+  });
   double = await new GitHubDouble().start();
   double.token = TOKEN;
   const state = double.repo('octo/app');
   state.workflows.push({ id: 101, name: 'Build', file: 'build.yml' });
-  state.runs.push({ id: 813, workflowId: 101, headSha: SHA, runNumber: 813 }, { id: 700, workflowId: 101, headSha: SHA, runNumber: 700 });
+  state.runs.push(
+    { id: 813, workflowId: 101, headSha: SHA, runNumber: 813 },
+    { id: 700, workflowId: 101, headSha: SHA, runNumber: 700 },
+  );
   const digest = `sha256:${createHash('sha256').update(zip).digest('hex')}`;
   state.artifacts.push(
     { id: 77, runId: 813, name: NAME, sizeInBytes: zip.length, digest, zip },
@@ -68,13 +80,24 @@ const fromRun = (runId: number, name: string, overrides: Partial<VerifyConfig> =
 const downloads = () => readdirSync(process.env.RUNNER_TEMP!).filter((name) => name.startsWith('dg-artifact-'));
 
 describe('verify-bundle-sha downloading from another run (GitHub double: 302 to a blob URL)', () => {
-  it('downloads through the redirect, checks GitHub\'s digest and the checksum file inside, and unpacks', async () => {
+  it("downloads through the redirect, checks GitHub's digest and the checksum file inside, and unpacks", async () => {
     const before = double.requests.length;
     const releases = join(root, 'releases');
     const outcome = await verifyBundle(new LocalTarget(), fromRun(813, NAME, { extractTo: releases }), coreContext());
     expect(outcome.failure).toBeUndefined();
-    expect(outcome).toMatchObject({ ok: true, sha256: packed.sha256, releaseName: '20261123_170405-62584375', artifact: { id: 77, digestVerified: true } });
-    expect(outcome.results.map((result) => [result.name, result.status])).toEqual([['Download', 'pass'], ['Artifact digest', 'pass'], ['Checksum', 'pass'], ['Entries', 'pass'], ['Unpack', 'pass']]);
+    expect(outcome).toMatchObject({
+      ok: true,
+      sha256: packed.sha256,
+      releaseName: '20261123_170405-62584375',
+      artifact: { id: 77, digestVerified: true },
+    });
+    expect(outcome.results.map((result) => [result.name, result.status])).toEqual([
+      ['Download', 'pass'],
+      ['Artifact digest', 'pass'],
+      ['Checksum', 'pass'],
+      ['Entries', 'pass'],
+      ['Unpack', 'pass'],
+    ]);
     expect(readFileSync(join(releases, '20261123_170405-62584375/public/index.php'), 'utf8')).toBe('<?php echo 1;\n');
     expect(outcome.bundlePath).toMatch(new RegExp(`/dg-artifact-[^/]+/${NAME}\\.tar\\.gz$`));
     const served = double.requests.slice(before).map((request) => `${request.operation} ${request.status}`);
@@ -87,11 +110,19 @@ describe('verify-bundle-sha downloading from another run (GitHub double: 302 to 
   });
 
   it('skips the digest step when GitHub reports none, and fails (deleting the download) when it does not match', async () => {
-    const none = await verifyBundle(new LocalTarget(), fromRun(813, 'no-digest', { expectedSha256: packed.sha256 }), coreContext());
+    const none = await verifyBundle(
+      new LocalTarget(),
+      fromRun(813, 'no-digest', { expectedSha256: packed.sha256 }),
+      coreContext(),
+    );
     expect(none.results.find((result) => result.name === 'Artifact digest')).toMatchObject({ status: 'skip' });
     expect(none.ok).toBe(true);
     const count = downloads().length;
-    const wrong = await verifyBundle(new LocalTarget(), fromRun(813, 'wrong-digest', { extractTo: join(root, 'never') }), coreContext());
+    const wrong = await verifyBundle(
+      new LocalTarget(),
+      fromRun(813, 'wrong-digest', { extractTo: join(root, 'never') }),
+      coreContext(),
+    );
     expect(wrong.ok).toBe(false);
     expect(wrong.failure).toMatch(/does not match the digest GitHub reports \(sha256:0{64}\); it was deleted/);
     expect(downloads().length).toBe(count);
@@ -100,7 +131,11 @@ describe('verify-bundle-sha downloading from another run (GitHub double: 302 to 
 
   it('deletes the download on a checksum mismatch and unpacks nothing', async () => {
     const count = downloads().length;
-    const outcome = await verifyBundle(new LocalTarget(), fromRun(813, NAME, { expectedSha256: 'ab'.repeat(32), checksumFile: undefined }), coreContext()).catch((error: Error) => error);
+    const outcome = await verifyBundle(
+      new LocalTarget(),
+      fromRun(813, NAME, { expectedSha256: 'ab'.repeat(32), checksumFile: undefined }),
+      coreContext(),
+    ).catch((error: Error) => error);
     // The checksum file in the artifact and expected-sha256 disagree: refused, and the download is gone.
     expect(String(outcome)).toMatch(/disagree/);
     expect(downloads().length).toBe(count);
@@ -111,7 +146,9 @@ describe('verify-bundle-sha downloading from another run (GitHub double: 302 to 
     await expect(verifyBundle(new LocalTarget(), fromRun(700, NAME), coreContext())).rejects.toThrow(
       `Artifact "${NAME}" of run 700 of octo/app expired at 2026-10-01T08:00:00Z and cannot be downloaded; re-run the build`,
     );
-    await expect(verifyBundle(new LocalTarget(), fromRun(813, 'deployment-bundle-other'), coreContext())).rejects.toThrow(/run 813 of octo\/app has no artifact named "deployment-bundle-other"/);
+    await expect(
+      verifyBundle(new LocalTarget(), fromRun(813, 'deployment-bundle-other'), coreContext()),
+    ).rejects.toThrow(/run 813 of octo\/app has no artifact named "deployment-bundle-other"/);
     expect(double.blobRequests.length).toBe(before);
   });
 
@@ -123,10 +160,14 @@ describe('verify-bundle-sha downloading from another run (GitHub double: 302 to 
       if (path.endsWith('/artifacts/90/zip')) state.artifacts.find((artifact) => artifact.id === 90)!.expired = true;
     };
     try {
-      await expect(verifyBundle(new LocalTarget(), fromRun(813, 'expiring', { expectedSha256: packed.sha256 }), coreContext())).rejects.toThrow(/\(id 90\) of run 813 of octo\/app has expired \(GitHub answered 410 Gone\)/);
+      await expect(
+        verifyBundle(new LocalTarget(), fromRun(813, 'expiring', { expectedSha256: packed.sha256 }), coreContext()),
+      ).rejects.toThrow(/\(id 90\) of run 813 of octo\/app has expired \(GitHub answered 410 Gone\)/);
     } finally {
       double.onRequest = undefined;
     }
-    expect(double.requestsTo('/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}').at(-1)?.status).toBe(410);
+    expect(
+      double.requestsTo('/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}').at(-1)?.status,
+    ).toBe(410);
   });
 });

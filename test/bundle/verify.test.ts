@@ -19,14 +19,29 @@ let packed: Awaited<ReturnType<typeof packBundle>>;
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'bundle-verify-'));
   const src = join(root, 'src');
-  writeTree(src, { 'public/index.php': '<?php echo 1;\n', 'artisan': '#!/usr/bin/env php\n', 'config/app.php': '<?php return [];\n' });
-  packed = await packBundle({ dir: src, name: `deployment-bundle-${SHA}`, exclude: [], outputDir: join(root, 'out'), mtime: NOW });
+  writeTree(src, {
+    'public/index.php': '<?php echo 1;\n',
+    artisan: '#!/usr/bin/env php\n',
+    'config/app.php': '<?php return [];\n',
+  });
+  packed = await packBundle({
+    dir: src,
+    name: `deployment-bundle-${SHA}`,
+    exclude: [],
+    outputDir: join(root, 'out'),
+    mtime: NOW,
+  });
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let counter = 0;
 const releasesDir = () => join(root, `releases-${++counter}`);
-const config = (overrides: Partial<VerifyConfig>): VerifyConfig => ({ source: { kind: 'file', path: packed.bundlePath }, maxSize: 2 ** 31, now: NOW, ...overrides });
+const config = (overrides: Partial<VerifyConfig>): VerifyConfig => ({
+  source: { kind: 'file', path: packed.bundlePath },
+  maxSize: 2 ** 31,
+  now: NOW,
+  ...overrides,
+});
 
 describe.each(targetKinds)('on the $name target', (kind) => {
   let target: Target;
@@ -35,7 +50,7 @@ describe.each(targetKinds)('on the $name target', (kind) => {
   });
   afterAll(() => kind.teardown());
 
-  it('streams a file to a command\'s stdin (RunOptions.stdinFile), byte for byte', async () => {
+  it("streams a file to a command's stdin (RunOptions.stdinFile), byte for byte", async () => {
     const file = join(root, `stream-${kind.name}.bin`);
     writeFileSync(file, randomBytes(3 * 1024 * 1024 + 17));
     const result = await target.run('sha256sum | cut -d" " -f1', { stdinFile: file });
@@ -48,14 +63,26 @@ describe.each(targetKinds)('on the $name target', (kind) => {
     const releases = releasesDir();
     const outcome = await verifyBundle(target, config({ extractTo: releases }), coreContext());
     expect(outcome.failure).toBeUndefined();
-    expect(outcome).toMatchObject({ ok: true, sha256: packed.sha256, releaseName: RELEASE, releaseDir: join(releases, RELEASE), files: packed.files });
-    expect(outcome.results.map((result) => [result.name, result.status])).toEqual([['Checksum', 'pass'], ['Entries', 'pass'], ['Unpack', 'pass']]);
+    expect(outcome).toMatchObject({
+      ok: true,
+      sha256: packed.sha256,
+      releaseName: RELEASE,
+      releaseDir: join(releases, RELEASE),
+      files: packed.files,
+    });
+    expect(outcome.results.map((result) => [result.name, result.status])).toEqual([
+      ['Checksum', 'pass'],
+      ['Entries', 'pass'],
+      ['Unpack', 'pass'],
+    ]);
     expect(readdirSync(releases)).toEqual([RELEASE]);
     expect(readFileSync(join(releases, RELEASE, 'public/index.php'), 'utf8')).toBe('<?php echo 1;\n');
 
     // The same release again: refused, the existing one untouched, no temporary files left.
     writeFileSync(join(releases, RELEASE, 'marker'), 'kept');
-    await expect(verifyBundle(target, config({ extractTo: releases }), coreContext())).rejects.toThrow(/already exists; a release is never overwritten/);
+    await expect(verifyBundle(target, config({ extractTo: releases }), coreContext())).rejects.toThrow(
+      /already exists; a release is never overwritten/,
+    );
     expect(readdirSync(releases)).toEqual([RELEASE]);
     expect(readFileSync(join(releases, RELEASE, 'marker'), 'utf8')).toBe('kept');
   });
@@ -67,7 +94,11 @@ describe.each(targetKinds)('on the $name target', (kind) => {
     const bundle = join(dir, `deployment-bundle-${SHA}.tar.gz`);
     writeFileSync(bundle, readFileSync(packed.bundlePath));
     const wrong = 'ab'.repeat(32);
-    const outcome = await verifyBundle(target, config({ source: { kind: 'file', path: bundle }, extractTo: releases, expectedSha256: wrong }), coreContext());
+    const outcome = await verifyBundle(
+      target,
+      config({ source: { kind: 'file', path: bundle }, extractTo: releases, expectedSha256: wrong }),
+      coreContext(),
+    );
     expect(outcome.ok).toBe(false);
     expect(outcome.failure).toContain(`expected ${wrong} (expected-sha256), got ${packed.sha256}`);
     expect(outcome.results.map((result) => [result.name, result.status])).toEqual([['Checksum', 'fail']]);
@@ -77,12 +108,26 @@ describe.each(targetKinds)('on the $name target', (kind) => {
 
     // BSD format beside the bundle, and expected-sha256 too: they must agree.
     writeFileSync(`${bundle}.sha256`, `SHA256 (deployment-bundle-${SHA}.tar.gz) = ${packed.sha256}\n`);
-    await expect(verifyBundle(target, config({ source: { kind: 'file', path: bundle }, extractTo: releases, expectedSha256: wrong }), coreContext())).rejects.toThrow(
-      `The checksum file (${packed.sha256}) and expected-sha256 (${wrong}) disagree`,
+    await expect(
+      verifyBundle(
+        target,
+        config({ source: { kind: 'file', path: bundle }, extractTo: releases, expectedSha256: wrong }),
+        coreContext(),
+      ),
+    ).rejects.toThrow(`The checksum file (${packed.sha256}) and expected-sha256 (${wrong}) disagree`);
+    const agreed = await verifyBundle(
+      target,
+      config({ source: { kind: 'file', path: bundle }, expectedSha256: packed.sha256.toUpperCase() }),
+      coreContext(),
     );
-    const agreed = await verifyBundle(target, config({ source: { kind: 'file', path: bundle }, expectedSha256: packed.sha256.toUpperCase() }), coreContext());
-    expect(agreed).toMatchObject({ ok: true, checksumSources: [`checksum file deployment-bundle-${SHA}.tar.gz.sha256`, 'expected-sha256'] });
-    expect(agreed.results.map((result) => [result.name, result.status])).toEqual([['Checksum', 'pass'], ['Unpack', 'skip']]);
+    expect(agreed).toMatchObject({
+      ok: true,
+      checksumSources: [`checksum file deployment-bundle-${SHA}.tar.gz.sha256`, 'expected-sha256'],
+    });
+    expect(agreed.results.map((result) => [result.name, result.status])).toEqual([
+      ['Checksum', 'pass'],
+      ['Unpack', 'skip'],
+    ]);
     expect(existsSync(releases)).toBe(false);
   });
 
@@ -90,18 +135,41 @@ describe.each(targetKinds)('on the $name target', (kind) => {
     const releases = releasesDir();
     mkdirSync(releases);
     const bundle = join(root, `hostile-${kind.name}.tar.gz`);
-    writeFileSync(bundle, rawTarGz([{ path: 'ok.txt', body: 'x' }, { path: 'up', type: 'SymbolicLink', linkpath: '../../..' }]));
-    const outcome = await verifyBundle(target, config({ source: { kind: 'file', path: bundle }, extractTo: releases, expectedSha256: sha256sum(bundle), releaseName: RELEASE }), coreContext());
+    writeFileSync(
+      bundle,
+      rawTarGz([
+        { path: 'ok.txt', body: 'x' },
+        { path: 'up', type: 'SymbolicLink', linkpath: '../../..' },
+      ]),
+    );
+    const outcome = await verifyBundle(
+      target,
+      config({
+        source: { kind: 'file', path: bundle },
+        extractTo: releases,
+        expectedSha256: sha256sum(bundle),
+        releaseName: RELEASE,
+      }),
+      coreContext(),
+    );
     expect(outcome.ok).toBe(false);
-    expect(outcome.failure).toMatch(/^Bundle refused: entry "up" is a symlink to "\.\.\/\.\.\/\.\.", outside the release; nothing was unpacked$/);
+    expect(outcome.failure).toMatch(
+      /^Bundle refused: entry "up" is a symlink to "\.\.\/\.\.\/\.\.", outside the release; nothing was unpacked$/,
+    );
     expect(readdirSync(releases)).toEqual([]);
   });
 
   it('takes a release name only when it is one directory name, and needs a commit SHA for the default', async () => {
     const bundle = join(root, `no-sha-${kind.name}.tar.gz`);
     writeFileSync(bundle, readFileSync(packed.bundlePath));
-    const base = config({ source: { kind: 'file', path: bundle }, expectedSha256: packed.sha256, extractTo: releasesDir() });
-    await expect(verifyBundle(target, { ...base, releaseName: 'a/b' }, coreContext())).rejects.toThrow(/may only hold letters/);
+    const base = config({
+      source: { kind: 'file', path: bundle },
+      expectedSha256: packed.sha256,
+      extractTo: releasesDir(),
+    });
+    await expect(verifyBundle(target, { ...base, releaseName: 'a/b' }, coreContext())).rejects.toThrow(
+      /may only hold letters/,
+    );
     await expect(verifyBundle(target, base, coreContext())).rejects.toThrow(/cannot be derived.*pass release-name/);
     const withSha = await verifyBundle(target, { ...base, commitSha: SHA }, coreContext());
     expect(withSha.releaseName).toBe(RELEASE);
@@ -121,11 +189,17 @@ describe('on the ssh target, the host checks the SHA-256 of what it received', (
     const bytes = readFileSync(packed.bundlePath);
     bytes[bytes.length - 20]! ^= 0xff;
     writeFileSync(tampered, bytes);
-    const tampering: Target = { description: target.description, run: (script, options) => target.run(script, options?.stdinFile ? { ...options, stdinFile: tampered } : options), close: () => target.close() };
+    const tampering: Target = {
+      description: target.description,
+      run: (script, options) => target.run(script, options?.stdinFile ? { ...options, stdinFile: tampered } : options),
+      close: () => target.close(),
+    };
     const releases = releasesDir();
     const outcome = await verifyBundle(tampering, config({ extractTo: releases }), coreContext());
     expect(outcome.ok).toBe(false);
-    expect(outcome.failure).toContain(`SHA-256 on ${target.description} is ${sha256sum(tampered)}, not ${packed.sha256}`);
+    expect(outcome.failure).toContain(
+      `SHA-256 on ${target.description} is ${sha256sum(tampered)}, not ${packed.sha256}`,
+    );
     expect(readdirSync(releases)).toEqual([]);
   });
 });
@@ -133,11 +207,26 @@ describe('on the ssh target, the host checks the SHA-256 of what it received', (
 describe('on the local target, a failure while unpacking', () => {
   it('is a failed Unpack step naming the directory, with nothing left behind (a hard link to an entry that is not there)', async () => {
     const bundle = join(root, 'dangling-link.tar.gz');
-    writeFileSync(bundle, rawTarGz([{ path: 'ok.txt', body: 'x' }, { path: 'h', type: 'Link', linkpath: 'missing.txt' }]));
+    writeFileSync(
+      bundle,
+      rawTarGz([
+        { path: 'ok.txt', body: 'x' },
+        { path: 'h', type: 'Link', linkpath: 'missing.txt' },
+      ]),
+    );
     const releases = releasesDir();
     mkdirSync(releases);
     const { LocalTarget } = await import('#core/hosts/local.js');
-    const outcome = await verifyBundle(new LocalTarget(), config({ source: { kind: 'file', path: bundle }, expectedSha256: sha256sum(bundle), extractTo: releases, releaseName: RELEASE }), coreContext());
+    const outcome = await verifyBundle(
+      new LocalTarget(),
+      config({
+        source: { kind: 'file', path: bundle },
+        expectedSha256: sha256sum(bundle),
+        extractTo: releases,
+        releaseName: RELEASE,
+      }),
+      coreContext(),
+    );
     expect(outcome.ok).toBe(false);
     expect(outcome.results.at(-1)).toMatchObject({ name: 'Unpack', status: 'fail' });
     expect(outcome.failure).toContain(`unpacking into ${join(releases, RELEASE)} on local failed:`);

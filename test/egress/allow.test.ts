@@ -10,7 +10,18 @@ const entries = (...lines: string[]) =>
 
 describe('allowed-endpoints', () => {
   test('every documented form is understood', () => {
-    expect(entries('db.internal:5432', 'api.example.com', '*.example.com:443', '203.0.113.0/24:5432', '203.0.113.7', '[2001:db8::1]:443', '[2001:db8::/32]', '2001:db8::5')).toEqual<AllowEntry[]>([
+    expect(
+      entries(
+        'db.internal:5432',
+        'api.example.com',
+        '*.example.com:443',
+        '203.0.113.0/24:5432',
+        '203.0.113.7',
+        '[2001:db8::1]:443',
+        '[2001:db8::/32]',
+        '2001:db8::5',
+      ),
+    ).toEqual<AllowEntry[]>([
       { kind: 'host', text: 'db.internal:5432', host: 'db.internal', port: 5432 },
       { kind: 'host', text: 'api.example.com', host: 'api.example.com', port: undefined },
       { kind: 'pattern', text: '*.example.com:443', pattern: '*.example.com', port: 443 },
@@ -57,7 +68,9 @@ describe('allowed-endpoints', () => {
   });
 
   test('DNS servers: resolv.conf, plus systemd-resolved upstream servers behind its stub', () => {
-    expect(dnsServersFrom('nameserver 127.0.0.53\noptions edns0\n', 'nameserver 168.63.129.16\nnameserver fe80::1%eth0\n')).toEqual(['127.0.0.53', '168.63.129.16', 'fe80::1']);
+    expect(
+      dnsServersFrom('nameserver 127.0.0.53\noptions edns0\n', 'nameserver 168.63.129.16\nnameserver fe80::1%eth0\n'),
+    ).toEqual(['127.0.0.53', '168.63.129.16', 'fe80::1']);
     expect(dnsServersFrom('nameserver 10.0.0.2\n', 'nameserver 168.63.129.16\n')).toEqual(['10.0.0.2']);
   });
 

@@ -35,26 +35,52 @@ export class Job {
     mkdirSync(this.runnerTemp);
     if (user !== undefined) for (const dir of [this.dir, this.workspace, this.runnerTemp]) chmodSync(dir, 0o777);
     const inputEnv: Record<string, string> = {};
-    for (const [name, spec] of Object.entries(readAction(repoRoot, 'egress-sentinel').inputs)) inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), {});
+    for (const [name, spec] of Object.entries(readAction(repoRoot, 'egress-sentinel').inputs))
+      inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), {});
     for (const [name, value] of Object.entries(inputs)) inputEnv[inputVariable(name)] = value;
-    const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_') && !name.startsWith('STATE_'))) as Record<string, string>;
-    this.env = { ...base, ...inputEnv, GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: this.workspace, RUNNER_TEMP: this.runnerTemp };
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_') && !name.startsWith('STATE_'),
+      ),
+    ) as Record<string, string>;
+    this.env = {
+      ...base,
+      ...inputEnv,
+      GITHUB_ACTIONS: 'true',
+      GITHUB_WORKSPACE: this.workspace,
+      RUNNER_TEMP: this.runnerTemp,
+    };
   }
 
   private async phase(name: 'main' | 'post'): Promise<PhaseRun> {
-    const files = { GITHUB_OUTPUT: join(this.dir, `${name}-output`), GITHUB_STEP_SUMMARY: join(this.dir, `${name}-summary`), GITHUB_STATE: join(this.dir, `${name}-state`) };
+    const files = {
+      GITHUB_OUTPUT: join(this.dir, `${name}-output`),
+      GITHUB_STEP_SUMMARY: join(this.dir, `${name}-summary`),
+      GITHUB_STATE: join(this.dir, `${name}-state`),
+    };
     for (const file of Object.values(files)) writeFileSync(file, '');
     const stateEnv = Object.fromEntries(Object.entries(this.state).map(([key, value]) => [`STATE_${key}`, value]));
-    const asUser = this.user === undefined ? [] : ['setpriv', `--reuid=${this.user}`, `--regid=${this.user}`, '--clear-groups'];
+    const asUser =
+      this.user === undefined ? [] : ['setpriv', `--reuid=${this.user}`, `--regid=${this.user}`, '--clear-groups'];
     for (const file of Object.values(files)) if (this.user !== undefined) chmodSync(file, 0o666);
-    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, distFile('egress-sentinel')], { env: { ...this.env, ...files, ...stateEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, distFile('egress-sentinel')], {
+      env: { ...this.env, ...files, ...stateEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     // `close` waits for every holder of the step's pipes: the detached monitor must hold none, or this never ends.
-    const exitCode = await new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+    const exitCode = await new Promise<number>((resolve) =>
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+    );
     Object.assign(this.state, Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8'))));
-    return { exitCode, log, outputs: Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8'))), summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8') };
+    return {
+      exitCode,
+      log,
+      outputs: Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8'))),
+      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    };
   }
 
   main(): Promise<PhaseRun> {
@@ -77,7 +103,14 @@ export class Job {
     return (JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number }).pid ?? 0;
   }
 
-  report(): { version: number; method: string; allowed: { entry: string; addresses?: string[] }[]; violations: Record<string, unknown>[]; tampered: boolean; tampering: string[] } {
+  report(): {
+    version: number;
+    method: string;
+    allowed: { entry: string; addresses?: string[] }[];
+    violations: Record<string, unknown>[];
+    tampered: boolean;
+    tampering: string[];
+  } {
     return JSON.parse(readFileSync(join(this.workspace, 'artifacts/egress-violations.json'), 'utf8'));
   }
 

@@ -7,7 +7,8 @@ import { createLab, labUnavailable, runClient, type Lab } from '../support/netns
 
 // The monitor reads the output of real tools and kernel files; these tests parse what they really print here.
 const unavailable = labUnavailable();
-if (unavailable) console.warn(`\n\n!!! egress parser tests on real conntrack and /proc/net output SKIPPED: ${unavailable} !!!\n\n`);
+if (unavailable)
+  console.warn(`\n\n!!! egress parser tests on real conntrack and /proc/net output SKIPPED: ${unavailable} !!!\n\n`);
 const describeLab = unavailable ? describe.skip : describe;
 
 describeLab('parsing real conntrack and /proc/net output', () => {
@@ -21,10 +22,16 @@ describeLab('parsing real conntrack and /proc/net output', () => {
   test('conntrack -E lines give who connected to whom, for TCP and UDP, IPv4 and IPv6', async () => {
     // A table with a ct rule, as the sentinel installs: without one a namespace may track nothing.
     const script = rulesetScript({ mode: 'audit', allowLoopback: true, marker: 'parser-test' }, emptyElements());
-    const install = spawn('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], { stdio: ['pipe', 'inherit', 'inherit'] });
+    const install = spawn('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], {
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
     install.stdin.end(script);
     await new Promise((resolve) => install.on('close', resolve));
-    const conntrack = spawn('ip', ['netns', 'exec', lab.runner, 'conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const conntrack = spawn(
+      'ip',
+      ['netns', 'exec', lab.runner, 'conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const lines: string[] = [];
     createInterface({ input: conntrack.stdout }).on('line', (line) => lines.push(line));
     // Until conntrack listens, a connection may come before it: repeat until one is seen.
@@ -37,8 +44,17 @@ describeLab('parsing real conntrack and /proc/net output', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     conntrack.kill('SIGINT');
     await new Promise((resolve) => conntrack.on('close', resolve));
-    const events = lines.slice(before).map((line) => parseConntrackLine(line)).filter((event) => event !== undefined);
-    const simplified = events.map(({ family, protocol, source, destination, port }) => ({ family, protocol, source, destination, port }));
+    const events = lines
+      .slice(before)
+      .map((line) => parseConntrackLine(line))
+      .filter((event) => event !== undefined);
+    const simplified = events.map(({ family, protocol, source, destination, port }) => ({
+      family,
+      protocol,
+      source,
+      destination,
+      port,
+    }));
     expect(simplified).toEqual(
       expect.arrayContaining([
         { family: 4, protocol: 'tcp', source: '198.18.1.1', destination: '198.18.1.2', port: 5432 },
@@ -53,7 +69,9 @@ describeLab('parsing real conntrack and /proc/net output', () => {
       expect(Math.abs(event.time - Date.now())).toBeLessThan(60_000);
     }
     // The closing line conntrack prints is not an event.
-    expect(lines.filter((line) => parseConntrackLine(line) === undefined).every((line) => !line.includes('[NEW]'))).toBe(true);
+    expect(
+      lines.filter((line) => parseConntrackLine(line) === undefined).every((line) => !line.includes('[NEW]')),
+    ).toBe(true);
     lab.exec(lab.runner, ['nft', 'delete', 'table', 'inet', 'deploy_gates_egress']);
   });
 
@@ -75,31 +93,59 @@ describeLab('parsing real conntrack and /proc/net output', () => {
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const [port4, port6, portUdp] = await new Promise<number[]>((resolve) => createInterface({ input: holder.stdout! }).once('line', (line) => resolve(JSON.parse(line))));
+    const [port4, port6, portUdp] = await new Promise<number[]>((resolve) =>
+      createInterface({ input: holder.stdout! }).once('line', (line) => resolve(JSON.parse(line))),
+    );
     const tcp = parseProcNet(lab.exec(lab.runner, ['cat', '/proc/net/tcp']), 'tcp');
     const tcp6 = parseProcNet(lab.exec(lab.runner, ['cat', '/proc/net/tcp6']), 'tcp');
     const udp6 = parseProcNet(lab.exec(lab.runner, ['cat', '/proc/net/udp6']), 'udp');
     holder.stdin!.end();
     // ESTABLISHED (1), or CLOSE_WAIT (8) once the server has closed its side.
-    expect(tcp.find((socket) => socket.localPort === port4)).toMatchObject({ localAddress: '198.18.1.1', remoteAddress: '198.18.1.2', remotePort: 5432, });
-    expect(tcp6.find((socket) => socket.localPort === port6)).toMatchObject({ localAddress: 'fd00:1::1', remoteAddress: 'fd00:1::2', remotePort: 5432 });
-    for (const socket of [tcp.find((item) => item.localPort === port4)!, tcp6.find((item) => item.localPort === port6)!]) expect([1, 8]).toContain(socket.state);
-    expect(udp6.find((socket) => socket.localPort === portUdp)).toMatchObject({ remoteAddress: 'fd00:1::2', remotePort: 5353 });
+    expect(tcp.find((socket) => socket.localPort === port4)).toMatchObject({
+      localAddress: '198.18.1.1',
+      remoteAddress: '198.18.1.2',
+      remotePort: 5432,
+    });
+    expect(tcp6.find((socket) => socket.localPort === port6)).toMatchObject({
+      localAddress: 'fd00:1::1',
+      remoteAddress: 'fd00:1::2',
+      remotePort: 5432,
+    });
+    for (const socket of [
+      tcp.find((item) => item.localPort === port4)!,
+      tcp6.find((item) => item.localPort === port6)!,
+    ])
+      expect([1, 8]).toContain(socket.state);
+    expect(udp6.find((socket) => socket.localPort === portUdp)).toMatchObject({
+      remoteAddress: 'fd00:1::2',
+      remotePort: 5353,
+    });
     expect(tcp.find((socket) => socket.localPort === port4)!.inode).toBeGreaterThan(0);
   });
 
   test('the table listing compared for tampering ignores counters and set elements, not rules', () => {
-    const script = rulesetScript({ mode: 'block', allowLoopback: true, marker: 'm1' }, { ...emptyElements(), port4: ['198.18.1.2 . 5432'] });
+    const script = rulesetScript(
+      { mode: 'block', allowLoopback: true, marker: 'm1' },
+      { ...emptyElements(), port4: ['198.18.1.2 . 5432'] },
+    );
     const install = (text: string) => {
-      lab.exec(lab.runner, ['sh', '-c', `nft delete table inet deploy_gates_egress 2>/dev/null; echo '${text.replace(/'/g, "'\\''")}' | nft -f -`]);
+      lab.exec(lab.runner, [
+        'sh',
+        '-c',
+        `nft delete table inet deploy_gates_egress 2>/dev/null; echo '${text.replace(/'/g, "'\\''")}' | nft -f -`,
+      ]);
       return normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress']));
     };
     const installed = install(script);
     runClient(lab, lab.runner, ['198.18.2.2:443']);
     lab.exec(lab.runner, ['nft', 'add', 'element', 'inet', 'deploy_gates_egress', 'allow4', '{ 198.18.1.3 . 443 }']);
-    expect(normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress']))).toBe(installed);
+    expect(normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress']))).toBe(
+      installed,
+    );
     lab.exec(lab.runner, ['nft', 'insert', 'rule', 'inet', 'deploy_gates_egress', 'output', 'accept']);
-    expect(normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress']))).not.toBe(installed);
+    expect(
+      normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress'])),
+    ).not.toBe(installed);
     lab.exec(lab.runner, ['nft', 'delete', 'table', 'inet', 'deploy_gates_egress']);
   });
 });

@@ -11,7 +11,10 @@ import { Job } from './job.js';
 // The built dist/egress-sentinel/index.js, run as the runner runs it (main, the job's steps, post) inside a "runner"
 // network namespace joined to a database, an outside host and a container routed through it.
 const unavailable = labUnavailable();
-if (unavailable) console.warn(`\n\n!!! egress-sentinel bundle tests SKIPPED: ${unavailable} (they need root, ip netns, nft and conntrack) !!!\n\n`);
+if (unavailable)
+  console.warn(
+    `\n\n!!! egress-sentinel bundle tests SKIPPED: ${unavailable} (they need root, ip netns, nft and conntrack) !!!\n\n`,
+  );
 const describeLab = unavailable ? describe.skip : describe;
 
 describeLab('egress-sentinel bundle in network namespaces', () => {
@@ -23,8 +26,10 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     return created;
   };
   // Running, not a zombie left for a parent that does not reap (the main step's process is gone).
-  const running = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  const tableExists = () => spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', 'list', 'table', 'inet', 'deploy_gates_egress']).status === 0;
+  const running = (pid: number) =>
+    existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const tableExists = () =>
+    spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', 'list', 'table', 'inet', 'deploy_gates_egress']).status === 0;
 
   beforeAll(async () => {
     lab = createLab();
@@ -65,12 +70,18 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
   test('connections to the outside lasting under a millisecond are each counted; TCP, UDP and IPv6', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     await run.start();
-    runClient(lab, lab.runner, [`${outside4}:8080`, `${outside4}:8080`, `${outside4}:8080`, `${database4}:5432`, `[${outside6}]:443`], [`${outside4}:5353`]);
+    runClient(
+      lab,
+      lab.runner,
+      [`${outside4}:8080`, `${outside4}:8080`, `${outside4}:8080`, `${database4}:5432`, `[${outside6}]:443`],
+      [`${outside4}:5353`],
+    );
     const post = await run.post();
     expect(post.exitCode).toBe(1);
     const { violations, tampered } = run.report();
     expect(tampered).toBe(false);
-    const find = (address: string, port: number, protocol: string) => violations.find((item) => item.address === address && item.port === port && item.protocol === protocol);
+    const find = (address: string, port: number, protocol: string) =>
+      violations.find((item) => item.address === address && item.port === port && item.protocol === protocol);
     expect(find(outside4, 8080, 'tcp')).toMatchObject({ count: 3, blocked: false, hostname: 'outside.example' });
     expect(find(outside6, 443, 'tcp')).toMatchObject({ count: 1, blocked: false });
     expect(find(outside4, 5353, 'udp')).toMatchObject({ count: 1 });
@@ -85,7 +96,12 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
   test('block mode refuses the outside at once (IPv4 and IPv6) while the database works; rules gone after a failed job', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432\n[${database6}]:5432`, mode: 'block' });
     await run.start();
-    const results = runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`, `${outside4}:443`, `[${outside6}]:443`]);
+    const results = runClient(lab, lab.runner, [
+      `${database4}:5432`,
+      `[${database6}]:5432`,
+      `${outside4}:443`,
+      `[${outside6}]:443`,
+    ]);
     expect(results.map((result) => [result.target, result.ok, result.code])).toEqual([
       [`${database4}:5432`, true, undefined],
       [`[${database6}]:5432`, true, undefined],
@@ -93,7 +109,10 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
       [`[${outside6}]:443`, false, 'ECONNREFUSED'],
     ]);
     // A later step of the job fails; the post step runs anyway (post-if: always()) and cleans up.
-    expect(readAction(repoRoot, 'egress-sentinel').runs).toMatchObject({ post: '../../dist/egress-sentinel/index.js', 'post-if': 'always()' });
+    expect(readAction(repoRoot, 'egress-sentinel').runs).toMatchObject({
+      post: '../../dist/egress-sentinel/index.js',
+      'post-if': 'always()',
+    });
     const post = await run.post();
     expect(post.exitCode).toBe(1);
     const { violations } = run.report();
@@ -115,7 +134,9 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
       { target: '127.0.0.1:5999', ok: false, code: 'ECONNREFUSED' },
     ]);
     expect((await run.post()).exitCode).toBe(1);
-    expect(run.report().violations).toEqual([expect.objectContaining({ address: '127.0.0.1', port: 5999, protocol: 'tcp', blocked: true, count: 1 })]);
+    expect(run.report().violations).toEqual([
+      expect.objectContaining({ address: '127.0.0.1', port: 5999, protocol: 'tcp', blocked: true, count: 1 }),
+    ]);
   });
 
   test('a hostname entry allows every address the name resolves to, on its port; another port is named in the report', async () => {
@@ -124,8 +145,12 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`, `${database4}:6000`]);
     const post = await run.post();
     const report = run.report();
-    expect(report.allowed).toEqual([{ entry: 'db.internal:5432', addresses: expect.arrayContaining([database4, database6]) }]);
-    expect(report.violations).toEqual([expect.objectContaining({ address: database4, port: 6000, hostname: 'db.internal' })]);
+    expect(report.allowed).toEqual([
+      { entry: 'db.internal:5432', addresses: expect.arrayContaining([database4, database6]) },
+    ]);
+    expect(report.violations).toEqual([
+      expect.objectContaining({ address: database4, port: 6000, hostname: 'db.internal' }),
+    ]);
     expect(post.exitCode).toBe(1);
   });
 
@@ -150,7 +175,9 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
       expect(report.allowed).toEqual([{ entry: 'moving.internal:443', addresses: [database4, outside4] }]);
       expect(report.tampered).toBe(false);
       // The attempts before the new address was let through were refused and are reported; the one after is allowed.
-      expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443, blocked: true, hostname: 'moving.internal' })]);
+      expect(report.violations).toEqual([
+        expect.objectContaining({ address: outside4, port: 443, blocked: true, hostname: 'moving.internal' }),
+      ]);
       expect(post.exitCode).toBe(1);
     } finally {
       writeFileSync(hosts, original);
@@ -192,18 +219,29 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
   test('traffic forwarded from a container behind the runner is seen in audit mode and refused in block mode', async () => {
     const audit = job({ 'allowed-endpoints': `${database4}:5432` });
     await audit.start();
-    expect(runClient(lab, lab.container, [`${database4}:5432`, `${outside4}:8080`]).map((result) => result.ok)).toEqual([true, true]);
+    expect(runClient(lab, lab.container, [`${database4}:5432`, `${outside4}:8080`]).map((result) => result.ok)).toEqual(
+      [true, true],
+    );
     expect((await audit.post()).exitCode).toBe(1);
-    expect(audit.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 8080, count: 1, blocked: false })]);
+    expect(audit.report().violations).toEqual([
+      expect.objectContaining({ address: outside4, port: 8080, count: 1, blocked: false }),
+    ]);
 
     const block = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
     await block.start();
-    expect(runClient(lab, lab.container, [`${database4}:5432`, `[${outside6}]:8080`]).map((result) => [result.ok, result.code])).toEqual([
+    expect(
+      runClient(lab, lab.container, [`${database4}:5432`, `[${outside6}]:8080`]).map((result) => [
+        result.ok,
+        result.code,
+      ]),
+    ).toEqual([
       [true, undefined],
       [false, 'ECONNREFUSED'],
     ]);
     expect((await block.post()).exitCode).toBe(1);
-    expect(block.report().violations).toEqual([expect.objectContaining({ address: outside6, port: 8080, blocked: true })]);
+    expect(block.report().violations).toEqual([
+      expect.objectContaining({ address: outside6, port: 8080, blocked: true }),
+    ]);
   });
 
   test('without root or sudo: audit polls /proc/net and says it can miss short connections; block fails at the start', async () => {
@@ -212,14 +250,30 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     const main = await audit.start();
     expect(main.log).toMatch(/connections shorter than \d+ms can be missed/);
     // A connection held open for a second (longer than the polling interval), by an unprivileged process (whose sockets the monitor may look into).
-    lab.exec(lab.runner, ['setpriv', `--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', process.execPath, '-e', `const s = require('net').connect(8080, '${outside4}'); s.on('error', () => {}); setTimeout(() => s.destroy(), 1000);`]);
+    lab.exec(lab.runner, [
+      'setpriv',
+      `--reuid=${nobody}`,
+      `--regid=${nobody}`,
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `const s = require('net').connect(8080, '${outside4}'); s.on('error', () => {}); setTimeout(() => s.destroy(), 1000);`,
+    ]);
     const post = await audit.post();
     expect(post.exitCode).toBe(1);
     const report = audit.report() as ReturnType<Job['report']> & { 'method-note': string };
     expect(report.method).toBe('proc-poll');
     expect(report['method-note']).toContain('can miss connections shorter than that interval');
     expect(post.summary).toContain('can miss connections shorter than that interval');
-    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 8080, protocol: 'tcp', process: 'node', pid: expect.any(Number) })]);
+    expect(report.violations).toEqual([
+      expect.objectContaining({
+        address: outside4,
+        port: 8080,
+        protocol: 'tcp',
+        process: 'node',
+        pid: expect.any(Number),
+      }),
+    ]);
 
     const block = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' }, nobody);
     const refused = await block.main();
@@ -231,16 +285,44 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(block.report()).toMatchObject({ version: 1, violations: [], tampered: false });
   });
 
-  test('the CLI runs a command under the sentinel: main, the command, post, and the command\'s violations fail the run', async () => {
+  test("the CLI runs a command under the sentinel: main, the command, post, and the command's violations fail the run", async () => {
     const out = mkdtempSync(join(tmpdir(), 'egress-cli-'));
     try {
-      const command = [process.execPath, '-e', `const s = require('net').connect(443, '${outside4}', () => s.destroy());`];
-      const cli = spawnSync('ip', ['netns', 'exec', lab.runner, node24, join(repoRoot, 'dist/cli/index.js'), 'egress-sentinel', '--allowed-endpoints', `${database4}:5432`, '--report-path', join(out, 'report.json'), '--out', out, '--', ...command], { encoding: 'utf8' });
+      const command = [
+        process.execPath,
+        '-e',
+        `const s = require('net').connect(443, '${outside4}', () => s.destroy());`,
+      ];
+      const cli = spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          lab.runner,
+          node24,
+          join(repoRoot, 'dist/cli/index.js'),
+          'egress-sentinel',
+          '--allowed-endpoints',
+          `${database4}:5432`,
+          '--report-path',
+          join(out, 'report.json'),
+          '--out',
+          out,
+          '--',
+          ...command,
+        ],
+        { encoding: 'utf8' },
+      );
       expect(cli.status).toBe(1);
       expect(cli.stdout).toContain('▸ Run');
       expect(cli.stdout).toContain('198.18.2.2:443/tcp');
-      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).violations).toEqual([expect.objectContaining({ address: outside4, port: 443, count: 1 })]);
-      expect(parseArgs(['egress-sentinel', '--mode', 'block', '--', 'make', '--test']).command).toEqual(['make', '--test']);
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).violations).toEqual([
+        expect.objectContaining({ address: outside4, port: 443, count: 1 }),
+      ]);
+      expect(parseArgs(['egress-sentinel', '--mode', 'block', '--', 'make', '--test']).command).toEqual([
+        'make',
+        '--test',
+      ]);
       expect(tableExists()).toBe(false);
     } finally {
       rmSync(out, { recursive: true, force: true });

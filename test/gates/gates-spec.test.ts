@@ -4,7 +4,8 @@ import { releasePath, type Gate } from '#core/gates/model.js';
 import { parseGates } from '#core/gates/spec.js';
 import { presetGates } from '#core/gates/presets.js';
 
-const parse = (text: string, env: Record<string, string> = {}) => parseGates(text, { source: 'Input "gates"', env: (name) => env[name] });
+const parse = (text: string, env: Record<string, string> = {}) =>
+  parseGates(text, { source: 'Input "gates"', env: (name) => env[name] });
 
 function problem(text: string, env: Record<string, string> = {}): string {
   try {
@@ -48,43 +49,77 @@ describe('gate YAML', () => {
     ]);
     expect(gates[0]).toMatchObject({ path: 'vendor/autoload.php', minSize: 1024 });
     expect(gates[1]).toMatchObject({ path: 'storage', writable: true });
-    expect((gates[4] as Extract<Gate, { kind: 'json' }>).expect.map((assertion) => assertion.text)).toEqual(['name=acme/api', 'require.php=^8.2']);
+    expect((gates[4] as Extract<Gate, { kind: 'json' }>).expect.map((assertion) => assertion.text)).toEqual([
+      'name=acme/api',
+      'require.php=^8.2',
+    ]);
     expect(gates[5]).toMatchObject({ command: 'php artisan --version', expectExit: 0, timeoutMs: 20_000 });
     expect((gates[5] as Extract<Gate, { kind: 'command' }>).expectOutput!.test('Laravel Framework 11.31.0')).toBe(true);
     expect(gates[6]).toMatchObject({ file: '.env', key: 'HEALTHCHECK_TOKEN', secret: 's3cret-token' });
   });
 
   it('defaults: command expects exit 0, env-match reads .env, an empty text is no gates', () => {
-    expect(parse('- command: "true"')[0]).toMatchObject({ expectExit: 0, expectOutput: undefined, timeoutMs: undefined });
+    expect(parse('- command: "true"')[0]).toMatchObject({
+      expectExit: 0,
+      expectOutput: undefined,
+      timeoutMs: undefined,
+    });
     expect(parse('- env-match: {key: TOKEN, secret: abcdef}')[0]).toMatchObject({ file: '.env' });
     expect(parse('')).toEqual([]);
     expect(parse('# only a comment\n')).toEqual([]);
   });
 
   it('takes an env-match secret from the step environment with secret-env', () => {
-    expect(parse('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}', { HC_TOKEN: 'from-env-123' })[0]).toMatchObject({ secret: 'from-env-123' });
-    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}')).toMatch(/line 1: environment variable HC_TOKEN is not set or empty; add it to the step/);
-    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret: 4711}')).toMatch(/line 1: env-match.secret must be text: put the secret in quotes/);
+    expect(
+      parse('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}', { HC_TOKEN: 'from-env-123' })[0],
+    ).toMatchObject({ secret: 'from-env-123' });
+    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HC_TOKEN}')).toMatch(
+      /line 1: environment variable HC_TOKEN is not set or empty; add it to the step/,
+    );
+    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret: 4711}')).toMatch(
+      /line 1: env-match.secret must be text: put the secret in quotes/,
+    );
     expect(problem('- env-match: {key: HEALTHCHECK_TOKEN, secret: 4711}')).not.toContain('4711');
-    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN}')).toMatch(/line 1: env-match needs exactly one of secret .* or secret-env/);
+    expect(problem('- env-match: {key: HEALTHCHECK_TOKEN}')).toMatch(
+      /line 1: env-match needs exactly one of secret .* or secret-env/,
+    );
   });
 
   it('names an unknown kind with its line and the valid kinds', () => {
     expect(problem('- file: artisan\n\n- fiel: composer.json\n')).toBe(
       'Input "gates": line 3: unknown gate kind "fiel"; valid kinds: file, dir, absent, symlink, json, command, env-match. Fix the YAML (see the gate reference in the README).',
     );
-    expect(problem('- artisan')).toMatch(/line 1: a gate is a mapping whose key names its kind, e.g. "- file: artisan"/);
+    expect(problem('- artisan')).toMatch(
+      /line 1: a gate is a mapping whose key names its kind, e.g. "- file: artisan"/,
+    );
     expect(problem('file: artisan')).toMatch(/line 1: gates must be a YAML list/);
     expect(problem('- file: a\n  dir: b')).toMatch(/line 1: one gate has several kinds \(file, dir\)/);
   });
 
   it('names an unknown key with its line and the valid keys, also inside env-match', () => {
-    expect(problem('- file: artisan\n- dir: storage\n  writeable: true\n')).toMatch(/^Input "gates": line 3: unknown key "writeable" for a dir gate; valid keys: dir, name, writable\./);
-    expect(problem('- env-match:\n    key: A\n    secret: xyz123\n    hash: sha1\n')).toMatch(/line 4: unknown key "hash" for env-match; valid keys: file, key, secret, secret-env/);
+    expect(problem('- file: artisan\n- dir: storage\n  writeable: true\n')).toMatch(
+      /^Input "gates": line 3: unknown key "writeable" for a dir gate; valid keys: dir, name, writable\./,
+    );
+    expect(problem('- env-match:\n    key: A\n    secret: xyz123\n    hash: sha1\n')).toMatch(
+      /line 4: unknown key "hash" for env-match; valid keys: file, key, secret, secret-env/,
+    );
   });
 
   it('reports bad values with their line, and every problem at once', () => {
-    const message = problem(['- file: a', '  min-size: lots', '- command: "true"', '  expect-exit: 300', '- command: x', '  timeout: 5', '- json: a.json', '  expect: nonsense', '- command: x', '  expect-output: "("'].join('\n'));
+    const message = problem(
+      [
+        '- file: a',
+        '  min-size: lots',
+        '- command: "true"',
+        '  expect-exit: 300',
+        '- command: x',
+        '  timeout: 5',
+        '- json: a.json',
+        '  expect: nonsense',
+        '- command: x',
+        '  expect-output: "("',
+      ].join('\n'),
+    );
     expect(message).toMatch(/^Input "gates" has 5 problems:/);
     expect(message).toContain('line 2: min-size "lots" is not a size; write bytes (1024) or with a unit (10k, 2M)');
     expect(message).toContain('line 4: expect-exit must be an exit code from 0 to 255');
@@ -92,7 +127,9 @@ describe('gate YAML', () => {
     expect(message).toContain('line 8: expect "nonsense" is not a path=value assertion');
     expect(message).toContain('line 10: expect-output "(" is not a valid regular expression');
     expect(problem('- file:')).toMatch(/line 1: file must be a path relative to the release directory/);
-    expect(problem('- dir: storage\n  writable: maybe')).toMatch(/line 2: writable "maybe" is not a boolean; write true or false/);
+    expect(problem('- dir: storage\n  writable: maybe')).toMatch(
+      /line 2: writable "maybe" is not a boolean; write true or false/,
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {
@@ -101,9 +138,15 @@ describe('gate YAML', () => {
   });
 
   it('rejects paths that leave the release directory', () => {
-    expect(problem('- file: /etc/passwd')).toMatch(/line 1: file "\/etc\/passwd" is absolute; write it relative to the release directory/);
-    expect(problem('- dir: storage/../../shared')).toMatch(/line 1: dir "storage\/..\/..\/shared" leaves the release directory through ".."/);
-    expect(problem('- env-match: {file: ../shared/.env, key: A, secret: abcdef}')).toMatch(/line 1: env-match.file "..\/shared\/.env" leaves the release directory/);
+    expect(problem('- file: /etc/passwd')).toMatch(
+      /line 1: file "\/etc\/passwd" is absolute; write it relative to the release directory/,
+    );
+    expect(problem('- dir: storage/../../shared')).toMatch(
+      /line 1: dir "storage\/..\/..\/shared" leaves the release directory through ".."/,
+    );
+    expect(problem('- env-match: {file: ../shared/.env, key: A, secret: abcdef}')).toMatch(
+      /line 1: env-match.file "..\/shared\/.env" leaves the release directory/,
+    );
     expect(problem('- json: ~/x.json')).toMatch(/is absolute/);
     expect(releasePath('storage/../bootstrap/cache/')).toEqual({ value: 'bootstrap/cache' });
     expect(releasePath('.')).toEqual({ value: '.' });
@@ -123,7 +166,7 @@ describe('gate YAML', () => {
 });
 
 describe('presets', () => {
-  it('laravel is the seeds\' 9 structure checks plus the 2 PHP checks', () => {
+  it("laravel is the seeds' 9 structure checks plus the 2 PHP checks", () => {
     const gates = presetGates('laravel');
     expect(gates.map((gate) => gate.name)).toEqual([
       'file artisan',

@@ -32,16 +32,22 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
   });
 
   const gates = (yaml: string) => parseGates(yaml, { source: 'test' });
-  const run = (list = presetGates('laravel'), timeoutMs = 30_000, logger = new MemoryLogger()) => runGates(target, dir, list, { timeoutMs }, { logger });
+  const run = (list = presetGates('laravel'), timeoutMs = 30_000, logger = new MemoryLogger()) =>
+    runGates(target, dir, list, { timeoutMs }, { logger });
   const detail = (outcome: GatesOutcome, name: string) => outcome.results.find((result) => result.name === name);
   /** A listing with sizes, modes and times of everything in the release, to prove gates change nothing. */
-  const snapshot = async () => (await target.run(`cd ${shellQuote(dir)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
+  const snapshot = async () =>
+    (await target.run(`cd ${shellQuote(dir)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
 
   it('passes the laravel preset on a Laravel-shaped release: 9 structure checks plus 2 PHP checks', async () => {
     const before = await snapshot();
     const outcome = await run();
-    expect(outcome.results.map((result) => [result.name, result.status])).toEqual(presetGates('laravel').map((gate) => [gate.name, 'pass']));
-    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe('Pre-switch gates (pre-switch): 11/11 PASSED');
+    expect(outcome.results.map((result) => [result.name, result.status])).toEqual(
+      presetGates('laravel').map((gate) => [gate.name, 'pass']),
+    );
+    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe(
+      'Pre-switch gates (pre-switch): 11/11 PASSED',
+    );
     expect(detail(outcome, 'php artisan --version')!.detail).toBe('exit 0: Laravel Framework 11.31.0');
     expect(detail(outcome, 'php: vendor/autoload.php loads')!.detail).toBe('exit 0: autoload-ok');
     expect(outcome.releaseDir).toBe(dir);
@@ -52,33 +58,80 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     await target.run(`rm ${shellQuote(`${dir}/vendor/autoload.php`)}`);
     const outcome = await run();
     expect(outcome.total).toBe(11);
-    expect(outcome.results.filter((result) => result.status === 'fail').map((result) => [result.name, result.detail])).toEqual([
+    expect(
+      outcome.results.filter((result) => result.status === 'fail').map((result) => [result.name, result.detail]),
+    ).toEqual([
       ['file vendor/autoload.php', 'expected a regular file, found missing'],
-      ['php: vendor/autoload.php loads', expect.stringMatching(/^exit 255, expected 0: PHP Fatal error: +Uncaught Error: Failed opening required 'vendor\/autoload.php'/)],
+      [
+        'php: vendor/autoload.php loads',
+        expect.stringMatching(
+          /^exit 255, expected 0: PHP Fatal error: +Uncaught Error: Failed opening required 'vendor\/autoload.php'/,
+        ),
+      ],
       ['php artisan --version', expect.stringMatching(/^exit 255, expected 0: PHP Fatal error/)],
     ]);
-    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe('Pre-switch gates (pre-switch): FAILED (8/11 passed, 3 failed)');
+    expect(headline('Pre-switch gates (pre-switch)', outcome.results)).toBe(
+      'Pre-switch gates (pre-switch): FAILED (8/11 passed, 3 failed)',
+    );
   });
 
   it('fails a broken autoloader (a PHP fatal error) although the file is there', async () => {
     await writeTree(target, dir, { 'vendor/autoload.php': "<?php\nrequire __DIR__.'/composer/autoload_real.php';\n" });
     const outcome = await run();
     expect(detail(outcome, 'file vendor/autoload.php')!.status).toBe('pass');
-    expect(detail(outcome, 'php: vendor/autoload.php loads')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/PHP Fatal error.*autoload_real\.php/) });
+    expect(detail(outcome, 'php: vendor/autoload.php loads')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/PHP Fatal error.*autoload_real\.php/),
+    });
     expect(outcome.failed).toBe(2);
   });
 
   it.each([
     ['file', '- file: artisan\n  min-size: 10', '- file: storage', /^expected a regular file, found a directory$/],
-    ['file min-size', '- file: composer.json', '- file: composer.json\n  min-size: 1M', /bytes, below min-size 1\.0 MiB$/],
+    [
+      'file min-size',
+      '- file: composer.json',
+      '- file: composer.json\n  min-size: 1M',
+      /bytes, below min-size 1\.0 MiB$/,
+    ],
     ['dir', '- dir: storage/logs', '- dir: artisan', /^expected a directory, found a regular file$/],
     ['absent', '- absent: public/hot', '- absent: public/index.php', /^must not exist, found a regular file$/],
-    ['symlink', '- symlink: linked-env\n  points-to: shared.env', '- symlink: dangling', /^symlink → nowhere.env, but its target does not exist$/],
-    ['symlink points-to', '- symlink: linked-env', '- symlink: linked-env\n  points-to: /var/www/shared/.env', /^symlink → shared.env \(.*\/shared.env\), expected \/var\/www\/shared\/.env$/],
-    ['json', '- json: composer.json\n  expect: require.php=^8.2', '- json: public/index.php', /^not valid JSON at line 1, column 1 \(byte 0\): unexpected character; its content is not shown$/],
-    ['json expect', '- json: composer.json\n  expect: name=acme/api', '- json: composer.json\n  expect: |\n    name=acme/web\n    extra.x=1', /^expected name=acme\/web, got "acme\/api"; extra.x is missing \(expected extra.x=1\)$/],
-    ['command exit', '- command: test -d storage', '- command: exit 3\n  expect-exit: 4', /^exit 3, expected 4: no output$/],
-    ['command output', '- command: printf "ok\\nversion 2\\n"\n  expect-output: ^version \\d', '- command: echo hello\n  expect-output: ^bye', /^exit 0, but the output does not match \/\^bye\/: hello$/],
+    [
+      'symlink',
+      '- symlink: linked-env\n  points-to: shared.env',
+      '- symlink: dangling',
+      /^symlink → nowhere.env, but its target does not exist$/,
+    ],
+    [
+      'symlink points-to',
+      '- symlink: linked-env',
+      '- symlink: linked-env\n  points-to: /var/www/shared/.env',
+      /^symlink → shared.env \(.*\/shared.env\), expected \/var\/www\/shared\/.env$/,
+    ],
+    [
+      'json',
+      '- json: composer.json\n  expect: require.php=^8.2',
+      '- json: public/index.php',
+      /^not valid JSON at line 1, column 1 \(byte 0\): unexpected character; its content is not shown$/,
+    ],
+    [
+      'json expect',
+      '- json: composer.json\n  expect: name=acme/api',
+      '- json: composer.json\n  expect: |\n    name=acme/web\n    extra.x=1',
+      /^expected name=acme\/web, got "acme\/api"; extra.x is missing \(expected extra.x=1\)$/,
+    ],
+    [
+      'command exit',
+      '- command: test -d storage',
+      '- command: exit 3\n  expect-exit: 4',
+      /^exit 3, expected 4: no output$/,
+    ],
+    [
+      'command output',
+      '- command: printf "ok\\nversion 2\\n"\n  expect-output: ^version \\d',
+      '- command: echo hello\n  expect-output: ^bye',
+      /^exit 0, but the output does not match \/\^bye\/: hello$/,
+    ],
   ])('%s gate: passes, and fails with a reason', async (_kind, passing, failing, reason) => {
     await writeTree(target, dir, { 'shared.env': 'X=1\n' });
     await target.run(`cd ${shellQuote(dir)} && ln -s shared.env linked-env && ln -s nowhere.env dangling`);
@@ -88,11 +141,16 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
   });
 
   it('shows where a json gate file stops being JSON, never its content; and masks a secret in command output before cutting it', async () => {
-    await writeTree(target, dir, { '.env': `APP_KEY=base64:${SECRET}\n`, 'broken.json': '{\n  "name": "acme",\n  "key": "é' + SECRET + '"\n  "x": 1\n}\n' });
+    await writeTree(target, dir, {
+      '.env': `APP_KEY=base64:${SECRET}\n`,
+      'broken.json': '{\n  "name": "acme",\n  "key": "é' + SECRET + '"\n  "x": 1\n}\n',
+    });
     const outcome = await runGates(
       target,
       dir,
-      gates(`- json: .env\n- json: broken.json\n- command: echo "$(printf '%0154d' 0) ${SECRET} more"\n  expect-output: never`),
+      gates(
+        `- json: .env\n- json: broken.json\n- command: echo "$(printf '%0154d' 0) ${SECRET} more"\n  expect-output: never`,
+      ),
       { timeoutMs: 30_000 },
       { redactor: new Redactor([SECRET]) },
     );
@@ -106,7 +164,10 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
 
   it('node preset: package.json parses, dependencies are there, node resolves main', async () => {
     await target.run(`cd ${shellQuote(dir)} && rm -rf ./* && mkdir -p node_modules lib`);
-    await writeTree(target, dir, { 'package.json': '{"name":"acme-web","main":"lib/server.js"}', 'lib/server.js': 'module.exports = 1;\n' });
+    await writeTree(target, dir, {
+      'package.json': '{"name":"acme-web","main":"lib/server.js"}',
+      'lib/server.js': 'module.exports = 1;\n',
+    });
     const passing = await run(presetGates('node'));
     expect(passing.results.map((result) => [result.name, result.status, result.detail])).toEqual([
       ['json package.json', 'pass', 'valid JSON'],
@@ -125,9 +186,18 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
   it('python preset: a dependency file, and the release venv (or python3) starts', async () => {
     await target.run(`cd ${shellQuote(dir)} && rm -rf ./*`);
     const missing = await run(presetGates('python'));
-    expect(missing.results[0]).toMatchObject({ status: 'fail', detail: 'exit 1, expected 0: neither requirements.txt nor pyproject.toml' });
-    expect(missing.results[1]).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^exit 0: python-ok 3\.\d+/) });
-    await writeTree(target, dir, { 'requirements.txt': 'flask==3.0.0\n', '.venv/bin/python': '#!/bin/sh\necho "venv is broken" >&2\nexit 2\n' });
+    expect(missing.results[0]).toMatchObject({
+      status: 'fail',
+      detail: 'exit 1, expected 0: neither requirements.txt nor pyproject.toml',
+    });
+    expect(missing.results[1]).toMatchObject({
+      status: 'pass',
+      detail: expect.stringMatching(/^exit 0: python-ok 3\.\d+/),
+    });
+    await writeTree(target, dir, {
+      'requirements.txt': 'flask==3.0.0\n',
+      '.venv/bin/python': '#!/bin/sh\necho "venv is broken" >&2\nexit 2\n',
+    });
     await target.run(`chmod +x ${shellQuote(`${dir}/.venv/bin/python`)}`);
     const brokenVenv = await run(presetGates('python'));
     expect(brokenVenv.results.map((result) => [result.status, result.detail])).toEqual([
@@ -142,7 +212,15 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
   });
 
   it('runs command gates one after another in the order given, each with stdin closed and its own output', async () => {
-    const outcome = await run(gates(['- command: "sleep 0.2; echo one > order.txt; echo first"', '- command: "cat; echo two >> order.txt; paste -s -d \\" \\" order.txt"', '- command: "rm order.txt; echo oops >&2; exit 3"'].join('\n')));
+    const outcome = await run(
+      gates(
+        [
+          '- command: "sleep 0.2; echo one > order.txt; echo first"',
+          '- command: "cat; echo two >> order.txt; paste -s -d \\" \\" order.txt"',
+          '- command: "rm order.txt; echo oops >&2; exit 3"',
+        ].join('\n'),
+      ),
+    );
     expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
       ['pass', 'exit 0: first'],
       ['pass', 'exit 0: one two'],
@@ -170,14 +248,27 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     ])('matches when the value equals the secret: %s', async (_form, env) => {
       await writeTree(target, dir, { '.env': env });
       const logger = new MemoryLogger();
-      const outcome = await run(parseGates('- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: T}', { source: 'test', env: () => SECRET }), 30_000, logger);
-      expect(outcome.results[0]).toMatchObject({ status: 'pass', detail: 'HEALTHCHECK_TOKEN in .env matches the secret (SHA-256 compared; neither value shown)' });
+      const outcome = await run(
+        parseGates('- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: T}', {
+          source: 'test',
+          env: () => SECRET,
+        }),
+        30_000,
+        logger,
+      );
+      expect(outcome.results[0]).toMatchObject({
+        status: 'pass',
+        detail: 'HEALTHCHECK_TOKEN in .env matches the secret (SHA-256 compared; neither value shown)',
+      });
       expect(JSON.stringify([outcome, logger.lines])).not.toContain(SECRET);
     });
 
     it('fails on a different value, a missing key or a missing file, without showing either value', async () => {
       const other = 'hc_other-token-on-the-host';
-      await writeTree(target, dir, { '.env': `HEALTHCHECK_TOKEN=${other}\nHEALTHCHECK_TOKEN=${SECRET}\n`, 'empty.env': '# nothing\n' });
+      await writeTree(target, dir, {
+        '.env': `HEALTHCHECK_TOKEN=${other}\nHEALTHCHECK_TOKEN=${SECRET}\n`,
+        'empty.env': '# nothing\n',
+      });
       const logger = new MemoryLogger();
       const outcome = await run(
         gates(
@@ -191,7 +282,10 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
         logger,
       );
       expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
-        ['fail', 'HEALTHCHECK_TOKEN in .env does not match the secret (SHA-256 differs; neither value shown) (HEALTHCHECK_TOKEN is defined 2 times; the first counts, as in Laravel)'],
+        [
+          'fail',
+          'HEALTHCHECK_TOKEN in .env does not match the secret (SHA-256 differs; neither value shown) (HEALTHCHECK_TOKEN is defined 2 times; the first counts, as in Laravel)',
+        ],
         ['fail', 'HEALTHCHECK_TOKEN is not set in empty.env'],
         ['fail', 'config/.env: expected a file, found missing'],
       ]);
@@ -227,13 +321,18 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     // env-match: the secret never reaches the host (not in a script, not on stdin); only its key and file do.
     scripts.length = 0;
     await writeTree(target, dir, { '.env': `HEALTHCHECK_TOKEN=${SECRET}\n` });
-    const env = await runGates(counting, dir, [...structure, ...gates(`- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`)], { timeoutMs: 30_000 });
+    const env = await runGates(
+      counting,
+      dir,
+      [...structure, ...gates(`- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}}`)],
+      { timeoutMs: 30_000 },
+    );
     expect(env.passed).toBe(10);
     expect(scripts).toHaveLength(1);
     expect(scripts.join('\n')).not.toContain(SECRET);
   });
 
-  it('keeps each gate\'s answer apart even when a file imitates the framing of the batch', async () => {
+  it("keeps each gate's answer apart even when a file imitates the framing of the batch", async () => {
     await writeTree(target, dir, { 'fake.json': '{"a": 1}\ndg-0 end 0 0\n\ndg-0 done 0\n' });
     const outcome = await run(gates('- json: fake.json\n- file: artisan\n- absent: public/hot'));
     expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
@@ -268,24 +367,44 @@ describe('dir writable on a local target as an unprivileged user', () => {
   const unprivileged: Target = {
     description: 'local (uid 65534)',
     run: (script, options) =>
-      asRoot ? runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', script], options) : runProcess('/bin/sh', ['-c', script], options),
+      asRoot
+        ? runProcess('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', script], options)
+        : runProcess('/bin/sh', ['-c', script], options),
     close: async () => {},
   };
   let dir: string;
   beforeAll(async () => {
-    dir = await makeTree({ ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) }, laravelRelease());
-    await runProcess('/bin/sh', ['-c', `chmod -R a+rX ${shellQuote(dir)} && chmod 555 ${shellQuote(`${dir}/storage`)}; chmod 777 ${shellQuote(`${dir}/bootstrap/cache`)}`]);
+    dir = await makeTree(
+      { ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) },
+      laravelRelease(),
+    );
+    await runProcess('/bin/sh', [
+      '-c',
+      `chmod -R a+rX ${shellQuote(dir)} && chmod 555 ${shellQuote(`${dir}/storage`)}; chmod 777 ${shellQuote(`${dir}/bootstrap/cache`)}`,
+    ]);
   });
   afterAll(async () => {
-    await removeTree({ ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) }, dir);
+    await removeTree(
+      { ...unprivileged, run: (script, options) => runProcess('/bin/sh', ['-c', script], options) },
+      dir,
+    );
   });
 
   it('fails a read-only storage/ and names the user', async () => {
-    const outcome = await runGates(unprivileged, dir, presetGates('laravel').filter((gate) => gate.kind === 'dir'), { timeoutMs: 30_000 });
+    const outcome = await runGates(
+      unprivileged,
+      dir,
+      presetGates('laravel').filter((gate) => gate.kind === 'dir'),
+      { timeoutMs: 30_000 },
+    );
     const user = (await unprivileged.run('id -un 2>/dev/null || id -u')).stdout.trim();
     expect(outcome.results.map((result) => [result.name, result.status, result.detail])).toEqual([
       ['dir bootstrap/cache (writable)', 'pass', `directory, writable by ${user}`],
-      ['dir storage (writable)', 'fail', `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w storage)`],
+      [
+        'dir storage (writable)',
+        'fail',
+        `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w storage)`,
+      ],
       ['dir config', 'pass', 'directory'],
       ['dir routes', 'pass', 'directory'],
     ]);

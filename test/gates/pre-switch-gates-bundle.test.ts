@@ -13,14 +13,22 @@ const SECRET = 'hc_Lk29-bundle-secret-token-77';
 
 const runs: BundleRun[] = [];
 /** The step as the runner starts it, with the repository checked out at `workspace`. */
-async function step(workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<BundleRun> {
+async function step(
+  workspace: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+): Promise<BundleRun> {
   const run = await runBundle('pre-switch-gates', inputs, { GITHUB_WORKSPACE: workspace, ...env });
   runs.push(run);
   return run;
 }
 
 /** The log without the `::add-mask::` commands, which hand secrets to the runner and never reach the visible log. */
-const visible = (log: string) => log.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+const visible = (log: string) =>
+  log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
 
 describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
   const target = new LocalTarget();
@@ -34,7 +42,14 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     await mkdir(join(workspace, '.github'), { recursive: true });
     await writeFile(
       join(workspace, '.github/gates.yml'),
-      ['# extra gates kept in the repository', '- absent: public/hot', '- json: composer.json', '  expect: name=acme/api', '- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}', ''].join('\n'),
+      [
+        '# extra gates kept in the repository',
+        '- absent: public/hot',
+        '- json: composer.json',
+        '  expect: name=acme/api',
+        '- env-match: {key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}',
+        '',
+      ].join('\n'),
     );
   });
   afterAll(async () => {
@@ -63,20 +78,32 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     expect(run.summary).toContain('### ❌ Pre-switch gates (staging): FAILED (15/16 passed, 1 failed)');
     expect(run.summary).toContain('| .env is shared | ❌ fail | expected a symlink, found a regular file |');
     // The summary escapes markdown punctuation in untrusted text (`_` included).
-    expect(run.summary).toContain('| env-match .env HEALTHCHECK\\_TOKEN | ✅ pass | HEALTHCHECK\\_TOKEN in .env matches the secret (SHA-256 compared; neither value shown) |');
+    expect(run.summary).toContain(
+      '| env-match .env HEALTHCHECK\\_TOKEN | ✅ pass | HEALTHCHECK\\_TOKEN in .env matches the secret (SHA-256 compared; neither value shown) |',
+    );
     // One annotation: the failure, then the failed gate.
     expect(run.log).toContain(
       '::error::Pre-switch gates (staging): FAILED (1 of 16 gates failed). Nothing was changed on local; do not switch to this release — fix it and deploy again.%0A.env is shared: expected a symlink, found a regular file',
     );
     expect(run.log).not.toContain('::error title=');
     const report = await readFile(run.outputs.report!, 'utf8');
-    expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', layer: 'staging', target: 'local', releaseDir: release, passed: 15, failed: 1, total: 16 });
+    expect(JSON.parse(report)).toMatchObject({
+      action: 'pre-switch-gates',
+      layer: 'staging',
+      target: 'local',
+      releaseDir: release,
+      passed: 15,
+      failed: 1,
+      total: 16,
+    });
     expect(run.log).toContain(`::add-mask::${SECRET}`);
-    for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)]) expect(text).not.toContain(SECRET);
+    for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)])
+      expect(text).not.toContain(SECRET);
   });
 
   it('reads `9/9 PASSED`-style headlines on success and changes nothing in the release', async () => {
-    const listing = async () => (await target.run(`cd ${shellQuote(release)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
+    const listing = async () =>
+      (await target.run(`cd ${shellQuote(release)} && find . -exec ls -ld --time-style=full-iso {} + | sort`)).stdout;
     const before = await listing();
     const run = await step(workspace, { 'release-dir': release, preset: 'laravel', layer: 'pre-switch' });
     expect(run.exitCode).toBe(0);
@@ -99,18 +126,29 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
   it('fails clearly on a missing release directory, bad YAML in the gates file, or no gates at all', async () => {
     const missing = await step(workspace, { 'release-dir': `${release}-missing`, preset: 'laravel' });
     expect(missing.exitCode).toBe(1);
-    expect(missing.log).toContain(`::error::Input "release-dir": ${release}-missing does not exist on local; pass the directory the release was unpacked into`);
+    expect(missing.log).toContain(
+      `::error::Input "release-dir": ${release}-missing does not exist on local; pass the directory the release was unpacked into`,
+    );
 
-    await writeFile(join(workspace, 'bad.yml'), `- file: artisan\n- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}, sha: 1}\n- dir: ../shared\n`);
+    await writeFile(
+      join(workspace, 'bad.yml'),
+      `- file: artisan\n- env-match: {key: HEALTHCHECK_TOKEN, secret: ${SECRET}, sha: 1}\n- dir: ../shared\n`,
+    );
     const bad = await step(workspace, { 'release-dir': release, 'gates-file': 'bad.yml' });
     expect(bad.exitCode).toBe(1);
-    expect(visible(bad.log)).toContain('Input "gates-file" (bad.yml) has 2 problems:%0A- line 2: unknown key "sha" for env-match; valid keys: file, key, secret, secret-env%0A- line 3: dir "../shared" leaves the release directory');
+    expect(visible(bad.log)).toContain(
+      'Input "gates-file" (bad.yml) has 2 problems:%0A- line 2: unknown key "sha" for env-match; valid keys: file, key, secret, secret-env%0A- line 3: dir "../shared" leaves the release directory',
+    );
     expect(visible(bad.log)).not.toContain(SECRET);
 
     const none = await step(workspace, { 'release-dir': release });
-    expect(none.log).toContain('::error::No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
+    expect(none.log).toContain(
+      '::error::No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"',
+    );
     const noFile = await step(workspace, { 'release-dir': release, 'gates-file': 'gates/missing.yml' });
-    expect(noFile.log).toContain(`::error::Input "gates-file": cannot read gates/missing.yml (no such file in ${workspace})`);
+    expect(noFile.log).toContain(
+      `::error::Input "gates-file": cannot read gates/missing.yml (no such file in ${workspace})`,
+    );
   });
 
   describe('on an ssh target (a real sshd on loopback)', () => {
@@ -124,7 +162,13 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
       const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
       const run = await step(
         workspace,
-        { ...ssh, 'release-dir': release, preset: 'laravel', gates: '- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}\n', layer: 'production' },
+        {
+          ...ssh,
+          'release-dir': release,
+          preset: 'laravel',
+          gates: '- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret-env: HEALTHCHECK_TOKEN}\n',
+          layer: 'production',
+        },
         { HEALTHCHECK_TOKEN: SECRET },
       );
       expect(run.exitCode).toBe(0);
@@ -132,7 +176,14 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
       expect(run.summary).toContain('### ✅ Pre-switch gates (production): 12/12 PASSED');
       expect(run.summary).toContain('| php artisan --version | ✅ pass | exit 0: Laravel Framework 11.31.0 |');
       const report = await readFile(run.outputs.report!, 'utf8');
-      expect(JSON.parse(report)).toMatchObject({ action: 'pre-switch-gates', target: sshd.address, releaseDir: release, passed: 12, failed: 0, roundTrips: 2 });
+      expect(JSON.parse(report)).toMatchObject({
+        action: 'pre-switch-gates',
+        target: sshd.address,
+        releaseDir: release,
+        passed: 12,
+        failed: 0,
+        roundTrips: 2,
+      });
       expect(run.summary).toContain('| Round trips | 2 |');
       const keyLines = sshd.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
       for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)]) {
@@ -144,9 +195,17 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     });
 
     it('fails a changed host key with the fix, before any gate runs', async () => {
-      const run = await step(workspace, { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.wrongKnownHosts, 'release-dir': release, preset: 'laravel' });
+      const run = await step(workspace, {
+        target: sshd.address,
+        'ssh-key': sshd.privateKey,
+        'known-hosts': sshd.wrongKnownHosts,
+        'release-dir': release,
+        preset: 'laravel',
+      });
       expect(run.exitCode).toBe(1);
-      expect(run.log).toContain(`the known-hosts entry for [127.0.0.1]:${sshd.port} does not match the server's host key`);
+      expect(run.log).toContain(
+        `the known-hosts entry for [127.0.0.1]:${sshd.port} does not match the server's host key`,
+      );
       expect(readdirSync(run.runnerTemp)).toEqual([]);
     });
   });

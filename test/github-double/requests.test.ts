@@ -24,7 +24,9 @@ const call = async (path: string, method = 'GET') => {
 
 describe('the GitHub double checks each request against the REST description', () => {
   it('serves a correct request without a violation', async () => {
-    const answer = await call(`${RUNS}?head_sha=${SHA}&status=success&branch=main&event=push&per_page=100&page=1&exclude_pull_requests=true`);
+    const answer = await call(
+      `${RUNS}?head_sha=${SHA}&status=success&branch=main&event=push&per_page=100&page=1&exclude_pull_requests=true`,
+    );
     expect(answer.status).toBe(200);
     expect(await call('/repos/octo/app/actions/workflows/build-artifacts.yml')).toMatchObject({ status: 200 });
     expect(await call('/repos/octo/app/actions/runs/1/attempts/1')).toMatchObject({ status: 200 });
@@ -34,8 +36,16 @@ describe('the GitHub double checks each request against the REST description', (
   it('flags an unknown path with a 404 that says so', async () => {
     const answer = await call('/repos/octo/app/actions/workflow/101/runs');
     expect(answer.status).toBe(404);
-    expect(answer.message).toContain("no path of GitHub's REST description matches GET /repos/octo/app/actions/workflow/101/runs");
-    expect(double.violations).toEqual([{ request: 'GET /repos/octo/app/actions/workflow/101/runs', status: 404, problems: [expect.stringContaining('no path')] }]);
+    expect(answer.message).toContain(
+      "no path of GitHub's REST description matches GET /repos/octo/app/actions/workflow/101/runs",
+    );
+    expect(double.violations).toEqual([
+      {
+        request: 'GET /repos/octo/app/actions/workflow/101/runs',
+        status: 404,
+        problems: [expect.stringContaining('no path')],
+      },
+    ]);
   });
 
   it('flags a misspelled query parameter, naming the declared ones', async () => {
@@ -43,14 +53,18 @@ describe('the GitHub double checks each request against the REST description', (
     expect(answer.status).toBe(400);
     expect(answer.message).toContain('unknown query parameter "head-sha"');
     expect(double.violations).toHaveLength(1);
-    expect(double.violations[0]!.problems[0]).toMatch(/unknown query parameter "head-sha" \(.* declares .*\bhead_sha\b/);
+    expect(double.violations[0]!.problems[0]).toMatch(
+      /unknown query parameter "head-sha" \(.* declares .*\bhead_sha\b/,
+    );
   });
 
   it('flags an invalid enum value and a wrongly typed parameter', async () => {
     const answer = await call(`${RUNS}?status=bogus&per_page=many`);
     expect(answer.status).toBe(400);
     expect(double.violations[0]!.problems).toEqual([
-      expect.stringMatching(/^query parameter status "bogus" must be equal to one of the allowed values \(completed, .*success/),
+      expect.stringMatching(
+        /^query parameter status "bogus" must be equal to one of the allowed values \(completed, .*success/,
+      ),
       'query parameter per_page "many" must be integer',
     ]);
     await call('/repos/octo/app/actions/runs/1/attempts/latest');
@@ -60,7 +74,9 @@ describe('the GitHub double checks each request against the REST description', (
   it('flags a method the path does not have with a 405', async () => {
     const answer = await call(RUNS, 'POST');
     expect(answer.status).toBe(405);
-    expect(answer.message).toContain("/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs has no POST in GitHub's REST description (it has GET)");
+    expect(answer.message).toContain(
+      "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs has no POST in GitHub's REST description (it has GET)",
+    );
     expect(double.violations).toHaveLength(1);
   });
 

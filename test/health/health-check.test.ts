@@ -31,8 +31,14 @@ describe('health check against real servers on loopback', () => {
   });
 
   it('retries a flapping endpoint (503 three times, then 200) and reports every attempt', async () => {
-    const app = await server((_req, res, count) => (count <= 3 ? json(res, 503, { status: 'starting' }) : json(res, 200, { status: 'ok', version: '1.3.0' })));
-    const { outcome, log } = await check(config([`${app.url}/health`], { expect: { status: parseStatusSpec('200')!, json: assertions('status=ok', 'version=1.3.0') } }));
+    const app = await server((_req, res, count) =>
+      count <= 3 ? json(res, 503, { status: 'starting' }) : json(res, 200, { status: 'ok', version: '1.3.0' }),
+    );
+    const { outcome, log } = await check(
+      config([`${app.url}/health`], {
+        expect: { status: parseStatusSpec('200')!, json: assertions('status=ok', 'version=1.3.0') },
+      }),
+    );
     expect(outcome.healthy).toBe(true);
     expect(outcome.attemptsUsed).toBe(4);
     expect(outcome.endpoints[0]!.attempts.map((a) => [a.status, a.verdict])).toEqual([
@@ -41,12 +47,18 @@ describe('health check against real servers on loopback', () => {
       [503, 'fail'],
       [200, 'pass'],
     ]);
-    expect(log).toContainEqual(expect.stringMatching(new RegExp(`^Attempt 2/6 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`)));
-    expect(outcome.results).toEqual([expect.objectContaining({ status: 'pass', detail: 'HTTP 200, ok after 4 attempts' })]);
+    expect(log).toContainEqual(
+      expect.stringMatching(new RegExp(`^Attempt 2/6 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`)),
+    );
+    expect(outcome.results).toEqual([
+      expect.objectContaining({ status: 'pass', detail: 'HTTP 200, ok after 4 attempts' }),
+    ]);
   });
 
   it('stops probing an endpoint once it has passed while others are retried', async () => {
-    const app = await server((req, res, count) => (req.url === '/ready' || count > 2 ? json(res, 200, {}) : json(res, 500, {})));
+    const app = await server((req, res, count) =>
+      req.url === '/ready' || count > 2 ? json(res, 200, {}) : json(res, 500, {}),
+    );
     const { outcome } = await check(config([`${app.url}/ready`, `${app.url}/slow-start`]));
     expect(outcome.healthy).toBe(true);
     expect(app.requests.filter((r) => r.path === '/ready')).toHaveLength(1);
@@ -106,7 +118,12 @@ describe('health check against real servers on loopback', () => {
 
   it('names the field and shows an excerpt when the JSON is wrong', async () => {
     const app = await server((_req, res) => json(res, 200, { status: 'ok', version: '1.2.9' }));
-    const { outcome } = await check(config([`${app.url}/health`], { attempts: 1, expect: { status: parseStatusSpec('2xx')!, json: assertions('status=ok', 'version=1.3.0', 'checks.db=up') } }));
+    const { outcome } = await check(
+      config([`${app.url}/health`], {
+        attempts: 1,
+        expect: { status: parseStatusSpec('2xx')!, json: assertions('status=ok', 'version=1.3.0', 'checks.db=up') },
+      }),
+    );
     expect(outcome.healthy).toBe(false);
     const reason = outcome.endpoints[0]!.attempts[0]!.reason;
     expect(reason).toContain('expected version=1.3.0, got "1.2.9"');
@@ -119,11 +136,23 @@ describe('health check against real servers on loopback', () => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(req.url === '/php' ? 'OK healthcheck.php' : '<html>maintenance</html>');
     });
-    const notJson = await check(config([`${app.url}/health`], { attempts: 1, expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') } }));
+    const notJson = await check(
+      config([`${app.url}/health`], {
+        attempts: 1,
+        expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') },
+      }),
+    );
     expect(notJson.outcome.endpoints[0]!.attempts[0]!.reason).toBe('body is not JSON: "<html>maintenance</html>"');
-    const regex = await check(config([`${app.url}/php`, `${app.url}/other`], { attempts: 1, expect: { status: parseStatusSpec('200')!, json: [], body: /^OK/ } }));
+    const regex = await check(
+      config([`${app.url}/php`, `${app.url}/other`], {
+        attempts: 1,
+        expect: { status: parseStatusSpec('200')!, json: [], body: /^OK/ },
+      }),
+    );
     expect(regex.outcome.endpoints.map((e) => e.healthy)).toEqual([true, false]);
-    expect(regex.outcome.endpoints[1]!.attempts[0]!.reason).toBe('body does not match /^OK/: "<html>maintenance</html>"');
+    expect(regex.outcome.endpoints[1]!.attempts[0]!.reason).toBe(
+      'body does not match /^OK/: "<html>maintenance</html>"',
+    );
   });
 
   it('needs the configured number of passes in a row', async () => {
@@ -141,8 +170,29 @@ describe('health check against real servers on loopback', () => {
     servers.splice(servers.indexOf(closed), 1);
     const dir = mkdtempSync(join(tmpdir(), 'tls-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-      const tls = await server((_req, res) => json(res, 200, {}), { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-days',
+          '1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const tls = await server((_req, res) => json(res, 200, {}), {
+        key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+        cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      });
       const { outcome } = await check(config([refusedUrl, `${tls.url}/health`], { attempts: 1 }));
       expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe('connection refused');
       expect(outcome.endpoints[1]!.attempts[0]!.reason).toMatch(/^TLS error: self[- ]signed certificate/);
@@ -165,9 +215,13 @@ describe('health check against real servers on loopback', () => {
       res.writeHead(404);
       res.end();
     });
-    const { outcome } = await check(config([], { attempts: 1, assetManifest: new URL(`${app.url}/build/manifest.json`) }));
+    const { outcome } = await check(
+      config([], { attempts: 1, assetManifest: new URL(`${app.url}/build/manifest.json`) }),
+    );
     expect(outcome.healthy).toBe(false);
-    expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe('1 of 3 assets not served: assets/logo-11aa22bb.svg (HTTP 404)');
+    expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe(
+      '1 of 3 assets not served: assets/logo-11aa22bb.svg (HTTP 404)',
+    );
     expect(outcome.results[0]!.name).toBe(`${app.url}/build/manifest.json (asset manifest)`);
   });
 
@@ -177,19 +231,39 @@ describe('health check against real servers on loopback', () => {
       if (req.url === '/slow') return setTimeout(() => json(res, 200, {}), 120);
       json(res, 200, {});
     });
-    const fast = await check(config([`${app.url}/flaky`], { slo: { url: new URL(`${app.url}/flaky`), requests: 100, concurrency: 10, p95Ms: 2_000, maxErrorRate: 0.05 } }));
+    const fast = await check(
+      config([`${app.url}/flaky`], {
+        slo: { url: new URL(`${app.url}/flaky`), requests: 100, concurrency: 10, p95Ms: 2_000, maxErrorRate: 0.05 },
+      }),
+    );
     // 1 health probe + 100 load requests: every 10th of the 101 answers 500, so 10 of the 100 load requests fail
-    expect(fast.outcome.slo).toEqual(expect.objectContaining({ requests: 100, errors: 10, errorRate: 0.1, pass: false }));
+    expect(fast.outcome.slo).toEqual(
+      expect.objectContaining({ requests: 100, errors: 10, errorRate: 0.1, pass: false }),
+    );
     expect(fast.outcome.healthy).toBe(false);
-    const slow = await check(config([`${app.url}/slow`], { slo: { url: new URL(`${app.url}/slow`), requests: 20, concurrency: 5, p95Ms: 50 } }));
+    const slow = await check(
+      config([`${app.url}/slow`], {
+        slo: { url: new URL(`${app.url}/slow`), requests: 20, concurrency: 5, p95Ms: 50 },
+      }),
+    );
     expect(slow.outcome.slo!.p95Ms).toBeGreaterThan(50);
     expect(slow.outcome.slo!.pass).toBe(false);
-    expect(slow.outcome.results.at(-1)).toEqual(expect.objectContaining({ status: 'fail', detail: expect.stringMatching(/^p95 \d+ ms \(limit 50ms\), errors 0%/) }));
+    expect(slow.outcome.results.at(-1)).toEqual(
+      expect.objectContaining({
+        status: 'fail',
+        detail: expect.stringMatching(/^p95 \d+ ms \(limit 50ms\), errors 0%/),
+      }),
+    );
   });
 
   it('skips the SLO probe when the endpoints never became healthy', async () => {
     const app = await server((_req, res) => json(res, 503, {}));
-    const { outcome } = await check(config([`${app.url}/health`], { attempts: 1, slo: { url: new URL(`${app.url}/health`), requests: 50, concurrency: 5 } }));
+    const { outcome } = await check(
+      config([`${app.url}/health`], {
+        attempts: 1,
+        slo: { url: new URL(`${app.url}/health`), requests: 50, concurrency: 5 },
+      }),
+    );
     expect(outcome.slo).toBeUndefined();
     expect(outcome.results[1]).toEqual(expect.objectContaining({ status: 'skip' }));
     expect(app.requests).toHaveLength(1);
@@ -211,14 +285,21 @@ describe('health check against real servers on loopback', () => {
       res.end(bytes);
     });
     const urls = Object.keys(encoded).map((path) => `${app.url}${path}`);
-    const { outcome } = await check(config(urls, { attempts: 1, expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') } }));
+    const { outcome } = await check(
+      config(urls, { attempts: 1, expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') } }),
+    );
     expect(app.requests[0]!.headers['accept-encoding']).toMatch(/^gzip, deflate, br(, zstd)?$/);
     expect(outcome.endpoints.map((e) => [e.attempts[0]!.encoding, e.attempts[0]!.reason])).toEqual([
       ['deflate', 'ok'],
       ['deflate', 'ok'],
       ['br', 'ok'],
       ['gzip, br', 'ok'],
-      ['compress', expect.stringMatching(/^Content-Encoding compress is not one health-retry can decode \(it accepts gzip, deflate, br/)],
+      [
+        'compress',
+        expect.stringMatching(
+          /^Content-Encoding compress is not one health-retry can decode \(it accepts gzip, deflate, br/,
+        ),
+      ],
       ['gzip', expect.stringMatching(/^the gzip body could not be decoded: incorrect header check$/)],
     ]);
   });
@@ -226,11 +307,34 @@ describe('health check against real servers on loopback', () => {
   it('hints at https:// when a plain-HTTP request to a TLS port is closed unanswered', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tls-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-      const tls = await server((_req, res) => json(res, 200, {}), { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-days',
+          '1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const tls = await server((_req, res) => json(res, 200, {}), {
+        key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+        cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      });
       const plainUrl = tls.url.replace('https:', 'http:');
       const { outcome } = await check(config([`${plainUrl}/health`], { attempts: 1 }));
-      expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe(`connection reset: other side closed (if ${new URL(plainUrl).host} serves HTTPS, use https://)`);
+      expect(outcome.endpoints[0]!.attempts[0]!.reason).toBe(
+        `connection reset: other side closed (if ${new URL(plainUrl).host} serves HTTPS, use https://)`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -239,7 +343,14 @@ describe('health check against real servers on loopback', () => {
   it('masks a secret that the server echoes back in every reason', async () => {
     const token = 'echoed-secret-token-42';
     const app = await server((req, res) => json(res, 401, { error: `bad token ${req.headers.authorization}` }));
-    const { outcome, log } = await check(config([`${app.url}/health`], { attempts: 1, bearerToken: token, expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') } }), [token]);
+    const { outcome, log } = await check(
+      config([`${app.url}/health`], {
+        attempts: 1,
+        bearerToken: token,
+        expect: { status: parseStatusSpec('200')!, json: assertions('status=ok') },
+      }),
+      [token],
+    );
     expect(JSON.stringify(outcome)).not.toContain(token);
     expect(log.join('\n')).not.toContain(token);
   });

@@ -57,7 +57,12 @@ describe('dist/health-retry run the way the runner runs it', () => {
       interval: '50ms',
     });
     expect(fixed.exitCode).toBe(0);
-    expect(fixed.outputs).toEqual({ healthy: 'true', attempts: '1', 'duration-ms': expect.stringMatching(/^\d+$/), report: expect.stringContaining(fixed.runnerTemp) });
+    expect(fixed.outputs).toEqual({
+      healthy: 'true',
+      attempts: '1',
+      'duration-ms': expect.stringMatching(/^\d+$/),
+      report: expect.stringContaining(fixed.runnerTemp),
+    });
     const report = JSON.parse(readFileSync(fixed.outputs.report!, 'utf8'));
     expect(report).toEqual(expect.objectContaining({ action: 'health-retry', healthy: true, attemptsUsed: 1 }));
     expect(report.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
@@ -73,8 +78,12 @@ describe('dist/health-retry run the way the runner runs it', () => {
     const result = await run({ urls: `${app.url}/health`, attempts: '3', interval: '10ms' });
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
-    expect(result.stdout).toMatch(new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'));
-    expect(result.stdout).toContain(`::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`);
+    expect(result.stdout).toMatch(
+      new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'),
+    );
+    expect(result.stdout).toContain(
+      `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`,
+    );
     expect(result.stdout.match(/^::(error|warning)/gm)).toHaveLength(1);
     expect(app.requests).toHaveLength(3);
   });
@@ -109,8 +118,12 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(app.requests[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
     const report = readFileSync(result.outputs.report!, 'utf8');
     // The runner consumes ::add-mask:: lines (they are how the token gets masked); everything else must be clean.
-    const log = result.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
-    for (const text of [log, result.stderr, result.summary, JSON.stringify(result.outputs), report]) expect(text).not.toContain(TOKEN);
+    const log = result.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n');
+    for (const text of [log, result.stderr, result.summary, JSON.stringify(result.outputs), report])
+      expect(text).not.toContain(TOKEN);
     expect(log).toContain('body does not match /never/: "{\\"echo\\":\\"Bearer ***\\",\\"header\\":\\"***\\"}"');
     expect(report).toContain('Bearer ***');
     expect(result.stdout).toContain(`::add-mask::${TOKEN}`); // registered with the runner before anything else
@@ -118,11 +131,22 @@ describe('dist/health-retry run the way the runner runs it', () => {
   });
 
   it('keeps untrusted text inert: a body cannot start a workflow command, render markup or show part of the token', async () => {
-    const app = await server((req, res) => res.end(`<h1>Big</h1> [link](https://evil.example) ${'x'.repeat(50)} ${req.headers.authorization}\n::warning title=x::pwned`));
-    const result = await run({ urls: `${app.url}/health`, 'bearer-token': TOKEN, attempts: '1', 'expect-body': 'never' });
+    const app = await server((req, res) =>
+      res.end(
+        `<h1>Big</h1> [link](https://evil.example) ${'x'.repeat(50)} ${req.headers.authorization}\n::warning title=x::pwned`,
+      ),
+    );
+    const result = await run({
+      urls: `${app.url}/health`,
+      'bearer-token': TOKEN,
+      attempts: '1',
+      'expect-body': 'never',
+    });
     expect(result.exitCode).toBe(1);
     const lines = result.stdout.split(/\r\n|\r|\n/);
-    expect(lines.filter((line) => /^\s*::/.test(line) && !/^::(add-mask|group|endgroup|error)::/.test(line))).toEqual([]);
+    expect(lines.filter((line) => /^\s*::/.test(line) && !/^::(add-mask|group|endgroup|error)::/.test(line))).toEqual(
+      [],
+    );
     expect(lines.filter((line) => line.startsWith('::error'))).toHaveLength(1);
     expect(result.summary).not.toMatch(/<h1>|[^\\]\]\(https/);
     expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https://evil.example)');
@@ -135,26 +159,41 @@ describe('dist/health-retry run the way the runner runs it', () => {
     const bad = await run({ urls: 'http://admin-user:PassW0rd@host:99999/x' });
     expect(bad.exitCode).toBe(1);
     expect(bad.stdout).toContain('::error::Input "urls": "http://***@host:99999/x" is not a URL');
-    expect(bad.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')).not.toMatch(/PassW0rd|admin-user/);
+    expect(
+      bad.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n'),
+    ).not.toMatch(/PassW0rd|admin-user/);
 
     const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
-    const noSummary = await run({ urls: `${app.url}/health` }, { GITHUB_STEP_SUMMARY: '/nonexistent-deploy-gates/summary.md' });
+    const noSummary = await run(
+      { urls: `${app.url}/health` },
+      { GITHUB_STEP_SUMMARY: '/nonexistent-deploy-gates/summary.md' },
+    );
     expect(noSummary.exitCode).toBe(0);
     expect(noSummary.outputs.healthy).toBe('true');
-    expect(noSummary.stdout).toContain('::warning title=job summary::No job summary was written (GITHUB_STEP_SUMMARY=/nonexistent-deploy-gates/summary.md)');
+    expect(noSummary.stdout).toContain(
+      '::warning title=job summary::No job summary was written (GITHUB_STEP_SUMMARY=/nonexistent-deploy-gates/summary.md)',
+    );
   });
 
   it.each([
     [{ urls: 'not a url' }, 'Input "urls": "not a url" is not a URL'],
     [{ urls: 'URL', attempts: '0' }, 'Input "attempts": "0" is not a whole number from 1 to 1000'],
-    [{ urls: 'URL', interval: 'abc' }, 'Input "interval": "abc" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h'],
+    [
+      { urls: 'URL', interval: 'abc' },
+      'Input "interval": "abc" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h',
+    ],
     [{ urls: 'URL', 'expect-json': 'status' }, 'Input "expect-json": "status" is not a path=value assertion'],
     [{ urls: 'URL', 'expect-status': '2xx;3xx' }, 'Input "expect-status": "2xx;3xx" is not a status list'],
     [{ urls: 'URL', backoff: 'linear' }, 'Input "backoff": "linear" is not one of fixed, exponential'],
     [{ urls: '' }, 'Input "urls": needs at least one line'],
   ])('rejects bad input %j before any request', async (inputs, message) => {
     const app = await server((_req, res) => json(res, 200, {}));
-    const result = await run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.replace('URL', `${app.url}/health`)])));
+    const result = await run(
+      Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.replace('URL', `${app.url}/health`)])),
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain(`::error::${message}`);
     expect(app.requests).toHaveLength(0);
@@ -167,14 +206,27 @@ describe('deploy-gates CLI', () => {
   const runnerTemp = mkdtempSync(join(tmpdir(), 'cli-runner-temp-'));
   afterAll(() => rmSync(runnerTemp, { recursive: true, force: true }));
   const cli = (...args: string[]) =>
-    promisify(execFile)(node24, [join(repoRoot, 'dist/cli/index.js'), ...args], { cwd: repoRoot, env: { ...process.env, RUNNER_TEMP: runnerTemp } }).then(
+    promisify(execFile)(node24, [join(repoRoot, 'dist/cli/index.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, RUNNER_TEMP: runnerTemp },
+    }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
 
   it('runs health-retry like the runner and prints outputs and the summary', async () => {
     const app = await server((_req, res) => json(res, 200, { status: 'ok' }));
-    const result = await cli('health-retry', '--urls', `${app.url}/a`, '--urls', `${app.url}/b`, '--expect-json', 'status=ok', '--bearer-token', TOKEN);
+    const result = await cli(
+      'health-retry',
+      '--urls',
+      `${app.url}/a`,
+      '--urls',
+      `${app.url}/b`,
+      '--expect-json',
+      'status=ok',
+      '--bearer-token',
+      TOKEN,
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Attempt 1/6 ${app.url}/b → HTTP 200`);
     expect(result.stdout).toMatch(/Outputs:\n {2}healthy=true\n {2}attempts=1\n/);
@@ -190,7 +242,9 @@ describe('deploy-gates CLI', () => {
   it('shows annotations readably and exits with the action status', async () => {
     const result = await cli('health-retry', '--urls', 'http://127.0.0.1:1/health', '--attempts', '1');
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('Error: Unhealthy: 1 of 1 check(s) failed\nhttp://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused');
+    expect(result.stdout).toContain(
+      'Error: Unhealthy: 1 of 1 check(s) failed\nhttp://127.0.0.1:1/health: unhealthy after 1 attempt of 1: connection refused',
+    );
     expect(result.stdout).toContain('health-retry failed (exit code 1)');
   });
 

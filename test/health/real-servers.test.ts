@@ -8,7 +8,14 @@ import type { HealthConfig } from '#core/health/config.js';
 import { parseStatusSpec } from '#core/inputs/status.js';
 import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
-import { certificates, freePort, startCaddy, startNginx, type Certificates, type WebServer } from '../support/web-servers.js';
+import {
+  certificates,
+  freePort,
+  startCaddy,
+  startNginx,
+  type Certificates,
+  type WebServer,
+} from '../support/web-servers.js';
 
 // health-retry against the servers it meets in production: nginx and Caddy, started per test on free
 // loopback ports (installed by .ci/run). Compression, redirects to another origin and TLS failures.
@@ -45,10 +52,12 @@ const HEALTH = { status: 'ok', version: '1.3.0', padding: 'x'.repeat(600) }; // 
 const statusOk = { status: parseStatusSpec('200')!, json: assertions('status=ok', 'version=1.3.0') };
 
 /** One attempt, 5 s per probe (real servers), expecting the HEALTH document. */
-const config = (urls: string[], overrides: Partial<HealthConfig> = {}) => healthConfig(urls, { expect: statusOk, attempts: 1, intervalMs: 10, timeoutMs: 5_000, ...overrides });
+const config = (urls: string[], overrides: Partial<HealthConfig> = {}) =>
+  healthConfig(urls, { expect: statusOk, attempts: 1, intervalMs: 10, timeoutMs: 5_000, ...overrides });
 const check = checkHealth;
 
-const reasons = (outcome: Awaited<ReturnType<typeof check>>['outcome']) => outcome.endpoints.map((e) => e.attempts[0]!.reason);
+const reasons = (outcome: Awaited<ReturnType<typeof check>>['outcome']) =>
+  outcome.endpoints.map((e) => e.attempts[0]!.reason);
 
 describe('compressed answers are decoded before they are judged', () => {
   it('nginx: gzip on (client asks for gzip) and gzip_static always (gzip whatever the client asks)', async () => {
@@ -69,8 +78,12 @@ describe('compressed answers are decoded before they are judged', () => {
     // As the issue reported it: Accept-Encoding: gzip configured in `headers`.
     const asked = await check(config([`${base}/health.json`], { headers: { 'accept-encoding': 'gzip' } }));
     expect(reasons(asked.outcome)).toEqual(['ok']);
-    expect(asked.outcome.endpoints[0]!.attempts[0]).toEqual(expect.objectContaining({ status: 200, verdict: 'pass', encoding: 'gzip' }));
-    expect(asked.log).toContainEqual(expect.stringMatching(new RegExp(`^Attempt 1/1 ${base}/health.json → HTTP 200 \\(gzip\\) in \\d+ ms: ok$`)));
+    expect(asked.outcome.endpoints[0]!.attempts[0]).toEqual(
+      expect.objectContaining({ status: 200, verdict: 'pass', encoding: 'gzip' }),
+    );
+    expect(asked.log).toContainEqual(
+      expect.stringMatching(new RegExp(`^Attempt 1/1 ${base}/health.json → HTTP 200 \\(gzip\\) in \\d+ ms: ok$`)),
+    );
 
     const both = await check(config([`${base}/health.json`, `${base}/static.json`]));
     expect(both.outcome.healthy).toBe(true);
@@ -90,11 +103,17 @@ describe('compressed answers are decoded before they are judged', () => {
     );
     const url = `http://127.0.0.1:${port}/health.json`;
     const gzip = await check(config([url], { headers: { 'accept-encoding': 'gzip' } }));
-    expect(gzip.outcome.endpoints[0]!.attempts[0]).toEqual(expect.objectContaining({ verdict: 'pass', encoding: 'gzip' }));
+    expect(gzip.outcome.endpoints[0]!.attempts[0]).toEqual(
+      expect.objectContaining({ verdict: 'pass', encoding: 'gzip' }),
+    );
     const zstd = await check(config([url], { headers: { 'accept-encoding': 'zstd' } }));
-    expect(zstd.outcome.endpoints[0]!.attempts[0]).toEqual(expect.objectContaining({ verdict: 'pass', encoding: 'zstd' }));
+    expect(zstd.outcome.endpoints[0]!.attempts[0]).toEqual(
+      expect.objectContaining({ verdict: 'pass', encoding: 'zstd' }),
+    );
     const offered = await check(config([url]));
-    expect(offered.outcome.endpoints[0]!.attempts[0]).toEqual(expect.objectContaining({ verdict: 'pass', encoding: expect.stringMatching(/^(zstd|gzip)$/) }));
+    expect(offered.outcome.endpoints[0]!.attempts[0]).toEqual(
+      expect.objectContaining({ verdict: 'pass', encoding: expect.stringMatching(/^(zstd|gzip)$/) }),
+    );
   });
 });
 
@@ -117,10 +136,15 @@ describe('a redirect to another origin', () => {
 ${guarded(back)}`,
       [front, back],
     );
-    const { outcome, log } = await check(config([`http://127.0.0.1:${front}/health`], { bearerToken: 'tok-123456789' }), ['tok-123456789']);
+    const { outcome, log } = await check(
+      config([`http://127.0.0.1:${front}/health`], { bearerToken: 'tok-123456789' }),
+      ['tok-123456789'],
+    );
     expect(outcome.healthy).toBe(false);
     const attempt = outcome.endpoints[0]!.attempts[0]!;
-    expect(attempt).toEqual(expect.objectContaining({ status: 401, finalUrl: `http://127.0.0.1:${back}/health`, redirects: 1 }));
+    expect(attempt).toEqual(
+      expect.objectContaining({ status: 401, finalUrl: `http://127.0.0.1:${back}/health`, redirects: 1 }),
+    );
     expect(attempt.reason).toBe(
       `expected 200; redirected to another origin (http://127.0.0.1:${back}, not http://127.0.0.1:${front}; 1 redirect), ` +
         `where the bearer token was not sent: use the final URL http://127.0.0.1:${back}/health in urls`,
@@ -140,15 +164,33 @@ ${guarded(tls, ` ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}`)}`,
       [plain, tls],
     );
     const env = { NODE_EXTRA_CA_CERTS: certs.ca };
-    const result = await bundle({ urls: `http://127.0.0.1:${plain}/health`, 'bearer-token': 'tok-123456789', 'expect-json': 'status=ok', attempts: '1' }, env);
+    const result = await bundle(
+      {
+        urls: `http://127.0.0.1:${plain}/health`,
+        'bearer-token': 'tok-123456789',
+        'expect-json': 'status=ok',
+        attempts: '1',
+      },
+      env,
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain(
       `::error::Unhealthy: 1 of 1 check(s) failed%0Ahttp://127.0.0.1:${plain}/health: unhealthy after 1 attempt of 1: HTTP 401: expected 200; redirected to another origin ` +
         `(https://127.0.0.1:${tls}, not http://127.0.0.1:${plain}; 1 redirect), where the bearer token was not sent: use the final URL https://127.0.0.1:${tls}/health in urls`,
     );
     const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8'));
-    expect(report.endpoints[0].attempts[0]).toEqual(expect.objectContaining({ status: 401, finalUrl: `https://127.0.0.1:${tls}/health`, redirects: 1 }));
-    const fixed = await bundle({ urls: `https://127.0.0.1:${tls}/health`, 'bearer-token': 'tok-123456789', 'expect-json': 'status=ok', attempts: '1' }, env);
+    expect(report.endpoints[0].attempts[0]).toEqual(
+      expect.objectContaining({ status: 401, finalUrl: `https://127.0.0.1:${tls}/health`, redirects: 1 }),
+    );
+    const fixed = await bundle(
+      {
+        urls: `https://127.0.0.1:${tls}/health`,
+        'bearer-token': 'tok-123456789',
+        'expect-json': 'status=ok',
+        attempts: '1',
+      },
+      env,
+    );
     expect(fixed.outputs.healthy).toBe('true');
   });
 });
@@ -167,7 +209,12 @@ ${tlsServer(expiredPort, expired)}
       [selfPort, expiredPort, plainPort],
     );
     const { outcome, log } = await check(
-      config([`https://127.0.0.1:${selfPort}/health`, `https://127.0.0.1:${expiredPort}/health`, `http://127.0.0.1:${selfPort}/health`, `https://127.0.0.1:${plainPort}/health`]),
+      config([
+        `https://127.0.0.1:${selfPort}/health`,
+        `https://127.0.0.1:${expiredPort}/health`,
+        `http://127.0.0.1:${selfPort}/health`,
+        `https://127.0.0.1:${plainPort}/health`,
+      ]),
     );
     expect(reasons(outcome)).toEqual([
       `TLS error: self-signed certificate at 127.0.0.1:${selfPort}, not trusted: give the server a certificate from a trusted CA, or set NODE_EXTRA_CA_CERTS to a PEM file holding this certificate in the step's env`,
@@ -179,7 +226,7 @@ ${tlsServer(expiredPort, expired)}
     for (const line of log) expect(line).not.toMatch(/[\r\n]|SSL routines|openssl/);
   });
 
-  it("Caddy: an internal CA is an unknown issuer until NODE_EXTRA_CA_CERTS names its root; plain HTTP on its TLS port", async () => {
+  it('Caddy: an internal CA is an unknown issuer until NODE_EXTRA_CA_CERTS names its root; plain HTTP on its TLS port', async () => {
     const port = await freePort();
     const server = await caddy(
       (dir) => `https://127.0.0.1:${port} {
@@ -190,23 +237,38 @@ ${tlsServer(expiredPort, expired)}
       [port],
       { 'health.json': JSON.stringify(HEALTH) },
     );
-    const { outcome } = await check(config([`https://127.0.0.1:${port}/health.json`, `http://127.0.0.1:${port}/health.json`]));
+    const { outcome } = await check(
+      config([`https://127.0.0.1:${port}/health.json`, `http://127.0.0.1:${port}/health.json`]),
+    );
     expect(reasons(outcome)).toEqual([
       `TLS error: the certificate of 127.0.0.1:${port} is signed by an unknown issuer: for a private CA, set NODE_EXTRA_CA_CERTS to a PEM file holding the CA certificate in the step's env; for a public CA, the server must send its intermediate certificates too`,
       `expected 200: 127.0.0.1:${port} serves TLS on that port and refused plain HTTP; use https://`,
     ]);
-    const trusted = await bundle({ urls: `https://127.0.0.1:${port}/health.json`, 'expect-json': 'status=ok', attempts: '1' }, { NODE_EXTRA_CA_CERTS: join(server.dir, 'data/pki/authorities/local/root.crt') });
+    const trusted = await bundle(
+      { urls: `https://127.0.0.1:${port}/health.json`, 'expect-json': 'status=ok', attempts: '1' },
+      { NODE_EXTRA_CA_CERTS: join(server.dir, 'data/pki/authorities/local/root.crt') },
+    );
     expect(trusted.outputs.healthy).toBe('true');
   });
 
   it('nginx: a certificate for another name is a hostname mismatch naming the names it holds', async () => {
     const port = await freePort();
     const other = certs.signed('other-name', 'DNS:example.test');
-    await nginx(() => `  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${other.cert}; ssl_certificate_key ${other.key}; return 200 '{"status":"ok"}'; }`, [port]);
-    const result = await bundle({ urls: `https://127.0.0.1:${port}/health`, attempts: '1' }, { NODE_EXTRA_CA_CERTS: certs.ca });
+    await nginx(
+      () =>
+        `  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${other.cert}; ssl_certificate_key ${other.key}; return 200 '{"status":"ok"}'; }`,
+      [port],
+    );
+    const result = await bundle(
+      { urls: `https://127.0.0.1:${port}/health`, attempts: '1' },
+      { NODE_EXTRA_CA_CERTS: certs.ca },
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(
-      new RegExp(`^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: hostname mismatch: the certificate of 127\\.0\\.0\\.1:${port} is not valid for 127\\.0\\.0\\.1 \\(it holds DNS:example\\.test\\): use a URL with a name the certificate holds, or reissue the certificate \\(\\d+ ms\\)$`, 'm'),
+      new RegExp(
+        `^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: hostname mismatch: the certificate of 127\\.0\\.0\\.1:${port} is not valid for 127\\.0\\.0\\.1 \\(it holds DNS:example\\.test\\): use a URL with a name the certificate holds, or reissue the certificate \\(\\d+ ms\\)$`,
+        'm',
+      ),
     );
   });
 
@@ -221,7 +283,10 @@ ${tlsServer(expiredPort, expired)}
       const result = await bundle({ urls: `https://127.0.0.1:${port}/health`, attempts: '1' });
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toMatch(
-        new RegExp(`^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: 127\\.0\\.0\\.1:${port} refused the TLS handshake with the alert "no application protocol": .* \\(\\d+ ms\\)$`, 'm'),
+        new RegExp(
+          `^Attempt 1/1 https://127\\.0\\.0\\.1:${port}/health → TLS error: 127\\.0\\.0\\.1:${port} refused the TLS handshake with the alert "no application protocol": .* \\(\\d+ ms\\)$`,
+          'm',
+        ),
       );
       expect(result.stdout).not.toMatch(/SSL routines|openssl|rec_layer/);
     } finally {

@@ -10,7 +10,7 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 
 const [A, B] = [1, 2].map(releaseName) as [string, string];
 
-describe('paths under the target user\'s home (`~/…`)', () => {
+describe("paths under the target user's home (`~/…`)", () => {
   let sshd: Sshd;
   let home: string;
   const runs: BundleRun[] = [];
@@ -34,7 +34,8 @@ describe('paths under the target user\'s home (`~/…`)', () => {
   });
 
   it.each(['local', 'ssh'])('release-switch and pre-switch-gates take ~/ paths on the %s target', async (kind) => {
-    const target: Record<string, string> = kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+    const target: Record<string, string> =
+      kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
     const root = join(home, `app ${kind}`);
     await makeReleases(root, [A, B]);
     await writeFile(join(root, 'releases', B, 'artisan'), '#!/usr/bin/env php\n');
@@ -43,13 +44,21 @@ describe('paths under the target user\'s home (`~/…`)', () => {
     const first = await runBundle('release-switch', { ...target, 'releases-root': tilde, release: A });
     runs.push(first);
     expect(first.exitCode).toBe(0);
-    const second = await runBundle('release-switch', { ...target, 'releases-root': tilde, release: `${tilde}/releases/${B}` });
+    const second = await runBundle('release-switch', {
+      ...target,
+      'releases-root': tilde,
+      release: `${tilde}/releases/${B}`,
+    });
     runs.push(second);
     expect(second.exitCode).toBe(0);
     expect(second.outputs).toMatchObject({ 'current-release': B, 'previous-release': A, switched: 'true' });
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);
 
-    const gates = await runBundle('pre-switch-gates', { ...target, 'release-dir': `${tilde}/current`, gates: '- file: artisan\n- file: marker' }, { GITHUB_WORKSPACE: root });
+    const gates = await runBundle(
+      'pre-switch-gates',
+      { ...target, 'release-dir': `${tilde}/current`, gates: '- file: artisan\n- file: marker' },
+      { GITHUB_WORKSPACE: root },
+    );
     runs.push(gates);
     expect(gates.exitCode).toBe(0);
     expect(gates.outputs).toMatchObject({ passed: '2', failed: '0', total: '2' });

@@ -11,7 +11,17 @@ import { shellQuote, type Target } from '#core/hosts/target.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { targetKinds } from '../support/targets.js';
 
-const NASTY = ["with space", "it's", 'dollar $(touch PWNED) `touch PWNED2` $HOME', 'new\nline', '-dash', '*glob?', 'semi;colon&amp|pipe', '"dq"', 'ümlaut'];
+const NASTY = [
+  'with space',
+  "it's",
+  'dollar $(touch PWNED) `touch PWNED2` $HOME',
+  'new\nline',
+  '-dash',
+  '*glob?',
+  'semi;colon&amp|pipe',
+  '"dq"',
+  'ümlaut',
+];
 
 describe.each(targetKinds)('$name target', (kind) => {
   let target: Target;
@@ -37,16 +47,21 @@ describe.each(targetKinds)('$name target', (kind) => {
   });
 
   it('feeds stdin to the script', async () => {
-    const result = await target.run('cat; printf "|%s" "$(wc -c | tr -d " ")"', { stdin: 'secret value\nsecond line\n' });
+    const result = await target.run('cat; printf "|%s" "$(wc -c | tr -d " ")"', {
+      stdin: 'secret value\nsecond line\n',
+    });
     expect(result.stdout.startsWith('secret value\nsecond line\n')).toBe(true);
   });
 
   it('quotes nasty paths and arguments so they reach the shell as single words', async () => {
     for (const name of NASTY) {
       const path = join(dir, name);
-      const result = await target.run(`mkdir -p -- ${shellQuote(path)} && printf %s ${shellQuote(name)} > ${shellQuote(join(path, 'f'))} && cat ${shellQuote(join(path, 'f'))}`, {
-        cwd: path.startsWith('/') ? dir : undefined,
-      });
+      const result = await target.run(
+        `mkdir -p -- ${shellQuote(path)} && printf %s ${shellQuote(name)} > ${shellQuote(join(path, 'f'))} && cat ${shellQuote(join(path, 'f'))}`,
+        {
+          cwd: path.startsWith('/') ? dir : undefined,
+        },
+      );
       expect({ name, exitCode: result.exitCode, stderr: result.stderr }).toEqual({ name, exitCode: 0, stderr: '' });
       expect(result.stdout).toBe(name);
       expect(await readFile(join(path, 'f'), 'utf8')).toBe(name);
@@ -68,7 +83,9 @@ describe.each(targetKinds)('$name target', (kind) => {
     for (let i = 0; i < 100 && alive; i++) {
       try {
         process.kill(pid, 0);
-        const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)]).toString().trim();
+        const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)])
+          .toString()
+          .trim();
         alive = state !== '' && !state.startsWith('Z');
       } catch {
         alive = false;
@@ -101,7 +118,9 @@ describe('ssh target', () => {
     const target = await openTarget(targetSpec(address, sshd.privateKey, sshd.knownHosts));
     try {
       expect(target.description).toBe(`ssh://${sshd.user}@127.0.0.1:${sshd.port}`);
-      expect((await target.run('echo "$SSH_CONNECTION"')).stdout).toMatch(new RegExp(` 127\\.0\\.0\\.1 ${sshd.port}\\n$`));
+      expect((await target.run('echo "$SSH_CONNECTION"')).stdout).toMatch(
+        new RegExp(` 127\\.0\\.0\\.1 ${sshd.port}\\n$`),
+      );
     } finally {
       await target.close();
     }
@@ -135,12 +154,18 @@ describe('ssh target', () => {
     expect(existsSync(socket)).toBe(true);
     await target.close();
     expect(existsSync(socket)).toBe(false);
-    const masters = execFileSync('sh', ['-c', `ps -eo args | grep -F -- ${shellQuote(socket)} | grep -v grep || true`]).toString();
+    const masters = execFileSync('sh', [
+      '-c',
+      `ps -eo args | grep -F -- ${shellQuote(socket)} | grep -v grep || true`,
+    ]).toString();
     expect(masters).toBe('');
   });
 
   it('accepts known-hosts as runners get it: ssh-keyscan output, hashed, several lines with comments, CRLF, bare host; and a key with CRLF or no final newline', async () => {
-    const scan = (...args: string[]) => execFileSync('ssh-keyscan', [...args, '-p', String(sshd.port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const scan = (...args: string[]) =>
+      execFileSync('ssh-keyscan', [...args, '-p', String(sshd.port), '127.0.0.1'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).toString();
     const [, type, key] = sshd.knownHosts.split(' ');
     const otherKey = sshd.wrongKnownHosts.split(' ').slice(1).join(' ');
     const variants: Partial<{ privateKey: string; knownHosts: string }>[] = [
@@ -161,14 +186,21 @@ describe('ssh target', () => {
   });
 
   it('names a bare-host known-hosts line with the wrong key as a mismatch, not as a missing entry', async () => {
-    const error = (await SshTarget.open(spec({ knownHosts: `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}` })).catch((e: unknown) => e)) as Error;
+    const error = (await SshTarget.open(
+      spec({ knownHosts: `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}` }),
+    ).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toContain(`the known-hosts line for 127.0.0.1 (written without the port) does not match the server's host key on port ${sshd.port}`);
+    expect(error.message).toContain(
+      `the known-hosts line for 127.0.0.1 (written without the port) does not match the server's host key on port ${sshd.port}`,
+    );
     expect(error.message).toContain(`which names the host as [127.0.0.1]:${sshd.port}`);
     // The same line with the host name hashed (ssh-keygen -H), as `ssh-keyscan -H HOST` without -p writes it.
     const scratch = await mkdtemp(join(tmpdir(), 'dg-hashed-'));
     try {
-      await writeFile(join(scratch, 'known_hosts'), `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}\n`);
+      await writeFile(
+        join(scratch, 'known_hosts'),
+        `127.0.0.1 ${sshd.wrongKnownHosts.split(' ').slice(1).join(' ')}\n`,
+      );
       execFileSync('ssh-keygen', ['-H', '-f', join(scratch, 'known_hosts')], { stdio: 'ignore' });
       const line = (await readFile(join(scratch, 'known_hosts'), 'utf8')).trim();
       expect(line).toMatch(/^\|1\|/);
@@ -206,7 +238,9 @@ describe('ssh target', () => {
       expect(error).toBeInstanceOf(UserError);
       expect(error.message).toContain(`authentication as "${sshd.user}" failed`);
       for (const line of wrongKey.split('\n').filter((l) => l.length > 20)) expect(error.message).not.toContain(line);
-      const garbage = (await SshTarget.open(spec({ privateKey: 'not a key at all, but secret-ish text' })).catch((e: unknown) => e)) as Error;
+      const garbage = (await SshTarget.open(spec({ privateKey: 'not a key at all, but secret-ish text' })).catch(
+        (e: unknown) => e,
+      )) as Error;
       expect(garbage).toBeInstanceOf(UserError);
       expect(garbage.message).not.toContain('secret-ish');
     } finally {

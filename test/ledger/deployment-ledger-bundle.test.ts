@@ -16,7 +16,11 @@ describe('dist/deployment-ledger/index.js', () => {
   it('refuses a bad input by name and writes no ledger', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dg-ledger-'));
     dirs.push(dir);
-    const run = await runBundle('deployment-ledger', { jobs: 'deploy=done', sha: 'abc', 'ledger-path': join(dir, 'ledger.json') });
+    const run = await runBundle('deployment-ledger', {
+      jobs: 'deploy=done',
+      sha: 'abc',
+      'ledger-path': join(dir, 'ledger.json'),
+    });
     runs.push(run);
     expect(run.exitCode).toBe(1);
     expect(run.log).toMatch(/jobs.*"deploy=done": the result must be one of success, failure, cancelled, skipped/);
@@ -31,7 +35,14 @@ describe('dist/deployment-ledger/index.js', () => {
   it('takes the run URL from the runner, and with fail-on-no-go fails the step on NO-GO (nothing was switched)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dg-ledger-'));
     dirs.push(dir);
-    await writeFile(join(dir, 'pre-switch-gates.json'), JSON.stringify({ action: 'pre-switch-gates', failed: 1, results: [{ name: 'file .env', status: 'fail', detail: 'missing', durationMs: 2 }] }));
+    await writeFile(
+      join(dir, 'pre-switch-gates.json'),
+      JSON.stringify({
+        action: 'pre-switch-gates',
+        failed: 1,
+        results: [{ name: 'file .env', status: 'fail', detail: 'missing', durationMs: 2 }],
+      }),
+    );
     const run = await runBundle(
       'deployment-ledger',
       { 'reports-dir': dir, 'fail-on-no-go': 'true', 'ledger-path': join(dir, 'out', 'ledger.json') },

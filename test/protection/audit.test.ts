@@ -22,7 +22,13 @@ beforeAll(async () => {
   double.tokenKinds.set(READER, 'read').set(WORKFLOW_TOKEN, 'integration');
   const workflows = [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }];
   seed(double, 'octo/unprotected', { branches: [{ name: 'main' }, { name: 'develop' }], workflows });
-  seed(double, 'octo/classic', { branches: [{ name: 'main', classic: FULL_CLASSIC }, { name: 'develop', classic: { requiredChecks: ['build'] } }], workflows });
+  seed(double, 'octo/classic', {
+    branches: [
+      { name: 'main', classic: FULL_CLASSIC },
+      { name: 'develop', classic: { requiredChecks: ['build'] } },
+    ],
+    workflows,
+  });
   seed(double, 'octo/rulesets', {
     branches: [{ name: 'main' }, { name: 'develop' }],
     workflows,
@@ -36,25 +42,89 @@ beforeAll(async () => {
           { type: 'deletion' },
           { type: 'non_fast_forward' },
           { type: 'required_linear_history' },
-          { type: 'required_status_checks', parameters: { strict_required_status_checks_policy: true, required_status_checks: [{ context: 'build' }, { context: 'test (20)' }] } },
-          { type: 'pull_request', parameters: { required_approving_review_count: 1, dismiss_stale_reviews_on_push: true, require_code_owner_review: false, require_last_push_approval: true, required_review_thread_resolution: true } },
+          {
+            type: 'required_status_checks',
+            parameters: {
+              strict_required_status_checks_policy: true,
+              required_status_checks: [{ context: 'build' }, { context: 'test (20)' }],
+            },
+          },
+          {
+            type: 'pull_request',
+            parameters: {
+              required_approving_review_count: 1,
+              dismiss_stale_reviews_on_push: true,
+              require_code_owner_review: false,
+              require_last_push_approval: true,
+              required_review_thread_resolution: true,
+            },
+          },
         ],
       },
       // Evaluate mode: not enforced, so its rules never count.
-      { id: 8, name: 'trial', enforcement: 'evaluate', include: ['develop'], rules: [{ type: 'non_fast_forward' }, { type: 'required_status_checks', parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: 'build' }] } }] },
+      {
+        id: 8,
+        name: 'trial',
+        enforcement: 'evaluate',
+        include: ['develop'],
+        rules: [
+          { type: 'non_fast_forward' },
+          {
+            type: 'required_status_checks',
+            parameters: { strict_required_status_checks_policy: false, required_status_checks: [{ context: 'build' }] },
+          },
+        ],
+      },
     ],
   });
   seed(double, 'octo/bypass', {
-    branches: [{ name: 'main', classic: { requiredChecks: ['build', 'test (20)'], strict: true, enforceAdmins: true, reviews: { count: 1, dismissStale: true }, linearHistory: true, conversationResolution: true } }],
+    branches: [
+      {
+        name: 'main',
+        classic: {
+          requiredChecks: ['build', 'test (20)'],
+          strict: true,
+          enforceAdmins: true,
+          reviews: { count: 1, dismissStale: true },
+          linearHistory: true,
+          conversationResolution: true,
+        },
+      },
+    ],
     workflows,
-    rulesets: [{ id: 9, name: 'no force', enforcement: 'active', include: ['main'], bypassActors: [{ actor_id: 5, actor_type: 'RepositoryRole' }], rules: [{ type: 'non_fast_forward' }, { type: 'deletion' }] }],
+    rulesets: [
+      {
+        id: 9,
+        name: 'no force',
+        enforcement: 'active',
+        include: ['main'],
+        bypassActors: [{ actor_id: 5, actor_type: 'RepositoryRole' }],
+        rules: [{ type: 'non_fast_forward' }, { type: 'deletion' }],
+      },
+    ],
   });
   seed(double, 'octo/checks', {
-    branches: [{ name: 'main', classic: { requiredChecks: ['build', 'tset', 'lint-eslint', 'codecov/patch'], checkApps: { 'codecov/patch': 254 } } }],
+    branches: [
+      {
+        name: 'main',
+        classic: {
+          requiredChecks: ['build', 'tset', 'lint-eslint', 'codecov/patch'],
+          checkApps: { 'codecov/patch': 254 },
+        },
+      },
+    ],
     workflows: [
       { name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW },
-      { name: 'Build', file: 'legacy-build.yml', text: 'name: Build\non: push\njobs:\n  old:\n    runs-on: ubuntu-latest\n    steps: [{ run: make }]\n' },
-      { name: 'Lint', file: 'lint.yml', text: 'on: push\njobs:\n  lint:\n    name: "lint-${{ matrix.tool }}"\n    runs-on: ubuntu-latest\n    steps: [{ run: make lint }]\n' },
+      {
+        name: 'Build',
+        file: 'legacy-build.yml',
+        text: 'name: Build\non: push\njobs:\n  old:\n    runs-on: ubuntu-latest\n    steps: [{ run: make }]\n',
+      },
+      {
+        name: 'Lint',
+        file: 'lint.yml',
+        text: 'on: push\njobs:\n  lint:\n    name: "lint-${{ matrix.tool }}"\n    runs-on: ubuntu-latest\n    steps: [{ run: make lint }]\n',
+      },
     ],
   });
 });
@@ -66,13 +136,24 @@ afterAll(async () => {
 
 const client = (token = ADMIN) => createGitHubClient({ token, baseUrl: double.url, retryUnitMs: 1 });
 const policy = parsePolicy(POLICY, '.github/branch-policy.yml');
-const run = (repo: string, token = ADMIN, apply = false) => audit(client(token), { targets: [{ kind: 'repo', repo: { owner: 'octo', repo } }], policy, apply }, { logger: new MemoryLogger() });
-const finding = (report: AuditReport, branch: string, rule: string) => report.findings.find((item) => item.branch === branch && item.rule === rule);
+const run = (repo: string, token = ADMIN, apply = false) =>
+  audit(
+    client(token),
+    { targets: [{ kind: 'repo', repo: { owner: 'octo', repo } }], policy, apply },
+    { logger: new MemoryLogger() },
+  );
+const finding = (report: AuditReport, branch: string, rule: string) =>
+  report.findings.find((item) => item.branch === branch && item.rule === rule);
 
 describe('branch-protection-audit against the OpenAPI-checked GitHub double', () => {
-  it('reports an unprotected branch at its severity (proven by the branch\'s protected flag, not by the 404)', async () => {
+  it("reports an unprotected branch at its severity (proven by the branch's protected flag, not by the 404)", async () => {
     const report = await run('unprotected');
-    expect(finding(report, 'main', 'protected')).toMatchObject({ status: 'violation', severity: 'P0', actual: expect.stringContaining('not protected'), source: 'branch not protected (protected: false)' });
+    expect(finding(report, 'main', 'protected')).toMatchObject({
+      status: 'violation',
+      severity: 'P0',
+      actual: expect.stringContaining('not protected'),
+      source: 'branch not protected (protected: false)',
+    });
     expect(finding(report, 'develop', 'protected')).toMatchObject({ status: 'violation', severity: 'P1' });
     expect(report.counts).toMatchObject({ p0: 1, p1: 1 });
     expect(report.compliant).toBe(false);
@@ -90,15 +171,25 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
   it('counts enforced rulesets only: rules alone make main compliant, an evaluate-mode ruleset protects nothing', async () => {
     const report = await run('rulesets');
     expect(report.findings.filter((item) => item.branch === 'main' && item.status !== 'ok')).toEqual([]);
-    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({ status: 'ok', source: expect.stringContaining('no bypass actors') });
+    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({
+      status: 'ok',
+      source: expect.stringContaining('no bypass actors'),
+    });
     expect(finding(report, 'develop', 'protected')).toMatchObject({ status: 'violation', severity: 'P1' });
     expect(report.repositories[0]!.branches.find((branch) => branch.branch === 'main')!.scorecard.tier).toBe(3);
   });
 
   it('combines classic and rulesets; a ruleset with bypass actors does not bind administrators', async () => {
     const report = await run('bypass');
-    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({ status: 'violation', actual: 'false', source: expect.stringContaining('bypass actor') });
-    expect(finding(report, 'main', 'allow-force-pushes')).toMatchObject({ status: 'ok', source: expect.stringContaining('ruleset') });
+    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({
+      status: 'violation',
+      actual: 'false',
+      source: expect.stringContaining('bypass actor'),
+    });
+    expect(finding(report, 'main', 'allow-force-pushes')).toMatchObject({
+      status: 'ok',
+      source: expect.stringContaining('ruleset'),
+    });
     expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'ok' });
   });
 
@@ -107,11 +198,22 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
       const report = await run('classic', token);
       expect(report.counts).toMatchObject({ p0: 0, p1: 0, p2: 0 });
       expect(report.compliant).toBe(false);
-      expect(finding(report, 'main', 'enforce-admins')).toMatchObject({ status: 'ok', source: expect.stringContaining('enforcement_level: everyone') });
-      expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'ok', source: 'branch protection summary' });
-      expect(finding(report, 'main', 'dismiss-stale-reviews')).toMatchObject({ status: 'unknown', actual: 'unknown (needs Administration: read)' });
+      expect(finding(report, 'main', 'enforce-admins')).toMatchObject({
+        status: 'ok',
+        source: expect.stringContaining('enforcement_level: everyone'),
+      });
+      expect(finding(report, 'main', 'required-status-checks')).toMatchObject({
+        status: 'ok',
+        source: 'branch protection summary',
+      });
+      expect(finding(report, 'main', 'dismiss-stale-reviews')).toMatchObject({
+        status: 'unknown',
+        actual: 'unknown (needs Administration: read)',
+      });
       expect(report.repositories[0]!.branches[0]!.classic).toMatch(/not readable with this token \(HTTP (403|404)\)/);
-      expect(report.repositories[0]!.branches[0]!.scorecard.label).toBe('T0 or higher (allow-force-pushes, allow-deletions unknown)');
+      expect(report.repositories[0]!.branches[0]!.scorecard.label).toBe(
+        'T0 or higher (allow-force-pushes, allow-deletions unknown)',
+      );
     }
     // The branch's own flag and the rules prove "unprotected" whatever the token may read.
     const unprotected = await run('unprotected', WORKFLOW_TOKEN);
@@ -124,23 +226,50 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     // "tset" is a typo no job reports; "lint-eslint" could come from the job named lint-${{ matrix.tool }};
     // "codecov/patch" must come from another app (app_id 254), not from a workflow job.
     expect(orphans).toEqual(['a job that reports "tset"']);
-    expect(report.findings.find((item) => item.rule === 'duplicate-workflow-name')).toMatchObject({ severity: 'P2', actual: expect.stringContaining('.github/workflows/legacy-build.yml') });
-    expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'violation', wanted: 'build, test (20)' });
+    expect(report.findings.find((item) => item.rule === 'duplicate-workflow-name')).toMatchObject({
+      severity: 'P2',
+      actual: expect.stringContaining('.github/workflows/legacy-build.yml'),
+    });
+    expect(finding(report, 'main', 'required-status-checks')).toMatchObject({
+      status: 'violation',
+      wanted: 'build, test (20)',
+    });
   });
 
   it('apply turns a non-compliant branch compliant, read back from GitHub, and says what changed', async () => {
-    seed(double, 'octo/fixme', { branches: [{ name: 'main', classic: { requiredChecks: [], reviews: { count: 0 }, allowForcePushes: true, restrictUsers: ['release-bot'] } }], workflows: [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }] });
+    seed(double, 'octo/fixme', {
+      branches: [
+        {
+          name: 'main',
+          classic: {
+            requiredChecks: [],
+            reviews: { count: 0 },
+            allowForcePushes: true,
+            restrictUsers: ['release-bot'],
+          },
+        },
+      ],
+      workflows: [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }],
+    });
     const before = await run('fixme');
     expect(finding(before, 'main', 'required-checks-empty')).toMatchObject({ severity: 'P0', status: 'violation' });
     const denied = await run('fixme', WORKFLOW_TOKEN, true);
     expect(denied.repositories[0]!.branches[0]!.applied).toEqual([expect.stringContaining('not applied')]);
     // Read back through conditional requests: what did not change (the rules) is a 304, free of rate limit.
     const conditional = conditionalClient(client(ADMIN));
-    const applied = await audit(conditional, { targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'fixme' } }], policy, apply: true }, { logger: new MemoryLogger() });
+    const applied = await audit(
+      conditional,
+      { targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'fixme' } }], policy, apply: true },
+      { logger: new MemoryLogger() },
+    );
     expect(conditional.stats.notModified).toBe(1);
-    expect(double.requests.filter((request) => request.status === 304).map((request) => request.operation)).toEqual(['GET /repos/{owner}/{repo}/rules/branches/{branch}']);
+    expect(double.requests.filter((request) => request.status === 304).map((request) => request.operation)).toEqual([
+      'GET /repos/{owner}/{repo}/rules/branches/{branch}',
+    ]);
     expect(applied.findings.filter((item) => item.branch === 'main' && item.status !== 'ok')).toEqual([]);
-    expect(applied.repositories[0]!.branches[0]!.applied).toEqual(expect.arrayContaining(['allow-force-pushes: true → false', 'required-status-checks: [] → [build, test (20)]']));
+    expect(applied.repositories[0]!.branches[0]!.applied).toEqual(
+      expect.arrayContaining(['allow-force-pushes: true → false', 'required-status-checks: [] → [build, test (20)]']),
+    );
     // Push restrictions already there are kept.
     expect(double.repo('octo/fixme').branches[0]!.classic!.restrictUsers).toEqual(['release-bot']);
     expect(double.requestsOf('PUT /repos/{owner}/{repo}/branches/{branch}/protection')).toHaveLength(1);
@@ -150,11 +279,27 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     const org = await new GitHubDouble().start();
     try {
       for (let index = 0; index < 130; index++) {
-        seed(org, `big/repo-${String(index).padStart(3, '0')}`, { branches: [{ name: 'main', classic: FULL_CLASSIC }], workflows: [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }], archived: index % 10 === 9 });
+        seed(org, `big/repo-${String(index).padStart(3, '0')}`, {
+          branches: [{ name: 'main', classic: FULL_CLASSIC }],
+          workflows: [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }],
+          archived: index % 10 === 9,
+        });
       }
-      org.inject({ kind: 'primary-rate-limit', status: 403, resetInSeconds: 1 }, { times: 1, match: /\/rules\/branches\// });
+      org.inject(
+        { kind: 'primary-rate-limit', status: 403, resetInSeconds: 1 },
+        { times: 1, match: /\/rules\/branches\// },
+      );
       const logger = new MemoryLogger();
-      const report = await audit(createGitHubClient({ token: ADMIN, baseUrl: org.url, logger }), { targets: [{ kind: 'org', org: 'big' }], policy: parsePolicy('branches:\n  main:\n    required-status-checks: [build]\n', 'policy'), apply: false, concurrency: 8 }, { logger });
+      const report = await audit(
+        createGitHubClient({ token: ADMIN, baseUrl: org.url, logger }),
+        {
+          targets: [{ kind: 'org', org: 'big' }],
+          policy: parsePolicy('branches:\n  main:\n    required-status-checks: [build]\n', 'policy'),
+          apply: false,
+          concurrency: 8,
+        },
+        { logger },
+      );
       expect(report.repositories).toHaveLength(117);
       expect(report.compliant).toBe(true);
       expect(org.requestsTo('/orgs/{org}/repos').map((request) => request.query.get('page'))).toEqual(['1', '2']);
@@ -171,10 +316,14 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     const report = await run('checks');
     const sarif = toSarif(report.findings, '1');
     const require = createRequire(import.meta.url);
-    const schema = JSON.parse(readFileSync(require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8')) as Record<string, unknown>;
+    const schema = JSON.parse(
+      readFileSync(require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8'),
+    ) as Record<string, unknown>;
     // The schema is draft-04 (`id`); ajv 8 reads it as draft-07 once `id` is `$id`.
     const { $schema: _draft, id, ...rest } = schema;
-    const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+    const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+      ajv: Ajv,
+    ) => Ajv;
     const ajv = addFormats(new Ajv({ strict: false, allErrors: true, unicodeRegExp: false }));
     const validate = ajv.compile({ ...rest, $id: id as string });
     expect(validate(sarif) ? [] : validate.errors).toEqual([]);
@@ -186,9 +335,15 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
 
 describe('policy', () => {
   it('fails with the line and what is allowed', () => {
-    expect(() => parsePolicy('branches:\n  main:\n    severity: P0\n    allow-force-push: false\n', 'p.yml')).toThrow(/p\.yml line 4: unknown setting "allow-force-push" for "main"; allowed: severity, required-status-checks/);
-    expect(() => parsePolicy('branches:\n  main:\n    severity: P9\n', 'p.yml')).toThrow(/line 3: severity of "main" is "P9"; allowed: P0, P1, P2/);
-    expect(() => parsePolicy('branches:\n  main:\n    required-approving-review-count: many\n', 'p.yml')).toThrow(/line 3: .*allowed: a whole number from 0 to 6/);
+    expect(() => parsePolicy('branches:\n  main:\n    severity: P0\n    allow-force-push: false\n', 'p.yml')).toThrow(
+      /p\.yml line 4: unknown setting "allow-force-push" for "main"; allowed: severity, required-status-checks/,
+    );
+    expect(() => parsePolicy('branches:\n  main:\n    severity: P9\n', 'p.yml')).toThrow(
+      /line 3: severity of "main" is "P9"; allowed: P0, P1, P2/,
+    );
+    expect(() => parsePolicy('branches:\n  main:\n    required-approving-review-count: many\n', 'p.yml')).toThrow(
+      /line 3: .*allowed: a whole number from 0 to 6/,
+    );
     expect(() => parsePolicy('branch:\n  main: {}\n', 'p.yml')).toThrow(/line 1: unknown key "branch"/);
   });
 });

@@ -31,20 +31,31 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
   it('fails on P0, writes outputs, the JSON report, SARIF and the SOLL/IST summary worst first', async () => {
     // The first request meets a primary rate limit that resets in about a second: the step pauses, then goes on.
     double.inject({ kind: 'primary-rate-limit', status: 403, resetInSeconds: 1 }, { times: 1, match: /\/branches$/ });
-    const result = await runBundle('branch-protection-audit', { policy: POLICY }, { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN });
+    const result = await runBundle(
+      'branch-protection-audit',
+      { policy: POLICY },
+      { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN },
+    );
     runs.push(result);
     expect(result.log).toContain(`::add-mask::${TOKEN}`);
-    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual([]);
+    expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
+      [],
+    );
     expect(result.log).toMatch(/primary rate limit/);
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toMatchObject({ p0: '1', p1: '1', p2: '1', compliant: 'false' });
-    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as { findings: { rule: string; severity: string; status: string }[] };
+    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as {
+      findings: { rule: string; severity: string; status: string }[];
+    };
     expect(report.findings.slice(0, 3).map((finding) => [finding.severity, finding.rule])).toEqual([
       ['P0', 'required-checks-empty'],
       ['P1', 'protected'],
       ['P2', 'duplicate-workflow-name'],
     ]);
-    const sarif = JSON.parse(readFileSync(result.outputs.sarif!, 'utf8')) as { version: string; runs: { results: unknown[] }[] };
+    const sarif = JSON.parse(readFileSync(result.outputs.sarif!, 'utf8')) as {
+      version: string;
+      runs: { results: unknown[] }[];
+    };
     expect(sarif.version).toBe('2.1.0');
     expect(sarif.runs[0]!.results).toHaveLength(3);
     expect(result.outputs.sarif).toBe(join(result.runnerTemp, 'deploy-gates', 'branch-protection-audit.sarif'));
@@ -56,10 +67,21 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
   });
 
   it('passes with fail-on P0 when the token cannot read classic protection: unknown settings are listed, not violations', async () => {
-    double.repo('octo/app').branches.splice(0, 2, { name: 'main', classic: FULL_CLASSIC }, { name: 'develop', classic: { requiredChecks: ['build'] } });
+    double
+      .repo('octo/app')
+      .branches.splice(
+        0,
+        2,
+        { name: 'main', classic: FULL_CLASSIC },
+        { name: 'develop', classic: { requiredChecks: ['build'] } },
+      );
     double.repo('octo/app').workflows.splice(1, 1);
     double.tokenKinds.set(TOKEN, 'integration');
-    const result = await runBundle('branch-protection-audit', { policy: POLICY }, { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN });
+    const result = await runBundle(
+      'branch-protection-audit',
+      { policy: POLICY },
+      { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN },
+    );
     runs.push(result);
     expect(result.exitCode).toBe(0);
     expect(result.outputs).toMatchObject({ p0: '0', p1: '0', p2: '0', compliant: 'false' });

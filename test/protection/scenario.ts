@@ -23,7 +23,12 @@ jobs:
 
 export function seed(double: GitHubDouble, fullName: string, scenario: RepoScenario): void {
   const state = double.repo(fullName);
-  state.branches.push(...scenario.branches.map((branch) => ({ ...branch, classic: branch.classic ? structuredClone(branch.classic) : undefined })));
+  state.branches.push(
+    ...scenario.branches.map((branch) => ({
+      ...branch,
+      classic: branch.classic ? structuredClone(branch.classic) : undefined,
+    })),
+  );
   state.rulesets.push(...(scenario.rulesets ?? []));
   state.archived = scenario.archived;
   (scenario.workflows ?? []).forEach((workflow, index) => {

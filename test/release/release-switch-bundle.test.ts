@@ -48,14 +48,30 @@ describe('dist/release-switch/index.js', () => {
 
     const failed = await step({ 'releases-root': root, release: C, 'after-switch': 'echo reloading\nexit 4' });
     expect(failed.exitCode).toBe(1);
-    expect(failed.outputs).toMatchObject({ 'current-release': A, 'previous-release': A, switched: 'true', 'rolled-back': 'true' });
-    expect(failed.log).toContain(`::error::after-switch command \`exit 4\` failed (exit 4); rolled back: current points to releases/${A} again`);
+    expect(failed.outputs).toMatchObject({
+      'current-release': A,
+      'previous-release': A,
+      switched: 'true',
+      'rolled-back': 'true',
+    });
+    expect(failed.log).toContain(
+      `::error::after-switch command \`exit 4\` failed (exit 4); rolled back: current points to releases/${A} again`,
+    );
     expect(failed.log).toContain('  │ reloading');
     expect(failed.summary).toContain('Release switch: FAILED');
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
-    const report = JSON.parse(readFileSync(failed.outputs.report!, 'utf8')) as { rolledBack: boolean; results: { name: string }[] };
+    const report = JSON.parse(readFileSync(failed.outputs.report!, 'utf8')) as {
+      rolledBack: boolean;
+      results: { name: string }[];
+    };
     expect(report.rolledBack).toBe(true);
-    expect(report.results.map((r) => r.name)).toEqual(['release', 'switch current', 'after-switch: echo reloading', 'after-switch: exit 4', 'rollback on failure']);
+    expect(report.results.map((r) => r.name)).toEqual([
+      'release',
+      'switch current',
+      'after-switch: echo reloading',
+      'after-switch: exit 4',
+      'rollback on failure',
+    ]);
   });
 
   it('fails on bad input without changing anything', async () => {
@@ -72,7 +88,8 @@ describe('dist/release-switch/index.js', () => {
     const root = join(base, `keep zero ${kind}`);
     const names = [1, 2, 3, 4, 5].map(releaseName);
     await makeReleases(root, names);
-    const target: Record<string, string> = kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+    const target: Record<string, string> =
+      kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
     expect((await step({ ...target, 'releases-root': root, release: names[1]! })).exitCode).toBe(0);
     // Switching to an older release than the newest: keep 0 must still spare both current and previous.
     const run = await step({ ...target, 'releases-root': root, release: names[0]!, keep: '0' });
@@ -85,7 +102,12 @@ describe('dist/release-switch/index.js', () => {
   it('switches over ssh with the key masked and removed afterwards', async () => {
     const root = join(base, 'ssh app');
     await makeReleases(root, [A, B]);
-    const inputs = { 'releases-root': root, target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
+    const inputs = {
+      'releases-root': root,
+      target: sshd.address,
+      'ssh-key': sshd.privateKey,
+      'known-hosts': sshd.knownHosts,
+    };
     await step({ ...inputs, release: A });
     const run = await step({ ...inputs, release: B, 'before-switch': 'test -f marker' });
     expect(run.exitCode).toBe(0);
@@ -105,37 +127,43 @@ describe('dist/release-switch/index.js', () => {
     expect(readdirSync(wrongHost.runnerTemp)).toEqual([]);
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('removes the key and stops the ssh master when the job is cancelled (%s) during a hook', async (signal) => {
-    const root = join(base, `cancel ${signal}`);
-    await makeReleases(root, [A, B]);
-    const started = join(root, 'hook-started');
-    let keyDirWhileRunning: string[] = [];
-    const run = await runBundle(
-      'release-switch',
-      {
-        'releases-root': root,
-        release: B,
-        'after-switch': `touch ${JSON.stringify(started)}; sleep 60`,
-        target: sshd.address,
-        'ssh-key': sshd.privateKey,
-        'known-hosts': sshd.knownHosts,
-      },
-      {},
-      async (child, runnerTemp) => {
-        for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-        keyDirWhileRunning = readdirSync(runnerTemp).filter((name) => name.startsWith('dg-ssh-'));
-        child.kill(signal);
-      },
-    );
-    runs.push(run);
-    expect(existsSync(started)).toBe(true);
-    expect(keyDirWhileRunning).toHaveLength(1);
-    expect(run.exitCode).toBe(signal === 'SIGTERM' ? 143 : 130);
-    expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
-    // No ssh process (the ControlMaster above all) still refers to the step's temp dir.
-    const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
-    expect(left).toEqual([]);
-  });
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'removes the key and stops the ssh master when the job is cancelled (%s) during a hook',
+    async (signal) => {
+      const root = join(base, `cancel ${signal}`);
+      await makeReleases(root, [A, B]);
+      const started = join(root, 'hook-started');
+      let keyDirWhileRunning: string[] = [];
+      const run = await runBundle(
+        'release-switch',
+        {
+          'releases-root': root,
+          release: B,
+          'after-switch': `touch ${JSON.stringify(started)}; sleep 60`,
+          target: sshd.address,
+          'ssh-key': sshd.privateKey,
+          'known-hosts': sshd.knownHosts,
+        },
+        {},
+        async (child, runnerTemp) => {
+          for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+          keyDirWhileRunning = readdirSync(runnerTemp).filter((name) => name.startsWith('dg-ssh-'));
+          child.kill(signal);
+        },
+      );
+      runs.push(run);
+      expect(existsSync(started)).toBe(true);
+      expect(keyDirWhileRunning).toHaveLength(1);
+      expect(run.exitCode).toBe(signal === 'SIGTERM' ? 143 : 130);
+      expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
+      // No ssh process (the ControlMaster above all) still refers to the step's temp dir.
+      const left = execFileSync('ps', ['-eo', 'args'])
+        .toString()
+        .split('\n')
+        .filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
+      expect(left).toEqual([]);
+    },
+  );
 
   it.each(['SIGINT', 'SIGTERM'] as const)(
     'a job cancelled (%s) during an after-switch hook over ssh stops the remote hook, rolls back, then releases the lock and removes the key',
@@ -144,10 +172,17 @@ describe('dist/release-switch/index.js', () => {
       await makeReleases(root, [A, B]);
       const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
       expect((await step({ ...ssh, 'releases-root': root, release: A })).exitCode).toBe(0);
-      const [started, pidFile, finished] = ['hook-started', 'hook.pid', 'hook-finished'].map((name) => join(root, name)) as [string, string, string];
+      const [started, pidFile, finished] = ['hook-started', 'hook.pid', 'hook-finished'].map((name) =>
+        join(root, name),
+      ) as [string, string, string];
       const run = await runBundle(
         'release-switch',
-        { ...ssh, 'releases-root': root, release: B, 'after-switch': `echo $$ > ${shellQuote(pidFile)}; touch ${shellQuote(started)}; sleep 60; touch ${shellQuote(finished)}` },
+        {
+          ...ssh,
+          'releases-root': root,
+          release: B,
+          'after-switch': `echo $$ > ${shellQuote(pidFile)}; touch ${shellQuote(started)}; sleep 60; touch ${shellQuote(finished)}`,
+        },
         {},
         async (child) => {
           for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -159,19 +194,31 @@ describe('dist/release-switch/index.js', () => {
       expect(run.exitCode).toBe(signal === 'SIGTERM' ? 143 : 130);
       // Rolled back: current is where it was before the step, and the outputs and report say so.
       expect(readlinkSync(join(root, 'current'))).toBe(`releases/${A}`);
-      expect(run.outputs).toMatchObject({ 'current-release': A, 'previous-release': A, switched: 'true', 'rolled-back': 'true' });
+      expect(run.outputs).toMatchObject({
+        'current-release': A,
+        'previous-release': A,
+        switched: 'true',
+        'rolled-back': 'true',
+      });
       expect(run.log).toContain(`the job was cancelled (${signal}) during after-switch command`);
       expect(run.log).toContain(`rolled back: current points to releases/${A} again`);
       // The hook on the host was stopped, not left running: its shell is gone (or a zombie about to be reaped).
       const hookPid = readFileSync(pidFile, 'utf8').trim();
-      const alive = () => execFileSync('ps', ['-eo', 'pid=,stat=']).toString().split('\n').some((line) => line.trim().split(/\s+/)[0] === hookPid && !line.trim().split(/\s+/)[1]?.startsWith('Z'));
+      const alive = () =>
+        execFileSync('ps', ['-eo', 'pid=,stat='])
+          .toString()
+          .split('\n')
+          .some((line) => line.trim().split(/\s+/)[0] === hookPid && !line.trim().split(/\s+/)[1]?.startsWith('Z'));
       for (let i = 0; i < 100 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(alive()).toBe(false);
       expect(existsSync(finished)).toBe(false);
       // Then cleaned up: the lock, the key directory, the master connection.
       expect(readdirSync(root).filter((name) => name.startsWith('.deploy-lock'))).toEqual(['.deploy-lock.flock']);
       expect(readdirSync(run.runnerTemp).filter((name) => name.startsWith('dg-ssh-'))).toEqual([]);
-      const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
+      const left = execFileSync('ps', ['-eo', 'args'])
+        .toString()
+        .split('\n')
+        .filter((line) => line.includes(run.runnerTemp) && line.startsWith('ssh'));
       expect(left).toEqual([]);
     },
   );
@@ -181,14 +228,20 @@ describe('dist/release-switch/index.js', () => {
     await makeReleases(root, [A, B]);
     const ssh = { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts };
     const started = join(root, 'hook-started');
-    const run = await runBundle('release-switch', { ...ssh, 'releases-root': root, release: A, 'before-switch': `touch ${shellQuote(started)}; sleep 2` }, {}, async (child) => {
-      for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-      child.kill('SIGKILL');
-    });
+    const run = await runBundle(
+      'release-switch',
+      { ...ssh, 'releases-root': root, release: A, 'before-switch': `touch ${shellQuote(started)}; sleep 2` },
+      {},
+      async (child) => {
+        for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        child.kill('SIGKILL');
+      },
+    );
     runs.push(run);
     expect(run.exitCode).not.toBe(0);
     // Nothing of the dead run can clean up; the lock holder on the host sees its stdin end and removes the lock.
-    for (let i = 0; i < 100 && existsSync(join(root, '.deploy-lock')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 100 && existsSync(join(root, '.deploy-lock')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
     const next = await step({ ...ssh, 'releases-root': root, release: B, 'lock-timeout': '0' });
     expect(next.exitCode).toBe(0);
@@ -202,12 +255,19 @@ describe('dist/release-switch/index.js', () => {
     await makeReleases(root, [A, B]);
     await mkdir(join(root, '.deploy-lock'));
     const since = Math.floor(Date.now() / 1000);
-    for (const [file, text] of Object.entries({ owner: 'run acme/app#12/1 (Deploy / switch), host runner-7, pid 321', token: 'other', since, heartbeat: since })) {
+    for (const [file, text] of Object.entries({
+      owner: 'run acme/app#12/1 (Deploy / switch), host runner-7, pid 321',
+      token: 'other',
+      since,
+      heartbeat: since,
+    })) {
       await writeFile(join(root, '.deploy-lock', file), `${text}\n`);
     }
     const run = await step({ 'releases-root': root, release: B, 'lock-timeout': '1s' });
     expect(run.exitCode).toBe(1);
-    expect(run.log).toContain(`Waiting for the deploy lock ${root}/.deploy-lock on local, held by run acme/app#12/1 (Deploy / switch), host runner-7, pid 321 (since ${new Date(since * 1000).toISOString().replace(/\.000Z$/, 'Z')}`);
+    expect(run.log).toContain(
+      `Waiting for the deploy lock ${root}/.deploy-lock on local, held by run acme/app#12/1 (Deploy / switch), host runner-7, pid 321 (since ${new Date(since * 1000).toISOString().replace(/\.000Z$/, 'Z')}`,
+    );
     expect(run.log).toContain('::error::Another deploy holds the lock');
     expect(run.log).toContain('(lock-timeout 1s); nothing was changed');
     expect(existsSync(join(root, 'current'))).toBe(false);

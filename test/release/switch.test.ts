@@ -43,7 +43,9 @@ describe('pure rules', () => {
   });
 
   it('treats only names matching the release pattern as releases', () => {
-    expect(matchingReleases([A, '.incoming-upload', 'upload-tmp', `${A}.partial`, '20250101_120000-ABCDEF12'])).toEqual([A]);
+    expect(matchingReleases([A, '.incoming-upload', 'upload-tmp', `${A}.partial`, '20250101_120000-ABCDEF12'])).toEqual(
+      [A],
+    );
     expect(matchingReleases(['v1', 'v2', 'vx', '.v3', 'w1'], 'v[0-9]*')).toEqual(['v1', 'v2']);
     expect(matchingReleases(['a.b', 'axb'], 'a.b')).toEqual(['a.b']);
     expect(matchingReleases(['r1', 'r2', 'rx'], 'r[!0-9]')).toEqual(['rx']);
@@ -85,7 +87,13 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
 
   it('makes current a relative symlink to the release on the first switch', async () => {
     const outcome = await switchRelease(target, config(root, { release: B }));
-    expect(outcome).toMatchObject({ ok: true, switched: true, rolledBack: false, currentRelease: B, previousRelease: undefined });
+    expect(outcome).toMatchObject({
+      ok: true,
+      switched: true,
+      rolledBack: false,
+      currentRelease: B,
+      previousRelease: undefined,
+    });
     expect(current()).toBe(`releases/${B}`);
     expect(readFileSync(join(root, 'current', 'marker'), 'utf8')).toBe(B);
     expect(existsSync(join(base, 'PWNED')) || existsSync(join(root, 'PWNED'))).toBe(false);
@@ -102,7 +110,9 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
       ['switch current', 'pass'],
       ['prune', 'pass'],
     ]);
-    expect(outcome.results.find((r) => r.name === 'switch current')?.detail).toContain(`releases/${A} → releases/${C} (atomic rename)`);
+    expect(outcome.results.find((r) => r.name === 'switch current')?.detail).toContain(
+      `releases/${A} → releases/${C} (atomic rename)`,
+    );
   });
 
   it('accepts an absolute path inside releases/ and treats the current release as nothing to do', async () => {
@@ -118,28 +128,46 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
       config(root, {
         release: B,
         beforeSwitch: ['pwd -P > before.txt', 'readlink ../../current >> before.txt'],
-        afterSwitch: ['echo "$DEPLOY_RELEASE $DEPLOY_PREVIOUS_RELEASE" > after.txt; readlink ../../current >> after.txt'],
+        afterSwitch: [
+          'echo "$DEPLOY_RELEASE $DEPLOY_PREVIOUS_RELEASE" > after.txt; readlink ../../current >> after.txt',
+        ],
       }),
     );
     expect(outcome.ok).toBe(true);
-    expect(readFileSync(join(root, 'releases', B, 'before.txt'), 'utf8')).toBe(`${join(root, 'releases', B)}\nreleases/${A}\n`);
+    expect(readFileSync(join(root, 'releases', B, 'before.txt'), 'utf8')).toBe(
+      `${join(root, 'releases', B)}\nreleases/${A}\n`,
+    );
     expect(readFileSync(join(root, 'releases', B, 'after.txt'), 'utf8')).toBe(`${B} ${A}\nreleases/${B}\n`);
   });
 
   it('does not switch when a before-switch command fails', async () => {
     await switchRelease(target, config(root, { release: A }));
     const before = treeListing(root);
-    const outcome = await switchRelease(target, config(root, { release: C, beforeSwitch: ['true', 'echo migration broke >&2; exit 7', 'touch never'] }));
+    const outcome = await switchRelease(
+      target,
+      config(root, { release: C, beforeSwitch: ['true', 'echo migration broke >&2; exit 7', 'touch never'] }),
+    );
     expect(outcome).toMatchObject({ ok: false, switched: false, rolledBack: false, currentRelease: A });
-    expect(outcome.failure).toContain('before-switch command `echo migration broke >&2; exit 7` failed (exit 7: migration broke)');
+    expect(outcome.failure).toContain(
+      'before-switch command `echo migration broke >&2; exit 7` failed (exit 7: migration broke)',
+    );
     expect(outcome.failure).toContain(`current was not switched and still points to releases/${A}`);
     expect(treeListing(root)).toEqual(before);
   });
 
   it('rolls back when an after-switch command fails', async () => {
     await switchRelease(target, config(root, { release: A }));
-    const outcome = await switchRelease(target, config(root, { release: C, afterSwitch: ['sudo-less-reload; exit 3'] }));
-    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: true, currentRelease: A, previousRelease: A });
+    const outcome = await switchRelease(
+      target,
+      config(root, { release: C, afterSwitch: ['sudo-less-reload; exit 3'] }),
+    );
+    expect(outcome).toMatchObject({
+      ok: false,
+      switched: true,
+      rolledBack: true,
+      currentRelease: A,
+      previousRelease: A,
+    });
     expect(outcome.failure).toContain(`rolled back: current points to releases/${A} again`);
     expect(current()).toBe(`releases/${A}`);
     expect(outcome.results.at(-1)).toMatchObject({ name: 'rollback on failure', status: 'pass' });
@@ -147,7 +175,10 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
 
   it('keeps the new release when rollback-on-failure is off', async () => {
     await switchRelease(target, config(root, { release: A }));
-    const outcome = await switchRelease(target, config(root, { release: C, afterSwitch: ['exit 3'], rollbackOnFailure: false }));
+    const outcome = await switchRelease(
+      target,
+      config(root, { release: C, afterSwitch: ['exit 3'], rollbackOnFailure: false }),
+    );
     expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: C });
     expect(current()).toBe(`releases/${C}`);
   });
@@ -164,7 +195,13 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
   it('does not switch back to the release a rollback left when its after-switch fails', async () => {
     await switchRelease(target, config(root, { release: C }));
     const outcome = await switchRelease(target, config(root, { mode: 'rollback', afterSwitch: ['exit 5'] }));
-    expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: B, previousRelease: C });
+    expect(outcome).toMatchObject({
+      ok: false,
+      switched: true,
+      rolledBack: false,
+      currentRelease: B,
+      previousRelease: C,
+    });
     expect(outcome.failure).toContain(`this was a rollback, so current stays at releases/${B}`);
     expect(current()).toBe(`releases/${B}`);
   });
@@ -172,7 +209,9 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
   it('refuses a rollback with nothing older, changing nothing', async () => {
     await switchRelease(target, config(root, { release: A }));
     const before = treeListing(root);
-    await expect(switchRelease(target, config(root, { mode: 'rollback' }))).rejects.toThrow(`no release older than ${A}`);
+    await expect(switchRelease(target, config(root, { mode: 'rollback' }))).rejects.toThrow(
+      `no release older than ${A}`,
+    );
     expect(treeListing(root)).toEqual(before);
   });
 
@@ -183,14 +222,20 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     const outcome = await switchRelease(target, config(root, { release: releaseName(8), keep: 2 }));
     // Newest two (7, 8) plus previous (1) stay.
     expect(outcome.pruned).toEqual([2, 3, 4, 5, 6].map(releaseName));
-    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual([1, 7, 8].map((i) => `releases/${releaseName(i)}/`));
+    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual(
+      [1, 7, 8].map((i) => `releases/${releaseName(i)}/`),
+    );
     const rollback = await switchRelease(target, config(root, { mode: 'rollback', keep: 1 }));
     expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
   });
 
   it('switches in 2 round trips with flock, 3 without (one more when it prunes): lock + read + resolve, swap + re-read, [prune,] [unlock]', async () => {
     let calls = 0;
-    const counting: Target = { description: target.description, run: (script, options) => (calls++, target.run(script, options)), close: async () => {} };
+    const counting: Target = {
+      description: target.description,
+      run: (script, options) => (calls++, target.run(script, options)),
+      close: async () => {},
+    };
     // A directory whose name reads like the marker between the listing and the release check.
     await mkdir(join(root, 'releases', 'resolve-release'));
     const first = await switchRelease(counting, config(root, { release: A, keep: 8 }));
@@ -198,7 +243,14 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     expect(calls).toBe(flock ? 2 : 3);
     calls = 0;
     const second = await switchRelease(counting, config(root, { release: C, keep: 1 }));
-    expect(second).toMatchObject({ ok: true, switched: true, currentRelease: C, previousRelease: A, pruned: [B], roundTrips: flock ? 3 : 4 });
+    expect(second).toMatchObject({
+      ok: true,
+      switched: true,
+      currentRelease: C,
+      previousRelease: A,
+      pruned: [B],
+      roundTrips: flock ? 3 : 4,
+    });
     expect(calls).toBe(flock ? 3 : 4);
     expect(current()).toBe(`releases/${C}`);
   });
@@ -209,8 +261,15 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     await switchRelease(target, config(root, { release: A }));
     const outcome = await switchRelease(target, config(root, { release: C, keep: 0 }));
     expect(outcome.pruned).toEqual([B]);
-    expect(outcome.results.find((r) => r.name === 'prune')?.detail).toContain('2 other directories not matching the release naming left alone');
-    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual(['releases/.incoming-upload/', `releases/${A}/`, `releases/${C}/`, 'releases/upload-tmp/']);
+    expect(outcome.results.find((r) => r.name === 'prune')?.detail).toContain(
+      '2 other directories not matching the release naming left alone',
+    );
+    expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual([
+      'releases/.incoming-upload/',
+      `releases/${A}/`,
+      `releases/${C}/`,
+      'releases/upload-tmp/',
+    ]);
     // A pattern of one's own: `v*` releases; the pack-bundle names do not match it and stay.
     await makeReleases(root, ['v1', 'v2', 'v3']);
     const own = await switchRelease(target, config(root, { release: 'v3', keep: 0, releasePattern: 'v*' }));
@@ -222,29 +281,49 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     // The hook (standing in for anything that ignores the lock) points current at C, then fails.
     const outcome = await switchRelease(
       target,
-      config(root, { release: B, afterSwitch: [`cd "$DEPLOY_RELEASES_ROOT" && ln -s releases/${C} other.tmp && mv -T other.tmp current; exit 3`] }),
+      config(root, {
+        release: B,
+        afterSwitch: [`cd "$DEPLOY_RELEASES_ROOT" && ln -s releases/${C} other.tmp && mv -T other.tmp current; exit 3`],
+      }),
     );
     expect(outcome).toMatchObject({ ok: false, switched: true, rolledBack: false, currentRelease: C });
-    expect(outcome.failure).toContain(`not rolled back (current points to releases/${C}, not releases/${B}: changed by someone else)`);
+    expect(outcome.failure).toContain(
+      `not rolled back (current points to releases/${C}, not releases/${B}: changed by someone else)`,
+    );
     expect(current()).toBe(`releases/${C}`);
   });
 
   it('waits for the deploy lock, names its holder, and gives up after lock-timeout changing nothing', async () => {
-    const held = await acquireLock(target, root, { timeoutMs: 0, owner: 'run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242' });
+    const held = await acquireLock(target, root, {
+      timeoutMs: 0,
+      owner: 'run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242',
+    });
     const before = treeListing(root);
-    const error = (await switchRelease(target, config(root, { release: B, lockTimeoutMs: 300 })).catch((e: unknown) => e)) as Error;
+    const error = (await switchRelease(target, config(root, { release: B, lockTimeoutMs: 300 })).catch(
+      (e: unknown) => e,
+    )) as Error;
     expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toContain(`Another deploy holds the lock ${root}/.deploy-lock on ${target.description}: run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242 (since 20`);
+    expect(error.message).toContain(
+      `Another deploy holds the lock ${root}/.deploy-lock on ${target.description}: run acme/app#77/1 (Deploy / switch), host runner-9, pid 4242 (since 20`,
+    );
     expect(error.message).toContain('(lock-timeout 300ms); nothing was changed');
     expect(treeListing(root)).toEqual(before);
     await held.release();
-    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }))).toMatchObject({ ok: true, currentRelease: B });
+    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }))).toMatchObject({
+      ok: true,
+      currentRelease: B,
+    });
     expect(lockLeftovers()).toEqual(flock ? ['.deploy-lock.flock (0)'] : []);
   });
 
   it('breaks a lock whose holder stopped sending heartbeats', async () => {
     await mkdir(join(root, '.deploy-lock'));
-    for (const [file, text] of Object.entries({ owner: 'run acme/app#1/1, host gone, pid 1', token: 'dead', since: '1000', heartbeat: '1000' })) {
+    for (const [file, text] of Object.entries({
+      owner: 'run acme/app#1/1, host gone, pid 1',
+      token: 'dead',
+      since: '1000',
+      heartbeat: '1000',
+    })) {
       await writeFile(join(root, '.deploy-lock', file), `${text}\n`);
     }
     const logger = new MemoryLogger();
@@ -258,26 +337,46 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     if (!flock) return;
     await mkdir(join(root, '.deploy-lock'));
     const now = String(Math.floor(Date.now() / 1000));
-    for (const [file, text] of Object.entries({ owner: 'run acme/app#2/1, host gone, pid 2', token: 'gone', since: now, heartbeat: now, flock: '' })) {
+    for (const [file, text] of Object.entries({
+      owner: 'run acme/app#2/1, host gone, pid 2',
+      token: 'gone',
+      since: now,
+      heartbeat: now,
+      flock: '',
+    })) {
       await writeFile(join(root, '.deploy-lock', file), text && `${text}\n`);
     }
     const logger = new MemoryLogger();
-    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }), { logger })).toMatchObject({ ok: true, currentRelease: B });
-    expect(logger.lines.find((l) => l.level === 'warning')?.message).toContain('left by run acme/app#2/1, host gone, pid 2');
+    expect(await switchRelease(target, config(root, { release: B, lockTimeoutMs: 0 }), { logger })).toMatchObject({
+      ok: true,
+      currentRelease: B,
+    });
+    expect(logger.lines.find((l) => l.level === 'warning')?.message).toContain(
+      'left by run acme/app#2/1, host gone, pid 2',
+    );
     expect(lockLeftovers()).toEqual(['.deploy-lock.flock (0)']);
   });
 
   /** Resolves once `promise` settled or the logger shows it waiting for the lock, whichever comes first. */
   const settledOrWaiting = async (promise: Promise<unknown>, logger: MemoryLogger) => {
     let settled = false;
-    void promise.then(() => (settled = true), () => (settled = true));
-    for (let i = 0; i < 1500 && !settled && !logger.lines.some((l) => l.message.startsWith('Waiting for the deploy lock')); i++) await new Promise((r) => setTimeout(r, 20));
+    void promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (
+      let i = 0;
+      i < 1500 && !settled && !logger.lines.some((l) => l.message.startsWith('Waiting for the deploy lock'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 20));
   };
   const waitFile = async (path: string) => {
     for (let i = 0; i < 1500 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
   };
   /** A hook that says it started, then waits (at most 30 s) for the test to let it go. */
-  const gate = (started: string, go: string) => `touch ${shellQuote(started)}; i=0; while [ ! -e ${shellQuote(go)} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
+  const gate = (started: string, go: string) =>
+    `touch ${shellQuote(started)}; i=0; while [ ! -e ${shellQuote(go)} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
 
   it('serialises two switches: the one that waited never lands on a release the other pruned', async () => {
     await makeReleases(root, [D]);
@@ -331,8 +430,10 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
 
     it('a missing release', () => rejects({ release: D }, `${D} does not exist`));
     it('a file instead of a directory', () => rejects({ release: 'notes.txt' }, 'is not a directory'));
-    it('a release outside releases/ via ..', () => rejects({ release: `../outside-${n}` }, 'which is not a directory directly inside'));
-    it('an absolute path elsewhere', () => rejects({ release: join(base, `outside-${n}`) }, 'which is not a directory directly inside'));
+    it('a release outside releases/ via ..', () =>
+      rejects({ release: `../outside-${n}` }, 'which is not a directory directly inside'));
+    it('an absolute path elsewhere', () =>
+      rejects({ release: join(base, `outside-${n}`) }, 'which is not a directory directly inside'));
     it('the releases directory itself', () => rejects({ release: '..' }, 'is not a release name'));
     it('a symlink escaping releases/', async () => {
       await symlink(join(base, `outside-${n}`), join(root, 'releases', 'escape'));
@@ -347,9 +448,11 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
       await mkdir(join(root, 'current'));
       await rejects({ release: B }, 'is a real directory, not a symlink');
     });
-    it('a releases-root without releases/', () => rejects({ releasesRoot: join(base, `outside-${n}`), release: B }, 'has no releases/ directory'));
+    it('a releases-root without releases/', () =>
+      rejects({ releasesRoot: join(base, `outside-${n}`), release: B }, 'has no releases/ directory'));
     it('a missing release in switch mode', () => rejects({ release: undefined }, 'is required when mode is switch'));
-    it('a releases-root that does not exist', () => rejects({ releasesRoot: join(base, `nowhere-${n}`), release: B }, 'is not a directory on'));
+    it('a releases-root that does not exist', () =>
+      rejects({ releasesRoot: join(base, `nowhere-${n}`), release: B }, 'is not a directory on'));
   });
 });
 

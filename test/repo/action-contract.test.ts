@@ -12,7 +12,9 @@ interface ActionYml {
   runs: { using: string; main: string; pre?: string; post?: string };
 }
 
-const actions = readdirSync(join(repoRoot, 'actions')).filter((name) => existsSync(join(repoRoot, 'actions', name, 'action.yml')));
+const actions = readdirSync(join(repoRoot, 'actions')).filter((name) =>
+  existsSync(join(repoRoot, 'actions', name, 'action.yml')),
+);
 
 /** Each action exports its input shape from src/inputs.ts as `<camelName>Inputs`. */
 async function inputShape(name: string): Promise<Record<string, z.ZodType>> {
@@ -37,13 +39,17 @@ describe.each(actions)('actions/%s/action.yml', (name) => {
     const shape = await inputShape(name);
     expect(Object.keys(shape).sort()).toEqual(Object.keys(yml.inputs).sort());
     for (const [input, spec] of Object.entries(yml.inputs)) {
-      const declared = spec.default === undefined || spec.default === '' || String(spec.default).includes('${{') ? undefined : String(spec.default);
+      const declared =
+        spec.default === undefined || spec.default === '' || String(spec.default).includes('${{')
+          ? undefined
+          : String(spec.default);
       expect({ input, default: inputDefault(shape[input]!) }).toEqual({ input, default: declared });
     }
   });
 
   it('names inputs and outputs in kebab-case', () => {
-    for (const key of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs ?? {})]) expect(key).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    for (const key of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs ?? {})])
+      expect(key).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 });
 

@@ -7,14 +7,21 @@ import { repoRoot } from '../support/paths.js';
 
 describe('action-docs/', () => {
   it('matches what `npm run docs` generates from every action.yml', () => {
-    const check = spawnSync(process.execPath, [join(repoRoot, 'scripts/docs.mjs'), '--check'], { cwd: repoRoot, encoding: 'utf8' });
+    const check = spawnSync(process.execPath, [join(repoRoot, 'scripts/docs.mjs'), '--check'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
   }, 120_000);
 
   const actions = readdirSync(join(repoRoot, 'actions')).sort();
   // The owner the README writes in its `uses: <owner>/deploy-gates/actions/<name>@v1` lines.
-  const readmeOwners = new Set([...readFileSync(join(repoRoot, 'README.md'), 'utf8').matchAll(/uses: (\S+)\/deploy-gates\/actions\//g)].map((match) => match[1]));
+  const readmeOwners = new Set(
+    [...readFileSync(join(repoRoot, 'README.md'), 'utf8').matchAll(/uses: (\S+)\/deploy-gates\/actions\//g)].map(
+      (match) => match[1],
+    ),
+  );
 
   it.each(actions)('%s.md shows the uses: line users write, with the owner the README uses', (name) => {
     const doc = readFileSync(join(repoRoot, 'action-docs', `${name}.md`), 'utf8');
@@ -25,7 +32,11 @@ describe('action-docs/', () => {
 
   it.each(actions)('%s.md shows no default for an input that has none', (name) => {
     const doc = readFileSync(join(repoRoot, 'action-docs', `${name}.md`), 'utf8');
-    const inputs = (parse(readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: unknown }> }).inputs;
+    const inputs = (
+      parse(readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8')) as {
+        inputs: Record<string, { default?: unknown }>;
+      }
+    ).inputs;
     const withoutDefault = Object.keys(inputs).filter((input) => inputs[input]!.default === undefined);
     // An action may have no input without a default (branch-protection-audit); those it has are shown as required.
     for (const input of withoutDefault) {

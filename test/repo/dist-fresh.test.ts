@@ -35,12 +35,17 @@ async function freshBuild(dir: string): Promise<string> {
     status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
     log = () => readFileSync(join(dir, 'build.log'), 'utf8');
   } else {
-    const run = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.mjs'), '--out', join(dir, 'out')], { cwd: repoRoot, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.mjs'), '--out', join(dir, 'out')], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     status = { code: run.status, signal: run.signal, error: run.error?.message };
     log = () => `${run.stdout}${run.stderr}`;
   }
   if (status.code !== 0) {
-    throw new Error(`\`npm run build\` failed (${status.error ?? (status.code === null ? `signal ${status.signal}` : `exit ${status.code}`)}):\n${excerpt(log())}`);
+    throw new Error(
+      `\`npm run build\` failed (${status.error ?? (status.code === null ? `signal ${status.signal}` : `exit ${status.code}`)}):\n${excerpt(log())}`,
+    );
   }
   return join(dir, 'out');
 }
@@ -57,11 +62,15 @@ describe('committed dist/', () => {
         ...fresh.filter((file) => !committed.includes(file)).map((file) => `missing: dist/${file}`),
         ...committed.filter((file) => !fresh.includes(file)).map((file) => `extra:   dist/${file}`),
         ...fresh
-          .filter((file) => committed.includes(file) && !readFileSync(join(out, file)).equals(readFileSync(join(dist, file))))
+          .filter(
+            (file) => committed.includes(file) && !readFileSync(join(out, file)).equals(readFileSync(join(dist, file))),
+          )
           .map((file) => `stale:   dist/${file}`),
       ];
       if (differences.length > 0) {
-        throw new Error(`dist/ is not what \`npm run build\` makes from the current sources:\n  ${differences.join('\n  ')}\nFix: run \`npm run build\` and commit dist/.`);
+        throw new Error(
+          `dist/ is not what \`npm run build\` makes from the current sources:\n  ${differences.join('\n  ')}\nFix: run \`npm run build\` and commit dist/.`,
+        );
       }
     } finally {
       if (!sharedBuild) rmSync(dir, { recursive: true, force: true });

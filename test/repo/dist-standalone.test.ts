@@ -17,7 +17,11 @@ describe('committed bundles stand alone', () => {
     const dir = mkdtempSync(join(tmpdir(), 'standalone-'));
     try {
       cpSync(join(repoRoot, 'dist', action), join(dir, action), { recursive: true });
-      const run = spawnSync(node24, [join(dir, action, 'index.js')], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, RUNNER_TEMP: dir } });
+      const run = spawnSync(node24, [join(dir, action, 'index.js')], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, RUNNER_TEMP: dir },
+      });
       expect(run.stderr).not.toMatch(/Cannot find (package|module)/);
       expect(run.stdout).toMatch(/^::error::(Invalid inputs|Input ")/m);
       expect(run.status).toBe(1);

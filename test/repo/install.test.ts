@@ -6,9 +6,15 @@ import { satisfies } from 'semver';
 
 // A fresh `npm ci` (and every `npx deploy-gates`) should be quiet on the Node a machine already has: npm runs on
 // that Node, while the actions and the npm scripts run on Node 24 from the `node` package.
-const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines?: { node?: string }; allowScripts?: Record<string, boolean> };
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  engines?: { node?: string };
+  allowScripts?: Record<string, boolean>;
+};
 const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
-  packages: Record<string, { version?: string; engines?: { node?: string }; hasInstallScript?: boolean; dev?: boolean }>;
+  packages: Record<
+    string,
+    { version?: string; engines?: { node?: string }; hasInstallScript?: boolean; dev?: boolean }
+  >;
 };
 const packages = Object.entries(lock.packages).filter(([path]) => path !== '');
 const nameOf = (path: string) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
@@ -30,10 +36,14 @@ describe('a fresh install', () => {
   });
 
   it('lists every package with an install script in allowScripts, so npm names none as unreviewed', () => {
-    const withScripts = [...new Set(packages.filter(([, entry]) => entry.hasInstallScript).map(([path]) => nameOf(path)))].sort();
+    const withScripts = [
+      ...new Set(packages.filter(([, entry]) => entry.hasInstallScript).map(([path]) => nameOf(path))),
+    ].sort();
     expect(withScripts).toContain('node'); // its preinstall is what installs Node 24
     const allowed = pkg.allowScripts ?? {};
-    const unreviewed = withScripts.filter((name) => !Object.keys(allowed).some((key) => key === name || key.startsWith(`${name}@`)));
+    const unreviewed = withScripts.filter(
+      (name) => !Object.keys(allowed).some((key) => key === name || key.startsWith(`${name}@`)),
+    );
     expect(unreviewed).toEqual([]);
   });
 });

@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../support/paths.js';
-import { actionlintFindings, ownAction, ownWorkflow, parserFindings, pinFindings, stepInputFindings, workflowCallFindings, workflowFiles } from '../support/workflow-lint.js';
+import {
+  actionlintFindings,
+  ownAction,
+  ownWorkflow,
+  parserFindings,
+  pinFindings,
+  stepInputFindings,
+  workflowCallFindings,
+  workflowFiles,
+} from '../support/workflow-lint.js';
 
 // Every workflow (.github/workflows/*.yml) and example workflow (examples/**/*.yml) must pass what GitHub checks
 // before any job starts (its workflow parser), actionlint 1.7, and give this repository's actions only their inputs.
@@ -42,12 +51,16 @@ describe.each(files)('%s', (file) => {
 describe('the reusable workflows', () => {
   const read = (file: string) => parse(readFileSync(join(repoRoot, file), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-  it.each(['build.yml', 'deploy.yml', 'audit.yml'])('%s is called with workflow_call and grants no permission at the top', (file) => {
-    const workflow = read(`.github/workflows/${file}`);
-    expect(Object.keys(workflow.on)).toContain('workflow_call');
-    expect(workflow.permissions).toEqual({});
-    for (const job of Object.values(workflow.jobs) as { permissions?: unknown }[]) expect(job.permissions).toBeDefined();
-  });
+  it.each(['build.yml', 'deploy.yml', 'audit.yml'])(
+    '%s is called with workflow_call and grants no permission at the top',
+    (file) => {
+      const workflow = read(`.github/workflows/${file}`);
+      expect(Object.keys(workflow.on)).toContain('workflow_call');
+      expect(workflow.permissions).toEqual({});
+      for (const job of Object.values(workflow.jobs) as { permissions?: unknown }[])
+        expect(job.permissions).toBeDefined();
+    },
+  );
 
   it("use this repository's actions as <owner>/deploy-gates/actions/<name>@<ref>, never ./actions (the caller's checkout)", () => {
     for (const file of ['build.yml', 'deploy.yml', 'audit.yml']) {
@@ -60,21 +73,31 @@ describe('the reusable workflows', () => {
   it('deploy.yml: the deploy job runs in the chosen environment, one deploy per environment, none cancelled', () => {
     const workflow = read('.github/workflows/deploy.yml');
     expect(workflow.jobs.deploy.environment).toBe('${{ inputs.environment }}');
-    expect(workflow.concurrency).toEqual({ group: 'deploy-gates-${{ inputs.environment }}', 'cancel-in-progress': false });
+    expect(workflow.concurrency).toEqual({
+      group: 'deploy-gates-${{ inputs.environment }}',
+      'cancel-in-progress': false,
+    });
     expect(Object.keys(workflow.jobs)).toEqual(['resolve', 'deploy', 'smoke', 'rollback', 'evidence']);
     expect(workflow.jobs.rollback.if).toContain("needs.deploy.result == 'failure' || needs.smoke.result == 'failure'");
     expect(workflow.jobs.evidence.if).toBe('always()');
   });
 
   it('deploy.yml: the ledger is uploaded as deployment-ledger-<run id>', () => {
-    const steps = read('.github/workflows/deploy.yml').jobs.evidence.steps as { uses?: string; with?: Record<string, string> }[];
-    expect(steps.find((step) => step.uses?.startsWith('actions/upload-artifact@'))?.with?.name).toBe('deployment-ledger-${{ github.run_id }}');
+    const steps = read('.github/workflows/deploy.yml').jobs.evidence.steps as {
+      uses?: string;
+      with?: Record<string, string>;
+    }[];
+    expect(steps.find((step) => step.uses?.startsWith('actions/upload-artifact@'))?.with?.name).toBe(
+      'deployment-ledger-${{ github.run_id }}',
+    );
   });
 
   it('build.yml keeps the bundle and its checksum for 30 days', () => {
     const workflow = read('.github/workflows/build.yml');
     expect(workflow.on.workflow_call.inputs['retention-days'].default).toBe(30);
-    const upload = (workflow.jobs.build.steps as { uses?: string; with?: Record<string, string> }[]).find((step) => step.uses?.startsWith('actions/upload-artifact@'));
+    const upload = (workflow.jobs.build.steps as { uses?: string; with?: Record<string, string> }[]).find((step) =>
+      step.uses?.startsWith('actions/upload-artifact@'),
+    );
     expect(upload?.with?.path).toContain('checksum-path');
   });
 
@@ -82,7 +105,11 @@ describe('the reusable workflows', () => {
     const production = read('examples/workflows/deploy-production.yml');
     expect(production.on.workflow_dispatch.inputs.environment.options).toEqual(['dev', 'stage', 'prod']);
     expect(production.jobs.deploy.with).toMatchObject({ 'require-stable-environment': 'stage', 'min-age': '1h' });
-    expect(read('examples/workflows/deploy-staging.yml').on.workflow_dispatch.inputs.environment.options).toEqual(['dev', 'stage', 'prod']);
+    expect(read('examples/workflows/deploy-staging.yml').on.workflow_dispatch.inputs.environment.options).toEqual([
+      'dev',
+      'stage',
+      'prod',
+    ]);
   });
 });
 
@@ -101,11 +128,15 @@ describe('the workflow checks themselves', () => {
   ].join('\n');
 
   it("GitHub's parser rejects a context used where it is not available", async () => {
-    expect(await parserFindings('bad.yml', runnerInJobEnv)).toEqual([expect.stringContaining("Unrecognized named-value: 'runner'")]);
+    expect(await parserFindings('bad.yml', runnerInJobEnv)).toEqual([
+      expect.stringContaining("Unrecognized named-value: 'runner'"),
+    ]);
   });
 
   it('actionlint (1.7, which knows ubuntu-24.04) rejects it too', async () => {
-    expect(await actionlintFindings('bad.yml', runnerInJobEnv)).toEqual([expect.stringContaining('context "runner" is not allowed here')]);
+    expect(await actionlintFindings('bad.yml', runnerInJobEnv)).toEqual([
+      expect.stringContaining('context "runner" is not allowed here'),
+    ]);
     expect(await actionlintFindings('ok.yml', runnerInJobEnv.replace('${{ runner.temp }}', '/tmp'))).toEqual([]);
   });
 
@@ -145,18 +176,22 @@ describe('the workflow checks themselves', () => {
       '      ssh_key: x',
       '',
     ].join('\n');
-    expect(workflowCallFindings(caller)).toEqual(expect.arrayContaining([
-      'go: deploy.yml has no input "health-url"',
-      'go: deploy.yml needs "health-urls"',
-      'go: deploy.yml needs "target"',
-      'go: deploy.yml has no secret "ssh_key"',
-    ]));
+    expect(workflowCallFindings(caller)).toEqual(
+      expect.arrayContaining([
+        'go: deploy.yml has no input "health-url"',
+        'go: deploy.yml needs "health-urls"',
+        'go: deploy.yml needs "target"',
+        'go: deploy.yml has no secret "ssh_key"',
+      ]),
+    );
   });
 
   it('recognises the actions of this repository both as ./actions/<name> and as <owner>/deploy-gates/actions/<name>@<ref>', () => {
     expect(ownAction('./actions/health-retry')).toBe('health-retry');
     expect(ownAction('octo-org/deploy-gates/actions/release-switch@v1')).toBe('release-switch');
-    expect(ownAction('octo-org/deploy-gates/actions/release-switch@0123456789abcdef0123456789abcdef01234567')).toBe('release-switch');
+    expect(ownAction('octo-org/deploy-gates/actions/release-switch@0123456789abcdef0123456789abcdef01234567')).toBe(
+      'release-switch',
+    );
     expect(ownAction('actions/checkout@v5')).toBeUndefined();
     const workflow = [
       'on: workflow_call',

@@ -30,7 +30,11 @@ describe('dist/release-services/index.js over ssh', () => {
     await writeFile(log(), '');
     for (const name of SERVICES) {
       await makeReleases(root(name), [OLD, NEW]);
-      for (const release of [OLD, NEW]) await writeFile(join(root(name), 'releases', release, 'health'), name === 'gateway' && release === NEW ? 'bad' : 'ok');
+      for (const release of [OLD, NEW])
+        await writeFile(
+          join(root(name), 'releases', release, 'health'),
+          name === 'gateway' && release === NEW ? 'bad' : 'ok',
+        );
       await writeFile(join(root(name), '.keep'), '');
       const { symlinkSync } = await import('node:fs');
       symlinkSync(`releases/${OLD}`, join(root(name), 'current'));
@@ -66,7 +70,9 @@ describe('dist/release-services/index.js over ssh', () => {
     runs.push(run);
     expect(run.exitCode).toBe(1);
     expect(run.outputs).toMatchObject({ 'rolled-back': 'true', 'stopped-at': 'gateway', 'rollback-ok': 'true' });
-    expect(SERVICES.map((name) => readlinkSync(join(root(name), 'current')))).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(SERVICES.map((name) => readlinkSync(join(root(name), 'current')))).toEqual(
+      SERVICES.map(() => `releases/${OLD}`),
+    );
     expect(readFileSync(log(), 'utf8').trim().split('\n')).toEqual([
       'restart provider-plan',
       'restart adapter-wechat',
@@ -81,34 +87,61 @@ describe('dist/release-services/index.js over ssh', () => {
     ]);
     expect(run.summary).toContain('## ❌ Release of services: rolled back');
     expect(run.summary).toMatch(/\| 4 \| worker \| ssh:\/\/[^|]+ \| — \| [^|]+ \| — \| ⏭️ not touched \| — \| — \|/);
-    expect(run.summary).toMatch(/\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → adapter-wechat → provider-plan\./);
+    expect(run.summary).toMatch(
+      /\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → adapter-wechat → provider-plan\./,
+    );
     expect(run.summary).not.toContain(sshd.privateKey.split('\n')[1]!);
     const document = JSON.parse(readFileSync(report, 'utf8'));
-    console.log(`release-services bundle: rollback of three services over ssh took ${document.rollback.durationMs} ms (target 15 min)`);
+    console.log(
+      `release-services bundle: rollback of three services over ssh took ${document.rollback.durationMs} ms (target 15 min)`,
+    );
 
-    const ledger = await runBundle('deployment-ledger', { 'reports-dir': join(work, 'reports'), environment: 'e2e', 'ledger-path': join(work, 'ledger.json') });
+    const ledger = await runBundle('deployment-ledger', {
+      'reports-dir': join(work, 'reports'),
+      environment: 'e2e',
+      'ledger-path': join(work, 'ledger.json'),
+    });
     runs.push(ledger);
     expect(ledger.exitCode).toBe(0);
     expect(ledger.outputs).toMatchObject({ go: 'false', 'rolled-back': 'true', 'current-release': OLD });
     const written = JSON.parse(readFileSync(join(work, 'ledger.json'), 'utf8'));
     expect(written.releases).toEqual({ previous: OLD, new: NEW, current: OLD });
-    expect(written.services.map((s: { name: string; state: string; previousRelease: string | null; rolledBackAt: string | null }) => [s.name, s.state, s.previousRelease, s.rolledBackAt !== null])).toEqual([
+    expect(
+      written.services.map(
+        (s: { name: string; state: string; previousRelease: string | null; rolledBackAt: string | null }) => [
+          s.name,
+          s.state,
+          s.previousRelease,
+          s.rolledBackAt !== null,
+        ],
+      ),
+    ).toEqual([
       ['provider-plan', 'rolled-back', OLD, true],
       ['adapter-wechat', 'rolled-back', OLD, true],
       ['gateway', 'rolled-back', OLD, true],
       ['worker', 'untouched', null, false],
     ]);
     expect(written.services[2].health).toMatchObject({ healthy: false });
-    expect(written.servicesRollback).toMatchObject({ ok: true, withinBudget: true, budgetMs: 900_000, order: ['gateway', 'adapter-wechat', 'provider-plan'] });
+    expect(written.servicesRollback).toMatchObject({
+      ok: true,
+      withinBudget: true,
+      budgetMs: 900_000,
+      order: ['gateway', 'adapter-wechat', 'provider-plan'],
+    });
     expect(ledger.summary).toContain('### Services in rollout order');
     expect(ledger.summary).toContain('⏭️ not touched');
   }, 120_000);
 
   it('refuses a bad services entry naming the service and the field, touching nothing', async () => {
-    const run = await runBundle('release-services', { services: stringify([{ name: 'gateway', 'releases-root': root('gateway'), 'health-urls': ['ftp://x'] }]), release: NEW });
+    const run = await runBundle('release-services', {
+      services: stringify([{ name: 'gateway', 'releases-root': root('gateway'), 'health-urls': ['ftp://x'] }]),
+      release: NEW,
+    });
     runs.push(run);
     expect(run.exitCode).toBe(1);
-    expect(run.stdout + run.stderr).toContain('Input "services": service 1 (gateway): health-urls "ftp://x" is not an http(s) URL');
+    expect(run.stdout + run.stderr).toContain(
+      'Input "services": service 1 (gateway): health-urls "ftp://x" is not an http(s) URL',
+    );
     expect(readlinkSync(join(root('gateway'), 'current'))).toBe(`releases/${OLD}`);
   });
 });

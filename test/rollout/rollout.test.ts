@@ -47,7 +47,11 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     for (const name of SERVICES) {
       await rm(root(name), { recursive: true, force: true });
       await makeReleases(root(name), [OLD, NEW]);
-      for (const release of [OLD, NEW]) await writeFile(join(root(name), 'releases', release, 'health'), bad.includes(`${name}@${release}`) ? 'bad' : 'ok');
+      for (const release of [OLD, NEW])
+        await writeFile(
+          join(root(name), 'releases', release, 'health'),
+          bad.includes(`${name}@${release}`) ? 'bad' : 'ok',
+        );
       await target.run(`cd '${root(name)}' && ln -s releases/${OLD} current`);
       specs.push({
         name,
@@ -77,11 +81,21 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     const outcome = await rolloutServices(config(await prepare([])));
     expect(outcome.ok).toBe(true);
     expect(outcome.rollback).toBeNull();
-    expect(outcome.services.map((s) => `${s.name}:${s.state}:${s.previousRelease}`)).toEqual(SERVICES.map((name) => `${name}:deployed:${OLD}`));
+    expect(outcome.services.map((s) => `${s.name}:${s.state}:${s.previousRelease}`)).toEqual(
+      SERVICES.map((name) => `${name}:deployed:${OLD}`),
+    );
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${NEW}`));
     expect(events()).toEqual([...SERVICES.map((name) => `restart ${name} ${NEW}`), 'verify']);
-    const ledger = buildLedger([{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }], { endedAt: new Date().toISOString() });
-    expect(ledger).toMatchObject({ verdict: 'GO', rolledBack: false, releases: { previous: OLD, new: NEW, current: NEW }, servicesRollback: null });
+    const ledger = buildLedger(
+      [{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }],
+      { endedAt: new Date().toISOString() },
+    );
+    expect(ledger).toMatchObject({
+      verdict: 'GO',
+      rolledBack: false,
+      releases: { previous: OLD, new: NEW, current: NEW },
+      servicesRollback: null,
+    });
     expect(ledger.services!.map((s) => s.state)).toEqual(['deployed', 'deployed', 'deployed', 'deployed']);
   }, 60_000);
 
@@ -90,8 +104,17 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     const outcome = await rolloutServices(config(await prepare([`gateway@${NEW}`]), { rollbackOrder }));
     expect(outcome.ok).toBe(false);
     expect(outcome.stoppedAt).toBe('gateway');
-    expect(outcome.services.map((s) => `${s.name}:${s.state}`)).toEqual(['provider-plan:rolled-back', 'adapter-wechat:rolled-back', 'gateway:rolled-back', 'worker:untouched']);
-    expect(outcome.rollback).toMatchObject({ order: ['gateway', 'provider-plan', 'adapter-wechat'], ok: true, withinBudget: true });
+    expect(outcome.services.map((s) => `${s.name}:${s.state}`)).toEqual([
+      'provider-plan:rolled-back',
+      'adapter-wechat:rolled-back',
+      'gateway:rolled-back',
+      'worker:untouched',
+    ]);
+    expect(outcome.rollback).toMatchObject({
+      order: ['gateway', 'provider-plan', 'adapter-wechat'],
+      ok: true,
+      withinBudget: true,
+    });
     // Every service is back on the release this run recorded; the fourth was never switched.
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
     expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: null, health: null, results: [] });
@@ -109,31 +132,55 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       'verify',
     ]);
     const [first] = outcome.services;
-    expect(first).toMatchObject({ previousRelease: OLD, newRelease: NEW, switched: true, rolledBack: true, health: { healthy: true }, rollbackHealth: { healthy: true } });
+    expect(first).toMatchObject({
+      previousRelease: OLD,
+      newRelease: NEW,
+      switched: true,
+      rolledBack: true,
+      health: { healthy: true },
+      rollbackHealth: { healthy: true },
+    });
     expect(Date.parse(first!.rolledBackAt!)).not.toBeNaN();
     expect(outcome.services[2]!.health).toMatchObject({ healthy: false });
-    expect(outcome.failure).toMatch(/^gateway failed: health check failed: .*; rolled back gateway, provider-plan, adapter-wechat in /);
+    expect(outcome.failure).toMatch(
+      /^gateway failed: health check failed: .*; rolled back gateway, provider-plan, adapter-wechat in /,
+    );
     expect(outcome.verify).toMatchObject({ afterRollout: null, afterRollback: { status: 'pass' } });
     const table = renderRolloutTable(outcome);
-    expect(table.split('\n').slice(2, 6).map((row) => row.split(' | ').slice(0, 2).concat(row.split(' | ')[6]!).join(' '))).toEqual([
+    expect(
+      table
+        .split('\n')
+        .slice(2, 6)
+        .map((row) => row.split(' | ').slice(0, 2).concat(row.split(' | ')[6]!).join(' ')),
+    ).toEqual([
       '| 1 provider-plan ↩️ rolled back',
       '| 2 adapter-wechat ↩️ rolled back',
       '| 3 gateway ↩️ rolled back',
       '| 4 worker ⏭️ not touched',
     ]);
-    expect(table).toMatch(/\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → provider-plan → adapter-wechat\./);
+    expect(table).toMatch(
+      /\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → provider-plan → adapter-wechat\./,
+    );
 
     // The ledger keeps it per service, from the report as the action writes it (a JSON round trip).
     const document = JSON.parse(JSON.stringify({ action: 'release-services', ...outcome }));
     const ledger = buildLedger([{ name: 'release-services', document }], { endedAt: new Date().toISOString() });
-    expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: true, releases: { previous: OLD, new: NEW, current: OLD } });
+    expect(ledger).toMatchObject({
+      verdict: 'NO-GO',
+      rolledBack: true,
+      releases: { previous: OLD, new: NEW, current: OLD },
+    });
     expect(ledger.services!.map((s) => [s.name, s.previousRelease, s.state, s.rolledBackAt !== null])).toEqual([
       ['provider-plan', OLD, 'rolled-back', true],
       ['adapter-wechat', OLD, 'rolled-back', true],
       ['gateway', OLD, 'rolled-back', true],
       ['worker', null, 'untouched', false],
     ]);
-    expect(ledger.servicesRollback).toMatchObject({ order: ['gateway', 'provider-plan', 'adapter-wechat'], ok: true, budgetMs: 900_000 });
+    expect(ledger.servicesRollback).toMatchObject({
+      order: ['gateway', 'provider-plan', 'adapter-wechat'],
+      ok: true,
+      budgetMs: 900_000,
+    });
     expect(ledger.reason).toBe(`release-services failed; rolled back to ${OLD}`);
     const summary = renderLedger(ledger);
     expect(summary).toContain('### Services in rollout order');
@@ -141,11 +188,20 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
   }, 60_000);
 
   it('rolls back all four, stop-workers first in reverse order, when the verification fails after the rollout; reports the time', async () => {
-    const outcome = await rolloutServices(config(await prepare([]), { verify: { command: `echo verify >> '${log()}'; test "$(cat '${log()}' | grep -c verify)" -gt 1`, target: new LocalTarget() } }));
+    const outcome = await rolloutServices(
+      config(await prepare([]), {
+        verify: {
+          command: `echo verify >> '${log()}'; test "$(cat '${log()}' | grep -c verify)" -gt 1`,
+          target: new LocalTarget(),
+        },
+      }),
+    );
     expect(outcome.rollback).toMatchObject({ order: [...SERVICES].reverse(), ok: true, withinBudget: true });
     expect(outcome.failure).toMatch(/^the verification failed after the rollout/);
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
-    expect(events().filter((line) => line.startsWith('stop-workers'))).toEqual([...SERVICES].reverse().map((name) => `stop-workers ${name}`));
+    expect(events().filter((line) => line.startsWith('stop-workers'))).toEqual(
+      [...SERVICES].reverse().map((name) => `stop-workers ${name}`),
+    );
     console.log(`rollback of four services on ${kind.name}: ${outcome.rollback!.durationMs} ms (target 15 min)`);
   }, 60_000);
 
@@ -153,7 +209,11 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     const outcome = await rolloutServices(config(await prepare([`gateway@${NEW}`, `provider-plan@${OLD}`])));
     expect(outcome.ok).toBe(false);
     expect(outcome.rollback).toMatchObject({ ok: false, order: ['gateway', 'adapter-wechat', 'provider-plan'] });
-    expect(outcome.services[0]).toMatchObject({ state: 'rollback-failed', rolledBack: true, rollbackHealth: { healthy: false } });
+    expect(outcome.services[0]).toMatchObject({
+      state: 'rollback-failed',
+      rolledBack: true,
+      rollbackHealth: { healthy: false },
+    });
     expect(outcome.failure).toMatch(/THE ROLLBACK FAILED: provider-plan \(.*health check after the rollback failed/);
     expect(outcome.results.find((r) => r.name === 'restart provider-plan')?.status).toBe('fail');
     expect(renderRolloutTable(outcome)).toContain('**Rollback FAILED**');
@@ -175,13 +235,26 @@ describe('a cancelled job', () => {
       for (const name of SERVICES) {
         await makeReleases(join(work, name), [OLD, NEW]);
         await target.run(`cd '${join(work, name)}' && ln -s releases/${OLD} current`);
-        services.push({ name, target, releasesRoot: join(work, name), release: NEW, health: healthConfig([`${server.url}/${name}/health`]), beforeSwitch: [], afterSwitch: ['true'], beforeRollback: ['true'] });
+        services.push({
+          name,
+          target,
+          releasesRoot: join(work, name),
+          release: NEW,
+          health: healthConfig([`${server.url}/${name}/health`]),
+          beforeSwitch: [],
+          afterSwitch: ['true'],
+          beforeRollback: ['true'],
+        });
       }
       const outcome = await rolloutServices({ services, keep: 5, signal: cancel.signal });
       expect(outcome.stoppedAt).toBe('worker');
-      expect(outcome.failure).toMatch(/^the job was cancelled before worker; rolled back gateway, adapter-wechat, provider-plan in /);
+      expect(outcome.failure).toMatch(
+        /^the job was cancelled before worker; rolled back gateway, adapter-wechat, provider-plan in /,
+      );
       expect(outcome.services.map((s) => s.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back', 'untouched']);
-      expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(SERVICES.map(() => `releases/${OLD}`));
+      expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(
+        SERVICES.map(() => `releases/${OLD}`),
+      );
     } finally {
       await server.close();
       await rm(work, { recursive: true, force: true });
@@ -193,7 +266,11 @@ describe('the rollback order', () => {
   const services = SERVICES.map((name) => ({ name }));
   it('defaults to the reverse of the rollout order and refuses unknown, missing or repeated names', () => {
     expect(rollbackOrderOf(services, undefined)).toEqual(['worker', 'gateway', 'adapter-wechat', 'provider-plan']);
-    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'adapter', 'provider-plan'])).toThrow(/not in services: adapter/);
-    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'gateway', 'provider-plan'])).toThrow(/missing adapter-wechat; twice gateway/);
+    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'adapter', 'provider-plan'])).toThrow(
+      /not in services: adapter/,
+    );
+    expect(() => rollbackOrderOf(services, ['worker', 'gateway', 'gateway', 'provider-plan'])).toThrow(
+      /missing adapter-wechat; twice gateway/,
+    );
   });
 });

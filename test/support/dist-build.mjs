@@ -20,7 +20,10 @@ export default function startDistBuild(globalConfig) {
 
   const dir = mkdtempSync(join(tmpdir(), 'dist-check-'));
   const log = openSync(join(dir, 'build.log'), 'w');
-  const child = spawn(process.execPath, [join(repoRoot, 'scripts/build.mjs'), '--out', join(dir, 'out')], { cwd: repoRoot, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [join(repoRoot, 'scripts/build.mjs'), '--out', join(dir, 'out')], {
+    cwd: repoRoot,
+    stdio: ['ignore', log, log],
+  });
   closeSync(log);
   // Below the test workers' priority: the build takes the processor time they leave (waiting on servers, sshd, timers).
   try {

@@ -19,7 +19,10 @@ export class FakeRunner implements Runner {
   ) {}
 
   getInput = (name: string) => this.inputs[name] ?? '';
-  getMultilineInput = (name: string) => this.getInput(name).split('\n').filter((line) => line.trim() !== '');
+  getMultilineInput = (name: string) =>
+    this.getInput(name)
+      .split('\n')
+      .filter((line) => line.trim() !== '');
   setSecret = (secret: string) => void this.secrets.push(secret);
   setOutput = (name: string, value: string) => void (this.outputs[name] = value);
   info = (message: string) => void this.log.push(`info: ${message}`);

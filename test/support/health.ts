@@ -6,7 +6,8 @@ import { MemoryLogger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 
 /** `expect-json` lines as the action parses them. */
-export const assertions = (...lines: string[]) => lines.map((line) => (parseJsonAssertion(line) as { value: JsonAssertion }).value);
+export const assertions = (...lines: string[]) =>
+  lines.map((line) => (parseJsonAssertion(line) as { value: JsonAssertion }).value);
 
 /** A health-retry configuration for `urls`: expect 200, short waits; `overrides` set the rest. */
 export function healthConfig(urls: string[], overrides: Partial<HealthConfig> = {}): HealthConfig {

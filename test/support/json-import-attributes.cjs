@@ -10,6 +10,11 @@ module.exports = {
     return { code: source.replace(jsonImport, '$1 with { type: "json" }$3') };
   },
   getCacheKey(source, path) {
-    return createHash('sha256').update('json-import-attributes-1\0').update(path).update('\0').update(source).digest('hex');
+    return createHash('sha256')
+      .update('json-import-attributes-1\0')
+      .update(path)
+      .update('\0')
+      .update(source)
+      .digest('hex');
   },
 };

@@ -12,7 +12,15 @@ export interface Lab {
   database: string;
   outside: string;
   container: string;
-  addresses: { runner4: string; database4: string; outside4: string; container4: string; database6: string; outside6: string; container6: string };
+  addresses: {
+    runner4: string;
+    database4: string;
+    outside4: string;
+    container4: string;
+    database6: string;
+    outside6: string;
+    container6: string;
+  };
   /** Runs a command inside a namespace; throws on failure. */
   exec(namespace: string, command: string[]): string;
   /** Starts TCP servers (every port given) and a UDP echo server on `udpPort` inside a namespace. */
@@ -25,7 +33,8 @@ export function labUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'not running as root';
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return '`ip netns` is not available';
   if (spawnSync('nft', ['--version']).status !== 0) return '`nft` is not installed (apt-get install nftables)';
-  if (spawnSync('conntrack', ['--version']).status !== 0) return '`conntrack` is not installed (apt-get install conntrack)';
+  if (spawnSync('conntrack', ['--version']).status !== 0)
+    return '`conntrack` is not installed (apt-get install conntrack)';
   return undefined;
 }
 
@@ -54,13 +63,21 @@ export function createLab(tag = 'e'): Lab {
   };
   const servers: ChildProcess[] = [];
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exec = (namespace: string, command: string[]) => execFileSync('ip', ['netns', 'exec', namespace, ...command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const exec = (namespace: string, command: string[]) =>
+    execFileSync('ip', ['netns', 'exec', namespace, ...command], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   const lab: Lab = {
     ...ns,
     addresses,
     exec,
     async serve(namespace, tcpPorts, udpPort) {
-      const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', SERVER, JSON.stringify(tcpPorts), String(udpPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', namespace, process.execPath, '-e', SERVER, JSON.stringify(tcpPorts), String(udpPort)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       servers.push(child);
       await new Promise<void>((resolve, reject) => {
         createInterface({ input: child.stdout! }).on('line', (line) => line === 'ready' && resolve());
@@ -145,7 +162,12 @@ const split = (target) => { const at = target.lastIndexOf(':'); return [target.s
 })();
 `;
 
-export function runClient(lab: Lab, namespace: string, tcp: string[], udp: string[] = []): { target: string; ok: boolean; code?: string }[] {
+export function runClient(
+  lab: Lab,
+  namespace: string,
+  tcp: string[],
+  udp: string[] = [],
+): { target: string; ok: boolean; code?: string }[] {
   return lab
     .exec(namespace, [process.execPath, '-e', CLIENT, JSON.stringify(tcp), JSON.stringify(udp)])
     .trim()

@@ -7,7 +7,8 @@ import { startServer, type TestServer } from './http-server.js';
 import { repoRoot } from './paths.js';
 
 /** Release names the way pack-bundle makes them: `<YYYYMMDD_HHMMSS>-<sha8>`, sorting by time. */
-export const releaseName = (n: number) => `202501${String(10 + n).padStart(2, '0')}_120000-${n.toString(16).padStart(8, 'a')}`;
+export const releaseName = (n: number) =>
+  `202501${String(10 + n).padStart(2, '0')}_120000-${n.toString(16).padStart(8, 'a')}`;
 
 /** Makes releases-root with releases/<name>/marker (holding the name) for each name. */
 export async function makeReleases(root: string, names: readonly string[]): Promise<void> {
@@ -45,8 +46,14 @@ export interface ReaderReport {
 }
 
 /** Starts the concurrent `current` reader (test/support/current-reader.mjs); resolves once it is reading. */
-export async function startReader(node: string, root: string, stopFile: string): Promise<{ done: Promise<ReaderReport> }> {
-  const child = spawn(node, [join(repoRoot, 'test/support/current-reader.mjs'), root, stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startReader(
+  node: string,
+  root: string,
+  stopFile: string,
+): Promise<{ done: Promise<ReaderReport> }> {
+  const child = spawn(node, [join(repoRoot, 'test/support/current-reader.mjs'), root, stopFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   let resolveReport: (report: ReaderReport) => void;
   const done = new Promise<ReaderReport>((resolve) => (resolveReport = resolve));

@@ -19,11 +19,15 @@ export async function writeTree(target: Target, dir: string, files: Record<strin
     if (path.endsWith('/')) {
       script.push(`mkdir -p ${shellQuote(path)}`);
     } else {
-      script.push(`mkdir -p "$(dirname ${shellQuote(path)})"`, `printf '%s' ${shellQuote(content)} > ${shellQuote(path)}`);
+      script.push(
+        `mkdir -p "$(dirname ${shellQuote(path)})"`,
+        `printf '%s' ${shellQuote(content)} > ${shellQuote(path)}`,
+      );
     }
   }
   const result = await target.run(script.join('\n'));
-  if (result.exitCode !== 0) throw new Error(`writing the release tree failed on ${target.description}: ${result.stderr}`);
+  if (result.exitCode !== 0)
+    throw new Error(`writing the release tree failed on ${target.description}: ${result.stderr}`);
 }
 
 export async function removeTree(target: Target, dir: string): Promise<void> {
@@ -33,11 +37,13 @@ export async function removeTree(target: Target, dir: string): Promise<void> {
 
 /** A tree shaped like a deployable Laravel release: what the laravel preset checks, with a real (tiny) artisan. */
 export const laravelRelease = (): Record<string, string> => ({
-  artisan: "#!/usr/bin/env php\n<?php\nrequire __DIR__.'/vendor/autoload.php';\nif (($argv[1] ?? '') === '--version') { echo \"Laravel Framework 11.31.0\\n\"; exit(0); }\nfwrite(STDERR, \"unknown command\\n\");\nexit(1);\n",
+  artisan:
+    "#!/usr/bin/env php\n<?php\nrequire __DIR__.'/vendor/autoload.php';\nif (($argv[1] ?? '') === '--version') { echo \"Laravel Framework 11.31.0\\n\"; exit(0); }\nfwrite(STDERR, \"unknown command\\n\");\nexit(1);\n",
   'composer.json': '{"name":"acme/api","require":{"php":"^8.2","laravel/framework":"^11.0"}}\n',
   'public/index.php': "<?php\nrequire __DIR__.'/../vendor/autoload.php';\necho 'ok';\n",
-  'vendor/autoload.php': "<?php\n// Composer autoloader stand-in: registers nothing, loads cleanly.\nspl_autoload_register(function (string $class): void {});\nreturn true;\n",
-  'bootstrap/app.php': "<?php\nreturn new stdClass();\n",
+  'vendor/autoload.php':
+    '<?php\n// Composer autoloader stand-in: registers nothing, loads cleanly.\nspl_autoload_register(function (string $class): void {});\nreturn true;\n',
+  'bootstrap/app.php': '<?php\nreturn new stdClass();\n',
   'bootstrap/cache/': '',
   'storage/framework/views/': '',
   'storage/logs/': '',

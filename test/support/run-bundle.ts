@@ -36,11 +36,18 @@ export async function runBundle(
   const runnerTemp = join(dir, 'runner-temp');
   mkdirSync(runnerTemp);
   const inputEnv: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(readAction(repoRoot, action).inputs)) inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), env);
+  for (const [name, spec] of Object.entries(readAction(repoRoot, action).inputs))
+    inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), env);
   for (const [name, value] of Object.entries(inputs)) inputEnv[inputVariable(name)] = value;
-  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state') };
+  const files = {
+    GITHUB_OUTPUT: join(dir, 'output'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+    GITHUB_STATE: join(dir, 'state'),
+  };
   for (const file of Object.values(files)) writeFileSync(file, '');
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_')));
+  const baseEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('GITHUB_')),
+  );
   const child = spawn(node24, [distFile(action)], {
     env: { ...baseEnv, ...inputEnv, ...files, RUNNER_TEMP: runnerTemp, GITHUB_ACTIONS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +57,9 @@ export async function runBundle(
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (log += chunk.toString())));
   child.stderr.on('data', (chunk: Buffer) => ((stderr += chunk.toString()), (log += chunk.toString())));
-  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const closed = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
   await whileRunning?.(child, runnerTemp);
   const exitCode = await closed;
   return {

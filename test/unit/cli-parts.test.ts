@@ -12,7 +12,15 @@ import { repoRoot } from '../support/paths.js';
 describe('CLI pieces', () => {
   it('joins a repeated input into lines and accepts --name=value', () => {
     const args = parseArgs(['health-retry', '--urls', 'a', '--urls=b', '--attempts', '3', '--debug']);
-    expect(args).toEqual({ action: 'health-retry', inputs: new Map([['urls', 'a\nb'], ['attempts', '3']]), debug: true, help: false });
+    expect(args).toEqual({
+      action: 'health-retry',
+      inputs: new Map([
+        ['urls', 'a\nb'],
+        ['attempts', '3'],
+      ]),
+      debug: true,
+      help: false,
+    });
     expect(() => parseArgs(['x', '--urls'])).toThrow('--urls needs a value');
   });
 
@@ -33,13 +41,21 @@ describe('CLI pieces', () => {
 
   it('reads GITHUB_OUTPUT files in both forms', () => {
     const text = 'healthy<<ghadelimiter_1\ntrue\nghadelimiter_1\nreport=/tmp/r.json\nmulti<<EOF\na\nb\nEOF\n';
-    expect(parseFileCommands(text)).toEqual(new Map([['healthy', 'true'], ['report', '/tmp/r.json'], ['multi', 'a\nb']]));
+    expect(parseFileCommands(text)).toEqual(
+      new Map([
+        ['healthy', 'true'],
+        ['report', '/tmp/r.json'],
+        ['multi', 'a\nb'],
+      ]),
+    );
   });
 });
 
 describe('CLI arguments and help', () => {
   it('refuses a flag where a value belongs, instead of taking the flag as the value', () => {
-    expect(() => parseArgs(['health-retry', '--urls', '--attempts', '3'])).toThrow('--urls needs a value, but the next argument is --attempts; write --urls=--attempts if that is the value');
+    expect(() => parseArgs(['health-retry', '--urls', '--attempts', '3'])).toThrow(
+      '--urls needs a value, but the next argument is --attempts; write --urls=--attempts if that is the value',
+    );
     expect(parseArgs(['health-retry', '--expect-body=--x']).inputs).toEqual(new Map([['expect-body', '--x']]));
   });
 
@@ -56,8 +72,12 @@ describe('CLI arguments and help', () => {
 
   it('offers the closest valid name for a mistyped input or action', () => {
     const valid = Object.keys(readAction(repoRoot, 'health-retry').inputs);
-    expect(unknownInputMessage('health-retry', ['url'], valid)).toMatch(/^health-retry has no input --url\. Valid inputs: --urls, --expect-status, .*\. Did you mean --urls\?$/);
-    expect(unknownInputMessage('health-retry', ['atempts', 'expect-jsn'], valid)).toMatch(/\. Did you mean --attempts for --atempts, --expect-json for --expect-jsn\?$/);
+    expect(unknownInputMessage('health-retry', ['url'], valid)).toMatch(
+      /^health-retry has no input --url\. Valid inputs: --urls, --expect-status, .*\. Did you mean --urls\?$/,
+    );
+    expect(unknownInputMessage('health-retry', ['atempts', 'expect-jsn'], valid)).toMatch(
+      /\. Did you mean --attempts for --atempts, --expect-json for --expect-jsn\?$/,
+    );
     expect(unknownInputMessage('health-retry', ['colour'], valid)).not.toContain('Did you mean');
     expect(closest('helth-retry', actionNames(repoRoot))).toBe('health-retry');
     expect(closest('release-swtch', actionNames(repoRoot))).toBe('release-switch');
@@ -66,19 +86,23 @@ describe('CLI arguments and help', () => {
     expect(closest('frobnicate', actionNames(repoRoot))).toBeUndefined();
   });
 
-  it.each(actionNames(repoRoot))("%s --help starts with a one-line description and gives an example that uses valid inputs", (name) => {
-    const action = readAction(repoRoot, name);
-    const help = actionHelp(action);
-    const [first, blank] = help.split('\n');
-    expect(first).toMatch(new RegExp(`^deploy-gates ${name}: \\S.{20,110}\\.$`));
-    expect(blank).toBe('');
-    const example = /\nExample:\n {2}(.+)\n/.exec(help)?.[1] ?? '';
-    expect(example).toContain(`deploy-gates ${name} --`);
-    const given = [...example.matchAll(/ --([\w-]+)/g)].map((match) => match[1]!);
-    for (const input of given) expect(Object.keys(action.inputs)).toContain(input);
-    for (const [input, spec] of Object.entries(action.inputs)) if (spec.required && spec.default === undefined) expect(given).toContain(input);
-    expect(help).toContain('\nInputs:\n');
-  });
+  it.each(actionNames(repoRoot))(
+    '%s --help starts with a one-line description and gives an example that uses valid inputs',
+    (name) => {
+      const action = readAction(repoRoot, name);
+      const help = actionHelp(action);
+      const [first, blank] = help.split('\n');
+      expect(first).toMatch(new RegExp(`^deploy-gates ${name}: \\S.{20,110}\\.$`));
+      expect(blank).toBe('');
+      const example = /\nExample:\n {2}(.+)\n/.exec(help)?.[1] ?? '';
+      expect(example).toContain(`deploy-gates ${name} --`);
+      const given = [...example.matchAll(/ --([\w-]+)/g)].map((match) => match[1]!);
+      for (const input of given) expect(Object.keys(action.inputs)).toContain(input);
+      for (const [input, spec] of Object.entries(action.inputs))
+        if (spec.required && spec.default === undefined) expect(given).toContain(input);
+      expect(help).toContain('\nInputs:\n');
+    },
+  );
 });
 
 describe('CLI runs', () => {
@@ -96,7 +120,16 @@ describe('CLI runs', () => {
     }
     const action = readAction(repoRoot, 'release-switch');
     const run = (release: string) =>
-      runAction(repoRoot, action, new Map([['releases-root', root], ['release', release]]), false, () => undefined);
+      runAction(
+        repoRoot,
+        action,
+        new Map([
+          ['releases-root', root],
+          ['release', release],
+        ]),
+        false,
+        () => undefined,
+      );
     const first = await run('20250101_000000-aaaaaaaa');
     const second = await run('20250102_000000-bbbbbbbb');
     try {
@@ -105,8 +138,12 @@ describe('CLI runs', () => {
       const reports = [first, second].map((result) => result.outputs.get('report')!);
       expect(reports[0]!.startsWith(`${first.runnerTemp}/`)).toBe(true);
       expect(reports[1]!.startsWith(`${second.runnerTemp}/`)).toBe(true);
-      expect(JSON.parse(readFileSync(reports[0]!, 'utf8'))).toMatchObject({ currentRelease: '20250101_000000-aaaaaaaa' });
-      expect(JSON.parse(readFileSync(reports[1]!, 'utf8'))).toMatchObject({ currentRelease: '20250102_000000-bbbbbbbb' });
+      expect(JSON.parse(readFileSync(reports[0]!, 'utf8'))).toMatchObject({
+        currentRelease: '20250101_000000-aaaaaaaa',
+      });
+      expect(JSON.parse(readFileSync(reports[1]!, 'utf8'))).toMatchObject({
+        currentRelease: '20250102_000000-bbbbbbbb',
+      });
     } finally {
       for (const result of [first, second]) rmSync(result.runnerTemp, { recursive: true, force: true });
     }

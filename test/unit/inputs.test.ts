@@ -30,7 +30,15 @@ describe('lists and booleans', () => {
   });
   it('reads the YAML boolean spellings', () => {
     expect(['true', 'Yes', 'on', '1', 'false', 'NO', 'off', '0', 'maybe'].map(parseBoolean)).toEqual([
-      true, true, true, true, false, false, false, false, undefined,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      undefined,
     ]);
   });
 });
@@ -38,9 +46,20 @@ describe('lists and booleans', () => {
 describe('status specs', () => {
   it('accepts codes, classes and ranges', () => {
     const spec = parseStatusSpec('200,204 3xx 400-401')!;
-    expect([200, 204, 201, 302, 400, 401, 402, 500].map(spec.matches)).toEqual([true, true, false, true, true, true, false, false]);
+    expect([200, 204, 201, 302, 400, 401, 402, 500].map(spec.matches)).toEqual([
+      true,
+      true,
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
-  it.each(['abc', '20', '299-200', '6xx', '', '200;204'])('rejects %p', (text) => expect(parseStatusSpec(text)).toBeUndefined());
+  it.each(['abc', '20', '299-200', '6xx', '', '200;204'])('rejects %p', (text) =>
+    expect(parseStatusSpec(text)).toBeUndefined(),
+  );
 });
 
 describe('choices', () => {
@@ -56,11 +75,17 @@ describe('parseInputs', () => {
   const shape = {
     attempts: withDefault('6', integer({ min: 1 })),
     interval: withDefault('5s', duration()),
-    urls: lines((line) => (line.startsWith('http') ? { value: line } : { problem: `"${line}" is not a URL` }), { min: 1 }),
+    urls: lines((line) => (line.startsWith('http') ? { value: line } : { problem: `"${line}" is not a URL` }), {
+      min: 1,
+    }),
   };
 
   it('applies the action.yml defaults to empty inputs', () => {
-    expect(parseInputs(shape, (name) => (name === 'urls' ? 'http://a' : ''))).toEqual({ attempts: 6, interval: 5_000, urls: ['http://a'] });
+    expect(parseInputs(shape, (name) => (name === 'urls' ? 'http://a' : ''))).toEqual({
+      attempts: 6,
+      interval: 5_000,
+      urls: ['http://a'],
+    });
   });
 
   it('names every bad input and says what would fix it', () => {

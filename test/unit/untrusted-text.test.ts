@@ -30,8 +30,12 @@ afterEach(async () => {
 /** Text chosen by a server, the GitHub API or a host, on its way to the log, the summary, outputs and the report. */
 describe('untrusted text', () => {
   it('never starts a workflow command on a log line', () => {
-    expect(logSafe('current → releases/a\n::warning title=x::pwned')).toBe('current → releases/a\n> ::warning title=x::pwned');
-    expect(logSafe('a\r::add-mask::x\r\n\t##[set-output name=y]z')).toBe('a\n> ::add-mask::x\n> \t##[set-output name=y]z');
+    expect(logSafe('current → releases/a\n::warning title=x::pwned')).toBe(
+      'current → releases/a\n> ::warning title=x::pwned',
+    );
+    expect(logSafe('a\r::add-mask::x\r\n\t##[set-output name=y]z')).toBe(
+      'a\n> ::add-mask::x\n> \t##[set-output name=y]z',
+    );
     expect(logSafe('a :: b ##[c]')).toBe('a :: b ##[c]');
     expect(logSafe('::x::y').split('\n').some(isWorkflowCommand)).toBe(false);
   });
@@ -49,12 +53,17 @@ describe('untrusted text', () => {
       created_at: '2026-11-23T08:00:00Z',
     };
     expect(checked(runSchema, run, 'a run').created_at).toBe('2026-11-23T08:00:00Z');
-    expect(() => checked(runSchema, { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(/created_at/);
-    expect(() => checked(runSchema, { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(/html_url/);
+    expect(() => checked(runSchema, { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(
+      /created_at/,
+    );
+    expect(() => checked(runSchema, { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(
+      /html_url/,
+    );
   });
 
   it('shows server text in the job summary as text, never as markup', () => {
-    const body = '<h1>Down</h1> **x** [link](https://evil.example) ![i](https://evil.example/i.png) a|b `c` ~~d~~ $e$ &amp; _f_';
+    const body =
+      '<h1>Down</h1> **x** [link](https://evil.example) ![i](https://evil.example/i.png) a|b `c` ~~d~~ $e$ &amp; _f_';
     const markdown = renderSummary({
       title: 'Health checks',
       results: [{ name: '<b>name</b>', status: 'fail', detail: `body is not JSON: ${body}\nnext line`, durationMs: 1 }],
@@ -70,12 +79,25 @@ describe('untrusted text', () => {
 
   it('finds the credentials of every URL in a text, parsable or not', () => {
     expect(urlCredentials('http://admin:PassW0rd@host:99999/x')).toEqual(['admin:PassW0rd', 'admin', 'PassW0rd']);
-    expect(urlCredentials('https://ghp_tokenAsUser@example.com/a\nhttps://plain.example.com/b?u=x@y')).toEqual(['ghp_tokenAsUser']);
-    expect(urlCredentials('https://u:p%40ss@h/ https://u2:p@ss@h2')).toEqual(['u:p%40ss', 'u:p@ss', 'u', 'p%40ss', 'p@ss', 'u2:p@ss', 'u2']);
+    expect(urlCredentials('https://ghp_tokenAsUser@example.com/a\nhttps://plain.example.com/b?u=x@y')).toEqual([
+      'ghp_tokenAsUser',
+    ]);
+    expect(urlCredentials('https://u:p%40ss@h/ https://u2:p@ss@h2')).toEqual([
+      'u:p%40ss',
+      'u:p@ss',
+      'u',
+      'p%40ss',
+      'p@ss',
+      'u2:p@ss',
+      'u2',
+    ]);
   });
 
   it('health-retry masks URL credentials before its inputs are parsed: an input error never shows them', async () => {
-    const runner = new FakeRunner({ urls: 'https://ok.example.com/health\nhttp://admin:PassW0rd@host:99999/x', 'slo-url': 'https://tk-user-7f3a@bad host/' });
+    const runner = new FakeRunner({
+      urls: 'https://ok.example.com/health\nhttp://admin:PassW0rd@host:99999/x',
+      'slo-url': 'https://tk-user-7f3a@bad host/',
+    });
     await healthRetry(runner);
     expect(runner.failed).toMatch(/^Invalid inputs:/);
     expect(runner.failed).toContain('"http://***@host:99999/x" is not a URL');
@@ -99,12 +121,22 @@ describe('untrusted text', () => {
     const summary = join(dir, 'summary.md');
     process.env.GITHUB_STEP_SUMMARY = summary;
     (await import('node:fs')).writeFileSync(summary, '');
-    const runner = new FakeRunner({ urls: `${server.url}/health`, 'bearer-token': token, attempts: '1', 'expect-body': 'never' });
+    const runner = new FakeRunner({
+      urls: `${server.url}/health`,
+      'bearer-token': token,
+      attempts: '1',
+      'expect-body': 'never',
+    });
     runner.summary = (await import('@actions/core')).summary;
     await healthRetry(runner);
     expect(runner.failed).toContain('body does not match /never/');
     const report = readFileSync(join(dir, 'deploy-gates/health-retry-report.json'), 'utf8');
-    const written = [runner.log.filter((line) => !line.startsWith('debug:')).join('\n'), runner.failed!, readFileSync(summary, 'utf8'), report];
+    const written = [
+      runner.log.filter((line) => !line.startsWith('debug:')).join('\n'),
+      runner.failed!,
+      readFileSync(summary, 'utf8'),
+      report,
+    ];
     for (const text of written) {
       expect(text).toMatch(/Bearer (\*\*\*|\\\*\\\*\\\*)/); // the summary escapes the mask's asterisks
       expect(text).not.toContain('Tk-');

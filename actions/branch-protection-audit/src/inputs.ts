@@ -13,10 +13,14 @@ const repositories = () =>
   lines<RepositoryTarget>((line) => {
     if (line.startsWith('org:')) {
       const org = line.slice(4).trim();
-      return NAME.test(org) ? { value: { kind: 'org', org } } : { problem: `"${line}" is not org:<name>, e.g. org:octo-org` };
+      return NAME.test(org)
+        ? { value: { kind: 'org', org } }
+        : { problem: `"${line}" is not org:<name>, e.g. org:octo-org` };
     }
     const repo = parseRepository(line);
-    return repo ? { value: { kind: 'repo', repo } } : { problem: `"${line}" is not owner/repo (e.g. octo-org/app) or org:<name>` };
+    return repo
+      ? { value: { kind: 'repo', repo } }
+      : { problem: `"${line}" is not owner/repo (e.g. octo-org/app) or org:<name>` };
   });
 
 /** The inputs of branch-protection-audit, keyed by their action.yml names, with the same defaults. */
@@ -35,23 +39,36 @@ export const branchProtectionAuditInputs = {
 export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProtectionAuditInputs>>;
 
 /** The policy (inline, else the file), the repositories (else GITHUB_REPOSITORY) and the token (else GITHUB_TOKEN). */
-export async function resolveInputs(inputs: BranchProtectionAuditInputs, env: NodeJS.ProcessEnv, workspace: string): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
+export async function resolveInputs(
+  inputs: BranchProtectionAuditInputs,
+  env: NodeJS.ProcessEnv,
+  workspace: string,
+): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
   let policy: Policy;
   if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
   else {
     const file = inputs['policy-file'];
     const path = isAbsolute(file) ? file : join(workspace, file);
     const text = await readFile(path, 'utf8').catch(() => undefined);
-    if (text === undefined) throw new InputError('policy-file', `${file} was not found in the workspace (${workspace}); check out the repository first (actions/checkout) or pass the policy inline with the policy input`);
+    if (text === undefined)
+      throw new InputError(
+        'policy-file',
+        `${file} was not found in the workspace (${workspace}); check out the repository first (actions/checkout) or pass the policy inline with the policy input`,
+      );
     policy = parsePolicy(text, file);
   }
   let targets = inputs.repositories;
   if (targets.length === 0) {
     const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-    if (!owner || !repo) throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
+    if (!owner || !repo)
+      throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
     targets = [{ kind: 'repo', repo: { owner, repo } }];
   }
   const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
-  if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read');
+  if (!token)
+    throw new InputError(
+      'github-token',
+      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
+    );
   return { policy, targets, token };
 }

@@ -14,7 +14,16 @@ export const action = defineAction({
   inputs: branchProtectionAuditInputs,
   secrets: { 'github-token': 'value' },
   argumentInputs: { policy: 'policy' },
-  outputs: z.object({ p0: count(), p1: count(), p2: count(), compliant: z.enum(['true', 'false']), report: outputValue(), sarif: outputValue() }).strict(),
+  outputs: z
+    .object({
+      p0: count(),
+      p1: count(),
+      p2: count(),
+      compliant: z.enum(['true', 'false']),
+      report: outputValue(),
+      sarif: outputValue(),
+    })
+    .strict(),
   async main(inputs, context) {
     if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
     const { policy, targets, token } = await resolveInputs(inputs, process.env, context.workspace);
@@ -22,13 +31,18 @@ export const action = defineAction({
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     // Conditional requests: what is read again (after apply) and did not change costs no rate limit.
     const client = conditionalClient(createGitHubClient({ token, logger: context.logger }));
-    const report = await audit(client, { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency }, context);
+    const report = await audit(
+      client,
+      { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency },
+      context,
+    );
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
     await writeJsonFile(sarifPath, toSarif(report.findings, '1'));
     const { p0, p1, p2 } = report.counts;
     const failOn = inputs['fail-on'];
-    const failing = failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
+    const failing =
+      failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
     const notAudited = report.repositories.filter((repo) => repo.error).map((repo) => repo.repository);
     const failure =
       failing > 0
@@ -42,8 +56,17 @@ export const action = defineAction({
       results: auditResults(report),
       facts: [...auditFacts(report), ['SARIF', sarifPath]],
       report: { path: reportPath, document: report },
-      outputs: { p0: String(p0), p1: String(p1), p2: String(p2), compliant: String(report.compliant), report: reportPath, sarif: sarifPath },
-      verdict: report.compliant ? 'Every checked setting is known and as wanted' : `Not compliant: P0 ${p0}, P1 ${p1}, P2 ${p2}, unknown ${report.counts.unknown}`,
+      outputs: {
+        p0: String(p0),
+        p1: String(p1),
+        p2: String(p2),
+        compliant: String(report.compliant),
+        report: reportPath,
+        sarif: sarifPath,
+      },
+      verdict: report.compliant
+        ? 'Every checked setting is known and as wanted'
+        : `Not compliant: P0 ${p0}, P1 ${p1}, P2 ${p2}, unknown ${report.counts.unknown}`,
       failure,
     };
   },

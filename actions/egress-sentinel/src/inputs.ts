@@ -10,7 +10,10 @@ export const egressSentinelInputs = {
   'allow-loopback': withDefault('true', boolean()),
   'report-path': withDefault('artifacts/egress-violations.json', required()),
   'fail-on-violation': withDefault('true', boolean()),
-  'resolve-interval': withDefault('30s', duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' })),
+  'resolve-interval': withDefault(
+    '30s',
+    duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
+  ),
 };
 
 export function toConfig(inputs: {
@@ -20,6 +23,12 @@ export function toConfig(inputs: {
   'allow-loopback': boolean;
   'resolve-interval': number;
 }): SentinelConfig {
-  const { mode, 'allowed-endpoints': entries, 'allow-dns': allowDns, 'allow-loopback': allowLoopback, 'resolve-interval': resolveIntervalMs } = inputs;
+  const {
+    mode,
+    'allowed-endpoints': entries,
+    'allow-dns': allowDns,
+    'allow-loopback': allowLoopback,
+    'resolve-interval': resolveIntervalMs,
+  } = inputs;
   return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
 }

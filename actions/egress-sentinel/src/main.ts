@@ -16,10 +16,20 @@ export const action = defineAction({
     const tempDir = join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
     const state = await startSentinel(config, { entryScript: process.argv[1]!, tempDir });
     context.state.save(STATE, JSON.stringify(state));
-    if (state.methodNote) context.logger.warning(`egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`);
+    if (state.methodNote)
+      context.logger.warning(
+        `egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`,
+      );
     return {
       title: TITLE,
-      results: [{ name: 'Monitor', status: 'pass', detail: `started (pid ${state.pid}), ${state.method}${state.ruleset !== undefined ? `, rules installed (${config.mode})` : ''}`, durationMs: 0 }],
+      results: [
+        {
+          name: 'Monitor',
+          status: 'pass',
+          detail: `started (pid ${state.pid}), ${state.method}${state.ruleset !== undefined ? `, rules installed (${config.mode})` : ''}`,
+          durationMs: 0,
+        },
+      ],
       facts: [
         ['Mode', config.mode],
         ['Allowed', config.entries.map((entry) => entry.text).join(', ') || '(nothing but DNS and loopback)'],
@@ -30,11 +40,26 @@ export const action = defineAction({
   async post(inputs, context) {
     const config = toConfig(inputs);
     const saved = context.state.get(STATE);
-    const report = isAbsolute(inputs['report-path']) ? inputs['report-path'] : join(context.workspace, inputs['report-path']);
+    const report = isAbsolute(inputs['report-path'])
+      ? inputs['report-path']
+      : join(context.workspace, inputs['report-path']);
     if (!saved) {
       // The main step failed before the sentinel started: nothing ran under it, and nothing is left to remove.
-      const document = { version: 1, method: 'none', mode: config.mode, allowed: config.entries.map((entry) => ({ entry: entry.text })), violations: [], tampered: false, note: 'the sentinel did not start (see the main step)' };
-      return { title: TITLE, results: [{ name: 'Monitor', status: 'skip', detail: 'not started (the main step failed)', durationMs: 0 }], report: { path: report, document }, outputs: { violations: '0', report } };
+      const document = {
+        version: 1,
+        method: 'none',
+        mode: config.mode,
+        allowed: config.entries.map((entry) => ({ entry: entry.text })),
+        violations: [],
+        tampered: false,
+        note: 'the sentinel did not start (see the main step)',
+      };
+      return {
+        title: TITLE,
+        results: [{ name: 'Monitor', status: 'skip', detail: 'not started (the main step failed)', durationMs: 0 }],
+        report: { path: report, document },
+        outputs: { violations: '0', report },
+      };
     }
     const { report: document, results, rulesRemoved } = await stopSentinel(JSON.parse(saved) as SentinelState, config);
     const count = document.violations.length;
@@ -50,12 +75,22 @@ export const action = defineAction({
       facts: [
         ['Method', document['method-note'] ?? document.method],
         ['Mode', config.mode],
-        ['Allowed', document.allowed.map((item) => (item.addresses ? `${item.entry} (${item.addresses.join(', ') || 'unresolved'})` : item.entry)).join(', ') || '(nothing but DNS and loopback)'],
+        [
+          'Allowed',
+          document.allowed
+            .map((item) =>
+              item.addresses ? `${item.entry} (${item.addresses.join(', ') || 'unresolved'})` : item.entry,
+            )
+            .join(', ') || '(nothing but DNS and loopback)',
+        ],
         ['Tampered', String(document.tampered)],
       ],
       report: { path: report, document },
       outputs: { violations: String(count), report },
-      verdict: count === 0 ? 'only allowed endpoints were contacted' : `${count} destination(s) outside the allow-list (fail-on-violation is off)`,
+      verdict:
+        count === 0
+          ? 'only allowed endpoints were contacted'
+          : `${count} destination(s) outside the allow-list (fail-on-violation is off)`,
       failure: failures.length > 0 ? `egress-sentinel: ${failures.join('; ')}` : undefined,
     };
   },

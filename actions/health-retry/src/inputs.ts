@@ -30,7 +30,8 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function header(line: string): { value: [string, string] } | { problem: string } {
   const pair = splitPair(line, ':');
-  if (!pair || !HEADER_NAME.test(pair[0])) return { problem: `"${line.split(':')[0]}: …" is not a header line; write Name: value` };
+  if (!pair || !HEADER_NAME.test(pair[0]))
+    return { problem: `"${line.split(':')[0]}: …" is not a header line; write Name: value` };
   return { value: [pair[0].toLowerCase(), pair[1]] };
 }
 
@@ -72,7 +73,10 @@ export const healthRetryInputs = {
   attempts: withDefault('6', integer({ min: 1, max: 1000 })),
   interval: withDefault('5s', duration()),
   'max-interval': withDefault('1m', duration()),
-  timeout: withDefault('10s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  timeout: withDefault(
+    '10s',
+    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
+  ),
   'grace-period': withDefault('0s', duration()),
   backoff: withDefault('fixed', oneOf(['fixed', 'exponential'])),
   'consecutive-successes': withDefault('1', integer({ min: 1, max: 1000 })),
@@ -117,7 +121,13 @@ export function toConfig(inputs: HealthRetryInputs): HealthConfig {
     assetManifest: inputs['asset-manifest'],
     assetBase: inputs['asset-base-url'],
     slo: slo
-      ? { url: inputs['slo-url'] ?? inputs.urls[0]!, requests: inputs['slo-requests'], concurrency: inputs['slo-concurrency'], p95Ms: inputs['slo-p95'], maxErrorRate: inputs['slo-max-error-rate'] }
+      ? {
+          url: inputs['slo-url'] ?? inputs.urls[0]!,
+          requests: inputs['slo-requests'],
+          concurrency: inputs['slo-concurrency'],
+          p95Ms: inputs['slo-p95'],
+          maxErrorRate: inputs['slo-max-error-rate'],
+        }
       : undefined,
   };
 }

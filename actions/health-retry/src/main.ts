@@ -9,16 +9,36 @@ import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
 function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;
   const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses };
-  const expectations = { expectStatus: expect.status.text, expectJson: expect.json.map((a) => a.text), expectBody: expect.body?.source };
+  const expectations = {
+    expectStatus: expect.status.text,
+    expectJson: expect.json.map((a) => a.text),
+    expectBody: expect.body?.source,
+  };
   const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo, results } = outcome;
-  return { action: 'health-retry', healthy, attemptsUsed, durationMs, worstCaseMs, settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' }, endpoints, slo, results };
+  return {
+    action: 'health-retry',
+    healthy,
+    attemptsUsed,
+    durationMs,
+    worstCaseMs,
+    settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
+    endpoints,
+    slo,
+    results,
+  };
 }
 
 export const action = defineAction({
   name: 'health-retry',
   inputs: healthRetryInputs,
   // A URL's username and password are masked from the raw inputs, before a bad URL's input error can quote them.
-  secrets: { 'bearer-token': 'value', headers: secretHeaderValues, urls: urlCredentials, 'asset-manifest': urlCredentials, 'slo-url': urlCredentials },
+  secrets: {
+    'bearer-token': 'value',
+    headers: secretHeaderValues,
+    urls: urlCredentials,
+    'asset-manifest': urlCredentials,
+    'slo-url': urlCredentials,
+  },
   outputs: z.object({
     healthy: z.enum(['true', 'false']),
     attempts: outputValue(),
@@ -29,7 +49,8 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']]) if (url) context.mask(url.username, url.password);
+    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
+      if (url) context.mask(url.username, url.password);
     const config = toConfig(inputs);
     const outcome = await runHealthCheck(config, context);
     const report = inputs['report-path'] ?? context.defaultReportPath;
@@ -38,7 +59,10 @@ export const action = defineAction({
     return {
       title: 'Health checks',
       results: outcome.results,
-      facts: [['Attempts used', `${outcome.attemptsUsed} of ${config.attempts}`], ['Duration', formatDuration(outcome.durationMs)]],
+      facts: [
+        ['Attempts used', `${outcome.attemptsUsed} of ${config.attempts}`],
+        ['Duration', formatDuration(outcome.durationMs)],
+      ],
       report: { path: report, document: reportDocument(outcome, config) },
       outputs: {
         healthy: String(outcome.healthy),
@@ -48,7 +72,9 @@ export const action = defineAction({
         'p95-ms': outcome.slo ? String(Math.round(outcome.slo.p95Ms)) : undefined,
         'error-rate': outcome.slo ? String(Number(outcome.slo.errorRate.toFixed(4))) : undefined,
       },
-      verdict: outcome.healthy ? `Healthy: ${outcome.results.length} check(s) passed in ${formatDuration(outcome.durationMs)}` : `${unhealthy} (fail-on-unhealthy is false, so the step passes)`,
+      verdict: outcome.healthy
+        ? `Healthy: ${outcome.results.length} check(s) passed in ${formatDuration(outcome.durationMs)}`
+        : `${unhealthy} (fail-on-unhealthy is false, so the step passes)`,
       failure: outcome.healthy || !inputs['fail-on-unhealthy'] ? undefined : unhealthy,
     };
   },

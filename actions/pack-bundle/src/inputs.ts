@@ -16,7 +16,10 @@ export const packBundleInputs = {
     if (text.trim() === '') return undefined;
     const date = parseMtime(text);
     if (!date) {
-      ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a time; use ISO 8601 (2026-11-23T08:00:00Z) or Unix seconds` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text.trim()}" is not a time; use ISO 8601 (2026-11-23T08:00:00Z) or Unix seconds`,
+      });
       return z.NEVER;
     }
     return date;
@@ -26,21 +29,39 @@ export const packBundleInputs = {
 export type PackBundleInputs = z.output<z.ZodObject<typeof packBundleInputs>>;
 
 /** The pack configuration: paths resolved against the workspace, `{sha}` and the mtime taken from the commit. */
-export async function toConfig(inputs: PackBundleInputs, workspace: string, env: NodeJS.ProcessEnv): Promise<PackConfig & { commit?: string; mtimeSource: string }> {
+export async function toConfig(
+  inputs: PackBundleInputs,
+  workspace: string,
+  env: NodeJS.ProcessEnv,
+): Promise<PackConfig & { commit?: string; mtimeSource: string }> {
   const dir = isAbsolute(inputs.path) ? inputs.path : resolve(workspace, inputs.path);
   const commit = env.GITHUB_SHA?.trim() || (await headCommit(dir));
   let name = inputs.name;
   if (/\{sha8?\}/.test(name)) {
-    if (!commit) throw new InputError('name', `uses {sha} but GITHUB_SHA is not set and ${dir} is not a git checkout; write the name out or run in a checkout`);
+    if (!commit)
+      throw new InputError(
+        'name',
+        `uses {sha} but GITHUB_SHA is not set and ${dir} is not a git checkout; write the name out or run in a checkout`,
+      );
     name = name.replaceAll('{sha8}', commit.slice(0, 8)).replaceAll('{sha}', commit);
   }
   let mtime = inputs.mtime;
   let mtimeSource = 'the mtime input';
   if (!mtime) {
     mtime = commit ? await commitTime(dir, commit) : undefined;
-    mtimeSource = mtime ? `the committer time of ${commit!.slice(0, 8)}` : `${FALLBACK_MTIME.toISOString()} (no commit time found)`;
+    mtimeSource = mtime
+      ? `the committer time of ${commit!.slice(0, 8)}`
+      : `${FALLBACK_MTIME.toISOString()} (no commit time found)`;
     mtime ??= FALLBACK_MTIME;
   }
   const outputDir = inputs['output-dir'] ?? join(env.RUNNER_TEMP || resolve(workspace, '..'), 'deploy-gates-bundle');
-  return { dir, name, exclude: inputs.exclude, outputDir: isAbsolute(outputDir) ? outputDir : resolve(workspace, outputDir), mtime, commit, mtimeSource };
+  return {
+    dir,
+    name,
+    exclude: inputs.exclude,
+    outputDir: isAbsolute(outputDir) ? outputDir : resolve(workspace, outputDir),
+    mtime,
+    commit,
+    mtimeSource,
+  };
 }

@@ -21,9 +21,14 @@ export const action = defineAction({
   async main(inputs, context) {
     const config = await toConfig(inputs, context.workspace, process.env);
     const started = context.now();
-    context.logger.info(`Packing ${config.dir} as ${config.name}.tar.gz (mtime ${config.mtime.toISOString()} from ${config.mtimeSource})`);
+    context.logger.info(
+      `Packing ${config.dir} as ${config.name}.tar.gz (mtime ${config.mtime.toISOString()} from ${config.mtimeSource})`,
+    );
     const packed = await packBundle(config);
-    if (packed.excluded.length > 0) context.logger.info(`Left out by exclude: ${packed.excluded.slice(0, 20).join(', ')}${packed.excluded.length > 20 ? `, … ${packed.excluded.length - 20} more` : ''}`);
+    if (packed.excluded.length > 0)
+      context.logger.info(
+        `Left out by exclude: ${packed.excluded.slice(0, 20).join(', ')}${packed.excluded.length > 20 ? `, … ${packed.excluded.length - 20} more` : ''}`,
+      );
     const detail = `${packed.files} entries, ${packed.size} bytes, SHA-256 ${packed.sha256}`;
     return {
       title: 'Bundle',
@@ -37,7 +42,13 @@ export const action = defineAction({
         ['Mtime', `${config.mtime.toISOString()} (${config.mtimeSource})`],
         ...(packed.excluded.length > 0 ? [['Excluded', `${packed.excluded.length} path(s)`] as const] : []),
       ],
-      outputs: { 'bundle-path': packed.bundlePath, 'checksum-path': packed.checksumPath, sha256: packed.sha256, size: String(packed.size), files: String(packed.files) },
+      outputs: {
+        'bundle-path': packed.bundlePath,
+        'checksum-path': packed.checksumPath,
+        sha256: packed.sha256,
+        size: String(packed.size),
+        files: String(packed.files),
+      },
       verdict: `${packed.bundlePath}: ${detail}`,
     };
   },

@@ -20,7 +20,11 @@ export function inlineSecrets(text: string): string[] {
 }
 
 /** The gates to run: the preset's, then the `gates` YAML, then the `gates-file`'s, with every `secret:` masked first. */
-export async function loadGates(inputs: PreSwitchGatesInputs, workspace: string, mask: (...secrets: string[]) => void): Promise<Gate[]> {
+export async function loadGates(
+  inputs: PreSwitchGatesInputs,
+  workspace: string,
+  mask: (...secrets: string[]) => void,
+): Promise<Gate[]> {
   const gates: Gate[] = presetGates(inputs.preset);
   // The YAML parser is loaded only when there is YAML to read: a preset alone starts faster.
   const parseGates = async (text: string, source: string) =>
@@ -42,13 +46,17 @@ export async function loadGates(inputs: PreSwitchGatesInputs, workspace: string,
     gates.push(...(await parseGates(text, `Input "gates-file" (${gatesFile})`)));
   }
   for (const gate of gates) if (gate.kind === 'env-match') mask(gate.secret);
-  if (gates.length === 0) throw new UserError('No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"');
+  if (gates.length === 0)
+    throw new UserError(
+      'No gates to run: set "preset" (laravel, node or python), "gates" (a YAML list) or "gates-file"',
+    );
   return gates;
 }
 
 /** The definition as data for the report, without the env-match secret. */
 export function describeGate(gate: Gate): Record<string, unknown> {
-  if (gate.kind === 'env-match') return { kind: gate.kind, name: gate.name, file: gate.file, key: gate.key, secret: 'set (masked)' };
+  if (gate.kind === 'env-match')
+    return { kind: gate.kind, name: gate.name, file: gate.file, key: gate.key, secret: 'set (masked)' };
   if (gate.kind === 'command') return { ...gate, expectOutput: gate.expectOutput?.source };
   return { ...gate };
 }

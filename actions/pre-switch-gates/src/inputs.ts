@@ -15,9 +15,14 @@ export const preSwitchGatesInputs = {
     z
       .string()
       .trim()
-      .regex(/^[\w .:/-]{1,40}$/, { message: 'must be a short label (letters, digits, space, . _ : / -), e.g. pre-bundle, pre-switch or production' }),
+      .regex(/^[\w .:/-]{1,40}$/, {
+        message: 'must be a short label (letters, digits, space, . _ : / -), e.g. pre-bundle, pre-switch or production',
+      }),
   ),
-  timeout: withDefault('60s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  timeout: withDefault(
+    '60s',
+    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
+  ),
   ...targetInputs,
   'report-path': optional(),
 };

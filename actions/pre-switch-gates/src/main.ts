@@ -21,7 +21,8 @@ export const action = defineAction({
     // A relative release-dir is the workspace's on this machine (layer 1), the login directory's on an ssh host;
     // `~` and `~/…` are the target user's home on both targets.
     const dir = inputs['release-dir'];
-    const releaseDir = spec.kind === 'local' && !isHomePath(dir) && !isAbsolute(dir) ? resolve(context.workspace, dir) : dir;
+    const releaseDir =
+      spec.kind === 'local' && !isHomePath(dir) && !isAbsolute(dir) ? resolve(context.workspace, dir) : dir;
     const target = await openTarget(spec);
     let outcome;
     try {
@@ -37,10 +38,29 @@ export const action = defineAction({
       title,
       itemLabel: 'Gate',
       results: outcome.results,
-      facts: [['Layer', inputs.layer], ['Target', target.description], ['Release', outcome.releaseDir], ['Duration', formatDuration(durationMs)], ['Round trips', String(outcome.roundTrips)]],
+      facts: [
+        ['Layer', inputs.layer],
+        ['Target', target.description],
+        ['Release', outcome.releaseDir],
+        ['Duration', formatDuration(durationMs)],
+        ['Round trips', String(outcome.roundTrips)],
+      ],
       report: {
         path: report,
-        document: { action: 'pre-switch-gates', layer: inputs.layer, target: target.description, releaseDir: outcome.releaseDir, preset: inputs.preset, passed, failed, total, durationMs, roundTrips: outcome.roundTrips, gates: gates.map(describeGate), results: outcome.results },
+        document: {
+          action: 'pre-switch-gates',
+          layer: inputs.layer,
+          target: target.description,
+          releaseDir: outcome.releaseDir,
+          preset: inputs.preset,
+          passed,
+          failed,
+          total,
+          durationMs,
+          roundTrips: outcome.roundTrips,
+          gates: gates.map(describeGate),
+          results: outcome.results,
+        },
       },
       outputs: { passed: String(passed), failed: String(failed), total: String(total), report },
       verdict: `${title}: ${passed}/${total} PASSED`,

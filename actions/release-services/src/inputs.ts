@@ -18,10 +18,17 @@ export interface ServiceInput {
   beforeRollback: string[];
 }
 
-const commandList = z.union([z.string().transform((text) => parseList(text)), z.array(z.string().trim().min(1))]).default([]);
+const commandList = z
+  .union([z.string().transform((text) => parseList(text)), z.array(z.string().trim().min(1))])
+  .default([]);
 const serviceEntry = z
   .object({
-    name: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'must be a plain name (letters, digits, ".", "_", "-"), e.g. gateway' }),
+    name: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+        message: 'must be a plain name (letters, digits, ".", "_", "-"), e.g. gateway',
+      }),
     target: z.string().trim().default('local'),
     'releases-root': z.string().trim().min(1, { message: 'is required: the directory holding releases/ and current' }),
     release: z.string().trim().min(1).optional(),
@@ -39,11 +46,17 @@ const services = () =>
     try {
       doc = parseYaml(text);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `is not YAML (${(error as Error).message.split('\n')[0]}); write a list of services, each with name, releases-root and health-urls` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `is not YAML (${(error as Error).message.split('\n')[0]}); write a list of services, each with name, releases-root and health-urls`,
+      });
       return z.NEVER;
     }
     if (!Array.isArray(doc) || doc.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be a YAML list with at least one service (- name: gateway …), in rollout order' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a YAML list with at least one service (- name: gateway …), in rollout order',
+      });
       return z.NEVER;
     }
     const out: ServiceInput[] = [];
@@ -51,24 +64,45 @@ const services = () =>
       const where = `service ${index + 1}${item && typeof item === 'object' && 'name' in item ? ` (${String((item as { name: unknown }).name)})` : ''}`;
       const parsed = serviceEntry.safeParse(item);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${where}: ${issue.path.join('.') || 'entry'} ${issue.message}` });
+        for (const issue of parsed.error.issues)
+          ctx.addIssue({ code: 'custom', message: `${where}: ${issue.path.join('.') || 'entry'} ${issue.message}` });
         return;
       }
       const entry = parsed.data;
       const target = parseTargetAddress(entry.target);
-      if (!target) ctx.addIssue({ code: 'custom', message: `${where}: target "${entry.target}" is not local or ssh://user@host[:port]` });
+      if (!target)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: target "${entry.target}" is not local or ssh://user@host[:port]`,
+        });
       const urls: URL[] = [];
       for (const text of entry['health-urls']) {
         let url: URL | undefined;
         try {
           url = new URL(text);
-        } catch { /* below */ }
-        if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) ctx.addIssue({ code: 'custom', message: `${where}: health-urls "${text}" is not an http(s) URL` });
+        } catch {
+          /* below */
+        }
+        if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+          ctx.addIssue({ code: 'custom', message: `${where}: health-urls "${text}" is not an http(s) URL` });
         else urls.push(url);
       }
-      if (entry['health-urls'].length === 0) ctx.addIssue({ code: 'custom', message: `${where}: health-urls needs at least one URL, e.g. https://gateway.example.com/health` });
+      if (entry['health-urls'].length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${where}: health-urls needs at least one URL, e.g. https://gateway.example.com/health`,
+        });
       if (target) {
-        out.push({ name: entry.name, target, releasesRoot: entry['releases-root'], release: entry.release, healthUrls: urls, beforeSwitch: entry['before-switch'], afterSwitch: entry['after-switch'], beforeRollback: entry['before-rollback'] });
+        out.push({
+          name: entry.name,
+          target,
+          releasesRoot: entry['releases-root'],
+          release: entry.release,
+          healthUrls: urls,
+          beforeSwitch: entry['before-switch'],
+          afterSwitch: entry['after-switch'],
+          beforeRollback: entry['before-rollback'],
+        });
       }
     });
     return out;
@@ -82,10 +116,16 @@ export const releaseServicesInputs = {
   'verify-command': optional(),
   'health-attempts': withDefault('6', integer({ min: 1, max: 1000 })),
   'health-interval': withDefault('5s', duration()),
-  'health-timeout': withDefault('10s', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  'health-timeout': withDefault(
+    '10s',
+    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
+  ),
   'health-expect-status': withDefault('200', statusSpec()),
   keep: withDefault('5', integer({ min: 0, max: 1000 })),
-  'hook-timeout': withDefault('10m', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  'hook-timeout': withDefault(
+    '10m',
+    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
+  ),
   'lock-timeout': withDefault('5m', duration()),
   'rollback-budget': withDefault('15m', duration()),
   'ssh-key': optional(),

@@ -24,7 +24,10 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     const missing = inputs.services.filter((s) => !s.release && !inputs.release).map((s) => s.name);
-    if (missing.length > 0) throw new UserError(`Input "release" is required: ${missing.join(', ')} give no release of their own; pass the release directory name, e.g. 20250102_030405-abcdef12`);
+    if (missing.length > 0)
+      throw new UserError(
+        `Input "release" is required: ${missing.join(', ')} give no release of their own; pass the release directory name, e.g. 20250102_030405-abcdef12`,
+      );
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
     const scope = gracefulScope();
     const opened = new Map<string, Target>();
@@ -33,16 +36,26 @@ export const action = defineAction({
       const specs = [];
       for (const service of inputs.services) {
         const key = JSON.stringify(service.target);
-        if (!opened.has(key)) opened.set(key, await openTarget(targetSpec(service.target, inputs['ssh-key'], inputs['known-hosts'])));
-        specs.push({ ...service, target: opened.get(key)!, release: (service.release ?? inputs.release)!, health: healthFor(service, inputs) });
+        if (!opened.has(key))
+          opened.set(key, await openTarget(targetSpec(service.target, inputs['ssh-key'], inputs['known-hosts'])));
+        specs.push({
+          ...service,
+          target: opened.get(key)!,
+          release: (service.release ?? inputs.release)!,
+          health: healthFor(service, inputs),
+        });
       }
       const env = process.env;
-      const run = env.GITHUB_RUN_ID ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), ` : '';
+      const run = env.GITHUB_RUN_ID
+        ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), `
+        : '';
       outcome = await rolloutServices(
         {
           services: specs,
           rollbackOrder: inputs['rollback-order'],
-          verify: inputs['verify-command'] ? { command: inputs['verify-command'], target: new LocalTarget() } : undefined,
+          verify: inputs['verify-command']
+            ? { command: inputs['verify-command'], target: new LocalTarget() }
+            : undefined,
           keep: inputs.keep,
           hookTimeoutMs: inputs['hook-timeout'],
           lockTimeoutMs: inputs['lock-timeout'],
@@ -58,14 +71,35 @@ export const action = defineAction({
     }
     const report = inputs['report-path'] ?? context.defaultReportPath;
     const { services, stoppedAt, rollback, verify, failure, ok } = outcome;
-    const title = ok ? `Release of ${services.length} services` : rollback?.ok === false ? 'Release of services: ROLLBACK FAILED' : 'Release of services: rolled back';
+    const title = ok
+      ? `Release of ${services.length} services`
+      : rollback?.ok === false
+        ? 'Release of services: ROLLBACK FAILED'
+        : 'Release of services: rolled back';
     const table = renderRolloutTable(outcome);
     return {
       title,
       results: outcome.results,
       summary: `## ${ok ? '✅' : rollback?.ok === false ? '🚨' : '❌'} ${title}\n\n${table}${failure ? `\n${markdownText(failure)}\n` : ''}`,
-      report: { path: report, document: { action: 'release-services', ok, stoppedAt, rollback, verify, failure, services, results: outcome.results } },
-      outputs: { 'rolled-back': String(rollback !== null), 'stopped-at': stoppedAt ?? undefined, 'rollback-ok': rollback ? String(rollback.ok) : '', report },
+      report: {
+        path: report,
+        document: {
+          action: 'release-services',
+          ok,
+          stoppedAt,
+          rollback,
+          verify,
+          failure,
+          services,
+          results: outcome.results,
+        },
+      },
+      outputs: {
+        'rolled-back': String(rollback !== null),
+        'stopped-at': stoppedAt ?? undefined,
+        'rollback-ok': rollback ? String(rollback.ok) : '',
+        report,
+      },
       verdict: `${services.length} services on ${services[0]!.newRelease}${services.some((s) => s.newRelease !== services[0]!.newRelease) ? ' (and others)' : ''}`,
       failure: failure ?? undefined,
     };

@@ -17,7 +17,10 @@ export const releaseSwitchInputs = {
   'before-switch': commands(),
   'after-switch': commands(),
   'rollback-on-failure': withDefault('true', boolean()),
-  'hook-timeout': withDefault('10m', duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' })),
+  'hook-timeout': withDefault(
+    '10m',
+    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
+  ),
   /** How long to wait for another run's deploy lock on releases-root; 0 tries once. */
   'lock-timeout': withDefault('5m', duration()),
   /** Which directories under releases/ are releases (a glob for one name); only these are pruned. */
@@ -26,7 +29,9 @@ export const releaseSwitchInputs = {
     z
       .string()
       .trim()
-      .refine((text) => !text.includes('/') && globToRegExp(text) !== undefined, { message: 'is not a glob for one directory name (no "/", every "[" closed)' }),
+      .refine((text) => !text.includes('/') && globToRegExp(text) !== undefined, {
+        message: 'is not a glob for one directory name (no "/", every "[" closed)',
+      }),
   ),
   ...targetInputs,
   'report-path': optional(),

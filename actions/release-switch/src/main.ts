@@ -8,9 +8,35 @@ import { releaseSwitchInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
   const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
-  const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern } = config;
+  const {
+    releasesRoot,
+    mode,
+    release: requested,
+    keep,
+    rollbackOnFailure,
+    beforeSwitch,
+    afterSwitch,
+    lockTimeoutMs,
+    releasePattern,
+  } = config;
   const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
-  return { action: 'release-switch', ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned, failure, roundTrips, settings, results };
+  return {
+    action: 'release-switch',
+    ok,
+    target,
+    releasesRoot,
+    mode,
+    requested,
+    currentRelease,
+    previousRelease,
+    switched,
+    rolledBack,
+    pruned,
+    failure,
+    roundTrips,
+    settings,
+    results,
+  };
 }
 
 export const action = defineAction({
@@ -29,13 +55,17 @@ export const action = defineAction({
     // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
     const scope = gracefulScope();
     const env = process.env;
-    const run = env.GITHUB_RUN_ID ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), ` : '';
+    const run = env.GITHUB_RUN_ID
+      ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), `
+      : '';
     const config = { ...toConfig(inputs), lockOwner: `${run}${defaultLockOwner()}`, signal: scope.signal };
     let outcome: SwitchOutcome;
     try {
       const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
       try {
-        context.logger.info(`release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`);
+        context.logger.info(
+          `release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`,
+        );
         outcome = await switchRelease(target, config, context);
       } finally {
         await target.close();
@@ -44,7 +74,10 @@ export const action = defineAction({
       scope.close();
     }
     const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
-    const targetName = inputs.target.kind === 'local' ? 'local' : `ssh://${inputs.target.user}@${inputs.target.host}:${inputs.target.port}`;
+    const targetName =
+      inputs.target.kind === 'local'
+        ? 'local'
+        : `ssh://${inputs.target.user}@${inputs.target.host}:${inputs.target.port}`;
     const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
@@ -60,8 +93,16 @@ export const action = defineAction({
         ['Round trips', String(outcome.roundTrips)],
       ],
       report: { path: report, document: reportDocument(outcome, config, targetName) },
-      outputs: { 'current-release': currentRelease, 'previous-release': previousRelease, switched: String(switched), 'rolled-back': String(rolledBack), report },
-      verdict: switched ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}` : `current already at releases/${currentRelease}`,
+      outputs: {
+        'current-release': currentRelease,
+        'previous-release': previousRelease,
+        switched: String(switched),
+        'rolled-back': String(rolledBack),
+        report,
+      },
+      verdict: switched
+        ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}`
+        : `current already at releases/${currentRelease}`,
       failure: outcome.ok ? undefined : (outcome.failure ?? 'release-switch failed'),
     };
   },

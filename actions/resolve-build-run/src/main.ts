@@ -8,19 +8,48 @@ const id = () => outputValue().regex(/^\d+$/);
 
 function outputs({ run, artifact }: BuildRunResolution) {
   const found = artifact
-    ? { 'artifact-id': String(artifact.id), 'artifact-name': artifact.name, 'artifact-size': String(artifact.sizeInBytes), 'artifact-digest': artifact.digest, 'artifact-expires-at': artifact.expiresAt }
+    ? {
+        'artifact-id': String(artifact.id),
+        'artifact-name': artifact.name,
+        'artifact-size': String(artifact.sizeInBytes),
+        'artifact-digest': artifact.digest,
+        'artifact-expires-at': artifact.expiresAt,
+      }
     : {};
-  return { 'run-id': String(run.id), 'run-url': run.url, 'run-attempt': String(run.attempt), 'run-number': String(run.number), 'head-sha': run.headSha, 'created-at': run.createdAt, ...found };
+  return {
+    'run-id': String(run.id),
+    'run-url': run.url,
+    'run-attempt': String(run.attempt),
+    'run-number': String(run.number),
+    'head-sha': run.headSha,
+    'created-at': run.createdAt,
+    ...found,
+  };
 }
 
 function facts(resolution: BuildRunResolution | undefined, sha: string, repository: string): [string, string][] {
-  const rows: [string, string][] = [['Repository', repository], ['Commit', sha]];
+  const rows: [string, string][] = [
+    ['Repository', repository],
+    ['Commit', sha],
+  ];
   if (!resolution) return rows;
   const { workflow, run, artifact, environment } = resolution;
-  rows.push(['Workflow', `${workflow.file} ("${workflow.name}")`], ['Run', `#${run.number} attempt ${run.attempt} (id ${run.id}) ${run.url}`], ['Run created', run.createdAt]);
-  if (artifact) rows.push(['Artifact', `${artifact.name} (id ${artifact.id}, ${artifact.sizeInBytes} bytes)`], ['Artifact digest', artifact.digest ?? 'not reported by GitHub']);
+  rows.push(
+    ['Workflow', `${workflow.file} ("${workflow.name}")`],
+    ['Run', `#${run.number} attempt ${run.attempt} (id ${run.id}) ${run.url}`],
+    ['Run created', run.createdAt],
+  );
+  if (artifact)
+    rows.push(
+      ['Artifact', `${artifact.name} (id ${artifact.id}, ${artifact.sizeInBytes} bytes)`],
+      ['Artifact digest', artifact.digest ?? 'not reported by GitHub'],
+    );
   if (artifact?.expiresAt) rows.push(['Artifact expires', artifact.expiresAt]);
-  if (environment) rows.push(['Environment', `${environment.environment}: deployment ${environment.deploymentId} ${environment.state} since ${environment.successSince}`]);
+  if (environment)
+    rows.push([
+      'Environment',
+      `${environment.environment}: deployment ${environment.deploymentId} ${environment.state} since ${environment.successSince}`,
+    ]);
   return rows;
 }
 
@@ -39,7 +68,9 @@ export const action = defineAction({
       'artifact-id': id().optional(),
       'artifact-name': outputValue().optional(),
       'artifact-size': id().optional(),
-      'artifact-digest': outputValue().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+      'artifact-digest': outputValue()
+        .regex(/^sha256:[0-9a-f]{64}$/)
+        .optional(),
       'artifact-expires-at': outputValue().optional(),
     })
     .strict(),
@@ -52,10 +83,17 @@ export const action = defineAction({
     const title = 'Build run';
     try {
       const resolution = await resolveBuildRun(createGitHubClient({ token, logger: context.logger }), query, context);
-      if (resolution.run.headSha.toLowerCase() !== query.sha) throw new Error(`resolved run ${resolution.run.id} is for ${resolution.run.headSha}, not ${query.sha}`);
+      if (resolution.run.headSha.toLowerCase() !== query.sha)
+        throw new Error(`resolved run ${resolution.run.id} is for ${resolution.run.headSha}, not ${query.sha}`);
       const { run } = resolution;
       const verdict = `Build of ${query.sha.slice(0, 8)}: run ${run.id} (#${run.number}) ${run.url}`;
-      return { title, results: resolution.results, facts: facts(resolution, query.sha, repository), outputs: outputs(resolution), verdict };
+      return {
+        title,
+        results: resolution.results,
+        facts: facts(resolution, query.sha, repository),
+        outputs: outputs(resolution),
+        verdict,
+      };
     } catch (error) {
       if (!(error instanceof BuildRunNotResolved)) throw error;
       // No outputs at all: a later step can never read an empty or `null` run id.

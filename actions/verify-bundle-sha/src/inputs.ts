@@ -10,7 +10,10 @@ const runId = () =>
     const value = text.trim();
     if (value === '') return undefined;
     if (!/^\d+$/.test(value) || Number(value) <= 0) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a run id (a number, e.g. resolve-build-run's run-id output)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is not a run id (a number, e.g. resolve-build-run's run-id output)`,
+      });
       return z.NEVER;
     }
     return Number(value);
@@ -29,7 +32,13 @@ export const verifyBundleShaInputs = {
   'release-name': optional(),
   'max-size': withDefault(
     '2GiB',
-    z.string().transform((text, ctx) => parseSize(text) ?? (ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a size; ${SIZE_HINT}` }), z.NEVER)),
+    z
+      .string()
+      .transform(
+        (text, ctx) =>
+          parseSize(text) ??
+          (ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a size; ${SIZE_HINT}` }), z.NEVER),
+      ),
   ),
   ...targetInputs,
   'report-path': optional(),
@@ -37,24 +46,46 @@ export const verifyBundleShaInputs = {
 
 export type VerifyBundleInputs = z.output<z.ZodObject<typeof verifyBundleShaInputs>>;
 
-export type Source = { kind: 'file'; path: string } | { kind: 'artifact'; owner: string; repo: string; runId: number; name: string; token: string };
+export type Source =
+  | { kind: 'file'; path: string }
+  | { kind: 'artifact'; owner: string; repo: string; runId: number; name: string; token: string };
 
 /** Where the bundle comes from: exactly one of `bundle`, or `run-id` + `artifact-name` (with a repository and token). */
 export function toSource(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): Source {
   const runId = inputs['run-id'];
   const name = inputs['artifact-name'];
   if (inputs.bundle !== undefined) {
-    if (runId !== undefined || name !== undefined) throw new InputError('bundle', 'is given together with run-id/artifact-name; pass either a bundle on disk or an artifact of a run, not both');
+    if (runId !== undefined || name !== undefined)
+      throw new InputError(
+        'bundle',
+        'is given together with run-id/artifact-name; pass either a bundle on disk or an artifact of a run, not both',
+      );
     return { kind: 'file', path: inputs.bundle };
   }
-  if (runId === undefined && name === undefined) throw new InputError('bundle', 'is empty and so are run-id and artifact-name; pass bundle (a .tar.gz on disk) or run-id + artifact-name (e.g. from resolve-build-run)');
-  if (runId === undefined) throw new InputError('run-id', `is empty; artifact "${name}" is downloaded from a run: pass run-id (resolve-build-run's run-id output)`);
-  if (name === undefined) throw new InputError('artifact-name', `is empty; pass the name of the artifact of run ${runId} that holds the bundle (resolve-build-run's artifact-name output)`);
+  if (runId === undefined && name === undefined)
+    throw new InputError(
+      'bundle',
+      'is empty and so are run-id and artifact-name; pass bundle (a .tar.gz on disk) or run-id + artifact-name (e.g. from resolve-build-run)',
+    );
+  if (runId === undefined)
+    throw new InputError(
+      'run-id',
+      `is empty; artifact "${name}" is downloaded from a run: pass run-id (resolve-build-run's run-id output)`,
+    );
+  if (name === undefined)
+    throw new InputError(
+      'artifact-name',
+      `is empty; pass the name of the artifact of run ${runId} that holds the bundle (resolve-build-run's artifact-name output)`,
+    );
   const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
   const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
   const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
-  if (!token) throw new InputError('github-token', 'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read');
+  if (!token)
+    throw new InputError(
+      'github-token',
+      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read',
+    );
   return { kind: 'artifact', ...repository, runId, name, token };
 }
 

@@ -6,8 +6,12 @@ import { openTarget, targetSpec } from '#core/hosts/inputs.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
-  const rows: [string, string][] = [['Source', source], ['Target', target]];
-  if (outcome.bundlePath) rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
+  const rows: [string, string][] = [
+    ['Source', source],
+    ['Target', target],
+  ];
+  if (outcome.bundlePath)
+    rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
   if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
   if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
   if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
@@ -18,7 +22,12 @@ export const action = defineAction({
   name: 'verify-bundle-sha',
   inputs: verifyBundleShaInputs,
   secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
-  argumentInputs: { bundle: 'bundle', checksumFile: 'checksum-file', expectedSha256: 'expected-sha256', releaseName: 'release-name' },
+  argumentInputs: {
+    bundle: 'bundle',
+    checksumFile: 'checksum-file',
+    expectedSha256: 'expected-sha256',
+    releaseName: 'release-name',
+  },
   outputs: z
     .object({
       sha256: outputValue().regex(/^[0-9a-f]{64}$/),
@@ -35,8 +44,18 @@ export const action = defineAction({
     const source = toSource(inputs, process.env);
     const config = toConfig(inputs, process.env);
     const { createGitHubClient } = await import('#core/github/client.js');
-    const bundleSource = source.kind === 'file' ? source : { kind: 'artifact' as const, artifact: source, client: createGitHubClient({ token: source.token, logger: context.logger }) };
-    const described = source.kind === 'file' ? source.path : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
+    const bundleSource =
+      source.kind === 'file'
+        ? source
+        : {
+            kind: 'artifact' as const,
+            artifact: source,
+            client: createGitHubClient({ token: source.token, logger: context.logger }),
+          };
+    const described =
+      source.kind === 'file'
+        ? source.path
+        : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
     const scope = gracefulScope();
     let outcome: VerifyOutcome;
     const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
@@ -53,11 +72,32 @@ export const action = defineAction({
       itemLabel: 'Step',
       results,
       facts: facts(outcome, described, target.description),
-      report: { path: report, document: { action: 'verify-bundle-sha', ok, source: described, target: target.description, ...rest, failure, results } },
+      report: {
+        path: report,
+        document: {
+          action: 'verify-bundle-sha',
+          ok,
+          source: described,
+          target: target.description,
+          ...rest,
+          failure,
+          results,
+        },
+      },
       outputs: ok
-        ? { sha256: outcome.sha256, 'bundle-path': outcome.bundlePath, verified: 'true', 'release-dir': outcome.releaseDir, 'release-name': outcome.releaseName, files: outcome.files?.toString(), report }
+        ? {
+            sha256: outcome.sha256,
+            'bundle-path': outcome.bundlePath,
+            verified: 'true',
+            'release-dir': outcome.releaseDir,
+            'release-name': outcome.releaseName,
+            files: outcome.files?.toString(),
+            report,
+          }
         : undefined,
-      verdict: outcome.releaseDir ? `${outcome.sha256} verified, unpacked into ${outcome.releaseDir}` : `${outcome.sha256} verified`,
+      verdict: outcome.releaseDir
+        ? `${outcome.sha256} verified, unpacked into ${outcome.releaseDir}`
+        : `${outcome.sha256} verified`,
       failure: ok ? undefined : (failure ?? 'verify-bundle-sha failed'),
     };
   },

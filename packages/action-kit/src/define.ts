@@ -95,14 +95,19 @@ function currentPhase(definition: { pre?: unknown; post?: unknown }, runner: Run
   return 'main';
 }
 
-export function defineAction<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>): DefinedAction {
+export function defineAction<S extends InputShape, O extends Record<string, string | undefined>>(
+  definition: ActionDefinition<S, O>,
+): DefinedAction {
   return {
     name: definition.name,
     run: async (runner) => runPhase(definition, runner ?? (await actionsCore())),
   };
 }
 
-async function runPhase<S extends InputShape, O extends Record<string, string | undefined>>(definition: ActionDefinition<S, O>, runner: Runner): Promise<void> {
+async function runPhase<S extends InputShape, O extends Record<string, string | undefined>>(
+  definition: ActionDefinition<S, O>,
+  runner: Runner,
+): Promise<void> {
   const phaseName = currentPhase(definition, runner);
   const phase = (phaseName === 'main' ? definition.main : definition[phaseName])!;
   const redactor = new Redactor();
@@ -118,7 +123,8 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     // Secrets first: nothing — not even an input error — is logged before they are masked.
     // Trimmed here as @actions/core trims by default: a stub (local-action's) may not.
     const input = (name: string) => runner.getInput(name).trim();
-    for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][]) mask(...secretParts(input(name), kind));
+    for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][])
+      mask(...secretParts(input(name), kind));
     const inputs = parseInputs(definition.inputs, input) as Inputs<S>;
     const context: ActionContext = {
       ...coreContext({ logger, redactor }),
@@ -167,7 +173,9 @@ export const LOGGED_ANNOTATIONS = 4;
 function failedCheckLines(results: readonly CheckResult[], told: string | undefined, redactor: Redactor): string[] {
   const untold = results.filter((item) => item.status === 'fail' && !told?.includes(item.detail));
   // Masked before whitespace is collapsed, which a multi-line secret (a key) would no longer be found after.
-  const lines = untold.slice(0, ANNOTATED_CHECKS).map((item) => redactor.redact(`${item.name}: ${item.detail}`).replace(/\s+/g, ' '));
+  const lines = untold
+    .slice(0, ANNOTATED_CHECKS)
+    .map((item) => redactor.redact(`${item.name}: ${item.detail}`).replace(/\s+/g, ' '));
   const more = untold.length - ANNOTATED_CHECKS;
   if (more > 0) lines.push(`… and ${more} more failed (see the log and the job summary)`);
   return lines;
@@ -180,7 +188,8 @@ function failedCheckLines(results: readonly CheckResult[], told: string | undefi
  */
 function oneLineOutputs<O extends Record<string, string | undefined>>(outputs: O): O {
   for (const [name, value] of Object.entries(outputs)) {
-    if (value !== undefined && /[\r\n]/.test(value)) throw new Error(`output ${name} is more than one line: ${JSON.stringify(value.slice(0, 80))}`);
+    if (value !== undefined && /[\r\n]/.test(value))
+      throw new Error(`output ${name} is more than one line: ${JSON.stringify(value.slice(0, 80))}`);
   }
   return outputs;
 }
@@ -205,33 +214,46 @@ async function render<O extends Record<string, string | undefined>>(
   }
   // Masked before it is escaped for markdown, where a secret written with `_` or `*` would no longer be found.
   const masked = (text: string) => redactor.redact(text);
-  const summary = result.summary ?? renderSummary({
-    title: masked(result.title),
-    itemLabel: result.itemLabel,
-    results: result.results.map((item) => ({ ...item, name: masked(item.name), detail: masked(item.detail) })),
-    facts: facts.map(([label, value]) => [label, masked(value)] as const),
-  });
+  const summary =
+    result.summary ??
+    renderSummary({
+      title: masked(result.title),
+      itemLabel: result.itemLabel,
+      results: result.results.map((item) => ({ ...item, name: masked(item.name), detail: masked(item.detail) })),
+      facts: facts.map(([label, value]) => [label, masked(value)] as const),
+    });
   await writeSummary(runner, redactor, summary);
-  for (const [name, value] of Object.entries(outputs ?? {})) if (value !== undefined) runner.setOutput(name, redactor.redact(value));
+  for (const [name, value] of Object.entries(outputs ?? {}))
+    if (value !== undefined) runner.setOutput(name, redactor.redact(value));
 
   // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
   // the headline — followed by the first failed checks the failure does not already tell.
-  if (result.failure !== undefined) return runner.setFailed(redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure, redactor)].join('\n')));
+  if (result.failure !== undefined)
+    return runner.setFailed(
+      redactor.redact([result.failure, ...failedCheckLines(result.results, result.failure, redactor)].join('\n')),
+    );
   const failedChecks = failedCheckLines(result.results, undefined, redactor);
-  if (failedChecks.length > 0) runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), { title: action });
+  if (failedChecks.length > 0)
+    runner.warning(redactor.redact([headline(result.title, result.results), ...failedChecks].join('\n')), {
+      title: action,
+    });
   if (result.verdict) info(redactor.redact(result.verdict));
 }
 
 async function writeSummary(runner: Runner, redactor: Redactor, markdown: string): Promise<void> {
   // Outside a runner (a bundle started by hand) there may be no summary file; the log and report still say it all.
-  if (!process.env.GITHUB_STEP_SUMMARY) return runner.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
+  if (!process.env.GITHUB_STEP_SUMMARY)
+    return runner.debug('GITHUB_STEP_SUMMARY is not set, so no job summary is written');
   // The summary is evidence beside the log and the report, not the verdict: a summary file that cannot be written
   // (removed, its folder gone, not writable) is warned about, and the step goes on to its outputs and its verdict.
   try {
     await runner.summary.addRaw(redactor.redact(markdown), true).write();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    runner.warning(redactor.redact(`No job summary was written (GITHUB_STEP_SUMMARY=${process.env.GITHUB_STEP_SUMMARY}): ${reason}`), { title: 'job summary' });
+    runner.warning(
+      redactor.redact(`No job summary was written (GITHUB_STEP_SUMMARY=${process.env.GITHUB_STEP_SUMMARY}): ${reason}`),
+      { title: 'job summary' },
+    );
   }
 }
 
@@ -254,7 +276,8 @@ function runnerLogger(runner: Runner, info: (message: string) => void, title: st
       annotations++;
       return runner[level](message, { title });
     }
-    if (annotations++ === LOGGED_ANNOTATIONS) info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
+    if (annotations++ === LOGGED_ANNOTATIONS)
+      info(`(${LOGGED_ANNOTATIONS} annotations made; further warnings and errors are log lines only)`);
     info(`${level === 'error' ? 'Error' : 'Warning'}: ${message}`);
   };
   return {

@@ -5,7 +5,15 @@
  */
 import { z } from 'zod';
 
-export { defineAction, type ActionContext, type ActionDefinition, type ActionResult, type DefinedAction, type Inputs, type SecretKind } from './define.js';
+export {
+  defineAction,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionResult,
+  type DefinedAction,
+  type Inputs,
+  type SecretKind,
+} from './define.js';
 export type { Runner } from './runner.js';
 
 /** An output value: a non-empty string on one line, without `null`/`undefined` spelled out. */
@@ -14,4 +22,6 @@ export const outputValue = () =>
     .string()
     .min(1)
     .regex(/^[^\r\n]*$/, { message: 'must be one line' })
-    .refine((value) => value !== 'null' && value !== 'undefined', { message: 'must be a real value, not null/undefined' });
+    .refine((value) => value !== 'null' && value !== 'undefined', {
+      message: 'must be a real value, not null/undefined',
+    });

@@ -20,7 +20,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     const arg = argv[i]!;
     if (arg === '--') {
       args.command = argv.slice(i + 1);
-      if (args.command.length === 0) throw new Error('-- needs a command after it (deploy-gates <action> … -- <command> [args…])');
+      if (args.command.length === 0)
+        throw new Error('-- needs a command after it (deploy-gates <action> … -- <command> [args…])');
       break;
     }
     if (arg === '--help' || arg === '-h') args.help = true;
@@ -33,7 +34,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       else {
         const next = argv[i + 1];
         if (next === undefined) throw new Error(`--${name} needs a value`);
-        if (next.startsWith('--')) throw new Error(`--${name} needs a value, but the next argument is ${next}; write --${name}=${next} if that is the value`);
+        if (next.startsWith('--'))
+          throw new Error(
+            `--${name} needs a value, but the next argument is ${next}; write --${name}=${next} if that is the value`,
+          );
         value = next;
         i++;
       }
@@ -52,12 +56,15 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short names. */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -68,7 +75,10 @@ export function closest(name: string, valid: readonly string[]): string | undefi
   const limit = Math.max(1, Math.min(3, Math.floor(name.length / 3)));
   let best: { name: string; score: number } | undefined;
   for (const candidate of valid) {
-    const score = candidate.startsWith(name) || name.startsWith(candidate) ? Math.min(1, distance(name, candidate)) : distance(name, candidate);
+    const score =
+      candidate.startsWith(name) || name.startsWith(candidate)
+        ? Math.min(1, distance(name, candidate))
+        : distance(name, candidate);
     if (score <= limit && (best === undefined || score < best.score)) best = { name: candidate, score };
   }
   return best?.name;

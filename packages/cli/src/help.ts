@@ -3,24 +3,32 @@ import type { ActionMetadata } from './metadata.js';
 /** One line on what each action does and a command to start from (the README's examples, shortened). */
 const known: Record<string, { summary: string; example: string }> = {
   'deployment-ledger': {
-    summary: 'Writes the evidence of a deploy: a versioned JSON ledger and a summary topped by GO / NO-GO, from the reports.',
+    summary:
+      'Writes the evidence of a deploy: a versioned JSON ledger and a summary topped by GO / NO-GO, from the reports.',
     example: 'deploy-gates deployment-ledger --reports-dir ./reports --environment stage --ledger-path ledger.json',
   },
   'egress-sentinel': {
-    summary: 'Proves a job (or a command) connected only to allowed endpoints: conntrack-based, audit or block, IPv4 and IPv6.',
-    example: 'sudo deploy-gates egress-sentinel --allowed-endpoints db.internal:5432 --mode block -- ./run-smoke-tests.sh',
+    summary:
+      'Proves a job (or a command) connected only to allowed endpoints: conntrack-based, audit or block, IPv4 and IPv6.',
+    example:
+      'sudo deploy-gates egress-sentinel --allowed-endpoints db.internal:5432 --mode block -- ./run-smoke-tests.sh',
   },
   'health-retry': {
-    summary: 'Probes HTTP endpoints with bounded retries until they answer as expected (status, JSON, body, assets, SLO).',
-    example: 'deploy-gates health-retry --urls https://staging.example.com/health --expect-json status=ok --attempts 6 --interval 5s',
+    summary:
+      'Probes HTTP endpoints with bounded retries until they answer as expected (status, JSON, body, assets, SLO).',
+    example:
+      'deploy-gates health-retry --urls https://staging.example.com/health --expect-json status=ok --attempts 6 --interval 5s',
   },
   'pack-bundle': {
-    summary: 'Packs a build directory into a deterministic tar.gz (same tree, same bytes) and its sha256sum checksum file.',
-    example: 'deploy-gates pack-bundle --path build --name "deployment-bundle-$(git rev-parse HEAD)" --exclude .git --output-dir /tmp/bundle',
+    summary:
+      'Packs a build directory into a deterministic tar.gz (same tree, same bytes) and its sha256sum checksum file.',
+    example:
+      'deploy-gates pack-bundle --path build --name "deployment-bundle-$(git rev-parse HEAD)" --exclude .git --output-dir /tmp/bundle',
   },
   'pre-switch-gates': {
     summary: 'Read-only checks that a release directory is complete and runnable before anything points at it.',
-    example: 'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
+    example:
+      'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
   },
   'release-switch': {
     summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
@@ -28,19 +36,25 @@ const known: Record<string, { summary: string; example: string }> = {
   },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
-    example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates branch-protection-audit --repositories octo-org/app --policy-file .github/branch-policy.yml',
+    example:
+      'GITHUB_TOKEN=$(gh auth token) deploy-gates branch-protection-audit --repositories octo-org/app --policy-file .github/branch-policy.yml',
   },
   'release-services': {
-    summary: 'Rolls a release out to several services in order, health-checks each, and rolls back the switched ones together.',
-    example: 'deploy-gates release-services --release 20250102_030405-abcdef12 --services "$(cat services.yml)" --verify-command ./smoke.sh',
+    summary:
+      'Rolls a release out to several services in order, health-checks each, and rolls back the switched ones together.',
+    example:
+      'deploy-gates release-services --release 20250102_030405-abcdef12 --services "$(cat services.yml)" --verify-command ./smoke.sh',
   },
   'resolve-build-run': {
     summary: 'Finds the successful build run (and its artifact) of exactly this commit, or fails saying what it found.',
-    example: 'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',
+    example:
+      'GITHUB_TOKEN=$(gh auth token) deploy-gates resolve-build-run --repository octo-org/app --workflow build-artifacts.yml --sha "$(git rev-parse HEAD)"',
   },
   'verify-bundle-sha': {
-    summary: 'Verifies a bundle (file or another run\'s artifact) against its SHA-256 and unpacks it safely into a new release.',
-    example: 'deploy-gates verify-bundle-sha --bundle /tmp/bundle/deployment-bundle-abc.tar.gz --extract-to /var/www/app/releases --release-name 20250102_030405-abcdef12',
+    summary:
+      "Verifies a bundle (file or another run's artifact) against its SHA-256 and unpacks it safely into a new release.",
+    example:
+      'deploy-gates verify-bundle-sha --bundle /tmp/bundle/deployment-bundle-abc.tar.gz --extract-to /var/www/app/releases --release-name 20250102_030405-abcdef12',
   },
 };
 
@@ -65,7 +79,13 @@ export function actionExample(action: ActionMetadata): string {
 
 /** `deploy-gates <action> --help`: what it does, an example, then every input with its default. */
 export function actionHelp(action: ActionMetadata): string {
-  const lines = [`deploy-gates ${action.name}: ${actionSummary(action)}`, '', `Example:\n  ${actionExample(action)}`, '', 'Inputs:'];
+  const lines = [
+    `deploy-gates ${action.name}: ${actionSummary(action)}`,
+    '',
+    `Example:\n  ${actionExample(action)}`,
+    '',
+    'Inputs:',
+  ];
   for (const [name, input] of Object.entries(action.inputs)) {
     const note = input.required ? ' (required)' : input.default ? ` (default: ${input.default})` : '';
     lines.push(`  --${name}${note}\n      ${String(input.description ?? '').trim()}`);

@@ -18,7 +18,7 @@ function usage(): string {
     'GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) and prints its log, outputs and job summary.',
     'An input given twice becomes two lines. --debug shows debug lines (RUNNER_DEBUG=1).',
     'Each run writes its reports to a fresh directory (RUNNER_TEMP, printed); --out DIR puts them in DIR.',
-    '-- <command> runs a command after the action\'s main step and before its post step (egress-sentinel watches it).',
+    "-- <command> runs a command after the action's main step and before its post step (egress-sentinel watches it).",
     'deploy-gates <action> --help lists the inputs of an action, with an example.',
     '',
     `Actions: ${actionNames(root).join(', ')}`,
@@ -38,7 +38,9 @@ async function main(): Promise<number> {
   }
   if (!names.includes(args.action)) {
     const guess = closest(args.action, names);
-    console.error(`deploy-gates: unknown action "${args.action}". Valid actions: ${names.join(', ')}${guess ? `. Did you mean ${guess}?` : ''}`);
+    console.error(
+      `deploy-gates: unknown action "${args.action}". Valid actions: ${names.join(', ')}${guess ? `. Did you mean ${guess}?` : ''}`,
+    );
     return 2;
   }
   const action = readAction(root, args.action);
@@ -55,10 +57,14 @@ async function main(): Promise<number> {
 
   const runnerTemp = await runnerTempFor(action.name, args.out);
   console.log(`Reports go to ${runnerTemp} (RUNNER_TEMP of this run)`);
-  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), { runnerTemp, command: args.command });
+  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), {
+    runnerTemp,
+    command: args.command,
+  });
   console.log('\nOutputs:');
   if (result.outputs.size === 0) console.log('  (none)');
-  for (const [name, value] of result.outputs) console.log(`  ${name}=${value.includes('\n') ? `\n    ${value.split('\n').join('\n    ')}` : value}`);
+  for (const [name, value] of result.outputs)
+    console.log(`  ${name}=${value.includes('\n') ? `\n    ${value.split('\n').join('\n    ')}` : value}`);
   if (result.summary.trim() !== '') console.log(`\nJob summary:\n${result.summary.trimEnd()}`);
   console.log(`\n${action.name} ${result.exitCode === 0 ? 'succeeded' : `failed (exit code ${result.exitCode})`}`);
   return result.exitCode;

@@ -28,7 +28,14 @@ export function actionNames(root: string): string[] {
 export function readAction(root: string, name: string): ActionMetadata {
   const dir = join(root, 'actions', name);
   const doc = parse(readFileSync(join(dir, 'action.yml'), 'utf8')) as Omit<ActionMetadata, 'name' | 'dir'>;
-  return { name, dir, description: doc.description, inputs: doc.inputs ?? {}, outputs: doc.outputs ?? {}, runs: doc.runs };
+  return {
+    name,
+    dir,
+    description: doc.description,
+    inputs: doc.inputs ?? {},
+    outputs: doc.outputs ?? {},
+    runs: doc.runs,
+  };
 }
 
 /** The runner's INPUT_ variable for an input: upper case, spaces as underscores (hyphens stay). */
@@ -41,5 +48,8 @@ export function inputVariable(name: string): string {
  * environment the runner would derive them from (`github.token` → GITHUB_TOKEN, `github.sha` → GITHUB_SHA).
  */
 export function evaluateDefault(text: string, env: NodeJS.ProcessEnv): string {
-  return text.replace(/\$\{\{\s*github\.([a-z_]+)\s*\}\}/gi, (_, key: string) => env[`GITHUB_${key.toUpperCase()}`] ?? '');
+  return text.replace(
+    /\$\{\{\s*github\.([a-z_]+)\s*\}\}/gi,
+    (_, key: string) => env[`GITHUB_${key.toUpperCase()}`] ?? '',
+  );
 }

@@ -21,12 +21,21 @@ export function findNode(root: string, using: string): string {
   if (Number(process.versions.node.split('.')[0]) >= wanted) return process.execPath;
   const installed = join(root, 'node_modules', 'node', 'bin', 'node');
   if (existsSync(installed)) return installed;
-  throw new Error(`runs.using is ${using} but this is Node ${process.versions.node}; run \`npm ci\` (it installs Node ${wanted}) or use Node ${wanted}`);
+  throw new Error(
+    `runs.using is ${using} but this is Node ${process.versions.node}; run \`npm ci\` (it installs Node ${wanted}) or use Node ${wanted}`,
+  );
 }
 
 /** The environment the runner gives a step: INPUT_* (with action.yml defaults) and the file-command files. */
-function stepEnvironment(action: ActionMetadata, inputs: Map<string, string>, files: Record<string, string>, debug: boolean) {
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')));
+function stepEnvironment(
+  action: ActionMetadata,
+  inputs: Map<string, string>,
+  files: Record<string, string>,
+  debug: boolean,
+) {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_')),
+  );
   for (const [name, input] of Object.entries(action.inputs)) {
     env[inputVariable(name)] = inputs.get(name) ?? evaluateDefault(String(input.default ?? ''), process.env);
   }
@@ -46,7 +55,13 @@ function stepEnvironment(action: ActionMetadata, inputs: Map<string, string>, fi
   return env;
 }
 
-function runPhase(node: string, script: string, env: NodeJS.ProcessEnv, renderer: CommandRenderer, print: (line: string) => void) {
+function runPhase(
+  node: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  renderer: CommandRenderer,
+  print: (line: string) => void,
+) {
   return new Promise<number>((done, fail) => {
     const child = spawn(node, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const show = (line: string) => {
@@ -136,7 +151,9 @@ export async function runAction(
       if (exitCode === 0) exitCode = postCode;
     }
     const mask = (text: string) => renderer.mask(text);
-    const outputs = new Map([...parseFileCommands(await readFile(files.GITHUB_OUTPUT!, 'utf8'))].map(([k, v]) => [k, mask(v)]));
+    const outputs = new Map(
+      [...parseFileCommands(await readFile(files.GITHUB_OUTPUT!, 'utf8'))].map(([k, v]) => [k, mask(v)]),
+    );
     return { exitCode, runnerTemp, outputs, summary: mask(await readFile(files.GITHUB_STEP_SUMMARY!, 'utf8')) };
   } finally {
     await rm(temp, { recursive: true, force: true });

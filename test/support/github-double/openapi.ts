@@ -12,7 +12,9 @@ const require = createRequire(import.meta.url);
 const SPEC_PATH = require.resolve('@octokit/openapi/generated/api.github.com.json');
 
 // ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 interface Parameter {
   name: string;
@@ -26,7 +28,10 @@ interface Operation {
 }
 interface Spec {
   paths: Record<string, Record<string, Operation>>;
-  components: { responses: Record<string, { content?: Record<string, { schema?: unknown }> }>; parameters: Record<string, Parameter> };
+  components: {
+    responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+    parameters: Record<string, Parameter>;
+  };
 }
 
 let shared: { ajv: Ajv; spec: Spec } | undefined;
@@ -38,7 +43,9 @@ let shared: { ajv: Ajv; spec: Spec } | undefined;
 function allowNullWithoutType(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(allowNullWithoutType);
   if (!node || typeof node !== 'object') return node;
-  const entries = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, allowNullWithoutType(value)])) as Record<string, unknown>;
+  const entries = Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, allowNullWithoutType(value)]),
+  ) as Record<string, unknown>;
   if (entries.nullable === true && entries.type === undefined) {
     const { nullable: _nullable, description, ...rest } = entries;
     return { ...(description === undefined ? {} : { description }), anyOf: [rest, { type: 'null' }] };
@@ -77,7 +84,8 @@ export function responseValidator(template: string, method: string, status: numb
   if (declared?.$ref) {
     const name = declared.$ref.split('/').pop()!;
     ref = `gh#/${pointer('components', 'responses', name, 'content', 'application/json', 'schema')}`;
-    if (!spec.components.responses[name]?.content?.['application/json']?.schema) ref = 'gh#/components/schemas/basic-error';
+    if (!spec.components.responses[name]?.content?.['application/json']?.schema)
+      ref = 'gh#/components/schemas/basic-error';
   } else if (declared?.content?.['application/json']?.schema) {
     ref = `gh#/${pointer('paths', template, method.toLowerCase(), 'responses', String(status), 'content', 'application/json', 'schema')}`;
   } else {
@@ -92,7 +100,8 @@ export function responseValidator(template: string, method: string, status: numb
 export function validateResponse(template: string, method: string, status: number, body: unknown): string[] {
   // A status the description declares without a body (a 302 with its Location header): there must be none.
   const declared = load().spec.paths[template]?.[method.toLowerCase()]?.responses[String(status)];
-  if (declared && !declared.$ref && !declared.content) return body === undefined ? [] : [`${status} has no body in GitHub's description`];
+  if (declared && !declared.$ref && !declared.content)
+    return body === undefined ? [] : [`${status} has no body in GitHub's description`];
   const validate = responseValidator(template, method, status);
   if (validate(body)) return [];
   return (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
@@ -133,9 +142,15 @@ function parametersOf(template: string, method: string): { parameter: Parameter;
   return (spec.paths[template]![method]!.parameters ?? []).map((entry, index) => {
     if ('$ref' in entry) {
       const name = entry.$ref.split('/').pop()!;
-      return { parameter: spec.components.parameters[name]!, pointer: `gh#/${pointer('components', 'parameters', name, 'schema')}` };
+      return {
+        parameter: spec.components.parameters[name]!,
+        pointer: `gh#/${pointer('components', 'parameters', name, 'schema')}`,
+      };
     }
-    return { parameter: entry, pointer: `gh#/${pointer('paths', template, method, 'parameters', String(index), 'schema')}` };
+    return {
+      parameter: entry,
+      pointer: `gh#/${pointer('paths', template, method, 'parameters', String(index), 'schema')}`,
+    };
   });
 }
 
@@ -166,25 +181,36 @@ export function checkRequest(method: string, path: string, query: URLSearchParam
     const match = candidate.pattern.exec(path);
     return match ? [{ candidate, values: match.slice(1) }] : [];
   });
-  if (matches.length === 0) return { problems: [`no path of GitHub's REST description matches ${method} ${path}`], status: 404 };
+  if (matches.length === 0)
+    return { problems: [`no path of GitHub's REST description matches ${method} ${path}`], status: 404 };
   const found = matches.find(({ candidate }) => load().spec.paths[candidate.template]![verb]);
   if (!found) {
-    const has = Object.keys(load().spec.paths[matches[0]!.candidate.template]!).filter((key) => key !== 'parameters').map((key) => key.toUpperCase());
-    return { problems: [`${matches[0]!.candidate.template} has no ${method} in GitHub's REST description (it has ${has.join(', ')})`], status: 405 };
+    const has = Object.keys(load().spec.paths[matches[0]!.candidate.template]!)
+      .filter((key) => key !== 'parameters')
+      .map((key) => key.toUpperCase());
+    return {
+      problems: [
+        `${matches[0]!.candidate.template} has no ${method} in GitHub's REST description (it has ${has.join(', ')})`,
+      ],
+      status: 405,
+    };
   }
   const { template, names } = found.candidate;
   const problems: string[] = [];
   const parameters = parametersOf(template, verb);
   names.forEach((name, index) => {
     const declared = parameters.find(({ parameter }) => parameter.in === 'path' && parameter.name === name);
-    const problem = declared && valueProblem(declared.pointer, `path parameter ${name}`, decodeURIComponent(found.values[index]!));
+    const problem =
+      declared && valueProblem(declared.pointer, `path parameter ${name}`, decodeURIComponent(found.values[index]!));
     if (problem) problems.push(problem);
   });
   const queryParameters = parameters.filter(({ parameter }) => parameter.in === 'query');
   for (const name of new Set(query.keys())) {
     const declared = queryParameters.find(({ parameter }) => parameter.name === name);
     if (!declared) {
-      problems.push(`unknown query parameter ${JSON.stringify(name)} (${template} declares ${queryParameters.map(({ parameter }) => parameter.name).join(', ') || 'none'})`);
+      problems.push(
+        `unknown query parameter ${JSON.stringify(name)} (${template} declares ${queryParameters.map(({ parameter }) => parameter.name).join(', ') || 'none'})`,
+      );
       continue;
     }
     for (const value of query.getAll(name)) {
@@ -192,7 +218,9 @@ export function checkRequest(method: string, path: string, query: URLSearchParam
       if (problem) problems.push(problem);
     }
   }
-  for (const { parameter } of queryParameters) if (parameter.required && !query.has(parameter.name)) problems.push(`required query parameter ${parameter.name} is missing`);
+  for (const { parameter } of queryParameters)
+    if (parameter.required && !query.has(parameter.name))
+      problems.push(`required query parameter ${parameter.name} is missing`);
   return { template, problems, status: problems.length > 0 ? 400 : 200 };
 }
 
@@ -200,7 +228,8 @@ export function checkRequest(method: string, path: string, query: URLSearchParam
 export function validateRequestBody(template: string, method: string, body: unknown): string[] {
   const { ajv, spec } = load();
   const verb = method.toLowerCase();
-  const operation = spec.paths[template]?.[verb] as (Operation & { requestBody?: { content?: Record<string, { schema?: unknown }> } }) | undefined;
+  const operation = spec.paths[template]?.[verb] as
+    (Operation & { requestBody?: { content?: Record<string, { schema?: unknown }> } }) | undefined;
   if (!operation?.requestBody?.content?.['application/json']?.schema) return [];
   const ref = `gh#/${pointer('paths', template, verb, 'requestBody', 'content', 'application/json', 'schema')}`;
   let validate = cache.get(ref);
@@ -209,5 +238,7 @@ export function validateRequestBody(template: string, method: string, body: unkn
     cache.set(ref, validate);
   }
   if (validate(body)) return [];
-  return (validate.errors ?? []).map((error) => `request body ${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
+  return (validate.errors ?? []).map(
+    (error) => `request body ${error.instancePath || '/'} ${error.message ?? 'is invalid'}`,
+  );
 }

@@ -17,7 +17,12 @@ interface Recorded {
   status: number;
   response: Record<string, unknown>;
 }
-const recorded = JSON.parse(readFileSync(require.resolve('@octokit/fixtures/scenarios/api.github.com/branch-protection/normalized-fixture.json'), 'utf8')) as Recorded[];
+const recorded = JSON.parse(
+  readFileSync(
+    require.resolve('@octokit/fixtures/scenarios/api.github.com/branch-protection/normalized-fixture.json'),
+    'utf8',
+  ),
+) as Recorded[];
 
 /** The recorded 404 body of GET …/protection for an unprotected branch, as an admin sees it. */
 export const BRANCH_NOT_PROTECTED = recorded.find((entry) => entry.method === 'get' && entry.status === 404)!.response;
@@ -52,13 +57,20 @@ export interface RulesetSpec {
   enforcement: 'active' | 'evaluate' | 'disabled';
   /** Branch names or fnmatch globs the ruleset targets (`~DEFAULT_BRANCH` is `main`). */
   include: string[];
-  bypassActors?: { actor_id: number | null; actor_type: 'Integration' | 'OrganizationAdmin' | 'RepositoryRole' | 'Team' | 'DeployKey' | 'User'; bypass_mode?: 'always' | 'pull_request' }[];
+  bypassActors?: {
+    actor_id: number | null;
+    actor_type: 'Integration' | 'OrganizationAdmin' | 'RepositoryRole' | 'Team' | 'DeployKey' | 'User';
+    bypass_mode?: 'always' | 'pull_request';
+  }[];
   rules: { type: string; parameters?: Record<string, unknown> }[];
   source?: 'Repository' | 'Organization';
 }
 
 const urlsOf = (text: string, repo: string, branch: string) =>
-  text.replace(/https:\/\/api\.github\.com\/repos\/octokit-fixture-org\/[^/]+\/branches\/main/g, `${API}/repos/${repo}/branches/${encodeURIComponent(branch)}`);
+  text.replace(
+    /https:\/\/api\.github\.com\/repos\/octokit-fixture-org\/[^/]+\/branches\/main/g,
+    `${API}/repos/${repo}/branches/${encodeURIComponent(branch)}`,
+  );
 
 export function classicProtection(repo: string, branch: string, spec: ClassicSpec) {
   const base = JSON.parse(urlsOf(JSON.stringify(RECORDED_PROTECTION), repo, branch)) as Record<string, unknown> & {
@@ -68,7 +80,13 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
   };
   const body: Record<string, unknown> = { ...base };
   if (spec.requiredChecks) {
-    body.required_status_checks = { ...base.required_status_checks, strict: spec.strict ?? false, contexts: spec.requiredChecks, checks: spec.requiredChecks.map((context) => ({ context, app_id: spec.checkApps?.[context] ?? null })), enforcement_level: spec.enforceAdmins ? 'everyone' : 'non_admins' };
+    body.required_status_checks = {
+      ...base.required_status_checks,
+      strict: spec.strict ?? false,
+      contexts: spec.requiredChecks,
+      checks: spec.requiredChecks.map((context) => ({ context, app_id: spec.checkApps?.[context] ?? null })),
+      enforcement_level: spec.enforceAdmins ? 'everyone' : 'non_admins',
+    };
   } else delete body.required_status_checks;
   if (spec.reviews) {
     body.required_pull_request_reviews = {
@@ -79,11 +97,23 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
       require_last_push_approval: spec.reviews.lastPush ?? false,
     };
   } else delete body.required_pull_request_reviews;
-  if (spec.restrictUsers) body.restrictions = { ...base.restrictions, users: spec.restrictUsers.map((login, index) => user(login, 100 + index)), teams: [], apps: [] };
+  if (spec.restrictUsers)
+    body.restrictions = {
+      ...base.restrictions,
+      users: spec.restrictUsers.map((login, index) => user(login, 100 + index)),
+      teams: [],
+      apps: [],
+    };
   else delete body.restrictions;
   const flag = (value: boolean | undefined) => ({ enabled: value ?? false });
-  body.enforce_admins = { url: `${API}/repos/${repo}/branches/${branch}/protection/enforce_admins`, enabled: spec.enforceAdmins ?? false };
-  body.required_signatures = { url: `${API}/repos/${repo}/branches/${branch}/protection/required_signatures`, enabled: spec.signatures ?? false };
+  body.enforce_admins = {
+    url: `${API}/repos/${repo}/branches/${branch}/protection/enforce_admins`,
+    enabled: spec.enforceAdmins ?? false,
+  };
+  body.required_signatures = {
+    url: `${API}/repos/${repo}/branches/${branch}/protection/required_signatures`,
+    enabled: spec.signatures ?? false,
+  };
   body.required_linear_history = flag(spec.linearHistory);
   body.allow_force_pushes = flag(spec.allowForcePushes);
   body.allow_deletions = flag(spec.allowDeletions);
@@ -102,7 +132,14 @@ function commit(repo: string, branch: string) {
     node_id: `C_${id.slice(0, 8)}`,
     html_url: `${WEB}/${repo}/commit/${id}`,
     comments_url: `${API}/repos/${repo}/commits/${id}/comments`,
-    commit: { url: `${API}/repos/${repo}/git/commits/${id}`, author: person, committer: person, message: 'Build', comment_count: 0, tree: { sha: 'f'.repeat(40), url: `${API}/repos/${repo}/git/trees/${'f'.repeat(40)}` } },
+    commit: {
+      url: `${API}/repos/${repo}/git/commits/${id}`,
+      author: person,
+      committer: person,
+      message: 'Build',
+      comment_count: 0,
+      tree: { sha: 'f'.repeat(40), url: `${API}/repos/${repo}/git/trees/${'f'.repeat(40)}` },
+    },
     author: user(),
     committer: user(),
     parents: [],
@@ -111,7 +148,11 @@ function commit(repo: string, branch: string) {
 
 export function shortBranch(repo: string, spec: BranchSpec) {
   const id = sha(`${repo}@${spec.name}`);
-  return { name: spec.name, commit: { sha: id, url: `${API}/repos/${repo}/commits/${id}` }, protected: spec.classic !== undefined };
+  return {
+    name: spec.name,
+    commit: { sha: id, url: `${API}/repos/${repo}/commits/${id}` },
+    protected: spec.classic !== undefined,
+  };
 }
 
 /** GET …/branches/{branch}: the `protection` summary (required checks and their enforcement level) is what any reader sees. */
@@ -121,10 +162,20 @@ export function branchWithProtection(repo: string, spec: BranchSpec) {
   return {
     name: spec.name,
     commit: commit(repo, spec.name),
-    _links: { html: `${WEB}/${repo}/tree/${spec.name}`, self: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}` },
+    _links: {
+      html: `${WEB}/${repo}/tree/${spec.name}`,
+      self: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}`,
+    },
     protected: classic !== undefined,
     protection: classic
-      ? { enabled: true, required_status_checks: { enforcement_level: checks ? (classic.enforceAdmins ? 'everyone' : 'non_admins') : 'off', contexts: checks ?? [], checks: (checks ?? []).map((context) => ({ context, app_id: classic.checkApps?.[context] ?? null })) } }
+      ? {
+          enabled: true,
+          required_status_checks: {
+            enforcement_level: checks ? (classic.enforceAdmins ? 'everyone' : 'non_admins') : 'off',
+            contexts: checks ?? [],
+            checks: (checks ?? []).map((context) => ({ context, app_id: classic.checkApps?.[context] ?? null })),
+          },
+        }
       : { enabled: false, required_status_checks: { enforcement_level: 'off', contexts: [], checks: [] } },
     protection_url: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}/protection`,
   };
@@ -139,11 +190,26 @@ export function ruleset(repo: string, spec: RulesetSpec, admin: boolean) {
     source: spec.source === 'Organization' ? repo.split('/')[0]! : repo,
     enforcement: spec.enforcement,
     // Bypass actors are shown only to those who may edit the ruleset.
-    ...(admin ? { bypass_actors: (spec.bypassActors ?? []).map((actor) => ({ ...actor, bypass_mode: actor.bypass_mode ?? 'always' })) } : {}),
+    ...(admin
+      ? {
+          bypass_actors: (spec.bypassActors ?? []).map((actor) => ({
+            ...actor,
+            bypass_mode: actor.bypass_mode ?? 'always',
+          })),
+        }
+      : {}),
     current_user_can_bypass: 'never',
     node_id: `RRS_${spec.id}`,
-    _links: { self: { href: `${API}/repos/${repo}/rulesets/${spec.id}` }, html: { href: `${WEB}/${repo}/rules/${spec.id}` } },
-    conditions: { ref_name: { include: spec.include.map((name) => (name.startsWith('~') ? name : `refs/heads/${name}`)), exclude: [] } },
+    _links: {
+      self: { href: `${API}/repos/${repo}/rulesets/${spec.id}` },
+      html: { href: `${WEB}/${repo}/rules/${spec.id}` },
+    },
+    conditions: {
+      ref_name: {
+        include: spec.include.map((name) => (name.startsWith('~') ? name : `refs/heads/${name}`)),
+        exclude: [],
+      },
+    },
     rules: spec.rules,
     created_at: '2026-01-01T00:00:00Z',
     updated_at: '2026-01-01T00:00:00Z',

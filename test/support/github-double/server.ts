@@ -110,7 +110,10 @@ interface Route {
 const BLOB_PATH = '/_blob/';
 const blobSignature = (id: number) => `sig${(id * 7919) % 100_003}`;
 
-const notFound = (): Reply => ({ status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' } });
+const notFound = (): Reply => ({
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
+});
 
 function pagination(query: URLSearchParams, fallback = 30): { perPage: number; page: number } {
   const perPage = Math.min(Math.max(Number(query.get('per_page') ?? fallback) || fallback, 1), 100);
@@ -141,24 +144,58 @@ export class GitHubDouble {
   constructor(readonly prefix = '') {
     this.routes = [
       this.route('/repos/{owner}/{repo}/actions/workflows', (_m, q, repo) => this.listWorkflows(repo, q)),
-      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}', (m, _q, repo) => this.getWorkflow(repo, m[3]!)),
-      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', (m, q, repo) => this.listRuns(repo, m[3]!, q)),
-      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', (m, _q, repo) => this.getAttempt(repo, Number(m[3]), Number(m[4]))),
-      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', (m, q, repo) => this.listArtifacts(repo, Number(m[3]), q)),
-      this.route('/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}', (m, _q, repo) => this.downloadArtifact(repo, Number(m[3]), m[4]!)),
+      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}', (m, _q, repo) =>
+        this.getWorkflow(repo, m[3]!),
+      ),
+      this.route('/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', (m, q, repo) =>
+        this.listRuns(repo, m[3]!, q),
+      ),
+      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', (m, _q, repo) =>
+        this.getAttempt(repo, Number(m[3]), Number(m[4])),
+      ),
+      this.route('/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', (m, q, repo) =>
+        this.listArtifacts(repo, Number(m[3]), q),
+      ),
+      this.route('/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}', (m, _q, repo) =>
+        this.downloadArtifact(repo, Number(m[3]), m[4]!),
+      ),
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
-      this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) => this.listStatuses(repo, Number(m[3]), q)),
+      this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) =>
+        this.listStatuses(repo, Number(m[3]), q),
+      ),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
       this.route('/orgs/{org}/repos', (m, q) => this.listOrgRepos(decodeURIComponent(m[1]!), q)),
       this.route('/repos/{owner}/{repo}/branches', (_m, q, repo) => this.listBranches(repo, q)),
-      this.route('/repos/{owner}/{repo}/branches/{branch}', (m, _q, repo) => this.getBranch(repo, decodeURIComponent(m[3]!))),
-      this.route('/repos/{owner}/{repo}/branches/{branch}/protection', (m, _q, repo, call) => this.getProtection(repo, decodeURIComponent(m[3]!), call)),
-      this.route('/repos/{owner}/{repo}/branches/{branch}/protection', (m, _q, repo, call) => this.putProtection(repo, decodeURIComponent(m[3]!), call), 'PUT'),
-      this.route('/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures', (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, true), 'POST'),
-      this.route('/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures', (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, false), 'DELETE'),
-      this.route('/repos/{owner}/{repo}/rules/branches/{branch}', (m, q, repo) => this.branchRules(repo, decodeURIComponent(m[3]!), q)),
-      this.route('/repos/{owner}/{repo}/rulesets/{ruleset_id}', (m, _q, repo, call) => this.getRuleset(repo, Number(m[3]), call)),
-      this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) => this.getContent(repo, decodeURIComponent(m[3]!))),
+      this.route('/repos/{owner}/{repo}/branches/{branch}', (m, _q, repo) =>
+        this.getBranch(repo, decodeURIComponent(m[3]!)),
+      ),
+      this.route('/repos/{owner}/{repo}/branches/{branch}/protection', (m, _q, repo, call) =>
+        this.getProtection(repo, decodeURIComponent(m[3]!), call),
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/branches/{branch}/protection',
+        (m, _q, repo, call) => this.putProtection(repo, decodeURIComponent(m[3]!), call),
+        'PUT',
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures',
+        (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, true),
+        'POST',
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures',
+        (m, _q, repo, call) => this.setSignatures(repo, decodeURIComponent(m[3]!), call, false),
+        'DELETE',
+      ),
+      this.route('/repos/{owner}/{repo}/rules/branches/{branch}', (m, q, repo) =>
+        this.branchRules(repo, decodeURIComponent(m[3]!), q),
+      ),
+      this.route('/repos/{owner}/{repo}/rulesets/{ruleset_id}', (m, _q, repo, call) =>
+        this.getRuleset(repo, Number(m[3]), call),
+      ),
+      this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) =>
+        this.getContent(repo, decodeURIComponent(m[3]!)),
+      ),
     ];
   }
 
@@ -172,7 +209,17 @@ export class GitHubDouble {
   repo(fullName: string): RepoState {
     let state = this.repos.get(fullName);
     if (!state) {
-      state = { workflows: [], runs: [], artifacts: [], deployments: [], deploymentStatuses: [], commits: [], branches: [], rulesets: [], files: {} };
+      state = {
+        workflows: [],
+        runs: [],
+        artifacts: [],
+        deployments: [],
+        deploymentStatuses: [],
+        commits: [],
+        branches: [],
+        rulesets: [],
+        files: {},
+      };
       this.repos.set(fullName, state);
     }
     return state;
@@ -223,7 +270,9 @@ export class GitHubDouble {
   }
 
   private takeFault(path: string): Fault | undefined {
-    const armed = this.faults.find((candidate) => candidate.remaining > 0 && (!candidate.match || candidate.match.test(path)));
+    const armed = this.faults.find(
+      (candidate) => candidate.remaining > 0 && (!candidate.match || candidate.match.test(path)),
+    );
     if (!armed) return undefined;
     armed.remaining--;
     return armed.fault;
@@ -240,7 +289,9 @@ export class GitHubDouble {
 
     // The request first: a path, method or parameter GitHub does not have is a violation, answered as one.
     const checked = checkRequest(method, path, url.searchParams);
-    const route = checked.template ? this.routes.find((candidate) => candidate.template === checked.template && candidate.method === method) : undefined;
+    const route = checked.template
+      ? this.routes.find((candidate) => candidate.template === checked.template && candidate.method === method)
+      : undefined;
     const match = route?.pattern.exec(path);
     let body: unknown;
     if (method !== 'GET') {
@@ -253,17 +304,26 @@ export class GitHubDouble {
         checked.problems.push(`the request body is not JSON: ${text.slice(0, 80)}`);
         checked.status = 400;
       }
-      if (checked.problems.length === 0 && checked.template) checked.problems.push(...validateRequestBody(checked.template, method, body));
+      if (checked.problems.length === 0 && checked.template)
+        checked.problems.push(...validateRequestBody(checked.template, method, body));
       if (checked.problems.length > 0 && checked.status < 400) checked.status = 400;
     }
     if (checked.problems.length === 0 && !(route && match)) {
-      checked.problems.push(`${method} ${checked.template} is in GitHub's REST description but not served by the GitHub double`);
+      checked.problems.push(
+        `${method} ${checked.template} is in GitHub's REST description but not served by the GitHub double`,
+      );
       checked.status = 404;
     }
     let reply: Reply;
     if (checked.problems.length > 0) {
       this.violations.push({ request, status: checked.status, problems: checked.problems });
-      reply = { status: checked.status, body: { message: `GitHub double: the request does not fit GitHub's REST description: ${checked.problems.join('; ')}`, documentation_url: 'https://docs.github.com/rest' } };
+      reply = {
+        status: checked.status,
+        body: {
+          message: `GitHub double: the request does not fit GitHub's REST description: ${checked.problems.join('; ')}`,
+          documentation_url: 'https://docs.github.com/rest',
+        },
+      };
     } else {
       reply = await this.answer(req, path, url.searchParams, route!, match!, body);
       const problems = validateResponse(route!.template, method, reply.status, reply.body);
@@ -274,7 +334,13 @@ export class GitHubDouble {
         if (req.headers['if-none-match'] === etag) reply = { status: 304, body: undefined, headers: { etag } };
       }
     }
-    this.requests.push({ method, path, query: url.searchParams, status: reply.status, operation: route ? `${method} ${route.template}` : `${method} ?` });
+    this.requests.push({
+      method,
+      path,
+      query: url.searchParams,
+      status: reply.status,
+      operation: route ? `${method} ${route.template}` : `${method} ?`,
+    });
 
     const headers: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
@@ -304,11 +370,24 @@ export class GitHubDouble {
     const spec = [...this.repos.values()].flatMap((state) => state.artifacts).find((candidate) => candidate.id === id);
     const signed = url.searchParams.get('sig') === blobSignature(id);
     const status = !signed ? 403 : spec?.zip ? 200 : 404;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, status, operation: 'GET blob' });
-    if (req.headers.authorization) this.violations.push({ request: `GET ${url.pathname}`, status, problems: ['the blob URL was sent an Authorization header (GitHub\'s token must not leave for blob storage)'] });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      status,
+      operation: 'GET blob',
+    });
+    if (req.headers.authorization)
+      this.violations.push({
+        request: `GET ${url.pathname}`,
+        status,
+        problems: ["the blob URL was sent an Authorization header (GitHub's token must not leave for blob storage)"],
+      });
     if (status !== 200) {
       res.writeHead(status, { 'content-type': 'application/xml' });
-      return void res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${status === 403 ? 'AuthenticationFailed' : 'BlobNotFound'}</Code></Error>`);
+      return void res.end(
+        `<?xml version="1.0" encoding="utf-8"?><Error><Code>${status === 403 ? 'AuthenticationFailed' : 'BlobNotFound'}</Code></Error>`,
+      );
     }
     res.writeHead(200, { 'content-type': 'application/zip', 'content-length': String(spec!.zip!.length) });
     res.end(spec!.zip);
@@ -320,12 +399,27 @@ export class GitHubDouble {
   }
 
   /** The answer to a request that fits the description: the token check, an armed fault, or the route's handler. */
-  private async answer(req: IncomingMessage, path: string, query: URLSearchParams, route: Route, match: RegExpExecArray, body: unknown): Promise<Reply> {
+  private async answer(
+    req: IncomingMessage,
+    path: string,
+    query: URLSearchParams,
+    route: Route,
+    match: RegExpExecArray,
+    body: unknown,
+  ): Promise<Reply> {
     const auth = req.headers.authorization;
     const fault = this.takeFault(path);
     if (fault?.kind === 'slow') await sleep(fault.delayMs, undefined, { signal: this.stopping.signal }).catch(() => {});
-    if (this.token !== undefined && auth !== `token ${this.token}` && auth !== `bearer ${this.token}` && auth !== `Bearer ${this.token}`) {
-      return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
+    if (
+      this.token !== undefined &&
+      auth !== `token ${this.token}` &&
+      auth !== `bearer ${this.token}` &&
+      auth !== `Bearer ${this.token}`
+    ) {
+      return {
+        status: 401,
+        body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' },
+      };
     }
     if (fault && fault.kind !== 'slow') return this.faultReply(fault);
     const token = auth?.replace(/^(token|bearer) /i, '');
@@ -345,13 +439,20 @@ export class GitHubDouble {
       case 'forbidden':
         return {
           status: 403,
-          body: { message: fault.message ?? 'Resource not accessible by integration', documentation_url: docs, status: '403' },
+          body: {
+            message: fault.message ?? 'Resource not accessible by integration',
+            documentation_url: docs,
+            status: '403',
+          },
           headers: { 'x-accepted-github-permissions': fault.permission },
         };
       case 'primary-rate-limit':
         return {
           status: fault.status,
-          body: { message: 'API rate limit exceeded for installation ID 1.', documentation_url: `${docs}/overview/rate-limits-for-the-rest-api` },
+          body: {
+            message: 'API rate limit exceeded for installation ID 1.',
+            documentation_url: `${docs}/overview/rate-limits-for-the-rest-api`,
+          },
           headers: {
             'x-ratelimit-limit': '5000',
             'x-ratelimit-remaining': '0',
@@ -391,7 +492,10 @@ export class GitHubDouble {
     const links: string[] = [];
     if (page > 1) links.push(link(page - 1, 'prev'), link(1, 'first'));
     if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
-    return { page: items.slice((page - 1) * perPage, page * perPage).map(build), headers: links.length > 0 ? { link: links.join(', ') } : {} };
+    return {
+      page: items.slice((page - 1) * perPage, page * perPage).map(build),
+      headers: links.length > 0 ? { link: links.join(', ') } : {},
+    };
   }
 
   private findWorkflow(repo: string, id: string): WorkflowSpec | undefined {
@@ -419,9 +523,16 @@ export class GitHubDouble {
       .filter((r) => !query.get('head_sha') || r.headSha === query.get('head_sha'))
       .filter((r) => !query.get('branch') || (r.branch ?? 'main') === query.get('branch'))
       .filter((r) => !query.get('event') || (r.event ?? 'push') === query.get('event'))
-      .filter((r) => !status || (r.status ?? 'completed') === status || ((r.status ?? 'completed') === 'completed' && (r.conclusion ?? 'success') === status))
+      .filter(
+        (r) =>
+          !status ||
+          (r.status ?? 'completed') === status ||
+          ((r.status ?? 'completed') === 'completed' && (r.conclusion ?? 'success') === status),
+      )
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || b.id - a.id);
-    const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`, 30, (r) => run(repo, wf, r));
+    const { page, headers } = this.paged(runs, query, `/repos/${repo}/actions/workflows/${id}/runs`, 30, (r) =>
+      run(repo, wf, r),
+    );
     return { status: 200, body: { total_count: runs.length, workflow_runs: page }, headers };
   }
 
@@ -432,7 +543,15 @@ export class GitHubDouble {
     if (!spec || !wf || !Number.isInteger(attempt) || attempt < 1 || attempt > latest) return notFound();
     if (attempt === latest) return { status: 200, body: run(repo, wf, spec) };
     const earlier = spec.previousAttempts?.[attempt - 1] ?? { conclusion: 'failure' };
-    return { status: 200, body: run(repo, wf, { ...spec, runAttempt: attempt, status: earlier.status ?? 'completed', conclusion: earlier.conclusion ?? 'failure' }) };
+    return {
+      status: 200,
+      body: run(repo, wf, {
+        ...spec,
+        runAttempt: attempt,
+        status: earlier.status ?? 'completed',
+        conclusion: earlier.conclusion ?? 'failure',
+      }),
+    };
   }
 
   private listArtifacts(repo: string, runId: number, query: URLSearchParams): Reply {
@@ -450,8 +569,22 @@ export class GitHubDouble {
   private downloadArtifact(repo: string, id: number, format: string): Reply {
     const spec = this.repo(repo).artifacts.find((candidate) => candidate.id === id);
     if (!spec || format !== 'zip') return notFound();
-    if (spec.expired) return { status: 410, body: { message: 'Artifact has expired', documentation_url: 'https://docs.github.com/rest/actions/artifacts#download-an-artifact', status: '410' } };
-    return { status: 302, body: undefined, headers: { location: `${this.origin}${BLOB_PATH}artifacts/${id}.zip?sig=${blobSignature(id)}&se=2026-11-23T09%3A00%3A00Z` } };
+    if (spec.expired)
+      return {
+        status: 410,
+        body: {
+          message: 'Artifact has expired',
+          documentation_url: 'https://docs.github.com/rest/actions/artifacts#download-an-artifact',
+          status: '410',
+        },
+      };
+    return {
+      status: 302,
+      body: undefined,
+      headers: {
+        location: `${this.origin}${BLOB_PATH}artifacts/${id}.zip?sig=${blobSignature(id)}&se=2026-11-23T09%3A00%3A00Z`,
+      },
+    };
   }
 
   private listDeployments(repo: string, query: URLSearchParams): Reply {
@@ -480,13 +613,22 @@ export class GitHubDouble {
     const state = this.repo(repo);
     const known = state.commits.includes(sha) || state.runs.some((r) => r.headSha === sha);
     if (known) return { status: 200, body: gitCommit(repo, sha) };
-    return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/git/commits#get-a-commit-object', status: '404' } };
+    return {
+      status: 404,
+      body: {
+        message: 'Not Found',
+        documentation_url: 'https://docs.github.com/rest/git/commits#get-a-commit-object',
+        status: '404',
+      },
+    };
   }
 
   private listOrgRepos(org: string, query: URLSearchParams): Reply {
     const all = [...this.repos.entries()].filter(([name]) => name.split('/')[0] === org);
     if (all.length === 0) return notFound();
-    const { page, headers } = this.paged(all, query, `/orgs/${org}/repos`, 30, ([name, state]) => orgRepository(name, 1000 + [...this.repos.keys()].indexOf(name), state.archived ?? false));
+    const { page, headers } = this.paged(all, query, `/orgs/${org}/repos`, 30, ([name, state]) =>
+      orgRepository(name, 1000 + [...this.repos.keys()].indexOf(name), state.archived ?? false),
+    );
     return { status: 200, body: page, headers };
   }
 
@@ -495,13 +637,24 @@ export class GitHubDouble {
   }
 
   private listBranches(repo: string, query: URLSearchParams): Reply {
-    const { page, headers } = this.paged(this.repo(repo).branches, query, `/repos/${repo}/branches`, 30, (branch) => shortBranch(repo, branch));
+    const { page, headers } = this.paged(this.repo(repo).branches, query, `/repos/${repo}/branches`, 30, (branch) =>
+      shortBranch(repo, branch),
+    );
     return { status: 200, body: page, headers };
   }
 
   private getBranch(repo: string, name: string): Reply {
     const branch = this.findBranch(repo, name);
-    return branch ? { status: 200, body: branchWithProtection(repo, branch) } : { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branches#get-a-branch', status: '404' } };
+    return branch
+      ? { status: 200, body: branchWithProtection(repo, branch) }
+      : {
+          status: 404,
+          body: {
+            message: 'Branch not found',
+            documentation_url: 'https://docs.github.com/rest/branches/branches#get-a-branch',
+            status: '404',
+          },
+        };
   }
 
   /** Classic protection: only an admin token reads it; the others get the answers GitHub gives them. */
@@ -509,7 +662,11 @@ export class GitHubDouble {
     if (kind === 'integration') {
       return {
         status: 403,
-        body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection', status: '403' },
+        body: {
+          message: 'Resource not accessible by integration',
+          documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection',
+          status: '403',
+        },
         headers: { 'x-accepted-github-permissions': 'administration=read' },
       };
     }
@@ -521,7 +678,15 @@ export class GitHubDouble {
     const denied = this.protectionDenied(call.kind);
     if (denied) return denied;
     const branch = this.findBranch(repo, name);
-    if (!branch) return { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection', status: '404' } };
+    if (!branch)
+      return {
+        status: 404,
+        body: {
+          message: 'Branch not found',
+          documentation_url: 'https://docs.github.com/rest/branches/branch-protection#get-branch-protection',
+          status: '404',
+        },
+      };
     if (!branch.classic) return { status: 404, body: { ...BRANCH_NOT_PROTECTED, status: '404' } };
     return { status: 200, body: classicProtection(repo, name, branch.classic) };
   }
@@ -530,11 +695,24 @@ export class GitHubDouble {
     const denied = this.protectionDenied(call.kind);
     if (denied) return denied;
     const branch = this.findBranch(repo, name);
-    if (!branch) return { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branch-protection#update-branch-protection', status: '404' } };
+    if (!branch)
+      return {
+        status: 404,
+        body: {
+          message: 'Branch not found',
+          documentation_url: 'https://docs.github.com/rest/branches/branch-protection#update-branch-protection',
+          status: '404',
+        },
+      };
     const body = call.body as {
       required_status_checks: { strict: boolean; contexts: string[] } | null;
       enforce_admins: boolean | null;
-      required_pull_request_reviews: { dismiss_stale_reviews?: boolean; require_code_owner_reviews?: boolean; required_approving_review_count?: number; require_last_push_approval?: boolean } | null;
+      required_pull_request_reviews: {
+        dismiss_stale_reviews?: boolean;
+        require_code_owner_reviews?: boolean;
+        required_approving_review_count?: number;
+        require_last_push_approval?: boolean;
+      } | null;
       restrictions: { users: string[] } | null;
       required_linear_history?: boolean;
       allow_force_pushes?: boolean;
@@ -571,15 +749,35 @@ export class GitHubDouble {
     if (!branch?.classic) return { status: 404, body: { ...BRANCH_NOT_PROTECTED, status: '404' } };
     branch.classic.signatures = enabled;
     if (!enabled) return { status: 204, body: undefined };
-    return { status: 200, body: { url: `${this.url}/repos/${repo}/branches/${name}/protection/required_signatures`, enabled: true } };
+    return {
+      status: 200,
+      body: { url: `${this.url}/repos/${repo}/branches/${name}/protection/required_signatures`, enabled: true },
+    };
   }
 
   /** The rules of active rulesets whose conditions match the branch (evaluate and disabled ones are not listed, as on GitHub). */
   private branchRules(repo: string, name: string, query: URLSearchParams): Reply {
-    const matches = (pattern: string) => (pattern === '~DEFAULT_BRANCH' ? name === 'main' : pattern === '~ALL' || new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*')}$`).test(name));
+    const matches = (pattern: string) =>
+      pattern === '~DEFAULT_BRANCH'
+        ? name === 'main'
+        : pattern === '~ALL' ||
+          new RegExp(
+            `^${pattern
+              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*\*/g, '\u0000')
+              .replace(/\*/g, '[^/]*')
+              .replace(/\u0000/g, '.*')}$`,
+          ).test(name);
     const rules = this.repo(repo)
       .rulesets.filter((set) => set.enforcement === 'active' && set.include.some(matches))
-      .flatMap((set) => set.rules.map((rule) => ({ ...rule, ruleset_source_type: set.source ?? 'Repository', ruleset_source: set.source === 'Organization' ? repo.split('/')[0]! : repo, ruleset_id: set.id })));
+      .flatMap((set) =>
+        set.rules.map((rule) => ({
+          ...rule,
+          ruleset_source_type: set.source ?? 'Repository',
+          ruleset_source: set.source === 'Organization' ? repo.split('/')[0]! : repo,
+          ruleset_id: set.id,
+        })),
+      );
     const { page, headers } = this.paged(rules, query, `/repos/${repo}/rules/branches/${name}`);
     return { status: 200, body: page, headers };
   }

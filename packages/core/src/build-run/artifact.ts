@@ -15,7 +15,8 @@ function toArtifact(artifact: Artifact): ResolvedArtifact {
     name: artifact.name,
     sizeInBytes: artifact.size_in_bytes,
     // Only a digest GitHub actually reports (upload-artifact v4+), in its `sha256:<hex>` form.
-    digest: artifact.digest && /^sha256:[0-9a-f]{64}$/i.test(artifact.digest) ? artifact.digest.toLowerCase() : undefined,
+    digest:
+      artifact.digest && /^sha256:[0-9a-f]{64}$/i.test(artifact.digest) ? artifact.digest.toLowerCase() : undefined,
     expiresAt: artifact.expires_at ?? undefined,
   };
 }
@@ -35,13 +36,22 @@ export async function findArtifact(
   const started = context.now();
   const name = expandArtifactName(query.artifactName, query.sha);
   const seen: string[] = [];
-  for (const run of matching.filter((candidate, index) => matching.findIndex((other) => other.id === candidate.id) === index)) {
+  for (const run of matching.filter(
+    (candidate, index) => matching.findIndex((other) => other.id === candidate.id) === index,
+  )) {
     const named = await checks.step('Artifact', started, () => listRunArtifacts(client, query, run, name));
     const live = named.filter((candidate) => !candidate.expired).sort((a, b) => b.id - a.id)[0];
     if (live) {
-      if (run !== matching[0]) context.logger.info(`Run #${matching[0]!.run_number} has no artifact "${name}"; using run #${run.run_number}, which has it`);
+      if (run !== matching[0])
+        context.logger.info(
+          `Run #${matching[0]!.run_number} has no artifact "${name}"; using run #${run.run_number}, which has it`,
+        );
       const artifact = toArtifact(live);
-      checks.pass('Artifact', `${artifact.name} (id ${artifact.id}, ${artifact.sizeInBytes} bytes${artifact.digest ? `, ${artifact.digest}` : ''}) on run #${run.run_number}`, started);
+      checks.pass(
+        'Artifact',
+        `${artifact.name} (id ${artifact.id}, ${artifact.sizeInBytes} bytes${artifact.digest ? `, ${artifact.digest}` : ''}) on run #${run.run_number}`,
+        started,
+      );
       return { artifact, run };
     }
     const expired = named.find((candidate) => candidate.expired);

@@ -16,9 +16,15 @@ export async function checkEnvironment(
   context: CoreContext,
 ): Promise<EnvironmentEvidence> {
   const started = context.now();
-  const evidence = await checks.step('Environment', started, () => readEnvironment(client, query, context.now, (message) => checks.fail('Environment', message, started)));
+  const evidence = await checks.step('Environment', started, () =>
+    readEnvironment(client, query, context.now, (message) => checks.fail('Environment', message, started)),
+  );
   const needs = query.minAgeMs ? `, needs ${formatDuration(query.minAgeMs)}` : '';
-  checks.pass('Environment', `${evidence.environment} runs ${short(query.sha)} successfully since ${evidence.successSince} (${formatDuration(evidence.ageMs)}${needs})`, started);
+  checks.pass(
+    'Environment',
+    `${evidence.environment} runs ${short(query.sha)} successfully since ${evidence.successSince} (${formatDuration(evidence.ageMs)}${needs})`,
+    started,
+  );
   return evidence;
 }
 
@@ -31,16 +37,24 @@ async function readEnvironment(
   const env = query.requireEnvironment;
   const full = `${query.owner}/${query.repo}`;
   const latest = await latestDeployment(client, query, env);
-  if (!latest) return fail(`Environment "${env}" has no deployment in ${full}; deploy ${short(query.sha)} there first, or check require-environment.`);
+  if (!latest)
+    return fail(
+      `Environment "${env}" has no deployment in ${full}; deploy ${short(query.sha)} there first, or check require-environment.`,
+    );
   if (latest.sha.toLowerCase() !== query.sha.toLowerCase()) {
     return fail(
       `The latest deployment of "${env}" (id ${latest.id}, ${latest.created_at}) is for ${short(latest.sha)}, not ${short(query.sha)}: promote only what ${env} runs, or deploy ${short(query.sha)} to ${env} first.`,
     );
   }
   const [status] = await deploymentStatuses(client, query, latest.id, 1);
-  if (!status) return fail(`The latest deployment of "${env}" (id ${latest.id}) for ${short(query.sha)} has no status yet; wait for it to finish.`);
+  if (!status)
+    return fail(
+      `The latest deployment of "${env}" (id ${latest.id}) for ${short(query.sha)} has no status yet; wait for it to finish.`,
+    );
   if (status.state !== 'success') {
-    return fail(`The latest deployment of "${env}" (id ${latest.id}) for ${short(query.sha)} is "${status.state}" (since ${status.created_at}), not "success".`);
+    return fail(
+      `The latest deployment of "${env}" (id ${latest.id}) for ${short(query.sha)} is "${status.state}" (since ${status.created_at}), not "success".`,
+    );
   }
   const ageMs = Math.max(now() - Date.parse(status.created_at), 0);
   const minAge = query.minAgeMs ?? 0;

@@ -39,7 +39,16 @@ export interface EnvironmentEvidence {
 
 export interface BuildRunResolution {
   workflow: { id: number; name: string; file: string; htmlUrl: string };
-  run: { id: number; url: string; attempt: number; number: number; headSha: string; createdAt: string; branch?: string; event: string };
+  run: {
+    id: number;
+    url: string;
+    attempt: number;
+    number: number;
+    headSha: string;
+    createdAt: string;
+    branch?: string;
+    event: string;
+  };
   artifact?: ResolvedArtifact;
   environment?: EnvironmentEvidence;
   results: CheckResult[];
@@ -75,7 +84,8 @@ export class Checks {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof UserError && !(error instanceof BuildRunNotResolved)) this.fail(name, error.message, started);
+      if (error instanceof UserError && !(error instanceof BuildRunNotResolved))
+        this.fail(name, error.message, started);
       throw error;
     }
   }

@@ -9,7 +9,13 @@ import { describeChosen } from './runs.js';
 import { findBuildRuns } from './wait.js';
 import { findWorkflow } from './workflow.js';
 
-export { BuildRunNotResolved, type BuildRunQuery, type BuildRunResolution, type EnvironmentEvidence, type ResolvedArtifact } from './model.js';
+export {
+  BuildRunNotResolved,
+  type BuildRunQuery,
+  type BuildRunResolution,
+  type EnvironmentEvidence,
+  type ResolvedArtifact,
+} from './model.js';
 export { expandArtifactName } from './artifact.js';
 export { describeRuns } from './runs.js';
 /** Re-exported for the action, which checks its sha input with it (it lives with the GitHub schemas). */
@@ -20,10 +26,16 @@ export { FULL_SHA };
  * waiting when allowed), 3. the artifact, 4. for promotions, the environment gate. Each step is one check in
  * `results`; a failure to resolve throws BuildRunNotResolved with the checks so far.
  */
-export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery, context: Partial<CoreContext> = {}): Promise<BuildRunResolution> {
+export async function resolveBuildRun(
+  client: GitHubClient,
+  query: BuildRunQuery,
+  context: Partial<CoreContext> = {},
+): Promise<BuildRunResolution> {
   const ctx = coreContext(context);
   if (!FULL_SHA.test(query.sha)) {
-    throw new UserError(`"${query.sha}" is not a full commit SHA (40 hexadecimal characters); pass the full SHA, e.g. \${{ github.sha }}`);
+    throw new UserError(
+      `"${query.sha}" is not a full commit SHA (40 hexadecimal characters); pass the full SHA, e.g. \${{ github.sha }}`,
+    );
   }
   const checks = new Checks(ctx.now);
   const repo = { owner: query.owner, repo: query.repo };
@@ -37,10 +49,19 @@ export async function resolveBuildRun(client: GitHubClient, query: BuildRunQuery
   let chosen = matching[0]!;
   let artifact: ResolvedArtifact | undefined;
   if (query.artifactName) {
-    ({ artifact, run: chosen } = await findArtifact(client, { ...query, artifactName: query.artifactName }, workflow, matching, checks, ctx));
+    ({ artifact, run: chosen } = await findArtifact(
+      client,
+      { ...query, artifactName: query.artifactName },
+      workflow,
+      matching,
+      checks,
+      ctx,
+    ));
     check.detail = describeChosen(chosen, query.conclusion); // the artifact may have chosen an older run of the commit
   }
-  const environment = query.requireEnvironment ? await checkEnvironment(client, { ...query, requireEnvironment: query.requireEnvironment }, checks, ctx) : undefined;
+  const environment = query.requireEnvironment
+    ? await checkEnvironment(client, { ...query, requireEnvironment: query.requireEnvironment }, checks, ctx)
+    : undefined;
 
   return {
     workflow: { id: workflow.id, name: workflow.name, file, htmlUrl: workflow.html_url },

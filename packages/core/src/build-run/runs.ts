@@ -10,12 +10,18 @@ const MAX_ATTEMPT_READS = 20;
 
 export const short = (sha: string) => `${sha.slice(0, 8)}…`;
 export const newestFirst = (a: WorkflowRun, b: WorkflowRun) =>
-  b.created_at.localeCompare(a.created_at) || b.run_number - a.run_number || (b.run_attempt ?? 1) - (a.run_attempt ?? 1) || b.id - a.id;
-export const stateOf = (run: WorkflowRun) => (run.status === 'completed' ? (run.conclusion ?? 'completed') : (run.status ?? 'unknown'));
+  b.created_at.localeCompare(a.created_at) ||
+  b.run_number - a.run_number ||
+  (b.run_attempt ?? 1) - (a.run_attempt ?? 1) ||
+  b.id - a.id;
+export const stateOf = (run: WorkflowRun) =>
+  run.status === 'completed' ? (run.conclusion ?? 'completed') : (run.status ?? 'unknown');
 /** `successful run`, or `run that concluded "failure"`. */
-export const wantedRun = (conclusion: string) => (conclusion === 'success' ? 'successful run' : `run that concluded "${conclusion}"`);
+export const wantedRun = (conclusion: string) =>
+  conclusion === 'success' ? 'successful run' : `run that concluded "${conclusion}"`;
 /** `#812 attempt 1 success: https://…/runs/812` */
-export const describeChosen = (run: WorkflowRun, conclusion: string) => `#${run.run_number} attempt ${run.run_attempt ?? 1} ${conclusion}: ${run.html_url}`;
+export const describeChosen = (run: WorkflowRun, conclusion: string) =>
+  `#${run.run_number} attempt ${run.run_attempt ?? 1} ${conclusion}: ${run.html_url}`;
 
 /** `2 runs of build-artifacts.yml for 62584375…: 1 failure (#812), 1 in_progress (#813)` */
 export function describeRuns(runs: readonly WorkflowRun[], file: string, sha: string): string {
@@ -60,7 +66,9 @@ export class CommitRuns {
 
   async list(): Promise<WorkflowRun[]> {
     const { query } = this;
-    return (await listRunsOfCommit(this.client, query, this.workflow, query.sha, { branch: query.branch, event: query.event })).items;
+    return (
+      await listRunsOfCommit(this.client, query, this.workflow, query.sha, { branch: query.branch, event: query.event })
+    ).items;
   }
 
   concluded(run: WorkflowRun): boolean {
@@ -71,12 +79,16 @@ export class CommitRuns {
   async matching(listed: WorkflowRun[]): Promise<WorkflowRun[]> {
     const matches = listed.filter((run) => this.concluded(run)).sort(newestFirst);
     const newest = matches[0];
-    const rerun = listed.filter((run) => (run.run_attempt ?? 1) > 1 && !this.concluded(run) && (!newest || newestFirst(run, newest) < 0)).sort(newestFirst);
+    const rerun = listed
+      .filter((run) => (run.run_attempt ?? 1) > 1 && !this.concluded(run) && (!newest || newestFirst(run, newest) < 0))
+      .sort(newestFirst);
     for (const run of rerun) {
       for (let attempt = (run.run_attempt ?? 1) - 1; attempt >= 1; attempt--) {
         const earlier = await this.readAttempt(run, attempt);
         if (earlier && this.concluded(earlier)) {
-          this.logger.info(`Run #${run.run_number} attempt ${run.run_attempt} is ${stateOf(run)}; attempt ${earlier.run_attempt ?? attempt} concluded ${this.query.conclusion}`);
+          this.logger.info(
+            `Run #${run.run_number} attempt ${run.run_attempt} is ${stateOf(run)}; attempt ${earlier.run_attempt ?? attempt} concluded ${this.query.conclusion}`,
+          );
           matches.push({ ...earlier, run_attempt: earlier.run_attempt ?? attempt });
           break;
         }

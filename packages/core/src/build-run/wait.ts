@@ -8,7 +8,8 @@ import type { CheckResult } from '../report/result.js';
 import type { BuildRunQuery, Checks } from './model.js';
 import { CommitRuns, describeChosen, describeRuns, newestFirst, runLinks, short, stateOf, wantedRun } from './runs.js';
 
-const filtersOf = (query: BuildRunQuery) => [query.branch && `branch ${query.branch}`, query.event && `event ${query.event}`].filter(Boolean).join(', ');
+const filtersOf = (query: BuildRunQuery) =>
+  [query.branch && `branch ${query.branch}`, query.event && `event ${query.event}`].filter(Boolean).join(', ');
 
 /**
  * Step 2: the runs of this commit that concluded as required, newest first (never empty), waiting for queued or
@@ -41,7 +42,10 @@ export async function findBuildRuns(
     ({ listed, matching } = await poll());
   }
   if (matching.length === 0) {
-    const message = listed.length === 0 ? await checks.step('Build run', started, () => noRunsMessage(client, query, workflow)) : noMatchMessage(query, workflow, listed, context.now() - started);
+    const message =
+      listed.length === 0
+        ? await checks.step('Build run', started, () => noRunsMessage(client, query, workflow))
+        : noMatchMessage(query, workflow, listed, context.now() - started);
     checks.fail('Build run', message, started);
   }
   return { matching, check: checks.pass('Build run', describeChosen(matching[0]!, query.conclusion), started) };
@@ -70,7 +74,12 @@ async function noRunsMessage(client: GitHubClient, query: BuildRunQuery, workflo
     try {
       const unfiltered = await listRunsOfCommit(client, query, workflow, query.sha, {}, 1);
       if (unfiltered.items.length > 0) {
-        const shown = [...unfiltered.items].sort(newestFirst).slice(0, 5).map((run) => `#${run.run_number} ${stateOf(run)} on branch ${run.head_branch ?? '(none)'} (event ${run.event})`);
+        const shown = [...unfiltered.items]
+          .sort(newestFirst)
+          .slice(0, 5)
+          .map(
+            (run) => `#${run.run_number} ${stateOf(run)} on branch ${run.head_branch ?? '(none)'} (event ${run.event})`,
+          );
         const more = unfiltered.totalCount > shown.length ? `, … ${unfiltered.totalCount - shown.length} more` : '';
         return `${base}; without the filters it has ${shown.join(', ')}${more}. Fix the branch/event inputs (or leave them empty): the commit's build ran under another branch or event.`;
       }
@@ -88,4 +97,3 @@ async function noRunsMessage(client: GitHubClient, query: BuildRunQuery, workflo
   }
   return `${base}. Did ${file} run for this commit (its on: triggers, branch and path filters)?${filters ? ' Check the branch/event filters too.' : ''} Runs: ${workflow.html_url.replace(/\/blob\/[^/]+\/\.github\/workflows\/.*$/, `/actions/workflows/${file}`)}`;
 }
-

@@ -5,7 +5,9 @@ import { getWorkflow, listWorkflows, type RepoRef } from '../github/queries.js';
 import { workflowFile, type Workflow } from '../github/schemas.js';
 
 const listing = (workflows: readonly Workflow[]) =>
-  workflows.length === 0 ? 'it has no workflows' : `its workflows: ${workflows.map((wf) => `${workflowFile(wf)} ("${wf.name}")`).join(', ')}`;
+  workflows.length === 0
+    ? 'it has no workflows'
+    : `its workflows: ${workflows.map((wf) => `${workflowFile(wf)} ("${wf.name}")`).join(', ')}`;
 
 /** Step 1: the workflow, by file name, numeric id or unique display name; an unknown one is told with the repository's workflows. */
 export async function findWorkflow(client: GitHubClient, repo: RepoRef, workflow: string): Promise<Workflow> {
@@ -16,7 +18,9 @@ export async function findWorkflow(client: GitHubClient, repo: RepoRef, workflow
     } catch (error) {
       if (!(error instanceof GitHubHttpError && error.status === 404)) throw error;
       const workflows = await listWorkflows(client, repo);
-      throw new UserError(`Workflow "${workflow}" not found in ${full}; ${listing(workflows)}. Pass one of those file names as the workflow input.`);
+      throw new UserError(
+        `Workflow "${workflow}" not found in ${full}; ${listing(workflows)}. Pass one of those file names as the workflow input.`,
+      );
     }
   }
   const workflows = await listWorkflows(client, repo);
@@ -27,5 +31,7 @@ export async function findWorkflow(client: GitHubClient, repo: RepoRef, workflow
       `Workflow "${workflow}" is ambiguous in ${full}: ${named.map((wf) => `${workflowFile(wf)} ("${wf.name}", id ${wf.id})`).join(', ')} — pass the file name as the workflow input, e.g. workflow: ${workflowFile(named[0]!)}`,
     );
   }
-  throw new UserError(`No workflow named "${workflow}" in ${full}; ${listing(workflows)}. Pass the file name (e.g. build-artifacts.yml) or the exact display name.`);
+  throw new UserError(
+    `No workflow named "${workflow}" in ${full}; ${listing(workflows)}. Pass the file name (e.g. build-artifacts.yml) or the exact display name.`,
+  );
 }

@@ -16,7 +16,9 @@ const GNU = /^(\\?)([0-9a-fA-F]{64}) [ *](.+)$/;
 const BSD = /^(\\?)SHA2?-?256 ?\((.+)\) ?= ?([0-9a-fA-F]{64})$/;
 
 function unescape(name: string, escaped: boolean): string {
-  return escaped ? name.replace(/\\(\\|n|r)/g, (_all, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')) : name;
+  return escaped
+    ? name.replace(/\\(\\|n|r)/g, (_all, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'))
+    : name;
 }
 
 /** Every checksum line of the text; blank lines and `#` comments are skipped, anything else is a problem. */
@@ -27,9 +29,19 @@ export function parseChecksumFile(text: string): { lines: ChecksumLine[]; proble
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const gnu = GNU.exec(line);
-    if (gnu) return void lines.push({ sha256: gnu[2]!.toLowerCase(), name: unescape(gnu[3]!, gnu[1] === '\\'), format: 'sha256sum' });
+    if (gnu)
+      return void lines.push({
+        sha256: gnu[2]!.toLowerCase(),
+        name: unescape(gnu[3]!, gnu[1] === '\\'),
+        format: 'sha256sum',
+      });
     const bsd = BSD.exec(line);
-    if (bsd) return void lines.push({ sha256: bsd[3]!.toLowerCase(), name: unescape(bsd[2]!, bsd[1] === '\\'), format: 'bsd' });
+    if (bsd)
+      return void lines.push({
+        sha256: bsd[3]!.toLowerCase(),
+        name: unescape(bsd[2]!, bsd[1] === '\\'),
+        format: 'bsd',
+      });
     problems.push(`line ${index + 1} is neither "<sha256>  <file>" nor "SHA256 (<file>) = <sha256>"`);
   });
   return { lines, problems };
@@ -48,12 +60,18 @@ export function checksumFor(text: string, fileName: string): ChecksumLine {
   if (distinct.size > 1) throw new Error(`it has ${named.length} different checksums for ${wanted}`);
   if (named.length > 0) return named[0]!;
   if (lines.length === 1) return lines[0]!;
-  throw new Error(`none of its ${lines.length} lines names ${wanted} (it names ${lines.slice(0, 3).map((line) => line.name).join(', ')}${lines.length > 3 ? ', …' : ''})`);
+  throw new Error(
+    `none of its ${lines.length} lines names ${wanted} (it names ${lines
+      .slice(0, 3)
+      .map((line) => line.name)
+      .join(', ')}${lines.length > 3 ? ', …' : ''})`,
+  );
 }
 
 /** One line in `sha256sum`'s format (text mode, two spaces), so `sha256sum -c` reads it. */
 export function formatChecksumLine(sha256: string, fileName: string): string {
   if (!SHA256_HEX.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`);
-  if (/[\\\n\r]/.test(fileName)) return `\\${sha256.toLowerCase()}  ${fileName.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}\n`;
+  if (/[\\\n\r]/.test(fileName))
+    return `\\${sha256.toLowerCase()}  ${fileName.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}\n`;
   return `${sha256.toLowerCase()}  ${fileName}\n`;
 }

@@ -27,7 +27,11 @@ export async function commitTime(dir: string, commit: string): Promise<Date | un
 /** An mtime input: ISO 8601 (`2026-11-23T08:00:00Z`) or Unix seconds. */
 export function parseMtime(text: string): Date | undefined {
   const trimmed = text.trim();
-  const date = /^\d+$/.test(trimmed) ? new Date(Number(trimmed) * 1000) : /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? new Date(trimmed) : undefined;
+  const date = /^\d+$/.test(trimmed)
+    ? new Date(Number(trimmed) * 1000)
+    : /^\d{4}-\d{2}-\d{2}/.test(trimmed)
+      ? new Date(trimmed)
+      : undefined;
   return date && !Number.isNaN(date.getTime()) && date.getTime() >= 0 ? date : undefined;
 }
 

@@ -37,7 +37,11 @@ export class ArtifactUnavailable extends UserError {
   override name = 'ArtifactUnavailable';
 }
 
-export async function downloadRunArtifact(client: GitHubClient, source: ArtifactSource, tempRoot = process.env.RUNNER_TEMP || tmpdir()): Promise<DownloadedArtifact> {
+export async function downloadRunArtifact(
+  client: GitHubClient,
+  source: ArtifactSource,
+  tempRoot = process.env.RUNNER_TEMP || tmpdir(),
+): Promise<DownloadedArtifact> {
   const where = `run ${source.runId} of ${source.owner}/${source.repo}`;
   const all = await listRunArtifacts(client, source, { id: source.runId, run_number: source.runId }, source.name);
   const live = all.filter((artifact) => !artifact.expired).sort((a, b) => b.id - a.id)[0];
@@ -48,7 +52,9 @@ export async function downloadRunArtifact(client: GitHubClient, source: Artifact
         `Artifact "${source.name}" of ${where} expired${expired.expires_at ? ` at ${expired.expires_at}` : ''} and cannot be downloaded; re-run the build for this commit (expired artifacts cannot be restored), or raise retention-days where it is uploaded.`,
       );
     }
-    throw new ArtifactUnavailable(`${where} has no artifact named "${source.name}"; check artifact-name against the name the build uploads (e.g. resolve-build-run's artifact-name output) and run-id.`);
+    throw new ArtifactUnavailable(
+      `${where} has no artifact named "${source.name}"; check artifact-name against the name the build uploads (e.g. resolve-build-run's artifact-name output) and run-id.`,
+    );
   }
   const digest = live.digest && /^sha256:[0-9a-f]{64}$/i.test(live.digest) ? live.digest.toLowerCase() : undefined;
   const dir = await mkdtemp(join(tempRoot, 'dg-artifact-'));
@@ -57,21 +63,46 @@ export async function downloadRunArtifact(client: GitHubClient, source: Artifact
     const result = await new DefaultArtifactClient().downloadArtifact(live.id, {
       path: dir,
       ...(digest ? { expectedHash: digest } : {}),
-      findBy: { token: source.token, workflowRunId: source.runId, repositoryOwner: source.owner, repositoryName: source.repo },
+      findBy: {
+        token: source.token,
+        workflowRunId: source.runId,
+        repositoryOwner: source.owner,
+        repositoryName: source.repo,
+      },
     });
-    return { dir, id: live.id, digest, digestVerified: digest ? !result.digestMismatch : undefined, sizeInBytes: live.size_in_bytes };
+    return {
+      dir,
+      id: live.id,
+      digest,
+      digestVerified: digest ? !result.digestMismatch : undefined,
+      sizeInBytes: live.size_in_bytes,
+    };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     const status = (error as { status?: number }).status;
     const message = error instanceof Error ? error.message : String(error);
-    if (status === 410 || /\b410\b|expired/i.test(message)) throw new ArtifactUnavailable(`Artifact "${source.name}" (id ${live.id}) of ${where} has expired (GitHub answered 410 Gone); re-run the build for this commit.`);
-    if (status === 404) throw new ArtifactUnavailable(`Artifact "${source.name}" (id ${live.id}) of ${where} was not found for download (404); it may have been deleted, or the token lacks actions: read on ${source.owner}/${source.repo}.`);
-    if (status === 401 || status === 403) throw new ArtifactUnavailable(`Downloading artifact "${source.name}" of ${where} was refused (${status}); github-token needs actions: read on ${source.owner}/${source.repo}.`);
-    throw new ArtifactUnavailable(`Downloading artifact "${source.name}" (id ${live.id}) of ${where} failed: ${message}`);
+    if (status === 410 || /\b410\b|expired/i.test(message))
+      throw new ArtifactUnavailable(
+        `Artifact "${source.name}" (id ${live.id}) of ${where} has expired (GitHub answered 410 Gone); re-run the build for this commit.`,
+      );
+    if (status === 404)
+      throw new ArtifactUnavailable(
+        `Artifact "${source.name}" (id ${live.id}) of ${where} was not found for download (404); it may have been deleted, or the token lacks actions: read on ${source.owner}/${source.repo}.`,
+      );
+    if (status === 401 || status === 403)
+      throw new ArtifactUnavailable(
+        `Downloading artifact "${source.name}" of ${where} was refused (${status}); github-token needs actions: read on ${source.owner}/${source.repo}.`,
+      );
+    throw new ArtifactUnavailable(
+      `Downloading artifact "${source.name}" (id ${live.id}) of ${where} failed: ${message}`,
+    );
   }
 }
 
 /** The files directly in a downloaded artifact's folder. */
 export async function artifactFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => entry.name).sort();
+  return (await readdir(dir, { withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name)
+    .sort();
 }

@@ -38,7 +38,11 @@ export interface PackResult {
 }
 
 /** Paths below `root`, sorted (directories before their contents), without excluded ones. */
-export async function bundleEntries(root: string, exclude: readonly RegExp[], skip: (path: string) => boolean = () => false): Promise<{ entries: string[]; excluded: string[] }> {
+export async function bundleEntries(
+  root: string,
+  exclude: readonly RegExp[],
+  skip: (path: string) => boolean = () => false,
+): Promise<{ entries: string[]; excluded: string[] }> {
   const entries: string[] = [];
   const left: string[] = [];
   const walk = async (dir: string, prefix: string) => {
@@ -56,7 +60,11 @@ export async function bundleEntries(root: string, exclude: readonly RegExp[], sk
         entries.push(path);
         await walk(full, path);
       } else if (stat.isFile() || stat.isSymbolicLink()) entries.push(path);
-      else throw new ArgumentError('dir', `${path} is not a file, directory or symlink (a socket, FIFO or device); exclude it`);
+      else
+        throw new ArgumentError(
+          'dir',
+          `${path} is not a file, directory or symlink (a socket, FIFO or device); exclude it`,
+        );
     }
   };
   await walk(root, '');
@@ -67,16 +75,27 @@ function normaliseMode(entry: WriteEntry): void {
   const stat = entry.stat as { mode: number; isDirectory(): boolean; isSymbolicLink(): boolean } | undefined;
   if (!stat) return;
   const type = stat.mode & ~0o7777;
-  const perms = stat.isDirectory() || stat.isSymbolicLink() ? (stat.isSymbolicLink() ? 0o777 : 0o755) : stat.mode & 0o100 ? 0o755 : 0o644;
+  const perms =
+    stat.isDirectory() || stat.isSymbolicLink()
+      ? stat.isSymbolicLink()
+        ? 0o777
+        : 0o755
+      : stat.mode & 0o100
+        ? 0o755
+        : 0o644;
   stat.mode = type | perms;
 }
 
 export async function packBundle(config: PackConfig): Promise<PackResult> {
   const dir = resolve(config.dir);
   const stat = await lstat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new ArgumentError('dir', `${config.dir} is not a directory; pass the folder the build produced`);
+  if (!stat?.isDirectory())
+    throw new ArgumentError('dir', `${config.dir} is not a directory; pass the folder the build produced`);
   if (!/^[A-Za-z0-9._+@-]+$/.test(config.name) || config.name.startsWith('.')) {
-    throw new ArgumentError('name', `"${config.name}" is not a file name (letters, digits and . _ + @ -, not starting with "."), e.g. deployment-bundle-{sha}`);
+    throw new ArgumentError(
+      'name',
+      `"${config.name}" is not a file name (letters, digits and . _ + @ -, not starting with "."), e.g. deployment-bundle-{sha}`,
+    );
   }
   const outputDir = resolve(config.outputDir);
   await mkdir(outputDir, { recursive: true });
@@ -91,7 +110,15 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
     // node-tar is loaded when there is something to pack (a bad input fails without it).
     const { create: createTar } = await import('tar');
     const tar = createTar(
-      { cwd: dir, gzip: { portable: true } as never, portable: true, mtime: config.mtime, noDirRecurse: true, follow: false, onWriteEntry: normaliseMode },
+      {
+        cwd: dir,
+        gzip: { portable: true } as never,
+        portable: true,
+        mtime: config.mtime,
+        noDirRecurse: true,
+        follow: false,
+        onWriteEntry: normaliseMode,
+      },
       entries,
     );
     await pipeline(tar as unknown as NodeJS.ReadableStream, createWriteStream(partial, { mode: 0o644 }));

@@ -13,7 +13,8 @@ export function releaseName(commitSha: string, at: Date): string {
 export function releaseNameProblem(name: string): string | undefined {
   if (name === '' || name === '.' || name === '..') return `"${name}" is not a directory name`;
   if (name.startsWith('.')) return `"${name}" starts with "." (hidden; release-switch never takes it for a release)`;
-  if (!/^[A-Za-z0-9._+@-]+$/.test(name)) return `"${name}" may only hold letters, digits and . _ + @ - (one directory name, no "/")`;
+  if (!/^[A-Za-z0-9._+@-]+$/.test(name))
+    return `"${name}" may only hold letters, digits and . _ + @ - (one directory name, no "/")`;
   return undefined;
 }
 

@@ -22,7 +22,9 @@ export class BundleRefused extends UserError {
     readonly entry: string | undefined,
     readonly reason: string,
   ) {
-    super(entry === undefined ? `Bundle refused: ${reason}` : `Bundle refused: entry ${JSON.stringify(entry)} ${reason}`);
+    super(
+      entry === undefined ? `Bundle refused: ${reason}` : `Bundle refused: entry ${JSON.stringify(entry)} ${reason}`,
+    );
   }
 }
 
@@ -43,13 +45,17 @@ const KIND: Record<string, string> = {
 };
 
 /** The problem of one entry, or undefined; `links` holds the symlinks seen so far (paths, normalised). */
-export function entryProblem(entry: { path: string; type: string; linkpath?: string }, links: Set<string>): string | undefined {
+export function entryProblem(
+  entry: { path: string; type: string; linkpath?: string },
+  links: Set<string>,
+): string | undefined {
   const path = entry.path;
   if (path === '' || path.includes('\0')) return 'has an empty or invalid path';
   if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) return 'is an absolute path';
   const segments = path.split(/[\\/]/);
   if (segments.includes('..')) return 'has a ".." segment';
-  if (!ALLOWED.has(entry.type)) return `is ${KIND[entry.type] ?? `an entry of type ${entry.type}`} (only files, directories and links inside the release are unpacked)`;
+  if (!ALLOWED.has(entry.type))
+    return `is ${KIND[entry.type] ?? `an entry of type ${entry.type}`} (only files, directories and links inside the release are unpacked)`;
   const clean = posix.normalize(path).replace(/\/+$/, '');
   const parts = clean.split('/');
   for (let i = 1; i < parts.length; i++) {
@@ -60,14 +66,19 @@ export function entryProblem(entry: { path: string; type: string; linkpath?: str
     const what = entry.type === 'SymbolicLink' ? 'symlink' : 'hard link';
     const target = entry.linkpath ?? '';
     if (target === '') return `is a ${what} without a target`;
-    if (target.startsWith('/') || /^[A-Za-z]:/.test(target)) return `is a ${what} to the absolute path ${JSON.stringify(target)}, outside the release`;
+    if (target.startsWith('/') || /^[A-Za-z]:/.test(target))
+      return `is a ${what} to the absolute path ${JSON.stringify(target)}, outside the release`;
     // A symlink's target is relative to its own folder; a hard link's to the archive's root.
     const resolved = posix.normalize(entry.type === 'SymbolicLink' ? posix.join(posix.dirname(clean), target) : target);
-    if (resolved === '..' || resolved.startsWith('../')) return `is a ${what} to ${JSON.stringify(target)}, outside the release`;
+    if (resolved === '..' || resolved.startsWith('../'))
+      return `is a ${what} to ${JSON.stringify(target)}, outside the release`;
     if (entry.type === 'Link') {
-      if (target.split('/').includes('..')) return `is a hard link whose target ${JSON.stringify(target)} has a ".." segment`;
+      if (target.split('/').includes('..'))
+        return `is a hard link whose target ${JSON.stringify(target)} has a ".." segment`;
       const tparts = resolved.split('/');
-      for (let i = 1; i <= tparts.length; i++) if (links.has(tparts.slice(0, i).join('/'))) return `is a hard link through the symlink ${JSON.stringify(tparts.slice(0, i).join('/'))}`;
+      for (let i = 1; i <= tparts.length; i++)
+        if (links.has(tparts.slice(0, i).join('/')))
+          return `is a hard link through the symlink ${JSON.stringify(tparts.slice(0, i).join('/'))}`;
     }
   }
   return undefined;
@@ -93,7 +104,13 @@ export async function scanBundle(bundlePath: string, maxSize: number): Promise<S
     if (problem) return refuse(new BundleRefused(entry.path, problem));
     entries++;
     contentBytes += entry.size ?? 0;
-    if (contentBytes > maxSize) return refuse(new BundleRefused(entry.path, `takes the archive to ${contentBytes} bytes uncompressed, over max-size (${maxSize} bytes)`));
+    if (contentBytes > maxSize)
+      return refuse(
+        new BundleRefused(
+          entry.path,
+          `takes the archive to ${contentBytes} bytes uncompressed, over max-size (${maxSize} bytes)`,
+        ),
+      );
     if (entry.type === 'SymbolicLink') links.add(posix.normalize(entry.path).replace(/\/+$/, ''));
     entry.resume();
   });
@@ -101,7 +118,10 @@ export async function scanBundle(bundlePath: string, maxSize: number): Promise<S
     transform(chunk: Buffer, _encoding, done) {
       tarBytes += chunk.length;
       if (tarBytes > maxSize) {
-        const error = new BundleRefused(current, `${current === undefined ? 'is' : 'is where the archive is'} over max-size (${maxSize} bytes) uncompressed (gunzip yields more than that)`);
+        const error = new BundleRefused(
+          current,
+          `${current === undefined ? 'is' : 'is where the archive is'} over max-size (${maxSize} bytes) uncompressed (gunzip yields more than that)`,
+        );
         refusal ??= error;
         return done(error);
       }
@@ -109,7 +129,12 @@ export async function scanBundle(bundlePath: string, maxSize: number): Promise<S
     },
   });
   try {
-    await pipeline(createReadStream(bundlePath, { highWaterMark: 1024 * 1024 }), createGunzip(), counter, parser as unknown as NodeJS.WritableStream);
+    await pipeline(
+      createReadStream(bundlePath, { highWaterMark: 1024 * 1024 }),
+      createGunzip(),
+      counter,
+      parser as unknown as NodeJS.WritableStream,
+    );
   } catch (error) {
     if (refusal) throw refusal;
     const message = error instanceof Error ? error.message : String(error);
@@ -132,7 +157,9 @@ export class ReleaseExists extends UserError {
 }
 
 export function releaseExistsError(releaseDir: string): ReleaseExists {
-  return new ReleaseExists(`Release directory ${releaseDir} already exists; a release is never overwritten. Pass another release-name, or remove it if it is a failed attempt.`);
+  return new ReleaseExists(
+    `Release directory ${releaseDir} already exists; a release is never overwritten. Pass another release-name, or remove it if it is a failed attempt.`,
+  );
 }
 
 /**

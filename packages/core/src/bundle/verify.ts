@@ -13,7 +13,8 @@ import { SHA256_HEX, sha256File } from './hash.js';
 import { commitShaIn, releaseName as makeReleaseName, releaseNameProblem } from './release-name.js';
 import { BundleRefused, releaseExistsError, scanBundle, unpackLocal } from './unpack.js';
 
-export type BundleSource = { kind: 'file'; path: string } | { kind: 'artifact'; artifact: ArtifactSource; client: GitHubClient };
+export type BundleSource =
+  { kind: 'file'; path: string } | { kind: 'artifact'; artifact: ArtifactSource; client: GitHubClient };
 
 export interface VerifyConfig {
   source: BundleSource;
@@ -88,13 +89,22 @@ async function bundleInArtifact(dir: string, artifactName: string): Promise<stri
   if (bundles.length === 1) return join(dir, bundles[0]!);
   throw new UserError(
     bundles.length === 0
-      ? `Artifact "${artifactName}" holds no .tar.gz (it has ${files.slice(0, 5).map((name) => JSON.stringify(name)).join(', ') || 'no files'}); upload the bundle pack-bundle wrote (bundle-path and checksum-path).`
+      ? `Artifact "${artifactName}" holds no .tar.gz (it has ${
+          files
+            .slice(0, 5)
+            .map((name) => JSON.stringify(name))
+            .join(', ') || 'no files'
+        }); upload the bundle pack-bundle wrote (bundle-path and checksum-path).`
       : `Artifact "${artifactName}" holds ${bundles.length} bundles (${bundles.slice(0, 5).join(', ')}); upload one, or name it ${artifactName}.tar.gz.`,
   );
 }
 
 /** The expected SHA-256 from the checksum file and/or expected-sha256; both given must agree. */
-async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded: boolean): Promise<{ sha256: string; sources: string[] }> {
+async function expectedHash(
+  config: VerifyConfig,
+  bundlePath: string,
+  downloaded: boolean,
+): Promise<{ sha256: string; sources: string[] }> {
   const sources: string[] = [];
   let fromFile: string | undefined;
   const explicit = config.checksumFile !== undefined;
@@ -104,12 +114,18 @@ async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded
     try {
       text = await readFile(checksumPath, 'utf8');
     } catch (error) {
-      throw new ArgumentError('checksumFile', `${config.checksumFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); pass the .sha256 file pack-bundle wrote`);
+      throw new ArgumentError(
+        'checksumFile',
+        `${config.checksumFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); pass the .sha256 file pack-bundle wrote`,
+      );
     }
     try {
       fromFile = checksumFor(text, basename(bundlePath)).sha256;
     } catch (error) {
-      throw new ArgumentError('checksumFile', `${explicit ? config.checksumFile : checksumPath} is not a checksum file for ${basename(bundlePath)}: ${(error as Error).message}`);
+      throw new ArgumentError(
+        'checksumFile',
+        `${explicit ? config.checksumFile : checksumPath} is not a checksum file for ${basename(bundlePath)}: ${(error as Error).message}`,
+      );
     }
     sources.push(`checksum file ${basename(checksumPath)}`);
   }
@@ -122,7 +138,9 @@ async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded
     );
   }
   if (fromFile !== undefined && given !== undefined && fromFile !== given) {
-    throw new UserError(`The checksum file (${fromFile}) and expected-sha256 (${given}) disagree; nothing was unpacked. Pass the checksum of the same build to both, or only one.`);
+    throw new UserError(
+      `The checksum file (${fromFile}) and expected-sha256 (${given}) disagree; nothing was unpacked. Pass the checksum of the same build to both, or only one.`,
+    );
   }
   return { sha256: (given ?? fromFile)!, sources };
 }
@@ -130,8 +148,15 @@ async function expectedHash(config: VerifyConfig, bundlePath: string, downloaded
 function defaultReleaseName(config: VerifyConfig, bundlePath: string): string {
   if (config.releaseName !== undefined) return config.releaseName;
   const artifactName = config.source.kind === 'artifact' ? config.source.artifact.name : '';
-  const sha = commitShaIn(basename(bundlePath)) ?? commitShaIn(artifactName) ?? (config.commitSha && /^[0-9a-f]{40}$/i.test(config.commitSha) ? config.commitSha.toLowerCase() : undefined);
-  if (!sha) throw new ArgumentError('releaseName', `cannot be derived: neither the bundle's name (${basename(bundlePath)}) nor GITHUB_SHA holds a full commit SHA; pass release-name (e.g. 20250102_030405-abcdef12)`);
+  const sha =
+    commitShaIn(basename(bundlePath)) ??
+    commitShaIn(artifactName) ??
+    (config.commitSha && /^[0-9a-f]{40}$/i.test(config.commitSha) ? config.commitSha.toLowerCase() : undefined);
+  if (!sha)
+    throw new ArgumentError(
+      'releaseName',
+      `cannot be derived: neither the bundle's name (${basename(bundlePath)}) nor GITHUB_SHA holds a full commit SHA; pass release-name (e.g. 20250102_030405-abcdef12)`,
+    );
   return makeReleaseName(sha, config.now ?? new Date());
 }
 
@@ -142,7 +167,10 @@ function defaultReleaseName(config: VerifyConfig, bundlePath: string): string {
  */
 export async function verifyBundle(target: Target, config: VerifyConfig, context: CoreContext): Promise<VerifyOutcome> {
   if (config.expectedSha256 !== undefined && !SHA256_HEX.test(config.expectedSha256)) {
-    throw new ArgumentError('expectedSha256', `"${config.expectedSha256}" is not a SHA-256 (64 hex digits), e.g. pack-bundle's sha256 output`);
+    throw new ArgumentError(
+      'expectedSha256',
+      `"${config.expectedSha256}" is not a SHA-256 (64 hex digits), e.g. pack-bundle's sha256 output`,
+    );
   }
   const nameProblem = config.releaseName === undefined ? undefined : releaseNameProblem(config.releaseName);
   if (nameProblem) throw new ArgumentError('releaseName', nameProblem);
@@ -161,13 +189,28 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
       downloadDir = downloaded.dir;
       outcome.artifact = { id: downloaded.id, digest: downloaded.digest, digestVerified: downloaded.digestVerified };
       bundlePath = await bundleInArtifact(downloaded.dir, artifact.name);
-      step.pass('Download', `artifact "${artifact.name}" (id ${downloaded.id}, ${downloaded.sizeInBytes} bytes) of run ${artifact.runId} → ${basename(bundlePath)}`, started);
-      if (downloaded.digestVerified === undefined) step.skip('Artifact digest', 'GitHub reports no digest for this artifact (uploaded before upload-artifact v4)');
-      else if (downloaded.digestVerified) step.pass('Artifact digest', `the zip matches GitHub's ${downloaded.digest}`, started);
-      else step.fail('Artifact digest', `the downloaded zip does not match the digest GitHub reports (${downloaded.digest}); it was deleted and nothing was unpacked`, started);
+      step.pass(
+        'Download',
+        `artifact "${artifact.name}" (id ${downloaded.id}, ${downloaded.sizeInBytes} bytes) of run ${artifact.runId} → ${basename(bundlePath)}`,
+        started,
+      );
+      if (downloaded.digestVerified === undefined)
+        step.skip('Artifact digest', 'GitHub reports no digest for this artifact (uploaded before upload-artifact v4)');
+      else if (downloaded.digestVerified)
+        step.pass('Artifact digest', `the zip matches GitHub's ${downloaded.digest}`, started);
+      else
+        step.fail(
+          'Artifact digest',
+          `the downloaded zip does not match the digest GitHub reports (${downloaded.digest}); it was deleted and nothing was unpacked`,
+          started,
+        );
     } else {
       bundlePath = resolve(config.source.path);
-      if (!(await isFile(bundlePath))) throw new ArgumentError('bundle', `${config.source.path} is not a file; pass the path of the .tar.gz (pack-bundle's bundle-path output)`);
+      if (!(await isFile(bundlePath)))
+        throw new ArgumentError(
+          'bundle',
+          `${config.source.path} is not a file; pass the path of the .tar.gz (pack-bundle's bundle-path output)`,
+        );
     }
     outcome.bundlePath = bundlePath;
 
@@ -178,7 +221,11 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
     const { sha256, size } = await sha256File(bundlePath, config.signal);
     outcome.size = size;
     if (sha256 !== expected.sha256) {
-      step.fail('Checksum', `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`, started);
+      step.fail(
+        'Checksum',
+        `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`,
+        started,
+      );
     }
     outcome.sha256 = sha256;
     step.pass('Checksum', `${sha256} (${size} bytes) matches ${expected.sources.join(' and ')}`, started);
@@ -198,19 +245,34 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
         throw error;
       }
       outcome.files = scan.entries;
-      step.pass('Entries', `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): no absolute paths, no "..", no links outside, no devices or FIFOs`, started);
+      step.pass(
+        'Entries',
+        `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): no absolute paths, no "..", no links outside, no devices or FIFOs`,
+        started,
+      );
       // 4. Unpacked into a temporary directory beside the release, renamed into place.
       started = context.now();
       let releaseDir: string;
       try {
-        releaseDir = target instanceof LocalTarget ? await unpackLocal(bundlePath, localPath(config.extractTo), name) : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
+        releaseDir =
+          target instanceof LocalTarget
+            ? await unpackLocal(bundlePath, localPath(config.extractTo), name)
+            : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
       } catch (error) {
         if (error instanceof UserError || error instanceof StepFailed) throw error;
         // A filesystem failure (no space, no permission) or a tar error: told, with nothing left behind.
-        releaseDir = step.fail('Unpack', `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`, started);
+        releaseDir = step.fail(
+          'Unpack',
+          `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`,
+          started,
+        );
       }
       outcome.releaseDir = releaseDir;
-      step.pass('Unpack', `${releaseDir} on ${target.description}${target instanceof LocalTarget ? '' : ' (SHA-256 checked again on the host)'}`, started);
+      step.pass(
+        'Unpack',
+        `${releaseDir} on ${target.description}${target instanceof LocalTarget ? '' : ' (SHA-256 checked again on the host)'}`,
+        started,
+      );
     }
     outcome.ok = true;
   } catch (error) {
@@ -233,7 +295,15 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
  * directory beside the release and renamed into place (`mv -T`, never into or over an existing directory).
  * Whatever fails, the temporary file and directory are removed.
  */
-async function unpackRemote(target: Target, bundlePath: string, sha256: string, extractTo: string, name: string, step: ReturnType<typeof steps>, started: number): Promise<string> {
+async function unpackRemote(
+  target: Target,
+  bundlePath: string,
+  sha256: string,
+  extractTo: string,
+  name: string,
+  step: ReturnType<typeof steps>,
+  started: number,
+): Promise<string> {
   const dir = shellPath(extractTo);
   const release = `${extractTo.replace(/\/+$/, '')}/${name}`;
   const script = [
@@ -266,8 +336,16 @@ async function unpackRemote(target: Target, bundlePath: string, sha256: string, 
     case 3:
       throw releaseExistsError(`${release} on ${target.description}`);
     case 4:
-      return step.fail('Unpack', `SHA-256 on ${target.description} is ${hostSha ?? '?'}, not ${sha256}: the upload was changed on the way; it was deleted and nothing was unpacked`, started);
+      return step.fail(
+        'Unpack',
+        `SHA-256 on ${target.description} is ${hostSha ?? '?'}, not ${sha256}: the upload was changed on the way; it was deleted and nothing was unpacked`,
+        started,
+      );
     default:
-      return step.fail('Unpack', `unpacking into ${release} on ${target.description} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderr || 'no output'}; nothing was left behind`, started);
+      return step.fail(
+        'Unpack',
+        `unpacking into ${release} on ${target.description} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderr || 'no output'}; nothing was left behind`,
+        started,
+      );
   }
 }

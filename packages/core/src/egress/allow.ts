@@ -42,7 +42,8 @@ export function parseAllowEntry(line: string): LineResult<AllowEntry> {
   let portText: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
   if (bracketed) [, spec, portText] = bracketed as unknown as [string, string, string | undefined];
-  else if ((text.match(/:/g) ?? []).length > 1) spec = text; // a bare IPv6 address or network: no port
+  else if ((text.match(/:/g) ?? []).length > 1)
+    spec = text; // a bare IPv6 address or network: no port
   else [spec, portText] = text.split(':') as [string, string | undefined];
   const port = parsePort(portText);
   if (port === 'bad') return bad(`has port "${portText}", which is not a number from 1 to 65535`);
@@ -50,7 +51,10 @@ export function parseAllowEntry(line: string): LineResult<AllowEntry> {
     const entry = network(text, spec, port);
     return entry ? { value: entry } : bad('is not an IPv4/IPv6 address or network');
   }
-  if (spec.includes('*')) return PATTERN.test(spec) ? { value: { kind: 'pattern', text, pattern: spec.toLowerCase(), port } } : bad('is not a name pattern (only a leading "*." is allowed)');
+  if (spec.includes('*'))
+    return PATTERN.test(spec)
+      ? { value: { kind: 'pattern', text, pattern: spec.toLowerCase(), port } }
+      : bad('is not a name pattern (only a leading "*." is allowed)');
   if (!HOST.test(spec)) return bad('is not a host name');
   return { value: { kind: 'host', text, host: spec.toLowerCase().replace(/\.$/, ''), port } };
 }
@@ -103,7 +107,13 @@ export function namesFor(address: string, resolved: ReadonlyMap<string, readonly
 }
 
 /** Whether a connection to address:port is allowed; `names` adds names known from elsewhere (a reverse lookup). */
-export function isAllowed(context: AllowContext, address: string, port: number, protocol: Protocol, names: readonly string[] = []): boolean {
+export function isAllowed(
+  context: AllowContext,
+  address: string,
+  port: number,
+  protocol: Protocol,
+  names: readonly string[] = [],
+): boolean {
   const target = normalizeAddress(address);
   if (context.allowLoopback && isLoopback(target)) return true;
   if (port === 53 && (protocol === 'udp' || protocol === 'tcp') && context.dnsServers.includes(target)) return true;
@@ -111,14 +121,18 @@ export function isAllowed(context: AllowContext, address: string, port: number, 
   return context.entries.some((entry) => {
     if (entry.port !== undefined && entry.port !== port) return false;
     if (entry.kind === 'network') return inNetwork(entry, target);
-    if (entry.kind === 'host') return entry.host === target || (context.resolved.get(entry.host) ?? []).includes(target);
+    if (entry.kind === 'host')
+      return entry.host === target || (context.resolved.get(entry.host) ?? []).includes(target);
     return known.some((name) => patternMatches(entry.pattern, name));
   });
 }
 
 /** The system's DNS servers: resolv.conf's nameservers, and systemd-resolved's upstream ones when it is the stub. */
 export function dnsServersFrom(resolvConf: string, resolvedUpstream = ''): string[] {
-  const servers = (text: string) => [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((match) => normalizeAddress(match[1]!.replace(/%.*$/, '')));
+  const servers = (text: string) =>
+    [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((match) => normalizeAddress(match[1]!.replace(/%.*$/, '')));
   const stub = servers(resolvConf);
-  return [...new Set([...stub, ...(stub.some((server) => server.startsWith('127.')) ? servers(resolvedUpstream) : [])])];
+  return [
+    ...new Set([...stub, ...(stub.some((server) => server.startsWith('127.')) ? servers(resolvedUpstream) : [])]),
+  ];
 }

@@ -20,7 +20,14 @@ export interface ConnectionEvent {
 export function parseConntrackLine(line: string, now = Date.now()): ConnectionEvent | undefined {
   const match = /^\s*(?:\[(\d+)\.(\d+)\])?\s*\[NEW\]\s+(ipv4|ipv6)\s+\d+\s+([a-z0-9-]+)\s+\d+\s+(.*)$/i.exec(line);
   if (!match) return undefined;
-  const [, seconds, fraction, family, protocol, rest] = match as unknown as [string, string | undefined, string | undefined, string, string, string];
+  const [, seconds, fraction, family, protocol, rest] = match as unknown as [
+    string,
+    string | undefined,
+    string | undefined,
+    string,
+    string,
+    string,
+  ];
   const field = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S+)`).exec(rest)?.[1];
   const source = field('src');
   const destination = field('dst');

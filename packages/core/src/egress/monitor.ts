@@ -49,7 +49,10 @@ export interface Snapshot {
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
-export async function resolveHosts(entries: readonly AllowEntry[], known: Record<string, string[]> = {}): Promise<Record<string, string[]>> {
+export async function resolveHosts(
+  entries: readonly AllowEntry[],
+  known: Record<string, string[]> = {},
+): Promise<Record<string, string[]>> {
   const resolved: Record<string, string[]> = {};
   for (const [name, addresses] of Object.entries(known)) resolved[name] = [...addresses];
   await Promise.all(
@@ -68,7 +71,8 @@ export const destinationKey = (protocol: string, address: string, port: number) 
 
 function localAddresses(): Set<string> {
   const addresses = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const item of list ?? []) addresses.add(normalizeAddress(item.address.replace(/%.*$/, '')));
+  for (const list of Object.values(networkInterfaces()))
+    for (const item of list ?? []) addresses.add(normalizeAddress(item.address.replace(/%.*$/, '')));
   return addresses;
 }
 
@@ -80,7 +84,16 @@ export async function runMonitor(configPath: string): Promise<void> {
     snapshot.errors.push(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`);
     dirty = true;
   });
-  const snapshot: Snapshot = { pid: process.pid, method: config.method, ready: false, stopped: false, resolved: config.resolved, destinations: [], blockedFirstSeen: {}, errors: [] };
+  const snapshot: Snapshot = {
+    pid: process.pid,
+    method: config.method,
+    ready: false,
+    stopped: false,
+    resolved: config.resolved,
+    destinations: [],
+    blockedFirstSeen: {},
+    errors: [],
+  };
   const byKey = new Map<string, Destination>();
   let dirty = true;
   const flush = () => {
@@ -93,7 +106,10 @@ export async function runMonitor(configPath: string): Promise<void> {
   const probePorts = new Set<number>();
   let probeSeen = false;
 
-  const record = (event: { protocol: string; destination: string; port: number; time: number }, owner?: () => Promise<{ pid: number; process: string } | undefined>) => {
+  const record = (
+    event: { protocol: string; destination: string; port: number; time: number },
+    owner?: () => Promise<{ pid: number; process: string } | undefined>,
+  ) => {
     const address = normalizeAddress(event.destination);
     // Connections to this machine's own addresses are inbound (or to itself); loopback is judged by allow-loopback.
     if (locals.has(address) && !isLoopback(address)) return;
@@ -101,7 +117,13 @@ export async function runMonitor(configPath: string): Promise<void> {
     const known = byKey.get(key);
     dirty = true;
     if (known) return void known.count++;
-    const destination: Destination = { address, port: event.port, protocol: event.protocol, count: 1, firstSeen: new Date(event.time).toISOString() };
+    const destination: Destination = {
+      address,
+      port: event.port,
+      protocol: event.protocol,
+      count: 1,
+      firstSeen: new Date(event.time).toISOString(),
+    };
     byKey.set(key, destination);
     void owner?.().then((found) => {
       if (!found) return;
@@ -122,13 +144,16 @@ export async function runMonitor(configPath: string): Promise<void> {
     child.on('error', (error) => snapshot.errors.push(`conntrack could not be started: ${error.message}`));
     child.on('exit', (code, signal) => {
       if (stopping) return;
-      snapshot.errors.push(`the conntrack listener ended while the job ran (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`);
+      snapshot.errors.push(
+        `the conntrack listener ended while the job ran (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`,
+      );
       flush();
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const event = parseConntrackLine(line);
       if (!event) return;
-      if (event.protocol === 'udp' && event.port === 9 && probePorts.has(event.sourcePort)) return void (probeSeen = true);
+      if (event.protocol === 'udp' && event.port === 9 && probePorts.has(event.sourcePort))
+        return void (probeSeen = true);
       record(event, () => ownerOfConnection(event));
     });
     // Ready once conntrack reports a datagram the monitor sends itself: from then on no connection is missed. Each
@@ -142,19 +167,27 @@ export async function runMonitor(configPath: string): Promise<void> {
       probe.close();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    if (!probeSeen) snapshot.errors.push('conntrack reported no events within 10s (is connection tracking available in this network namespace?)');
+    if (!probeSeen)
+      snapshot.errors.push(
+        'conntrack reported no events within 10s (is connection tracking available in this network namespace?)',
+      );
   } else {
     const seen = new Map<string, ProcSocket>();
     const poll = async () => {
       const sockets = await readSockets();
-      const listening = new Set(sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`));
+      const listening = new Set(
+        sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`),
+      );
       const current = new Set<string>();
       for (const socket of sockets) {
         const tuple = `${socket.protocol} ${socket.localAddress} ${socket.localPort} ${socket.remoteAddress} ${socket.remotePort}`;
         current.add(tuple);
         if (seen.has(tuple) || listening.has(`${socket.protocol} ${socket.localPort}`)) continue;
         seen.set(tuple, socket);
-        record({ protocol: socket.protocol, destination: socket.remoteAddress, port: socket.remotePort, time: Date.now() }, () => processOfInode(socket.inode));
+        record(
+          { protocol: socket.protocol, destination: socket.remoteAddress, port: socket.remotePort, time: Date.now() },
+          () => processOfInode(socket.inode),
+        );
       }
       for (const tuple of seen.keys()) if (!current.has(tuple)) seen.delete(tuple);
     };
@@ -174,7 +207,9 @@ export async function runMonitor(configPath: string): Promise<void> {
         const added = emptyElements();
         for (const entry of config.entries) {
           if (entry.kind !== 'host') continue;
-          for (const address of resolved[entry.host] ?? []) if (!(snapshot.resolved[entry.host] ?? []).includes(address)) addElement(added, address, undefined, entry.port);
+          for (const address of resolved[entry.host] ?? [])
+            if (!(snapshot.resolved[entry.host] ?? []).includes(address))
+              addElement(added, address, undefined, entry.port);
         }
         snapshot.resolved = resolved;
         dirty = true;
@@ -189,12 +224,15 @@ export async function runMonitor(configPath: string): Promise<void> {
   if (config.mode === 'block') {
     timers.push(
       setInterval(() => {
-        void readBlocked(config.privilege).catch(() => []).then((blocked) => {
-          for (const item of blocked) {
-            const key = destinationKey(item.protocol, item.address, item.port);
-            if (!snapshot.blockedFirstSeen[key]) (snapshot.blockedFirstSeen[key] = new Date().toISOString()), (dirty = true);
-          }
-        });
+        void readBlocked(config.privilege)
+          .catch(() => [])
+          .then((blocked) => {
+            for (const item of blocked) {
+              const key = destinationKey(item.protocol, item.address, item.port);
+              if (!snapshot.blockedFirstSeen[key])
+                ((snapshot.blockedFirstSeen[key] = new Date().toISOString()), (dirty = true));
+            }
+          });
       }, 2_000),
     );
   }
@@ -219,6 +257,12 @@ export async function runMonitor(configPath: string): Promise<void> {
 async function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number; process: string } | undefined> {
   if (event.protocol !== 'tcp' && event.protocol !== 'udp') return undefined;
   const sockets = await readSockets();
-  const socket = sockets.find((item) => item.protocol === event.protocol && item.localPort === event.sourcePort && normalizeAddress(item.remoteAddress) === event.destination && item.remotePort === event.port);
+  const socket = sockets.find(
+    (item) =>
+      item.protocol === event.protocol &&
+      item.localPort === event.sourcePort &&
+      normalizeAddress(item.remoteAddress) === event.destination &&
+      item.remotePort === event.port,
+  );
   return socket ? processOfInode(socket.inode) : undefined;
 }

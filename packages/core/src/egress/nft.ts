@@ -12,11 +12,20 @@ export interface Privilege {
   prefix: readonly string[];
 }
 
-export function runCommand(privilege: Privilege, command: string, args: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCommand(
+  privilege: Privilege,
+  command: string,
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const [file, ...rest] = [...privilege.prefix, command, ...args];
   return new Promise((resolve) => {
     const child = execFile(file!, rest, { maxBuffer: 64 * 1024 * 1024, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 127) : 0;
+      const code = error
+        ? typeof (error as { code?: unknown }).code === 'number'
+          ? (error as { code: number }).code
+          : 127
+        : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -36,11 +45,17 @@ export function emptyElements(): AllowElements {
 }
 
 /** Adds one allowed destination (address or network, optional port) to the element lists. */
-export function addElement(elements: AllowElements, address: string, prefix: number | undefined, port: number | undefined): boolean {
+export function addElement(
+  elements: AllowElements,
+  address: string,
+  prefix: number | undefined,
+  port: number | undefined,
+): boolean {
   const family = isIP(address);
   if (family !== 4 && family !== 6) return false;
   const host = prefix === undefined || prefix === (family === 4 ? 32 : 128) ? address : `${address}/${prefix}`;
-  const list = port === undefined ? elements[family === 4 ? 'any4' : 'any6'] : elements[family === 4 ? 'port4' : 'port6'];
+  const list =
+    port === undefined ? elements[family === 4 ? 'any4' : 'any6'] : elements[family === 4 ? 'port4' : 'port6'];
   const element = port === undefined ? host : `${host} . ${port}`;
   if (list.includes(element)) return false;
   list.push(element);
@@ -48,18 +63,28 @@ export function addElement(elements: AllowElements, address: string, prefix: num
 }
 
 /** The elements for the allow-list as resolved so far, the DNS servers (port 53) included. */
-export function allowElements(entries: readonly AllowEntry[], resolved: ReadonlyMap<string, readonly string[]>, dnsServers: readonly string[]): AllowElements {
+export function allowElements(
+  entries: readonly AllowEntry[],
+  resolved: ReadonlyMap<string, readonly string[]>,
+  dnsServers: readonly string[],
+): AllowElements {
   const elements = emptyElements();
   for (const entry of entries) {
     if (entry.kind === 'network') addElement(elements, entry.address, entry.prefix, entry.port);
-    if (entry.kind === 'host') for (const address of resolved.get(entry.host) ?? []) addElement(elements, address, undefined, entry.port);
+    if (entry.kind === 'host')
+      for (const address of resolved.get(entry.host) ?? []) addElement(elements, address, undefined, entry.port);
   }
   // Loopback servers too (systemd-resolved's 127.0.0.53 stub): with allow-loopback off, loopback is otherwise refused.
   for (const server of dnsServers) addElement(elements, server, undefined, 53);
   return elements;
 }
 
-const SET_NAMES: Record<keyof AllowElements, string> = { any4: 'allow4any', any6: 'allow6any', port4: 'allow4', port6: 'allow6' };
+const SET_NAMES: Record<keyof AllowElements, string> = {
+  any4: 'allow4any',
+  any6: 'allow6any',
+  port4: 'allow4',
+  port6: 'allow6',
+};
 
 /** `add element …` lines for the elements given (none for an empty list). */
 export function elementCommands(elements: AllowElements): string[] {
@@ -102,7 +127,12 @@ export function rulesetScript(options: RulesetOptions, elements: AllowElements):
         'reject with icmpx admin-prohibited',
       );
     }
-    return [`  chain ${hook} {`, `    type filter hook ${hook} priority filter; policy accept;`, ...rules.map((rule) => `    ${rule}`), '  }'];
+    return [
+      `  chain ${hook} {`,
+      `    type filter hook ${hook} priority filter; policy accept;`,
+      ...rules.map((rule) => `    ${rule}`),
+      '  }',
+    ];
   };
   const sets =
     options.mode === 'block'
@@ -147,7 +177,8 @@ export function normalizeListing(listing: string): string {
 export async function installRuleset(privilege: Privilege, script: string): Promise<void> {
   const replace = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\n${script}`;
   const result = await runCommand(privilege, 'nft', ['-f', '-'], replace);
-  if (result.code !== 0) throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
+  if (result.code !== 0)
+    throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
 }
 
 /** The table as it is now (normalized), or undefined when it is gone. */
@@ -162,7 +193,8 @@ export async function readRuleset(privilege: Privilege): Promise<string | undefi
  */
 export async function readAllowSets(privilege: Privilege): Promise<string> {
   const listings: string[] = [];
-  for (const set of Object.values(SET_NAMES)) listings.push((await runCommand(privilege, 'nft', ['-s', 'list', 'set', 'inet', TABLE, set])).stdout.trim());
+  for (const set of Object.values(SET_NAMES))
+    listings.push((await runCommand(privilege, 'nft', ['-s', 'list', 'set', 'inet', TABLE, set])).stdout.trim());
   return listings.join('\n');
 }
 

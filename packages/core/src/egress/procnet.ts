@@ -27,7 +27,7 @@ export function decodeAddress(hex: string): string {
   if (mapped) return `::ffff:${[...Buffer.from(hex.slice(24), 'hex').reverse()].join('.')}`;
   // The shortest form: the longest run of zero groups becomes `::`.
   let best = { start: -1, length: 0 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -63,7 +63,12 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp'): ProcSocket[
 
 /** Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP). */
 export async function readSockets(): Promise<ProcSocket[]> {
-  const files = [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const;
+  const files = [
+    ['tcp', 'tcp'],
+    ['tcp6', 'tcp'],
+    ['udp', 'udp'],
+    ['udp6', 'udp'],
+  ] as const;
   // Read synchronously: four small files, ten times a second, cost less than four trips through the thread pool.
   const lists = files.map(([file, protocol]) => {
     try {

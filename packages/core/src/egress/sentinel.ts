@@ -8,7 +8,18 @@ import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { dnsServersFrom, isAllowed, namesFor, type AllowContext, type AllowEntry } from './allow.js';
 import { destinationKey, resolveHosts, type Method, type MonitorConfig, type Snapshot } from './monitor.js';
-import { allowElements, installRuleset, readAllowSets, readBlocked, readRuleset, removeRuleset, rulesetScript, runCommand, TABLE_REF, type Privilege } from './nft.js';
+import {
+  allowElements,
+  installRuleset,
+  readAllowSets,
+  readBlocked,
+  readRuleset,
+  removeRuleset,
+  rulesetScript,
+  runCommand,
+  TABLE_REF,
+  type Privilege,
+} from './nft.js';
 
 /** The argument that starts the action's bundle as the monitor instead of a step. */
 export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
@@ -44,7 +55,8 @@ export const POLL_INTERVAL_MS = 250;
 const REVERSE_LOOKUPS = 16;
 
 const METHOD_TEXT: Record<Method, string> = {
-  conntrack: 'kernel connection tracking (conntrack events): every new connection of every process, containers included',
+  conntrack:
+    'kernel connection tracking (conntrack events): every new connection of every process, containers included',
   'proc-poll': `polling /proc/net/{tcp,tcp6,udp,udp6} every ${POLL_INTERVAL_MS}ms: can miss connections shorter than that interval`,
 };
 
@@ -86,7 +98,10 @@ function readSnapshot(path: string): Snapshot | undefined {
  * Starts the sentinel: resolves the allowed names, installs the rules (block mode: fails when it cannot) and starts
  * the monitor as a detached process (`node <entryScript> MONITOR_ARGUMENT <config>`), returning once it is ready.
  */
-export async function startSentinel(config: SentinelConfig, options: { entryScript: string; tempDir: string }): Promise<SentinelState> {
+export async function startSentinel(
+  config: SentinelConfig,
+  options: { entryScript: string; tempDir: string },
+): Promise<SentinelState> {
   const privilege = await findPrivilege();
   const nft = privilege !== undefined && (await hasTool(privilege, 'nft'));
   const conntrack = privilege !== undefined && (await hasTool(privilege, 'conntrack'));
@@ -99,7 +114,9 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
   }
   if (config.mode === 'block' && config.entries.some((entry) => entry.kind === 'pattern')) {
     const patterns = config.entries.filter((entry) => entry.kind === 'pattern').map((entry) => entry.text);
-    throw new UserError(`Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode (a name pattern has no addresses to allow); list the names (api.example.com:443) or use mode: audit`);
+    throw new UserError(
+      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode (a name pattern has no addresses to allow); list the names (api.example.com:443) or use mode: audit`,
+    );
   }
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
   const methodNote =
@@ -111,7 +128,9 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
           ? 'nft is not installed (sudo apt-get install -y nftables)'
           : 'conntrack is not installed (sudo apt-get install -y conntrack)';
 
-  const dnsServers = config.allowDns ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf')) : [];
+  const dnsServers = config.allowDns
+    ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'))
+    : [];
   const resolved = await resolveHosts(config.entries);
   const marker = randomBytes(8).toString('hex');
   const dir = join(options.tempDir, `egress-sentinel-${marker}`);
@@ -121,7 +140,10 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
   // readiness probe, a datagram to loopback, must get through even with allow-loopback off), then, once the monitor
   // listens, the whole rule set in one atomic replacement.
   const rulesFor = (mode: 'audit' | 'block') =>
-    rulesetScript({ mode, allowLoopback: config.allowLoopback, marker }, allowElements(config.entries, new Map(Object.entries(resolved)), dnsServers));
+    rulesetScript(
+      { mode, allowLoopback: config.allowLoopback, marker },
+      allowElements(config.entries, new Map(Object.entries(resolved)), dnsServers),
+    );
   const rules = privilege && nft ? privilege : undefined;
   if (rules) await installRuleset(rules, rulesFor('audit'));
 
@@ -139,7 +161,10 @@ export async function startSentinel(config: SentinelConfig, options: { entryScri
   };
   writeFileSync(configPath, JSON.stringify(monitorConfig));
   // Detached, its stdio closed: the runner does not wait for it, and it outlives this step.
-  const child = spawn(process.execPath, [options.entryScript, MONITOR_ARGUMENT, configPath], { detached: true, stdio: 'ignore' });
+  const child = spawn(process.execPath, [options.entryScript, MONITOR_ARGUMENT, configPath], {
+    detached: true,
+    stdio: 'ignore',
+  });
   child.unref();
   let exited = false;
   child.on('exit', () => (exited = true));
@@ -222,19 +247,31 @@ export interface SentinelReport {
 async function reverseName(address: string): Promise<string | undefined> {
   const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref());
   // A name from DNS is untrusted text: only a plain host name is kept.
-  const name = ({ hostname }: { hostname: string }) => (/^[a-z0-9_.-]{1,253}$/i.test(hostname) && hostname !== address && /[a-z]/i.test(hostname) ? hostname : undefined);
+  const name = ({ hostname }: { hostname: string }) =>
+    /^[a-z0-9_.-]{1,253}$/i.test(hostname) && hostname !== address && /[a-z]/i.test(hostname) ? hostname : undefined;
   return Promise.race([lookupService(address, 0).then(name, () => undefined), timeout]);
 }
 
 /** Stops the monitor, reads what it saw and what the rules rejected, removes the rules, and judges. */
-export async function stopSentinel(state: SentinelState, config: SentinelConfig): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
+export async function stopSentinel(
+  state: SentinelState,
+  config: SentinelConfig,
+): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
   const started = Date.now();
   const tampering: string[] = [];
   const alive = isMonitorAlive(state);
   if (alive) {
     process.kill(state.pid, 'SIGTERM');
-    for (let waited = 0; waited < 10_000 && isMonitorAlive(state) && !readSnapshot(state.snapshotPath)?.stopped; waited += 50) await wait(50);
-  } else tampering.push(`the monitor (pid ${state.pid}) was stopped before the post step: connections after that were not seen`);
+    for (
+      let waited = 0;
+      waited < 10_000 && isMonitorAlive(state) && !readSnapshot(state.snapshotPath)?.stopped;
+      waited += 50
+    )
+      await wait(50);
+  } else
+    tampering.push(
+      `the monitor (pid ${state.pid}) was stopped before the post step: connections after that were not seen`,
+    );
   const snapshot = readSnapshot(state.snapshotPath);
   if (!snapshot) tampering.push(`the monitor's record (${state.snapshotPath}) is missing`);
   for (const error of snapshot?.errors ?? []) tampering.push(error);
@@ -245,33 +282,56 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
   if (state.ruleset !== undefined && privilege) {
     const now = await readRuleset(privilege);
     if (now === undefined) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
-    else if (now !== state.ruleset) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was changed while the job ran`);
-    else if (state.allowSets !== undefined && (await readAllowSets(privilege)) !== (snapshot?.allowSets ?? state.allowSets)) {
-      tampering.push(`addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`);
+    else if (now !== state.ruleset)
+      tampering.push(`the sentinel's nftables table (${TABLE_REF}) was changed while the job ran`);
+    else if (
+      state.allowSets !== undefined &&
+      (await readAllowSets(privilege)) !== (snapshot?.allowSets ?? state.allowSets)
+    ) {
+      tampering.push(
+        `addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`,
+      );
     }
     if (config.mode === 'block') blocked = await readBlocked(privilege);
     rulesRemoved = await removeRuleset(privilege);
   }
 
   const resolved = { ...state.resolved };
-  for (const [name, addresses] of Object.entries(snapshot?.resolved ?? {})) resolved[name] = [...new Set([...(resolved[name] ?? []), ...addresses])];
+  for (const [name, addresses] of Object.entries(snapshot?.resolved ?? {}))
+    resolved[name] = [...new Set([...(resolved[name] ?? []), ...addresses])];
   const resolvedMap = new Map(Object.entries(resolved));
-  const context: AllowContext = { entries: config.entries, resolved: resolvedMap, dnsServers: state.dnsServers, allowLoopback: config.allowLoopback };
+  const context: AllowContext = {
+    entries: config.entries,
+    resolved: resolvedMap,
+    dnsServers: state.dnsServers,
+    allowLoopback: config.allowLoopback,
+  };
   const patterns = config.entries.some((entry) => entry.kind === 'pattern');
   const violations = new Map<string, Violation>();
   // Reverse names of the destinations not allowed otherwise, looked up side by side and for at most REVERSE_LOOKUPS
   // addresses (each may wait for a DNS timeout); the rest are reported without a name.
   const unnamed = [
-    ...(snapshot?.destinations ?? []).filter((item) => !isAllowed(context, item.address, item.port, item.protocol)).map((item) => item.address),
+    ...(snapshot?.destinations ?? [])
+      .filter((item) => !isAllowed(context, item.address, item.port, item.protocol))
+      .map((item) => item.address),
     ...blocked.map((item) => item.address),
   ].filter((address, index, all) => all.indexOf(address) === index && namesFor(address, resolvedMap).length === 0);
-  const reverseNames = new Map(await Promise.all(unnamed.slice(0, REVERSE_LOOKUPS).map(async (address) => [address, await reverseName(address)] as const)));
+  const reverseNames = new Map(
+    await Promise.all(
+      unnamed.slice(0, REVERSE_LOOKUPS).map(async (address) => [address, await reverseName(address)] as const),
+    ),
+  );
   for (const destination of snapshot?.destinations ?? []) {
     const known = namesFor(destination.address, resolvedMap);
     if (isAllowed(context, destination.address, destination.port, destination.protocol)) continue;
     const reverse = known.length === 0 ? reverseNames.get(destination.address) : undefined;
     // A name pattern (`*.example.com`) is matched against the address's reverse name.
-    if (patterns && reverse && isAllowed(context, destination.address, destination.port, destination.protocol, [reverse])) continue;
+    if (
+      patterns &&
+      reverse &&
+      isAllowed(context, destination.address, destination.port, destination.protocol, [reverse])
+    )
+      continue;
     const { address, port, protocol, count, firstSeen, pid, process: name } = destination;
     violations.set(destinationKey(protocol, address, port), {
       address,
@@ -311,7 +371,9 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
     method: state.method,
     ...(state.methodNote ? { 'method-note': `${METHOD_TEXT[state.method]} (${state.methodNote})` } : {}),
     mode: config.mode,
-    allowed: config.entries.map((entry) => (entry.kind === 'host' ? { entry: entry.text, addresses: resolved[entry.host] ?? [] } : { entry: entry.text })),
+    allowed: config.entries.map((entry) =>
+      entry.kind === 'host' ? { entry: entry.text, addresses: resolved[entry.host] ?? [] } : { entry: entry.text },
+    ),
     'dns-servers': state.dnsServers,
     violations: list,
     tampered: tampering.length > 0,
@@ -324,7 +386,10 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
     {
       name: 'Monitor',
       status: tampering.length > 0 ? 'fail' : 'pass',
-      detail: tampering.length > 0 ? `tampered: ${tampering.join('; ')}` : METHOD_TEXT[state.method] + (state.methodNote ? ` (${state.methodNote})` : ''),
+      detail:
+        tampering.length > 0
+          ? `tampered: ${tampering.join('; ')}`
+          : METHOD_TEXT[state.method] + (state.methodNote ? ` (${state.methodNote})` : ''),
       durationMs,
     },
     ...(state.ruleset !== undefined
@@ -343,7 +408,16 @@ export async function stopSentinel(state: SentinelState, config: SentinelConfig)
       detail: `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`,
       durationMs: 0,
     })),
-    ...(list.length === 0 ? [{ name: 'Destinations', status: 'pass' as const, detail: 'only allowed endpoints were contacted', durationMs: 0 }] : []),
+    ...(list.length === 0
+      ? [
+          {
+            name: 'Destinations',
+            status: 'pass' as const,
+            detail: 'only allowed endpoints were contacted',
+            durationMs: 0,
+          },
+        ]
+      : []),
   ];
   return { report, rulesRemoved, results };
 }

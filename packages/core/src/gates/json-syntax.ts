@@ -94,7 +94,12 @@ export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
     const offset = Math.min(error.offset, text.length);
     const before = text.slice(0, offset);
     const lineStart = before.lastIndexOf('\n') + 1;
-    return { line: before.split('\n').length, column: offset - lineStart + 1, byteOffset: Buffer.byteLength(before), atEnd: offset >= text.length };
+    return {
+      line: before.split('\n').length,
+      column: offset - lineStart + 1,
+      byteOffset: Buffer.byteLength(before),
+      atEnd: offset >= text.length,
+    };
   }
 }
 

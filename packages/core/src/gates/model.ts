@@ -19,20 +19,29 @@ export type Gate =
 export type GateKind = Gate['kind'];
 
 /** A gate before its name is filled in. */
-export type GateDraft = Gate extends infer G ? (G extends Gate ? Omit<G, 'name'> & { name?: string | undefined } : never) : never;
+export type GateDraft = Gate extends infer G
+  ? G extends Gate
+    ? Omit<G, 'name'> & { name?: string | undefined }
+    : never
+  : never;
 
 export const GATE_KINDS: readonly GateKind[] = ['file', 'dir', 'absent', 'symlink', 'json', 'command', 'env-match'];
 
 /** A path inside the release directory: relative, normalized, not leaving it. */
 export function releasePath(text: string): { value: string } | { problem: string } {
   const raw = text.trim();
-  if (raw === '') return { problem: 'is empty; write a path relative to the release directory, e.g. vendor/autoload.php' };
+  if (raw === '')
+    return { problem: 'is empty; write a path relative to the release directory, e.g. vendor/autoload.php' };
   if (raw.startsWith('/') || raw.startsWith('~')) {
-    return { problem: `"${raw}" is absolute; write it relative to the release directory (gates may not look outside the release)` };
+    return {
+      problem: `"${raw}" is absolute; write it relative to the release directory (gates may not look outside the release)`,
+    };
   }
   const normalized = posix.normalize(raw).replace(/\/+$/, '') || '.';
   if (normalized === '..' || normalized.startsWith('../')) {
-    return { problem: `"${raw}" leaves the release directory through ".."; gates may only check paths inside the release` };
+    return {
+      problem: `"${raw}" leaves the release directory through ".."; gates may only check paths inside the release`,
+    };
   }
   return { value: normalized };
 }

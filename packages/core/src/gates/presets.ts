@@ -24,7 +24,13 @@ const laravel = (): Gate[] => [
     expectExit: 0,
     expectOutput: /autoload-ok/,
   }),
-  gate({ kind: 'command', name: 'php artisan --version', command: 'php artisan --version', expectExit: 0, expectOutput: /Laravel Framework/ }),
+  gate({
+    kind: 'command',
+    name: 'php artisan --version',
+    command: 'php artisan --version',
+    expectExit: 0,
+    expectOutput: /Laravel Framework/,
+  }),
 ];
 
 const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lock', 'bun.lockb'];
@@ -62,7 +68,8 @@ const python = (): Gate[] => [
   gate({
     kind: 'command',
     name: 'requirements.txt or pyproject.toml',
-    command: 'for f in requirements.txt pyproject.toml; do if [ -f "$f" ]; then echo "$f"; exit 0; fi; done\necho "neither requirements.txt nor pyproject.toml" >&2; exit 1',
+    command:
+      'for f in requirements.txt pyproject.toml; do if [ -f "$f" ]; then echo "$f"; exit 0; fi; done\necho "neither requirements.txt nor pyproject.toml" >&2; exit 1',
     expectExit: 0,
   }),
   gate({

@@ -43,7 +43,10 @@ type Verdict = { pass: boolean; detail: string };
 /** Resolves the release directory on the target; a missing one is a user error that names the fix. */
 export async function resolveReleaseDir(target: Target, releaseDir: string, timeoutMs: number): Promise<string> {
   const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
-  const check = await target.run(`if [ -d ${dir} ]; then cd ${dir} && pwd; elif [ -e ${dir} ]; then echo notdir; else echo missing; fi`, { timeoutMs });
+  const check = await target.run(
+    `if [ -d ${dir} ]; then cd ${dir} && pwd; elif [ -e ${dir} ]; then echo notdir; else echo missing; fi`,
+    { timeoutMs },
+  );
   const answer = check.stdout.trim();
   if (check.exitCode === 0 && answer.startsWith('/')) return answer;
   throw releaseDirProblem(target, releaseDir, answer, check);
@@ -52,14 +55,21 @@ export async function resolveReleaseDir(target: Target, releaseDir: string, time
 /** Why the release directory could not be opened, as a user error that names the fix. */
 function releaseDirProblem(target: Target, releaseDir: string, answer: string, check: CommandResult): ArgumentError {
   const where = `on ${target.description}`;
-  if (answer === 'notdir') return new ArgumentError('releaseDir', `${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`);
+  if (answer === 'notdir')
+    return new ArgumentError(
+      'releaseDir',
+      `${releaseDir} ${where} is not a directory; pass the directory the release was unpacked into`,
+    );
   if (answer === 'missing') {
     return new ArgumentError(
       'releaseDir',
       `${releaseDir} does not exist ${where}; pass the directory the release was unpacked into (e.g. releases/20251102_154900-f0959baf) — was the bundle unpacked before this step?`,
     );
   }
-  return new ArgumentError('releaseDir', `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`);
+  return new ArgumentError(
+    'releaseDir',
+    `cannot open ${releaseDir} ${where} (exit ${check.exitCode}${check.timedOut ? ', timed out' : ''}): ${flat(check.stderr) || 'no message'}`,
+  );
 }
 
 /** One line of command output or an error for a detail, at most 200 characters; secrets masked before the cut. */
@@ -67,8 +77,15 @@ const flat = (text: string, max = 200, redactor?: Redactor) => oneLine(text, max
 
 /** The most telling line of a failed command's output: an error line if there is one, else the last line. */
 function telling(stdout: string, stderr: string, redactor?: Redactor): string {
-  const lines = `${stderr}\n${stdout}`.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
-  return flat(lines.find((line) => /fatal|error|exception|not found|denied/i.test(line)) ?? lines.at(-1) ?? 'no output', 200, redactor);
+  const lines = `${stderr}\n${stdout}`
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return flat(
+    lines.find((line) => /fatal|error|exception|not found|denied/i.test(line)) ?? lines.at(-1) ?? 'no output',
+    200,
+    redactor,
+  );
 }
 
 /** Sets `p` to the path (always `./…`, so no path can pass for an option) and defines `what`, which names what is there. */
@@ -183,7 +200,10 @@ function checkScript(gate: FileGate): string {
 function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
   const lines = () => {
     if (section.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
-    if (section.exitCode !== 0) throw new GateTrouble(`the check script failed (exit ${section.exitCode}): ${flat(section.stderr) || 'no message'}`);
+    if (section.exitCode !== 0)
+      throw new GateTrouble(
+        `the check script failed (exit ${section.exitCode}): ${flat(section.stderr) || 'no message'}`,
+      );
     return section.stdout.split('\n');
   };
 
@@ -193,7 +213,8 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
       if (what !== 'file') return { pass: false, detail: `expected a regular file, found ${found(what)}` };
       if (size === 'unreadable') return { pass: false, detail: 'a regular file, but not readable by the deploy user' };
       const length = Number(size);
-      if (gate.minSize !== undefined && length < gate.minSize) return { pass: false, detail: `${bytes(length)}, below min-size ${bytes(gate.minSize)}` };
+      if (gate.minSize !== undefined && length < gate.minSize)
+        return { pass: false, detail: `${bytes(length)}, below min-size ${bytes(gate.minSize)}` };
       return { pass: true, detail: `regular file, ${bytes(length)}` };
     }
     case 'dir': {
@@ -202,11 +223,16 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
       if (!gate.writable) return { pass: true, detail: 'directory' };
       return writable === 'writable'
         ? { pass: true, detail: `directory, writable by ${user}` }
-        : { pass: false, detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})` };
+        : {
+            pass: false,
+            detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})`,
+          };
     }
     case 'absent': {
       const [what = ''] = lines();
-      return what === 'missing' ? { pass: true, detail: 'absent' } : { pass: false, detail: `must not exist, found ${found(what)}` };
+      return what === 'missing'
+        ? { pass: true, detail: 'absent' }
+        : { pass: false, detail: `must not exist, found ${found(what)}` };
     }
     case 'symlink': {
       const [what = '', link = '', resolved = ''] = lines();
@@ -214,44 +240,70 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
       if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
       if (gate.pointsTo !== undefined) {
         const wanted = gate.pointsTo.replace(/(.)\/+$/, '$1');
-        if (wanted !== link && wanted !== resolved) return { pass: false, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}` };
+        if (wanted !== link && wanted !== resolved)
+          return {
+            pass: false,
+            detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}`,
+          };
       }
       return { pass: true, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}` };
     }
     case 'json': {
-      if (section.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
+      if (section.timedOut)
+        throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
       const newline = section.stdout.indexOf('\n');
       const what = section.stdout.slice(0, newline < 0 ? undefined : newline);
       if (what !== 'file') return { pass: false, detail: `expected a JSON file, found ${found(what)}` };
-      if (section.exitCode !== 0) return { pass: false, detail: `cannot read it: ${flat(section.stderr) || `exit ${section.exitCode}`}` };
+      if (section.exitCode !== 0)
+        return { pass: false, detail: `cannot read it: ${flat(section.stderr) || `exit ${section.exitCode}`}` };
       const body = section.stdout.slice(newline + 1);
-      if (Buffer.byteLength(body) > JSON_MAX_BYTES) return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
+      if (Buffer.byteLength(body) > JSON_MAX_BYTES)
+        return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
       let document: unknown;
       try {
         document = JSON.parse(body);
       } catch {
         // JSON.parse's message quotes the file (`"APP_KEY=ba"...`): the detail tells where, never what.
         const syntax = jsonSyntaxError(body);
-        return { pass: false, detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown` };
+        return {
+          pass: false,
+          detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown`,
+        };
       }
       const mismatches = jsonMismatches(document, gate.expect);
       if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
-      return { pass: true, detail: gate.expect.length > 0 ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}` : 'valid JSON' };
+      return {
+        pass: true,
+        detail:
+          gate.expect.length > 0
+            ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}`
+            : 'valid JSON',
+      };
     }
     case 'env-match': {
       const [answer = ''] = lines();
       const [state = '', count = '', digest = ''] = answer.split(' ');
       if (state === 'absent') return { pass: false, detail: `${gate.file}: expected a file, found ${found(count)}` };
       if (state === 'unreadable') return { pass: false, detail: `${gate.file} is not readable by the deploy user` };
-      if (state === 'nohash') return { pass: false, detail: 'the target has no sha256sum, shasum or openssl to hash with' };
+      if (state === 'nohash')
+        return { pass: false, detail: 'the target has no sha256sum, shasum or openssl to hash with' };
       if (state === 'nokey') return { pass: false, detail: `${gate.key} is not set in ${gate.file}` };
-      if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest)) throw new GateTrouble(`unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`);
+      if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest))
+        throw new GateTrouble(
+          `unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`,
+        );
       const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
       // The secret never leaves this machine: the host sends the SHA-256 of its value, compared here.
       const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
       return sameDigest(digest, expected)
-        ? { pass: true, detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}` }
-        : { pass: false, detail: `${gate.key} in ${gate.file} does not match the secret (SHA-256 differs; neither value shown)${note}` };
+        ? {
+            pass: true,
+            detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}`,
+          }
+        : {
+            pass: false,
+            detail: `${gate.key} in ${gate.file} does not match the secret (SHA-256 differs; neither value shown)${note}`,
+          };
     }
   }
 }
@@ -262,13 +314,23 @@ type CommandGate = Extract<Gate, { kind: 'command' }>;
 function judgeCommand(gate: CommandGate, section: Section, timeoutMs: number, redactor: Redactor): Verdict {
   if (section.timedOut) return { pass: false, detail: `timed out after ${formatDuration(timeoutMs)} (killed)` };
   if (section.exitCode !== gate.expectExit) {
-    return { pass: false, detail: `exit ${section.exitCode}, expected ${gate.expectExit}: ${telling(section.stdout, section.stderr, redactor)}` };
+    return {
+      pass: false,
+      detail: `exit ${section.exitCode}, expected ${gate.expectExit}: ${telling(section.stdout, section.stderr, redactor)}`,
+    };
   }
   const output = `${section.stdout}\n${section.stderr}`;
   if (gate.expectOutput && !gate.expectOutput.test(output)) {
-    return { pass: false, detail: `exit ${section.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}` };
+    return {
+      pass: false,
+      detail: `exit ${section.exitCode}, but the output does not match /${gate.expectOutput.source}/: ${flat(output, 160, redactor) || 'no output'}`,
+    };
   }
-  const last = section.stdout.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).at(-1);
+  const last = section.stdout
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .at(-1);
   return { pass: true, detail: `exit ${section.exitCode}${last ? `: ${flat(last, 120, redactor)}` : ''}` };
 }
 
@@ -277,8 +339,17 @@ function judgeCommand(gate: CommandGate, section: Section, timeoutMs: number, re
  * the order given, each with stdin from /dev/null and killed at its own timeout by the host's `timeout` where it has
  * one (the whole script's timeout, the sum of them, bounds it otherwise). Framed like batchScript.
  */
-function commandsScript(dir: string, commands: readonly { gate: CommandGate; timeoutMs: number }[], marker: string): string {
-  const lines = [`cd ${dir} || exit 1`, `m=${marker}`, 'exec 3>&1', 'if command -v timeout >/dev/null 2>&1; then t=1; else t=; fi'];
+function commandsScript(
+  dir: string,
+  commands: readonly { gate: CommandGate; timeoutMs: number }[],
+  marker: string,
+): string {
+  const lines = [
+    `cd ${dir} || exit 1`,
+    `m=${marker}`,
+    'exec 3>&1',
+    'if command -v timeout >/dev/null 2>&1; then t=1; else t=; fi',
+  ];
   commands.forEach(({ gate, timeoutMs }, index) => {
     const command = shellQuote(gate.command);
     lines.push(
@@ -330,7 +401,11 @@ function sections(stdout: string, count: number, marker: string): (Omit<Section,
     const doneMark = `\n${marker} done ${index}\n`;
     const done = statusEnd < 0 ? -1 : stdout.indexOf(doneMark, statusEnd);
     if (done < 0) break;
-    found.push({ stdout: stdout.slice(body, end), exitCode: Number(stdout.slice(end + endMark.length, statusEnd)), stderr: stdout.slice(statusEnd + 1, done) });
+    found.push({
+      stdout: stdout.slice(body, end),
+      exitCode: Number(stdout.slice(end + endMark.length, statusEnd)),
+      stderr: stdout.slice(statusEnd + 1, done),
+    });
     at = done + doneMark.length - 1;
   }
   return found;
@@ -346,7 +421,13 @@ class GateTrouble extends Error {}
  * gates one after another, in order, each with its own timeout. Both frame their output per gate; a command gate's
  * time is measured here, from its markers as they arrive. `roundTrips` counts the scripts run on the target.
  */
-export async function runGates(target: Target, releaseDir: string, gates: readonly Gate[], options: GateRunOptions, context: Partial<CoreContext> = {}): Promise<GatesOutcome> {
+export async function runGates(
+  target: Target,
+  releaseDir: string,
+  gates: readonly Gate[],
+  options: GateRunOptions,
+  context: Partial<CoreContext> = {},
+): Promise<GatesOutcome> {
   const { logger, redactor } = coreContext(context);
   const { target: counted, roundTrips } = countingTarget(target);
   const results = new Array<GateResult>(gates.length);
@@ -359,9 +440,16 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
 
   const marker = `dg-${randomBytes(12).toString('hex')}`;
   const started = performance.now();
-  const batchRun = counted.run(batchScript(releaseDir, checks.map(({ gate }) => gate), marker), { timeoutMs: options.timeoutMs }).then(
-    (result) => ({ result, ms: performance.now() - started }),
-  );
+  const batchRun = counted
+    .run(
+      batchScript(
+        releaseDir,
+        checks.map(({ gate }) => gate),
+        marker,
+      ),
+      { timeoutMs: options.timeoutMs },
+    )
+    .then((result) => ({ result, ms: performance.now() - started }));
   const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
   // When each command gate began and ended, as its markers arrive.
   const begun: number[] = [];
@@ -402,13 +490,29 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
     let verdict: Verdict;
     try {
       if (section) verdict = judgeSection(gate, { ...section, timedOut: false }, options);
-      else if (batch.timedOut) verdict = judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
-      else throw new GateTrouble(`the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`);
+      else if (batch.timedOut)
+        verdict = judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
+      else
+        throw new GateTrouble(
+          `the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`,
+        );
     } catch (error) {
       if (!(error instanceof Error)) throw error;
-      verdict = { pass: false, detail: error instanceof GateTrouble ? error.message : `could not run the check on ${target.description}: ${flat(error.message)}` };
+      verdict = {
+        pass: false,
+        detail:
+          error instanceof GateTrouble
+            ? error.message
+            : `could not run the check on ${target.description}: ${flat(error.message)}`,
+      };
     }
-    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs: share };
+    results[index] = {
+      name: gate.name,
+      kind: gate.kind,
+      status: verdict.pass ? 'pass' : 'fail',
+      detail: verdict.detail,
+      durationMs: share,
+    };
   });
 
   const run = commandsSettled.status === 'fulfilled' ? commandsSettled.value : undefined;
@@ -419,14 +523,35 @@ export async function runGates(target: Target, releaseDir: string, gates: readon
     let verdict: Verdict;
     if (section) {
       // The host's `timeout -s KILL` ends a command with 137 (128 + KILL); one killed by something else ends sooner.
-      verdict = judgeCommand(gate, { ...section, timedOut: section.exitCode === 137 && durationMs >= timeoutMs * 0.9 }, timeoutMs, redactor);
+      verdict = judgeCommand(
+        gate,
+        { ...section, timedOut: section.exitCode === 137 && durationMs >= timeoutMs * 0.9 },
+        timeoutMs,
+        redactor,
+      );
     } else if (run?.timedOut && begun[position] !== undefined) {
-      verdict = judgeCommand(gate, { stdout: '', stderr: '', exitCode: run.exitCode, timedOut: true }, timeoutMs, redactor);
+      verdict = judgeCommand(
+        gate,
+        { stdout: '', stderr: '', exitCode: run.exitCode, timedOut: true },
+        timeoutMs,
+        redactor,
+      );
     } else {
-      const why = commandsSettled.status === 'rejected' ? flat(String((commandsSettled.reason as Error)?.message ?? commandsSettled.reason)) : run?.timedOut ? 'an earlier command gate ran past its timeout' : `exit ${run?.exitCode}: ${flat(run?.stderr ?? '') || 'no message'}`;
+      const why =
+        commandsSettled.status === 'rejected'
+          ? flat(String((commandsSettled.reason as Error)?.message ?? commandsSettled.reason))
+          : run?.timedOut
+            ? 'an earlier command gate ran past its timeout'
+            : `exit ${run?.exitCode}: ${flat(run?.stderr ?? '') || 'no message'}`;
       verdict = { pass: false, detail: `could not run the check on ${target.description} (${why})` };
     }
-    results[index] = { name: gate.name, kind: gate.kind, status: verdict.pass ? 'pass' : 'fail', detail: verdict.detail, durationMs };
+    results[index] = {
+      name: gate.name,
+      kind: gate.kind,
+      status: verdict.pass ? 'pass' : 'fail',
+      detail: verdict.detail,
+      durationMs,
+    };
   });
 
   const { passed, failed, total } = tally(results);

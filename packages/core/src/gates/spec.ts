@@ -38,7 +38,10 @@ const nameSchema = z.string({ error: 'must be text' }).trim().min(1, { message: 
 const sizeSchema = z.unknown().transform((value, ctx) => {
   const size = parseSize(value);
   if (size === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a size; write bytes (1024) or with a unit (10k, 2M)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is not a size; write bytes (1024) or with a unit (10k, 2M)`,
+    });
     return z.NEVER;
   }
   return size;
@@ -66,23 +69,28 @@ const regexSchema = z.string({ error: 'must be a regular expression' }).transfor
   try {
     return new RegExp(text, 'm');
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a valid regular expression: ${(error as Error).message}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a valid regular expression: ${(error as Error).message}`,
+    });
     return z.NEVER;
   }
 });
 
-const assertionsSchema = z.union([z.string(), z.array(z.union([z.string(), z.number(), z.boolean()]))], {
-  error: 'must be path=value lines (a block of lines or a list), e.g. name=acme/app',
-}).transform((value, ctx) => {
-  const items = typeof value === 'string' ? parseList(value) : value.map(String);
-  const assertions: JsonAssertion[] = [];
-  for (const item of items) {
-    const result = parseJsonAssertion(item);
-    if ('problem' in result) ctx.addIssue({ code: 'custom', message: result.problem });
-    else assertions.push(result.value);
-  }
-  return assertions;
-});
+const assertionsSchema = z
+  .union([z.string(), z.array(z.union([z.string(), z.number(), z.boolean()]))], {
+    error: 'must be path=value lines (a block of lines or a list), e.g. name=acme/app',
+  })
+  .transform((value, ctx) => {
+    const items = typeof value === 'string' ? parseList(value) : value.map(String);
+    const assertions: JsonAssertion[] = [];
+    for (const item of items) {
+      const result = parseJsonAssertion(item);
+      if ('problem' in result) ctx.addIssue({ code: 'custom', message: result.problem });
+      else assertions.push(result.value);
+    }
+    return assertions;
+  });
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
@@ -91,12 +99,28 @@ const KIND_SCHEMAS = {
   file: z.strictObject({ file: pathSchema, name: nameSchema, 'min-size': sizeSchema.optional() }),
   dir: z.strictObject({ dir: pathSchema, name: nameSchema, writable: booleanSchema.optional() }),
   absent: z.strictObject({ absent: pathSchema, name: nameSchema }),
-  symlink: z.strictObject({ symlink: pathSchema, name: nameSchema, 'points-to': z.string({ error: 'must be the link target as text' }).trim().min(1, { error: 'is empty; write the link target' }).optional() }),
+  symlink: z.strictObject({
+    symlink: pathSchema,
+    name: nameSchema,
+    'points-to': z
+      .string({ error: 'must be the link target as text' })
+      .trim()
+      .min(1, { error: 'is empty; write the link target' })
+      .optional(),
+  }),
   json: z.strictObject({ json: pathSchema, name: nameSchema, expect: assertionsSchema.optional() }),
   command: z.strictObject({
-    command: z.string({ error: 'must be a shell command' }).trim().min(1, { message: 'is empty; write the shell command to run' }),
+    command: z
+      .string({ error: 'must be a shell command' })
+      .trim()
+      .min(1, { message: 'is empty; write the shell command to run' }),
     name: nameSchema,
-    'expect-exit': z.number({ error: 'must be an exit code from 0 to 255' }).int({ error: 'must be an exit code from 0 to 255' }).min(0, { error: 'must be an exit code from 0 to 255' }).max(255, { error: 'must be an exit code from 0 to 255' }).optional(),
+    'expect-exit': z
+      .number({ error: 'must be an exit code from 0 to 255' })
+      .int({ error: 'must be an exit code from 0 to 255' })
+      .min(0, { error: 'must be an exit code from 0 to 255' })
+      .max(255, { error: 'must be an exit code from 0 to 255' })
+      .optional(),
     'expect-output': regexSchema.optional(),
     timeout: durationSchema.optional(),
   }),
@@ -104,9 +128,19 @@ const KIND_SCHEMAS = {
     'env-match': z.strictObject(
       {
         file: pathSchema.optional(),
-        key: z.string({ error: 'must be the variable name, e.g. HEALTHCHECK_TOKEN' }).regex(ENV_KEY, { message: 'must be a variable name such as HEALTHCHECK_TOKEN' }),
-        secret: z.string({ error: 'must be text: put the secret in quotes (secret: "${{ secrets.HEALTHCHECK_TOKEN }}"), or use secret-env' }).optional(),
-        'secret-env': z.string({ error: 'must be the name of an environment variable' }).regex(ENV_KEY, { message: 'must be an environment variable name' }).optional(),
+        key: z
+          .string({ error: 'must be the variable name, e.g. HEALTHCHECK_TOKEN' })
+          .regex(ENV_KEY, { message: 'must be a variable name such as HEALTHCHECK_TOKEN' }),
+        secret: z
+          .string({
+            error:
+              'must be text: put the secret in quotes (secret: "${{ secrets.HEALTHCHECK_TOKEN }}"), or use secret-env',
+          })
+          .optional(),
+        'secret-env': z
+          .string({ error: 'must be the name of an environment variable' })
+          .regex(ENV_KEY, { message: 'must be an environment variable name' })
+          .optional(),
       },
       { error: 'must be a mapping: {file: .env, key: HEALTHCHECK_TOKEN, secret: …}' },
     ),
@@ -148,18 +182,43 @@ function valueAtPath(data: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-function toGate(kind: GateKind, data: Record<string, unknown>, env: ParseGatesOptions['env'], fail: (key: PropertyKey[], message: string) => void): Gate | undefined {
+function toGate(
+  kind: GateKind,
+  data: Record<string, unknown>,
+  env: ParseGatesOptions['env'],
+  fail: (key: PropertyKey[], message: string) => void,
+): Gate | undefined {
   switch (kind) {
     case 'file':
-      return gate({ kind, name: data.name as string | undefined, path: data.file as string, minSize: data['min-size'] as number | undefined });
+      return gate({
+        kind,
+        name: data.name as string | undefined,
+        path: data.file as string,
+        minSize: data['min-size'] as number | undefined,
+      });
     case 'dir':
-      return gate({ kind, name: data.name as string | undefined, path: data.dir as string, writable: (data.writable as boolean | undefined) ?? false });
+      return gate({
+        kind,
+        name: data.name as string | undefined,
+        path: data.dir as string,
+        writable: (data.writable as boolean | undefined) ?? false,
+      });
     case 'absent':
       return gate({ kind, name: data.name as string | undefined, path: data.absent as string });
     case 'symlink':
-      return gate({ kind, name: data.name as string | undefined, path: data.symlink as string, pointsTo: data['points-to'] as string | undefined });
+      return gate({
+        kind,
+        name: data.name as string | undefined,
+        path: data.symlink as string,
+        pointsTo: data['points-to'] as string | undefined,
+      });
     case 'json':
-      return gate({ kind, name: data.name as string | undefined, path: data.json as string, expect: (data.expect as JsonAssertion[] | undefined) ?? [] });
+      return gate({
+        kind,
+        name: data.name as string | undefined,
+        path: data.json as string,
+        expect: (data.expect as JsonAssertion[] | undefined) ?? [],
+      });
     case 'command':
       return gate({
         kind,
@@ -172,14 +231,20 @@ function toGate(kind: GateKind, data: Record<string, unknown>, env: ParseGatesOp
     case 'env-match': {
       const spec = data['env-match'] as { file?: string; key: string; secret?: string; 'secret-env'?: string };
       if ((spec.secret === undefined) === (spec['secret-env'] === undefined)) {
-        fail(['env-match'], 'env-match needs exactly one of secret (the value, e.g. ${{ secrets.HEALTHCHECK_TOKEN }}) or secret-env (the name of a step environment variable holding it)');
+        fail(
+          ['env-match'],
+          'env-match needs exactly one of secret (the value, e.g. ${{ secrets.HEALTHCHECK_TOKEN }}) or secret-env (the name of a step environment variable holding it)',
+        );
         return undefined;
       }
       let secret = spec.secret;
       if (spec['secret-env'] !== undefined) {
         secret = env?.(spec['secret-env']);
         if (!secret) {
-          fail(['env-match', 'secret-env'], `environment variable ${spec['secret-env']} is not set or empty; add it to the step: env: { ${spec['secret-env']}: \${{ secrets.${spec['secret-env']} }} }`);
+          fail(
+            ['env-match', 'secret-env'],
+            `environment variable ${spec['secret-env']} is not set or empty; add it to the step: env: { ${spec['secret-env']}: \${{ secrets.${spec['secret-env']} }} }`,
+          );
           return undefined;
         }
       }
@@ -219,7 +284,10 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
   const gates: Gate[] = [];
   for (const item of root.items) {
     if (!isMap(item)) {
-      problems.at(item as Node, `a gate is a mapping whose key names its kind, e.g. "- file: artisan" or "- dir: storage"; ${kindsHint}`);
+      problems.at(
+        item as Node,
+        `a gate is a mapping whose key names its kind, e.g. "- file: artisan" or "- dir: storage"; ${kindsHint}`,
+      );
       continue;
     }
     const keys = item.items.map((pair) => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key)));
@@ -244,7 +312,10 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
           const nested = issue.path.length > 0;
           const keysHere = nested ? Object.keys(KIND_SCHEMAS['env-match'].shape['env-match'].shape) : validKeys(kind);
           for (const key of issue.keys) {
-            fail([...issue.path, key], `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`);
+            fail(
+              [...issue.path, key],
+              `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`,
+            );
           }
         } else {
           const label = issue.path.length > 0 ? issue.path.join('.') : kind;
@@ -264,6 +335,8 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
 function gatesError(source: string, problems: readonly string[]): UserError {
   const hint = 'Fix the YAML (see the gate reference in the README).';
   return new UserError(
-    problems.length === 1 ? `${source}: ${problems[0]}. ${hint}` : `${source} has ${problems.length} problems:\n- ${problems.join('\n- ')}\n${hint}`,
+    problems.length === 1
+      ? `${source}: ${problems[0]}. ${hint}`
+      : `${source} has ${problems.length} problems:\n- ${problems.join('\n- ')}\n${hint}`,
   );
 }

@@ -68,21 +68,35 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const unit = options.retryUnitMs ?? 1000;
   const maxWait = options.maxRateLimitWaitSeconds ?? 120;
   const baseUrl = apiBaseUrl(options.baseUrl);
-  const limits = { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES };
-  const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-    if (retryCount < retries && retryAfter <= maxWait) {
-      logger.warning(`GitHub ${kind} rate limit on ${request.method} ${request.url}; retrying in ${retryAfter}s (retry ${retryCount + 1} of ${retries})`);
-      return true;
-    }
-    logger.debug(`GitHub ${kind} rate limit on ${request.method} ${request.url}; not retrying (retry-after ${retryAfter}s, ${retryCount} retries used)`);
-    return false;
+  const limits = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
+  const onLimit =
+    (kind: string) =>
+    (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
+      if (retryCount < retries && retryAfter <= maxWait) {
+        logger.warning(
+          `GitHub ${kind} rate limit on ${request.method} ${request.url}; retrying in ${retryAfter}s (retry ${retryCount + 1} of ${retries})`,
+        );
+        return true;
+      }
+      logger.debug(
+        `GitHub ${kind} rate limit on ${request.method} ${request.url}; not retrying (retry-after ${retryAfter}s, ${retryCount} retries used)`,
+      );
+      return false;
+    };
   const octokit = new RetryingOctokit({
     auth: options.token,
     baseUrl,
     request: { fetch: boundedFetch(limits) },
     userAgent: options.userAgent ?? 'deploy-gates',
-    log: { debug: () => {}, info: () => {}, warn: (message: string) => logger.debug(message), error: (message: string) => logger.debug(message) },
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (message: string) => logger.debug(message),
+      error: (message: string) => logger.debug(message),
+    },
     retry: { retries, retryAfterBaseValue: unit },
     throttle: {
       // A private id per client, so tests with several doubles never share limiter state.
@@ -97,7 +111,12 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     request: async (route, parameters) => {
       try {
         const response = await octokit.request(route, parameters ?? {});
-        return { status: response.status, url: response.url, data: response.data, headers: response.headers as GitHubResponse['headers'] };
+        return {
+          status: response.status,
+          url: response.url,
+          data: response.data,
+          headers: response.headers as GitHubResponse['headers'],
+        };
       } catch (error) {
         throw transportFailure(error, baseUrl) ?? error;
       }

@@ -18,7 +18,12 @@ interface RequestErrorLike {
 }
 
 export function isRequestError(error: unknown): error is RequestErrorLike {
-  return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number' && 'message' in error;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { status?: unknown }).status === 'number' &&
+    'message' in error
+  );
 }
 
 /** GitHub answered with an HTTP error status; the message names the resource and the fix. */
@@ -94,7 +99,10 @@ export function explainGitHubError(error: unknown, purpose: RequestPurpose): unk
     );
   }
   if (error.status >= 500) {
-    return new GitHubHttpError(`GitHub kept failing while reading ${purpose.what}: ${said}, also after retries. Check https://www.githubstatus.com and run again.`, error.status);
+    return new GitHubHttpError(
+      `GitHub kept failing while reading ${purpose.what}: ${said}, also after retries. Check https://www.githubstatus.com and run again.`,
+      error.status,
+    );
   }
   return new GitHubHttpError(`Reading ${purpose.what} failed: ${said}.`, error.status);
 }

@@ -28,7 +28,14 @@ const fullName = (repo: RepoRef) => `${repo.owner}/${repo.repo}`;
 const at = (repo: RepoRef) => ({ owner: repo.owner, repo: repo.repo });
 
 /** Pages of 100 until a short page or `maxPages` (these lists have no total count). */
-async function readList<T>(client: GitHubClient, purpose: RequestPurpose, route: string, params: Record<string, unknown>, item: z.ZodType<T>, maxPages: number): Promise<T[]> {
+async function readList<T>(
+  client: GitHubClient,
+  purpose: RequestPurpose,
+  route: string,
+  params: Record<string, unknown>,
+  item: z.ZodType<T>,
+  maxPages: number,
+): Promise<T[]> {
   const items: T[] = [];
   for (let page = 1; page <= maxPages; page++) {
     const list = await read(client, purpose, route, { ...params, per_page: PER_PAGE, page }, z.array(item));
@@ -40,7 +47,11 @@ async function readList<T>(client: GitHubClient, purpose: RequestPurpose, route:
 
 /** Every branch of a repository with its `protected` flag (up to 5,000). */
 export function listBranches(client: GitHubClient, repo: RepoRef): Promise<ShortBranch[]> {
-  const purpose: RequestPurpose = { what: `branches of ${fullName(repo)}`, permission: 'contents: read', notFound: `Repository ${fullName(repo)} not found` };
+  const purpose: RequestPurpose = {
+    what: `branches of ${fullName(repo)}`,
+    permission: 'contents: read',
+    notFound: `Repository ${fullName(repo)} not found`,
+  };
   return readList(client, purpose, 'GET /repos/{owner}/{repo}/branches', at(repo), shortBranchSchema, 50);
 }
 
@@ -51,13 +62,29 @@ export function getBranch(client: GitHubClient, repo: RepoRef, branch: string): 
 
 /** The rules of active rulesets that apply to a branch (readable with metadata: read; evaluate-mode rulesets are not listed). */
 export function getBranchRules(client: GitHubClient, repo: RepoRef, branch: string): Promise<BranchRule[]> {
-  const purpose: RequestPurpose = { what: `ruleset rules of branch ${branch} in ${fullName(repo)}`, permission: 'metadata: read' };
-  return readList(client, purpose, 'GET /repos/{owner}/{repo}/rules/branches/{branch}', { ...at(repo), branch }, branchRuleSchema, 10);
+  const purpose: RequestPurpose = {
+    what: `ruleset rules of branch ${branch} in ${fullName(repo)}`,
+    permission: 'metadata: read',
+  };
+  return readList(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/rules/branches/{branch}',
+    { ...at(repo), branch },
+    branchRuleSchema,
+    10,
+  );
 }
 
 export function getRuleset(client: GitHubClient, repo: RepoRef, id: number): Promise<Ruleset> {
   const purpose: RequestPurpose = { what: `ruleset ${id} of ${fullName(repo)}`, permission: 'metadata: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/rulesets/{ruleset_id}', { ...at(repo), ruleset_id: id, includes_parents: true }, rulesetSchema);
+  return read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/rulesets/{ruleset_id}',
+    { ...at(repo), ruleset_id: id, includes_parents: true },
+    rulesetSchema,
+  );
 }
 
 /** Classic protection as read, or why it could not be read. */
@@ -70,10 +97,19 @@ export type ClassicRead =
   | { kind: 'unreadable'; status: number; message: string };
 
 export async function getClassicProtection(client: GitHubClient, repo: RepoRef, branch: string): Promise<ClassicRead> {
-  const purpose: RequestPurpose = { what: `branch protection of ${branch} in ${fullName(repo)}`, permission: 'administration: read' };
+  const purpose: RequestPurpose = {
+    what: `branch protection of ${branch} in ${fullName(repo)}`,
+    permission: 'administration: read',
+  };
   try {
-    const response = await client.request('GET /repos/{owner}/{repo}/branches/{branch}/protection', { ...at(repo), branch });
-    return { kind: 'protection', protection: checked(classicProtectionSchema, response.data, purpose.what, `GET ${response.url}`) };
+    const response = await client.request('GET /repos/{owner}/{repo}/branches/{branch}/protection', {
+      ...at(repo),
+      branch,
+    });
+    return {
+      kind: 'protection',
+      protection: checked(classicProtectionSchema, response.data, purpose.what, `GET ${response.url}`),
+    };
   } catch (error) {
     if (isRequestError(error) && (error.status === 403 || error.status === 404)) {
       const message = String((error.response?.data as { message?: unknown } | undefined)?.message ?? error.message);
@@ -86,16 +122,31 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
 
 /** The non-archived repositories of an organisation (up to 10,000). */
 export async function listOrgRepositories(client: GitHubClient, org: string): Promise<OrgRepository[]> {
-  const purpose: RequestPurpose = { what: `repositories of organisation ${org}`, permission: 'metadata: read', notFound: `Organisation ${org} not found` };
+  const purpose: RequestPurpose = {
+    what: `repositories of organisation ${org}`,
+    permission: 'metadata: read',
+    notFound: `Organisation ${org} not found`,
+  };
   const all = await readList(client, purpose, 'GET /orgs/{org}/repos', { org, type: 'all' }, orgRepositorySchema, 100);
   return all.filter((repo) => !repo.archived);
 }
 
 /** A text file of the repository at `ref` (a workflow file), or undefined when it is not there. */
-export async function getFileText(client: GitHubClient, repo: RepoRef, path: string, ref?: string): Promise<string | undefined> {
+export async function getFileText(
+  client: GitHubClient,
+  repo: RepoRef,
+  path: string,
+  ref?: string,
+): Promise<string | undefined> {
   const purpose: RequestPurpose = { what: `file ${path} of ${fullName(repo)}`, permission: 'contents: read' };
   try {
-    const file = await read(client, purpose, 'GET /repos/{owner}/{repo}/contents/{path}', { ...at(repo), path, ...(ref ? { ref } : {}) }, fileContentSchema);
+    const file = await read(
+      client,
+      purpose,
+      'GET /repos/{owner}/{repo}/contents/{path}',
+      { ...at(repo), path, ...(ref ? { ref } : {}) },
+      fileContentSchema,
+    );
     return file.encoding === 'base64' ? Buffer.from(file.content, 'base64').toString('utf8') : file.content;
   } catch (error) {
     if ((error as { status?: number }).status === 404) return undefined;
@@ -121,16 +172,39 @@ export interface ClassicProtectionUpdate {
   required_conversation_resolution?: boolean;
 }
 
-export async function putClassicProtection(client: GitHubClient, repo: RepoRef, branch: string, body: ClassicProtectionUpdate): Promise<ClassicProtection> {
-  const purpose: RequestPurpose = { what: `branch protection of ${branch} in ${fullName(repo)} (update)`, permission: 'administration: write' };
-  const response = await explained(purpose, () => client.request('PUT /repos/{owner}/{repo}/branches/{branch}/protection', { ...at(repo), branch, ...body }));
+export async function putClassicProtection(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+  body: ClassicProtectionUpdate,
+): Promise<ClassicProtection> {
+  const purpose: RequestPurpose = {
+    what: `branch protection of ${branch} in ${fullName(repo)} (update)`,
+    permission: 'administration: write',
+  };
+  const response = await explained(purpose, () =>
+    client.request('PUT /repos/{owner}/{repo}/branches/{branch}/protection', { ...at(repo), branch, ...body }),
+  );
   return checked(classicProtectionSchema, response.data, purpose.what);
 }
 
-export async function setRequiredSignatures(client: GitHubClient, repo: RepoRef, branch: string, enabled: boolean): Promise<void> {
-  const purpose: RequestPurpose = { what: `required signatures of ${branch} in ${fullName(repo)}`, permission: 'administration: write' };
+export async function setRequiredSignatures(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+  enabled: boolean,
+): Promise<void> {
+  const purpose: RequestPurpose = {
+    what: `required signatures of ${branch} in ${fullName(repo)}`,
+    permission: 'administration: write',
+  };
   const method = enabled ? 'POST' : 'DELETE';
-  await explained(purpose, () => client.request(`${method} /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures`, { ...at(repo), branch }));
+  await explained(purpose, () =>
+    client.request(`${method} /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures`, {
+      ...at(repo),
+      branch,
+    }),
+  );
 }
 
 export interface ConditionalStats {
@@ -142,7 +216,10 @@ export interface ConditionalStats {
  * A client that remembers the ETag of every GET it made and asks again with If-None-Match: GitHub answers 304,
  * which does not count against the primary rate limit, when nothing changed (used to re-read after `apply`).
  */
-export function conditionalClient(client: GitHubClient, stats: ConditionalStats = { notModified: 0 }): GitHubClient & { stats: ConditionalStats } {
+export function conditionalClient(
+  client: GitHubClient,
+  stats: ConditionalStats = { notModified: 0 },
+): GitHubClient & { stats: ConditionalStats } {
   const cache = new Map<string, { etag: string; response: GitHubResponse }>();
   return {
     stats,
@@ -151,7 +228,10 @@ export function conditionalClient(client: GitHubClient, stats: ConditionalStats 
       const key = `${route} ${JSON.stringify(parameters)}`;
       const cached = cache.get(key);
       try {
-        const response = await client.request(route, cached ? { ...parameters, headers: { 'if-none-match': cached.etag } } : parameters);
+        const response = await client.request(
+          route,
+          cached ? { ...parameters, headers: { 'if-none-match': cached.etag } } : parameters,
+        );
         const etag = response.headers.etag;
         if (typeof etag === 'string') cache.set(key, { etag, response });
         return response;

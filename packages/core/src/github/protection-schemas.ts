@@ -71,7 +71,15 @@ export const rulesetSchema = z.object({
   enforcement: z.string(),
   source_type: z.string().optional(),
   source: z.string(),
-  bypass_actors: z.array(z.object({ actor_id: z.number().int().nullable().optional(), actor_type: z.string(), bypass_mode: z.string().optional() })).optional(),
+  bypass_actors: z
+    .array(
+      z.object({
+        actor_id: z.number().int().nullable().optional(),
+        actor_type: z.string(),
+        bypass_mode: z.string().optional(),
+      }),
+    )
+    .optional(),
   current_user_can_bypass: z.string().optional(),
 });
 export type Ruleset = z.infer<typeof rulesetSchema>;

@@ -53,7 +53,13 @@ export function checked<T>(schema: z.ZodType<T>, data: unknown, what: string, re
 }
 
 /** One GET: its failure explained, its answer checked. */
-export async function read<T>(client: GitHubClient, purpose: RequestPurpose, route: string, params: Record<string, unknown>, schema: z.ZodType<T>): Promise<T> {
+export async function read<T>(
+  client: GitHubClient,
+  purpose: RequestPurpose,
+  route: string,
+  params: Record<string, unknown>,
+  schema: z.ZodType<T>,
+): Promise<T> {
   const response = await explained(purpose, () => client.request(route, params));
   return checked(schema, response.data, purpose.what, `${route.split(' ')[0]} ${response.url}`);
 }
@@ -81,13 +87,23 @@ export async function readPages<P, T>(
 /** A workflow by numeric id or file name (`build-artifacts.yml`). */
 export function getWorkflow(client: GitHubClient, repo: RepoRef, workflow: string | number): Promise<Workflow> {
   const purpose: RequestPurpose = { what: `workflow ${workflow} of ${fullName(repo)}`, permission: 'actions: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}', { ...at(repo), workflow_id: workflow }, workflowSchema);
+  return read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}',
+    { ...at(repo), workflow_id: workflow },
+    workflowSchema,
+  );
 }
 
 /** All workflows of a repository (up to 2,000). */
 export async function listWorkflows(client: GitHubClient, repo: RepoRef): Promise<Workflow[]> {
   const full = fullName(repo);
-  const purpose: RequestPurpose = { what: `workflows of ${full}`, permission: 'actions: read', notFound: `Repository ${full} not found` };
+  const purpose: RequestPurpose = {
+    what: `workflows of ${full}`,
+    permission: 'actions: read',
+    notFound: `Repository ${full} not found`,
+  };
   const paged = await readPages(client, purpose, 'GET /repos/{owner}/{repo}/actions/workflows', at(repo), {
     schema: workflowListSchema,
     items: (list) => list.workflows,
@@ -106,51 +122,137 @@ export interface RunFilters {
  * The runs of one workflow for one commit (GitHub lists each run's latest attempt), paged; runs GitHub returns
  * for another SHA are dropped. `maxPages` 100 reads up to 10,000 runs of the commit.
  */
-export async function listRunsOfCommit(client: GitHubClient, repo: RepoRef, workflow: Workflow, sha: string, filters: RunFilters = {}, maxPages = 100): Promise<Paged<WorkflowRun>> {
-  const purpose: RequestPurpose = { what: `runs of ${workflowFile(workflow)} in ${fullName(repo)}`, permission: 'actions: read' };
-  const params = { ...at(repo), workflow_id: workflow.id, head_sha: sha, ...(filters.branch ? { branch: filters.branch } : {}), ...(filters.event ? { event: filters.event } : {}) };
-  const paged = await readPages(client, purpose, 'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', params, {
-    schema: runListSchema,
-    items: (list) => list.workflow_runs,
-    total: (list) => list.total_count,
-    maxPages,
-  });
-  return { items: paged.items.filter((run) => run.head_sha.toLowerCase() === sha.toLowerCase()), totalCount: paged.totalCount };
+export async function listRunsOfCommit(
+  client: GitHubClient,
+  repo: RepoRef,
+  workflow: Workflow,
+  sha: string,
+  filters: RunFilters = {},
+  maxPages = 100,
+): Promise<Paged<WorkflowRun>> {
+  const purpose: RequestPurpose = {
+    what: `runs of ${workflowFile(workflow)} in ${fullName(repo)}`,
+    permission: 'actions: read',
+  };
+  const params = {
+    ...at(repo),
+    workflow_id: workflow.id,
+    head_sha: sha,
+    ...(filters.branch ? { branch: filters.branch } : {}),
+    ...(filters.event ? { event: filters.event } : {}),
+  };
+  const paged = await readPages(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
+    params,
+    {
+      schema: runListSchema,
+      items: (list) => list.workflow_runs,
+      total: (list) => list.total_count,
+      maxPages,
+    },
+  );
+  return {
+    items: paged.items.filter((run) => run.head_sha.toLowerCase() === sha.toLowerCase()),
+    totalCount: paged.totalCount,
+  };
 }
 
 /** One attempt of a run (earlier attempts are not in run lists). */
-export function getRunAttempt(client: GitHubClient, repo: RepoRef, run: Pick<WorkflowRun, 'id' | 'run_number'>, attempt: number): Promise<WorkflowRun> {
-  const purpose: RequestPurpose = { what: `attempts of run #${run.run_number} (${run.id}) in ${fullName(repo)}`, permission: 'actions: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}', { ...at(repo), run_id: run.id, attempt_number: attempt }, runSchema);
+export function getRunAttempt(
+  client: GitHubClient,
+  repo: RepoRef,
+  run: Pick<WorkflowRun, 'id' | 'run_number'>,
+  attempt: number,
+): Promise<WorkflowRun> {
+  const purpose: RequestPurpose = {
+    what: `attempts of run #${run.run_number} (${run.id}) in ${fullName(repo)}`,
+    permission: 'actions: read',
+  };
+  return read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}',
+    { ...at(repo), run_id: run.id, attempt_number: attempt },
+    runSchema,
+  );
 }
 
 /** The artifacts of a run, only those named `name` when given (expired ones included). */
-export async function listRunArtifacts(client: GitHubClient, repo: RepoRef, run: Pick<WorkflowRun, 'id' | 'run_number'>, name?: string): Promise<Artifact[]> {
-  const purpose: RequestPurpose = { what: `artifacts of run #${run.run_number} (${run.id}) in ${fullName(repo)}`, permission: 'actions: read' };
-  const paged = await readPages(client, purpose, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts', { ...at(repo), run_id: run.id, ...(name ? { name } : {}) }, {
-    schema: artifactListSchema,
-    items: (list) => list.artifacts,
-    total: (list) => list.total_count,
-    maxPages: 10,
-  });
+export async function listRunArtifacts(
+  client: GitHubClient,
+  repo: RepoRef,
+  run: Pick<WorkflowRun, 'id' | 'run_number'>,
+  name?: string,
+): Promise<Artifact[]> {
+  const purpose: RequestPurpose = {
+    what: `artifacts of run #${run.run_number} (${run.id}) in ${fullName(repo)}`,
+    permission: 'actions: read',
+  };
+  const paged = await readPages(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts',
+    { ...at(repo), run_id: run.id, ...(name ? { name } : {}) },
+    {
+      schema: artifactListSchema,
+      items: (list) => list.artifacts,
+      total: (list) => list.total_count,
+      maxPages: 10,
+    },
+  );
   return name ? paged.items.filter((artifact) => artifact.name === name) : paged.items;
 }
 
 /** The newest deployment to an environment, if any. */
-export async function latestDeployment(client: GitHubClient, repo: RepoRef, environment: string): Promise<Deployment | undefined> {
-  const purpose: RequestPurpose = { what: `deployments of environment "${environment}" in ${fullName(repo)}`, permission: 'deployments: read' };
-  const list = await read(client, purpose, 'GET /repos/{owner}/{repo}/deployments', { ...at(repo), environment, per_page: 1 }, deploymentSchema.array());
+export async function latestDeployment(
+  client: GitHubClient,
+  repo: RepoRef,
+  environment: string,
+): Promise<Deployment | undefined> {
+  const purpose: RequestPurpose = {
+    what: `deployments of environment "${environment}" in ${fullName(repo)}`,
+    permission: 'deployments: read',
+  };
+  const list = await read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/deployments',
+    { ...at(repo), environment, per_page: 1 },
+    deploymentSchema.array(),
+  );
   return list[0];
 }
 
 /** The newest statuses of a deployment, newest first (`limit` up to 100). */
-export function deploymentStatuses(client: GitHubClient, repo: RepoRef, deploymentId: number, limit = 1): Promise<DeploymentStatus[]> {
-  const purpose: RequestPurpose = { what: `statuses of deployment ${deploymentId} in ${fullName(repo)}`, permission: 'deployments: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', { ...at(repo), deployment_id: deploymentId, per_page: limit }, deploymentStatusSchema.array());
+export function deploymentStatuses(
+  client: GitHubClient,
+  repo: RepoRef,
+  deploymentId: number,
+  limit = 1,
+): Promise<DeploymentStatus[]> {
+  const purpose: RequestPurpose = {
+    what: `statuses of deployment ${deploymentId} in ${fullName(repo)}`,
+    permission: 'deployments: read',
+  };
+  return read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+    { ...at(repo), deployment_id: deploymentId, per_page: limit },
+    deploymentStatusSchema.array(),
+  );
 }
 
 /** A commit object; a GitHubHttpError with status 404 or 422 when the repository has no such commit. */
 export function getCommit(client: GitHubClient, repo: RepoRef, sha: string): Promise<GitCommit> {
   const purpose: RequestPurpose = { what: `commit ${sha} of ${fullName(repo)}`, permission: 'contents: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/git/commits/{commit_sha}', { ...at(repo), commit_sha: sha }, gitCommitSchema);
+  return read(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/git/commits/{commit_sha}',
+    { ...at(repo), commit_sha: sha },
+    gitCommitSchema,
+  );
 }

@@ -39,12 +39,21 @@ export function boundedFetch(limits: TransportLimits, base: typeof fetch = globa
     const signal = init.signal ? AbortSignal.any([init.signal, timer.signal]) : timer.signal;
     try {
       const response = await base(input, { ...init, signal });
-      const body = await readBounded(response, limits.maxResponseBytes, () => new AttemptStopped('too-large', method, url, limits.maxResponseBytes));
-      const copy = new Response(NULL_BODY.has(response.status) ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+      const body = await readBounded(
+        response,
+        limits.maxResponseBytes,
+        () => new AttemptStopped('too-large', method, url, limits.maxResponseBytes),
+      );
+      const copy = new Response(NULL_BODY.has(response.status) ? null : body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
       Object.defineProperty(copy, 'url', { value: response.url });
       return copy;
     } catch (error) {
-      if (timer.signal.aborted && !(error instanceof AttemptStopped)) throw new AttemptStopped('timeout', method, url, limits.timeoutMs);
+      if (timer.signal.aborted && !(error instanceof AttemptStopped))
+        throw new AttemptStopped('timeout', method, url, limits.timeoutMs);
       throw error;
     } finally {
       clearTimeout(timeout);
@@ -110,7 +119,13 @@ interface FetchFailure {
 /** Octokit reports a fetch that threw (no connection, reset, TLS) as a RequestError with status 500 and no response. */
 function isFetchFailure(error: unknown): error is FetchFailure {
   const candidate = error as Partial<FetchFailure> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.status === 500 && candidate.response === undefined && typeof candidate.request === 'object';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    candidate.status === 500 &&
+    candidate.response === undefined &&
+    typeof candidate.request === 'object'
+  );
 }
 
 /**

@@ -32,7 +32,10 @@ export interface HealthConfig {
 }
 
 /** The wait before attempt `attempt + 1` (attempt is 1-based). */
-export function waitAfter(attempt: number, config: Pick<HealthConfig, 'intervalMs' | 'maxIntervalMs' | 'backoff'>): number {
+export function waitAfter(
+  attempt: number,
+  config: Pick<HealthConfig, 'intervalMs' | 'maxIntervalMs' | 'backoff'>,
+): number {
   const wait = config.backoff === 'exponential' ? config.intervalMs * 2 ** (attempt - 1) : config.intervalMs;
   return Math.min(wait, config.maxIntervalMs);
 }

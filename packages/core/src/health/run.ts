@@ -67,7 +67,6 @@ interface Endpoint {
   probe(): Promise<Probe>;
 }
 
-
 function originHeadersFor(config: HealthConfig, url: URL): Record<string, string> {
   const headers: Record<string, string> = { ...config.headers };
   if (config.bearerToken) headers.authorization = `Bearer ${config.bearerToken}`;
@@ -81,9 +80,19 @@ function originHeadersFor(config: HealthConfig, url: URL): Record<string, string
  * What a failed answer from another origin should say: the credentials stayed behind (correctly: a new origin
  * must not get them), so a 401 there is no news about the configured URL; the final URL is what to probe.
  */
-function withheldNote(withheld: readonly string[], config: HealthConfig, url: URL, finalUrl: URL, redirects: number): string {
+function withheldNote(
+  withheld: readonly string[],
+  config: HealthConfig,
+  url: URL,
+  finalUrl: URL,
+  redirects: number,
+): string {
   const what = withheld.map((name) =>
-    name === 'authorization' && !config.headers.authorization ? (config.bearerToken ? 'the bearer token' : "the URL's credentials") : `the ${name} header`,
+    name === 'authorization' && !config.headers.authorization
+      ? config.bearerToken
+        ? 'the bearer token'
+        : "the URL's credentials"
+      : `the ${name} header`,
   );
   const list = what.length > 1 ? `${what.slice(0, -1).join(', ')} and ${what.at(-1)}` : what[0];
   const hops = `${redirects} redirect${redirects === 1 ? '' : 's'}`;
@@ -128,12 +137,25 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
   const endpoints: Endpoint[] = config.urls.map((url) =>
     endpoint(url, 'endpoint', async () => {
       const outcome = await httpGet(withoutUserInfo(url), requestOptions(url));
-      const where = { finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl, redirects: outcome.ok ? outcome.response.redirects : outcome.redirects };
+      const where = {
+        finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl,
+        redirects: outcome.ok ? outcome.response.redirects : outcome.redirects,
+      };
       if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message, ...where };
       const { response } = outcome;
       const verdict = judgeResponse(response, config.expect, redactor);
-      const note = !verdict.pass && response.withheldHeaders.length > 0 ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects) : '';
-      return { status: response.status, latencyMs: outcome.latencyMs, ...verdict, reason: verdict.reason + note, encoding: response.encoding, ...where };
+      const note =
+        !verdict.pass && response.withheldHeaders.length > 0
+          ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects)
+          : '';
+      return {
+        status: response.status,
+        latencyMs: outcome.latencyMs,
+        ...verdict,
+        reason: verdict.reason + note,
+        encoding: response.encoding,
+        ...where,
+      };
     }),
   );
   if (config.assetManifest) {
@@ -141,8 +163,17 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     endpoints.push(
       endpoint(manifestUrl, 'asset-manifest', async () => {
         const begun = performance.now();
-        const verdict = await checkManifest(withoutUserInfo(manifestUrl), { ...requestOptions(manifestUrl), assetBase: config.assetBase, redactor });
-        return { status: verdict.status, latencyMs: performance.now() - begun, pass: verdict.pass, reason: verdict.reason };
+        const verdict = await checkManifest(withoutUserInfo(manifestUrl), {
+          ...requestOptions(manifestUrl),
+          assetBase: config.assetBase,
+          redactor,
+        });
+        return {
+          status: verdict.status,
+          latencyMs: performance.now() - begun,
+          pass: verdict.pass,
+          reason: verdict.reason,
+        };
       }),
     );
   }
@@ -168,7 +199,10 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
           const reason = redactor.redact(probe.reason);
           e.streak = probe.pass ? e.streak + 1 : 0;
           e.report.healthy = e.streak >= config.consecutiveSuccesses;
-          const redirected = probe.finalUrl && probe.redirects ? { finalUrl: redactor.redact(displayUrl(probe.finalUrl)), redirects: probe.redirects } : {};
+          const redirected =
+            probe.finalUrl && probe.redirects
+              ? { finalUrl: redactor.redact(displayUrl(probe.finalUrl)), redirects: probe.redirects }
+              : {};
           e.report.attempts.push({
             attempt,
             startedAt,
@@ -181,15 +215,23 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
           });
           const ms = Math.round(probe.latencyMs);
           const encoded = probe.encoding ? ` (${probe.encoding})` : '';
-          const answer = probe.status === undefined ? `${reason} (${ms} ms)` : `HTTP ${probe.status}${encoded} in ${ms} ms: ${reason}`;
-          const streak = probe.pass && config.consecutiveSuccesses > 1 ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)` : '';
+          const answer =
+            probe.status === undefined
+              ? `${reason} (${ms} ms)`
+              : `HTTP ${probe.status}${encoded} in ${ms} ms: ${reason}`;
+          const streak =
+            probe.pass && config.consecutiveSuccesses > 1
+              ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)`
+              : '';
           const line = `Attempt ${attempt}/${config.attempts} ${e.report.url} → ${answer}${streak}`;
           logger.info(line);
         }),
       );
       if (endpoints.every((e) => e.report.healthy) || attempt === config.attempts) break;
       const wait = waitAfter(attempt, config);
-      logger.info(`${endpoints.filter((e) => !e.report.healthy).length} endpoint(s) not healthy yet; next attempt in ${formatDuration(wait)}`);
+      logger.info(
+        `${endpoints.filter((e) => !e.report.healthy).length} endpoint(s) not healthy yet; next attempt in ${formatDuration(wait)}`,
+      );
       await sleep(wait);
     }
 
@@ -201,7 +243,12 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
         slo = await probeSlo(config, requestOptions(config.slo.url).originHeaders, dispatcher, logger);
         results.push(sloResult(slo));
       } else {
-        results.push({ name: sloName(config.slo), status: 'skip', detail: 'skipped: endpoints are not healthy', durationMs: 0 });
+        results.push({
+          name: sloName(config.slo),
+          status: 'skip',
+          detail: 'skipped: endpoints are not healthy',
+          durationMs: 0,
+        });
       }
     }
     return {
@@ -227,7 +274,11 @@ function endpointResult(report: EndpointReport, maxAttempts: number): CheckResul
     const status = last?.status === undefined ? '' : `HTTP ${last.status}, `;
     return { name, status: 'pass', detail: `${status}${last?.reason ?? 'ok'} after ${tries}`, durationMs };
   }
-  const lastAnswer = last ? (last.status === undefined ? last.reason : `HTTP ${last.status}: ${last.reason}`) : 'not probed';
+  const lastAnswer = last
+    ? last.status === undefined
+      ? last.reason
+      : `HTTP ${last.status}: ${last.reason}`
+    : 'not probed';
   return { name, status: 'fail', detail: `unhealthy after ${tries} of ${maxAttempts}: ${lastAnswer}`, durationMs };
 }
 
@@ -235,7 +286,12 @@ function sloName(slo: NonNullable<HealthConfig['slo']>): string {
   return `SLO ${displayUrl(slo.url)} (${slo.requests} requests, ${slo.concurrency} concurrent)`;
 }
 
-async function probeSlo(config: HealthConfig, originHeaders: Record<string, string>, dispatcher: Agent, logger: Logger): Promise<SloReport> {
+async function probeSlo(
+  config: HealthConfig,
+  originHeaders: Record<string, string>,
+  dispatcher: Agent,
+  logger: Logger,
+): Promise<SloReport> {
   const slo = config.slo!;
   logger.info(`SLO probe: ${slo.requests} requests, ${slo.concurrency} concurrent, to ${displayUrl(slo.url)}`);
   const begun = performance.now();
@@ -249,7 +305,9 @@ async function probeSlo(config: HealthConfig, originHeaders: Record<string, stri
     followRedirects: config.followRedirects,
     dispatcher,
   });
-  const pass = (slo.p95Ms === undefined || load.p95Ms <= slo.p95Ms) && (slo.maxErrorRate === undefined || load.errorRate <= slo.maxErrorRate);
+  const pass =
+    (slo.p95Ms === undefined || load.p95Ms <= slo.p95Ms) &&
+    (slo.maxErrorRate === undefined || load.errorRate <= slo.maxErrorRate);
   const report: SloReport = {
     ...load,
     url: displayUrl(slo.url),

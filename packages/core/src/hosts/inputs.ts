@@ -7,8 +7,7 @@ import type { Target } from './target.js';
 
 /** Where a target-facing action acts: this machine, or a host over SSH with a pinned host key. */
 export type TargetSpec =
-  | { kind: 'local' }
-  | { kind: 'ssh'; user: string; host: string; port: number; privateKey: string; knownHosts: string };
+  { kind: 'local' } | { kind: 'ssh'; user: string; host: string; port: number; privateKey: string; knownHosts: string };
 
 export type TargetAddress = { kind: 'local' } | { kind: 'ssh'; user: string; host: string; port: number };
 
@@ -21,8 +20,20 @@ export function parseTargetAddress(text: string): TargetAddress | undefined {
   } catch {
     return undefined;
   }
-  if (url.protocol !== 'ssh:' || !url.username || !url.hostname || url.password || (url.pathname !== '' && url.pathname !== '/')) return undefined;
-  return { kind: 'ssh', user: decodeURIComponent(url.username), host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 22 };
+  if (
+    url.protocol !== 'ssh:' ||
+    !url.username ||
+    !url.hostname ||
+    url.password ||
+    (url.pathname !== '' && url.pathname !== '/')
+  )
+    return undefined;
+  return {
+    kind: 'ssh',
+    user: decodeURIComponent(url.username),
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 22,
+  };
 }
 
 /** The target inputs every target-facing action declares, with the same names and defaults in action.yml. */
@@ -32,7 +43,10 @@ export const targetInputs = {
     z.string().transform((text, ctx) => {
       const address = parseTargetAddress(text.trim());
       if (!address) {
-        ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a target; use local or ssh://user@host[:port]` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${text.trim()}" is not a target; use local or ssh://user@host[:port]`,
+        });
         return z.NEVER;
       }
       return address;
@@ -43,7 +57,11 @@ export const targetInputs = {
 };
 
 /** Checks the target inputs together: an ssh target needs a key and a pinned host key. */
-export function targetSpec(address: TargetAddress, privateKey: string | undefined, knownHosts: string | undefined): TargetSpec {
+export function targetSpec(
+  address: TargetAddress,
+  privateKey: string | undefined,
+  knownHosts: string | undefined,
+): TargetSpec {
   if (address.kind === 'local') return address;
   const missing = [!privateKey && 'ssh-key', !knownHosts && 'known-hosts'].filter(Boolean);
   if (missing.length > 0) {

@@ -15,13 +15,29 @@ export class LocalTarget implements Target {
 }
 
 /** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout or on abort. */
-export function runProcess(command: string, args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions & { env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
   const started = performance.now();
   if (options.signal?.aborted) {
-    return Promise.resolve({ exitCode: 130, stdout: '', stderr: 'not started: cancelled', timedOut: false, cancelled: true, durationMs: 0 });
+    return Promise.resolve({
+      exitCode: 130,
+      stdout: '',
+      stderr: 'not started: cancelled',
+      timedOut: false,
+      cancelled: true,
+      durationMs: 0,
+    });
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;

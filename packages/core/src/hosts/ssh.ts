@@ -75,25 +75,43 @@ export class SshTarget implements Target {
 
   private options(): string[] {
     const options = [
-      '-F', '/dev/null',
+      '-F',
+      '/dev/null',
       '-T',
-      '-o', 'BatchMode=yes',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'IdentityAgent=none',
-      '-o', `IdentityFile=${join(this.dir, 'id')}`,
-      '-o', `UserKnownHostsFile=${join(this.dir, 'known_hosts')}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'UpdateHostKeys=no',
-      '-o', 'CheckHostIP=no',
-      '-o', 'PasswordAuthentication=no',
-      '-o', 'KbdInteractiveAuthentication=no',
-      '-o', 'ConnectTimeout=20',
-      '-o', 'ServerAliveInterval=15',
-      '-o', 'ServerAliveCountMax=4',
-      '-o', 'LogLevel=ERROR',
-      '-p', String(this.spec.port),
-      '-l', this.spec.user,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      `IdentityFile=${join(this.dir, 'id')}`,
+      '-o',
+      `UserKnownHostsFile=${join(this.dir, 'known_hosts')}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'UpdateHostKeys=no',
+      '-o',
+      'CheckHostIP=no',
+      '-o',
+      'PasswordAuthentication=no',
+      '-o',
+      'KbdInteractiveAuthentication=no',
+      '-o',
+      'ConnectTimeout=20',
+      '-o',
+      'ServerAliveInterval=15',
+      '-o',
+      'ServerAliveCountMax=4',
+      '-o',
+      'LogLevel=ERROR',
+      '-p',
+      String(this.spec.port),
+      '-l',
+      this.spec.user,
     ];
     if (this.multiplex) {
       options.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(this.dir, 'cm')}`, '-o', 'ControlPersist=300');
@@ -106,15 +124,23 @@ export class SshTarget implements Target {
       // Connect and authenticate once, leaving the master connection in the background (-f -N): no session is
       // opened, so the check costs no round trip beyond the login; every run() then goes through the master.
       const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
-      const master = await runProcess('ssh', [...this.options(), '-f', '-N', '--', this.spec.host], { timeoutMs: 60_000, env });
+      const master = await runProcess('ssh', [...this.options(), '-f', '-N', '--', this.spec.host], {
+        timeoutMs: 60_000,
+        env,
+      });
       if (master.exitCode === 0) return;
-      const problem = master.exitCode === 255 && !master.timedOut ? connectionProblem(master.stderr, this.spec) : undefined;
+      const problem =
+        master.exitCode === 255 && !master.timedOut ? connectionProblem(master.stderr, this.spec) : undefined;
       if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
-      throw new UserError(`Cannot connect to ${this.description}: ssh exited with ${master.exitCode}${master.timedOut ? ' (timed out)' : ''} (${master.stderr.trim() || 'no output'})`);
+      throw new UserError(
+        `Cannot connect to ${this.description}: ssh exited with ${master.exitCode}${master.timedOut ? ' (timed out)' : ''} (${master.stderr.trim() || 'no output'})`,
+      );
     }
     const result = await this.run('true');
     if (result.exitCode !== 0) {
-      throw new UserError(`Cannot run commands on ${this.description}: \`true\` exited with ${result.exitCode} (${result.stderr.trim() || 'no output'})`);
+      throw new UserError(
+        `Cannot run commands on ${this.description}: \`true\` exited with ${result.exitCode} (${result.stderr.trim() || 'no output'})`,
+      );
     }
   }
 
@@ -133,7 +159,15 @@ export class SshTarget implements Target {
     const pidFile = options.signal ? `"\${TMPDIR:-/tmp}"/dg-run-${randomBytes(6).toString('hex')}.pid` : undefined;
     if (pidFile) remote = `echo $$ > ${pidFile} && ${remote}`;
     const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
-    if (options.signal?.aborted) return { exitCode: 130, stdout: '', stderr: 'not started: cancelled', timedOut: false, cancelled: true, durationMs: 0 };
+    if (options.signal?.aborted)
+      return {
+        exitCode: 130,
+        stdout: '',
+        stderr: 'not started: cancelled',
+        timedOut: false,
+        cancelled: true,
+        durationMs: 0,
+      };
     // Killing the local client would leave the remote command running (and its pipes are held by the master
     // connection): on abort, stop the remote process group first (TERM, KILL after 2 s); the client then ends by
     // itself, or is killed 3 s later.
@@ -151,9 +185,11 @@ export class SshTarget implements Target {
         '}',
         `rm -f ${pidFile}`,
       ].join('\n');
-      stopping = runProcess('ssh', [...this.options(), '--', this.spec.host, stop], { timeoutMs: 10_000, env }).finally(() => {
-        setTimeout(() => local.abort(), 3000).unref();
-      });
+      stopping = runProcess('ssh', [...this.options(), '--', this.spec.host, stop], { timeoutMs: 10_000, env }).finally(
+        () => {
+          setTimeout(() => local.abort(), 3000).unref();
+        },
+      );
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let result: CommandResult;
@@ -170,7 +206,11 @@ export class SshTarget implements Target {
       options.signal?.removeEventListener('abort', onAbort);
     }
     await stopping?.catch(() => {});
-    if (pidFile && !cancelled && !this.closed) await runProcess('ssh', [...this.options(), '--', this.spec.host, `rm -f ${pidFile}`], { timeoutMs: 10_000, env });
+    if (pidFile && !cancelled && !this.closed)
+      await runProcess('ssh', [...this.options(), '--', this.spec.host, `rm -f ${pidFile}`], {
+        timeoutMs: 10_000,
+        env,
+      });
     if (cancelled) result = { ...result, cancelled: true };
     if (result.exitCode === 255 && !result.timedOut) {
       const problem = connectionProblem(result.stderr, this.spec);
@@ -187,7 +227,8 @@ export class SshTarget implements Target {
     this.forget();
     this.closed = true;
     try {
-      if (this.multiplex) spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });
+      if (this.multiplex)
+        spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });
     } catch {
       // the key must go even if ssh cannot be run
     }
@@ -211,14 +252,28 @@ function hasBareHostLine(knownHosts: string, host: string): boolean {
   return knownHosts
     .split(/\r?\n/)
     .map((line) => line.trim().split(/\s+/))
-    .some((fields) => fields[0] !== undefined && !fields[0].startsWith('#') && !fields[0].startsWith('@') && fields.length >= 3 && namesHost(fields[0], host));
+    .some(
+      (fields) =>
+        fields[0] !== undefined &&
+        !fields[0].startsWith('#') &&
+        !fields[0].startsWith('@') &&
+        fields.length >= 3 &&
+        namesHost(fields[0], host),
+    );
 }
 
 /** Turns the OpenSSH client's connection failures (exit 255) into what to fix; undefined for anything else. */
-export function connectionProblem(stderr: string, spec: { host: string; port: number; user: string; knownHosts?: string }): string | undefined {
+export function connectionProblem(
+  stderr: string,
+  spec: { host: string; port: number; user: string; knownHosts?: string },
+): string | undefined {
   const where = spec.port === 22 ? spec.host : `[${spec.host}]:${spec.port}`;
   const keyscan = `ssh-keyscan -p ${spec.port} ${spec.host}`;
-  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .*(?:mismatch|differs)|No \S+ host key is known/i.test(stderr)) {
+  if (
+    /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .*(?:mismatch|differs)|No \S+ host key is known/i.test(
+      stderr,
+    )
+  ) {
     const missing = /No \S+ host key is known/i.test(stderr) && !/HAS CHANGED/i.test(stderr);
     if (missing && spec.port !== 22 && spec.knownHosts !== undefined && hasBareHostLine(spec.knownHosts, spec.host)) {
       // ssh falls back to a line for the bare host name when none names [host]:port; here that key did not match.
@@ -234,9 +289,12 @@ export function connectionProblem(stderr: string, spec: { host: string; port: nu
   if (/Load key .*: (?:invalid format|error in libcrypto)|invalid format/i.test(stderr)) {
     return 'the ssh-key input is not a readable private key; pass the whole key file (BEGIN … END lines included) from a secret, without a passphrase';
   }
-  if (/Connection refused/i.test(stderr)) return `nothing accepts connections on ${spec.host} port ${spec.port}; check the host, port and that sshd runs`;
-  if (/Could not resolve hostname/i.test(stderr)) return `the host name "${spec.host}" does not resolve; check the target input`;
-  if (/timed out|No route to host|Network is unreachable/i.test(stderr)) return `${spec.host} port ${spec.port} is not reachable (${firstLine(stderr)}); check the host, port and firewall`;
+  if (/Connection refused/i.test(stderr))
+    return `nothing accepts connections on ${spec.host} port ${spec.port}; check the host, port and that sshd runs`;
+  if (/Could not resolve hostname/i.test(stderr))
+    return `the host name "${spec.host}" does not resolve; check the target input`;
+  if (/timed out|No route to host|Network is unreachable/i.test(stderr))
+    return `${spec.host} port ${spec.port} is not reachable (${firstLine(stderr)}); check the host, port and firewall`;
   if (/kex_exchange_identification|Connection closed by|Connection reset/i.test(stderr)) {
     return `the server closed the connection before login (${firstLine(stderr)}); check that ${spec.host}:${spec.port} is an SSH server that allows this runner`;
   }

@@ -83,7 +83,11 @@ export function nulFields(stdout: string): string[] {
 export function countingTarget(target: Target): { target: Target; roundTrips: () => number } {
   let count = 0;
   return {
-    target: { description: target.description, run: (script, options) => (count++, target.run(script, options)), close: () => target.close() },
+    target: {
+      description: target.description,
+      run: (script, options) => (count++, target.run(script, options)),
+      close: () => target.close(),
+    },
     roundTrips: () => count,
   };
 }

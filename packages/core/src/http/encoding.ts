@@ -11,9 +11,10 @@ const DECODERS: Record<string, (() => Transform) | undefined> = {
   'x-gzip': () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
   br: () => zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }),
   // zstd is in node:zlib since Node 23.8 (the actions run on 24); looked up so that older Nodes only lack it.
-  zstd: typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function'
-    ? () => (zlib as unknown as { createZstdDecompress(): Transform }).createZstdDecompress()
-    : undefined,
+  zstd:
+    typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function'
+      ? () => (zlib as unknown as { createZstdDecompress(): Transform }).createZstdDecompress()
+      : undefined,
 };
 
 /** What the probes send as `Accept-Encoding`: every coding they can decode. */

@@ -58,14 +58,22 @@ export function jsonMismatches(document: unknown, assertions: readonly JsonAsser
 }
 
 /** nginx's and Caddy's answers to plain HTTP on their TLS port. */
-const PLAIN_HTTP_TO_TLS_PORT = /plain HTTP request was sent to HTTPS port|Client sent an HTTP request to an HTTPS server/i;
+const PLAIN_HTTP_TO_TLS_PORT =
+  /plain HTTP request was sent to HTTPS port|Client sent an HTTP request to an HTTPS server/i;
 
 /** Judges a response: status first, then the body regex, then every JSON assertion. Excerpts are masked by `redactor`. */
 export function judgeResponse(response: HttpResponse, expect: ResponseExpectations, redactor?: Redactor): Verdict {
   const shown = (body: string) => excerpt(body, undefined, redactor);
   if (!expect.status.matches(response.status)) {
-    if (response.status === 400 && response.finalUrl.protocol === 'http:' && PLAIN_HTTP_TO_TLS_PORT.test(response.body)) {
-      return { pass: false, reason: `expected ${expect.status.text}: ${response.finalUrl.host} serves TLS on that port and refused plain HTTP; use https://` };
+    if (
+      response.status === 400 &&
+      response.finalUrl.protocol === 'http:' &&
+      PLAIN_HTTP_TO_TLS_PORT.test(response.body)
+    ) {
+      return {
+        pass: false,
+        reason: `expected ${expect.status.text}: ${response.finalUrl.host} serves TLS on that port and refused plain HTTP; use https://`,
+      };
     }
     return { pass: false, reason: `expected ${expect.status.text}` };
   }

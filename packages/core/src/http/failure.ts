@@ -1,14 +1,16 @@
 import { oneLine } from '../text.js';
 
 /** Why a request got no HTTP answer, in the words an operator searches for. */
-export type FailureKind = 'timeout' | 'connection refused' | 'DNS failure' | 'TLS error' | 'connection reset' | 'redirect' | 'network error';
+export type FailureKind =
+  'timeout' | 'connection refused' | 'DNS failure' | 'TLS error' | 'connection reset' | 'redirect' | 'network error';
 
 export interface RequestFailure {
   kind: FailureKind;
   message: string;
 }
 
-const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|EPROTO|ERR_OSSL)/;
+const TLS_CODES =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|EPROTO|ERR_OSSL)/;
 
 interface ErrorLink {
   code?: string;
@@ -67,7 +69,12 @@ function tlsSentence(code: string, url: URL | undefined, chain: ErrorLink[]): st
 }
 
 /** Classifies an error thrown by undici (or the abort of our own deadline) into a failure kind; `url` is where it happened. */
-export function classifyRequestError(error: unknown, timedOut: boolean, timeoutText: string, url?: URL): RequestFailure {
+export function classifyRequestError(
+  error: unknown,
+  timedOut: boolean,
+  timeoutText: string,
+  url?: URL,
+): RequestFailure {
   if (timedOut) return { kind: 'timeout', message: `timeout after ${timeoutText}` };
   const chain = errorChain(error);
   const codes = chain.map((link) => link.code ?? '');

@@ -47,7 +47,8 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   const outcome = await httpGet(manifestUrl, { ...options, timeoutMs: remaining() });
   if (!outcome.ok) return { pass: false, reason: outcome.failure.message, assets: 0 };
   const { status, body, bodyError } = outcome.response;
-  if (status < 200 || status > 299) return { pass: false, reason: `manifest answered HTTP ${status}, expected 2xx`, status, assets: 0 };
+  if (status < 200 || status > 299)
+    return { pass: false, reason: `manifest answered HTTP ${status}, expected 2xx`, status, assets: 0 };
   if (bodyError) return { pass: false, reason: `manifest: ${bodyError}`, status, assets: 0 };
   let files: string[] | undefined;
   try {
@@ -55,7 +56,13 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   } catch {
     files = undefined;
   }
-  if (!files) return { pass: false, reason: `manifest is not a Vite manifest object: ${excerpt(body, undefined, options.redactor)}`, status, assets: 0 };
+  if (!files)
+    return {
+      pass: false,
+      reason: `manifest is not a Vite manifest object: ${excerpt(body, undefined, options.redactor)}`,
+      status,
+      assets: 0,
+    };
   if (files.length === 0) return { pass: false, reason: 'manifest lists no files', status, assets: 0 };
 
   const base = options.assetBase ?? defaultAssetBase(manifestUrl);
@@ -76,7 +83,12 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).join(', ');
     const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
-    return { pass: false, reason: `${missing.length} of ${files.length} assets not served: ${shown}${more}`, status, assets: files.length };
+    return {
+      pass: false,
+      reason: `${missing.length} of ${files.length} assets not served: ${shown}${more}`,
+      status,
+      assets: files.length,
+    };
   }
   return { pass: true, reason: `ok, ${files.length} assets served`, status, assets: files.length };
 }

@@ -38,7 +38,14 @@ export interface HttpResponse {
 
 export type HttpOutcome =
   | { ok: true; response: HttpResponse; latencyMs: number }
-  | { ok: false; failure: RequestFailure; latencyMs: number; finalUrl: URL; redirects: number; withheldHeaders: string[] };
+  | {
+      ok: false;
+      failure: RequestFailure;
+      latencyMs: number;
+      finalUrl: URL;
+      redirects: number;
+      withheldHeaders: string[];
+    };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'deploy-gates';
@@ -66,7 +73,11 @@ async function decodedBody(
     return { body: (await decodeBody(raw, codings, limit)).toString('utf8'), encoding };
   } catch (error) {
     const why = (error as { message?: string } | undefined)?.message ?? String(error);
-    return { body: '', encoding, bodyError: why.startsWith('Content-Encoding') ? why : `the ${encoding} body could not be decoded: ${why}` };
+    return {
+      body: '',
+      encoding,
+      bodyError: why.startsWith('Content-Encoding') ? why : `the ${encoding} body could not be decoded: ${why}`,
+    };
   }
 }
 
@@ -87,7 +98,11 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
       if (!options.discardBody) headers['accept-encoding'] = ACCEPT_ENCODING;
       if (!leftOrigin) Object.assign(headers, lowerCaseNames(originHeaders));
       const { request } = await import('undici'); // loaded on first use (see health/run.ts)
-      const { statusCode, headers: responseHeaders, body } = await request(current, {
+      const {
+        statusCode,
+        headers: responseHeaders,
+        body,
+      } = await request(current, {
         method: 'GET',
         headers,
         signal,
@@ -98,7 +113,14 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
         await body.dump();
         if (redirects >= maxRedirects) {
           const failure = { kind: 'redirect', message: `more than ${maxRedirects} redirects` } as const;
-          return { ok: false, failure, latencyMs: latency(), finalUrl: current, redirects, withheldHeaders: withheld() };
+          return {
+            ok: false,
+            failure,
+            latencyMs: latency(),
+            finalUrl: current,
+            redirects,
+            withheldHeaders: withheld(),
+          };
         }
         const next = new URL(location, current);
         if (next.origin !== url.origin) leftOrigin = true;
@@ -110,7 +132,14 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
         : await decodedBody(body, responseHeaders['content-encoding'], options.maxBodyBytes ?? 1 << 20);
       return {
         ok: true,
-        response: { status: statusCode, headers: responseHeaders, ...content, finalUrl: current, redirects, withheldHeaders: withheld() },
+        response: {
+          status: statusCode,
+          headers: responseHeaders,
+          ...content,
+          finalUrl: current,
+          redirects,
+          withheldHeaders: withheld(),
+        },
         latencyMs: latency(),
       };
     }

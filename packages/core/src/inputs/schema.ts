@@ -75,7 +75,14 @@ export function parseRepository(text: string): { owner: string; repo: string } |
 
 /** An optional `owner/name` input: empty is undefined (the caller's default, e.g. GITHUB_REPOSITORY). */
 export const optionalRepository = (): InputSchema<{ owner: string; repo: string } | undefined> =>
-  z.string().pipe(z.union([z.literal('').transform(() => undefined), parsedBy(parseRepository, (text) => `"${text}" is not owner/name, e.g. octo-org/app`)]));
+  z
+    .string()
+    .pipe(
+      z.union([
+        z.literal('').transform(() => undefined),
+        parsedBy(parseRepository, (text) => `"${text}" is not owner/name, e.g. octo-org/app`),
+      ]),
+    );
 
 export const boolean = (): InputSchema<boolean> =>
   parsedBy(parseBoolean, (text) => `"${text}" is not a boolean; use true or false`);
@@ -88,7 +95,10 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(choices: T
   );
 
 export const statusSpec = (): InputSchema<StatusSpec> =>
-  parsedBy(parseStatusSpec, (text) => `"${text}" is not a status list; use codes, classes or ranges such as 200,204 or 2xx or 200-299`);
+  parsedBy(
+    parseStatusSpec,
+    (text) => `"${text}" is not a status list; use codes, classes or ranges such as 200,204 or 2xx or 200-299`,
+  );
 
 /** A rate written as a fraction (`0.05`) or a percentage (`5%`), from 0 to 1. */
 export const rate = (): InputSchema<number> =>

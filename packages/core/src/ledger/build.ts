@@ -1,6 +1,14 @@
 import type { CheckResult } from '../report/result.js';
 import { z } from 'zod';
-import { LEDGER_FORMAT, LEDGER_VERSION, ledgerSchema, ledgerServiceSchema, ledgerServicesRollbackSchema, type Ledger, type LedgerStage } from './schema.js';
+import {
+  LEDGER_FORMAT,
+  LEDGER_VERSION,
+  ledgerSchema,
+  ledgerServiceSchema,
+  ledgerServicesRollbackSchema,
+  type Ledger,
+  type LedgerStage,
+} from './schema.js';
 
 /** An action's JSON report as read from disk: its name (the file's, without `.json`) and its parsed content. */
 export interface ReportFile {
@@ -29,7 +37,14 @@ function results(doc: Doc): CheckResult[] {
   return doc.results.flatMap((item: unknown) => {
     const r = item as Doc;
     if (typeof r?.name !== 'string' || !['pass', 'fail', 'skip'].includes(r.status as string)) return [];
-    return [{ name: r.name, status: r.status as CheckResult['status'], detail: typeof r.detail === 'string' ? r.detail : '', durationMs: num(r.durationMs) }];
+    return [
+      {
+        name: r.name,
+        status: r.status as CheckResult['status'],
+        detail: typeof r.detail === 'string' ? r.detail : '',
+        durationMs: num(r.durationMs),
+      },
+    ];
   });
 }
 
@@ -56,7 +71,12 @@ function stageOf({ name, document }: ReportFile): LedgerStage {
       const violations = (doc.violations as unknown[]).length;
       ok = violations === 0 && doc.tampered !== true;
       if (list.length === 0) {
-        const detail = doc.tampered === true ? 'tampering detected' : violations === 0 ? 'only allowed endpoints were contacted' : `${violations} destination(s) outside the allow-list`;
+        const detail =
+          doc.tampered === true
+            ? 'tampering detected'
+            : violations === 0
+              ? 'only allowed endpoints were contacted'
+              : `${violations} destination(s) outside the allow-list`;
         list = [{ name: 'Egress', status: ok ? 'pass' : 'fail', detail, durationMs: 0 }];
       }
       break;
@@ -64,13 +84,23 @@ function stageOf({ name, document }: ReportFile): LedgerStage {
     default:
       ok = doc.ok === true || (doc.ok === undefined && list.length > 0 && list.every((r) => r.status !== 'fail'));
   }
-  const durationMs = typeof doc.durationMs === 'number' ? num(doc.durationMs) : list.reduce((sum, r) => sum + r.durationMs, 0);
+  const durationMs =
+    typeof doc.durationMs === 'number' ? num(doc.durationMs) : list.reduce((sum, r) => sum + r.durationMs, 0);
   return { name, action, ok, durationMs, results: list };
 }
 
 /** Where a stage belongs in a deploy, so the ledger reads in the order things happened whatever order the files came in. */
 function rank(stage: LedgerStage, doc: Doc): number {
-  const order = ['pack-bundle', 'resolve-build-run', 'verify-bundle-sha', 'pre-switch-gates', 'release-switch', 'release-services', 'health-retry', 'egress-sentinel'];
+  const order = [
+    'pack-bundle',
+    'resolve-build-run',
+    'verify-bundle-sha',
+    'pre-switch-gates',
+    'release-switch',
+    'release-services',
+    'health-retry',
+    'egress-sentinel',
+  ];
   const base = order.indexOf(stage.action);
   const afterRollback = doc.mode === 'rollback' || /rollback/i.test(stage.name);
   return (afterRollback ? 100 : 0) + (base < 0 ? 50 : base);
@@ -78,7 +108,11 @@ function rank(stage: LedgerStage, doc: Doc): number {
 
 /** The ledger of one deploy from the actions' reports and the workflow's facts; validated against the schema. */
 export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts): Ledger {
-  const staged = reports.map((report, index) => ({ stage: stageOf(report), doc: (report.document ?? {}) as Doc, index }));
+  const staged = reports.map((report, index) => ({
+    stage: stageOf(report),
+    doc: (report.document ?? {}) as Doc,
+    index,
+  }));
   staged.sort((a, b) => rank(a.stage, a.doc) - rank(b.stage, b.doc) || a.index - b.index);
   const stages = staged.map(({ stage }) => stage);
 
@@ -96,13 +130,19 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
       const list = z.array(ledgerServiceSchema).safeParse(doc.services);
       if (!list.success || list.data.length === 0) continue;
       services = list.data;
-      servicesRollback = ledgerServicesRollbackSchema.nullable().catch(null).parse(doc.rollback ?? null);
+      servicesRollback = ledgerServicesRollbackSchema
+        .nullable()
+        .catch(null)
+        .parse(doc.rollback ?? null);
       const lead = list.data[0]!;
       previous = lead.previousRelease ?? previous;
       if (list.data.some((s) => s.switched)) switchedTo = lead.newRelease;
       if (servicesRollback) rolledBack = true;
       // Where the first service's `current` is at the end: the new release unless this run moved it back (or never moved it).
-      current = lead.state === 'deployed' || (lead.switched && !lead.rolledBack) ? lead.newRelease : (lead.previousRelease ?? current);
+      current =
+        lead.state === 'deployed' || (lead.switched && !lead.rolledBack)
+          ? lead.newRelease
+          : (lead.previousRelease ?? current);
       continue;
     }
     if (action === 'verify-bundle-sha' || action === 'pack-bundle') sha256 = str(doc.sha256) ?? sha256;
@@ -130,9 +170,19 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
     const checks = stages.reduce((sum, stage) => sum + stage.results.filter((r) => r.status === 'pass').length, 0);
     reason = `${releaseName(newRelease!)} is live${facts.environment ? ` on ${facts.environment}` : ''}; ${checks} gates and checks passed`;
   } else {
-    const failed = [...failedStages.map((stage) => `${stage.name} failed`), ...failedJobs.map((job) => `job ${job.name} ${job.result}`)];
-    if (failed.length === 0) failed.push(newRelease === null ? 'no release was unpacked' : 'the new release is not live');
-    const after = rolledBack ? `; rolled back to ${current ? releaseName(current) : 'the previous release'}` : live ? '' : current ? `; current is ${releaseName(current)}` : '; nothing was switched';
+    const failed = [
+      ...failedStages.map((stage) => `${stage.name} failed`),
+      ...failedJobs.map((job) => `job ${job.name} ${job.result}`),
+    ];
+    if (failed.length === 0)
+      failed.push(newRelease === null ? 'no release was unpacked' : 'the new release is not live');
+    const after = rolledBack
+      ? `; rolled back to ${current ? releaseName(current) : 'the previous release'}`
+      : live
+        ? ''
+        : current
+          ? `; current is ${releaseName(current)}`
+          : '; nothing was switched';
     reason = `${failed.join(', ')}${after}`;
   }
 
@@ -147,7 +197,11 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
     sha: facts.sha || null,
     buildRun: { url: facts.buildRunUrl || null },
     bundle: { sha256 },
-    releases: { previous: previous && releaseName(previous), new: newRelease && releaseName(newRelease), current: current && releaseName(current) },
+    releases: {
+      previous: previous && releaseName(previous),
+      new: newRelease && releaseName(newRelease),
+      current: current && releaseName(current),
+    },
     rolledBack,
     startedAt: facts.startedAt || null,
     endedAt: facts.endedAt,

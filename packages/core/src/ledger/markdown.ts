@@ -19,7 +19,12 @@ export function renderLedger(ledger: Ledger): string {
   const value = (text: string | null) => (text === null ? '—' : markdownText(text));
   const code = (text: string | null) => (text === null ? '—' : `\`${text.replace(/`/g, '')}\``);
   const facts: [string, string][] = [
-    ['Run', ledger.run.url ? `[${markdownText(ledger.run.id ?? ledger.run.url)}](${encodeURI(ledger.run.url)})` : value(ledger.run.id)],
+    [
+      'Run',
+      ledger.run.url
+        ? `[${markdownText(ledger.run.id ?? ledger.run.url)}](${encodeURI(ledger.run.url)})`
+        : value(ledger.run.id),
+    ],
     ['Environment', value(ledger.environment)],
     ['Approver', value(ledger.approver ?? (ledger.environment ? 'none required' : null))],
     ['Commit', code(ledger.sha)],
@@ -39,17 +44,33 @@ export function renderLedger(ledger: Ledger): string {
     '| --- | --- |',
     ...facts.map(([label, text]) => `| ${label} | ${text} |`),
     '',
-    ...(ledger.services ? ['### Services in rollout order', '', renderRolloutTable({ services: ledger.services, rollback: ledger.servicesRollback }).trimEnd(), ''] : []),
+    ...(ledger.services
+      ? [
+          '### Services in rollout order',
+          '',
+          renderRolloutTable({ services: ledger.services, rollback: ledger.servicesRollback }).trimEnd(),
+          '',
+        ]
+      : []),
     '| Stage | Gate / check | Result | Detail | Time |',
     '| --- | --- | --- | --- | --- |',
   ];
   for (const stage of ledger.stages) {
-    if (stage.results.length === 0) lines.push(`| ${markdownText(stage.name)} | — | ${stage.ok ? '✅ pass' : '❌ fail'} | | ${Math.round(stage.durationMs)} ms |`);
+    if (stage.results.length === 0)
+      lines.push(
+        `| ${markdownText(stage.name)} | — | ${stage.ok ? '✅ pass' : '❌ fail'} | | ${Math.round(stage.durationMs)} ms |`,
+      );
     for (const result of stage.results) {
-      lines.push(`| ${markdownText(stage.name)} | ${markdownText(result.name)} | ${statusIcon(result.status)} ${result.status} | ${markdownText(result.detail)} | ${Math.round(result.durationMs)} ms |`);
+      lines.push(
+        `| ${markdownText(stage.name)} | ${markdownText(result.name)} | ${statusIcon(result.status)} ${result.status} | ${markdownText(result.detail)} | ${Math.round(result.durationMs)} ms |`,
+      );
     }
   }
-  if (ledger.jobs.length > 0) lines.push('', `Jobs: ${ledger.jobs.map((job) => `${markdownText(job.name)} ${markdownText(job.result)}`).join(', ')}`);
+  if (ledger.jobs.length > 0)
+    lines.push(
+      '',
+      `Jobs: ${ledger.jobs.map((job) => `${markdownText(job.name)} ${markdownText(job.result)}`).join(', ')}`,
+    );
   lines.push('', `Ledger format ${ledger.format} v${ledger.version}.`);
   return `${lines.join('\n')}\n`;
 }

@@ -12,7 +12,10 @@ async function jsonFilesUnder(dir: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []; // no report was uploaded: the jobs' results tell why
     throw error;
   }
-  return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.json')).map((entry) => join(entry.parentPath, entry.name)).sort();
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }
 
 /** The actions' JSON reports named by `reports` (one path per line) and found under `reports-dir`. */
@@ -25,15 +28,22 @@ export async function readReports(paths: readonly string[], dir: string | undefi
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      throw new InputError(input, `cannot read the report ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path an action's report-path output named`);
+      throw new InputError(
+        input,
+        `cannot read the report ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path an action's report-path output named`,
+      );
     }
     let document: unknown;
     try {
       document = JSON.parse(text);
     } catch {
-      throw new InputError(input, `${file} is not JSON; give the JSON reports the actions wrote (their report outputs)`);
+      throw new InputError(
+        input,
+        `${file} is not JSON; give the JSON reports the actions wrote (their report outputs)`,
+      );
     }
-    if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new InputError(input, `${file} is not an action's JSON report (not an object)`);
+    if (document === null || typeof document !== 'object' || Array.isArray(document))
+      throw new InputError(input, `${file} is not an action's JSON report (not an object)`);
     reports.push({ name: basename(file, '.json').replace(/-report$/, ''), document });
   }
   return reports;

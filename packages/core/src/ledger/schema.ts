@@ -27,7 +27,9 @@ export const ledgerStageSchema = z.object({
   results: z.array(checkResult),
 });
 
-const serviceHealth = z.object({ healthy: z.boolean(), attempts: z.number(), durationMs: z.number().nonnegative(), detail: z.string() }).nullable();
+const serviceHealth = z
+  .object({ healthy: z.boolean(), attempts: z.number(), durationMs: z.number().nonnegative(), detail: z.string() })
+  .nullable();
 
 /** One service of a release-services rollout, in rollout order (additive in version 1). */
 export const ledgerServiceSchema = z.object({
@@ -62,7 +64,13 @@ export const ledgerSchema = z.object({
   /** GO: the new release is live and every stage and job passed. NO-GO otherwise (`reason` says why). */
   verdict: z.enum(['GO', 'NO-GO']),
   reason: z.string(),
-  run: z.object({ url: z.string().nullable(), id: z.string().nullable(), attempt: z.string().nullable(), repository: z.string().nullable(), actor: z.string().nullable() }),
+  run: z.object({
+    url: z.string().nullable(),
+    id: z.string().nullable(),
+    attempt: z.string().nullable(),
+    repository: z.string().nullable(),
+    actor: z.string().nullable(),
+  }),
   environment: z.string().nullable(),
   /** Who approved the environment's protection rule, when it required one. */
   approver: z.string().nullable(),

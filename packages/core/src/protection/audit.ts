@@ -85,10 +85,18 @@ export async function resolveTargets(client: GitHubClient, targets: readonly Rep
   return [...new Set(names)];
 }
 
-export async function audit(client: GitHubClient, options: AuditOptions, context: Pick<CoreContext, 'logger'>): Promise<AuditReport> {
+export async function audit(
+  client: GitHubClient,
+  options: AuditOptions,
+  context: Pick<CoreContext, 'logger'>,
+): Promise<AuditReport> {
   const repositories = await resolveTargets(client, options.targets);
-  context.logger.info(`Auditing ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'} against ${options.policy.source}`);
-  const results = await mapConcurrent(repositories, options.concurrency ?? 8, (repository) => auditRepository(client, repository, options, context));
+  context.logger.info(
+    `Auditing ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'} against ${options.policy.source}`,
+  );
+  const results = await mapConcurrent(repositories, options.concurrency ?? 8, (repository) =>
+    auditRepository(client, repository, options, context),
+  );
   const repos = results.map((result) => result.audit);
   const findings = worstFirst(results.flatMap((result) => result.findings));
   const violations = findings.filter((finding) => finding.status === 'violation');
@@ -112,7 +120,8 @@ function assign(policy: Policy, branches: readonly string[]): { matched: [string
     else missing.push(entry.pattern);
   }
   for (const entry of policy.branches.filter((candidate) => isGlob(candidate.pattern))) {
-    for (const name of branches) if (!matched.has(name) && matchesPattern(entry.pattern, name)) matched.set(name, entry);
+    for (const name of branches)
+      if (!matched.has(name) && matchesPattern(entry.pattern, name)) matched.set(name, entry);
   }
   return { matched: [...matched], missing };
 }
@@ -124,33 +133,57 @@ interface BranchState {
   classicKnown: boolean;
 }
 
-async function readBranch(client: GitHubClient, repo: RepoRef, name: string, rulesets: Map<number, Ruleset | undefined>): Promise<BranchState> {
+async function readBranch(
+  client: GitHubClient,
+  repo: RepoRef,
+  name: string,
+  rulesets: Map<number, Ruleset | undefined>,
+): Promise<BranchState> {
   const branch = await getBranch(client, repo, name);
   const rules = await getBranchRules(client, repo, name);
   const read = await getClassicProtection(client, repo, name);
   for (const id of new Set(rules.map((rule) => rule.ruleset_id).filter((id): id is number => id !== undefined))) {
     if (rulesets.has(id)) continue;
-    rulesets.set(id, await getRuleset(client, repo, id).catch((error: unknown) => {
-      // An organisation's ruleset may not be readable from the repository: its bypass actors are then unknown.
-      if (error instanceof GitHubHttpError && (error.status === 403 || error.status === 404)) return undefined;
-      throw error;
-    }));
+    rulesets.set(
+      id,
+      await getRuleset(client, repo, id).catch((error: unknown) => {
+        // An organisation's ruleset may not be readable from the repository: its bypass actors are then unknown.
+        if (error instanceof GitHubHttpError && (error.status === 403 || error.status === 404)) return undefined;
+        throw error;
+      }),
+    );
   }
   const view = classicView(branch, read);
-  return { effective: effectiveProtection(view, rules, rulesets), classic: read.kind === 'protection' ? read.protection : undefined, classicKnown: view.kind !== 'summary' };
+  return {
+    effective: effectiveProtection(view, rules, rulesets),
+    classic: read.kind === 'protection' ? read.protection : undefined,
+    classicKnown: view.kind !== 'summary',
+  };
 }
 
 function classicLabel(effective: EffectiveProtection): BranchAudit['classic'] {
   const view = effective.classic;
-  return view.kind === 'full' ? 'readable' : view.kind === 'none' ? 'none' : `not readable with this token (HTTP ${view.status})`;
+  return view.kind === 'full'
+    ? 'readable'
+    : view.kind === 'none'
+      ? 'none'
+      : `not readable with this token (HTTP ${view.status})`;
 }
 
-async function auditRepository(client: GitHubClient, repository: string, options: AuditOptions, context: Pick<CoreContext, 'logger'>): Promise<{ audit: RepositoryAudit; findings: Finding[] }> {
+async function auditRepository(
+  client: GitHubClient,
+  repository: string,
+  options: AuditOptions,
+  context: Pick<CoreContext, 'logger'>,
+): Promise<{ audit: RepositoryAudit; findings: Finding[] }> {
   const repo = ref(repository);
   const result: RepositoryAudit = { repository, branches: [], missing: [], workflows: 0 };
   const findings: Finding[] = [];
   try {
-    const { matched, missing } = assign(options.policy, (await listBranches(client, repo)).map((branch) => branch.name));
+    const { matched, missing } = assign(
+      options.policy,
+      (await listBranches(client, repo)).map((branch) => branch.name),
+    );
     result.missing = missing;
     const rulesets = new Map<number, Ruleset | undefined>();
     const states: [string, BranchPolicy, BranchState][] = [];
@@ -193,7 +226,10 @@ async function auditRepository(client: GitHubClient, repository: string, options
       let current = state;
       let branchFindings = judgeBranch(repository, name, entry, options.policy.source, current.effective, producers);
       let applied: string[] | undefined;
-      if (options.apply && branchFindings.some((finding) => finding.status === 'violation' && finding.rule !== 'check-without-job')) {
+      if (
+        options.apply &&
+        branchFindings.some((finding) => finding.status === 'violation' && finding.rule !== 'check-without-job')
+      ) {
         applied = await applyBranch(client, repo, name, entry.settings, current);
         if (applied.some((line) => !line.startsWith('not applied'))) {
           current = await readBranch(client, repo, name, rulesets);
@@ -227,8 +263,11 @@ export function protectionUpdate(current: ClassicProtection | undefined, wanted:
   const contexts = [...new Set([...existingChecks, ...(wantChecks ?? [])])];
   const strict = wanted.strict ?? checks?.strict ?? false;
   const reviews = current?.required_pull_request_reviews;
-  const wantsReviews = ['required-approving-review-count', 'dismiss-stale-reviews', 'require-code-owner-reviews'].some((key) => key in wanted);
-  const restrictions = current?.restrictions as { users?: { login: string }[]; teams?: { slug: string }[]; apps?: { slug: string }[] } | undefined;
+  const wantsReviews = ['required-approving-review-count', 'dismiss-stale-reviews', 'require-code-owner-reviews'].some(
+    (key) => key in wanted,
+  );
+  const restrictions = current?.restrictions as
+    { users?: { login: string }[]; teams?: { slug: string }[]; apps?: { slug: string }[] } | undefined;
   return {
     required_status_checks: contexts.length > 0 || wanted.strict !== undefined ? { strict, contexts } : null,
     enforce_admins: wanted['enforce-admins'] ?? current?.enforce_admins?.enabled ?? false,
@@ -236,41 +275,64 @@ export function protectionUpdate(current: ClassicProtection | undefined, wanted:
       reviews || wantsReviews
         ? {
             dismiss_stale_reviews: wanted['dismiss-stale-reviews'] ?? reviews?.dismiss_stale_reviews ?? false,
-            require_code_owner_reviews: wanted['require-code-owner-reviews'] ?? reviews?.require_code_owner_reviews ?? false,
-            required_approving_review_count: wanted['required-approving-review-count'] ?? reviews?.required_approving_review_count ?? 1,
+            require_code_owner_reviews:
+              wanted['require-code-owner-reviews'] ?? reviews?.require_code_owner_reviews ?? false,
+            required_approving_review_count:
+              wanted['required-approving-review-count'] ?? reviews?.required_approving_review_count ?? 1,
             require_last_push_approval: reviews?.require_last_push_approval ?? false,
           }
         : null,
     restrictions: restrictions
-      ? { users: (restrictions.users ?? []).map((user) => user.login), teams: (restrictions.teams ?? []).map((team) => team.slug), apps: (restrictions.apps ?? []).map((app) => app.slug) }
+      ? {
+          users: (restrictions.users ?? []).map((user) => user.login),
+          teams: (restrictions.teams ?? []).map((team) => team.slug),
+          apps: (restrictions.apps ?? []).map((app) => app.slug),
+        }
       : null,
     required_linear_history: wanted['require-linear-history'] ?? current?.required_linear_history?.enabled ?? false,
     allow_force_pushes: wanted['allow-force-pushes'] ?? current?.allow_force_pushes?.enabled ?? false,
     allow_deletions: wanted['allow-deletions'] ?? current?.allow_deletions?.enabled ?? false,
-    required_conversation_resolution: wanted['require-conversation-resolution'] ?? current?.required_conversation_resolution?.enabled ?? false,
+    required_conversation_resolution:
+      wanted['require-conversation-resolution'] ?? current?.required_conversation_resolution?.enabled ?? false,
   };
 }
 
 /** Sets classic protection as wanted where the token may; returns what changed, or why nothing could. */
-async function applyBranch(client: GitHubClient, repo: RepoRef, branch: string, wanted: Settings, state: BranchState): Promise<string[]> {
-  if (!state.classicKnown) return ['not applied: classic protection is not readable with this token (needs Administration: read and write)'];
+async function applyBranch(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+  wanted: Settings,
+  state: BranchState,
+): Promise<string[]> {
+  if (!state.classicKnown)
+    return ['not applied: classic protection is not readable with this token (needs Administration: read and write)'];
   const before = state.effective.settings;
   const body = protectionUpdate(state.classic, wanted);
   try {
     await putClassicProtection(client, repo, branch, body);
     const signatures = wanted['require-signed-commits'];
-    if (signatures !== undefined && (!before['require-signed-commits'].known || before['require-signed-commits'].value !== signatures)) {
+    if (
+      signatures !== undefined &&
+      (!before['require-signed-commits'].known || before['require-signed-commits'].value !== signatures)
+    ) {
       await setRequiredSignatures(client, repo, branch, signatures);
     }
   } catch (error) {
-    if (error instanceof GitHubHttpError && (error.status === 403 || error.status === 404)) return [`not applied: the token may not change branch protection (HTTP ${error.status}); it needs Administration: write`];
+    if (error instanceof GitHubHttpError && (error.status === 403 || error.status === 404))
+      return [
+        `not applied: the token may not change branch protection (HTTP ${error.status}); it needs Administration: write`,
+      ];
     throw error;
   }
   const changed: string[] = [];
   for (const [key, value] of Object.entries(wanted) as [keyof Settings, unknown][]) {
     const was = before[key];
     const shown = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
-    if (!was.known || shown(was.value) !== shown(value)) changed.push(`${key}: ${was.known ? shown(was.value) : 'unknown'} → ${shown(key === 'required-status-checks' ? body.required_status_checks?.contexts : value)}`);
+    if (!was.known || shown(was.value) !== shown(value))
+      changed.push(
+        `${key}: ${was.known ? shown(was.value) : 'unknown'} → ${shown(key === 'required-status-checks' ? body.required_status_checks?.contexts : value)}`,
+      );
   }
   return changed.length ? changed : ['no setting needed a change in classic protection'];
 }

@@ -8,7 +8,13 @@ import { canReport, type CheckProducers } from './workflows.js';
  */
 export type FindingStatus = 'violation' | 'unknown' | 'ok';
 
-export type Rule = SettingKey | 'protected' | 'required-checks-empty' | 'check-without-job' | 'duplicate-workflow-name' | 'branch-missing';
+export type Rule =
+  | SettingKey
+  | 'protected'
+  | 'required-checks-empty'
+  | 'check-without-job'
+  | 'duplicate-workflow-name'
+  | 'branch-missing';
 
 export interface Finding {
   repository: string;
@@ -26,7 +32,8 @@ export interface Finding {
   location: { path: string; line: number };
 }
 
-const show = (value: unknown): string => (Array.isArray(value) ? (value.length ? value.join(', ') : 'none') : String(value));
+const show = (value: unknown): string =>
+  Array.isArray(value) ? (value.length ? value.join(', ') : 'none') : String(value);
 
 const API_FIELD: Record<SettingKey, string> = {
   'required-status-checks': 'required_status_checks.contexts',
@@ -48,13 +55,16 @@ export function settingsPage(repository: string): string {
 
 function fixFor(repository: string, branch: string, key: SettingKey | 'protected', wanted: unknown): string {
   const api = `PUT /repos/${repository}/branches/${branch}/protection`;
-  if (key === 'protected') return `protect it at ${settingsPage(repository)} (or a ruleset at https://github.com/${repository}/settings/rules), or run with apply: true and an admin token (${api})`;
-  if (key === 'require-signed-commits') return `${settingsPage(repository)}: require signed commits (${wanted ? 'POST' : 'DELETE'} /repos/${repository}/branches/${branch}/protection/required_signatures)`;
+  if (key === 'protected')
+    return `protect it at ${settingsPage(repository)} (or a ruleset at https://github.com/${repository}/settings/rules), or run with apply: true and an admin token (${api})`;
+  if (key === 'require-signed-commits')
+    return `${settingsPage(repository)}: require signed commits (${wanted ? 'POST' : 'DELETE'} /repos/${repository}/branches/${branch}/protection/required_signatures)`;
   return `${settingsPage(repository)}: set ${key} to ${show(wanted)} (${api} with ${API_FIELD[key]}), or run with apply: true`;
 }
 
 function compare(key: SettingKey, wanted: unknown, actual: unknown): boolean {
-  if (key === 'required-status-checks') return (wanted as string[]).every((check) => (actual as string[]).includes(check));
+  if (key === 'required-status-checks')
+    return (wanted as string[]).every((check) => (actual as string[]).includes(check));
   if (key === 'required-approving-review-count') return (actual as number) >= (wanted as number);
   return actual === wanted;
 }
@@ -64,7 +74,14 @@ export interface BranchJudgement {
 }
 
 /** The findings of one existing branch against the policy entry that matched it. */
-export function judgeBranch(repository: string, branch: string, policy: BranchPolicy, policyPath: string, effective: EffectiveProtection, producers: CheckProducers | undefined): Finding[] {
+export function judgeBranch(
+  repository: string,
+  branch: string,
+  policy: BranchPolicy,
+  policyPath: string,
+  effective: EffectiveProtection,
+  producers: CheckProducers | undefined,
+): Finding[] {
   const base = { repository, branch, severity: policy.severity };
   const at = (key?: SettingKey) => ({ path: policyPath, line: (key && policy.lines[key]) ?? policy.line });
   const entries = Object.entries(policy.settings) as [SettingKey, unknown][];
@@ -87,11 +104,21 @@ export function judgeBranch(repository: string, branch: string, policy: BranchPo
   for (const [key, wanted] of entries) {
     const actual = effective.settings[key];
     if (!actual.known) {
-      findings.push({ ...base, rule: key, status: 'unknown', wanted: show(wanted), actual: `unknown (${actual.why})`, source: actual.why, fix: 'run with a token that has Administration: read (a fine-grained PAT or GitHub App) to read classic protection', location: at(key) });
+      findings.push({
+        ...base,
+        rule: key,
+        status: 'unknown',
+        wanted: show(wanted),
+        actual: `unknown (${actual.why})`,
+        source: actual.why,
+        fix: 'run with a token that has Administration: read (a fine-grained PAT or GitHub App) to read classic protection',
+        location: at(key),
+      });
       continue;
     }
     const ok = compare(key, wanted, actual.value);
-    const emptyChecks = key === 'required-status-checks' && (wanted as string[]).length > 0 && (actual.value as string[]).length === 0;
+    const emptyChecks =
+      key === 'required-status-checks' && (wanted as string[]).length > 0 && (actual.value as string[]).length === 0;
     findings.push({
       ...base,
       ...(emptyChecks ? { severity: 'P0' as const, rule: 'required-checks-empty' as const } : { rule: key }),
@@ -107,7 +134,8 @@ export function judgeBranch(repository: string, branch: string, policy: BranchPo
   const checks = effective.settings['required-status-checks'];
   if (producers && checks.known) {
     // A check pinned to another app (not GitHub Actions) is reported by that app, not by a workflow job.
-    const fromActions = (name: string) => effective.checkApps[name] === undefined || effective.checkApps[name] === GITHUB_ACTIONS_APP_ID;
+    const fromActions = (name: string) =>
+      effective.checkApps[name] === undefined || effective.checkApps[name] === GITHUB_ACTIONS_APP_ID;
     for (const check of checks.value.filter((name) => fromActions(name) && !canReport(producers, name))) {
       findings.push({
         ...base,

@@ -22,7 +22,13 @@ export const BOOLEAN_SETTINGS = [
 ] as const;
 export type BooleanSetting = (typeof BOOLEAN_SETTINGS)[number];
 export type SettingKey = BooleanSetting | 'required-status-checks' | 'required-approving-review-count';
-export const SETTING_KEYS: readonly SettingKey[] = ['required-status-checks', 'strict', 'enforce-admins', 'required-approving-review-count', ...BOOLEAN_SETTINGS.slice(2)];
+export const SETTING_KEYS: readonly SettingKey[] = [
+  'required-status-checks',
+  'strict',
+  'enforce-admins',
+  'required-approving-review-count',
+  ...BOOLEAN_SETTINGS.slice(2),
+];
 
 export interface Settings {
   'required-status-checks'?: string[];
@@ -67,47 +73,78 @@ export function parsePolicy(text: string, source: string): Policy {
   };
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
-    throw new ArgumentError('policy', `${source} line ${error.linePos?.[0]?.line ?? 1}: not valid YAML (${error.message.split('\n')[0]})`);
+    throw new ArgumentError(
+      'policy',
+      `${source} line ${error.linePos?.[0]?.line ?? 1}: not valid YAML (${error.message.split('\n')[0]})`,
+    );
   }
   const root = doc.contents;
-  if (!isMap(root)) return fail(root, 'the policy must be a mapping with a `branches:` key, e.g. `branches: { main: { required-status-checks: [build] } }`');
+  if (!isMap(root))
+    return fail(
+      root,
+      'the policy must be a mapping with a `branches:` key, e.g. `branches: { main: { required-status-checks: [build] } }`',
+    );
   for (const pair of root.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (key !== 'branches') fail(pair.key as Node, `unknown key "${key}"; the only top-level key allowed is \`branches\``);
+    if (key !== 'branches')
+      fail(pair.key as Node, `unknown key "${key}"; the only top-level key allowed is \`branches\``);
   }
   const branchesNode = root.get('branches', true) as Node | undefined;
-  if (!isMap(branchesNode) || branchesNode.items.length === 0) return fail(branchesNode ?? root, '`branches` must map at least one branch name or glob to its settings');
+  if (!isMap(branchesNode) || branchesNode.items.length === 0)
+    return fail(branchesNode ?? root, '`branches` must map at least one branch name or glob to its settings');
   const branches: BranchPolicy[] = [];
   for (const pair of branchesNode.items) {
     const keyNode = pair.key as Node;
     const pattern = isScalar(keyNode) ? String(keyNode.value).trim() : '';
     if (!pattern) fail(keyNode, 'a branch name or glob must be a non-empty string');
     const body = pair.value as Node | null;
-    if (body !== null && !isMap(body)) fail(body ?? keyNode, `the settings of "${pattern}" must be a mapping of: ${ALLOWED_KEYS.join(', ')}`);
+    if (body !== null && !isMap(body))
+      fail(body ?? keyNode, `the settings of "${pattern}" must be a mapping of: ${ALLOWED_KEYS.join(', ')}`);
     const branch: BranchPolicy = { pattern, severity: 'P1', settings: {}, line: lineOf(keyNode), lines: {} };
     for (const item of isMap(body) ? body.items : []) {
       const settingNode = item.key as Node;
       const key = isScalar(settingNode) ? String(settingNode.value) : '';
       const value = item.value as Node | null;
-      if (!ALLOWED_KEYS.includes(key)) fail(settingNode, `unknown setting "${key}" for "${pattern}"; allowed: ${ALLOWED_KEYS.join(', ')}`);
+      if (!ALLOWED_KEYS.includes(key))
+        fail(settingNode, `unknown setting "${key}" for "${pattern}"; allowed: ${ALLOWED_KEYS.join(', ')}`);
       const scalar = isScalar(value) ? value.value : undefined;
       if (key === 'severity') {
-        if (!SEVERITIES.includes(scalar as Severity)) fail(value ?? settingNode, `severity of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: ${SEVERITIES.join(', ')}`);
+        if (!SEVERITIES.includes(scalar as Severity))
+          fail(
+            value ?? settingNode,
+            `severity of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: ${SEVERITIES.join(', ')}`,
+          );
         branch.severity = scalar as Severity;
         continue;
       }
       const setting = key as SettingKey;
       branch.lines[setting] = lineOf(settingNode);
       if (setting === 'required-status-checks') {
-        if (!isSeq(value) || !value.items.every((check) => isScalar(check) && typeof check.value === 'string' && check.value.trim() !== '')) {
-          fail(value ?? settingNode, `required-status-checks of "${pattern}" must be a list of check names, e.g. [build, test]`);
+        if (
+          !isSeq(value) ||
+          !value.items.every((check) => isScalar(check) && typeof check.value === 'string' && check.value.trim() !== '')
+        ) {
+          fail(
+            value ?? settingNode,
+            `required-status-checks of "${pattern}" must be a list of check names, e.g. [build, test]`,
+          );
         }
-        branch.settings[setting] = (value as unknown as { items: { value: string }[] }).items.map((check) => check.value.trim());
+        branch.settings[setting] = (value as unknown as { items: { value: string }[] }).items.map((check) =>
+          check.value.trim(),
+        );
       } else if (setting === 'required-approving-review-count') {
-        if (typeof scalar !== 'number' || !Number.isInteger(scalar) || scalar < 0 || scalar > 6) fail(value ?? settingNode, `required-approving-review-count of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: a whole number from 0 to 6`);
+        if (typeof scalar !== 'number' || !Number.isInteger(scalar) || scalar < 0 || scalar > 6)
+          fail(
+            value ?? settingNode,
+            `required-approving-review-count of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: a whole number from 0 to 6`,
+          );
         branch.settings[setting] = scalar as number;
       } else {
-        if (typeof scalar !== 'boolean') fail(value ?? settingNode, `${setting} of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: true or false`);
+        if (typeof scalar !== 'boolean')
+          fail(
+            value ?? settingNode,
+            `${setting} of "${pattern}" is ${JSON.stringify(scalar ?? null)}; allowed: true or false`,
+          );
         branch.settings[setting] = scalar as boolean;
       }
     }
@@ -121,7 +158,9 @@ export function matchesPattern(pattern: string, branch: string): boolean {
   if (!/[*?[]/.test(pattern)) return pattern === branch;
   const regex = pattern
     .split(/(\*\*|\*|\?)/)
-    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+    )
     .join('');
   return new RegExp(`^${regex}$`).test(branch);
 }

@@ -15,26 +15,51 @@ const STATUS = { violation: 'fail', unknown: 'skip', ok: 'pass' } as const;
 export function findingRow(finding: Finding): CheckResult {
   const label = finding.status === 'violation' ? finding.severity : finding.status === 'unknown' ? 'unknown' : 'ok';
   const detail = `SOLL ${finding.wanted} · IST ${finding.actual}${finding.status === 'ok' ? ` (${finding.source})` : ''}${finding.fix ? ` · fix: ${finding.fix}` : ''}`;
-  return { name: oneLine(`${label} ${finding.repository} ${finding.branch}: ${finding.rule}`, 200), status: STATUS[finding.status], detail: oneLine(detail, 600), durationMs: 0 };
+  return {
+    name: oneLine(`${label} ${finding.repository} ${finding.branch}: ${finding.rule}`, 200),
+    status: STATUS[finding.status],
+    detail: oneLine(detail, 600),
+    durationMs: 0,
+  };
 }
 
 export function auditResults(report: AuditReport): CheckResult[] {
   const rows = report.findings.map(findingRow);
-  for (const repo of report.repositories.filter((candidate) => candidate.error)) rows.unshift({ name: `${repo.repository}`, status: 'fail', detail: oneLine(`not audited: ${repo.error}`, 600), durationMs: 0 });
+  for (const repo of report.repositories.filter((candidate) => candidate.error))
+    rows.unshift({
+      name: `${repo.repository}`,
+      status: 'fail',
+      detail: oneLine(`not audited: ${repo.error}`, 600),
+      durationMs: 0,
+    });
   return rows;
 }
 
 export function auditFacts(report: AuditReport): [string, string][] {
-  const facts: [string, string][] = [['Findings', `P0 ${report.counts.p0}, P1 ${report.counts.p1}, P2 ${report.counts.p2}, unknown ${report.counts.unknown}, as wanted ${report.counts.ok}`]];
+  const facts: [string, string][] = [
+    [
+      'Findings',
+      `P0 ${report.counts.p0}, P1 ${report.counts.p1}, P2 ${report.counts.p2}, unknown ${report.counts.unknown}, as wanted ${report.counts.ok}`,
+    ],
+  ];
   for (const repo of report.repositories) {
     for (const branch of repo.branches) {
-      const rulesets = branch.rulesets.map((set) => `${set.name}${set.bypassActors === undefined ? ' (bypass actors unknown)' : set.bypassActors ? ` (${set.bypassActors} bypass actors)` : ''}`).join(', ');
+      const rulesets = branch.rulesets
+        .map(
+          (set) =>
+            `${set.name}${set.bypassActors === undefined ? ' (bypass actors unknown)' : set.bypassActors ? ` (${set.bypassActors} bypass actors)` : ''}`,
+        )
+        .join(', ');
       facts.push([
         `${repo.repository} ${branch.branch}`,
-        oneLine(`Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`, 600),
+        oneLine(
+          `Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`,
+          600,
+        ),
       ]);
     }
-    if (repo.missing.length) facts.push([`${repo.repository}`, oneLine(`no branch ${repo.missing.join(', ')} (not audited)`, 300)]);
+    if (repo.missing.length)
+      facts.push([`${repo.repository}`, oneLine(`no branch ${repo.missing.join(', ')} (not audited)`, 300)]);
   }
   return facts;
 }

@@ -29,7 +29,12 @@ const RULE_TEXT: Record<Rule, string> = {
   'require-conversation-resolution': 'Conversation resolution differs from the policy',
 };
 
-const worst = (findings: readonly Finding[]) => (findings.some((finding) => finding.severity === 'P0') ? 'P0' : findings.some((finding) => finding.severity === 'P1') ? 'P1' : 'P2');
+const worst = (findings: readonly Finding[]) =>
+  findings.some((finding) => finding.severity === 'P0')
+    ? 'P0'
+    : findings.some((finding) => finding.severity === 'P1')
+      ? 'P1'
+      : 'P2';
 
 export function toSarif(findings: readonly Finding[], version: string): Log {
   const reported = findings.filter((finding) => finding.status !== 'ok');
@@ -38,9 +43,13 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
     id: `branch-protection/${id}`,
     name: id.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase()),
     shortDescription: { text: RULE_TEXT[id] },
-    helpUri: 'https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches',
+    helpUri:
+      'https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches',
     // Code scanning reads a rule's security-severity; a rule gets that of its worst finding.
-    properties: { tags: ['security', 'branch-protection'], 'security-severity': SECURITY_SEVERITY[worst(reported.filter((finding) => finding.rule === id))] },
+    properties: {
+      tags: ['security', 'branch-protection'],
+      'security-severity': SECURITY_SEVERITY[worst(reported.filter((finding) => finding.rule === id))],
+    },
   }));
   const results: Result[] = reported.map((finding) => ({
     ruleId: `branch-protection/${finding.rule}`,
@@ -49,13 +58,44 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
     message: {
       text: `${finding.repository} ${finding.branch}: ${finding.rule} wanted ${finding.wanted}, actual ${finding.actual} (${finding.status === 'unknown' ? 'unknown' : finding.severity})${finding.fix ? `. Fix: ${finding.fix}` : ''}`,
     },
-    locations: [{ physicalLocation: { artifactLocation: { uri: finding.location.path }, region: { startLine: finding.location.line } } }],
-    partialFingerprints: { branchProtectionFinding: createHash('sha256').update(`${finding.repository}\0${finding.branch}\0${finding.rule}`).digest('hex').slice(0, 32) },
-    properties: { repository: finding.repository, branch: finding.branch, severity: finding.severity, status: finding.status, wanted: finding.wanted, actual: finding.actual },
+    locations: [
+      {
+        physicalLocation: {
+          artifactLocation: { uri: finding.location.path },
+          region: { startLine: finding.location.line },
+        },
+      },
+    ],
+    partialFingerprints: {
+      branchProtectionFinding: createHash('sha256')
+        .update(`${finding.repository}\0${finding.branch}\0${finding.rule}`)
+        .digest('hex')
+        .slice(0, 32),
+    },
+    properties: {
+      repository: finding.repository,
+      branch: finding.branch,
+      severity: finding.severity,
+      status: finding.status,
+      wanted: finding.wanted,
+      actual: finding.actual,
+    },
   }));
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
-    runs: [{ tool: { driver: { name: 'deploy-gates branch-protection-audit', version, informationUri: 'https://github.com/deploy-gates/deploy-gates', rules } }, results }],
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'deploy-gates branch-protection-audit',
+            version,
+            informationUri: 'https://github.com/deploy-gates/deploy-gates',
+            rules,
+          },
+        },
+        results,
+      },
+    ],
   };
 }

@@ -20,7 +20,13 @@ export interface ScorecardTier {
   assumed: EffectiveKey[];
 }
 
-const ADMIN_ONLY: ReadonlySet<EffectiveKey> = new Set<EffectiveKey>(['require-pull-request', 'strict', 'require-last-push-approval', 'dismiss-stale-reviews', 'enforce-admins']);
+const ADMIN_ONLY: ReadonlySet<EffectiveKey> = new Set<EffectiveKey>([
+  'require-pull-request',
+  'strict',
+  'require-last-push-approval',
+  'dismiss-stale-reviews',
+  'enforce-admins',
+]);
 
 export function scorecardTier(effective: EffectiveProtection): ScorecardTier {
   const assumed: EffectiveKey[] = [];
@@ -44,7 +50,13 @@ export function scorecardTier(effective: EffectiveProtection): ScorecardTier {
   const all = (...met: boolean[]) => met.every(Boolean);
   const tiers = [
     () => all(flag('allow-force-pushes', false), flag('allow-deletions', false)),
-    () => all(reviewsAtLeast(1), flag('require-pull-request', true), flag('strict', true), flag('require-last-push-approval', true)),
+    () =>
+      all(
+        reviewsAtLeast(1),
+        flag('require-pull-request', true),
+        flag('strict', true),
+        flag('require-last-push-approval', true),
+      ),
     () => {
       if (!checks.known) blocking.push('required-status-checks');
       return checks.known && checks.value.length > 0;
@@ -63,6 +75,10 @@ export function scorecardTier(effective: EffectiveProtection): ScorecardTier {
     tier++;
   }
   // A tier missed only for want of a setting this token cannot read: the branch may well reach it.
-  const label = blocking.length ? `T${tier} or higher (${blocking.join(', ')} unknown)` : tier === 0 ? 'T0 (below Tier 1)' : `T${tier}`;
+  const label = blocking.length
+    ? `T${tier} or higher (${blocking.join(', ')} unknown)`
+    : tier === 0
+      ? 'T0 (below Tier 1)'
+      : `T${tier}`;
   return { tier, label: assumed.length ? `${label} (assuming ${assumed.join(', ')})` : label, assumed };
 }

@@ -27,7 +27,9 @@ function combinations(matrix: Record<string, unknown>): string[][] | undefined {
   for (const key of keys) {
     const values = matrix[key];
     if (!Array.isArray(values)) return undefined;
-    rows = rows.flatMap((row) => values.map((value) => [...row, typeof value === 'object' ? JSON.stringify(value) : String(value)]));
+    rows = rows.flatMap((row) =>
+      values.map((value) => [...row, typeof value === 'object' ? JSON.stringify(value) : String(value)]),
+    );
   }
   const excludes = Array.isArray(matrix.exclude) ? matrix.exclude : [];
   return keys.length === 0 ? [] : excludes.length > 0 ? undefined : rows;
@@ -45,7 +47,9 @@ export function addWorkflowChecks(producers: CheckProducers, file: string, text:
   }
   const jobs = (doc as { jobs?: unknown } | null)?.jobs;
   if (!jobs || typeof jobs !== 'object') return;
-  for (const [id, job] of Object.entries(jobs as Record<string, { name?: unknown; strategy?: { matrix?: unknown }; uses?: unknown }>)) {
+  for (const [id, job] of Object.entries(
+    jobs as Record<string, { name?: unknown; strategy?: { matrix?: unknown }; uses?: unknown }>,
+  )) {
     const name = typeof job?.name === 'string' ? job.name : id;
     const matrix = job?.strategy?.matrix;
     if (EXPRESSION.test(name)) {
@@ -64,7 +68,10 @@ export function addWorkflowChecks(producers: CheckProducers, file: string, text:
       else producers.exact.add(name);
       continue;
     }
-    const rows = typeof matrix === 'object' && !Array.isArray(matrix) ? combinations(matrix as Record<string, unknown>) : undefined;
+    const rows =
+      typeof matrix === 'object' && !Array.isArray(matrix)
+        ? combinations(matrix as Record<string, unknown>)
+        : undefined;
     if (rows === undefined || 'include' in (matrix as object)) {
       // An expression matrix, `include` or `exclude`: the combinations are only known at run time.
       producers.prefixes.push(`${name} (`);

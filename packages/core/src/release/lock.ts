@@ -75,7 +75,8 @@ export function defaultLockOwner(): string {
 }
 
 const epoch = (text: string | undefined) => (text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined);
-const iso = (seconds: number | undefined) => (seconds === undefined ? 'an unknown time' : new Date(seconds * 1000).toISOString().replace(/\.000Z$/, 'Z'));
+const iso = (seconds: number | undefined) =>
+  seconds === undefined ? 'an unknown time' : new Date(seconds * 1000).toISOString().replace(/\.000Z$/, 'Z');
 
 /** "run …, host …, pid … (since …, last heartbeat N s ago)" for messages. */
 export function describeHolder(holder: LockHolder): string {
@@ -91,7 +92,8 @@ const HOLDER_FIELDS = `printf '%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/own
 const holds = (token: string) => `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ]`;
 
 /** Shell lines that remove the lock directory if (and only if) it is still `token`'s; true when they did. */
-const releaseIfHeld = (token: string) => `${holds(token)} && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
+const releaseIfHeld = (token: string) =>
+  `${holds(token)} && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
 
 /** What one attempt printed, record by record (see attemptScript). */
 interface AttemptOutput {
@@ -103,7 +105,13 @@ interface AttemptOutput {
 }
 
 function holderOf(fields: string[], at: number, fallbackNow: number): LockHolder {
-  return { owner: fields[at] ?? '', token: fields[at + 1] ?? '', since: epoch(fields[at + 2]), heartbeat: epoch(fields[at + 3]), now: epoch(fields[at + 4]) ?? fallbackNow };
+  return {
+    owner: fields[at] ?? '',
+    token: fields[at + 1] ?? '',
+    since: epoch(fields[at + 2]),
+    heartbeat: epoch(fields[at + 3]),
+    now: epoch(fields[at + 4]) ?? fallbackNow,
+  };
 }
 
 /** Reads an attempt's records: [waiting …] [dead …] then acquired <mode> <whenAcquired output> <ready>, or held …, or the precheck's refusal. */
@@ -114,7 +122,10 @@ function parseAttempt(stdout: string, ready: string, fallbackNow: number): Attem
     if (!rest.startsWith(`${record}\0`)) continue;
     const fields = nulFields(rest);
     out[record] = holderOf(fields, 1, fallbackNow);
-    rest = fields.slice(6).map((field) => `${field}\0`).join('');
+    rest = fields
+      .slice(6)
+      .map((field) => `${field}\0`)
+      .join('');
   }
   if (rest.startsWith('acquired\0')) {
     const fields = nulFields(rest);
@@ -126,7 +137,12 @@ function parseAttempt(stdout: string, ready: string, fallbackNow: number): Attem
   return out;
 }
 
-export async function acquireLock(target: Target, root: string, options: LockOptions, context: Partial<CoreContext> = {}): Promise<HeldLock> {
+export async function acquireLock(
+  target: Target,
+  root: string,
+  options: LockOptions,
+  context: Partial<CoreContext> = {},
+): Promise<HeldLock> {
   const { logger, now, sleep } = coreContext(context);
   const token = randomBytes(9).toString('hex');
   const owner = (options.owner ?? defaultLockOwner()).replace(/[\n\r\0]/g, ' ');
@@ -144,7 +160,9 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
     const who = text.replace(/, last heartbeat .*$/, '');
     if (waitedFor !== who) {
       waitedFor = who;
-      logger.info(`Waiting for the deploy lock ${where}, held by ${text} (lock-timeout ${formatDuration(options.timeoutMs)})`);
+      logger.info(
+        `Waiting for the deploy lock ${where}, held by ${text} (lock-timeout ${formatDuration(options.timeoutMs)})`,
+      );
     }
   };
   const timedOut = (holder: LockHolder) => {
@@ -157,7 +175,8 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
   };
 
   for (;;) {
-    if (options.signal?.aborted) throw new UserError(`Cancelled while waiting for the deploy lock ${where}; nothing was changed`);
+    if (options.signal?.aborted)
+      throw new UserError(`Cancelled while waiting for the deploy lock ${where}; nothing was changed`);
     const waitSeconds = Math.ceil(Math.max(0, options.timeoutMs - (now() - started)) / 1000);
     // The flock holder keeps running (holding the lock) until this stream ends: on release, or when this process dies.
     const stdin = new PassThrough();
@@ -165,32 +184,62 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
     let announced = false;
     let onReady: (output: string) => void = () => {};
     const readyOutput = new Promise<string>((resolve) => (onReady = resolve));
-    const running = target.run(attemptScript({ cd, token, owner, ready, waitSeconds, precheck: options.precheck, whenAcquired: options.whenAcquired }), {
-      stdin,
-      onStdout: (chunk) => {
-        streamed += chunk;
-        if (!announced && streamed.startsWith('waiting\0') && nulFields(streamed).length >= 6) {
-          announced = true;
-          noteWaiting(parseAttempt(streamed, ready, Math.floor(now() / 1000)).waiting!);
-        }
-        if (streamed.includes(`${ready}\0`)) onReady(streamed);
+    const running = target.run(
+      attemptScript({
+        cd,
+        token,
+        owner,
+        ready,
+        waitSeconds,
+        precheck: options.precheck,
+        whenAcquired: options.whenAcquired,
+      }),
+      {
+        stdin,
+        onStdout: (chunk) => {
+          streamed += chunk;
+          if (!announced && streamed.startsWith('waiting\0') && nulFields(streamed).length >= 6) {
+            announced = true;
+            noteWaiting(parseAttempt(streamed, ready, Math.floor(now() / 1000)).waiting!);
+          }
+          if (streamed.includes(`${ready}\0`)) onReady(streamed);
+        },
       },
-    });
+    );
     running.catch(() => {});
-    const first = await Promise.race([readyOutput.then((stdout) => ({ stdout, result: undefined })), running.then((result) => ({ stdout: result.stdout, result }))]);
+    const first = await Promise.race([
+      readyOutput.then((stdout) => ({ stdout, result: undefined })),
+      running.then((result) => ({ stdout: result.stdout, result })),
+    ]);
     if (first.result && first.result.exitCode !== 0) {
-      throw new UserError(`Taking the deploy lock ${where} failed (exit ${first.result.exitCode}): ${first.result.stderr.trim() || 'no output'}; check that the deploy user may write to ${root}`);
+      throw new UserError(
+        `Taking the deploy lock ${where} failed (exit ${first.result.exitCode}): ${first.result.stderr.trim() || 'no output'}; check that the deploy user may write to ${root}`,
+      );
     }
     const attempt = parseAttempt(first.stdout, ready, Math.floor(now() / 1000));
     if (attempt.dead) {
       const text = describeHolder(attempt.dead);
       broke.push(text);
-      logger.warning(`Removed the deploy lock ${where} left by ${text}: its holder is gone (it no longer holds the flock)`);
+      logger.warning(
+        `Removed the deploy lock ${where} left by ${text}: its holder is gone (it no longer holds the flock)`,
+      );
     }
     if (attempt.acquired) {
       const { mode, output } = attempt.acquired;
       if (mode === 'mkdir') stdin.end();
-      return holdLock({ target, cd, token, where, options, logger, broke, waitedFor, waitedMs: waitedFor ? now() - started : 0, acquiredOutput: output, holder: mode === 'flock' ? { stdin, running } : undefined });
+      return holdLock({
+        target,
+        cd,
+        token,
+        where,
+        options,
+        logger,
+        broke,
+        waitedFor,
+        waitedMs: waitedFor ? now() - started : 0,
+        acquiredOutput: output,
+        holder: mode === 'flock' ? { stdin, running } : undefined,
+      });
     }
     stdin.end();
     if (attempt.refused) throw new LockRefused(attempt.refused);
@@ -200,7 +249,9 @@ export async function acquireLock(target: Target, root: string, options: LockOpt
       if (await breakStale(target, cd, token, holder)) {
         const text = describeHolder(holder);
         broke.push(text);
-        logger.warning(`Broke a stale deploy lock ${where}: held by ${text}, older than ${formatDuration(staleAfter * 1000)} without a heartbeat`);
+        logger.warning(
+          `Broke a stale deploy lock ${where}: held by ${text}, older than ${formatDuration(staleAfter * 1000)} without a heartbeat`,
+        );
       }
       continue;
     }
@@ -299,7 +350,19 @@ interface Held {
 /** How long release waits for the flock holder to confirm it removed the lock directory. */
 const RELEASE_WAIT_MS = 15_000;
 
-function holdLock({ target, cd, token, where, options, logger, broke, waitedFor, waitedMs, acquiredOutput, holder }: Held): HeldLock {
+function holdLock({
+  target,
+  cd,
+  token,
+  where,
+  options,
+  logger,
+  broke,
+  waitedFor,
+  waitedMs,
+  acquiredOutput,
+  holder,
+}: Held): HeldLock {
   const guard = `${holds(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
   let beating: Promise<unknown> | undefined;
   const heartbeat = setInterval(() => {
@@ -315,10 +378,9 @@ function holdLock({ target, cd, token, where, options, logger, broke, waitedFor,
   heartbeat.unref();
   let released = false;
   const releaseDirectory = async () => {
-    const result = await target.run(
-      [cd, `${holds(token)} || exit 0`, releaseIfHeld(token)].join('\n'),
-    );
-    if (result.exitCode !== 0) logger.warning(`Could not release the deploy lock ${where}: ${result.stderr.trim()}; remove it by hand`);
+    const result = await target.run([cd, `${holds(token)} || exit 0`, releaseIfHeld(token)].join('\n'));
+    if (result.exitCode !== 0)
+      logger.warning(`Could not release the deploy lock ${where}: ${result.stderr.trim()}; remove it by hand`);
   };
   return {
     guard,
@@ -335,10 +397,15 @@ function holdLock({ target, cd, token, where, options, logger, broke, waitedFor,
       // The holder removes the directory and ends, which releases the flock.
       holder.stdin.end();
       let timer: NodeJS.Timeout | undefined;
-      const ended = await Promise.race([holder.running.catch(() => undefined), new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), RELEASE_WAIT_MS)))]);
+      const ended = await Promise.race([
+        holder.running.catch(() => undefined),
+        new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), RELEASE_WAIT_MS))),
+      ]);
       clearTimeout(timer);
       if (ended === 'late' || ended?.exitCode !== 0) {
-        logger.warning(`The deploy lock holder on ${target.description} did not end cleanly${ended === 'late' ? ` within ${formatDuration(RELEASE_WAIT_MS)}` : ` (exit ${ended?.exitCode})`}; releasing ${where} directly`);
+        logger.warning(
+          `The deploy lock holder on ${target.description} did not end cleanly${ended === 'late' ? ` within ${formatDuration(RELEASE_WAIT_MS)}` : ` (exit ${ended?.exitCode})`}; releasing ${where} directly`,
+        );
         await releaseDirectory();
       }
     },

@@ -44,7 +44,8 @@ export interface SwitchConfig {
 }
 
 /** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
-export const DEFAULT_RELEASE_PATTERN = '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
+export const DEFAULT_RELEASE_PATTERN =
+  '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
 export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
 
 /**
@@ -73,7 +74,11 @@ export function globToRegExp(glob: string): RegExp | undefined {
 /** The names under releases/ that are releases by the pattern (dot-names never are, as with a shell glob). */
 export function matchingReleases(names: readonly string[], pattern: string = DEFAULT_RELEASE_PATTERN): string[] {
   const regexp = globToRegExp(pattern);
-  if (!regexp) throw new ArgumentError('releasePattern', `"${pattern}" is not a glob (an unclosed "["); e.g. ${DEFAULT_RELEASE_PATTERN}`);
+  if (!regexp)
+    throw new ArgumentError(
+      'releasePattern',
+      `"${pattern}" is not a glob (an unclosed "["); e.g. ${DEFAULT_RELEASE_PATTERN}`,
+    );
   return names.filter((name) => !name.startsWith('.') && regexp.test(name));
 }
 
@@ -108,7 +113,6 @@ export interface ReleaseLayout {
   currentLink?: string;
 }
 
-
 const NAME_PROBLEM = /[\n\r\0]/;
 /** What is wrong with the requested release (the action names its input). */
 const releaseProblem = (text: string) => new ArgumentError('release', text);
@@ -116,7 +120,9 @@ const releaseProblem = (text: string) => new ArgumentError('release', text);
 async function script(target: Target, text: string, what: string): Promise<string> {
   const result = await target.run(text);
   if (result.exitCode !== 0) {
-    throw new UserError(`${what} failed on ${target.description} (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`);
+    throw new UserError(
+      `${what} failed on ${target.description} (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`,
+    );
   }
   return result.stdout;
 }
@@ -147,8 +153,16 @@ function parseLayout(target: Target, releasesRoot: string, parts: readonly strin
   let resolves: string | undefined;
   for (let i = 0; i < parts.length; i++) {
     const key = parts[i];
-    if (key === 'noroot') throw new ArgumentError('releasesRoot', `${releasesRoot} is not a directory on ${target.description}; pass the directory that holds releases/ and current`);
-    if (key === 'noreleases') throw new ArgumentError('releasesRoot', `${releasesRoot} has no releases/ directory on ${target.description}; unpack releases into ${releasesRoot}/releases/<name> first`);
+    if (key === 'noroot')
+      throw new ArgumentError(
+        'releasesRoot',
+        `${releasesRoot} is not a directory on ${target.description}; pass the directory that holds releases/ and current`,
+      );
+    if (key === 'noreleases')
+      throw new ArgumentError(
+        'releasesRoot',
+        `${releasesRoot} has no releases/ directory on ${target.description}; unpack releases into ${releasesRoot}/releases/<name> first`,
+      );
     if (key === 'currentdir' || key === 'currentfile') {
       throw new UserError(
         `${releasesRoot}/current on ${target.description} is a real ${key === 'currentdir' ? 'directory' : 'file'}, not a symlink; ` +
@@ -183,13 +197,20 @@ function readScript(releasesRoot: string, release: string | undefined, root = sh
   const text =
     path === undefined
       ? inspectLines(root).join('\n')
-      : [`( ${inspectLines(root).join('\n')}\n)`, `cd -- ${root} 2>/dev/null || exit 0`, `printf '${RESOLVE_MARK}\\0'`, 'cd -- "$(pwd -P)" || exit 3', ...resolveLines(path)].join('\n');
+      : [
+          `( ${inspectLines(root).join('\n')}\n)`,
+          `cd -- ${root} 2>/dev/null || exit 0`,
+          `printf '${RESOLVE_MARK}\\0'`,
+          'cd -- "$(pwd -P)" || exit 3',
+          ...resolveLines(path),
+        ].join('\n');
   const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
     const parts = nulFields(out);
     if (release === undefined) return { layout: parseLayout(target, releasesRoot, parts) };
     // The listing ends at the mark: walk its keys (a value, e.g. a directory name, may read like the mark).
     let mark = 0;
-    while (mark < parts.length && parts[mark] !== RESOLVE_MARK) mark += ['noroot', 'noreleases', 'currentdir', 'currentfile'].includes(parts[mark]!) ? 1 : 2;
+    while (mark < parts.length && parts[mark] !== RESOLVE_MARK)
+      mark += ['noroot', 'noreleases', 'currentdir', 'currentfile'].includes(parts[mark]!) ? 1 : 2;
     if (mark >= parts.length) mark = -1;
     const layout = parseLayout(target, releasesRoot, mark < 0 ? parts : parts.slice(0, mark));
     return { layout, wanted: interpretResolve(target, layout, release, mark < 0 ? [] : parts.slice(mark + 1)) };
@@ -213,9 +234,13 @@ const baseOf = (path: string) => path.replace(/^.*\//, '');
 /** Checks the form of the requested release (no host needed); returns where it would be, relative to releases-root. */
 function releaseRequest(release: string): { path: string } {
   const input = `"${release}"`;
-  if (NAME_PROBLEM.test(release) || release.trim() === '') throw releaseProblem(`${input} is not a release name or path`);
+  if (NAME_PROBLEM.test(release) || release.trim() === '')
+    throw releaseProblem(`${input} is not a release name or path`);
   const isPath = release.includes('/');
-  if (!isPath && (release === '.' || release === '..')) throw releaseProblem(`${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`);
+  if (!isPath && (release === '.' || release === '..'))
+    throw releaseProblem(
+      `${input} is not a release name; pass a directory name under releases/, e.g. 20250102_030405-abcdef12`,
+    );
   return { path: isPath ? release : `releases/${release}` };
 }
 
@@ -231,7 +256,11 @@ function resolveLines(path: string): string[] {
 /** Resolves the requested release to a release name under releases/, or explains why it is not one. Changes nothing. */
 export async function resolveRelease(target: Target, layout: ReleaseLayout, release: string): Promise<string> {
   const { path } = releaseRequest(release);
-  const out = await script(target, [`cd -- ${shellQuote(layout.root)} || exit 3`, ...resolveLines(path)].join('\n'), `Checking release ${release}`);
+  const out = await script(
+    target,
+    [`cd -- ${shellQuote(layout.root)} || exit 3`, ...resolveLines(path)].join('\n'),
+    `Checking release ${release}`,
+  );
   return interpretResolve(target, layout, release, nulFields(out));
 }
 
@@ -243,9 +272,16 @@ function interpretResolve(target: Target, layout: ReleaseLayout, release: string
   const kind = symlink ? parts[1] : parts[0];
   const real = symlink ? parts[2] : parts[1];
   const where = `on ${target.description}`;
-  const available = layout.releases.length > 0 ? `available: ${layout.releases.slice(-5).reverse().join(', ')}` : 'releases/ is empty';
-  if (kind === 'missing') throw releaseProblem(`${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`);
-  if (kind === 'notdir') throw releaseProblem(`${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`);
+  const available =
+    layout.releases.length > 0 ? `available: ${layout.releases.slice(-5).reverse().join(', ')}` : 'releases/ is empty';
+  if (kind === 'missing')
+    throw releaseProblem(
+      `${input}: ${isPath ? release : `${layout.releasesDir}/${release}`} does not exist ${where}; nothing was changed (${available})`,
+    );
+  if (kind === 'notdir')
+    throw releaseProblem(
+      `${input}: ${path} is not a directory ${where}; a release is a directory under releases/; nothing was changed`,
+    );
   if (real === undefined || parentOf(real) !== layout.releasesDir) {
     throw releaseProblem(
       `${input} resolves to ${real ?? 'an unknown place'}, which is not a directory directly inside ${layout.releasesDir} ${where}; ` +
@@ -253,7 +289,9 @@ function interpretResolve(target: Target, layout: ReleaseLayout, release: string
     );
   }
   if (symlink) {
-    throw releaseProblem(`${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`);
+    throw releaseProblem(
+      `${input}: ${path} is a symlink (to ${real}); a release must be a real directory under releases/, pass ${baseOf(real)} instead; nothing was changed`,
+    );
   }
   return baseOf(real);
 }
@@ -262,7 +300,12 @@ function interpretResolve(target: Target, layout: ReleaseLayout, release: string
  * Points `current` at releases/<name> atomically: a new relative symlink under a temporary name in releases-root,
  * then rename(2) over `current` (`mv -T`). There is no moment when `current` is missing or dangling.
  */
-export async function swapCurrent(target: Target, root: string, name: string, precondition: SwapPrecondition = {}): Promise<void> {
+export async function swapCurrent(
+  target: Target,
+  root: string,
+  name: string,
+  precondition: SwapPrecondition = {},
+): Promise<void> {
   await script(target, swapScript(root, name, precondition), `Switching current to releases/${name}`);
 }
 
@@ -276,18 +319,24 @@ export interface SwapPrecondition {
 function swapScript(root: string, name: string, { guard, expectLink }: SwapPrecondition): string {
   const temp = `.current.${randomBytes(6).toString('hex')}.tmp`;
   return [
-      `cd -- ${shellQuote(root)} || exit 3`,
-      ...(guard ? [guard] : []),
-      ...(expectLink === undefined
-        ? []
-        : [`l=$(readlink current 2>/dev/null); [ "$l" = ${shellQuote(expectLink)} ] || { echo "current points to \${l:-nothing}, not ${expectLink.replace(/["$`\\]/g, '')}: changed by someone else" >&2; exit 7; }`]),
-      `ln -s -- ${shellQuote(`releases/${name}`)} ${temp} || exit 4`,
-      `mv -T -- ${temp} current || { rm -f -- ${temp}; exit 5; }`,
-    ].join('\n');
+    `cd -- ${shellQuote(root)} || exit 3`,
+    ...(guard ? [guard] : []),
+    ...(expectLink === undefined
+      ? []
+      : [
+          `l=$(readlink current 2>/dev/null); [ "$l" = ${shellQuote(expectLink)} ] || { echo "current points to \${l:-nothing}, not ${expectLink.replace(/["$`\\]/g, '')}: changed by someone else" >&2; exit 7; }`,
+        ]),
+    `ln -s -- ${shellQuote(`releases/${name}`)} ${temp} || exit 4`,
+    `mv -T -- ${temp} current || { rm -f -- ${temp}; exit 5; }`,
+  ].join('\n');
 }
 
 /** Which releases pruning removes: all but the newest `keep` by name, never current or previous. */
-export function releasesToPrune(releases: readonly string[], keep: number, protect: readonly (string | undefined)[]): string[] {
+export function releasesToPrune(
+  releases: readonly string[],
+  keep: number,
+  protect: readonly (string | undefined)[],
+): string[] {
   const newest = [...releases].sort().reverse();
   const kept = new Set([...newest.slice(0, keep), ...protect.filter((name): name is string => name !== undefined)]);
   return newest.filter((name) => !kept.has(name)).sort();
@@ -303,12 +352,20 @@ export function releaseBefore(releases: readonly string[], current: string | und
  * Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes — all while
  * holding the deploy lock of releases-root (see lock.ts), so two runs on the same target never interleave.
  */
-export async function switchRelease(host: Target, config: SwitchConfig, context: Partial<CoreContext> = {}): Promise<SwitchOutcome> {
+export async function switchRelease(
+  host: Target,
+  config: SwitchConfig,
+  context: Partial<CoreContext> = {},
+): Promise<SwitchOutcome> {
   const full = coreContext(context);
   const { target, roundTrips } = countingTarget(host);
   const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
   matchingReleases([], pattern); // a bad pattern fails before anything is locked
-  if (config.mode === 'switch' && !config.release) throw new ArgumentError('release', 'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12');
+  if (config.mode === 'switch' && !config.release)
+    throw new ArgumentError(
+      'release',
+      'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12',
+    );
   // One script: a releases-root that is not one is refused before the lock is taken; once it is taken, the same
   // script reads releases-root and checks the requested release under it.
   const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
@@ -331,16 +388,25 @@ export async function switchRelease(host: Target, config: SwitchConfig, context:
   } catch (error) {
     if (!(error instanceof LockRefused)) throw error;
     parseLayout(target, config.releasesRoot, error.fields);
-    throw new UserError(`Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`);
+    throw new UserError(
+      `Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`,
+    );
   }
   const lockResult: CheckResult | undefined = lock.waitedFor
-    ? { name: 'lock', status: 'pass', detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`, durationMs: performance.now() - lockStart }
+    ? {
+        name: 'lock',
+        status: 'pass',
+        detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`,
+        durationMs: performance.now() - lockStart,
+      }
     : undefined;
   let outcome: LockedOutcome;
   try {
     const readStart = performance.now();
     const seen = read.parse(target, lock.acquiredOutput);
-    full.logger.info(`Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`);
+    full.logger.info(
+      `Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`,
+    );
     outcome = await switchLocked(target, config, pattern, lock, lockResult, full, seen, readStart);
   } finally {
     await lock.release();
@@ -348,13 +414,25 @@ export async function switchRelease(host: Target, config: SwitchConfig, context:
   return { ...outcome, roundTrips: roundTrips() };
 }
 
-async function switchLocked(target: Target, config: SwitchConfig, pattern: string, lock: HeldLock, lockResult: CheckResult | undefined, context: CoreContext, read: { layout: ReleaseLayout; wanted?: string }, started: number): Promise<LockedOutcome> {
+async function switchLocked(
+  target: Target,
+  config: SwitchConfig,
+  pattern: string,
+  lock: HeldLock,
+  lockResult: CheckResult | undefined,
+  context: CoreContext,
+  read: { layout: ReleaseLayout; wanted?: string },
+  started: number,
+): Promise<LockedOutcome> {
   const { logger, redactor } = context;
   const clean = (text: string) => redactor.redact(text);
   const results: CheckResult[] = lockResult ? [lockResult] : [];
   const record = (result: CheckResult) => void results.push(result);
   const signal = config.signal;
-  const cancelled = () => (signal?.aborted ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})` : undefined);
+  const cancelled = () =>
+    signal?.aborted
+      ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})`
+      : undefined;
 
   const layout = read.layout;
   const releases = matchingReleases(layout.releases, pattern);
@@ -370,21 +448,49 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
         );
       }
       const before = releaseBefore(releases, layout.current);
-      if (!before) throw new UserError(`Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`);
+      if (!before)
+        throw new UserError(
+          `Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`,
+        );
       wanted = before;
     }
   }
-  const currentNote = layout.current ? `releases/${layout.current}` : layout.currentLink ? `${layout.currentLink} (not a release)` : 'no current yet';
-  record({ name: 'release', status: 'pass', detail: `releases/${wanted} is a directory; current: ${currentNote}`, durationMs: performance.now() - started });
+  const currentNote = layout.current
+    ? `releases/${layout.current}`
+    : layout.currentLink
+      ? `${layout.currentLink} (not a release)`
+      : 'no current yet';
+  record({
+    name: 'release',
+    status: 'pass',
+    detail: `releases/${wanted} is a directory; current: ${currentNote}`,
+    durationMs: performance.now() - started,
+  });
 
-  const outcome: LockedOutcome = { ok: true, currentRelease: layout.current, previousRelease: previous, switched: false, rolledBack: false, pruned: [], results };
+  const outcome: LockedOutcome = {
+    ok: true,
+    currentRelease: layout.current,
+    previousRelease: previous,
+    switched: false,
+    rolledBack: false,
+    pruned: [],
+    results,
+  };
   if (wanted === layout.current) {
-    record({ name: 'switch', status: 'skip', detail: `current already points to releases/${wanted}; nothing to do`, durationMs: 0 });
+    record({
+      name: 'switch',
+      status: 'skip',
+      detail: `current already points to releases/${wanted}; nothing to do`,
+      durationMs: 0,
+    });
     return outcome;
   }
 
   const releaseDir = `${layout.releasesDir}/${wanted}`;
-  const runHooks = async (phase: 'before-switch' | 'after-switch', commands: readonly string[]): Promise<string | undefined> => {
+  const runHooks = async (
+    phase: 'before-switch' | 'after-switch',
+    commands: readonly string[],
+  ): Promise<string | undefined> => {
     for (const command of commands) {
       const stop = cancelled();
       if (stop) return `${stop} before ${phase} command \`${command}\` ran`;
@@ -397,8 +503,13 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
         'export DEPLOY_RELEASE DEPLOY_RELEASE_DIR DEPLOY_RELEASES_ROOT DEPLOY_PREVIOUS_RELEASE',
       ].join('; ');
       logger.info(clean(`${phase}: $ ${command}`));
-      const result = await target.run(`${env}\n${command}`, { cwd: releaseDir, timeoutMs: config.hookTimeoutMs, signal });
-      for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '')) logger.info(clean(`  │ ${line}`));
+      const result = await target.run(`${env}\n${command}`, {
+        cwd: releaseDir,
+        timeoutMs: config.hookTimeoutMs,
+        signal,
+      });
+      for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
+        logger.info(clean(`  │ ${line}`));
       const ok = result.exitCode === 0 && !result.cancelled;
       const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
       const detail = result.cancelled
@@ -408,16 +519,28 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
           : result.timedOut
             ? `timed out after ${Math.round(result.durationMs)} ms`
             : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
-      record({ name: `${phase}: ${command}`, status: ok ? 'pass' : 'fail', detail: clean(detail), durationMs: performance.now() - hookStart });
-      if (result.cancelled) return `${cancelled() ?? 'the job was cancelled'} during ${phase} command \`${command}\` (the command was stopped)`;
+      record({
+        name: `${phase}: ${command}`,
+        status: ok ? 'pass' : 'fail',
+        detail: clean(detail),
+        durationMs: performance.now() - hookStart,
+      });
+      if (result.cancelled)
+        return `${cancelled() ?? 'the job was cancelled'} during ${phase} command \`${command}\` (the command was stopped)`;
       if (!ok) return `${phase} command \`${command}\` failed (${clean(detail)})`;
     }
     return undefined;
   };
 
-  const beforeFailure = (await runHooks('before-switch', config.beforeSwitch)) ?? (cancelled() ? `${cancelled()} before the switch` : undefined);
+  const beforeFailure =
+    (await runHooks('before-switch', config.beforeSwitch)) ??
+    (cancelled() ? `${cancelled()} before the switch` : undefined);
   if (beforeFailure) {
-    return { ...outcome, ok: false, failure: `${beforeFailure}; current was not switched and still points to ${currentNote}` };
+    return {
+      ...outcome,
+      ok: false,
+      failure: `${beforeFailure}; current was not switched and still points to ${currentNote}`,
+    };
   }
 
   const swapStart = performance.now();
@@ -425,7 +548,10 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
   const listAfterSwap = config.mode === 'switch' && config.afterSwitch.length === 0;
   const swapped = await script(
     target,
-    [swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }), ...(listAfterSwap ? inspectLines(shellQuote(layout.root)) : [])].join('\n'),
+    [
+      swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }),
+      ...(listAfterSwap ? inspectLines(shellQuote(layout.root)) : []),
+    ].join('\n'),
     `Switching current to releases/${wanted}`,
   );
   let afterSwap: ReleaseLayout | undefined;
@@ -443,29 +569,65 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
     durationMs: performance.now() - swapStart,
   });
 
-  const afterFailure = (await runHooks('after-switch', config.afterSwitch)) ?? (cancelled() ? `${cancelled()} after the switch` : undefined);
+  const afterFailure =
+    (await runHooks('after-switch', config.afterSwitch)) ??
+    (cancelled() ? `${cancelled()} after the switch` : undefined);
   if (afterFailure) {
     if (!config.rollbackOnFailure) {
-      return { ...outcome, ok: false, failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}` };
+      return {
+        ...outcome,
+        ok: false,
+        failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}`,
+      };
     }
     if (config.mode === 'rollback') {
       // Going "back" from a rollback would restore the release that was just rolled away from.
-      return { ...outcome, ok: false, failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})` };
+      return {
+        ...outcome,
+        ok: false,
+        failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})`,
+      };
     }
     if (!previous) {
-      record({ name: 'rollback on failure', status: 'fail', detail: 'there is no previous release to go back to', durationMs: 0 });
-      return { ...outcome, ok: false, failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}` };
+      record({
+        name: 'rollback on failure',
+        status: 'fail',
+        detail: 'there is no previous release to go back to',
+        durationMs: 0,
+      });
+      return {
+        ...outcome,
+        ok: false,
+        failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}`,
+      };
     }
     const backStart = performance.now();
     // Only the change this run made is undone: current must still be the link this run wrote.
-    const back = await target.run(swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }));
+    const back = await target.run(
+      swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }),
+    );
     if (back.exitCode !== 0) {
       const why = back.stderr.trim().split('\n').at(-1) || `exit ${back.exitCode}`;
-      record({ name: 'rollback on failure', status: 'fail', detail: clean(`not rolled back: ${why}`), durationMs: performance.now() - backStart });
+      record({
+        name: 'rollback on failure',
+        status: 'fail',
+        detail: clean(`not rolled back: ${why}`),
+        durationMs: performance.now() - backStart,
+      });
       const now = await inspectReleases(target, config.releasesRoot).catch(() => undefined);
-      return { ...outcome, ok: false, currentRelease: now?.current, failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`) };
+      return {
+        ...outcome,
+        ok: false,
+        currentRelease: now?.current,
+        failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`),
+      };
     }
-    record({ name: 'rollback on failure', status: 'pass', detail: `current back to releases/${previous}`, durationMs: performance.now() - backStart });
+    record({
+      name: 'rollback on failure',
+      status: 'pass',
+      detail: `current back to releases/${previous}`,
+      durationMs: performance.now() - backStart,
+    });
     return {
       ...outcome,
       ok: false,
@@ -482,9 +644,17 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
     const candidates = matchingReleases(fresh.releases, pattern);
     const doomed = releasesToPrune(candidates, config.keep, [wanted, previous, fresh.current]);
     const others = fresh.releases.length - candidates.length;
-    const otherNote = others > 0 ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone` : '';
+    const otherNote =
+      others > 0
+        ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone`
+        : '';
     if (doomed.length === 0) {
-      record({ name: 'prune', status: 'pass', detail: `${candidates.length} release(s), keep ${config.keep}: nothing to remove${otherNote}`, durationMs: 0 });
+      record({
+        name: 'prune',
+        status: 'pass',
+        detail: `${candidates.length} release(s), keep ${config.keep}: nothing to remove${otherNote}`,
+        durationMs: 0,
+      });
     } else {
       const result = await target.run(
         [
@@ -496,11 +666,21 @@ async function switchLocked(target: Target, config: SwitchConfig, pattern: strin
       );
       if (result.exitCode === 0) {
         outcome.pruned = doomed;
-        record({ name: 'prune', status: 'pass', detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`, durationMs: performance.now() - pruneStart });
+        record({
+          name: 'prune',
+          status: 'pass',
+          detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`,
+          durationMs: performance.now() - pruneStart,
+        });
       } else {
         // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
         logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
-        record({ name: 'prune', status: 'skip', detail: clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`), durationMs: performance.now() - pruneStart });
+        record({
+          name: 'prune',
+          status: 'skip',
+          detail: clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`),
+          durationMs: performance.now() - pruneStart,
+        });
       }
     }
   }

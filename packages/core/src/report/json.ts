@@ -8,6 +8,10 @@ import type { Redactor } from '../redact.js';
  */
 export async function writeJsonReport(path: string, data: unknown, redactor: Redactor): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const text = JSON.stringify(data, (_key, value: unknown) => (typeof value === 'string' ? redactor.redact(value) : value), 2);
+  const text = JSON.stringify(
+    data,
+    (_key, value: unknown) => (typeof value === 'string' ? redactor.redact(value) : value),
+    2,
+  );
   await writeFile(path, `${redactor.redact(text)}\n`, { mode: 0o644 });
 }

@@ -35,7 +35,8 @@ export function renderSummary({ title, results, facts = [], itemLabel = 'Check' 
     `| ${cell(itemLabel)} | Result | Detail | Time |`,
     '| --- | --- | --- | --- |',
     ...results.map(
-      (r) => `| ${cell(r.name)} | ${statusIcon(r.status)} ${r.status} | ${cell(r.detail)} | ${Math.round(r.durationMs)} ms |`,
+      (r) =>
+        `| ${cell(r.name)} | ${statusIcon(r.status)} ${r.status} | ${cell(r.detail)} | ${Math.round(r.durationMs)} ms |`,
     ),
   ];
   if (facts.length > 0) {

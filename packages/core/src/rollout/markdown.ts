@@ -13,7 +13,13 @@ export interface RolloutTableInput {
     rolledBackAt: string | null;
     rollbackHealth: { healthy: boolean; durationMs: number } | null;
   }[];
-  rollback: { order: readonly string[]; ok: boolean; durationMs: number; budgetMs: number; withinBudget: boolean } | null;
+  rollback: {
+    order: readonly string[];
+    ok: boolean;
+    durationMs: number;
+    budgetMs: number;
+    withinBudget: boolean;
+  } | null;
 }
 
 const STATE: Record<string, string> = {
@@ -24,7 +30,8 @@ const STATE: Record<string, string> = {
   untouched: '⏭️ not touched',
 };
 
-const health = (h: { healthy: boolean; durationMs: number } | null) => (h ? `${h.healthy ? '✅ healthy' : '❌ unhealthy'} (${formatDuration(h.durationMs)})` : '—');
+const health = (h: { healthy: boolean; durationMs: number } | null) =>
+  h ? `${h.healthy ? '✅ healthy' : '❌ unhealthy'} (${formatDuration(h.durationMs)})` : '—';
 
 /** The rollout as a table in rollout order, then the rollback time against its target. */
 export function renderRolloutTable(rollout: RolloutTableInput): string {
@@ -42,7 +49,10 @@ export function renderRolloutTable(rollout: RolloutTableInput): string {
         STATE[s.state] ?? markdownText(s.state),
         s.rolledBackAt === null ? '—' : markdownText(s.rolledBackAt),
         health(s.rollbackHealth),
-      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
+      ]
+        .join(' | ')
+        .replace(/^/, '| ')
+        .replace(/$/, ' |'),
     ),
   ];
   const rb = rollout.rollback;

@@ -82,7 +82,14 @@ export interface RolloutOutcome {
   /** The service whose deploy or health check stopped the rollout. */
   stoppedAt: string | null;
   verify: { command: string; afterRollout: CheckResult | null; afterRollback: CheckResult | null } | null;
-  rollback: { order: string[]; ok: boolean; durationMs: number; budgetMs: number; withinBudget: boolean; trigger: string } | null;
+  rollback: {
+    order: string[];
+    ok: boolean;
+    durationMs: number;
+    budgetMs: number;
+    withinBudget: boolean;
+    trigger: string;
+  } | null;
   results: CheckResult[];
   failure: string | null;
 }
@@ -92,11 +99,18 @@ export function rollbackOrderOf(services: readonly { name: string }[], given: re
   const names = services.map((s) => s.name);
   if (!given || given.length === 0) return [...names].reverse();
   const unknown = given.filter((name) => !names.includes(name));
-  if (unknown.length > 0) throw new ArgumentError('rollbackOrder', `names services that are not in services: ${unknown.join(', ')}; list each service name once (${names.join(', ')})`);
+  if (unknown.length > 0)
+    throw new ArgumentError(
+      'rollbackOrder',
+      `names services that are not in services: ${unknown.join(', ')}; list each service name once (${names.join(', ')})`,
+    );
   const missing = names.filter((name) => !given.includes(name));
   const twice = given.filter((name, index) => given.indexOf(name) !== index);
   if (missing.length > 0 || twice.length > 0) {
-    throw new ArgumentError('rollbackOrder', `must list every service exactly once (${[missing.length ? `missing ${missing.join(', ')}` : '', twice.length ? `twice ${twice.join(', ')}` : ''].filter(Boolean).join('; ')})`);
+    throw new ArgumentError(
+      'rollbackOrder',
+      `must list every service exactly once (${[missing.length ? `missing ${missing.join(', ')}` : '', twice.length ? `twice ${twice.join(', ')}` : ''].filter(Boolean).join('; ')})`,
+    );
   }
   return [...given];
 }
@@ -107,7 +121,9 @@ function healthSummary(outcome: Awaited<ReturnType<typeof runHealthCheck>>): Hea
     healthy: outcome.healthy,
     attempts: outcome.attemptsUsed,
     durationMs: outcome.durationMs,
-    detail: outcome.healthy ? `healthy after ${outcome.attemptsUsed} attempt(s) in ${formatDuration(outcome.durationMs)}` : failing.join('; ') || 'unhealthy',
+    detail: outcome.healthy
+      ? `healthy after ${outcome.attemptsUsed} attempt(s) in ${formatDuration(outcome.durationMs)}`
+      : failing.join('; ') || 'unhealthy',
   };
 }
 
@@ -122,30 +138,54 @@ async function runCommands(
 ): Promise<{ results: CheckResult[]; failure?: string }> {
   const results: CheckResult[] = [];
   const clean = (text: string) => context.redactor.redact(text);
-  const exports = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)}; export ${key}`).join('\n');
+  const exports = Object.entries(env)
+    .map(([key, value]) => `${key}=${shellQuote(value)}; export ${key}`)
+    .join('\n');
   for (const command of commands) {
     const started = performance.now();
     context.logger.info(clean(`${phase}: $ ${command}`));
-    const result = await target.run(`${exports}\n${command}`, { cwd, timeoutMs: config.hookTimeoutMs, signal: config.signal });
-    for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '')) context.logger.info(clean(`  │ ${line}`));
+    const result = await target.run(`${exports}\n${command}`, {
+      cwd,
+      timeoutMs: config.hookTimeoutMs,
+      signal: config.signal,
+    });
+    for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
+      context.logger.info(clean(`  │ ${line}`));
     const ok = result.exitCode === 0 && !result.cancelled;
     const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
-    const detail = result.cancelled ? 'stopped: the job was cancelled' : result.timedOut ? `timed out after ${Math.round(result.durationMs)} ms` : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
-    results.push({ name: `${phase}: ${command}`, status: ok ? 'pass' : 'fail', detail: clean(detail), durationMs: performance.now() - started });
+    const detail = result.cancelled
+      ? 'stopped: the job was cancelled'
+      : result.timedOut
+        ? `timed out after ${Math.round(result.durationMs)} ms`
+        : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
+    results.push({
+      name: `${phase}: ${command}`,
+      status: ok ? 'pass' : 'fail',
+      detail: clean(detail),
+      durationMs: performance.now() - started,
+    });
     if (!ok) return { results, failure: clean(`${phase} command \`${command}\` failed (${detail})`) };
   }
   return { results };
 }
 
 /** Deploys the services in order, stops at the first failure and rolls back what this run switched. */
-export async function rolloutServices(given: RolloutConfig, context: Partial<CoreContext> = {}): Promise<RolloutOutcome> {
+export async function rolloutServices(
+  given: RolloutConfig,
+  context: Partial<CoreContext> = {},
+): Promise<RolloutOutcome> {
   let config = given;
   const full = coreContext(context);
   const { logger } = full;
-  if (config.services.length === 0) throw new ArgumentError('services', 'lists no service; give at least one with name, releases-root, release and health-urls');
+  if (config.services.length === 0)
+    throw new ArgumentError(
+      'services',
+      'lists no service; give at least one with name, releases-root, release and health-urls',
+    );
   const seen = new Set<string>();
   for (const service of config.services) {
-    if (seen.has(service.name)) throw new ArgumentError('services', `names "${service.name}" twice; every service needs its own name`);
+    if (seen.has(service.name))
+      throw new ArgumentError('services', `names "${service.name}" twice; every service needs its own name`);
     seen.add(service.name);
   }
   const order = rollbackOrderOf(config.services, config.rollbackOrder);
@@ -166,7 +206,13 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     failure: null,
     results: [],
   }));
-  const switchSettings = { keep: config.keep, hookTimeoutMs: config.hookTimeoutMs, lockTimeoutMs: config.lockTimeoutMs, lockOwner: config.lockOwner, signal: config.signal };
+  const switchSettings = {
+    keep: config.keep,
+    hookTimeoutMs: config.hookTimeoutMs,
+    lockTimeoutMs: config.lockTimeoutMs,
+    lockOwner: config.lockOwner,
+    signal: config.signal,
+  };
 
   // The rollout: one service after the other, each healthy before the next starts.
   let stoppedAt: string | null = null;
@@ -180,11 +226,21 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
       break;
     }
     const started = performance.now();
-    logger.info(`[${index + 1}/${config.services.length}] ${service.name}: ${service.releasesRoot} → ${service.release} on ${service.target.description}`);
+    logger.info(
+      `[${index + 1}/${config.services.length}] ${service.name}: ${service.releasesRoot} → ${service.release} on ${service.target.description}`,
+    );
     try {
       const outcome = await switchRelease(
         service.target,
-        { ...switchSettings, releasesRoot: service.releasesRoot, release: service.release, mode: 'switch', beforeSwitch: service.beforeSwitch, afterSwitch: service.afterSwitch, rollbackOnFailure: true },
+        {
+          ...switchSettings,
+          releasesRoot: service.releasesRoot,
+          release: service.release,
+          mode: 'switch',
+          beforeSwitch: service.beforeSwitch,
+          afterSwitch: service.afterSwitch,
+          rollbackOnFailure: true,
+        },
         full,
       );
       record.results.push(...outcome.results);
@@ -197,15 +253,27 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     if (!record.failure) {
       const health = healthSummary(await runHealthCheck(service.health, full));
       record.health = health;
-      record.results.push({ name: 'health', status: health.healthy ? 'pass' : 'fail', detail: health.detail, durationMs: health.durationMs });
+      record.results.push({
+        name: 'health',
+        status: health.healthy ? 'pass' : 'fail',
+        detail: health.detail,
+        durationMs: health.durationMs,
+      });
       if (!health.healthy) record.failure = `health check failed: ${health.detail}`;
     }
     record.state = record.failure ? 'failed' : 'deployed';
-    results.push({ name: `deploy ${service.name}`, status: record.failure ? 'fail' : 'pass', detail: record.failure ?? `→ ${service.release}${record.health ? `, ${record.health.detail}` : ''}`, durationMs: performance.now() - started });
+    results.push({
+      name: `deploy ${service.name}`,
+      status: record.failure ? 'fail' : 'pass',
+      detail: record.failure ?? `→ ${service.release}${record.health ? `, ${record.health.detail}` : ''}`,
+      durationMs: performance.now() - started,
+    });
     if (record.failure) {
       stoppedAt = service.name;
       trigger = `${service.name} failed: ${record.failure}`;
-      logger.error(`${service.name} failed; the rollout stops here (${config.services.length - index - 1} service(s) not touched): ${record.failure}`);
+      logger.error(
+        `${service.name} failed; the rollout stops here (${config.services.length - index - 1} service(s) not touched): ${record.failure}`,
+      );
       break;
     }
   }
@@ -221,7 +289,8 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     if (!trigger) {
       verify.afterRollout = await runVerify('after the rollout');
       results.push(verify.afterRollout);
-      if (verify.afterRollout.status === 'fail') trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
+      if (verify.afterRollout.status === 'fail')
+        trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
     }
   }
   if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
@@ -232,7 +301,9 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
   config = { ...config, signal: undefined };
   const byName = new Map(records.map((record, index) => [record.name, { record, service: config.services[index]! }]));
   const toRollBack = order.map((name) => byName.get(name)!).filter(({ record }) => record.switched);
-  logger.warning(`Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`);
+  logger.warning(
+    `Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`,
+  );
   const failRecord = (record: ServiceRecord, why: string) => {
     record.state = 'rollback-failed';
     record.failure = record.failure ? `${record.failure}; rollback: ${why}` : `rollback: ${why}`;
@@ -240,8 +311,21 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
 
   // 1. Stop what keeps using the new code (the before-rollback hooks), in the rollback order.
   for (const { record, service } of toRollBack) {
-    const env = { DEPLOY_RELEASE: record.previousRelease ?? '', DEPLOY_NEW_RELEASE: record.newRelease, DEPLOY_RELEASES_ROOT: service.releasesRoot, DEPLOY_SERVICE: service.name };
-    const stopped = await runCommands(service.target, `before-rollback ${service.name}`, service.beforeRollback, service.releasesRoot, env, config, full);
+    const env = {
+      DEPLOY_RELEASE: record.previousRelease ?? '',
+      DEPLOY_NEW_RELEASE: record.newRelease,
+      DEPLOY_RELEASES_ROOT: service.releasesRoot,
+      DEPLOY_SERVICE: service.name,
+    };
+    const stopped = await runCommands(
+      service.target,
+      `before-rollback ${service.name}`,
+      service.beforeRollback,
+      service.releasesRoot,
+      env,
+      config,
+      full,
+    );
     record.results.push(...stopped.results);
     if (stopped.failure) failRecord(record, stopped.failure);
   }
@@ -249,43 +333,93 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
   for (const { record, service } of toRollBack) {
     const started = performance.now();
     if (!record.previousRelease) {
-      failRecord(record, `there was no release before ${record.newRelease} (first deploy), so current stays at ${record.newRelease}`);
+      failRecord(
+        record,
+        `there was no release before ${record.newRelease} (first deploy), so current stays at ${record.newRelease}`,
+      );
       results.push({ name: `roll back ${service.name}`, status: 'fail', detail: record.failure!, durationMs: 0 });
       continue;
     }
     try {
       const now = await inspectReleases(service.target, service.releasesRoot);
-      if (now.current !== record.newRelease) throw new UserError(`current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`);
+      if (now.current !== record.newRelease)
+        throw new UserError(
+          `current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`,
+        );
       const back = await switchRelease(
         service.target,
-        { ...switchSettings, signal: undefined, releasesRoot: service.releasesRoot, release: record.previousRelease, mode: 'rollback', beforeSwitch: [], afterSwitch: [], rollbackOnFailure: false },
+        {
+          ...switchSettings,
+          signal: undefined,
+          releasesRoot: service.releasesRoot,
+          release: record.previousRelease,
+          mode: 'rollback',
+          beforeSwitch: [],
+          afterSwitch: [],
+          rollbackOnFailure: false,
+        },
         full,
       );
       record.results.push(...back.results);
-      if (!back.ok || back.currentRelease !== record.previousRelease) throw new UserError(back.failure ?? `current is ${back.currentRelease ?? 'nothing'}`);
+      if (!back.ok || back.currentRelease !== record.previousRelease)
+        throw new UserError(back.failure ?? `current is ${back.currentRelease ?? 'nothing'}`);
       record.rolledBack = true;
       record.rolledBackAt = new Date(full.now()).toISOString();
       record.state = 'rolled-back';
-      results.push({ name: `roll back ${service.name}`, status: 'pass', detail: `${record.newRelease} → ${record.previousRelease}`, durationMs: performance.now() - started });
+      results.push({
+        name: `roll back ${service.name}`,
+        status: 'pass',
+        detail: `${record.newRelease} → ${record.previousRelease}`,
+        durationMs: performance.now() - started,
+      });
     } catch (error) {
       failRecord(record, full.redactor.redact(error instanceof Error ? error.message : String(error)));
-      results.push({ name: `roll back ${service.name}`, status: 'fail', detail: record.failure!, durationMs: performance.now() - started });
+      results.push({
+        name: `roll back ${service.name}`,
+        status: 'fail',
+        detail: record.failure!,
+        durationMs: performance.now() - started,
+      });
     }
   }
   // 3. Restart and health-check each rolled-back service, in the rollout order.
   for (const { record, service } of records.map((record, index) => ({ record, service: config.services[index]! }))) {
     if (!record.rolledBack) continue;
     const started = performance.now();
-    const env = { DEPLOY_RELEASE: record.previousRelease!, DEPLOY_RELEASE_DIR: `${service.releasesRoot}/releases/${record.previousRelease}`, DEPLOY_RELEASES_ROOT: service.releasesRoot, DEPLOY_PREVIOUS_RELEASE: record.newRelease, DEPLOY_SERVICE: service.name };
-    const restarted = await runCommands(service.target, `restart ${service.name}`, service.afterSwitch, `${service.releasesRoot}/current`, env, config, full);
+    const env = {
+      DEPLOY_RELEASE: record.previousRelease!,
+      DEPLOY_RELEASE_DIR: `${service.releasesRoot}/releases/${record.previousRelease}`,
+      DEPLOY_RELEASES_ROOT: service.releasesRoot,
+      DEPLOY_PREVIOUS_RELEASE: record.newRelease,
+      DEPLOY_SERVICE: service.name,
+    };
+    const restarted = await runCommands(
+      service.target,
+      `restart ${service.name}`,
+      service.afterSwitch,
+      `${service.releasesRoot}/current`,
+      env,
+      config,
+      full,
+    );
     record.results.push(...restarted.results);
     if (restarted.failure) failRecord(record, restarted.failure);
     const health = healthSummary(await runHealthCheck(service.health, full));
     record.rollbackHealth = health;
-    record.results.push({ name: 'health after rollback', status: health.healthy ? 'pass' : 'fail', detail: health.detail, durationMs: health.durationMs });
+    record.results.push({
+      name: 'health after rollback',
+      status: health.healthy ? 'pass' : 'fail',
+      detail: health.detail,
+      durationMs: health.durationMs,
+    });
     if (!health.healthy) failRecord(record, `health check after the rollback failed: ${health.detail}`);
     const ok = record.state === 'rolled-back';
-    results.push({ name: `restart ${service.name}`, status: ok ? 'pass' : 'fail', detail: ok ? health.detail : record.failure!, durationMs: performance.now() - started });
+    results.push({
+      name: `restart ${service.name}`,
+      status: ok ? 'pass' : 'fail',
+      detail: ok ? health.detail : record.failure!,
+      durationMs: performance.now() - started,
+    });
   }
   // 4. The post-release verification again.
   if (verify) {
@@ -293,7 +427,8 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     results.push(verify.afterRollback);
   }
   const durationMs = Math.round(performance.now() - rollbackStart);
-  const rollbackOk = toRollBack.every(({ record }) => record.state === 'rolled-back') && verify?.afterRollback?.status !== 'fail';
+  const rollbackOk =
+    toRollBack.every(({ record }) => record.state === 'rolled-back') && verify?.afterRollback?.status !== 'fail';
   const withinBudget = durationMs <= budgetMs;
   results.push({
     name: 'rollback time',
@@ -301,7 +436,9 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     detail: `${formatDuration(durationMs)} for ${toRollBack.length} service(s), target ${formatDuration(budgetMs)}`,
     durationMs,
   });
-  const broken = toRollBack.filter(({ record }) => record.state === 'rollback-failed').map(({ record }) => `${record.name} (${record.failure})`);
+  const broken = toRollBack
+    .filter(({ record }) => record.state === 'rollback-failed')
+    .map(({ record }) => `${record.name} (${record.failure})`);
   const failure = rollbackOk
     ? `${trigger}; rolled back ${toRollBack.map(({ record }) => record.name).join(', ') || 'nothing (no service had been switched)'} in ${formatDuration(durationMs)}`
     : `${trigger}; THE ROLLBACK FAILED: ${[...broken, ...(verify?.afterRollback?.status === 'fail' ? [`verification after the rollback: ${verify.afterRollback.detail}`] : [])].join('; ')}`;
@@ -311,7 +448,14 @@ export async function rolloutServices(given: RolloutConfig, context: Partial<Cor
     services: records,
     stoppedAt,
     verify,
-    rollback: { order: toRollBack.map(({ record }) => record.name), ok: rollbackOk, durationMs, budgetMs, withinBudget, trigger },
+    rollback: {
+      order: toRollBack.map(({ record }) => record.name),
+      ok: rollbackOk,
+      durationMs,
+      budgetMs,
+      withinBudget,
+      trigger,
+    },
     results,
     failure,
   };
