@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
+import { parseAction } from '@actions/workflow-parser/actions/action-parser';
 import { parse } from 'yaml';
 import { repoRoot } from './paths.js';
 
@@ -186,4 +187,10 @@ export function workflowCallFindings(content: string, root = repoRoot): string[]
     }
   }
   return problems;
+}
+
+/** What GitHub's action parser (the one the runner loads action.yml with) reports for an action.yml. */
+export function actionParserFindings(name: string, content: string): string[] {
+  const parsed = parseAction({ name, content }, new NoOperationTraceWriter());
+  return parsed.context.errors.getErrors().map((error) => error.message);
 }
