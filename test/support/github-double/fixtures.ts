@@ -212,6 +212,11 @@ export interface DeploymentSpec {
   environment: string;
   ref?: string;
   createdAt?: string;
+  /** GitHub's production_environment (default: the environment is named `production`). */
+  production?: boolean;
+  transient?: boolean;
+  /** The body of the POST that created it (deployments created through the double). */
+  request?: unknown;
 }
 
 export function deployment(repo: string, spec: DeploymentSpec) {
@@ -233,8 +238,8 @@ export function deployment(repo: string, spec: DeploymentSpec) {
     updated_at: createdAt,
     statuses_url: `${url}/statuses`,
     repository_url: `${API}/repos/${repo}`,
-    transient_environment: false,
-    production_environment: spec.environment === 'production',
+    transient_environment: spec.transient ?? false,
+    production_environment: spec.production ?? spec.environment === 'production',
   };
 }
 
