@@ -100,7 +100,7 @@ export async function recordRollback(
   client: GitHubClient,
   place: RecordPlace,
   release: string,
-  previous: LiveDeployment | undefined,
+  previous: { sha: string; deploymentId?: number } | undefined,
 ): Promise<LiveDeployment> {
   const sha8 = releaseSha8(release);
   if (!sha8)
@@ -109,7 +109,7 @@ export async function recordRollback(
     );
   if (!previous || !previous.sha.startsWith(sha8))
     throw new UserError(
-      `The release rolled back to (${release}, commit ${sha8}…) is not the commit of ${place.environment}'s last successful deployment (${previous ? `${short(previous.sha)}…, deployment ${previous.deploymentId}` : 'there is none'}); recording it would claim a commit not known to run. ${place.environment} keeps the failed deployment as its newest, so promotions from it are refused until a deploy succeeds.`,
+      `The release rolled back to (${release}, commit ${sha8}…) is not the commit of ${place.environment}'s last successful deployment (${previous ? `${short(previous.sha)}…${previous.deploymentId ? `, deployment ${previous.deploymentId}` : ''}` : 'there is none'}); recording it would claim a commit not known to run. ${place.environment} keeps the failed deployment as its newest, so promotions from it are refused until a deploy succeeds.`,
     );
   const deployment = await createDeployment(client, place.repo, {
     environment: place.environment,
