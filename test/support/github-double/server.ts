@@ -559,6 +559,7 @@ export class GitHubDouble {
       body: run(repo, wf, {
         ...spec,
         runAttempt: attempt,
+        runStartedAt: earlier.startedAt ?? spec.createdAt,
         status: earlier.status ?? 'completed',
         conclusion: earlier.conclusion ?? 'failure',
       }),
