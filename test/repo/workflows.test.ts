@@ -138,7 +138,7 @@ describe('the reusable workflows', () => {
       (step) => step.id === 'rollback',
     )!;
     expect(rollback.with!['after-switch']).toBe('${{ inputs.after-rollback }}');
-    expect(steps.find((step) => step.id === 'health')!.with!['asset-manifest']).toContain('inputs.asset-manifest');
+    expect(steps.find((step) => step.id === 'health')!.with!['asset-manifest']).toBe('${{ inputs.asset-manifest }}');
     expect(steps.find((step) => step.name === 'Pre-switch gates on the target')!.env).toEqual({
       HEALTHCHECK_TOKEN: '${{ secrets.HEALTHCHECK_TOKEN }}',
       GATE_SECRET_1: '${{ secrets.GATE_SECRET_1 }}',
