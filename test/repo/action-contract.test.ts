@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { inputDefault } from '#core/inputs/schema.js';
+import { inputDefault } from '#action-kit/inputs.js';
 import { repoRoot } from '../support/paths.js';
 
 interface ActionYml {

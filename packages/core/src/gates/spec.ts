@@ -1,8 +1,8 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { DURATION_HINT, parseDuration } from '../inputs/duration.js';
-import { parseBoolean, parseList } from '../inputs/lists.js';
+import { DURATION_HINT, parseDuration } from '../units/duration.js';
+import { parseBoolean, parseList } from '../units/lists.js';
 import { parseJsonAssertion, type JsonAssertion } from '../http/expectations.js';
 import { GATE_KINDS, gate, releasePath, type Gate, type GateKind } from './model.js';
 
