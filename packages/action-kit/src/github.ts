@@ -29,13 +29,23 @@ export interface GitHubFacts {
   runLabel: string;
 }
 
+/** GITHUB_REPOSITORY, else the event payload's repository; undefined when neither names one. */
+function repositoryOf(context: Context): { owner: string; repo: string } | undefined {
+  try {
+    const { owner, repo } = context.repo;
+    return owner && repo ? { owner, repo } : undefined;
+  } catch {
+    return undefined; // neither is there: outside a runner
+  }
+}
+
 const whole = (value: number) => (Number.isSafeInteger(value) && value > 0 ? value : undefined);
 
 /** The facts from the step's environment; `tokenInput` is the action's `github-token` input when it has one. */
 export function githubFacts(tokenInput: string | undefined): GitHubFacts {
   const context = new Context();
   const env = process.env;
-  const repository = /^[^/\s]+\/[^/\s]+$/.test(env.GITHUB_REPOSITORY ?? '') ? context.repo : undefined;
+  const repository = repositoryOf(context);
   const id = whole(context.runId);
   const run = id
     ? { id, attempt: whole(context.runAttempt) ?? 1, workflow: context.workflow, job: context.job }
