@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { WriteEntry } from 'tar';
 import { ArgumentError } from '../errors.js';
 import { formatChecksumLine } from './checksum-file.js';
-import { excluded, pathGlob } from './glob.js';
+import { excluded, pathGlob } from '../units/glob.js';
 import { sha256File } from './hash.js';
 
 /**
