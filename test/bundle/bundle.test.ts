@@ -20,7 +20,8 @@ import { checksumFor, formatChecksumLine, parseChecksumFile } from '#core/bundle
 import { sha256File } from '#core/bundle/hash.js';
 import { packBundle } from '#core/bundle/pack.js';
 import { releaseName } from '#core/bundle/release-name.js';
-import { BundleRefused, scanBundle, unpackLocal } from '#core/bundle/unpack.js';
+import { BundleRefused, scanBundle } from '#core/bundle/unpack.js';
+import { unpackLocal } from '#core/bundle/unpack-local.js';
 import { matchingReleases } from '#core/release/switch.js';
 import { gnuTar, rawTarGz, sha256sum, writeTree, type RawEntry } from '../support/bundles.js';
 
@@ -336,7 +337,7 @@ describe('unpacking on this machine', () => {
     const releases = join(fresh('root'), 'releases');
     const scan = await scanBundle(packed.bundlePath, 2 ** 31);
     expect(scan.entries).toBe(packed.files);
-    const dir = await unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375');
+    const dir = await unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375', 2 ** 31);
     expect(dir).toBe(join(releases, '20261123_080000-62584375'));
     expect(readdirSync(releases)).toEqual(['20261123_080000-62584375']);
     expect(readFileSync(join(dir, 'public/index.php'), 'utf8')).toBe(app['public/index.php']);
@@ -346,7 +347,7 @@ describe('unpacking on this machine', () => {
 
     // A release that exists is never overwritten, and nothing is left beside it.
     writeFileSync(join(dir, 'marker'), 'kept');
-    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375')).rejects.toThrow(
+    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375', 2 ** 31)).rejects.toThrow(
       /already exists; a release is never overwritten/,
     );
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('kept');
