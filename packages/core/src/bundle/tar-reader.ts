@@ -41,6 +41,8 @@ export interface TarLimits {
   maxSize: number;
 }
 
+const ONLY = 'only regular files, directories, symlinks and hard links to files are unpacked';
+
 /** A reason an entry is refused (the entry's name is added where it is known). */
 class Problem {
   constructor(readonly reason: string) {}
@@ -144,11 +146,12 @@ function decodeHeader(block: Buffer): Header {
     throw new BundleRefused(name, reason);
   };
   if (number(block, FIELD.checksum) !== headerChecksum(block)) refuse('has a header whose checksum is wrong');
+  const flag = block.toString('latin1', 156, 157);
+  if (REFUSED_TYPES[flag]) refuse(`is ${REFUSED_TYPES[flag]} (${ONLY})`);
   if (magic !== 'ustar\u000000' && !gnu)
     refuse(`has a header of an unknown format (magic and version ${JSON.stringify(magic)}, not "ustar\\u000000")`);
   if (gnu && !isZero(block.subarray(FIELD.prefix[0])))
     refuse('has GNU header fields deploy-gates does not read (sparse map, atime or offset)');
-  const flag = block.toString('latin1', 156, 157);
   const fields = {
     mode: number(block, FIELD.mode),
     size: number(block, FIELD.size),
@@ -197,8 +200,7 @@ interface Meta {
 /** Applies the metadata headers to an entry and checks it; throws a Problem for a refusal. */
 function toEntry(header: Header, meta: Meta): TarEntry | undefined {
   const type = KINDS[header.flag];
-  if (!type)
-    throw new Problem(REFUSED_TYPES[header.flag] ?? `is an entry of unknown type ${JSON.stringify(header.flag)}`);
+  if (!type) throw new Problem(`is an entry of unknown type ${JSON.stringify(header.flag)} (${ONLY})`);
   const paxSize = meta.pax?.get('size');
   const paxTime = meta.pax?.get('mtime');
   if (paxSize !== undefined && !/^[0-9]{1,15}$/.test(paxSize)) throw new Problem('has a PAX size that is not a number');
