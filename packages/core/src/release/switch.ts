@@ -6,6 +6,9 @@ import { formatDuration } from '../inputs/duration.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
+/** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
+const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
+
 /**
  * Release layout on the target:
  *
@@ -506,6 +509,7 @@ async function switchLocked(
       const result = await target.run(`${env}\n${command}`, {
         cwd: releaseDir,
         timeoutMs: config.hookTimeoutMs,
+        outputTailBytes: HOOK_OUTPUT_TAIL_BYTES,
         signal,
       });
       for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
