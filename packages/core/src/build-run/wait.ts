@@ -3,7 +3,7 @@ import type { GitHubClient } from '../github/client.js';
 import { GitHubHttpError } from '../github/errors.js';
 import { getCommit, listRunsOfCommit } from '../github/queries.js';
 import { workflowFile, type Workflow, type WorkflowRun } from '../github/schemas.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import type { BuildRunQuery, Checks } from './model.js';
 import {
