@@ -1,37 +1,39 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { GitHubFacts } from '#action-kit/github.js';
+import {
+  boolean,
+  checkedBy,
+  InputError,
+  oneOf,
+  optional,
+  optionalOf,
+  optionalRepository,
+  required,
+  withDefault,
+} from '#action-kit/inputs.js';
 import type { RecordPlace } from '#core/deployments/index.js';
-import { InputError } from '#core/errors.js';
-import { FULL_SHA } from '#core/github/schemas.js';
-import { boolean, oneOf, optional, optionalRepository, required, withDefault } from '#core/inputs/schema.js';
+import { parseCommitSha } from '#core/github/index.js';
 
-const fullSha = () =>
-  z.string().transform((text, ctx) => {
-    const sha = text.trim().toLowerCase();
-    if (sha === '') return undefined;
-    if (!FULL_SHA.test(sha)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${text.trim()}" is not a full 40-character commit SHA, e.g. \${{ github.sha }}`,
-      });
-      return z.NEVER;
-    }
-    return sha;
-  });
+const commitSha = () => optionalOf(checkedBy(parseCommitSha));
+const deploymentId = () =>
+  optionalOf(
+    checkedBy((text) =>
+      /^\d+$/.test(text.trim())
+        ? { value: Number(text.trim()) }
+        : { problem: `"${text.trim()}" is not a deployment id; pass the start step's deployment-id output, e.g. 1234` },
+    ),
+  );
 
 /** The inputs of deployment-record, keyed by their action.yml names, with the same defaults. */
 export const deploymentRecordInputs = {
   mode: oneOf(['start', 'finish'] as const),
   environment: required(),
-  sha: fullSha(),
+  sha: commitSha(),
   production: withDefault('false', boolean()),
-  'deployment-id': optional().refine((id) => id === undefined || /^\d+$/.test(id), {
-    message: 'must be a deployment id (digits), the deployment-id output of the start step',
-  }),
-  outcome: optional().refine((outcome) => outcome === undefined || outcome === 'success' || outcome === 'failure', {
-    message: 'must be `success` or `failure`',
-  }),
+  'deployment-id': deploymentId(),
+  outcome: optionalOf(oneOf(['success', 'failure'] as const)),
   'rolled-back-to': optional(),
-  'previous-sha': fullSha(),
+  'previous-sha': commitSha(),
   'environment-url': optional(),
   repository: optionalRepository(),
   'github-token': optional(),
@@ -52,25 +54,20 @@ export type Request =
 /** What to record, where, with which token; each mode's required inputs checked, with an example. */
 export function toRequest(
   inputs: DeploymentRecordInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
 ): { place: RecordPlace; request: Request; token: string } {
-  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} with deployments: write',
     );
-  const runUrl =
-    env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-      ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-      : undefined;
   const place: RecordPlace = {
     repo: repository,
     environment: inputs.environment,
-    logUrl: runUrl,
+    logUrl: github.runUrl,
     environmentUrl: inputs['environment-url'],
     production: inputs.production,
   };
@@ -79,7 +76,8 @@ export function toRequest(
       throw new InputError('sha', 'is required with mode: start; pass the full SHA deployed, e.g. ${{ inputs.sha }}');
     return { place, request: { mode: 'start', sha: inputs.sha }, token };
   }
-  if (!inputs['deployment-id'])
+  const id = inputs['deployment-id'];
+  if (id === undefined)
     throw new InputError(
       'deployment-id',
       "is required with mode: finish; pass the start step's output, e.g. ${{ needs.deploy.outputs.deployment-id }}",
@@ -92,8 +90,8 @@ export function toRequest(
     );
   const request: Request = {
     mode: 'finish',
-    deploymentId: Number(inputs['deployment-id']),
-    outcome: inputs.outcome as 'success' | 'failure',
+    deploymentId: id,
+    outcome: inputs.outcome,
     rolledBackTo: inputs['rolled-back-to'],
     previousSha: inputs['previous-sha'],
   };

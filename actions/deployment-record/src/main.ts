@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { finishDeployment, recordRollback, startDeployment } from '#core/deployments/index.js';
-import type { CheckResult } from '#core/report/result.js';
+import type { CheckResult } from '#core/report/index.js';
 import { deploymentRecordInputs, toRequest } from './inputs.js';
 
 const sha = () => outputValue().regex(/^[0-9a-f]{40}$/);
@@ -24,8 +24,7 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { place, request, token } = toRequest(inputs, process.env);
+    const { place, request, token } = toRequest(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');
     const client = createGitHubClient({ token, logger: context.logger });
     const title = `Deployment record of ${place.environment}`;
