@@ -1,39 +1,37 @@
-import type { z } from 'zod';
-import type { GitHubFacts } from '#action-kit/github.js';
-import {
-  boolean,
-  checkedBy,
-  InputError,
-  oneOf,
-  optional,
-  optionalOf,
-  optionalRepository,
-  required,
-  withDefault,
-} from '#action-kit/inputs.js';
+import { z } from 'zod';
 import type { RecordPlace } from '#core/deployments/index.js';
-import { parseCommitSha } from '#core/github/index.js';
+import { FULL_SHA } from '#core/github/schemas.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
 
-const commitSha = () => optionalOf(checkedBy(parseCommitSha));
-const deploymentId = () =>
-  optionalOf(
-    checkedBy((text) =>
-      /^\d+$/.test(text.trim())
-        ? { value: Number(text.trim()) }
-        : { problem: `"${text.trim()}" is not a deployment id; pass the start step's deployment-id output, e.g. 1234` },
-    ),
-  );
+const fullSha = () =>
+  z.string().transform((text, ctx) => {
+    const sha = text.trim().toLowerCase();
+    if (sha === '') return undefined;
+    if (!FULL_SHA.test(sha)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text.trim()}" is not a full 40-character commit SHA, e.g. \${{ github.sha }}`,
+      });
+      return z.NEVER;
+    }
+    return sha;
+  });
 
 /** The inputs of deployment-record, keyed by their action.yml names, with the same defaults. */
 export const deploymentRecordInputs = {
   mode: oneOf(['start', 'finish'] as const),
   environment: required(),
-  sha: commitSha(),
+  sha: fullSha(),
   production: withDefault('false', boolean()),
-  'deployment-id': deploymentId(),
-  outcome: optionalOf(oneOf(['success', 'failure'] as const)),
+  'deployment-id': optional().refine((id) => id === undefined || /^\d+$/.test(id), {
+    message: 'must be a deployment id (digits), the deployment-id output of the start step',
+  }),
+  outcome: optional().refine((outcome) => outcome === undefined || outcome === 'success' || outcome === 'failure', {
+    message: 'must be `success` or `failure`',
+  }),
   'rolled-back-to': optional(),
-  'previous-sha': commitSha(),
+  'previous-sha': fullSha(),
   'environment-url': optional(),
   repository: optionalRepository(),
   'github-token': optional(),
@@ -76,8 +74,7 @@ export function toRequest(
       throw new InputError('sha', 'is required with mode: start; pass the full SHA deployed, e.g. ${{ inputs.sha }}');
     return { place, request: { mode: 'start', sha: inputs.sha }, token };
   }
-  const id = inputs['deployment-id'];
-  if (id === undefined)
+  if (!inputs['deployment-id'])
     throw new InputError(
       'deployment-id',
       "is required with mode: finish; pass the start step's output, e.g. ${{ needs.deploy.outputs.deployment-id }}",
@@ -90,8 +87,8 @@ export function toRequest(
     );
   const request: Request = {
     mode: 'finish',
-    deploymentId: id,
-    outcome: inputs.outcome,
+    deploymentId: Number(inputs['deployment-id']),
+    outcome: inputs.outcome as 'success' | 'failure',
     rolledBackTo: inputs['rolled-back-to'],
     previousSha: inputs['previous-sha'],
   };
