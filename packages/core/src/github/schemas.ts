@@ -39,6 +39,8 @@ export const runSchema = z.object({
   conclusion: z.string().nullable(),
   html_url: z.string().regex(/^\S+$/, { message: 'must be a URL on one line' }),
   created_at: timestamp(),
+  /** When this attempt started (a re-run's attempt starts later than the run was created). */
+  run_started_at: timestamp().nullable().optional(),
 });
 export type WorkflowRun = z.infer<typeof runSchema>;
 

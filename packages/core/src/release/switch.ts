@@ -7,6 +7,9 @@ import { nameGlob } from '../units/glob.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
+/** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
+const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
+
 /**
  * Release layout on the target:
  *
@@ -514,6 +517,7 @@ async function runHooks(
     const result = await target.run(`${env}\n${command}`, {
       cwd: releaseDir,
       timeoutMs: config.hookTimeoutMs,
+      outputTailBytes: HOOK_OUTPUT_TAIL_BYTES,
       signal: config.signal,
     });
     for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
