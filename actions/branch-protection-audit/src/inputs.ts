@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InputError } from '#core/errors.js';
 import { boolean, integer, lines, oneOf, optional, parseRepository, withDefault } from '#core/inputs/schema.js';
 import type { RepositoryTarget } from '#core/protection/audit.js';
+import type { Links } from '#core/protection/judge.js';
 import { parsePolicy, type Policy } from '#core/protection/policy.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -43,7 +44,7 @@ export async function resolveInputs(
   inputs: BranchProtectionAuditInputs,
   env: NodeJS.ProcessEnv,
   workspace: string,
-): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
+): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string; links: Links }> {
   let policy: Policy;
   if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
   else {
@@ -70,5 +71,7 @@ export async function resolveInputs(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
     );
-  return { policy, targets, token };
+  // Fix links point at the server the workflow runs on (GitHub Enterprise Server has its own host).
+  const links = { web: env.GITHUB_SERVER_URL?.trim() || 'https://github.com' };
+  return { policy, targets, token, links };
 }

@@ -26,14 +26,14 @@ export const action = defineAction({
     .strict(),
   async main(inputs, context) {
     if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { policy, targets, token } = await resolveInputs(inputs, process.env, context.workspace);
+    const { policy, targets, token, links } = await resolveInputs(inputs, process.env, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     // Conditional requests: what is read again (after apply) and did not change costs no rate limit.
     const client = conditionalClient(createGitHubClient({ token, logger: context.logger }));
     const report = await audit(
       client,
-      { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency },
+      { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency, links },
       context,
     );
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;

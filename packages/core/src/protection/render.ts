@@ -16,7 +16,10 @@ export function findingRow(finding: Finding): CheckResult {
   const label = finding.status === 'violation' ? finding.severity : finding.status === 'unknown' ? 'unknown' : 'ok';
   const detail = `SOLL ${finding.wanted} · IST ${finding.actual}${finding.status === 'ok' ? ` (${finding.source})` : ''}${finding.fix ? ` · fix: ${finding.fix}` : ''}`;
   return {
-    name: oneLine(`${label} ${finding.repository} ${finding.branch}: ${finding.rule}`, 200),
+    name: oneLine(
+      `${label} ${finding.repository} ${finding.branch}: ${finding.rule}${finding.subject ? ` (${finding.subject})` : ''}`,
+      200,
+    ),
     status: STATUS[finding.status],
     detail: oneLine(detail, 600),
     durationMs: 0,
@@ -53,7 +56,7 @@ export function auditFacts(report: AuditReport): [string, string][] {
       facts.push([
         `${repo.repository} ${branch.branch}`,
         oneLine(
-          `Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`,
+          `Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.mergeQueue ? '; merge queue' : ''}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`,
           600,
         ),
       ]);
