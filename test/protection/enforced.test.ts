@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createGitHubClient } from '#core/github/client.js';
+import { loadEtagCache, saveEtagCache } from '#core/github/protection-etag-cache.js';
+import { conditionalClient } from '#core/github/protection-queries.js';
 import { MemoryLogger } from '#core/logger.js';
 import { audit, type AuditReport } from '#core/protection/audit.js';
 import { parsePolicy } from '#core/protection/policy.js';
@@ -315,5 +320,59 @@ describe('the approval gate: deployment environments', () => {
     );
     const sarif = toSarif(report.findings, '1');
     expect(sarif.runs[0]!.results!.map((result) => result.ruleId)).toContain('branch-protection/environment-missing');
+  });
+});
+
+describe('ETags across runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), `etags-${process.pid}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'etags.json');
+
+  const cachedRun = async (token: string) => {
+    const cached = conditionalClient(client(token), undefined, await loadEtagCache(file, token));
+    const first = double.requests.length;
+    const report = await audit(
+      cached,
+      {
+        targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'bypassed' } }],
+        policy: parsePolicy(POLICY, 'policy.yml'),
+        apply: false,
+      },
+      { logger: new MemoryLogger() },
+    );
+    await saveEtagCache(file, token, cached.cache);
+    const requests = double.requests.slice(first);
+    return { report, requests, notModified: requests.filter((request) => request.status === 304).length };
+  };
+
+  it('a second run asks with If-None-Match: every unchanged GET is a 304 (no rate limit), the result the same', async () => {
+    const first = await cachedRun(ADMIN);
+    expect(first.notModified).toBe(0);
+    const second = await cachedRun(ADMIN);
+    // Measured: the second run makes as many requests as the first; every answer that had an ETag (each 200) is
+    // now a 304; only the 404 "Branch not protected" (no ETag, as on GitHub) is asked in full again.
+    expect(second.requests).toHaveLength(first.requests.length);
+    expect(second.notModified).toBe(first.requests.filter((request) => request.status === 200).length);
+    expect(second.requests.filter((request) => request.status !== 304).map((request) => request.operation)).toEqual([
+      'GET /repos/{owner}/{repo}/branches/{branch}/protection',
+    ]);
+    expect(second.report.findings).toEqual(first.report.findings);
+  });
+
+  it('ignores entries it cannot verify: a forged body, or a cache written with another token', async () => {
+    const text = JSON.parse(readFileSync(file, 'utf8')) as {
+      entries: Record<string, { response: { data: unknown } }>;
+    };
+    const key = Object.keys(text.entries).find((candidate) => candidate.includes('rulesets/{ruleset_id}'))!;
+    (text.entries[key]!.response.data as { bypass_actors: unknown[] }).bypass_actors = [];
+    writeFileSync(file, JSON.stringify(text));
+    const forged = await cachedRun(ADMIN);
+    // The forged ruleset (bypass list emptied) is asked for in full and the real bypass actors still reported.
+    expect(forged.requests.filter((request) => request.status === 200).map((request) => request.operation)).toEqual([
+      'GET /repos/{owner}/{repo}/rulesets/{ruleset_id}',
+    ]);
+    expect(forged.report.findings.filter((finding) => finding.rule === 'bypass')).toHaveLength(3);
+    const otherToken = await cachedRun(READER);
+    expect(otherToken.notModified).toBe(0);
   });
 });

@@ -34,6 +34,7 @@ export const branchProtectionAuditInputs = {
   'sarif-path': optional(),
   apply: withDefault('false', boolean()),
   concurrency: withDefault('8', integer({ min: 1, max: 32 })),
+  'etag-cache': optional(),
   'github-token': optional(),
 };
 

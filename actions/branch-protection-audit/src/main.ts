@@ -29,13 +29,18 @@ export const action = defineAction({
     const { policy, targets, token, links } = await resolveInputs(inputs, process.env, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
-    // Conditional requests: what is read again (after apply) and did not change costs no rate limit.
-    const client = conditionalClient(createGitHubClient({ token, logger: context.logger }));
+    const { loadEtagCache, saveEtagCache } = await import('#core/github/protection-etag-cache.js');
+    // Conditional requests: what is read again (after apply, or in a later run with etag-cache) and did not change
+    // is a 304, which costs no rate limit.
+    const cachePath = inputs['etag-cache'];
+    const cache = cachePath ? await loadEtagCache(cachePath, token) : new Map();
+    const client = conditionalClient(createGitHubClient({ token, logger: context.logger }), undefined, cache);
     const report = await audit(
       client,
       { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency, links },
       context,
     );
+    if (cachePath) await saveEtagCache(cachePath, token, client.cache);
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
     await writeJsonFile(sarifPath, toSarif(report.findings, '1'));
@@ -54,7 +59,13 @@ export const action = defineAction({
       title: 'Branch protection (SOLL/IST)',
       itemLabel: 'Finding',
       results: auditResults(report),
-      facts: [...auditFacts(report), ['SARIF', sarifPath]],
+      facts: [
+        ...auditFacts(report),
+        ['SARIF', sarifPath],
+        ...(cachePath
+          ? [['Not modified (304, no rate limit)', String(client.stats.notModified)] as [string, string]]
+          : []),
+      ],
       report: { path: reportPath, document: report },
       outputs: {
         p0: String(p0),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { GitHubClient, GitHubResponse } from './client.js';
+import type { GitHubClient } from './client.js';
 import { explained, isRequestError, type RequestPurpose } from './errors.js';
+import type { CachedResponse } from './protection-etag-cache.js';
 import {
   branchRuleSchema,
   branchSchema,
@@ -287,15 +288,17 @@ export interface ConditionalStats {
 
 /**
  * A client that remembers the ETag of every GET it made and asks again with If-None-Match: GitHub answers 304,
- * which does not count against the primary rate limit, when nothing changed (used to re-read after `apply`).
+ * which does not count against the primary rate limit, when nothing changed (used to re-read after `apply`, and
+ * across runs with a cache loaded by loadEtagCache).
  */
 export function conditionalClient(
   client: GitHubClient,
   stats: ConditionalStats = { notModified: 0 },
-): GitHubClient & { stats: ConditionalStats } {
-  const cache = new Map<string, { etag: string; response: GitHubResponse }>();
+  cache: Map<string, CachedResponse> = new Map(),
+): GitHubClient & { stats: ConditionalStats; cache: Map<string, CachedResponse> } {
   return {
     stats,
+    cache,
     request: async (route, parameters = {}) => {
       if (!route.startsWith('GET ')) return client.request(route, parameters);
       const key = `${route} ${JSON.stringify(parameters)}`;
