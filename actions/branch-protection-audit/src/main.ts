@@ -2,12 +2,11 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { audit } from '#core/protection/audit.js';
-import { auditFacts, auditResults, writeJsonFile } from '#core/protection/render.js';
+import { auditFacts, auditFailure, auditResults, writeJsonFile } from '#core/protection/render.js';
 import { toSarif } from '#core/protection/sarif.js';
 import { branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
-const RANK = { P0: 0, P1: 1, P2: 2 } as const;
 
 export const action = defineAction({
   name: 'branch-protection-audit',
@@ -45,16 +44,7 @@ export const action = defineAction({
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
     await writeJsonFile(sarifPath, toSarif(report.findings, '1'));
     const { p0, p1, p2 } = report.counts;
-    const failOn = inputs['fail-on'];
-    const failing =
-      failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
-    const notAudited = report.repositories.filter((repo) => repo.error).map((repo) => repo.repository);
-    const failure =
-      failing > 0
-        ? `${failing} finding(s) at ${failOn} or worse (P0 ${p0}, P1 ${p1}, P2 ${p2}); the job summary lists each with the fix`
-        : notAudited.length > 0
-          ? `Could not audit ${notAudited.join(', ')}; see the log`
-          : undefined;
+    const failure = auditFailure(report, inputs['fail-on']);
     return {
       title: 'Branch protection (SOLL/IST)',
       itemLabel: 'Finding',

@@ -67,6 +67,19 @@ export function auditFacts(report: AuditReport): [string, string][] {
   return facts;
 }
 
+const RANK = { P0: 0, P1: 1, P2: 2 } as const;
+
+/** Why the step fails: findings at `failOn` or worse, else repositories that could not be audited; else nothing. */
+export function auditFailure(report: AuditReport, failOn: 'P0' | 'P1' | 'P2' | 'never'): string | undefined {
+  const { p0, p1, p2 } = report.counts;
+  const failing =
+    failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
+  const notAudited = report.repositories.filter((repo) => repo.error).map((repo) => repo.repository);
+  if (failing > 0)
+    return `${failing} finding(s) at ${failOn} or worse (P0 ${p0}, P1 ${p1}, P2 ${p2}); the job summary lists each with the fix`;
+  return notAudited.length > 0 ? `Could not audit ${notAudited.join(', ')}; see the log` : undefined;
+}
+
 export async function writeJsonFile(path: string, document: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(document, null, 2)}\n`);
