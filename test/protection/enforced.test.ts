@@ -376,3 +376,56 @@ describe('ETags across runs', () => {
     expect(otherToken.notModified).toBe(0);
   });
 });
+
+describe('apply: rulesets', () => {
+  const PINNED = POLICY.replace('    severity: P0\n', '    severity: P0\n    app: github-actions\n');
+  const applyRun = (policy: string, apply: true | 'rulesets', dryRun: boolean) =>
+    audit(
+      client(ADMIN),
+      {
+        targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'to-ruleset' } }],
+        policy: parsePolicy(policy, 'policy.yml'),
+        apply,
+        dryRun,
+      },
+      { logger: new MemoryLogger() },
+    );
+  const writes = () =>
+    double.requests.filter((request) => request.method !== 'GET' && request.path.startsWith('/repos/octo/to-ruleset/'));
+
+  it('shows the diff on a dry run and writes nothing; then creates one managed ruleset per pattern, read back compliant', async () => {
+    seed(double, 'octo/to-ruleset', { branches: [{ name: 'main' }], workflows });
+    const dry = await applyRun(PINNED, 'rulesets', true);
+    expect(dry.repositories[0]!.branches[0]!.applied).toEqual([
+      'dry run: + ruleset deploy-gates: main (targets refs/heads/main)',
+      expect.stringMatching(/^dry run: \+ required_status_checks .*"integration_id":15368/),
+      expect.stringMatching(/^dry run: \+ pull_request /),
+      'dry run: + non_fast_forward',
+      'dry run: + deletion',
+    ]);
+    const classicDry = await applyRun(PINNED, true, true);
+    expect(classicDry.repositories[0]!.branches[0]!.applied).toContain('dry run: allow-force-pushes: true → false');
+    expect(writes()).toEqual([]);
+
+    const applied = await applyRun(PINNED, 'rulesets', false);
+    expect(writes().map((request) => `${request.method} ${request.status}`)).toEqual(['POST 201']);
+    expect(notOk(applied)).toEqual([]);
+    expect(applied.repositories[0]!.branches[0]).toMatchObject({
+      classic: 'none',
+      rulesets: [{ name: 'deploy-gates: main', bypassActors: 0 }],
+    });
+    expect(double.repo('octo/to-ruleset').branches[0]!.classic).toBeUndefined();
+
+    // A stricter policy updates the same ruleset (PUT), changing only the rule the policy names.
+    const stricter = PINNED.replace('required-approving-review-count: 1', 'required-approving-review-count: 2');
+    const updated = await applyRun(stricter, 'rulesets', false);
+    expect(updated.repositories[0]!.branches[0]!.applied).toEqual([
+      expect.stringMatching(
+        /^~ pull_request: .*"required_approving_review_count":1.* → .*"required_approving_review_count":2/,
+      ),
+    ]);
+    expect(writes().map((request) => request.method)).toEqual(['POST', 'PUT']);
+    expect(double.repo('octo/to-ruleset').rulesets).toHaveLength(1);
+    expect(notOk(updated)).toEqual([]);
+  });
+});

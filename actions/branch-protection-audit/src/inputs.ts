@@ -32,11 +32,16 @@ export const branchProtectionAuditInputs = {
   'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)),
   'report-path': optional(),
   'sarif-path': optional(),
-  apply: withDefault('false', boolean()),
+  apply: withDefault('false', oneOf(['false', 'true', 'classic', 'rulesets'] as const)),
+  'dry-run': withDefault('false', boolean()),
   concurrency: withDefault('8', integer({ min: 1, max: 32 })),
   'etag-cache': optional(),
   'github-token': optional(),
 };
+
+/** The apply input as the audit takes it: `true` is classic protection. */
+export const applyMode = (value: BranchProtectionAuditInputs['apply']) =>
+  value === 'false' ? false : value === 'rulesets' ? ('rulesets' as const) : ('classic' as const);
 
 export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProtectionAuditInputs>>;
 

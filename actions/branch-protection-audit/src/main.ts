@@ -4,7 +4,7 @@ import { defineAction, outputValue } from '#action-kit/index.js';
 import { audit } from '#core/protection/audit.js';
 import { auditFacts, auditFailure, auditResults, writeJsonFile } from '#core/protection/render.js';
 import { toSarif } from '#core/protection/sarif.js';
-import { branchProtectionAuditInputs, resolveInputs } from './inputs.js';
+import { applyMode, branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
 
@@ -36,7 +36,14 @@ export const action = defineAction({
     const client = conditionalClient(createGitHubClient({ token, logger: context.logger }), undefined, cache);
     const report = await audit(
       client,
-      { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency, links },
+      {
+        targets,
+        policy,
+        apply: applyMode(inputs.apply),
+        dryRun: inputs['dry-run'],
+        concurrency: inputs.concurrency,
+        links,
+      },
       context,
     );
     if (cachePath) await saveEtagCache(cachePath, token, client.cache);

@@ -256,6 +256,13 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/rulesets/{ruleset_id}', (m, _q, repo, call) =>
         this.getRuleset(repo, Number(m[3]), call),
       ),
+      this.route('/repos/{owner}/{repo}/rulesets', (_m, q, repo, call) => this.listRulesets(repo, q, call)),
+      this.route('/repos/{owner}/{repo}/rulesets', (_m, _q, repo, call) => this.writeRuleset(repo, call), 'POST'),
+      this.route(
+        '/repos/{owner}/{repo}/rulesets/{ruleset_id}',
+        (m, _q, repo, call) => this.writeRuleset(repo, call, Number(m[3])),
+        'PUT',
+      ),
       this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) =>
         this.getContent(repo, decodeURIComponent(m[3]!)),
       ),
@@ -827,6 +834,42 @@ export class GitHubDouble {
     );
     const { page, headers } = this.paged(rules, query, `/repos/${repo}/rules/branches/${name}`);
     return { status: 200, body: page, headers };
+  }
+
+  /** The repository's own rulesets (bypass actors only for admins, as on GitHub). */
+  private listRulesets(repo: string, query: URLSearchParams, call: Call): Reply {
+    const own = this.repo(repo).rulesets.filter((set) => (set.source ?? 'Repository') === 'Repository');
+    const { page, headers } = this.paged(own, query, `/repos/${repo}/rulesets`, 30, (set) =>
+      ruleset(repo, set, call.kind === 'admin'),
+    );
+    return { status: 200, body: page, headers };
+  }
+
+  /** POST (create) or PUT (replace) a repository ruleset: admins only, as classic protection. */
+  private writeRuleset(repo: string, call: Call, id?: number): Reply {
+    const denied = this.protectionDenied(call.kind);
+    if (denied) return denied;
+    const sets = this.repo(repo).rulesets;
+    const index = id === undefined ? -1 : sets.findIndex((set) => set.id === id);
+    if (id !== undefined && index < 0) return notFound();
+    const body = call.body as {
+      name: string;
+      enforcement: RulesetSpec['enforcement'];
+      conditions?: { ref_name?: { include?: string[] } };
+      bypass_actors?: RulesetSpec['bypassActors'];
+      rules?: RulesetSpec['rules'];
+    };
+    const spec: RulesetSpec = {
+      id: id ?? 1000 + sets.length,
+      name: body.name,
+      enforcement: body.enforcement,
+      include: (body.conditions?.ref_name?.include ?? []).map((ref) => ref.replace(/^refs\/heads\//, '')),
+      bypassActors: body.bypass_actors ?? [],
+      rules: body.rules ?? [],
+    };
+    if (index < 0) sets.push(spec);
+    else sets[index] = spec;
+    return { status: id === undefined ? 201 : 200, body: ruleset(repo, spec, true) };
   }
 
   private getRuleset(repo: string, id: number, call: Call): Reply {

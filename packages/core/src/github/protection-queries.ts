@@ -234,6 +234,38 @@ export interface ClassicProtectionUpdate {
   allow_fork_syncing?: boolean;
 }
 
+/** The repository's own rulesets (not its organisation's), by id and name. */
+export function listRulesets(client: GitHubClient, repo: RepoRef): Promise<{ id: number; name: string }[]> {
+  const purpose: RequestPurpose = { what: `rulesets of ${fullName(repo)}`, permission: 'administration: read' };
+  return readList(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/rulesets',
+    { ...at(repo), includes_parents: false },
+    z.object({ id: z.number().int(), name: z.string() }),
+    10,
+  );
+}
+
+/** Creates (no id) or replaces a repository ruleset; returns its id. */
+export async function writeRuleset(
+  client: GitHubClient,
+  repo: RepoRef,
+  body: Record<string, unknown>,
+  id?: number,
+): Promise<number> {
+  const purpose: RequestPurpose = {
+    what: `ruleset ${String(body.name)} of ${fullName(repo)} (${id === undefined ? 'create' : 'update'})`,
+    permission: 'administration: write',
+  };
+  const response = await explained(purpose, () =>
+    id === undefined
+      ? client.request('POST /repos/{owner}/{repo}/rulesets', { ...at(repo), ...body })
+      : client.request('PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}', { ...at(repo), ruleset_id: id, ...body }),
+  );
+  return checked(rulesetSchema, response.data, purpose.what).id;
+}
+
 /** The id of a GitHub App by its slug (`GET /apps/{app_slug}`), or undefined when there is none. */
 export async function getAppId(client: GitHubClient, slug: string): Promise<number | undefined> {
   const purpose: RequestPurpose = { what: `GitHub App ${slug}`, permission: 'none (public)' };

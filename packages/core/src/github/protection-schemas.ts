@@ -90,6 +90,7 @@ export const rulesetSchema = z.object({
     )
     .optional(),
   current_user_can_bypass: z.string().optional(),
+  rules: z.array(z.object({ type: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
 });
 export type Ruleset = z.infer<typeof rulesetSchema>;
 

@@ -11,13 +11,16 @@ import {
   getRuleset,
   listBranches,
   listOrgRepositories,
+  listRulesets,
   putClassicProtection,
   setRequiredSignatures,
+  writeRuleset,
 } from '../github/protection-queries.js';
 import type { ClassicProtection, Ruleset } from '../github/protection-schemas.js';
 import { listWorkflows, type RepoRef } from '../github/queries.js';
 import { mapConcurrent } from '../http/concurrency.js';
 import { pinOf, plannedChanges, protectionUpdate } from './apply.js';
+import { managedName, plannedRuleset } from './apply-rulesets.js';
 import { classicView, effectiveProtection, type EffectiveProtection } from './effective.js';
 import { judgeEnvironment } from './environment.js';
 import { GITHUB_COM, judgeBranch, worstFirst, type Finding, type Links } from './judge.js';
@@ -38,7 +41,10 @@ export type RepositoryTarget = { kind: 'repo'; repo: RepoRef } | { kind: 'org'; 
 export interface AuditOptions {
   targets: RepositoryTarget[];
   policy: Policy;
-  apply: boolean;
+  /** `true` (or `classic`): classic protection; `rulesets`: one managed ruleset per policy branch pattern. */
+  apply: boolean | 'classic' | 'rulesets';
+  /** With apply: work out and report the changes, write nothing. */
+  dryRun?: boolean;
   /** Repositories audited at once. */
   concurrency?: number;
   /** Where fix links point (GITHUB_SERVER_URL); github.com by default. */
@@ -250,8 +256,15 @@ async function auditRepository(run: Run, repository: string): Promise<{ audit: R
     result.workflows = workflows.length;
     findings.push(...duplicateNames(repository, workflows));
     const producers = await checkProducers(client, repo, workflows, states);
+    const byRuleset =
+      options.apply === 'rulesets' ? await applyRulesets(run, repo, states, producers, rulesets) : new Map();
     for (const [name, entry, state] of states) {
-      const branch = await auditBranch(run, repo, { name, entry, state, producers, rulesets });
+      const branch = await auditBranch(
+        run,
+        repo,
+        { name, entry, state, producers, rulesets },
+        byRuleset.get(entry.pattern),
+      );
       findings.push(...branch.findings);
       result.branches.push(branch.audit);
     }
@@ -275,33 +288,40 @@ interface BranchJob {
   rulesets: Map<number, Ruleset | undefined>;
 }
 
-/** One branch: judged; with apply and a violation apply can fix, written, read back and judged again. */
+const judgeWith = (run: Run, repo: RepoRef, job: Omit<BranchJob, 'rulesets'>) =>
+  judgeBranch({
+    repository: `${repo.owner}/${repo.repo}`,
+    branch: job.name,
+    policy: job.entry,
+    policyPath: run.options.policy.source,
+    effective: job.state.effective,
+    producers: job.producers,
+    links: run.links,
+    apps: run.apps,
+  });
+
+/** Whether apply has something to do: a violation of a setting the policy names (or of protection itself). */
+const fixable = (entry: BranchPolicy, findings: readonly Finding[]) => {
+  const rules = new Set(['protected', 'required-checks-empty', 'check-app', ...Object.keys(entry.settings)]);
+  return findings.some((finding) => finding.status === 'violation' && rules.has(finding.rule));
+};
+
+/** One branch: judged; with classic apply and a violation apply can fix, written, read back and judged again. */
 async function auditBranch(
   run: Run,
   repo: RepoRef,
   job: BranchJob,
+  byRuleset: string[] | undefined,
 ): Promise<{ audit: BranchAudit; findings: Finding[] }> {
-  const repository = `${repo.owner}/${repo.repo}`;
-  const judge = (state: BranchState) =>
-    judgeBranch({
-      repository,
-      branch: job.name,
-      policy: job.entry,
-      policyPath: run.options.policy.source,
-      effective: state.effective,
-      producers: job.producers,
-      links: run.links,
-      apps: run.apps,
-    });
   let current = job.state;
-  let findings = judge(current);
-  let applied: string[] | undefined;
-  const fixable = new Set(['protected', 'required-checks-empty', 'check-app', ...Object.keys(job.entry.settings)]);
-  if (run.options.apply && findings.some((finding) => finding.status === 'violation' && fixable.has(finding.rule))) {
+  let findings = judgeWith(run, repo, job);
+  let applied = byRuleset;
+  const classic = run.options.apply === true || run.options.apply === 'classic';
+  if (classic && fixable(job.entry, findings)) {
     applied = await applyBranch(run, repo, job, current);
-    if (applied.some((line) => !line.startsWith('not applied'))) {
+    if (!run.options.dryRun && applied.some((line) => !line.startsWith('not applied'))) {
       current = await readBranch(run.client, repo, job.name, job.rulesets);
-      findings = judge(current);
+      findings = judgeWith(run, repo, { ...job, state: current });
     }
   }
   const audit: BranchAudit = {
@@ -318,6 +338,52 @@ async function auditBranch(
 }
 
 /**
+ * `apply: rulesets`: for every policy pattern with a branch apply can fix, the managed ruleset
+ * `deploy-gates: <pattern>` created or updated (the diff logged first; nothing written on a dry run), then the
+ * branches of those patterns read again (in `states`). Returns what was (or would be) changed, by pattern.
+ */
+async function applyRulesets(
+  run: Run,
+  repo: RepoRef,
+  states: [string, BranchPolicy, BranchState][],
+  producers: CheckProducers | undefined,
+  rulesets: Map<number, Ruleset | undefined>,
+): Promise<Map<string, string[]>> {
+  const entries = new Map<string, BranchPolicy>();
+  for (const [name, entry, state] of states)
+    if (fixable(entry, judgeWith(run, repo, { name, entry, state, producers }))) entries.set(entry.pattern, entry);
+  const applied = new Map<string, string[]>();
+  if (entries.size === 0) return applied;
+  const dry = run.options.dryRun === true;
+  try {
+    const existing = await listRulesets(run.client, repo);
+    for (const entry of entries.values()) {
+      const id = existing.find((set) => set.name === managedName(entry.pattern))?.id;
+      const current = id === undefined ? undefined : await getRuleset(run.client, repo, id);
+      const { body, diff } = plannedRuleset(entry, current, pinOf(entry.app, run.apps));
+      run.logger.info(
+        `${repo.owner}/${repo.repo} ${body.name}: ${dry ? 'would write' : 'writing'}: ${diff.join('; ') || 'nothing to change'}`,
+      );
+      if (!dry && diff.length) await writeRuleset(run.client, repo, body as unknown as Record<string, unknown>, id);
+      applied.set(
+        entry.pattern,
+        diff.length ? diff.map((line) => (dry ? `dry run: ${line}` : line)) : ['no rule needed a change'],
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof GitHubHttpError && (error.status === 403 || error.status === 404))) throw error;
+    const line = `not applied: the token may not change rulesets (HTTP ${error.status}); it needs Administration: write`;
+    for (const entry of entries.values()) applied.set(entry.pattern, [line]);
+    return applied;
+  }
+  if (dry) return applied;
+  rulesets.clear();
+  for (const state of states)
+    if (applied.has(state[1].pattern)) state[2] = await readBranch(run.client, repo, state[0], rulesets);
+  return applied;
+}
+
+/**
  * Sets classic protection as wanted where the token may: the current protection with only the policy's settings
  * changed, the planned changes logged (and reported) before anything is written. Returns what changed, or why
  * nothing could.
@@ -330,7 +396,11 @@ async function applyBranch(run: Run, repo: RepoRef, job: BranchJob, state: Branc
   const body = protectionUpdate(state.classic, wanted, pinOf(job.entry.app, run.apps));
   const changes = plannedChanges(before, wanted, body);
   const where = `${repo.owner}/${repo.repo} ${job.name}`;
-  run.logger.info(`${where}: writing classic protection: ${changes.join('; ') || 'app pins of required checks'}`);
+  const dry = run.options.dryRun === true;
+  run.logger.info(
+    `${where}: ${dry ? 'would write' : 'writing'} classic protection: ${changes.join('; ') || 'app pins of required checks'}`,
+  );
+  if (dry) return changes.map((line) => `dry run: ${line}`);
   try {
     await putClassicProtection(run.client, repo, job.name, body);
     const signatures = wanted['require-signed-commits'];
