@@ -34,24 +34,14 @@ export const action = defineAction({
     const cachePath = inputs['etag-cache'];
     const cache = cachePath ? await loadEtagCache(cachePath, token) : new Map();
     const client = conditionalClient(createGitHubClient({ token, logger: context.logger }), undefined, cache);
-    const report = await audit(
-      client,
-      {
-        targets,
-        policy,
-        apply: applyMode(inputs.apply),
-        dryRun: inputs['dry-run'],
-        concurrency: inputs.concurrency,
-        links,
-      },
-      context,
-    );
+    const apply = applyMode(inputs.apply);
+    const options = { targets, policy, apply, dryRun: inputs['dry-run'], concurrency: inputs.concurrency, links };
+    const report = await audit(client, options, context);
     if (cachePath) await saveEtagCache(cachePath, token, client.cache);
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
     await writeJsonFile(sarifPath, toSarif(report.findings, '1'));
     const { p0, p1, p2 } = report.counts;
-    const failure = auditFailure(report, inputs['fail-on']);
     return {
       title: 'Branch protection (SOLL/IST)',
       itemLabel: 'Finding',
@@ -75,7 +65,7 @@ export const action = defineAction({
       verdict: report.compliant
         ? 'Every checked setting is known and as wanted'
         : `Not compliant: P0 ${p0}, P1 ${p1}, P2 ${p2}, unknown ${report.counts.unknown}`,
-      failure,
+      failure: auditFailure(report, inputs['fail-on']),
     };
   },
 });
