@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '#core/errors.js';
-import { boolean, integer, lines, oneOf, optional, parseRepository, withDefault } from '#core/inputs/schema.js';
-import type { RepositoryTarget } from '#core/protection/audit.js';
-import type { Links } from '#core/protection/judge.js';
-import { parsePolicy, type Policy } from '#core/protection/policy.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
+import { parseRepository } from '#core/github/index.js';
+import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -48,7 +47,7 @@ export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProt
 /** The policy (inline, else the file), the repositories (else GITHUB_REPOSITORY) and the token (else GITHUB_TOKEN). */
 export async function resolveInputs(
   inputs: BranchProtectionAuditInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
   workspace: string,
 ): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string; links: Links }> {
   let policy: Policy;
@@ -66,18 +65,16 @@ export async function resolveInputs(
   }
   let targets = inputs.repositories;
   if (targets.length === 0) {
-    const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-    if (!owner || !repo)
+    if (!github.repository)
       throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
-    targets = [{ kind: 'repo', repo: { owner, repo } }];
+    targets = [{ kind: 'repo', repo: github.repository }];
   }
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
     );
   // Fix links point at the server the workflow runs on (GitHub Enterprise Server has its own host).
-  const links = { web: env.GITHUB_SERVER_URL?.trim() || 'https://github.com' };
-  return { policy, targets, token, links };
+  return { policy, targets, token, links: { web: github.serverUrl } };
 }

@@ -1,9 +1,7 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { audit } from '#core/protection/audit.js';
-import { auditFacts, auditFailure, auditResults, writeJsonFile } from '#core/protection/render.js';
-import { toSarif } from '#core/protection/sarif.js';
+import { audit, auditFacts, auditFailure, auditResults, toSarif, writeJsonFile } from '#core/protection/index.js';
 import { applyMode, branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
@@ -24,8 +22,7 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { policy, targets, token, links } = await resolveInputs(inputs, process.env, context.workspace);
+    const { policy, targets, token, links } = await resolveInputs(inputs, context.github, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     const { loadEtagCache, saveEtagCache } = await import('#core/github/protection-etag-cache.js');
