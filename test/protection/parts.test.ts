@@ -61,7 +61,7 @@ describe('audit.yml and the example policy', () => {
     const job = yaml('.github/workflows/audit.yml').jobs.audit;
     expect(job.permissions).toMatchObject({ contents: 'read', actions: 'read', 'security-events': 'write' });
     const steps = job.steps as { uses?: string; with?: Record<string, string> }[];
-    const audit = steps.find((step) => step.uses?.includes('/actions/branch-protection-audit@'))!;
+    const audit = steps.find((step) => /\/actions\/branch-protection-audit(@|$)/.test(step.uses ?? ''))!;
     const restore = steps.findIndex((step) => step.uses?.startsWith('actions/cache/restore@'));
     const save = steps.findIndex((step) => step.uses?.startsWith('actions/cache/save@'));
     expect(restore).toBeGreaterThan(-1);
