@@ -1,10 +1,11 @@
 import { boolean, duration, lines, oneOf, required, withDefault } from '#core/inputs/schema.js';
+import { InputError } from '#core/errors.js';
 import { parseAllowEntry } from '#core/egress/allow.js';
 import type { SentinelConfig } from '#core/egress/sentinel.js';
 
 /** The inputs of egress-sentinel, keyed by their action.yml names, with the same defaults. */
 export const egressSentinelInputs = {
-  'allowed-endpoints': lines(parseAllowEntry, { min: 1 }),
+  'allowed-endpoints': lines(parseAllowEntry),
   mode: withDefault('audit', oneOf(['audit', 'block'])),
   'allow-dns': withDefault('true', boolean()),
   'allow-loopback': withDefault('true', boolean()),
@@ -14,6 +15,7 @@ export const egressSentinelInputs = {
     '30s',
     duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
   ),
+  stop: withDefault('false', boolean()),
 };
 
 export function toConfig(inputs: {
@@ -30,5 +32,11 @@ export function toConfig(inputs: {
     'allow-loopback': allowLoopback,
     'resolve-interval': resolveIntervalMs,
   } = inputs;
+  // Needed to start; the stop step (`stop: true`) uses what the starting step was given.
+  if (entries.length === 0)
+    throw new InputError(
+      'allowed-endpoints',
+      'needs at least one line to start the sentinel (e.g. db.internal:5432); only a step with `stop: true` may leave it out',
+    );
   return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
 }
