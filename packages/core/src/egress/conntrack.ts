@@ -32,7 +32,8 @@ export function parseConntrackLine(line: string, now = Date.now(), listing = fal
   const match = LINE.exec(line);
   if (!match || (!listing && !match[3])) return undefined;
   const [, seconds, fraction, , family, protocol, rest] = match as unknown as (string | undefined)[];
-  const [source, destination, replySource] = fields(rest!, 'src');
+  const [source, replySource] = fields(rest!, 'src');
+  const destination = fields(rest!, 'dst')[0];
   if (!source || !destination) return undefined;
   const [sourcePort, askedPort] = [fields(rest!, 'sport'), fields(rest!, 'dport')].map((list) => list[0]);
   const replyPort = fields(rest!, 'sport')[1];
