@@ -225,6 +225,48 @@ describeLab('egress-sentinel against a hostile step', () => {
     ]);
   });
 
+  test('rules elsewhere that blind tracking (notrack, iptables-legacy NAT) and an interface moved away are tampering, named', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const table = `raw${process.pid}`;
+    const peer = `mv${process.pid}`;
+    const elsewhere = `dgh${process.pid}x`;
+    const device = inRunner(['ip', '-o', 'route', 'get', outside4]).stdout.match(/ dev (\S+)/)![1]!;
+    try {
+      lab.exec(lab.runner, ['nft', 'add', 'table', 'ip', table]);
+      lab.exec(lab.runner, ['nft', 'add', 'chain', 'ip', table, 'out', '{ type filter hook output priority raw; }']);
+      lab.exec(lab.runner, ['nft', 'add', 'rule', 'ip', table, 'out', 'ip', 'daddr', outside4, 'notrack']);
+      lab.exec(lab.runner, [
+        'iptables-legacy',
+        '-t',
+        'nat',
+        '-A',
+        'OUTPUT',
+        '-d',
+        '198.18.9.9',
+        '-j',
+        'DNAT',
+        '--to-destination',
+        outside4,
+      ]);
+      lab.exec(lab.runner, ['ip', 'link', 'add', peer, 'link', device, 'type', 'macvlan']);
+      spawnSync('ip', ['netns', 'add', elsewhere]);
+      lab.exec(lab.runner, ['ip', 'link', 'set', peer, 'netns', elsewhere]);
+      await wait(500);
+    } finally {
+      inRunner(['nft', 'delete', 'table', 'ip', table]);
+      inRunner(['iptables-legacy', '-t', 'nat', '-F', 'OUTPUT']);
+      spawnSync('ip', ['netns', 'del', elsewhere]);
+    }
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.outputs.tampered).toBe('true');
+    const tampering = run.report().tampering.join('\n');
+    expect(tampering).toMatch(/nftables changed while the job ran: .*notrack/);
+    expect(tampering).toContain('iptables-legacy rules were changed');
+    expect(tampering).toContain(`a macvlan interface (${peer}) was created`);
+    expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
+  });
+
   test('an allowed name that does not resolve is an input error; input errors are told once (main), not again by post', async () => {
     const typo = job({ 'allowed-endpoints': 'db.internl:5432' });
     const main = await typo.main();

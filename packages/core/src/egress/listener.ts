@@ -82,7 +82,7 @@ export class Listener {
       ).unref(),
     );
     // Probes until the first is seen: one sent before conntrack listens is never reported.
-    const sending = setInterval(() => void this.probes.send(), 100);
+    const sending = setInterval(() => void this.probes.send(), 10);
     void this.probes.send();
     const problem = await Promise.race([ready.then(() => undefined), ended, timeout]);
     clearInterval(sending);

@@ -6,6 +6,7 @@ import { addElement, addElements, emptyElements, readAllowSets, readBlocked, typ
 import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
+import { startWatchers } from './watchers.js';
 
 export { destinationKey } from './recorder.js';
 
@@ -59,6 +60,8 @@ export interface Snapshot {
   gaps: Window[];
   /** When connections may have been missed (events the kernel dropped). */
   incomplete: Window[];
+  /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
+  tampering: string[];
   errors: string[];
 }
 
@@ -106,6 +109,7 @@ export async function runMonitor(configPath: string): Promise<void> {
     timers.push(setInterval(() => listener!.heartbeat(), HEARTBEAT_MS));
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
+  const watchers = startWatchers(config, recorder);
   let lastTick = Date.now();
   timers.push(
     setInterval(() => {
@@ -126,6 +130,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
+  for (const watcher of watchers) watcher.kill('SIGTERM');
   const stall = listener?.openStall();
   if (stall !== undefined)
     recorder.window('gaps', {
@@ -150,6 +155,7 @@ function emptySnapshot(config: MonitorConfig): Snapshot {
     blockedFirstSeen: {},
     gaps: [],
     incomplete: [],
+    tampering: [],
     errors: [],
   };
 }

@@ -325,7 +325,8 @@ export async function readBlocked(privilege: Privilege): Promise<BlockedDestinat
 
 /** Removes the table; true when it is gone afterwards. */
 export async function removeRuleset(privilege: Privilege): Promise<boolean> {
-  await runCommand(privilege, 'nft', ['delete', 'table', 'netdev', RAW_TABLE]);
-  await runCommand(privilege, 'nft', ['delete', 'table', 'inet', TABLE]);
+  // Declaring a table before deleting it makes the delete succeed whether or not it was there: one transaction.
+  const script = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n`;
+  await runCommand(privilege, 'nft', ['-f', '-'], script);
   return (await runCommand(privilege, 'nft', ['list', 'table', 'inet', TABLE])).code !== 0;
 }

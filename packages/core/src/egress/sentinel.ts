@@ -36,6 +36,8 @@ export interface SentinelState {
   ruleset?: string;
   /** Block mode: the allow sets with their elements as installed. */
   allowSets?: string;
+  /** iptables-legacy's rules at the start (which `nft monitor` cannot see). */
+  legacy?: string;
   /** Interfaces whose raw frames the netdev egress hooks watch (empty: none), and why not where not. */
   devices: string[];
   rawNote: string;

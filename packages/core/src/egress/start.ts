@@ -18,6 +18,7 @@ import {
   type Privilege,
   type RulesetOptions,
 } from './nft.js';
+import { legacyRules } from './watchers.js';
 import {
   findPrivilege,
   hasTool,
@@ -157,8 +158,9 @@ export async function startSentinel(
   options: { entryScript: string; tempDir: string },
 ): Promise<SentinelState> {
   const privilege = await findPrivilege();
-  const nft = privilege !== undefined && (await hasTool(privilege, 'nft'));
-  const conntrack = privilege !== undefined && (await hasTool(privilege, 'conntrack'));
+  const [nft, conntrack] = privilege
+    ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
+    : [false, false];
   checkCapabilities(config, privilege, nft);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
   const dnsServers = config.allowDns
@@ -226,7 +228,7 @@ export async function startSentinel(
   await waitUntilReady(state, privilege, options.entryScript, rules);
   if (rules) {
     if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
-    state.ruleset = await readRuleset(rules);
+    [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
     if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
   }
   return state;

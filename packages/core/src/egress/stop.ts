@@ -14,6 +14,7 @@ import {
 } from './nft.js';
 import { METHOD_TEXT, reportResults, type SentinelReport, type Violation } from './report.js';
 import { interfaces, signalMonitor } from './start.js';
+import { legacyRules } from './watchers.js';
 import {
   isMonitorAlive,
   POLL_INTERVAL_MS,
@@ -42,6 +43,7 @@ async function endMonitor(state: SentinelState, tampering: string[]): Promise<Sn
   const snapshot = readSnapshot(state.snapshotPath);
   if (!snapshot) tampering.push(`the monitor's record (${state.snapshotPath}) is missing`);
   for (const error of snapshot?.errors ?? []) tampering.push(error);
+  tampering.push(...(snapshot?.tampering ?? []));
   for (const gap of snapshot?.gaps ?? []) tampering.push(`${gap.reason} from ${gap.from} to ${gap.to}`);
   return snapshot;
 }
@@ -54,21 +56,24 @@ async function checkRules(state: SentinelState, snapshot: Snapshot | undefined, 
     if (!interfaces().includes(device))
       tampering.push(`interface ${device} left this network namespace (deleted or moved) while the job ran`);
   if (state.ruleset === undefined || !privilege) return found;
-  const now = await readRuleset(privilege);
+  const [now, allowSets, blocked, raw] = await Promise.all([
+    readRuleset(privilege),
+    state.allowSets !== undefined ? readAllowSets(privilege) : undefined,
+    state.config.mode === 'block' ? readBlocked(privilege) : [],
+    readRawCounts(privilege, state.devices),
+  ]);
   if (now === undefined) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
   else if (now !== state.ruleset)
     tampering.push(
       `the sentinel's nftables tables (${TABLE_REF} and its raw-frame table) were changed while the job ran`,
     );
-  else if (
-    state.allowSets !== undefined &&
-    (await readAllowSets(privilege)) !== (snapshot?.allowSets ?? state.allowSets)
-  )
+  else if (allowSets !== undefined && allowSets !== (snapshot?.allowSets ?? state.allowSets))
     tampering.push(
       `addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`,
     );
-  if (state.config.mode === 'block') found.blocked = await readBlocked(privilege);
-  found.raw = await readRawCounts(privilege, state.devices);
+  Object.assign(found, { blocked, raw });
+  if (state.legacy !== undefined && (await legacyRules(privilege)) !== state.legacy)
+    tampering.push('iptables-legacy rules were changed while the job ran');
   found.removed = await removeRuleset(privilege);
   return found;
 }
