@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { POLL_INTERVAL_MS, startSentinel } from '#core/egress/sentinel.js';
+import { POLL_INTERVAL_MS, startSentinel } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 import { currentStatePath, monitorEntry, postStep, reportPath, stopStep, TITLE } from './phases.js';
 
 const STATE = 'egress-sentinel';
 const ROLE = 'egress-sentinel-role';
-const tempDir = () => join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
+const tempDir = (context: { tempDir: string }) => join(context.tempDir, 'deploy-gates');
 
 export const action = defineAction({
   name: 'egress-sentinel',
@@ -24,12 +24,12 @@ export const action = defineAction({
     if (inputs.stop) {
       // This use of the action only stops; its own post step then has nothing to do.
       context.state.save(ROLE, 'stop');
-      return stopStep(tempDir(), options);
+      return stopStep(tempDir(context), options);
     }
     const config = toConfig(inputs);
-    const state = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir() });
+    const state = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir(context) });
     context.state.save(STATE, JSON.stringify(state));
-    writeFileSync(currentStatePath(tempDir()), JSON.stringify(state), { mode: 0o600 });
+    writeFileSync(currentStatePath(tempDir(context)), JSON.stringify(state), { mode: 0o600 });
     if (state.methodNote)
       context.logger.warning(
         `egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`,

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { UserError } from '#core/errors.js';
-import { isMonitorAlive, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
+import { isMonitorAlive, stopSentinel, type SentinelState } from '#core/egress/index.js';
 
 export type Outputs = { violations?: string; tampered?: string; report?: string };
 export const TITLE = 'Egress sentinel';
