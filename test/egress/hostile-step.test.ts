@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
+import { distFile } from '../support/paths.js';
 import { Job } from './job.js';
 
 // egress-sentinel against a hostile later step of the same job (root in the runner namespace, as with sudo), and
@@ -265,6 +266,18 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(tampering).toContain('iptables-legacy rules were changed');
     expect(tampering).toContain(`a macvlan interface (${peer}) was created`);
     expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
+  });
+
+  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle itself', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    const main = await run.mainByImport();
+    expect(main.exitCode).toBe(0);
+    expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
+      distFile('egress-sentinel'),
+    );
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    expect((await run.post()).exitCode).toBe(1);
+    expect(run.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
   });
 
   test('an allowed name that does not resolve is an input error; input errors are told once (main), not again by post', async () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
 import { distFile, node24, repoRoot } from '../support/paths.js';
@@ -59,7 +60,21 @@ export class Job {
     return { main: () => this.phase('main', state, env), post: () => this.phase('post', state, env) };
   }
 
-  private async phase(name: 'main' | 'post', state = this.state, env = this.env): Promise<PhaseRun> {
+  /**
+   * The main step as @github/local-action runs an action: another program imports the bundle and calls its `run()`
+   * (so `process.argv[1]` is not the bundle).
+   */
+  mainByImport(): Promise<PhaseRun> {
+    const script = `const action = await import(${JSON.stringify(pathToFileURL(distFile('egress-sentinel')).href)}); await action.run();`;
+    return this.phase('main', this.state, this.env, ['--input-type=module', '-e', script]);
+  }
+
+  private async phase(
+    name: 'main' | 'post',
+    state = this.state,
+    env = this.env,
+    program: string[] = [distFile('egress-sentinel')],
+  ): Promise<PhaseRun> {
     const files = {
       GITHUB_OUTPUT: join(this.dir, `${name}-output`),
       GITHUB_STEP_SUMMARY: join(this.dir, `${name}-summary`),
@@ -70,7 +85,7 @@ export class Job {
     const asUser =
       this.user === undefined ? [] : ['setpriv', `--reuid=${this.user}`, `--regid=${this.user}`, '--clear-groups'];
     for (const file of Object.values(files)) if (this.user !== undefined) chmodSync(file, 0o666);
-    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, distFile('egress-sentinel')], {
+    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, ...program], {
       env: { ...env, ...files, ...stateEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
