@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import { DURATION_HINT, parseDuration } from '../inputs/duration.js';
 import { parseBoolean, parseList } from '../inputs/lists.js';
 import { parseJsonAssertion, type JsonAssertion } from '../http/expectations.js';
+import { DEFAULT_GATE_BACKUPS_ROOT } from '../backup/fresh.js';
 import { GATE_KINDS, gate, releasePath, type Gate, type GateKind } from './model.js';
 
 export interface ParseGatesOptions {
@@ -146,9 +147,29 @@ const KIND_SCHEMAS = {
     ),
     name: nameSchema,
   }),
+  'backup-fresh': z.strictObject({
+    'backup-fresh': z.strictObject(
+      {
+        'max-age': durationSchema,
+        'backups-root': z
+          .string({ error: 'must be a path (relative to the release directory, or absolute)' })
+          .trim()
+          .min(1, { error: 'is empty; write the backups directory, e.g. /var/www/app/backups' })
+          .optional(),
+        database: z.string({ error: 'must be a database name' }).trim().min(1, { error: 'is empty' }).optional(),
+      },
+      { error: 'must be a mapping: {max-age: 24h}' },
+    ),
+    name: nameSchema,
+  }),
 } as const;
 
 const validKeys = (kind: GateKind) => Object.keys(KIND_SCHEMAS[kind].shape);
+/** The keys of a kind written as a mapping (`env-match: {…}`, `backup-fresh: {…}`). */
+const nestedKeys = (kind: GateKind) =>
+  kind === 'backup-fresh'
+    ? Object.keys(KIND_SCHEMAS['backup-fresh'].shape['backup-fresh'].shape)
+    : Object.keys(KIND_SCHEMAS['env-match'].shape['env-match'].shape);
 
 class Problems {
   readonly list: string[] = [];
@@ -254,6 +275,16 @@ function toGate(
       }
       return gate({ kind, name: data.name as string | undefined, file: spec.file ?? '.env', key: spec.key, secret });
     }
+    case 'backup-fresh': {
+      const spec = data['backup-fresh'] as { 'max-age': number; 'backups-root'?: string; database?: string };
+      return gate({
+        kind,
+        name: data.name as string | undefined,
+        maxAgeMs: spec['max-age'],
+        backupsRoot: spec['backups-root'] ?? DEFAULT_GATE_BACKUPS_ROOT,
+        database: spec.database,
+      });
+    }
   }
 }
 
@@ -310,11 +341,11 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
       for (const issue of result.error.issues) {
         if (issue.code === 'unrecognized_keys') {
           const nested = issue.path.length > 0;
-          const keysHere = nested ? Object.keys(KIND_SCHEMAS['env-match'].shape['env-match'].shape) : validKeys(kind);
+          const keysHere = nested ? nestedKeys(kind) : validKeys(kind);
           for (const key of issue.keys) {
             fail(
               [...issue.path, key],
-              `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`,
+              `unknown key "${key}" for ${nested ? kind : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`,
             );
           }
         } else {
