@@ -30,11 +30,20 @@ function config(inputs: DbBackupInputs, mask: (secret: string) => void, signal: 
   };
 }
 
+/** The whole URL and its password (as written and percent-decoded); not the user name, which the log may show. */
+function urlSecrets(raw: string): string[] {
+  try {
+    const { password } = new URL(raw);
+    return password ? [raw, password, decodeURIComponent(password)] : [raw];
+  } catch {
+    return [raw, ...urlCredentials(raw)]; // too broken to parse: mask every part of its userinfo
+  }
+}
+
 export const action = defineAction({
   name: 'db-backup',
   inputs: dbBackupInputs,
-  // The whole URL and its userinfo parts: the password, also percent-decoded.
-  secrets: { 'ssh-key': 'multiline', 'database-url': (raw) => [raw, ...urlCredentials(raw)] },
+  secrets: { 'ssh-key': 'multiline', 'database-url': urlSecrets },
   argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
   outputs: z.object({
     'backup-id': outputValue().optional(),

@@ -1,8 +1,8 @@
 import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
-import { countingTarget, type Target } from '../hosts/target.js';
+import { countingTarget, type CommandResult, type Target } from '../hosts/target.js';
 import type { CheckResult } from '../report/result.js';
-import { credentialFile, describeConnection, type Engine } from './connection.js';
+import { credentialFile, describeConnection, type Connection, type Engine } from './connection.js';
 import { BACKUP_NAME, readManifest, type Manifest } from './manifest.js';
 import { clientProblem } from './problems.js';
 import { requiredTools, restoreScript } from './scripts.js';
@@ -48,6 +48,31 @@ function chosenManifest(inspection: Inspection, config: RestoreConfig, where: st
       `Backup ${found.id} is a ${manifest.engine} backup but engine is ${config.engine}; nothing was restored`,
     );
   return manifest;
+}
+
+/** Throws a UserError naming what failed when the restore script did not end with `ok`. */
+function restoreFailure(
+  records: string[][],
+  result: CommandResult,
+  manifest: Manifest,
+  connection: Connection,
+  where: string,
+): void {
+  const fail = records.find((record) => record[0] === 'fail');
+  if (fail) {
+    const [, reason, name, found] = fail;
+    const messages: Record<string, string> = {
+      size: `${name} is ${found} bytes, the manifest says ${manifest.files.find((f) => f.name === name)?.size} (truncated or replaced); nothing was restored`,
+      checksum: `the SHA-256 of ${name} does not match its manifest (changed since it was verified); nothing was restored`,
+      unwritable: `cannot mark ${manifest.id} in use (is the backups root writable?); nothing was restored`,
+      restore: `the restore failed (exit ${name}): ${clientProblem(result.stderr, connection, where)}${connection.engine === 'postgres' ? '; in a single transaction, so the database is as it was' : '; the database may be partly restored — restore again'}`,
+    };
+    throw new UserError(`Restore of ${manifest.id}: ${messages[reason ?? ''] ?? `failed (${reason})`}`);
+  }
+  if (result.exitCode !== 0 || !records.some((record) => record[0] === 'ok'))
+    throw new UserError(
+      `Restore of ${manifest.id} did not finish (exit ${result.exitCode}${result.cancelled ? ', cancelled' : ''}): ${result.stderr.trim().slice(0, 300) || 'no message'}`,
+    );
 }
 
 /**
@@ -100,21 +125,7 @@ export async function restoreBackup(
       ctx,
       config.signal,
     );
-    const fail = records.find((record) => record[0] === 'fail');
-    if (fail) {
-      const [, reason, name, found] = fail;
-      const messages: Record<string, string> = {
-        size: `${name} is ${found} bytes, the manifest says ${manifest.files.find((f) => f.name === name)?.size} (truncated or replaced); nothing was restored`,
-        checksum: `the SHA-256 of ${name} does not match its manifest (changed since it was verified); nothing was restored`,
-        unwritable: `cannot mark ${manifest.id} in use (is the backups root writable?); nothing was restored`,
-        restore: `the restore failed (exit ${name}): ${clientProblem(result.stderr, connection, target.description)}${connection.engine === 'postgres' ? '; in a single transaction, so the database is as it was' : '; the database may be partly restored — restore again'}`,
-      };
-      throw new UserError(`Restore of ${manifest.id}: ${messages[reason ?? ''] ?? `failed (${reason})`}`);
-    }
-    if (result.exitCode !== 0 || !records.some((record) => record[0] === 'ok'))
-      throw new UserError(
-        `Restore of ${manifest.id} did not finish (exit ${result.exitCode}${result.cancelled ? ', cancelled' : ''}): ${result.stderr.trim().slice(0, 300) || 'no message'}`,
-      );
+    restoreFailure(records, result, manifest, connection, target.description);
     results.push({
       name: 'restored',
       status: 'pass',

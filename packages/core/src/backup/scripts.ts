@@ -128,7 +128,7 @@ export function backupScript(spec: BackupScript): string {
     `inc=${inc}`,
     'mkdir -p -- "$b" || { say fail backups-root; exit 0; }',
     // Under the lock, an incoming directory is what a run that died left behind.
-    'rm -rf -- "$b"/.incoming-*',
+    'rm -rf -- "$b"/.incoming-* "$b"/.pruning-*',
     'mkdir -- "$inc" || { say fail backups-root; exit 0; }',
     ...pathChecks(spec.paths),
     `say log "dumping ${spec.connection.database} into $inc"`,
@@ -242,10 +242,12 @@ export function commitScript({ root, backupsRoot, id, guard, sums, createdEpoch,
     `b=${shellPath(backupsRoot)}`,
     `inc="$b"/.incoming-${id}`,
     `[ -d "$inc" ] || { echo "the backup being written ($inc) is gone" >&2; exit 8; }`,
-    `[ ! -e "$b"/${id} ] || { echo "$b/${id} exists already" >&2; exit 8; }`,
-    'cat > "$inc/manifest.json" || exit 8',
-    `printf '%s' ${shellQuote(sums)} > "$inc/SHA256SUMS" && echo ${createdEpoch} > "$inc/created" || exit 8`,
-    `mv -T -- "$inc" "$b"/${id} || exit 8`,
+    // A backup that cannot be stored whole is not left half-written.
+    'fail() { rm -rf -- "$inc"; exit 8; }',
+    `[ ! -e "$b"/${id} ] || { echo "$b/${id} exists already" >&2; fail; }`,
+    'cat > "$inc/manifest.json" || fail',
+    `printf '%s' ${shellQuote(sums)} > "$inc/SHA256SUMS" && echo ${createdEpoch} > "$inc/created" || fail`,
+    `mv -T -- "$inc" "$b"/${id} || fail`,
     ...prune.map(
       (name) =>
         `[ -e "$b"/${name}/${IN_USE_MARK} ] || { mv -T -- "$b"/${name} "$b"/.pruning-${name} && rm -rf -- "$b"/.pruning-${name} && printf 'pruned\\0%s\\0' ${name}; }`,
