@@ -76,7 +76,7 @@ describe('dist/db-backup/index.js', () => {
       sha: '0123456789abcdef0123456789abcdef01234567',
       release: '20250101_120000-aaaaaaaa',
     });
-    expect(manifest.run).toContain('acme/app#77/1');
+    expect(manifest.run).toContain('acme/app/actions/runs/77 (attempt 1');
     const report = readFileSync(run.outputs.report!, 'utf8');
     expect(JSON.parse(report)).toMatchObject({ action: 'db-backup', stage: 'backup', ok: true });
     expect(run.log).toContain('::add-mask::');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration, integer, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
-import { parseList } from '#core/inputs/lists.js';
-import { targetInputs } from '#core/hosts/inputs.js';
+import { duration, integer, oneOf, optional, required, withDefault } from '#action-kit/inputs.js';
+import { targetInputs } from '#action-kit/target.js';
+import { parseList } from '#core/units/index.js';
 import { BACKUP_NAME, ENGINES } from '#core/backup/index.js';
 
 /** One path per line: no `..`, no line breaks (they become tar arguments on the host). */

@@ -1,21 +1,13 @@
 import { z } from 'zod';
-import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { defaultLockOwner } from '#core/release/lock.js';
+import { defineAction, outputValue, type ActionContext } from '#action-kit/index.js';
+import { targetSecrets, withTarget } from '#action-kit/target.js';
+import { describeAddress } from '#core/hosts/index.js';
 import { restoreBackup, takeBackup, type BackupOutcome } from '#core/backup/index.js';
 import { urlCredentials } from '#core/redact.js';
 import { dbBackupInputs, type DbBackupInputs } from './inputs.js';
 
-/** The run that takes the backup, for the manifest and the lock: `owner/repo#run/attempt (workflow / job)`. */
-function runName(): string | undefined {
-  const env = process.env;
-  if (!env.GITHUB_RUN_ID) return undefined;
-  return `${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'})`;
-}
-
-function config(inputs: DbBackupInputs, mask: (secret: string) => void, signal: AbortSignal) {
-  const run = runName();
+function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSignal | undefined) {
+  const { run } = context.github;
   return {
     engine: inputs.engine,
     releasesRoot: inputs['releases-root'],
@@ -23,10 +15,12 @@ function config(inputs: DbBackupInputs, mask: (secret: string) => void, signal: 
     databaseUrl: inputs['database-url'],
     envFile: inputs['env-file'],
     lockTimeoutMs: inputs['lock-timeout'],
-    lockOwner: `${run ? `run ${run}, ` : ''}${defaultLockOwner()}`,
-    onSecret: mask,
+    lockOwner: context.github.runLabel,
+    onSecret: (secret: string) => context.mask(secret),
     signal,
-    run,
+    run: run
+      ? `${context.github.runUrl ?? run.id} (attempt ${run.attempt}, ${run.workflow ?? '?'} / ${run.job ?? '?'})`
+      : undefined,
   };
 }
 
@@ -43,7 +37,7 @@ function urlSecrets(raw: string): string[] {
 export const action = defineAction({
   name: 'db-backup',
   inputs: dbBackupInputs,
-  secrets: { 'ssh-key': 'multiline', 'database-url': urlSecrets },
+  secrets: { ...targetSecrets, 'database-url': urlSecrets },
   argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
   outputs: z.object({
     'backup-id': outputValue().optional(),
@@ -53,26 +47,27 @@ export const action = defineAction({
     report: outputValue(),
   }),
   async main(inputs, context) {
-    const scope = gracefulScope();
-    const base = config(inputs, (secret) => context.mask(secret), scope.signal);
-    let outcome: BackupOutcome;
-    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
-    try {
-      context.logger.info(`db-backup ${inputs.mode} (${inputs.engine}) on ${target.description}: ${base.releasesRoot}`);
-      outcome =
-        inputs.mode === 'restore'
-          ? await restoreBackup(target, { ...base, backupId: inputs['backup-id'] }, context)
-          : await takeBackup(target, backupConfig(inputs, base), context);
-    } finally {
-      await target.close();
-      scope.close();
-    }
-    return render(inputs, outcome, target.description, inputs['report-path'] ?? context.defaultReportPath);
+    // A cancelled job stops the dump (its remote process group), whose trap removes what it wrote, then unlocks.
+    const outcome = await withTarget(
+      inputs,
+      (target, signal) => {
+        const base = config(inputs, context, signal);
+        context.logger.info(
+          `db-backup ${inputs.mode} (${inputs.engine}) on ${target.description}: ${base.releasesRoot}`,
+        );
+        return inputs.mode === 'restore'
+          ? restoreBackup(target, { ...base, backupId: inputs['backup-id'] }, context)
+          : takeBackup(target, backupConfig(inputs, base, context.github.sha), context);
+      },
+      { tempDir: context.tempDir, graceful: true },
+    );
+    const report = inputs['report-path'] ?? context.defaultReportPath;
+    return render(inputs, outcome, describeAddress(inputs.target), report);
   },
 });
 
-function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>) {
-  const sha = inputs.sha;
+function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, workflowSha: string | undefined) {
+  const sha = inputs.sha ?? workflowSha;
   return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
 }
 

@@ -1,4 +1,4 @@
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { shellPath, shellQuote } from '../hosts/target.js';
 import { BACKUP_GLOB, readManifest } from './manifest.js';
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { JsonAssertion } from '../http/expectations.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { oneLine } from '../text.js';
 
 /**
