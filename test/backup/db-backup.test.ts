@@ -240,6 +240,27 @@ describe('refusals', () => {
     expect(server.sql('SELECT count(*) FROM users').trim()).toBe('5');
   }, 60_000);
 
+  it('prunes to `keep` on the target, leaving a backup a restore has in use', async () => {
+    const server = servers.mysql;
+    const root = await releasesRoot(base, 'prune');
+    const ids: string[] = [];
+    for (const label of ['a', 'b']) ids.push((await takeBackup(target, config(server, root, { label, keep: 1 }))).id!);
+    expect(readdirSync(join(root, 'backups'))).toEqual([ids[1]]);
+    await writeFile(join(root, 'backups', ids[1]!, '.restoring'), 'a restore that died\n');
+    for (const label of ['c', 'd']) ids.push((await takeBackup(target, config(server, root, { label, keep: 1 }))).id!);
+    expect(readdirSync(join(root, 'backups')).sort()).toEqual([ids[1], ids[3]].sort());
+  }, 60_000);
+
+  it('refuses a missing env-file by name, and releases the lock', async () => {
+    const root = await releasesRoot(base, 'noenv');
+    const attempt = takeBackup(target, config(servers.mysql, root, { databaseUrl: undefined, envFile: 'shared/.env' }));
+    await expect(attempt).rejects.toThrow(
+      'shared/.env is missing on the target (a relative path is under releases-root',
+    );
+    expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
+    expect(existsSync(join(root, 'backups'))).toBe(false);
+  }, 30_000);
+
   it('names the fix for a wrong password and an unreachable server, and stores nothing', async () => {
     const server = servers.postgres;
     const root = await releasesRoot(base, 'wrong');
