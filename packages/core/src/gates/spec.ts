@@ -204,6 +204,18 @@ function valueAtPath(data: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
+/** A backup-fresh gate from its checked mapping (`backups-root` defaults to `<releases-root>/backups`). */
+function backupFreshGate(data: Record<string, unknown>): Gate {
+  const spec = data['backup-fresh'] as { 'max-age': number; 'backups-root'?: string; database?: string };
+  return gate({
+    kind: 'backup-fresh',
+    name: data.name as string | undefined,
+    maxAgeMs: spec['max-age'],
+    backupsRoot: spec['backups-root'] ?? DEFAULT_GATE_BACKUPS_ROOT,
+    database: spec.database,
+  });
+}
+
 function toGate(
   kind: GateKind,
   data: Record<string, unknown>,
@@ -276,16 +288,8 @@ function toGate(
       }
       return gate({ kind, name: data.name as string | undefined, file: spec.file ?? '.env', key: spec.key, secret });
     }
-    case 'backup-fresh': {
-      const spec = data['backup-fresh'] as { 'max-age': number; 'backups-root'?: string; database?: string };
-      return gate({
-        kind,
-        name: data.name as string | undefined,
-        maxAgeMs: spec['max-age'],
-        backupsRoot: spec['backups-root'] ?? DEFAULT_GATE_BACKUPS_ROOT,
-        database: spec.database,
-      });
-    }
+    case 'backup-fresh':
+      return backupFreshGate(data);
   }
 }
 
