@@ -4,6 +4,7 @@ import { parseSize, SIZE_HINT } from '#core/bundle/size.js';
 import { InputError } from '#core/errors.js';
 import { targetInputs } from '#core/hosts/inputs.js';
 import { optional, optionalRepository, withDefault } from '#core/inputs/schema.js';
+import { provenanceInputs } from './provenance-inputs.js';
 
 const runId = () =>
   z.string().transform((text, ctx) => {
@@ -41,6 +42,7 @@ export const verifyBundleShaInputs = {
       ),
   ),
   ...targetInputs,
+  ...provenanceInputs,
   'report-path': optional(),
 };
 

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { gracefulScope } from '#core/cancel.js';
+import { InputError } from '#core/errors.js';
 import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
 import { openTarget, targetSpec } from '#core/hosts/inputs.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
+import { toProvenanceHook } from './provenance-inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
   const rows: [string, string][] = [
@@ -14,6 +16,10 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
     rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
   if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
   if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
+  rows.push([
+    'Provenance',
+    outcome.provenance ? `verified: ${outcome.results.find((r) => r.name === 'Provenance')?.detail}` : 'off',
+  ]);
   if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
   return rows;
 }
@@ -27,6 +33,8 @@ export const action = defineAction({
     checksumFile: 'checksum-file',
     expectedSha256: 'expected-sha256',
     releaseName: 'release-name',
+    attestation: 'attestation',
+    trustedRoot: 'trusted-root',
   },
   outputs: z
     .object({
@@ -36,6 +44,11 @@ export const action = defineAction({
       'release-dir': outputValue().optional(),
       'release-name': outputValue().optional(),
       files: outputValue().regex(/^\d+$/).optional(),
+      provenance: z.enum(['verified', 'off']),
+      'signer-workflow': outputValue().optional(),
+      'source-sha': outputValue()
+        .regex(/^[0-9a-f]{40}$/)
+        .optional(),
       report: outputValue(),
     })
     .strict(),
@@ -56,11 +69,25 @@ export const action = defineAction({
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
+    const token =
+      source.kind === 'artifact' ? source.token : (inputs['github-token'] ?? process.env.GITHUB_TOKEN?.trim());
+    const provenance = await toProvenanceHook(inputs, process.env, () => {
+      if (!token)
+        throw new InputError(
+          'github-token',
+          "is empty and GITHUB_TOKEN is not set; attestation: auto reads GitHub's attestations API and needs a token with attestations: read",
+        );
+      return createGitHubClient({ token, logger: context.logger });
+    });
     const scope = gracefulScope();
     let outcome: VerifyOutcome;
     const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
     try {
-      outcome = await verifyBundle(target, { ...config, source: bundleSource, signal: scope.signal }, context);
+      outcome = await verifyBundle(
+        target,
+        { ...config, source: bundleSource, signal: scope.signal, provenance },
+        context,
+      );
     } finally {
       await target.close();
       scope.close();
@@ -92,6 +119,9 @@ export const action = defineAction({
             'release-dir': outcome.releaseDir,
             'release-name': outcome.releaseName,
             files: outcome.files?.toString(),
+            provenance: outcome.provenance ? 'verified' : 'off',
+            'signer-workflow': outcome.provenance?.signerWorkflow,
+            'source-sha': outcome.provenance?.sourceSha,
             report,
           }
         : undefined,

@@ -6,6 +6,7 @@ import { ArgumentError, UserError } from '../errors.js';
 import type { GitHubClient } from '../github/client.js';
 import { LocalTarget } from '../hosts/local.js';
 import { isHomePath, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
+import type { ProvenanceFacts, ProvenanceHook } from '../provenance/index.js';
 import type { CheckResult } from '../report/result.js';
 import { checksumFor } from './checksum-file.js';
 import type { ArtifactSource } from './download.js';
@@ -31,6 +32,8 @@ export interface VerifyConfig {
   /** The time in the default release name (now). */
   now?: Date;
   signal?: AbortSignal;
+  /** Verifies the bundle's attestation by the SHA-256 computed here (the file is not read again), before unpacking. */
+  provenance?: ProvenanceHook;
 }
 
 export interface VerifyOutcome {
@@ -46,6 +49,8 @@ export interface VerifyOutcome {
   releaseDir?: string;
   artifact?: { id: number; digest?: string; digestVerified?: boolean };
   checksumSources: string[];
+  /** What the attestation proved, when provenance was checked. */
+  provenance?: ProvenanceFacts;
 }
 
 class StepFailed extends Error {}
@@ -229,6 +234,15 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
     }
     outcome.sha256 = sha256;
     step.pass('Checksum', `${sha256} (${size} bytes) matches ${expected.sources.join(' and ')}`, started);
+    if (config.provenance) {
+      started = context.now();
+      const provenance = await config.provenance(sha256);
+      if (!provenance.verified) step.fail('Provenance', `${provenance.detail}; nothing was unpacked`, started);
+      else {
+        outcome.provenance = provenance.facts;
+        step.pass('Provenance', provenance.detail, started);
+      }
+    }
 
     if (config.extractTo === undefined) {
       step.skip('Unpack', 'extract-to is not set');

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { ArgumentError } from '../errors.js';
+import { ProvenanceRefused, type RefusalReason } from './errors.js';
 import type { GitHubClient } from '../github/client.js';
 import type { RepoRef } from '../github/queries.js';
 import { fetchAttestations } from './attestations.js';
@@ -58,4 +59,33 @@ export async function checkProvenance(sha256: string, options: ProvenanceOptions
       ? await readBundleFile(options.attestation.path)
       : await fetchAttestations(options.attestation.client, options.attestation.repository, sha256);
   return verifyAnyAttestation(candidates, sha256, roots, options.expect);
+}
+
+/** One line for the step's result and the summary: who built it, from what, and when that was witnessed. */
+export function describeProvenance(facts: ProvenanceFacts): string {
+  return `built by ${facts.signerWorkflow} from ${facts.sourceRepository}@${facts.sourceSha}${
+    facts.sourceRef ? ` (${facts.sourceRef})` : ''
+  }; SLSA provenance signed via ${facts.trustedRoot}, ${facts.timestamps.join(', ')}`;
+}
+
+export type ProvenanceResult =
+  | { verified: true; facts: ProvenanceFacts; detail: string }
+  | { verified: false; reason: RefusalReason; detail: string };
+
+/**
+ * The check verify-bundle-sha runs with the SHA-256 it computed, before anything is unpacked: one call, one result;
+ * a refusal is a result, anything else (bad input, GitHub unreachable) is thrown.
+ */
+export type ProvenanceHook = (sha256: string) => Promise<ProvenanceResult>;
+
+export function provenanceHook(options: ProvenanceOptions): ProvenanceHook {
+  return async (sha256) => {
+    try {
+      const facts = await checkProvenance(sha256, options);
+      return { verified: true, facts, detail: describeProvenance(facts) };
+    } catch (error) {
+      if (!(error instanceof ProvenanceRefused)) throw error;
+      return { verified: false, reason: error.reason, detail: `provenance refused: ${error.message}` };
+    }
+  };
 }
