@@ -15,6 +15,7 @@ import {
   type WorkflowSpec,
 } from './fixtures.js';
 import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
+import { attestationRoutes } from './attestation-routes.js';
 import { createHash } from 'node:crypto';
 import {
   BRANCH_NOT_PROTECTED,
@@ -196,6 +197,7 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) =>
         this.getContent(repo, decodeURIComponent(m[3]!)),
       ),
+      ...attestationRoutes(this).map(([template, handler]) => this.route(template, handler)),
     ];
   }
 
