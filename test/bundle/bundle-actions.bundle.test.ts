@@ -91,16 +91,14 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       [`${NAME}.tar.gz`]: readFileSync(bundlePath),
       [`${NAME}.tar.gz.sha256`]: readFileSync(`${bundlePath}.sha256`),
     });
-    double
-      .repo('octo/app')
-      .artifacts.push({
-        id: 77,
-        runId: 813,
-        name: NAME,
-        sizeInBytes: zip.length,
-        digest: `sha256:${createHash('sha256').update(zip).digest('hex')}`,
-        zip,
-      });
+    double.repo('octo/app').artifacts.push({
+      id: 77,
+      runId: 813,
+      name: NAME,
+      sizeInBytes: zip.length,
+      digest: `sha256:${createHash('sha256').update(zip).digest('hex')}`,
+      zip,
+    });
     const releases = join(root, 'srv/app/releases');
     const result = await step(
       'verify-bundle-sha',

@@ -109,7 +109,7 @@ describe('dist/verify-bundle-sha with attestation on, on node24', () => {
       results: { name: string; status: string }[];
       provenance: { sourceSha: string; trustedRoot: string };
     };
-    expect(report.results.map((item) => item.name)).toEqual(['Checksum', 'Provenance', 'Entries', 'Unpack']);
+    expect(report.results.map((item) => item.name)).toEqual(['Provenance', 'Checksum', 'Entries', 'Unpack']);
     expect(report.provenance).toMatchObject({ sourceSha: SHA, trustedRoot: trustedRoot });
     expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
       [],

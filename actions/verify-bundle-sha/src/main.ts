@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { InputError } from '#core/errors.js';
-import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { targetSecrets, withTarget } from '#action-kit/target.js';
+import { verifyBundle, type VerifyOutcome } from '#core/bundle/index.js';
+import { describeAddress } from '#core/hosts/index.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
 import { toProvenanceHook } from './provenance-inputs.js';
 
@@ -16,10 +15,8 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
     rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
   if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
   if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
-  rows.push([
-    'Provenance',
-    outcome.provenance ? `verified: ${outcome.results.find((r) => r.name === 'Provenance')?.detail}` : 'off',
-  ]);
+  const provenance = outcome.results.find((result) => result.name === 'Provenance' && result.status === 'pass');
+  rows.push(['Provenance', provenance ? `verified: ${provenance.detail}` : 'off']);
   if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
   return rows;
 }
@@ -27,7 +24,7 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
 export const action = defineAction({
   name: 'verify-bundle-sha',
   inputs: verifyBundleShaInputs,
-  secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
+  secrets: { 'github-token': 'value', ...targetSecrets },
   argumentInputs: {
     bundle: 'bundle',
     checksumFile: 'checksum-file',
@@ -53,9 +50,8 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const source = toSource(inputs, process.env);
-    const config = toConfig(inputs, process.env);
+    const source = toSource(inputs, context.github);
+    const config = toConfig(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');
     const bundleSource =
       source.kind === 'file'
@@ -69,29 +65,15 @@ export const action = defineAction({
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
-    const token =
-      source.kind === 'artifact' ? source.token : (inputs['github-token'] ?? process.env.GITHUB_TOKEN?.trim());
-    const provenance = await toProvenanceHook(inputs, process.env, () => {
-      if (!token)
-        throw new InputError(
-          'github-token',
-          "is empty and GITHUB_TOKEN is not set; attestation: auto reads GitHub's attestations API and needs a token with attestations: read",
-        );
-      return createGitHubClient({ token, logger: context.logger });
-    });
-    const scope = gracefulScope();
-    let outcome: VerifyOutcome;
-    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
-    try {
-      outcome = await verifyBundle(
-        target,
-        { ...config, source: bundleSource, signal: scope.signal, provenance },
-        context,
-      );
-    } finally {
-      await target.close();
-      scope.close();
-    }
+    const provenance = await toProvenanceHook(inputs, context.github, (token) =>
+      createGitHubClient({ token, logger: context.logger }),
+    );
+    const outcome = await withTarget(
+      inputs,
+      (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal, provenance }, context),
+      { tempDir: context.tempDir, graceful: true },
+    );
+    const target = { description: describeAddress(inputs.target) };
     const report = inputs['report-path'] ?? context.defaultReportPath;
     const { results, failure, ok, ...rest } = outcome;
     return {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { InputError, list, optional, optionalRepository, withDefault } from '#action-kit/inputs.js';
 import type { GitHubClient } from '#core/github/client.js';
-import { InputError } from '#core/errors.js';
-import { optional, optionalRepository, withDefault } from '#core/inputs/schema.js';
-import { parseList } from '#core/inputs/lists.js';
 import type { ProvenanceHook } from '#core/provenance/index.js';
 
 const WORKFLOW = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/\.github\/workflows\/[^@\s]+\.ya?ml(@\S+)?$/;
@@ -14,14 +13,14 @@ export const provenanceInputs = {
   'source-repository': optionalRepository(),
   'source-ref': optional(),
   'source-sha': optional(),
-  'trusted-root': z.string().transform((text) => parseList(text)),
+  'trusted-root': list(),
 };
 
 type ProvenanceInputs = z.output<z.ZodObject<typeof provenanceInputs>>;
 
 const EXAMPLE = 'e.g. octo-org/app/.github/workflows/build.yml';
 
-function expectations(inputs: ProvenanceInputs, env: NodeJS.ProcessEnv) {
+function expectations(inputs: ProvenanceInputs, github: GitHubFacts) {
   const signerWorkflow = inputs['signer-workflow'];
   if (!signerWorkflow)
     throw new InputError(
@@ -34,13 +33,14 @@ function expectations(inputs: ProvenanceInputs, env: NodeJS.ProcessEnv) {
       `"${signerWorkflow}" is not owner/repo/.github/workflows/<file>.yml, ${EXAMPLE}`,
     );
   const given = inputs['source-repository'];
-  const sourceRepository = given ? `${given.owner}/${given.repo}` : env.GITHUB_REPOSITORY?.trim();
+  const repository = given ?? github.repository;
+  const sourceRepository = repository && `${repository.owner}/${repository.repo}`;
   if (!sourceRepository)
     throw new InputError(
       'source-repository',
       'is empty and GITHUB_REPOSITORY is not set; pass owner/name, e.g. octo-org/app',
     );
-  const sourceSha = (inputs['source-sha'] ?? env.GITHUB_SHA?.trim())?.toLowerCase();
+  const sourceSha = (inputs['source-sha'] ?? github.sha)?.toLowerCase();
   if (!sourceSha || !/^[0-9a-f]{40}$/.test(sourceSha))
     throw new InputError(
       'source-sha',
@@ -51,8 +51,17 @@ function expectations(inputs: ProvenanceInputs, env: NodeJS.ProcessEnv) {
     sourceRepository,
     sourceRef: inputs['source-ref'],
     sourceSha,
-    serverUrl: env.GITHUB_SERVER_URL,
+    serverUrl: github.serverUrl,
   };
+}
+
+function apiToken(github: GitHubFacts): string {
+  if (!github.token)
+    throw new InputError(
+      'github-token',
+      "is empty and GITHUB_TOKEN is not set; attestation: auto reads GitHub's attestations API and needs a token with attestations: read",
+    );
+  return github.token;
 }
 
 /**
@@ -61,8 +70,8 @@ function expectations(inputs: ProvenanceInputs, env: NodeJS.ProcessEnv) {
  */
 export async function toProvenanceHook(
   inputs: ProvenanceInputs,
-  env: NodeJS.ProcessEnv,
-  client: () => GitHubClient,
+  github: GitHubFacts,
+  client: (token: string) => GitHubClient,
 ): Promise<ProvenanceHook | undefined> {
   const mode = inputs.attestation;
   if (mode.toLowerCase() === 'off') {
@@ -76,14 +85,14 @@ export async function toProvenanceHook(
       );
     return undefined;
   }
-  const expect = expectations(inputs, env);
+  const expect = expectations(inputs, github);
   const { provenanceHook, readRootFiles } = await import('#core/provenance/index.js');
   const roots = inputs['trusted-root'].length > 0 ? await readRootFiles(inputs['trusted-root']) : undefined;
   const [owner = '', repo = ''] = expect.sourceRepository.split('/');
   return provenanceHook({
     attestation:
       mode.toLowerCase() === 'auto'
-        ? { kind: 'api', client: client(), repository: { owner, repo } }
+        ? { kind: 'api', client: client(apiToken(github)), repository: { owner, repo } }
         : { kind: 'file', path: mode },
     expect,
     roots,

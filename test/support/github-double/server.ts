@@ -14,6 +14,7 @@ import {
   type RunSpec,
   type WorkflowSpec,
 } from './fixtures.js';
+import { createDeploymentReply, createStatusReply } from './deployment-routes.js';
 import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
 import { attestationRoutes } from './attestation-routes.js';
 import { createHash } from 'node:crypto';
@@ -163,6 +164,16 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) =>
         this.listStatuses(repo, Number(m[3]), q),
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments',
+        (_m, _q, repo, call) => createDeploymentReply(this.repo(repo), repo, call.body),
+        'POST',
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+        (m, _q, repo, call) => createStatusReply(this.repo(repo), repo, Number(m[3]), call.body),
+        'POST',
       ),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
       this.route('/orgs/{org}/repos', (m, q) => this.listOrgRepos(decodeURIComponent(m[1]!), q)),
@@ -550,6 +561,7 @@ export class GitHubDouble {
       body: run(repo, wf, {
         ...spec,
         runAttempt: attempt,
+        runStartedAt: earlier.startedAt ?? spec.createdAt,
         status: earlier.status ?? 'completed',
         conclusion: earlier.conclusion ?? 'failure',
       }),
