@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { RecordPlace } from '#core/deployments/index.js';
-import { InputError } from '#core/errors.js';
 import { FULL_SHA } from '#core/github/schemas.js';
-import { boolean, oneOf, optional, optionalRepository, required, withDefault } from '#core/inputs/schema.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
 
 const fullSha = () =>
   z.string().transform((text, ctx) => {
@@ -52,25 +52,20 @@ export type Request =
 /** What to record, where, with which token; each mode's required inputs checked, with an example. */
 export function toRequest(
   inputs: DeploymentRecordInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
 ): { place: RecordPlace; request: Request; token: string } {
-  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} with deployments: write',
     );
-  const runUrl =
-    env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-      ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-      : undefined;
   const place: RecordPlace = {
     repo: repository,
     environment: inputs.environment,
-    logUrl: runUrl,
+    logUrl: github.runUrl,
     environmentUrl: inputs['environment-url'],
     production: inputs.production,
   };

@@ -24,8 +24,7 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { place, request, token } = toRequest(inputs, process.env);
+    const { place, request, token } = toRequest(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');
     const client = createGitHubClient({ token, logger: context.logger });
     const title = `Deployment record of ${place.environment}`;

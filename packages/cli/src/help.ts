@@ -9,7 +9,7 @@ const known: Record<string, { summary: string; example: string }> = {
   },
   'deployment-record': {
     summary:
-      "Keeps an environment's GitHub deployment true to what it runs: in_progress, success only after smoke, re-recorded after a rollback.",
+      "Keeps an environment's GitHub deployment true: success only after smoke, re-recorded after a rollback.",
     example:
       'GITHUB_TOKEN=$(gh auth token) deploy-gates deployment-record --mode start --environment stage --sha "$(git rev-parse HEAD)" --repository octo-org/app',
   },
