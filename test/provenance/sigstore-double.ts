@@ -126,8 +126,12 @@ async function rekorEntry(tlog: Awaited<ReturnType<typeof initializeTLog>>, sign
  */
 export async function sigstoreInstance(
   kind: SigstoreInstance['kind'],
-  // A minute ahead: the mock's root certificates start at the real now, which must not be after the signing time.
-  { now = new Date(Date.now() + 60_000), timestampDelayMs = 0 }: { now?: Date; timestampDelayMs?: number } = {},
+  // A minute ahead (the mock's root certificates start at the real now, which must not be after the signing time), in
+  // whole seconds (@sigstore/core reads no fractional seconds in a timestamp's time).
+  {
+    now = new Date(Math.ceil(Date.now() / 1000) * 1000 + 60_000),
+    timestampDelayMs = 0,
+  }: { now?: Date; timestampDelayMs?: number } = {},
 ): Promise<SigstoreInstance> {
   const stamped = new Date(now.getTime() + timestampDelayMs);
   const start = new Date(now.getTime() - 24 * 3600_000);

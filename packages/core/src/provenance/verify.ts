@@ -54,7 +54,12 @@ const CODE_REASONS: Record<string, [RefusalReason, string]> = {
 };
 
 function refusalOf(error: unknown, root: LoadedRoot): ProvenanceRefused {
-  if (!(error instanceof VerificationError)) throw error;
+  // A malformed part @sigstore/verify does not classify (an unreadable time, a broken structure) is refused too.
+  if (!(error instanceof VerificationError))
+    return new ProvenanceRefused(
+      'not-an-attestation',
+      `the bundle cannot be verified: ${(error as Error).message ?? String(error)} (trusted root ${root.name})`,
+    );
   const cause = (error as { cause?: unknown }).cause;
   const detail = `${error.message}${cause instanceof Error ? ` (${cause.message})` : ''}; trusted root ${root.name}`;
   // The chain is checked at each verified timestamp: a certificate outside its ten minutes there was used too late.
