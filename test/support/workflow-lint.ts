@@ -10,7 +10,10 @@ import { parseAction } from '@actions/workflow-parser/actions/action-parser';
 import { parse } from 'yaml';
 import { repoRoot } from './paths.js';
 
-/** Every workflow of the repository and every example workflow (examples/**\/*.yml), relative to the root. */
+/**
+ * Every workflow of the repository and every example workflow (examples/workflows/**\/*.yml), relative to the root.
+ * Other YAML under examples/ is not a workflow (gates files, the branch policy) and is checked by its own tests.
+ */
 export function workflowFiles(root = repoRoot): string[] {
   const files: string[] = [];
   const workflows = join(root, '.github', 'workflows');
@@ -20,14 +23,11 @@ export function workflowFiles(root = repoRoot): string[] {
         .filter((file) => /\.ya?ml$/.test(file))
         .map((file) => join('.github', 'workflows', file)),
     );
-  const examples = join(root, 'examples');
+  const examples = join(root, 'examples', 'workflows');
   if (existsSync(examples)) {
     for (const entry of readdirSync(examples, { recursive: true, withFileTypes: true })) {
       const path = relative(root, join(entry.parentPath, entry.name));
-      // examples/gates/ holds gates files (a YAML list of gates), not workflows.
-      const parts = path.split('/');
-      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !parts.includes('node_modules') && parts[1] !== 'gates')
-        files.push(path);
+      if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !path.split('/').includes('node_modules')) files.push(path);
     }
   }
   return files.sort();
