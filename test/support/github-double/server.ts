@@ -16,6 +16,7 @@ import {
 } from './fixtures.js';
 import { createDeploymentReply, createStatusReply } from './deployment-routes.js';
 import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
+import { attestationRoutes } from './attestation-routes.js';
 import { createHash } from 'node:crypto';
 import {
   BRANCH_NOT_PROTECTED,
@@ -287,6 +288,7 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies', (m, q, repo) =>
         this.listBranchPolicies(repo, decodeURIComponent(m[3]!), q),
       ),
+      ...attestationRoutes(this).map(([template, handler]) => this.route(template, handler)),
     ];
   }
 
