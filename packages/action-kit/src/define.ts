@@ -133,7 +133,14 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     const input = (name: string) => runner.getInput(name).trim();
     for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][])
       mask(...secretParts(input(name), kind));
-    const inputs = parseInputs(definition.inputs, input) as Inputs<S>;
+    let inputs: Inputs<S>;
+    try {
+      inputs = parseInputs(definition.inputs, input) as Inputs<S>;
+    } catch (error) {
+      // Told once, by the main step; the post step (same inputs) only says it did nothing.
+      if (phaseName !== 'post' || !(error instanceof UserError)) throw error;
+      return runner.setFailed('The inputs were rejected (see the main step); the post step did nothing.');
+    }
     const github = githubFacts((inputs as { 'github-token'?: string })['github-token']);
     mask(github.token);
     const context: ActionContext = {
