@@ -73,7 +73,7 @@ describe('audit.yml and the example policy', () => {
   });
 
   it('the example policy parses and audits the production approval gate', () => {
-    const policy = parsePolicy(readFileSync(join(root, 'examples/branch-policy.yml'), 'utf8'), 'branch-policy.yml');
+    const policy = parsePolicy(readFileSync(join(root, '.github/branch-policy.yml'), 'utf8'), 'branch-policy.yml');
     expect(policy.environments.find((env) => env.name === 'production')).toMatchObject({
       severity: 'P0',
       settings: { 'required-reviewers': 1, 'prevent-self-review': true, 'can-admins-bypass': false },
