@@ -5,14 +5,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
-import { rolloutServices, rollbackOrderOf, type RolloutConfig, type ServiceSpec } from '#core/rollout/run.js';
+import {
+  rolloutServices,
+  rollbackOrderOf,
+  type RolloutConfig,
+  type RolloutOutcome,
+  type ServiceSpec,
+} from '#core/rollout/run.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
 import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger } from '#core/ledger/markdown.js';
+import { rolloutReportFacts } from '#core/rollout/report.js';
 import { healthConfig } from '../support/health.js';
 import { startServer, type TestServer } from '../support/http-server.js';
 import { makeReleases, releaseName, startServicesHealth } from '../support/release-tree.js';
+import { reportFile } from '../support/report-documents.js';
 import { targetKinds } from '../support/targets.js';
+
+/** release-services' report of an outcome, as the envelope writes it. */
+const servicesReport = (outcome: RolloutOutcome) =>
+  reportFile('release-services', {
+    action: 'release-services',
+    stage: 'rollout',
+    results: outcome.results,
+    failure: outcome.failure ?? undefined,
+    report: rolloutReportFacts(outcome),
+  });
 
 // The release runbook's four services, in its order. Each service's /health answers from the release its `current`
 // points to (the `health` file in it), so a switch or a rollback changes what the check sees, as with a real restart.
@@ -86,10 +104,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     );
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${NEW}`));
     expect(events()).toEqual([...SERVICES.map((name) => `restart ${name} ${NEW}`), 'verify']);
-    const ledger = buildLedger(
-      [{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }],
-      { endedAt: new Date().toISOString() },
-    );
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
     expect(ledger).toMatchObject({
       verdict: 'GO',
       rolledBack: false,
@@ -163,8 +178,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     );
 
     // The ledger keeps it per service, from the report as the action writes it (a JSON round trip).
-    const document = JSON.parse(JSON.stringify({ action: 'release-services', ...outcome }));
-    const ledger = buildLedger([{ name: 'release-services', document }], { endedAt: new Date().toISOString() });
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
     expect(ledger).toMatchObject({
       verdict: 'NO-GO',
       rolledBack: true,

@@ -11,6 +11,7 @@ const RANK = { P0: 0, P1: 1, P2: 2 } as const;
 
 export const action = defineAction({
   name: 'branch-protection-audit',
+  stage: 'audit',
   inputs: branchProtectionAuditInputs,
   secrets: { 'github-token': 'value' },
   argumentInputs: { policy: 'policy' },
@@ -20,7 +21,6 @@ export const action = defineAction({
       p1: count(),
       p2: count(),
       compliant: z.enum(['true', 'false']),
-      report: outputValue(),
       sarif: outputValue(),
     })
     .strict(),
@@ -55,13 +55,12 @@ export const action = defineAction({
       itemLabel: 'Finding',
       results: auditResults(report),
       facts: [...auditFacts(report), ['SARIF', sarifPath]],
-      report: { path: reportPath, document: report },
+      report: { details: report },
       outputs: {
         p0: String(p0),
         p1: String(p1),
         p2: String(p2),
         compliant: String(report.compliant),
-        report: reportPath,
         sarif: sarifPath,
       },
       verdict: report.compliant

@@ -4,10 +4,12 @@ import { InputError } from '#core/errors.js';
 import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger, verdictLine } from '#core/ledger/markdown.js';
 import { readReports } from '#core/ledger/read.js';
+import { writeJsonReport } from '#core/report/json.js';
 import { deploymentLedgerInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'deployment-ledger',
+  stage: 'ledger',
   inputs: deploymentLedgerInputs,
   outputs: z.object({
     go: z.enum(['true', 'false']),
@@ -28,7 +30,7 @@ export const action = defineAction({
         "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in",
       );
     }
-    const reports = await readReports(inputs.reports, inputs['reports-dir']);
+    const reports = await readReports(inputs.reports, inputs['reports-dir'], context.logger);
     const ledger = buildLedger(reports, {
       run: {
         url: inputs['run-url'] ?? thisRun ?? null,
@@ -44,10 +46,12 @@ export const action = defineAction({
       startedAt: inputs['started-at'],
       endedAt: new Date().toISOString(),
       jobs: inputs.jobs,
+      require: inputs.require,
     });
     const path =
       inputs['ledger-path'] ??
       context.defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
+    await writeJsonReport(path, ledger, context.redactor);
     const verdict = verdictLine(ledger);
     return {
       title: 'Deployment ledger',
@@ -58,7 +62,7 @@ export const action = defineAction({
         detail: `${stage.results.filter((r) => r.status === 'pass').length}/${stage.results.length} passed`,
         durationMs: stage.durationMs,
       })),
-      report: { path, document: ledger },
+      report: { release: ledger.releases.new, sha: ledger.sha, details: ledger },
       summary: renderLedger(ledger),
       outputs: {
         go: String(ledger.verdict === 'GO') as 'true' | 'false',

@@ -1,6 +1,6 @@
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { defineAction, outputValue } from '#action-kit/index.js';
+import { defineAction } from '#action-kit/index.js';
 import { POLL_INTERVAL_MS, startSentinel, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 
@@ -9,8 +9,9 @@ const TITLE = 'Egress sentinel';
 
 export const action = defineAction({
   name: 'egress-sentinel',
+  stage: 'egress',
   inputs: egressSentinelInputs,
-  outputs: z.object({ violations: z.string().regex(/^\d+$/), report: outputValue() }).partial(),
+  outputs: z.object({ violations: z.string().regex(/^\d+$/) }).partial(),
   async main(inputs, context) {
     const config = toConfig(inputs);
     const tempDir = join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
@@ -40,9 +41,6 @@ export const action = defineAction({
   async post(inputs, context) {
     const config = toConfig(inputs);
     const saved = context.state.get(STATE);
-    const report = isAbsolute(inputs['report-path'])
-      ? inputs['report-path']
-      : join(context.workspace, inputs['report-path']);
     if (!saved) {
       // The main step failed before the sentinel started: nothing ran under it, and nothing is left to remove.
       const document = {
@@ -57,8 +55,8 @@ export const action = defineAction({
       return {
         title: TITLE,
         results: [{ name: 'Monitor', status: 'skip', detail: 'not started (the main step failed)', durationMs: 0 }],
-        report: { path: report, document },
-        outputs: { violations: '0', report },
+        report: { details: document },
+        outputs: { violations: '0' },
       };
     }
     const { report: document, results, rulesRemoved } = await stopSentinel(JSON.parse(saved) as SentinelState, config);
@@ -85,8 +83,8 @@ export const action = defineAction({
         ],
         ['Tampered', String(document.tampered)],
       ],
-      report: { path: report, document },
-      outputs: { violations: String(count), report },
+      report: { details: document },
+      outputs: { violations: String(count) },
       verdict:
         count === 0
           ? 'only allowed endpoints were contacted'

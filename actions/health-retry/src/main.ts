@@ -6,7 +6,7 @@ import type { HealthConfig } from '#core/health/config.js';
 import { runHealthCheck, type HealthOutcome } from '#core/health/run.js';
 import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
 
-function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
+function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;
   const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses };
   const expectations = {
@@ -16,7 +16,6 @@ function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
   };
   const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo, results } = outcome;
   return {
-    action: 'health-retry',
     healthy,
     attemptsUsed,
     durationMs,
@@ -30,6 +29,7 @@ function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
 
 export const action = defineAction({
   name: 'health-retry',
+  stage: 'health',
   inputs: healthRetryInputs,
   // A URL's username and password are masked from the raw inputs, before a bad URL's input error can quote them.
   secrets: {
@@ -43,7 +43,6 @@ export const action = defineAction({
     healthy: z.enum(['true', 'false']),
     attempts: outputValue(),
     'duration-ms': outputValue(),
-    report: outputValue(),
     'p95-ms': outputValue().optional(),
     'error-rate': outputValue().optional(),
   }),
@@ -53,7 +52,6 @@ export const action = defineAction({
       if (url) context.mask(url.username, url.password);
     const config = toConfig(inputs);
     const outcome = await runHealthCheck(config, context);
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
     const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
@@ -63,12 +61,11 @@ export const action = defineAction({
         ['Attempts used', `${outcome.attemptsUsed} of ${config.attempts}`],
         ['Duration', formatDuration(outcome.durationMs)],
       ],
-      report: { path: report, document: reportDocument(outcome, config) },
+      report: { details: reportDetails(outcome, config) },
       outputs: {
         healthy: String(outcome.healthy),
         attempts: String(outcome.attemptsUsed),
         'duration-ms': String(outcome.durationMs),
-        report,
         'p95-ms': outcome.slo ? String(Math.round(outcome.slo.p95Ms)) : undefined,
         'error-rate': outcome.slo ? String(Number(outcome.slo.errorRate.toFixed(4))) : undefined,
       },

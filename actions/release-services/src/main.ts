@@ -6,6 +6,7 @@ import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
 import { defaultLockOwner } from '#core/release/lock.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
+import { rolloutReportFacts } from '#core/rollout/report.js';
 import { rollbackOrderOf, rolloutServices, type RolloutOutcome } from '#core/rollout/run.js';
 import { UserError } from '#core/errors.js';
 import { markdownText } from '#core/report/markdown.js';
@@ -13,6 +14,7 @@ import { healthFor, releaseServicesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
+  stage: 'rollout',
   inputs: releaseServicesInputs,
   secrets: { 'ssh-key': 'multiline' },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
@@ -20,7 +22,6 @@ export const action = defineAction({
     'rolled-back': z.enum(['true', 'false']),
     'stopped-at': outputValue().optional(),
     'rollback-ok': z.enum(['true', 'false', '']).optional(),
-    report: outputValue(),
   }),
   async main(inputs, context) {
     const missing = inputs.services.filter((s) => !s.release && !inputs.release).map((s) => s.name);
@@ -69,8 +70,7 @@ export const action = defineAction({
       for (const target of opened.values()) await target.close();
       scope.close();
     }
-    const report = inputs['report-path'] ?? context.defaultReportPath;
-    const { services, stoppedAt, rollback, verify, failure, ok } = outcome;
+    const { services, stoppedAt, rollback, failure, ok } = outcome;
     const title = ok
       ? `Release of ${services.length} services`
       : rollback?.ok === false
@@ -81,24 +81,11 @@ export const action = defineAction({
       title,
       results: outcome.results,
       summary: `## ${ok ? '✅' : rollback?.ok === false ? '🚨' : '❌'} ${title}\n\n${table}${failure ? `\n${markdownText(failure)}\n` : ''}`,
-      report: {
-        path: report,
-        document: {
-          action: 'release-services',
-          ok,
-          stoppedAt,
-          rollback,
-          verify,
-          failure,
-          services,
-          results: outcome.results,
-        },
-      },
+      report: rolloutReportFacts(outcome),
       outputs: {
         'rolled-back': String(rollback !== null),
         'stopped-at': stoppedAt ?? undefined,
         'rollback-ok': rollback ? String(rollback.ok) : '',
-        report,
       },
       verdict: `${services.length} services on ${services[0]!.newRelease}${services.some((s) => s.newRelease !== services[0]!.newRelease) ? ' (and others)' : ''}`,
       failure: failure ?? undefined,

@@ -6,7 +6,7 @@ import { defaultLockOwner } from '#core/release/lock.js';
 import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
 
-function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
+function reportDetails(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
   const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
   const {
     releasesRoot,
@@ -21,7 +21,6 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
   } = config;
   const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
   return {
-    action: 'release-switch',
     ok,
     target,
     releasesRoot,
@@ -41,6 +40,7 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
 
 export const action = defineAction({
   name: 'release-switch',
+  stage: 'switch',
   inputs: releaseSwitchInputs,
   secrets: { 'ssh-key': 'multiline' },
   argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
@@ -49,7 +49,6 @@ export const action = defineAction({
     'previous-release': outputValue().optional(),
     switched: z.enum(['true', 'false']),
     'rolled-back': z.enum(['true', 'false']),
-    report: outputValue(),
   }),
   async main(inputs, context) {
     // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
@@ -78,7 +77,6 @@ export const action = defineAction({
       inputs.target.kind === 'local'
         ? 'local'
         : `ssh://${inputs.target.user}@${inputs.target.host}:${inputs.target.port}`;
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
       results: outcome.results,
@@ -92,13 +90,20 @@ export const action = defineAction({
         ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
         ['Round trips', String(outcome.roundTrips)],
       ],
-      report: { path: report, document: reportDocument(outcome, config, targetName) },
+      report: {
+        // A rollback is evidence about the release it moved away from (what `current` pointed to before).
+        stage: config.mode === 'rollback' ? 'rollback' : undefined,
+        release: config.mode === 'rollback' ? previousRelease : (config.release ?? currentRelease),
+        previousRelease,
+        currentRelease,
+        rolledBack: rolledBack || (config.mode === 'rollback' && switched),
+        details: reportDetails(outcome, config, targetName),
+      },
       outputs: {
         'current-release': currentRelease,
         'previous-release': previousRelease,
         switched: String(switched),
         'rolled-back': String(rolledBack),
-        report,
       },
       verdict: switched
         ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}`

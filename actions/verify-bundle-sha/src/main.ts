@@ -20,6 +20,7 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
 
 export const action = defineAction({
   name: 'verify-bundle-sha',
+  stage: 'verify',
   inputs: verifyBundleShaInputs,
   secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
   argumentInputs: {
@@ -36,7 +37,6 @@ export const action = defineAction({
       'release-dir': outputValue().optional(),
       'release-name': outputValue().optional(),
       files: outputValue().regex(/^\d+$/).optional(),
-      report: outputValue(),
     })
     .strict(),
   async main(inputs, context) {
@@ -65,7 +65,6 @@ export const action = defineAction({
       await target.close();
       scope.close();
     }
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     const { results, failure, ok, ...rest } = outcome;
     return {
       title: 'Bundle verification',
@@ -73,16 +72,9 @@ export const action = defineAction({
       results,
       facts: facts(outcome, described, target.description),
       report: {
-        path: report,
-        document: {
-          action: 'verify-bundle-sha',
-          ok,
-          source: described,
-          target: target.description,
-          ...rest,
-          failure,
-          results,
-        },
+        release: outcome.releaseName,
+        bundleSha256: outcome.sha256,
+        details: { source: described, target: target.description, ...rest, failure },
       },
       outputs: ok
         ? {
@@ -92,7 +84,6 @@ export const action = defineAction({
             'release-dir': outcome.releaseDir,
             'release-name': outcome.releaseName,
             files: outcome.files?.toString(),
-            report,
           }
         : undefined,
       verdict: outcome.releaseDir
