@@ -7,7 +7,7 @@ import { inputDefault } from '#core/inputs/schema.js';
 import { repoRoot } from '../support/paths.js';
 
 interface ActionYml {
-  inputs: Record<string, { default?: string; required?: boolean }>;
+  inputs: Record<string, { default?: string; required?: boolean; description?: string }>;
   outputs: Record<string, unknown>;
   runs: { using: string; main: string; pre?: string; post?: string };
 }
@@ -45,6 +45,21 @@ describe.each(actions)('actions/%s/action.yml', (name) => {
           : String(spec.default);
       expect({ input, default: inputDefault(shape[input]!) }).toEqual({ input, default: declared });
     }
+  });
+
+  it('writes the one report document: a report-path input and a report output, described the same in every action', () => {
+    const described = (text: string | undefined) => text?.replace(/\s+/g, ' ').trim();
+    expect(yml.inputs['report-path']).toBeDefined();
+    const output = (yml.outputs as Record<string, { description?: string }>).report;
+    expect(described(output?.description)).toMatch(
+      /^Path of the report document \(deploy-gates report v1, see schemas\/report\.v1\.json\), written (by the post step )?whether the step passes or fails; deployment-ledger reads it\.$/,
+    );
+    if (name !== 'egress-sentinel')
+      expect(yml.inputs['report-path']).toEqual({
+        description: `Where the report document goes (deploy-gates report v1, see schemas/report.v1.json), relative to the workspace unless absolute. Default is \`$RUNNER_TEMP/deploy-gates/${name}-report.json\`.`,
+        required: false,
+        default: '',
+      });
   });
 
   it('names inputs and outputs in kebab-case', () => {
