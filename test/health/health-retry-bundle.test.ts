@@ -149,7 +149,7 @@ describe('dist/health-retry run the way the runner runs it', () => {
     );
     expect(lines.filter((line) => line.startsWith('::error'))).toHaveLength(1);
     expect(result.summary).not.toMatch(/<h1>|[^\\]\]\(https/);
-    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https://evil.example)');
+    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https:&#8203;//evil.example)');
     const report = readFileSync(result.outputs.report!, 'utf8');
     const log = lines.filter((line) => !line.startsWith('::add-mask::')).join('\n');
     for (const text of [log, result.summary, report]) expect(text).not.toContain(TOKEN.slice(0, 8));

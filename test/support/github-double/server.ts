@@ -766,6 +766,7 @@ export class GitHubDouble {
               .replace(/[.+^${}()|[\]\\]/g, '\\$&')
               .replace(/\*\*/g, '\u0000')
               .replace(/\*/g, '[^/]*')
+              // eslint-disable-next-line no-control-regex -- NUL is the placeholder the glob is built with
               .replace(/\u0000/g, '.*')}$`,
           ).test(name);
     const rules = this.repo(repo)

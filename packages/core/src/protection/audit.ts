@@ -170,6 +170,7 @@ function classicLabel(effective: EffectiveProtection): BranchAudit['classic'] {
       : `not readable with this token (HTTP ${view.status})`;
 }
 
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-21 is splitting it
 async function auditRepository(
   client: GitHubClient,
   repository: string,

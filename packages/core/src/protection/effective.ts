@@ -63,6 +63,7 @@ const unknown = (why = NEEDS_ADMIN): Known<never> => ({ known: false, why });
 
 type Params = Record<string, unknown>;
 
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-21 is splitting it
 export function effectiveProtection(
   classic: ClassicView,
   rules: readonly BranchRule[],

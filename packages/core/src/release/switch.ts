@@ -414,6 +414,7 @@ export async function switchRelease(
   return { ...outcome, roundTrips: roundTrips() };
 }
 
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-19b rewrites release-switch as one remote script
 async function switchLocked(
   target: Target,
   config: SwitchConfig,
