@@ -11,6 +11,7 @@ import {
   statusSpec,
   withDefault,
 } from '#core/inputs/schema.js';
+import { requestBody } from '#core/http/body.js';
 import { parseJsonAssertion } from '#core/http/expectations.js';
 import { splitPair } from '#core/inputs/lists.js';
 import type { HealthConfig } from '#core/health/config.js';
@@ -89,6 +90,10 @@ export const healthRetryInputs = {
   'slo-p95': optionalDuration(),
   'slo-max-error-rate': optionalRate(),
   'fail-on-unhealthy': withDefault('true', boolean()),
+  method: withDefault('GET', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])),
+  body: optional(),
+  'body-file': optional(),
+  'content-type': optional(),
   'report-path': optional(),
 };
 
@@ -103,13 +108,18 @@ export const secretHeaderValues = (raw: string) =>
     return name && SECRET_HEADER.test(name) ? value.join(':').trim() : undefined;
   });
 
-export function toConfig(inputs: HealthRetryInputs): HealthConfig {
+export async function toConfig(inputs: HealthRetryInputs, workspace: string): Promise<HealthConfig> {
   const slo = inputs['slo-requests'] > 0;
   return {
     urls: inputs.urls,
     expect: { status: inputs['expect-status'], json: inputs['expect-json'], body: inputs['expect-body'] },
     bearerToken: inputs['bearer-token'],
     headers: Object.fromEntries(inputs.headers),
+    method: inputs.method,
+    body: await requestBody(
+      { method: inputs.method, body: inputs.body, bodyFile: inputs['body-file'], contentType: inputs['content-type'] },
+      workspace,
+    ),
     attempts: inputs.attempts,
     intervalMs: inputs.interval,
     maxIntervalMs: inputs['max-interval'],

@@ -8,7 +8,12 @@ import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
 
 function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;
-  const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses };
+  const request = {
+    method: config.method ?? 'GET',
+    bodyBytes: config.body?.data.length ?? 0,
+    contentType: config.body?.contentType,
+  };
+  const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, ...request };
   const expectations = {
     expectStatus: expect.status.text,
     expectJson: expect.json.map((a) => a.text),
@@ -39,6 +44,7 @@ export const action = defineAction({
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
   },
+  argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
     healthy: z.enum(['true', 'false']),
     attempts: outputValue(),
@@ -50,7 +56,7 @@ export const action = defineAction({
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
     for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
       if (url) context.mask(url.username, url.password);
-    const config = toConfig(inputs);
+    const config = await toConfig(inputs, context.workspace);
     const outcome = await runHealthCheck(config, context);
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
     const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
