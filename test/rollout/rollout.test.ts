@@ -132,7 +132,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     });
     // Every service is back on the release this run recorded; the fourth was never switched.
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
-    expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: null, health: null, results: [] });
+    expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: OLD, health: null, results: [] });
     // The runbook's order: deploys, then stop the workers (rollback order) before anything goes back, restart in rollout order, verify.
     expect(events()).toEqual([
       `restart provider-plan ${NEW}`,
@@ -188,7 +188,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       ['provider-plan', OLD, 'rolled-back', true],
       ['adapter-wechat', OLD, 'rolled-back', true],
       ['gateway', OLD, 'rolled-back', true],
-      ['worker', null, 'untouched', false],
+      ['worker', OLD, 'untouched', false],
     ]);
     expect(ledger.servicesRollback).toMatchObject({
       order: ['gateway', 'provider-plan', 'adapter-wechat'],
@@ -217,6 +217,26 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       [...SERVICES].reverse().map((name) => `stop-workers ${name}`),
     );
     console.log(`rollback of four services on ${kind.name}: ${outcome.rollback!.durationMs} ms (target 15 min)`);
+  }, 60_000);
+
+  it('switches nothing when the release is missing on a later service: checked on every service first', async () => {
+    const specs = await prepare([]);
+    await rm(join(root('gateway'), 'releases', NEW), { recursive: true });
+    const outcome = await rolloutServices(config(specs));
+    expect(outcome).toMatchObject({ ok: false, stoppedAt: 'gateway', rollback: null });
+    expect(outcome.failure).toBe('the release is not ready on gateway; no service was switched');
+    expect(outcome.results.find((r) => r.name === 'release on gateway')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining(`release ${NEW} is not in ${root('gateway')}/releases on`),
+    });
+    // No hook ran, no verification, and every current still points to the old release.
+    expect(readFileSync(log(), 'utf8')).toBe('');
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(outcome.services.map((s) => [s.name, s.state, s.switched])).toEqual(
+      SERVICES.map((name) => [name, 'untouched', false]),
+    );
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
+    expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: false, releases: { new: NEW, current: OLD } });
   }, 60_000);
 
   it('fails loudly when a rolled-back service is not healthy again', async () => {

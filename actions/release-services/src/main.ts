@@ -71,11 +71,14 @@ export const action = defineAction({
       scope.close();
     }
     const { services, stoppedAt, rollback, failure, ok } = outcome;
+    // Honest about what happened: "rolled back" only when some service had been switched.
     const title = ok
       ? `Release of ${services.length} services`
       : rollback?.ok === false
         ? 'Release of services: ROLLBACK FAILED'
-        : 'Release of services: rolled back';
+        : services.some((s) => s.switched)
+          ? 'Release of services: rolled back'
+          : 'Release of services: nothing switched';
     const table = renderRolloutTable(outcome);
     return {
       title,
