@@ -64,8 +64,14 @@ describe('dist/health-retry run the way the runner runs it', () => {
       report: expect.stringContaining(fixed.runnerTemp),
     });
     const report = JSON.parse(readFileSync(fixed.outputs.report!, 'utf8'));
-    expect(report).toEqual(expect.objectContaining({ action: 'health-retry', healthy: true, attemptsUsed: 1 }));
-    expect(report.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
+    expect(report).toMatchObject({
+      version: 1,
+      action: 'health-retry',
+      stage: 'health',
+      ok: true,
+      details: { healthy: true, attemptsUsed: 1 },
+    });
+    expect(report.details.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
       [`${app.url}/health`, true],
       [`${app.url}/api/health-check`, true],
     ]);
@@ -79,10 +85,10 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
     expect(result.stdout).toMatch(
-      new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'),
+      new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200: "\\{\\\\"status\\\\":\\\\"down\\\\"\\}"$`, 'm'),
     );
     expect(result.stdout).toContain(
-      `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`,
+      `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200: "{\\"status\\":\\"down\\"}"`,
     );
     expect(result.stdout.match(/^::(error|warning)/gm)).toHaveLength(1);
     expect(app.requests).toHaveLength(3);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { boolean, lines, optional, withDefault } from '#core/inputs/schema.js';
 import { parseList, splitPair } from '#core/inputs/lists.js';
-import { REPORT_STAGES, type ReportStage } from '#core/report/document.js';
+import { REPORT_STAGES, type ReportStage } from '#core/report/index.js';
 
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
 

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { InputError } from '#core/errors.js';
-import { buildLedger } from '#core/ledger/build.js';
-import { renderLedger, verdictLine } from '#core/ledger/markdown.js';
-import { readReports } from '#core/ledger/read.js';
-import { writeJsonReport } from '#core/report/json.js';
+import { buildLedger, readReports, renderLedger, verdictLine } from '#core/ledger/index.js';
+import { writeJsonReport } from '#core/report/index.js';
 import { deploymentLedgerInputs } from './inputs.js';
 
 export const action = defineAction({

@@ -11,10 +11,9 @@ import {
   statusSpec,
   withDefault,
 } from '#core/inputs/schema.js';
-import { requestBody } from '#core/http/body.js';
-import { parseJsonAssertion } from '#core/http/expectations.js';
+import { parseJsonAssertion, requestBody } from '#core/http/index.js';
 import { splitPair } from '#core/inputs/lists.js';
-import type { HealthConfig } from '#core/health/config.js';
+import type { HealthConfig } from '#core/health/index.js';
 
 function httpUrl(text: string): { value: URL } | { problem: string } {
   let url: URL;

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { formatDuration } from '#core/inputs/duration.js';
 import { urlCredentials } from '#core/redact.js';
-import type { HealthConfig } from '#core/health/config.js';
-import { runHealthCheck, type HealthOutcome } from '#core/health/run.js';
+import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
 import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
 
 function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
@@ -19,7 +18,7 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     expectJson: expect.json.map((a) => a.text),
     expectBody: expect.body?.source,
   };
-  const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo, results } = outcome;
+  const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
   return {
     healthy,
     attemptsUsed,
@@ -28,7 +27,6 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
     endpoints,
     slo,
-    results,
   };
 }
 

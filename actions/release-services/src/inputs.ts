@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { duration, integer, optional, statusSpec, withDefault } from '#core/inputs/schema.js';
 import { parseList } from '#core/inputs/lists.js';
 import { parseTargetAddress, type TargetAddress } from '#core/hosts/inputs.js';
-import type { HealthConfig } from '#core/health/config.js';
+import type { HealthConfig } from '#core/health/index.js';
 import type { StatusSpec } from '#core/inputs/status.js';
 
 /** One entry of `services` as written in the workflow. */

@@ -5,11 +5,15 @@ import { openTarget, targetSpec } from '#core/hosts/inputs.js';
 import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
 import { defaultLockOwner } from '#core/release/lock.js';
-import { renderRolloutTable } from '#core/rollout/markdown.js';
-import { rolloutReportFacts } from '#core/rollout/report.js';
-import { rollbackOrderOf, rolloutServices, type RolloutOutcome } from '#core/rollout/run.js';
+import {
+  renderRolloutTable,
+  rollbackOrderOf,
+  rolloutReportFacts,
+  rolloutServices,
+  type RolloutOutcome,
+} from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
-import { markdownText } from '#core/report/markdown.js';
+import { markdownText } from '#core/report/index.js';
 import { healthFor, releaseServicesInputs } from './inputs.js';
 
 export const action = defineAction({
