@@ -76,7 +76,10 @@ describe('dist/health-retry run the way the runner runs it', () => {
       [`${app.url}/api/health-check`, true],
     ]);
     expect(fixed.summary).toContain('### ✅ Health checks: 2/2 PASSED');
-    expect(fixed.summary).toContain(`| ${app.url}/health | ✅ pass | HTTP 200, ok after 1 attempt |`);
+    // URLs in the summary are text, not links GitHub would make (a zero-width space after the scheme's `:`).
+    expect(fixed.summary).toContain(
+      `| ${app.url.replace('://', ':&#8203;//')}/health | ✅ pass | HTTP 200, ok after 1 attempt |`,
+    );
   });
 
   it('fails with an error annotation naming the endpoint and the last reason', async () => {
