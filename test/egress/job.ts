@@ -111,7 +111,8 @@ export class Job {
     tampered: boolean;
     tampering: string[];
   } {
-    return JSON.parse(readFileSync(join(this.workspace, 'artifacts/egress-violations.json'), 'utf8'));
+    // The report document (deploy-gates report v1); the sentinel's own report is its details.
+    return JSON.parse(readFileSync(join(this.workspace, 'artifacts/egress-violations.json'), 'utf8')).details;
   }
 
   cleanup(): void {
