@@ -20,7 +20,8 @@ import { checksumFor, formatChecksumLine, parseChecksumFile } from '#core/bundle
 import { sha256File } from '#core/bundle/hash.js';
 import { packBundle } from '#core/bundle/pack.js';
 import { releaseName } from '#core/bundle/release-name.js';
-import { BundleRefused, scanBundle, unpackLocal } from '#core/bundle/unpack.js';
+import { BundleRefused, scanBundle } from '#core/bundle/unpack.js';
+import { unpackLocal } from '#core/bundle/unpack-local.js';
 import { matchingReleases } from '#core/release/switch.js';
 import { gnuTar, rawTarGz, sha256sum, writeTree, type RawEntry } from '../support/bundles.js';
 
@@ -73,12 +74,18 @@ describe('checksum files', () => {
     expect(
       checksumFor(`SHA256 (deployment-bundle-x.tar.gz) = ${sha.toUpperCase()}\n`, 'deployment-bundle-x.tar.gz'),
     ).toEqual({ sha256: sha, name: 'deployment-bundle-x.tar.gz', format: 'bsd' });
-    // One line for another name is still taken (a renamed download), several without ours are not.
-    expect(checksumFor(`${sha}  renamed.tar.gz`, 'bundle.tar.gz').sha256).toBe(sha);
+    // The line used must name the bundle: a one-line file for another name is refused, with the fix.
+    expect(() => checksumFor(`${sha}  renamed.tar.gz`, 'bundle.tar.gz')).toThrow(
+      /none of its lines names bundle\.tar\.gz \(it names renamed\.tar\.gz\); pass the \.sha256 written for this bundle, or its digest alone as expected-sha256/,
+    );
     expect(() => checksumFor(`${sha}  a.tar.gz\n${sha}  b.tar.gz\n`, 'bundle.tar.gz')).toThrow(
       /none of its 2 lines names bundle.tar.gz/,
     );
     expect(() => checksumFor('not a checksum', 'bundle.tar.gz')).toThrow(/line 1 is neither/);
+    // Every non-empty line must parse, even when a valid line names the bundle.
+    expect(() => checksumFor(`${sha}  bundle.tar.gz\ngarbage here\n`, 'bundle.tar.gz')).toThrow(
+      /line 2 is neither .*; every non-empty line must be a checksum line/,
+    );
     expect(parseChecksumFile(`# comment\n\n${sha}  x\n`).lines).toHaveLength(1);
   });
 
@@ -166,11 +173,42 @@ describe('pack-bundle core', () => {
     const line = (path: string) => listing[paths.indexOf(path)]!;
     expect(line('artisan')).toMatch(/^-rwxr-xr-x 0\/0 .* 2026-11-23 08:00 artisan$/);
     expect(line('public/index.php')).toMatch(/^-rw-r--r-- 0\/0 .* 2026-11-23 08:00 public\/index.php$/);
-    expect(line('public/')).toMatch(/^drwxr-xr-x 0\/0 /);
+    expect(line('public/')).toMatch(/^drwxr-xr-x 0\/0 .* 2026-11-23 08:00 public\/$/);
+    // One mtime for every entry, directories and links included.
+    for (const entry of listing) expect(entry).toContain(' 2026-11-23 08:00 ');
     // The gzip header holds no name and no time.
     const gz = readFileSync(first.bundlePath);
     expect(gz.readUInt32LE(4)).toBe(0);
     expect(gz[3]! & 0x08).toBe(0);
+  });
+
+  it('packs any name — @scope, a leading dash, spaces, unicode, long paths — and verify unpacks it exactly', async () => {
+    const src = fresh('src');
+    const names = [
+      '@scope/pkg/index.js',
+      '-rf',
+      '--help',
+      'with space.txt',
+      'ünïcødé/文件.txt',
+      `${'l'.repeat(200)}/${'m'.repeat(120)}.js`,
+    ];
+    writeTree(src, Object.fromEntries(names.map((name) => [name, name])));
+    const packed = await packBundle({ dir: src, name: 'b', exclude: [], outputDir: fresh('out'), mtime: MTIME });
+    const listed = execFileSync('tar', ['-tzf', packed.bundlePath], { encoding: 'utf8' }).split('\n');
+    for (const name of names) expect(listed).toContain(name);
+    const releases = join(fresh('root'), 'releases');
+    const dir = await unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375', 2 ** 31);
+    for (const name of names) expect(readFileSync(join(dir, name), 'utf8')).toBe(name);
+  });
+
+  it('refuses a name with a control character, naming it, and writes nothing', async () => {
+    const src = fresh('src');
+    writeTree(src, { 'ok.txt': 'x', 'bad\nname': 'x' });
+    const out = fresh('out');
+    await expect(packBundle({ dir: src, name: 'b', exclude: [], outputDir: out, mtime: MTIME })).rejects.toThrow(
+      /"bad\\nname" has a control character/,
+    );
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('never packs its own output when output-dir is inside the packed tree', async () => {
@@ -336,7 +374,7 @@ describe('unpacking on this machine', () => {
     const releases = join(fresh('root'), 'releases');
     const scan = await scanBundle(packed.bundlePath, 2 ** 31);
     expect(scan.entries).toBe(packed.files);
-    const dir = await unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375');
+    const dir = await unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375', 2 ** 31);
     expect(dir).toBe(join(releases, '20261123_080000-62584375'));
     expect(readdirSync(releases)).toEqual(['20261123_080000-62584375']);
     expect(readFileSync(join(dir, 'public/index.php'), 'utf8')).toBe(app['public/index.php']);
@@ -346,7 +384,7 @@ describe('unpacking on this machine', () => {
 
     // A release that exists is never overwritten, and nothing is left beside it.
     writeFileSync(join(dir, 'marker'), 'kept');
-    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375')).rejects.toThrow(
+    await expect(unpackLocal(packed.bundlePath, releases, '20261123_080000-62584375', 2 ** 31)).rejects.toThrow(
       /already exists; a release is never overwritten/,
     );
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('kept');

@@ -88,7 +88,10 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
     expect(result.stdout).toMatch(
-      new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200: "\\{\\\\"status\\\\":\\\\"down\\\\"\\}"$`, 'm'),
+      new RegExp(
+        `^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200: "\\{\\\\"status\\\\":\\\\"down\\\\"\\}"$`,
+        'm',
+      ),
     );
     expect(result.stdout).toContain(
       `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200: "{\\"status\\":\\"down\\"}"`,

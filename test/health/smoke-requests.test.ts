@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestBody } from '#core/http/body.js';
 import { parseJsonAssertion } from '#core/http/expectations.js';
-import { parseStatusSpec } from '#core/inputs/status.js';
+import { parseStatusSpec } from '#core/units/index.js';
 import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { json, startServer, type TestServer } from '../support/http-server.js';
 

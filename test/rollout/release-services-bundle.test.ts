@@ -86,7 +86,9 @@ describe('dist/release-services/index.js over ssh', () => {
       'verify',
     ]);
     expect(run.summary).toContain('## ❌ Release of services: rolled back');
-    expect(run.summary).toMatch(/\| 4 \| worker \| ssh:&#8203;\/\/[^|]+ \| [^|]+ \| [^|]+ \| — \| ⏭️ not touched \| — \| — \|/);
+    expect(run.summary).toMatch(
+      /\| 4 \| worker \| ssh:&#8203;\/\/[^|]+ \| [^|]+ \| [^|]+ \| — \| ⏭️ not touched \| — \| — \|/,
+    );
     expect(run.summary).toMatch(
       /\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → adapter-wechat → provider-plan\./,
     );

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '#core/errors.js';
-import { boolean, integer, lines, oneOf, optional, parseRepository, withDefault } from '#core/inputs/schema.js';
-import type { RepositoryTarget } from '#core/protection/audit.js';
-import { parsePolicy, type Policy } from '#core/protection/policy.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
+import { parseRepository } from '#core/github/index.js';
+import { parsePolicy, type Policy, type RepositoryTarget } from '#core/protection/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -41,7 +41,7 @@ export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProt
 /** The policy (inline, else the file), the repositories (else GITHUB_REPOSITORY) and the token (else GITHUB_TOKEN). */
 export async function resolveInputs(
   inputs: BranchProtectionAuditInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
   workspace: string,
 ): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
   let policy: Policy;
@@ -59,12 +59,11 @@ export async function resolveInputs(
   }
   let targets = inputs.repositories;
   if (targets.length === 0) {
-    const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-    if (!owner || !repo)
+    if (!github.repository)
       throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
-    targets = [{ kind: 'repo', repo: { owner, repo } }];
+    targets = [{ kind: 'repo', repo: github.repository }];
   }
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',

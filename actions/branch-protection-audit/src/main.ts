@@ -1,9 +1,7 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { audit } from '#core/protection/audit.js';
-import { auditFacts, auditResults, writeJsonFile } from '#core/protection/render.js';
-import { toSarif } from '#core/protection/sarif.js';
+import { audit, auditFacts, auditResults, toSarif, writeJsonFile } from '#core/protection/index.js';
 import { branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
@@ -25,8 +23,7 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { policy, targets, token } = await resolveInputs(inputs, process.env, context.workspace);
+    const { policy, targets, token } = await resolveInputs(inputs, context.github, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     // Conditional requests: what is read again (after apply) and did not change costs no rate limit.

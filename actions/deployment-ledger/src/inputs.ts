@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { boolean, lines, optional, withDefault } from '#core/inputs/schema.js';
-import { parseList, splitPair } from '#core/inputs/lists.js';
+import { boolean, lines, optional, withDefault } from '#action-kit/inputs.js';
+import { parseList, splitPair } from '#core/units/index.js';
 import { REPORT_STAGES, type ReportStage } from '#core/report/index.js';
 
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];

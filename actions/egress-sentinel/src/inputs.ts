@@ -1,6 +1,5 @@
-import { boolean, duration, lines, oneOf, required, withDefault } from '#core/inputs/schema.js';
-import { parseAllowEntry } from '#core/egress/allow.js';
-import type { SentinelConfig } from '#core/egress/sentinel.js';
+import { boolean, duration, lines, oneOf, required, withDefault } from '#action-kit/inputs.js';
+import { parseAllowEntry, type SentinelConfig } from '#core/egress/index.js';
 
 /** The inputs of egress-sentinel, keyed by their action.yml names, with the same defaults. */
 export const egressSentinelInputs = {

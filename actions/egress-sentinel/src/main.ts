@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction } from '#action-kit/index.js';
-import { POLL_INTERVAL_MS, startSentinel, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
+import { POLL_INTERVAL_MS, startSentinel, stopSentinel, type SentinelState } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 
 const STATE = 'egress-sentinel';
@@ -14,7 +14,7 @@ export const action = defineAction({
   outputs: z.object({ violations: z.string().regex(/^\d+$/) }).partial(),
   async main(inputs, context) {
     const config = toConfig(inputs);
-    const tempDir = join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
+    const tempDir = join(context.tempDir, 'deploy-gates');
     const state = await startSentinel(config, { entryScript: process.argv[1]!, tempDir });
     context.state.save(STATE, JSON.stringify(state));
     if (state.methodNote)

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { formatDuration } from '#core/inputs/duration.js';
-import { urlCredentials } from '#core/redact.js';
 import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
-import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
+import { secretHeaderValues } from '#core/http/index.js';
+import { urlCredentials } from '#core/redact.js';
+import { formatDuration } from '#core/units/index.js';
+import { healthRetryInputs, toConfig } from './inputs.js';
 
 function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;

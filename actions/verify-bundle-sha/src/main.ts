@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { targetSecrets, withTarget } from '#action-kit/target.js';
+import { verifyBundle, type VerifyOutcome } from '#core/bundle/index.js';
+import { describeAddress } from '#core/hosts/index.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
@@ -22,7 +22,7 @@ export const action = defineAction({
   name: 'verify-bundle-sha',
   stage: 'verify',
   inputs: verifyBundleShaInputs,
-  secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
+  secrets: { 'github-token': 'value', ...targetSecrets },
   argumentInputs: {
     bundle: 'bundle',
     checksumFile: 'checksum-file',
@@ -40,9 +40,8 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const source = toSource(inputs, process.env);
-    const config = toConfig(inputs, process.env);
+    const source = toSource(inputs, context.github);
+    const config = toConfig(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');
     const bundleSource =
       source.kind === 'file'
@@ -56,15 +55,12 @@ export const action = defineAction({
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
-    const scope = gracefulScope();
-    let outcome: VerifyOutcome;
-    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
-    try {
-      outcome = await verifyBundle(target, { ...config, source: bundleSource, signal: scope.signal }, context);
-    } finally {
-      await target.close();
-      scope.close();
-    }
+    const outcome = await withTarget(
+      inputs,
+      (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal }, context),
+      { tempDir: context.tempDir, graceful: true },
+    );
+    const target = { description: describeAddress(inputs.target) };
     const { results, failure, ok, ...rest } = outcome;
     return {
       title: 'Bundle verification',

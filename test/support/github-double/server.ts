@@ -14,6 +14,7 @@ import {
   type RunSpec,
   type WorkflowSpec,
 } from './fixtures.js';
+import { createDeploymentReply, createStatusReply } from './deployment-routes.js';
 import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
 import { createHash } from 'node:crypto';
 import {
@@ -162,6 +163,16 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) =>
         this.listStatuses(repo, Number(m[3]), q),
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments',
+        (_m, _q, repo, call) => createDeploymentReply(this.repo(repo), repo, call.body),
+        'POST',
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+        (m, _q, repo, call) => createStatusReply(this.repo(repo), repo, Number(m[3]), call.body),
+        'POST',
       ),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
       this.route('/orgs/{org}/repos', (m, q) => this.listOrgRepos(decodeURIComponent(m[1]!), q)),
@@ -548,6 +559,7 @@ export class GitHubDouble {
       body: run(repo, wf, {
         ...spec,
         runAttempt: attempt,
+        runStartedAt: earlier.startedAt ?? spec.createdAt,
         status: earlier.status ?? 'completed',
         conclusion: earlier.conclusion ?? 'failure',
       }),
@@ -766,7 +778,6 @@ export class GitHubDouble {
               .replace(/[.+^${}()|[\]\\]/g, '\\$&')
               .replace(/\*\*/g, '\u0000')
               .replace(/\*/g, '[^/]*')
-              // eslint-disable-next-line no-control-regex -- NUL is the placeholder the glob is built with
               .replace(/\u0000/g, '.*')}$`,
           ).test(name);
     const rules = this.repo(repo)

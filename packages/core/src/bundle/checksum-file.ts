@@ -48,23 +48,27 @@ export function parseChecksumFile(text: string): { lines: ChecksumLine[]; proble
 }
 
 /**
- * The SHA-256 a checksum file gives for `fileName`: the line naming it (by its base name, as sha256sum -c run in
- * the file's folder would), or the only line when there is just one. Throws an Error saying what is wrong.
+ * The SHA-256 a checksum file gives for `fileName`, read strictly: every non-empty line must parse (blank lines and
+ * `#` comments are skipped, as `sha256sum -c` skips them), and the line used must name `fileName` (by its base name,
+ * as `sha256sum -c` run in the file's folder would) — a file whose only line names another file is refused, since it
+ * may be the checksum of another build. Throws an Error saying what is wrong and the fix.
  */
 export function checksumFor(text: string, fileName: string): ChecksumLine {
   const { lines, problems } = parseChecksumFile(text);
-  if (lines.length === 0) throw new Error(problems[0] ?? 'it has no checksum line');
+  if (problems.length > 0) throw new Error(`${problems[0]}; every non-empty line must be a checksum line`);
+  if (lines.length === 0) throw new Error('it has no checksum line');
   const wanted = basename(fileName);
   const named = lines.filter((line) => basename(line.name) === wanted);
   const distinct = new Set(named.map((line) => line.sha256));
   if (distinct.size > 1) throw new Error(`it has ${named.length} different checksums for ${wanted}`);
   if (named.length > 0) return named[0]!;
-  if (lines.length === 1) return lines[0]!;
   throw new Error(
-    `none of its ${lines.length} lines names ${wanted} (it names ${lines
+    `none of its ${lines.length === 1 ? 'lines' : `${lines.length} lines`} names ${wanted} (it names ${lines
       .slice(0, 3)
       .map((line) => line.name)
-      .join(', ')}${lines.length > 3 ? ', …' : ''})`,
+      .join(
+        ', ',
+      )}${lines.length > 3 ? ', …' : ''}); pass the .sha256 written for this bundle, or its digest alone as expected-sha256`,
   );
 }
 

@@ -1,12 +1,15 @@
-import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { WriteEntry } from 'tar';
+import { createGzip } from 'node:zlib';
 import { ArgumentError } from '../errors.js';
 import { formatChecksumLine } from './checksum-file.js';
-import { excluded, pathGlob } from './glob.js';
+import { excluded, pathGlob } from '../units/glob.js';
 import { sha256File } from './hash.js';
+import { normalMode } from './tar-format.js';
+import { TarWriter } from './tar-writer.js';
 
 /**
  * A deterministic bundle: the same tree gives the same bytes, so the same SHA-256, wherever and whenever it is
@@ -56,6 +59,7 @@ export async function bundleEntries(
         continue;
       }
       const stat = await lstat(full);
+      checkName(path);
       if (stat.isDirectory()) {
         entries.push(path);
         await walk(full, path);
@@ -71,19 +75,54 @@ export async function bundleEntries(
   return { entries, excluded: left };
 }
 
-function normaliseMode(entry: WriteEntry): void {
-  const stat = entry.stat as { mode: number; isDirectory(): boolean; isSymbolicLink(): boolean } | undefined;
-  if (!stat) return;
-  const type = stat.mode & ~0o7777;
-  const perms =
-    stat.isDirectory() || stat.isSymbolicLink()
-      ? stat.isSymbolicLink()
-        ? 0o777
-        : 0o755
-      : stat.mode & 0o100
-        ? 0o755
-        : 0o644;
-  stat.mode = type | perms;
+/** Refuses a name the strict reader would refuse (control characters), naming it, before anything is written. */
+function checkName(path: string): void {
+  if (/[\u0000-\u001f\u007f]/.test(path))
+    throw new ArgumentError(
+      'dir',
+      `${JSON.stringify(path)} has a control character (newline, tab, …) in its name, which verify-bundle-sha refuses; rename or exclude it`,
+    );
+}
+
+/**
+ * Writes the entries as a tar stream with deploy-gates' own writer (tar-writer.ts): paths are data, never options
+ * (a name starting with `@` or `-` is just a name), one entry at a time, so memory stays flat for any tree.
+ */
+async function writeEntries(dir: string, entries: readonly string[], writer: TarWriter, mtime: number): Promise<void> {
+  for (const path of entries) {
+    const full = join(dir, path);
+    const stat = await lstat(full);
+    if (stat.isDirectory()) await writer.header({ path, type: 'dir', mode: 0o755, size: 0, mtime });
+    else if (stat.isSymbolicLink())
+      await writer.header({ path, type: 'symlink', mode: 0o777, size: 0, mtime, linkpath: await readlink(full) });
+    else {
+      await writer.header({ path, type: 'file', mode: normalMode('file', stat.mode), size: stat.size, mtime });
+      let written = 0;
+      for await (const chunk of createReadStream(full, { highWaterMark: 1024 * 1024 })) {
+        written += (chunk as Buffer).length;
+        if (written > stat.size) break;
+        await writer.write(chunk as Buffer);
+      }
+      if (written !== stat.size)
+        throw new ArgumentError('dir', `${path} changed size while it was packed; pack a tree nothing writes to`);
+      await writer.pad(stat.size);
+    }
+  }
+  await writer.end();
+}
+
+/** gzip with no name and no time (zlib's default header), and the OS byte set to "unknown" as on every platform. */
+function portableGzip(): Transform {
+  let first = true;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (first && chunk.length > 9) {
+        chunk[9] = 0xff;
+        first = false;
+      }
+      done(null, chunk);
+    },
+  });
 }
 
 export async function packBundle(config: PackConfig): Promise<PackResult> {
@@ -107,21 +146,14 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   ours.add(partial);
   const { entries, excluded: left } = await bundleEntries(dir, config.exclude.map(pathGlob), (full) => ours.has(full));
   try {
-    // node-tar is loaded when there is something to pack (a bad input fails without it).
-    const { create: createTar } = await import('tar');
-    const tar = createTar(
-      {
-        cwd: dir,
-        gzip: { portable: true } as never,
-        portable: true,
-        mtime: config.mtime,
-        noDirRecurse: true,
-        follow: false,
-        onWriteEntry: normaliseMode,
-      },
-      entries,
-    );
-    await pipeline(tar as unknown as NodeJS.ReadableStream, createWriteStream(partial, { mode: 0o644 }));
+    const gzip = createGzip();
+    const written = pipeline(gzip, portableGzip(), createWriteStream(partial, { mode: 0o644 }));
+    written.catch(() => {});
+    await writeEntries(dir, entries, new TarWriter(gzip), Math.floor(config.mtime.getTime() / 1000)).catch((error) => {
+      gzip.destroy();
+      throw error;
+    });
+    await written;
     await rename(partial, bundlePath);
   } catch (error) {
     await rm(partial, { force: true });

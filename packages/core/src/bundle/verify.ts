@@ -5,13 +5,15 @@ import type { CoreContext } from '../context.js';
 import { ArgumentError, UserError } from '../errors.js';
 import type { GitHubClient } from '../github/client.js';
 import { LocalTarget } from '../hosts/local.js';
-import { isHomePath, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { isHomePath, type Target } from '../hosts/target.js';
 import type { CheckResult } from '../report/result.js';
 import { checksumFor } from './checksum-file.js';
 import type { ArtifactSource } from './download.js';
 import { SHA256_HEX, sha256File } from './hash.js';
 import { commitShaIn, releaseName as makeReleaseName, releaseNameProblem } from './release-name.js';
-import { BundleRefused, releaseExistsError, scanBundle, unpackLocal } from './unpack.js';
+import { BundleRefused, type BundleRead, type ScanResult } from './unpack.js';
+import { unpackLocal } from './unpack-local.js';
+import { spoolCanonical, UnpackFailed, unpackRemote } from './unpack-remote.js';
 
 export type BundleSource =
   { kind: 'file'; path: string } | { kind: 'artifact'; artifact: ArtifactSource; client: GitHubClient };
@@ -215,63 +217,70 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
     }
     outcome.bundlePath = bundlePath;
 
-    // 2. The checksum: the bundle is read once, streaming.
+    // 2. The checksum (and, when unpacking, every entry): the bundle is read once, from one open file.
     const expected = await expectedHash(config, bundlePath, config.source.kind === 'artifact');
     outcome.checksumSources = expected.sources;
     started = context.now();
-    const { sha256, size } = await sha256File(bundlePath, config.signal);
-    outcome.size = size;
-    if (sha256 !== expected.sha256) {
-      step.fail(
-        'Checksum',
-        `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`,
+    const judge = (read: {
+      sha256: string;
+      size: number;
+      refusal?: BundleRefused;
+      scan?: ScanResult;
+      tree?: unknown;
+    }) => {
+      outcome.size = read.size;
+      if (read.sha256 !== expected.sha256) {
+        step.fail(
+          'Checksum',
+          `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${read.sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`,
+          started,
+        );
+      }
+      outcome.sha256 = read.sha256;
+      step.pass('Checksum', `${read.sha256} (${read.size} bytes) matches ${expected.sources.join(' and ')}`, started);
+      if (read.tree === undefined) return; // hashed only
+      const scan = read.scan;
+      if (read.refusal || !scan)
+        return step.fail('Entries', `${read.refusal?.message ?? 'Bundle refused'}; nothing was unpacked`, started);
+      outcome.files = scan.entries;
+      step.pass(
+        'Entries',
+        `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): only files, directories and symlinks, every link resolved inside the release, modes normalised`,
         started,
       );
-    }
-    outcome.sha256 = sha256;
-    step.pass('Checksum', `${sha256} (${size} bytes) matches ${expected.sources.join(' and ')}`, started);
+    };
 
     if (config.extractTo === undefined) {
+      judge({ ...(await sha256File(bundlePath, config.signal)) });
       step.skip('Unpack', 'extract-to is not set');
     } else {
       const name = defaultReleaseName(config, bundlePath);
       outcome.releaseName = name;
-      // 3. Every entry, on the very bytes just hashed.
-      started = context.now();
-      let scan;
-      try {
-        scan = await scanBundle(bundlePath, config.maxSize);
-      } catch (error) {
-        if (error instanceof BundleRefused) step.fail('Entries', `${error.message}; nothing was unpacked`, started);
-        throw error;
-      }
-      outcome.files = scan.entries;
-      step.pass(
-        'Entries',
-        `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): no absolute paths, no "..", no links outside, no devices or FIFOs`,
-        started,
-      );
-      // 4. Unpacked into a temporary directory beside the release, renamed into place.
-      started = context.now();
+      // 3. Parsed as it is read, unpacked into a temporary directory, checked on disk, renamed into place.
       let releaseDir: string;
       try {
         releaseDir =
           target instanceof LocalTarget
-            ? await unpackLocal(bundlePath, localPath(config.extractTo), name)
-            : await unpackRemote(target, bundlePath, sha256, config.extractTo, name, step, started);
+            ? await unpackLocal(bundlePath, localPath(config.extractTo), name, config.maxSize, judge, config.signal)
+            : await unpackThere(target, bundlePath, config.extractTo, name, config, judge);
       } catch (error) {
-        if (error instanceof UserError || error instanceof StepFailed) throw error;
-        // A filesystem failure (no space, no permission) or a tar error: told, with nothing left behind.
+        if (error instanceof StepFailed || (error instanceof UserError && !(error instanceof BundleRefused)))
+          throw error;
+        if (error instanceof UnpackFailed) return step.fail('Unpack', error.message, context.now());
+        const what = error instanceof BundleRefused ? error.message : undefined;
+        // A filesystem failure (no space, no permission), a tree that differs on disk: told, with nothing left behind.
         releaseDir = step.fail(
           'Unpack',
-          `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`,
-          started,
+          what
+            ? `${what}; nothing was unpacked`
+            : `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`,
+          context.now(),
         );
       }
       outcome.releaseDir = releaseDir;
       step.pass(
         'Unpack',
-        `${releaseDir} on ${target.description}${target instanceof LocalTarget ? '' : ' (SHA-256 checked again on the host)'}`,
+        `${releaseDir} on ${target.description}: every entry checked on disk (type, mode, size, SHA-256, link text, realpath)`,
         started,
       );
     }
@@ -290,63 +299,39 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
   return outcome;
 }
 
-/**
- * One round trip: the bundle is streamed over the target's connection into a temporary file beside the releases
- * (`.incoming-…`), hashed there with `sha256sum` and compared, unpacked by the host's `tar` into a temporary
- * directory beside the release and renamed into place (`mv -T`, never into or over an existing directory).
- * Whatever fails, the temporary file and directory are removed.
- */
-async function unpackRemote(
+/** A host: the canonical archive is spooled in the same pass, then unpacked and checked by the host. */
+async function unpackThere(
   target: Target,
   bundlePath: string,
-  sha256: string,
   extractTo: string,
   name: string,
-  step: ReturnType<typeof steps>,
-  started: number,
-): Promise<string> {
-  const dir = shellPath(extractTo);
-  const release = `${extractTo.replace(/\/+$/, '')}/${name}`;
-  const script = [
-    'set -u',
-    `dir=${dir}`,
-    `final="$dir"/${shellQuote(name)}`,
-    'file=""; d=""',
-    `trap 'rm -rf -- \${file:+"$file"} \${d:+"$d"}' EXIT`,
-    'mkdir -p -- "$dir" || exit 5',
-    'if [ -e "$final" ] || [ -L "$final" ]; then cat >/dev/null; exit 3; fi',
-    `file=$(mktemp "$dir"/.incoming-${shellQuote(name)}-XXXXXX) || exit 5`,
-    'cat > "$file" || exit 6',
-    'actual=$(sha256sum "$file" | cut -d" " -f1) || exit 7',
-    `printf '%s\\0' "$actual"`,
-    `[ "$actual" = ${sha256} ] || exit 4`,
-    `d=$(mktemp -d "$dir"/.incoming-${shellQuote(name)}-XXXXXX) || exit 5`,
-    'tar -xzf "$file" -C "$d" --no-same-owner || exit 8',
-    'chmod 755 "$d" || exit 8',
-    'if [ -e "$final" ] || [ -L "$final" ]; then exit 3; fi',
-    'mv -T -- "$d" "$final" || exit 9',
-    'd=""',
-    `printf '%s\\0' "$final"`,
-  ].join('\n');
-  const result = await target.run(script, { stdinFile: bundlePath });
-  const [hostSha] = nulFields(result.stdout);
-  const stderr = result.stderr.trim().split('\n').slice(-3).join(' ');
-  switch (result.exitCode) {
-    case 0:
-      return release;
-    case 3:
-      throw releaseExistsError(`${release} on ${target.description}`);
-    case 4:
-      return step.fail(
-        'Unpack',
-        `SHA-256 on ${target.description} is ${hostSha ?? '?'}, not ${sha256}: the upload was changed on the way; it was deleted and nothing was unpacked`,
-        started,
-      );
-    default:
-      return step.fail(
-        'Unpack',
-        `unpacking into ${release} on ${target.description} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderr || 'no output'}; nothing was left behind`,
-        started,
-      );
+  config: VerifyConfig,
+  judge: (read: BundleRead) => void,
+) {
+  let verdict: unknown;
+  const spooled = await spoolCanonical(
+    bundlePath,
+    config.maxSize,
+    (read) => {
+      try {
+        judge(read);
+        return true;
+      } catch (error) {
+        verdict = error;
+        return false;
+      }
+    },
+    config.signal,
+  );
+  try {
+    if (verdict !== undefined) throw verdict;
+    return await unpackRemote(
+      target,
+      { file: spooled.file!, sha256: spooled.sha256!, read: spooled.read },
+      extractTo,
+      name,
+    );
+  } finally {
+    await rm(spooled.dir, { recursive: true, force: true });
   }
 }

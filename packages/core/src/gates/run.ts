@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
 import { jsonMismatches } from '../http/expectations.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { tally, type CheckResult } from '../report/result.js';
 import { countingTarget, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';

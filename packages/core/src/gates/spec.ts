@@ -1,8 +1,9 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { DURATION_HINT, parseDuration } from '../inputs/duration.js';
-import { parseBoolean, parseList } from '../inputs/lists.js';
+import { DURATION_HINT, parseDuration } from '../units/duration.js';
+import { parseBoolean, parseList } from '../units/lists.js';
+import { didYouMean } from '../units/suggest.js';
 import { parseJsonAssertion, type JsonAssertion } from '../http/expectations.js';
 import { GATE_KINDS, gate, releasePath, type Gate, type GateKind } from './model.js';
 
@@ -297,7 +298,7 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
       problems.at(
         item,
         kinds.length === 0
-          ? `unknown gate kind${unknown.length ? ` "${unknown[0]}"` : ''}; ${kindsHint}`
+          ? `unknown gate kind${unknown.length ? ` "${unknown[0]}"` : ''}; ${kindsHint}${unknown.length ? didYouMean(unknown[0]!, GATE_KINDS) : ''}`
           : `one gate has several kinds (${kinds.join(', ')}); write one list item per gate`,
       );
       continue;
@@ -314,7 +315,7 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
           for (const key of issue.keys) {
             fail(
               [...issue.path, key],
-              `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`,
+              `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}${didYouMean(String(key), keysHere)}`,
             );
           }
         } else {

@@ -1,3 +1,3 @@
-/** The retry loop of health-retry and its configuration. */
-export { displayUrl, waitAfter, worstCaseMs, type Backoff, type HealthConfig, type SloConfig } from './config.js';
-export { runHealthCheck, type AttemptRecord, type EndpointReport, type HealthOutcome, type SloReport } from './run.js';
+/** health-retry's domain: its configuration and the retry loop. */
+export * from './config.js';
+export * from './run.js';

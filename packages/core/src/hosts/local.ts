@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { createReadStream } from 'node:fs';
 import type { CommandResult, RunOptions, Target } from './target.js';
@@ -14,24 +14,86 @@ export class LocalTarget implements Target {
   async close(): Promise<void> {}
 }
 
+/**
+ * After the command's own process exits, output still held open by its background children (`nohup worker &`) is
+ * read for this long, then no longer waited for: a command's life ends with its shell, not with its daemons.
+ */
+export const EXIT_GRACE_MS = 500;
+
+export interface ProcessOptions extends RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A line on stderr that means "the remote command exited with <code>" (`<marker> <code>`), for an ssh client whose
+   * session stays open while a remote background child holds its output: treated as the exit, and removed.
+   */
+  exitMarker?: string;
+}
+
+/** Output kept in memory: everything, or only the last `limit` bytes. */
+class Output {
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  constructor(private readonly limit = Infinity) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes > 2 * this.limit) {
+      const all = Buffer.concat(this.chunks);
+      this.chunks = [all.subarray(all.length - this.limit)];
+      this.bytes = this.limit;
+    }
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
+}
+
+const NOT_STARTED: CommandResult = {
+  exitCode: 130,
+  stdout: '',
+  stderr: 'not started: cancelled',
+  timedOut: false,
+  cancelled: true,
+  durationMs: 0,
+};
+
+/** Kills the process group of `child` (detached, so its own group), or the child alone when that fails. */
+function groupKiller(child: ChildProcess) {
+  return (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      child.kill(signal);
+    }
+  };
+}
+
+/** Feeds the child's stdin from a file, a stream or a string; a file that cannot be read is reported. */
+function feedStdin(child: ChildProcess, options: RunOptions, onReadError: (error: Error) => void): void {
+  child.stdin!.on('error', () => {}); // a command that does not read stdin may close it early
+  if (options.stdinFile !== undefined) {
+    const source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
+    source.on('error', (error) => {
+      child.stdin!.destroy();
+      onReadError(error);
+    });
+    source.pipe(child.stdin!);
+    // A command that stops reading early (exits, closes stdin) leaves the file half read: close it with the command.
+    child.on('close', () => source.destroy());
+  } else if (typeof options.stdin === 'object') options.stdin.pipe(child.stdin!);
+  else child.stdin!.end(options.stdin ?? '');
+}
+
 /** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout or on abort. */
 // eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-17 owns how hooks run (process groups, bounded output)
 export function runProcess(
   command: string,
   args: readonly string[],
-  options: RunOptions & { env?: NodeJS.ProcessEnv } = {},
+  options: ProcessOptions = {},
 ): Promise<CommandResult> {
   const started = performance.now();
-  if (options.signal?.aborted) {
-    return Promise.resolve({
-      exitCode: 130,
-      stdout: '',
-      stderr: 'not started: cancelled',
-      timedOut: false,
-      cancelled: true,
-      durationMs: 0,
-    });
-  }
+  if (options.signal?.aborted) return Promise.resolve({ ...NOT_STARTED });
   // eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-17 owns how hooks run
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -40,80 +102,85 @@ export function runProcess(
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let timedOut = false;
-    let cancelled = false;
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        child.kill(signal);
-      }
-    };
-    let hardKill: NodeJS.Timeout | undefined;
+    const stdout = new Output(options.outputTailBytes);
+    const stderr = new Output(options.outputTailBytes);
+    const state = { timedOut: false, cancelled: false, readError: undefined as Error | undefined, done: false };
+    const killGroup = groupKiller(child);
+    const timers: (NodeJS.Timeout | undefined)[] = [];
     const onAbort = () => {
-      cancelled = true;
+      state.cancelled = true;
       killGroup('SIGTERM');
-      hardKill = setTimeout(() => killGroup('SIGKILL'), 2000);
-      hardKill.unref();
+      timers.push(setTimeout(() => killGroup('SIGKILL'), 2000).unref());
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            killGroup('SIGKILL');
-          }, options.timeoutMs);
+    if (options.timeoutMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          state.timedOut = true;
+          killGroup('SIGKILL');
+        }, options.timeoutMs),
+      );
+    let markedExit: number | undefined;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (state.done) return;
+      state.done = true;
+      timers.forEach((timer) => clearTimeout(timer));
+      options.signal?.removeEventListener('abort', onAbort);
+      if (state.readError) return reject(state.readError);
+      resolve({
+        exitCode: markedExit ?? code ?? (signal ? 128 + 9 : 1),
+        stdout: stdout.text(),
+        stderr: withoutMarker(stderr.text(), options.exitMarker),
+        timedOut: state.timedOut,
+        ...(state.cancelled ? { cancelled: true } : {}),
+        durationMs: performance.now() - started,
+      });
+    };
+    // The command's own process ended: its output is read a little longer, then the pipes are let go.
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
+      timers.push(
+        setTimeout(
+          () => {
+            child.stdout!.destroy();
+            child.stderr!.destroy();
+            if (options.exitMarker !== undefined) killGroup('SIGKILL'); // the ssh client of a session held open
+            finish(code, signal);
+          },
+          state.cancelled ? 200 : EXIT_GRACE_MS,
+        ).unref(),
+      );
+    };
     const decoder = options.onStdout ? new StringDecoder('utf8') : undefined;
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       stdout.push(chunk);
       if (decoder) options.onStdout!(decoder.write(chunk));
     });
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.stdin.on('error', () => {}); // a command that does not read stdin may close it early
-    let readError: Error | undefined;
-    let source: ReturnType<typeof createReadStream> | undefined;
-    if (options.stdinFile !== undefined) {
-      source = createReadStream(options.stdinFile, { highWaterMark: 1024 * 1024 });
-      source.on('error', (error) => {
-        readError = error;
-        child.stdin.destroy();
-        killGroup('SIGKILL');
-      });
-      source.pipe(child.stdin);
-      // A command that stops reading early (exits, closes stdin) leaves the file half read: close it with the command.
-      child.on('close', () => source?.destroy());
-    } else if (typeof options.stdin === 'object') options.stdin.pipe(child.stdin);
-    else child.stdin.end(options.stdin ?? '');
-    const settle = () => {
-      clearTimeout(timer);
-      clearTimeout(hardKill);
-      options.signal?.removeEventListener('abort', onAbort);
-    };
+    let recent = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      if (options.exitMarker === undefined || markedExit !== undefined) return;
+      recent = (recent + chunk.toString('latin1')).slice(-512);
+      const match = new RegExp(`${options.exitMarker} (\\d+)\n`).exec(recent);
+      if (match) {
+        markedExit = Number(match[1]);
+        exited(markedExit, null);
+      }
+    });
+    feedStdin(child, options, (error) => {
+      state.readError = error;
+      killGroup('SIGKILL');
+    });
     child.on('error', (error) => {
-      settle();
+      state.done = true;
+      timers.forEach((timer) => clearTimeout(timer));
       reject(error);
     });
-    // A cancelled ssh client may have passed its pipes to the master connection, so they need not close: end at exit.
-    child.on('exit', (code, signal) => {
-      if (cancelled) setTimeout(() => child.emit('close', code, signal), 200).unref();
-    });
-    let done = false;
-    child.on('close', (code, signal) => {
-      if (done) return;
-      done = true;
-      settle();
-      if (readError) return reject(readError);
-      resolve({
-        exitCode: code ?? (signal ? 128 + 9 : 1),
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-        timedOut,
-        ...(cancelled ? { cancelled } : {}),
-        durationMs: performance.now() - started,
-      });
-    });
+    child.on('exit', exited);
+    child.on('close', finish);
   });
+}
+
+/** stderr without the exit marker line. */
+function withoutMarker(text: string, marker: string | undefined): string {
+  return marker === undefined ? text : text.replace(new RegExp(`\\n?${marker} \\d+\\n`), '');
 }

@@ -47,8 +47,8 @@ export class SshTarget implements Target {
   }
 
   /** Writes the key files and connects once, so a wrong host key or key fails here with a clear message. */
-  static async open(spec: SshTargetSpec): Promise<SshTarget> {
-    const base = process.env.RUNNER_TEMP || tmpdir();
+  static async open(spec: SshTargetSpec, tempDir?: string): Promise<SshTarget> {
+    const base = tempDir || process.env.RUNNER_TEMP || tmpdir();
     const dir = await mkdtemp(join(base, 'dg-ssh-'));
     let forget = onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
     try {
@@ -147,7 +147,11 @@ export class SshTarget implements Target {
   async run(script: string, options: RunOptions = {}): Promise<CommandResult> {
     if (this.closed) throw new Error(`${this.description} is closed`);
     // The remote user's shell gets one command line; every part of it is quoted here.
-    let remote = `sh -c ${shellQuote(script)}`;
+    // The exit of the remote shell is reported on stderr: sshd keeps the session open while a background child of
+    // the script (`nohup worker &`) holds its output, so the client's own exit cannot tell when the script ended.
+    const marker = `@@dg-exit-${randomBytes(8).toString('hex')}`;
+    const reported = `sh -c ${shellQuote(script)}; s=$?; printf '\\n${marker} %d\\n' "$s" >&2; exit "$s"`;
+    let remote = `sh -c ${shellQuote(reported)}`;
     if (options.timeoutMs !== undefined) {
       // Killing the local ssh client does not stop the remote command, so the host enforces the timeout too.
       const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
@@ -199,6 +203,8 @@ export class SshTarget implements Target {
         onStdout: options.onStdout,
         stdinFile: options.stdinFile,
         timeoutMs: options.timeoutMs,
+        outputTailBytes: options.outputTailBytes,
+        exitMarker: marker,
         signal: pidFile ? local.signal : undefined,
         env,
       });

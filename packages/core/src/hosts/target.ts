@@ -32,6 +32,11 @@ export interface RunOptions {
    */
   stdinFile?: string;
   /**
+   * Keep only the last this many bytes of stdout and of stderr in memory (a hook's output is logged by its tail);
+   * default: all of it (scripts whose output is parsed).
+   */
+  outputTailBytes?: number;
+  /**
    * Stops the command when aborted: its whole process group on this machine, and over SSH the remote command's
    * process group on the host too (not just the local client). The result then has `cancelled: true`.
    */

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { InputError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parseReportDocument, REPORT_VERSION, type ReportDocument } from '../report/document.js';
 
@@ -16,14 +16,14 @@ export interface ReportFile {
 /** Every `*.json` under a directory (sub-directories too, as download-artifact leaves them), sorted by path. */
 async function jsonFilesUnder(dir: string): Promise<string[]> {
   const missing = (why: string) =>
-    new InputError(
-      'reports-dir',
+    new ArgumentError(
+      'reportsDir',
       `${dir} ${why}; give the directory the reports were downloaded to (download-artifact's path), e.g. reports`,
     );
   try {
     if (!(await stat(dir)).isDirectory()) throw missing('is not a directory');
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    if (error instanceof ArgumentError) throw error;
     throw missing(`does not exist (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -64,8 +64,8 @@ export async function readReports(
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      throw new InputError(
-        named ? 'reports' : 'reports-dir',
+      throw new ArgumentError(
+        named ? 'reports' : 'reportsDir',
         `cannot read the report ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path an action's report output named`,
       );
     }
@@ -78,7 +78,7 @@ export async function readReports(
       problem = 'not JSON';
     }
     if (problem !== undefined) {
-      if (named) throw new InputError('reports', `${file} is ${problem}; give the report outputs of the actions`);
+      if (named) throw new ArgumentError('reports', `${file} is ${problem}; give the report outputs of the actions`);
       logger.warning(`Skipped ${shown}: ${problem}`);
       continue;
     }

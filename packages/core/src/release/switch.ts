@@ -2,9 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
+import { nameGlob } from '../units/glob.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
+
+/** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
+const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
 
 /**
  * Release layout on the target:
@@ -48,37 +52,9 @@ export const DEFAULT_RELEASE_PATTERN =
   '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
 export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
 
-/**
- * A shell-style glob for one directory name as a RegExp: `*` any run of characters, `?` one, `[…]` a class
- * (`[!…]` or `[^…]` negated, ranges like `0-9`); everything else literal. Undefined for an unclosed `[`.
- */
-export function globToRegExp(glob: string): RegExp | undefined {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') out += '.*';
-    else if (c === '?') out += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) return undefined;
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`, 's');
-}
-
 /** The names under releases/ that are releases by the pattern (dot-names never are, as with a shell glob). */
 export function matchingReleases(names: readonly string[], pattern: string = DEFAULT_RELEASE_PATTERN): string[] {
-  const regexp = globToRegExp(pattern);
-  if (!regexp)
-    throw new ArgumentError(
-      'releasePattern',
-      `"${pattern}" is not a glob (an unclosed "["); e.g. ${DEFAULT_RELEASE_PATTERN}`,
-    );
+  const regexp = nameGlob(pattern);
   return names.filter((name) => !name.startsWith('.') && regexp.test(name));
 }
 
@@ -507,6 +483,7 @@ async function switchLocked(
       const result = await target.run(`${env}\n${command}`, {
         cwd: releaseDir,
         timeoutMs: config.hookTimeoutMs,
+        outputTailBytes: HOOK_OUTPUT_TAIL_BYTES,
         signal,
       });
       for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))

@@ -13,7 +13,8 @@ export const REPORT_VERSION = 1;
 
 /**
  * What part of a deploy a report is evidence of, in the order a deploy runs them; the ledger orders reports by it.
- * `rollback` is a switch back to the previous release (release-switch `mode: rollback`).
+ * `rollback` is a switch back to the previous release (release-switch `mode: rollback`); `record` the environment's
+ * deployment record on GitHub (deployment-record).
  */
 export const REPORT_STAGES = [
   'pack',
@@ -27,6 +28,7 @@ export const REPORT_STAGES = [
   'smoke',
   'egress',
   'rollback',
+  'record',
   'audit',
   'ledger',
 ] as const;

@@ -1,12 +1,5 @@
-/** Ordered rollouts of several services (release-services): run, report facts, the summary table. */
-export { renderRolloutTable } from './markdown.js';
-export { rolloutReportFacts } from './report.js';
-export {
-  ROLLBACK_BUDGET_MS,
-  rollbackOrderOf,
-  rolloutServices,
-  type RolloutConfig,
-  type RolloutOutcome,
-  type ServiceRecord,
-  type ServiceSpec,
-} from './run.js';
+/** release-services' domain: ordered rollout of several services, the coordinated rollback and its table. */
+export * from './markdown.js';
+export * from './run.js';
+export * from './services.js';
+export * from './report.js';

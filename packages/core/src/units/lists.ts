@@ -31,3 +31,6 @@ export function parseBoolean(text: string): boolean | undefined {
   if (FALSE.has(value)) return false;
   return undefined;
 }
+
+/** What a line parser returns: the value, or the problem with that line (which should quote it). */
+export type LineResult<T> = { value: T } | { problem: string };

@@ -1,0 +1,129 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { BLOCK, FIELD, TYPE_FLAG, headerChecksum, paxRecord, type EntryType } from './tar-format.js';
+
+/**
+ * Writes plain archives: one ustar header per entry (magic `ustar\0`, version `00`), the prefix field only where a
+ * path splits cleanly at a `/`, a PAX header only for a path, link or size ustar cannot hold; no owner, group or
+ * user names, and the mode the caller gives. pack-bundle writes its bundles with it, and verify-bundle-sha the
+ * canonical archive a host unpacks, so what either emits is the small subset of tar the strict reader accepts.
+ */
+export interface HeaderFields {
+  path: string;
+  type: EntryType;
+  mode: number;
+  size: number;
+  /** Seconds since the epoch (whole). */
+  mtime: number;
+  linkpath?: string;
+}
+
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+
+function put(block: Buffer, [offset, length]: readonly [number, number], value: Buffer | string): void {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  if (bytes.length > length) throw new Error(`tar field at ${offset} overflows (${bytes.length} > ${length})`);
+  bytes.copy(block, offset);
+}
+
+function octal(value: number, length: number): string {
+  return value.toString(8).padStart(length - 1, '0');
+}
+
+/** `[prefix, name]` for a path ustar can hold, else undefined. */
+function ustarName(path: string): [string, string] | undefined {
+  const bytes = Buffer.byteLength(path);
+  if (bytes <= 100) return ['', path];
+  for (let cut = path.indexOf('/'); cut > 0; cut = path.indexOf('/', cut + 1)) {
+    const prefix = path.slice(0, cut);
+    const name = path.slice(cut + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name !== '') return [prefix, name];
+  }
+  return undefined;
+}
+
+function ustarHeader(fields: HeaderFields, typeFlag: string, name: [string, string], linkname: string): Buffer {
+  const block = Buffer.alloc(BLOCK);
+  put(block, FIELD.name, name[1]);
+  put(block, FIELD.mode, octal(fields.mode, 8));
+  put(block, FIELD.uid, octal(0, 8));
+  put(block, FIELD.gid, octal(0, 8));
+  put(block, FIELD.size, octal(fields.size > MAX_OCTAL_SIZE ? 0 : fields.size, 12));
+  put(block, FIELD.mtime, octal(Math.max(0, Math.min(fields.mtime, MAX_OCTAL_SIZE)), 12));
+  put(block, FIELD.type, typeFlag);
+  put(block, FIELD.linkname, linkname);
+  put(block, FIELD.magic, 'ustar\0');
+  put(block, FIELD.version, '00');
+  put(block, FIELD.prefix, name[0]);
+  put(block, FIELD.checksum, `${octal(headerChecksum(block), 7)}\0`);
+  return block;
+}
+
+function padding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+/** The header block(s) of one entry: a PAX header first when ustar cannot hold the path, link text or size. */
+export function encodeHeader(fields: HeaderFields): Buffer {
+  const path = fields.type === 'dir' ? `${fields.path}/` : fields.path;
+  const records: Buffer[] = [];
+  let name = ustarName(path);
+  if (!name) {
+    records.push(paxRecord('path', path));
+    name = ['', 'PaxHeader'];
+  }
+  let linkname = fields.linkpath ?? '';
+  if (Buffer.byteLength(linkname) > 100) {
+    records.push(paxRecord('linkpath', linkname));
+    linkname = '';
+  }
+  if (fields.size > MAX_OCTAL_SIZE) records.push(paxRecord('size', String(fields.size)));
+  const header = ustarHeader(fields, TYPE_FLAG[fields.type], name, linkname);
+  if (records.length === 0) return header;
+  const data = Buffer.concat(records);
+  const pax = ustarHeader(
+    { path: '', type: 'file', mode: 0o644, size: data.length, mtime: fields.mtime },
+    'x',
+    ['', 'PaxHeader'],
+    '',
+  );
+  return Buffer.concat([pax, data, padding(data.length), header]);
+}
+
+/** Writes entries to a stream, honouring its back-pressure. */
+export class TarWriter {
+  private bytes = 0;
+  constructor(private readonly out: Writable) {}
+
+  /** Bytes written so far. */
+  get written(): number {
+    return this.bytes;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.bytes += chunk.length;
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
+
+  /** An entry's header; a file's body follows with write() and then pad(size). */
+  header(fields: HeaderFields): Promise<void> {
+    return this.write(encodeHeader(fields));
+  }
+
+  async pad(size: number): Promise<void> {
+    if (size % BLOCK !== 0) await this.write(padding(size));
+  }
+
+  /** A whole small file. */
+  async file(fields: Omit<HeaderFields, 'type' | 'size'>, body: Buffer): Promise<void> {
+    await this.header({ ...fields, type: 'file', size: body.length });
+    await this.write(body);
+    await this.pad(body.length);
+  }
+
+  /** The end-of-archive marker (two zero blocks); the stream is ended too. */
+  async end(): Promise<void> {
+    await this.write(Buffer.alloc(2 * BLOCK));
+    this.out.end();
+  }
+}
