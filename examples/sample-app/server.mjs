@@ -18,7 +18,9 @@ const server = createServer((req, res) => {
   };
   if (req.url === '/health' || req.url === '/api/health-check') {
     if (req.headers.authorization !== `Bearer ${token}`) return send(401, { status: 'unauthorized' });
-    return ++calls <= 2 ? send(503, { status: 'warming-up' }) : send(200, { status: 'ok', version: '1.3.0', checks: { db: 'up' } });
+    return ++calls <= 2
+      ? send(503, { status: 'warming-up' })
+      : send(200, { status: 'ok', version: '1.3.0', checks: { db: 'up' } });
   }
   if (req.url === '/healthcheck.php') return send(200, 'OK', 'text/plain');
   if (req.url === '/build/manifest.json') return send(200, manifest);

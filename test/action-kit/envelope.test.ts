@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { ArgumentError, UserError } from '#core/errors.js';
 import { integer, optional, required } from '#action-kit/inputs.js';
+import { parseReportDocument } from '#core/report/document.js';
 import { FakeRunner } from '../support/fake-runner.js';
 
 /** defineAction, run in-process through a FakeRunner: the one envelope every action relies on. */
@@ -21,7 +22,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const inputs = { name: required(), count: integer({ min: 1 }), token: optional(), key: optional() };
+const inputs = {
+  name: required(),
+  count: integer({ min: 1 }),
+  token: optional(),
+  key: optional(),
+  'report-path': optional(),
+};
 const outputs = z.object({ greeting: outputValue(), count: outputValue().optional() });
 
 function action(
@@ -30,6 +37,7 @@ function action(
 ) {
   return defineAction({
     name: 'probe',
+    stage: 'health',
     inputs,
     secrets: { token: 'value', key: 'multiline' },
     argumentInputs: { who: 'name' },
@@ -42,7 +50,7 @@ function action(
 const passing = action(async (input, context) => ({
   title: 'Probe',
   results: [{ name: 'hello', status: 'pass', detail: `hello ${input.name} with ${input.token}`, durationMs: 1 }],
-  report: { path: join(dir, 'report.json'), document: { token: input.token } },
+  report: { release: 'releases/20251102_154900-f0959baf', details: { token: input.token } },
   outputs: { greeting: `hi ${input.name}`, count: String(input.count) },
   verdict: `greeted ${context.action}`,
 }));
@@ -65,10 +73,11 @@ describe('defineAction', () => {
     expect(runner.log[0]).toBe('group: probe');
     expect(runner.log).toContain('info: ✅ hello: hello ada with *** (1 ms)');
     expect(runner.log.at(-1)).toBe('info: greeted probe');
-    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
-    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toContain('"token": "***"');
+    const reportFile = join(dir, 'deploy-gates', 'probe-report.json');
+    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2', report: reportFile });
+    expect(readFileSync(reportFile, 'utf8')).toContain('"token": "***"');
     expect(runner.summaryText).toContain('Probe: 1/1 PASSED');
-    expect(runner.summaryText).toContain(`| Report | ${join(dir, 'report.json')} |`);
+    expect(runner.summaryText).toContain(`| Report | ${reportFile} |`);
     expect(runner.summaryText).not.toContain('Tk-123456');
   });
 
@@ -97,7 +106,7 @@ describe('defineAction', () => {
     // One annotation: the failure, then each failed check it does not already tell; outputs are still written.
     expect(failing.failed).toBe('Probe failed: the whole story\none: broke');
     expect(failing.log.filter((line) => line.startsWith('error:'))).toEqual([]);
-    expect(failing.outputs).toEqual({ greeting: 'hi' });
+    expect(failing.outputs).toEqual({ greeting: 'hi', report: expect.stringMatching(/probe-report\.json$/) });
 
     const userError = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => {
@@ -130,7 +139,7 @@ describe('defineAction', () => {
     expect(runner.log.filter((line) => line.startsWith('warning:'))).toEqual([
       expect.stringContaining(`No job summary was written (GITHUB_STEP_SUMMARY=${join(dir, 'gone', 'summary')})`),
     ]);
-    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2' });
+    expect(runner.outputs).toEqual({ greeting: 'hi ada', count: '2', report: expect.any(String) });
     expect(runner.log.at(-1)).toBe('info: greeted probe');
   });
 
@@ -189,7 +198,7 @@ describe('defineAction', () => {
     expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);
     expect(lines).toContain('> ::warning title=x::pwned');
     expect(lines).toContain('>   ##[error]old style');
-    expect(runner.outputs).toEqual({ greeting: 'hi' });
+    expect(runner.outputs).toEqual({ greeting: 'hi', report: expect.any(String) });
 
     const multiline = new FakeRunner({ name: 'ada', count: '1' });
     await action(async () => ({
@@ -206,7 +215,7 @@ describe('defineAction', () => {
     const runner = new FakeRunner({ name: 'ada', count: '2', token });
     await passing.run(runner);
     expect(runner.summaryText).toContain('hello ada with \\*\\*\\*');
-    const report = readFileSync(join(dir, 'report.json'), 'utf8');
+    const report = readFileSync(join(dir, 'deploy-gates', 'probe-report.json'), 'utf8');
     expect(report).toContain('"token": "***"');
     for (const text of [runner.summaryText, report]) expect(text).not.toContain('Tk');
   });
@@ -221,6 +230,7 @@ describe('defineAction', () => {
   it('runs pre, then main, then post from one bundle, each with the state the earlier phases saved', async () => {
     const phased = defineAction({
       name: 'probe',
+      stage: 'egress',
       inputs,
       outputs,
       pre: async (_input, context) => (
@@ -268,5 +278,77 @@ describe('defineAction', () => {
     await withPost.run(post);
     expect(post.log[0]).toBe('group: probe (post)');
     expect(post.log.at(-1)).toBe('info: post stops 4242');
+  });
+  it('writes one versioned report document for every action: stage, verdict, whole milliseconds, the runner facts', async () => {
+    Object.assign(process.env, {
+      GITHUB_REPOSITORY: 'octo-org/app',
+      GITHUB_RUN_ID: '4242',
+      GITHUB_RUN_ATTEMPT: '2',
+      GITHUB_JOB: 'deploy',
+      GITHUB_ACTION: 'health',
+    });
+    const runner = new FakeRunner({ name: 'ada', count: '1', 'report-path': 'out/health.json' });
+    process.env.GITHUB_WORKSPACE = dir;
+    await action(async () => ({
+      title: 'Probe',
+      results: [
+        { name: 'one', status: 'pass', detail: 'ok', durationMs: 12.590203000000002 },
+        { name: 'two', status: 'fail', detail: 'HTTP 500', durationMs: 0.4 },
+      ],
+      report: { release: '/srv/app/releases/20251102_154900-f0959baf/', sha: 'F0959BAF', details: { attempts: 3 } },
+      outputs: { greeting: 'hi' },
+    })).run(runner);
+    // A relative report-path is the workspace's; its path is the `report` output, even of a step with failed checks.
+    const file = join(dir, 'out', 'health.json');
+    expect(runner.outputs.report).toBe(file);
+    const document = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(parseReportDocument(document).success).toBe(true);
+    expect(document).toMatchObject({
+      version: 1,
+      action: 'probe',
+      stage: 'health',
+      ok: false,
+      release: '20251102_154900-f0959baf',
+      sha: 'f0959baf',
+      bundleSha256: null,
+      rolledBack: false,
+      run: { repository: 'octo-org/app', id: '4242', attempt: 2, job: 'deploy', step: 'health' },
+      results: [
+        { name: 'one', status: 'pass', detail: 'ok', durationMs: 13 },
+        { name: 'two', status: 'fail', detail: 'HTTP 500', durationMs: 0 },
+      ],
+      details: { attempts: 3 },
+    });
+    expect(Number.isInteger(document.durationMs)).toBe(true);
+    expect(Date.parse(document.startedAt as string)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('a returned failure makes the report not ok; outside a runner the run facts are null', async () => {
+    for (const name of ['GITHUB_RUN_ID', 'GITHUB_RUN_ATTEMPT', 'GITHUB_JOB', 'GITHUB_ACTION', 'GITHUB_REPOSITORY'])
+      delete process.env[name];
+    const runner = new FakeRunner({ name: 'ada', count: '1' });
+    await action(async () => ({ title: 'Probe', results: [], failure: 'nothing answered' })).run(runner);
+    expect(runner.failed).toBe('nothing answered');
+    const document = JSON.parse(readFileSync(runner.outputs.report!, 'utf8')) as Record<string, unknown>;
+    expect(document).toMatchObject({
+      ok: false,
+      stage: 'health',
+      release: null,
+      details: {},
+      run: { repository: null, id: null, attempt: null, job: null, step: null },
+    });
+  });
+
+  it('with a post step, main writes no report unless it returns one; post writes it', async () => {
+    const withPost = action(async () => ({ title: 'Main', results: [] }), {
+      post: async () => ({ title: 'Post', results: [], report: { details: { violations: [] } } }),
+    });
+    const main = new FakeRunner({ name: 'ada', count: '1' });
+    await withPost.run(main);
+    expect(main.outputs).toEqual({});
+    const post = new FakeRunner({ name: 'ada', count: '1' }, main.savedState);
+    await withPost.run(post);
+    const document = JSON.parse(readFileSync(post.outputs.report!, 'utf8')) as Record<string, unknown>;
+    expect(document).toMatchObject({ ok: true, details: { violations: [] } });
   });
 });

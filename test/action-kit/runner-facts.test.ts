@@ -36,6 +36,7 @@ async function contextOf(shape: Record<string, z.ZodType<unknown, string>>, inpu
   const runner = new FakeRunner(inputs);
   await defineAction({
     name: 'probe',
+    stage: 'health',
     inputs: shape,
     secrets: { 'github-token': 'value' },
     outputs: z.object({}),

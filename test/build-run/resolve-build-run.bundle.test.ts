@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GitHubDouble } from '../support/github-double/index.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 
@@ -78,6 +80,14 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
       'artifact-size': '52428',
       'artifact-digest': DIGEST,
       'artifact-expires-at': '2026-12-23T08:35:00Z',
+      report: join(result.runnerTemp, 'deploy-gates/resolve-build-run-report.json'),
+    });
+    expect(JSON.parse(readFileSync(result.outputs.report!, 'utf8'))).toMatchObject({
+      action: 'resolve-build-run',
+      stage: 'resolve',
+      ok: true,
+      sha: SHA.toLowerCase(),
+      details: { run: { id: 813 } },
     });
     expect(result.summary).toContain('Build run: 3/3 PASSED');
     expect(result.summary).toContain(DIGEST);
@@ -121,7 +131,7 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     double.inject({ kind: 'forbidden', permission: 'deployments=read' }, { times: 1, match: /\/deployments$/ });
     const result = await step({ workflow: 'build-artifacts.yml', 'require-environment': 'staging' });
     expect(result.exitCode).not.toBe(0);
-    expect(result.outputs).toEqual({});
+    expect(result.outputs).toEqual({ report: expect.stringMatching(/resolve-build-run-report\.json$/) }); // no run id
     expect(result.log).toContain('::error::The token may not read deployments of environment "staging" in octo/app');
     expect(result.summary).toContain('Build run: FAILED (2/3 passed, 1 failed)');
     // Backticks are escaped in the summary (shown, not a code span).
@@ -135,7 +145,7 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(result.exitCode).not.toBe(0);
     expect(result.log).toContain('::error::Workflow "Build Artifacts" is ambiguous in octo/app: build-artifacts.yml');
     expect(result.log).toContain('legacy.yml');
-    expect(result.outputs).toEqual({});
+    expect(result.outputs).toEqual({ report: expect.stringMatching(/resolve-build-run-report\.json$/) }); // no run id
     expect(result.summary).toContain('FAILED');
   });
 

@@ -67,6 +67,7 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       sha256,
       size: String(readFileSync(bundlePath).length),
       files: '5',
+      report: expect.stringMatching(/pack-bundle-report\.json$/),
     });
     expect(second.outputs.sha256).toBe(sha256);
     expect(readFileSync(join(root, 'out-2', `${NAME}.tar.gz`)).equals(readFileSync(bundlePath))).toBe(true);
@@ -172,7 +173,8 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       { GITHUB_SHA: SHA },
     );
     expect(mismatch.exitCode).not.toBe(0);
-    expect(mismatch.outputs).toEqual({});
+    // No output but the report's path: the failed step's evidence.
+    expect(mismatch.outputs).toEqual({ report: expect.stringMatching(/verify-bundle-sha-report\.json$/) });
     expect(mismatch.stdout).toContain(
       `::error::SHA-256 mismatch for ${NAME}.tar.gz: expected ${wrong} (expected-sha256), got ${sha256}; nothing was unpacked`,
     );

@@ -136,7 +136,8 @@ export class Job {
     complete: boolean;
     'pre-existing': Record<string, unknown>[];
   } {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    // The report document (deploy-gates report v1); the sentinel's own report is its details.
+    return JSON.parse(readFileSync(path, 'utf8')).details;
   }
 
   cleanup(): void {

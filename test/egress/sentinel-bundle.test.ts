@@ -320,7 +320,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
       expect(cli.status).toBe(1);
       expect(cli.stdout).toContain('▸ Run');
       expect(cli.stdout).toContain('198.18.2.2:443/tcp');
-      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).violations).toEqual([
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).details.violations).toEqual([
         expect.objectContaining({ address: outside4, port: 443, count: 1 }),
       ]);
       expect(parseArgs(['egress-sentinel', '--mode', 'block', '--', 'make', '--test']).command).toEqual([

@@ -89,12 +89,9 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
     const report = await readFile(run.outputs.report!, 'utf8');
     expect(JSON.parse(report)).toMatchObject({
       action: 'pre-switch-gates',
-      layer: 'staging',
-      target: 'local',
-      releaseDir: release,
-      passed: 15,
-      failed: 1,
-      total: 16,
+      stage: 'gates',
+      ok: false,
+      details: { layer: 'staging', target: 'local', releaseDir: release, passed: 15, failed: 1, total: 16 },
     });
     expect(run.log).toContain(`::add-mask::${SECRET}`);
     for (const text of [visible(run.log), run.summary, report, JSON.stringify(run.outputs)])
@@ -178,11 +175,8 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
       const report = await readFile(run.outputs.report!, 'utf8');
       expect(JSON.parse(report)).toMatchObject({
         action: 'pre-switch-gates',
-        target: sshd.address,
-        releaseDir: release,
-        passed: 12,
-        failed: 0,
-        roundTrips: 2,
+        ok: true,
+        details: { target: sshd.address, releaseDir: release, passed: 12, failed: 0, roundTrips: 2 },
       });
       expect(run.summary).toContain('| Round trips | 2 |');
       const keyLines = sshd.privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));

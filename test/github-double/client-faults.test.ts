@@ -104,17 +104,15 @@ describe('GitHub client: timeouts, connections, response checks and size', () =>
   });
 
   it('fails the step when an earlier attempt cannot be read in time, instead of taking it as not successful', async () => {
-    double
-      .repo('octo/app')
-      .runs.push({
-        id: 900,
-        workflowId: 101,
-        headSha: SHA,
-        runNumber: 900,
-        runAttempt: 2,
-        conclusion: 'failure',
-        previousAttempts: [{ conclusion: 'success' }],
-      });
+    double.repo('octo/app').runs.push({
+      id: 900,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 900,
+      runAttempt: 2,
+      conclusion: 'failure',
+      previousAttempts: [{ conclusion: 'success' }],
+    });
     double.inject({ kind: 'slow', delayMs: 10_000 }, { match: /\/attempts\/1$/ });
     const query = {
       ...REPO,

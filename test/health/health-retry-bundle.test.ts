@@ -64,13 +64,22 @@ describe('dist/health-retry run the way the runner runs it', () => {
       report: expect.stringContaining(fixed.runnerTemp),
     });
     const report = JSON.parse(readFileSync(fixed.outputs.report!, 'utf8'));
-    expect(report).toEqual(expect.objectContaining({ action: 'health-retry', healthy: true, attemptsUsed: 1 }));
-    expect(report.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
+    expect(report).toMatchObject({
+      version: 1,
+      action: 'health-retry',
+      stage: 'health',
+      ok: true,
+      details: { healthy: true, attemptsUsed: 1 },
+    });
+    expect(report.details.endpoints.map((e: { url: string; healthy: boolean }) => [e.url, e.healthy])).toEqual([
       [`${app.url}/health`, true],
       [`${app.url}/api/health-check`, true],
     ]);
     expect(fixed.summary).toContain('### ✅ Health checks: 2/2 PASSED');
-    expect(fixed.summary).toContain(`| ${app.url}/health | ✅ pass | HTTP 200, ok after 1 attempt |`);
+    // URLs in the summary are text, not links GitHub would make (a zero-width space after the scheme's `:`).
+    expect(fixed.summary).toContain(
+      `| ${app.url.replace('://', ':&#8203;//')}/health | ✅ pass | HTTP 200, ok after 1 attempt |`,
+    );
   });
 
   it('fails with an error annotation naming the endpoint and the last reason', async () => {
@@ -79,10 +88,13 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toEqual(expect.objectContaining({ healthy: 'false', attempts: '3' }));
     expect(result.stdout).toMatch(
-      new RegExp(`^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200$`, 'm'),
+      new RegExp(
+        `^Attempt 3/3 ${app.url}/health → HTTP 503 in \\d+ ms: expected 200: "\\{\\\\"status\\\\":\\\\"down\\\\"\\}"$`,
+        'm',
+      ),
     );
     expect(result.stdout).toContain(
-      `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200`,
+      `::error::Unhealthy: 1 of 1 check(s) failed%0A${app.url}/health: unhealthy after 3 attempts of 3: HTTP 503: expected 200: "{\\"status\\":\\"down\\"}"`,
     );
     expect(result.stdout.match(/^::(error|warning)/gm)).toHaveLength(1);
     expect(app.requests).toHaveLength(3);
@@ -149,7 +161,7 @@ describe('dist/health-retry run the way the runner runs it', () => {
     );
     expect(lines.filter((line) => line.startsWith('::error'))).toHaveLength(1);
     expect(result.summary).not.toMatch(/<h1>|[^\\]\]\(https/);
-    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https://evil.example)');
+    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https:&#8203;//evil.example)');
     const report = readFileSync(result.outputs.report!, 'utf8');
     const log = lines.filter((line) => !line.startsWith('::add-mask::')).join('\n');
     for (const text of [log, result.summary, report]) expect(text).not.toContain(TOKEN.slice(0, 8));

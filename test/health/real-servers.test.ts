@@ -146,7 +146,7 @@ ${guarded(back)}`,
       expect.objectContaining({ status: 401, finalUrl: `http://127.0.0.1:${back}/health`, redirects: 1 }),
     );
     expect(attempt.reason).toBe(
-      `expected 200; redirected to another origin (http://127.0.0.1:${back}, not http://127.0.0.1:${front}; 1 redirect), ` +
+      `expected 200: "{\\"error\\":\\"unauthorized\\"}"; redirected to another origin (http://127.0.0.1:${back}, not http://127.0.0.1:${front}; 1 redirect), ` +
         `where the bearer token was not sent: use the final URL http://127.0.0.1:${back}/health in urls`,
     );
     expect(log.join('\n')).toContain('where the bearer token was not sent');
@@ -175,11 +175,11 @@ ${guarded(tls, ` ssl; ssl_certificate ${cert}; ssl_certificate_key ${key}`)}`,
     );
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain(
-      `::error::Unhealthy: 1 of 1 check(s) failed%0Ahttp://127.0.0.1:${plain}/health: unhealthy after 1 attempt of 1: HTTP 401: expected 200; redirected to another origin ` +
+      `::error::Unhealthy: 1 of 1 check(s) failed%0Ahttp://127.0.0.1:${plain}/health: unhealthy after 1 attempt of 1: HTTP 401: expected 200: "{\\"error\\":\\"unauthorized\\"}"; redirected to another origin ` +
         `(https://127.0.0.1:${tls}, not http://127.0.0.1:${plain}; 1 redirect), where the bearer token was not sent: use the final URL https://127.0.0.1:${tls}/health in urls`,
     );
     const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8'));
-    expect(report.endpoints[0].attempts[0]).toEqual(
+    expect(report.details.endpoints[0].attempts[0]).toEqual(
       expect.objectContaining({ status: 401, finalUrl: `https://127.0.0.1:${tls}/health`, redirects: 1 }),
     );
     const fixed = await bundle(

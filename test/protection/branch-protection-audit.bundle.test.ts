@@ -52,7 +52,7 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
     expect(result.log).toMatch(/primary rate limit/);
     expect(result.exitCode).toBe(1);
     expect(result.outputs).toMatchObject({ p0: '1', p1: '1', p2: '1', compliant: 'false' });
-    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')) as {
+    const report = JSON.parse(readFileSync(result.outputs.report!, 'utf8')).details as {
       findings: { rule: string; severity: string; status: string }[];
     };
     expect(report.findings.slice(0, 3).map((finding) => [finding.severity, finding.rule])).toEqual([

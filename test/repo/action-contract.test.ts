@@ -65,6 +65,21 @@ describe.each(actions)('actions/%s/action.yml', (name) => {
     expect(main).not.toMatch(/process\.env/);
   });
 
+  it('writes the one report document: a report-path input and a report output, described the same in every action', () => {
+    const described = (text: string | undefined) => text?.replace(/\s+/g, ' ').trim();
+    expect(yml.inputs['report-path']).toBeDefined();
+    const output = (yml.outputs as Record<string, { description?: string }>).report;
+    expect(described(output?.description)).toMatch(
+      /^Path of the report document \(deploy-gates report v1, see schemas\/report\.v1\.json\), written (by the (stop|post) step )?whether the step passes or fails; deployment-ledger reads it\.$/,
+    );
+    if (name !== 'egress-sentinel')
+      expect(yml.inputs['report-path']).toEqual({
+        description: `Where the report document goes (deploy-gates report v1, see schemas/report.v1.json), relative to the workspace unless absolute. Default is \`$RUNNER_TEMP/deploy-gates/${name}-report.json\`.`,
+        required: false,
+        default: '',
+      });
+  });
+
   it('names inputs and outputs in kebab-case', () => {
     for (const key of [...Object.keys(yml.inputs), ...Object.keys(yml.outputs ?? {})])
       expect(key).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);

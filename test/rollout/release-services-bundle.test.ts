@@ -86,14 +86,16 @@ describe('dist/release-services/index.js over ssh', () => {
       'verify',
     ]);
     expect(run.summary).toContain('## ❌ Release of services: rolled back');
-    expect(run.summary).toMatch(/\| 4 \| worker \| ssh:\/\/[^|]+ \| — \| [^|]+ \| — \| ⏭️ not touched \| — \| — \|/);
+    expect(run.summary).toMatch(
+      /\| 4 \| worker \| ssh:&#8203;\/\/[^|]+ \| [^|]+ \| [^|]+ \| — \| ⏭️ not touched \| — \| — \|/,
+    );
     expect(run.summary).toMatch(
       /\*\*Rollback done\*\* in .* of the 15m target \(within budget\); order: gateway → adapter-wechat → provider-plan\./,
     );
     expect(run.summary).not.toContain(sshd.privateKey.split('\n')[1]!);
     const document = JSON.parse(readFileSync(report, 'utf8'));
     console.log(
-      `release-services bundle: rollback of three services over ssh took ${document.rollback.durationMs} ms (target 15 min)`,
+      `release-services bundle: rollback of three services over ssh took ${document.details.rollback.durationMs} ms (target 15 min)`,
     );
 
     const ledger = await runBundle('deployment-ledger', {
@@ -119,7 +121,7 @@ describe('dist/release-services/index.js over ssh', () => {
       ['provider-plan', 'rolled-back', OLD, true],
       ['adapter-wechat', 'rolled-back', OLD, true],
       ['gateway', 'rolled-back', OLD, true],
-      ['worker', 'untouched', null, false],
+      ['worker', 'untouched', OLD, false],
     ]);
     expect(written.services[2].health).toMatchObject({ healthy: false });
     expect(written.servicesRollback).toMatchObject({

@@ -5,14 +5,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
-import { rolloutServices, rollbackOrderOf, type RolloutConfig, type ServiceSpec } from '#core/rollout/run.js';
+import {
+  rolloutServices,
+  rollbackOrderOf,
+  type RolloutConfig,
+  type RolloutOutcome,
+  type ServiceSpec,
+} from '#core/rollout/run.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
 import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger } from '#core/ledger/markdown.js';
+import { rolloutReportFacts } from '#core/rollout/report.js';
 import { healthConfig } from '../support/health.js';
 import { startServer, type TestServer } from '../support/http-server.js';
 import { makeReleases, releaseName, startServicesHealth } from '../support/release-tree.js';
+import { reportFile } from '../support/report-documents.js';
 import { targetKinds } from '../support/targets.js';
+
+/** release-services' report of an outcome, as the envelope writes it. */
+const servicesReport = (outcome: RolloutOutcome) =>
+  reportFile('release-services', {
+    action: 'release-services',
+    stage: 'rollout',
+    results: outcome.results,
+    failure: outcome.failure ?? undefined,
+    report: rolloutReportFacts(outcome),
+  });
 
 // The release runbook's four services, in its order. Each service's /health answers from the release its `current`
 // points to (the `health` file in it), so a switch or a rollback changes what the check sees, as with a real restart.
@@ -86,10 +104,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     );
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${NEW}`));
     expect(events()).toEqual([...SERVICES.map((name) => `restart ${name} ${NEW}`), 'verify']);
-    const ledger = buildLedger(
-      [{ name: 'release-services', document: JSON.parse(JSON.stringify({ action: 'release-services', ...outcome })) }],
-      { endedAt: new Date().toISOString() },
-    );
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
     expect(ledger).toMatchObject({
       verdict: 'GO',
       rolledBack: false,
@@ -117,7 +132,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     });
     // Every service is back on the release this run recorded; the fourth was never switched.
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
-    expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: null, health: null, results: [] });
+    expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: OLD, health: null, results: [] });
     // The runbook's order: deploys, then stop the workers (rollback order) before anything goes back, restart in rollout order, verify.
     expect(events()).toEqual([
       `restart provider-plan ${NEW}`,
@@ -163,8 +178,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     );
 
     // The ledger keeps it per service, from the report as the action writes it (a JSON round trip).
-    const document = JSON.parse(JSON.stringify({ action: 'release-services', ...outcome }));
-    const ledger = buildLedger([{ name: 'release-services', document }], { endedAt: new Date().toISOString() });
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
     expect(ledger).toMatchObject({
       verdict: 'NO-GO',
       rolledBack: true,
@@ -174,7 +188,7 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       ['provider-plan', OLD, 'rolled-back', true],
       ['adapter-wechat', OLD, 'rolled-back', true],
       ['gateway', OLD, 'rolled-back', true],
-      ['worker', null, 'untouched', false],
+      ['worker', OLD, 'untouched', false],
     ]);
     expect(ledger.servicesRollback).toMatchObject({
       order: ['gateway', 'provider-plan', 'adapter-wechat'],
@@ -203,6 +217,26 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
       [...SERVICES].reverse().map((name) => `stop-workers ${name}`),
     );
     console.log(`rollback of four services on ${kind.name}: ${outcome.rollback!.durationMs} ms (target 15 min)`);
+  }, 60_000);
+
+  it('switches nothing when the release is missing on a later service: checked on every service first', async () => {
+    const specs = await prepare([]);
+    await rm(join(root('gateway'), 'releases', NEW), { recursive: true });
+    const outcome = await rolloutServices(config(specs));
+    expect(outcome).toMatchObject({ ok: false, stoppedAt: 'gateway', rollback: null });
+    expect(outcome.failure).toBe('the release is not ready on gateway; no service was switched');
+    expect(outcome.results.find((r) => r.name === 'release on gateway')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining(`release ${NEW} is not in ${root('gateway')}/releases on`),
+    });
+    // No hook ran, no verification, and every current still points to the old release.
+    expect(readFileSync(log(), 'utf8')).toBe('');
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(outcome.services.map((s) => [s.name, s.state, s.switched])).toEqual(
+      SERVICES.map((name) => [name, 'untouched', false]),
+    );
+    const ledger = buildLedger([servicesReport(outcome)], { endedAt: new Date().toISOString(), require: ['rollout'] });
+    expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: false, releases: { new: NEW, current: OLD } });
   }, 60_000);
 
   it('fails loudly when a rolled-back service is not healthy again', async () => {

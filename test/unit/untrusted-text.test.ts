@@ -71,9 +71,9 @@ describe('untrusted text', () => {
     });
     const row = markdown.split('\n').find((line) => line.startsWith('| &lt;b&gt;'))!;
     expect(row).toBe(
-      '| &lt;b&gt;name&lt;/b&gt; | ❌ fail | body is not JSON: &lt;h1&gt;Down&lt;/h1&gt; \\*\\*x\\*\\* \\[link\\](https://evil.example) \\!\\[i\\](https://evil.example/i.png) a\\|b \\`c\\` \\~\\~d\\~\\~ \\$e\\$ &amp;amp; \\_f\\_ next line | 1 ms |',
+      '| &lt;b&gt;name&lt;/b&gt; | ❌ fail | body is not JSON: &lt;h1&gt;Down&lt;/h1&gt; \\*\\*x\\*\\* \\[link\\](https:&#8203;//evil.example) \\!\\[i\\](https:&#8203;//evil.example/i.png) a\\|b \\`c\\` \\~\\~d\\~\\~ \\$e\\$ &amp;amp; \\_f\\_ next line | 1 ms |',
     );
-    expect(markdown).toContain('| Run | \\[run\\](https://evil.example) &lt;img src=x&gt; |');
+    expect(markdown).toContain('| Run | \\[run\\](https:&#8203;//evil.example) &lt;img src=x&gt; |');
     expect(markdown).not.toMatch(/<(h1|b|img)/);
   });
 

@@ -8,6 +8,7 @@ const count = () => outputValue().regex(/^\d+$/);
 
 export const action = defineAction({
   name: 'branch-protection-audit',
+  stage: 'audit',
   inputs: branchProtectionAuditInputs,
   secrets: { 'github-token': 'value' },
   argumentInputs: { policy: 'policy' },
@@ -17,7 +18,6 @@ export const action = defineAction({
       p1: count(),
       p2: count(),
       compliant: z.enum(['true', 'false']),
-      report: outputValue(),
       sarif: outputValue(),
     })
     .strict(),
@@ -50,13 +50,12 @@ export const action = defineAction({
           ? [['Not modified (304, no rate limit)', String(client.stats.notModified)] as [string, string]]
           : []),
       ],
-      report: { path: reportPath, document: report },
+      report: { details: report },
       outputs: {
         p0: String(p0),
         p1: String(p1),
         p2: String(p2),
         compliant: String(report.compliant),
-        report: reportPath,
         sarif: sarifPath,
       },
       verdict: report.compliant

@@ -36,6 +36,7 @@ function urlSecrets(raw: string): string[] {
 
 export const action = defineAction({
   name: 'db-backup',
+  stage: 'backup',
   inputs: dbBackupInputs,
   secrets: { ...targetSecrets, 'database-url': urlSecrets },
   argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
@@ -44,7 +45,6 @@ export const action = defineAction({
     path: outputValue().optional(),
     sha256: outputValue().optional(),
     size: outputValue().optional(),
-    report: outputValue(),
   }),
   async main(inputs, context) {
     // A cancelled job stops the dump (its remote process group), whose trap removes what it wrote, then unlocks.
@@ -61,8 +61,7 @@ export const action = defineAction({
       },
       { tempDir: context.tempDir, graceful: true },
     );
-    const report = inputs['report-path'] ?? context.defaultReportPath;
-    return render(inputs, outcome, describeAddress(inputs.target), report);
+    return render(inputs, outcome, describeAddress(inputs.target));
   },
 });
 
@@ -71,7 +70,7 @@ function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, w
   return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
 }
 
-function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string, report: string) {
+function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string) {
   const dump = outcome.manifest?.files.find((file) => file.role === 'database');
   const restore = inputs.mode === 'restore';
   return {
@@ -85,12 +84,10 @@ function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string, 
       ...(outcome.pruned.length > 0 ? [['Pruned', outcome.pruned.join(', ')] as const] : []),
       ['Round trips', String(outcome.roundTrips)],
     ] as const,
+    // The SHA the backup preceded; its release is not named, since the release it precedes is not live yet.
     report: {
-      path: report,
-      document: {
-        action: 'db-backup',
-        stage: 'backup',
-        ok: outcome.ok,
+      sha: outcome.manifest?.sha ?? inputs.sha ?? null,
+      details: {
         mode: inputs.mode,
         target,
         releasesRoot: inputs['releases-root'],
@@ -101,7 +98,6 @@ function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string, 
         pruned: outcome.pruned,
         failure: outcome.failure,
         roundTrips: outcome.roundTrips,
-        results: outcome.results,
       },
     },
     outputs: {
@@ -109,7 +105,6 @@ function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string, 
       path: outcome.path,
       sha256: dump?.sha256,
       size: dump ? String(dump.size) : undefined,
-      report,
     },
     verdict: restore ? `restored ${outcome.id} into ${outcome.database}` : `backup ${outcome.id} stored and verified`,
     failure: outcome.ok ? undefined : (outcome.failure ?? 'db-backup failed'),

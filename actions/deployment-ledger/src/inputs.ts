@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { boolean, lines, optional, withDefault } from '#action-kit/inputs.js';
-import { splitPair } from '#core/units/index.js';
+import { parseList, splitPair } from '#core/units/index.js';
+import { REPORT_STAGES, type ReportStage } from '#core/report/index.js';
 
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
 
@@ -28,4 +29,18 @@ export const deploymentLedgerInputs = {
   'run-url': optional(),
   'ledger-path': optional(),
   'fail-on-no-go': withDefault('false', boolean()),
+  require: withDefault(
+    'verify, gates, switch, health',
+    z.string().transform((text, ctx) => {
+      const stages = parseList(text, { commas: true });
+      const unknown = stages.filter((stage) => !(REPORT_STAGES as readonly string[]).includes(stage));
+      if (unknown.length === 0) return stages as ReportStage[];
+      ctx.addIssue({
+        code: 'custom',
+        message: `${unknown.map((stage) => `"${stage}"`).join(', ')} is not a stage; use stages of ${REPORT_STAGES.join(', ')}, e.g. verify, gates, rollout, health`,
+      });
+      return z.NEVER;
+    }),
+  ),
+  'report-path': optional(),
 } satisfies Record<string, z.ZodType<unknown, string>>;

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { InputError } from '#action-kit/inputs.js';
-import { buildLedger, renderLedger, verdictLine, readReports } from '#core/ledger/index.js';
+import { buildLedger, readReports, renderLedger, verdictLine } from '#core/ledger/index.js';
+import { writeJsonReport } from '#core/report/index.js';
 import { deploymentLedgerInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'deployment-ledger',
+  stage: 'ledger',
   inputs: deploymentLedgerInputs,
   argumentInputs: { reports: 'reports', reportsDir: 'reports-dir' },
   outputs: z.object({
@@ -23,7 +25,7 @@ export const action = defineAction({
         "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in",
       );
     }
-    const reports = await readReports(inputs.reports, inputs['reports-dir']);
+    const reports = await readReports(inputs.reports, inputs['reports-dir'], context.logger);
     const ledger = buildLedger(reports, {
       run: {
         url: inputs['run-url'] ?? runUrl ?? null,
@@ -39,10 +41,12 @@ export const action = defineAction({
       startedAt: inputs['started-at'],
       endedAt: new Date().toISOString(),
       jobs: inputs.jobs,
+      require: inputs.require,
     });
     const path =
       inputs['ledger-path'] ??
       context.defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
+    await writeJsonReport(path, ledger, context.redactor);
     const verdict = verdictLine(ledger);
     return {
       title: 'Deployment ledger',
@@ -53,7 +57,7 @@ export const action = defineAction({
         detail: `${stage.results.filter((r) => r.status === 'pass').length}/${stage.results.length} passed`,
         durationMs: stage.durationMs,
       })),
-      report: { path, document: ledger },
+      report: { release: ledger.releases.new, sha: ledger.sha, details: ledger },
       summary: renderLedger(ledger),
       outputs: {
         go: String(ledger.verdict === 'GO') as 'true' | 'false',

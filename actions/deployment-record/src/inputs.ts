@@ -35,6 +35,7 @@ export const deploymentRecordInputs = {
   'environment-url': optional(),
   repository: optionalRepository(),
   'github-token': optional(),
+  'report-path': optional(),
 };
 
 export type DeploymentRecordInputs = z.output<z.ZodObject<typeof deploymentRecordInputs>>;

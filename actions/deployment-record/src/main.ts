@@ -14,6 +14,7 @@ const check = (name: string, detail: string, status: CheckResult['status'] = 'pa
 
 export const action = defineAction({
   name: 'deployment-record',
+  stage: 'record',
   inputs: deploymentRecordInputs,
   secrets: { 'github-token': 'value' },
   outputs: z

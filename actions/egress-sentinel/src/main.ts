@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineAction, outputValue } from '#action-kit/index.js';
+import { defineAction } from '#action-kit/index.js';
 import { POLL_INTERVAL_MS, startSentinel } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 import { currentStatePath, monitorEntry, postStep, reportPath, stopStep, TITLE } from './phases.js';
@@ -12,10 +12,9 @@ const tempDir = (context: { tempDir: string }) => join(context.tempDir, 'deploy-
 
 export const action = defineAction({
   name: 'egress-sentinel',
+  stage: 'egress',
   inputs: egressSentinelInputs,
-  outputs: z
-    .object({ violations: z.string().regex(/^\d+$/), tampered: z.enum(['true', 'false']), report: outputValue() })
-    .partial(),
+  outputs: z.object({ violations: z.string().regex(/^\d+$/), tampered: z.enum(['true', 'false']) }).partial(),
   async main(inputs, context) {
     const options = {
       reportPath: reportPath(inputs['report-path'], context.workspace),
@@ -57,6 +56,7 @@ export const action = defineAction({
       return {
         title: TITLE,
         results: [{ name: 'Monitor', status: 'skip', detail: 'stopped by this step (stop: true)', durationMs: 0 }],
+        keepsEarlierReport: true,
       };
     // The post step ends the sentinel this very step started (its own saved state), whatever a later step wrote.
     return postStep(context.state.get(STATE), context, {

@@ -5,7 +5,7 @@ import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { UserError } from '#core/errors.js';
 import { isMonitorAlive, stopSentinel, type SentinelState } from '#core/egress/index.js';
 
-export type Outputs = { violations?: string; tampered?: string; report?: string };
+export type Outputs = { violations?: string; tampered?: string };
 export const TITLE = 'Egress sentinel';
 
 /** Where main leaves the running sentinel's state for a later `stop: true` step of the same job (RUNNER_TEMP). */
@@ -59,8 +59,8 @@ export async function finish(
       ['Raw frames', document['raw-frames']],
       ['Tampered', String(document.tampered)],
     ],
-    report: { path: options.reportPath, document },
-    outputs: { violations: String(count), tampered: String(document.tampered), report: options.reportPath },
+    report: { details: document },
+    outputs: { violations: String(count), tampered: String(document.tampered) },
     verdict:
       count === 0
         ? 'only allowed endpoints were contacted'
@@ -113,6 +113,7 @@ export async function postStep(
         },
       ],
       verdict: 'nothing left to stop',
+      keepsEarlierReport: true,
     };
   }
   return finish(state, options);

@@ -15,7 +15,7 @@ import {
   withDefault,
 } from '#action-kit/inputs.js';
 import type { HealthConfig } from '#core/health/index.js';
-import { bodyPattern, headerLine, httpUrl, parseJsonAssertion } from '#core/http/index.js';
+import { bodyPattern, headerLine, httpUrl, parseJsonAssertion, requestBody } from '#core/http/index.js';
 
 /** The inputs of health-retry, keyed by their action.yml names, with the same defaults. */
 export const healthRetryInputs = {
@@ -41,18 +41,27 @@ export const healthRetryInputs = {
   'slo-p95': optionalDuration(),
   'slo-max-error-rate': optionalRate(),
   'fail-on-unhealthy': withDefault('true', boolean()),
+  method: withDefault('GET', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])),
+  body: optional(),
+  'body-file': optional(),
+  'content-type': optional(),
   'report-path': optional(),
 };
 
 export type HealthRetryInputs = z.output<z.ZodObject<typeof healthRetryInputs>>;
 
-export function toConfig(inputs: HealthRetryInputs): HealthConfig {
+export async function toConfig(inputs: HealthRetryInputs, workspace: string): Promise<HealthConfig> {
   const slo = inputs['slo-requests'] > 0;
   return {
     urls: inputs.urls,
     expect: { status: inputs['expect-status'], json: inputs['expect-json'], body: inputs['expect-body'] },
     bearerToken: inputs['bearer-token'],
     headers: Object.fromEntries(inputs.headers),
+    method: inputs.method,
+    body: await requestBody(
+      { method: inputs.method, body: inputs.body, bodyFile: inputs['body-file'], contentType: inputs['content-type'] },
+      workspace,
+    ),
     attempts: inputs.attempts,
     intervalMs: inputs.interval,
     maxIntervalMs: inputs['max-interval'],

@@ -6,17 +6,21 @@ import { urlCredentials } from '#core/redact.js';
 import { formatDuration } from '#core/units/index.js';
 import { healthRetryInputs, toConfig } from './inputs.js';
 
-function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
+function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;
-  const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses };
+  const request = {
+    method: config.method ?? 'GET',
+    bodyBytes: config.body?.data.length ?? 0,
+    contentType: config.body?.contentType,
+  };
+  const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, ...request };
   const expectations = {
     expectStatus: expect.status.text,
     expectJson: expect.json.map((a) => a.text),
     expectBody: expect.body?.source,
   };
-  const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo, results } = outcome;
+  const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
   return {
-    action: 'health-retry',
     healthy,
     attemptsUsed,
     durationMs,
@@ -24,12 +28,12 @@ function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
     settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
     endpoints,
     slo,
-    results,
   };
 }
 
 export const action = defineAction({
   name: 'health-retry',
+  stage: 'health',
   inputs: healthRetryInputs,
   // A URL's username and password are masked from the raw inputs, before a bad URL's input error can quote them.
   secrets: {
@@ -39,11 +43,11 @@ export const action = defineAction({
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
   },
+  argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
     healthy: z.enum(['true', 'false']),
     attempts: outputValue(),
     'duration-ms': outputValue(),
-    report: outputValue(),
     'p95-ms': outputValue().optional(),
     'error-rate': outputValue().optional(),
   }),
@@ -51,9 +55,8 @@ export const action = defineAction({
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
     for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
       if (url) context.mask(url.username, url.password);
-    const config = toConfig(inputs);
+    const config = await toConfig(inputs, context.workspace);
     const outcome = await runHealthCheck(config, context);
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
     const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
@@ -63,12 +66,11 @@ export const action = defineAction({
         ['Attempts used', `${outcome.attemptsUsed} of ${config.attempts}`],
         ['Duration', formatDuration(outcome.durationMs)],
       ],
-      report: { path: report, document: reportDocument(outcome, config) },
+      report: { details: reportDetails(outcome, config) },
       outputs: {
         healthy: String(outcome.healthy),
         attempts: String(outcome.attemptsUsed),
         'duration-ms': String(outcome.durationMs),
-        report,
         'p95-ms': outcome.slo ? String(Math.round(outcome.slo.p95Ms)) : undefined,
         'error-rate': outcome.slo ? String(Number(outcome.slo.errorRate.toFixed(4))) : undefined,
       },

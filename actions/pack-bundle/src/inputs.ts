@@ -22,6 +22,7 @@ export const packBundleInputs = {
     }
     return date;
   }),
+  'report-path': optional(),
 };
 
 export type PackBundleInputs = z.output<z.ZodObject<typeof packBundleInputs>>;

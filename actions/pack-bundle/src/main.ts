@@ -7,6 +7,7 @@ const count = () => outputValue().regex(/^\d+$/);
 
 export const action = defineAction({
   name: 'pack-bundle',
+  stage: 'pack',
   inputs: packBundleInputs,
   argumentInputs: { dir: 'path', name: 'name' },
   outputs: z
@@ -49,6 +50,11 @@ export const action = defineAction({
         sha256: packed.sha256,
         size: String(packed.size),
         files: String(packed.files),
+      },
+      report: {
+        sha: config.commit,
+        bundleSha256: packed.sha256,
+        details: { name: config.name, files: packed.files, size: packed.size, mtime: config.mtime.toISOString() },
       },
       verdict: `${packed.bundlePath}: ${detail}`,
     };

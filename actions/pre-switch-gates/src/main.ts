@@ -9,10 +9,11 @@ import { preSwitchGatesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'pre-switch-gates',
+  stage: 'gates',
   inputs: preSwitchGatesInputs,
   secrets: { ...targetSecrets, gates: inlineSecrets },
   argumentInputs: { releaseDir: 'release-dir', gatesFile: 'gates-file' },
-  outputs: z.object({ passed: outputValue(), failed: outputValue(), total: outputValue(), report: outputValue() }),
+  outputs: z.object({ passed: outputValue(), failed: outputValue(), total: outputValue() }),
   async main(inputs, context) {
     const started = performance.now();
     targetSpec(inputs.target, inputs); // a target without its key fails before any gate YAML is read
@@ -39,7 +40,6 @@ export const action = defineAction({
     const durationMs = performance.now() - started;
     const title = `Pre-switch gates (${inputs.layer})`;
     const { passed, failed, total } = outcome;
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title,
       itemLabel: 'Gate',
@@ -52,9 +52,7 @@ export const action = defineAction({
         ['Round trips', String(outcome.roundTrips)],
       ],
       report: {
-        path: report,
-        document: {
-          action: 'pre-switch-gates',
+        details: {
           layer: inputs.layer,
           target: target.description,
           releaseDir: outcome.releaseDir,
@@ -65,10 +63,9 @@ export const action = defineAction({
           durationMs,
           roundTrips: outcome.roundTrips,
           gates: gates.map(describeGate),
-          results: outcome.results,
         },
       },
-      outputs: { passed: String(passed), failed: String(failed), total: String(total), report },
+      outputs: { passed: String(passed), failed: String(failed), total: String(total) },
       verdict: `${title}: ${passed}/${total} PASSED`,
       failure:
         failed === 0

@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTargets } from '#action-kit/target.js';
 import { LocalTarget } from '#core/hosts/index.js';
-import { renderRolloutTable, rollbackOrderOf, rolloutServices } from '#core/rollout/index.js';
+import { renderRolloutTable, rollbackOrderOf, rolloutReportFacts, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
 import { markdownText } from '#core/report/index.js';
 import { healthFor, releaseServicesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
+  stage: 'rollout',
   inputs: releaseServicesInputs,
   secrets: targetSecrets,
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
@@ -16,7 +17,6 @@ export const action = defineAction({
     'rolled-back': z.enum(['true', 'false']),
     'stopped-at': outputValue().optional(),
     'rollback-ok': z.enum(['true', 'false', '']).optional(),
-    report: outputValue(),
   }),
   async main(inputs, context) {
     const missing = inputs.services.filter((s) => !s.release && !inputs.release).map((s) => s.name);
@@ -53,36 +53,25 @@ export const action = defineAction({
         ),
       { tempDir: context.tempDir, graceful: true },
     );
-    const report = inputs['report-path'] ?? context.defaultReportPath;
-    const { services, stoppedAt, rollback, verify, failure, ok } = outcome;
+    const { services, stoppedAt, rollback, failure, ok } = outcome;
+    // Honest about what happened: "rolled back" only when some service had been switched.
     const title = ok
       ? `Release of ${services.length} services`
       : rollback?.ok === false
         ? 'Release of services: ROLLBACK FAILED'
-        : 'Release of services: rolled back';
+        : services.some((s) => s.switched)
+          ? 'Release of services: rolled back'
+          : 'Release of services: nothing switched';
     const table = renderRolloutTable(outcome);
     return {
       title,
       results: outcome.results,
       summary: `## ${ok ? '✅' : rollback?.ok === false ? '🚨' : '❌'} ${title}\n\n${table}${failure ? `\n${markdownText(failure)}\n` : ''}`,
-      report: {
-        path: report,
-        document: {
-          action: 'release-services',
-          ok,
-          stoppedAt,
-          rollback,
-          verify,
-          failure,
-          services,
-          results: outcome.results,
-        },
-      },
+      report: rolloutReportFacts(outcome),
       outputs: {
         'rolled-back': String(rollback !== null),
         'stopped-at': stoppedAt ?? undefined,
         'rollback-ok': rollback ? String(rollback.ok) : '',
-        report,
       },
       verdict: `${services.length} services on ${services[0]!.newRelease}${services.some((s) => s.newRelease !== services[0]!.newRelease) ? ' (and others)' : ''}`,
       failure: failure ?? undefined,

@@ -5,7 +5,7 @@ import { describeAddress } from '#core/hosts/index.js';
 import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/index.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
 
-function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
+function reportDetails(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
   const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
   const {
     releasesRoot,
@@ -20,7 +20,6 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
   } = config;
   const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
   return {
-    action: 'release-switch',
     ok,
     target,
     releasesRoot,
@@ -40,6 +39,7 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
 
 export const action = defineAction({
   name: 'release-switch',
+  stage: 'switch',
   inputs: releaseSwitchInputs,
   secrets: targetSecrets,
   argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
@@ -48,7 +48,6 @@ export const action = defineAction({
     'previous-release': outputValue().optional(),
     switched: z.enum(['true', 'false']),
     'rolled-back': z.enum(['true', 'false']),
-    report: outputValue(),
   }),
   async main(inputs, context) {
     const config = { ...toConfig(inputs), lockOwner: context.github.runLabel };
@@ -66,7 +65,6 @@ export const action = defineAction({
     );
     const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
     const targetName = describeAddress(inputs.target);
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
       results: outcome.results,
@@ -80,13 +78,20 @@ export const action = defineAction({
         ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
         ['Round trips', String(outcome.roundTrips)],
       ],
-      report: { path: report, document: reportDocument(outcome, config, targetName) },
+      report: {
+        // A rollback is evidence about the release it moved away from (what `current` pointed to before).
+        stage: config.mode === 'rollback' ? 'rollback' : undefined,
+        release: config.mode === 'rollback' ? previousRelease : (config.release ?? currentRelease),
+        previousRelease,
+        currentRelease,
+        rolledBack: rolledBack || (config.mode === 'rollback' && switched),
+        details: reportDetails(outcome, config, targetName),
+      },
       outputs: {
         'current-release': currentRelease,
         'previous-release': previousRelease,
         switched: String(switched),
         'rolled-back': String(rolledBack),
-        report,
       },
       verdict: switched
         ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}`

@@ -43,6 +43,7 @@ export const resolveBuildRunInputs = {
   'min-age': optionalDuration(),
   repository: optionalRepository(),
   'github-token': optional(),
+  'report-path': optional(),
 };
 
 export type ResolveBuildRunInputs = z.output<z.ZodObject<typeof resolveBuildRunInputs>>;

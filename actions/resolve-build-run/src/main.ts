@@ -55,6 +55,7 @@ function facts(resolution: BuildRunResolution | undefined, sha: string, reposito
 
 export const action = defineAction({
   name: 'resolve-build-run',
+  stage: 'resolve',
   inputs: resolveBuildRunInputs,
   secrets: { 'github-token': 'value' },
   outputs: z
@@ -91,12 +92,19 @@ export const action = defineAction({
         results: resolution.results,
         facts: facts(resolution, query.sha, repository),
         outputs: outputs(resolution),
+        report: { sha: query.sha, details: { repository, ...resolution, results: undefined } },
         verdict,
       };
     } catch (error) {
       if (!(error instanceof BuildRunNotResolved)) throw error;
       // No outputs at all: a later step can never read an empty or `null` run id.
-      return { title, results: error.results, facts: facts(undefined, query.sha, repository), failure: error.message };
+      return {
+        title,
+        results: error.results,
+        facts: facts(undefined, query.sha, repository),
+        report: { sha: query.sha, details: { repository } },
+        failure: error.message,
+      };
     }
   },
 });

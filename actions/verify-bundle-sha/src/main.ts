@@ -23,6 +23,7 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
 
 export const action = defineAction({
   name: 'verify-bundle-sha',
+  stage: 'verify',
   inputs: verifyBundleShaInputs,
   secrets: { 'github-token': 'value', ...targetSecrets },
   argumentInputs: {
@@ -46,7 +47,6 @@ export const action = defineAction({
       'source-sha': outputValue()
         .regex(/^[0-9a-f]{40}$/)
         .optional(),
-      report: outputValue(),
     })
     .strict(),
   async main(inputs, context) {
@@ -74,7 +74,6 @@ export const action = defineAction({
       { tempDir: context.tempDir, graceful: true },
     );
     const target = { description: describeAddress(inputs.target) };
-    const report = inputs['report-path'] ?? context.defaultReportPath;
     const { results, failure, ok, ...rest } = outcome;
     return {
       title: 'Bundle verification',
@@ -82,16 +81,9 @@ export const action = defineAction({
       results,
       facts: facts(outcome, described, target.description),
       report: {
-        path: report,
-        document: {
-          action: 'verify-bundle-sha',
-          ok,
-          source: described,
-          target: target.description,
-          ...rest,
-          failure,
-          results,
-        },
+        release: outcome.releaseName,
+        bundleSha256: outcome.sha256,
+        details: { source: described, target: target.description, ...rest, failure },
       },
       outputs: ok
         ? {
@@ -104,7 +96,6 @@ export const action = defineAction({
             provenance: outcome.provenance ? 'verified' : 'off',
             'signer-workflow': outcome.provenance?.signerWorkflow,
             'source-sha': outcome.provenance?.sourceSha,
-            report,
           }
         : undefined,
       verdict: outcome.releaseDir

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { GitHubFacts } from '#action-kit/github.js';
 import { InputError, list, optional, optionalRepository, withDefault } from '#action-kit/inputs.js';
-import type { GitHubClient } from '#core/github/client.js';
+import type { GitHubClient } from '#core/github/index.js';
 import type { ProvenanceHook } from '#core/provenance/index.js';
 
 const WORKFLOW = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/\.github\/workflows\/[^@\s]+\.ya?ml(@\S+)?$/;

@@ -5,19 +5,21 @@ import { ArgumentError, UserError } from '#core/errors.js';
 import { InputError, parseInputs } from './inputs.js';
 import type { Logger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
-import { writeJsonReport } from '#core/report/json.js';
+import type { ReportStage } from '#core/report/document.js';
 import { renderSummary } from '#core/report/markdown.js';
 import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
 import { logSafe } from '#core/text.js';
 import { githubFacts, type GitHubFacts } from './github.js';
+import { reportDocument, reportPath, writeReport, type ReportFacts, type ReportPlan } from './report.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
  * The one envelope every action runs in. An action is declared once — its inputs keyed by the exact action.yml
  * names, which of them are secret, the schema of its outputs, and `main` (plus `post` where state must be cleaned
  * up) — and the envelope does the rest the same way for all: mask secrets before anything else runs, read and
- * validate the inputs, group the log, run the phase, then log the result lines, write the JSON report, the job
- * summary and the validated outputs, and fail the step by one rule.
+ * validate the inputs, group the log, run the phase, then log the result lines, write the report document (one
+ * versioned shape for every action, see core/report/document.ts), the job summary and the validated outputs, and
+ * fail the step by one rule.
  */
 
 type InputShape = Record<string, z.ZodType<unknown, string>>;
@@ -58,7 +60,16 @@ export interface ActionResult<O> {
   results: readonly CheckResult[];
   /** Label/value rows under the summary table (the report's path is added when there is a report). */
   facts?: readonly (readonly [string, string])[];
-  report?: { path: string; document: unknown };
+  /**
+   * What the report document says besides the results: release, SHA, the action's own details. The envelope writes
+   * the document after the last phase (main, or post where there is one) and after any phase that returns this.
+   */
+  report?: ReportFacts;
+  /**
+   * Set: this phase writes no report and leaves the one an earlier step wrote (egress-sentinel's post step after its
+   * `stop: true` step already reported).
+   */
+  keepsEarlierReport?: boolean;
   /** Markdown that replaces the rendered summary table (the deployment ledger's own layout); masked like the rest. */
   summary?: string;
   /** Validated as a whole against the declared schema before any is written; none are written when absent. */
@@ -71,6 +82,8 @@ export interface ActionResult<O> {
 
 export interface ActionDefinition<S extends InputShape, O extends Record<string, string | undefined>> {
   name: string;
+  /** The stage of a deploy the action's report is evidence of (core/report/document.ts). */
+  stage: ReportStage;
   inputs: S;
   secrets?: { [K in keyof S & string]?: SecretKind };
   outputs: z.ZodType<O>;
@@ -116,6 +129,8 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
   definition: ActionDefinition<S, O>,
   runner: Runner,
 ): Promise<void> {
+  const startedAt = new Date();
+  const startedMs = performance.now();
   const phaseName = currentPhase(definition, runner);
   const phase = (phaseName === 'main' ? definition.main : definition[phaseName])!;
   const redactor = new Redactor();
@@ -141,13 +156,14 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       if (phaseName !== 'post' || !(error instanceof UserError)) throw error;
       return runner.setFailed('The inputs were rejected (see the main step); the post step did nothing.');
     }
+    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
     const github = githubFacts((inputs as { 'github-token'?: string })['github-token']);
     mask(github.token);
     const context: ActionContext = {
       ...coreContext({ logger, redactor }),
       action: definition.name,
       mask,
-      workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+      workspace,
       env: (name) => process.env[name],
       tempDir: process.env.RUNNER_TEMP || tmpdir(),
       github,
@@ -161,7 +177,17 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     } finally {
       runner.endGroup();
     }
-    await render(definition.name, result, definition.outputs, runner, info, redactor);
+    const lastPhase = phaseName === 'post' || (phaseName === 'main' && !definition.post);
+    const plan: ReportPlan | undefined =
+      (lastPhase && !result.keepsEarlierReport) || result.report
+        ? {
+            path: reportPath(inputs, workspace, context.defaultReportPath),
+            stage: definition.stage,
+            startedAt,
+            startedMs,
+          }
+        : undefined;
+    await render(definition.name, result, definition.outputs, runner, info, redactor, plan);
   } catch (error) {
     const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
     fail(runner, redactor, input && error instanceof ArgumentError ? new InputError(input, error.problem) : error);
@@ -222,15 +248,16 @@ async function render<O extends Record<string, string | undefined>>(
   runner: Runner,
   info: (message: string) => void,
   redactor: Redactor,
+  plan: ReportPlan | undefined,
 ) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
   const outputs = result.outputs === undefined ? undefined : oneLineOutputs(schema.parse(result.outputs));
   // One log line per result, whatever line breaks a detail from a server or a host holds.
   for (const line of result.results) info(redactor.redact(formatResultLine(line)).replace(/\r\n|\r|\n/g, ' '));
   const facts = [...(result.facts ?? [])];
-  if (result.report) {
-    await writeJsonReport(result.report.path, result.report.document, redactor);
-    facts.push(['Report', result.report.path]);
+  if (plan) {
+    await writeReport(plan.path, reportDocument(action, plan, result, performance.now()), redactor);
+    facts.push(['Report', plan.path]);
   }
   // Masked before it is escaped for markdown, where a secret written with `_` or `*` would no longer be found.
   const masked = (text: string) => redactor.redact(text);
@@ -245,6 +272,8 @@ async function render<O extends Record<string, string | undefined>>(
   await writeSummary(runner, redactor, summary);
   for (const [name, value] of Object.entries(outputs ?? {}))
     if (value !== undefined) runner.setOutput(name, redactor.redact(value));
+  // The report is evidence of a failed step too: its path is an output whenever it was written.
+  if (plan) runner.setOutput('report', redactor.redact(plan.path));
 
   // One annotation closes the step: the failure — or, when the step passes despite failed checks, a warning with
   // the headline — followed by the first failed checks the failure does not already tell.

@@ -14,6 +14,7 @@ export {
   type Inputs,
   type SecretKind,
 } from './define.js';
+export type { ReportFacts } from './report.js';
 export type { Runner } from './runner.js';
 
 /** An output value: a non-empty string on one line, without `null`/`undefined` spelled out. */

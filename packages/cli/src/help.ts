@@ -8,8 +8,7 @@ const known: Record<string, { summary: string; example: string }> = {
     example: 'deploy-gates deployment-ledger --reports-dir ./reports --environment stage --ledger-path ledger.json',
   },
   'deployment-record': {
-    summary:
-      "Keeps an environment's GitHub deployment true: success only after smoke, re-recorded after a rollback.",
+    summary: "Keeps an environment's GitHub deployment true: success only after smoke, re-recorded after a rollback.",
     example:
       'GITHUB_TOKEN=$(gh auth token) deploy-gates deployment-record --mode start --environment stage --sha "$(git rev-parse HEAD)" --repository octo-org/app',
   },

@@ -88,6 +88,7 @@ export async function resolveHosts(
 const TICK_GAP_MS = 2_500;
 
 /** The monitor process: runs until SIGTERM, then writes its last snapshot and exits. */
+
 export async function runMonitor(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath);
@@ -222,8 +223,9 @@ function periodicTasks(config: MonitorConfig, recorder: Recorder): NodeJS.Timeou
           .then((blocked) => {
             for (const item of blocked) {
               const key = destinationKey(item.protocol, item.address, item.port);
-              if (!snapshot.blockedFirstSeen[key])
-                ((snapshot.blockedFirstSeen[key] = new Date().toISOString()), (recorder.dirty = true));
+              if (snapshot.blockedFirstSeen[key]) continue;
+              snapshot.blockedFirstSeen[key] = new Date().toISOString();
+              recorder.dirty = true;
             }
           });
       }, 2_000),

@@ -200,6 +200,7 @@ function checkScript(gate: FileGate): string {
 }
 
 /** Judges what a gate's check script printed; throws GateTrouble when the script gave no answer. */
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): split with the gates domain
 function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
   const lines = () => {
     if (section.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
@@ -426,6 +427,7 @@ class GateTrouble extends Error {}
  * gates one after another, in order, each with its own timeout. Both frame their output per gate; a command gate's
  * time is measured here, from its markers as they arrive. `roundTrips` counts the scripts run on the target.
  */
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): split with the gates domain
 export async function runGates(
   target: Target,
   releaseDir: string,

@@ -3,6 +3,8 @@
  * errors. The Octokit client (./client.ts) is not exported here: an action imports it on first use, so a step that
  * never calls the API does not load Octokit.
  */
+// Its type alone costs nothing at run time (erased), so callers may name it through this face.
+export type { GitHubClient } from './client.js';
 export * from './errors.js';
 export * from './parse.js';
 export * from './queries.js';

@@ -1,4 +1,5 @@
 import type { ResponseExpectations } from '../http/expectations.js';
+import type { RequestBody } from '../http/request.js';
 
 export type Backoff = 'fixed' | 'exponential';
 
@@ -18,6 +19,10 @@ export interface HealthConfig {
   /** Sent as `Authorization: Bearer …` to the origin of each configured URL, never across a redirect to another origin. */
   bearerToken?: string;
   headers: Readonly<Record<string, string>>;
+  /** The method of each endpoint's request: GET, or POST/PUT/PATCH/DELETE for a smoke check (the SLO probe and the asset manifest stay GET). */
+  method?: string;
+  /** Sent with `method` to each endpoint (not to another origin: see http/request.ts). */
+  body?: RequestBody;
   attempts: number;
   intervalMs: number;
   maxIntervalMs: number;

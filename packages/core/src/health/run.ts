@@ -1,11 +1,12 @@
 import type { Agent } from 'undici';
 import { formatDuration } from '../units/duration.js';
 import { judgeResponse } from '../http/expectations.js';
-import { httpGet } from '../http/request.js';
+import { httpRequest, type HttpRequestOptions } from '../http/request.js';
 import { checkManifest } from '../http/manifest.js';
 import { runLoad, type LoadResult } from '../http/load.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { Logger } from '../logger.js';
+import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
 import { displayUrl, waitAfter, worstCaseMs, type HealthConfig } from './config.js';
 
@@ -109,57 +110,52 @@ function withoutUserInfo(url: URL): URL {
   return bare;
 }
 
-/**
- * Probes every endpoint each attempt, concurrently; an endpoint that has passed `consecutiveSuccesses`
- * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
- * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate.
- */
-export async function runHealthCheck(config: HealthConfig, context: Partial<CoreContext> = {}): Promise<HealthOutcome> {
-  const { logger, redactor, sleep } = coreContext(context);
-  const started = performance.now();
-  // undici is loaded here, not at start-up: its HTTP parser (WebAssembly) costs ~45 ms that the step's first
-  // log line, and an input error, should not wait for.
-  const { Agent: UndiciAgent } = await import('undici');
-  const dispatcher = new UndiciAgent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1_000 });
-  const requestOptions = (url: URL) => ({
-    dispatcher,
-    timeoutMs: config.timeoutMs,
-    followRedirects: config.followRedirects,
-    originHeaders: originHeadersFor(config, url),
-  });
+type RequestOptions = (
+  url: URL,
+) => HttpRequestOptions & { originHeaders: Record<string, string>; followRedirects: boolean };
 
+/** One configured URL's probe: the request (with the method and body), judged against the expectations. */
+async function probeUrl(
+  url: URL,
+  config: HealthConfig,
+  options: HttpRequestOptions,
+  redactor: Redactor,
+): Promise<Probe> {
+  const outcome = await httpRequest(withoutUserInfo(url), { ...options, method: config.method, body: config.body });
+  const where = {
+    finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl,
+    redirects: outcome.ok ? outcome.response.redirects : outcome.redirects,
+  };
+  if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message, ...where };
+  const { response } = outcome;
+  const verdict = judgeResponse(response, config.expect, redactor);
+  const note =
+    !verdict.pass && response.withheldHeaders.length > 0
+      ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects)
+      : '';
+  return {
+    status: response.status,
+    latencyMs: outcome.latencyMs,
+    ...verdict,
+    reason: verdict.reason + note,
+    encoding: response.encoding,
+    ...where,
+  };
+}
+
+/** Every endpoint to probe: each URL, then the asset manifest when one is configured. */
+function endpointsOf(config: HealthConfig, requestOptions: RequestOptions, redactor: Redactor): Endpoint[] {
   const endpoint = (url: URL, kind: EndpointReport['kind'], probe: () => Promise<Probe>): Endpoint => ({
     url,
     report: { url: displayUrl(url), kind, healthy: false, attempts: [] },
     streak: 0,
     probe,
   });
-  const endpoints: Endpoint[] = config.urls.map((url) =>
-    endpoint(url, 'endpoint', async () => {
-      const outcome = await httpGet(withoutUserInfo(url), requestOptions(url));
-      const where = {
-        finalUrl: outcome.ok ? outcome.response.finalUrl : outcome.finalUrl,
-        redirects: outcome.ok ? outcome.response.redirects : outcome.redirects,
-      };
-      if (!outcome.ok) return { latencyMs: outcome.latencyMs, pass: false, reason: outcome.failure.message, ...where };
-      const { response } = outcome;
-      const verdict = judgeResponse(response, config.expect, redactor);
-      const note =
-        !verdict.pass && response.withheldHeaders.length > 0
-          ? withheldNote(response.withheldHeaders, config, url, response.finalUrl, response.redirects)
-          : '';
-      return {
-        status: response.status,
-        latencyMs: outcome.latencyMs,
-        ...verdict,
-        reason: verdict.reason + note,
-        encoding: response.encoding,
-        ...where,
-      };
-    }),
+  const endpoints = config.urls.map((url) =>
+    endpoint(url, 'endpoint', () => probeUrl(url, config, requestOptions(url), redactor)),
   );
-  if (config.assetManifest) {
-    const manifestUrl = config.assetManifest;
+  const manifestUrl = config.assetManifest;
+  if (manifestUrl)
     endpoints.push(
       endpoint(manifestUrl, 'asset-manifest', async () => {
         const begun = performance.now();
@@ -176,80 +172,107 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
         };
       }),
     );
+  return endpoints;
+}
+
+/** Records one probe of an endpoint in its report and the log; the streak decides whether it is healthy. */
+function recordProbe(
+  e: Endpoint,
+  probe: Probe,
+  attempt: number,
+  startedAt: string,
+  config: HealthConfig,
+  context: CoreContext,
+) {
+  const reason = context.redactor.redact(probe.reason);
+  e.streak = probe.pass ? e.streak + 1 : 0;
+  e.report.healthy = e.streak >= config.consecutiveSuccesses;
+  const redirected =
+    probe.finalUrl && probe.redirects
+      ? { finalUrl: context.redactor.redact(displayUrl(probe.finalUrl)), redirects: probe.redirects }
+      : {};
+  e.report.attempts.push({
+    attempt,
+    startedAt,
+    status: probe.status,
+    latencyMs: Math.round(probe.latencyMs),
+    verdict: probe.pass ? 'pass' : 'fail',
+    reason,
+    ...(probe.encoding ? { encoding: probe.encoding } : {}),
+    ...redirected,
+  });
+  const ms = Math.round(probe.latencyMs);
+  const encoded = probe.encoding ? ` (${probe.encoding})` : '';
+  const answer =
+    probe.status === undefined ? `${reason} (${ms} ms)` : `HTTP ${probe.status}${encoded} in ${ms} ms: ${reason}`;
+  const streak =
+    probe.pass && config.consecutiveSuccesses > 1 ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)` : '';
+  context.logger.info(`Attempt ${attempt}/${config.attempts} ${e.report.url} → ${answer}${streak}`);
+}
+
+/** The attempts: every endpoint not yet healthy is probed, concurrently, then a wait; returns the attempts used. */
+async function retry(endpoints: readonly Endpoint[], config: HealthConfig, context: CoreContext): Promise<number> {
+  const { logger, sleep } = context;
+  logger.info(
+    `Checking ${endpoints.length} endpoint(s): up to ${config.attempts} attempt${config.attempts === 1 ? '' : 's'}, ${config.backoff} interval ${formatDuration(config.intervalMs)}, ` +
+      `timeout ${formatDuration(config.timeoutMs)}, worst case ${formatDuration(worstCaseMs(config))}`,
+  );
+  if (config.gracePeriodMs > 0) {
+    logger.info(`Waiting ${formatDuration(config.gracePeriodMs)} grace period before the first attempt`);
+    await sleep(config.gracePeriodMs);
   }
-
-  try {
-    logger.info(
-      `Checking ${endpoints.length} endpoint(s): up to ${config.attempts} attempt${config.attempts === 1 ? '' : 's'}, ${config.backoff} interval ${formatDuration(config.intervalMs)}, ` +
-        `timeout ${formatDuration(config.timeoutMs)}, worst case ${formatDuration(worstCaseMs(config))}`,
+  for (let attempt = 1; ; attempt++) {
+    const pending = endpoints.filter((e) => !e.report.healthy);
+    await Promise.all(
+      pending.map(async (e) => {
+        const startedAt = new Date().toISOString();
+        recordProbe(e, await e.probe(), attempt, startedAt, config, context);
+      }),
     );
-    if (config.gracePeriodMs > 0) {
-      logger.info(`Waiting ${formatDuration(config.gracePeriodMs)} grace period before the first attempt`);
-      await sleep(config.gracePeriodMs);
-    }
+    if (endpoints.every((e) => e.report.healthy) || attempt === config.attempts) return attempt;
+    const wait = waitAfter(attempt, config);
+    logger.info(
+      `${endpoints.filter((e) => !e.report.healthy).length} endpoint(s) not healthy yet; next attempt in ${formatDuration(wait)}`,
+    );
+    await sleep(wait);
+  }
+}
 
-    let attemptsUsed = 0;
-    for (let attempt = 1; attempt <= config.attempts; attempt++) {
-      attemptsUsed = attempt;
-      const pending = endpoints.filter((e) => !e.report.healthy);
-      await Promise.all(
-        pending.map(async (e) => {
-          const startedAt = new Date().toISOString();
-          const probe = await e.probe();
-          const reason = redactor.redact(probe.reason);
-          e.streak = probe.pass ? e.streak + 1 : 0;
-          e.report.healthy = e.streak >= config.consecutiveSuccesses;
-          const redirected =
-            probe.finalUrl && probe.redirects
-              ? { finalUrl: redactor.redact(displayUrl(probe.finalUrl)), redirects: probe.redirects }
-              : {};
-          e.report.attempts.push({
-            attempt,
-            startedAt,
-            status: probe.status,
-            latencyMs: Math.round(probe.latencyMs),
-            verdict: probe.pass ? 'pass' : 'fail',
-            reason,
-            ...(probe.encoding ? { encoding: probe.encoding } : {}),
-            ...redirected,
-          });
-          const ms = Math.round(probe.latencyMs);
-          const encoded = probe.encoding ? ` (${probe.encoding})` : '';
-          const answer =
-            probe.status === undefined
-              ? `${reason} (${ms} ms)`
-              : `HTTP ${probe.status}${encoded} in ${ms} ms: ${reason}`;
-          const streak =
-            probe.pass && config.consecutiveSuccesses > 1
-              ? ` (${e.streak}/${config.consecutiveSuccesses} in a row)`
-              : '';
-          const line = `Attempt ${attempt}/${config.attempts} ${e.report.url} → ${answer}${streak}`;
-          logger.info(line);
-        }),
-      );
-      if (endpoints.every((e) => e.report.healthy) || attempt === config.attempts) break;
-      const wait = waitAfter(attempt, config);
-      logger.info(
-        `${endpoints.filter((e) => !e.report.healthy).length} endpoint(s) not healthy yet; next attempt in ${formatDuration(wait)}`,
-      );
-      await sleep(wait);
-    }
-
+/**
+ * Probes every endpoint each attempt, concurrently; an endpoint that has passed `consecutiveSuccesses`
+ * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
+ * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate.
+ */
+export async function runHealthCheck(config: HealthConfig, context: Partial<CoreContext> = {}): Promise<HealthOutcome> {
+  const full = coreContext(context);
+  const { logger, redactor } = full;
+  const started = performance.now();
+  // undici is loaded here, not at start-up: its HTTP parser (WebAssembly) costs ~45 ms that the step's first
+  // log line, and an input error, should not wait for.
+  const { Agent: UndiciAgent } = await import('undici');
+  const dispatcher = new UndiciAgent({ connect: { timeout: config.timeoutMs }, keepAliveTimeout: 1_000 });
+  const requestOptions: RequestOptions = (url) => ({
+    dispatcher,
+    timeoutMs: config.timeoutMs,
+    followRedirects: config.followRedirects,
+    originHeaders: originHeadersFor(config, url),
+  });
+  const endpoints = endpointsOf(config, requestOptions, redactor);
+  try {
+    const attemptsUsed = await retry(endpoints, config, full);
     const endpointsHealthy = endpoints.every((e) => e.report.healthy);
     const results: CheckResult[] = endpoints.map(({ report }) => endpointResult(report, config.attempts));
     let slo: SloReport | undefined;
-    if (config.slo) {
-      if (endpointsHealthy) {
-        slo = await probeSlo(config, requestOptions(config.slo.url).originHeaders, dispatcher, logger);
-        results.push(sloResult(slo));
-      } else {
-        results.push({
-          name: sloName(config.slo),
-          status: 'skip',
-          detail: 'skipped: endpoints are not healthy',
-          durationMs: 0,
-        });
-      }
+    if (config.slo && endpointsHealthy) {
+      slo = await probeSlo(config, requestOptions(config.slo.url).originHeaders, dispatcher, logger);
+      results.push(sloResult(slo));
+    } else if (config.slo) {
+      results.push({
+        name: sloName(config.slo),
+        status: 'skip',
+        detail: 'skipped: endpoints are not healthy',
+        durationMs: 0,
+      });
     }
     return {
       healthy: endpointsHealthy && (slo?.pass ?? true),

@@ -58,7 +58,7 @@ export interface Target {
  */
 export function shellQuote(word: string): string {
   if (word === '') return "''";
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word)) return word;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -1,11 +1,13 @@
 import type { LineResult } from '../units/lists.js';
 import type { Redactor } from '../redact.js';
 import type { StatusSpec } from '../units/status.js';
-import { splitPair } from '../units/lists.js';
 import { oneLine } from '../text.js';
 import type { HttpResponse } from './request.js';
 
-/** `checks.db=up`: the value at a dotted path of the JSON body, compared as text. */
+/**
+ * `checks.db=up`: the value at a dotted path of the JSON body, compared as text. A key holding a dot, a `=` or a `"`
+ * is written as a JSON string: `"resources/js/app.js".file=assets/app-4f3c.js`, `checks."db.primary"=up`.
+ */
 export interface JsonAssertion {
   text: string;
   path: string[];
@@ -20,13 +22,42 @@ export interface ResponseExpectations {
 
 export type Verdict = { pass: true; reason: string } | { pass: false; reason: string };
 
-export function parseJsonAssertion(line: string): LineResult<JsonAssertion> {
-  const pair = splitPair(line, '=');
-  const path = pair?.[0].split('.');
-  if (!pair || !path || path.some((segment) => segment.trim() === '')) {
-    return { problem: `"${line}" is not a path=value assertion; write e.g. status=ok or checks.db=up` };
+/** One key of a path at `from`: a JSON string (`"a.b"`) or the text up to the next `.` or `=`; undefined if bad. */
+function pathSegment(line: string, from: number): { key: string; end: number } | undefined {
+  if (line[from] !== '"') {
+    const end = line.slice(from).search(/[.=]/);
+    const key = line.slice(from, end < 0 ? line.length : from + end).trim();
+    return key === '' || key.includes('"') ? undefined : { key, end: end < 0 ? line.length : from + end };
   }
-  return { value: { text: `${pair[0]}=${pair[1]}`, path: path.map((segment) => segment.trim()), expected: pair[1] } };
+  // The shortest JSON string literal from here: each closing quote candidate in turn.
+  for (let close = line.indexOf('"', from + 1); close > 0; close = line.indexOf('"', close + 1)) {
+    try {
+      const key = JSON.parse(line.slice(from, close + 1)) as string;
+      return { key, end: close + 1 };
+    } catch {
+      // an escaped quote inside the key: try the next one
+    }
+  }
+  return undefined;
+}
+
+export function parseJsonAssertion(line: string): LineResult<JsonAssertion> {
+  const problem = {
+    problem: `"${line}" is not a path=value assertion; write e.g. status=ok, checks.db=up or "resources/js/app.js".file=app.js (a key with a dot in double quotes)`,
+  };
+  const path: string[] = [];
+  for (let at = 0; ;) {
+    const segment = pathSegment(line, at);
+    if (!segment) return problem;
+    path.push(segment.key);
+    at = segment.end;
+    if (line[at] === '=') {
+      const expected = line.slice(at + 1).trim();
+      return { value: { text: `${line.slice(0, at).trim()}=${expected}`, path, expected } };
+    }
+    if (line[at] !== '.') return problem;
+    at++;
+  }
 }
 
 /** A short single-line excerpt of a body for error messages; secrets masked before it is cut (see oneLine). */
@@ -52,7 +83,8 @@ function asText(value: unknown): string {
 export function jsonMismatches(document: unknown, assertions: readonly JsonAssertion[]): string[] {
   return assertions.flatMap((assertion) => {
     const { found, value } = valueAt(document, assertion.path);
-    if (!found) return [`${assertion.path.join('.')} is missing (expected ${assertion.text})`];
+    const path = assertion.text.slice(0, assertion.text.length - assertion.expected.length - 1);
+    if (!found) return [`${path} is missing (expected ${assertion.text})`];
     return asText(value) === assertion.expected ? [] : [`expected ${assertion.text}, got ${JSON.stringify(value)}`];
   });
 }
@@ -75,7 +107,8 @@ export function judgeResponse(response: HttpResponse, expect: ResponseExpectatio
         reason: `expected ${expect.status.text}: ${response.finalUrl.host} serves TLS on that port and refused plain HTTP; use https://`,
       };
     }
-    return { pass: false, reason: `expected ${expect.status.text}` };
+    // The server's own words first: an excerpt of its body (masked, then cut and quoted as one line).
+    return { pass: false, reason: `expected ${expect.status.text}${response.body ? `: ${shown(response.body)}` : ''}` };
   }
   if (response.bodyError && (expect.body || expect.json.length > 0)) return { pass: false, reason: response.bodyError };
   if (expect.body && !expect.body.test(response.body)) {

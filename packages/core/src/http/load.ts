@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { StatusSpec } from '../units/status.js';
 import { mapConcurrent } from './concurrency.js';
-import { httpGet } from './request.js';
+import { httpRequest } from './request.js';
 
 export interface LoadOptions {
   url: URL;
@@ -35,7 +35,7 @@ export function percentile(values: readonly number[], p: number): number {
 /** Sends `requests` GETs with `concurrency` in flight (like `hey -n 100 -c 10`) and measures latency and errors. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const outcomes = await mapConcurrent(Array.from({ length: options.requests }), options.concurrency, () =>
-    httpGet(options.url, { ...options, discardBody: true }),
+    httpRequest(options.url, { ...options, discardBody: true }),
   );
   const reasons = new Map<string, number>();
   let errors = 0;

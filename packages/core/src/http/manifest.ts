@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { excerpt } from './expectations.js';
 import type { Redactor } from '../redact.js';
-import { httpGet } from './request.js';
+import { httpRequest } from './request.js';
 import { mapConcurrent } from './concurrency.js';
 
 export type ManifestVerdict = { pass: boolean; reason: string; status?: number; assets: number };
@@ -44,7 +44,7 @@ export interface ManifestCheckOptions {
 export async function checkManifest(manifestUrl: URL, options: ManifestCheckOptions): Promise<ManifestVerdict> {
   const deadline = Date.now() + options.timeoutMs;
   const remaining = () => Math.max(1, deadline - Date.now());
-  const outcome = await httpGet(manifestUrl, { ...options, timeoutMs: remaining() });
+  const outcome = await httpRequest(manifestUrl, { ...options, timeoutMs: remaining() });
   if (!outcome.ok) return { pass: false, reason: outcome.failure.message, assets: 0 };
   const { status, body, bodyError } = outcome.response;
   if (status < 200 || status > 299)
@@ -69,7 +69,7 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   const results = await mapConcurrent(files, options.concurrency ?? 8, async (file) => {
     const assetUrl = new URL(file, base);
     if (assetUrl.origin !== base.origin) return `${file} (not on ${base.origin})`;
-    const asset = await httpGet(assetUrl, {
+    const asset = await httpRequest(assetUrl, {
       ...options,
       originHeaders: assetUrl.origin === manifestUrl.origin ? options.originHeaders : {},
       timeoutMs: remaining(),

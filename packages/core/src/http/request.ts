@@ -18,6 +18,15 @@ export interface HttpRequestOptions {
   maxBodyBytes?: number;
   /** Drop the body unread (asset checks, load probes). */
   discardBody?: boolean;
+  /** GET unless given (a smoke check's POST or PUT). */
+  method?: string;
+  /** The request's body and its Content-Type, sent with `method`. */
+  body?: RequestBody;
+}
+
+export interface RequestBody {
+  data: Buffer;
+  contentType: string;
 }
 
 export interface HttpResponse {
@@ -81,8 +90,26 @@ async function decodedBody(
   }
 }
 
-/** One GET with a hard deadline, manual redirects and failures classified; never throws. */
-export async function httpGet(url: URL, options: HttpRequestOptions): Promise<HttpOutcome> {
+/**
+ * Where a redirect leads a request with a method and body: 303 (and 301/302 of anything but GET/HEAD, as browsers do)
+ * becomes a GET without the body; 307/308 repeat the method and body — but never to another origin, which would get
+ * a body (a smoke check's credentials, a claim) meant for this one: that redirect is a failure instead.
+ */
+function redirected(
+  status: number,
+  method: string,
+  body: RequestBody | undefined,
+  crossOrigin: boolean,
+): { method: string; body?: RequestBody } | { refused: string } {
+  if (status === 303 || ((status === 301 || status === 302) && method !== 'GET' && method !== 'HEAD'))
+    return { method: method === 'HEAD' ? 'HEAD' : 'GET' };
+  if (body && crossOrigin)
+    return { refused: `HTTP ${status} redirect to another origin would resend the ${method} body; not followed` };
+  return { method, body };
+}
+
+/** One request (GET unless given) with a hard deadline, manual redirects and failures classified; never throws. */
+export async function httpRequest(url: URL, options: HttpRequestOptions): Promise<HttpOutcome> {
   const { dispatcher, timeoutMs, originHeaders = {}, followRedirects = true, maxRedirects = 5 } = options;
   const started = performance.now();
   const signal = AbortSignal.timeout(timeoutMs);
@@ -91,38 +118,44 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
   let leftOrigin = false;
   let redirects = 0;
   const withheld = () => (leftOrigin ? Object.keys(lowerCaseNames(originHeaders)) : []);
+  let method = options.method ?? 'GET';
+  let requestBody = options.body;
+  const failed = (failure: RequestFailure): HttpOutcome => ({
+    ok: false,
+    failure,
+    latencyMs: latency(),
+    finalUrl: current,
+    redirects,
+    withheldHeaders: withheld(),
+  });
   try {
     for (; ; redirects++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       // Every coding the probe can decode, unless the caller asked for something else (Accept-Encoding: identity).
       if (!options.discardBody) headers['accept-encoding'] = ACCEPT_ENCODING;
       if (!leftOrigin) Object.assign(headers, lowerCaseNames(originHeaders));
+      if (requestBody) headers['content-type'] = requestBody.contentType;
       const { request } = await import('undici'); // loaded on first use (see health/run.ts)
       const {
         statusCode,
         headers: responseHeaders,
         body,
       } = await request(current, {
-        method: 'GET',
+        method: method as Dispatcher.HttpMethod,
         headers,
+        body: requestBody?.data,
         signal,
         dispatcher,
       });
       const location = responseHeaders.location;
       if (followRedirects && REDIRECT_STATUSES.has(statusCode) && typeof location === 'string') {
         await body.dump();
-        if (redirects >= maxRedirects) {
-          const failure = { kind: 'redirect', message: `more than ${maxRedirects} redirects` } as const;
-          return {
-            ok: false,
-            failure,
-            latencyMs: latency(),
-            finalUrl: current,
-            redirects,
-            withheldHeaders: withheld(),
-          };
-        }
+        if (redirects >= maxRedirects)
+          return failed({ kind: 'redirect', message: `more than ${maxRedirects} redirects` });
         const next = new URL(location, current);
+        const then = redirected(statusCode, method, requestBody, next.origin !== current.origin);
+        if ('refused' in then) return failed({ kind: 'redirect', message: then.refused });
+        ({ method, body: requestBody } = then);
         if (next.origin !== url.origin) leftOrigin = true;
         current = next;
         continue;
@@ -144,8 +177,7 @@ export async function httpGet(url: URL, options: HttpRequestOptions): Promise<Ht
       };
     }
   } catch (error) {
-    const failure = classifyRequestError(error, signal.aborted, formatDuration(timeoutMs), current);
-    return { ok: false, failure, latencyMs: latency(), finalUrl: current, redirects, withheldHeaders: withheld() };
+    return failed(classifyRequestError(error, signal.aborted, formatDuration(timeoutMs), current));
   }
 }
 

@@ -1,5 +1,6 @@
-import type { CheckResult } from '../report/result.js';
 import { z } from 'zod';
+import { REPORT_STAGES, type ReportDocument, type ReportStage } from '../report/document.js';
+import type { ReportFile } from './read.js';
 import {
   LEDGER_FORMAT,
   LEDGER_VERSION,
@@ -10,11 +11,10 @@ import {
   type LedgerStage,
 } from './schema.js';
 
-/** An action's JSON report as read from disk: its name (the file's, without `.json`) and its parsed content. */
-export interface ReportFile {
-  name: string;
-  document: unknown;
-}
+export type { ReportFile } from './read.js';
+
+/** The stages a GO needs evidence of unless the workflow says otherwise (deployment-ledger's `require`). */
+export const DEFAULT_REQUIRED_STAGES: readonly ReportStage[] = ['verify', 'gates', 'switch', 'health'];
 
 /** What the workflow knows that no report says. */
 export interface LedgerFacts {
@@ -26,166 +26,164 @@ export interface LedgerFacts {
   startedAt?: string;
   endedAt: string;
   jobs?: readonly { name: string; result: string }[];
+  /** Stages a GO needs a report of; DEFAULT_REQUIRED_STAGES unless given. */
+  require?: readonly ReportStage[];
 }
 
-type Doc = Record<string, unknown>;
-const str = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
-const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0);
-
-function results(doc: Doc): CheckResult[] {
-  if (!Array.isArray(doc.results)) return [];
-  return doc.results.flatMap((item: unknown) => {
-    const r = item as Doc;
-    if (typeof r?.name !== 'string' || !['pass', 'fail', 'skip'].includes(r.status as string)) return [];
-    return [
-      {
-        name: r.name,
-        status: r.status as CheckResult['status'],
-        detail: typeof r.detail === 'string' ? r.detail : '',
-        durationMs: num(r.durationMs),
-      },
-    ];
+/**
+ * One report per step: a re-run attempt's report replaces the earlier attempt's report of the same step (same run,
+ * job, step and action), whichever order the artifacts were downloaded in. Reports without runner facts (written
+ * outside a runner) are each their own step.
+ */
+export function newestAttempts(reports: readonly ReportFile[]): { kept: ReportFile[]; replaced: ReportFile[] } {
+  const newest = new Map<string, ReportFile>();
+  const replaced: ReportFile[] = [];
+  reports.forEach((report, index) => {
+    const { run, action } = report.document;
+    const key = run.id && run.job && run.step ? JSON.stringify([run.id, run.job, run.step, action]) : `#${index}`;
+    const seen = newest.get(key);
+    if (!seen) return newest.set(key, report);
+    const later = (report.document.run.attempt ?? 0) - (seen.document.run.attempt ?? 0);
+    const newer = later > 0 || (later === 0 && report.document.startedAt > seen.document.startedAt);
+    replaced.push(newer ? seen : report);
+    if (newer) newest.set(key, report);
   });
+  return { kept: reports.filter((report) => [...newest.values()].includes(report)), replaced };
 }
 
-/** The action that wrote a report: its `action` field, or the egress-sentinel's shape (`violations`, `tampered`). */
-function actionOf(doc: Doc): string {
-  if (typeof doc.action === 'string') return doc.action;
-  if (Array.isArray(doc.violations) && typeof doc.tampered === 'boolean') return 'egress-sentinel';
-  return 'unknown';
+/**
+ * The deploy's order: by stage, except that whatever started after a rollback (the health check of the previous
+ * release) comes after it; the start time orders reports of one stage.
+ */
+function inDeployOrder(reports: readonly ReportFile[]): ReportFile[] {
+  const rollbacks = reports.filter((r) => r.document.stage === 'rollback').map((r) => r.document.startedAt);
+  const firstRollback = rollbacks.length > 0 ? rollbacks.sort()[0]! : undefined;
+  const rank = ({ document }: ReportFile) =>
+    (firstRollback !== undefined && document.stage !== 'rollback' && document.startedAt > firstRollback ? 100 : 0) +
+    REPORT_STAGES.indexOf(document.stage);
+  return [...reports].sort((a, b) => rank(a) - rank(b) || a.document.startedAt.localeCompare(b.document.startedAt));
+}
+
+const releaseSha = (release: string) => /-([0-9a-f]{7,40})$/.exec(release)?.[1];
+const sameSha = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
+
+/**
+ * Whether every report is about the same release, commit and bundle: a verify report of one release beside a switch
+ * report of another is no evidence of either. Returns the disagreement, naming the reports, or undefined.
+ */
+export function evidenceMismatch(reports: readonly ReportFile[], sha: string | undefined): string | undefined {
+  const claims = (field: 'release' | 'sha' | 'bundleSha256') =>
+    reports.flatMap(({ file, document }) => (document[field] ? [{ file, value: document[field] }] : []));
+  const problems: string[] = [];
+  const disagree = (
+    label: string,
+    list: { file: string; value: string }[],
+    same: (a: string, b: string) => boolean,
+  ) => {
+    const first = list[0];
+    const other = list.find((claim) => first && !same(first.value, claim.value));
+    if (first && other) problems.push(`${label} ${first.value} in ${first.file} but ${other.value} in ${other.file}`);
+  };
+  const releases = claims('release');
+  disagree('release', releases, (a, b) => a === b);
+  // A release name ending in the commit's short SHA (…-f0959baf) is a claim about the commit too.
+  const shas = [
+    ...(sha ? [{ file: 'the sha input', value: sha }] : []),
+    ...claims('sha'),
+    ...releases.flatMap(({ file, value }) => (releaseSha(value) ? [{ file, value: releaseSha(value)! }] : [])),
+  ];
+  disagree('commit', shas, sameSha);
+  disagree('bundle SHA-256', claims('bundleSha256'), (a, b) => a === b);
+  return problems.length > 0 ? `evidence does not match: ${problems.join('; ')}` : undefined;
 }
 
 function stageOf({ name, document }: ReportFile): LedgerStage {
-  const doc = (document ?? {}) as Doc;
-  const action = actionOf(doc);
-  let list = results(doc);
-  let ok: boolean;
-  switch (action) {
-    case 'pre-switch-gates':
-      ok = num(doc.failed) === 0 && list.every((r) => r.status !== 'fail');
-      break;
-    case 'health-retry':
-      ok = doc.healthy === true;
-      break;
-    case 'egress-sentinel': {
-      const violations = (doc.violations as unknown[]).length;
-      ok = violations === 0 && doc.tampered !== true;
-      if (list.length === 0) {
-        const detail =
-          doc.tampered === true
-            ? 'tampering detected'
-            : violations === 0
-              ? 'only allowed endpoints were contacted'
-              : `${violations} destination(s) outside the allow-list`;
-        list = [{ name: 'Egress', status: ok ? 'pass' : 'fail', detail, durationMs: 0 }];
-      }
-      break;
-    }
-    default:
-      ok = doc.ok === true || (doc.ok === undefined && list.length > 0 && list.every((r) => r.status !== 'fail'));
-  }
-  const durationMs =
-    typeof doc.durationMs === 'number' ? num(doc.durationMs) : list.reduce((sum, r) => sum + r.durationMs, 0);
-  return { name, action, ok, durationMs, results: list };
+  const { action, stage, ok, durationMs, results, release, run } = document;
+  return { name, action, stage, ok, durationMs, release, attempt: run.attempt, results };
 }
 
-/** Where a stage belongs in a deploy, so the ledger reads in the order things happened whatever order the files came in. */
-function rank(stage: LedgerStage, doc: Doc): number {
-  const order = [
-    'pack-bundle',
-    'resolve-build-run',
-    'verify-bundle-sha',
-    'pre-switch-gates',
-    'release-switch',
-    'release-services',
-    'health-retry',
-    'egress-sentinel',
-  ];
-  const base = order.indexOf(stage.action);
-  const afterRollback = doc.mode === 'rollback' || /rollback/i.test(stage.name);
-  return (afterRollback ? 100 : 0) + (base < 0 ? 50 : base);
+/** Where the releases stand, from the reports in deploy order: the first `previous`, the last `current`. */
+function releasesOf(reports: readonly ReportFile[]) {
+  const docs = reports.map((report) => report.document);
+  const first = <K extends keyof ReportDocument>(key: K) => docs.find((doc) => doc[key] !== null)?.[key] ?? null;
+  const last = <K extends keyof ReportDocument>(key: K) => docs.findLast((doc) => doc[key] !== null)?.[key] ?? null;
+  // The services of a rollout, read by their schema wherever a report's details carry them.
+  const rollout = docs
+    .map((doc) => z.object({ services: z.array(ledgerServiceSchema).min(1) }).safeParse(doc.details))
+    .findLast((parsed) => parsed.success)?.data;
+  const rollbackDetails = docs
+    .map((doc) => z.object({ rollback: ledgerServicesRollbackSchema }).safeParse(doc.details))
+    .findLast((parsed) => parsed.success)?.data;
+  return {
+    previous: first('previousRelease') as string | null,
+    new: first('release') as string | null,
+    current: last('currentRelease') as string | null,
+    sha256: first('bundleSha256') as string | null,
+    sha: first('sha') as string | null,
+    rolledBack: docs.some((doc) => doc.rolledBack),
+    services: rollout?.services ?? null,
+    servicesRollback: rollbackDetails?.rollback ?? null,
+  };
 }
 
-/** The ledger of one deploy from the actions' reports and the workflow's facts; validated against the schema. */
-export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts): Ledger {
-  const staged = reports.map((report, index) => ({
-    stage: stageOf(report),
-    doc: (report.document ?? {}) as Doc,
-    index,
-  }));
-  staged.sort((a, b) => rank(a.stage, a.doc) - rank(b.stage, b.doc) || a.index - b.index);
-  const stages = staged.map(({ stage }) => stage);
+interface Judged {
+  stages: LedgerStage[];
+  releases: ReturnType<typeof releasesOf>;
+  mismatch: string | undefined;
+  missing: ReportStage[];
+  jobs: readonly { name: string; result: string }[];
+  environment?: string;
+}
 
-  let sha256: string | null = null;
-  let unpacked: string | null = null;
-  let previous: string | null = null;
-  let switchedTo: string | null = null;
-  let current: string | null = null;
-  let rolledBack = false;
-  let services: Ledger['services'] = null;
-  let servicesRollback: Ledger['servicesRollback'] = null;
-  for (const { doc } of staged) {
-    const action = actionOf(doc);
-    if (action === 'release-services') {
-      const list = z.array(ledgerServiceSchema).safeParse(doc.services);
-      if (!list.success || list.data.length === 0) continue;
-      services = list.data;
-      servicesRollback = ledgerServicesRollbackSchema
-        .nullable()
-        .catch(null)
-        .parse(doc.rollback ?? null);
-      const lead = list.data[0]!;
-      previous = lead.previousRelease ?? previous;
-      if (list.data.some((s) => s.switched)) switchedTo = lead.newRelease;
-      if (servicesRollback) rolledBack = true;
-      // Where the first service's `current` is at the end: the new release unless this run moved it back (or never moved it).
-      current =
-        lead.state === 'deployed' || (lead.switched && !lead.rolledBack)
-          ? lead.newRelease
-          : (lead.previousRelease ?? current);
-      continue;
-    }
-    if (action === 'verify-bundle-sha' || action === 'pack-bundle') sha256 = str(doc.sha256) ?? sha256;
-    if (action === 'verify-bundle-sha') unpacked = str(doc.releaseName) ?? unpacked;
-    if (action !== 'release-switch') continue;
-    if (doc.mode === 'rollback') {
-      if (doc.switched === true) rolledBack = true;
-      previous ??= str(doc.previousRelease);
-    } else {
-      previous = str(doc.previousRelease) ?? previous;
-      if (doc.switched === true) switchedTo = str(doc.requested) ?? unpacked ?? str(doc.currentRelease);
-      if (doc.rolledBack === true) rolledBack = true;
-    }
-    current = str(doc.currentRelease) ?? current;
-  }
-  const newRelease = switchedTo ?? unpacked;
-  const jobs = [...(facts.jobs ?? [])];
+/** GO, or NO-GO with every reason, in the order a reader should fix them. */
+function judge({ stages, releases, mismatch, missing, jobs, environment }: Judged): { go: boolean; reason: string } {
   const failedStages = stages.filter((stage) => !stage.ok);
   const failedJobs = jobs.filter((job) => job.result === 'failure' || job.result === 'cancelled');
-
-  let reason: string;
-  const live = newRelease !== null && current !== null && releaseName(current) === releaseName(newRelease);
-  const go = failedStages.length === 0 && failedJobs.length === 0 && !rolledBack && live;
-  if (go) {
+  const live = releases.new !== null && releases.current === releases.new;
+  const reasons = [
+    ...(mismatch ? [mismatch] : []),
+    ...failedStages.map((stage) => `${stage.name} failed`),
+    ...failedJobs.map((job) => `job ${job.name} ${job.result}`),
+    ...(missing.length > 0 ? [`no report of stage ${missing.join(', ')}`] : []),
+  ];
+  if (reasons.length === 0 && !releases.rolledBack && live) {
     const checks = stages.reduce((sum, stage) => sum + stage.results.filter((r) => r.status === 'pass').length, 0);
-    reason = `${releaseName(newRelease!)} is live${facts.environment ? ` on ${facts.environment}` : ''}; ${checks} gates and checks passed`;
-  } else {
-    const failed = [
-      ...failedStages.map((stage) => `${stage.name} failed`),
-      ...failedJobs.map((job) => `job ${job.name} ${job.result}`),
-    ];
-    if (failed.length === 0)
-      failed.push(newRelease === null ? 'no release was unpacked' : 'the new release is not live');
-    const after = rolledBack
-      ? `; rolled back to ${current ? releaseName(current) : 'the previous release'}`
-      : live
-        ? ''
-        : current
-          ? `; current is ${releaseName(current)}`
-          : '; nothing was switched';
-    reason = `${failed.join(', ')}${after}`;
+    return {
+      go: true,
+      reason: `${releases.new} is live${environment ? ` on ${environment}` : ''}; ${checks} gates and checks passed`,
+    };
   }
+  if (reasons.length === 0)
+    reasons.push(releases.new === null ? 'no report names the release' : 'the new release is not live');
+  const after = releases.rolledBack
+    ? `; rolled back to ${releases.current ?? 'the previous release'}`
+    : live
+      ? ''
+      : releases.current
+        ? `; current is ${releases.current}`
+        : '; nothing was switched';
+  return { go: false, reason: `${reasons.join(', ')}${after}` };
+}
 
+/**
+ * The ledger of one deploy from the report documents and the workflow's facts; validated against the ledger schema.
+ * It knows stages, not actions: a new action's reports count once they carry a stage.
+ */
+export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts): Ledger {
+  // A ledger's own report is not evidence of the deploy.
+  const evidence = inDeployOrder(newestAttempts(reports.filter((r) => r.document.stage !== 'ledger')).kept);
+  const stages = evidence.map(stageOf);
+  const releases = releasesOf(evidence);
+  const present = new Set(evidence.map((report) => report.document.stage));
+  const jobs = [...(facts.jobs ?? [])];
+  const { go, reason } = judge({
+    stages,
+    releases,
+    mismatch: evidenceMismatch(evidence, facts.sha),
+    missing: (facts.require ?? DEFAULT_REQUIRED_STAGES).filter((stage) => !present.has(stage)),
+    jobs,
+    environment: facts.environment,
+  });
   return ledgerSchema.parse({
     format: LEDGER_FORMAT,
     version: LEDGER_VERSION,
@@ -194,25 +192,16 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
     run: { url: null, id: null, attempt: null, repository: null, actor: null, ...facts.run },
     environment: facts.environment || null,
     approver: facts.approver || null,
-    sha: facts.sha || null,
+    sha: facts.sha || releases.sha,
     buildRun: { url: facts.buildRunUrl || null },
-    bundle: { sha256 },
-    releases: {
-      previous: previous && releaseName(previous),
-      new: newRelease && releaseName(newRelease),
-      current: current && releaseName(current),
-    },
-    rolledBack,
+    bundle: { sha256: releases.sha256 },
+    releases: { previous: releases.previous, new: releases.new, current: releases.current },
+    rolledBack: releases.rolledBack,
     startedAt: facts.startedAt || null,
     endedAt: facts.endedAt,
     stages,
     jobs,
-    services,
-    servicesRollback,
+    services: releases.services,
+    servicesRollback: releases.servicesRollback,
   });
-}
-
-/** `releases/20251102_154900-f0959baf` or a full path → `20251102_154900-f0959baf`. */
-function releaseName(release: string): string {
-  return release.replace(/\/+$/, '').split('/').pop() ?? release;
 }

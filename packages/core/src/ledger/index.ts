@@ -2,3 +2,4 @@
 export * from './build.js';
 export * from './markdown.js';
 export * from './read.js';
+export * from './schema.js';

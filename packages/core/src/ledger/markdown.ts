@@ -14,21 +14,31 @@ function duration(startedAt: string | null, endedAt: string): string {
   return Number.isFinite(ms) && ms >= 0 ? ` (${(ms / 1000).toFixed(1)} s)` : '';
 }
 
+const value = (text: string | null) => (text === null ? '—' : markdownText(text));
+/** A code span only for hex (a SHA): nothing can be escaped inside one, so any other text is shown as escaped text. */
+const code = (text: string | null) => (text === null ? '—' : /^[0-9a-f]+$/i.test(text) ? `\`${text}\`` : value(text));
+
+/** A link only to an http(s) URL, its target percent-encoded so no `)`, space or `<` ends or breaks it. */
+function link(label: string, url: string | null): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url ?? '');
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
+  const target = parsed.href.replace(/[()<>\s|\\[\]`'"]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `[${markdownText(label)}](${target})`;
+}
+
 /** The ledger as a job summary: the verdict line first, then the facts, then each stage's gates and checks with their times. */
 export function renderLedger(ledger: Ledger): string {
-  const value = (text: string | null) => (text === null ? '—' : markdownText(text));
-  const code = (text: string | null) => (text === null ? '—' : `\`${text.replace(/`/g, '')}\``);
   const facts: [string, string][] = [
-    [
-      'Run',
-      ledger.run.url
-        ? `[${markdownText(ledger.run.id ?? ledger.run.url)}](${encodeURI(ledger.run.url)})`
-        : value(ledger.run.id),
-    ],
+    ['Run', link(ledger.run.id ?? 'run', ledger.run.url) ?? value(ledger.run.url ?? ledger.run.id)],
     ['Environment', value(ledger.environment)],
     ['Approver', value(ledger.approver ?? (ledger.environment ? 'none required' : null))],
     ['Commit', code(ledger.sha)],
-    ['Build run', ledger.buildRun.url ? `[build](${encodeURI(ledger.buildRun.url)})` : '—'],
+    ['Build run', link('build', ledger.buildRun.url) ?? value(ledger.buildRun.url)],
     ['Bundle SHA-256', code(ledger.bundle.sha256)],
     ['Previous release', value(ledger.releases.previous)],
     ['New release', value(ledger.releases.new)],

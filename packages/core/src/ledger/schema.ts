@@ -17,13 +17,19 @@ const checkResult = z.object({
 
 /** One action's report as the ledger keeps it: whether it passed and each gate's or check's result. */
 export const ledgerStageSchema = z.object({
-  /** What the stage was in this deploy: `verify-bundle-sha`, `pre-switch-gates`, `release-switch`, `health-retry`, `rollback`, `rollback-health-retry`, `egress-sentinel`… */
+  /** The report's file name without `.json`/`-report`: `verify-bundle-sha`, `rollback`, `rollback-health-retry`, … */
   name: z.string(),
   /** The action that wrote the report. */
   action: z.string(),
+  /** The report's stage (`verify`, `gates`, `switch`, `health`, `rollback`, …): what orders the ledger. */
+  stage: z.string(),
   ok: z.boolean(),
-  /** The sum of the results' times (the action's own duration where its report has one). */
+  /** The action's duration, whole milliseconds. */
   durationMs: z.number().nonnegative(),
+  /** The release the report is about, when it names one. */
+  release: z.string().nullable(),
+  /** The run attempt that wrote it (the newest attempt's report of a step is the one kept). */
+  attempt: z.number().nullable(),
   results: z.array(checkResult),
 });
 

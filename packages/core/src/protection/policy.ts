@@ -273,6 +273,7 @@ function parseEnvironment(problems: Problems, keyNode: Node, body: Node | null):
 }
 
 /** Parses and checks a policy; `source` names it in errors (`.github/branch-policy.yml` or the input). */
+
 export function parsePolicy(text: string, source: string): Policy {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });

@@ -137,6 +137,7 @@ function parseAttempt(stdout: string, ready: string, fallbackNow: number): Attem
   return out;
 }
 
+// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-19b rewrites release-switch as one remote script
 export async function acquireLock(
   target: Target,
   root: string,

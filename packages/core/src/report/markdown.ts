@@ -12,8 +12,10 @@ export interface Summary {
 /**
  * Text shown as itself in the job summary, which GitHub renders as markdown with HTML: names and details come from
  * servers, the GitHub API and hosts, so none of it may become markup (`<h1>`, `**x**`, `[link](…)`, an image, a
- * table cell break). HTML's special characters become entities, markdown's inline punctuation is backslash-escaped,
- * line breaks become spaces (a table row is one line).
+ * table cell break, a link GitHub makes by itself). HTML's special characters become entities, markdown's inline
+ * punctuation is backslash-escaped, line breaks become spaces (a table row is one line). GitHub also links bare URLs
+ * (`https://…`, `www.…`), e-mail addresses and `@mentions` (which notify the person) in text: a zero-width space
+ * (`&#8203;`) after the `:` of `scheme:`, in `www.` and after `@` keeps each as text and reads the same.
  */
 export function markdownText(text: string): string {
   return text
@@ -21,7 +23,10 @@ export function markdownText(text: string): string {
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(/[\\`*_[\]|~!$]/g, '\\$&');
+    .replace(/[\\`*_[\]|~!$]/g, '\\$&')
+    .replace(/([a-z][a-z0-9+.-]*):(?=\/\/)/gi, '$1:&#8203;')
+    .replace(/\b(www)\./gi, '$1&#8203;.')
+    .replace(/@(?=\w)/g, '@&#8203;');
 }
 
 const cell = markdownText;

@@ -2,3 +2,4 @@
 export * from './markdown.js';
 export * from './run.js';
 export * from './services.js';
+export * from './report.js';

@@ -169,14 +169,15 @@ async function runCommands(
   return { results };
 }
 
-/** Deploys the services in order, stops at the first failure and rolls back what this run switched. */
-export async function rolloutServices(
-  given: RolloutConfig,
-  context: Partial<CoreContext> = {},
-): Promise<RolloutOutcome> {
-  let config = given;
-  const full = coreContext(context);
-  const { logger } = full;
+/** What a rollout works with: the configuration, every service's record, the summary rows, the context. */
+interface Run {
+  config: RolloutConfig;
+  records: ServiceRecord[];
+  results: CheckResult[];
+  context: CoreContext;
+}
+
+function checkNames(config: RolloutConfig): void {
   if (config.services.length === 0)
     throw new ArgumentError(
       'services',
@@ -188,10 +189,10 @@ export async function rolloutServices(
       throw new ArgumentError('services', `names "${service.name}" twice; every service needs its own name`);
     seen.add(service.name);
   }
-  const order = rollbackOrderOf(config.services, config.rollbackOrder);
-  const budgetMs = config.rollbackBudgetMs ?? ROLLBACK_BUDGET_MS;
-  const results: CheckResult[] = [];
-  const records: ServiceRecord[] = config.services.map((s) => ({
+}
+
+function newRecord(s: ServiceSpec): ServiceRecord {
+  return {
     name: s.name,
     target: s.target.description,
     releasesRoot: s.releasesRoot,
@@ -205,63 +206,104 @@ export async function rolloutServices(
     rollbackHealth: null,
     failure: null,
     results: [],
-  }));
-  const switchSettings = {
-    keep: config.keep,
-    hookTimeoutMs: config.hookTimeoutMs,
-    lockTimeoutMs: config.lockTimeoutMs,
-    lockOwner: config.lockOwner,
-    signal: config.signal,
   };
+}
 
-  // The rollout: one service after the other, each healthy before the next starts.
-  let stoppedAt: string | null = null;
-  let trigger: string | null = null;
+const switchSettings = (config: RolloutConfig) => ({
+  keep: config.keep,
+  hookTimeoutMs: config.hookTimeoutMs,
+  lockTimeoutMs: config.lockTimeoutMs,
+  lockOwner: config.lockOwner,
+  signal: config.signal,
+});
+
+const errorText = (error: unknown, context: CoreContext) =>
+  context.redactor.redact(error instanceof Error ? error.message : String(error));
+
+/**
+ * Before the first service is switched: the release must be there on every service. A rollout that would stop at the
+ * third service for a release that was never unpacked there must not have restarted the first two. Reads only.
+ */
+async function precheck({ config, records, results, context }: Run): Promise<string | null> {
+  const missing: string[] = [];
+  for (const [index, service] of config.services.entries()) {
+    const record = records[index]!;
+    const started = performance.now();
+    try {
+      const layout = await inspectReleases(service.target, service.releasesRoot);
+      record.previousRelease = layout.current ?? null; // the switch records it again, as it finds it under the lock
+      if (!layout.releases.includes(service.release))
+        record.failure = `release ${service.release} is not in ${service.releasesRoot}/releases on ${service.target.description}; unpack it there first (verify-bundle-sha)`;
+    } catch (error) {
+      record.failure = errorText(error, context);
+    }
+    results.push({
+      name: `release on ${service.name}`,
+      status: record.failure ? 'fail' : 'pass',
+      detail: record.failure ?? `${service.release} is in ${service.releasesRoot}/releases`,
+      durationMs: performance.now() - started,
+    });
+    if (record.failure) missing.push(service.name);
+  }
+  if (missing.length === 0) return null;
+  const trigger = `the release is not ready on ${missing.join(', ')}`;
+  context.logger.error(`${trigger}; no service was switched`);
+  return trigger;
+}
+
+/** Switches one service and checks its health; the record says how it went. */
+async function deployService(service: ServiceSpec, record: ServiceRecord, run: Run): Promise<void> {
+  const { config, context } = run;
+  try {
+    const outcome = await switchRelease(
+      service.target,
+      {
+        ...switchSettings(config),
+        releasesRoot: service.releasesRoot,
+        release: service.release,
+        mode: 'switch',
+        beforeSwitch: service.beforeSwitch,
+        afterSwitch: service.afterSwitch,
+        rollbackOnFailure: true,
+      },
+      context,
+    );
+    record.results.push(...outcome.results);
+    record.previousRelease = outcome.previousRelease ?? null;
+    record.switched = outcome.switched && !outcome.rolledBack && outcome.currentRelease !== outcome.previousRelease;
+    if (!outcome.ok) record.failure = outcome.failure ?? 'release-switch failed';
+  } catch (error) {
+    record.failure = errorText(error, context);
+  }
+  if (!record.failure) {
+    const health = healthSummary(await runHealthCheck(service.health, context));
+    record.health = health;
+    record.results.push({
+      name: 'health',
+      status: health.healthy ? 'pass' : 'fail',
+      detail: health.detail,
+      durationMs: health.durationMs,
+    });
+    if (!health.healthy) record.failure = `health check failed: ${health.detail}`;
+  }
+  record.state = record.failure ? 'failed' : 'deployed';
+}
+
+/** The rollout: one service after the other, each healthy before the next starts. Returns where and why it stopped. */
+async function deployAll(run: Run): Promise<{ stoppedAt: string | null; trigger: string | null }> {
+  const { config, records, results, context } = run;
   for (const [index, service] of config.services.entries()) {
     const record = records[index]!;
     if (config.signal?.aborted) {
-      stoppedAt = service.name;
-      trigger = `the job was cancelled before ${service.name}`;
-      logger.error(`${trigger}; the rollout stops here`);
-      break;
+      const trigger = `the job was cancelled before ${service.name}`;
+      context.logger.error(`${trigger}; the rollout stops here`);
+      return { stoppedAt: service.name, trigger };
     }
     const started = performance.now();
-    logger.info(
+    context.logger.info(
       `[${index + 1}/${config.services.length}] ${service.name}: ${service.releasesRoot} → ${service.release} on ${service.target.description}`,
     );
-    try {
-      const outcome = await switchRelease(
-        service.target,
-        {
-          ...switchSettings,
-          releasesRoot: service.releasesRoot,
-          release: service.release,
-          mode: 'switch',
-          beforeSwitch: service.beforeSwitch,
-          afterSwitch: service.afterSwitch,
-          rollbackOnFailure: true,
-        },
-        full,
-      );
-      record.results.push(...outcome.results);
-      record.previousRelease = outcome.previousRelease ?? null;
-      record.switched = outcome.switched && !outcome.rolledBack && outcome.currentRelease !== outcome.previousRelease;
-      if (!outcome.ok) record.failure = outcome.failure ?? 'release-switch failed';
-    } catch (error) {
-      record.failure = full.redactor.redact(error instanceof Error ? error.message : String(error));
-    }
-    if (!record.failure) {
-      const health = healthSummary(await runHealthCheck(service.health, full));
-      record.health = health;
-      record.results.push({
-        name: 'health',
-        status: health.healthy ? 'pass' : 'fail',
-        detail: health.detail,
-        durationMs: health.durationMs,
-      });
-      if (!health.healthy) record.failure = `health check failed: ${health.detail}`;
-    }
-    record.state = record.failure ? 'failed' : 'deployed';
+    await deployService(service, record, run);
     results.push({
       name: `deploy ${service.name}`,
       status: record.failure ? 'fail' : 'pass',
@@ -269,47 +311,30 @@ export async function rolloutServices(
       durationMs: performance.now() - started,
     });
     if (record.failure) {
-      stoppedAt = service.name;
-      trigger = `${service.name} failed: ${record.failure}`;
-      logger.error(
+      context.logger.error(
         `${service.name} failed; the rollout stops here (${config.services.length - index - 1} service(s) not touched): ${record.failure}`,
       );
-      break;
+      return { stoppedAt: service.name, trigger: `${service.name} failed: ${record.failure}` };
     }
   }
+  return { stoppedAt: null, trigger: null };
+}
 
-  let verify: RolloutOutcome['verify'] = null;
-  const runVerify = async (when: string): Promise<CheckResult> => {
-    const { command, target } = config.verify!;
-    const done = await runCommands(target, `verify (${when})`, [command], '.', {}, config, full);
-    return done.results[0]!;
-  };
-  if (config.verify) {
-    verify = { command: config.verify.command, afterRollout: null, afterRollback: null };
-    if (!trigger) {
-      verify.afterRollout = await runVerify('after the rollout');
-      results.push(verify.afterRollout);
-      if (verify.afterRollout.status === 'fail')
-        trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
-    }
-  }
-  if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
+async function runVerify(run: Run, when: string): Promise<CheckResult> {
+  const { command, target } = run.config.verify!;
+  const done = await runCommands(target, `verify (${when})`, [command], '.', {}, run.config, run.context);
+  return done.results[0]!;
+}
 
-  // The coordinated rollback. It runs to the end even when the job was cancelled: stopping half-way would leave
-  // services on two releases.
-  const rollbackStart = performance.now();
-  config = { ...config, signal: undefined };
-  const byName = new Map(records.map((record, index) => [record.name, { record, service: config.services[index]! }]));
-  const toRollBack = order.map((name) => byName.get(name)!).filter(({ record }) => record.switched);
-  logger.warning(
-    `Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`,
-  );
-  const failRecord = (record: ServiceRecord, why: string) => {
-    record.state = 'rollback-failed';
-    record.failure = record.failure ? `${record.failure}; rollback: ${why}` : `rollback: ${why}`;
-  };
+function failRecord(record: ServiceRecord, why: string): void {
+  record.state = 'rollback-failed';
+  record.failure = record.failure ? `${record.failure}; rollback: ${why}` : `rollback: ${why}`;
+}
 
-  // 1. Stop what keeps using the new code (the before-rollback hooks), in the rollback order.
+type Pair = { record: ServiceRecord; service: ServiceSpec };
+
+/** 1. Stop what keeps using the new code (the before-rollback hooks), in the rollback order. */
+async function stopWorkers(toRollBack: readonly Pair[], run: Run): Promise<void> {
   for (const { record, service } of toRollBack) {
     const env = {
       DEPLOY_RELEASE: record.previousRelease ?? '',
@@ -317,117 +342,137 @@ export async function rolloutServices(
       DEPLOY_RELEASES_ROOT: service.releasesRoot,
       DEPLOY_SERVICE: service.name,
     };
+    const phase = `before-rollback ${service.name}`;
     const stopped = await runCommands(
       service.target,
-      `before-rollback ${service.name}`,
+      phase,
       service.beforeRollback,
       service.releasesRoot,
       env,
-      config,
-      full,
+      run.config,
+      run.context,
     );
     record.results.push(...stopped.results);
     if (stopped.failure) failRecord(record, stopped.failure);
   }
-  // 2. Every switched service back to the release this run recorded, in the rollback order.
-  for (const { record, service } of toRollBack) {
-    const started = performance.now();
-    if (!record.previousRelease) {
-      failRecord(
-        record,
-        `there was no release before ${record.newRelease} (first deploy), so current stays at ${record.newRelease}`,
-      );
-      results.push({ name: `roll back ${service.name}`, status: 'fail', detail: record.failure!, durationMs: 0 });
-      continue;
-    }
-    try {
-      const now = await inspectReleases(service.target, service.releasesRoot);
-      if (now.current !== record.newRelease)
-        throw new UserError(
-          `current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`,
-        );
-      const back = await switchRelease(
-        service.target,
-        {
-          ...switchSettings,
-          signal: undefined,
-          releasesRoot: service.releasesRoot,
-          release: record.previousRelease,
-          mode: 'rollback',
-          beforeSwitch: [],
-          afterSwitch: [],
-          rollbackOnFailure: false,
-        },
-        full,
-      );
-      record.results.push(...back.results);
-      if (!back.ok || back.currentRelease !== record.previousRelease)
-        throw new UserError(back.failure ?? `current is ${back.currentRelease ?? 'nothing'}`);
-      record.rolledBack = true;
-      record.rolledBackAt = new Date(full.now()).toISOString();
-      record.state = 'rolled-back';
-      results.push({
-        name: `roll back ${service.name}`,
-        status: 'pass',
-        detail: `${record.newRelease} → ${record.previousRelease}`,
-        durationMs: performance.now() - started,
-      });
-    } catch (error) {
-      failRecord(record, full.redactor.redact(error instanceof Error ? error.message : String(error)));
-      results.push({
-        name: `roll back ${service.name}`,
-        status: 'fail',
-        detail: record.failure!,
-        durationMs: performance.now() - started,
-      });
-    }
-  }
-  // 3. Restart and health-check each rolled-back service, in the rollout order.
-  for (const { record, service } of records.map((record, index) => ({ record, service: config.services[index]! }))) {
-    if (!record.rolledBack) continue;
-    const started = performance.now();
-    const env = {
-      DEPLOY_RELEASE: record.previousRelease!,
-      DEPLOY_RELEASE_DIR: `${service.releasesRoot}/releases/${record.previousRelease}`,
-      DEPLOY_RELEASES_ROOT: service.releasesRoot,
-      DEPLOY_PREVIOUS_RELEASE: record.newRelease,
-      DEPLOY_SERVICE: service.name,
-    };
-    const restarted = await runCommands(
-      service.target,
-      `restart ${service.name}`,
-      service.afterSwitch,
-      `${service.releasesRoot}/current`,
-      env,
-      config,
-      full,
+}
+
+/** 2. One switched service back to the release this run recorded — unless someone else moved `current` since. */
+async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
+  const { config, results, context } = run;
+  const started = performance.now();
+  const row = (status: 'pass' | 'fail', detail: string) =>
+    results.push({ name: `roll back ${service.name}`, status, detail, durationMs: performance.now() - started });
+  if (!record.previousRelease) {
+    failRecord(
+      record,
+      `there was no release before ${record.newRelease} (first deploy), so current stays at ${record.newRelease}`,
     );
-    record.results.push(...restarted.results);
-    if (restarted.failure) failRecord(record, restarted.failure);
-    const health = healthSummary(await runHealthCheck(service.health, full));
-    record.rollbackHealth = health;
-    record.results.push({
-      name: 'health after rollback',
-      status: health.healthy ? 'pass' : 'fail',
-      detail: health.detail,
-      durationMs: health.durationMs,
-    });
-    if (!health.healthy) failRecord(record, `health check after the rollback failed: ${health.detail}`);
-    const ok = record.state === 'rolled-back';
-    results.push({
-      name: `restart ${service.name}`,
-      status: ok ? 'pass' : 'fail',
-      detail: ok ? health.detail : record.failure!,
-      durationMs: performance.now() - started,
+    return void results.push({
+      name: `roll back ${service.name}`,
+      status: 'fail',
+      detail: record.failure!,
+      durationMs: 0,
     });
   }
+  try {
+    const now = await inspectReleases(service.target, service.releasesRoot);
+    if (now.current !== record.newRelease)
+      throw new UserError(
+        `current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`,
+      );
+    const back = await switchRelease(
+      service.target,
+      {
+        ...switchSettings(config),
+        signal: undefined,
+        releasesRoot: service.releasesRoot,
+        release: record.previousRelease,
+        mode: 'rollback',
+        beforeSwitch: [],
+        afterSwitch: [],
+        rollbackOnFailure: false,
+      },
+      context,
+    );
+    record.results.push(...back.results);
+    if (!back.ok || back.currentRelease !== record.previousRelease)
+      throw new UserError(back.failure ?? `current is ${back.currentRelease ?? 'nothing'}`);
+    record.rolledBack = true;
+    record.rolledBackAt = new Date(context.now()).toISOString();
+    record.state = 'rolled-back';
+    row('pass', `${record.newRelease} → ${record.previousRelease}`);
+  } catch (error) {
+    failRecord(record, errorText(error, context));
+    row('fail', record.failure!);
+  }
+}
+
+/** 3. Restart and health-check one rolled-back service. */
+async function restartAndCheck({ record, service }: Pair, run: Run): Promise<void> {
+  const started = performance.now();
+  const env = {
+    DEPLOY_RELEASE: record.previousRelease!,
+    DEPLOY_RELEASE_DIR: `${service.releasesRoot}/releases/${record.previousRelease}`,
+    DEPLOY_RELEASES_ROOT: service.releasesRoot,
+    DEPLOY_PREVIOUS_RELEASE: record.newRelease,
+    DEPLOY_SERVICE: service.name,
+  };
+  const restarted = await runCommands(
+    service.target,
+    `restart ${service.name}`,
+    service.afterSwitch,
+    `${service.releasesRoot}/current`,
+    env,
+    run.config,
+    run.context,
+  );
+  record.results.push(...restarted.results);
+  if (restarted.failure) failRecord(record, restarted.failure);
+  const health = healthSummary(await runHealthCheck(service.health, run.context));
+  record.rollbackHealth = health;
+  record.results.push({
+    name: 'health after rollback',
+    status: health.healthy ? 'pass' : 'fail',
+    detail: health.detail,
+    durationMs: health.durationMs,
+  });
+  if (!health.healthy) failRecord(record, `health check after the rollback failed: ${health.detail}`);
+  const ok = record.state === 'rolled-back';
+  run.results.push({
+    name: `restart ${service.name}`,
+    status: ok ? 'pass' : 'fail',
+    detail: ok ? health.detail : record.failure!,
+    durationMs: performance.now() - started,
+  });
+}
+
+/**
+ * The coordinated rollback. It runs to the end even when the job was cancelled: stopping half-way would leave
+ * services on two releases.
+ */
+async function rollBack(given: Run, trigger: string, verify: RolloutOutcome['verify']) {
+  const run = { ...given, config: { ...given.config, signal: undefined } };
+  const { config, records, results, context } = run;
+  const rollbackStart = performance.now();
+  const pairs = records.map((record, index) => ({ record, service: config.services[index]! }));
+  const byName = new Map(pairs.map((pair) => [pair.record.name, pair]));
+  const order = rollbackOrderOf(config.services, config.rollbackOrder);
+  const toRollBack = order.map((name) => byName.get(name)!).filter(({ record }) => record.switched);
+  context.logger.warning(
+    `Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`,
+  );
+  await stopWorkers(toRollBack, run);
+  for (const pair of toRollBack) await switchBack(pair, run);
+  for (const pair of pairs) if (pair.record.rolledBack) await restartAndCheck(pair, run);
   // 4. The post-release verification again.
   if (verify) {
-    verify.afterRollback = await runVerify('after the rollback');
+    verify.afterRollback = await runVerify(run, 'after the rollback');
     results.push(verify.afterRollback);
   }
   const durationMs = Math.round(performance.now() - rollbackStart);
-  const rollbackOk =
+  const budgetMs = config.rollbackBudgetMs ?? ROLLBACK_BUDGET_MS;
+  const ok =
     toRollBack.every(({ record }) => record.state === 'rolled-back') && verify?.afterRollback?.status !== 'fail';
   const withinBudget = durationMs <= budgetMs;
   results.push({
@@ -436,27 +481,58 @@ export async function rolloutServices(
     detail: `${formatDuration(durationMs)} for ${toRollBack.length} service(s), target ${formatDuration(budgetMs)}`,
     durationMs,
   });
-  const broken = toRollBack
-    .filter(({ record }) => record.state === 'rollback-failed')
-    .map(({ record }) => `${record.name} (${record.failure})`);
-  const failure = rollbackOk
-    ? `${trigger}; rolled back ${toRollBack.map(({ record }) => record.name).join(', ') || 'nothing (no service had been switched)'} in ${formatDuration(durationMs)}`
-    : `${trigger}; THE ROLLBACK FAILED: ${[...broken, ...(verify?.afterRollback?.status === 'fail' ? [`verification after the rollback: ${verify.afterRollback.detail}`] : [])].join('; ')}`;
-  if (!rollbackOk) logger.error(failure);
-  return {
-    ok: false,
-    services: records,
-    stoppedAt,
-    verify,
-    rollback: {
-      order: toRollBack.map(({ record }) => record.name),
-      ok: rollbackOk,
-      durationMs,
-      budgetMs,
-      withinBudget,
-      trigger,
-    },
-    results,
-    failure,
-  };
+  const rolledBackOrder = toRollBack.map(({ record }) => record.name);
+  return { order: rolledBackOrder, ok, durationMs, budgetMs, withinBudget, trigger };
+}
+
+/** Why a rollout that did not pass failed, for people: the trigger, then what the rollback did or could not do. */
+function failureOf(
+  records: readonly ServiceRecord[],
+  rollback: NonNullable<RolloutOutcome['rollback']>,
+  verify: RolloutOutcome['verify'],
+): string {
+  const { trigger, ok, order, durationMs } = rollback;
+  if (order.length === 0 && ok) return `${trigger}; no service was switched, nothing to roll back`;
+  if (ok) return `${trigger}; rolled back ${order.join(', ')} in ${formatDuration(durationMs)}`;
+  const broken = records
+    .filter((record) => order.includes(record.name) && record.state === 'rollback-failed')
+    .map((record) => `${record.name} (${record.failure})`);
+  const unverified =
+    verify?.afterRollback?.status === 'fail' ? [`verification after the rollback: ${verify.afterRollback.detail}`] : [];
+  return `${trigger}; THE ROLLBACK FAILED: ${[...broken, ...unverified].join('; ')}`;
+}
+
+/**
+ * Deploys the services in order — after checking that the release is there on every one — stops at the first
+ * failure and rolls back what this run switched.
+ */
+export async function rolloutServices(
+  config: RolloutConfig,
+  context: Partial<CoreContext> = {},
+): Promise<RolloutOutcome> {
+  checkNames(config);
+  rollbackOrderOf(config.services, config.rollbackOrder);
+  const run: Run = { config, records: config.services.map(newRecord), results: [], context: coreContext(context) };
+  const notReady = await precheck(run);
+  const { stoppedAt, trigger: failed } = notReady
+    ? { stoppedAt: run.records.find((record) => record.failure)!.name, trigger: notReady }
+    : await deployAll(run);
+  let trigger = failed;
+  let verify: RolloutOutcome['verify'] = null;
+  if (config.verify) {
+    verify = { command: config.verify.command, afterRollout: null, afterRollback: null };
+    if (!trigger) {
+      verify.afterRollout = await runVerify(run, 'after the rollout');
+      run.results.push(verify.afterRollout);
+      if (verify.afterRollout.status === 'fail')
+        trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
+    }
+  }
+  const { records, results } = run;
+  if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
+  // Nothing was switched when the release was not ready: no rollback, and no verification "after the rollback".
+  const rollback = notReady ? null : await rollBack(run, trigger, verify);
+  const failure = rollback ? failureOf(records, rollback, verify) : `${trigger}; no service was switched`;
+  if (rollback && !rollback.ok) run.context.logger.error(failure);
+  return { ok: false, services: records, stoppedAt, verify, rollback, results, failure };
 }
