@@ -87,7 +87,7 @@ describe('gate YAML', () => {
 
   it('names an unknown kind with its line and the valid kinds', () => {
     expect(problem('- file: artisan\n\n- fiel: composer.json\n')).toBe(
-      'Input "gates": line 3: unknown gate kind "fiel"; valid kinds: file, dir, absent, symlink, json, command, env-match. Fix the YAML (see the gate reference in the README).',
+      'Input "gates": line 3: unknown gate kind "fiel"; valid kinds: file, dir, absent, symlink, json, command, env-match, backup-fresh. Fix the YAML (see the gate reference in the README).',
     );
     expect(problem('- artisan')).toMatch(
       /line 1: a gate is a mapping whose key names its kind, e.g. "- file: artisan"/,

@@ -94,7 +94,11 @@ describe('the reusable workflows', () => {
       if (!['deploy', 'rollback'].includes(name)) expect({ name, environment: job.environment }).toEqual({ name });
     const steps = (job: string) =>
       workflow.jobs[job].steps as { id?: string; uses?: string; with?: Record<string, string> }[];
-    expect(steps('deploy')[0]).toMatchObject({
+    // After the reachability check (an unreachable host records nothing), before anything reaches the target.
+    const deploySteps = steps('deploy');
+    const start = deploySteps.findIndex((step) => step.uses === '$/actions/deployment-record');
+    expect(start).toBe(deploySteps.findIndex((step) => step.id === 'verify') - 1);
+    expect(deploySteps[start]).toMatchObject({
       uses: '$/actions/deployment-record',
       with: { mode: 'start', sha: '${{ needs.resolve.outputs.sha }}' },
     });

@@ -140,7 +140,7 @@ describe('dist/release-services/index.js over ssh', () => {
     runs.push(run);
     expect(run.exitCode).toBe(1);
     expect(run.stdout + run.stderr).toContain(
-      'Input "services": service 1 (gateway): health-urls "ftp://x" is not an http(s) URL',
+      'Input "services": line 4: service 1 (gateway): health-urls "ftp://x" is not an http(s) URL',
     );
     expect(readlinkSync(join(root('gateway'), 'current'))).toBe(`releases/${OLD}`);
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { GitHubFacts } from '#action-kit/github.js';
 import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
 import { parseRepository } from '#core/github/index.js';
-import { parsePolicy, type Policy, type RepositoryTarget } from '#core/protection/index.js';
+import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -31,10 +31,16 @@ export const branchProtectionAuditInputs = {
   'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)),
   'report-path': optional(),
   'sarif-path': optional(),
-  apply: withDefault('false', boolean()),
+  apply: withDefault('false', oneOf(['false', 'true', 'classic', 'rulesets'] as const)),
+  'dry-run': withDefault('false', boolean()),
   concurrency: withDefault('8', integer({ min: 1, max: 32 })),
+  'etag-cache': optional(),
   'github-token': optional(),
 };
+
+/** The apply input as the audit takes it: `true` is classic protection. */
+export const applyMode = (value: BranchProtectionAuditInputs['apply']) =>
+  value === 'false' ? false : value === 'rulesets' ? ('rulesets' as const) : ('classic' as const);
 
 export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProtectionAuditInputs>>;
 
@@ -43,7 +49,7 @@ export async function resolveInputs(
   inputs: BranchProtectionAuditInputs,
   github: GitHubFacts,
   workspace: string,
-): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
+): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string; links: Links }> {
   let policy: Policy;
   if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
   else {
@@ -69,5 +75,6 @@ export async function resolveInputs(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
     );
-  return { policy, targets, token };
+  // Fix links point at the server the workflow runs on (GitHub Enterprise Server has its own host).
+  return { policy, targets, token, links: { web: github.serverUrl } };
 }

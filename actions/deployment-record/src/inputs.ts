@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RecordPlace } from '#core/deployments/index.js';
-import { FULL_SHA } from '#core/github/schemas.js';
+import { FULL_SHA } from '#core/github/index.js';
 import type { GitHubFacts } from '#action-kit/github.js';
 import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
 

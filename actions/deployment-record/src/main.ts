@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { finishDeployment, recordRollback, startDeployment } from '#core/deployments/index.js';
-import type { CheckResult } from '#core/report/result.js';
+import type { CheckResult } from '#core/report/index.js';
 import { deploymentRecordInputs, toRequest } from './inputs.js';
 
 const sha = () => outputValue().regex(/^[0-9a-f]{40}$/);

@@ -3,6 +3,7 @@ import { InputError, optional, optionalRepository, size, withDefault } from '#ac
 import type { GitHubFacts } from '#action-kit/github.js';
 import { targetInputs } from '#action-kit/target.js';
 import type { VerifyConfig } from '#core/bundle/index.js';
+import { provenanceInputs } from './provenance-inputs.js';
 
 const runId = () =>
   z.string().transform((text, ctx) => {
@@ -31,6 +32,7 @@ export const verifyBundleShaInputs = {
   'release-name': optional(),
   'max-size': withDefault('2GiB', size()),
   ...targetInputs,
+  ...provenanceInputs,
   'report-path': optional(),
 };
 

@@ -4,6 +4,7 @@ import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { verifyBundle, type VerifyOutcome } from '#core/bundle/index.js';
 import { describeAddress } from '#core/hosts/index.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
+import { toProvenanceHook } from './provenance-inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
   const rows: [string, string][] = [
@@ -14,6 +15,8 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
     rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
   if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
   if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
+  const provenance = outcome.results.find((result) => result.name === 'Provenance' && result.status === 'pass');
+  rows.push(['Provenance', provenance ? `verified: ${provenance.detail}` : 'off']);
   if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
   return rows;
 }
@@ -27,6 +30,8 @@ export const action = defineAction({
     checksumFile: 'checksum-file',
     expectedSha256: 'expected-sha256',
     releaseName: 'release-name',
+    attestation: 'attestation',
+    trustedRoot: 'trusted-root',
   },
   outputs: z
     .object({
@@ -36,6 +41,11 @@ export const action = defineAction({
       'release-dir': outputValue().optional(),
       'release-name': outputValue().optional(),
       files: outputValue().regex(/^\d+$/).optional(),
+      provenance: z.enum(['verified', 'off']),
+      'signer-workflow': outputValue().optional(),
+      'source-sha': outputValue()
+        .regex(/^[0-9a-f]{40}$/)
+        .optional(),
       report: outputValue(),
     })
     .strict(),
@@ -55,9 +65,12 @@ export const action = defineAction({
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
+    const provenance = await toProvenanceHook(inputs, context.github, (token) =>
+      createGitHubClient({ token, logger: context.logger }),
+    );
     const outcome = await withTarget(
       inputs,
-      (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal }, context),
+      (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal, provenance }, context),
       { tempDir: context.tempDir, graceful: true },
     );
     const target = { description: describeAddress(inputs.target) };
@@ -88,6 +101,9 @@ export const action = defineAction({
             'release-dir': outcome.releaseDir,
             'release-name': outcome.releaseName,
             files: outcome.files?.toString(),
+            provenance: outcome.provenance ? 'verified' : 'off',
+            'signer-workflow': outcome.provenance?.signerWorkflow,
+            'source-sha': outcome.provenance?.sourceSha,
             report,
           }
         : undefined,

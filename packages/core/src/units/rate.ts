@@ -15,4 +15,3 @@ export function rateProblem(text: string): string {
   if (match) return `"${text}" is more than 1 (a fraction of all requests); for ${text} percent write ${text}%`;
   return `"${text}" is not a rate; ${RATE_HINT}`;
 }
-
