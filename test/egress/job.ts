@@ -144,7 +144,8 @@ export class Job {
     const pid = this.monitorPid();
     if (pid) {
       try {
-        process.kill(pid, 'SIGKILL');
+        // The monitor leads its own process group: its conntrack listener and watchers go with it.
+        process.kill(-pid, 'SIGKILL');
       } catch {
         // already gone
       }

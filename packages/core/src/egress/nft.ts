@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { AllowEntry } from './allow.js';
 
 /** The sentinel's own nftables table; nothing else in the ruleset is touched. */
@@ -20,6 +23,14 @@ export function runCommand(
   args: readonly string[],
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Through sudo a script goes in a file (0600, removed after): sudo does not always pass a pipe through.
+  let script: string | undefined;
+  if (input !== undefined && privilege.prefix.length > 0 && args.includes('-')) {
+    script = join(mkdtempSync(join(tmpdir(), 'deploy-gates-nft-')), 'script.nft');
+    writeFileSync(script, input, { mode: 0o600 });
+    args = args.map((arg) => (arg === '-' ? script! : arg));
+    input = undefined;
+  }
   const [file, ...rest] = [...privilege.prefix, command, ...args];
   return new Promise((resolve) => {
     const child = execFile(file!, rest, { maxBuffer: 64 * 1024 * 1024, timeout: 30_000 }, (error, stdout, stderr) => {
@@ -28,6 +39,7 @@ export function runCommand(
           ? (error as { code: number }).code
           : 127
         : 0;
+      if (script) rmSync(dirname(script), { recursive: true, force: true });
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
     if (input !== undefined) child.stdin?.end(input);
