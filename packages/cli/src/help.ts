@@ -2,6 +2,11 @@ import type { ActionMetadata } from './metadata.js';
 
 /** One line on what each action does and a command to start from (the README's examples, shortened). */
 const known: Record<string, { summary: string; example: string }> = {
+  'db-backup': {
+    summary: 'Takes a verified PostgreSQL or MySQL/MariaDB backup before a migration, and restores one on demand.',
+    example:
+      'deploy-gates db-backup --engine postgres --env-file /var/www/app/shared/.env --releases-root /var/www/app --target local',
+  },
   'deployment-ledger': {
     summary:
       'Writes the evidence of a deploy: a versioned JSON ledger and a summary topped by GO / NO-GO, from the reports.',
