@@ -4,7 +4,7 @@
 //
 // Two things action-docs cannot be told, done here on its output:
 // - its usage block reads `- uses: ***PROJECT***@***VERSION***` (it fills those in only inside a README it
-//   updates); here it is the line users write, `<owner>/deploy-gates/actions/<name>@v1`, with the owner from
+//   updates); here it is the line users write, `<owner>/deploy-gates/actions/<name>@main`, with the owner from
 //   package.json `repository` (github.com/<owner>/…), else `<owner>`, as the README writes it;
 // - it shows `""` as the default of an input that has none (a required input); here such an input has no default.
 import { execFileSync } from 'node:child_process';
@@ -16,8 +16,8 @@ import { parse } from 'yaml';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 const bin = join(root, 'node_modules', '.bin', 'action-docs');
-// The suite is versioned as a whole and users pin the major tag (README: `uses: <owner>/deploy-gates/actions/<name>@v1`).
-const majorTag = 'v1';
+// There is no release tag yet: `main` resolves (README: pin a full commit SHA of it, `@<40 hex> # main`).
+const majorTag = 'main';
 let stale = 0;
 
 /** The GitHub owner from package.json `repository` (a URL, `github:owner/repo` or `owner/repo`), else `<owner>`. */

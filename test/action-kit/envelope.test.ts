@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { ArgumentError, UserError } from '#core/errors.js';
-import { integer, optional, required } from '#core/inputs/schema.js';
+import { integer, optional, required } from '#action-kit/inputs.js';
 import { FakeRunner } from '../support/fake-runner.js';
 
 /** defineAction, run in-process through a FakeRunner: the one envelope every action relies on. */
@@ -79,7 +79,7 @@ describe('defineAction', () => {
     expect(ran).toBe(false);
     expect(runner.secrets).toEqual(['Tk-123456']);
     expect(runner.failed).toBe(
-      'Invalid inputs:\n- Input "name": is required but was empty\n- Input "count": "zero" is not a whole number of at least 1',
+      'Invalid inputs:\n- Input "name": is required but was empty\n- Input "count": "zero" is not a whole number of at least 1, e.g. 1',
     );
   });
 

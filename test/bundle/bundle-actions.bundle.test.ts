@@ -120,6 +120,7 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       sha256,
       'bundle-path': expect.stringMatching(new RegExp(`^${result.runnerTemp}/dg-artifact-[^/]+/${NAME}\\.tar\\.gz$`)),
       verified: 'true',
+      provenance: 'off',
       'release-dir': `${releases}/${release}`,
       'release-name': release,
       files: '5',

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
 import { distFile, node24, repoRoot } from '../support/paths.js';
@@ -52,19 +53,40 @@ export class Job {
     };
   }
 
-  private async phase(name: 'main' | 'post'): Promise<PhaseRun> {
+  /** Another use of the action in the same job (its own inputs and state, the same workspace and RUNNER_TEMP). */
+  step(inputs: Record<string, string>): { main(): Promise<PhaseRun>; post(): Promise<PhaseRun> } {
+    const state: Record<string, string> = {};
+    const env = { ...this.env, ...Object.fromEntries(Object.entries(inputs).map(([n, v]) => [inputVariable(n), v])) };
+    return { main: () => this.phase('main', state, env), post: () => this.phase('post', state, env) };
+  }
+
+  /**
+   * The main step as @github/local-action runs an action: another program imports the bundle and calls its `run()`
+   * (so `process.argv[1]` is not the bundle).
+   */
+  mainByImport(): Promise<PhaseRun> {
+    const script = `const action = await import(${JSON.stringify(pathToFileURL(distFile('egress-sentinel')).href)}); await action.run();`;
+    return this.phase('main', this.state, this.env, ['--input-type=module', '-e', script]);
+  }
+
+  private async phase(
+    name: 'main' | 'post',
+    state = this.state,
+    env = this.env,
+    program: string[] = [distFile('egress-sentinel')],
+  ): Promise<PhaseRun> {
     const files = {
       GITHUB_OUTPUT: join(this.dir, `${name}-output`),
       GITHUB_STEP_SUMMARY: join(this.dir, `${name}-summary`),
       GITHUB_STATE: join(this.dir, `${name}-state`),
     };
     for (const file of Object.values(files)) writeFileSync(file, '');
-    const stateEnv = Object.fromEntries(Object.entries(this.state).map(([key, value]) => [`STATE_${key}`, value]));
+    const stateEnv = Object.fromEntries(Object.entries(state).map(([key, value]) => [`STATE_${key}`, value]));
     const asUser =
       this.user === undefined ? [] : ['setpriv', `--reuid=${this.user}`, `--regid=${this.user}`, '--clear-groups'];
     for (const file of Object.values(files)) if (this.user !== undefined) chmodSync(file, 0o666);
-    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, distFile('egress-sentinel')], {
-      env: { ...this.env, ...files, ...stateEnv },
+    const child = spawn('ip', ['netns', 'exec', this.namespace, ...asUser, node24, ...program], {
+      env: { ...env, ...files, ...stateEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
@@ -74,7 +96,7 @@ export class Job {
     const exitCode = await new Promise<number>((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
     );
-    Object.assign(this.state, Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8'))));
+    Object.assign(state, Object.fromEntries(parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8'))));
     return {
       exitCode,
       log,
@@ -103,15 +125,18 @@ export class Job {
     return (JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number }).pid ?? 0;
   }
 
-  report(): {
+  report(path = join(this.workspace, 'artifacts/egress-violations.json')): {
     version: number;
     method: string;
-    allowed: { entry: string; addresses?: string[] }[];
+    allowed: { entry: string; addresses?: string[]; by?: 'sentinel' }[];
     violations: Record<string, unknown>[];
     tampered: boolean;
     tampering: string[];
+    gaps: { from: string; to: string; reason: string }[];
+    complete: boolean;
+    'pre-existing': Record<string, unknown>[];
   } {
-    return JSON.parse(readFileSync(join(this.workspace, 'artifacts/egress-violations.json'), 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   }
 
   cleanup(): void {

@@ -87,7 +87,7 @@ describe('gate YAML', () => {
 
   it('names an unknown kind with its line and the valid kinds', () => {
     expect(problem('- file: artisan\n\n- fiel: composer.json\n')).toBe(
-      'Input "gates": line 3: unknown gate kind "fiel"; valid kinds: file, dir, absent, symlink, json, command, env-match. Fix the YAML (see the gate reference in the README).',
+      'Input "gates": line 3: unknown gate kind "fiel"; valid kinds: file, dir, absent, symlink, json, command, env-match, backup-fresh. Fix the YAML (see the gate reference in the README).',
     );
     expect(problem('- artisan')).toMatch(
       /line 1: a gate is a mapping whose key names its kind, e.g. "- file: artisan"/,
@@ -96,9 +96,12 @@ describe('gate YAML', () => {
     expect(problem('- file: a\n  dir: b')).toMatch(/line 1: one gate has several kinds \(file, dir\)/);
   });
 
-  it('names an unknown key with its line and the valid keys, also inside env-match', () => {
+  it('names an unknown key with its line, the valid keys and the key a typo meant, also inside env-match', () => {
     expect(problem('- file: artisan\n- dir: storage\n  writeable: true\n')).toMatch(
-      /^Input "gates": line 3: unknown key "writeable" for a dir gate; valid keys: dir, name, writable\./,
+      /^Input "gates": line 3: unknown key "writeable" for a dir gate; valid keys: dir, name, writable; did you mean "writable"\?\./,
+    );
+    expect(problem('- fil: artisan\n')).toMatch(
+      /line 1: unknown gate kind "fil"; valid kinds: .*; did you mean "file"\?/,
     );
     expect(problem('- env-match:\n    key: A\n    secret: xyz123\n    hash: sha1\n')).toMatch(
       /line 4: unknown key "hash" for env-match; valid keys: file, key, secret, secret-env/,

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { parseStatusSpec } from '#core/inputs/status.js';
+import { parseStatusSpec } from '#core/units/status.js';
 import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { json, startServer, type TestServer } from '../support/http-server.js';
 

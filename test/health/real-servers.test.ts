@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HealthConfig } from '#core/health/config.js';
-import { parseStatusSpec } from '#core/inputs/status.js';
+import { parseStatusSpec } from '#core/units/status.js';
 import { assertions, checkHealth, healthConfig } from '../support/health.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import {

@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '#core/errors.js';
-import { openTarget, parseTargetAddress, targetSpec } from '#core/hosts/inputs.js';
+import { withTarget } from '#action-kit/target.js';
+import { parseTargetAddress } from '#core/hosts/index.js';
 import { SshTarget } from '#core/hosts/ssh.js';
 import { shellQuote, type Target } from '#core/hosts/target.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -113,17 +114,45 @@ describe('ssh target', () => {
     ...overrides,
   });
 
-  it('opens through the target inputs (ssh://user@host:port + ssh-key + known-hosts)', async () => {
-    const address = parseTargetAddress(sshd.address)!;
-    const target = await openTarget(targetSpec(address, sshd.privateKey, sshd.knownHosts));
+  it('opens through the target inputs (ssh://user@host:port + ssh-key + known-hosts), closes however the work ends', async () => {
+    const inputs = {
+      target: parseTargetAddress(sshd.address)!,
+      'ssh-key': sshd.privateKey,
+      'known-hosts': sshd.knownHosts,
+    };
+    const tempDir = await mkdtemp(join(tmpdir(), 'dg-with-target-'));
+    let keyFile = '';
     try {
-      expect(target.description).toBe(`ssh://${sshd.user}@127.0.0.1:${sshd.port}`);
-      expect((await target.run('echo "$SSH_CONNECTION"')).stdout).toMatch(
-        new RegExp(` 127\\.0\\.0\\.1 ${sshd.port}\\n$`),
-      );
+      await expect(
+        withTarget(
+          inputs,
+          async (target) => {
+            expect(target.description).toBe(`ssh://${sshd.user}@127.0.0.1:${sshd.port}`);
+            expect((await target.run('echo "$SSH_CONNECTION"')).stdout).toMatch(
+              new RegExp(` 127\\.0\\.0\\.1 ${sshd.port}\\n$`),
+            );
+            keyFile = (target as SshTarget).keyFile;
+            expect(dirname(dirname(keyFile))).toBe(tempDir);
+            throw new Error('the work failed');
+          },
+          { tempDir },
+        ),
+      ).rejects.toThrow('the work failed');
+      expect(keyFile).not.toBe('');
+      expect(existsSync(keyFile)).toBe(false);
     } finally {
-      await target.close();
+      await rm(tempDir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses an ssh target without its key or host key before connecting, naming both inputs', async () => {
+    const target = parseTargetAddress(sshd.address)!;
+    await expect(withTarget({ target }, async () => 'ran')).rejects.toThrow(
+      `Input "ssh-key" and "known-hosts" are required for target ssh://${sshd.user}@127.0.0.1:${sshd.port}`,
+    );
+    await expect(withTarget({ target, 'ssh-key': sshd.privateKey }, async () => 'ran')).rejects.toThrow(
+      /^Input "known-hosts" is required for target/,
+    );
   });
 
   it('writes the key with mode 0600 in a private temp dir under RUNNER_TEMP and removes it on close', async () => {

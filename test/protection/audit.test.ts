@@ -10,7 +10,7 @@ import { audit, type AuditReport } from '#core/protection/audit.js';
 import { parsePolicy } from '#core/protection/policy.js';
 import { toSarif } from '#core/protection/sarif.js';
 import { GitHubDouble } from '../support/github-double/index.js';
-import { BUILD_WORKFLOW, FULL_CLASSIC, POLICY, seed } from './scenario.js';
+import { ACTIONS_APP, BUILD_WORKFLOW, FULL_CLASSIC, pinned, POLICY, seed } from './scenario.js';
 
 const ADMIN = 'ghp_adminToken';
 const READER = 'ghp_readerToken';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   seed(double, 'octo/classic', {
     branches: [
       { name: 'main', classic: FULL_CLASSIC },
-      { name: 'develop', classic: { requiredChecks: ['build'] } },
+      { name: 'develop', classic: { requiredChecks: ['build'], checkApps: pinned('build') } },
     ],
     workflows,
   });
@@ -46,7 +46,10 @@ beforeAll(async () => {
             type: 'required_status_checks',
             parameters: {
               strict_required_status_checks_policy: true,
-              required_status_checks: [{ context: 'build' }, { context: 'test (20)' }],
+              required_status_checks: [
+                { context: 'build', integration_id: ACTIONS_APP },
+                { context: 'test (20)', integration_id: ACTIONS_APP },
+              ],
             },
           },
           {
@@ -83,6 +86,7 @@ beforeAll(async () => {
         name: 'main',
         classic: {
           requiredChecks: ['build', 'test (20)'],
+          checkApps: pinned('build', 'test (20)'),
           strict: true,
           enforceAdmins: true,
           reviews: { count: 1, dismissStale: true },
@@ -146,13 +150,13 @@ const finding = (report: AuditReport, branch: string, rule: string) =>
   report.findings.find((item) => item.branch === branch && item.rule === rule);
 
 describe('branch-protection-audit against the OpenAPI-checked GitHub double', () => {
-  it("reports an unprotected branch at its severity (proven by the branch's protected flag, not by the 404)", async () => {
+  it('reports an unprotected branch at its severity (GitHub\'s 404 "Branch not protected" to an admin)', async () => {
     const report = await run('unprotected');
     expect(finding(report, 'main', 'protected')).toMatchObject({
       status: 'violation',
       severity: 'P0',
       actual: expect.stringContaining('not protected'),
-      source: 'branch not protected (protected: false)',
+      source: 'GET …/protection: "Branch not protected"',
     });
     expect(finding(report, 'develop', 'protected')).toMatchObject({ status: 'violation', severity: 'P1' });
     expect(report.counts).toMatchObject({ p0: 1, p1: 1 });
@@ -173,24 +177,21 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     expect(report.findings.filter((item) => item.branch === 'main' && item.status !== 'ok')).toEqual([]);
     expect(finding(report, 'main', 'enforce-admins')).toMatchObject({
       status: 'ok',
-      source: expect.stringContaining('no bypass actors'),
+      source: 'ruleset main rules: no admin bypass',
     });
     expect(finding(report, 'develop', 'protected')).toMatchObject({ status: 'violation', severity: 'P1' });
     expect(report.repositories[0]!.branches.find((branch) => branch.branch === 'main')!.scorecard.tier).toBe(3);
   });
 
-  it('combines classic and rulesets; a ruleset with bypass actors does not bind administrators', async () => {
+  it('combines classic and rulesets; an admin bypass of a ruleset nothing relies on (classic blocks it too) changes nothing', async () => {
     const report = await run('bypass');
-    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({
-      status: 'violation',
-      actual: 'false',
-      source: expect.stringContaining('bypass actor'),
-    });
+    expect(finding(report, 'main', 'enforce-admins')).toMatchObject({ status: 'ok', source: 'classic protection' });
     expect(finding(report, 'main', 'allow-force-pushes')).toMatchObject({
       status: 'ok',
       source: expect.stringContaining('ruleset'),
     });
     expect(finding(report, 'main', 'required-status-checks')).toMatchObject({ status: 'ok' });
+    expect(report.findings.filter((item) => item.rule === 'bypass')).toEqual([]);
   });
 
   it('with the workflow token (403) and a non-admin PAT (404) reports unknown, never unprotected or compliant', async () => {
@@ -217,7 +218,11 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     }
     // The branch's own flag and the rules prove "unprotected" whatever the token may read.
     const unprotected = await run('unprotected', WORKFLOW_TOKEN);
-    expect(finding(unprotected, 'main', 'protected')).toMatchObject({ status: 'violation', severity: 'P0' });
+    expect(finding(unprotected, 'main', 'protected')).toMatchObject({
+      status: 'violation',
+      severity: 'P0',
+      source: 'branch not protected (protected: false)',
+    });
   });
 
   it('flags a required check no job can report (P1) and workflows sharing a display name (P2), not a dynamic job name', async () => {
@@ -236,42 +241,68 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
     });
   });
 
-  it('apply turns a non-compliant branch compliant, read back from GitHub, and says what changed', async () => {
+  it('apply writes back what it does not model, pins checks with app ids, logs the diff first, and reads back compliant', async () => {
     seed(double, 'octo/fixme', {
       branches: [
         {
           name: 'main',
           classic: {
-            requiredChecks: [],
+            requiredChecks: ['codecov/patch'],
+            checkApps: { 'codecov/patch': 254 },
             reviews: { count: 0 },
             allowForcePushes: true,
             restrictUsers: ['release-bot'],
+            lockBranch: true,
+            blockCreations: true,
+            allowForkSyncing: true,
+            dismissalUsers: ['lead'],
+            bypassUsers: ['hotfixer'],
           },
         },
       ],
       workflows: [{ name: 'Build', file: 'build.yml', text: BUILD_WORKFLOW }],
     });
-    const before = await run('fixme');
-    expect(finding(before, 'main', 'required-checks-empty')).toMatchObject({ severity: 'P0', status: 'violation' });
-    const denied = await run('fixme', WORKFLOW_TOKEN, true);
+    const pinnedPolicy = parsePolicy(
+      POLICY.replace('    severity: P0\n', '    severity: P0\n    app: github-actions\n'),
+      'p.yml',
+    );
+    const target = {
+      targets: [{ kind: 'repo' as const, repo: { owner: 'octo', repo: 'fixme' } }],
+      policy: pinnedPolicy,
+    };
+    const before = await audit(client(ADMIN), { ...target, apply: false }, { logger: new MemoryLogger() });
+    expect(finding(before, 'main', 'required-status-checks')).toMatchObject({ status: 'violation' });
+    const denied = await audit(client(WORKFLOW_TOKEN), { ...target, apply: true }, { logger: new MemoryLogger() });
     expect(denied.repositories[0]!.branches[0]!.applied).toEqual([expect.stringContaining('not applied')]);
     // Read back through conditional requests: what did not change (the rules) is a 304, free of rate limit.
     const conditional = conditionalClient(client(ADMIN));
-    const applied = await audit(
-      conditional,
-      { targets: [{ kind: 'repo', repo: { owner: 'octo', repo: 'fixme' } }], policy, apply: true },
-      { logger: new MemoryLogger() },
-    );
+    const logger = new MemoryLogger();
+    const applied = await audit(conditional, { ...target, apply: true }, { logger });
     expect(conditional.stats.notModified).toBe(1);
     expect(double.requests.filter((request) => request.status === 304).map((request) => request.operation)).toEqual([
       'GET /repos/{owner}/{repo}/rules/branches/{branch}',
     ]);
     expect(applied.findings.filter((item) => item.branch === 'main' && item.status !== 'ok')).toEqual([]);
-    expect(applied.repositories[0]!.branches[0]!.applied).toEqual(
-      expect.arrayContaining(['allow-force-pushes: true → false', 'required-status-checks: [] → [build, test (20)]']),
+    const changes = applied.repositories[0]!.branches[0]!.applied!;
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        'allow-force-pushes: true → false',
+        'required-status-checks: [codecov/patch] → [codecov/patch, build, test (20)]',
+      ]),
     );
-    // Push restrictions already there are kept.
-    expect(double.repo('octo/fixme').branches[0]!.classic!.restrictUsers).toEqual(['release-bot']);
+    expect(logger.lines.map((line) => line.message)).toContain(
+      `octo/fixme main: writing classic protection: ${changes.join('; ')}`,
+    );
+    // Everything the policy does not name is as it was; new checks are pinned to GitHub Actions, codecov stays.
+    expect(double.repo('octo/fixme').branches[0]!.classic).toMatchObject({
+      restrictUsers: ['release-bot'],
+      lockBranch: true,
+      blockCreations: true,
+      allowForkSyncing: true,
+      dismissalUsers: ['lead'],
+      bypassUsers: ['hotfixer'],
+      checkApps: { 'codecov/patch': 254, build: ACTIONS_APP, 'test (20)': ACTIONS_APP },
+    });
     expect(double.requestsOf('PUT /repos/{owner}/{repo}/branches/{branch}/protection')).toHaveLength(1);
   });
 
@@ -336,7 +367,7 @@ describe('branch-protection-audit against the OpenAPI-checked GitHub double', ()
 describe('policy', () => {
   it('fails with the line and what is allowed', () => {
     expect(() => parsePolicy('branches:\n  main:\n    severity: P0\n    allow-force-push: false\n', 'p.yml')).toThrow(
-      /p\.yml line 4: unknown setting "allow-force-push" for "main"; allowed: severity, required-status-checks/,
+      /p\.yml line 4: unknown setting for "main": "allow-force-push" \(did you mean "allow-force-pushes"\?\); allowed: severity, required-status-checks/,
     );
     expect(() => parsePolicy('branches:\n  main:\n    severity: P9\n', 'p.yml')).toThrow(
       /line 3: severity of "main" is "P9"; allowed: P0, P1, P2/,
@@ -344,6 +375,41 @@ describe('policy', () => {
     expect(() => parsePolicy('branches:\n  main:\n    required-approving-review-count: many\n', 'p.yml')).toThrow(
       /line 3: .*allowed: a whole number from 0 to 6/,
     );
-    expect(() => parsePolicy('branch:\n  main: {}\n', 'p.yml')).toThrow(/line 1: unknown key "branch"/);
+    expect(() => parsePolicy('branch:\n  main: {}\n', 'p.yml')).toThrow(
+      /line 1: unknown key "branch" \(did you mean "branches"\?\)/,
+    );
+  });
+
+  it('names every problem at once, each with its line, what is allowed and the key probably meant', () => {
+    const text = [
+      'branches:',
+      '  main:',
+      '    required-status-check: [build]',
+      '    severity: P4',
+      '    allowed-bypass: [role:write, everyone]',
+      'environments:',
+      '  production:',
+      '    required-reviewer: 1',
+      '    deployment-branches: some',
+      '',
+    ].join('\n');
+    let message = '';
+    try {
+      parsePolicy(text, 'p.yml');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      '5 problems:',
+      expect.stringMatching(/^p\.yml line 3: .*"required-status-check" \(did you mean "required-status-checks"\?\)/),
+      expect.stringMatching(/^p\.yml line 4: severity of "main" is "P4"; allowed: P0, P1, P2$/),
+      expect.stringMatching(/^p\.yml line 5: "everyone" in allowed-bypass of "main" is not an actor; allowed: role:/),
+      expect.stringMatching(
+        /^p\.yml line 8: .*"required-reviewer" \(did you mean "required-reviewers"\?\); allowed: severity, required-reviewers/,
+      ),
+      expect.stringMatching(
+        /^p\.yml line 9: deployment-branches of environment "production" is "some"; allowed: protected, any/,
+      ),
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GitHubDouble } from '../support/github-double/index.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
-import { BUILD_WORKFLOW, FULL_CLASSIC, POLICY, seed } from './scenario.js';
+import { BUILD_WORKFLOW, FULL_CLASSIC, pinned, POLICY, seed } from './scenario.js';
 
 const TOKEN = 'ghs_bundleAuditToken42';
 let double: GitHubDouble;
@@ -34,10 +34,18 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
     const result = await runBundle(
       'branch-protection-audit',
       { policy: POLICY },
-      { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN },
+      {
+        GITHUB_API_URL: double.url,
+        GITHUB_SERVER_URL: 'https://ghe.example',
+        GITHUB_REPOSITORY: 'octo/app',
+        GITHUB_TOKEN: TOKEN,
+      },
     );
     runs.push(result);
     expect(result.log).toContain(`::add-mask::${TOKEN}`);
+    // Fix links point at the server the workflow runs on (GitHub Enterprise Server), not github.com.
+    expect(result.summary).toContain('https://ghe.example/octo/app/settings/branches');
+    expect(result.summary).not.toContain('https://github.com/octo/app');
     expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
       [],
     );
@@ -73,7 +81,7 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
         0,
         2,
         { name: 'main', classic: FULL_CLASSIC },
-        { name: 'develop', classic: { requiredChecks: ['build'] } },
+        { name: 'develop', classic: { requiredChecks: ['build'], checkApps: pinned('build') } },
       );
     double.repo('octo/app').workflows.splice(1, 1);
     double.tokenKinds.set(TOKEN, 'integration');

@@ -1,10 +1,16 @@
-import { GitHubDouble, type ClassicSpec, type RulesetSpec } from '../support/github-double/index.js';
+import {
+  GitHubDouble,
+  type ClassicSpec,
+  type EnvironmentSpec,
+  type RulesetSpec,
+} from '../support/github-double/index.js';
 
 /** A repository in the double: branches with classic protection, rulesets, workflows with their files. */
 export interface RepoScenario {
   branches: { name: string; classic?: ClassicSpec }[];
   rulesets?: RulesetSpec[];
   workflows?: { name: string; file: string; text: string }[];
+  environments?: EnvironmentSpec[];
   archived?: boolean;
 }
 
@@ -31,20 +37,28 @@ export function seed(double: GitHubDouble, fullName: string, scenario: RepoScena
   );
   state.rulesets.push(...(scenario.rulesets ?? []));
   state.archived = scenario.archived;
+  state.environments.push(...(scenario.environments ?? []));
   (scenario.workflows ?? []).forEach((workflow, index) => {
     state.workflows.push({ id: 100 + index, name: workflow.name, file: workflow.file });
     state.files[`.github/workflows/${workflow.file}`] = workflow.text;
   });
 }
 
+/** The GitHub Actions app: required checks pinned to it cannot be forged with a commit status. */
+export const ACTIONS_APP = 15368;
+const pinned = (...checks: string[]) => Object.fromEntries(checks.map((check) => [check, ACTIONS_APP]));
+
 export const FULL_CLASSIC: ClassicSpec = {
   requiredChecks: ['build', 'test (20)', 'test (24)'],
+  checkApps: pinned('build', 'test (20)', 'test (24)'),
   strict: true,
   enforceAdmins: true,
   reviews: { count: 2, dismissStale: true, codeOwners: true, lastPush: true },
   linearHistory: true,
   conversationResolution: true,
 };
+
+export { pinned };
 
 export const POLICY = `branches:
   main:

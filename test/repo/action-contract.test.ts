@@ -3,11 +3,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { inputDefault } from '#core/inputs/schema.js';
+import { inputDefault } from '#action-kit/inputs.js';
+import { sshInputs, TARGET_INPUT_DESCRIPTIONS, targetInputs } from '#action-kit/target.js';
 import { repoRoot } from '../support/paths.js';
 
 interface ActionYml {
-  inputs: Record<string, { default?: string; required?: boolean }>;
+  inputs: Record<string, { default?: string; required?: boolean; description?: string }>;
   outputs: Record<string, unknown>;
   runs: { using: string; main: string; pre?: string; post?: string };
 }
@@ -45,6 +46,23 @@ describe.each(actions)('actions/%s/action.yml', (name) => {
           : String(spec.default);
       expect({ input, default: inputDefault(shape[input]!) }).toEqual({ input, default: declared });
     }
+  });
+
+  // The target has one owner: action-kit declares its inputs once, and every action.yml says the same about them.
+  it('declares the target inputs as action-kit does: its schemas, its one description', async () => {
+    const shape = await inputShape(name);
+    const owned = { ...sshInputs, ...targetInputs } as Record<string, unknown>;
+    for (const [input, description] of Object.entries(TARGET_INPUT_DESCRIPTIONS)) {
+      if (!(input in yml.inputs)) continue;
+      expect({ input, description: yml.inputs[input]!.description }).toEqual({ input, description });
+      expect({ input, ownedByActionKit: shape[input] === owned[input] }).toEqual({ input, ownedByActionKit: true });
+    }
+  });
+
+  // Runner facts come from the envelope (context.github, context.tempDir, context.env), read once, masked once.
+  it('reads no process.env in src/main.ts', () => {
+    const main = readFileSync(join(repoRoot, 'actions', name, 'src', 'main.ts'), 'utf8');
+    expect(main).not.toMatch(/process\.env/);
   });
 
   it('names inputs and outputs in kebab-case', () => {

@@ -16,7 +16,7 @@ describe('action-docs/', () => {
   }, 120_000);
 
   const actions = readdirSync(join(repoRoot, 'actions')).sort();
-  // The owner the README writes in its `uses: <owner>/deploy-gates/actions/<name>@v1` lines.
+  // The owner the README writes in its `uses: <owner>/deploy-gates/actions/<name>@main` lines (package.json repository).
   const readmeOwners = new Set(
     [...readFileSync(join(repoRoot, 'README.md'), 'utf8').matchAll(/uses: (\S+)\/deploy-gates\/actions\//g)].map(
       (match) => match[1],
@@ -27,7 +27,8 @@ describe('action-docs/', () => {
     const doc = readFileSync(join(repoRoot, 'action-docs', `${name}.md`), 'utf8');
     expect(doc).not.toContain('***');
     expect([...readmeOwners]).toHaveLength(1);
-    expect(doc).toContain(`\n- uses: ${[...readmeOwners][0]}/deploy-gates/actions/${name}@v1\n`);
+    expect([...readmeOwners]).toEqual(['deploy-gates']);
+    expect(doc).toContain(`\n- uses: ${[...readmeOwners][0]}/deploy-gates/actions/${name}@main\n`);
   });
 
   it.each(actions)('%s.md shows no default for an input that has none', (name) => {

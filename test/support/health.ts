@@ -1,7 +1,7 @@
 import type { HealthConfig } from '#core/health/config.js';
 import { runHealthCheck } from '#core/health/run.js';
 import { parseJsonAssertion, type JsonAssertion } from '#core/http/expectations.js';
-import { parseStatusSpec } from '#core/inputs/status.js';
+import { parseStatusSpec } from '#core/units/status.js';
 import { MemoryLogger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatDuration, parseDuration } from '#core/inputs/duration.js';
-import { parseBoolean, parseList } from '#core/inputs/lists.js';
-import { parseStatusSpec } from '#core/inputs/status.js';
-import { duration, integer, oneOf, parseInputs, withDefault, lines } from '#core/inputs/schema.js';
+import { formatDuration, parseDuration } from '#core/units/duration.js';
+import { parseBoolean, parseList } from '#core/units/lists.js';
+import { parseStatusSpec } from '#core/units/status.js';
+import { duration, integer, oneOf, parseInputs, withDefault, lines } from '#action-kit/inputs.js';
 import { UserError } from '#core/errors.js';
 
 describe('durations', () => {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '#core/errors.js';
-import { boolean, integer, lines, oneOf, optional, parseRepository, withDefault } from '#core/inputs/schema.js';
-import type { RepositoryTarget } from '#core/protection/audit.js';
-import { parsePolicy, type Policy } from '#core/protection/policy.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
+import { parseRepository } from '#core/github/index.js';
+import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -31,19 +31,25 @@ export const branchProtectionAuditInputs = {
   'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)),
   'report-path': optional(),
   'sarif-path': optional(),
-  apply: withDefault('false', boolean()),
+  apply: withDefault('false', oneOf(['false', 'true', 'classic', 'rulesets'] as const)),
+  'dry-run': withDefault('false', boolean()),
   concurrency: withDefault('8', integer({ min: 1, max: 32 })),
+  'etag-cache': optional(),
   'github-token': optional(),
 };
+
+/** The apply input as the audit takes it: `true` is classic protection. */
+export const applyMode = (value: BranchProtectionAuditInputs['apply']) =>
+  value === 'false' ? false : value === 'rulesets' ? ('rulesets' as const) : ('classic' as const);
 
 export type BranchProtectionAuditInputs = z.output<z.ZodObject<typeof branchProtectionAuditInputs>>;
 
 /** The policy (inline, else the file), the repositories (else GITHUB_REPOSITORY) and the token (else GITHUB_TOKEN). */
 export async function resolveInputs(
   inputs: BranchProtectionAuditInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
   workspace: string,
-): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string }> {
+): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string; links: Links }> {
   let policy: Policy;
   if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
   else {
@@ -59,16 +65,16 @@ export async function resolveInputs(
   }
   let targets = inputs.repositories;
   if (targets.length === 0) {
-    const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-    if (!owner || !repo)
+    if (!github.repository)
       throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
-    targets = [{ kind: 'repo', repo: { owner, repo } }];
+    targets = [{ kind: 'repo', repo: github.repository }];
   }
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',
       'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
     );
-  return { policy, targets, token };
+  // Fix links point at the server the workflow runs on (GitHub Enterprise Server has its own host).
+  return { policy, targets, token, links: { web: github.serverUrl } };
 }

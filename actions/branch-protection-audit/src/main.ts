@@ -1,13 +1,10 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { audit } from '#core/protection/audit.js';
-import { auditFacts, auditResults, writeJsonFile } from '#core/protection/render.js';
-import { toSarif } from '#core/protection/sarif.js';
-import { branchProtectionAuditInputs, resolveInputs } from './inputs.js';
+import { audit, auditFacts, auditFailure, auditResults, toSarif, writeJsonFile } from '#core/protection/index.js';
+import { applyMode, branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
-const RANK = { P0: 0, P1: 1, P2: 2 } as const;
 
 export const action = defineAction({
   name: 'branch-protection-audit',
@@ -25,36 +22,34 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { policy, targets, token } = await resolveInputs(inputs, process.env, context.workspace);
+    const { policy, targets, token, links } = await resolveInputs(inputs, context.github, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
-    // Conditional requests: what is read again (after apply) and did not change costs no rate limit.
-    const client = conditionalClient(createGitHubClient({ token, logger: context.logger }));
-    const report = await audit(
-      client,
-      { targets, policy, apply: inputs.apply, concurrency: inputs.concurrency },
-      context,
-    );
+    const { loadEtagCache, saveEtagCache } = await import('#core/github/protection-etag-cache.js');
+    // Conditional requests: what is read again (after apply, or in a later run with etag-cache) and did not change
+    // is a 304, which costs no rate limit.
+    const cachePath = inputs['etag-cache'];
+    const cache = cachePath ? await loadEtagCache(cachePath, token) : new Map();
+    const client = conditionalClient(createGitHubClient({ token, logger: context.logger }), undefined, cache);
+    const apply = applyMode(inputs.apply);
+    const options = { targets, policy, apply, dryRun: inputs['dry-run'], concurrency: inputs.concurrency, links };
+    const report = await audit(client, options, context);
+    if (cachePath) await saveEtagCache(cachePath, token, client.cache);
     const reportPath = inputs['report-path'] ?? context.defaultReportPath;
     const sarifPath = inputs['sarif-path'] ?? join(dirname(reportPath), 'branch-protection-audit.sarif');
     await writeJsonFile(sarifPath, toSarif(report.findings, '1'));
     const { p0, p1, p2 } = report.counts;
-    const failOn = inputs['fail-on'];
-    const failing =
-      failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
-    const notAudited = report.repositories.filter((repo) => repo.error).map((repo) => repo.repository);
-    const failure =
-      failing > 0
-        ? `${failing} finding(s) at ${failOn} or worse (P0 ${p0}, P1 ${p1}, P2 ${p2}); the job summary lists each with the fix`
-        : notAudited.length > 0
-          ? `Could not audit ${notAudited.join(', ')}; see the log`
-          : undefined;
     return {
       title: 'Branch protection (SOLL/IST)',
       itemLabel: 'Finding',
       results: auditResults(report),
-      facts: [...auditFacts(report), ['SARIF', sarifPath]],
+      facts: [
+        ...auditFacts(report),
+        ['SARIF', sarifPath],
+        ...(cachePath
+          ? [['Not modified (304, no rate limit)', String(client.stats.notModified)] as [string, string]]
+          : []),
+      ],
       report: { path: reportPath, document: report },
       outputs: {
         p0: String(p0),
@@ -67,7 +62,7 @@ export const action = defineAction({
       verdict: report.compliant
         ? 'Every checked setting is known and as wanted'
         : `Not compliant: P0 ${p0}, P1 ${p1}, P2 ${p2}, unknown ${report.counts.unknown}`,
-      failure,
+      failure: auditFailure(report, inputs['fail-on']),
     };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { boolean, lines, optional, withDefault } from '#core/inputs/schema.js';
-import { splitPair } from '#core/inputs/lists.js';
+import { boolean, lines, optional, withDefault } from '#action-kit/inputs.js';
+import { splitPair } from '#core/units/index.js';
 
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
 

@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { InputError } from '#core/errors.js';
-import { buildLedger } from '#core/ledger/build.js';
-import { renderLedger, verdictLine } from '#core/ledger/markdown.js';
-import { readReports } from '#core/ledger/read.js';
+import { InputError } from '#action-kit/inputs.js';
+import { buildLedger, renderLedger, verdictLine, readReports } from '#core/ledger/index.js';
 import { deploymentLedgerInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'deployment-ledger',
   inputs: deploymentLedgerInputs,
+  argumentInputs: { reports: 'reports', reportsDir: 'reports-dir' },
   outputs: z.object({
     go: z.enum(['true', 'false']),
     verdict: outputValue(),
@@ -17,11 +16,7 @@ export const action = defineAction({
     'rolled-back': z.enum(['true', 'false']),
   }),
   async main(inputs, context) {
-    const env = process.env;
-    const thisRun =
-      env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-        ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-        : undefined;
+    const { run, repository, actor, runUrl } = context.github;
     if (inputs.reports.length === 0 && !inputs['reports-dir']) {
       throw new InputError(
         'reports',
@@ -31,11 +26,11 @@ export const action = defineAction({
     const reports = await readReports(inputs.reports, inputs['reports-dir']);
     const ledger = buildLedger(reports, {
       run: {
-        url: inputs['run-url'] ?? thisRun ?? null,
-        id: env.GITHUB_RUN_ID || null,
-        attempt: env.GITHUB_RUN_ATTEMPT || null,
-        repository: env.GITHUB_REPOSITORY || null,
-        actor: env.GITHUB_ACTOR || null,
+        url: inputs['run-url'] ?? runUrl ?? null,
+        id: run ? String(run.id) : null,
+        attempt: run ? String(run.attempt) : null,
+        repository: repository ? `${repository.owner}/${repository.repo}` : null,
+        actor: actor ?? null,
       },
       environment: inputs.environment,
       approver: inputs.approver,

@@ -1,6 +1,5 @@
 import { startWhenRunDirectly } from '#action-kit/entry.js';
-import { runMonitor } from '#core/egress/monitor.js';
-import { MONITOR_ARGUMENT } from '#core/egress/sentinel.js';
+import { runMonitor, MONITOR_ARGUMENT } from '#core/egress/index.js';
 import { action, run } from './main.js';
 
 // `run` is exported for @github/local-action, which imports this file and then calls it.

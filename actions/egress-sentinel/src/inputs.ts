@@ -1,10 +1,9 @@
-import { boolean, duration, lines, oneOf, required, withDefault } from '#core/inputs/schema.js';
-import { parseAllowEntry } from '#core/egress/allow.js';
-import type { SentinelConfig } from '#core/egress/sentinel.js';
+import { boolean, duration, InputError, lines, oneOf, required, withDefault } from '#action-kit/inputs.js';
+import { parseAllowEntry, type SentinelConfig } from '#core/egress/index.js';
 
 /** The inputs of egress-sentinel, keyed by their action.yml names, with the same defaults. */
 export const egressSentinelInputs = {
-  'allowed-endpoints': lines(parseAllowEntry, { min: 1 }),
+  'allowed-endpoints': lines(parseAllowEntry),
   mode: withDefault('audit', oneOf(['audit', 'block'])),
   'allow-dns': withDefault('true', boolean()),
   'allow-loopback': withDefault('true', boolean()),
@@ -14,6 +13,7 @@ export const egressSentinelInputs = {
     '30s',
     duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
   ),
+  stop: withDefault('false', boolean()),
 };
 
 export function toConfig(inputs: {
@@ -30,5 +30,11 @@ export function toConfig(inputs: {
     'allow-loopback': allowLoopback,
     'resolve-interval': resolveIntervalMs,
   } = inputs;
+  // Needed to start; the stop step (`stop: true`) uses what the starting step was given.
+  if (entries.length === 0)
+    throw new InputError(
+      'allowed-endpoints',
+      'needs at least one line to start the sentinel (e.g. db.internal:5432); only a step with `stop: true` may leave it out',
+    );
   return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
 }

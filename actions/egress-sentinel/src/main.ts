@@ -1,21 +1,35 @@
-import { isAbsolute, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { POLL_INTERVAL_MS, startSentinel, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
+import { POLL_INTERVAL_MS, startSentinel } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
+import { currentStatePath, monitorEntry, postStep, reportPath, stopStep, TITLE } from './phases.js';
 
 const STATE = 'egress-sentinel';
-const TITLE = 'Egress sentinel';
+const ROLE = 'egress-sentinel-role';
+const tempDir = (context: { tempDir: string }) => join(context.tempDir, 'deploy-gates');
 
 export const action = defineAction({
   name: 'egress-sentinel',
   inputs: egressSentinelInputs,
-  outputs: z.object({ violations: z.string().regex(/^\d+$/), report: outputValue() }).partial(),
+  outputs: z
+    .object({ violations: z.string().regex(/^\d+$/), tampered: z.enum(['true', 'false']), report: outputValue() })
+    .partial(),
   async main(inputs, context) {
+    const options = {
+      reportPath: reportPath(inputs['report-path'], context.workspace),
+      failOnViolation: inputs['fail-on-violation'],
+    };
+    if (inputs.stop) {
+      // This use of the action only stops; its own post step then has nothing to do.
+      context.state.save(ROLE, 'stop');
+      return stopStep(tempDir(context), options);
+    }
     const config = toConfig(inputs);
-    const tempDir = join(process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp', 'deploy-gates');
-    const state = await startSentinel(config, { entryScript: process.argv[1]!, tempDir });
+    const state = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir(context) });
     context.state.save(STATE, JSON.stringify(state));
+    writeFileSync(currentStatePath(tempDir(context)), JSON.stringify(state), { mode: 0o600 });
     if (state.methodNote)
       context.logger.warning(
         `egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`,
@@ -32,67 +46,23 @@ export const action = defineAction({
       ],
       facts: [
         ['Mode', config.mode],
-        ['Allowed', config.entries.map((entry) => entry.text).join(', ') || '(nothing but DNS and loopback)'],
+        ['Allowed', config.entries.map((entry) => entry.text).join(', ')],
+        ['Raw frames', state.rawNote],
       ],
-      verdict: `watching every new connection until the post step (${state.method})`,
+      verdict: `watching every new connection until a step with stop: true, or the post step (${state.method})`,
     };
   },
   async post(inputs, context) {
-    const config = toConfig(inputs);
-    const saved = context.state.get(STATE);
-    const report = isAbsolute(inputs['report-path'])
-      ? inputs['report-path']
-      : join(context.workspace, inputs['report-path']);
-    if (!saved) {
-      // The main step failed before the sentinel started: nothing ran under it, and nothing is left to remove.
-      const document = {
-        version: 1,
-        method: 'none',
-        mode: config.mode,
-        allowed: config.entries.map((entry) => ({ entry: entry.text })),
-        violations: [],
-        tampered: false,
-        note: 'the sentinel did not start (see the main step)',
-      };
+    if (context.state.get(ROLE) === 'stop')
       return {
         title: TITLE,
-        results: [{ name: 'Monitor', status: 'skip', detail: 'not started (the main step failed)', durationMs: 0 }],
-        report: { path: report, document },
-        outputs: { violations: '0', report },
+        results: [{ name: 'Monitor', status: 'skip', detail: 'stopped by this step (stop: true)', durationMs: 0 }],
       };
-    }
-    const { report: document, results, rulesRemoved } = await stopSentinel(JSON.parse(saved) as SentinelState, config);
-    const count = document.violations.length;
-    const failures = [
-      ...(document.tampered ? [`tampering detected: ${document.tampering.join('; ')}`] : []),
-      ...(!rulesRemoved ? ['the sentinel could not remove its nftables table inet deploy_gates_egress'] : []),
-      ...(count > 0 && inputs['fail-on-violation'] ? [`${count} destination(s) outside the allow-list`] : []),
-    ];
-    return {
-      title: TITLE,
-      itemLabel: 'Destination',
-      results,
-      facts: [
-        ['Method', document['method-note'] ?? document.method],
-        ['Mode', config.mode],
-        [
-          'Allowed',
-          document.allowed
-            .map((item) =>
-              item.addresses ? `${item.entry} (${item.addresses.join(', ') || 'unresolved'})` : item.entry,
-            )
-            .join(', ') || '(nothing but DNS and loopback)',
-        ],
-        ['Tampered', String(document.tampered)],
-      ],
-      report: { path: report, document },
-      outputs: { violations: String(count), report },
-      verdict:
-        count === 0
-          ? 'only allowed endpoints were contacted'
-          : `${count} destination(s) outside the allow-list (fail-on-violation is off)`,
-      failure: failures.length > 0 ? `egress-sentinel: ${failures.join('; ')}` : undefined,
-    };
+    // The post step ends the sentinel this very step started (its own saved state), whatever a later step wrote.
+    return postStep(context.state.get(STATE), context, {
+      reportPath: reportPath(inputs['report-path'], context.workspace),
+      failOnViolation: inputs['fail-on-violation'],
+    });
   },
 });
 

@@ -1,91 +1,43 @@
 import { z } from 'zod';
 import {
   boolean,
+  checkedBy,
   duration,
   integer,
   lines,
   oneOf,
   optional,
   optionalDuration,
+  optionalOf,
   optionalRate,
+  positiveDuration,
   statusSpec,
   withDefault,
-} from '#core/inputs/schema.js';
-import { parseJsonAssertion } from '#core/http/expectations.js';
-import { splitPair } from '#core/inputs/lists.js';
-import type { HealthConfig } from '#core/health/config.js';
-
-function httpUrl(text: string): { value: URL } | { problem: string } {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return { problem: `"${text}" is not a URL; write it in full, e.g. https://staging.example.com/health` };
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: `"${text}" is not an http(s) URL` };
-  return { value: url };
-}
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-function header(line: string): { value: [string, string] } | { problem: string } {
-  const pair = splitPair(line, ':');
-  if (!pair || !HEADER_NAME.test(pair[0]))
-    return { problem: `"${line.split(':')[0]}: …" is not a header line; write Name: value` };
-  return { value: [pair[0].toLowerCase(), pair[1]] };
-}
-
-function regex(text: string): { value: RegExp } | { problem: string } {
-  try {
-    return { value: new RegExp(text) };
-  } catch (error) {
-    return { problem: `"${text}" is not a valid regular expression: ${(error as Error).message}` };
-  }
-}
-
-const optionalUrl = () =>
-  z.string().transform((text, ctx) => {
-    if (text.trim() === '') return undefined;
-    const result = httpUrl(text.trim());
-    if ('problem' in result) {
-      ctx.addIssue({ code: 'custom', message: result.problem });
-      return z.NEVER;
-    }
-    return result.value;
-  });
+} from '#action-kit/inputs.js';
+import type { HealthConfig } from '#core/health/index.js';
+import { bodyPattern, headerLine, httpUrl, parseJsonAssertion } from '#core/http/index.js';
 
 /** The inputs of health-retry, keyed by their action.yml names, with the same defaults. */
 export const healthRetryInputs = {
   urls: lines(httpUrl, { min: 1 }),
   'expect-status': withDefault('200', statusSpec()),
   'expect-json': lines(parseJsonAssertion),
-  'expect-body': z.string().transform((text, ctx) => {
-    if (text === '') return undefined;
-    const result = regex(text);
-    if ('problem' in result) {
-      ctx.addIssue({ code: 'custom', message: result.problem });
-      return z.NEVER;
-    }
-    return result.value;
-  }),
+  'expect-body': optionalOf(checkedBy(bodyPattern)),
   'bearer-token': optional(),
-  headers: lines(header),
+  headers: lines(headerLine),
   attempts: withDefault('6', integer({ min: 1, max: 1000 })),
   interval: withDefault('5s', duration()),
   'max-interval': withDefault('1m', duration()),
-  timeout: withDefault(
-    '10s',
-    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
-  ),
+  timeout: withDefault('10s', positiveDuration()),
   'grace-period': withDefault('0s', duration()),
   backoff: withDefault('fixed', oneOf(['fixed', 'exponential'])),
   'consecutive-successes': withDefault('1', integer({ min: 1, max: 1000 })),
   'follow-redirects': withDefault('true', boolean()),
-  'asset-manifest': optionalUrl(),
-  'asset-base-url': optionalUrl(),
+  'asset-manifest': optionalOf(checkedBy(httpUrl)),
+  'asset-base-url': optionalOf(checkedBy(httpUrl)),
   'slo-requests': withDefault('0', integer({ min: 0, max: 100_000 })),
   'slo-concurrency': withDefault('10', integer({ min: 1, max: 1000 })),
-  'slo-url': optionalUrl(),
+  'slo-url': optionalOf(checkedBy(httpUrl)),
   'slo-p95': optionalDuration(),
   'slo-max-error-rate': optionalRate(),
   'fail-on-unhealthy': withDefault('true', boolean()),
@@ -93,15 +45,6 @@ export const healthRetryInputs = {
 };
 
 export type HealthRetryInputs = z.output<z.ZodObject<typeof healthRetryInputs>>;
-
-const SECRET_HEADER = /auth|cookie|token|secret|key|session|signature/i;
-
-/** The values of headers whose names say they carry a credential (`Authorization: …`, `X-Api-Key: …`). */
-export const secretHeaderValues = (raw: string) =>
-  raw.split('\n').map((line) => {
-    const [name, ...value] = line.split(':');
-    return name && SECRET_HEADER.test(name) ? value.join(':').trim() : undefined;
-  });
 
 export function toConfig(inputs: HealthRetryInputs): HealthConfig {
   const slo = inputs['slo-requests'] > 0;

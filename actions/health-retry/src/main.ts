@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { formatDuration } from '#core/inputs/duration.js';
+import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
+import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
-import type { HealthConfig } from '#core/health/config.js';
-import { runHealthCheck, type HealthOutcome } from '#core/health/run.js';
-import { healthRetryInputs, secretHeaderValues, toConfig } from './inputs.js';
+import { formatDuration } from '#core/units/index.js';
+import { healthRetryInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: HealthOutcome, config: HealthConfig) {
   const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;

@@ -1,10 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { commitTime, FALLBACK_MTIME, headCommit, parseMtime } from '#core/bundle/commit.js';
-import type { PackConfig } from '#core/bundle/pack.js';
-import { InputError } from '#core/errors.js';
-import { parseList } from '#core/inputs/lists.js';
-import { optional, required, withDefault } from '#core/inputs/schema.js';
+import { commitTime, FALLBACK_MTIME, headCommit, parseMtime, type PackConfig } from '#core/bundle/index.js';
+import { InputError, optional, required, withDefault } from '#action-kit/inputs.js';
+import { parseList } from '#core/units/index.js';
 
 /** The inputs of pack-bundle, keyed by their action.yml names, with the same defaults. */
 export const packBundleInputs = {
@@ -31,11 +29,10 @@ export type PackBundleInputs = z.output<z.ZodObject<typeof packBundleInputs>>;
 /** The pack configuration: paths resolved against the workspace, `{sha}` and the mtime taken from the commit. */
 export async function toConfig(
   inputs: PackBundleInputs,
-  workspace: string,
-  env: NodeJS.ProcessEnv,
+  { workspace, sha, tempDir }: { workspace: string; sha?: string; tempDir: string },
 ): Promise<PackConfig & { commit?: string; mtimeSource: string }> {
   const dir = isAbsolute(inputs.path) ? inputs.path : resolve(workspace, inputs.path);
-  const commit = env.GITHUB_SHA?.trim() || (await headCommit(dir));
+  const commit = sha || (await headCommit(dir));
   let name = inputs.name;
   if (/\{sha8?\}/.test(name)) {
     if (!commit)
@@ -54,7 +51,7 @@ export async function toConfig(
       : `${FALLBACK_MTIME.toISOString()} (no commit time found)`;
     mtime ??= FALLBACK_MTIME;
   }
-  const outputDir = inputs['output-dir'] ?? join(env.RUNNER_TEMP || resolve(workspace, '..'), 'deploy-gates-bundle');
+  const outputDir = inputs['output-dir'] ?? join(tempDir, 'deploy-gates-bundle');
   return {
     dir,
     name,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { packBundle } from '#core/bundle/pack.js';
+import { packBundle } from '#core/bundle/index.js';
 import { packBundleInputs, toConfig } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
@@ -19,7 +19,8 @@ export const action = defineAction({
     })
     .strict(),
   async main(inputs, context) {
-    const config = await toConfig(inputs, context.workspace, process.env);
+    const { workspace, tempDir } = context;
+    const config = await toConfig(inputs, { workspace, sha: context.github.sha, tempDir });
     const started = context.now();
     context.logger.info(
       `Packing ${config.dir} as ${config.name}.tar.gz (mtime ${config.mtime.toISOString()} from ${config.mtimeSource})`,

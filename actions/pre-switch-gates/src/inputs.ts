@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
-import { PRESETS } from '#core/gates/presets.js';
-import { targetInputs } from '#core/hosts/inputs.js';
+import { oneOf, optional, positiveDuration, required, withDefault } from '#action-kit/inputs.js';
+import { targetInputs } from '#action-kit/target.js';
+import { PRESETS } from '#core/gates/index.js';
 
 /** The inputs of pre-switch-gates, keyed by their action.yml names, with the same defaults. */
 export const preSwitchGatesInputs = {
@@ -19,10 +19,7 @@ export const preSwitchGatesInputs = {
         message: 'must be a short label (letters, digits, space, . _ : / -), e.g. pre-bundle, pre-switch or production',
       }),
   ),
-  timeout: withDefault(
-    '60s',
-    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
-  ),
+  timeout: withDefault('60s', positiveDuration()),
   ...targetInputs,
   'report-path': optional(),
 };

@@ -1,35 +1,41 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { formatDuration } from '#core/inputs/duration.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { isHomePath } from '#core/hosts/target.js';
-import { runGates } from '#core/gates/run.js';
-import { describeGate, inlineSecrets, loadGates } from './gates.js';
+import { targetSecrets, targetSpec, withTarget } from '#action-kit/target.js';
+import { describeGate, inlineSecrets, loadGates, runGates } from '#core/gates/index.js';
+import { describeAddress, isHomePath } from '#core/hosts/index.js';
+import { formatDuration } from '#core/units/index.js';
 import { preSwitchGatesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'pre-switch-gates',
   inputs: preSwitchGatesInputs,
-  secrets: { 'ssh-key': 'multiline', gates: inlineSecrets },
-  argumentInputs: { releaseDir: 'release-dir' },
+  secrets: { ...targetSecrets, gates: inlineSecrets },
+  argumentInputs: { releaseDir: 'release-dir', gatesFile: 'gates-file' },
   outputs: z.object({ passed: outputValue(), failed: outputValue(), total: outputValue(), report: outputValue() }),
   async main(inputs, context) {
     const started = performance.now();
-    const spec = targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']);
-    const gates = await loadGates(inputs, context.workspace, context.mask);
+    targetSpec(inputs.target, inputs); // a target without its key fails before any gate YAML is read
+    const gates = await loadGates(
+      { preset: inputs.preset, gates: inputs.gates, gatesFile: inputs['gates-file'] },
+      {
+        workspace: context.workspace,
+        mask: context.mask,
+        env: context.env,
+        label: { gates: 'Input "gates"', gatesFile: (file) => `Input "gates-file" (${file})` },
+      },
+    );
     // A relative release-dir is the workspace's on this machine (layer 1), the login directory's on an ssh host;
     // `~` and `~/…` are the target user's home on both targets.
     const dir = inputs['release-dir'];
-    const releaseDir =
-      spec.kind === 'local' && !isHomePath(dir) && !isAbsolute(dir) ? resolve(context.workspace, dir) : dir;
-    const target = await openTarget(spec);
-    let outcome;
-    try {
-      outcome = await runGates(target, releaseDir, gates, { timeoutMs: inputs.timeout }, context);
-    } finally {
-      await target.close();
-    }
+    const local = inputs.target.kind === 'local';
+    const releaseDir = local && !isHomePath(dir) && !isAbsolute(dir) ? resolve(context.workspace, dir) : dir;
+    const outcome = await withTarget(
+      inputs,
+      (target) => runGates(target, releaseDir, gates, { timeoutMs: inputs.timeout }, context),
+      { tempDir: context.tempDir },
+    );
+    const target = { description: describeAddress(inputs.target) };
     const durationMs = performance.now() - started;
     const title = `Pre-switch gates (${inputs.layer})`;
     const { passed, failed, total } = outcome;

@@ -1,20 +1,16 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { LocalTarget } from '#core/hosts/local.js';
-import type { Target } from '#core/hosts/target.js';
-import { defaultLockOwner } from '#core/release/lock.js';
-import { renderRolloutTable } from '#core/rollout/markdown.js';
-import { rollbackOrderOf, rolloutServices, type RolloutOutcome } from '#core/rollout/run.js';
+import { targetSecrets, withTargets } from '#action-kit/target.js';
+import { LocalTarget } from '#core/hosts/index.js';
+import { renderRolloutTable, rollbackOrderOf, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
-import { markdownText } from '#core/report/markdown.js';
+import { markdownText } from '#core/report/index.js';
 import { healthFor, releaseServicesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
   inputs: releaseServicesInputs,
-  secrets: { 'ssh-key': 'multiline' },
+  secrets: targetSecrets,
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: z.object({
     'rolled-back': z.enum(['true', 'false']),
@@ -29,46 +25,34 @@ export const action = defineAction({
         `Input "release" is required: ${missing.join(', ')} give no release of their own; pass the release directory name, e.g. 20250102_030405-abcdef12`,
       );
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
-    const scope = gracefulScope();
-    const opened = new Map<string, Target>();
-    let outcome: RolloutOutcome;
-    try {
-      const specs = [];
-      for (const service of inputs.services) {
-        const key = JSON.stringify(service.target);
-        if (!opened.has(key))
-          opened.set(key, await openTarget(targetSpec(service.target, inputs['ssh-key'], inputs['known-hosts'])));
-        specs.push({
-          ...service,
-          target: opened.get(key)!,
-          release: (service.release ?? inputs.release)!,
-          health: healthFor(service, inputs),
-        });
-      }
-      const env = process.env;
-      const run = env.GITHUB_RUN_ID
-        ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), `
-        : '';
-      outcome = await rolloutServices(
-        {
-          services: specs,
-          rollbackOrder: inputs['rollback-order'],
-          verify: inputs['verify-command']
-            ? { command: inputs['verify-command'], target: new LocalTarget() }
-            : undefined,
-          keep: inputs.keep,
-          hookTimeoutMs: inputs['hook-timeout'],
-          lockTimeoutMs: inputs['lock-timeout'],
-          lockOwner: `${run}${defaultLockOwner()}`,
-          rollbackBudgetMs: inputs['rollback-budget'],
-          signal: scope.signal,
-        },
-        context,
-      );
-    } finally {
-      for (const target of opened.values()) await target.close();
-      scope.close();
-    }
+    const { services: given } = inputs;
+    const outcome = await withTargets(
+      inputs,
+      given.map((service) => service.target),
+      (targets, signal) =>
+        rolloutServices(
+          {
+            services: given.map((service, index) => ({
+              ...service,
+              target: targets[index]!,
+              release: (service.release ?? inputs.release)!,
+              health: healthFor(service, inputs),
+            })),
+            rollbackOrder: inputs['rollback-order'],
+            verify: inputs['verify-command']
+              ? { command: inputs['verify-command'], target: new LocalTarget() }
+              : undefined,
+            keep: inputs.keep,
+            hookTimeoutMs: inputs['hook-timeout'],
+            lockTimeoutMs: inputs['lock-timeout'],
+            lockOwner: context.github.runLabel,
+            rollbackBudgetMs: inputs['rollback-budget'],
+            signal,
+          },
+          context,
+        ),
+      { tempDir: context.tempDir, graceful: true },
+    );
     const report = inputs['report-path'] ?? context.defaultReportPath;
     const { services, stoppedAt, rollback, verify, failure, ok } = outcome;
     const title = ok

@@ -1,11 +1,17 @@
 import { z } from 'zod';
-import { boolean, duration, integer, oneOf, optional, required, withDefault } from '#core/inputs/schema.js';
-import { parseList } from '#core/inputs/lists.js';
-import { targetInputs } from '#core/hosts/inputs.js';
-import { DEFAULT_RELEASE_PATTERN, globToRegExp, type SwitchConfig } from '#core/release/switch.js';
-
-/** One command per line; blank lines and `#` comment lines are dropped. */
-const commands = () => z.string().transform((text) => parseList(text));
+import {
+  boolean,
+  duration,
+  integer,
+  list,
+  oneOf,
+  optional,
+  positiveDuration,
+  required,
+  withDefault,
+} from '#action-kit/inputs.js';
+import { targetInputs } from '#action-kit/target.js';
+import { DEFAULT_RELEASE_PATTERN, type SwitchConfig } from '#core/release/index.js';
 
 /** The inputs of release-switch, keyed by their action.yml names, with the same defaults. */
 export const releaseSwitchInputs = {
@@ -14,13 +20,11 @@ export const releaseSwitchInputs = {
   mode: withDefault('switch', oneOf(['switch', 'rollback'])),
   /** The current and the previous release are never pruned, so 0 keeps just those two. */
   keep: withDefault('5', integer({ min: 0, max: 1000 })),
-  'before-switch': commands(),
-  'after-switch': commands(),
+  /** One command per line; blank lines and `#` comment lines are dropped. */
+  'before-switch': list(),
+  'after-switch': list(),
   'rollback-on-failure': withDefault('true', boolean()),
-  'hook-timeout': withDefault(
-    '10m',
-    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
-  ),
+  'hook-timeout': withDefault('10m', positiveDuration()),
   /** How long to wait for another run's deploy lock on releases-root; 0 tries once. */
   'lock-timeout': withDefault('5m', duration()),
   /** Which directories under releases/ are releases (a glob for one name); only these are pruned. */
@@ -29,8 +33,8 @@ export const releaseSwitchInputs = {
     z
       .string()
       .trim()
-      .refine((text) => !text.includes('/') && globToRegExp(text) !== undefined, {
-        message: 'is not a glob for one directory name (no "/", every "[" closed)',
+      .refine((text) => !text.includes('/'), {
+        message: `is not a glob for one directory name (it holds a "/"); e.g. ${DEFAULT_RELEASE_PATTERN}`,
       }),
   ),
   ...targetInputs,

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
-import { defaultLockOwner } from '#core/release/lock.js';
-import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/switch.js';
+import { targetSecrets, withTarget } from '#action-kit/target.js';
+import { describeAddress } from '#core/hosts/index.js';
+import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/index.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
 
 function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
@@ -42,7 +41,7 @@ function reportDocument(outcome: SwitchOutcome, config: SwitchConfig, target: st
 export const action = defineAction({
   name: 'release-switch',
   inputs: releaseSwitchInputs,
-  secrets: { 'ssh-key': 'multiline' },
+  secrets: targetSecrets,
   argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
   outputs: z.object({
     'current-release': outputValue().optional(),
@@ -52,32 +51,21 @@ export const action = defineAction({
     report: outputValue(),
   }),
   async main(inputs, context) {
+    const config = { ...toConfig(inputs), lockOwner: context.github.runLabel };
     // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
-    const scope = gracefulScope();
-    const env = process.env;
-    const run = env.GITHUB_RUN_ID
-      ? `run ${env.GITHUB_REPOSITORY ?? '?'}#${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'} (${env.GITHUB_WORKFLOW ?? '?'} / ${env.GITHUB_JOB ?? '?'}), `
-      : '';
-    const config = { ...toConfig(inputs), lockOwner: `${run}${defaultLockOwner()}`, signal: scope.signal };
-    let outcome: SwitchOutcome;
-    try {
-      const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
-      try {
+    const outcome = await withTarget(
+      inputs,
+      (target, signal) => {
+        const { mode, releasesRoot, release } = config;
         context.logger.info(
-          `release-switch ${config.mode} on ${target.description}: ${config.releasesRoot}${config.release ? ` → ${config.release}` : ''}`,
+          `release-switch ${mode} on ${target.description}: ${releasesRoot}${release ? ` → ${release}` : ''}`,
         );
-        outcome = await switchRelease(target, config, context);
-      } finally {
-        await target.close();
-      }
-    } finally {
-      scope.close();
-    }
+        return switchRelease(target, { ...config, signal }, context);
+      },
+      { tempDir: context.tempDir, graceful: true },
+    );
     const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
-    const targetName =
-      inputs.target.kind === 'local'
-        ? 'local'
-        : `ssh://${inputs.target.user}@${inputs.target.host}:${inputs.target.port}`;
+    const targetName = describeAddress(inputs.target);
     const report = inputs['report-path'] ?? context.defaultReportPath;
     return {
       title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',

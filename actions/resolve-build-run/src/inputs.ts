@@ -1,33 +1,23 @@
 import { z } from 'zod';
-import type { BuildRunQuery } from '#core/build-run/resolve.js';
-import { InputError } from '#core/errors.js';
-import { FULL_SHA } from '#core/github/schemas.js';
+import type { GitHubFacts } from '#action-kit/github.js';
 import {
+  checkedBy,
   duration,
+  InputError,
   oneOf,
   optional,
   optionalDuration,
+  optionalOf,
   optionalRepository,
+  positiveDuration,
   required,
   withDefault,
-} from '#core/inputs/schema.js';
+} from '#action-kit/inputs.js';
+import type { BuildRunQuery } from '#core/build-run/index.js';
+import { FULL_SHA, parseCommitSha } from '#core/github/index.js';
 
-/** Empty (then GITHUB_SHA is used) or a full 40-hex SHA. */
-const commitSha = () =>
-  z.string().transform((text, ctx) => {
-    const sha = text.trim();
-    if (sha === '') return undefined;
-    if (!FULL_SHA.test(sha)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: /^[0-9a-f]{4,39}$/i.test(sha)
-          ? `"${sha}" is an abbreviated SHA (${sha.length} characters); pass the full 40-character SHA, e.g. \${{ github.sha }} or the output of git rev-parse HEAD`
-          : `"${sha}" is not a commit SHA; pass the full 40-character SHA, e.g. \${{ github.sha }}`,
-      });
-      return z.NEVER;
-    }
-    return sha.toLowerCase();
-  });
+/** Empty (then the workflow's commit is used) or a full 40-hex SHA. */
+const commitSha = () => optionalOf(checkedBy(parseCommitSha));
 
 export const CONCLUSIONS = [
   'success',
@@ -48,10 +38,7 @@ export const resolveBuildRunInputs = {
   conclusion: withDefault('success', oneOf(CONCLUSIONS)),
   'artifact-name': optional(),
   wait: withDefault('0s', duration()),
-  'poll-interval': withDefault(
-    '15s',
-    duration().refine((ms) => ms > 0, { message: 'must be longer than 0ms' }),
-  ),
+  'poll-interval': withDefault('15s', positiveDuration()),
   'require-environment': optional(),
   'min-age': optionalDuration(),
   repository: optionalRepository(),
@@ -60,19 +47,18 @@ export const resolveBuildRunInputs = {
 
 export type ResolveBuildRunInputs = z.output<z.ZodObject<typeof resolveBuildRunInputs>>;
 
-/** The query from the inputs, with sha, repository and token taken from GITHUB_* when their inputs are empty. */
+/** The query from the inputs, with sha, repository and token taken from the workflow run when their inputs are empty. */
 export function toQuery(
   inputs: ResolveBuildRunInputs,
-  env: NodeJS.ProcessEnv,
+  github: GitHubFacts,
 ): { query: BuildRunQuery; token: string; repository: string } {
-  const sha = inputs.sha ?? env.GITHUB_SHA?.trim().toLowerCase();
+  const sha = inputs.sha ?? github.sha;
   if (!sha) throw new InputError('sha', 'is empty and GITHUB_SHA is not set; pass the full commit SHA');
   if (!FULL_SHA.test(sha))
     throw new InputError('sha', `is empty and GITHUB_SHA "${sha}" is not a full 40-character SHA; pass the sha input`);
-  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',

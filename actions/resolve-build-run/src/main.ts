@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { BuildRunNotResolved, resolveBuildRun, type BuildRunResolution } from '#core/build-run/resolve.js';
-import { FULL_SHA } from '#core/github/schemas.js';
+import { BuildRunNotResolved, resolveBuildRun, type BuildRunResolution } from '#core/build-run/index.js';
+import { FULL_SHA } from '#core/github/index.js';
 import { resolveBuildRunInputs, toQuery } from './inputs.js';
 
 const id = () => outputValue().regex(/^\d+$/);
@@ -76,8 +76,7 @@ export const action = defineAction({
     .strict(),
   async main(inputs, context) {
     // An empty github-token falls back to GITHUB_TOKEN (set when the workflow passes the job token through env).
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const { query, token, repository } = toQuery(inputs, process.env);
+    const { query, token, repository } = toQuery(inputs, context.github);
     // Octokit (with its throttling scheduler) is loaded once the inputs are known to be good.
     const { createGitHubClient } = await import('#core/github/client.js');
     const title = 'Build run';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { VerifyConfig } from '#core/bundle/verify.js';
-import { parseSize, SIZE_HINT } from '#core/bundle/size.js';
-import { InputError } from '#core/errors.js';
-import { targetInputs } from '#core/hosts/inputs.js';
-import { optional, optionalRepository, withDefault } from '#core/inputs/schema.js';
+import { InputError, optional, optionalRepository, size, withDefault } from '#action-kit/inputs.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { targetInputs } from '#action-kit/target.js';
+import type { VerifyConfig } from '#core/bundle/index.js';
+import { provenanceInputs } from './provenance-inputs.js';
 
 const runId = () =>
   z.string().transform((text, ctx) => {
@@ -30,17 +30,9 @@ export const verifyBundleShaInputs = {
   'expected-sha256': optional(),
   'extract-to': optional(),
   'release-name': optional(),
-  'max-size': withDefault(
-    '2GiB',
-    z
-      .string()
-      .transform(
-        (text, ctx) =>
-          parseSize(text) ??
-          (ctx.addIssue({ code: 'custom', message: `"${text.trim()}" is not a size; ${SIZE_HINT}` }), z.NEVER),
-      ),
-  ),
+  'max-size': withDefault('2GiB', size()),
   ...targetInputs,
+  ...provenanceInputs,
   'report-path': optional(),
 };
 
@@ -51,7 +43,7 @@ export type Source =
   | { kind: 'artifact'; owner: string; repo: string; runId: number; name: string; token: string };
 
 /** Where the bundle comes from: exactly one of `bundle`, or `run-id` + `artifact-name` (with a repository and token). */
-export function toSource(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): Source {
+export function toSource(inputs: VerifyBundleInputs, github: GitHubFacts): Source {
   const runId = inputs['run-id'];
   const name = inputs['artifact-name'];
   if (inputs.bundle !== undefined) {
@@ -77,10 +69,9 @@ export function toSource(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): So
       'artifact-name',
       `is empty; pass the name of the artifact of run ${runId} that holds the bundle (resolve-build-run's artifact-name output)`,
     );
-  const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
-  const repository = inputs.repository ?? (owner && repo ? { owner, repo } : undefined);
+  const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = inputs['github-token'] ?? (env.GITHUB_TOKEN?.trim() || undefined);
+  const token = github.token;
   if (!token)
     throw new InputError(
       'github-token',
@@ -90,13 +81,13 @@ export function toSource(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): So
 }
 
 /** Everything of the configuration but the source. */
-export function toConfig(inputs: VerifyBundleInputs, env: NodeJS.ProcessEnv): Omit<VerifyConfig, 'source'> {
+export function toConfig(inputs: VerifyBundleInputs, github: GitHubFacts): Omit<VerifyConfig, 'source'> {
   return {
     checksumFile: inputs['checksum-file'],
     expectedSha256: inputs['expected-sha256'],
     extractTo: inputs['extract-to'],
     releaseName: inputs['release-name'],
-    commitSha: env.GITHUB_SHA?.trim() || undefined,
+    commitSha: github.sha,
     maxSize: inputs['max-size'],
   };
 }

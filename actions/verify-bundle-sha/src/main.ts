@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { gracefulScope } from '#core/cancel.js';
-import { verifyBundle, type VerifyOutcome } from '#core/bundle/verify.js';
-import { openTarget, targetSpec } from '#core/hosts/inputs.js';
+import { targetSecrets, withTarget } from '#action-kit/target.js';
+import { verifyBundle, type VerifyOutcome } from '#core/bundle/index.js';
+import { describeAddress } from '#core/hosts/index.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
+import { toProvenanceHook } from './provenance-inputs.js';
 
 function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
   const rows: [string, string][] = [
@@ -14,6 +15,8 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
     rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
   if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
   if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
+  const provenance = outcome.results.find((result) => result.name === 'Provenance' && result.status === 'pass');
+  rows.push(['Provenance', provenance ? `verified: ${provenance.detail}` : 'off']);
   if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
   return rows;
 }
@@ -21,12 +24,14 @@ function facts(outcome: VerifyOutcome, source: string, target: string): [string,
 export const action = defineAction({
   name: 'verify-bundle-sha',
   inputs: verifyBundleShaInputs,
-  secrets: { 'github-token': 'value', 'ssh-key': 'multiline' },
+  secrets: { 'github-token': 'value', ...targetSecrets },
   argumentInputs: {
     bundle: 'bundle',
     checksumFile: 'checksum-file',
     expectedSha256: 'expected-sha256',
     releaseName: 'release-name',
+    attestation: 'attestation',
+    trustedRoot: 'trusted-root',
   },
   outputs: z
     .object({
@@ -36,13 +41,17 @@ export const action = defineAction({
       'release-dir': outputValue().optional(),
       'release-name': outputValue().optional(),
       files: outputValue().regex(/^\d+$/).optional(),
+      provenance: z.enum(['verified', 'off']),
+      'signer-workflow': outputValue().optional(),
+      'source-sha': outputValue()
+        .regex(/^[0-9a-f]{40}$/)
+        .optional(),
       report: outputValue(),
     })
     .strict(),
   async main(inputs, context) {
-    if (!inputs['github-token']) context.mask(process.env.GITHUB_TOKEN?.trim());
-    const source = toSource(inputs, process.env);
-    const config = toConfig(inputs, process.env);
+    const source = toSource(inputs, context.github);
+    const config = toConfig(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');
     const bundleSource =
       source.kind === 'file'
@@ -56,15 +65,15 @@ export const action = defineAction({
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
-    const scope = gracefulScope();
-    let outcome: VerifyOutcome;
-    const target = await openTarget(targetSpec(inputs.target, inputs['ssh-key'], inputs['known-hosts']));
-    try {
-      outcome = await verifyBundle(target, { ...config, source: bundleSource, signal: scope.signal }, context);
-    } finally {
-      await target.close();
-      scope.close();
-    }
+    const provenance = await toProvenanceHook(inputs, context.github, (token) =>
+      createGitHubClient({ token, logger: context.logger }),
+    );
+    const outcome = await withTarget(
+      inputs,
+      (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal, provenance }, context),
+      { tempDir: context.tempDir, graceful: true },
+    );
+    const target = { description: describeAddress(inputs.target) };
     const report = inputs['report-path'] ?? context.defaultReportPath;
     const { results, failure, ok, ...rest } = outcome;
     return {
@@ -92,6 +101,9 @@ export const action = defineAction({
             'release-dir': outcome.releaseDir,
             'release-name': outcome.releaseName,
             files: outcome.files?.toString(),
+            provenance: outcome.provenance ? 'verified' : 'off',
+            'signer-workflow': outcome.provenance?.signerWorkflow,
+            'source-sha': outcome.provenance?.sourceSha,
             report,
           }
         : undefined,

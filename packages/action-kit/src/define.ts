@@ -1,13 +1,15 @@
+import { tmpdir } from 'node:os';
 import type { z } from 'zod';
 import { coreContext, type CoreContext } from '#core/context.js';
-import { ArgumentError, InputError, UserError } from '#core/errors.js';
-import { parseInputs } from '#core/inputs/schema.js';
+import { ArgumentError, UserError } from '#core/errors.js';
+import { InputError, parseInputs } from './inputs.js';
 import type { Logger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 import { writeJsonReport } from '#core/report/json.js';
 import { renderSummary } from '#core/report/markdown.js';
 import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
 import { logSafe } from '#core/text.js';
+import { githubFacts, type GitHubFacts } from './github.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
@@ -35,6 +37,12 @@ export interface ActionContext extends CoreContext {
   mask(...secrets: (string | undefined)[]): void;
   /** The checked-out repository (GITHUB_WORKSPACE), or the working directory outside a runner. */
   workspace: string;
+  /** A variable of the step's environment (`env:` of the step or job), e.g. one a gate names with `secret-env`. */
+  env(name: string): string | undefined;
+  /** The runner's temporary directory (RUNNER_TEMP), emptied after the job; the system's outside a runner. */
+  tempDir: string;
+  /** The facts of the workflow run: token (masked), repository, sha, URLs, the run's label (see ./github.ts). */
+  github: GitHubFacts;
   /** Where the JSON report goes when the action has no report-path input set: RUNNER_TEMP/deploy-gates/<action>-report.json. */
   defaultReportPath: string;
   /** State handed from one phase to the next (pre → main → post). */
@@ -125,12 +133,24 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
     const input = (name: string) => runner.getInput(name).trim();
     for (const [name, kind] of Object.entries(definition.secrets ?? {}) as [string, SecretKind][])
       mask(...secretParts(input(name), kind));
-    const inputs = parseInputs(definition.inputs, input) as Inputs<S>;
+    let inputs: Inputs<S>;
+    try {
+      inputs = parseInputs(definition.inputs, input) as Inputs<S>;
+    } catch (error) {
+      // Told once, by the main step; the post step (same inputs) only says it did nothing.
+      if (phaseName !== 'post' || !(error instanceof UserError)) throw error;
+      return runner.setFailed('The inputs were rejected (see the main step); the post step did nothing.');
+    }
+    const github = githubFacts((inputs as { 'github-token'?: string })['github-token']);
+    mask(github.token);
     const context: ActionContext = {
       ...coreContext({ logger, redactor }),
       action: definition.name,
       mask,
       workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+      env: (name) => process.env[name],
+      tempDir: process.env.RUNNER_TEMP || tmpdir(),
+      github,
       defaultReportPath: defaultReportPath(definition.name),
       state: { save: (name, value) => runner.saveState(name, value), get: (name) => runner.getState(name) },
     };

@@ -7,6 +7,12 @@ const known: Record<string, { summary: string; example: string }> = {
       'Writes the evidence of a deploy: a versioned JSON ledger and a summary topped by GO / NO-GO, from the reports.',
     example: 'deploy-gates deployment-ledger --reports-dir ./reports --environment stage --ledger-path ledger.json',
   },
+  'deployment-record': {
+    summary:
+      "Keeps an environment's GitHub deployment true: success only after smoke, re-recorded after a rollback.",
+    example:
+      'GITHUB_TOKEN=$(gh auth token) deploy-gates deployment-record --mode start --environment stage --sha "$(git rev-parse HEAD)" --repository octo-org/app',
+  },
   'egress-sentinel': {
     summary:
       'Proves a job (or a command) connected only to allowed endpoints: conntrack-based, audit or block, IPv4 and IPv6.',

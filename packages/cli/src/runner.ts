@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { evaluateDefault, inputVariable, type ActionMetadata } from './metadata.js';
 import { CommandRenderer, parseFileCommands } from './workflow-commands.js';
@@ -39,6 +39,10 @@ function stepEnvironment(
   for (const [name, input] of Object.entries(action.inputs)) {
     env[inputVariable(name)] = inputs.get(name) ?? evaluateDefault(String(input.default ?? ''), process.env);
   }
+  // A default report path relative to the workspace goes into this run's directory, not the current one.
+  const reportDefault = env[inputVariable('report-path')];
+  if (!inputs.has('report-path') && reportDefault && !isAbsolute(reportDefault))
+    env[inputVariable('report-path')] = join(files.RUNNER_TEMP!, reportDefault);
   Object.assign(env, {
     GITHUB_ACTIONS: 'true',
     CI: 'true',

@@ -7,17 +7,6 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-/** A user error about one named action input. */
-export class InputError extends UserError {
-  override name = 'InputError';
-  constructor(
-    readonly input: string,
-    problem: string,
-  ) {
-    super(`Input "${input}": ${problem}`);
-  }
-}
-
 /**
  * A user error about one argument of a core operation, named in core's own terms (`releaseDir`, `release`): core
  * does not know which action input a value came from, so the action's declaration maps the argument to its input

@@ -126,7 +126,9 @@ export interface RunSpec {
    * earlier ones are read one by one (`GET …/actions/runs/{run_id}/attempts/{attempt_number}`).
    * An attempt not given here concluded `failure`.
    */
-  previousAttempts?: { status?: RunSpec['status']; conclusion?: string | null }[];
+  previousAttempts?: { status?: RunSpec['status']; conclusion?: string | null; startedAt?: string }[];
+  /** When the latest attempt started (default createdAt; a re-run starts later). */
+  runStartedAt?: string;
 }
 
 export function run(repo: string, wf: WorkflowSpec, spec: RunSpec) {
@@ -153,7 +155,7 @@ export function run(repo: string, wf: WorkflowSpec, spec: RunSpec) {
     pull_requests: [],
     created_at: createdAt,
     updated_at: createdAt,
-    run_started_at: createdAt,
+    run_started_at: spec.runStartedAt ?? createdAt,
     jobs_url: `${url}/jobs`,
     logs_url: `${url}/logs`,
     check_suite_url: `${API}/repos/${repo}/check-suites/${spec.id * 10}`,
@@ -212,6 +214,11 @@ export interface DeploymentSpec {
   environment: string;
   ref?: string;
   createdAt?: string;
+  /** GitHub's production_environment (default: the environment is named `production`). */
+  production?: boolean;
+  transient?: boolean;
+  /** The body of the POST that created it (deployments created through the double). */
+  request?: unknown;
 }
 
 export function deployment(repo: string, spec: DeploymentSpec) {
@@ -233,8 +240,8 @@ export function deployment(repo: string, spec: DeploymentSpec) {
     updated_at: createdAt,
     statuses_url: `${url}/statuses`,
     repository_url: `${API}/repos/${repo}`,
-    transient_environment: false,
-    production_environment: spec.environment === 'production',
+    transient_environment: spec.transient ?? false,
+    production_environment: spec.production ?? spec.environment === 'production',
   };
 }
 

@@ -44,6 +44,13 @@ export interface ClassicSpec {
   conversationResolution?: boolean;
   /** Push restrictions (user logins); absent: none. */
   restrictUsers?: string[];
+  /** Settings the audit does not model, which `apply` must keep as they are. */
+  lockBranch?: boolean;
+  blockCreations?: boolean;
+  allowForkSyncing?: boolean;
+  /** Who may dismiss reviews / bypass the pull request requirement (user logins); needs `reviews`. */
+  dismissalUsers?: string[];
+  bypassUsers?: string[];
 }
 
 export interface BranchSpec {
@@ -60,7 +67,7 @@ export interface RulesetSpec {
   bypassActors?: {
     actor_id: number | null;
     actor_type: 'Integration' | 'OrganizationAdmin' | 'RepositoryRole' | 'Team' | 'DeployKey' | 'User';
-    bypass_mode?: 'always' | 'pull_request';
+    bypass_mode?: 'always' | 'pull_request' | 'exempt';
   }[];
   rules: { type: string; parameters?: Record<string, unknown> }[];
   source?: 'Repository' | 'Organization';
@@ -95,6 +102,27 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
       require_code_owner_reviews: spec.reviews.codeOwners ?? false,
       required_approving_review_count: spec.reviews.count ?? 1,
       require_last_push_approval: spec.reviews.lastPush ?? false,
+      ...(spec.dismissalUsers
+        ? {
+            dismissal_restrictions: {
+              url: `${API}/repos/${repo}/branches/${branch}/protection/dismissal_restrictions`,
+              users_url: `${API}/repos/${repo}/branches/${branch}/protection/dismissal_restrictions/users`,
+              teams_url: `${API}/repos/${repo}/branches/${branch}/protection/dismissal_restrictions/teams`,
+              users: spec.dismissalUsers.map((login, index) => user(login, 200 + index)),
+              teams: [],
+              apps: [],
+            },
+          }
+        : {}),
+      ...(spec.bypassUsers
+        ? {
+            bypass_pull_request_allowances: {
+              users: spec.bypassUsers.map((login, index) => user(login, 300 + index)),
+              teams: [],
+              apps: [],
+            },
+          }
+        : {}),
     };
   } else delete body.required_pull_request_reviews;
   if (spec.restrictUsers)
@@ -118,6 +146,9 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
   body.allow_force_pushes = flag(spec.allowForcePushes);
   body.allow_deletions = flag(spec.allowDeletions);
   body.required_conversation_resolution = flag(spec.conversationResolution);
+  body.lock_branch = flag(spec.lockBranch);
+  body.block_creations = flag(spec.blockCreations);
+  body.allow_fork_syncing = flag(spec.allowForkSyncing);
   return body;
 }
 
@@ -146,17 +177,21 @@ function commit(repo: string, branch: string) {
   };
 }
 
-export function shortBranch(repo: string, spec: BranchSpec) {
+/**
+ * A branch is `protected` when classic protection or an active ruleset covers it: GitHub sets the flag for
+ * ruleset-only branches too, while GET …/protection answers them 404 `Branch not protected` (hub4j/github-api#2062).
+ */
+export function shortBranch(repo: string, spec: BranchSpec, byRuleset = false) {
   const id = sha(`${repo}@${spec.name}`);
   return {
     name: spec.name,
     commit: { sha: id, url: `${API}/repos/${repo}/commits/${id}` },
-    protected: spec.classic !== undefined,
+    protected: spec.classic !== undefined || byRuleset,
   };
 }
 
 /** GET …/branches/{branch}: the `protection` summary (required checks and their enforcement level) is what any reader sees. */
-export function branchWithProtection(repo: string, spec: BranchSpec) {
+export function branchWithProtection(repo: string, spec: BranchSpec, byRuleset = false) {
   const classic = spec.classic;
   const checks = classic?.requiredChecks;
   return {
@@ -166,7 +201,8 @@ export function branchWithProtection(repo: string, spec: BranchSpec) {
       html: `${WEB}/${repo}/tree/${spec.name}`,
       self: `${API}/repos/${repo}/branches/${encodeURIComponent(spec.name)}`,
     },
-    protected: classic !== undefined,
+    protected: classic !== undefined || byRuleset,
+    // The summary describes classic protection only; a ruleset-only branch shows none here.
     protection: classic
       ? {
           enabled: true,
@@ -237,4 +273,23 @@ export function fileContent(repo: string, path: string, text: string) {
 
 export function orgRepository(fullName: string, id: number, archived: boolean) {
   return { ...repository(fullName, id), archived, default_branch: 'main' };
+}
+
+/** GET /apps/{app_slug}: a public GitHub App (the audit reads only its id). */
+export function githubApp(slug: string, id: number) {
+  return {
+    id,
+    slug,
+    node_id: `A_${id}`,
+    client_id: `Iv1.${slug}`,
+    owner: user('app-owner', 9000 + id),
+    name: slug,
+    description: null,
+    external_url: `https://${slug}.example`,
+    html_url: `${WEB}/apps/${slug}`,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    permissions: { checks: 'write', statuses: 'write' },
+    events: ['check_suite'],
+  };
 }

@@ -14,13 +14,16 @@ import {
   type RunSpec,
   type WorkflowSpec,
 } from './fixtures.js';
+import { createDeploymentReply, createStatusReply } from './deployment-routes.js';
 import { checkRequest, validateRequestBody, validateResponse } from './openapi.js';
+import { attestationRoutes } from './attestation-routes.js';
 import { createHash } from 'node:crypto';
 import {
   BRANCH_NOT_PROTECTED,
   branchWithProtection,
   classicProtection,
   fileContent,
+  githubApp,
   orgRepository,
   ruleset,
   shortBranch,
@@ -28,6 +31,7 @@ import {
   type ClassicSpec,
   type RulesetSpec,
 } from './protection-fixtures.js';
+import { deploymentBranchPolicies, environment, type EnvironmentSpec } from './environment-fixtures.js';
 
 /**
  * A GitHub REST API double on 127.0.0.1: the endpoints the suite's actions use, state set by each test,
@@ -48,6 +52,8 @@ export interface RepoState {
   rulesets: RulesetSpec[];
   /** Files of the default branch by path (workflow files: `.github/workflows/build.yml`). */
   files: Record<string, string>;
+  /** Deployment environments (a name not listed answers 404, as GitHub does before first use). */
+  environments: EnvironmentSpec[];
   archived?: boolean;
 }
 
@@ -121,6 +127,63 @@ function pagination(query: URLSearchParams, fallback = 30): { perPage: number; p
   return { perPage, page };
 }
 
+/** The body of PUT …/branches/{branch}/protection (already validated against the description). */
+interface ProtectionPut {
+  required_status_checks: {
+    strict: boolean;
+    contexts: string[];
+    checks?: { context: string; app_id?: number }[];
+  } | null;
+  enforce_admins: boolean | null;
+  required_pull_request_reviews: {
+    dismiss_stale_reviews?: boolean;
+    require_code_owner_reviews?: boolean;
+    required_approving_review_count?: number;
+    require_last_push_approval?: boolean;
+    dismissal_restrictions?: { users?: string[] };
+    bypass_pull_request_allowances?: { users?: string[] };
+  } | null;
+  restrictions: { users: string[] } | null;
+  required_linear_history?: boolean;
+  allow_force_pushes?: boolean | null;
+  allow_deletions?: boolean;
+  required_conversation_resolution?: boolean;
+  lock_branch?: boolean;
+  block_creations?: boolean;
+  allow_fork_syncing?: boolean;
+}
+
+/** Classic protection as GitHub stores a PUT: `checks` win over the deprecated `contexts`; app_id -1 means any app. */
+function classicFromPut(body: ProtectionPut): ClassicSpec {
+  const checks = body.required_status_checks;
+  const reviews = body.required_pull_request_reviews;
+  const pinned = checks?.checks?.filter((check) => check.app_id !== undefined && check.app_id !== -1) ?? [];
+  return {
+    requiredChecks: checks ? (checks.checks?.map((check) => check.context) ?? checks.contexts) : undefined,
+    checkApps: Object.fromEntries(pinned.map((check) => [check.context, check.app_id!])),
+    strict: checks?.strict,
+    enforceAdmins: body.enforce_admins ?? false,
+    reviews: reviews
+      ? {
+          count: reviews.required_approving_review_count,
+          dismissStale: reviews.dismiss_stale_reviews,
+          codeOwners: reviews.require_code_owner_reviews,
+          lastPush: reviews.require_last_push_approval,
+        }
+      : undefined,
+    dismissalUsers: reviews?.dismissal_restrictions?.users,
+    bypassUsers: reviews?.bypass_pull_request_allowances?.users,
+    linearHistory: body.required_linear_history,
+    allowForcePushes: body.allow_force_pushes ?? false,
+    allowDeletions: body.allow_deletions,
+    conversationResolution: body.required_conversation_resolution,
+    restrictUsers: body.restrictions?.users,
+    lockBranch: body.lock_branch,
+    blockCreations: body.block_creations,
+    allowForkSyncing: body.allow_fork_syncing,
+  };
+}
+
 export class GitHubDouble {
   readonly repos = new Map<string, RepoState>();
   readonly requests: LoggedRequest[] = [];
@@ -129,6 +192,8 @@ export class GitHubDouble {
   token: string | undefined;
   /** The kind of each token (see TokenKind); a token not listed is `admin`. */
   readonly tokenKinds = new Map<string, TokenKind>();
+  /** Public GitHub Apps by slug (GET /apps/{app_slug}). */
+  readonly apps = new Map<string, number>();
   /** Answers GETs with an ETag and If-None-Match with 304 (on by default, as GitHub does). */
   conditional = true;
   /** Called before each request is served; tests use it to change state between polls. */
@@ -163,6 +228,16 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) =>
         this.listStatuses(repo, Number(m[3]), q),
       ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments',
+        (_m, _q, repo, call) => createDeploymentReply(this.repo(repo), repo, call.body),
+        'POST',
+      ),
+      this.route(
+        '/repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+        (m, _q, repo, call) => createStatusReply(this.repo(repo), repo, Number(m[3]), call.body),
+        'POST',
+      ),
       this.route('/repos/{owner}/{repo}/git/commits/{commit_sha}', (m, _q, repo) => this.getCommit(repo, m[3]!)),
       this.route('/orgs/{org}/repos', (m, q) => this.listOrgRepos(decodeURIComponent(m[1]!), q)),
       this.route('/repos/{owner}/{repo}/branches', (_m, q, repo) => this.listBranches(repo, q)),
@@ -193,9 +268,27 @@ export class GitHubDouble {
       this.route('/repos/{owner}/{repo}/rulesets/{ruleset_id}', (m, _q, repo, call) =>
         this.getRuleset(repo, Number(m[3]), call),
       ),
+      this.route('/repos/{owner}/{repo}/rulesets', (_m, q, repo, call) => this.listRulesets(repo, q, call)),
+      this.route('/repos/{owner}/{repo}/rulesets', (_m, _q, repo, call) => this.writeRuleset(repo, call), 'POST'),
+      this.route(
+        '/repos/{owner}/{repo}/rulesets/{ruleset_id}',
+        (m, _q, repo, call) => this.writeRuleset(repo, call, Number(m[3])),
+        'PUT',
+      ),
       this.route('/repos/{owner}/{repo}/contents/{path}', (m, _q, repo) =>
         this.getContent(repo, decodeURIComponent(m[3]!)),
       ),
+      this.route('/apps/{app_slug}', (m) => {
+        const id = this.apps.get(decodeURIComponent(m[1]!));
+        return id === undefined ? notFound() : { status: 200, body: githubApp(decodeURIComponent(m[1]!), id) };
+      }),
+      this.route('/repos/{owner}/{repo}/environments/{environment_name}', (m, _q, repo) =>
+        this.getEnvironment(repo, decodeURIComponent(m[3]!)),
+      ),
+      this.route('/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies', (m, q, repo) =>
+        this.listBranchPolicies(repo, decodeURIComponent(m[3]!), q),
+      ),
+      ...attestationRoutes(this).map(([template, handler]) => this.route(template, handler)),
     ];
   }
 
@@ -219,6 +312,7 @@ export class GitHubDouble {
         branches: [],
         rulesets: [],
         files: {},
+        environments: [],
       };
       this.repos.set(fullName, state);
     }
@@ -424,7 +518,8 @@ export class GitHubDouble {
     if (fault && fault.kind !== 'slow') return this.faultReply(fault);
     const token = auth?.replace(/^(token|bearer) /i, '');
     const call: Call = { body, kind: (token && this.tokenKinds.get(token)) || 'admin' };
-    if (route.template.startsWith('/orgs/')) return route.handler(match, query, '', call);
+    if (route.template.startsWith('/orgs/') || route.template.startsWith('/apps/'))
+      return route.handler(match, query, '', call);
     const repo = `${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
     return this.repos.has(repo) ? route.handler(match, query, repo, call) : notFound();
   }
@@ -548,6 +643,7 @@ export class GitHubDouble {
       body: run(repo, wf, {
         ...spec,
         runAttempt: attempt,
+        runStartedAt: earlier.startedAt ?? spec.createdAt,
         status: earlier.status ?? 'completed',
         conclusion: earlier.conclusion ?? 'failure',
       }),
@@ -638,7 +734,7 @@ export class GitHubDouble {
 
   private listBranches(repo: string, query: URLSearchParams): Reply {
     const { page, headers } = this.paged(this.repo(repo).branches, query, `/repos/${repo}/branches`, 30, (branch) =>
-      shortBranch(repo, branch),
+      shortBranch(repo, branch, this.activeRulesets(repo, branch.name).length > 0),
     );
     return { status: 200, body: page, headers };
   }
@@ -646,7 +742,7 @@ export class GitHubDouble {
   private getBranch(repo: string, name: string): Reply {
     const branch = this.findBranch(repo, name);
     return branch
-      ? { status: 200, body: branchWithProtection(repo, branch) }
+      ? { status: 200, body: branchWithProtection(repo, branch, this.activeRulesets(repo, name).length > 0) }
       : {
           status: 404,
           body: {
@@ -704,40 +800,9 @@ export class GitHubDouble {
           status: '404',
         },
       };
-    const body = call.body as {
-      required_status_checks: { strict: boolean; contexts: string[] } | null;
-      enforce_admins: boolean | null;
-      required_pull_request_reviews: {
-        dismiss_stale_reviews?: boolean;
-        require_code_owner_reviews?: boolean;
-        required_approving_review_count?: number;
-        require_last_push_approval?: boolean;
-      } | null;
-      restrictions: { users: string[] } | null;
-      required_linear_history?: boolean;
-      allow_force_pushes?: boolean;
-      allow_deletions?: boolean;
-      required_conversation_resolution?: boolean;
-    };
-    const spec: ClassicSpec = {
-      requiredChecks: body.required_status_checks?.contexts,
-      strict: body.required_status_checks?.strict,
-      enforceAdmins: body.enforce_admins ?? false,
-      reviews: body.required_pull_request_reviews
-        ? {
-            count: body.required_pull_request_reviews.required_approving_review_count,
-            dismissStale: body.required_pull_request_reviews.dismiss_stale_reviews,
-            codeOwners: body.required_pull_request_reviews.require_code_owner_reviews,
-            lastPush: body.required_pull_request_reviews.require_last_push_approval,
-          }
-        : undefined,
-      linearHistory: body.required_linear_history,
-      allowForcePushes: body.allow_force_pushes,
-      allowDeletions: body.allow_deletions,
-      conversationResolution: body.required_conversation_resolution,
-      signatures: branch.classic?.signatures,
-      restrictUsers: body.restrictions?.users,
-    };
+    const spec = classicFromPut(call.body as ProtectionPut);
+    // PUT replaces the whole configuration: what the body leaves out is gone (signatures are a separate endpoint).
+    spec.signatures = branch.classic?.signatures;
     branch.classic = spec;
     return { status: 200, body: classicProtection(repo, name, spec) };
   }
@@ -755,8 +820,8 @@ export class GitHubDouble {
     };
   }
 
-  /** The rules of active rulesets whose conditions match the branch (evaluate and disabled ones are not listed, as on GitHub). */
-  private branchRules(repo: string, name: string, query: URLSearchParams): Reply {
+  /** The active rulesets whose conditions match the branch (evaluate and disabled ones do not apply, as on GitHub). */
+  private activeRulesets(repo: string, name: string): RulesetSpec[] {
     const matches = (pattern: string) =>
       pattern === '~DEFAULT_BRANCH'
         ? name === 'main'
@@ -768,23 +833,77 @@ export class GitHubDouble {
               .replace(/\*/g, '[^/]*')
               .replace(/\u0000/g, '.*')}$`,
           ).test(name);
-    const rules = this.repo(repo)
-      .rulesets.filter((set) => set.enforcement === 'active' && set.include.some(matches))
-      .flatMap((set) =>
-        set.rules.map((rule) => ({
-          ...rule,
-          ruleset_source_type: set.source ?? 'Repository',
-          ruleset_source: set.source === 'Organization' ? repo.split('/')[0]! : repo,
-          ruleset_id: set.id,
-        })),
-      );
+    return this.repo(repo).rulesets.filter((set) => set.enforcement === 'active' && set.include.some(matches));
+  }
+
+  /** The rules of the active rulesets that apply to the branch. */
+  private branchRules(repo: string, name: string, query: URLSearchParams): Reply {
+    const rules = this.activeRulesets(repo, name).flatMap((set) =>
+      set.rules.map((rule) => ({
+        ...rule,
+        ruleset_source_type: set.source ?? 'Repository',
+        ruleset_source: set.source === 'Organization' ? repo.split('/')[0]! : repo,
+        ruleset_id: set.id,
+      })),
+    );
     const { page, headers } = this.paged(rules, query, `/repos/${repo}/rules/branches/${name}`);
     return { status: 200, body: page, headers };
+  }
+
+  /** The repository's own rulesets (bypass actors only for admins, as on GitHub). */
+  private listRulesets(repo: string, query: URLSearchParams, call: Call): Reply {
+    const own = this.repo(repo).rulesets.filter((set) => (set.source ?? 'Repository') === 'Repository');
+    const { page, headers } = this.paged(own, query, `/repos/${repo}/rulesets`, 30, (set) =>
+      ruleset(repo, set, call.kind === 'admin'),
+    );
+    return { status: 200, body: page, headers };
+  }
+
+  /** POST (create) or PUT (replace) a repository ruleset: admins only, as classic protection. */
+  private writeRuleset(repo: string, call: Call, id?: number): Reply {
+    const denied = this.protectionDenied(call.kind);
+    if (denied) return denied;
+    const sets = this.repo(repo).rulesets;
+    const index = id === undefined ? -1 : sets.findIndex((set) => set.id === id);
+    if (id !== undefined && index < 0) return notFound();
+    const body = call.body as {
+      name: string;
+      enforcement: RulesetSpec['enforcement'];
+      conditions?: { ref_name?: { include?: string[] } };
+      bypass_actors?: RulesetSpec['bypassActors'];
+      rules?: RulesetSpec['rules'];
+    };
+    const spec: RulesetSpec = {
+      id: id ?? 1000 + sets.length,
+      name: body.name,
+      enforcement: body.enforcement,
+      include: (body.conditions?.ref_name?.include ?? []).map((ref) => ref.replace(/^refs\/heads\//, '')),
+      bypassActors: body.bypass_actors ?? [],
+      rules: body.rules ?? [],
+    };
+    if (index < 0) sets.push(spec);
+    else sets[index] = spec;
+    return { status: id === undefined ? 201 : 200, body: ruleset(repo, spec, true) };
   }
 
   private getRuleset(repo: string, id: number, call: Call): Reply {
     const set = this.repo(repo).rulesets.find((candidate) => candidate.id === id);
     return set ? { status: 200, body: ruleset(repo, set, call.kind === 'admin') } : notFound();
+  }
+
+  private getEnvironment(repo: string, name: string): Reply {
+    // Environment names are not case sensitive on GitHub.
+    const spec = this.repo(repo).environments.find((env) => env.name.toLowerCase() === name.toLowerCase());
+    return spec ? { status: 200, body: environment(repo, spec) } : notFound();
+  }
+
+  private listBranchPolicies(repo: string, name: string, query: URLSearchParams): Reply {
+    const spec = this.repo(repo).environments.find((env) => env.name.toLowerCase() === name.toLowerCase());
+    if (!spec) return notFound();
+    const all = deploymentBranchPolicies(repo, spec);
+    const path = `/repos/${repo}/environments/${encodeURIComponent(name)}/deployment-branch-policies`;
+    const { page, headers } = this.paged(all, query, path);
+    return { status: 200, body: { total_count: all.length, branch_policies: page }, headers };
   }
 
   private getContent(repo: string, path: string): Reply {

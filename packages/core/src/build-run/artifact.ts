@@ -3,7 +3,7 @@ import type { GitHubClient } from '../github/client.js';
 import { listRunArtifacts } from '../github/queries.js';
 import { workflowFile, type Artifact, type Workflow, type WorkflowRun } from '../github/schemas.js';
 import type { BuildRunQuery, Checks, ResolvedArtifact } from './model.js';
-import { short, wantedRun } from './runs.js';
+import { short, wantedRun, type CandidateRun } from './runs.js';
 
 export function expandArtifactName(template: string, sha: string): string {
   return template.replaceAll('{sha8}', sha.slice(0, 8)).replaceAll('{sha}', sha);
@@ -22,14 +22,40 @@ function toArtifact(artifact: Artifact): ResolvedArtifact {
 }
 
 /**
- * Step 3: the live artifact named by the query, on the newest matching run that carries it; that run becomes the
- * chosen one (an older run of the same commit may carry it when the newest does not). Records the "Artifact" check.
+ * The named artifacts of a run that belong to the chosen attempt. A run's artifact list spans its attempts: an
+ * earlier attempt's artifact stays when a re-run did not upload it again (re-run failed jobs), and a re-run that
+ * does replaces it (`overwrite: true`; a second artifact of one name is refused). So for an earlier attempt only
+ * artifacts created before the next attempt started are its own; when that time is unknown, nothing is taken.
+ */
+function ofChosenAttempt(run: CandidateRun, named: readonly Artifact[]): { own: Artifact[]; why?: string } {
+  if (run.nextAttemptStartedAt === undefined) return { own: [...named] };
+  const attempt = run.run_attempt ?? 1;
+  if (run.nextAttemptStartedAt === null)
+    return {
+      own: [],
+      why: `cannot tell whether its artifact was uploaded by attempt ${attempt} (which concluded as required) or by a later re-run (GitHub did not say when attempt ${attempt + 1} started)`,
+    };
+  const cutoff = Date.parse(run.nextAttemptStartedAt);
+  const own = named.filter((artifact) => artifact.created_at !== null && Date.parse(artifact.created_at) < cutoff);
+  const later = named.find((artifact) => !own.includes(artifact));
+  return own.length > 0 || !later
+    ? { own }
+    : {
+        own,
+        why: `its artifact (id ${later.id}, created ${later.created_at ?? 'at an unknown time'}) was uploaded by a later attempt (attempt ${attempt + 1} started ${run.nextAttemptStartedAt}), not by attempt ${attempt}, which concluded as required`,
+      };
+}
+
+/**
+ * Step 3: the live artifact named by the query, uploaded by the chosen attempt, on the newest matching run that
+ * carries it; that run becomes the chosen one (an older run of the same commit may carry it when the newest does
+ * not). Records the "Artifact" check.
  */
 export async function findArtifact(
   client: GitHubClient,
   query: BuildRunQuery & { artifactName: string },
   workflow: Workflow,
-  matching: readonly WorkflowRun[],
+  matching: readonly CandidateRun[],
   checks: Checks,
   context: CoreContext,
 ): Promise<{ artifact: ResolvedArtifact; run: WorkflowRun }> {
@@ -39,7 +65,12 @@ export async function findArtifact(
   for (const run of matching.filter(
     (candidate, index) => matching.findIndex((other) => other.id === candidate.id) === index,
   )) {
-    const named = await checks.step('Artifact', started, () => listRunArtifacts(client, query, run, name));
+    const listed = await checks.step('Artifact', started, () => listRunArtifacts(client, query, run, name));
+    const { own: named, why } = ofChosenAttempt(run, listed);
+    if (why) {
+      seen.push(`run #${run.run_number} (${run.html_url}): ${why}`);
+      continue;
+    }
     const live = named.filter((candidate) => !candidate.expired).sort((a, b) => b.id - a.id)[0];
     if (live) {
       if (run !== matching[0])

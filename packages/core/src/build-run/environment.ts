@@ -1,7 +1,7 @@
 import type { CoreContext } from '../context.js';
 import type { GitHubClient } from '../github/client.js';
 import { deploymentStatuses, latestDeployment } from '../github/queries.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import type { BuildRunQuery, Checks, EnvironmentEvidence } from './model.js';
 import { short } from './runs.js';
 

@@ -9,6 +9,13 @@ import type { BuildRunQuery } from './model.js';
 const MAX_ATTEMPT_READS = 20;
 
 export const short = (sha: string) => `${sha.slice(0, 8)}…`;
+
+/**
+ * A run, or an earlier attempt of it, that concluded as required. `nextAttemptStartedAt` bounds what it uploaded:
+ * absent for a run's latest attempt; for an earlier attempt, when the attempt after it started (artifacts created
+ * later belong to that re-run, which replaced same-named ones), or null when that cannot be read.
+ */
+export type CandidateRun = WorkflowRun & { nextAttemptStartedAt?: string | null };
 export const newestFirst = (a: WorkflowRun, b: WorkflowRun) =>
   b.created_at.localeCompare(a.created_at) ||
   b.run_number - a.run_number ||
@@ -76,22 +83,24 @@ export class CommitRuns {
   }
 
   /** The runs (or earlier attempts) that concluded as required, newest first. */
-  async matching(listed: WorkflowRun[]): Promise<WorkflowRun[]> {
-    const matches = listed.filter((run) => this.concluded(run)).sort(newestFirst);
+  async matching(listed: WorkflowRun[]): Promise<CandidateRun[]> {
+    const matches: CandidateRun[] = listed.filter((run) => this.concluded(run)).sort(newestFirst);
     const newest = matches[0];
     const rerun = listed
       .filter((run) => (run.run_attempt ?? 1) > 1 && !this.concluded(run) && (!newest || newestFirst(run, newest) < 0))
       .sort(newestFirst);
     for (const run of rerun) {
+      let nextAttemptStartedAt: string | null = run.run_started_at ?? null;
       for (let attempt = (run.run_attempt ?? 1) - 1; attempt >= 1; attempt--) {
         const earlier = await this.readAttempt(run, attempt);
         if (earlier && this.concluded(earlier)) {
           this.logger.info(
             `Run #${run.run_number} attempt ${run.run_attempt} is ${stateOf(run)}; attempt ${earlier.run_attempt ?? attempt} concluded ${this.query.conclusion}`,
           );
-          matches.push({ ...earlier, run_attempt: earlier.run_attempt ?? attempt });
+          matches.push({ ...earlier, run_attempt: earlier.run_attempt ?? attempt, nextAttemptStartedAt });
           break;
         }
+        nextAttemptStartedAt = earlier?.run_started_at ?? null;
       }
     }
     return matches.sort(newestFirst);

@@ -3,10 +3,20 @@ import type { GitHubClient } from '../github/client.js';
 import { GitHubHttpError } from '../github/errors.js';
 import { getCommit, listRunsOfCommit } from '../github/queries.js';
 import { workflowFile, type Workflow, type WorkflowRun } from '../github/schemas.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import type { BuildRunQuery, Checks } from './model.js';
-import { CommitRuns, describeChosen, describeRuns, newestFirst, runLinks, short, stateOf, wantedRun } from './runs.js';
+import {
+  CommitRuns,
+  describeChosen,
+  type CandidateRun,
+  describeRuns,
+  newestFirst,
+  runLinks,
+  short,
+  stateOf,
+  wantedRun,
+} from './runs.js';
 
 const filtersOf = (query: BuildRunQuery) =>
   [query.branch && `branch ${query.branch}`, query.event && `event ${query.event}`].filter(Boolean).join(', ');
@@ -21,7 +31,7 @@ export async function findBuildRuns(
   workflow: Workflow,
   checks: Checks,
   context: CoreContext,
-): Promise<{ matching: WorkflowRun[]; check: CheckResult }> {
+): Promise<{ matching: CandidateRun[]; check: CheckResult }> {
   const started = context.now();
   const runs = new CommitRuns(client, query, workflow, context.logger);
   const poll = () =>

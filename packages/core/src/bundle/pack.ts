@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ArgumentError } from '../errors.js';
 import { formatChecksumLine } from './checksum-file.js';
-import { excluded, pathGlob } from './glob.js';
+import { excluded, pathGlob } from '../units/glob.js';
 import { sha256File } from './hash.js';
 import { normalMode } from './tar-format.js';
 import { TarWriter } from './tar-writer.js';

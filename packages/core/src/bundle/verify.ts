@@ -6,6 +6,7 @@ import { ArgumentError, UserError } from '../errors.js';
 import type { GitHubClient } from '../github/client.js';
 import { LocalTarget } from '../hosts/local.js';
 import { isHomePath, type Target } from '../hosts/target.js';
+import type { ProvenanceFacts, ProvenanceHook } from '../provenance/index.js';
 import type { CheckResult } from '../report/result.js';
 import { checksumFor } from './checksum-file.js';
 import type { ArtifactSource } from './download.js';
@@ -33,6 +34,11 @@ export interface VerifyConfig {
   /** The time in the default release name (now). */
   now?: Date;
   signal?: AbortSignal;
+  /**
+   * Verifies the bundle's attestation for the SHA-256 its bytes must have (checksum file / expected-sha256), before
+   * the bundle is read or unpacked; the one read then confirms the bytes have it.
+   */
+  provenance?: ProvenanceHook;
 }
 
 export interface VerifyOutcome {
@@ -48,6 +54,8 @@ export interface VerifyOutcome {
   releaseDir?: string;
   artifact?: { id: number; digest?: string; digestVerified?: boolean };
   checksumSources: string[];
+  /** What the attestation proved, when provenance was checked. */
+  provenance?: ProvenanceFacts;
 }
 
 class StepFailed extends Error {}
@@ -299,6 +307,15 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
     // 2. The checksum (and, when unpacking, every entry): the bundle is read once, from one open file.
     const expected = await expectedHash(config, bundlePath, config.source.kind === 'artifact');
     outcome.checksumSources = expected.sources;
+    if (config.provenance) {
+      started = context.now();
+      const provenance = await config.provenance(expected.sha256);
+      if (!provenance.verified) step.fail('Provenance', `${provenance.detail}; nothing was unpacked`, started);
+      else {
+        outcome.provenance = provenance.facts;
+        step.pass('Provenance', provenance.detail, started);
+      }
+    }
     started = context.now();
     const judge = judgement(
       config,

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { LineResult } from '../inputs/schema.js';
+import type { LineResult } from '../units/lists.js';
 
 /**
  * The allow-list of egress-sentinel, one entry per line:

@@ -1,13 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
-import { createInterface } from 'node:readline';
-import { isLoopback, normalizeAddress, type AllowEntry } from './allow.js';
-import { parseConntrackLine, type ConnectionEvent } from './conntrack.js';
+import { readFileSync } from 'node:fs';
+import { normalizeAddress, type AllowEntry } from './allow.js';
+import { HEARTBEAT_MS, Listener } from './listener.js';
 import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
 import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
+import { destinationKey, Recorder } from './recorder.js';
+import type { Window } from './report.js';
+import { startWatchers } from './watchers.js';
+
+export { destinationKey } from './recorder.js';
 
 export type Method = 'conntrack' | 'proc-poll';
 
@@ -31,6 +32,15 @@ export interface Destination {
   firstSeen: string;
   pid?: number;
   process?: string;
+  natFrom?: string;
+}
+
+/** A flow in the connection table before the monitor listened. */
+export interface PreExisting {
+  address: string;
+  port: number;
+  protocol: string;
+  sourcePort: number;
 }
 
 /** What the monitor writes (atomically, about twice a second while something changed, and when it stops). */
@@ -41,10 +51,17 @@ export interface Snapshot {
   stopped: boolean;
   resolved: Record<string, string[]>;
   destinations: Destination[];
+  preExisting: PreExisting[];
   /** When the monitor first saw each rejected destination (`protocol address port`) in the blocked sets. */
   blockedFirstSeen: Record<string, string>;
   /** Block mode: the allow sets as the monitor last left them (after adding addresses a name resolved to). */
   allowSets?: string;
+  /** When the monitor or its listener stood still (stopped, killed, starved). */
+  gaps: Window[];
+  /** When connections may have been missed (events the kernel dropped). */
+  incomplete: Window[];
+  /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
+  tampering: string[];
   errors: string[];
 }
 
@@ -67,141 +84,117 @@ export async function resolveHosts(
   return resolved;
 }
 
-export const destinationKey = (protocol: string, address: string, port: number) => `${protocol} ${address} ${port}`;
-
-function localAddresses(): Set<string> {
-  const addresses = new Set<string>();
-  for (const list of Object.values(networkInterfaces()))
-    for (const item of list ?? []) addresses.add(normalizeAddress(item.address.replace(/%.*$/, '')));
-  return addresses;
-}
+/** A gap in the monitor's own clock ticks longer than this means it did not run (stopped, or starved of CPU). */
+const TICK_GAP_MS = 2_500;
 
 /** The monitor process: runs until SIGTERM, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  const recorder = new Recorder(emptySnapshot(config), config.snapshotPath);
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
-  process.on('unhandledRejection', (error) => {
-    snapshot.errors.push(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`);
-    dirty = true;
-  });
-  const snapshot: Snapshot = {
+  process.on('unhandledRejection', (error) =>
+    recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  const timers: NodeJS.Timeout[] = [];
+  let listener: Listener | undefined;
+  let stopping = false;
+  if (config.method === 'conntrack') {
+    listener = new Listener(config, recorder);
+    try {
+      await listener.start();
+      recorder.snapshot.preExisting = await listener.preExisting();
+    } catch (error) {
+      recorder.error((error as Error).message);
+    }
+    timers.push(setInterval(() => listener!.heartbeat(), HEARTBEAT_MS));
+  } else timers.push(await startPolling(config, recorder, () => stopping));
+  timers.push(...periodicTasks(config, recorder));
+  const watchers = startWatchers(config, recorder);
+  let lastTick = Date.now();
+  timers.push(
+    setInterval(() => {
+      const now = Date.now();
+      if (now - lastTick > TICK_GAP_MS)
+        recorder.window('gaps', {
+          from: new Date(lastTick).toISOString(),
+          to: new Date(now).toISOString(),
+          reason: 'the monitor did not run (stopped, or starved of CPU)',
+        });
+      lastTick = now;
+      if (recorder.dirty) recorder.flush();
+    }, 500),
+  );
+  recorder.snapshot.ready = true;
+  recorder.flush();
+  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  stopping = true;
+  for (const timer of timers) clearTimeout(timer);
+  await listener?.stop();
+  for (const watcher of watchers) watcher.kill('SIGTERM');
+  const stall = listener?.openStall();
+  if (stall !== undefined)
+    recorder.window('gaps', {
+      from: new Date(stall).toISOString(),
+      to: new Date().toISOString(),
+      reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
+    });
+  recorder.snapshot.stopped = true;
+  recorder.flush();
+  process.exit(0);
+}
+
+function emptySnapshot(config: MonitorConfig): Snapshot {
+  return {
     pid: process.pid,
     method: config.method,
     ready: false,
     stopped: false,
     resolved: config.resolved,
     destinations: [],
+    preExisting: [],
     blockedFirstSeen: {},
+    gaps: [],
+    incomplete: [],
+    tampering: [],
     errors: [],
   };
-  const byKey = new Map<string, Destination>();
-  let dirty = true;
-  const flush = () => {
-    snapshot.destinations = [...byKey.values()];
-    writeFileSync(`${config.snapshotPath}.tmp`, JSON.stringify(snapshot));
-    renameSync(`${config.snapshotPath}.tmp`, config.snapshotPath);
-    dirty = false;
-  };
-  let locals = localAddresses();
-  const probePorts = new Set<number>();
-  let probeSeen = false;
+}
 
-  const record = (
-    event: { protocol: string; destination: string; port: number; time: number },
-    owner?: () => Promise<{ pid: number; process: string } | undefined>,
-  ) => {
-    const address = normalizeAddress(event.destination);
-    // Connections to this machine's own addresses are inbound (or to itself); loopback is judged by allow-loopback.
-    if (locals.has(address) && !isLoopback(address)) return;
-    const key = destinationKey(event.protocol, address, event.port);
-    const known = byKey.get(key);
-    dirty = true;
-    if (known) return void known.count++;
-    const destination: Destination = {
-      address,
-      port: event.port,
-      protocol: event.protocol,
-      count: 1,
-      firstSeen: new Date(event.time).toISOString(),
-    };
-    byKey.set(key, destination);
-    void owner?.().then((found) => {
-      if (!found) return;
-      Object.assign(destination, found);
-      dirty = true;
-    });
-  };
-
-  const timers: NodeJS.Timeout[] = [];
-  let child: ChildProcess | undefined;
-  let stopping = false;
-
-  if (config.method === 'conntrack') {
-    const [command, ...args] = [...config.privilege.prefix, 'conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended'];
-    child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    child.on('error', (error) => snapshot.errors.push(`conntrack could not be started: ${error.message}`));
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      snapshot.errors.push(
-        `the conntrack listener ended while the job ran (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`,
+/** The fallback without conntrack: /proc/net read every pollIntervalMs (connections shorter than that can be missed). */
+async function startPolling(
+  config: MonitorConfig,
+  recorder: Recorder,
+  stopping: () => boolean,
+): Promise<NodeJS.Timeout> {
+  const seen = new Map<string, ProcSocket>();
+  const poll = async () => {
+    const sockets = await readSockets();
+    const listening = new Set(
+      sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`),
+    );
+    const current = new Set<string>();
+    for (const socket of sockets) {
+      const tuple = `${socket.protocol} ${socket.localAddress} ${socket.localPort} ${socket.remoteAddress} ${socket.remotePort}`;
+      current.add(tuple);
+      if (seen.has(tuple) || listening.has(`${socket.protocol} ${socket.localPort}`)) continue;
+      seen.set(tuple, socket);
+      recorder.record(
+        { protocol: socket.protocol, destination: socket.remoteAddress, port: socket.remotePort, time: Date.now() },
+        () => processOfInode(socket.inode),
       );
-      flush();
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const event = parseConntrackLine(line);
-      if (!event) return;
-      if (event.protocol === 'udp' && event.port === 9 && probePorts.has(event.sourcePort))
-        return void (probeSeen = true);
-      record(event, () => ownerOfConnection(event));
-    });
-    // Ready once conntrack reports a datagram the monitor sends itself: from then on no connection is missed. Each
-    // attempt comes from a new socket (a new source port), so it is a new flow with a NEW event of its own: resending
-    // from one socket only refreshes the flow's entry, and its one NEW event may come before conntrack listens.
-    for (let attempt = 0; attempt < 100 && !probeSeen && child.exitCode === null; attempt++) {
-      const probe = createSocket('udp4');
-      await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
-      probePorts.add(probe.address().port);
-      await new Promise((resolve) => probe.send('deploy-gates egress-sentinel probe', 9, '127.0.0.1', resolve));
-      probe.close();
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    if (!probeSeen)
-      snapshot.errors.push(
-        'conntrack reported no events within 10s (is connection tracking available in this network namespace?)',
-      );
-  } else {
-    const seen = new Map<string, ProcSocket>();
-    const poll = async () => {
-      const sockets = await readSockets();
-      const listening = new Set(
-        sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`),
-      );
-      const current = new Set<string>();
-      for (const socket of sockets) {
-        const tuple = `${socket.protocol} ${socket.localAddress} ${socket.localPort} ${socket.remoteAddress} ${socket.remotePort}`;
-        current.add(tuple);
-        if (seen.has(tuple) || listening.has(`${socket.protocol} ${socket.localPort}`)) continue;
-        seen.set(tuple, socket);
-        record(
-          { protocol: socket.protocol, destination: socket.remoteAddress, port: socket.remotePort, time: Date.now() },
-          () => processOfInode(socket.inode),
-        );
-      }
-      for (const tuple of seen.keys()) if (!current.has(tuple)) seen.delete(tuple);
-    };
-    await poll();
-    const loop = async () => {
-      if (stopping) return;
-      await poll().catch((error: Error) => snapshot.errors.push(`polling /proc/net failed: ${error.message}`));
-      timers.push(setTimeout(loop, config.pollIntervalMs));
-    };
-    timers.push(setTimeout(loop, config.pollIntervalMs));
-  }
+    for (const tuple of seen.keys()) if (!current.has(tuple)) seen.delete(tuple);
+  };
+  await poll();
+  return setInterval(() => {
+    if (!stopping()) poll().catch((error: Error) => recorder.error(`polling /proc/net failed: ${error.message}`));
+  }, config.pollIntervalMs);
+}
 
-  // Names are resolved again while the job runs; in block mode new addresses are allowed at once.
-  timers.push(
+/** Names resolved again (block mode: new addresses allowed at once), local addresses refreshed, refused destinations read. */
+function periodicTasks(config: MonitorConfig, recorder: Recorder): NodeJS.Timeout[] {
+  const { snapshot } = recorder;
+  const timers = [
     setInterval(() => {
       void resolveHosts(config.entries, snapshot.resolved).then(async (resolved) => {
         const added = emptyElements();
@@ -212,16 +205,16 @@ export async function runMonitor(configPath: string): Promise<void> {
               addElement(added, address, undefined, entry.port);
         }
         snapshot.resolved = resolved;
-        dirty = true;
+        recorder.dirty = true;
         if (config.mode === 'block' && Object.values(added).some((list) => list.length > 0)) {
           await addElements(config.privilege, added);
           snapshot.allowSets = await readAllowSets(config.privilege);
         }
       });
     }, config.resolveIntervalMs),
-  );
-  timers.push(setInterval(() => (locals = localAddresses()), 5_000));
-  if (config.mode === 'block') {
+    setInterval(() => recorder.refreshLocals(), 5_000),
+  ];
+  if (config.mode === 'block')
     timers.push(
       setInterval(() => {
         void readBlocked(config.privilege)
@@ -230,39 +223,10 @@ export async function runMonitor(configPath: string): Promise<void> {
             for (const item of blocked) {
               const key = destinationKey(item.protocol, item.address, item.port);
               if (!snapshot.blockedFirstSeen[key])
-                ((snapshot.blockedFirstSeen[key] = new Date().toISOString()), (dirty = true));
+                ((snapshot.blockedFirstSeen[key] = new Date().toISOString()), (recorder.dirty = true));
             }
           });
       }, 2_000),
     );
-  }
-  timers.push(setInterval(() => dirty && flush(), 500));
-
-  snapshot.ready = true;
-  flush();
-  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
-  stopping = true;
-  for (const timer of timers) clearTimeout(timer);
-  if (child) {
-    // Events already read are in byKey; give conntrack a moment to hand over what it still holds.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    child.kill('SIGTERM');
-  }
-  snapshot.stopped = true;
-  flush();
-  process.exit(0);
-}
-
-/** The process of a connection that is still open (best effort: a short one is gone before it is looked up). */
-async function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number; process: string } | undefined> {
-  if (event.protocol !== 'tcp' && event.protocol !== 'udp') return undefined;
-  const sockets = await readSockets();
-  const socket = sockets.find(
-    (item) =>
-      item.protocol === event.protocol &&
-      item.localPort === event.sourcePort &&
-      normalizeAddress(item.remoteAddress) === event.destination &&
-      item.remotePort === event.port,
-  );
-  return socket ? processOfInode(socket.inode) : undefined;
+  return timers;
 }

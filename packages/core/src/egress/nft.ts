@@ -5,6 +5,8 @@ import type { AllowEntry } from './allow.js';
 /** The sentinel's own nftables table; nothing else in the ruleset is touched. */
 export const TABLE = 'deploy_gates_egress';
 export const TABLE_REF = `inet ${TABLE}`;
+/** Its raw-frame table (netdev egress hooks), where the kernel has them. */
+export const RAW_TABLE = `${TABLE}_raw`;
 
 /** Runs a command with the privilege the sentinel has: directly as root, else through `sudo -n`. */
 export interface Privilege {
@@ -38,10 +40,14 @@ export interface AllowElements {
   any6: string[];
   port4: string[];
   port6: string[];
+  /** This machine's on-link IPv6 prefixes: neighbour discovery may reach them. */
+  onlink6: string[];
+  /** The DHCPv4 servers of this machine's leases. */
+  dhcp4: string[];
 }
 
 export function emptyElements(): AllowElements {
-  return { any4: [], any6: [], port4: [], port6: [] };
+  return { any4: [], any6: [], port4: [], port6: [], onlink6: [], dhcp4: [] };
 }
 
 /** Adds one allowed destination (address or network, optional port) to the element lists. */
@@ -67,8 +73,12 @@ export function allowElements(
   entries: readonly AllowEntry[],
   resolved: ReadonlyMap<string, readonly string[]>,
   dnsServers: readonly string[],
+  dhcpServers: readonly string[] = [],
+  onlink6: readonly string[] = [],
 ): AllowElements {
   const elements = emptyElements();
+  for (const server of dhcpServers) if (isIP(server) === 4) elements.dhcp4.push(server);
+  elements.onlink6.push(...onlink6);
   for (const entry of entries) {
     if (entry.kind === 'network') addElement(elements, entry.address, entry.prefix, entry.port);
     if (entry.kind === 'host')
@@ -84,6 +94,8 @@ const SET_NAMES: Record<keyof AllowElements, string> = {
   any6: 'allow6any',
   port4: 'allow4',
   port6: 'allow6',
+  onlink6: 'onlink6',
+  dhcp4: 'dhcp4',
 };
 
 /** `add element …` lines for the elements given (none for an empty list). */
@@ -98,60 +110,119 @@ export interface RulesetOptions {
   allowLoopback: boolean;
   /** Written into the table's comment: the table the post step finds must be this one. */
   marker: string;
+  /** Interfaces whose raw frames are filtered by a netdev egress hook (none: not filtered). */
+  devices?: readonly string[];
+  /** The DHCPv4 servers of this machine's leases (raw DHCP frames may go to them and to broadcast). */
+  dhcpServers?: readonly string[];
+  /** This machine's on-link IPv6 prefixes (neighbour discovery may reach them). */
+  onlink6?: readonly string[];
+}
+
+/** Set by the sentinel's postrouting chain on every packet that went through its rules: a raw frame lacks it. */
+export const PASSED_MARK = '0x10000000';
+
+/** The exceptions block mode makes by itself, as the report lists them. */
+export function sentinelExceptions(options: RulesetOptions): string[] {
+  return [
+    'DHCPv4 from port 68 to port 67 of 255.255.255.255' +
+      (options.dhcpServers?.length ? ` or of the lease's server (${options.dhcpServers.join(', ')})` : ''),
+    'DHCPv6 from port 546 to port 547 of ff02::1:2 or ff05::1:3',
+    'ICMPv6 router and neighbour discovery to link-local (fe80::/10) and link-scope multicast (ff02::/16), and neighbour solicitations/advertisements (hop limit 255) to the on-link prefixes of this machine' +
+      (options.onlink6?.length ? ` (${options.onlink6.join(', ')})` : ''),
+    ...(!options.allowLoopback ? ["the monitor's own probes: root's datagrams to 127.0.0.1 port 9"] : []),
+    'packets of connections others opened to this machine (reply direction), and ICMP errors about tracked connections',
+    ...(options.devices?.length ? ['ARP frames (raw frames are otherwise dropped)'] : []),
+  ];
+}
+
+function blockRules(hook: 'output' | 'forward', options: RulesetOptions): string[] {
+  return [
+    'ct direction reply accept',
+    'ct state related accept',
+    ...(options.allowLoopback && hook === 'output' ? ['oifname "lo" accept'] : []),
+    'udp sport 68 udp dport 67 ip daddr 255.255.255.255 accept',
+    'udp sport 68 udp dport 67 ip daddr @dhcp4 accept',
+    'udp sport 546 udp dport 547 ip6 daddr { ff02::1:2, ff05::1:3 } accept',
+    'icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 daddr { fe80::/10, ff02::/16 } accept',
+    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 ip6 daddr @onlink6 accept',
+    // The monitor's own probes (root's datagrams to the discard port on loopback) when loopback is not allowed.
+    ...(!options.allowLoopback && hook === 'output'
+      ? ['oifname "lo" ip daddr 127.0.0.1 udp dport 9 meta skuid 0 accept']
+      : []),
+    'ip daddr @allow4any accept',
+    'ip6 daddr @allow6any accept',
+    'meta l4proto { tcp, udp } ip daddr . th dport @allow4 accept',
+    'meta l4proto { tcp, udp } ip6 daddr . th dport @allow6 accept',
+    'meta l4proto { tcp, udp } update @blocked4 { ip daddr . meta l4proto . th dport }',
+    'meta l4proto { tcp, udp } update @blocked6 { ip6 daddr . meta l4proto . th dport }',
+    'meta l4proto tcp reject with tcp reset',
+    'reject with icmpx admin-prohibited',
+  ];
+}
+
+const SETS = [
+  '  set allow4any { type ipv4_addr; flags interval; }',
+  '  set allow6any { type ipv6_addr; flags interval; }',
+  '  set allow4 { type ipv4_addr . inet_service; flags interval; }',
+  '  set allow6 { type ipv6_addr . inet_service; flags interval; }',
+  '  set onlink6 { type ipv6_addr; flags interval; }',
+  '  set dhcp4 { type ipv4_addr; }',
+  '  set blocked4 { type ipv4_addr . inet_proto . inet_service; size 65535; flags dynamic; counter; }',
+  '  set blocked6 { type ipv6_addr . inet_proto . inet_service; size 65535; flags dynamic; counter; }',
+];
+
+/**
+ * The raw-frame table: a netdev egress hook on each interface that lets through what went through the sentinel's
+ * own rules (marked by its postrouting chain), ARP, and DHCPv4 clients' raw frames to broadcast or the lease's
+ * server; anything else (a frame written to an AF_PACKET socket) is counted, and dropped in block mode.
+ */
+function rawTable(options: RulesetOptions): string[] {
+  const devices = options.devices ?? [];
+  if (devices.length === 0) return [];
+  const servers = ['255.255.255.255', ...(options.dhcpServers ?? [])].join(', ');
+  return [
+    `table netdev ${RAW_TABLE} {`,
+    `  comment "deploy-gates egress-sentinel ${options.marker}"`,
+    ...devices.flatMap((device, index) => [
+      `  counter raw${index} { }`,
+      `  chain egress${index} {`,
+      `    type filter hook egress device ${JSON.stringify(device)} priority filter; policy accept;`,
+      `    meta mark & ${PASSED_MARK} == ${PASSED_MARK} accept`,
+      '    ether type arp accept',
+      `    ether type ip udp sport 68 udp dport 67 ip daddr { ${servers} } accept`,
+      `    counter name "raw${index}"${options.mode === 'block' ? ' drop' : ''}`,
+      '  }',
+    ]),
+    '}',
+  ];
 }
 
 /**
- * The sentinel's table. In both modes it makes the kernel track every new connection (a `ct state new` rule: without
- * one a network namespace may not track connections at all, and conntrack reports nothing). In block mode the output
- * and forward hooks (the job's own processes, and containers behind a bridge) accept what is allowed and reject the
- * rest fast: TCP with a reset, anything else with an ICMP "administratively prohibited"; each rejected TCP/UDP
- * destination is counted in a dynamic set.
+ * The sentinel's tables. In both modes the inet table makes the kernel track every new connection (a `ct state new`
+ * rule: without one a network namespace may not track connections at all, and conntrack reports nothing), and marks
+ * what passed its rules for the raw-frame table. In block mode the output and forward hooks (the job's own processes,
+ * and containers behind a bridge) check every packet a connection sends outward, flows older than the sentinel
+ * included: what is allowed passes, the few exceptions above pass, the rest is rejected fast (TCP with a reset,
+ * anything else with an ICMP "administratively prohibited"), each rejected TCP/UDP destination counted in a dynamic set.
  */
 export function rulesetScript(options: RulesetOptions, elements: AllowElements): string {
-  const chain = (hook: 'output' | 'forward') => {
-    const rules = ['ct state new counter'];
-    if (options.mode === 'block') {
-      rules.push(
-        'ct state established,related accept',
-        ...(options.allowLoopback && hook === 'output' ? ['oifname "lo" accept'] : []),
-        // Neighbour discovery and DHCP keep the machine's own network working.
-        'meta l4proto ipv6-icmp icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept',
-        'udp dport { 67, 547 } accept',
-        'ip daddr @allow4any accept',
-        'ip6 daddr @allow6any accept',
-        'meta l4proto { tcp, udp } ip daddr . th dport @allow4 accept',
-        'meta l4proto { tcp, udp } ip6 daddr . th dport @allow6 accept',
-        'meta l4proto { tcp, udp } update @blocked4 { ip daddr . meta l4proto . th dport }',
-        'meta l4proto { tcp, udp } update @blocked6 { ip6 daddr . meta l4proto . th dport }',
-        'meta l4proto tcp reject with tcp reset',
-        'reject with icmpx admin-prohibited',
-      );
-    }
-    return [
-      `  chain ${hook} {`,
-      `    type filter hook ${hook} priority filter; policy accept;`,
-      ...rules.map((rule) => `    ${rule}`),
-      '  }',
-    ];
-  };
-  const sets =
-    options.mode === 'block'
-      ? [
-          '  set allow4any { type ipv4_addr; flags interval; }',
-          '  set allow6any { type ipv6_addr; flags interval; }',
-          '  set allow4 { type ipv4_addr . inet_service; flags interval; }',
-          '  set allow6 { type ipv6_addr . inet_service; flags interval; }',
-          '  set blocked4 { type ipv4_addr . inet_proto . inet_service; size 65535; flags dynamic; counter; }',
-          '  set blocked6 { type ipv6_addr . inet_proto . inet_service; size 65535; flags dynamic; counter; }',
-        ]
-      : [];
+  const chain = (hook: 'output' | 'forward' | 'postrouting', rules: string[]) => [
+    `  chain ${hook} {`,
+    `    type filter hook ${hook} priority filter; policy accept;`,
+    ...rules.map((rule) => `    ${rule}`),
+    '  }',
+  ];
+  const tracked = (hook: 'output' | 'forward') =>
+    chain(hook, ['ct state new counter', ...(options.mode === 'block' ? blockRules(hook, options) : [])]);
   return [
     `table ${TABLE_REF} {`,
     `  comment "deploy-gates egress-sentinel ${options.marker}"`,
-    ...sets,
-    ...chain('output'),
-    ...chain('forward'),
+    ...(options.mode === 'block' ? SETS : []),
+    ...tracked('output'),
+    ...tracked('forward'),
+    ...chain('postrouting', [`meta mark set meta mark | ${PASSED_MARK}`]),
     '}',
+    ...rawTable(options),
     ...(options.mode === 'block' ? elementCommands(elements) : []),
     '',
   ].join('\n');
@@ -175,16 +246,34 @@ export function normalizeListing(listing: string): string {
  * transaction: `nft -f` applies a script all or nothing, so connections are tracked without a gap.
  */
 export async function installRuleset(privilege: Privilege, script: string): Promise<void> {
-  const replace = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\n${script}`;
+  const replace = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n${script}`;
   const result = await runCommand(privilege, 'nft', ['-f', '-'], replace);
   if (result.code !== 0)
     throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
 }
 
-/** The table as it is now (normalized), or undefined when it is gone. */
+/** The tables as they are now (normalized), or undefined when the inet table is gone. */
 export async function readRuleset(privilege: Privilege): Promise<string | undefined> {
-  const result = await runCommand(privilege, 'nft', ['-s', 'list', 'table', 'inet', TABLE]);
-  return result.code === 0 ? normalizeListing(result.stdout) : undefined;
+  const [inet, raw] = await Promise.all([
+    runCommand(privilege, 'nft', ['-s', 'list', 'table', 'inet', TABLE]),
+    runCommand(privilege, 'nft', ['-s', 'list', 'table', 'netdev', RAW_TABLE]),
+  ]);
+  if (inet.code !== 0) return undefined;
+  return normalizeListing(inet.stdout) + (raw.code === 0 ? `\n${normalizeListing(raw.stdout)}` : '');
+}
+
+/** Raw frames the netdev egress hooks counted (not sent through the sentinel's rules), per interface. */
+export async function readRawCounts(privilege: Privilege, devices: readonly string[]): Promise<Record<string, number>> {
+  const result = await runCommand(privilege, 'nft', ['-j', 'list', 'counters', 'table', 'netdev', RAW_TABLE]);
+  const counts: Record<string, number> = {};
+  if (result.code !== 0) return counts;
+  const document = JSON.parse(result.stdout) as { nftables?: { counter?: { name?: string; packets?: number } }[] };
+  for (const item of document.nftables ?? []) {
+    const index = /^raw(\d+)$/.exec(item.counter?.name ?? '')?.[1];
+    const device = index === undefined ? undefined : devices[Number(index)];
+    if (device !== undefined) counts[device] = item.counter?.packets ?? 0;
+  }
+  return counts;
 }
 
 /**
@@ -236,6 +325,8 @@ export async function readBlocked(privilege: Privilege): Promise<BlockedDestinat
 
 /** Removes the table; true when it is gone afterwards. */
 export async function removeRuleset(privilege: Privilege): Promise<boolean> {
-  await runCommand(privilege, 'nft', ['delete', 'table', 'inet', TABLE]);
+  // Declaring a table before deleting it makes the delete succeed whether or not it was there: one transaction.
+  const script = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n`;
+  await runCommand(privilege, 'nft', ['-f', '-'], script);
   return (await runCommand(privilege, 'nft', ['list', 'table', 'inet', TABLE])).code !== 0;
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { JsonAssertion } from '../http/expectations.js';
+import { formatDuration } from '../units/duration.js';
 import { oneLine } from '../text.js';
 
 /**
@@ -14,7 +15,8 @@ export type Gate =
   | { kind: 'symlink'; name: string; path: string; pointsTo?: string }
   | { kind: 'json'; name: string; path: string; expect: JsonAssertion[] }
   | { kind: 'command'; name: string; command: string; expectExit: number; expectOutput?: RegExp; timeoutMs?: number }
-  | { kind: 'env-match'; name: string; file: string; key: string; secret: string };
+  | { kind: 'env-match'; name: string; file: string; key: string; secret: string }
+  | { kind: 'backup-fresh'; name: string; maxAgeMs: number; backupsRoot: string; database?: string };
 
 export type GateKind = Gate['kind'];
 
@@ -25,7 +27,16 @@ export type GateDraft = Gate extends infer G
     : never
   : never;
 
-export const GATE_KINDS: readonly GateKind[] = ['file', 'dir', 'absent', 'symlink', 'json', 'command', 'env-match'];
+export const GATE_KINDS: readonly GateKind[] = [
+  'file',
+  'dir',
+  'absent',
+  'symlink',
+  'json',
+  'command',
+  'env-match',
+  'backup-fresh',
+];
 
 /** A path inside the release directory: relative, normalized, not leaving it. */
 export function releasePath(text: string): { value: string } | { problem: string } {
@@ -62,6 +73,8 @@ function defaultName(gate: GateDraft): string {
       return `command ${oneLine(gate.command, 60)}`;
     case 'env-match':
       return `env-match ${gate.file} ${gate.key}`;
+    case 'backup-fresh':
+      return `backup-fresh${gate.database ? ` ${gate.database}` : ''} (max-age ${formatDuration(gate.maxAgeMs)})`;
   }
 }
 

@@ -1,12 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
 import { jsonMismatches } from '../http/expectations.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { coreContext, type CoreContext } from '../context.js';
 import { tally, type CheckResult } from '../report/result.js';
 import { countingTarget, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import type { Redactor } from '../redact.js';
 import { oneLine } from '../text.js';
+import { freshScript, judgeFresh } from '../backup/fresh.js';
 import { describeJsonSyntaxError, jsonSyntaxError } from './json-syntax.js';
 import type { Gate, GateKind } from './model.js';
 
@@ -193,6 +194,8 @@ function checkScript(gate: FileGate): string {
       return `${prelude(gate.path)}\nw=$(what); echo "$w"; if [ "$w" = file ]; then head -c ${JSON_MAX_BYTES + 1} "$p"; fi`;
     case 'env-match':
       return envMatchScript(gate.file, gate.key);
+    case 'backup-fresh':
+      return freshScript(gate);
   }
 }
 
@@ -280,6 +283,8 @@ function judgeSection(gate: FileGate, section: Section, options: GateRunOptions)
             : 'valid JSON',
       };
     }
+    case 'backup-fresh':
+      return judgeFresh(lines().join('\n'), gate);
     case 'env-match': {
       const [answer = ''] = lines();
       const [state = '', count = '', digest = ''] = answer.split(' ');

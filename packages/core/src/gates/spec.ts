@@ -1,9 +1,11 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { DURATION_HINT, parseDuration } from '../inputs/duration.js';
-import { parseBoolean, parseList } from '../inputs/lists.js';
+import { DURATION_HINT, parseDuration } from '../units/duration.js';
+import { parseBoolean, parseList } from '../units/lists.js';
+import { didYouMean } from '../units/suggest.js';
 import { parseJsonAssertion, type JsonAssertion } from '../http/expectations.js';
+import { DEFAULT_GATE_BACKUPS_ROOT } from '../backup/fresh.js';
 import { GATE_KINDS, gate, releasePath, type Gate, type GateKind } from './model.js';
 
 export interface ParseGatesOptions {
@@ -146,9 +148,29 @@ const KIND_SCHEMAS = {
     ),
     name: nameSchema,
   }),
+  'backup-fresh': z.strictObject({
+    'backup-fresh': z.strictObject(
+      {
+        'max-age': durationSchema,
+        'backups-root': z
+          .string({ error: 'must be a path (relative to the release directory, or absolute)' })
+          .trim()
+          .min(1, { error: 'is empty; write the backups directory, e.g. /var/www/app/backups' })
+          .optional(),
+        database: z.string({ error: 'must be a database name' }).trim().min(1, { error: 'is empty' }).optional(),
+      },
+      { error: 'must be a mapping: {max-age: 24h}' },
+    ),
+    name: nameSchema,
+  }),
 } as const;
 
 const validKeys = (kind: GateKind) => Object.keys(KIND_SCHEMAS[kind].shape);
+/** The keys of a kind written as a mapping (`env-match: {…}`, `backup-fresh: {…}`). */
+const nestedKeys = (kind: GateKind) =>
+  kind === 'backup-fresh'
+    ? Object.keys(KIND_SCHEMAS['backup-fresh'].shape['backup-fresh'].shape)
+    : Object.keys(KIND_SCHEMAS['env-match'].shape['env-match'].shape);
 
 class Problems {
   readonly list: string[] = [];
@@ -180,6 +202,18 @@ function valueAtPath(data: unknown, path: readonly PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[segment];
   }
   return current;
+}
+
+/** A backup-fresh gate from its checked mapping (`backups-root` defaults to `<releases-root>/backups`). */
+function backupFreshGate(data: Record<string, unknown>): Gate {
+  const spec = data['backup-fresh'] as { 'max-age': number; 'backups-root'?: string; database?: string };
+  return gate({
+    kind: 'backup-fresh',
+    name: data.name as string | undefined,
+    maxAgeMs: spec['max-age'],
+    backupsRoot: spec['backups-root'] ?? DEFAULT_GATE_BACKUPS_ROOT,
+    database: spec.database,
+  });
 }
 
 function toGate(
@@ -254,6 +288,8 @@ function toGate(
       }
       return gate({ kind, name: data.name as string | undefined, file: spec.file ?? '.env', key: spec.key, secret });
     }
+    case 'backup-fresh':
+      return backupFreshGate(data);
   }
 }
 
@@ -297,7 +333,7 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
       problems.at(
         item,
         kinds.length === 0
-          ? `unknown gate kind${unknown.length ? ` "${unknown[0]}"` : ''}; ${kindsHint}`
+          ? `unknown gate kind${unknown.length ? ` "${unknown[0]}"` : ''}; ${kindsHint}${unknown.length ? didYouMean(unknown[0]!, GATE_KINDS) : ''}`
           : `one gate has several kinds (${kinds.join(', ')}); write one list item per gate`,
       );
       continue;
@@ -310,11 +346,11 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
       for (const issue of result.error.issues) {
         if (issue.code === 'unrecognized_keys') {
           const nested = issue.path.length > 0;
-          const keysHere = nested ? Object.keys(KIND_SCHEMAS['env-match'].shape['env-match'].shape) : validKeys(kind);
+          const keysHere = nested ? nestedKeys(kind) : validKeys(kind);
           for (const key of issue.keys) {
             fail(
               [...issue.path, key],
-              `unknown key "${key}" for ${nested ? 'env-match' : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}`,
+              `unknown key "${key}" for ${nested ? kind : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}${didYouMean(String(key), keysHere)}`,
             );
           }
         } else {

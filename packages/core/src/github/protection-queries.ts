@@ -1,10 +1,14 @@
 import { z } from 'zod';
-import type { GitHubClient, GitHubResponse } from './client.js';
+import type { GitHubClient } from './client.js';
 import { explained, isRequestError, type RequestPurpose } from './errors.js';
+import type { CachedResponse } from './protection-etag-cache.js';
 import {
   branchRuleSchema,
   branchSchema,
   classicProtectionSchema,
+  deploymentBranchPoliciesSchema,
+  environmentSchema,
+  type Environment,
   fileContentSchema,
   orgRepositorySchema,
   rulesetSchema,
@@ -91,6 +95,11 @@ export function getRuleset(client: GitHubClient, repo: RepoRef, id: number): Pro
 export type ClassicRead =
   | { kind: 'protection'; protection: ClassicProtection }
   /**
+   * 404 `Branch not protected`: GitHub answers so only to a token that could read classic protection, and also for
+   * a branch protected by rulesets alone (whose `protected` flag is true). Proof that there is no classic protection.
+   */
+  | { kind: 'absent'; message: string }
+  /**
    * 403 (a GitHub App or workflow token without Administration) or 404 (a token without admin rights, and also an
    * unprotected branch): by itself this proves nothing; the branch's `protected` flag may.
    */
@@ -114,10 +123,53 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
     if (isRequestError(error) && (error.status === 403 || error.status === 404)) {
       const message = String((error.response?.data as { message?: unknown } | undefined)?.message ?? error.message);
       const limited = String(error.response?.headers?.['x-ratelimit-remaining']) === '0' || /rate limit/i.test(message);
+      if (error.status === 404 && /^branch not protected$/i.test(message.trim())) return { kind: 'absent', message };
       if (!limited) return { kind: 'unreadable', status: error.status, message };
     }
     return explained(purpose, () => Promise.reject(error));
   }
+}
+
+/**
+ * A deployment environment with its protection rules and, when it limits deployments to custom name patterns,
+ * those patterns; undefined when the repository has no such environment (404: GitHub would create it on first use).
+ */
+export async function getEnvironment(
+  client: GitHubClient,
+  repo: RepoRef,
+  name: string,
+): Promise<{ environment: Environment; patterns: string[] | undefined } | undefined> {
+  const purpose: RequestPurpose = {
+    what: `environment ${name} of ${fullName(repo)}`,
+    permission: 'actions: read',
+  };
+  const params = { ...at(repo), environment_name: name };
+  let environment: Environment;
+  try {
+    environment = await read(
+      client,
+      purpose,
+      'GET /repos/{owner}/{repo}/environments/{environment_name}',
+      params,
+      environmentSchema,
+    );
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw error;
+  }
+  if (!environment.deployment_branch_policy?.custom_branch_policies) return { environment, patterns: undefined };
+  const policies = await read(
+    client,
+    { ...purpose, what: `deployment branch policies of environment ${name} in ${fullName(repo)}` },
+    'GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies',
+    { ...params, per_page: PER_PAGE },
+    deploymentBranchPoliciesSchema,
+  );
+  const patterns = policies.branch_policies
+    .filter((policy) => policy.type !== 'tag')
+    .map((policy) => policy.name ?? '')
+    .filter(Boolean);
+  return { environment, patterns };
 }
 
 /** The non-archived repositories of an organisation (up to 10,000). */
@@ -154,22 +206,76 @@ export async function getFileText(
   }
 }
 
-/** The body of PUT …/branches/{branch}/protection (every top-level key is required by GitHub). */
+/** The body of PUT …/branches/{branch}/protection: it replaces the whole configuration, so it carries all of it. */
 export interface ClassicProtectionUpdate {
-  required_status_checks: { strict: boolean; contexts: string[] } | null;
+  /** `contexts` is required by the description but deprecated: `checks` (with app ids) is what GitHub keeps. */
+  required_status_checks: {
+    strict: boolean;
+    contexts: string[];
+    checks: { context: string; app_id?: number }[];
+  } | null;
   enforce_admins: boolean | null;
   required_pull_request_reviews: {
     dismiss_stale_reviews?: boolean;
     require_code_owner_reviews?: boolean;
     required_approving_review_count?: number;
     require_last_push_approval?: boolean;
+    dismissal_restrictions?: { users: string[]; teams: string[]; apps: string[] };
+    bypass_pull_request_allowances?: { users: string[]; teams: string[]; apps: string[] };
   } | null;
-  /** Kept as they are: who may push (user logins, team and app slugs). */
+  /** Who may push (user logins, team and app slugs). */
   restrictions: { users: string[]; teams: string[]; apps?: string[] } | null;
   required_linear_history?: boolean;
   allow_force_pushes?: boolean;
   allow_deletions?: boolean;
+  block_creations?: boolean;
   required_conversation_resolution?: boolean;
+  lock_branch?: boolean;
+  allow_fork_syncing?: boolean;
+}
+
+/** The repository's own rulesets (not its organisation's), by id and name. */
+export function listRulesets(client: GitHubClient, repo: RepoRef): Promise<{ id: number; name: string }[]> {
+  const purpose: RequestPurpose = { what: `rulesets of ${fullName(repo)}`, permission: 'administration: read' };
+  return readList(
+    client,
+    purpose,
+    'GET /repos/{owner}/{repo}/rulesets',
+    { ...at(repo), includes_parents: false },
+    z.object({ id: z.number().int(), name: z.string() }),
+    10,
+  );
+}
+
+/** Creates (no id) or replaces a repository ruleset; returns its id. */
+export async function writeRuleset(
+  client: GitHubClient,
+  repo: RepoRef,
+  body: Record<string, unknown>,
+  id?: number,
+): Promise<number> {
+  const purpose: RequestPurpose = {
+    what: `ruleset ${String(body.name)} of ${fullName(repo)} (${id === undefined ? 'create' : 'update'})`,
+    permission: 'administration: write',
+  };
+  const response = await explained(purpose, () =>
+    id === undefined
+      ? client.request('POST /repos/{owner}/{repo}/rulesets', { ...at(repo), ...body })
+      : client.request('PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}', { ...at(repo), ruleset_id: id, ...body }),
+  );
+  return checked(rulesetSchema, response.data, purpose.what).id;
+}
+
+/** The id of a GitHub App by its slug (`GET /apps/{app_slug}`), or undefined when there is none. */
+export async function getAppId(client: GitHubClient, slug: string): Promise<number | undefined> {
+  const purpose: RequestPurpose = { what: `GitHub App ${slug}`, permission: 'none (public)' };
+  try {
+    return (await read(client, purpose, 'GET /apps/{app_slug}', { app_slug: slug }, z.object({ id: z.number().int() })))
+      .id;
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined;
+    throw error;
+  }
 }
 
 export async function putClassicProtection(
@@ -214,15 +320,17 @@ export interface ConditionalStats {
 
 /**
  * A client that remembers the ETag of every GET it made and asks again with If-None-Match: GitHub answers 304,
- * which does not count against the primary rate limit, when nothing changed (used to re-read after `apply`).
+ * which does not count against the primary rate limit, when nothing changed (used to re-read after `apply`, and
+ * across runs with a cache loaded by loadEtagCache).
  */
 export function conditionalClient(
   client: GitHubClient,
   stats: ConditionalStats = { notModified: 0 },
-): GitHubClient & { stats: ConditionalStats } {
-  const cache = new Map<string, { etag: string; response: GitHubResponse }>();
+  cache: Map<string, CachedResponse> = new Map(),
+): GitHubClient & { stats: ConditionalStats; cache: Map<string, CachedResponse> } {
   return {
     stats,
+    cache,
     request: async (route, parameters = {}) => {
       if (!route.startsWith('GET ')) return client.request(route, parameters);
       const key = `${route} ${JSON.stringify(parameters)}`;

@@ -30,6 +30,13 @@ export type Branch = z.infer<typeof branchSchema>;
 export const shortBranchSchema = z.object({ name: z.string(), protected: z.boolean() });
 export type ShortBranch = z.infer<typeof shortBranchSchema>;
 
+/** Users, teams and apps as classic protection lists them (push restrictions, dismissal, bypass allowances). */
+const actors = z.object({
+  users: z.array(z.object({ login: z.string() })).optional(),
+  teams: z.array(z.object({ slug: z.string() })).optional(),
+  apps: z.array(z.object({ slug: z.string().optional() })).optional(),
+});
+
 /** GET /repos/{owner}/{repo}/branches/{branch}/protection (admin only). */
 export const classicProtectionSchema = z.object({
   required_status_checks: requiredStatusChecksSchema.optional(),
@@ -40,9 +47,11 @@ export const classicProtectionSchema = z.object({
       require_code_owner_reviews: z.boolean().optional(),
       required_approving_review_count: z.number().int().optional(),
       require_last_push_approval: z.boolean().optional(),
+      dismissal_restrictions: actors.optional(),
+      bypass_pull_request_allowances: actors.optional(),
     })
     .optional(),
-  restrictions: z.unknown().optional(),
+  restrictions: actors.optional(),
   required_linear_history: enabled,
   allow_force_pushes: enabled,
   allow_deletions: enabled,
@@ -81,6 +90,7 @@ export const rulesetSchema = z.object({
     )
     .optional(),
   current_user_can_bypass: z.string().optional(),
+  rules: z.array(z.object({ type: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
 });
 export type Ruleset = z.infer<typeof rulesetSchema>;
 
@@ -100,4 +110,40 @@ export const fileContentSchema = z.object({
   path: z.string(),
   encoding: z.string(),
   content: z.string(),
+});
+
+/** GET /repos/{owner}/{repo}/environments/{environment_name}. */
+export const environmentSchema = z.object({
+  name: z.string(),
+  html_url: z.string().optional(),
+  protection_rules: z
+    .array(
+      z.object({
+        type: z.string(),
+        prevent_self_review: z.boolean().optional(),
+        wait_timer: z.number().int().optional(),
+        reviewers: z
+          .array(
+            z.object({
+              type: z.string().optional(),
+              reviewer: z.object({ login: z.string().optional(), slug: z.string().optional() }).nullable().optional(),
+            }),
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+  deployment_branch_policy: z
+    .object({ protected_branches: z.boolean(), custom_branch_policies: z.boolean() })
+    .nullable()
+    .optional(),
+  /** Returned by GitHub although its REST description does not list it yet (google/go-github#2722). */
+  can_admins_bypass: z.boolean().optional(),
+});
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** GET …/environments/{environment_name}/deployment-branch-policies. */
+export const deploymentBranchPoliciesSchema = z.object({
+  total_count: z.number().int(),
+  branch_policies: z.array(z.object({ name: z.string().optional(), type: z.string().optional() })),
 });

@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { FULL_SHA } from './parse.js';
+
+export { FULL_SHA };
 
 /**
  * The parts of GitHub's answers that core reads, checked before use (queries.ts applies them). Only the fields
  * used are declared; GitHub's other fields pass through unchecked.
  */
-
-/** A full commit SHA: 40 hexadecimal characters. */
-export const FULL_SHA = /^[0-9a-f]{40}$/i;
 
 /**
  * A timestamp as GitHub writes it (`2026-11-23T08:00:00Z`). Checked, not just a string: it reaches log lines, the
@@ -39,6 +39,8 @@ export const runSchema = z.object({
   conclusion: z.string().nullable(),
   html_url: z.string().regex(/^\S+$/, { message: 'must be a URL on one line' }),
   created_at: timestamp(),
+  /** When this attempt started (a re-run's attempt starts later than the run was created). */
+  run_started_at: timestamp().nullable().optional(),
 });
 export type WorkflowRun = z.infer<typeof runSchema>;
 

@@ -1,5 +1,5 @@
 import type { Agent } from 'undici';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { judgeResponse } from '../http/expectations.js';
 import { httpGet } from '../http/request.js';
 import { checkManifest } from '../http/manifest.js';

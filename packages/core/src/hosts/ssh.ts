@@ -47,8 +47,8 @@ export class SshTarget implements Target {
   }
 
   /** Writes the key files and connects once, so a wrong host key or key fails here with a clear message. */
-  static async open(spec: SshTargetSpec): Promise<SshTarget> {
-    const base = process.env.RUNNER_TEMP || tmpdir();
+  static async open(spec: SshTargetSpec, tempDir?: string): Promise<SshTarget> {
+    const base = tempDir || process.env.RUNNER_TEMP || tmpdir();
     const dir = await mkdtemp(join(base, 'dg-ssh-'));
     let forget = onProcessEnd(() => rmSync(dir, { recursive: true, force: true }));
     try {

@@ -1,7 +1,7 @@
-import type { LineResult } from '../inputs/schema.js';
+import type { LineResult } from '../units/lists.js';
 import type { Redactor } from '../redact.js';
-import type { StatusSpec } from '../inputs/status.js';
-import { splitPair } from '../inputs/lists.js';
+import type { StatusSpec } from '../units/status.js';
+import { splitPair } from '../units/lists.js';
 import { oneLine } from '../text.js';
 import type { HttpResponse } from './request.js';
 

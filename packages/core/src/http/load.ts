@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { StatusSpec } from '../inputs/status.js';
+import type { StatusSpec } from '../units/status.js';
 import { mapConcurrent } from './concurrency.js';
 import { httpGet } from './request.js';
 

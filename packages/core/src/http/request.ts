@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { classifyRequestError, type RequestFailure } from './failure.js';
 import { ACCEPT_ENCODING, contentCodings, decodeBody } from './encoding.js';
 

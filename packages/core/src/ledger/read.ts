@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { InputError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import type { ReportFile } from './build.js';
 
 /** Every `*.json` under a directory (sub-directories too, as download-artifact leaves them), sorted by path. */
@@ -23,12 +23,12 @@ export async function readReports(paths: readonly string[], dir: string | undefi
   const files = [...paths, ...(dir ? await jsonFilesUnder(dir) : [])];
   const reports: ReportFile[] = [];
   for (const file of [...new Set(files)]) {
-    const input = paths.includes(file) ? 'reports' : 'reports-dir';
+    const input = paths.includes(file) ? 'reports' : 'reportsDir';
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      throw new InputError(
+      throw new ArgumentError(
         input,
         `cannot read the report ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path an action's report-path output named`,
       );
@@ -37,13 +37,13 @@ export async function readReports(paths: readonly string[], dir: string | undefi
     try {
       document = JSON.parse(text);
     } catch {
-      throw new InputError(
+      throw new ArgumentError(
         input,
         `${file} is not JSON; give the JSON reports the actions wrote (their report outputs)`,
       );
     }
     if (document === null || typeof document !== 'object' || Array.isArray(document))
-      throw new InputError(input, `${file} is not an action's JSON report (not an object)`);
+      throw new ArgumentError(input, `${file} is not an action's JSON report (not an object)`);
     reports.push({ name: basename(file, '.json').replace(/-report$/, ''), document });
   }
   return reports;

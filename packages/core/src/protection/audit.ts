@@ -2,22 +2,28 @@ import type { CoreContext } from '../context.js';
 import type { GitHubClient } from '../github/client.js';
 import { GitHubHttpError } from '../github/errors.js';
 import {
+  getAppId,
   getBranch,
   getBranchRules,
   getClassicProtection,
+  getEnvironment,
   getFileText,
   getRuleset,
   listBranches,
   listOrgRepositories,
+  listRulesets,
   putClassicProtection,
   setRequiredSignatures,
-  type ClassicProtectionUpdate,
+  writeRuleset,
 } from '../github/protection-queries.js';
 import type { ClassicProtection, Ruleset } from '../github/protection-schemas.js';
 import { listWorkflows, type RepoRef } from '../github/queries.js';
 import { mapConcurrent } from '../http/concurrency.js';
+import { pinOf, plannedChanges, protectionUpdate } from './apply.js';
+import { managedName, plannedRuleset } from './apply-rulesets.js';
 import { classicView, effectiveProtection, type EffectiveProtection } from './effective.js';
-import { judgeBranch, worstFirst, type Finding } from './judge.js';
+import { judgeEnvironment } from './environment.js';
+import { GITHUB_COM, judgeBranch, worstFirst, type Finding, type Links } from './judge.js';
 import { isGlob, matchesPattern, type BranchPolicy, type Policy, type Settings } from './policy.js';
 import { scorecardTier, type ScorecardTier } from './scorecard.js';
 import { addWorkflowChecks, emptyProducers, type CheckProducers } from './workflows.js';
@@ -27,16 +33,22 @@ import { addWorkflowChecks, emptyProducers, type CheckProducers } from './workfl
  * a time), every branch the policy names, its effective protection, the findings, the Scorecard tier, and —
  * with `apply` — the classic protection set to what the policy wants where the token may, read back and judged
  * again. Requests per repository are constant: the branch list, three reads per audited branch, one per
- * ruleset, the workflow list and (when checks are required) one per workflow file.
+ * ruleset, the workflow list, (when checks are required) one per workflow file, and one or two per environment
+ * the policy names; one per app slug the policy names, for the whole run.
  */
 export type RepositoryTarget = { kind: 'repo'; repo: RepoRef } | { kind: 'org'; org: string };
 
 export interface AuditOptions {
   targets: RepositoryTarget[];
   policy: Policy;
-  apply: boolean;
+  /** `true` (or `classic`): classic protection; `rulesets`: one managed ruleset per policy branch pattern. */
+  apply: boolean | 'classic' | 'rulesets';
+  /** With apply: work out and report the changes, write nothing. */
+  dryRun?: boolean;
   /** Repositories audited at once. */
   concurrency?: number;
+  /** Where fix links point (GITHUB_SERVER_URL); github.com by default. */
+  links?: Links;
 }
 
 export interface BranchAudit {
@@ -46,6 +58,8 @@ export interface BranchAudit {
   /** What the token could read of classic protection. */
   classic: 'readable' | 'none' | `not readable with this token (HTTP ${number})`;
   rulesets: { id: number; name: string; bypassActors: number | undefined }[];
+  /** A merge queue is required (merge_queue rule). */
+  mergeQueue: boolean;
   scorecard: ScorecardTier;
   /** With apply: what was changed (`setting: before → after`), or why nothing could be. */
   applied?: string[];
@@ -94,8 +108,12 @@ export async function audit(
   context.logger.info(
     `Auditing ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'} against ${options.policy.source}`,
   );
+  const apps = new Map<string, number | undefined>();
+  for (const slug of new Set(options.policy.branches.map((entry) => entry.app)))
+    if (slug && slug !== 'any' && slug !== 'github-actions') apps.set(slug, await getAppId(client, slug));
+  const run: Run = { client, options, apps, links: options.links ?? GITHUB_COM, logger: context.logger };
   const results = await mapConcurrent(repositories, options.concurrency ?? 8, (repository) =>
-    auditRepository(client, repository, options, context),
+    auditRepository(run, repository),
   );
   const repos = results.map((result) => result.audit);
   const findings = worstFirst(results.flatMap((result) => result.findings));
@@ -126,10 +144,19 @@ function assign(policy: Policy, branches: readonly string[]): { matched: [string
   return { matched: [...matched], missing };
 }
 
+/** What every repository of one run shares. */
+interface Run {
+  client: GitHubClient;
+  options: AuditOptions;
+  apps: ReadonlyMap<string, number | undefined>;
+  links: Links;
+  logger: CoreContext['logger'];
+}
+
 interface BranchState {
   effective: EffectiveProtection;
   classic: ClassicProtection | undefined;
-  /** Classic protection known (read, or proven absent by the branch's flag): apply can build on it. */
+  /** Classic protection known (read, or proven absent): apply can build on it. */
   classicKnown: boolean;
 }
 
@@ -170,154 +197,216 @@ function classicLabel(effective: EffectiveProtection): BranchAudit['classic'] {
       : `not readable with this token (HTTP ${view.status})`;
 }
 
-async function auditRepository(
+/** Two workflows with one display name: `gh run list --workflow <name>` and the API by name are ambiguous. */
+function duplicateNames(repository: string, workflows: readonly { name: string; path: string }[]): Finding[] {
+  const byName = new Map<string, string[]>();
+  for (const workflow of workflows) byName.set(workflow.name, [...(byName.get(workflow.name) ?? []), workflow.path]);
+  return [...byName]
+    .filter(([, paths]) => paths.length > 1)
+    .map(([name, paths]) => ({
+      repository,
+      branch: '*',
+      subject: name,
+      rule: 'duplicate-workflow-name' as const,
+      status: 'violation' as const,
+      severity: 'P2' as const,
+      wanted: `one workflow named "${name}"`,
+      actual: `${paths.length} workflows: ${paths.join(', ')}`,
+      source: 'GET /repos/{owner}/{repo}/actions/workflows',
+      fix: `give each workflow a distinct name: line; until then \`gh run list --workflow "${name}"\` is ambiguous, so pass the file name`,
+      location: { path: paths[0]!, line: 1 },
+    }));
+}
+
+/** The check names jobs can report — read only when some branch requires checks. */
+async function checkProducers(
   client: GitHubClient,
-  repository: string,
-  options: AuditOptions,
-  context: Pick<CoreContext, 'logger'>,
-): Promise<{ audit: RepositoryAudit; findings: Finding[] }> {
+  repo: RepoRef,
+  workflows: readonly { path: string }[],
+  states: readonly [string, BranchPolicy, BranchState][],
+): Promise<CheckProducers | undefined> {
+  const needChecks = states.some(([, , state]) => {
+    const checks = state.effective.settings['required-status-checks'];
+    return checks.known && checks.value.length > 0;
+  });
+  if (!needChecks) return undefined;
+  const producers = emptyProducers();
+  for (const workflow of workflows.filter((candidate) => candidate.path.startsWith('.github/workflows/'))) {
+    const text = await getFileText(client, repo, workflow.path);
+    if (text !== undefined) addWorkflowChecks(producers, workflow.path, text);
+  }
+  return producers;
+}
+
+async function auditRepository(run: Run, repository: string): Promise<{ audit: RepositoryAudit; findings: Finding[] }> {
+  const { client, options } = run;
   const repo = ref(repository);
   const result: RepositoryAudit = { repository, branches: [], missing: [], workflows: 0 };
   const findings: Finding[] = [];
   try {
-    const { matched, missing } = assign(
-      options.policy,
-      (await listBranches(client, repo)).map((branch) => branch.name),
-    );
+    const branchNames = options.policy.branches.length
+      ? (await listBranches(client, repo)).map((branch) => branch.name)
+      : [];
+    const { matched, missing } = assign(options.policy, branchNames);
     result.missing = missing;
     const rulesets = new Map<number, Ruleset | undefined>();
     const states: [string, BranchPolicy, BranchState][] = [];
     for (const [name, entry] of matched) states.push([name, entry, await readBranch(client, repo, name, rulesets)]);
-
-    const workflows = await listWorkflows(client, repo);
+    const workflows = options.policy.branches.length ? await listWorkflows(client, repo) : [];
     result.workflows = workflows.length;
-    const byName = new Map<string, string[]>();
-    for (const workflow of workflows) byName.set(workflow.name, [...(byName.get(workflow.name) ?? []), workflow.path]);
-    for (const [name, paths] of byName) {
-      if (paths.length < 2) continue;
-      findings.push({
-        repository,
-        branch: '*',
-        rule: 'duplicate-workflow-name',
-        status: 'violation',
-        severity: 'P2',
-        wanted: `one workflow named "${name}"`,
-        actual: `${paths.length} workflows: ${paths.join(', ')}`,
-        source: 'GET /repos/{owner}/{repo}/actions/workflows',
-        fix: `give each workflow a distinct name: line; until then \`gh run list --workflow "${name}"\` is ambiguous, so pass the file name`,
-        location: { path: paths[0]!, line: 1 },
-      });
-    }
-    // The jobs' check names are needed only when some branch requires checks.
-    const needChecks = states.some(([, , state]) => {
-      const checks = state.effective.settings['required-status-checks'];
-      return checks.known && checks.value.length > 0;
-    });
-    let producers: CheckProducers | undefined;
-    if (needChecks) {
-      producers = emptyProducers();
-      for (const workflow of workflows.filter((candidate) => candidate.path.startsWith('.github/workflows/'))) {
-        const text = await getFileText(client, repo, workflow.path);
-        if (text !== undefined) addWorkflowChecks(producers, workflow.path, text);
-      }
-    }
-
+    findings.push(...duplicateNames(repository, workflows));
+    const producers = await checkProducers(client, repo, workflows, states);
+    const byRuleset =
+      options.apply === 'rulesets' ? await applyRulesets(run, repo, states, producers, rulesets) : new Map();
     for (const [name, entry, state] of states) {
-      let current = state;
-      let branchFindings = judgeBranch(repository, name, entry, options.policy.source, current.effective, producers);
-      let applied: string[] | undefined;
-      if (
-        options.apply &&
-        branchFindings.some((finding) => finding.status === 'violation' && finding.rule !== 'check-without-job')
-      ) {
-        applied = await applyBranch(client, repo, name, entry.settings, current);
-        if (applied.some((line) => !line.startsWith('not applied'))) {
-          current = await readBranch(client, repo, name, rulesets);
-          branchFindings = judgeBranch(repository, name, entry, options.policy.source, current.effective, producers);
-        }
-      }
-      findings.push(...branchFindings);
-      result.branches.push({
-        branch: name,
-        pattern: entry.pattern,
-        protected: current.effective.protected,
-        classic: classicLabel(current.effective),
-        rulesets: current.effective.rulesets,
-        scorecard: scorecardTier(current.effective),
-        ...(applied ? { applied } : {}),
-      });
+      const branch = await auditBranch(
+        run,
+        repo,
+        { name, entry, state, producers, rulesets },
+        byRuleset.get(entry.pattern),
+      );
+      findings.push(...branch.findings);
+      result.branches.push(branch.audit);
+    }
+    for (const env of options.policy.environments) {
+      const read = await getEnvironment(client, repo, env.name);
+      findings.push(...judgeEnvironment(repository, env, options.policy.source, read, run.links));
     }
   } catch (error) {
     if (!(error instanceof Error) || !('name' in error) || !/GitHub/.test(error.name)) throw error;
     result.error = error.message;
-    context.logger.warning(`${repository}: not audited: ${error.message}`);
+    run.logger.warning(`${repository}: not audited: ${error.message}`);
   }
   return { audit: result, findings };
 }
 
-/** The classic protection body: what is there now, with the policy's settings laid over it. */
-export function protectionUpdate(current: ClassicProtection | undefined, wanted: Settings): ClassicProtectionUpdate {
-  const checks = current?.required_status_checks;
-  const existingChecks = checks?.checks?.map((check) => check.context) ?? checks?.contexts ?? [];
-  const wantChecks = wanted['required-status-checks'];
-  const contexts = [...new Set([...existingChecks, ...(wantChecks ?? [])])];
-  const strict = wanted.strict ?? checks?.strict ?? false;
-  const reviews = current?.required_pull_request_reviews;
-  const wantsReviews = ['required-approving-review-count', 'dismiss-stale-reviews', 'require-code-owner-reviews'].some(
-    (key) => key in wanted,
-  );
-  const restrictions = current?.restrictions as
-    { users?: { login: string }[]; teams?: { slug: string }[]; apps?: { slug: string }[] } | undefined;
-  return {
-    required_status_checks: contexts.length > 0 || wanted.strict !== undefined ? { strict, contexts } : null,
-    enforce_admins: wanted['enforce-admins'] ?? current?.enforce_admins?.enabled ?? false,
-    required_pull_request_reviews:
-      reviews || wantsReviews
-        ? {
-            dismiss_stale_reviews: wanted['dismiss-stale-reviews'] ?? reviews?.dismiss_stale_reviews ?? false,
-            require_code_owner_reviews:
-              wanted['require-code-owner-reviews'] ?? reviews?.require_code_owner_reviews ?? false,
-            required_approving_review_count:
-              wanted['required-approving-review-count'] ?? reviews?.required_approving_review_count ?? 1,
-            require_last_push_approval: reviews?.require_last_push_approval ?? false,
-          }
-        : null,
-    restrictions: restrictions
-      ? {
-          users: (restrictions.users ?? []).map((user) => user.login),
-          teams: (restrictions.teams ?? []).map((team) => team.slug),
-          apps: (restrictions.apps ?? []).map((app) => app.slug),
-        }
-      : null,
-    required_linear_history: wanted['require-linear-history'] ?? current?.required_linear_history?.enabled ?? false,
-    allow_force_pushes: wanted['allow-force-pushes'] ?? current?.allow_force_pushes?.enabled ?? false,
-    allow_deletions: wanted['allow-deletions'] ?? current?.allow_deletions?.enabled ?? false,
-    required_conversation_resolution:
-      wanted['require-conversation-resolution'] ?? current?.required_conversation_resolution?.enabled ?? false,
-  };
+interface BranchJob {
+  name: string;
+  entry: BranchPolicy;
+  state: BranchState;
+  producers: CheckProducers | undefined;
+  rulesets: Map<number, Ruleset | undefined>;
 }
 
-/** Sets classic protection as wanted where the token may; returns what changed, or why nothing could. */
-async function applyBranch(
-  client: GitHubClient,
+const judgeWith = (run: Run, repo: RepoRef, job: Omit<BranchJob, 'rulesets'>) =>
+  judgeBranch({
+    repository: `${repo.owner}/${repo.repo}`,
+    branch: job.name,
+    policy: job.entry,
+    policyPath: run.options.policy.source,
+    effective: job.state.effective,
+    producers: job.producers,
+    links: run.links,
+    apps: run.apps,
+  });
+
+/** Whether apply has something to do: a violation of a setting the policy names (or of protection itself). */
+const fixable = (entry: BranchPolicy, findings: readonly Finding[]) => {
+  const rules = new Set(['protected', 'required-checks-empty', 'check-app', ...Object.keys(entry.settings)]);
+  return findings.some((finding) => finding.status === 'violation' && rules.has(finding.rule));
+};
+
+/** One branch: judged; with classic apply and a violation apply can fix, written, read back and judged again. */
+async function auditBranch(
+  run: Run,
   repo: RepoRef,
-  branch: string,
-  wanted: Settings,
-  state: BranchState,
-): Promise<string[]> {
+  job: BranchJob,
+  byRuleset: string[] | undefined,
+): Promise<{ audit: BranchAudit; findings: Finding[] }> {
+  let current = job.state;
+  let findings = judgeWith(run, repo, job);
+  let applied = byRuleset;
+  const classic = run.options.apply === true || run.options.apply === 'classic';
+  if (classic && fixable(job.entry, findings)) {
+    applied = await applyBranch(run, repo, job, current);
+    if (!run.options.dryRun && applied.some((line) => !line.startsWith('not applied'))) {
+      current = await readBranch(run.client, repo, job.name, job.rulesets);
+      findings = judgeWith(run, repo, { ...job, state: current });
+    }
+  }
+  const audit: BranchAudit = {
+    branch: job.name,
+    pattern: job.entry.pattern,
+    protected: current.effective.protected,
+    classic: classicLabel(current.effective),
+    rulesets: current.effective.rulesets.map(({ id, name, bypassActors }) => ({ id, name, bypassActors })),
+    mergeQueue: current.effective.mergeQueue,
+    scorecard: scorecardTier(current.effective),
+    ...(applied ? { applied } : {}),
+  };
+  return { audit, findings };
+}
+
+/**
+ * `apply: rulesets`: for every policy pattern with a branch apply can fix, the managed ruleset
+ * `deploy-gates: <pattern>` created or updated (the diff logged first; nothing written on a dry run), then the
+ * branches of those patterns read again (in `states`). Returns what was (or would be) changed, by pattern.
+ */
+async function applyRulesets(
+  run: Run,
+  repo: RepoRef,
+  states: [string, BranchPolicy, BranchState][],
+  producers: CheckProducers | undefined,
+  rulesets: Map<number, Ruleset | undefined>,
+): Promise<Map<string, string[]>> {
+  const entries = new Map<string, BranchPolicy>();
+  for (const [name, entry, state] of states)
+    if (fixable(entry, judgeWith(run, repo, { name, entry, state, producers }))) entries.set(entry.pattern, entry);
+  const applied = new Map<string, string[]>();
+  if (entries.size === 0) return applied;
+  const dry = run.options.dryRun === true;
+  try {
+    const existing = await listRulesets(run.client, repo);
+    for (const entry of entries.values()) {
+      const id = existing.find((set) => set.name === managedName(entry.pattern))?.id;
+      const current = id === undefined ? undefined : await getRuleset(run.client, repo, id);
+      const { body, diff } = plannedRuleset(entry, current, pinOf(entry.app, run.apps));
+      run.logger.info(
+        `${repo.owner}/${repo.repo} ${body.name}: ${dry ? 'would write' : 'writing'}: ${diff.join('; ') || 'nothing to change'}`,
+      );
+      if (!dry && diff.length) await writeRuleset(run.client, repo, body as unknown as Record<string, unknown>, id);
+      applied.set(
+        entry.pattern,
+        diff.length ? diff.map((line) => (dry ? `dry run: ${line}` : line)) : ['no rule needed a change'],
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof GitHubHttpError && (error.status === 403 || error.status === 404))) throw error;
+    const line = `not applied: the token may not change rulesets (HTTP ${error.status}); it needs Administration: write`;
+    for (const entry of entries.values()) applied.set(entry.pattern, [line]);
+    return applied;
+  }
+  if (dry) return applied;
+  rulesets.clear();
+  for (const state of states)
+    if (applied.has(state[1].pattern)) state[2] = await readBranch(run.client, repo, state[0], rulesets);
+  return applied;
+}
+
+/**
+ * Sets classic protection as wanted where the token may: the current protection with only the policy's settings
+ * changed, the planned changes logged (and reported) before anything is written. Returns what changed, or why
+ * nothing could.
+ */
+async function applyBranch(run: Run, repo: RepoRef, job: BranchJob, state: BranchState): Promise<string[]> {
   if (!state.classicKnown)
     return ['not applied: classic protection is not readable with this token (needs Administration: read and write)'];
+  const wanted: Settings = job.entry.settings;
   const before = state.effective.settings;
-  const body = protectionUpdate(state.classic, wanted);
+  const body = protectionUpdate(state.classic, wanted, pinOf(job.entry.app, run.apps));
+  const changes = plannedChanges(before, wanted, body);
+  const where = `${repo.owner}/${repo.repo} ${job.name}`;
+  const dry = run.options.dryRun === true;
+  run.logger.info(
+    `${where}: ${dry ? 'would write' : 'writing'} classic protection: ${changes.join('; ') || 'app pins of required checks'}`,
+  );
+  if (dry) return changes.map((line) => `dry run: ${line}`);
   try {
-    await putClassicProtection(client, repo, branch, body);
+    await putClassicProtection(run.client, repo, job.name, body);
     const signatures = wanted['require-signed-commits'];
-    if (
-      signatures !== undefined &&
-      (!before['require-signed-commits'].known || before['require-signed-commits'].value !== signatures)
-    ) {
-      await setRequiredSignatures(client, repo, branch, signatures);
-    }
+    const was = before['require-signed-commits'];
+    if (signatures !== undefined && (!was.known || was.value !== signatures))
+      await setRequiredSignatures(run.client, repo, job.name, signatures);
   } catch (error) {
     if (error instanceof GitHubHttpError && (error.status === 403 || error.status === 404))
       return [
@@ -325,14 +414,5 @@ async function applyBranch(
       ];
     throw error;
   }
-  const changed: string[] = [];
-  for (const [key, value] of Object.entries(wanted) as [keyof Settings, unknown][]) {
-    const was = before[key];
-    const shown = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
-    if (!was.known || shown(was.value) !== shown(value))
-      changed.push(
-        `${key}: ${was.known ? shown(was.value) : 'unknown'} → ${shown(key === 'required-status-checks' ? body.required_status_checks?.contexts : value)}`,
-      );
-  }
-  return changed.length ? changed : ['no setting needed a change in classic protection'];
+  return changes.length ? changes : ['no setting needed a change in classic protection'];
 }

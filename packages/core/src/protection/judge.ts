@@ -1,6 +1,10 @@
+import { bypassFindings } from './bypass-findings.js';
+import { checkFindings } from './check-findings.js';
 import type { EffectiveProtection } from './effective.js';
-import type { BranchPolicy, SettingKey, Severity } from './policy.js';
-import { canReport, type CheckProducers } from './workflows.js';
+import type { BranchPolicy, EnvironmentKey, SettingKey, Severity } from './policy.js';
+import type { CheckProducers } from './workflows.js';
+
+export { GITHUB_ACTIONS_APP_ID } from './bypass.js';
 
 /**
  * Findings: what the policy wants of a branch against what it has. A setting is a `violation` (known and not as
@@ -14,11 +18,20 @@ export type Rule =
   | 'required-checks-empty'
   | 'check-without-job'
   | 'duplicate-workflow-name'
-  | 'branch-missing';
+  | 'branch-missing'
+  | 'bypass'
+  | 'check-unpinned'
+  | 'check-app'
+  | 'check-not-on-merge-group'
+  | 'environment-missing'
+  | `environment-${EnvironmentKey}`;
 
 export interface Finding {
   repository: string;
+  /** The branch, or `environment <name>` for a deployment environment. */
   branch: string;
+  /** What within the rule it is about (a bypass actor, a check), so SARIF tells findings of one rule apart. */
+  subject?: string;
   rule: Rule;
   status: FindingStatus;
   severity: Severity;
@@ -32,7 +45,7 @@ export interface Finding {
   location: { path: string; line: number };
 }
 
-const show = (value: unknown): string =>
+export const show = (value: unknown): string =>
   Array.isArray(value) ? (value.length ? value.join(', ') : 'none') : String(value);
 
 const API_FIELD: Record<SettingKey, string> = {
@@ -49,17 +62,30 @@ const API_FIELD: Record<SettingKey, string> = {
   'require-conversation-resolution': 'required_conversation_resolution',
 };
 
-export function settingsPage(repository: string): string {
-  return `https://github.com/${repository}/settings/branches`;
+/** Where fix links point: GITHUB_SERVER_URL (GitHub Enterprise Server has its own host). */
+export interface Links {
+  web: string;
+}
+export const GITHUB_COM: Links = { web: 'https://github.com' };
+
+export function settingsPage(links: Links, repository: string): string {
+  return `${links.web.replace(/\/+$/, '')}/${repository}/settings/branches`;
 }
 
-function fixFor(repository: string, branch: string, key: SettingKey | 'protected', wanted: unknown): string {
+function fixFor(
+  links: Links,
+  repository: string,
+  branch: string,
+  key: SettingKey | 'protected',
+  wanted: unknown,
+): string {
   const api = `PUT /repos/${repository}/branches/${branch}/protection`;
+  const page = settingsPage(links, repository);
   if (key === 'protected')
-    return `protect it at ${settingsPage(repository)} (or a ruleset at https://github.com/${repository}/settings/rules), or run with apply: true and an admin token (${api})`;
+    return `protect it at ${page} (or a ruleset at ${page.replace(/branches$/, 'rules')}), or run with apply: true and an admin token (${api})`;
   if (key === 'require-signed-commits')
-    return `${settingsPage(repository)}: require signed commits (${wanted ? 'POST' : 'DELETE'} /repos/${repository}/branches/${branch}/protection/required_signatures)`;
-  return `${settingsPage(repository)}: set ${key} to ${show(wanted)} (${api} with ${API_FIELD[key]}), or run with apply: true`;
+    return `${page}: require signed commits (${wanted ? 'POST' : 'DELETE'} /repos/${repository}/branches/${branch}/protection/required_signatures)`;
+  return `${page}: set ${key} to ${show(wanted)} (${api} with ${API_FIELD[key]}), or run with apply: true`;
 }
 
 function compare(key: SettingKey, wanted: unknown, actual: unknown): boolean {
@@ -69,92 +95,82 @@ function compare(key: SettingKey, wanted: unknown, actual: unknown): boolean {
   return actual === wanted;
 }
 
-export interface BranchJudgement {
-  findings: Finding[];
+/** Everything one branch is judged with. */
+export interface BranchContext {
+  repository: string;
+  branch: string;
+  policy: BranchPolicy;
+  policyPath: string;
+  effective: EffectiveProtection;
+  /** The check names workflow jobs can report (when some branch requires checks). */
+  producers: CheckProducers | undefined;
+  links: Links;
+  /** App ids of the slugs named by `app:` (undefined: no such app). */
+  apps: ReadonlyMap<string, number | undefined>;
+}
+
+const baseOf = (ctx: BranchContext) => ({
+  repository: ctx.repository,
+  branch: ctx.branch,
+  severity: ctx.policy.severity,
+});
+const at = (ctx: BranchContext, key?: keyof BranchPolicy['lines']) => ({
+  path: ctx.policyPath,
+  line: (key && ctx.policy.lines[key]) ?? ctx.policy.line,
+});
+
+function settingFinding(ctx: BranchContext, key: SettingKey, wanted: unknown): Finding {
+  const actual = ctx.effective.settings[key];
+  if (!actual.known)
+    return {
+      ...baseOf(ctx),
+      rule: key,
+      status: 'unknown',
+      wanted: show(wanted),
+      actual: `unknown (${actual.why})`,
+      source: actual.why,
+      fix: 'run with a token that has Administration: read (a fine-grained PAT or GitHub App) to read classic protection',
+      location: at(ctx, key),
+    };
+  const ok = compare(key, wanted, actual.value);
+  const emptyChecks =
+    key === 'required-status-checks' && (wanted as string[]).length > 0 && (actual.value as string[]).length === 0;
+  return {
+    ...baseOf(ctx),
+    ...(emptyChecks ? { severity: 'P0' as const, rule: 'required-checks-empty' as const } : { rule: key }),
+    status: ok ? 'ok' : 'violation',
+    wanted: show(wanted),
+    actual: emptyChecks ? 'protected, but no required status checks' : show(actual.value),
+    source: actual.source,
+    fix: ok ? '' : fixFor(ctx.links, ctx.repository, ctx.branch, key, wanted),
+    location: at(ctx, key),
+  };
 }
 
 /** The findings of one existing branch against the policy entry that matched it. */
-export function judgeBranch(
-  repository: string,
-  branch: string,
-  policy: BranchPolicy,
-  policyPath: string,
-  effective: EffectiveProtection,
-  producers: CheckProducers | undefined,
-): Finding[] {
-  const base = { repository, branch, severity: policy.severity };
-  const at = (key?: SettingKey) => ({ path: policyPath, line: (key && policy.lines[key]) ?? policy.line });
-  const entries = Object.entries(policy.settings) as [SettingKey, unknown][];
+export function judgeBranch(ctx: BranchContext): Finding[] {
+  const entries = Object.entries(ctx.policy.settings) as [SettingKey, unknown][];
   if (entries.length === 0) return [];
-  if (!effective.protected) {
+  if (!ctx.effective.protected) {
     return [
       {
-        ...base,
+        ...baseOf(ctx),
         rule: 'protected',
         status: 'violation',
         wanted: 'protected',
         actual: 'not protected (no classic protection, no enforced ruleset)',
-        source: effective.classic.kind === 'none' ? effective.classic.source : 'branch',
-        fix: fixFor(repository, branch, 'protected', true),
-        location: at(),
+        source: ctx.effective.classic.kind === 'none' ? ctx.effective.classic.source : 'branch',
+        fix: fixFor(ctx.links, ctx.repository, ctx.branch, 'protected', true),
+        location: at(ctx),
       },
     ];
   }
-  const findings: Finding[] = [];
-  for (const [key, wanted] of entries) {
-    const actual = effective.settings[key];
-    if (!actual.known) {
-      findings.push({
-        ...base,
-        rule: key,
-        status: 'unknown',
-        wanted: show(wanted),
-        actual: `unknown (${actual.why})`,
-        source: actual.why,
-        fix: 'run with a token that has Administration: read (a fine-grained PAT or GitHub App) to read classic protection',
-        location: at(key),
-      });
-      continue;
-    }
-    const ok = compare(key, wanted, actual.value);
-    const emptyChecks =
-      key === 'required-status-checks' && (wanted as string[]).length > 0 && (actual.value as string[]).length === 0;
-    findings.push({
-      ...base,
-      ...(emptyChecks ? { severity: 'P0' as const, rule: 'required-checks-empty' as const } : { rule: key }),
-      status: ok ? 'ok' : 'violation',
-      wanted: show(wanted),
-      actual: emptyChecks ? 'protected, but no required status checks' : show(actual.value),
-      source: actual.source,
-      fix: ok ? '' : fixFor(repository, branch, key, wanted),
-      location: at(key),
-    });
-  }
-  // A required check no job can report: pull requests can never merge (or the name is a typo).
-  const checks = effective.settings['required-status-checks'];
-  if (producers && checks.known) {
-    // A check pinned to another app (not GitHub Actions) is reported by that app, not by a workflow job.
-    const fromActions = (name: string) =>
-      effective.checkApps[name] === undefined || effective.checkApps[name] === GITHUB_ACTIONS_APP_ID;
-    for (const check of checks.value.filter((name) => fromActions(name) && !canReport(producers, name))) {
-      findings.push({
-        ...base,
-        severity: 'P1',
-        rule: 'check-without-job',
-        status: 'violation',
-        wanted: `a job that reports "${check}"`,
-        actual: 'no job in .github/workflows reports it',
-        source: checks.source,
-        fix: `rename a job to "${check}" (job name:, or name (matrix values)) or remove it from the required checks at ${settingsPage(repository)}; if another app or service reports it, ignore this`,
-        location: at('required-status-checks'),
-      });
-    }
-  }
-  return findings;
+  return [
+    ...entries.map(([key, wanted]) => settingFinding(ctx, key, wanted)),
+    ...bypassFindings(ctx),
+    ...checkFindings(ctx),
+  ];
 }
-
-/** The id of the GitHub Actions app, which reports the check runs of workflow jobs. */
-export const GITHUB_ACTIONS_APP_ID = 15368;
 
 export const SEVERITY_ORDER: Record<Severity, number> = { P0: 0, P1: 1, P2: 2 };
 const STATUS_ORDER: Record<FindingStatus, number> = { violation: 0, unknown: 1, ok: 2 };

@@ -16,7 +16,10 @@ export function findingRow(finding: Finding): CheckResult {
   const label = finding.status === 'violation' ? finding.severity : finding.status === 'unknown' ? 'unknown' : 'ok';
   const detail = `SOLL ${finding.wanted} · IST ${finding.actual}${finding.status === 'ok' ? ` (${finding.source})` : ''}${finding.fix ? ` · fix: ${finding.fix}` : ''}`;
   return {
-    name: oneLine(`${label} ${finding.repository} ${finding.branch}: ${finding.rule}`, 200),
+    name: oneLine(
+      `${label} ${finding.repository} ${finding.branch}: ${finding.rule}${finding.subject ? ` (${finding.subject})` : ''}`,
+      200,
+    ),
     status: STATUS[finding.status],
     detail: oneLine(detail, 600),
     durationMs: 0,
@@ -53,7 +56,7 @@ export function auditFacts(report: AuditReport): [string, string][] {
       facts.push([
         `${repo.repository} ${branch.branch}`,
         oneLine(
-          `Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`,
+          `Scorecard ${branch.scorecard.label}; classic protection ${branch.classic}; rulesets ${rulesets || 'none'}${branch.mergeQueue ? '; merge queue' : ''}${branch.applied ? `; applied: ${branch.applied.join('; ')}` : ''}`,
           600,
         ),
       ]);
@@ -62,6 +65,19 @@ export function auditFacts(report: AuditReport): [string, string][] {
       facts.push([`${repo.repository}`, oneLine(`no branch ${repo.missing.join(', ')} (not audited)`, 300)]);
   }
   return facts;
+}
+
+const RANK = { P0: 0, P1: 1, P2: 2 } as const;
+
+/** Why the step fails: findings at `failOn` or worse, else repositories that could not be audited; else nothing. */
+export function auditFailure(report: AuditReport, failOn: 'P0' | 'P1' | 'P2' | 'never'): string | undefined {
+  const { p0, p1, p2 } = report.counts;
+  const failing =
+    failOn === 'never' ? 0 : [p0, p1, p2].filter((_, index) => index <= RANK[failOn]).reduce((a, b) => a + b, 0);
+  const notAudited = report.repositories.filter((repo) => repo.error).map((repo) => repo.repository);
+  if (failing > 0)
+    return `${failing} finding(s) at ${failOn} or worse (P0 ${p0}, P1 ${p1}, P2 ${p2}); the job summary lists each with the fix`;
+  return notAudited.length > 0 ? `Could not audit ${notAudited.join(', ')}; see the log` : undefined;
 }
 
 export async function writeJsonFile(path: string, document: unknown): Promise<void> {

@@ -27,6 +27,18 @@ const RULE_TEXT: Record<Rule, string> = {
   'allow-deletions': 'Branch deletion allowed unlike the policy',
   'require-signed-commits': 'Signed commits differ from the policy',
   'require-conversation-resolution': 'Conversation resolution differs from the policy',
+  bypass: 'An actor on a ruleset bypass list can get past a setting the policy requires',
+  'check-unpinned': 'A required status check is not pinned to the app that reports it (any source can set it)',
+  'check-app': 'A required status check is pinned to another app than the policy names',
+  'check-not-on-merge-group': 'A required check comes from a workflow that does not run on merge_group (merge queue)',
+  'environment-missing':
+    'A deployment environment the policy names does not exist (GitHub would create it unprotected)',
+  'environment-required-reviewers': 'A deployment environment has fewer required reviewers than the policy asks',
+  'environment-prevent-self-review': 'A deployment environment lets the person who started a deployment approve it',
+  'environment-deployment-branches':
+    'A deployment environment accepts deployments from other branches than the policy allows',
+  'environment-can-admins-bypass': 'Administrators can bypass the protection rules of a deployment environment',
+  'environment-wait-timer': 'A deployment environment waits less than the policy asks',
 };
 
 const worst = (findings: readonly Finding[]) =>
@@ -68,7 +80,9 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
     ],
     partialFingerprints: {
       branchProtectionFinding: createHash('sha256')
-        .update(`${finding.repository}\0${finding.branch}\0${finding.rule}`)
+        .update(
+          `${finding.repository}\0${finding.branch}\0${finding.rule}${finding.subject ? `\0${finding.subject}` : ''}`,
+        )
         .digest('hex')
         .slice(0, 32),
     },

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
  * `include`, a workflow that cannot be parsed), the job is taken to be able to report any check of that shape, so
  * a required check is flagged only when no job could ever report it.
  */
-export interface CheckProducers {
+export interface CheckNames {
   exact: Set<string>;
   /** Names that start with one of these may be reported (`build (`, `deploy / `). */
   prefixes: string[];
@@ -17,7 +17,27 @@ export interface CheckProducers {
   anyReasons: string[];
 }
 
-export const emptyProducers = (): CheckProducers => ({ exact: new Set(), prefixes: [], any: false, anyReasons: [] });
+export interface CheckProducers extends CheckNames {
+  /** The names jobs of workflows that run on `merge_group` can report (what a merge queue waits for). */
+  mergeGroup: CheckNames;
+}
+
+const emptyNames = (): CheckNames => ({ exact: new Set(), prefixes: [], any: false, anyReasons: [] });
+export const emptyProducers = (): CheckProducers => ({ ...emptyNames(), mergeGroup: emptyNames() });
+
+function merge(into: CheckNames, from: CheckNames): void {
+  for (const name of from.exact) into.exact.add(name);
+  into.prefixes.push(...from.prefixes);
+  into.any ||= from.any;
+  into.anyReasons.push(...from.anyReasons);
+}
+
+/** Whether a workflow's `on:` (a string, a list or a mapping of events) includes merge_group. */
+function runsOnMergeGroup(on: unknown): boolean {
+  if (typeof on === 'string') return on === 'merge_group';
+  if (Array.isArray(on)) return on.includes('merge_group');
+  return typeof on === 'object' && on !== null && 'merge_group' in on;
+}
 
 const EXPRESSION = /\$\{\{/;
 
@@ -35,17 +55,25 @@ function combinations(matrix: Record<string, unknown>): string[][] | undefined {
   return keys.length === 0 ? [] : excludes.length > 0 ? undefined : rows;
 }
 
-/** Adds the check names the jobs of one workflow file can report. */
+/** Adds the check names the jobs of one workflow file can report (and, when it runs on merge_group, to those). */
 export function addWorkflowChecks(producers: CheckProducers, file: string, text: string): void {
   let doc: unknown;
   try {
     doc = parse(text);
   } catch {
-    producers.any = true;
-    producers.anyReasons.push(`${file} (not parseable)`);
+    for (const names of [producers, producers.mergeGroup]) {
+      names.any = true;
+      names.anyReasons.push(`${file} (not parseable)`);
+    }
     return;
   }
-  const jobs = (doc as { jobs?: unknown } | null)?.jobs;
+  const found = emptyNames();
+  addJobNames(found, file, (doc as { jobs?: unknown } | null)?.jobs);
+  merge(producers, found);
+  if (runsOnMergeGroup((doc as { on?: unknown } | null)?.on)) merge(producers.mergeGroup, found);
+}
+
+function addJobNames(producers: CheckNames, file: string, jobs: unknown): void {
   if (!jobs || typeof jobs !== 'object') return;
   for (const [id, job] of Object.entries(
     jobs as Record<string, { name?: unknown; strategy?: { matrix?: unknown }; uses?: unknown }>,
@@ -85,6 +113,6 @@ export function addWorkflowChecks(producers: CheckProducers, file: string, text:
   }
 }
 
-export function canReport(producers: CheckProducers, check: string): boolean {
+export function canReport(producers: CheckNames, check: string): boolean {
   return producers.any || producers.exact.has(check) || producers.prefixes.some((prefix) => check.startsWith(prefix));
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { PassThrough } from 'node:stream';
 import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { ArgumentError, UserError } from '../errors.js';
 import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
-import { formatDuration } from '../inputs/duration.js';
-import { countingTarget, nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
+import { formatDuration } from '../units/duration.js';
+import { nameGlob } from '../units/glob.js';
+import { countingTarget, nulFields, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
 
 /** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
@@ -51,37 +52,9 @@ export const DEFAULT_RELEASE_PATTERN =
   '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
 export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
 
-/**
- * A shell-style glob for one directory name as a RegExp: `*` any run of characters, `?` one, `[…]` a class
- * (`[!…]` or `[^…]` negated, ranges like `0-9`); everything else literal. Undefined for an unclosed `[`.
- */
-export function globToRegExp(glob: string): RegExp | undefined {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') out += '.*';
-    else if (c === '?') out += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) return undefined;
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      out += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else out += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`, 's');
-}
-
 /** The names under releases/ that are releases by the pattern (dot-names never are, as with a shell glob). */
 export function matchingReleases(names: readonly string[], pattern: string = DEFAULT_RELEASE_PATTERN): string[] {
-  const regexp = globToRegExp(pattern);
-  if (!regexp)
-    throw new ArgumentError(
-      'releasePattern',
-      `"${pattern}" is not a glob (an unclosed "["); e.g. ${DEFAULT_RELEASE_PATTERN}`,
-    );
+  const regexp = nameGlob(pattern);
   return names.filter((name) => !name.startsWith('.') && regexp.test(name));
 }
 
@@ -363,7 +336,6 @@ export async function switchRelease(
   const full = coreContext(context);
   const { target, roundTrips } = countingTarget(host);
   const pattern = config.releasePattern ?? DEFAULT_RELEASE_PATTERN;
-  matchingReleases([], pattern); // a bad pattern fails before anything is locked
   if (config.mode === 'switch' && !config.release)
     throw new ArgumentError(
       'release',
@@ -417,6 +389,22 @@ export async function switchRelease(
   return { ...outcome, roundTrips: roundTrips() };
 }
 
+/** What the steps of a locked switch share: the target, the settings, the lock, the log and the result rows. */
+interface Locked {
+  target: Target;
+  config: SwitchConfig;
+  pattern: string;
+  lock: HeldLock;
+  context: CoreContext;
+  layout: ReleaseLayout;
+  /** The release `current` goes to. */
+  wanted: string;
+  record: (result: CheckResult) => void;
+  clean: (text: string) => string;
+  /** Why the job stopped, once it was cancelled. */
+  cancelled: () => string | undefined;
+}
+
 async function switchLocked(
   target: Target,
   config: SwitchConfig,
@@ -427,60 +415,37 @@ async function switchLocked(
   read: { layout: ReleaseLayout; wanted?: string },
   started: number,
 ): Promise<LockedOutcome> {
-  const { logger, redactor } = context;
-  const clean = (text: string) => redactor.redact(text);
   const results: CheckResult[] = lockResult ? [lockResult] : [];
-  const record = (result: CheckResult) => void results.push(result);
   const signal = config.signal;
-  const cancelled = () =>
-    signal?.aborted
-      ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})`
-      : undefined;
-
-  const layout = read.layout;
-  const releases = matchingReleases(layout.releases, pattern);
-  const previous = layout.current;
-  let wanted: string;
-  if (read.wanted !== undefined) wanted = read.wanted;
-  else {
-    {
-      if (!layout.current) {
-        throw new UserError(
-          `Cannot roll back on ${target.description}: ${layout.root}/current ${layout.currentLink ? `points to ${layout.currentLink}, which is not a release` : 'does not exist'}; ` +
-            'pass the release to go back to in "release"; nothing was changed',
-        );
-      }
-      const before = releaseBefore(releases, layout.current);
-      if (!before)
-        throw new UserError(
-          `Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`,
-        );
-      wanted = before;
-    }
-  }
-  const currentNote = layout.current
-    ? `releases/${layout.current}`
-    : layout.currentLink
-      ? `${layout.currentLink} (not a release)`
-      : 'no current yet';
-  record({
+  const { layout } = read;
+  const wanted = read.wanted ?? rollbackTarget(target, layout, matchingReleases(layout.releases, pattern));
+  const step: Locked = {
+    ...{ target, config, pattern, lock, context, layout, wanted },
+    record: (result) => void results.push(result),
+    clean: (text) => context.redactor.redact(text),
+    cancelled: () =>
+      signal?.aborted
+        ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})`
+        : undefined,
+  };
+  const currentNote = describeCurrent(layout);
+  step.record({
     name: 'release',
     status: 'pass',
     detail: `releases/${wanted} is a directory; current: ${currentNote}`,
     durationMs: performance.now() - started,
   });
-
   const outcome: LockedOutcome = {
     ok: true,
     currentRelease: layout.current,
-    previousRelease: previous,
+    previousRelease: layout.current,
     switched: false,
     rolledBack: false,
     pruned: [],
     results,
   };
   if (wanted === layout.current) {
-    record({
+    step.record({
       name: 'switch',
       status: 'skip',
       detail: `current already points to releases/${wanted}; nothing to do`,
@@ -488,67 +453,105 @@ async function switchLocked(
     });
     return outcome;
   }
-
-  const releaseDir = `${layout.releasesDir}/${wanted}`;
-  const runHooks = async (
-    phase: 'before-switch' | 'after-switch',
-    commands: readonly string[],
-  ): Promise<string | undefined> => {
-    for (const command of commands) {
-      const stop = cancelled();
-      if (stop) return `${stop} before ${phase} command \`${command}\` ran`;
-      const hookStart = performance.now();
-      const env = [
-        `DEPLOY_RELEASE=${shellQuote(wanted)}`,
-        `DEPLOY_RELEASE_DIR=${shellQuote(releaseDir)}`,
-        `DEPLOY_RELEASES_ROOT=${shellQuote(layout.root)}`,
-        `DEPLOY_PREVIOUS_RELEASE=${shellQuote(previous ?? '')}`,
-        'export DEPLOY_RELEASE DEPLOY_RELEASE_DIR DEPLOY_RELEASES_ROOT DEPLOY_PREVIOUS_RELEASE',
-      ].join('; ');
-      logger.info(clean(`${phase}: $ ${command}`));
-      const result = await target.run(`${env}\n${command}`, {
-        cwd: releaseDir,
-        timeoutMs: config.hookTimeoutMs,
-        outputTailBytes: HOOK_OUTPUT_TAIL_BYTES,
-        signal,
-      });
-      for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
-        logger.info(clean(`  │ ${line}`));
-      const ok = result.exitCode === 0 && !result.cancelled;
-      const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
-      const detail = result.cancelled
-        ? `stopped: ${cancelled() ?? 'the job was cancelled'}`
-        : ok
-          ? `exit 0 in releases/${wanted}`
-          : result.timedOut
-            ? `timed out after ${Math.round(result.durationMs)} ms`
-            : `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
-      record({
-        name: `${phase}: ${command}`,
-        status: ok ? 'pass' : 'fail',
-        detail: clean(detail),
-        durationMs: performance.now() - hookStart,
-      });
-      if (result.cancelled)
-        return `${cancelled() ?? 'the job was cancelled'} during ${phase} command \`${command}\` (the command was stopped)`;
-      if (!ok) return `${phase} command \`${command}\` failed (${clean(detail)})`;
-    }
-    return undefined;
-  };
-
   const beforeFailure =
-    (await runHooks('before-switch', config.beforeSwitch)) ??
-    (cancelled() ? `${cancelled()} before the switch` : undefined);
-  if (beforeFailure) {
+    (await runHooks(step, 'before-switch', config.beforeSwitch)) ??
+    (step.cancelled() ? `${step.cancelled()} before the switch` : undefined);
+  if (beforeFailure)
     return {
       ...outcome,
       ok: false,
       failure: `${beforeFailure}; current was not switched and still points to ${currentNote}`,
     };
-  }
+  const afterSwap = await swapLocked(step, currentNote);
+  Object.assign(outcome, { switched: true, currentRelease: wanted });
+  const afterFailure =
+    (await runHooks(step, 'after-switch', config.afterSwitch)) ??
+    (step.cancelled() ? `${step.cancelled()} after the switch` : undefined);
+  if (afterFailure) return { ...outcome, ...(await undoSwitch(step, afterFailure)) };
+  if (config.mode === 'switch') outcome.pruned = await prune(step, afterSwap);
+  return outcome;
+}
 
+/** `releases/<name>`, or what current is when it is not a release, for messages. */
+function describeCurrent(layout: ReleaseLayout): string {
+  if (layout.current) return `releases/${layout.current}`;
+  return layout.currentLink ? `${layout.currentLink} (not a release)` : 'no current yet';
+}
+
+/** The release a rollback without `release` goes to: the newest release older than current. */
+function rollbackTarget(target: Target, layout: ReleaseLayout, releases: readonly string[]): string {
+  if (!layout.current) {
+    throw new UserError(
+      `Cannot roll back on ${target.description}: ${layout.root}/current ${layout.currentLink ? `points to ${layout.currentLink}, which is not a release` : 'does not exist'}; ` +
+        'pass the release to go back to in "release"; nothing was changed',
+    );
+  }
+  const before = releaseBefore(releases, layout.current);
+  if (!before)
+    throw new UserError(
+      `Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`,
+    );
+  return before;
+}
+
+/** Runs one phase's hook commands in the release directory, each one call into the Target; the failure, if any. */
+async function runHooks(
+  step: Locked,
+  phase: 'before-switch' | 'after-switch',
+  commands: readonly string[],
+): Promise<string | undefined> {
+  const { target, config, layout, wanted, clean, cancelled } = step;
+  const releaseDir = `${layout.releasesDir}/${wanted}`;
+  const env = [
+    `DEPLOY_RELEASE=${shellQuote(wanted)}`,
+    `DEPLOY_RELEASE_DIR=${shellQuote(releaseDir)}`,
+    `DEPLOY_RELEASES_ROOT=${shellQuote(layout.root)}`,
+    `DEPLOY_PREVIOUS_RELEASE=${shellQuote(layout.current ?? '')}`,
+    'export DEPLOY_RELEASE DEPLOY_RELEASE_DIR DEPLOY_RELEASES_ROOT DEPLOY_PREVIOUS_RELEASE',
+  ].join('; ');
+  for (const command of commands) {
+    const stop = cancelled();
+    if (stop) return `${stop} before ${phase} command \`${command}\` ran`;
+    const hookStart = performance.now();
+    step.context.logger.info(clean(`${phase}: $ ${command}`));
+    const result = await target.run(`${env}\n${command}`, {
+      cwd: releaseDir,
+      timeoutMs: config.hookTimeoutMs,
+      outputTailBytes: HOOK_OUTPUT_TAIL_BYTES,
+      signal: config.signal,
+    });
+    for (const line of `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== ''))
+      step.context.logger.info(clean(`  │ ${line}`));
+    const ok = result.exitCode === 0 && !result.cancelled;
+    const detail = clean(hookDetail(result, ok, wanted, cancelled));
+    step.record({
+      name: `${phase}: ${command}`,
+      status: ok ? 'pass' : 'fail',
+      detail,
+      durationMs: performance.now() - hookStart,
+    });
+    if (result.cancelled)
+      return `${cancelled() ?? 'the job was cancelled'} during ${phase} command \`${command}\` (the command was stopped)`;
+    if (!ok) return `${phase} command \`${command}\` failed (${detail})`;
+  }
+  return undefined;
+}
+
+function hookDetail(result: CommandResult, ok: boolean, wanted: string, cancelled: () => string | undefined): string {
+  const tail = result.stderr.trim().split('\n').at(-1) || result.stdout.trim().split('\n').at(-1) || '';
+  if (result.cancelled) return `stopped: ${cancelled() ?? 'the job was cancelled'}`;
+  if (ok) return `exit 0 in releases/${wanted}`;
+  if (result.timedOut) return `timed out after ${Math.round(result.durationMs)} ms`;
+  return `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
+}
+
+/**
+ * Swaps current under the lock's guard, only if it is still the link read under the lock. With no after-switch hook
+ * in between, the same round trip also reads releases-root again for pruning (returned; undefined otherwise).
+ */
+async function swapLocked(step: Locked, currentNote: string): Promise<ReleaseLayout | undefined> {
+  const { target, config, layout, wanted, lock } = step;
   const swapStart = performance.now();
-  // With no after-switch hook in between, the swap's round trip also reads releases-root again for pruning.
   const listAfterSwap = config.mode === 'switch' && config.afterSwitch.length === 0;
   const swapped = await script(
     target,
@@ -562,131 +565,114 @@ async function switchLocked(
   try {
     afterSwap = listAfterSwap ? parseLayout(target, config.releasesRoot, nulFields(swapped)) : undefined;
   } catch {
-    afterSwap = undefined; // read again below
+    afterSwap = undefined; // read again at prune time
   }
-  outcome.switched = true;
-  outcome.currentRelease = wanted;
-  record({
+  step.record({
     name: config.mode === 'rollback' ? 'rollback current' : 'switch current',
     status: 'pass',
     detail: `${layout.current ? `releases/${layout.current}` : currentNote} → releases/${wanted} (atomic rename)`,
     durationMs: performance.now() - swapStart,
   });
+  return afterSwap;
+}
 
-  const afterFailure =
-    (await runHooks('after-switch', config.afterSwitch)) ??
-    (cancelled() ? `${cancelled()} after the switch` : undefined);
-  if (afterFailure) {
-    if (!config.rollbackOnFailure) {
-      return {
-        ...outcome,
-        ok: false,
-        failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}`,
-      };
-    }
-    if (config.mode === 'rollback') {
-      // Going "back" from a rollback would restore the release that was just rolled away from.
-      return {
-        ...outcome,
-        ok: false,
-        failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})`,
-      };
-    }
-    if (!previous) {
-      record({
-        name: 'rollback on failure',
-        status: 'fail',
-        detail: 'there is no previous release to go back to',
-        durationMs: 0,
-      });
-      return {
-        ...outcome,
-        ok: false,
-        failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}`,
-      };
-    }
-    const backStart = performance.now();
-    // Only the change this run made is undone: current must still be the link this run wrote.
-    const back = await target.run(
-      swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }),
-    );
-    if (back.exitCode !== 0) {
-      const why = back.stderr.trim().split('\n').at(-1) || `exit ${back.exitCode}`;
-      record({
-        name: 'rollback on failure',
-        status: 'fail',
-        detail: clean(`not rolled back: ${why}`),
-        durationMs: performance.now() - backStart,
-      });
-      const now = await inspectReleases(target, config.releasesRoot).catch(() => undefined);
-      return {
-        ...outcome,
-        ok: false,
-        currentRelease: now?.current,
-        failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`),
-      };
-    }
-    record({
-      name: 'rollback on failure',
-      status: 'pass',
-      detail: `current back to releases/${previous}`,
-      durationMs: performance.now() - backStart,
-    });
+/** After a failed after-switch hook: switches back to the previous release when that is asked for and possible. */
+async function undoSwitch(step: Locked, afterFailure: string): Promise<Partial<LockedOutcome> & { ok: false }> {
+  const { target, config, layout, wanted, lock, clean } = step;
+  const previous = layout.current;
+  if (!config.rollbackOnFailure)
     return {
-      ...outcome,
       ok: false,
-      currentRelease: previous,
-      rolledBack: true,
-      failure: `${afterFailure}; rolled back: current points to releases/${previous} again`,
+      failure: `${afterFailure}; rollback-on-failure is false, so current stays at releases/${wanted}`,
+    };
+  if (config.mode === 'rollback') {
+    // Going "back" from a rollback would restore the release that was just rolled away from.
+    return {
+      ok: false,
+      failure: `${afterFailure}; this was a rollback, so current stays at releases/${wanted} (not switched back to ${previous ?? 'the release it left'})`,
     };
   }
-
-  if (config.mode === 'switch') {
-    const pruneStart = performance.now();
-    // Read again at prune time: whatever current and the release this run replaced point to now is never removed.
-    const fresh = afterSwap ?? (await inspectReleases(target, config.releasesRoot));
-    const candidates = matchingReleases(fresh.releases, pattern);
-    const doomed = releasesToPrune(candidates, config.keep, [wanted, previous, fresh.current]);
-    const others = fresh.releases.length - candidates.length;
-    const otherNote =
-      others > 0
-        ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone`
-        : '';
-    if (doomed.length === 0) {
-      record({
-        name: 'prune',
-        status: 'pass',
-        detail: `${candidates.length} release(s), keep ${config.keep}: nothing to remove${otherNote}`,
-        durationMs: 0,
-      });
-    } else {
-      const result = await target.run(
-        [
-          `cd -- ${shellQuote(fresh.root)} || exit 3`,
-          lock.guard,
-          'cur=$(readlink current 2>/dev/null)',
-          `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
-        ].join('\n'),
-      );
-      if (result.exitCode === 0) {
-        outcome.pruned = doomed;
-        record({
-          name: 'prune',
-          status: 'pass',
-          detail: `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`,
-          durationMs: performance.now() - pruneStart,
-        });
-      } else {
-        // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
-        logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
-        record({
-          name: 'prune',
-          status: 'skip',
-          detail: clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`),
-          durationMs: performance.now() - pruneStart,
-        });
-      }
-    }
+  if (!previous) {
+    step.record({
+      name: 'rollback on failure',
+      status: 'fail',
+      detail: 'there is no previous release to go back to',
+      durationMs: 0,
+    });
+    return {
+      ok: false,
+      failure: `${afterFailure}; there was no previous release, so current stays at releases/${wanted}`,
+    };
   }
-  return outcome;
+  const backStart = performance.now();
+  // Only the change this run made is undone: current must still be the link this run wrote.
+  const back = await target.run(
+    swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }),
+  );
+  if (back.exitCode !== 0) {
+    const why = back.stderr.trim().split('\n').at(-1) || `exit ${back.exitCode}`;
+    step.record({
+      name: 'rollback on failure',
+      status: 'fail',
+      detail: clean(`not rolled back: ${why}`),
+      durationMs: performance.now() - backStart,
+    });
+    const now = await inspectReleases(target, config.releasesRoot).catch(() => undefined);
+    return {
+      ok: false,
+      currentRelease: now?.current,
+      failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`),
+    };
+  }
+  step.record({
+    name: 'rollback on failure',
+    status: 'pass',
+    detail: `current back to releases/${previous}`,
+    durationMs: performance.now() - backStart,
+  });
+  return {
+    ok: false,
+    currentRelease: previous,
+    rolledBack: true,
+    failure: `${afterFailure}; rolled back: current points to releases/${previous} again`,
+  };
+}
+
+/** Removes old releases after a switch (never current, the release it replaced, or what current is now); the removed. */
+async function prune(step: Locked, afterSwap: ReleaseLayout | undefined): Promise<string[]> {
+  const { target, config, pattern, layout, wanted, lock, clean } = step;
+  const pruneStart = performance.now();
+  // Read again at prune time: whatever current and the release this run replaced point to now is never removed.
+  const fresh = afterSwap ?? (await inspectReleases(target, config.releasesRoot));
+  const candidates = matchingReleases(fresh.releases, pattern);
+  const doomed = releasesToPrune(candidates, config.keep, [wanted, layout.current, fresh.current]);
+  const others = fresh.releases.length - candidates.length;
+  const otherNote =
+    others > 0
+      ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone`
+      : '';
+  if (doomed.length === 0) {
+    const detail = `${candidates.length} release(s), keep ${config.keep}: nothing to remove${otherNote}`;
+    step.record({ name: 'prune', status: 'pass', detail, durationMs: 0 });
+    return [];
+  }
+  const result = await target.run(
+    [
+      `cd -- ${shellQuote(fresh.root)} || exit 3`,
+      lock.guard,
+      'cur=$(readlink current 2>/dev/null)',
+      `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
+    ].join('\n'),
+  );
+  const durationMs = performance.now() - pruneStart;
+  if (result.exitCode === 0) {
+    const detail = `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`;
+    step.record({ name: 'prune', status: 'pass', detail, durationMs });
+    return doomed;
+  }
+  // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
+  step.context.logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
+  const detail = clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  step.record({ name: 'prune', status: 'skip', detail, durationMs });
+  return [];
 }

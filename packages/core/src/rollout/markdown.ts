@@ -1,4 +1,4 @@
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import { markdownText } from '../report/markdown.js';
 
 /** The parts of a rollout a table needs (a RolloutOutcome, or what a ledger read back from a report). */

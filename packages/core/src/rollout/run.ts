@@ -3,7 +3,7 @@ import { ArgumentError, UserError } from '../errors.js';
 import type { HealthConfig } from '../health/config.js';
 import { runHealthCheck } from '../health/run.js';
 import { shellQuote, type Target } from '../hosts/target.js';
-import { formatDuration } from '../inputs/duration.js';
+import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
 

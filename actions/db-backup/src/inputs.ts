@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { duration, integer, oneOf, optional, required, withDefault } from '#action-kit/inputs.js';
+import { targetInputs } from '#action-kit/target.js';
+import { parseList } from '#core/units/index.js';
+import { BACKUP_NAME, ENGINES } from '#core/backup/index.js';
+
+/** One path per line: no `..`, no line breaks (they become tar arguments on the host). */
+const paths = () =>
+  z.string().transform((text, ctx) => {
+    const items = parseList(text);
+    for (const item of items)
+      if (item.split('/').includes('..'))
+        ctx.addIssue({ code: 'custom', message: `"${item}" goes through ".."; write the path without it` });
+    return items;
+  });
+
+/** The inputs of db-backup, keyed by their action.yml names, with the same defaults. */
+export const dbBackupInputs = {
+  mode: withDefault('backup', oneOf(['backup', 'restore'])),
+  engine: required().pipe(
+    z.enum(ENGINES, {
+      error: (issue) => `"${String(issue.input)}" is not an engine; use postgres or mysql (MariaDB too)`,
+    }),
+  ),
+  'releases-root': required(),
+  'backups-root': withDefault('backups', z.string().trim()),
+  'database-url': optional(),
+  'env-file': optional(),
+  paths: paths(),
+  label: optional().pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        message: 'must be letters, digits, ".", "_" or "-" (at most 64), e.g. pre-migrate',
+      })
+      .optional(),
+  ),
+  sha: optional(),
+  keep: withDefault('10', integer({ min: 1, max: 1000 })),
+  'backup-id': withDefault(
+    'latest',
+    z
+      .string()
+      .trim()
+      .refine((text) => text === 'latest' || BACKUP_NAME.test(text), {
+        message: 'is not a backup id; pass latest or a directory name like 20250102_030405-abcdef12',
+      }),
+  ),
+  'lock-timeout': withDefault('5m', duration()),
+  ...targetInputs,
+  'report-path': optional(),
+};
+
+export type DbBackupInputs = z.output<z.ZodObject<typeof dbBackupInputs>>;

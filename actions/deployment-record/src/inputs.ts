@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import type { RecordPlace } from '#core/deployments/index.js';
+import { FULL_SHA } from '#core/github/index.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
+
+const fullSha = () =>
+  z.string().transform((text, ctx) => {
+    const sha = text.trim().toLowerCase();
+    if (sha === '') return undefined;
+    if (!FULL_SHA.test(sha)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text.trim()}" is not a full 40-character commit SHA, e.g. \${{ github.sha }}`,
+      });
+      return z.NEVER;
+    }
+    return sha;
+  });
+
+/** The inputs of deployment-record, keyed by their action.yml names, with the same defaults. */
+export const deploymentRecordInputs = {
+  mode: oneOf(['start', 'finish'] as const),
+  environment: required(),
+  sha: fullSha(),
+  production: withDefault('false', boolean()),
+  'deployment-id': optional().refine((id) => id === undefined || /^\d+$/.test(id), {
+    message: 'must be a deployment id (digits), the deployment-id output of the start step',
+  }),
+  outcome: optional().refine((outcome) => outcome === undefined || outcome === 'success' || outcome === 'failure', {
+    message: 'must be `success` or `failure`',
+  }),
+  'rolled-back-to': optional(),
+  'previous-sha': fullSha(),
+  'environment-url': optional(),
+  repository: optionalRepository(),
+  'github-token': optional(),
+};
+
+export type DeploymentRecordInputs = z.output<z.ZodObject<typeof deploymentRecordInputs>>;
+
+export type Request =
+  | { mode: 'start'; sha: string }
+  | {
+      mode: 'finish';
+      deploymentId: number;
+      outcome: 'success' | 'failure';
+      rolledBackTo?: string;
+      previousSha?: string;
+    };
+
+/** What to record, where, with which token; each mode's required inputs checked, with an example. */
+export function toRequest(
+  inputs: DeploymentRecordInputs,
+  github: GitHubFacts,
+): { place: RecordPlace; request: Request; token: string } {
+  const repository = inputs.repository ?? github.repository;
+  if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
+  const token = github.token;
+  if (!token)
+    throw new InputError(
+      'github-token',
+      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} with deployments: write',
+    );
+  const place: RecordPlace = {
+    repo: repository,
+    environment: inputs.environment,
+    logUrl: github.runUrl,
+    environmentUrl: inputs['environment-url'],
+    production: inputs.production,
+  };
+  if (inputs.mode === 'start') {
+    if (!inputs.sha)
+      throw new InputError('sha', 'is required with mode: start; pass the full SHA deployed, e.g. ${{ inputs.sha }}');
+    return { place, request: { mode: 'start', sha: inputs.sha }, token };
+  }
+  if (!inputs['deployment-id'])
+    throw new InputError(
+      'deployment-id',
+      "is required with mode: finish; pass the start step's output, e.g. ${{ needs.deploy.outputs.deployment-id }}",
+    );
+  if (!inputs.outcome) throw new InputError('outcome', 'is required with mode: finish; pass `success` or `failure`');
+  if (inputs['rolled-back-to'] && inputs.outcome !== 'failure')
+    throw new InputError(
+      'rolled-back-to',
+      'only applies with outcome: failure (a successful deploy was not rolled back)',
+    );
+  const request: Request = {
+    mode: 'finish',
+    deploymentId: Number(inputs['deployment-id']),
+    outcome: inputs.outcome as 'success' | 'failure',
+    rolledBackTo: inputs['rolled-back-to'],
+    previousSha: inputs['previous-sha'],
+  };
+  return { place, request, token };
+}

@@ -1,0 +1,4 @@
+/** egress-sentinel's domain: the allow-list, the detached monitor and the sentinel that starts and stops it. */
+export * from './allow.js';
+export * from './monitor.js';
+export * from './sentinel.js';

@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { normalizeAddress } from './allow.js';
+import { parseConntrackLine, type ConnectionEvent } from './conntrack.js';
+import type { MonitorConfig, PreExisting } from './monitor.js';
+import { runCommand } from './nft.js';
+import { Probes } from './probe.js';
+import { processOfInode, readSockets } from './procnet.js';
+import type { Recorder } from './recorder.js';
+
+/** A heartbeat probe this often; one not seen within STALL_MS means the events stood still. */
+export const HEARTBEAT_MS = 1_000;
+const STALL_MS = 3_000;
+/** The listener's netlink receive buffer: large, so that a burst of connections does not overflow it. */
+const BUFFER_BYTES = 16 * 1024 * 1024;
+
+const flowOf = (event: ConnectionEvent) =>
+  `${event.protocol} ${event.source}:${event.sourcePort} ${event.natFrom ?? `${event.destination}:${event.port}`}`;
+
+/** Every flow in the connection table now (`conntrack -L`, IPv4 and IPv6, original and reply tuples). */
+export async function dumpTable(config: MonitorConfig): Promise<ConnectionEvent[]> {
+  const now = Date.now();
+  const lists = await Promise.all(
+    ['ipv4', 'ipv6'].map((family) => runCommand(config.privilege, 'conntrack', ['-L', '-f', family, '-o', 'extended'])),
+  );
+  return lists.flatMap((result) =>
+    result.stdout.split('\n').flatMap((line) => parseConntrackLine(line, now, true) ?? []),
+  );
+}
+
+/**
+ * The conntrack listener: every NEW event is recorded; the monitor's own probes (see Probes) tell it is ready and,
+ * once a second, that events still flow (a probe seen late, or not at all, is a gap: the listener was stopped or
+ * held up). When the kernel drops events (ENOBUFS), the whole table is read at once, so that only flows that
+ * already ended in between can be missing, and the report says when.
+ */
+export class Listener {
+  readonly probes = new Probes();
+  private child?: ChildProcess;
+  private ready?: () => void;
+  /** While draining: the port of the last probe, whose event means every earlier one has been read. */
+  private drainPort?: number;
+  private stallSince?: number;
+  private lastSeen = Date.now();
+  stopping = false;
+
+  constructor(
+    private readonly config: MonitorConfig,
+    private readonly recorder: Recorder,
+  ) {}
+
+  /** Starts `conntrack -E` and resolves once it reports a probe (or rejects when it cannot). */
+  async start(): Promise<void> {
+    const [command, ...args] = [
+      ...this.config.privilege.prefix,
+      ...['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended', '-b', String(BUFFER_BYTES)],
+    ];
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const ready = new Promise<void>((resolve) => (this.ready = resolve));
+    let stderr = '';
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      if (/ENOBUFS/.test(line)) return void this.eventsLost();
+      stderr = `${stderr}\n${line}`.slice(-2000);
+    });
+    const ended = new Promise<string>((resolve) => {
+      child.on('error', (error) => resolve(`conntrack could not be started: ${error.message}`));
+      child.on('exit', (code, signal) =>
+        resolve(
+          `the conntrack listener ended (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`,
+        ),
+      );
+    });
+    void ended.then(
+      (why) => !this.stopping && (this.recorder.error(`${why} while the job ran`), this.recorder.flush()),
+    );
+    createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(line));
+    const timeout = new Promise<string>((resolve) =>
+      setTimeout(
+        () => resolve('conntrack reported no events within 10s (is connection tracking available here?)'),
+        10_000,
+      ).unref(),
+    );
+    // Probes until the first is seen: one sent before conntrack listens is never reported.
+    const sending = setInterval(() => void this.probes.send(), 10);
+    void this.probes.send();
+    const problem = await Promise.race([ready.then(() => undefined), ended, timeout]);
+    clearInterval(sending);
+    if (problem) throw new Error(problem);
+  }
+
+  private onLine(line: string): void {
+    const event = parseConntrackLine(line);
+    if (!event) return;
+    const sentAt = this.probes.take(event);
+    if (sentAt === undefined) return this.recorder.record(event, () => ownerOfConnection(event), flowOf(event));
+    const now = Date.now();
+    const since = this.stallSince ?? (now - sentAt > STALL_MS ? sentAt : undefined);
+    if (since !== undefined)
+      this.recorder.window('gaps', {
+        from: new Date(since).toISOString(),
+        to: new Date(now).toISOString(),
+        reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
+      });
+    this.stallSince = undefined;
+    this.lastSeen = now;
+    if (this.drainPort === undefined || this.drainPort === event.sourcePort) this.ready?.();
+  }
+
+  /** Once a heartbeat: a probe, and a look at whether the last ones came through. */
+  heartbeat(): void {
+    const oldest = this.probes.oldest();
+    if (oldest !== undefined && Date.now() - oldest > STALL_MS) this.stallSince ??= oldest;
+    void this.probes.send();
+  }
+
+  private async eventsLost(): Promise<void> {
+    const from = new Date(this.lastSeen).toISOString();
+    for (const event of await dumpTable(this.config)) this.recorder.record(event, undefined, flowOf(event), true);
+    this.recorder.window('incomplete', {
+      from,
+      to: new Date().toISOString(),
+      reason:
+        'the kernel dropped connection events (ENOBUFS); the connection table read right after lists every flow still tracked, but flows that had already ended in between may be missing',
+    });
+  }
+
+  /** The flows already in the table (not told by an event since the listener started): they predate the sentinel. */
+  async preExisting(): Promise<PreExisting[]> {
+    const flows: PreExisting[] = [];
+    for (const event of await dumpTable(this.config)) {
+      const address = normalizeAddress(event.destination);
+      if (this.recorder.isLocal(address) || this.recorder.seen(flowOf(event))) continue;
+      if (event.destination === '127.0.0.1' && event.port === 9) continue;
+      flows.push({ address, port: event.port, protocol: event.protocol, sourcePort: event.sourcePort });
+    }
+    return flows;
+  }
+
+  /**
+   * Drains: a last probe, and once its event is read, every event before it has been read too (then the listener
+   * is stopped). Bounded by two heartbeats.
+   */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    const drained = new Promise<void>((resolve) => (this.ready = resolve));
+    this.drainPort = -1;
+    await this.probes.send((port) => (this.drainPort = port));
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS))]);
+    this.stopping = true;
+    this.probes.close();
+    this.child.kill('SIGTERM');
+  }
+
+  /** Whether the stall that is still open (no probe seen since) began, for the last snapshot. */
+  openStall(): number | undefined {
+    const oldest = this.probes.oldest();
+    return this.stallSince ?? (oldest !== undefined && Date.now() - oldest > STALL_MS ? oldest : undefined);
+  }
+}
+
+/** The process of a connection that is still open (best effort: a short one is gone before it is looked up). */
+async function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number; process: string } | undefined> {
+  if (event.protocol !== 'tcp' && event.protocol !== 'udp') return undefined;
+  const sockets = await readSockets();
+  // By the local port alone: the remote address the socket knows is the one asked for, which NAT may have changed.
+  const socket = sockets.find((item) => item.protocol === event.protocol && item.localPort === event.sourcePort);
+  return socket ? processOfInode(socket.inode) : undefined;
+}

@@ -1,0 +1,96 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { isLoopback, normalizeAddress } from './allow.js';
+import type { Destination, Snapshot } from './monitor.js';
+import type { Window } from './report.js';
+
+export const destinationKey = (protocol: string, address: string, port: number) => `${protocol} ${address} ${port}`;
+
+function localAddresses(): Set<string> {
+  const addresses = new Set<string>();
+  for (const list of Object.values(networkInterfaces()))
+    for (const item of list ?? []) addresses.add(normalizeAddress(item.address.replace(/%.*$/, '')));
+  return addresses;
+}
+
+export type Owner = () => Promise<{ pid: number; process: string } | undefined>;
+
+/** What the monitor has seen, and its snapshot file (written atomically: a temporary file renamed over it). */
+export class Recorder {
+  private readonly byKey = new Map<string, Destination>();
+  /** Flows already counted (a table dump after lost events lists flows the events may have told already). */
+  private readonly flows = new Set<string>();
+  private locals = localAddresses();
+  dirty = true;
+
+  constructor(
+    readonly snapshot: Snapshot,
+    private readonly path: string,
+  ) {}
+
+  refreshLocals(): void {
+    this.locals = localAddresses();
+  }
+
+  isLocal(address: string): boolean {
+    return this.locals.has(normalizeAddress(address)) && !isLoopback(address);
+  }
+
+  seen(flow: string): boolean {
+    return this.flows.has(flow);
+  }
+
+  flush(): void {
+    this.snapshot.destinations = [...this.byKey.values()];
+    writeFileSync(`${this.path}.tmp`, JSON.stringify(this.snapshot));
+    renameSync(`${this.path}.tmp`, this.path);
+    this.dirty = false;
+  }
+
+  error(message: string): void {
+    this.snapshot.errors.push(message);
+    this.dirty = true;
+  }
+
+  window(list: 'gaps' | 'incomplete', window: Window): void {
+    this.snapshot[list].push(window);
+    this.dirty = true;
+  }
+
+  /**
+   * Counts one connection. `flow` (its original tuple) is remembered, so that a table dump (`fromDump`, after lost
+   * events) does not count again a flow an event already told.
+   */
+  record(
+    event: { protocol: string; destination: string; port: number; time: number; natFrom?: string },
+    owner?: Owner,
+    flow?: string,
+    fromDump = false,
+  ): void {
+    const address = normalizeAddress(event.destination);
+    // Connections to this machine's own addresses are inbound (or to itself); loopback is judged by allow-loopback.
+    if (this.locals.has(address) && !isLoopback(address)) return;
+    if (flow !== undefined) {
+      if (fromDump && this.flows.has(flow)) return;
+      if (this.flows.size < 500_000) this.flows.add(flow);
+    }
+    const key = destinationKey(event.protocol, address, event.port);
+    const known = this.byKey.get(key);
+    this.dirty = true;
+    if (known) return void known.count++;
+    const destination: Destination = {
+      address,
+      port: event.port,
+      protocol: event.protocol,
+      count: 1,
+      firstSeen: new Date(event.time).toISOString(),
+      ...(event.natFrom ? { natFrom: event.natFrom } : {}),
+    };
+    this.byKey.set(key, destination);
+    void owner?.().then((found) => {
+      if (!found) return;
+      Object.assign(destination, found);
+      this.dirty = true;
+    });
+  }
+}

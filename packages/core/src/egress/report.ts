@@ -1,0 +1,122 @@
+import type { CheckResult } from '../report/result.js';
+import type { Method } from './monitor.js';
+
+/** A destination the job connected to, or tried to, that was not allowed. */
+export interface Violation {
+  address: string;
+  port: number;
+  protocol: string;
+  hostname?: string;
+  'first-seen': string;
+  count: number;
+  blocked: boolean;
+  process?: string;
+  pid?: number;
+  /** The address the process asked for when NAT sent the flow elsewhere (`address` is where it really went). */
+  'nat-from'?: string;
+}
+
+/** A time window in which the sentinel may not have seen everything, and why. */
+export interface Window {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** One thing that is let through: an allowed-endpoints line, or an exception the sentinel makes by itself. */
+export interface AllowedItem {
+  entry: string;
+  addresses?: string[];
+  /** `sentinel`: an exception the sentinel makes by itself (DNS, loopback, DHCP, neighbour discovery, ARP). */
+  by?: 'sentinel';
+}
+
+/** A flow that was already in the connection table when the sentinel started. */
+export interface PreExistingFlow {
+  address: string;
+  port: number;
+  protocol: string;
+  'source-port': number;
+  allowed: boolean;
+  /** Block mode: its further packets are rejected (it is not allowed). */
+  cut: boolean;
+}
+
+/**
+ * The egress report (its own fields; the common report envelope carries them as the action's details). `tampered`
+ * with `tampering` (what changed) and `gaps` (when the monitor or its listener stood still); `complete: false` with
+ * `incomplete` when connections may have been missed (the kernel dropped events).
+ */
+export interface SentinelReport {
+  version: 1;
+  method: Method;
+  'method-note'?: string;
+  mode: 'audit' | 'block';
+  scope: 'machine';
+  allowed: AllowedItem[];
+  'dns-servers': string[];
+  'raw-frames': string;
+  'pre-existing': PreExistingFlow[];
+  violations: Violation[];
+  tampered: boolean;
+  tampering: string[];
+  gaps: Window[];
+  complete: boolean;
+  incomplete: Window[];
+  'started-at': string;
+  'stopped-at': string;
+}
+
+export const METHOD_TEXT = (pollMs: number): Record<Method, string> => ({
+  conntrack:
+    'kernel connection tracking (conntrack events): every new connection of every process, containers included',
+  'proc-poll': `polling /proc/net/{tcp,tcp6,udp,udp6} every ${pollMs}ms: can miss connections shorter than that interval`,
+});
+
+const label = (violation: Violation) =>
+  `${violation.address.includes(':') ? `[${violation.address}]` : violation.address}:${violation.port}/${violation.protocol}${violation.hostname ? ` (${violation.hostname})` : ''}`;
+
+/** The rows of the summary: the monitor, the rules, then each violation (the first 100). */
+export function reportResults(
+  report: SentinelReport,
+  rules: { installed: boolean; removed: boolean },
+  durationMs: number,
+): CheckResult[] {
+  const problems = [
+    ...report.tampering,
+    ...report.incomplete.map((item) => `incomplete ${item.from}…${item.to}: ${item.reason}`),
+  ];
+  const results: CheckResult[] = [
+    {
+      name: 'Monitor',
+      status: problems.length > 0 ? 'fail' : 'pass',
+      detail:
+        problems.length > 0
+          ? `${report.tampered ? 'tampered: ' : ''}${problems.join('; ')}`
+          : (report['method-note'] ?? report.method),
+      durationMs,
+    },
+  ];
+  if (rules.installed)
+    results.push({
+      name: 'Rules',
+      status: rules.removed ? 'pass' : 'fail',
+      detail: `inet deploy_gates_egress (${report.mode === 'block' ? 'rejects what is not allowed, IPv4 and IPv6, output and forward' : 'tracks every connection'}) ${rules.removed ? 'removed' : 'could NOT be removed'}`,
+      durationMs: 0,
+    });
+  for (const violation of report.violations.slice(0, 100))
+    results.push({
+      name: label(violation),
+      status: 'fail',
+      detail: `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation['nat-from'] ? `, NAT from ${violation['nat-from']}` : ''}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`,
+      durationMs: 0,
+    });
+  if (report.violations.length === 0)
+    results.push({
+      name: 'Destinations',
+      status: 'pass',
+      detail: 'only allowed endpoints were contacted',
+      durationMs: 0,
+    });
+  return results;
+}

@@ -1,0 +1,272 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { dnsServersFrom } from './allow.js';
+import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
+import {
+  allowElements,
+  installRuleset,
+  readAllowSets,
+  readRuleset,
+  removeRuleset,
+  rulesetScript,
+  runCommand,
+  sentinelExceptions,
+  type Privilege,
+  type RulesetOptions,
+} from './nft.js';
+import { legacyRules } from './watchers.js';
+import {
+  findPrivilege,
+  hasTool,
+  isMonitorAlive,
+  MONITOR_ARGUMENT,
+  POLL_INTERVAL_MS,
+  readText,
+  waitForSnapshot,
+  type SentinelConfig,
+  type SentinelState,
+} from './sentinel.js';
+
+/** What block mode needs, told plainly when it is missing; and which method audit mode can use. */
+function checkCapabilities(config: SentinelConfig, privilege: Privilege | undefined, nft: boolean) {
+  if (config.mode === 'block' && !nft)
+    throw new UserError(
+      privilege
+        ? 'Input "mode": block needs nftables, and `nft` is not installed on this runner; install it (sudo apt-get install -y nftables) or use mode: audit'
+        : 'Input "mode": block needs root or passwordless sudo to install firewall rules, and this runner has neither; use mode: audit (records without blocking) or a runner with sudo',
+    );
+  const patterns = config.entries.filter((entry) => entry.kind === 'pattern').map((entry) => entry.text);
+  if (config.mode === 'block' && patterns.length > 0)
+    throw new UserError(
+      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode (a name pattern has no addresses to allow); list the names (api.example.com:443) or use mode: audit`,
+    );
+}
+
+/** An allowed name that resolves to nothing allows nothing: a typo, or a name only another network knows. */
+function checkResolved(config: SentinelConfig, resolved: Record<string, string[]>) {
+  const unresolved = config.entries.filter((entry) => entry.kind === 'host' && !resolved[entry.host]?.length);
+  if (unresolved.length > 0)
+    throw new UserError(
+      `Input "allowed-endpoints": ${unresolved.map((entry) => entry.text).join(', ')} does not resolve to any address on this runner; fix the name, or list the address itself (203.0.113.7:5432)`,
+    );
+}
+
+/** The DHCPv4 servers of this machine's leases (systemd-networkd, dhclient), for block mode's DHCP exception. */
+export function dhcpServers(): string[] {
+  const servers = new Set<string>();
+  const read = (dir: string, pattern: RegExp) => {
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const file of files) for (const match of readText(join(dir, file)).matchAll(pattern)) servers.add(match[1]!);
+  };
+  read('/run/systemd/netif/leases', /^SERVER_ADDRESS=(\d+\.\d+\.\d+\.\d+)$/gm);
+  read('/var/lib/dhcp', /dhcp-server-identifier\s+(\d+\.\d+\.\d+\.\d+);/g);
+  return [...servers];
+}
+
+/** This machine's on-link IPv6 prefixes (`fd00:1::/64`), link-local ones aside. */
+export function onlinkPrefixes6(): string[] {
+  const prefixes = new Set<string>();
+  for (const list of Object.values(networkInterfaces()))
+    for (const item of list ?? [])
+      if (item.family === 'IPv6' && item.cidr && !item.internal && !/^fe80:/i.test(item.address)) {
+        const length = Number(item.cidr.split('/')[1]);
+        prefixes.add(`${networkOf6(item.address.replace(/%.*$/, ''), length)}/${length}`);
+      }
+  return [...prefixes];
+}
+
+/** The network address of an IPv6 address under a prefix length (host bits cleared), in full form. */
+export function networkOf6(address: string, length: number): string {
+  const [head, tail] = address.split('::') as [string, string | undefined];
+  const parts = (text: string | undefined) => (text ? text.split(':') : []);
+  const groups = [...parts(head), ...Array(8 - parts(head).length - parts(tail).length).fill('0'), ...parts(tail)];
+  return groups
+    .map((group, index) => {
+      const keep = Math.max(0, Math.min(16, length - index * 16));
+      const mask = keep === 0 ? 0 : (0xffff << (16 - keep)) & 0xffff;
+      return (parseInt(group, 16) & mask).toString(16);
+    })
+    .join(':');
+}
+
+/** Every interface of this network namespace but loopback. */
+export function interfaces(): string[] {
+  try {
+    return readdirSync('/sys/class/net')
+      .filter((name) => name !== 'lo')
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Installs the tables (first audit, so the monitor's probe gets through; the caller replaces them later), with
+ * netdev egress hooks on every interface; a kernel without them (before 5.16) gets the tables without, and says so.
+ */
+async function installFirst(
+  privilege: Privilege,
+  options: RulesetOptions,
+  script: (options: RulesetOptions) => string,
+) {
+  try {
+    await installRuleset(privilege, script(options));
+    return {
+      devices: [...(options.devices ?? [])],
+      rawNote: `filtered on ${options.devices?.join(', ') || 'no interface'}`,
+    };
+  } catch (error) {
+    if (!options.devices?.length) throw error;
+    await installRuleset(privilege, script({ ...options, devices: [] }));
+    const why = (error as Error).message.replace(/\s+/g, ' ').slice(0, 200);
+    return { devices: [], rawNote: `not filtered: the netdev egress hook could not be installed (${why})` };
+  }
+}
+
+/**
+ * Starts the monitor detached, in a session of its own: as root through `sudo -n setsid -f` when the step has
+ * sudo (the job's user cannot stop or signal it), else directly. Gives the spawned process's pid and whether it ended.
+ */
+function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string) {
+  const command = [process.execPath, entryScript, MONITOR_ARGUMENT, configPath];
+  const viaSudo = privilege !== undefined && privilege.prefix.length > 0;
+  const [file, ...args] = viaSudo ? [...privilege.prefix, 'setsid', '-f', ...command] : command;
+  // Detached, its stdio closed: the runner does not wait for it, and it outlives this step.
+  const child = spawn(file!, args, { detached: true, stdio: 'ignore' });
+  child.unref();
+  const status = { exited: false, code: null as number | null, viaSudo };
+  child.on('exit', (code) => Object.assign(status, { exited: true, code }));
+  child.on('error', () => Object.assign(status, { exited: true, code: 127 }));
+  return { child, status };
+}
+
+/**
+ * Starts the sentinel: resolves the allowed names (one that does not resolve is an error), installs the rules
+ * (block mode: fails when it cannot) and starts the monitor, returning once it is ready.
+ */
+export async function startSentinel(
+  config: SentinelConfig,
+  options: { entryScript: string; tempDir: string },
+): Promise<SentinelState> {
+  const privilege = await findPrivilege();
+  const [nft, conntrack] = privilege
+    ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
+    : [false, false];
+  checkCapabilities(config, privilege, nft);
+  const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
+  const dnsServers = config.allowDns
+    ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'))
+    : [];
+  const resolved = await resolveHosts(config.entries);
+  checkResolved(config, resolved);
+  const marker = randomBytes(8).toString('hex');
+  const dir = join(options.tempDir, `egress-sentinel-${marker}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ruleOptions: RulesetOptions = {
+    mode: config.mode,
+    allowLoopback: config.allowLoopback,
+    marker,
+    devices: interfaces(),
+    dhcpServers: dhcpServers(),
+    onlink6: onlinkPrefixes6(),
+  };
+  const script = (options: RulesetOptions) =>
+    rulesetScript(
+      options,
+      allowElements(
+        config.entries,
+        new Map(Object.entries(resolved)),
+        dnsServers,
+        options.dhcpServers,
+        options.onlink6,
+      ),
+    );
+  const rules = privilege && nft ? privilege : undefined;
+  // First only tracking (the monitor's probe, to loopback, must get through even with allow-loopback off); the
+  // whole rule set replaces it atomically once the monitor listens.
+  const raw = rules
+    ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
+    : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
+  const snapshotPath = join(dir, 'snapshot.json');
+  const configPath = join(dir, 'config.json');
+  const monitorConfig: MonitorConfig = {
+    snapshotPath,
+    method,
+    mode: config.mode,
+    privilege: { prefix: [] },
+    entries: config.entries,
+    resolved,
+    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
+    pollIntervalMs: POLL_INTERVAL_MS,
+  };
+  writeFileSync(configPath, JSON.stringify(monitorConfig));
+  const state: SentinelState = {
+    dir,
+    configPath,
+    snapshotPath,
+    pid: 0,
+    method,
+    methodNote: methodNote(method, privilege, nft),
+    privilege: privilege ? [...privilege.prefix] : undefined,
+    config,
+    devices: raw.devices,
+    rawNote: raw.rawNote,
+    exceptions: config.mode === 'block' ? sentinelExceptions({ ...ruleOptions, devices: raw.devices }) : [],
+    dnsServers,
+    resolved,
+    startedAt: new Date().toISOString(),
+  };
+  await waitUntilReady(state, privilege, options.entryScript, rules);
+  if (rules) {
+    if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
+    [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
+    if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
+  }
+  return state;
+}
+
+function methodNote(method: Method, privilege: Privilege | undefined, nft: boolean): string | undefined {
+  if (method === 'conntrack') return undefined;
+  if (!privilege) return 'no root or passwordless sudo for connection tracking';
+  return nft
+    ? 'conntrack is not installed (sudo apt-get install -y conntrack)'
+    : 'nft is not installed (sudo apt-get install -y nftables)';
+}
+
+/** Starts the monitor and waits (by file events) until its snapshot says it is ready; on failure removes the rules. */
+async function waitUntilReady(
+  state: SentinelState,
+  privilege: Privilege | undefined,
+  entryScript: string,
+  rules: Privilege | undefined,
+): Promise<void> {
+  const { child, status } = spawnMonitor(privilege, entryScript, state.configPath);
+  // Through sudo, the process spawned (setsid -f) ends at once; the monitor's pid is the one in its snapshot.
+  const failedToSpawn = () => status.exited && (!status.viaSudo || status.code !== 0);
+  const snapshot = await waitForSnapshot(state.snapshotPath, (found) => found.ready, failedToSpawn, 15_000);
+  state.pid = snapshot?.pid ?? (status.viaSudo ? 0 : (child.pid ?? 0));
+  if (snapshot?.ready && snapshot.errors.length === 0) return;
+  const problem = snapshot?.ready
+    ? snapshot.errors.join('; ')
+    : failedToSpawn()
+      ? `ended before it was ready (exit code ${status.code})`
+      : 'did not become ready within 15s';
+  if (state.pid && isMonitorAlive(state)) await signalMonitor(state, 'KILL');
+  if (rules) await removeRuleset(rules);
+  throw new UserError(`egress-sentinel could not start its monitor (pid ${state.pid}): ${problem}`);
+}
+
+/** Signals the monitor, through sudo when it runs as root and this step does not. */
+export async function signalMonitor(state: Pick<SentinelState, 'pid' | 'privilege'>, signal: 'TERM' | 'KILL') {
+  if (!state.privilege?.length) return void process.kill(state.pid, `SIG${signal}`);
+  await runCommand({ prefix: state.privilege }, 'kill', [`-${signal}`, String(state.pid)]);
+}

@@ -1,0 +1,231 @@
+import { lookupService } from 'node:dns/promises';
+import { oneLine } from '../text.js';
+import type { CheckResult } from '../report/result.js';
+import { isAllowed, namesFor, type AllowContext } from './allow.js';
+import { destinationKey, type Snapshot } from './monitor.js';
+import {
+  readAllowSets,
+  readBlocked,
+  readRawCounts,
+  readRuleset,
+  removeRuleset,
+  TABLE_REF,
+  type BlockedDestination,
+} from './nft.js';
+import { METHOD_TEXT, reportResults, type SentinelReport, type Violation } from './report.js';
+import { interfaces, signalMonitor } from './start.js';
+import { legacyRules } from './watchers.js';
+import {
+  isMonitorAlive,
+  POLL_INTERVAL_MS,
+  readSnapshot,
+  waitForSnapshot,
+  type SentinelConfig,
+  type SentinelState,
+} from './sentinel.js';
+
+const REVERSE_LOOKUPS = 16;
+
+/** Ends the monitor (SIGTERM; it drains its events and writes its last snapshot) and reads what it saw. */
+async function endMonitor(state: SentinelState, tampering: string[]): Promise<Snapshot | undefined> {
+  if (isMonitorAlive(state)) {
+    await signalMonitor(state, 'TERM');
+    await waitForSnapshot(
+      state.snapshotPath,
+      (found) => found.stopped,
+      () => !isMonitorAlive(state),
+      10_000,
+    );
+  } else
+    tampering.push(
+      `the monitor (pid ${state.pid}) was stopped before the sentinel was: connections after that were not seen`,
+    );
+  const snapshot = readSnapshot(state.snapshotPath);
+  if (!snapshot) tampering.push(`the monitor's record (${state.snapshotPath}) is missing`);
+  for (const error of snapshot?.errors ?? []) tampering.push(error);
+  tampering.push(...(snapshot?.tampering ?? []));
+  for (const gap of snapshot?.gaps ?? []) tampering.push(`${gap.reason} from ${gap.from} to ${gap.to}`);
+  return snapshot;
+}
+
+/** Compares the tables and interfaces with what was installed, reads what block mode refused, removes the tables. */
+async function checkRules(state: SentinelState, snapshot: Snapshot | undefined, tampering: string[]) {
+  const privilege = state.privilege ? { prefix: state.privilege } : undefined;
+  const found = { removed: true, blocked: [] as BlockedDestination[], raw: {} as Record<string, number> };
+  for (const device of state.devices)
+    if (!interfaces().includes(device))
+      tampering.push(`interface ${device} left this network namespace (deleted or moved) while the job ran`);
+  if (state.ruleset === undefined || !privilege) return found;
+  const [now, allowSets, blocked, raw] = await Promise.all([
+    readRuleset(privilege),
+    state.allowSets !== undefined ? readAllowSets(privilege) : undefined,
+    state.config.mode === 'block' ? readBlocked(privilege) : [],
+    readRawCounts(privilege, state.devices),
+  ]);
+  if (now === undefined) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
+  else if (now !== state.ruleset)
+    tampering.push(
+      `the sentinel's nftables tables (${TABLE_REF} and its raw-frame table) were changed while the job ran`,
+    );
+  else if (allowSets !== undefined && allowSets !== (snapshot?.allowSets ?? state.allowSets))
+    tampering.push(
+      `addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`,
+    );
+  Object.assign(found, { blocked, raw });
+  if (state.legacy !== undefined && (await legacyRules(privilege)) !== state.legacy)
+    tampering.push('iptables-legacy rules were changed while the job ran');
+  found.removed = await removeRuleset(privilege);
+  return found;
+}
+
+/** The address's name by the system's resolver (hosts file, then DNS PTR), within 2s. */
+async function reverseName(address: string): Promise<string | undefined> {
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref());
+  // A name from DNS is untrusted text: only a plain host name is kept.
+  const name = ({ hostname }: { hostname: string }) =>
+    /^[a-z0-9_.-]{1,253}$/i.test(hostname) && hostname !== address && /[a-z]/i.test(hostname) ? hostname : undefined;
+  return Promise.race([lookupService(address, 0).then(name, () => undefined), timeout]);
+}
+
+function allowContext(state: SentinelState, snapshot: Snapshot | undefined): AllowContext {
+  const resolved = { ...state.resolved };
+  for (const [name, addresses] of Object.entries(snapshot?.resolved ?? {}))
+    resolved[name] = [...new Set([...(resolved[name] ?? []), ...addresses])];
+  return {
+    entries: state.config.entries,
+    resolved: new Map(Object.entries(resolved)),
+    dnsServers: state.dnsServers,
+    allowLoopback: state.config.allowLoopback,
+  };
+}
+
+/** The destinations not allowed, seen and refused, named where a name is known (reverse names for at most 16). */
+async function judge(context: AllowContext, snapshot: Snapshot | undefined, blocked: BlockedDestination[]) {
+  const seen = (snapshot?.destinations ?? []).filter(
+    (item) => !isAllowed(context, item.address, item.port, item.protocol),
+  );
+  const unnamed = [...seen.map((item) => item.address), ...blocked.map((item) => item.address)].filter(
+    (address, index, all) => all.indexOf(address) === index && namesFor(address, context.resolved).length === 0,
+  );
+  const reverse = new Map(
+    await Promise.all(
+      unnamed.slice(0, REVERSE_LOOKUPS).map(async (address) => [address, await reverseName(address)] as const),
+    ),
+  );
+  const nameOf = (address: string) => namesFor(address, context.resolved)[0] ?? reverse.get(address);
+  const violations = new Map<string, Violation>();
+  for (const item of seen) {
+    const name = nameOf(item.address);
+    // A name pattern (`*.example.com`) is matched against the address's reverse name.
+    if (name && isAllowed(context, item.address, item.port, item.protocol, [name])) continue;
+    violations.set(destinationKey(item.protocol, item.address, item.port), {
+      address: item.address,
+      port: item.port,
+      protocol: item.protocol,
+      ...(name ? { hostname: name } : {}),
+      'first-seen': item.firstSeen,
+      count: item.count,
+      blocked: false,
+      ...(item.natFrom ? { 'nat-from': item.natFrom } : {}),
+      ...(item.process ? { process: oneLine(item.process, 64) } : {}),
+      ...(item.pid ? { pid: item.pid } : {}),
+    });
+  }
+  for (const item of blocked) {
+    const key = destinationKey(item.protocol, item.address, item.port);
+    const known = violations.get(key);
+    if (known) Object.assign(known, { blocked: true, count: Math.max(known.count, item.packets) });
+    else
+      violations.set(key, {
+        address: item.address,
+        port: item.port,
+        protocol: item.protocol,
+        ...(nameOf(item.address) ? { hostname: nameOf(item.address)! } : {}),
+        'first-seen': snapshot?.blockedFirstSeen[key] ?? new Date().toISOString(),
+        count: item.packets,
+        blocked: true,
+      });
+  }
+  return [...violations.values()].sort((a, b) => a['first-seen'].localeCompare(b['first-seen']));
+}
+
+/** Raw frames (not sent through the sentinel's rules) as violations, one per interface. */
+function rawViolations(raw: Record<string, number>, mode: 'audit' | 'block', at: string): Violation[] {
+  return Object.entries(raw)
+    .filter(([, packets]) => packets > 0)
+    .map(([device, packets]) => ({
+      address: `raw frames on ${device}`,
+      port: 0,
+      protocol: 'ethernet',
+      'first-seen': at,
+      count: packets,
+      blocked: mode === 'block',
+    }));
+}
+
+/** Stops the monitor, reads what it saw and what the rules rejected, removes the rules, and judges. */
+export async function stopSentinel(
+  state: SentinelState,
+  config: SentinelConfig = state.config,
+): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
+  const started = Date.now();
+  const tampering: string[] = [];
+  const snapshot = await endMonitor(state, tampering);
+  const rules = await checkRules(state, snapshot, tampering);
+  const context = allowContext(state, snapshot);
+  const stoppedAt = new Date().toISOString();
+  const violations = [
+    ...(await judge(context, snapshot, rules.blocked)),
+    ...rawViolations(rules.raw, config.mode, stoppedAt),
+  ];
+  const resolved = Object.fromEntries(context.resolved);
+  const incomplete = snapshot?.incomplete ?? [];
+  const report: SentinelReport = {
+    version: 1,
+    method: state.method,
+    ...(state.methodNote
+      ? { 'method-note': `${METHOD_TEXT(POLL_INTERVAL_MS)[state.method]} (${state.methodNote})` }
+      : {}),
+    mode: config.mode,
+    scope: 'machine',
+    allowed: [
+      ...config.entries.map((entry) =>
+        entry.kind === 'host'
+          ? { entry: entry.text, addresses: [...(resolved[entry.host] ?? [])] }
+          : { entry: entry.text },
+      ),
+      ...(state.dnsServers.length
+        ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
+        : []),
+      ...(config.allowLoopback ? [{ entry: 'loopback (127.0.0.0/8, ::1)', by: 'sentinel' as const }] : []),
+      ...state.exceptions.map((entry) => ({ entry, by: 'sentinel' as const })),
+    ],
+    'dns-servers': state.dnsServers,
+    'raw-frames': state.rawNote,
+    'pre-existing': (snapshot?.preExisting ?? []).map((flow) => {
+      const allowed = isAllowed(context, flow.address, flow.port, flow.protocol);
+      return {
+        address: flow.address,
+        port: flow.port,
+        protocol: flow.protocol,
+        'source-port': flow.sourcePort,
+        allowed,
+        cut: config.mode === 'block' && !allowed,
+      };
+    }),
+    violations,
+    tampered: tampering.length > 0,
+    tampering,
+    gaps: snapshot?.gaps ?? [],
+    complete: incomplete.length === 0 && snapshot !== undefined,
+    incomplete,
+    'started-at': state.startedAt,
+    'stopped-at': stoppedAt,
+  };
+  const results = reportResults(
+    report,
+    { installed: state.ruleset !== undefined, removed: rules.removed },
+    Date.now() - started,
+  );
+  return { report, rulesRemoved: rules.removed, results };
+}

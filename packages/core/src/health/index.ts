@@ -1,0 +1,3 @@
+/** health-retry's domain: its configuration and the retry loop. */
+export * from './config.js';
+export * from './run.js';

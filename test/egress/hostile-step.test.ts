@@ -1,0 +1,295 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
+import { distFile } from '../support/paths.js';
+import { Job } from './job.js';
+
+// egress-sentinel against a hostile later step of the same job (root in the runner namespace, as with sudo), and
+// its stop step: the built bundle, run as the runner runs it, in network namespaces.
+const unavailable = labUnavailable();
+if (unavailable) console.warn(`\n\n!!! egress-sentinel hostile-step tests SKIPPED: ${unavailable} !!!\n\n`);
+const describeLab = unavailable ? describe.skip : describe;
+
+const database4 = '198.18.1.2';
+const outside4 = '198.18.2.2';
+const outside6 = 'fd00:2::2';
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describeLab('egress-sentinel against a hostile step', () => {
+  let lab: Lab;
+  const jobs: Job[] = [];
+  const job = (inputs: Record<string, string>) => {
+    const created = new Job(lab.runner, inputs);
+    jobs.push(created);
+    return created;
+  };
+  const inRunner = (command: string[]) =>
+    spawnSync('ip', ['netns', 'exec', lab.runner, ...command], { encoding: 'utf8' });
+  /** A Python one-liner in the runner namespace; its stdout (or its error) as text. */
+  const python = (code: string) => {
+    const result = inRunner(['python3', '-c', code]);
+    return `${result.stdout}${result.stderr}`.trim();
+  };
+
+  beforeAll(async () => {
+    lab = createLab('h');
+    await lab.serve(lab.database, [5432, 80], 5353);
+    await lab.serve(lab.outside, [443, 8080], 5353);
+  }, 60_000);
+  afterAll(() => {
+    for (const created of jobs) created.cleanup();
+    lab?.destroy();
+  });
+
+  test('a stop step ends the monitor, sets violations/tampered/report as step outputs and fails; post then does nothing', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    runClient(lab, lab.runner, [`${outside4}:8080`, `${database4}:5432`]);
+    const stop = run.step({ stop: 'true', 'allowed-endpoints': '', 'report-path': 'artifacts/stop.json' });
+    const stopped = await stop.main();
+    expect(stopped.exitCode).toBe(1);
+    expect(stopped.outputs).toMatchObject({ violations: '1', tampered: 'false' });
+    expect(stopped.outputs.report).toMatch(/artifacts\/stop\.json$/);
+    expect(run.report(stopped.outputs.report).violations).toEqual([
+      expect.objectContaining({ address: outside4, port: 8080 }),
+    ]);
+    const pid = run.monitorPid();
+    // Gone, or a zombie left for a parent that does not reap (the main step's process is gone).
+    expect(!existsSync(`/proc/${pid}/stat`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
+    // The stop step's own post, then the first use's post (the runner runs posts in reverse): nothing harmful.
+    expect((await stop.post()).exitCode).toBe(0);
+    const post = await run.post();
+    expect(post.exitCode).toBe(0);
+    expect(post.log).toContain('stopped earlier by the stop step');
+    // A second stop step has nothing to stop and says so.
+    const again = await run.step({ stop: 'true' }).main();
+    expect(again.exitCode).toBe(1);
+    expect(again.log).toContain('already stopped');
+  });
+
+  test('a stop step of a clean job passes with violations=0, tampered=false', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
+    await run.start();
+    runClient(lab, lab.runner, [`${database4}:5432`]);
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.outputs).toMatchObject({ violations: '0', tampered: 'false' });
+    expect(run.report()).toMatchObject({ complete: true, tampered: false, violations: [] });
+    expect((await run.post()).exitCode).toBe(0);
+  });
+
+  test('block mode: DHCP ports to any other address, ICMPv6 neighbour advertisements off-link and raw frames do not get out', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
+    await run.start();
+    // UDP to port 67 from port 68, and to port 547, of a host that is not a DHCP server or broadcast.
+    const udp = `import socket\nfor (sport, port) in ((68, 67), (0, 547)):\n  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n  s.bind(('0.0.0.0', sport))\n  try:\n    s.sendto(b'data', ('${outside4}', port)); print('sent')\n  except OSError as e: print('refused', e.errno)`;
+    expect(python(udp).split('\n')).toEqual(['refused 1', 'refused 1']);
+    // A neighbour advertisement carrying data to an address that is not on-link (hop limit 64, as a routed one).
+    const na = `import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\ntry:\n  s.sendto(bytes([136, 0, 0, 0]) + b'secret' * 4, ('${outside6}', 0)); print('sent')\nexcept OSError as e: print('refused', e.errno)`;
+    expect(python(na)).toBe('refused 1');
+    // A raw ethernet frame (AF_PACKET) on the runner's interface towards the outside host.
+    const device = inRunner(['ip', '-o', 'route', 'get', outside4]).stdout.match(/ dev (\S+)/)![1]!;
+    const raw = `import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(('${device}', 0))\nfor i in range(3):\n  try: s.send(b'\\xff' * 6 + b'\\x02' * 6 + b'\\x88\\xb5' + b'secret' * 10)\n  except OSError: pass\nprint('written')`;
+    expect(python(raw)).toBe('written');
+    const stopped = await run.step({ stop: 'true' }).main();
+    const report = run.report();
+    expect(report.violations).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ address: outside4, port: 67, protocol: 'udp', blocked: true }),
+        expect.objectContaining({ address: outside4, port: 547, protocol: 'udp', blocked: true }),
+        expect.objectContaining({ address: `raw frames on ${device}`, protocol: 'ethernet', blocked: true }),
+      ]),
+    );
+    // Every exception the sentinel makes by itself is listed.
+    const exceptions = report.allowed.filter((item) => item.by === 'sentinel').map((item) => item.entry);
+    expect(exceptions.join('\n')).toMatch(/DHCPv4 from port 68 to port 67 of 255\.255\.255\.255/);
+    expect(exceptions.join('\n')).toMatch(/ICMPv6 router and neighbour discovery/);
+    expect(stopped.exitCode).toBe(1);
+  });
+
+  test('block mode cuts a flow opened before the sentinel started, and lists it', async () => {
+    // A UDP "connection" to the outside echo server, sending every 100 ms and counting the echoes.
+    const client = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        lab.runner,
+        process.execPath,
+        '-e',
+        `const s = require('dgram').createSocket('udp4'); let n = 0; s.on('message', () => n++); s.on('error', () => {}); process.on('uncaughtException', () => {});
+         s.connect(5353, '${outside4}', () => setInterval(() => { s.send('x'); console.log(n); }, 100));`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let echoes = 0;
+    client.stdout.on('data', (chunk: Buffer) => (echoes = Number(chunk.toString().trim().split('\n').pop())));
+    try {
+      while (echoes < 3) await wait(100);
+      const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
+      await run.start();
+      await wait(300);
+      const after = echoes;
+      await wait(800);
+      expect(echoes - after).toBeLessThanOrEqual(1);
+      await run.step({ stop: 'true' }).main();
+      expect(run.report()['pre-existing']).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ address: outside4, port: 5353, protocol: 'udp', allowed: false, cut: true }),
+        ]),
+      );
+    } finally {
+      client.kill('SIGKILL');
+    }
+  });
+
+  test('the readiness probe cannot be impersonated: UDP to port 9 of any other host is reported', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    runClient(lab, lab.runner, [], [`${outside4}:9`]);
+    await run.step({ stop: 'true' }).main();
+    expect(run.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 9, protocol: 'udp' })]);
+  });
+
+  test('a stopped monitor (SIGSTOP, a connection, SIGCONT) is tampering with its window, and the connection is still found', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const pid = run.monitorPid();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      runClient(lab, lab.runner, [`${outside4}:8080`]);
+      await wait(3_500);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await wait(1_500);
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.exitCode).toBe(1);
+    const report = run.report();
+    expect(report.violations).toEqual(
+      expect.arrayContaining([expect.objectContaining({ address: outside4, port: 8080, protocol: 'tcp' })]),
+    );
+    expect(report.tampered).toBe(true);
+    expect(report.gaps.length).toBeGreaterThan(0);
+    expect(Date.parse(report.gaps[0]!.to) - Date.parse(report.gaps[0]!.from)).toBeGreaterThanOrEqual(2_500);
+    expect(stopped.outputs.tampered).toBe('true');
+  });
+
+  test('a stopped conntrack listener is tampering with its window', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const child = readFileSync(`/proc/${run.monitorPid()}/task/${run.monitorPid()}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)[0]!;
+    expect(readFileSync(`/proc/${child}/cmdline`, 'utf8')).toContain('conntrack');
+    process.kill(Number(child), 'SIGSTOP');
+    await wait(4_500);
+    process.kill(Number(child), 'SIGCONT');
+    await wait(1_500);
+    await run.step({ stop: 'true' }).main();
+    const report = run.report();
+    expect(report.tampered).toBe(true);
+    expect(report.gaps.map((gap) => gap.reason).join(' ')).toContain('conntrack listener was stopped or held up');
+  });
+
+  test('a flow DNATed by another table is reported with its real destination', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:80` });
+    await run.start();
+    const table = `natx${process.pid}`;
+    inRunner(['nft', 'add', 'table', 'ip', table]);
+    inRunner(['nft', 'add', 'chain', 'ip', table, 'out', '{ type nat hook output priority -100; }']);
+    inRunner([
+      'nft',
+      'add',
+      'rule',
+      'ip',
+      table,
+      'out',
+      'ip',
+      'daddr',
+      database4,
+      'tcp',
+      'dport',
+      '80',
+      'dnat',
+      'to',
+      `${outside4}:8080`,
+    ]);
+    try {
+      expect(runClient(lab, lab.runner, [`${database4}:80`])[0]!.ok).toBe(true);
+    } finally {
+      inRunner(['nft', 'delete', 'table', 'ip', table]);
+    }
+    await run.step({ stop: 'true' }).main();
+    expect(run.report().violations).toEqual([
+      expect.objectContaining({ address: outside4, port: 8080, 'nat-from': `${database4}:80` }),
+    ]);
+  });
+
+  test('rules elsewhere that blind tracking (notrack, iptables-legacy NAT) and an interface moved away are tampering, named', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const table = `raw${process.pid}`;
+    const peer = `mv${process.pid}`;
+    const elsewhere = `dgh${process.pid}x`;
+    const device = inRunner(['ip', '-o', 'route', 'get', outside4]).stdout.match(/ dev (\S+)/)![1]!;
+    try {
+      lab.exec(lab.runner, ['nft', 'add', 'table', 'ip', table]);
+      lab.exec(lab.runner, ['nft', 'add', 'chain', 'ip', table, 'out', '{ type filter hook output priority raw; }']);
+      lab.exec(lab.runner, ['nft', 'add', 'rule', 'ip', table, 'out', 'ip', 'daddr', outside4, 'notrack']);
+      lab.exec(lab.runner, [
+        'iptables-legacy',
+        '-t',
+        'nat',
+        '-A',
+        'OUTPUT',
+        '-d',
+        '198.18.9.9',
+        '-j',
+        'DNAT',
+        '--to-destination',
+        outside4,
+      ]);
+      lab.exec(lab.runner, ['ip', 'link', 'add', peer, 'link', device, 'type', 'macvlan']);
+      spawnSync('ip', ['netns', 'add', elsewhere]);
+      lab.exec(lab.runner, ['ip', 'link', 'set', peer, 'netns', elsewhere]);
+      await wait(500);
+    } finally {
+      inRunner(['nft', 'delete', 'table', 'ip', table]);
+      inRunner(['iptables-legacy', '-t', 'nat', '-F', 'OUTPUT']);
+      spawnSync('ip', ['netns', 'del', elsewhere]);
+    }
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.outputs.tampered).toBe('true');
+    const tampering = run.report().tampering.join('\n');
+    expect(tampering).toMatch(/nftables changed while the job ran: .*notrack/);
+    expect(tampering).toContain('iptables-legacy rules were changed');
+    expect(tampering).toContain(`a macvlan interface (${peer}) was created`);
+    expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
+  });
+
+  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle itself', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    const main = await run.mainByImport();
+    expect(main.exitCode).toBe(0);
+    expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
+      distFile('egress-sentinel'),
+    );
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    expect((await run.post()).exitCode).toBe(1);
+    expect(run.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
+  });
+
+  test('an allowed name that does not resolve is an input error; input errors are told once (main), not again by post', async () => {
+    const typo = job({ 'allowed-endpoints': 'db.internl:5432' });
+    const main = await typo.main();
+    expect(main.exitCode).toBe(1);
+    expect(main.log).toContain('db.internl:5432 does not resolve to any address');
+    const bad = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'blocking' });
+    expect((await bad.main()).log).toContain('Input "mode"');
+    const post = await bad.post();
+    expect(post.exitCode).toBe(1);
+    expect(post.log).not.toContain('Input "mode"');
+    expect(post.log).toContain('see the main step');
+  });
+});
