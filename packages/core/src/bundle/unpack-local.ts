@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   chmod,
@@ -7,6 +8,7 @@ import {
   mkdtemp,
   open,
   readdir,
+  readFile,
   readlink,
   realpath,
   rename,
@@ -82,6 +84,14 @@ export async function localTemp(releasesDir: string, name: string): Promise<stri
   return mkdtemp(join(releasesDir, `.incoming-${name}-`));
 }
 
+/** A file's SHA-256: small files read whole (no 8 MiB of buffers per file), large ones streamed. */
+async function fileDigest(path: string, size: number): Promise<string> {
+  if (size > 1024 * 1024) return (await sha256File(path)).sha256;
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
 /** The manifest of a directory on this machine, in the lines release-tree.ts defines. */
 export async function diskManifest(root: string): Promise<string[]> {
   const lines: string[] = [];
@@ -98,7 +108,7 @@ export async function diskManifest(root: string): Promise<string[]> {
       else if (stat.isFile())
         lines.push(
           manifestLine(path, 'f', mode, String(stat.size)),
-          manifestLine(path, 'h', (await sha256File(full)).sha256),
+          manifestLine(path, 'h', await fileDigest(full, stat.size)),
         );
       else lines.push(manifestLine(path, 'other'));
     }
