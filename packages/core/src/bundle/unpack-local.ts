@@ -17,7 +17,7 @@ import {
   symlink,
   type FileHandle,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sha256File } from './hash.js';
 import { BundleRefused } from './refused.js';
 import { manifestDifference, manifestLine, sortLines, type ReleaseTree } from './release-tree.js';
@@ -159,6 +159,15 @@ export async function removeTemp(temp: string): Promise<void> {
   await rm(temp, { recursive: true, force: true });
 }
 
+/** Removes the (empty) directories `mkdir -p` made, from `dir` up to `made`, the first one it created. */
+async function removeMade(dir: string, made: string | undefined): Promise<void> {
+  if (made === undefined) return;
+  for (let at = dir; ; at = dirname(at)) {
+    await rmdir(at).catch(() => {});
+    if (at === made || at === dirname(at)) return;
+  }
+}
+
 /** Throws the refusal of a bundle read, if any (the default judgement of unpackLocal). */
 function refuseHostile(read: BundleRead): void {
   if (read.refusal) throw read.refusal;
@@ -180,7 +189,7 @@ export async function unpackLocal(
   // A releases directory made here is removed again when nothing lands in it.
   const made = await mkdir(releasesDir, { recursive: true });
   const temp = await localTemp(releasesDir, name).catch(async (error: unknown) => {
-    if (made) await rmdir(made).catch(() => {});
+    await removeMade(releasesDir, made);
     throw error;
   });
   const sink = new LocalSink(temp);
@@ -196,7 +205,7 @@ export async function unpackLocal(
     await sink.abandon();
     if (!committed) {
       await removeTemp(temp);
-      if (made) await rmdir(made).catch(() => {});
+      await removeMade(releasesDir, made);
     }
   }
 }
