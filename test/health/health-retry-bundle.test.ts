@@ -271,6 +271,6 @@ describe('deploy-gates CLI', () => {
     expect(input.stderr).toContain('. Did you mean --urls?');
     const swallowed = await cli('health-retry', '--urls', '--attempts', '3');
     expect(swallowed.code).toBe(2);
-    expect(swallowed.stderr).toContain('--urls needs a value, but the next argument is --attempts');
+    expect(swallowed.stderr).toContain('--urls needs a value, but the next argument starts with "--"');
   });
 });

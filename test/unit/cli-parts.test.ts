@@ -54,7 +54,7 @@ describe('CLI pieces', () => {
 describe('CLI arguments and help', () => {
   it('refuses a flag where a value belongs, instead of taking the flag as the value', () => {
     expect(() => parseArgs(['health-retry', '--urls', '--attempts', '3'])).toThrow(
-      '--urls needs a value, but the next argument is --attempts; write --urls=--attempts if that is the value',
+      '--urls needs a value, but the next argument starts with "--"; if that is the value (a private key starts with "-----"), write --urls=VALUE or --urls-file PATH',
     );
     expect(parseArgs(['health-retry', '--expect-body=--x']).inputs).toEqual(new Map([['expect-body', '--x']]));
   });

@@ -13,6 +13,7 @@ export interface CliArgs {
  * `deploy-gates <action> --<input> <value> …`; `--<input>=<value>` works too, and an input given twice
  * becomes two lines (`--urls a --urls b`), the way multi-line inputs are written in a workflow.
  * A value that starts with `--` must be written `--<input>=<value>`: `--urls --attempts 3` is a missing value.
+ * No message repeats an argument's value: any of them may be a secret.
  */
 export function parseArgs(argv: readonly string[]): CliArgs {
   const args: CliArgs = { inputs: new Map(), debug: false, help: false };
@@ -34,9 +35,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       else {
         const next = argv[i + 1];
         if (next === undefined) throw new Error(`--${name} needs a value`);
+        // The value is never repeated in a message: it may be a secret (a private key starts with "-----").
         if (next.startsWith('--'))
           throw new Error(
-            `--${name} needs a value, but the next argument is ${next}; write --${name}=${next} if that is the value`,
+            `--${name} needs a value, but the next argument starts with "--"; if that is the value (a private key starts with "-----"), write --${name}=VALUE or --${name}-file PATH`,
           );
         value = next;
         i++;
@@ -49,7 +51,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       const previous = args.inputs.get(name);
       args.inputs.set(name, previous === undefined ? value : `${previous}\n${value}`);
     } else if (args.action === undefined) args.action = arg;
-    else throw new Error(`unexpected argument "${arg}"; inputs are given as --<input> <value>`);
+    else
+      throw new Error(
+        `unexpected argument at position ${i + 1} (not shown: it may be a secret); inputs are given as --<input> <value>`,
+      );
   }
   return args;
 }
@@ -94,4 +99,31 @@ export function unknownInputMessage(action: string, unknown: readonly string[], 
     `${action} has no input ${unknown.map((name) => `--${name}`).join(', ')}. Valid inputs: ${valid.map((name) => `--${name}`).join(', ')}` +
     (guesses.length > 0 ? `. Did you mean ${guesses.join(', ')}?` : '')
   );
+}
+
+/**
+ * `--<input>-file PATH` for an input the action has (and no input of that name): the input's value is the file's
+ * text, without one trailing newline — how a secret (an SSH key, a token) is passed without appearing in the
+ * process list or the shell history. Giving both `--<input>` and `--<input>-file` is refused.
+ */
+export function readInputFiles(
+  inputs: Map<string, string>,
+  valid: readonly string[],
+  read: (path: string) => string,
+): Map<string, string> {
+  const out = new Map(inputs);
+  for (const [name, path] of inputs) {
+    const input = name.slice(0, -'-file'.length);
+    if (!name.endsWith('-file') || valid.includes(name) || !valid.includes(input)) continue;
+    if (inputs.has(input)) throw new Error(`--${input} and --${name} are both given; pass one`);
+    let text: string;
+    try {
+      text = read(path);
+    } catch (error) {
+      throw new Error(`--${name} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    out.delete(name);
+    out.set(input, text.replace(/\r?\n$/, ''));
+  }
+  return out;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { actionNames, readAction } from './metadata.js';
-import { closest, parseArgs, unknownInputMessage } from './args.js';
+import { closest, parseArgs, readInputFiles, unknownInputMessage } from './args.js';
 import { actionHelp } from './help.js';
 import { runAction, runnerTempFor } from './runner.js';
 
@@ -17,6 +18,8 @@ function usage(): string {
     'Runs a bundled action on this machine the way the GitHub runner does (INPUT_* variables,',
     'GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) and prints its log, outputs and job summary.',
     'An input given twice becomes two lines. --debug shows debug lines (RUNNER_DEBUG=1).',
+    'A value starting with "--" (a private key) is written --<input>=VALUE; --<input>-file PATH reads any input',
+    '(a secret: --ssh-key-file ~/.ssh/deploy) from a file. No error message repeats a value.',
     'Each run writes its reports to a fresh directory (RUNNER_TEMP, printed); --out DIR puts them in DIR.',
     "-- <command> runs a command after the action's main step and before its post step (egress-sentinel watches it).",
     'deploy-gates <action> --help lists the inputs of an action, with an example.',
@@ -49,7 +52,8 @@ async function main(): Promise<number> {
     console.log(actionHelp(action));
     return 0;
   }
-  const unknown = [...args.inputs.keys()].filter((name) => !valid.includes(name));
+  const inputs = readInputFiles(args.inputs, valid, (path) => readFileSync(path, 'utf8'));
+  const unknown = [...inputs.keys()].filter((name) => !valid.includes(name));
   if (unknown.length > 0) {
     console.error(`deploy-gates: ${unknownInputMessage(action.name, unknown, valid)}`);
     return 2;
@@ -57,7 +61,7 @@ async function main(): Promise<number> {
 
   const runnerTemp = await runnerTempFor(action.name, args.out);
   console.log(`Reports go to ${runnerTemp} (RUNNER_TEMP of this run)`);
-  const result = await runAction(root, action, args.inputs, args.debug, (line) => console.log(line), {
+  const result = await runAction(root, action, inputs, args.debug, (line) => console.log(line), {
     runnerTemp,
     command: args.command,
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   chmod,
@@ -7,6 +8,7 @@ import {
   mkdtemp,
   open,
   readdir,
+  readFile,
   readlink,
   realpath,
   rename,
@@ -15,7 +17,7 @@ import {
   symlink,
   type FileHandle,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sha256File } from './hash.js';
 import { BundleRefused } from './refused.js';
 import { manifestDifference, manifestLine, sortLines, type ReleaseTree } from './release-tree.js';
@@ -82,6 +84,14 @@ export async function localTemp(releasesDir: string, name: string): Promise<stri
   return mkdtemp(join(releasesDir, `.incoming-${name}-`));
 }
 
+/** A file's SHA-256: small files read whole (no 8 MiB of buffers per file), large ones streamed. */
+async function fileDigest(path: string, size: number): Promise<string> {
+  if (size > 1024 * 1024) return (await sha256File(path)).sha256;
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
 /** The manifest of a directory on this machine, in the lines release-tree.ts defines. */
 export async function diskManifest(root: string): Promise<string[]> {
   const lines: string[] = [];
@@ -98,7 +108,7 @@ export async function diskManifest(root: string): Promise<string[]> {
       else if (stat.isFile())
         lines.push(
           manifestLine(path, 'f', mode, String(stat.size)),
-          manifestLine(path, 'h', (await sha256File(full)).sha256),
+          manifestLine(path, 'h', await fileDigest(full, stat.size)),
         );
       else lines.push(manifestLine(path, 'other'));
     }
@@ -149,6 +159,15 @@ export async function removeTemp(temp: string): Promise<void> {
   await rm(temp, { recursive: true, force: true });
 }
 
+/** Removes the (empty) directories `mkdir -p` made, from `dir` up to `made`, the first one it created. */
+async function removeMade(dir: string, made: string | undefined): Promise<void> {
+  if (made === undefined) return;
+  for (let at = dir; ; at = dirname(at)) {
+    await rmdir(at).catch(() => {});
+    if (at === made || at === dirname(at)) return;
+  }
+}
+
 /** Throws the refusal of a bundle read, if any (the default judgement of unpackLocal). */
 function refuseHostile(read: BundleRead): void {
   if (read.refusal) throw read.refusal;
@@ -170,7 +189,7 @@ export async function unpackLocal(
   // A releases directory made here is removed again when nothing lands in it.
   const made = await mkdir(releasesDir, { recursive: true });
   const temp = await localTemp(releasesDir, name).catch(async (error: unknown) => {
-    if (made) await rmdir(made).catch(() => {});
+    await removeMade(releasesDir, made);
     throw error;
   });
   const sink = new LocalSink(temp);
@@ -186,7 +205,7 @@ export async function unpackLocal(
     await sink.abandon();
     if (!committed) {
       await removeTemp(temp);
-      if (made) await rmdir(made).catch(() => {});
+      await removeMade(releasesDir, made);
     }
   }
 }

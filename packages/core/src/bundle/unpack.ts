@@ -104,7 +104,7 @@ export async function readBundle(
   sink?: EntrySink,
   signal?: AbortSignal,
 ): Promise<BundleRead> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const file = await open(path, constants.O_RDONLY);
   const hash = createHash('sha256');
   let size = 0;
   const tree = new ReleaseTree();

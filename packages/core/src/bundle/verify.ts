@@ -170,6 +170,115 @@ function defaultReleaseName(config: VerifyConfig, bundlePath: string): string {
   return makeReleaseName(sha, config.now ?? new Date());
 }
 
+type Steps = ReturnType<typeof steps>;
+
+/** The bundle file: downloaded from the run's artifact (digest checked), or the path given. */
+async function obtainBundle(
+  config: VerifyConfig,
+  step: Steps,
+  outcome: VerifyOutcome,
+  context: CoreContext,
+): Promise<{ bundlePath: string; downloadDir?: string }> {
+  const started = context.now();
+  if (config.source.kind === 'file') {
+    const bundlePath = resolve(config.source.path);
+    if (!(await isFile(bundlePath)))
+      throw new ArgumentError(
+        'bundle',
+        `${config.source.path} is not a file; pass the path of the .tar.gz (pack-bundle's bundle-path output)`,
+      );
+    return { bundlePath };
+  }
+  const { artifact, client } = config.source;
+  // The GitHub queries (and @actions/artifact) are loaded only for a download.
+  const { downloadRunArtifact } = await import('./download.js');
+  const downloaded = await downloadRunArtifact(client, artifact);
+  outcome.artifact = { id: downloaded.id, digest: downloaded.digest, digestVerified: downloaded.digestVerified };
+  try {
+    const bundlePath = await bundleInArtifact(downloaded.dir, artifact.name);
+    step.pass(
+      'Download',
+      `artifact "${artifact.name}" (id ${downloaded.id}, ${downloaded.sizeInBytes} bytes) of run ${artifact.runId} → ${basename(bundlePath)}`,
+      started,
+    );
+    if (downloaded.digestVerified === undefined)
+      step.skip('Artifact digest', 'GitHub reports no digest for this artifact (uploaded before upload-artifact v4)');
+    else if (downloaded.digestVerified)
+      step.pass('Artifact digest', `the zip matches GitHub's ${downloaded.digest}`, started);
+    else
+      step.fail(
+        'Artifact digest',
+        `the downloaded zip does not match the digest GitHub reports (${downloaded.digest}); it was deleted and nothing was unpacked`,
+        started,
+      );
+    return { bundlePath, downloadDir: downloaded.dir };
+  } catch (error) {
+    await rm(downloaded.dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Judges a read of the bundle: the Checksum step, then (when it was parsed) the Entries step; throws to stop. */
+function judgement(
+  config: VerifyConfig,
+  step: Steps,
+  outcome: VerifyOutcome,
+  expected: { sha256: string; sources: string[]; bundlePath: string; downloaded: boolean },
+  started: number,
+) {
+  return (read: { sha256: string; size: number; refusal?: BundleRefused; scan?: ScanResult; tree?: unknown }) => {
+    outcome.size = read.size;
+    if (read.sha256 !== expected.sha256) {
+      step.fail(
+        'Checksum',
+        `SHA-256 mismatch for ${basename(expected.bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${read.sha256}${expected.downloaded ? '; the download was deleted' : ''}; nothing was unpacked`,
+        started,
+      );
+    }
+    outcome.sha256 = read.sha256;
+    step.pass('Checksum', `${read.sha256} (${read.size} bytes) matches ${expected.sources.join(' and ')}`, started);
+    if (read.tree === undefined) return; // hashed only
+    const scan = read.scan;
+    if (read.refusal || !scan)
+      return step.fail('Entries', `${read.refusal?.message ?? 'Bundle refused'}; nothing was unpacked`, started);
+    outcome.files = scan.entries;
+    step.pass(
+      'Entries',
+      `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): only files, directories and symlinks, every link resolved inside the release, modes normalised`,
+      started,
+    );
+  };
+}
+
+/** Unpacks on the target; a failure of the unpacking itself is a failed Unpack step, with nothing left behind. */
+async function unpackStep(
+  target: Target,
+  bundlePath: string,
+  name: string,
+  config: VerifyConfig,
+  judge: (read: BundleRead) => void,
+  step: Steps,
+  context: CoreContext,
+): Promise<string> {
+  const extractTo = config.extractTo!;
+  try {
+    return target instanceof LocalTarget
+      ? await unpackLocal(bundlePath, localPath(extractTo), name, config.maxSize, judge, config.signal)
+      : await unpackThere(target, bundlePath, extractTo, name, config, judge);
+  } catch (error) {
+    if (error instanceof StepFailed || (error instanceof UserError && !(error instanceof BundleRefused))) throw error;
+    if (error instanceof UnpackFailed) return step.fail('Unpack', error.message, context.now());
+    // A filesystem failure (no space, no permission), a tree that differs on disk: told, with nothing left behind.
+    return step.fail(
+      'Unpack',
+      error instanceof BundleRefused
+        ? `${error.message}; nothing was unpacked`
+        : `unpacking into ${join(extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`,
+      context.now(),
+    );
+  }
+}
+
 /**
  * Verifies a bundle — from a local path or an artifact of another run — against its SHA-256, and unpacks it safely
  * into a new release directory on the target when `extractTo` is set. A mismatch deletes what was downloaded and
@@ -190,39 +299,10 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
   let downloadDir: string | undefined;
   try {
     // 1. The bundle.
+    const obtained = await obtainBundle(config, step, outcome, context);
+    downloadDir = obtained.downloadDir;
+    const bundlePath = obtained.bundlePath;
     let started = context.now();
-    let bundlePath: string;
-    if (config.source.kind === 'artifact') {
-      const { artifact, client } = config.source;
-      // The GitHub queries (and @actions/artifact) are loaded only for a download.
-      const { downloadRunArtifact } = await import('./download.js');
-      const downloaded = await downloadRunArtifact(client, artifact);
-      downloadDir = downloaded.dir;
-      outcome.artifact = { id: downloaded.id, digest: downloaded.digest, digestVerified: downloaded.digestVerified };
-      bundlePath = await bundleInArtifact(downloaded.dir, artifact.name);
-      step.pass(
-        'Download',
-        `artifact "${artifact.name}" (id ${downloaded.id}, ${downloaded.sizeInBytes} bytes) of run ${artifact.runId} → ${basename(bundlePath)}`,
-        started,
-      );
-      if (downloaded.digestVerified === undefined)
-        step.skip('Artifact digest', 'GitHub reports no digest for this artifact (uploaded before upload-artifact v4)');
-      else if (downloaded.digestVerified)
-        step.pass('Artifact digest', `the zip matches GitHub's ${downloaded.digest}`, started);
-      else
-        step.fail(
-          'Artifact digest',
-          `the downloaded zip does not match the digest GitHub reports (${downloaded.digest}); it was deleted and nothing was unpacked`,
-          started,
-        );
-    } else {
-      bundlePath = resolve(config.source.path);
-      if (!(await isFile(bundlePath)))
-        throw new ArgumentError(
-          'bundle',
-          `${config.source.path} is not a file; pass the path of the .tar.gz (pack-bundle's bundle-path output)`,
-        );
-    }
     outcome.bundlePath = bundlePath;
 
     // 2. The checksum (and, when unpacking, every entry): the bundle is read once, from one open file.
@@ -238,34 +318,13 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
       }
     }
     started = context.now();
-    const judge = (read: {
-      sha256: string;
-      size: number;
-      refusal?: BundleRefused;
-      scan?: ScanResult;
-      tree?: unknown;
-    }) => {
-      outcome.size = read.size;
-      if (read.sha256 !== expected.sha256) {
-        step.fail(
-          'Checksum',
-          `SHA-256 mismatch for ${basename(bundlePath)}: expected ${expected.sha256} (${expected.sources.join(' and ')}), got ${read.sha256}${downloadDir ? '; the download was deleted' : ''}; nothing was unpacked`,
-          started,
-        );
-      }
-      outcome.sha256 = read.sha256;
-      step.pass('Checksum', `${read.sha256} (${read.size} bytes) matches ${expected.sources.join(' and ')}`, started);
-      if (read.tree === undefined) return; // hashed only
-      const scan = read.scan;
-      if (read.refusal || !scan)
-        return step.fail('Entries', `${read.refusal?.message ?? 'Bundle refused'}; nothing was unpacked`, started);
-      outcome.files = scan.entries;
-      step.pass(
-        'Entries',
-        `${scan.entries} entries, ${scan.contentBytes} bytes uncompressed (max-size ${config.maxSize}): only files, directories and symlinks, every link resolved inside the release, modes normalised`,
-        started,
-      );
-    };
+    const judge = judgement(
+      config,
+      step,
+      outcome,
+      { ...expected, bundlePath, downloaded: downloadDir !== undefined },
+      started,
+    );
 
     if (config.extractTo === undefined) {
       judge({ ...(await sha256File(bundlePath, config.signal)) });
@@ -274,26 +333,7 @@ export async function verifyBundle(target: Target, config: VerifyConfig, context
       const name = defaultReleaseName(config, bundlePath);
       outcome.releaseName = name;
       // 3. Parsed as it is read, unpacked into a temporary directory, checked on disk, renamed into place.
-      let releaseDir: string;
-      try {
-        releaseDir =
-          target instanceof LocalTarget
-            ? await unpackLocal(bundlePath, localPath(config.extractTo), name, config.maxSize, judge, config.signal)
-            : await unpackThere(target, bundlePath, config.extractTo, name, config, judge);
-      } catch (error) {
-        if (error instanceof StepFailed || (error instanceof UserError && !(error instanceof BundleRefused)))
-          throw error;
-        if (error instanceof UnpackFailed) return step.fail('Unpack', error.message, context.now());
-        const what = error instanceof BundleRefused ? error.message : undefined;
-        // A filesystem failure (no space, no permission), a tree that differs on disk: told, with nothing left behind.
-        releaseDir = step.fail(
-          'Unpack',
-          what
-            ? `${what}; nothing was unpacked`
-            : `unpacking into ${join(config.extractTo, name)} on ${target.description} failed: ${(error as Error).message}; nothing was left behind`,
-          context.now(),
-        );
-      }
+      const releaseDir = await unpackStep(target, bundlePath, name, config, judge, step, context);
       outcome.releaseDir = releaseDir;
       step.pass(
         'Unpack',

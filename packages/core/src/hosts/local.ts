@@ -85,6 +85,33 @@ function feedStdin(child: ChildProcess, options: RunOptions, onReadError: (error
   else child.stdin!.end(options.stdin ?? '');
 }
 
+/** Collects stdout and stderr; calls `onMarkedExit` when stderr reports the remote exit (ProcessOptions.exitMarker). */
+function collect(
+  child: ChildProcess,
+  options: ProcessOptions,
+  stdout: Output,
+  stderr: Output,
+  onMarkedExit: (code: number) => void,
+): void {
+  const decoder = options.onStdout ? new StringDecoder('utf8') : undefined;
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout.push(chunk);
+    if (decoder) options.onStdout!(decoder.write(chunk));
+  });
+  let recent = '';
+  let marked = false;
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    if (options.exitMarker === undefined || marked) return;
+    recent = (recent + chunk.toString('latin1')).slice(-512);
+    const match = new RegExp(`${options.exitMarker} (\\d+)\n`).exec(recent);
+    if (match) {
+      marked = true;
+      onMarkedExit(Number(match[1]));
+    }
+  });
+}
+
 /** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout or on abort. */
 // eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-17 owns how hooks run (process groups, bounded output)
 export function runProcess(
@@ -150,21 +177,9 @@ export function runProcess(
         ).unref(),
       );
     };
-    const decoder = options.onStdout ? new StringDecoder('utf8') : undefined;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout.push(chunk);
-      if (decoder) options.onStdout!(decoder.write(chunk));
-    });
-    let recent = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr.push(chunk);
-      if (options.exitMarker === undefined || markedExit !== undefined) return;
-      recent = (recent + chunk.toString('latin1')).slice(-512);
-      const match = new RegExp(`${options.exitMarker} (\\d+)\n`).exec(recent);
-      if (match) {
-        markedExit = Number(match[1]);
-        exited(markedExit, null);
-      }
+    collect(child, options, stdout, stderr, (code) => {
+      markedExit = code;
+      exited(code, null);
     });
     feedStdin(child, options, (error) => {
       state.readError = error;
