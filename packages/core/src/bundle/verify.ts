@@ -284,7 +284,7 @@ async function unpackStep(
  * into a new release directory on the target when `extractTo` is set. A mismatch deletes what was downloaded and
  * unpacks nothing; a hostile archive is refused before anything is unpacked.
  */
- 
+
 export async function verifyBundle(target: Target, config: VerifyConfig, context: CoreContext): Promise<VerifyOutcome> {
   if (config.expectedSha256 !== undefined && !SHA256_HEX.test(config.expectedSha256)) {
     throw new ArgumentError(

@@ -113,7 +113,7 @@ function collect(
 }
 
 /** Spawns a process, feeds stdin, collects output, and kills its whole process group at the timeout or on abort. */
- 
+
 export function runProcess(
   command: string,
   args: readonly string[],
@@ -121,7 +121,7 @@ export function runProcess(
 ): Promise<CommandResult> {
   const started = performance.now();
   if (options.signal?.aborted) return Promise.resolve({ ...NOT_STARTED });
-   
+
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
