@@ -44,7 +44,9 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
     runs.push(result);
     expect(result.log).toContain(`::add-mask::${TOKEN}`);
     // Fix links point at the server the workflow runs on (GitHub Enterprise Server), not github.com.
-    expect(result.summary).toContain('https://ghe.example/octo/app/settings/branches');
+    // Server links follow GITHUB_SERVER_URL; summary cells render bare URLs as text (a zero-width space after `:`).
+    expect(result.summary).toContain('https:&#8203;//ghe.example/octo/app/settings/branches');
+    expect(result.summary).not.toContain('github.com/octo/app/settings');
     expect(result.summary).not.toContain('https://github.com/octo/app');
     expect(result.log.split('\n').filter((line) => !line.startsWith('::add-mask::') && line.includes(TOKEN))).toEqual(
       [],
