@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { ArgumentError } from '../errors.js';
 import { parseActorKey } from './bypass.js';
+import { editDistance } from '../units/suggest.js';
 
 /**
  * The policy: for each branch name or glob, the settings it must have (a key left out is not checked), the source
@@ -100,22 +101,10 @@ const BRANCH_KEYS = ['severity', ...SETTING_KEYS, 'app', 'allowed-bypass'];
 const ENV_KEYS = ['severity', ...ENVIRONMENT_KEYS];
 const TOP_KEYS = ['branches', 'environments'];
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
 /** ` (did you mean "x"?)` for the closest allowed key within a third of its length, else nothing. */
 export function didYouMean(word: string, allowed: readonly string[]): string {
   const best = allowed
-    .map((candidate) => ({ candidate, cost: distance(word.toLowerCase(), candidate) }))
+    .map((candidate) => ({ candidate, cost: editDistance(word.toLowerCase(), candidate) }))
     .sort((a, b) => a.cost - b.cost)[0];
   return best && best.cost <= Math.max(2, Math.floor(best.candidate.length / 3))
     ? ` (did you mean "${best.candidate}"?)`

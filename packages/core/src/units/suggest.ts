@@ -1,5 +1,5 @@
 /** Edit distance (insertions, deletions, substitutions), for suggesting the name a typo meant. */
-function distance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
@@ -18,7 +18,7 @@ export function didYouMean(name: string, valid: readonly string[]): string {
   const lower = name.toLowerCase();
   let best: { name: string; distance: number } | undefined;
   for (const candidate of valid) {
-    const d = distance(lower, candidate.toLowerCase());
+    const d = editDistance(lower, candidate.toLowerCase());
     if (!best || d < best.distance) best = { name: candidate, distance: d };
   }
   return best && best.distance <= Math.max(1, Math.floor(name.length / 3)) ? `; did you mean "${best.name}"?` : '';
