@@ -1,3 +1,4 @@
 /** The release directory: atomic `current` swap, hooks, rollback, pruning, and the deploy lock of a releases-root. */
 export * from './lock.js';
 export * from './switch.js';
+export * from './history.js';
