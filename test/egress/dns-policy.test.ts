@@ -103,6 +103,14 @@ describeLab('egress-sentinel dns-policy: allowed-names-only (block mode)', () =>
     // Direct DNS to another resolver is refused; so is the upstream itself for anyone but root.
     expect(digStatus(`api.allowed.${zone}`, '198.18.2.2')).toBe('no answer');
     expect(digStatus(`x.exfil.${zone}`, upstream, 65534)).toBe('no answer');
+    // A container on a default bridge gets a public resolver instead of a loopback one (Docker puts 8.8.8.8 there):
+    // its queries are forwarded through the runner, refused, and reported.
+    const container = spawnSync(
+      'ip',
+      ['netns', 'exec', lab.container, 'dig', `@${forbidden4}`, `api.allowed.${zone}`, '+time=1', '+tries=1'],
+      { encoding: 'utf8' },
+    );
+    expect(container.stdout).not.toMatch(/status: NOERROR/);
     const stopped = await run.step({ stop: 'true' }).main();
     expect(stopped.exitCode).toBe(1);
     const report = run.report() as ReturnType<Job['report']> & { dns: Record<string, unknown> };
@@ -114,6 +122,7 @@ describeLab('egress-sentinel dns-policy: allowed-names-only (block mode)', () =>
         expect.objectContaining({ address: forbidden4, port: 8080, protocol: 'tcp', blocked: true }),
         expect.objectContaining({ address: '198.18.2.2', port: 53, protocol: 'udp', blocked: true }),
         expect.objectContaining({ address: upstream, port: 53, protocol: 'udp', blocked: true }),
+        expect.objectContaining({ address: forbidden4, port: 53, protocol: 'udp', blocked: true }),
       ]),
     );
     // Nothing to the allowed names' addresses on port 8080 is a violation.
