@@ -204,7 +204,7 @@ export async function stopSentinel(
       ...config.entries.map((entry) => ({
         entry: entry.text,
         ...(entry.kind === 'host' ? { addresses: [...(resolved[entry.host] ?? [])] } : {}),
-        ...(state.dns && entry.kind !== 'network' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
+        ...(state.dns && entry.kind === 'pattern' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
       })),
       ...(state.dnsServers.length
         ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
