@@ -52,6 +52,8 @@ interface Cached {
   response: Packet;
   at: number;
   until: number;
+  /** The last reply built from it, and for which query shape and age: a repeat only gets the query's id. */
+  encoded?: { shape: string; reply: Buffer };
 }
 
 /**
@@ -140,8 +142,16 @@ export class DnsForwarder {
       return errorReply(query.id ?? 0, query, RCODE.NXDOMAIN);
     }
     try {
-      const { response, at } = await this.resolve(question, entries);
-      return reply(query, response, (Date.now() - at) / 1000, transport);
+      const cached = await this.resolve(question, entries);
+      const age = Math.floor((Date.now() - cached.at) / 1000);
+      const opt = query.additionals?.find((record) => record.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+      // Same name bytes, flags, EDNS size, transport and age in seconds: the same reply but for its id.
+      const shape = `${question.name}|${query.flags}|${opt?.udpPayloadSize ?? '-'}|${transport}|${age}`;
+      if (cached.encoded?.shape !== shape)
+        cached.encoded = { shape, reply: reply(query, cached.response, age, transport) };
+      const bytes = Buffer.from(cached.encoded.reply);
+      bytes.writeUInt16BE(query.id ?? 0, 0);
+      return bytes;
     } catch (error) {
       this.problem(`no answer for ${printableName(name)} (SERVFAIL): ${(error as Error).message}`);
       return errorReply(query.id ?? 0, query, RCODE.SERVFAIL);
@@ -149,7 +159,7 @@ export class DnsForwarder {
   }
 
   /** A cached answer, or one asked upstream whose addresses are in the sets before it is given. */
-  private async resolve(question: Question, entries: AllowEntry[]): Promise<{ response: Packet; at: number }> {
+  private async resolve(question: Question, entries: AllowEntry[]): Promise<Cached> {
     const key = `${normalizeName(question.name)} ${question.type} ${question.class ?? 'IN'}`;
     const cached = this.cache.get(key);
     if (cached && cached.until > Date.now()) return cached;
@@ -171,8 +181,9 @@ export class DnsForwarder {
       MAX_CACHE_SECONDS,
       ...(response.answers ?? []).map((record) => (record.type === 'OPT' ? MAX_CACHE_SECONDS : (record.ttl ?? 0))),
     );
-    if ((response.answers?.length ?? 0) > 0 && ttl > 0) this.cache.set(key, { response, at, until: at + ttl * 1000 });
-    return { response, at };
+    const fresh: Cached = { response, at, until: at + ttl * 1000 };
+    if ((response.answers?.length ?? 0) > 0 && ttl > 0) this.cache.set(key, fresh);
+    return fresh;
   }
 
   /** Puts the addresses the answer leads to in the sets (for each allowing entry's port) and records them. */
