@@ -44,6 +44,12 @@ const known: Record<string, { summary: string; example: string }> = {
     summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
+  releases: {
+    summary:
+      'Lists the releases of a releases-root with their history: current, was live, bad, never switched; SHA, when, which run.',
+    example:
+      'deploy-gates releases --target ssh://deploy@app.example.com --ssh-key-file ~/.ssh/deploy --known-hosts "$(cat pinned_host_key)" --releases-root /var/www/app',
+  },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
     example:
