@@ -46,9 +46,9 @@ const known: Record<string, { summary: string; example: string }> = {
   },
   releases: {
     summary:
-      'Lists the releases of a releases-root with their history: current, was live, bad, never switched; SHA, when, which run.',
+      'Lists the releases of a releases-root with their history: current, bad, was live, never switched; SHA, when, which run.',
     example:
-      'deploy-gates releases --target ssh://deploy@app.example.com --ssh-key-file ~/.ssh/deploy --known-hosts "$(cat pinned_host_key)" --releases-root /var/www/app',
+      'deploy-gates releases --target ssh://deploy@app.example.com --ssh-key-file ~/.ssh/deploy --known-hosts-file pinned_host_key --releases-root /var/www/app',
   },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
