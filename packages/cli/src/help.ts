@@ -45,10 +45,8 @@ const known: Record<string, { summary: string; example: string }> = {
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
   releases: {
-    summary:
-      'Lists the releases of a releases-root with their history: current, bad, was live, never switched; SHA, when, which run.',
-    example:
-      'deploy-gates releases --target ssh://deploy@app.example.com --ssh-key-file ~/.ssh/deploy --known-hosts-file pinned_host_key --releases-root /var/www/app',
+    summary: 'Lists the releases of a releases-root: current, bad, was live or never switched, with SHA, time and run.',
+    example: 'deploy-gates releases --releases-root /var/www/app --target local',
   },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
