@@ -125,12 +125,17 @@ describe.each(targetKinds)('releases listing on the $name target', (kind) => {
     await expect(listReleases(target, { releasesRoot: root })).rejects.toThrow('line 2 is not JSON');
   });
 
-  it('refuses a releases-root without releases/, and a history that is not a file', async () => {
+  it('refuses a releases-root without releases/, and a history that is not a file or is a symlink', async () => {
     await expect(listReleases(target, { releasesRoot: join(base, 'nowhere') })).rejects.toThrow(
       'is not a directory on',
     );
     await mkdir(join(root, HISTORY_FILE), { recursive: true });
     await expect(listReleases(target, { releasesRoot: root })).rejects.toThrow('is not a regular file');
+    await rm(join(root, '.deploy-gates'), { recursive: true });
+    await writeFile(join(base, `elsewhere-${n}.jsonl`), '');
+    await mkdir(join(root, '.deploy-gates'));
+    await symlink(join(base, `elsewhere-${n}.jsonl`), join(root, HISTORY_FILE));
+    await expect(listReleases(target, { releasesRoot: root })).rejects.toThrow('is a symlink');
   });
 
   it('escapes hostile release names and run labels in the summary table', async () => {

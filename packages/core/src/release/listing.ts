@@ -1,7 +1,14 @@
 import { ArgumentError, UserError } from '../errors.js';
 import { shellPath, type Target } from '../hosts/target.js';
 import { markdownText } from '../report/markdown.js';
-import { badReleases, HISTORY_FILE, parseHistory, type HistoryEntry, type HistoryOutcome } from './history.js';
+import {
+  badReleases,
+  HISTORY_DIR,
+  HISTORY_FILE,
+  parseHistory,
+  type HistoryEntry,
+  type HistoryOutcome,
+} from './history.js';
 import { DEFAULT_RELEASE_PATTERN, matchingReleases } from './switch.js';
 
 /**
@@ -68,14 +75,29 @@ function listingScript(releasesRoot: string): string {
     `elif [ -e current ]; then printf 'currentreal\\0'; fi`,
     `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
     `h=${HISTORY_FILE}`,
-    `if [ ! -e "$h" ] && [ ! -L "$h" ]; then printf 'nohistory\\0'`,
+    `if [ -L ${HISTORY_DIR} ] || [ -L "$h" ]; then printf 'historysymlink\\0'`,
+    `elif [ ! -e "$h" ]; then printf 'nohistory\\0'`,
     `elif [ ! -f "$h" ]; then printf 'historynotfile\\0'`,
     `elif [ ! -r "$h" ]; then printf 'historyunreadable\\0'`,
     `else printf 'history\\0'; cat -- "$h" || exit 4; fi`,
   ].join('\n');
 }
 
-const FLAGS = ['noroot', 'noreleases', 'currentreal', 'nohistory', 'historynotfile', 'historyunreadable'];
+const FLAGS = [
+  'noroot',
+  'noreleases',
+  'currentreal',
+  'nohistory',
+  'historysymlink',
+  'historynotfile',
+  'historyunreadable',
+];
+const HISTORY_PROBLEMS: Record<string, string> = {
+  // As release-switch: history is read and appended only in a real file, never through a link to elsewhere.
+  historysymlink: `is a symlink (or its ${HISTORY_DIR} directory is); release-switch reads and appends history only in a real file there`,
+  historynotfile: 'is not a regular file',
+  historyunreadable: 'is not readable by the deploy user',
+};
 const VALUES = ['root', 'releases', 'link', 'resolves', 'release'];
 
 interface Facts {
@@ -130,10 +152,8 @@ export async function listReleases(target: Target, options: ListingOptions): Pro
   const value = (key: string) => facts.values.get(key)?.[0];
   const root = value('root')!;
   const historyPath = `${root}/${HISTORY_FILE}`;
-  if (facts.flags.has('historynotfile') || facts.flags.has('historyunreadable'))
-    throw new UserError(
-      `${historyPath} ${where} is ${facts.flags.has('historynotfile') ? 'not a regular file' : 'not readable by the deploy user'}; nothing was listed`,
-    );
+  const problem = Object.keys(HISTORY_PROBLEMS).find((flag) => facts.flags.has(flag));
+  if (problem) throw new UserError(`${historyPath} ${where} ${HISTORY_PROBLEMS[problem]}; nothing was listed`);
   const history = facts.historyText === undefined ? [] : parseHistory(facts.historyText, `${historyPath} ${where}`);
   return buildListing(facts, history, { root, historyPath, pattern: options.releasePattern });
 }
