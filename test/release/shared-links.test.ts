@@ -205,6 +205,17 @@ describe.each(targetKinds)('shared links on the $name target', (kind) => {
     },
   );
 
+  it('makes absolute links when releases/ is a symlink to another disk (a relative one would resolve there)', async () => {
+    const disk = join(base, `other-disk-${n}`);
+    await makeReleases(disk, [A]);
+    await rm(join(root, 'releases'), { recursive: true });
+    await symlink(join(disk, 'releases'), join(root, 'releases'));
+    const outcome = await switchRelease(target, config(root, A, plan(['.env'])));
+    expect(outcome.ok).toBe(true);
+    expect(readlinkSync(join(disk, 'releases', A, '.env'))).toBe(join(root, 'shared/.env'));
+    expect(readFileSync(join(root, 'current/.env'), 'utf8')).toBe('APP_KEY=base64:shared\n');
+  });
+
   it('leaves links already made, and never touches the live release or a rollback', async () => {
     const shared = plan(['.env', 'storage/']);
     await switchRelease(target, config(root, A, shared));
