@@ -204,6 +204,19 @@ print(echo(s), echo(fresh))
     await nsd.update(records(allowed4));
   });
 
+  test('without a stop step the post step restores resolv.conf, also after the monitor was killed (a cancelled job runs post)', async () => {
+    const run = job({ 'allowed-endpoints': `*.allowed.${zone}:8080` });
+    await run.start();
+    expect(inRunner(['cat', '/etc/resolv.conf']).stdout).not.toContain(upstream);
+    expect(curl(`api.allowed.${zone}`)).toBe('200');
+    process.kill(run.monitorPid(), 'SIGKILL');
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    expect(run.report()).toMatchObject({ tampered: true, dns: { restored: true } });
+    expect(inRunner(['cat', '/etc/resolv.conf']).stdout).toBe(`nameserver ${upstream}\n`);
+    expect(digStatus(`forbidden.${zone}`)).toBe('NOERROR');
+  });
+
   test('dns-policy: any keeps the resolvers open and refuses a name pattern in block mode', async () => {
     const run = job({ 'allowed-endpoints': `*.allowed.${zone}:8080`, 'dns-policy': 'any' });
     const main = await run.main();
