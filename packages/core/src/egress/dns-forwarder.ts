@@ -122,6 +122,7 @@ export class DnsForwarder {
   stop(): void {
     this.udp?.close();
     this.tcp?.close();
+    this.writer.close();
   }
 
   /** The reply to one query message (undefined: not a query worth answering). */

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { NftSession } from './dns-nft-session.js';
 import { runCommand, TABLE_REF, type Privilege } from './nft.js';
 
 /**
@@ -67,20 +68,16 @@ function element(item: LearnedAddress): { set: string; key: string } {
  * One transaction that sets each element's timeout: add (a no-op when it is there), delete, add again with the new
  * timeout — all or nothing, so an element never goes missing in between.
  */
-export function learnScript(items: readonly LearnedAddress[]): string {
-  return (
-    items
-      .flatMap((item) => {
-        const { set, key } = element(item);
-        const seconds = Math.max(1, Math.ceil(item.seconds));
-        return [
-          `add element ${TABLE_REF} ${set} { ${key} timeout ${seconds}s }`,
-          `delete element ${TABLE_REF} ${set} { ${key} }`,
-          `add element ${TABLE_REF} ${set} { ${key} timeout ${seconds}s }`,
-        ];
-      })
-      .join('\n') + '\n'
-  );
+export function learnCommands(items: readonly LearnedAddress[]): string[] {
+  return items.flatMap((item) => {
+    const { set, key } = element(item);
+    const seconds = Math.max(1, Math.ceil(item.seconds));
+    return [
+      `add element ${TABLE_REF} ${set} { ${key} timeout ${seconds}s }`,
+      `delete element ${TABLE_REF} ${set} { ${key} }`,
+      `add element ${TABLE_REF} ${set} { ${key} timeout ${seconds}s }`,
+    ];
+  });
 }
 
 /**
@@ -90,8 +87,15 @@ export function learnScript(items: readonly LearnedAddress[]): string {
 export class DnsSetWriter {
   private queue: { items: LearnedAddress[]; done: (error?: Error) => void }[] = [];
   private running = false;
+  private readonly session: NftSession;
 
-  constructor(private readonly privilege: Privilege) {}
+  constructor(private readonly privilege: Privilege) {
+    this.session = new NftSession(privilege.prefix);
+  }
+
+  close(): void {
+    this.session.close();
+  }
 
   add(items: LearnedAddress[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
@@ -106,11 +110,20 @@ export class DnsSetWriter {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      const result = await runCommand(this.privilege, 'nft', ['-f', '-'], learnScript(batch.flatMap((b) => b.items)));
-      const error =
-        result.code === 0 ? undefined : new Error(`nft could not add resolved addresses: ${result.stderr.trim()}`);
-      for (const waiting of batch) waiting.done(error);
+      const commands = learnCommands(batch.flatMap((b) => b.items));
+      for (const waiting of batch) waiting.done(await this.write(commands));
     }
     this.running = false;
+  }
+
+  /** Through the long-lived nft; when that fails, once more by `nft -f` (the commands are idempotent). */
+  private async write(commands: string[]): Promise<Error | undefined> {
+    try {
+      await this.session.run(commands);
+      return undefined;
+    } catch {
+      const result = await runCommand(this.privilege, 'nft', ['-f', '-'], `${commands.join('\n')}\n`);
+      return result.code === 0 ? undefined : new Error(`nft could not add resolved addresses: ${result.stderr.trim()}`);
+    }
   }
 }
