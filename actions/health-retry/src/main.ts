@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
+import { gracefulScope } from '#core/cancel.js';
 import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
 import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
@@ -20,6 +21,7 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     expectBody: expect.body?.source,
   };
   const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
+  const watch = outcome.watch && { ...outcome.watch, results: undefined };
   return {
     healthy,
     attemptsUsed,
@@ -28,7 +30,21 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
     endpoints,
     slo,
+    watch,
   };
+}
+
+/** A watch window runs in a graceful scope: a cancelled job ends the window, and the step still reports it. */
+async function checkHealth(config: HealthConfig, context: Parameters<typeof runHealthCheck>[1]) {
+  const scope = config.watch ? gracefulScope() : undefined;
+  try {
+    return await runHealthCheck(
+      scope ? { ...config, watch: { ...config.watch!, signal: scope.signal } } : config,
+      context,
+    );
+  } finally {
+    scope?.close();
+  }
 }
 
 export const action = defineAction({
@@ -42,6 +58,8 @@ export const action = defineAction({
     urls: urlCredentials,
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
+    'prometheus-url': urlCredentials,
+    'prometheus-token': 'value',
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
@@ -53,10 +71,10 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
+    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url'], inputs['prometheus-url']])
       if (url) context.mask(url.username, url.password);
     const config = await toConfig(inputs, context.workspace);
-    const outcome = await runHealthCheck(config, context);
+    const outcome = await checkHealth(config, context);
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
     const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
