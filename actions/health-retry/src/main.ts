@@ -76,7 +76,9 @@ export const action = defineAction({
     const config = await toConfig(inputs, context.workspace);
     const outcome = await checkHealth(config, context);
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
-    const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
+    const unhealthy = outcome.watch?.failure
+      ? `Unhealthy: ${outcome.watch.failure}`
+      : `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
       title: 'Health checks',
       results: outcome.results,

@@ -138,6 +138,10 @@ export function parseQueryLine(line: string): LineResult<PrometheusQuery> {
   const expr = rest.slice(0, comparison.at).trim();
   const thresholdText = rest.slice(comparison.at + comparison.op.length).trim();
   if (!expr) return problem(line, `has no PromQL query before "${comparison.op}"`);
+  // `=<`, `=>`, `<>`: a comparison PromQL does not have, not a query ending in `=`.
+  const glued = /[=!<>~]+$/.exec(expr)?.[0];
+  if (glued)
+    return problem(line, `has an unknown comparison "${glued}${comparison.op}"; use one of ${QUERY_OPS.join(' ')}`);
   const threshold = parseThreshold(thresholdText);
   if (!threshold)
     return problem(

@@ -152,7 +152,7 @@ async function evaluateQuery(state: QueryState, w: Window): Promise<string | und
     report.errors++;
     report.lastError = answer.error;
     const down = atMs - state.answeredAtMs;
-    w.context.logger.warning(`Prometheus query "${query.name}" failed at +${formatDuration(atMs)}: ${answer.error}`);
+    w.context.logger.info(`Prometheus query "${query.name}" failed at +${formatDuration(atMs)}: ${answer.error}`);
     if (down < w.config.unhealthyForMs) return undefined;
     return `Prometheus query "${query.name}" could not be evaluated for ${formatDuration(down)} (unhealthy-for ${formatDuration(w.config.unhealthyForMs)}): ${answer.error}`;
   }
@@ -310,7 +310,8 @@ export async function watchWindow(
     queries: w.queries.map((q) => q.report),
     slo: config.p95Ms === undefined && config.maxErrorRate === undefined ? null : slo,
   };
-  if (failure) context.logger.error(`Watch window failed: ${failure}`);
+  // Told as a line: the step's one failure annotation (the envelope's) carries it again.
+  if (failure) context.logger.info(`Watch window failed: ${failure}`);
   return {
     ...report,
     results: windowResults(
