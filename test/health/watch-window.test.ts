@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import type { HealthConfig } from '#core/health/config.js';
 import { runHealthCheck } from '#core/health/run.js';
 import { timeline } from '#core/health/timeline.js';
@@ -6,6 +7,7 @@ import { MemoryLogger } from '#core/logger.js';
 import { Redactor } from '#core/redact.js';
 import { healthConfig } from '../support/health.js';
 import { json, startServer, type TestServer } from '../support/http-server.js';
+import { cleanup, runBundle } from '../support/run-bundle.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -141,5 +143,37 @@ describe('timeline', () => {
     expect(timeline(long)).toBe('✅'.repeat(10) + '❌❌' + '✅'.repeat(28));
     expect(timeline(Array.from({ length: 120 }, (_, i) => i !== 61))).toBe('✅'.repeat(20) + '🟨' + '✅'.repeat(19));
     expect(timeline([])).toBe('');
+  });
+});
+
+describe('dist/health-retry: a job cancelled during the watch window', () => {
+  it('ends the window at once (not after the next interval), reports it and exits 130', async () => {
+    const app = await flapping([]);
+    let signalled = 0;
+    const run = await runBundle(
+      'health-retry',
+      { urls: `${app.url}/health`, interval: '20s', watch: '10m' },
+      {},
+      async (child) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        for (let i = 0; i < 200 && !out.includes('Watching 1 endpoint(s)'); i++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        signalled = performance.now();
+        child.kill('SIGINT');
+      },
+    );
+    try {
+      const tookMs = performance.now() - signalled;
+      expect(run.exitCode).toBe(130);
+      expect(tookMs).toBeLessThan(15_000); // the 20 s wait was cut, not sat out (a generous bound: CPU is shared)
+      expect(run.outputs.healthy).toBe('false');
+      const report = JSON.parse(readFileSync(run.outputs.report!, 'utf8'));
+      expect(report.details.watch).toMatchObject({ cancelled: true, completed: false });
+      expect(report.details.watch.failure).toMatch(/^the job was cancelled \S+ into the 10m watch window$/);
+      expect(run.summary).toContain('| watch window | ❌ fail | the job was cancelled');
+    } finally {
+      cleanup(run);
+    }
   });
 });

@@ -3,7 +3,6 @@ import {
   boolean,
   checkedBy,
   duration,
-  InputError,
   integer,
   lines,
   oneOf,
@@ -15,13 +14,8 @@ import {
   statusSpec,
   withDefault,
 } from '#action-kit/inputs.js';
-import {
-  duplicateQueryNames,
-  parseQueryLine,
-  QUERY_EXAMPLE,
-  type HealthConfig,
-  type WatchConfig,
-} from '#core/health/index.js';
+import { watchConfig, watchInputs } from '#action-kit/watch.js';
+import type { HealthConfig } from '#core/health/index.js';
 import { bodyPattern, headerLine, httpUrl, parseJsonAssertion, requestBody } from '#core/http/index.js';
 
 /** The inputs of health-retry, keyed by their action.yml names, with the same defaults. */
@@ -47,11 +41,7 @@ export const healthRetryInputs = {
   'slo-url': optionalOf(checkedBy(httpUrl)),
   'slo-p95': optionalDuration(),
   'slo-max-error-rate': optionalRate(),
-  watch: withDefault('0s', duration()),
-  'unhealthy-for': optionalDuration(),
-  'prometheus-url': optionalOf(checkedBy(httpUrl)),
-  'prometheus-token': optional(),
-  queries: lines(parseQueryLine),
+  ...watchInputs,
   'fail-on-unhealthy': withDefault('true', boolean()),
   method: withDefault('GET', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])),
   body: optional(),
@@ -61,44 +51,6 @@ export const healthRetryInputs = {
 };
 
 export type HealthRetryInputs = z.output<z.ZodObject<typeof healthRetryInputs>>;
-
-/** The watch window and its Prometheus checks; inputs that only make sense together are checked together. */
-export function watchConfig(inputs: HealthRetryInputs): WatchConfig | undefined {
-  const { watch, queries, interval, attempts } = inputs;
-  const url = inputs['prometheus-url'];
-  if (queries.length > 0 && !url)
-    throw new InputError(
-      'queries',
-      'needs prometheus-url, the Prometheus server to ask, e.g. https://prometheus.example.com',
-    );
-  if (url && queries.length === 0)
-    throw new InputError(
-      'prometheus-url',
-      `is set but queries is empty; give one check per line, e.g. ${QUERY_EXAMPLE}`,
-    );
-  const twice = duplicateQueryNames(queries);
-  if (twice.length > 0)
-    throw new InputError('queries', `name ${twice.join(', ')} more than once; every query needs its own name`);
-  if (watch === 0) {
-    if (queries.length > 0)
-      throw new InputError('queries', 'are evaluated during the watch window, which is off: set watch, e.g. watch: 3m');
-    if (inputs['unhealthy-for'] !== undefined)
-      throw new InputError('unhealthy-for', 'applies to the watch window, which is off: set watch, e.g. watch: 3m');
-    return undefined;
-  }
-  if (interval === 0)
-    throw new InputError(
-      'interval',
-      'must be more than 0 with watch: it is the wait between probes, e.g. interval: 5s',
-    );
-  return {
-    windowMs: watch,
-    unhealthyForMs: inputs['unhealthy-for'] ?? interval * attempts,
-    p95Ms: inputs['slo-p95'],
-    maxErrorRate: inputs['slo-max-error-rate'],
-    prometheus: url ? { source: { url, token: inputs['prometheus-token'] }, queries } : undefined,
-  };
-}
 
 export async function toConfig(inputs: HealthRetryInputs, workspace: string): Promise<HealthConfig> {
   const slo = inputs['slo-requests'] > 0;
@@ -131,6 +83,12 @@ export async function toConfig(inputs: HealthRetryInputs, workspace: string): Pr
           maxErrorRate: inputs['slo-max-error-rate'],
         }
       : undefined,
-    watch: watchConfig(inputs),
+    watch: watchConfig(inputs, {
+      intervalMs: inputs.interval,
+      intervalInput: 'interval',
+      attempts: inputs.attempts,
+      p95Ms: inputs['slo-p95'],
+      maxErrorRate: inputs['slo-max-error-rate'],
+    }),
   };
 }

@@ -5,6 +5,7 @@ import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/hea
 import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
 import { formatDuration } from '#core/units/index.js';
+import { watchSecrets } from '#action-kit/watch.js';
 import { healthRetryInputs, toConfig } from './inputs.js';
 
 function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
@@ -58,8 +59,7 @@ export const action = defineAction({
     urls: urlCredentials,
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
-    'prometheus-url': urlCredentials,
-    'prometheus-token': 'value',
+    ...watchSecrets,
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
