@@ -53,7 +53,16 @@ export class Listener {
   async start(): Promise<void> {
     const [command, ...args] = [
       ...this.config.privilege.prefix,
-      ...['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended', '-b', String(BUFFER_BYTES)],
+      ...[
+        'conntrack',
+        '-E',
+        '-e',
+        'NEW',
+        '-o',
+        'timestamp,extended',
+        '-b',
+        String(this.config.bufferBytes ?? BUFFER_BYTES),
+      ],
     ];
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -164,6 +173,12 @@ async function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number;
   if (event.protocol !== 'tcp' && event.protocol !== 'udp') return undefined;
   const sockets = await readSockets();
   // By the local port alone: the remote address the socket knows is the one asked for, which NAT may have changed.
-  const socket = sockets.find((item) => item.protocol === event.protocol && item.localPort === event.sourcePort);
+  // The local address too: a container's forwarded flow may share a port number with a socket here, not an address.
+  const socket = sockets.find(
+    (item) =>
+      item.protocol === event.protocol &&
+      item.localPort === event.sourcePort &&
+      normalizeAddress(item.localAddress) === normalizeAddress(event.source),
+  );
   return socket ? processOfInode(socket.inode) : undefined;
 }

@@ -6,6 +6,10 @@ import { addElement, addElements, emptyElements, readAllowSets, readBlocked, typ
 import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
+import { watchRequests } from './control.js';
+import { readAndRemoveRules, type FinalRules } from './final.js';
+import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
+import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
 
 export { destinationKey } from './recorder.js';
@@ -22,6 +26,16 @@ export interface MonitorConfig {
   resolved: Record<string, string[]>;
   resolveIntervalMs: number;
   pollIntervalMs: number;
+  /** The sentinel's directory, where a step that cannot signal the monitor asks it to stop (see control.ts). */
+  requestDir?: string;
+  /** Rules were installed: the monitor reads and removes them when it stops. */
+  finish?: { devices: string[]; allowSets: boolean };
+  /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
+  lockdown?: LockdownRequest;
+  /** scope: job — the runner's process (the main step's parent) and the job's user. */
+  job?: JobScope;
+  /** The conntrack listener's netlink receive buffer (16 MiB unless given). */
+  bufferBytes?: number;
 }
 
 export interface Destination {
@@ -33,6 +47,10 @@ export interface Destination {
   pid?: number;
   process?: string;
   natFrom?: string;
+  /** scope: job — connections of this destination by processes outside the job (not in `count`). */
+  outside?: number;
+  outsideProcess?: string;
+  outsidePid?: number;
 }
 
 /** A flow in the connection table before the monitor listened. */
@@ -63,6 +81,10 @@ export interface Snapshot {
   /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
   tampering: string[];
   errors: string[];
+  /** The sentinel's tables at the end, read by the monitor before it removed them. */
+  final?: FinalRules;
+  /** disable-sudo: what was taken away, and whether it was given back. */
+  lockdown?: LockdownRecord;
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
@@ -87,11 +109,43 @@ export async function resolveHosts(
 /** A gap in the monitor's own clock ticks longer than this means it did not run (stopped, or starved of CPU). */
 const TICK_GAP_MS = 2_500;
 
-/** The monitor process: runs until SIGTERM, then writes its last snapshot and exits. */
+/** The monitor's own clock: a tick every 500 ms (a late one is a gap), flushing what changed. */
+function startTicks(recorder: Recorder, onTick: () => void): NodeJS.Timeout {
+  let lastTick = Date.now();
+  return setInterval(() => {
+    const now = Date.now();
+    if (now - lastTick > TICK_GAP_MS)
+      recorder.window('gaps', {
+        from: new Date(lastTick).toISOString(),
+        to: new Date(now).toISOString(),
+        reason: 'the monitor did not run (stopped, or starved of CPU)',
+      });
+    lastTick = now;
+    onTick();
+    if (recorder.dirty) recorder.flush();
+  }, 500);
+}
 
+/** `lock` (disable-sudo) once asked, and a restore whenever the monitor ends, however it ends. */
+function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
+  const request = config.lockdown;
+  return async () => {
+    if (!request || recorder.snapshot.lockdown) return;
+    const record = await lockDown(request).catch((error: Error) => ({
+      sockets: [],
+      problems: [`disable-sudo failed: ${error.message}`],
+      restored: false,
+    }));
+    recorder.snapshot.lockdown = record;
+    process.on('exit', () => restore(request, record));
+    recorder.flush();
+  };
+}
+
+/** The monitor process: runs until SIGTERM or a stop request, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
-  const recorder = new Recorder(emptySnapshot(config), config.snapshotPath);
+  const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
   process.on('unhandledRejection', (error) =>
     recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
@@ -111,23 +165,17 @@ export async function runMonitor(configPath: string): Promise<void> {
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
   const watchers = startWatchers(config, recorder);
-  let lastTick = Date.now();
-  timers.push(
-    setInterval(() => {
-      const now = Date.now();
-      if (now - lastTick > TICK_GAP_MS)
-        recorder.window('gaps', {
-          from: new Date(lastTick).toISOString(),
-          to: new Date(now).toISOString(),
-          reason: 'the monitor did not run (stopped, or starved of CPU)',
-        });
-      lastTick = now;
-      if (recorder.dirty) recorder.flush();
-    }, 500),
-  );
+  const lock = lockdownHandler(config, recorder);
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    const requests = config.requestDir
+      ? watchRequests(config.requestDir, (request) => (request === 'stop' ? resolve() : void lock()))
+      : undefined;
+    timers.push(startTicks(recorder, () => requests?.check()));
+  });
   recorder.snapshot.ready = true;
   recorder.flush();
-  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  await stop;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
@@ -139,9 +187,20 @@ export async function runMonitor(configPath: string): Promise<void> {
       to: new Date().toISOString(),
       reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
     });
+  await finish(config, recorder);
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+/** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
+async function finish(config: MonitorConfig, recorder: Recorder): Promise<void> {
+  if (config.finish)
+    recorder.snapshot.final = await readAndRemoveRules(config.privilege, { mode: config.mode, ...config.finish }).catch(
+      (error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined),
+    );
+  const record = recorder.snapshot.lockdown;
+  if (config.lockdown && record) restore(config.lockdown, record);
 }
 
 function emptySnapshot(config: MonitorConfig): Snapshot {

@@ -19,6 +19,11 @@ export interface SentinelConfig {
   allowLoopback: boolean;
   /** How often the monitor resolves the allowed names again (30s unless given). */
   resolveIntervalMs?: number;
+  /** Take the job's user's passwordless sudo away while the sentinel watches (and the container sockets). */
+  disableSudo?: boolean;
+  disableContainers?: boolean;
+  /** `job` (the default): connections of processes provably outside the job are left out; `machine`: all count. */
+  scope?: 'job' | 'machine';
 }
 
 /** What main hands post and the stop step (saved as the action's state, and in the run's temp directory). */
@@ -46,6 +51,11 @@ export interface SentinelState {
   dnsServers: string[];
   resolved: Record<string, string[]>;
   startedAt: string;
+  /** The scope in effect, and why it is `machine` when `job` was asked for. */
+  scope: 'job' | 'machine';
+  scopeNote?: string;
+  /** disable-sudo was in effect (the job's user had no sudo, so the monitor does every root part of stopping). */
+  lockdown?: { sudoers?: string; sockets: string[] };
 }
 
 export const POLL_INTERVAL_MS = 250;

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
+import { sendRequest } from './control.js';
+import { stillPrivileged } from './lockdown.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
   allowElements,
@@ -149,9 +151,45 @@ function spawnMonitor(privilege: Privilege | undefined, entryScript: string, con
   return { child, status };
 }
 
+/** disable-sudo / disable-containers: what they need, told plainly when it is missing. */
+function checkLockdown(config: SentinelConfig) {
+  if (config.disableContainers && !config.disableSudo)
+    throw new UserError(
+      'Input "disable-containers": true needs disable-sudo: true as well (with sudo a step gives itself the container socket back); set both',
+    );
+  if (config.disableSudo && process.getuid?.() === 0)
+    throw new UserError(
+      'Input "disable-sudo": this step runs as root (uid 0), so there is no sudo to take away; run the job as a non-root user with passwordless sudo (as GitHub-hosted runners do), or set disable-sudo: false',
+    );
+}
+
+/** Where a root monitor writes its snapshot: a directory only root can write (the job's user could replace a file). */
+async function snapshotDir(privilege: Privilege | undefined, dir: string, marker: string): Promise<string> {
+  if (!privilege?.prefix.length) return dir;
+  const base = existsSync('/run') ? '/run' : tmpdir();
+  const path = join(base, `deploy-gates-egress-${marker}`);
+  // Not `-p`: a directory someone made beforehand is refused, not used.
+  const made = await runCommand(privilege, 'mkdir', ['-m', '0755', path]);
+  if (made.code !== 0) throw new UserError(`egress-sentinel could not create ${path} as root: ${made.stderr.trim()}`);
+  return path;
+}
+
+/** scope: job works where the monitor can name every process (it runs as root); else the machine, and why. */
+function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 'scope' | 'scopeNote'> {
+  if ((config.scope ?? 'job') === 'machine') return { scope: 'machine' };
+  return method === 'conntrack'
+    ? { scope: 'job' }
+    : {
+        scope: 'machine',
+        scopeNote:
+          "scope: job needs root (the monitor cannot name other users' processes without it): every connection counts",
+      };
+}
+
 /**
  * Starts the sentinel: resolves the allowed names (one that does not resolve is an error), installs the rules
- * (block mode: fails when it cannot) and starts the monitor, returning once it is ready.
+ * (block mode: fails when it cannot) and starts the monitor, returning once it is ready (and, with disable-sudo,
+ * once the job's user has no sudo left).
  */
 export async function startSentinel(
   config: SentinelConfig,
@@ -162,6 +200,7 @@ export async function startSentinel(
     ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
     : [false, false];
   checkCapabilities(config, privilege, nft);
+  checkLockdown(config);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
   const dnsServers = config.allowDns
     ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'))
@@ -196,23 +235,10 @@ export async function startSentinel(
   const raw = rules
     ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
     : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
-  const snapshotPath = join(dir, 'snapshot.json');
-  const configPath = join(dir, 'config.json');
-  const monitorConfig: MonitorConfig = {
-    snapshotPath,
-    method,
-    mode: config.mode,
-    privilege: { prefix: [] },
-    entries: config.entries,
-    resolved,
-    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
-    pollIntervalMs: POLL_INTERVAL_MS,
-  };
-  writeFileSync(configPath, JSON.stringify(monitorConfig));
   const state: SentinelState = {
     dir,
-    configPath,
-    snapshotPath,
+    configPath: join(dir, 'config.json'),
+    snapshotPath: join(await snapshotDir(privilege, dir, marker), 'snapshot.json'),
     pid: 0,
     method,
     methodNote: methodNote(method, privilege, nft),
@@ -224,14 +250,80 @@ export async function startSentinel(
     dnsServers,
     resolved,
     startedAt: new Date().toISOString(),
+    ...scopeOf(config, method),
   };
+  writeMonitorConfig(state, { resolved, marker, rules: rules !== undefined, lockdown: privilege !== undefined });
   await waitUntilReady(state, privilege, options.entryScript, rules);
   if (rules) {
     if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
     [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
     if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
   }
+  if (config.disableSudo && privilege) await lockDownJob(state);
   return state;
+}
+
+/** What the monitor is told (a JSON file it reads once, at its start, before any later step runs). */
+function writeMonitorConfig(
+  state: SentinelState,
+  facts: { resolved: Record<string, string[]>; marker: string; rules: boolean; lockdown: boolean },
+) {
+  const { config } = state;
+  const monitorConfig: MonitorConfig = {
+    snapshotPath: state.snapshotPath,
+    method: state.method,
+    mode: config.mode,
+    privilege: { prefix: [] },
+    entries: config.entries,
+    resolved: facts.resolved,
+    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
+    pollIntervalMs: POLL_INTERVAL_MS,
+    requestDir: state.dir,
+    ...(facts.rules ? { finish: { devices: state.devices, allowSets: config.mode === 'block' } } : {}),
+    ...(config.disableSudo && facts.lockdown
+      ? {
+          lockdown: {
+            user: userInfo().username,
+            uid: process.getuid?.() ?? -1,
+            containers: config.disableContainers === true,
+            marker: facts.marker,
+          },
+        }
+      : {}),
+    ...(state.scope === 'job' ? { job: { rootPid: process.ppid, uid: process.getuid?.() ?? 0 } } : {}),
+  };
+  writeFileSync(state.configPath, JSON.stringify(monitorConfig));
+}
+
+/**
+ * disable-sudo: asks the root monitor to take the job's user's sudo (and container sockets) away, then checks as
+ * that user that it is gone. When it is not, the sentinel is stopped (which gives everything back) and the step fails.
+ */
+async function lockDownJob(state: SentinelState): Promise<void> {
+  sendRequest(state.dir, 'lock');
+  const snapshot = await waitForSnapshot(
+    state.snapshotPath,
+    (found) => found.lockdown !== undefined,
+    () => !isMonitorAlive(state),
+    15_000,
+  );
+  const record = snapshot?.lockdown;
+  const problems = record ? [...record.problems] : ['the monitor did not answer within 15s'];
+  if (record?.sudoers) problems.push(...(await stillPrivileged(state.config.disableContainers === true)));
+  if (problems.length === 0) {
+    state.lockdown = { sudoers: record!.sudoers, sockets: record!.sockets.map((socket) => socket.path) };
+    return;
+  }
+  sendRequest(state.dir, 'stop');
+  await waitForSnapshot(
+    state.snapshotPath,
+    (found) => found.stopped,
+    () => !isMonitorAlive(state),
+    10_000,
+  );
+  throw new UserError(
+    `Input "disable-sudo": the job's user could not be locked out (${problems.join('; ')}); the sentinel was stopped and everything it changed given back`,
+  );
 }
 
 function methodNote(method: Method, privilege: Privilege | undefined, nft: boolean): string | undefined {
