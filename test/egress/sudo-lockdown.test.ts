@@ -1,6 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { Job } from './job.js';
 
@@ -47,6 +57,8 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
 
   beforeAll(async () => {
     lab = createLab('s');
+    // sudo looks up the machine's own name; the runner namespace's resolver (a lab address) would make it wait.
+    appendFileSync(`/etc/netns/${lab.runner}/hosts`, `127.0.1.1 ${hostname()}\n`);
     await lab.serve(lab.database, [5432], 5353);
     await lab.serve(lab.outside, [443], 5353);
     execFileSync('useradd', ['--no-create-home', '--shell', '/bin/sh', user]);
