@@ -60,7 +60,7 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     // sudo looks up the machine's own name; the runner namespace's resolver (a lab address) would make it wait.
     appendFileSync(`/etc/netns/${lab.runner}/hosts`, `127.0.1.1 ${hostname()}\n`);
     await lab.serve(lab.database, [5432], 5353);
-    await lab.serve(lab.outside, [443], 5353);
+    await lab.serve(lab.outside, [443, 8080], 5353);
     execFileSync('useradd', ['--no-create-home', '--shell', '/bin/sh', user]);
     uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
     writeFileSync(sudoers, sudoersText, { mode: 0o440 });
@@ -92,14 +92,16 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(stop.stderr).toMatch(/not permitted/i);
     expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).not.toMatch(/^\d+ \(.*\) T/);
     runClient(lab, lab.runner, [`${outside4}:443`, `${database4}:5432`]);
+    // A program of the job's user that left the job's process tree (adopted by init) is still the job's (scope: job).
+    const hold = `const s = require('net').connect(8080, '${outside4}'); s.on('error', () => {}); setTimeout(() => s.destroy(), 1500);`;
+    asUser(['sh', '-c', `${process.execPath} -e "${hold}" >/dev/null 2>&1 &`]);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const post = await run.post();
     expect(post.exitCode).toBe(1);
-    expect(run.report()).toMatchObject({
-      tampered: false,
-      complete: true,
-      'sudo-disabled': false,
-      violations: [expect.objectContaining({ address: outside4, port: 443 })],
-    });
+    const report = run.report();
+    expect(report).toMatchObject({ tampered: false, complete: true, 'sudo-disabled': false, scope: 'job' });
+    expect(report.violations.map((item) => item.port).sort()).toEqual([443, 8080]);
+    expect(report['outside-job']).toEqual([]);
   });
 
   test('disable-sudo and disable-containers: no sudo and no Docker socket for the job user while it watches, both back after', async () => {

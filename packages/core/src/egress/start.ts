@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
 import { sendRequest } from './control.js';
 import { stillPrivileged } from './lockdown.js';
+import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
   allowElements,
@@ -263,6 +264,12 @@ export async function startSentinel(
   return state;
 }
 
+/** The job, as the main step sees it: its parent (the runner, or the CLI), its user and its cgroup. */
+function jobScope(): JobScope {
+  const cgroup = cgroupOf('self');
+  return { rootPid: process.ppid, uid: process.getuid?.() ?? 0, ...(cgroup ? { cgroup } : {}) };
+}
+
 /** What the monitor is told (a JSON file it reads once, at its start, before any later step runs). */
 function writeMonitorConfig(
   state: SentinelState,
@@ -290,7 +297,7 @@ function writeMonitorConfig(
           },
         }
       : {}),
-    ...(state.scope === 'job' ? { job: { rootPid: process.ppid, uid: process.getuid?.() ?? 0 } } : {}),
+    ...(state.scope === 'job' ? { job: jobScope() } : {}),
   };
   writeFileSync(state.configPath, JSON.stringify(monitorConfig));
 }
