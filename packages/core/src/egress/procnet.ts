@@ -80,6 +80,14 @@ export async function readSockets(): Promise<ProcSocket[]> {
   return lists.flat().filter((socket) => socket.remotePort !== 0 && socket.state !== 10);
 }
 
+/** A process's pid and program name (from its command line: a thread may have renamed `comm`, Node's is "MainThread"). */
+export async function processOf(pid: number): Promise<{ pid: number; process: string } | undefined> {
+  const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
+  const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+  const name = argv0.split('/').pop() || comm;
+  return name ? { pid, process: name } : undefined;
+}
+
 /** The process holding a socket inode, by scanning /proc/<pid>/fd (only processes this user may look into). */
 export async function processOfInode(inode: number): Promise<{ pid: number; process: string } | undefined> {
   if (!inode) return undefined;
@@ -87,13 +95,8 @@ export async function processOfInode(inode: number): Promise<{ pid: number; proc
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const fds = await readdir(`/proc/${entry}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      if ((await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '')) !== wanted) continue;
-      // The program's name from its command line (a thread may have renamed `comm`: Node's is "MainThread").
-      const argv0 = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
-      const comm = (await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '?')).trim();
-      return { pid: Number(entry), process: argv0.split('/').pop() || comm };
-    }
+    for (const fd of fds)
+      if ((await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '')) === wanted) return processOf(Number(entry));
   }
   return undefined;
 }

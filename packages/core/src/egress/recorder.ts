@@ -14,7 +14,7 @@ function localAddresses(): Set<string> {
   return addresses;
 }
 
-const MAX_LOOKUPS = 4;
+const MAX_LOOKUPS = 8;
 
 export type Owner = () => Promise<{ pid: number; process: string } | undefined>;
 
@@ -87,12 +87,7 @@ export class Recorder {
     if (known) {
       known.count++;
       // Each connection's own process decides whether it counts (scope: job); the first one named is kept.
-      if (this.job && owner && this.lookups < MAX_LOOKUPS) {
-        this.lookups++;
-        void owner()
-          .then((found) => found && this.attribute(known, found))
-          .finally(() => this.lookups--);
-      }
+      if (this.job) this.lookUp(known, owner);
       return;
     }
     const destination: Destination = {
@@ -104,7 +99,16 @@ export class Recorder {
       ...(event.natFrom ? { natFrom: event.natFrom } : {}),
     };
     this.byKey.set(key, destination);
-    void owner?.().then((found) => found && this.attribute(destination, found));
+    this.lookUp(destination, owner);
+  }
+
+  /** Looks up the process of one connection, a few at a time (under a flood, the rest count as the job's). */
+  private lookUp(destination: Destination, owner: Owner | undefined): void {
+    if (!owner || this.lookups >= MAX_LOOKUPS) return;
+    this.lookups++;
+    void owner()
+      .then((found) => found && this.attribute(destination, found))
+      .finally(() => this.lookups--);
   }
 
   /** Names the process of one connection of `destination`: the job's, or (scope: job) one outside it. */
