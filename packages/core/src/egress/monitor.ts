@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { normalizeAddress, type AllowEntry } from './allow.js';
 import { HEARTBEAT_MS, Listener } from './listener.js';
 import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
-import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
+import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
 import { watchRequests } from './control.js';
@@ -220,15 +220,29 @@ function emptySnapshot(config: MonitorConfig): Snapshot {
   };
 }
 
-/** The fallback without conntrack: /proc/net read every pollIntervalMs (connections shorter than that can be missed). */
+/** Polling reads the TCP tables at least this often, even when the socket counters did not change. */
+const TCP_READ_MS = 1_000;
+
+/**
+ * The fallback without conntrack: /proc/net read every pollIntervalMs (connections shorter than that can be missed).
+ * UDP's tables each time; TCP's (costly to read) when the namespace's socket counters changed, and at least every
+ * second (a connection that replaced another between two looks leaves the counters as they were).
+ */
 async function startPolling(
   config: MonitorConfig,
   recorder: Recorder,
   stopping: () => boolean,
 ): Promise<NodeJS.Timeout> {
   const seen = new Map<string, ProcSocket>();
+  let counters = '';
+  let tcpReadAt = 0;
   const poll = async () => {
-    const sockets = await readSockets();
+    const now = Date.now();
+    const changed = tcpCounters();
+    const readTcp = changed !== counters || now - tcpReadAt >= TCP_READ_MS;
+    if (readTcp) [counters, tcpReadAt] = [changed, now];
+    const protocols = readTcp ? (['tcp', 'udp'] as const) : (['udp'] as const);
+    const sockets = await readSockets(protocols);
     const listening = new Set(
       sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`),
     );
@@ -243,7 +257,9 @@ async function startPolling(
         () => processOfInode(socket.inode),
       );
     }
-    for (const tuple of seen.keys()) if (!current.has(tuple)) seen.delete(tuple);
+    // Only the protocols read now: a TCP flow not looked at this time is not gone.
+    for (const [tuple, socket] of seen)
+      if (!current.has(tuple) && (protocols as readonly string[]).includes(socket.protocol)) seen.delete(tuple);
   };
   await poll();
   return setInterval(() => {

@@ -61,16 +61,20 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp'): ProcSocket[
   return sockets;
 }
 
-/** Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP). */
-export async function readSockets(): Promise<ProcSocket[]> {
-  const files = [
-    ['tcp', 'tcp'],
-    ['tcp6', 'tcp'],
-    ['udp', 'udp'],
-    ['udp6', 'udp'],
-  ] as const;
-  // Read synchronously: four small files, ten times a second, cost less than four trips through the thread pool.
-  const lists = files.map(([file, protocol]) => {
+const FILES = [
+  ['tcp', 'tcp'],
+  ['tcp6', 'tcp'],
+  ['udp', 'udp'],
+  ['udp6', 'udp'],
+] as const;
+
+/**
+ * Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP), of the
+ * protocols asked for.
+ */
+export async function readSockets(protocols: readonly ('tcp' | 'udp')[] = ['tcp', 'udp']): Promise<ProcSocket[]> {
+  // Read synchronously: a few small files cost less than trips through the thread pool.
+  const lists = FILES.filter(([, protocol]) => protocols.includes(protocol)).map(([file, protocol]) => {
     try {
       return parseProcNet(readFileSync(`/proc/net/${file}`, 'utf8'), protocol);
     } catch {
@@ -78,6 +82,24 @@ export async function readSockets(): Promise<ProcSocket[]> {
     }
   });
   return lists.flat().filter((socket) => socket.remotePort !== 0 && socket.state !== 10);
+}
+
+/**
+ * The namespace's TCP socket counters (`/proc/net/sockstat` and `sockstat6`: sockets in use, orphans, TIME_WAIT,
+ * allocated, memory). Reading them costs microseconds; reading /proc/net/tcp walks the kernel's whole connection
+ * hash (milliseconds, whatever the number of sockets), so polling reads it only when these changed.
+ */
+export function tcpCounters(): string {
+  const lines = (file: string) => {
+    try {
+      return readFileSync(`/proc/net/${file}`, 'utf8')
+        .split('\n')
+        .filter((line) => /^(sockets|TCP6?):/.test(line));
+    } catch {
+      return [];
+    }
+  };
+  return [...lines('sockstat'), ...lines('sockstat6')].join('\n');
 }
 
 /** A process's pid and program name (from its command line: a thread may have renamed `comm`, Node's is "MainThread"). */
