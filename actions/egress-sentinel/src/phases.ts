@@ -58,6 +58,7 @@ export async function finish(
       ['Mode', document.mode],
       ['Allowed', allowed.join(', ') || '(nothing but DNS and loopback)'],
       ['Raw frames', document['raw-frames']],
+      ['Scope', document['scope-note'] ? `${document.scope} (${document['scope-note']})` : document.scope],
       ['Tampered', String(document.tampered)],
     ],
     report: { details: document },

@@ -20,6 +20,16 @@ export interface Violation {
   'query-type'?: string;
 }
 
+/** Connections to a destination not allowed, by a process outside the job (scope: job), which were not counted. */
+export interface OutsideConnection {
+  address: string;
+  port: number;
+  protocol: string;
+  count: number;
+  process?: string;
+  pid?: number;
+}
+
 /** A time window in which the sentinel may not have seen everything, and why. */
 export interface Window {
   from: string;
@@ -58,7 +68,13 @@ export interface SentinelReport {
   method: Method;
   'method-note'?: string;
   mode: 'audit' | 'block';
-  scope: 'machine';
+  /** `job`: connections of processes provably outside the job are not violations (listed in `outside-job`). */
+  scope: 'job' | 'machine';
+  'scope-note'?: string;
+  'outside-job'?: OutsideConnection[];
+  /** disable-sudo: the job's user had no passwordless sudo while the sentinel watched (and these sockets were closed to it). */
+  'sudo-disabled': boolean;
+  'containers-disabled': string[];
   allowed: AllowedItem[];
   'dns-servers': string[];
   dns?: DnsReport;
@@ -118,6 +134,20 @@ export function reportResults(
       name: label(violation),
       status: 'fail',
       detail: violationDetail(violation),
+      durationMs: 0,
+    });
+  const outside = report['outside-job'] ?? [];
+  if (outside.length > 0)
+    results.push({
+      name: 'Scope',
+      status: 'pass',
+      detail: `job: ${outside.reduce((sum, item) => sum + item.count, 0)} connection(s) by processes outside the job not counted (${outside
+        .slice(0, 5)
+        .map(
+          (item) =>
+            `${label({ ...item, 'first-seen': '', blocked: false })} by ${item.process ?? '?'} (pid ${item.pid ?? '?'})`,
+        )
+        .join(', ')}; see outside-job in the report)`,
       durationMs: 0,
     });
   if (report.violations.length === 0)

@@ -23,6 +23,11 @@ export interface SentinelConfig {
   resolveIntervalMs?: number;
   /** `allowed-names-only` unless given (effective in block mode with names in the allow-list). */
   dnsPolicy?: DnsPolicy;
+  /** Take the job's user's passwordless sudo away while the sentinel watches (and the container sockets). */
+  disableSudo?: boolean;
+  disableContainers?: boolean;
+  /** `job` (the default): connections of processes provably outside the job are left out; `machine`: all count. */
+  scope?: 'job' | 'machine';
 }
 
 /** What main hands post and the stop step (saved as the action's state, and in the run's temp directory). */
@@ -52,6 +57,11 @@ export interface SentinelState {
   startedAt: string;
   /** The DNS forwarder (block mode, dns-policy allowed-names-only): where it listens, whom it asks, what it replaced. */
   dns?: { forwarder: string; upstream: string[]; before?: ResolverBefore };
+  /** The scope in effect, and why it is `machine` when `job` was asked for. */
+  scope: 'job' | 'machine';
+  scopeNote?: string;
+  /** disable-sudo was in effect (the job's user had no sudo, so the monitor does every root part of stopping). */
+  lockdown?: { sudoers?: string; sockets: string[] };
 }
 
 export const POLL_INTERVAL_MS = 250;
