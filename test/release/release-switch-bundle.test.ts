@@ -84,20 +84,28 @@ describe('dist/release-switch/index.js', () => {
     expect(treeListing(root)).toEqual(before);
   });
 
-  it.each(['local', 'ssh'])('keep 0 prunes every release but the current and the previous one (%s)', async (kind) => {
-    const root = join(base, `keep zero ${kind}`);
-    const names = [1, 2, 3, 4, 5].map(releaseName);
-    await makeReleases(root, names);
-    const target: Record<string, string> =
-      kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
-    expect((await step({ ...target, 'releases-root': root, release: names[1]! })).exitCode).toBe(0);
-    // Switching to an older release than the newest: keep 0 must still spare both current and previous.
-    const run = await step({ ...target, 'releases-root': root, release: names[0]!, keep: '0' });
-    expect(run.exitCode).toBe(0);
-    expect(run.outputs).toMatchObject({ 'current-release': names[0], 'previous-release': names[1], switched: 'true' });
-    expect(readdirSync(join(root, 'releases')).sort()).toEqual([names[0], names[1]]);
-    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[0]}`);
-  });
+  it.each(['local', 'ssh'])(
+    'keep 0 prunes every release but the current, the previous good one and those newer than current (%s)',
+    async (kind) => {
+      const root = join(base, `keep zero ${kind}`);
+      const names = [1, 2, 3, 4, 5, 6].map(releaseName);
+      await makeReleases(root, names);
+      const target: Record<string, string> =
+        kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+      expect((await step({ ...target, 'releases-root': root, release: names[2]! })).exitCode).toBe(0);
+      // Switching to an older release than the newest: keep 0 spares current and previous, and never removes the
+      // releases newer than current (unpacked, not yet switched to: the reported bug); the older one goes.
+      const run = await step({ ...target, 'releases-root': root, release: names[1]!, keep: '0' });
+      expect(run.exitCode).toBe(0);
+      expect(run.outputs).toMatchObject({
+        'current-release': names[1],
+        'previous-release': names[2],
+        switched: 'true',
+      });
+      expect(readdirSync(join(root, 'releases')).sort()).toEqual(names.slice(1));
+      expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[1]}`);
+    },
+  );
 
   it('switches over ssh with the key masked and removed afterwards', async () => {
     const root = join(base, 'ssh app');
