@@ -12,8 +12,10 @@ import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts
  *
  * It is taken with one rename(2): the files are written into `.deploy-lock.<token>` and that directory is renamed to
  * `.deploy-lock` (`mv -T`), which fails while another holder's (non-empty) lock exists, so a lock is never seen
- * half-written. It works the same on every target (no `flock`, which would need one process holding the lock open on
- * the host for the whole switch, across many separate commands). The holder refreshes `heartbeat` while it works; a
+ * half-written. The script that takes it stays running on the host as the holder's session (see holderLoop): it
+ * holds the `flock` where the host has one, runs the scripts sent through HeldLock.run without a new session each,
+ * and removes the lock directory when its stdin ends (on release, or when the runner dies and its connection closes).
+ * It also records its pid (`pid`), so `mode: unlock` with force can stop it. The holder refreshes `heartbeat` while it works; a
  * lock whose heartbeat is older than `staleAfterMs` (its holder was killed, or the host lost it) is broken, once,
  * by compare-and-rename against the token and heartbeat that were judged stale, under a `.deploy-lock.break` mutex.
  * Every change the holder makes (swap, rollback, prune) first checks that the lock still carries its token.
