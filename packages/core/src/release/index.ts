@@ -4,3 +4,5 @@ export * from './switch.js';
 export * from './history.js';
 export * from './rules.js';
 export * from './mark.js';
+export * from './shared.js';
+export * from './listing.js';

@@ -10,6 +10,7 @@ import { acquireLock, defaultLockOwner, LockRefused, type HeldLock } from './loc
 import type { HistoryEntry } from './history.js';
 import { historyAppendLines, historyEntry, historyReadLines, historyWritableLines, splitHistory } from './journal.js';
 import { knownSha, previousGood, releasesToPrune } from './rules.js';
+import { readSharedSection, sharedLinkSection, sharedResults, type SharedOutcome, type SharedPlan } from './shared.js';
 
 /** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
 const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
@@ -54,6 +55,8 @@ export interface SwitchConfig {
    * switch this run made when rollbackOnFailure is on, and releases the lock.
    */
   signal?: AbortSignal;
+  /** Shared files and directories linked into the release before its hooks (mode switch only; see shared.ts). */
+  shared?: SharedPlan;
 }
 
 /** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
@@ -331,6 +334,8 @@ export interface LockedRead {
   /** Where history.jsonl is, for messages. */
   historyWhere: string;
   lockResult?: CheckResult;
+  /** What linking the shared files did, when asked (see shared.ts). */
+  shared?: SharedOutcome;
 }
 
 /**
@@ -341,8 +346,10 @@ export async function lockAndRead(
   target: Target,
   config: Pick<SwitchConfig, 'releasesRoot' | 'release' | 'lockTimeoutMs' | 'lockOwner' | 'signal'>,
   context: CoreContext,
+  shared?: SharedPlan,
 ): Promise<LockedRead> {
   const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
+  const linking = shared && sharedLinkSection(shared, shellPath(releaseRequest(config.release!).path));
   const mark = `deploy-gates-history-${randomBytes(6).toString('hex')}`;
   const lockStart = performance.now();
   let lock: HeldLock;
@@ -356,7 +363,7 @@ export async function lockAndRead(
         signal: config.signal,
         rootShell: shellPath(config.releasesRoot),
         precheck: rootPrecheck(config.releasesRoot),
-        whenAcquired: `( ${read.text}\n)\n${historyReadLines(mark)}`,
+        whenAcquired: `${linking ? `${linking}\n` : ''}( ${read.text}\n)\n${historyReadLines(mark)}`,
       },
       context,
     );
@@ -370,7 +377,8 @@ export async function lockAndRead(
   try {
     const historyWhere = `${config.releasesRoot}/${HISTORY_FILE} on ${target.description}`;
     const { before, history } = splitHistory(lock.acquiredOutput, mark, historyWhere);
-    const seen = read.parse(target, before);
+    const split = shared ? readSharedSection(shared, before) : undefined;
+    const seen = read.parse(target, split?.rest ?? before);
     context.logger.info(
       `Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`,
     );
@@ -382,7 +390,8 @@ export async function lockAndRead(
           durationMs: performance.now() - lockStart,
         }
       : undefined;
-    return { lock, layout: seen.layout, requested: seen.wanted, history, historyWhere, lockResult };
+    const { layout, wanted: requested } = seen;
+    return { lock, layout, requested, history, historyWhere, lockResult, shared: split?.shared };
   } catch (error) {
     await lock.release();
     throw error;
@@ -409,7 +418,9 @@ export async function switchRelease(
       'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12',
     );
   const readStart = performance.now();
-  const read = await lockAndRead(target, config, full);
+  // Shared links are made in the lock holder's first script, before the read (no extra round trip; see shared.ts).
+  const shared = config.mode === 'switch' && config.shared?.entries.length ? config.shared : undefined;
+  const read = await lockAndRead(target, config, full, shared);
   let outcome: LockedOutcome;
   try {
     outcome = await switchLocked(target, config, pattern, full, read, readStart);
@@ -484,6 +495,12 @@ async function switchLocked(
       durationMs: 0,
     });
     return outcome;
+  }
+  if (read.shared) {
+    const where = { root: layout.root, release: wanted, target: target.description };
+    const linked = sharedResults(read.shared, where, performance.now() - started);
+    results.push(...linked.results);
+    if (linked.failure) return { ...outcome, ok: false, failure: linked.failure };
   }
   const beforeFailure =
     (await runHooks(step, 'before-switch', config.beforeSwitch)) ??

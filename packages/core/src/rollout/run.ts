@@ -6,6 +6,7 @@ import { shellQuote, type Target } from '../hosts/target.js';
 import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
+import type { SharedPlan } from '../release/shared.js';
 
 /**
  * An ordered rollout of several services of one release (the release runbook's flow): each service is switched and
@@ -26,6 +27,8 @@ export interface ServiceSpec {
   afterSwitch: readonly string[];
   /** Run in releases-root before any service is switched back (stop the workers). */
   beforeRollback: readonly string[];
+  /** Linked into the new release before its hooks (release/shared.ts); never on a rollback. */
+  shared?: SharedPlan;
 }
 
 export interface RolloutConfig {
@@ -265,6 +268,7 @@ async function deployService(service: ServiceSpec, record: ServiceRecord, run: R
         beforeSwitch: service.beforeSwitch,
         afterSwitch: service.afterSwitch,
         rollbackOnFailure: true,
+        shared: service.shared,
       },
       context,
     );
