@@ -14,6 +14,7 @@ export const egressSentinelInputs = {
     duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
   ),
   stop: withDefault('false', boolean()),
+  'dns-policy': withDefault('allowed-names-only', oneOf(['allowed-names-only', 'any'])),
 };
 
 export function toConfig(inputs: {
@@ -22,6 +23,7 @@ export function toConfig(inputs: {
   'allow-dns': boolean;
   'allow-loopback': boolean;
   'resolve-interval': number;
+  'dns-policy': 'allowed-names-only' | 'any';
 }): SentinelConfig {
   const {
     mode,
@@ -29,6 +31,7 @@ export function toConfig(inputs: {
     'allow-dns': allowDns,
     'allow-loopback': allowLoopback,
     'resolve-interval': resolveIntervalMs,
+    'dns-policy': dnsPolicy,
   } = inputs;
   // Needed to start; the stop step (`stop: true`) uses what the starting step was given.
   if (entries.length === 0)
@@ -36,5 +39,5 @@ export function toConfig(inputs: {
       'allowed-endpoints',
       'needs at least one line to start the sentinel (e.g. db.internal:5432); only a step with `stop: true` may leave it out',
     );
-  return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
+  return { entries, mode, allowDns, allowLoopback, resolveIntervalMs, dnsPolicy };
 }

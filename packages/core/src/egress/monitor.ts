@@ -1,6 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { normalizeAddress, type AllowEntry } from './allow.js';
+import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
+import { startDnsForwarder } from './dns-monitor.js';
 import { HEARTBEAT_MS, Listener } from './listener.js';
 import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
 import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
@@ -22,6 +24,8 @@ export interface MonitorConfig {
   resolved: Record<string, string[]>;
   resolveIntervalMs: number;
   pollIntervalMs: number;
+  /** The DNS forwarder to run (block mode, dns-policy allowed-names-only): it tries these loopback addresses. */
+  dns?: Omit<ForwarderConfig, 'address'> & { addresses: string[] };
 }
 
 export interface Destination {
@@ -63,6 +67,8 @@ export interface Snapshot {
   /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
   tampering: string[];
   errors: string[];
+  /** What the DNS forwarder answered and refused. */
+  dns?: DnsRecord;
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
@@ -110,6 +116,7 @@ export async function runMonitor(configPath: string): Promise<void> {
     timers.push(setInterval(() => listener!.heartbeat(), HEARTBEAT_MS));
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
+  const forwarder = await startDnsForwarder(config, recorder);
   const watchers = startWatchers(config, recorder);
   let lastTick = Date.now();
   timers.push(
@@ -131,6 +138,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
+  forwarder?.stop();
   for (const watcher of watchers) watcher.kill('SIGTERM');
   const stall = listener?.openStall();
   if (stall !== undefined)

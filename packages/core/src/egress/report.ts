@@ -1,4 +1,5 @@
 import type { CheckResult } from '../report/result.js';
+import type { DnsReport } from './dns-report.js';
 import type { Method } from './monitor.js';
 
 /** A destination the job connected to, or tried to, that was not allowed. */
@@ -14,6 +15,9 @@ export interface Violation {
   pid?: number;
   /** The address the process asked for when NAT sent the flow elsewhere (`address` is where it really went). */
   'nat-from'?: string;
+  /** The name asked for (a DNS query the forwarder refused: `protocol: "dns"`, `address` the forwarder). */
+  name?: string;
+  'query-type'?: string;
 }
 
 /** A time window in which the sentinel may not have seen everything, and why. */
@@ -27,6 +31,8 @@ export interface Window {
 export interface AllowedItem {
   entry: string;
   addresses?: string[];
+  /** A name pattern (or name) with the DNS forwarder: each name asked for and every address it resolved to. */
+  names?: { name: string; addresses: string[] }[];
   /** `sentinel`: an exception the sentinel makes by itself (DNS, loopback, DHCP, neighbour discovery, ARP). */
   by?: 'sentinel';
 }
@@ -55,6 +61,7 @@ export interface SentinelReport {
   scope: 'machine';
   allowed: AllowedItem[];
   'dns-servers': string[];
+  dns?: DnsReport;
   'raw-frames': string;
   'pre-existing': PreExistingFlow[];
   violations: Violation[];
@@ -74,7 +81,9 @@ export const METHOD_TEXT = (pollMs: number): Record<Method, string> => ({
 });
 
 const label = (violation: Violation) =>
-  `${violation.address.includes(':') ? `[${violation.address}]` : violation.address}:${violation.port}/${violation.protocol}${violation.hostname ? ` (${violation.hostname})` : ''}`;
+  violation.name !== undefined
+    ? `DNS ${violation.name} (${violation['query-type']})`
+    : `${violation.address.includes(':') ? `[${violation.address}]` : violation.address}:${violation.port}/${violation.protocol}${violation.hostname ? ` (${violation.hostname})` : ''}`;
 
 /** The rows of the summary: the monitor, the rules, then each violation (the first 100). */
 export function reportResults(
@@ -108,7 +117,7 @@ export function reportResults(
     results.push({
       name: label(violation),
       status: 'fail',
-      detail: `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation['nat-from'] ? `, NAT from ${violation['nat-from']}` : ''}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`,
+      detail: violationDetail(violation),
       durationMs: 0,
     });
   if (report.violations.length === 0)
@@ -119,4 +128,10 @@ export function reportResults(
       durationMs: 0,
     });
   return results;
+}
+
+function violationDetail(violation: Violation): string {
+  if (violation.name !== undefined)
+    return `name not allowed: ${violation.count} quer(ies) answered NXDOMAIN by the sentinel's DNS forwarder, first at ${violation['first-seen']}`;
+  return `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation['nat-from'] ? `, NAT from ${violation['nat-from']}` : ''}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`;
 }

@@ -5,6 +5,8 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
+import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } from './dns-policy.js';
+import { pointResolverAt } from './dns-resolver.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
   allowElements,
@@ -25,6 +27,7 @@ import {
   isMonitorAlive,
   MONITOR_ARGUMENT,
   POLL_INTERVAL_MS,
+  readSnapshot,
   readText,
   waitForSnapshot,
   type SentinelConfig,
@@ -40,9 +43,9 @@ function checkCapabilities(config: SentinelConfig, privilege: Privilege | undefi
         : 'Input "mode": block needs root or passwordless sudo to install firewall rules, and this runner has neither; use mode: audit (records without blocking) or a runner with sudo',
     );
   const patterns = config.entries.filter((entry) => entry.kind === 'pattern').map((entry) => entry.text);
-  if (config.mode === 'block' && patterns.length > 0)
+  if (config.mode === 'block' && patterns.length > 0 && !usesForwarder(config))
     throw new UserError(
-      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode (a name pattern has no addresses to allow); list the names (api.example.com:443) or use mode: audit`,
+      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode with dns-policy: any (a name pattern has no addresses to allow); use dns-policy: allowed-names-only, list the names (api.example.com:443) or use mode: audit`,
     );
 }
 
@@ -163,9 +166,7 @@ export async function startSentinel(
     : [false, false];
   checkCapabilities(config, privilege, nft);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
-  const dnsServers = config.allowDns
-    ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'))
-    : [];
+  const { upstream, dnsServers, monitorDns } = dnsPlan(config);
   const resolved = await resolveHosts(config.entries);
   checkResolved(config, resolved);
   const marker = randomBytes(8).toString('hex');
@@ -207,6 +208,7 @@ export async function startSentinel(
     resolved,
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
     pollIntervalMs: POLL_INTERVAL_MS,
+    ...monitorDns,
   };
   writeFileSync(configPath, JSON.stringify(monitorConfig));
   const state: SentinelState = {
@@ -226,12 +228,60 @@ export async function startSentinel(
     startedAt: new Date().toISOString(),
   };
   await waitUntilReady(state, privilege, options.entryScript, rules);
+  if (monitorDns.dns) ruleOptions.dns = useForwarder(state, upstream);
   if (rules) {
     if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
+    if (state.dns) state.dns.before = await pointResolver(state, rules);
     [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
     if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
   }
   return state;
+}
+
+/**
+ * DNS in this run: with the forwarder (block mode, allowed-names-only, names listed) the job reaches DNS only
+ * through it, so the system's resolvers are not opened on port 53 (`allow-dns` has nothing to open); else as before.
+ */
+function dnsPlan(config: SentinelConfig) {
+  if (!usesForwarder(config)) {
+    const servers = dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'));
+    return { upstream: [], dnsServers: config.allowDns ? servers : [], monitorDns: {} };
+  }
+  const upstream = forwarderUpstream();
+  const dns = { addresses: FORWARDER_ADDRESSES, upstream, entries: config.entries, graceSeconds: GRACE_SECONDS };
+  return { upstream, dnsServers: [], monitorDns: { dns } };
+}
+
+/** Once the monitor is ready: where its forwarder listens, in the state, the report's exceptions and the rules. */
+function useForwarder(state: SentinelState, upstream: string[]) {
+  const forwarder = readSnapshot(state.snapshotPath)?.dns?.forwarder ?? FORWARDER_ADDRESSES[0]!;
+  state.dns = { forwarder, upstream };
+  state.dnsServers = [forwarder, ...upstream];
+  state.exceptions.push(
+    `DNS only through the sentinel's forwarder (${forwarder} port 53, UDP and TCP), which answers allowed names only and asks ${upstream.join(', ')} (port 53, root's sockets only)`,
+  );
+  return { forwarder, upstream };
+}
+
+/** The resolvers the forwarder asks (resolv.conf's, or systemd-resolved's upstream behind its stub); none is an error. */
+function forwarderUpstream(): string[] {
+  const upstream = upstreamServers(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'));
+  if (upstream.length === 0)
+    throw new UserError(
+      'Input "dns-policy": allowed-names-only needs a DNS server to forward to, and /etc/resolv.conf names none (nor does systemd-resolved); fix the runner\'s resolver or use dns-policy: any',
+    );
+  return upstream;
+}
+
+/** Points the job's resolver at the forwarder; on failure ends the monitor and removes the rules, and says why. */
+async function pointResolver(state: SentinelState, rules: Privilege) {
+  try {
+    return await pointResolverAt(rules, state.dns!.forwarder);
+  } catch (error) {
+    if (isMonitorAlive(state)) await signalMonitor(state, 'KILL');
+    await removeRuleset(rules);
+    throw new UserError(`egress-sentinel could not start its DNS forwarder: ${(error as Error).message}`);
+  }
 }
 
 function methodNote(method: Method, privilege: Privilege | undefined, nft: boolean): string | undefined {

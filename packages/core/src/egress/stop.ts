@@ -2,6 +2,8 @@ import { lookupService } from 'node:dns/promises';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { isAllowed, namesFor, type AllowContext } from './allow.js';
+import { dnsViolations, namesOfEntry, type DnsReport } from './dns-report.js';
+import { restoreResolver } from './dns-resolver.js';
 import { destinationKey, type Snapshot } from './monitor.js';
 import {
   readAllowSets,
@@ -89,7 +91,11 @@ async function reverseName(address: string): Promise<string | undefined> {
 
 function allowContext(state: SentinelState, snapshot: Snapshot | undefined): AllowContext {
   const resolved = { ...state.resolved };
-  for (const [name, addresses] of Object.entries(snapshot?.resolved ?? {}))
+  // The names the DNS forwarder answered count too: a connection to their addresses was allowed.
+  for (const [name, addresses] of [
+    ...Object.entries(snapshot?.resolved ?? {}),
+    ...Object.entries(snapshot?.dns?.names ?? {}),
+  ])
     resolved[name] = [...new Set([...(resolved[name] ?? []), ...addresses])];
   return {
     entries: state.config.entries,
@@ -170,6 +176,11 @@ export async function stopSentinel(
 ): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
   const started = Date.now();
   const tampering: string[] = [];
+  // The resolver first, while the forwarder still answers: a later step of the job then finds DNS as it was.
+  const restoreProblem =
+    state.dns?.before && state.privilege
+      ? await restoreResolver({ prefix: state.privilege }, state.dns.before)
+      : undefined;
   const snapshot = await endMonitor(state, tampering);
   const rules = await checkRules(state, snapshot, tampering);
   const context = allowContext(state, snapshot);
@@ -177,6 +188,7 @@ export async function stopSentinel(
   const violations = [
     ...(await judge(context, snapshot, rules.blocked)),
     ...rawViolations(rules.raw, config.mode, stoppedAt),
+    ...dnsViolations(snapshot?.dns),
   ];
   const resolved = Object.fromEntries(context.resolved);
   const incomplete = snapshot?.incomplete ?? [];
@@ -189,11 +201,11 @@ export async function stopSentinel(
     mode: config.mode,
     scope: 'machine',
     allowed: [
-      ...config.entries.map((entry) =>
-        entry.kind === 'host'
-          ? { entry: entry.text, addresses: [...(resolved[entry.host] ?? [])] }
-          : { entry: entry.text },
-      ),
+      ...config.entries.map((entry) => ({
+        entry: entry.text,
+        ...(entry.kind === 'host' ? { addresses: [...(resolved[entry.host] ?? [])] } : {}),
+        ...(state.dns && entry.kind === 'pattern' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
+      })),
       ...(state.dnsServers.length
         ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
         : []),
@@ -201,6 +213,7 @@ export async function stopSentinel(
       ...state.exceptions.map((entry) => ({ entry, by: 'sentinel' as const })),
     ],
     'dns-servers': state.dnsServers,
+    dns: dnsReport(state, snapshot, restoreProblem),
     'raw-frames': state.rawNote,
     'pre-existing': (snapshot?.preExisting ?? []).map((flow) => {
       const allowed = isAllowed(context, flow.address, flow.port, flow.protocol);
@@ -228,4 +241,18 @@ export async function stopSentinel(
     Date.now() - started,
   );
   return { report, rulesRemoved: rules.removed, results };
+}
+
+function dnsReport(state: SentinelState, snapshot: Snapshot | undefined, restoreProblem?: string): DnsReport {
+  const policy = state.config.dnsPolicy ?? 'allowed-names-only';
+  if (!state.dns) return { policy };
+  return {
+    policy,
+    forwarder: state.dns.forwarder,
+    upstream: state.dns.upstream,
+    ...(snapshot?.dns?.refusedMore ? { 'refused-unlisted': snapshot.dns.refusedMore } : {}),
+    ...(snapshot?.dns?.problems.length ? { problems: snapshot.dns.problems } : {}),
+    restored: state.dns.before !== undefined && restoreProblem === undefined,
+    ...(restoreProblem ? { problems: [...(snapshot?.dns?.problems ?? []), restoreProblem] } : {}),
+  };
 }
