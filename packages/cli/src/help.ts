@@ -42,7 +42,7 @@ const known: Record<string, { summary: string; example: string }> = {
   },
   'release-switch': {
     summary:
-      'Points `current` at a new release atomically, runs hooks, rolls back (by history, never to a bad release), marks releases bad, breaks a stuck lock, prunes.',
+      'Switches `current` atomically with hooks; rolls back by history (never to a bad release); mark-bad, unlock.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
   releases: {
