@@ -41,7 +41,8 @@ const known: Record<string, { summary: string; example: string }> = {
       'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
   },
   'release-switch': {
-    summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
+    summary:
+      'Switches `current` atomically with hooks; rolls back by history (never to a bad release); mark-bad, unlock.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
   releases: {
