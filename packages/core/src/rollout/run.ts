@@ -7,6 +7,7 @@ import { shellQuote, type Target } from '../hosts/target.js';
 import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
+import { markBad } from '../release/mark.js';
 import type { SharedPlan } from '../release/shared.js';
 
 /**
@@ -413,7 +414,13 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
     record.rolledBack = true;
     record.rolledBackAt = new Date(context.now()).toISOString();
     record.state = 'rolled-back';
-    row('pass', `${record.newRelease} → ${record.previousRelease}`);
+    // The coordinated release failed as a whole: a later rollback without `release` must not land on it again.
+    await markBad(
+      service.target,
+      { ...switchSettings(config), signal: undefined, releasesRoot: service.releasesRoot, release: record.newRelease },
+      context,
+    );
+    row('pass', `${record.newRelease} → ${record.previousRelease}, marked bad`);
   } catch (error) {
     failRecord(record, errorText(error, context));
     row('fail', record.failure!);
