@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { verifyBundle, type VerifyConfig } from '#core/bundle/verify.js';
+import { ReleaseTree } from '#core/bundle/release-tree.js';
 import { readBundle } from '#core/bundle/unpack.js';
 import { LocalSink, commitLocal } from '#core/bundle/unpack-local.js';
 import { coreContext } from '#core/context.js';
@@ -373,8 +375,12 @@ describe('on this machine, what was read is what lands', () => {
     );
     rmSync(join(temp, 'index.php'));
     execFileSync('ln', ['-s', '/', join(temp, 'index.php')]);
-    read.tree.nodes.set('index.php', { type: 'symlink', mode: 0o777, size: 0, link: '/' });
-    await expect(commitLocal(temp, read.tree, releases, RELEASE)).rejects.toThrow(
+    // A tree that accepted that link (the reader never would): only the realpath check stands in the way.
+    const accepted = new ReleaseTree();
+    accepted.add({ path: 'b.txt', type: 'file', mode: 0o644, size: 1, mtime: 0 });
+    accepted.setDigest('b.txt', createHash('sha256').update('b').digest());
+    accepted.add({ path: 'index.php', type: 'symlink', mode: 0o777, size: 0, mtime: 0, linkpath: '/' });
+    await expect(commitLocal(temp, accepted, releases, RELEASE)).rejects.toThrow(
       /entry "index\.php" resolves on disk to \/, outside the release/,
     );
     expect(existsSync(join(releases, RELEASE))).toBe(false);

@@ -83,7 +83,7 @@ export async function spoolCanonical(
   try {
     const read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer), signal);
     const accepted = accept(read);
-    if (accepted) await writer.file({ path: 'm', mode: 0o644, mtime: 0 }, Buffer.from(manifestText(read)));
+    if (accepted) await writeManifest(writer, read);
     await writer.end();
     await written;
     return accepted ? { read, file, sha256: hash.digest('hex'), dir } : { read, dir };
@@ -94,11 +94,13 @@ export async function spoolCanonical(
   }
 }
 
-function manifestText(read: BundleRead): string {
-  return read.tree
-    .manifest()
-    .map((line) => `${line}\n`)
-    .join('');
+/** The accepted tree's manifest as the file `m`, streamed (it is as long as the tree has entries). */
+async function writeManifest(writer: TarWriter, read: BundleRead): Promise<void> {
+  let size = 0;
+  for (const piece of read.tree.manifest()) size += Buffer.byteLength(piece);
+  await writer.header({ path: 'm', type: 'file', mode: 0o644, size, mtime: 0 });
+  for (const piece of read.tree.manifest()) await writer.write(Buffer.from(piece));
+  await writer.pad(size);
 }
 
 /** The host's manifest of `.` in the lines release-tree.ts defines, sorted as the runner sorts them. */

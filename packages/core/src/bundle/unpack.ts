@@ -1,11 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
-import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { UserError } from '../errors.js';
 import { BundleRefused } from './refused.js';
 import { ReleaseTree } from './release-tree.js';
+import { youngCollector } from './young-gc.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 
 export { BundleRefused } from './refused.js';
@@ -50,7 +51,7 @@ function treeConsumer(tree: ReleaseTree, sink: EntrySink | undefined) {
   let file: { path: string; hash: Hash } | undefined;
   const close = async () => {
     if (!file) return;
-    tree.setDigest(file.path, file.hash.digest('hex'));
+    tree.setDigest(file.path, file.hash.digest());
     file = undefined;
     await sink?.endFile();
   };
@@ -93,10 +94,16 @@ async function parse(gunzip: AsyncIterable<Buffer>, tree: ReleaseTree, sink: Ent
   }
 }
 
+/** Writes `chunk` to gunzip and resolves once zlib has consumed it (its buffer may then be read into again). */
+function inflate(gunzip: Writable, chunk: Buffer, parsed: Promise<unknown>): Promise<unknown> {
+  return Promise.race([new Promise<void>((resolve) => gunzip.write(chunk, () => resolve())), parsed]);
+}
+
 /**
  * Reads the bundle at `path` once (see above). A refused bundle is still hashed to its end, so a checksum mismatch
  * is told before a refusal; whatever the sink wrote is the caller's to remove unless both the digest and the
- * entries pass.
+ * entries pass. Two reused read buffers: while zlib (in libuv's thread pool) inflates one, the next read fills the
+ * other, and the main thread hashes and parses; no buffer is allocated per read.
  */
 export async function readBundle(
   path: string,
@@ -115,20 +122,29 @@ export async function readBundle(
     gunzip.destroy();
   });
   parsed.catch(() => {});
+  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
+  let current = 0;
+  let pending = file.read(buffers[0], 0, READ_BYTES, null);
+  let inflating: Promise<unknown> = Promise.resolve();
+  const collect = youngCollector();
   try {
     for (;;) {
-      signal?.throwIfAborted();
-      // A new buffer each time: zlib may still hold the previous one.
-      const buffer = Buffer.allocUnsafe(READ_BYTES);
-      const { bytesRead } = await file.read(buffer, 0, READ_BYTES, null);
+      const { bytesRead } = await pending;
       if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
+      signal?.throwIfAborted();
+      const chunk = buffers[current]!.subarray(0, bytesRead);
       hash.update(chunk);
       size += bytesRead;
-      if (parsing && !gunzip.write(chunk)) await Promise.race([once(gunzip, 'drain').catch(() => {}), parsed]);
+      await inflating; // zlib is done with the other buffer
+      current = 1 - current;
+      pending = file.read(buffers[current]!, 0, READ_BYTES, null);
+      inflating = parsing ? inflate(gunzip, chunk, parsed) : Promise.resolve();
+      collect(bytesRead);
     }
+    await inflating;
     if (parsing) gunzip.end();
   } finally {
+    await pending.catch(() => undefined);
     await file.close();
   }
   const outcome = await parsed;
