@@ -19,7 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { verifyBundle, type VerifyConfig } from '#core/bundle/verify.js';
 import { ReleaseTree } from '#core/bundle/release-tree.js';
 import { readBundle } from '#core/bundle/unpack.js';
-import { LocalSink, commitLocal } from '#core/bundle/unpack-local.js';
+import { LocalSink, commitLocal, unpackLocal } from '#core/bundle/unpack-local.js';
 import { coreContext } from '#core/context.js';
 import type { Target } from '#core/hosts/target.js';
 import { sha256sum } from '../support/bundles.js';
@@ -361,6 +361,31 @@ describe('on this machine, what was read is what lands', () => {
     expect(read.sha256).not.toBe(sha256sum(path));
     const dir = await commitLocal(temp, read.tree, releases, RELEASE);
     expect(readFileSync(join(dir, 'index.php'), 'utf8')).toBe('<?php echo "checked";\n');
+  });
+
+  it('creates nothing in extract-to before the bytes are judged: no releases directory, no temporary directory', async () => {
+    const path = bundleFile(rawArchive(rawFile('index.php', 'checked')));
+    const parent = join(root, `fresh-${++counter}`);
+    mkdirSync(parent);
+    const releases = join(parent, 'a', 'releases');
+    const whenJudged: string[][] = [];
+    const mismatch = () => {
+      whenJudged.push(readdirSync(parent));
+      throw new Error('SHA-256 mismatch');
+    };
+    await expect(unpackLocal(path, releases, RELEASE, 1 << 20, mismatch)).rejects.toThrow('SHA-256 mismatch');
+    expect(whenJudged).toEqual([[]]);
+    expect(readdirSync(parent)).toEqual([]);
+
+    mkdirSync(releases, { recursive: true });
+    const inReleases: string[][] = [];
+    const dir = await unpackLocal(path, releases, RELEASE, 1 << 20, (read) => {
+      inReleases.push(readdirSync(releases));
+      if (read.refusal) throw read.refusal;
+    });
+    expect(inReleases).toEqual([[]]);
+    expect(readdirSync(releases)).toEqual([RELEASE]);
+    expect(readFileSync(join(dir, 'index.php'), 'utf8')).toBe('checked');
   });
 
   it('a directory changed between unpacking and the rename is refused, naming the entry', async () => {

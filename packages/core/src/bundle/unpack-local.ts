@@ -14,14 +14,19 @@ import {
   realpathSync,
   symlinkSync,
   writeSync,
+  createWriteStream,
   type Stats,
 } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
+import { CanonicalSink } from './canonical.js';
 import { sha256File } from './hash.js';
 import { BundleRefused } from './refused.js';
 import { compareUtf8, type ReleaseTree, type TreeNode } from './release-tree.js';
-import type { TarEntry } from './tar-reader.js';
+import { readTar, type TarEntry } from './tar-reader.js';
+import { TarWriter } from './tar-writer.js';
 import { readBundle, releaseExistsError, type BundleRead, type EntrySink } from './unpack.js';
 
 /**
@@ -224,10 +229,68 @@ function refuseHostile(read: BundleRead): void {
   if (read.refusal) throw read.refusal;
 }
 
+/** Reads the bundle once, writing the accepted entries into a canonical archive at `file` (see canonical.ts). */
+async function spoolAccepted(bundlePath: string, file: string, maxSize: number, signal?: AbortSignal) {
+  const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+  const writer = new TarWriter(out);
+  try {
+    const read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer, ''), signal);
+    await writer.end();
+    await finished(out);
+    return read;
+  } catch (error) {
+    out.destroy();
+    throw error;
+  }
+}
+
 /**
- * Reads the bundle once, writing accepted entries into a temporary directory in `releasesDir`; `judge` sees the
- * read (digest, refusal) and throws to stop; then the directory is checked on disk and renamed to `name`. Anything
- * that fails removes the temporary directory.
+ * A file's bytes through two reused 1 MiB buffers (no garbage per read): a chunk stays valid until the next-but-one
+ * is read, which the strict reader allows (it asks for a chunk only once it handed out all of the previous one).
+ */
+async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const buffers = [Buffer.allocUnsafe(1024 * 1024), Buffer.allocUnsafe(1024 * 1024)];
+  try {
+    for (let which = 0; ; which = 1 - which) {
+      const { bytesRead } = await handle.read(buffers[which]!, 0, buffers[which]!.length, null);
+      if (bytesRead === 0) return;
+      yield buffers[which]!.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Unpacks our own canonical archive into `temp` with the strict reader (every directory is in it, parents first). */
+async function unpackCanonical(file: string, temp: string): Promise<void> {
+  const sink = new LocalSink(temp);
+  let inFile = false;
+  try {
+    await readTar(
+      fileChunks(file),
+      {
+        async entry(entry) {
+          if (inFile) await sink.endFile();
+          inFile = entry.type === 'file';
+          await sink.entry(entry, []);
+        },
+        data: (chunk) => sink.data(chunk),
+      },
+      { maxSize: Number.MAX_SAFE_INTEGER }, // the bundle's sizes were bounded by the first read
+    );
+    if (inFile) await sink.endFile();
+  } finally {
+    await sink.abandon();
+  }
+}
+
+/**
+ * Reads the bundle once — hashing it, and writing the accepted entries into a canonical archive in a private
+ * directory under RUNNER_TEMP — and lets `judge` see the read (digest, refusal; it throws to stop). Nothing is
+ * created in `releasesDir` before that: only an accepted bundle makes it (and its parents) and a temporary directory
+ * there, into which the canonical archive is unpacked; the directory is then compared with the accepted tree on
+ * disk and renamed to `name`. Anything that fails removes the temporary directory and the directories it made.
  */
 export async function unpackLocal(
   bundlePath: string,
@@ -237,26 +300,37 @@ export async function unpackLocal(
   judge: (read: BundleRead) => void = refuseHostile,
   signal?: AbortSignal,
 ): Promise<string> {
-  // A releases directory made here is removed again when nothing lands in it.
-  const made = await mkdir(releasesDir, { recursive: true });
-  const temp = await localTemp(releasesDir, name).catch(async (error: unknown) => {
-    await removeMade(releasesDir, made);
-    throw error;
-  });
-  const sink = new LocalSink(temp);
-  let committed = false;
+  const releaseDir = join(releasesDir, name);
+  if (
+    await lstat(releaseDir).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw releaseExistsError(releaseDir);
+  const spool = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'dg-accepted-'));
   try {
-    const read = await readBundle(bundlePath, maxSize, sink, signal);
-    await sink.abandon();
+    const file = join(spool, 'release.tar');
+    const read = await spoolAccepted(bundlePath, file, maxSize, signal);
     judge(read);
-    const releaseDir = await commitLocal(temp, read.tree, releasesDir, name);
-    committed = true;
-    return releaseDir;
-  } finally {
-    await sink.abandon();
-    if (!committed) {
-      await removeTemp(temp);
+    const made = await mkdir(releasesDir, { recursive: true });
+    const temp = await localTemp(releasesDir, name).catch(async (error: unknown) => {
       await removeMade(releasesDir, made);
+      throw error;
+    });
+    let committed = false;
+    try {
+      await unpackCanonical(file, temp);
+      const committedDir = await commitLocal(temp, read.tree, releasesDir, name);
+      committed = true;
+      return committedDir;
+    } finally {
+      if (!committed) {
+        await removeTemp(temp);
+        await removeMade(releasesDir, made);
+      }
     }
+  } finally {
+    await rm(spool, { recursive: true, force: true });
   }
 }
