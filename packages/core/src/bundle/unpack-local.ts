@@ -30,9 +30,10 @@ import { TarWriter } from './tar-writer.js';
 import { readBundle, releaseExistsError, type BundleRead, type EntrySink } from './unpack.js';
 
 /**
- * Unpacking on this machine, by deploy-gates' own code: entries the strict reader accepted are written into a
- * temporary directory beside the release (`.incoming-…`) as they are read — directories 0755, files 0644 or 0755
- * (created new, never through a link), symlinks with their text — owned by this user. Before the rename into place,
+ * Unpacking on this machine, by deploy-gates' own code: once the bundle is accepted, its entries (from the canonical
+ * archive spooled during the one read, see unpackLocal) are written into a temporary directory beside the release
+ * (`.incoming-…`) — directories 0755, files 0644 or 0755 (created new, never through a link), symlinks with their
+ * text — owned by this user. Before the rename into place,
  * the directory is read back (lstat, SHA-256 of each file, link texts) and must match the accepted tree exactly,
  * and every symlink's realpath must stay inside it.
  *
@@ -245,12 +246,12 @@ async function spoolAccepted(bundlePath: string, file: string, maxSize: number, 
 }
 
 /**
- * A file's bytes through two reused 1 MiB buffers (no garbage per read): a chunk stays valid until the next-but-one
+ * A file's bytes through two reused 512 KiB buffers (no garbage per read): a chunk stays valid until the next-but-one
  * is read, which the strict reader allows (it asks for a chunk only once it handed out all of the previous one).
  */
 async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  const buffers = [Buffer.allocUnsafe(1024 * 1024), Buffer.allocUnsafe(1024 * 1024)];
+  const buffers = [Buffer.allocUnsafe(512 * 1024), Buffer.allocUnsafe(512 * 1024)];
   try {
     for (let which = 0; ; which = 1 - which) {
       const { bytesRead } = await handle.read(buffers[which]!, 0, buffers[which]!.length, null);

@@ -14,8 +14,9 @@ export { BundleRefused } from './refused.js';
 /**
  * One read of a bundle decides everything: the file is opened once, and every byte read from that one descriptor is
  * hashed, gunzipped and parsed by the strict reader (tar-reader.ts) as it arrives; each accepted entry goes to a
- * sink that writes it (on this machine, or into the canonical archive a host unpacks). Nothing reopens the path, so
- * a file swapped or changed after the open is never what was hashed on one side and unpacked on the other.
+ * sink that writes it (into the canonical archive this machine or a host unpacks once the bundle is accepted).
+ * Nothing reopens the path, so a file swapped or changed after the open is never what was hashed on one side and
+ * unpacked on the other.
  */
 export interface ScanResult {
   /** Entries (files, directories, links). */
@@ -71,7 +72,7 @@ function treeConsumer(tree: ReleaseTree, sink: EntrySink | undefined) {
   };
 }
 
-/** The chunks of `source`, with a young-generation collection every 4 MiB of them (see young-gc.ts). */
+/** The chunks of `source`, with a young-generation collection every 2 MiB of them (see young-gc.ts). */
 export async function* collected(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const collect = youngCollector();
   for await (const chunk of source) {
