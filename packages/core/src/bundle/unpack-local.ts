@@ -141,7 +141,7 @@ const differs = (path: string, checked: string, found: string) =>
  */
 export async function diskDifference(root: string, tree: ReleaseTree): Promise<string | undefined> {
   const seen = new Uint8Array(tree.size);
-  const buffer = Buffer.allocUnsafe(SMALL_FILE);
+  const buffer = Buffer.allocUnsafe(256 * 1024);
   const walk = async (dir: string, prefix: string): Promise<string | undefined> => {
     for (const name of readdirSync(dir).sort(compareUtf8)) {
       const path = prefix ? `${prefix}/${name}` : name;

@@ -45,7 +45,7 @@ export interface BundleRead {
   refusal?: BundleRefused;
 }
 
-const READ_BYTES = 1024 * 1024;
+const READ_BYTES = 512 * 1024;
 
 /** Hands accepted entries to the tree and the sink, hashing each file's contents on the way. */
 function treeConsumer(tree: ReleaseTree, sink: EntrySink | undefined) {
@@ -125,11 +125,11 @@ export async function readBundle(
   const hash = createHash('sha256');
   let size = 0;
   const tree = new ReleaseTree();
-  // zlib stops inflating while more than readableHighWaterMark waits to be parsed: 1 MiB (four outputs) lets it run
+  // zlib stops inflating while more than readableHighWaterMark waits to be parsed: 512 KiB (four outputs) lets it run
   // ahead in the thread pool while the main thread hashes and parses, instead of taking turns with it.
   const options: ZlibOptions & { readableHighWaterMark: number } = {
-    chunkSize: 256 * 1024,
-    readableHighWaterMark: 1024 * 1024,
+    chunkSize: 128 * 1024,
+    readableHighWaterMark: 512 * 1024,
   };
   const gunzip = createGunzip(options);
   let parsing = true;
