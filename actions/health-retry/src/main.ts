@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
+import { gracefulScope } from '#core/cancel.js';
 import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
 import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
 import { formatDuration } from '#core/units/index.js';
+import { watchSecrets } from '#action-kit/watch.js';
 import { healthRetryInputs, toConfig } from './inputs.js';
 
 function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
@@ -20,6 +22,7 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     expectBody: expect.body?.source,
   };
   const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
+  const watch = outcome.watch && { ...outcome.watch, results: undefined };
   return {
     healthy,
     attemptsUsed,
@@ -28,7 +31,21 @@ function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
     settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
     endpoints,
     slo,
+    watch,
   };
+}
+
+/** A watch window runs in a graceful scope: a cancelled job ends the window, and the step still reports it. */
+async function checkHealth(config: HealthConfig, context: Parameters<typeof runHealthCheck>[1]) {
+  const scope = config.watch ? gracefulScope() : undefined;
+  try {
+    return await runHealthCheck(
+      scope ? { ...config, watch: { ...config.watch!, signal: scope.signal } } : config,
+      context,
+    );
+  } finally {
+    scope?.close();
+  }
 }
 
 export const action = defineAction({
@@ -42,6 +59,7 @@ export const action = defineAction({
     urls: urlCredentials,
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
+    ...watchSecrets,
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
@@ -53,12 +71,14 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
+    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url'], inputs['prometheus-url']])
       if (url) context.mask(url.username, url.password);
     const config = await toConfig(inputs, context.workspace);
-    const outcome = await runHealthCheck(config, context);
+    const outcome = await checkHealth(config, context);
     const failed = outcome.results.filter((result) => result.status === 'fail').length;
-    const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
+    const unhealthy = outcome.watch?.failure
+      ? `Unhealthy: ${outcome.watch.failure}`
+      : `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
       title: 'Health checks',
       results: outcome.results,

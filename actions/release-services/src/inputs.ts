@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { duration, integer, optional, positiveDuration, statusSpec, withDefault } from '#action-kit/inputs.js';
+import { watchConfig, watchInputs } from '#action-kit/watch.js';
 import { sshInputs } from '#action-kit/target.js';
-import type { HealthConfig } from '#core/health/index.js';
+import type { HealthConfig, WatchConfig } from '#core/health/index.js';
 import { parseServices, type ServiceInput } from '#core/rollout/index.js';
 import { parseList, type StatusSpec } from '#core/units/index.js';
 
@@ -28,6 +29,7 @@ export const releaseServicesInputs = {
   'hook-timeout': withDefault('10m', positiveDuration()),
   'lock-timeout': withDefault('5m', duration()),
   'rollback-budget': withDefault('15m', duration()),
+  ...watchInputs,
   ...sshInputs,
   'report-path': optional(),
 };
@@ -49,4 +51,15 @@ export function healthFor(service: ServiceInput, inputs: ReleaseServicesInputs):
     consecutiveSuccesses: 1,
     followRedirects: true,
   };
+}
+
+/** The watch window after the rollout: every service's health URLs at once, with health-retry's watch inputs. */
+export function rolloutWatch(inputs: ReleaseServicesInputs): (HealthConfig & { watch: WatchConfig }) | undefined {
+  const watch = watchConfig(inputs, {
+    intervalMs: inputs['health-interval'],
+    intervalInput: 'health-interval',
+    attempts: inputs['health-attempts'],
+  });
+  if (!watch) return undefined;
+  return { ...healthFor({ healthUrls: inputs.services.flatMap((s) => s.healthUrls) } as ServiceInput, inputs), watch };
 }

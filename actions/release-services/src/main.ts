@@ -5,13 +5,14 @@ import { LocalTarget } from '#core/hosts/index.js';
 import { renderRolloutTable, rollbackOrderOf, rolloutReportFacts, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
 import { markdownText } from '#core/report/index.js';
-import { healthFor, releaseServicesInputs } from './inputs.js';
+import { watchSecrets } from '#action-kit/watch.js';
+import { healthFor, releaseServicesInputs, rolloutWatch } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
   stage: 'rollout',
   inputs: releaseServicesInputs,
-  secrets: targetSecrets,
+  secrets: { ...targetSecrets, ...watchSecrets },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: z.object({
     'rolled-back': z.enum(['true', 'false']),
@@ -25,6 +26,7 @@ export const action = defineAction({
         `Input "release" is required: ${missing.join(', ')} give no release of their own; pass the release directory name, e.g. 20250102_030405-abcdef12`,
       );
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
+    const watch = rolloutWatch(inputs);
     const { services: given } = inputs;
     const outcome = await withTargets(
       inputs,
@@ -48,6 +50,7 @@ export const action = defineAction({
             lockOwner: context.github.runLabel,
             rollbackBudgetMs: inputs['rollback-budget'],
             signal,
+            watch,
           },
           context,
         ),

@@ -11,7 +11,7 @@ import {
   withDefault,
 } from '#action-kit/inputs.js';
 import { targetInputs } from '#action-kit/target.js';
-import { DEFAULT_RELEASE_PATTERN, type SwitchConfig } from '#core/release/index.js';
+import { DEFAULT_RELEASE_PATTERN, parseSharedEntries, type SwitchConfig } from '#core/release/index.js';
 
 /** The inputs of release-switch, keyed by their action.yml names, with the same defaults. */
 export const releaseSwitchInputs = {
@@ -37,6 +37,9 @@ export const releaseSwitchInputs = {
         message: `is not a glob for one directory name (it holds a "/"); e.g. ${DEFAULT_RELEASE_PATTERN}`,
       }),
   ),
+  /** Paths under releases-root/shared linked into the new release before its hooks, one per line (`.env`, `storage/`). */
+  shared: list(),
+  'shared-replace': withDefault('false', boolean()),
   ...targetInputs,
   'report-path': optional(),
 };
@@ -55,5 +58,6 @@ export function toConfig(inputs: ReleaseSwitchInputs): SwitchConfig {
     hookTimeoutMs: inputs['hook-timeout'],
     lockTimeoutMs: inputs['lock-timeout'],
     releasePattern: inputs['release-pattern'],
+    shared: { entries: parseSharedEntries(inputs.shared), replace: inputs['shared-replace'] },
   };
 }

@@ -42,7 +42,12 @@ export const action = defineAction({
   stage: 'switch',
   inputs: releaseSwitchInputs,
   secrets: targetSecrets,
-  argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
+  argumentInputs: {
+    releasesRoot: 'releases-root',
+    release: 'release',
+    releasePattern: 'release-pattern',
+    shared: 'shared',
+  },
   outputs: z.object({
     'current-release': outputValue().optional(),
     'previous-release': outputValue().optional(),

@@ -44,6 +44,10 @@ const known: Record<string, { summary: string; example: string }> = {
     summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
   },
+  releases: {
+    summary: 'Lists the releases of a releases-root: current, bad, was live or never switched, with SHA, time and run.',
+    example: 'deploy-gates releases --releases-root /var/www/app --target local',
+  },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',
     example:

@@ -2,3 +2,5 @@
 export * from './lock.js';
 export * from './switch.js';
 export * from './history.js';
+export * from './shared.js';
+export * from './listing.js';

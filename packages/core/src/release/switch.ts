@@ -6,6 +6,7 @@ import { formatDuration } from '../units/duration.js';
 import { nameGlob } from '../units/glob.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import { acquireLock, LockRefused, type HeldLock } from './lock.js';
+import { readSharedSection, sharedLinkSection, sharedResults, type SharedOutcome, type SharedPlan } from './shared.js';
 
 /** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
 const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
@@ -45,6 +46,8 @@ export interface SwitchConfig {
    * switch this run made when rollbackOnFailure is on, and releases the lock.
    */
   signal?: AbortSignal;
+  /** Shared files and directories linked into the release before its hooks (mode switch only; see shared.ts). */
+  shared?: SharedPlan;
 }
 
 /** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
@@ -344,6 +347,9 @@ export async function switchRelease(
   // One script: a releases-root that is not one is refused before the lock is taken; once it is taken, the same
   // script reads releases-root and checks the requested release under it.
   const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
+  // Shared links are made in the same script, before the read (no extra round trip; see shared.ts).
+  const shared = config.mode === 'switch' && config.shared?.entries.length ? config.shared : undefined;
+  const linking = shared && sharedLinkSection(shared, shellPath(releaseRequest(config.release!).path));
   const lockStart = performance.now();
   let lock: HeldLock;
   try {
@@ -356,7 +362,7 @@ export async function switchRelease(
         signal: config.signal,
         rootShell: shellPath(config.releasesRoot),
         precheck: rootPrecheck(config.releasesRoot),
-        whenAcquired: read.text,
+        whenAcquired: linking ? `${linking}\n${read.text}` : read.text,
       },
       full,
     );
@@ -378,7 +384,8 @@ export async function switchRelease(
   let outcome: LockedOutcome;
   try {
     const readStart = performance.now();
-    const seen = read.parse(target, lock.acquiredOutput);
+    const split = shared ? readSharedSection(shared, lock.acquiredOutput) : undefined;
+    const seen = { ...read.parse(target, split?.rest ?? lock.acquiredOutput), shared: split?.shared };
     full.logger.info(
       `Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`,
     );
@@ -412,7 +419,7 @@ async function switchLocked(
   lock: HeldLock,
   lockResult: CheckResult | undefined,
   context: CoreContext,
-  read: { layout: ReleaseLayout; wanted?: string },
+  read: { layout: ReleaseLayout; wanted?: string; shared?: SharedOutcome },
   started: number,
 ): Promise<LockedOutcome> {
   const results: CheckResult[] = lockResult ? [lockResult] : [];
@@ -452,6 +459,12 @@ async function switchLocked(
       durationMs: 0,
     });
     return outcome;
+  }
+  if (read.shared) {
+    const where = { root: layout.root, release: wanted, target: target.description };
+    const linked = sharedResults(read.shared, where, performance.now() - started);
+    results.push(...linked.results);
+    if (linked.failure) return { ...outcome, ok: false, failure: linked.failure };
   }
   const beforeFailure =
     (await runHooks(step, 'before-switch', config.beforeSwitch)) ??
