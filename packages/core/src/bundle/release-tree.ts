@@ -140,12 +140,6 @@ export class ReleaseTree {
     this.columns.hasDigest[row] = 1;
   }
 
-  /** The node at `path`, or undefined. */
-  get(path: string): TreeNode | undefined {
-    const row = this.rows.get(path);
-    return row === undefined ? undefined : this.node(row);
-  }
-
   private node(row: number): TreeNode {
     const type = this.kindOf(row);
     const node: TreeNode = { type, mode: this.columns.mode[row]!, size: this.columns.size[row]! };
