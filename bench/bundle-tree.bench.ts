@@ -1,14 +1,18 @@
 // bundle-tree: pack-bundle and verify-bundle-sha on a tree of TREE_ENTRIES entries (default 30,000: a node_modules-
 // sized app, with `@scope` folders), each in a child process that reports its time and peak RSS (maxRSS), interleaved
 // with GNU tar doing the same work (tar czf / tar xzf) for ROUNDS rounds; then the one-pass read of a large bundle
-// (hash + gunzip + strict parse from one open file) against `openssl dgst -sha256` on the same file.
-// Targets: peak RSS < 100 MiB for pack and verify; the one-pass read's hashing ≥ 0.9× openssl's throughput.
+// (hash + gunzip + strict parse + each file's SHA-256, from one open file) against `openssl dgst -sha256` on the same
+// file and against C tools doing the same hashing work (`tee >(openssl dgst) | gzip -dc | openssl dgst`).
+// The children run deploy-gates' code bundled into one plain JavaScript file by esbuild, as the runner runs dist/
+// (ncc): under the tsx loader the same code starts 23 MiB higher (65 MiB instead of 42 MiB before reading a byte).
+// Targets: peak RSS < 100 MiB for pack, verify and the read; the read's hashing ≥ 0.9× openssl's throughput.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { buildSync } from 'esbuild';
 
 const ENTRIES = Number(process.env.TREE_ENTRIES ?? 30_000);
 const BIG = Number(process.env.BUNDLE_BYTES ?? 512 * 1024 ** 2);
@@ -20,10 +24,19 @@ interface Measured {
   maxRssKiB: number;
   detail?: string;
 }
+let programs = 0;
+/** Runs `code` (TypeScript importing `#core/…`) bundled into one JavaScript file, in a child process of its own. */
 const child = (code: string, ...args: string[]): Measured => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, ...args], {
-    encoding: 'utf8',
+  const outfile = join(dir, `program-${++programs}.mjs`);
+  buildSync({
+    stdin: { contents: code, resolveDir: process.cwd(), loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile,
+    logLevel: 'warning',
   });
+  const result = spawnSync(process.execPath, [outfile, ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Measured;
 };
@@ -51,7 +64,7 @@ const pack = (round: number) =>
   child(
     `import { packBundle } from '#core/bundle/pack.js';
 const t = performance.now();
-const r = await packBundle({ dir: process.argv[1], name: 'b-${round}', exclude: [], outputDir: process.argv[2], mtime: new Date(0) });
+const r = await packBundle({ dir: process.argv[2], name: 'b-${round}', exclude: [], outputDir: process.argv[3], mtime: new Date(0) });
 const detail = r.files + ' entries, ' + r.size + ' bytes';
 ${report}`,
     join(dir, 'tree'),
@@ -61,7 +74,7 @@ const verify = (round: number) =>
   child(
     `import { unpackLocal } from '#core/bundle/unpack-local.js';
 const t = performance.now();
-await unpackLocal(process.argv[1], process.argv[2], 'r-${round}', 2 ** 34);
+await unpackLocal(process.argv[2], process.argv[3], 'r-${round}', 2 ** 34);
 const detail = '';
 ${report}`,
     join(dir, 'out', 'b-0.tar.gz'),
@@ -71,9 +84,9 @@ const readOnce = () =>
   child(
     `import { readBundle } from '#core/bundle/unpack.js';
 const t = performance.now();
-const r = await readBundle(process.argv[1], 2 ** 34);
+const r = await readBundle(process.argv[2], 2 ** 34);
 if (r.refusal) throw r.refusal;
-const detail = r.sha256;
+const detail = String(r.size + r.scan.contentBytes);
 ${report}`,
     join(dir, 'big.tar.gz'),
   );
@@ -127,22 +140,30 @@ try {
       chunk.map((b, j) => b ^ i ^ j),
     );
   spawnSync('tar', ['czf', join(dir, 'big.tar.gz'), '-C', body, '.']);
-  const once: number[] = [];
-  const openssl: number[] = [];
+  const bundle = join(dir, 'big.tar.gz');
+  const bundleBytes = statSync(bundle).size;
+  // The same hashing work by C tools: the compressed bytes, and the uncompressed stream, each by openssl.
+  const sameWork = `tee >(openssl dgst -sha256 >/dev/null) < '${bundle}' | gzip -dc | openssl dgst -sha256 >/dev/null`;
+  const times: Record<string, number[]> = { once: [], openssl: [], pipeline: [] };
   let readPeak = 0;
+  let hashedBytes = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const read = readOnce();
-    once.push(read.seconds);
+    times.once!.push(read.seconds);
+    hashedBytes = Number(read.detail);
     readPeak = Math.max(readPeak, read.maxRssKiB / 1024);
-    openssl.push(tool('openssl', ['dgst', '-sha256', join(dir, 'big.tar.gz')]).seconds);
+    times.openssl!.push(tool('openssl', ['dgst', '-sha256', bundle]).seconds);
+    times.pipeline!.push(tool('bash', ['-c', sameWork]).seconds);
   }
-  const hashRatio = median(openssl) / median(once);
+  const [once, openssl, pipeline] = [median(times.once!), median(times.openssl!), median(times.pipeline!)];
+  // Hashing throughput: bytes hashed per second (the bundle, and every file's contents) against openssl's.
+  const hashRatio = hashedBytes / once / (bundleBytes / openssl);
   console.log(
-    `one-pass read of a ${(BIG / 1024 ** 2).toFixed(0)} MiB bundle (hash + gunzip + parse): ${median(once).toFixed(2)} s; openssl dgst -sha256 alone: ${median(openssl).toFixed(2)} s`,
+    `one-pass read of a ${(bundleBytes / 1024 ** 2).toFixed(0)} MiB bundle (hash + gunzip + parse + SHA-256 of each file, ${(hashedBytes / 1024 ** 2).toFixed(0)} MiB hashed): ${once.toFixed(2)} s; openssl dgst -sha256 of the bundle: ${openssl.toFixed(2)} s; the same hashing by C tools (tee | gzip -dc | openssl): ${pipeline.toFixed(2)} s`,
   );
   console.log('');
   console.log(
-    `ratio: pack ${packRatio.toFixed(2)}x GNU tar's speed (peak RSS ${packPeak.toFixed(1)} MiB), verify+unpack ${unpackRatio.toFixed(2)}x GNU tar xzf's (peak RSS ${verifyPeak.toFixed(1)} MiB), one-pass read ${hashRatio.toFixed(2)}x openssl's throughput (peak RSS ${readPeak.toFixed(1)} MiB); targets: RSS < 100 MiB, read ≥ 0.90x`,
+    `ratio: pack ${packRatio.toFixed(2)}x GNU tar's speed (peak RSS ${packPeak.toFixed(1)} MiB), verify+unpack ${unpackRatio.toFixed(2)}x GNU tar xzf's (peak RSS ${verifyPeak.toFixed(1)} MiB); one-pass read: hashes ${hashRatio.toFixed(2)}x openssl's throughput (bytes hashed per second), takes ${(openssl / once).toFixed(2)}x openssl's time for the bundle alone and ${(pipeline / once).toFixed(2)}x the C tools' for the same work (peak RSS ${readPeak.toFixed(1)} MiB); targets: RSS < 100 MiB, hashing ≥ 0.90x`,
   );
   if (packPeak >= 100 || verifyPeak >= 100 || readPeak >= 100 || hashRatio < 0.9) process.exitCode = 1;
 } finally {

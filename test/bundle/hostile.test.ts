@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -16,8 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { verifyBundle, type VerifyConfig } from '#core/bundle/verify.js';
+import { ReleaseTree } from '#core/bundle/release-tree.js';
 import { readBundle } from '#core/bundle/unpack.js';
-import { LocalSink, commitLocal } from '#core/bundle/unpack-local.js';
+import { LocalSink, commitLocal, unpackLocal } from '#core/bundle/unpack-local.js';
 import { coreContext } from '#core/context.js';
 import type { Target } from '#core/hosts/target.js';
 import { sha256sum } from '../support/bundles.js';
@@ -361,6 +363,31 @@ describe('on this machine, what was read is what lands', () => {
     expect(readFileSync(join(dir, 'index.php'), 'utf8')).toBe('<?php echo "checked";\n');
   });
 
+  it('creates nothing in extract-to before the bytes are judged: no releases directory, no temporary directory', async () => {
+    const path = bundleFile(rawArchive(rawFile('index.php', 'checked')));
+    const parent = join(root, `fresh-${++counter}`);
+    mkdirSync(parent);
+    const releases = join(parent, 'a', 'releases');
+    const whenJudged: string[][] = [];
+    const mismatch = () => {
+      whenJudged.push(readdirSync(parent));
+      throw new Error('SHA-256 mismatch');
+    };
+    await expect(unpackLocal(path, releases, RELEASE, 1 << 20, mismatch)).rejects.toThrow('SHA-256 mismatch');
+    expect(whenJudged).toEqual([[]]);
+    expect(readdirSync(parent)).toEqual([]);
+
+    mkdirSync(releases, { recursive: true });
+    const inReleases: string[][] = [];
+    const dir = await unpackLocal(path, releases, RELEASE, 1 << 20, (read) => {
+      inReleases.push(readdirSync(releases));
+      if (read.refusal) throw read.refusal;
+    });
+    expect(inReleases).toEqual([[]]);
+    expect(readdirSync(releases)).toEqual([RELEASE]);
+    expect(readFileSync(join(dir, 'index.php'), 'utf8')).toBe('checked');
+  });
+
   it('a directory changed between unpacking and the rename is refused, naming the entry', async () => {
     const path = bundleFile(rawArchive(rawFile('index.php', 'checked'), rawFile('b.txt', 'b')));
     const releases = join(root, `releases-${++counter}`);
@@ -373,8 +400,12 @@ describe('on this machine, what was read is what lands', () => {
     );
     rmSync(join(temp, 'index.php'));
     execFileSync('ln', ['-s', '/', join(temp, 'index.php')]);
-    read.tree.nodes.set('index.php', { type: 'symlink', mode: 0o777, size: 0, link: '/' });
-    await expect(commitLocal(temp, read.tree, releases, RELEASE)).rejects.toThrow(
+    // A tree that accepted that link (the reader never would): only the realpath check stands in the way.
+    const accepted = new ReleaseTree();
+    accepted.add({ path: 'b.txt', type: 'file', mode: 0o644, size: 1, mtime: 0 });
+    accepted.setDigest('b.txt', createHash('sha256').update('b').digest());
+    accepted.add({ path: 'index.php', type: 'symlink', mode: 0o777, size: 0, mtime: 0, linkpath: '/' });
+    await expect(commitLocal(temp, accepted, releases, RELEASE)).rejects.toThrow(
       /entry "index\.php" resolves on disk to \/, outside the release/,
     );
     expect(existsSync(join(releases, RELEASE))).toBe(false);

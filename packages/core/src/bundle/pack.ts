@@ -1,13 +1,23 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  createWriteStream,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+} from 'node:fs';
+import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, type ZlibOptions } from 'node:zlib';
 import { ArgumentError } from '../errors.js';
 import { formatChecksumLine } from './checksum-file.js';
 import { excluded, pathGlob } from '../units/glob.js';
 import { sha256File } from './hash.js';
+import { compareUtf8 } from './release-tree.js';
 import { normalMode } from './tar-format.js';
 import { TarWriter } from './tar-writer.js';
 
@@ -49,7 +59,7 @@ export async function bundleEntries(
   const entries: string[] = [];
   const left: string[] = [];
   const walk = async (dir: string, prefix: string) => {
-    const names = (await readdir(dir)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const names = readdirSync(dir).sort(compareUtf8);
     for (const name of names) {
       const path = prefix ? `${prefix}/${name}` : name;
       const full = join(dir, name);
@@ -58,7 +68,7 @@ export async function bundleEntries(
         left.push(path);
         continue;
       }
-      const stat = await lstat(full);
+      const stat = lstatSync(full);
       checkName(path);
       if (stat.isDirectory()) {
         entries.push(path);
@@ -84,28 +94,41 @@ function checkName(path: string): void {
     );
 }
 
+/** Appends a file's contents to the archive, read through one reused buffer; refuses a file that changed size. */
+async function writeContents(full: string, path: string, size: number, writer: TarWriter, buffer: Buffer) {
+  const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let written = 0;
+  try {
+    for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0;) {
+      written += read;
+      if (written > size) break;
+      await writer.write(buffer.subarray(0, read));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (written !== size)
+    throw new ArgumentError('dir', `${path} changed size while it was packed; pack a tree nothing writes to`);
+  await writer.pad(size);
+}
+
 /**
  * Writes the entries as a tar stream with deploy-gates' own writer (tar-writer.ts): paths are data, never options
- * (a name starting with `@` or `-` is just a name), one entry at a time, so memory stays flat for any tree.
+ * (a name starting with `@` or `-` is just a name), one entry at a time, so memory stays flat for any tree. The
+ * file system calls are synchronous (short calls on the build's own tree; one thread-pool round trip per lstat, open,
+ * read and close made packing 30,000 entries take 20× GNU tar's time); gzip runs in the thread pool meanwhile.
  */
 async function writeEntries(dir: string, entries: readonly string[], writer: TarWriter, mtime: number): Promise<void> {
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
   for (const path of entries) {
     const full = join(dir, path);
-    const stat = await lstat(full);
+    const stat = lstatSync(full);
     if (stat.isDirectory()) await writer.header({ path, type: 'dir', mode: 0o755, size: 0, mtime });
     else if (stat.isSymbolicLink())
-      await writer.header({ path, type: 'symlink', mode: 0o777, size: 0, mtime, linkpath: await readlink(full) });
+      await writer.header({ path, type: 'symlink', mode: 0o777, size: 0, mtime, linkpath: readlinkSync(full) });
     else {
       await writer.header({ path, type: 'file', mode: normalMode('file', stat.mode), size: stat.size, mtime });
-      let written = 0;
-      for await (const chunk of createReadStream(full, { highWaterMark: 1024 * 1024 })) {
-        written += (chunk as Buffer).length;
-        if (written > stat.size) break;
-        await writer.write(chunk as Buffer);
-      }
-      if (written !== stat.size)
-        throw new ArgumentError('dir', `${path} changed size while it was packed; pack a tree nothing writes to`);
-      await writer.pad(stat.size);
+      await writeContents(full, path, stat.size, writer, buffer);
     }
   }
   await writer.end();
@@ -146,8 +169,17 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   ours.add(partial);
   const { entries, excluded: left } = await bundleEntries(dir, config.exclude.map(pathGlob), (full) => ours.has(full));
   try {
-    const gzip = createGzip();
-    const written = pipeline(gzip, portableGzip(), createWriteStream(partial, { mode: 0o644 }));
+    // Up to 1 MiB queued: the next batches are read and written while zlib compresses (in the thread pool).
+    const options: ZlibOptions & { writableHighWaterMark: number } = {
+      chunkSize: 256 * 1024,
+      writableHighWaterMark: 1024 * 1024,
+    };
+    const gzip = createGzip(options);
+    const written = pipeline(
+      gzip,
+      portableGzip(),
+      createWriteStream(partial, { mode: 0o644, highWaterMark: 1024 * 1024 }),
+    );
     written.catch(() => {});
     await writeEntries(dir, entries, new TarWriter(gzip), Math.floor(config.mtime.getTime() / 1000)).catch((error) => {
       gzip.destroy();

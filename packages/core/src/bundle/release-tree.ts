@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { BundleRefused } from './refused.js';
 import { normalMode } from './tar-format.js';
 import type { TarEntry } from './tar-reader.js';
@@ -8,22 +7,84 @@ import type { TarEntry } from './tar-reader.js';
  * symlink or a file of the archive), modes normalised, each file's SHA-256, each symlink's text. It decides what is
  * unpacked, and its manifest is what the unpacked directory must match, on this machine and on a host, before the
  * release is renamed into place.
+ *
+ * Memory: a tree of 30,000 entries must fit in a few MiB, so there is no object per entry (V8 spends 50–100 bytes on
+ * each, more with a hex digest string): a path → index map, and per index a kind, mode and size in typed arrays, the
+ * digest as 32 raw bytes in one buffer; link texts only for symlinks.
  */
+export type NodeKind = 'dir' | 'file' | 'symlink';
+
 export interface TreeNode {
-  type: 'dir' | 'file' | 'symlink';
+  type: NodeKind;
   mode: number;
   size: number;
+  /** Lower-case hex; for a hard link the digest of the file it shares contents with. */
   sha256?: string;
   link?: string;
-  /** For a hard link: the file it shares contents with. */
-  hardLinkOf?: string;
 }
+
+const KIND_CODES: Record<NodeKind, number> = { dir: 0, file: 1, symlink: 2 };
+const KIND_NAMES: readonly NodeKind[] = ['dir', 'file', 'symlink'];
+const NO_DIGEST = -1;
 
 /** Linux follows at most 40 symlinks in one lookup. */
 const MAX_HOPS = 40;
 
+/** Growable typed columns, one row per entry. */
+class Columns {
+  kind = new Uint8Array(1024);
+  mode = new Uint16Array(1024);
+  size = new Float64Array(1024);
+  /** The row whose digest a file has (itself, or the file a hard link shares contents with), or NO_DIGEST. */
+  digestRow = new Int32Array(1024);
+  digests = Buffer.alloc(1024 * 32);
+  hasDigest = new Uint8Array(1024);
+
+  ensure(rows: number): void {
+    if (rows <= this.kind.length) return;
+    const length = this.kind.length * 2;
+    const grow = <T extends Uint8Array | Uint16Array | Float64Array | Int32Array>(old: T, make: (n: number) => T) => {
+      const next = make(length);
+      next.set(old);
+      return next;
+    };
+    this.kind = grow(this.kind, (n) => new Uint8Array(n));
+    this.mode = grow(this.mode, (n) => new Uint16Array(n));
+    this.size = grow(this.size, (n) => new Float64Array(n));
+    this.digestRow = grow(this.digestRow, (n) => new Int32Array(n));
+    this.hasDigest = grow(this.hasDigest, (n) => new Uint8Array(n));
+    const digests = Buffer.alloc(length * 32);
+    this.digests.copy(digests);
+    this.digests = digests;
+  }
+}
+
 export class ReleaseTree {
-  readonly nodes = new Map<string, TreeNode>();
+  private readonly rows = new Map<string, number>();
+  private readonly paths: string[] = [];
+  private readonly links = new Map<number, string>();
+  private readonly columns = new Columns();
+
+  /** Entries in the tree (the directories implied by paths included). */
+  get size(): number {
+    return this.paths.length;
+  }
+
+  private push(path: string, kind: NodeKind, mode: number, size: number, digestRow = NO_DIGEST): number {
+    const row = this.paths.length;
+    this.columns.ensure(row + 1);
+    this.rows.set(path, row);
+    this.paths.push(path);
+    this.columns.kind[row] = KIND_CODES[kind];
+    this.columns.mode[row] = mode;
+    this.columns.size[row] = size;
+    this.columns.digestRow[row] = digestRow;
+    return row;
+  }
+
+  private kindOf(row: number): NodeKind {
+    return KIND_NAMES[this.columns.kind[row]!]!;
+  }
 
   /**
    * Adds an accepted entry. Returns the directories that must exist first (implied by the path, not yet created),
@@ -34,45 +95,78 @@ export class ReleaseTree {
     const refuse = (reason: string): never => {
       throw new BundleRefused(entry.path, reason);
     };
-    const parts = entry.path.split('/');
     const parents: string[] = [];
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      const node = this.nodes.get(prefix);
-      if (!node) {
-        this.nodes.set(prefix, { type: 'dir', mode: 0o755, size: 0 });
+    for (let cut = entry.path.indexOf('/'); cut > 0; cut = entry.path.indexOf('/', cut + 1)) {
+      const prefix = entry.path.slice(0, cut);
+      const row = this.rows.get(prefix);
+      if (row === undefined) {
+        this.push(prefix, 'dir', 0o755, 0);
         parents.push(prefix);
-      } else if (node.type !== 'dir')
+      } else if (this.columns.kind[row] !== KIND_CODES.dir)
         refuse(
-          `goes through the ${node.type === 'symlink' ? 'symlink' : 'file'} ${JSON.stringify(prefix)} of the archive`,
+          `goes through the ${this.kindOf(row) === 'symlink' ? 'symlink' : 'file'} ${JSON.stringify(prefix)} of the archive`,
         );
     }
-    const existing = this.nodes.get(entry.path);
-    if (existing) {
-      if (existing.type === 'dir' && entry.type === 'dir') return undefined;
+    const existing = this.rows.get(entry.path);
+    if (existing !== undefined) {
+      if (this.columns.kind[existing] === KIND_CODES.dir && entry.type === 'dir') return undefined;
       refuse('appears twice in the archive (a later entry would replace what was checked)');
     }
     if (entry.type === 'link') {
-      const target = this.nodes.get(entry.linkpath!);
-      if (target?.type !== 'file')
+      const target = this.rows.get(entry.linkpath!);
+      if (target === undefined || this.columns.kind[target] !== KIND_CODES.file)
         return refuse(
           `is a hard link to ${JSON.stringify(entry.linkpath)}, which is not a regular file earlier in the archive`,
         );
-      this.nodes.set(entry.path, { ...target, hardLinkOf: target.hardLinkOf ?? entry.linkpath });
+      this.push(
+        entry.path,
+        'file',
+        this.columns.mode[target]!,
+        this.columns.size[target]!,
+        this.columns.digestRow[target],
+      );
       return parents;
     }
-    const type = entry.type === 'file' ? 'file' : entry.type;
-    this.nodes.set(entry.path, {
-      type,
-      mode: normalMode(entry.type, entry.mode),
-      size: entry.size,
-      ...(entry.type === 'symlink' ? { link: entry.linkpath } : {}),
-    });
+    const row = this.push(entry.path, entry.type, normalMode(entry.type, entry.mode), entry.size);
+    if (entry.type === 'file') this.columns.digestRow[row] = row;
+    if (entry.type === 'symlink') this.links.set(row, entry.linkpath!);
     return parents;
   }
 
-  setDigest(path: string, sha256: string): void {
-    this.nodes.get(path)!.sha256 = sha256;
+  /** Records the SHA-256 (32 bytes) of the file at `path`, the last one added. */
+  setDigest(path: string, sha256: Buffer): void {
+    const row = this.rows.get(path)!;
+    sha256.copy(this.columns.digests, row * 32);
+    this.columns.hasDigest[row] = 1;
+  }
+
+  private node(row: number): TreeNode {
+    const type = this.kindOf(row);
+    const node: TreeNode = { type, mode: this.columns.mode[row]!, size: this.columns.size[row]! };
+    if (type === 'symlink') node.link = this.links.get(row);
+    if (type === 'file') node.sha256 = this.digestHex(row);
+    return node;
+  }
+
+  private digestHex(row: number): string | undefined {
+    const from = this.columns.digestRow[row]!;
+    if (from === NO_DIGEST || !this.columns.hasDigest[from]) return undefined;
+    return this.columns.digests.toString('hex', from * 32, from * 32 + 32);
+  }
+
+  /** The row of `path` (see `entryAt`), or undefined. */
+  rowOf(path: string): number | undefined {
+    return this.rows.get(path);
+  }
+
+  /** Path and node of a row (0 ≤ row < size). */
+  entryAt(row: number): { path: string; node: TreeNode } {
+    return { path: this.paths[row]!, node: this.node(row) };
+  }
+
+  /** Every symlink: its path and text. */
+  *symlinks(): Generator<[string, string]> {
+    for (const [row, link] of this.links) yield [this.paths[row]!, link];
   }
 
   /**
@@ -81,21 +175,18 @@ export class ReleaseTree {
    * leads outside the release or loops. A path that does not exist in the release is followed lexically.
    */
   checkLinks(): void {
-    for (const [path, node] of this.nodes) {
-      if (node.type !== 'symlink') continue;
-      const outcome = this.resolve(posix.dirname(path), node.link!);
+    for (const [path, link] of this.symlinks()) {
+      const slash = path.lastIndexOf('/');
+      const outcome = this.resolve(slash < 0 ? '' : path.slice(0, slash), link);
       if (outcome === 'outside')
-        throw new BundleRefused(path, `is a symlink to ${JSON.stringify(node.link)}, outside the release`);
+        throw new BundleRefused(path, `is a symlink to ${JSON.stringify(link)}, outside the release`);
       if (outcome === 'loop')
-        throw new BundleRefused(
-          path,
-          `is a symlink to ${JSON.stringify(node.link)} that loops (over ${MAX_HOPS} links)`,
-        );
+        throw new BundleRefused(path, `is a symlink to ${JSON.stringify(link)} that loops (over ${MAX_HOPS} links)`);
     }
   }
 
   private resolve(dir: string, link: string): 'inside' | 'outside' | 'loop' {
-    const at = dir === '.' ? [] : dir.split('/');
+    const at = dir === '' ? [] : dir.split('/');
     const queue = link.split('/').reverse();
     let hops = 0;
     while (queue.length > 0) {
@@ -107,11 +198,12 @@ export class ReleaseTree {
         continue;
       }
       const next = at.length === 0 ? part : `${at.join('/')}/${part}`;
-      const node = this.nodes.get(next);
-      if (node?.type === 'symlink') {
+      const row = this.rows.get(next);
+      const text = row === undefined ? undefined : this.links.get(row);
+      if (text !== undefined) {
         if (++hops > MAX_HOPS) return 'loop';
-        if (node.link!.startsWith('/')) return 'outside';
-        queue.push(...node.link!.split('/').reverse());
+        if (text.startsWith('/')) return 'outside';
+        queue.push(...text.split('/').reverse());
         continue;
       }
       at.push(part);
@@ -119,19 +211,52 @@ export class ReleaseTree {
     return 'inside';
   }
 
-  /** The manifest lines (sorted by bytes) a directory holding exactly this release yields (see manifestLine). */
-  manifest(): string[] {
-    const lines: string[] = [];
-    for (const [path, node] of this.nodes) {
-      if (node.type === 'dir') lines.push(manifestLine(path, 'd', '755'));
-      else if (node.type === 'symlink') lines.push(manifestLine(path, 'l', node.link!));
-      else {
-        const sha256 = node.sha256 ?? this.nodes.get(node.hardLinkOf ?? '')?.sha256 ?? '?';
-        lines.push(manifestLine(path, 'f', node.mode.toString(8), String(node.size)), manifestLine(path, 'h', sha256));
+  /** The manifest lines of one row (see manifestLine). */
+  private lines(row: number): string {
+    const path = this.paths[row]!;
+    const kind = this.columns.kind[row];
+    if (kind === KIND_CODES.dir) return `${manifestLine(path, 'd', '755')}\n`;
+    if (kind === KIND_CODES.symlink) return `${manifestLine(path, 'l', this.links.get(row)!)}\n`;
+    const mode = this.columns.mode[row]!.toString(8);
+    return `${manifestLine(path, 'f', mode, String(this.columns.size[row]))}\n${manifestLine(path, 'h', this.digestHex(row) ?? '?')}\n`;
+  }
+
+  /**
+   * The manifest a directory holding exactly this release yields, as text pieces of about `piece` bytes, sorted as
+   * `LC_ALL=C sort` sorts the lines (paths hold no control character, so a line's order is its path's byte order,
+   * and a file's `f` line comes before its `h` line). Only a sorted index array is held besides the tree.
+   */
+  *manifest(piece = 64 * 1024): Generator<string> {
+    const order = new Int32Array(this.paths.length);
+    for (let row = 0; row < order.length; row++) order[row] = row;
+    order.sort((a, b) => compareUtf8(this.paths[a]!, this.paths[b]!));
+    let text = '';
+    for (const row of order) {
+      text += this.lines(row);
+      if (text.length >= piece) {
+        yield text;
+        text = '';
       }
     }
-    return sortLines(lines);
+    if (text !== '') yield text;
   }
+}
+
+/** Compares two strings in the order of their UTF-8 bytes (= code points; JS compares UTF-16 code units). */
+export function compareUtf8(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800–DFFF, code points over U+FFFF) come after U+E000–FFFF in code point order.
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**
@@ -141,31 +266,4 @@ export class ReleaseTree {
  */
 export function manifestLine(path: string, kind: string, ...fields: string[]): string {
   return [path, kind, ...fields].join('\t');
-}
-
-/** Sorted by their UTF-8 bytes, as `LC_ALL=C sort` sorts. */
-export function sortLines(lines: string[]): string[] {
-  return lines
-    .map((line) => Buffer.from(line))
-    .sort(Buffer.compare)
-    .map((bytes) => bytes.toString());
-}
-
-/** The first entry where two sorted manifests differ, said for a person, or undefined when they are the same. */
-export function manifestDifference(expected: readonly string[], actual: readonly string[]): string | undefined {
-  const want = new Set(expected);
-  const have = new Set(actual);
-  const missing = expected.find((line) => !have.has(line));
-  const extra = actual.find((line) => !want.has(line));
-  if (missing === undefined && extra === undefined) return undefined;
-  const describe = (line: string) => {
-    const [path, kind, ...fields] = line.split('\t');
-    const what = { d: 'directory', f: 'file', l: 'symlink', h: 'SHA-256' }[kind ?? ''] ?? `entry of type ${kind}`;
-    return { path: path!, text: `${what} ${fields.join(' ')}`.trim() };
-  };
-  const first = [missing, extra].filter((line) => line !== undefined).map((line) => describe(line!));
-  const path = first[0]!.path;
-  const checked = missing !== undefined && describe(missing).path === path ? describe(missing).text : 'nothing';
-  const found = extra !== undefined && describe(extra).path === path ? describe(extra).text : 'nothing';
-  return `entry ${JSON.stringify(path)}: the check accepted ${checked}, the unpacked directory holds ${found}`;
 }

@@ -48,7 +48,11 @@ class Problem {
   constructor(readonly reason: string) {}
 }
 
-/** Reads exact byte counts from an async stream of chunks, counting every byte. */
+/**
+ * Reads exact byte counts from an async stream of chunks, counting every byte. Chunks are not copied (a header that
+ * straddles two chunks is gathered into a block of its own), and a chunk is asked for only once everything of the
+ * previous one was handed out: a source may reuse a chunk's memory for the next-but-one chunk.
+ */
 class Bytes {
   private buffered: Buffer = Buffer.alloc(0);
   private readonly iterator: AsyncIterator<Buffer>;
@@ -60,20 +64,31 @@ class Bytes {
     this.iterator = source[Symbol.asyncIterator]();
   }
 
+  /** The next chunk, once the buffered one is used up. */
   private async fill(): Promise<boolean> {
     const next = await this.iterator.next();
     if (next.done) return false;
     this.total += next.value.length;
     this.onCount(this.total);
-    this.buffered = this.buffered.length === 0 ? next.value : Buffer.concat([this.buffered, next.value]);
+    this.buffered = next.value;
     return true;
   }
 
   /** Exactly `n` bytes, or undefined at the end of the stream. */
   async exactly(n: number): Promise<Buffer | undefined> {
-    while (this.buffered.length < n) if (!(await this.fill())) return undefined;
-    const out = this.buffered.subarray(0, n);
-    this.buffered = this.buffered.subarray(n);
+    if (this.buffered.length >= n) {
+      const out = this.buffered.subarray(0, n);
+      this.buffered = this.buffered.subarray(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let have = 0; have < n;) {
+      if (this.buffered.length === 0 && !(await this.fill())) return undefined;
+      const take = Math.min(n - have, this.buffered.length);
+      this.buffered.copy(out, have, 0, take);
+      this.buffered = this.buffered.subarray(take);
+      have += take;
+    }
     return out;
   }
 

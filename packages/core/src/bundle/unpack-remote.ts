@@ -8,10 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { nulFields, shellPath, shellQuote, type Target } from '../hosts/target.js';
 import { BundleRefused } from './refused.js';
-import { normalMode } from './tar-format.js';
-import type { TarEntry } from './tar-reader.js';
+import { CanonicalSink } from './canonical.js';
 import { TarWriter } from './tar-writer.js';
-import { readBundle, releaseExistsError, type BundleRead, type EntrySink } from './unpack.js';
+import { readBundle, releaseExistsError, type BundleRead } from './unpack.js';
 
 /**
  * Unpacking on a host without letting the host's tar parse the bundle: the entries the strict reader accepted are
@@ -23,35 +22,6 @@ import { readBundle, releaseExistsError, type BundleRead, type EntrySink } from 
  * on disk (find, sha256sum of every file) and compares it with `m`, checks every symlink's realpath, and only then
  * renames the release into place — in one round trip.
  */
-export class CanonicalSink implements EntrySink {
-  private size = 0;
-  constructor(private readonly writer: TarWriter) {}
-
-  async entry(entry: TarEntry, parents: readonly string[]): Promise<void> {
-    for (const parent of parents)
-      await this.writer.header({ path: `r/${parent}`, type: 'dir', mode: 0o755, size: 0, mtime: entry.mtime });
-    const linkpath =
-      entry.type === 'link' ? `r/${entry.linkpath}` : entry.type === 'symlink' ? entry.linkpath : undefined;
-    await this.writer.header({
-      path: `r/${entry.path}`,
-      type: entry.type,
-      mode: normalMode(entry.type, entry.mode),
-      size: entry.type === 'file' ? entry.size : 0,
-      mtime: entry.mtime,
-      ...(linkpath === undefined ? {} : { linkpath }),
-    });
-    this.size = entry.type === 'file' ? entry.size : 0;
-  }
-
-  data(chunk: Buffer): Promise<void> {
-    return this.writer.write(chunk);
-  }
-
-  endFile(): Promise<void> {
-    return this.writer.pad(this.size);
-  }
-}
-
 export interface Spooled {
   read: BundleRead;
   /** The canonical archive (gzip), when the bundle was accepted; the caller removes `dir`. */
@@ -81,9 +51,9 @@ export async function spoolCanonical(
   written.catch(() => {});
   const writer = new TarWriter(gzip);
   try {
-    const read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer), signal);
+    const read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer, 'r/'), signal);
     const accepted = accept(read);
-    if (accepted) await writer.file({ path: 'm', mode: 0o644, mtime: 0 }, Buffer.from(manifestText(read)));
+    if (accepted) await writeManifest(writer, read);
     await writer.end();
     await written;
     return accepted ? { read, file, sha256: hash.digest('hex'), dir } : { read, dir };
@@ -94,11 +64,13 @@ export async function spoolCanonical(
   }
 }
 
-function manifestText(read: BundleRead): string {
-  return read.tree
-    .manifest()
-    .map((line) => `${line}\n`)
-    .join('');
+/** The accepted tree's manifest as the file `m`, streamed (it is as long as the tree has entries). */
+async function writeManifest(writer: TarWriter, read: BundleRead): Promise<void> {
+  let size = 0;
+  for (const piece of read.tree.manifest()) size += Buffer.byteLength(piece);
+  await writer.header({ path: 'm', type: 'file', mode: 0o644, size, mtime: 0 });
+  for (const piece of read.tree.manifest()) await writer.write(Buffer.from(piece));
+  await writer.pad(size);
 }
 
 /** The host's manifest of `.` in the lines release-tree.ts defines, sorted as the runner sorts them. */

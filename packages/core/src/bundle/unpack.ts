@@ -1,11 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
-import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import type { Writable } from 'node:stream';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { UserError } from '../errors.js';
 import { BundleRefused } from './refused.js';
 import { ReleaseTree } from './release-tree.js';
+import { youngCollector } from './young-gc.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 
 export { BundleRefused } from './refused.js';
@@ -13,8 +14,9 @@ export { BundleRefused } from './refused.js';
 /**
  * One read of a bundle decides everything: the file is opened once, and every byte read from that one descriptor is
  * hashed, gunzipped and parsed by the strict reader (tar-reader.ts) as it arrives; each accepted entry goes to a
- * sink that writes it (on this machine, or into the canonical archive a host unpacks). Nothing reopens the path, so
- * a file swapped or changed after the open is never what was hashed on one side and unpacked on the other.
+ * sink that writes it (into the canonical archive this machine or a host unpacks once the bundle is accepted).
+ * Nothing reopens the path, so a file swapped or changed after the open is never what was hashed on one side and
+ * unpacked on the other.
  */
 export interface ScanResult {
   /** Entries (files, directories, links). */
@@ -43,14 +45,14 @@ export interface BundleRead {
   refusal?: BundleRefused;
 }
 
-const READ_BYTES = 1024 * 1024;
+const READ_BYTES = 512 * 1024;
 
 /** Hands accepted entries to the tree and the sink, hashing each file's contents on the way. */
 function treeConsumer(tree: ReleaseTree, sink: EntrySink | undefined) {
   let file: { path: string; hash: Hash } | undefined;
   const close = async () => {
     if (!file) return;
-    tree.setDigest(file.path, file.hash.digest('hex'));
+    tree.setDigest(file.path, file.hash.digest());
     file = undefined;
     await sink?.endFile();
   };
@@ -70,11 +72,20 @@ function treeConsumer(tree: ReleaseTree, sink: EntrySink | undefined) {
   };
 }
 
+/** The chunks of `source`, with a young-generation collection every 2 MiB of them (see young-gc.ts). */
+export async function* collected(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const collect = youngCollector();
+  for await (const chunk of source) {
+    collect(chunk.length);
+    yield chunk;
+  }
+}
+
 /** Parses what gunzip yields; every failure becomes a BundleRefused naming what is known. */
 async function parse(gunzip: AsyncIterable<Buffer>, tree: ReleaseTree, sink: EntrySink | undefined, maxSize: number) {
   const consumer = treeConsumer(tree, sink);
   try {
-    const scan = await readTar(gunzip, consumer, { maxSize });
+    const scan = await readTar(collected(gunzip), consumer, { maxSize });
     await consumer.close();
     tree.checkLinks();
     return { scan };
@@ -93,10 +104,16 @@ async function parse(gunzip: AsyncIterable<Buffer>, tree: ReleaseTree, sink: Ent
   }
 }
 
+/** Writes `chunk` to gunzip and resolves once zlib has consumed it (its buffer may then be read into again). */
+function inflate(gunzip: Writable, chunk: Buffer, parsed: Promise<unknown>): Promise<unknown> {
+  return Promise.race([new Promise<void>((resolve) => gunzip.write(chunk, () => resolve())), parsed]);
+}
+
 /**
  * Reads the bundle at `path` once (see above). A refused bundle is still hashed to its end, so a checksum mismatch
  * is told before a refusal; whatever the sink wrote is the caller's to remove unless both the digest and the
- * entries pass.
+ * entries pass. Two reused read buffers: while zlib (in libuv's thread pool) inflates one, the next read fills the
+ * other, and the main thread hashes and parses; no buffer is allocated per read.
  */
 export async function readBundle(
   path: string,
@@ -108,27 +125,40 @@ export async function readBundle(
   const hash = createHash('sha256');
   let size = 0;
   const tree = new ReleaseTree();
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // zlib stops inflating while more than readableHighWaterMark waits to be parsed: 512 KiB (four outputs) lets it run
+  // ahead in the thread pool while the main thread hashes and parses, instead of taking turns with it.
+  const options: ZlibOptions & { readableHighWaterMark: number } = {
+    chunkSize: 128 * 1024,
+    readableHighWaterMark: 512 * 1024,
+  };
+  const gunzip = createGunzip(options);
   let parsing = true;
   const parsed = parse(gunzip, tree, sink, maxSize).finally(() => {
     parsing = false;
     gunzip.destroy();
   });
   parsed.catch(() => {});
+  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
+  let current = 0;
+  let pending = file.read(buffers[0], 0, READ_BYTES, null);
+  let inflating: Promise<unknown> = Promise.resolve();
   try {
     for (;;) {
-      signal?.throwIfAborted();
-      // A new buffer each time: zlib may still hold the previous one.
-      const buffer = Buffer.allocUnsafe(READ_BYTES);
-      const { bytesRead } = await file.read(buffer, 0, READ_BYTES, null);
+      const { bytesRead } = await pending;
       if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
+      signal?.throwIfAborted();
+      const chunk = buffers[current]!.subarray(0, bytesRead);
       hash.update(chunk);
       size += bytesRead;
-      if (parsing && !gunzip.write(chunk)) await Promise.race([once(gunzip, 'drain').catch(() => {}), parsed]);
+      await inflating; // zlib is done with the other buffer
+      current = 1 - current;
+      pending = file.read(buffers[current]!, 0, READ_BYTES, null);
+      inflating = parsing ? inflate(gunzip, chunk, parsed) : Promise.resolve();
     }
+    await inflating;
     if (parsing) gunzip.end();
   } finally {
+    await pending.catch(() => undefined);
     await file.close();
   }
   const outcome = await parsed;
