@@ -1,16 +1,17 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTargets } from '#action-kit/target.js';
+import { inlineSecrets } from '#core/gates/index.js';
 import { LocalTarget } from '#core/hosts/index.js';
 import { renderRollout, rollbackOrderOf, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
-import { healthFor, releaseServicesInputs } from './inputs.js';
+import { gatesFor, healthFor, releaseServicesInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
   stage: 'rollout',
   inputs: releaseServicesInputs,
-  secrets: targetSecrets,
+  secrets: { ...targetSecrets, gates: inlineSecrets },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: z.object({
     'rolled-back': z.enum(['true', 'false']),
@@ -25,6 +26,7 @@ export const action = defineAction({
       );
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
     const { services: given } = inputs;
+    const gates = await gatesFor(inputs, context); // bad gate YAML fails before any host is touched
     const outcome = await withTargets(
       inputs,
       given.map((service) => service.target),
@@ -46,6 +48,7 @@ export const action = defineAction({
             lockTimeoutMs: inputs['lock-timeout'],
             lockOwner: context.github.runLabel,
             rollbackBudgetMs: inputs['rollback-budget'],
+            gates,
             signal,
           },
           context,
