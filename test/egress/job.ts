@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
@@ -122,7 +122,12 @@ export class Job {
 
   /** The monitor's pid, as main saved it. */
   monitorPid(): number {
-    return (JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number }).pid ?? 0;
+    return this.saved().pid ?? 0;
+  }
+
+  /** The sentinel's state as main saved it for post. */
+  saved(): { pid?: number; snapshotPath?: string; dir?: string } {
+    return JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number; snapshotPath?: string };
   }
 
   report(path = join(this.workspace, 'artifacts/egress-violations.json')): {
@@ -135,6 +140,10 @@ export class Job {
     gaps: { from: string; to: string; reason: string }[];
     complete: boolean;
     'pre-existing': Record<string, unknown>[];
+    scope: string;
+    'outside-job'?: Record<string, unknown>[];
+    'sudo-disabled': boolean;
+    'containers-disabled': string[];
   } {
     // The report document (deploy-gates report v1); the sentinel's own report is its details.
     return JSON.parse(readFileSync(path, 'utf8')).details;
@@ -150,6 +159,9 @@ export class Job {
         // already gone
       }
     }
+    // A root monitor started through sudo writes into a directory of its own under /run.
+    const snapshot = this.saved().snapshotPath;
+    if (snapshot && !snapshot.startsWith(this.dir)) rmSync(dirname(snapshot), { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

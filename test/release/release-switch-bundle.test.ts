@@ -84,20 +84,28 @@ describe('dist/release-switch/index.js', () => {
     expect(treeListing(root)).toEqual(before);
   });
 
-  it.each(['local', 'ssh'])('keep 0 prunes every release but the current and the previous one (%s)', async (kind) => {
-    const root = join(base, `keep zero ${kind}`);
-    const names = [1, 2, 3, 4, 5].map(releaseName);
-    await makeReleases(root, names);
-    const target: Record<string, string> =
-      kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
-    expect((await step({ ...target, 'releases-root': root, release: names[1]! })).exitCode).toBe(0);
-    // Switching to an older release than the newest: keep 0 must still spare both current and previous.
-    const run = await step({ ...target, 'releases-root': root, release: names[0]!, keep: '0' });
-    expect(run.exitCode).toBe(0);
-    expect(run.outputs).toMatchObject({ 'current-release': names[0], 'previous-release': names[1], switched: 'true' });
-    expect(readdirSync(join(root, 'releases')).sort()).toEqual([names[0], names[1]]);
-    expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[0]}`);
-  });
+  it.each(['local', 'ssh'])(
+    'keep 0 prunes every release but the current, the previous good one and those newer than current (%s)',
+    async (kind) => {
+      const root = join(base, `keep zero ${kind}`);
+      const names = [1, 2, 3, 4, 5, 6].map(releaseName);
+      await makeReleases(root, names);
+      const target: Record<string, string> =
+        kind === 'ssh' ? { target: sshd.address, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts } : {};
+      expect((await step({ ...target, 'releases-root': root, release: names[2]! })).exitCode).toBe(0);
+      // Switching to an older release than the newest: keep 0 spares current and previous, and never removes the
+      // releases newer than current (unpacked, not yet switched to: the reported bug); the older one goes.
+      const run = await step({ ...target, 'releases-root': root, release: names[1]!, keep: '0' });
+      expect(run.exitCode).toBe(0);
+      expect(run.outputs).toMatchObject({
+        'current-release': names[1],
+        'previous-release': names[2],
+        switched: 'true',
+      });
+      expect(readdirSync(join(root, 'releases')).sort()).toEqual(names.slice(1));
+      expect(readlinkSync(join(root, 'current'))).toBe(`releases/${names[1]}`);
+    },
+  );
 
   it('switches over ssh with the key masked and removed afterwards', async () => {
     const root = join(base, 'ssh app');
@@ -271,5 +279,79 @@ describe('dist/release-switch/index.js', () => {
     expect(run.log).toContain('::error::Another deploy holds the lock');
     expect(run.log).toContain('(lock-timeout 1s); nothing was changed');
     expect(existsSync(join(root, 'current'))).toBe(false);
+  });
+
+  it('over ssh: deploy → rollback → mark-bad (the release rolled back from) → deploy → rollback skips the bad one; history names the run and SHA', async () => {
+    const root = join(base, 'history app');
+    await makeReleases(root, [A, B, C]);
+    const ssh = {
+      target: sshd.address,
+      'ssh-key': sshd.privateKey,
+      'known-hosts': sshd.knownHosts,
+      'releases-root': root,
+    };
+    const shaOf = (name: string) => `${name.slice(-8)}${'1'.repeat(32)}`;
+    expect((await step({ ...ssh, release: A, sha: shaOf(A) })).exitCode).toBe(0);
+    expect((await step({ ...ssh, release: B, sha: shaOf(B) })).exitCode).toBe(0);
+    expect((await step({ ...ssh, mode: 'rollback' })).outputs).toMatchObject({ 'current-release': A });
+    const marked = await step({ ...ssh, mode: 'mark-bad' });
+    expect(marked.exitCode).toBe(0);
+    expect(marked.summary).toContain('Release marked bad');
+    expect(marked.log).toContain(`releases/${B} is marked bad`);
+    expect((await step({ ...ssh, release: C })).exitCode).toBe(0);
+    const back = await step({ ...ssh, mode: 'rollback' });
+    expect(back.outputs).toMatchObject({ 'current-release': A, 'previous-release': C, switched: 'true' });
+    const report = JSON.parse(readFileSync(back.outputs.report!, 'utf8')) as {
+      details: { history: { release: string; outcome: string }[]; roundTrips: number };
+    };
+    expect(report.details.history.map((e) => `${e.outcome} ${e.release}`)).toEqual([`rolled-back ${C}`, `live ${A}`]);
+    expect(report.details.roundTrips).toBe(2);
+    const lines = readFileSync(join(root, '.deploy-gates/history.jsonl'), 'utf8').trim().split('\n');
+    expect(
+      lines.map((line) => JSON.parse(line) as { release: string; outcome: string; sha: string | null }),
+    ).toMatchObject([
+      { release: A, outcome: 'live', sha: shaOf(A) },
+      { release: B, outcome: 'live', sha: shaOf(B) },
+      { release: B, outcome: 'rolled-back', sha: shaOf(B) },
+      { release: A, outcome: 'live', sha: shaOf(A) },
+      { release: B, outcome: 'bad', sha: shaOf(B) },
+      { release: C, outcome: 'live', sha: null },
+      { release: C, outcome: 'rolled-back', sha: null },
+      { release: A, outcome: 'live', sha: shaOf(A) },
+    ]);
+  });
+
+  it("refuses a sha that is not the release name's commit, changing nothing", async () => {
+    const root = join(base, 'sha mismatch');
+    await makeReleases(root, [A]);
+    const run = await step({ 'releases-root': root, release: A, sha: 'f'.repeat(40) });
+    expect(run.exitCode).toBe(1);
+    expect(run.log).toContain(`is not the commit of release ${A}`);
+    expect(existsSync(join(root, 'current'))).toBe(false);
+  });
+
+  it('unlock refuses a live holder (fresh heartbeat, no flock to tell), breaks it with force, and names the holder', async () => {
+    const root = join(base, 'unlock');
+    await makeReleases(root, [A]);
+    await mkdir(join(root, '.deploy-lock'));
+    const since = Math.floor(Date.now() / 1000);
+    for (const [file, text] of Object.entries({
+      owner: 'run acme/app#13/1, host runner-8, pid 99',
+      token: 't',
+      since,
+      heartbeat: since,
+    }))
+      await writeFile(join(root, '.deploy-lock', file), `${text}\n`);
+    const refused = await step({ 'releases-root': root, mode: 'unlock' });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.log).toContain('held by run acme/app#13/1, host runner-8, pid 99');
+    expect(refused.log).toContain('pass force: true');
+    expect(existsSync(join(root, '.deploy-lock'))).toBe(true);
+    const forced = await step({ 'releases-root': root, mode: 'unlock', force: 'true' });
+    expect(forced.exitCode).toBe(0);
+    expect(forced.log).toContain(
+      `broke ${root}/.deploy-lock on local, held by run acme/app#13/1, host runner-8, pid 99`,
+    );
+    expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
   });
 });

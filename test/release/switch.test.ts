@@ -9,12 +9,11 @@ import { acquireLock } from '#core/release/lock.js';
 import {
   DEFAULT_RELEASE_PATTERN,
   matchingReleases,
-  releaseBefore,
-  releasesToPrune,
   swapCurrent,
   switchRelease,
   type SwitchConfig,
 } from '#core/release/switch.js';
+import { previousGood, releasesToPrune } from '#core/release/rules.js';
 import { LocalTarget } from '#core/hosts/local.js';
 import { shellQuote, type Target } from '#core/hosts/target.js';
 import { node24 } from '../support/paths.js';
@@ -34,12 +33,13 @@ const config = (releasesRoot: string, overrides: Partial<SwitchConfig> = {}): Sw
 });
 
 describe('pure rules', () => {
-  it('prunes all but the newest `keep` by name, never current or previous', () => {
+  it('prunes all but the newest `keep` by name, never current or previous (no history)', () => {
     const names = [1, 2, 3, 4, 5, 6, 7, 8].map(releaseName);
-    expect(releasesToPrune(names, 3, [names[7], names[6]])).toEqual(names.slice(0, 5));
-    // Current is an old release (after a rollback) and previous older still: both survive.
-    expect(releasesToPrune(names, 2, [names[1], names[0]])).toEqual(names.slice(2, 6));
-    expect(releasesToPrune(names, 10, [])).toEqual([]);
+    const rules = { releases: names, history: [] };
+    expect(releasesToPrune({ ...rules, keep: 3, current: names[7], protect: [names[6]] })).toEqual(names.slice(0, 5));
+    // Current is an old release (after a rollback): the releases newer than it are never pruned, nor the one before.
+    expect(releasesToPrune({ ...rules, keep: 1, current: names[1], protect: [names[0]] })).toEqual([]);
+    expect(releasesToPrune({ ...rules, keep: 10, current: names[7] })).toEqual([]);
   });
 
   it('treats only names matching the release pattern as releases', () => {
@@ -53,14 +53,14 @@ describe('pure rules', () => {
     expect(DEFAULT_RELEASE_PATTERN).toContain('_');
   });
 
-  it('rolls back to the newest release older than current', () => {
-    expect(releaseBefore([C, A, B, D], C)).toBe(B);
-    expect(releaseBefore([A, B], A)).toBeUndefined();
+  it('without history, rolls back to the newest release older than current', () => {
+    expect(previousGood([], [C, A, B, D], C)).toEqual({ release: B, by: 'name', skipped: [] });
+    expect(previousGood([], [A, B], A).release).toBeUndefined();
   });
 });
 
 describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the $name target', (kind) => {
-  /** Where the host has flock, the lock holder releases it by itself as its session ends: one script fewer. */
+  /** Where the host has flock, the lock also keeps its flock file in releases-root. */
   const flock = kind.name !== 'local without flock';
   let target: Target;
   let base: string;
@@ -225,11 +225,12 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     expect(treeListing(root).filter((line) => /^releases\/[^/]+\/$/.test(line))).toEqual(
       [1, 7, 8].map((i) => `releases/${releaseName(i)}/`),
     );
+    // By history, the release live before 8 was 1 (7 was never live): the rollback goes there, pruning nothing.
     const rollback = await switchRelease(target, config(root, { mode: 'rollback', keep: 1 }));
-    expect(rollback).toMatchObject({ currentRelease: releaseName(7), pruned: [] });
+    expect(rollback).toMatchObject({ currentRelease: A, pruned: [] });
   });
 
-  it('switches in 2 round trips with flock, 3 without (one more when it prunes): lock + read + resolve, swap + re-read, [prune,] [unlock]', async () => {
+  it("switches in 2 round trips, with or without flock: the lock holder's script (lock, read, check, history), then one script through its open session (swap, history append, prune, release)", async () => {
     let calls = 0;
     const counting: Target = {
       description: target.description,
@@ -239,8 +240,8 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
     // A directory whose name reads like the marker between the listing and the release check.
     await mkdir(join(root, 'releases', 'resolve-release'));
     const first = await switchRelease(counting, config(root, { release: A, keep: 8 }));
-    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: flock ? 2 : 3 });
-    expect(calls).toBe(flock ? 2 : 3);
+    expect(first).toMatchObject({ ok: true, switched: true, currentRelease: A, pruned: [], roundTrips: 2 });
+    expect(calls).toBe(1); // one session on the target: the lock holder's
     calls = 0;
     const second = await switchRelease(counting, config(root, { release: C, keep: 1 }));
     expect(second).toMatchObject({
@@ -249,10 +250,11 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release switch on the 
       currentRelease: C,
       previousRelease: A,
       pruned: [B],
-      roundTrips: flock ? 3 : 4,
+      roundTrips: 2,
     });
-    expect(calls).toBe(flock ? 3 : 4);
+    expect(calls).toBe(1);
     expect(current()).toBe(`releases/${C}`);
+    expect(second.history).toMatchObject([{ release: C, outcome: 'live', from: A }]);
   });
 
   it('prunes only directories named like releases, never an upload in progress', async () => {

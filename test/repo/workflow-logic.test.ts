@@ -11,11 +11,18 @@ import { repoRoot } from '../support/paths.js';
 // record says afterwards. Status functions are given as GitHub defines them for a job: failure() when a job it
 // depends on failed, cancelled() when the run was cancelled.
 const workflow = parse(readFileSync(join(repoRoot, '.github/workflows/deploy.yml'), 'utf8')) as {
-  jobs: Record<string, { if?: string; steps: { with?: Record<string, string> }[] }>;
+  jobs: Record<string, { if?: string; steps: { id?: string; if?: string; with?: Record<string, string> }[] }>;
 };
 
 interface Run {
-  deploy: { result: string; switched?: string; previous?: string; rolledBack?: string };
+  deploy: {
+    result: string;
+    switched?: string;
+    previous?: string;
+    rolledBack?: string;
+    healthy?: string;
+    current?: string;
+  };
   smoke: string;
   rollback?: { result: string; healthy?: string };
   cancelled?: boolean;
@@ -35,6 +42,8 @@ function evaluate(expression: string, run: Run): data.ExpressionData {
             switched: run.deploy.switched ?? '',
             'previous-release': run.deploy.previous ?? '',
             'rolled-back': run.deploy.rolledBack ?? '',
+            healthy: run.deploy.healthy ?? '',
+            'current-release': run.deploy.current ?? '',
           },
         },
         smoke: { result: run.smoke, outputs: {} },
@@ -114,5 +123,30 @@ describe('deploy.yml: what the deployment record says', () => {
     const recordRuns = (run: Run) => truthy(evaluate(workflow.jobs.record!.if!, run));
     expect(recordRuns({ deploy: live, smoke: 'success' })).toBe(true);
     expect(recordRuns({ deploy: { ...live, result: 'cancelled' }, smoke: 'skipped', cancelled: true })).toBe(true);
+  });
+});
+
+describe('deploy.yml: when the rollback job marks the release bad', () => {
+  const step = workflow.jobs.rollback!.steps.find((candidate) => candidate.id === 'mark-bad')!;
+  const marks = (run: Run) => truthy(evaluate(step.if!, run));
+  const NEW = '20261123_080000-22222222';
+  const switched = { switched: 'true', previous: PREVIOUS, current: NEW };
+
+  it('marks the release whose health check or smoke test failed, and only that one', () => {
+    expect(step.with).toMatchObject({ mode: 'mark-bad', release: '${{ needs.deploy.outputs.current-release }}' });
+    expect(marks({ deploy: { result: 'failure', healthy: 'false', ...switched }, smoke: 'skipped' })).toBe(true);
+    expect(marks({ deploy: { result: 'success', healthy: 'true', ...switched }, smoke: 'failure' })).toBe(true);
+  });
+
+  it('does not mark a release for a cancelled run or a failure that is not its health or smoke', () => {
+    const cancelled = {
+      deploy: { result: 'cancelled', healthy: 'false', ...switched },
+      smoke: 'skipped',
+      cancelled: true,
+    };
+    expect(marks(cancelled)).toBe(false);
+    // An after-switch hook failed: release-switch rolled back and recorded the release bad itself; health never ran.
+    expect(marks({ deploy: { result: 'failure', rolledBack: 'true', ...switched }, smoke: 'skipped' })).toBe(false);
+    expect(marks({ deploy: { result: 'failure', healthy: 'false', switched: 'true' }, smoke: 'skipped' })).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import {
   type RolloutOutcome,
   type ServiceSpec,
 } from '#core/rollout/run.js';
+import { badReleases, parseHistory } from '#core/release/history.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
 import { buildLedger } from '#core/ledger/build.js';
 import { renderLedger } from '#core/ledger/markdown.js';
@@ -132,6 +133,12 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     });
     // Every service is back on the release this run recorded; the fourth was never switched.
     expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    // The failed release is marked bad where it was rolled back, so a later rollback never lands on it again.
+    const bad = (name: string) => {
+      const file = join(root(name), '.deploy-gates', 'history.jsonl');
+      return existsSync(file) ? [...badReleases(parseHistory(readFileSync(file, 'utf8'), file))] : [];
+    };
+    expect(SERVICES.map(bad)).toEqual([[NEW], [NEW], [NEW], []]);
     expect(outcome.services[3]).toMatchObject({ switched: false, previousRelease: OLD, health: null, results: [] });
     // The runbook's order: deploys, then stop the workers (rollback order) before anything goes back, restart in rollout order, verify.
     expect(events()).toEqual([

@@ -14,6 +14,10 @@ export const egressSentinelInputs = {
     duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
   ),
   stop: withDefault('false', boolean()),
+  'dns-policy': withDefault('allowed-names-only', oneOf(['allowed-names-only', 'any'])),
+  'disable-sudo': withDefault('false', boolean()),
+  'disable-containers': withDefault('false', boolean()),
+  scope: withDefault('job', oneOf(['job', 'machine'])),
 };
 
 export function toConfig(inputs: {
@@ -22,6 +26,10 @@ export function toConfig(inputs: {
   'allow-dns': boolean;
   'allow-loopback': boolean;
   'resolve-interval': number;
+  'dns-policy': 'allowed-names-only' | 'any';
+  'disable-sudo': boolean;
+  'disable-containers': boolean;
+  scope: 'job' | 'machine';
 }): SentinelConfig {
   const {
     mode,
@@ -29,6 +37,10 @@ export function toConfig(inputs: {
     'allow-dns': allowDns,
     'allow-loopback': allowLoopback,
     'resolve-interval': resolveIntervalMs,
+    'dns-policy': dnsPolicy,
+    'disable-sudo': disableSudo,
+    'disable-containers': disableContainers,
+    scope,
   } = inputs;
   // Needed to start; the stop step (`stop: true`) uses what the starting step was given.
   if (entries.length === 0)
@@ -36,5 +48,15 @@ export function toConfig(inputs: {
       'allowed-endpoints',
       'needs at least one line to start the sentinel (e.g. db.internal:5432); only a step with `stop: true` may leave it out',
     );
-  return { entries, mode, allowDns, allowLoopback, resolveIntervalMs };
+  return {
+    entries,
+    mode,
+    allowDns,
+    allowLoopback,
+    resolveIntervalMs,
+    dnsPolicy,
+    disableSudo,
+    disableContainers,
+    scope,
+  };
 }

@@ -47,6 +47,15 @@ export const action = defineAction({
         ['Mode', config.mode],
         ['Allowed', config.entries.map((entry) => entry.text).join(', ')],
         ['Raw frames', state.rawNote],
+        ['Scope', state.scopeNote ? `${state.scope} (${state.scopeNote})` : state.scope],
+        [
+          'Sudo',
+          state.lockdown
+            ? `taken from the job's user until the sentinel stops${state.lockdown.sockets.length ? `; closed: ${state.lockdown.sockets.join(', ')}` : ''}`
+            : config.disableSudo
+              ? "disable-sudo: the job's user has no passwordless sudo to take away"
+              : 'left to the job (disable-sudo: false)',
+        ],
       ],
       verdict: `watching every new connection until a step with stop: true, or the post step (${state.method})`,
     };

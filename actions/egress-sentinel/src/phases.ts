@@ -42,6 +42,7 @@ export async function finish(
     ...(document.tampered ? [`tampering detected: ${document.tampering.join('; ')}`] : []),
     ...(!document.complete ? ['connections may have been missed (see incomplete in the report)'] : []),
     ...(!rulesRemoved ? ['the sentinel could not remove its nftables table inet deploy_gates_egress'] : []),
+    ...(document.dns?.restored === false ? ['the sentinel could not restore /etc/resolv.conf (see dns.problems)'] : []),
     ...(count > 0 && options.failOnViolation ? [`${count} destination(s) outside the allow-list`] : []),
   ];
   writeFileSync(stoppedMarker(state), JSON.stringify({ report: options.reportPath, violations: count }));
@@ -57,6 +58,7 @@ export async function finish(
       ['Mode', document.mode],
       ['Allowed', allowed.join(', ') || '(nothing but DNS and loopback)'],
       ['Raw frames', document['raw-frames']],
+      ['Scope', document['scope-note'] ? `${document.scope} (${document['scope-note']})` : document.scope],
       ['Tampered', String(document.tampered)],
     ],
     report: { details: document },

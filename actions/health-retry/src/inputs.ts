@@ -14,6 +14,7 @@ import {
   statusSpec,
   withDefault,
 } from '#action-kit/inputs.js';
+import { watchConfig, watchInputs } from '#action-kit/watch.js';
 import type { HealthConfig } from '#core/health/index.js';
 import { bodyPattern, headerLine, httpUrl, parseJsonAssertion, requestBody } from '#core/http/index.js';
 
@@ -40,6 +41,7 @@ export const healthRetryInputs = {
   'slo-url': optionalOf(checkedBy(httpUrl)),
   'slo-p95': optionalDuration(),
   'slo-max-error-rate': optionalRate(),
+  ...watchInputs,
   'fail-on-unhealthy': withDefault('true', boolean()),
   method: withDefault('GET', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])),
   body: optional(),
@@ -81,5 +83,12 @@ export async function toConfig(inputs: HealthRetryInputs, workspace: string): Pr
           maxErrorRate: inputs['slo-max-error-rate'],
         }
       : undefined,
+    watch: watchConfig(inputs, {
+      intervalMs: inputs.interval,
+      intervalInput: 'interval',
+      attempts: inputs.attempts,
+      p95Ms: inputs['slo-p95'],
+      maxErrorRate: inputs['slo-max-error-rate'],
+    }),
   };
 }

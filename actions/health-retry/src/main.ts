@@ -1,9 +1,24 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { renderHealth, runHealthCheck } from '#core/health/index.js';
+import { gracefulScope } from '#core/cancel.js';
+import { renderHealth, runHealthCheck, type HealthConfig } from '#core/health/index.js';
 import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
+import { watchSecrets } from '#action-kit/watch.js';
 import { healthRetryInputs, toConfig } from './inputs.js';
+
+/** A watch window runs in a graceful scope: a cancelled job ends the window, and the step still reports it. */
+async function checkHealth(config: HealthConfig, context: Parameters<typeof runHealthCheck>[1]) {
+  const scope = config.watch ? gracefulScope() : undefined;
+  try {
+    return await runHealthCheck(
+      scope ? { ...config, watch: { ...config.watch!, signal: scope.signal } } : config,
+      context,
+    );
+  } finally {
+    scope?.close();
+  }
+}
 
 export const action = defineAction({
   name: 'health-retry',
@@ -16,6 +31,7 @@ export const action = defineAction({
     urls: urlCredentials,
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
+    ...watchSecrets,
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
   outputs: z.object({
@@ -27,10 +43,10 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url']])
+    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url'], inputs['prometheus-url']])
       if (url) context.mask(url.username, url.password);
     const config = await toConfig(inputs, context.workspace);
-    const outcome = await runHealthCheck(config, context);
+    const outcome = await checkHealth(config, context);
     return {
       ...renderHealth(outcome, config, inputs['fail-on-unhealthy']),
       outputs: {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { duration, integer, oneOf, optional, positiveDuration, statusSpec, withDefault } from '#action-kit/inputs.js';
+import { watchConfig, watchInputs } from '#action-kit/watch.js';
 import { sshInputs } from '#action-kit/target.js';
 import { loadGates, PRESETS, type Gate } from '#core/gates/index.js';
-import type { HealthConfig } from '#core/health/index.js';
+import type { HealthConfig, WatchConfig } from '#core/health/index.js';
 import { parseServices, type ServiceInput } from '#core/rollout/index.js';
 import { parseList, type StatusSpec } from '#core/units/index.js';
 
@@ -33,6 +34,7 @@ export const releaseServicesInputs = {
   preset: withDefault('none', oneOf(PRESETS)),
   gates: z.string(),
   'gates-timeout': withDefault('60s', positiveDuration()),
+  ...watchInputs,
   ...sshInputs,
   'report-path': optional(),
 };
@@ -67,4 +69,15 @@ export async function gatesFor(
     { ...context, label: { gates: 'Input "gates"', gatesFile: (file) => file } },
   );
   return { gates, timeoutMs: inputs['gates-timeout'] };
+}
+
+/** The watch window after the rollout: every service's health URLs at once, with health-retry's watch inputs. */
+export function rolloutWatch(inputs: ReleaseServicesInputs): (HealthConfig & { watch: WatchConfig }) | undefined {
+  const watch = watchConfig(inputs, {
+    intervalMs: inputs['health-interval'],
+    intervalInput: 'health-interval',
+    attempts: inputs['health-attempts'],
+  });
+  if (!watch) return undefined;
+  return { ...healthFor({ healthUrls: inputs.services.flatMap((s) => s.healthUrls) } as ServiceInput, inputs), watch };
 }

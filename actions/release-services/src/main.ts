@@ -5,13 +5,14 @@ import { inlineSecrets } from '#core/gates/index.js';
 import { LocalTarget } from '#core/hosts/index.js';
 import { renderRollout, rollbackOrderOf, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
-import { gatesFor, healthFor, releaseServicesInputs } from './inputs.js';
+import { watchSecrets } from '#action-kit/watch.js';
+import { gatesFor, healthFor, releaseServicesInputs, rolloutWatch } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
   stage: 'rollout',
   inputs: releaseServicesInputs,
-  secrets: { ...targetSecrets, gates: inlineSecrets },
+  secrets: { ...targetSecrets, ...watchSecrets, gates: inlineSecrets },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: z.object({
     'rolled-back': z.enum(['true', 'false']),
@@ -25,6 +26,7 @@ export const action = defineAction({
         `Input "release" is required: ${missing.join(', ')} give no release of their own; pass the release directory name, e.g. 20250102_030405-abcdef12`,
       );
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
+    const watch = rolloutWatch(inputs);
     const { services: given } = inputs;
     const gates = await gatesFor(inputs, context); // bad gate YAML fails before any host is touched
     const outcome = await withTargets(
@@ -50,6 +52,7 @@ export const action = defineAction({
             rollbackBudgetMs: inputs['rollback-budget'],
             gates,
             signal,
+            watch,
           },
           context,
         ),

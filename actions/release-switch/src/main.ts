@@ -2,47 +2,21 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
-import { switchRelease, type SwitchConfig, type SwitchOutcome } from '#core/release/index.js';
+import { switchRelease } from '#core/release/index.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
-
-function reportDetails(outcome: SwitchOutcome, config: SwitchConfig, target: string) {
-  const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
-  const {
-    releasesRoot,
-    mode,
-    release: requested,
-    keep,
-    rollbackOnFailure,
-    beforeSwitch,
-    afterSwitch,
-    lockTimeoutMs,
-    releasePattern,
-  } = config;
-  const settings = { keep, rollbackOnFailure, beforeSwitch, afterSwitch, lockTimeoutMs, releasePattern };
-  return {
-    ok,
-    target,
-    releasesRoot,
-    mode,
-    requested,
-    currentRelease,
-    previousRelease,
-    switched,
-    rolledBack,
-    pruned,
-    failure,
-    roundTrips,
-    settings,
-    results,
-  };
-}
+import { markBadResult, reportDetails, unlockResult } from './modes.js';
 
 export const action = defineAction({
   name: 'release-switch',
   stage: 'switch',
   inputs: releaseSwitchInputs,
   secrets: targetSecrets,
-  argumentInputs: { releasesRoot: 'releases-root', release: 'release', releasePattern: 'release-pattern' },
+  argumentInputs: {
+    releasesRoot: 'releases-root',
+    release: 'release',
+    releasePattern: 'release-pattern',
+    shared: 'shared',
+  },
   outputs: z.object({
     'current-release': outputValue().optional(),
     'previous-release': outputValue().optional(),
@@ -51,22 +25,25 @@ export const action = defineAction({
   }),
   async main(inputs, context) {
     const config = { ...toConfig(inputs), lockOwner: context.github.runLabel };
+    const targetName = describeAddress(inputs.target);
+    if (config.mode === 'unlock') return unlockResult(inputs, config, context, targetName);
+    if (config.mode === 'mark-bad') return markBadResult(inputs, config, context, targetName);
+    const mode = config.mode;
     // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
     const outcome = await withTarget(
       inputs,
       (target, signal) => {
-        const { mode, releasesRoot, release } = config;
+        const { releasesRoot, release } = config;
         context.logger.info(
           `release-switch ${mode} on ${target.description}: ${releasesRoot}${release ? ` → ${release}` : ''}`,
         );
-        return switchRelease(target, { ...config, signal }, context);
+        return switchRelease(target, { ...config, mode, signal }, context);
       },
       { tempDir: context.tempDir, graceful: true },
     );
     const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
-    const targetName = describeAddress(inputs.target);
     return {
-      title: config.mode === 'rollback' ? 'Release rollback' : 'Release switch',
+      title: mode === 'rollback' ? 'Release rollback' : 'Release switch',
       results: outcome.results,
       facts: [
         ['Target', targetName],
@@ -76,16 +53,18 @@ export const action = defineAction({
         ['Switched', String(switched)],
         ['Rolled back', String(rolledBack)],
         ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
+        ['History', outcome.history.map((entry) => `${entry.outcome} ${entry.release}`).join(', ') || '(nothing)'],
         ['Round trips', String(outcome.roundTrips)],
       ],
       report: {
         // A rollback is evidence about the release it moved away from (what `current` pointed to before).
-        stage: config.mode === 'rollback' ? 'rollback' : undefined,
-        release: config.mode === 'rollback' ? previousRelease : (config.release ?? currentRelease),
+        stage: mode === 'rollback' ? 'rollback' : undefined,
+        release: mode === 'rollback' ? previousRelease : (config.release ?? currentRelease),
+        sha: mode === 'switch' ? config.sha : undefined,
         previousRelease,
         currentRelease,
-        rolledBack: rolledBack || (config.mode === 'rollback' && switched),
-        details: reportDetails(outcome, config, targetName),
+        rolledBack: rolledBack || (mode === 'rollback' && switched),
+        details: reportDetails(outcome, { ...config, mode }, targetName),
       },
       outputs: {
         'current-release': currentRelease,

@@ -41,8 +41,13 @@ const known: Record<string, { summary: string; example: string }> = {
       'deploy-gates pre-switch-gates --release-dir /var/www/app/releases/20250102_030405-abcdef12 --preset laravel',
   },
   'release-switch': {
-    summary: 'Points `current` at a new release atomically, runs hooks, rolls back on failure, prunes old releases.',
+    summary:
+      'Switches `current` atomically with hooks; rolls back by history (never to a bad release); mark-bad, unlock.',
     example: 'deploy-gates release-switch --releases-root /var/www/app --release 20250102_030405-abcdef12 --keep 5',
+  },
+  releases: {
+    summary: 'Lists the releases of a releases-root: current, bad, was live or never switched, with SHA, time and run.',
+    example: 'deploy-gates releases --releases-root /var/www/app --target local',
   },
   'branch-protection-audit': {
     summary: 'Checks that branches really enforce the checks the pipeline relies on (classic protection + rulesets).',

@@ -12,7 +12,8 @@ export interface CoreContext {
   redactor: Redactor;
   /** Milliseconds, for durations and ages (Date.now by default). */
   now: () => number;
-  sleep: (ms: number) => Promise<void>;
+  /** Waits `ms`; a wait given `signal` ends early, without an error, when it aborts (a cancelled job). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** A full context from the parts given; the rest silent, empty or real. */
@@ -21,6 +22,8 @@ export function coreContext(parts: Partial<CoreContext> = {}): CoreContext {
     logger: parts.logger ?? silentLogger,
     redactor: parts.redactor ?? new Redactor(),
     now: parts.now ?? Date.now,
-    sleep: parts.sleep ?? ((ms: number) => delay(ms)),
+    // An aborted wait resolves: the caller looks at its signal (a timer left running would keep the process alive).
+    sleep:
+      parts.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined)),
   };
 }

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { normalizeAddress } from './allow.js';
 import { parseConntrackLine, type ConnectionEvent } from './conntrack.js';
 import type { MonitorConfig, PreExisting } from './monitor.js';
 import { runCommand } from './nft.js';
 import { Probes } from './probe.js';
-import { processOfInode, readSockets } from './procnet.js';
+import { processOf } from './procnet.js';
 import type { Recorder } from './recorder.js';
 
 /** A heartbeat probe this often; one not seen within STALL_MS means the events stood still. */
@@ -42,6 +42,8 @@ export class Listener {
   private drainPort?: number;
   private stallSince?: number;
   private lastSeen = Date.now();
+  /** A table dump under way (after lost events): the stop waits for it. */
+  private dumping: Promise<void> = Promise.resolve();
   stopping = false;
 
   constructor(
@@ -53,14 +55,28 @@ export class Listener {
   async start(): Promise<void> {
     const [command, ...args] = [
       ...this.config.privilege.prefix,
-      ...['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended', '-b', String(BUFFER_BYTES)],
+      ...[
+        'conntrack',
+        '-E',
+        '-e',
+        'NEW',
+        '-o',
+        'timestamp,extended',
+        '-b',
+        String(this.config.bufferBytes ?? BUFFER_BYTES),
+      ],
     ];
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const ready = new Promise<void>((resolve) => (this.ready = resolve));
     let stderr = '';
     createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (/ENOBUFS/.test(line)) return void this.eventsLost();
+      if (/ENOBUFS/.test(line))
+        return void (this.dumping = this.dumping
+          .then(() => this.eventsLost())
+          .catch((error: Error) =>
+            this.recorder.error(`reading the table after lost events failed: ${error.message}`),
+          ));
       stderr = `${stderr}\n${line}`.slice(-2000);
     });
     const ended = new Promise<string>((resolve) => {
@@ -150,6 +166,7 @@ export class Listener {
     this.stopping = true;
     this.probes.close();
     this.child.kill('SIGTERM');
+    await this.dumping;
   }
 
   /** Whether the stall that is still open (no probe seen since) began, for the last snapshot. */
@@ -159,11 +176,19 @@ export class Listener {
   }
 }
 
-/** The process of a connection that is still open (best effort: a short one is gone before it is looked up). */
-async function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number; process: string } | undefined> {
-  if (event.protocol !== 'tcp' && event.protocol !== 'udp') return undefined;
-  const sockets = await readSockets();
-  // By the local port alone: the remote address the socket knows is the one asked for, which NAT may have changed.
-  const socket = sockets.find((item) => item.protocol === event.protocol && item.localPort === event.sourcePort);
-  return socket ? processOfInode(socket.inode) : undefined;
+/**
+ * The process of a connection that is still open (best effort: a short one is gone before it is looked up), asked of
+ * the kernel by socket (`ss -p`, filtered in the kernel by the flow's local address and port: cheap, and without
+ * blocking the monitor — reading /proc/net/* walks every socket of the machine's tables).
+ */
+function ownerOfConnection(event: ConnectionEvent): Promise<{ pid: number; process: string } | undefined> {
+  if (event.protocol !== 'tcp' && event.protocol !== 'udp') return Promise.resolve(undefined);
+  const source = event.family === 6 ? `[${event.source}]` : event.source;
+  const args = ['-H', '-n', '-p', '-a', event.protocol === 'tcp' ? '-t' : '-u', 'src', `${source}:${event.sourcePort}`];
+  return new Promise((resolve) =>
+    execFile('ss', args, { timeout: 5_000 }, (error, stdout) => {
+      const pid = error ? undefined : /\bpid=(\d+)/.exec(stdout)?.[1];
+      resolve(pid ? processOf(Number(pid)) : undefined);
+    }),
+  );
 }

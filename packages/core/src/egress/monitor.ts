@@ -1,11 +1,17 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { normalizeAddress, type AllowEntry } from './allow.js';
+import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
+import { startDnsForwarder } from './dns-monitor.js';
 import { HEARTBEAT_MS, Listener } from './listener.js';
 import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
-import { processOfInode, readSockets, type ProcSocket } from './procnet.js';
+import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
+import { watchRequests } from './control.js';
+import { readAndRemoveRules, type FinalRules } from './final.js';
+import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
+import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
 
 export { destinationKey } from './recorder.js';
@@ -22,6 +28,18 @@ export interface MonitorConfig {
   resolved: Record<string, string[]>;
   resolveIntervalMs: number;
   pollIntervalMs: number;
+  /** The DNS forwarder to run (block mode, dns-policy allowed-names-only): it tries these loopback addresses. */
+  dns?: Omit<ForwarderConfig, 'address'> & { addresses: string[] };
+  /** The sentinel's directory, where a step that cannot signal the monitor asks it to stop (see control.ts). */
+  requestDir?: string;
+  /** Rules were installed: the monitor reads and removes them when it stops. */
+  finish?: { devices: string[]; allowSets: boolean };
+  /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
+  lockdown?: LockdownRequest;
+  /** scope: job — the runner's process (the main step's parent) and the job's user. */
+  job?: JobScope;
+  /** The conntrack listener's netlink receive buffer (16 MiB unless given). */
+  bufferBytes?: number;
 }
 
 export interface Destination {
@@ -33,6 +51,10 @@ export interface Destination {
   pid?: number;
   process?: string;
   natFrom?: string;
+  /** scope: job — connections of this destination by processes outside the job (not in `count`). */
+  outside?: number;
+  outsideProcess?: string;
+  outsidePid?: number;
 }
 
 /** A flow in the connection table before the monitor listened. */
@@ -63,6 +85,12 @@ export interface Snapshot {
   /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
   tampering: string[];
   errors: string[];
+  /** What the DNS forwarder answered and refused. */
+  dns?: DnsRecord;
+  /** The sentinel's tables at the end, read by the monitor before it removed them. */
+  final?: FinalRules;
+  /** disable-sudo: what was taken away, and whether it was given back. */
+  lockdown?: LockdownRecord;
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
@@ -87,11 +115,43 @@ export async function resolveHosts(
 /** A gap in the monitor's own clock ticks longer than this means it did not run (stopped, or starved of CPU). */
 const TICK_GAP_MS = 2_500;
 
-/** The monitor process: runs until SIGTERM, then writes its last snapshot and exits. */
+/** The monitor's own clock: a tick every 500 ms (a late one is a gap), flushing what changed. */
+function startTicks(recorder: Recorder, onTick: () => void): NodeJS.Timeout {
+  let lastTick = Date.now();
+  return setInterval(() => {
+    const now = Date.now();
+    if (now - lastTick > TICK_GAP_MS)
+      recorder.window('gaps', {
+        from: new Date(lastTick).toISOString(),
+        to: new Date(now).toISOString(),
+        reason: 'the monitor did not run (stopped, or starved of CPU)',
+      });
+    lastTick = now;
+    onTick();
+    if (recorder.dirty) recorder.flush();
+  }, 500);
+}
 
+/** `lock` (disable-sudo) once asked, and a restore whenever the monitor ends, however it ends. */
+function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
+  const request = config.lockdown;
+  return async () => {
+    if (!request || recorder.snapshot.lockdown) return;
+    const record = await lockDown(request).catch((error: Error) => ({
+      sockets: [],
+      problems: [`disable-sudo failed: ${error.message}`],
+      restored: false,
+    }));
+    recorder.snapshot.lockdown = record;
+    process.on('exit', () => restore(request, record));
+    recorder.flush();
+  };
+}
+
+/** The monitor process: runs until SIGTERM or a stop request, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
-  const recorder = new Recorder(emptySnapshot(config), config.snapshotPath);
+  const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
   process.on('unhandledRejection', (error) =>
     recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
@@ -110,27 +170,23 @@ export async function runMonitor(configPath: string): Promise<void> {
     timers.push(setInterval(() => listener!.heartbeat(), HEARTBEAT_MS));
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
+  const forwarder = await startDnsForwarder(config, recorder);
   const watchers = startWatchers(config, recorder);
-  let lastTick = Date.now();
-  timers.push(
-    setInterval(() => {
-      const now = Date.now();
-      if (now - lastTick > TICK_GAP_MS)
-        recorder.window('gaps', {
-          from: new Date(lastTick).toISOString(),
-          to: new Date(now).toISOString(),
-          reason: 'the monitor did not run (stopped, or starved of CPU)',
-        });
-      lastTick = now;
-      if (recorder.dirty) recorder.flush();
-    }, 500),
-  );
+  const lock = lockdownHandler(config, recorder);
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    const requests = config.requestDir
+      ? watchRequests(config.requestDir, (request) => (request === 'stop' ? resolve() : void lock()))
+      : undefined;
+    timers.push(startTicks(recorder, () => requests?.check()));
+  });
   recorder.snapshot.ready = true;
   recorder.flush();
-  await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
+  await stop;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
+  forwarder?.stop();
   for (const watcher of watchers) watcher.kill('SIGTERM');
   const stall = listener?.openStall();
   if (stall !== undefined)
@@ -139,9 +195,20 @@ export async function runMonitor(configPath: string): Promise<void> {
       to: new Date().toISOString(),
       reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
     });
+  await finish(config, recorder);
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+/** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
+async function finish(config: MonitorConfig, recorder: Recorder): Promise<void> {
+  if (config.finish)
+    recorder.snapshot.final = await readAndRemoveRules(config.privilege, { mode: config.mode, ...config.finish }).catch(
+      (error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined),
+    );
+  const record = recorder.snapshot.lockdown;
+  if (config.lockdown && record) restore(config.lockdown, record);
 }
 
 function emptySnapshot(config: MonitorConfig): Snapshot {
@@ -161,15 +228,29 @@ function emptySnapshot(config: MonitorConfig): Snapshot {
   };
 }
 
-/** The fallback without conntrack: /proc/net read every pollIntervalMs (connections shorter than that can be missed). */
+/** Polling reads the TCP tables at least this often, even when the socket counters did not change. */
+const TCP_READ_MS = 1_000;
+
+/**
+ * The fallback without conntrack: /proc/net read every pollIntervalMs (connections shorter than that can be missed).
+ * UDP's tables each time; TCP's (costly to read) when the namespace's socket counters changed, and at least every
+ * second (a connection that replaced another between two looks leaves the counters as they were).
+ */
 async function startPolling(
   config: MonitorConfig,
   recorder: Recorder,
   stopping: () => boolean,
 ): Promise<NodeJS.Timeout> {
   const seen = new Map<string, ProcSocket>();
+  let counters = '';
+  let tcpReadAt = 0;
   const poll = async () => {
-    const sockets = await readSockets();
+    const now = Date.now();
+    const changed = tcpCounters();
+    const readTcp = changed !== counters || now - tcpReadAt >= TCP_READ_MS;
+    if (readTcp) [counters, tcpReadAt] = [changed, now];
+    const protocols = readTcp ? (['tcp', 'udp'] as const) : (['udp'] as const);
+    const sockets = await readSockets(protocols);
     const listening = new Set(
       sockets.filter((socket) => socket.state === 10).map((socket) => `${socket.protocol} ${socket.localPort}`),
     );
@@ -184,7 +265,9 @@ async function startPolling(
         () => processOfInode(socket.inode),
       );
     }
-    for (const tuple of seen.keys()) if (!current.has(tuple)) seen.delete(tuple);
+    // Only the protocols read now: a TCP flow not looked at this time is not gone.
+    for (const [tuple, socket] of seen)
+      if (!current.has(tuple) && (protocols as readonly string[]).includes(socket.protocol)) seen.delete(tuple);
   };
   await poll();
   return setInterval(() => {

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AllowEntry } from './allow.js';
+import { DNS_SETS, dnsRules, type DnsRuleOptions } from './dns-nft.js';
 
 /** The sentinel's own nftables table; nothing else in the ruleset is touched. */
 export const TABLE = 'deploy_gates_egress';
@@ -128,6 +129,8 @@ export interface RulesetOptions {
   dhcpServers?: readonly string[];
   /** This machine's on-link IPv6 prefixes (neighbour discovery may reach them). */
   onlink6?: readonly string[];
+  /** Block mode's DNS forwarder (dns-policy allowed-names-only): its address, its upstream, the learned sets. */
+  dns?: DnsRuleOptions;
 }
 
 /** Set by the sentinel's postrouting chain on every packet that went through its rules: a raw frame lacks it. */
@@ -151,6 +154,7 @@ function blockRules(hook: 'output' | 'forward', options: RulesetOptions): string
   return [
     'ct direction reply accept',
     'ct state related accept',
+    ...(options.dns ? dnsRules(hook, options.dns) : []),
     ...(options.allowLoopback && hook === 'output' ? ['oifname "lo" accept'] : []),
     'udp sport 68 udp dport 67 ip daddr 255.255.255.255 accept',
     'udp sport 68 udp dport 67 ip daddr @dhcp4 accept',
@@ -230,6 +234,7 @@ export function rulesetScript(options: RulesetOptions, elements: AllowElements):
     `table ${TABLE_REF} {`,
     `  comment "deploy-gates egress-sentinel ${options.marker}"`,
     ...(options.mode === 'block' ? SETS : []),
+    ...(options.mode === 'block' && options.dns ? DNS_SETS : []),
     ...tracked('output'),
     ...tracked('forward'),
     ...chain('postrouting', [`meta mark set meta mark | ${PASSED_MARK}`]),

@@ -61,16 +61,20 @@ export function parseProcNet(text: string, protocol: 'tcp' | 'udp'): ProcSocket[
   return sockets;
 }
 
-/** Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP). */
-export async function readSockets(): Promise<ProcSocket[]> {
-  const files = [
-    ['tcp', 'tcp'],
-    ['tcp6', 'tcp'],
-    ['udp', 'udp'],
-    ['udp6', 'udp'],
-  ] as const;
-  // Read synchronously: four small files, ten times a second, cost less than four trips through the thread pool.
-  const lists = files.map(([file, protocol]) => {
+const FILES = [
+  ['tcp', 'tcp'],
+  ['tcp6', 'tcp'],
+  ['udp', 'udp'],
+  ['udp6', 'udp'],
+] as const;
+
+/**
+ * Every socket of this network namespace that has a peer (outgoing or accepted connections, connected UDP), of the
+ * protocols asked for.
+ */
+export async function readSockets(protocols: readonly ('tcp' | 'udp')[] = ['tcp', 'udp']): Promise<ProcSocket[]> {
+  // Read synchronously: a few small files cost less than trips through the thread pool.
+  const lists = FILES.filter(([, protocol]) => protocols.includes(protocol)).map(([file, protocol]) => {
     try {
       return parseProcNet(readFileSync(`/proc/net/${file}`, 'utf8'), protocol);
     } catch {
@@ -80,6 +84,32 @@ export async function readSockets(): Promise<ProcSocket[]> {
   return lists.flat().filter((socket) => socket.remotePort !== 0 && socket.state !== 10);
 }
 
+/**
+ * The namespace's TCP socket counters (`/proc/net/sockstat` and `sockstat6`: sockets in use, orphans, TIME_WAIT,
+ * allocated, memory). Reading them costs microseconds; reading /proc/net/tcp walks the kernel's whole connection
+ * hash (milliseconds, whatever the number of sockets), so polling reads it only when these changed.
+ */
+export function tcpCounters(): string {
+  const lines = (file: string) => {
+    try {
+      return readFileSync(`/proc/net/${file}`, 'utf8')
+        .split('\n')
+        .filter((line) => /^(sockets|TCP6?):/.test(line));
+    } catch {
+      return [];
+    }
+  };
+  return [...lines('sockstat'), ...lines('sockstat6')].join('\n');
+}
+
+/** A process's pid and program name (from its command line: a thread may have renamed `comm`, Node's is "MainThread"). */
+export async function processOf(pid: number): Promise<{ pid: number; process: string } | undefined> {
+  const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
+  const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+  const name = argv0.split('/').pop() || comm;
+  return name ? { pid, process: name } : undefined;
+}
+
 /** The process holding a socket inode, by scanning /proc/<pid>/fd (only processes this user may look into). */
 export async function processOfInode(inode: number): Promise<{ pid: number; process: string } | undefined> {
   if (!inode) return undefined;
@@ -87,13 +117,8 @@ export async function processOfInode(inode: number): Promise<{ pid: number; proc
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const fds = await readdir(`/proc/${entry}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      if ((await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '')) !== wanted) continue;
-      // The program's name from its command line (a thread may have renamed `comm`: Node's is "MainThread").
-      const argv0 = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
-      const comm = (await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '?')).trim();
-      return { pid: Number(entry), process: argv0.split('/').pop() || comm };
-    }
+    for (const fd of fds)
+      if ((await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '')) === wanted) return processOf(Number(entry));
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { isLoopback, normalizeAddress } from './allow.js';
 import type { Destination, Snapshot } from './monitor.js';
 import type { Window } from './report.js';
+import { isOutsideJob, type JobScope } from './scope.js';
 
 export const destinationKey = (protocol: string, address: string, port: number) => `${protocol} ${address} ${port}`;
 
@@ -13,6 +14,8 @@ function localAddresses(): Set<string> {
   return addresses;
 }
 
+const MAX_LOOKUPS = 8;
+
 export type Owner = () => Promise<{ pid: number; process: string } | undefined>;
 
 /** What the monitor has seen, and its snapshot file (written atomically: a temporary file renamed over it). */
@@ -21,11 +24,15 @@ export class Recorder {
   /** Flows already counted (a table dump after lost events lists flows the events may have told already). */
   private readonly flows = new Set<string>();
   private locals = localAddresses();
+  /** Process look-ups under way (each walks /proc); a connection not looked up counts as the job's. */
+  private lookups = 0;
   dirty = true;
 
   constructor(
     readonly snapshot: Snapshot,
     private readonly path: string,
+    /** scope: job — connections whose process is provably outside the job are moved out of `count`. */
+    private readonly job?: JobScope,
   ) {}
 
   refreshLocals(): void {
@@ -77,7 +84,12 @@ export class Recorder {
     const key = destinationKey(event.protocol, address, event.port);
     const known = this.byKey.get(key);
     this.dirty = true;
-    if (known) return void known.count++;
+    if (known) {
+      known.count++;
+      // Each connection's own process decides whether it counts (scope: job); the first one named is kept.
+      if (this.job) this.lookUp(known, owner);
+      return;
+    }
     const destination: Destination = {
       address,
       port: event.port,
@@ -87,10 +99,26 @@ export class Recorder {
       ...(event.natFrom ? { natFrom: event.natFrom } : {}),
     };
     this.byKey.set(key, destination);
-    void owner?.().then((found) => {
-      if (!found) return;
-      Object.assign(destination, found);
-      this.dirty = true;
-    });
+    this.lookUp(destination, owner);
+  }
+
+  /** Looks up the process of one connection, a few at a time (under a flood, the rest count as the job's). */
+  private lookUp(destination: Destination, owner: Owner | undefined): void {
+    if (!owner || this.lookups >= MAX_LOOKUPS) return;
+    this.lookups++;
+    void owner()
+      .then((found) => found && this.attribute(destination, found))
+      .finally(() => this.lookups--);
+  }
+
+  /** Names the process of one connection of `destination`: the job's, or (scope: job) one outside it. */
+  private attribute(destination: Destination, found: { pid: number; process: string }): void {
+    this.dirty = true;
+    if (this.job && isOutsideJob(this.job, found.pid)) {
+      destination.count--;
+      destination.outside = (destination.outside ?? 0) + 1;
+      destination.outsideProcess ??= found.process;
+      destination.outsidePid ??= found.pid;
+    } else if (destination.pid === undefined) Object.assign(destination, found);
   }
 }

@@ -1,4 +1,5 @@
 import type { CheckResult } from '../report/result.js';
+import type { DnsReport } from './dns-report.js';
 import type { Method } from './monitor.js';
 
 /** A destination the job connected to, or tried to, that was not allowed. */
@@ -14,6 +15,19 @@ export interface Violation {
   pid?: number;
   /** The address the process asked for when NAT sent the flow elsewhere (`address` is where it really went). */
   'nat-from'?: string;
+  /** The name asked for (a DNS query the forwarder refused: `protocol: "dns"`, `address` the forwarder). */
+  name?: string;
+  'query-type'?: string;
+}
+
+/** Connections to a destination not allowed, by a process outside the job (scope: job), which were not counted. */
+export interface OutsideConnection {
+  address: string;
+  port: number;
+  protocol: string;
+  count: number;
+  process?: string;
+  pid?: number;
 }
 
 /** A time window in which the sentinel may not have seen everything, and why. */
@@ -27,6 +41,8 @@ export interface Window {
 export interface AllowedItem {
   entry: string;
   addresses?: string[];
+  /** A name pattern (or name) with the DNS forwarder: each name asked for and every address it resolved to. */
+  names?: { name: string; addresses: string[] }[];
   /** `sentinel`: an exception the sentinel makes by itself (DNS, loopback, DHCP, neighbour discovery, ARP). */
   by?: 'sentinel';
 }
@@ -52,9 +68,16 @@ export interface SentinelReport {
   method: Method;
   'method-note'?: string;
   mode: 'audit' | 'block';
-  scope: 'machine';
+  /** `job`: connections of processes provably outside the job are not violations (listed in `outside-job`). */
+  scope: 'job' | 'machine';
+  'scope-note'?: string;
+  'outside-job'?: OutsideConnection[];
+  /** disable-sudo: the job's user had no passwordless sudo while the sentinel watched (and these sockets were closed to it). */
+  'sudo-disabled': boolean;
+  'containers-disabled': string[];
   allowed: AllowedItem[];
   'dns-servers': string[];
+  dns?: DnsReport;
   'raw-frames': string;
   'pre-existing': PreExistingFlow[];
   violations: Violation[];
@@ -74,7 +97,9 @@ export const METHOD_TEXT = (pollMs: number): Record<Method, string> => ({
 });
 
 const label = (violation: Violation) =>
-  `${violation.address.includes(':') ? `[${violation.address}]` : violation.address}:${violation.port}/${violation.protocol}${violation.hostname ? ` (${violation.hostname})` : ''}`;
+  violation.name !== undefined
+    ? `DNS ${violation.name} (${violation['query-type']})`
+    : `${violation.address.includes(':') ? `[${violation.address}]` : violation.address}:${violation.port}/${violation.protocol}${violation.hostname ? ` (${violation.hostname})` : ''}`;
 
 /** The rows of the summary: the monitor, the rules, then each violation (the first 100). */
 export function reportResults(
@@ -108,7 +133,21 @@ export function reportResults(
     results.push({
       name: label(violation),
       status: 'fail',
-      detail: `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation['nat-from'] ? `, NAT from ${violation['nat-from']}` : ''}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`,
+      detail: violationDetail(violation),
+      durationMs: 0,
+    });
+  const outside = report['outside-job'] ?? [];
+  if (outside.length > 0)
+    results.push({
+      name: 'Scope',
+      status: 'pass',
+      detail: `job: ${outside.reduce((sum, item) => sum + item.count, 0)} connection(s) by processes outside the job not counted (${outside
+        .slice(0, 5)
+        .map(
+          (item) =>
+            `${label({ ...item, 'first-seen': '', blocked: false })} by ${item.process ?? '?'} (pid ${item.pid ?? '?'})`,
+        )
+        .join(', ')}; see outside-job in the report)`,
       durationMs: 0,
     });
   if (report.violations.length === 0)
@@ -119,4 +158,10 @@ export function reportResults(
       durationMs: 0,
     });
   return results;
+}
+
+function violationDetail(violation: Violation): string {
+  if (violation.name !== undefined)
+    return `name not allowed: ${violation.count} quer(ies) answered NXDOMAIN by the sentinel's DNS forwarder, first at ${violation['first-seen']}`;
+  return `not allowed: ${violation.count} ${violation.blocked ? 'attempt(s), blocked' : 'connection(s)'}, first at ${violation['first-seen']}${violation['nat-from'] ? `, NAT from ${violation['nat-from']}` : ''}${violation.process ? `, by ${violation.process} (pid ${violation.pid})` : ''}`;
 }

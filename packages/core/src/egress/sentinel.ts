@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AllowEntry } from './allow.js';
+import type { DnsPolicy } from './dns-policy.js';
+import type { ResolverBefore } from './dns-resolver.js';
 import type { Method, Snapshot } from './monitor.js';
 import { runCommand, type Privilege } from './nft.js';
 
@@ -19,6 +21,13 @@ export interface SentinelConfig {
   allowLoopback: boolean;
   /** How often the monitor resolves the allowed names again (30s unless given). */
   resolveIntervalMs?: number;
+  /** `allowed-names-only` unless given (effective in block mode with names in the allow-list). */
+  dnsPolicy?: DnsPolicy;
+  /** Take the job's user's passwordless sudo away while the sentinel watches (and the container sockets). */
+  disableSudo?: boolean;
+  disableContainers?: boolean;
+  /** `job` (the default): connections of processes provably outside the job are left out; `machine`: all count. */
+  scope?: 'job' | 'machine';
 }
 
 /** What main hands post and the stop step (saved as the action's state, and in the run's temp directory). */
@@ -46,6 +55,13 @@ export interface SentinelState {
   dnsServers: string[];
   resolved: Record<string, string[]>;
   startedAt: string;
+  /** The DNS forwarder (block mode, dns-policy allowed-names-only): where it listens, whom it asks, what it replaced. */
+  dns?: { forwarder: string; upstream: string[]; before?: ResolverBefore };
+  /** The scope in effect, and why it is `machine` when `job` was asked for. */
+  scope: 'job' | 'machine';
+  scopeNote?: string;
+  /** disable-sudo was in effect (the job's user had no sudo, so the monitor does every root part of stopping). */
+  lockdown?: { sudoers?: string; sockets: string[] };
 }
 
 export const POLL_INTERVAL_MS = 250;

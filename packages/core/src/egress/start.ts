@@ -1,10 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
+import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } from './dns-policy.js';
+import { pointResolverAt } from './dns-resolver.js';
+import { sendRequest } from './control.js';
+import { stillPrivileged } from './lockdown.js';
+import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
   allowElements,
@@ -25,6 +30,7 @@ import {
   isMonitorAlive,
   MONITOR_ARGUMENT,
   POLL_INTERVAL_MS,
+  readSnapshot,
   readText,
   waitForSnapshot,
   type SentinelConfig,
@@ -40,9 +46,9 @@ function checkCapabilities(config: SentinelConfig, privilege: Privilege | undefi
         : 'Input "mode": block needs root or passwordless sudo to install firewall rules, and this runner has neither; use mode: audit (records without blocking) or a runner with sudo',
     );
   const patterns = config.entries.filter((entry) => entry.kind === 'pattern').map((entry) => entry.text);
-  if (config.mode === 'block' && patterns.length > 0)
+  if (config.mode === 'block' && patterns.length > 0 && !usesForwarder(config))
     throw new UserError(
-      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode (a name pattern has no addresses to allow); list the names (api.example.com:443) or use mode: audit`,
+      `Input "allowed-endpoints": ${patterns.join(', ')} cannot be enforced in block mode with dns-policy: any (a name pattern has no addresses to allow); use dns-policy: allowed-names-only, list the names (api.example.com:443) or use mode: audit`,
     );
 }
 
@@ -149,9 +155,45 @@ function spawnMonitor(privilege: Privilege | undefined, entryScript: string, con
   return { child, status };
 }
 
+/** disable-sudo / disable-containers: what they need, told plainly when it is missing. */
+function checkLockdown(config: SentinelConfig) {
+  if (config.disableContainers && !config.disableSudo)
+    throw new UserError(
+      'Input "disable-containers": true needs disable-sudo: true as well (with sudo a step gives itself the container socket back); set both',
+    );
+  if (config.disableSudo && process.getuid?.() === 0)
+    throw new UserError(
+      'Input "disable-sudo": this step runs as root (uid 0), so there is no sudo to take away; run the job as a non-root user with passwordless sudo (as GitHub-hosted runners do), or set disable-sudo: false',
+    );
+}
+
+/** Where a root monitor writes its snapshot: a directory only root can write (the job's user could replace a file). */
+async function snapshotDir(privilege: Privilege | undefined, dir: string, marker: string): Promise<string> {
+  if (!privilege?.prefix.length) return dir;
+  const base = existsSync('/run') ? '/run' : tmpdir();
+  const path = join(base, `deploy-gates-egress-${marker}`);
+  // Not `-p`: a directory someone made beforehand is refused, not used.
+  const made = await runCommand(privilege, 'mkdir', ['-m', '0755', path]);
+  if (made.code !== 0) throw new UserError(`egress-sentinel could not create ${path} as root: ${made.stderr.trim()}`);
+  return path;
+}
+
+/** scope: job works where the monitor can name every process (it runs as root); else the machine, and why. */
+function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 'scope' | 'scopeNote'> {
+  if ((config.scope ?? 'job') === 'machine') return { scope: 'machine' };
+  return method === 'conntrack'
+    ? { scope: 'job' }
+    : {
+        scope: 'machine',
+        scopeNote:
+          "scope: job needs root (the monitor cannot name other users' processes without it): every connection counts",
+      };
+}
+
 /**
  * Starts the sentinel: resolves the allowed names (one that does not resolve is an error), installs the rules
- * (block mode: fails when it cannot) and starts the monitor, returning once it is ready.
+ * (block mode: fails when it cannot) and starts the monitor, returning once it is ready (and, with disable-sudo,
+ * once the job's user has no sudo left).
  */
 export async function startSentinel(
   config: SentinelConfig,
@@ -162,10 +204,9 @@ export async function startSentinel(
     ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
     : [false, false];
   checkCapabilities(config, privilege, nft);
+  checkLockdown(config);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
-  const dnsServers = config.allowDns
-    ? dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'))
-    : [];
+  const { upstream, dnsServers, monitorDns } = dnsPlan(config);
   const resolved = await resolveHosts(config.entries);
   checkResolved(config, resolved);
   const marker = randomBytes(8).toString('hex');
@@ -196,23 +237,10 @@ export async function startSentinel(
   const raw = rules
     ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
     : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
-  const snapshotPath = join(dir, 'snapshot.json');
-  const configPath = join(dir, 'config.json');
-  const monitorConfig: MonitorConfig = {
-    snapshotPath,
-    method,
-    mode: config.mode,
-    privilege: { prefix: [] },
-    entries: config.entries,
-    resolved,
-    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
-    pollIntervalMs: POLL_INTERVAL_MS,
-  };
-  writeFileSync(configPath, JSON.stringify(monitorConfig));
   const state: SentinelState = {
     dir,
-    configPath,
-    snapshotPath,
+    configPath: join(dir, 'config.json'),
+    snapshotPath: join(await snapshotDir(privilege, dir, marker), 'snapshot.json'),
     pid: 0,
     method,
     methodNote: methodNote(method, privilege, nft),
@@ -224,14 +252,147 @@ export async function startSentinel(
     dnsServers,
     resolved,
     startedAt: new Date().toISOString(),
+    ...scopeOf(config, method),
   };
+  writeMonitorConfig(state, {
+    resolved,
+    marker,
+    rules: rules !== undefined,
+    lockdown: privilege !== undefined,
+    dns: monitorDns.dns,
+  });
   await waitUntilReady(state, privilege, options.entryScript, rules);
+  if (monitorDns.dns) ruleOptions.dns = useForwarder(state, upstream);
   if (rules) {
     if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
+    if (state.dns) state.dns.before = await pointResolver(state, rules);
     [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
     if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
   }
+  if (config.disableSudo && privilege) await lockDownJob(state);
   return state;
+}
+
+/**
+ * DNS in this run: with the forwarder (block mode, allowed-names-only, names listed) the job reaches DNS only
+ * through it, so the system's resolvers are not opened on port 53 (`allow-dns` has nothing to open); else as before.
+ */
+function dnsPlan(config: SentinelConfig) {
+  if (!usesForwarder(config)) {
+    const servers = dnsServersFrom(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'));
+    return { upstream: [], dnsServers: config.allowDns ? servers : [], monitorDns: {} };
+  }
+  const upstream = forwarderUpstream();
+  const dns = { addresses: FORWARDER_ADDRESSES, upstream, entries: config.entries, graceSeconds: GRACE_SECONDS };
+  return { upstream, dnsServers: [], monitorDns: { dns } };
+}
+
+/** Once the monitor is ready: where its forwarder listens, in the state, the report's exceptions and the rules. */
+function useForwarder(state: SentinelState, upstream: string[]) {
+  const forwarder = readSnapshot(state.snapshotPath)?.dns?.forwarder ?? FORWARDER_ADDRESSES[0]!;
+  state.dns = { forwarder, upstream };
+  state.dnsServers = [forwarder, ...upstream];
+  state.exceptions.push(
+    `DNS only through the sentinel's forwarder (${forwarder} port 53, UDP and TCP), which answers allowed names only and asks ${upstream.join(', ')} (port 53, root's sockets only)`,
+  );
+  return { forwarder, upstream };
+}
+
+/** The resolvers the forwarder asks (resolv.conf's, or systemd-resolved's upstream behind its stub); none is an error. */
+function forwarderUpstream(): string[] {
+  const upstream = upstreamServers(readText('/etc/resolv.conf'), readText('/run/systemd/resolve/resolv.conf'));
+  if (upstream.length === 0)
+    throw new UserError(
+      'Input "dns-policy": allowed-names-only needs a DNS server to forward to, and /etc/resolv.conf names none (nor does systemd-resolved); fix the runner\'s resolver or use dns-policy: any',
+    );
+  return upstream;
+}
+
+/** Points the job's resolver at the forwarder; on failure ends the monitor and removes the rules, and says why. */
+async function pointResolver(state: SentinelState, rules: Privilege) {
+  try {
+    return await pointResolverAt(rules, state.dns!.forwarder);
+  } catch (error) {
+    if (isMonitorAlive(state)) await signalMonitor(state, 'KILL');
+    await removeRuleset(rules);
+    throw new UserError(`egress-sentinel could not start its DNS forwarder: ${(error as Error).message}`);
+  }
+}
+
+/** The job, as the main step sees it: its parent (the runner, or the CLI), its user and its cgroup. */
+function jobScope(): JobScope {
+  const cgroup = cgroupOf('self');
+  return { rootPid: process.ppid, uid: process.getuid?.() ?? 0, ...(cgroup ? { cgroup } : {}) };
+}
+
+/** What the monitor is told (a JSON file it reads once, at its start, before any later step runs). */
+function writeMonitorConfig(
+  state: SentinelState,
+  facts: {
+    resolved: Record<string, string[]>;
+    marker: string;
+    rules: boolean;
+    lockdown: boolean;
+    dns?: MonitorConfig['dns'];
+  },
+) {
+  const { config } = state;
+  const monitorConfig: MonitorConfig = {
+    snapshotPath: state.snapshotPath,
+    method: state.method,
+    mode: config.mode,
+    privilege: { prefix: [] },
+    entries: config.entries,
+    resolved: facts.resolved,
+    resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
+    pollIntervalMs: POLL_INTERVAL_MS,
+    requestDir: state.dir,
+    ...(facts.rules ? { finish: { devices: state.devices, allowSets: config.mode === 'block' } } : {}),
+    ...(config.disableSudo && facts.lockdown
+      ? {
+          lockdown: {
+            user: userInfo().username,
+            uid: process.getuid?.() ?? -1,
+            containers: config.disableContainers === true,
+            marker: facts.marker,
+          },
+        }
+      : {}),
+    ...(state.scope === 'job' ? { job: jobScope() } : {}),
+    ...(facts.dns ? { dns: facts.dns } : {}),
+  };
+  writeFileSync(state.configPath, JSON.stringify(monitorConfig));
+}
+
+/**
+ * disable-sudo: asks the root monitor to take the job's user's sudo (and container sockets) away, then checks as
+ * that user that it is gone. When it is not, the sentinel is stopped (which gives everything back) and the step fails.
+ */
+async function lockDownJob(state: SentinelState): Promise<void> {
+  sendRequest(state.dir, 'lock');
+  const snapshot = await waitForSnapshot(
+    state.snapshotPath,
+    (found) => found.lockdown !== undefined,
+    () => !isMonitorAlive(state),
+    15_000,
+  );
+  const record = snapshot?.lockdown;
+  const problems = record ? [...record.problems] : ['the monitor did not answer within 15s'];
+  if (record?.sudoers) problems.push(...(await stillPrivileged(state.config.disableContainers === true)));
+  if (problems.length === 0) {
+    state.lockdown = { sudoers: record!.sudoers, sockets: record!.sockets.map((socket) => socket.path) };
+    return;
+  }
+  sendRequest(state.dir, 'stop');
+  await waitForSnapshot(
+    state.snapshotPath,
+    (found) => found.stopped,
+    () => !isMonitorAlive(state),
+    10_000,
+  );
+  throw new UserError(
+    `Input "disable-sudo": the job's user could not be locked out (${problems.join('; ')}); the sentinel was stopped and everything it changed given back`,
+  );
 }
 
 function methodNote(method: Method, privilege: Privilege | undefined, nft: boolean): string | undefined {

@@ -2,19 +2,14 @@ import { lookupService } from 'node:dns/promises';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { isAllowed, namesFor, type AllowContext } from './allow.js';
+import { dnsViolations, namesOfEntry, type DnsReport } from './dns-report.js';
+import { restoreResolver } from './dns-resolver.js';
 import { destinationKey, type Snapshot } from './monitor.js';
-import {
-  readAllowSets,
-  readBlocked,
-  readRawCounts,
-  readRuleset,
-  removeRuleset,
-  TABLE_REF,
-  type BlockedDestination,
-} from './nft.js';
-import { METHOD_TEXT, reportResults, type SentinelReport, type Violation } from './report.js';
-import { interfaces, signalMonitor } from './start.js';
-import { legacyRules } from './watchers.js';
+import { sendRequest } from './control.js';
+import { readAndRemoveRules, type FinalRules } from './final.js';
+import { TABLE_REF, type BlockedDestination } from './nft.js';
+import { METHOD_TEXT, reportResults, type OutsideConnection, type SentinelReport, type Violation } from './report.js';
+import { interfaces } from './start.js';
 import {
   isMonitorAlive,
   POLL_INTERVAL_MS,
@@ -26,16 +21,21 @@ import {
 
 const REVERSE_LOOKUPS = 16;
 
-/** Ends the monitor (SIGTERM; it drains its events and writes its last snapshot) and reads what it saw. */
+/**
+ * Ends the monitor (a stop request: the job's user may have no sudo left to signal it; it drains its events, does
+ * the root parts of stopping and writes its last snapshot) and reads what it saw.
+ */
 async function endMonitor(state: SentinelState, tampering: string[]): Promise<Snapshot | undefined> {
   if (isMonitorAlive(state)) {
-    await signalMonitor(state, 'TERM');
+    sendRequest(state.dir, 'stop');
     await waitForSnapshot(
       state.snapshotPath,
       (found) => found.stopped,
       () => !isMonitorAlive(state),
-      10_000,
+      15_000,
     );
+    // It exits right after its last snapshot: the step ends with the monitor gone (bounded, by looking every 10 ms).
+    for (let i = 0; i < 200 && isMonitorAlive(state); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   } else
     tampering.push(
       `the monitor (pid ${state.pid}) was stopped before the sentinel was: connections after that were not seen`,
@@ -45,37 +45,51 @@ async function endMonitor(state: SentinelState, tampering: string[]): Promise<Sn
   for (const error of snapshot?.errors ?? []) tampering.push(error);
   tampering.push(...(snapshot?.tampering ?? []));
   for (const gap of snapshot?.gaps ?? []) tampering.push(`${gap.reason} from ${gap.from} to ${gap.to}`);
+  for (const problem of snapshot?.lockdown?.problems ?? []) tampering.push(`disable-sudo: ${problem}`);
+  if (state.lockdown && !snapshot?.lockdown?.restored)
+    tampering.push("the monitor did not give sudo back to the job's user: it ended before it could (killed?)");
   return snapshot;
+}
+
+/** The tables at the end: as the monitor read them before removing them, or read (and removed) here when it did not. */
+async function finalRules(state: SentinelState, snapshot: Snapshot | undefined): Promise<FinalRules | undefined> {
+  if (snapshot?.final) return snapshot.final;
+  const privilege = state.privilege ? { prefix: state.privilege } : undefined;
+  if (!privilege || state.lockdown) return undefined;
+  return readAndRemoveRules(privilege, {
+    mode: state.config.mode,
+    devices: state.devices,
+    allowSets: state.allowSets !== undefined,
+  });
 }
 
 /** Compares the tables and interfaces with what was installed, reads what block mode refused, removes the tables. */
 async function checkRules(state: SentinelState, snapshot: Snapshot | undefined, tampering: string[]) {
-  const privilege = state.privilege ? { prefix: state.privilege } : undefined;
   const found = { removed: true, blocked: [] as BlockedDestination[], raw: {} as Record<string, number> };
   for (const device of state.devices)
     if (!interfaces().includes(device))
       tampering.push(`interface ${device} left this network namespace (deleted or moved) while the job ran`);
-  if (state.ruleset === undefined || !privilege) return found;
-  const [now, allowSets, blocked, raw] = await Promise.all([
-    readRuleset(privilege),
-    state.allowSets !== undefined ? readAllowSets(privilege) : undefined,
-    state.config.mode === 'block' ? readBlocked(privilege) : [],
-    readRawCounts(privilege, state.devices),
-  ]);
-  if (now === undefined) tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
-  else if (now !== state.ruleset)
+  if (state.ruleset === undefined) return found;
+  const end = await finalRules(state, snapshot);
+  if (!end) {
+    tampering.push(
+      `the sentinel's tables (${TABLE_REF}) could not be read or removed: the monitor did not, and this step has no sudo`,
+    );
+    return { ...found, removed: false };
+  }
+  if (end.ruleset === undefined)
+    tampering.push(`the sentinel's nftables table (${TABLE_REF}) was removed while the job ran`);
+  else if (end.ruleset !== state.ruleset)
     tampering.push(
       `the sentinel's nftables tables (${TABLE_REF} and its raw-frame table) were changed while the job ran`,
     );
-  else if (allowSets !== undefined && allowSets !== (snapshot?.allowSets ?? state.allowSets))
+  else if (end.allowSets !== undefined && end.allowSets !== (snapshot?.allowSets ?? state.allowSets))
     tampering.push(
       `addresses were added to or removed from the sentinel's allow sets (${TABLE_REF}) while the job ran`,
     );
-  Object.assign(found, { blocked, raw });
-  if (state.legacy !== undefined && (await legacyRules(privilege)) !== state.legacy)
+  if (state.legacy !== undefined && end.legacy !== state.legacy)
     tampering.push('iptables-legacy rules were changed while the job ran');
-  found.removed = await removeRuleset(privilege);
-  return found;
+  return { removed: end.removed, blocked: end.blocked, raw: end.raw };
 }
 
 /** The address's name by the system's resolver (hosts file, then DNS PTR), within 2s. */
@@ -89,7 +103,11 @@ async function reverseName(address: string): Promise<string | undefined> {
 
 function allowContext(state: SentinelState, snapshot: Snapshot | undefined): AllowContext {
   const resolved = { ...state.resolved };
-  for (const [name, addresses] of Object.entries(snapshot?.resolved ?? {}))
+  // The names the DNS forwarder answered count too: a connection to their addresses was allowed.
+  for (const [name, addresses] of [
+    ...Object.entries(snapshot?.resolved ?? {}),
+    ...Object.entries(snapshot?.dns?.names ?? {}),
+  ])
     resolved[name] = [...new Set([...(resolved[name] ?? []), ...addresses])];
   return {
     entries: state.config.entries,
@@ -101,8 +119,9 @@ function allowContext(state: SentinelState, snapshot: Snapshot | undefined): All
 
 /** The destinations not allowed, seen and refused, named where a name is known (reverse names for at most 16). */
 async function judge(context: AllowContext, snapshot: Snapshot | undefined, blocked: BlockedDestination[]) {
+  // scope: job — a destination only processes outside the job connected to is not a violation (see outsideJob).
   const seen = (snapshot?.destinations ?? []).filter(
-    (item) => !isAllowed(context, item.address, item.port, item.protocol),
+    (item) => item.count > 0 && !isAllowed(context, item.address, item.port, item.protocol),
   );
   const unnamed = [...seen.map((item) => item.address), ...blocked.map((item) => item.address)].filter(
     (address, index, all) => all.indexOf(address) === index && namesFor(address, context.resolved).length === 0,
@@ -149,6 +168,20 @@ async function judge(context: AllowContext, snapshot: Snapshot | undefined, bloc
   return [...violations.values()].sort((a, b) => a['first-seen'].localeCompare(b['first-seen']));
 }
 
+/** scope: job — the connections to destinations not allowed that were left out, by whom. */
+function outsideJob(context: AllowContext, snapshot: Snapshot | undefined): OutsideConnection[] {
+  return (snapshot?.destinations ?? [])
+    .filter((item) => (item.outside ?? 0) > 0 && !isAllowed(context, item.address, item.port, item.protocol))
+    .map((item) => ({
+      address: item.address,
+      port: item.port,
+      protocol: item.protocol,
+      count: item.outside!,
+      ...(item.outsideProcess ? { process: oneLine(item.outsideProcess, 64) } : {}),
+      ...(item.outsidePid ? { pid: item.outsidePid } : {}),
+    }));
+}
+
 /** Raw frames (not sent through the sentinel's rules) as violations, one per interface. */
 function rawViolations(raw: Record<string, number>, mode: 'audit' | 'block', at: string): Violation[] {
   return Object.entries(raw)
@@ -170,13 +203,22 @@ export async function stopSentinel(
 ): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
   const started = Date.now();
   const tampering: string[] = [];
+  // The resolver first, while the forwarder still answers: a later step of the job then finds DNS as it was. With
+  // disable-sudo the job's user has no sudo until the monitor has given it back, at its end: then after it.
+  const restore = () =>
+    state.dns?.before && state.privilege
+      ? restoreResolver({ prefix: state.privilege }, state.dns.before)
+      : Promise.resolve(undefined);
+  let restoreProblem = state.lockdown ? undefined : await restore();
   const snapshot = await endMonitor(state, tampering);
+  if (state.lockdown) restoreProblem = await restore();
   const rules = await checkRules(state, snapshot, tampering);
   const context = allowContext(state, snapshot);
   const stoppedAt = new Date().toISOString();
   const violations = [
     ...(await judge(context, snapshot, rules.blocked)),
     ...rawViolations(rules.raw, config.mode, stoppedAt),
+    ...dnsViolations(snapshot?.dns),
   ];
   const resolved = Object.fromEntries(context.resolved);
   const incomplete = snapshot?.incomplete ?? [];
@@ -187,13 +229,17 @@ export async function stopSentinel(
       ? { 'method-note': `${METHOD_TEXT(POLL_INTERVAL_MS)[state.method]} (${state.methodNote})` }
       : {}),
     mode: config.mode,
-    scope: 'machine',
+    scope: state.scope ?? 'machine',
+    ...(state.scopeNote ? { 'scope-note': state.scopeNote } : {}),
+    ...(state.scope === 'job' ? { 'outside-job': outsideJob(context, snapshot) } : {}),
+    'sudo-disabled': state.lockdown?.sudoers !== undefined,
+    'containers-disabled': state.lockdown?.sockets ?? [],
     allowed: [
-      ...config.entries.map((entry) =>
-        entry.kind === 'host'
-          ? { entry: entry.text, addresses: [...(resolved[entry.host] ?? [])] }
-          : { entry: entry.text },
-      ),
+      ...config.entries.map((entry) => ({
+        entry: entry.text,
+        ...(entry.kind === 'host' ? { addresses: [...(resolved[entry.host] ?? [])] } : {}),
+        ...(state.dns && entry.kind === 'pattern' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
+      })),
       ...(state.dnsServers.length
         ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
         : []),
@@ -201,6 +247,7 @@ export async function stopSentinel(
       ...state.exceptions.map((entry) => ({ entry, by: 'sentinel' as const })),
     ],
     'dns-servers': state.dnsServers,
+    dns: dnsReport(state, snapshot, restoreProblem),
     'raw-frames': state.rawNote,
     'pre-existing': (snapshot?.preExisting ?? []).map((flow) => {
       const allowed = isAllowed(context, flow.address, flow.port, flow.protocol);
@@ -228,4 +275,18 @@ export async function stopSentinel(
     Date.now() - started,
   );
   return { report, rulesRemoved: rules.removed, results };
+}
+
+function dnsReport(state: SentinelState, snapshot: Snapshot | undefined, restoreProblem?: string): DnsReport {
+  const policy = state.config.dnsPolicy ?? 'allowed-names-only';
+  if (!state.dns) return { policy };
+  return {
+    policy,
+    forwarder: state.dns.forwarder,
+    upstream: state.dns.upstream,
+    ...(snapshot?.dns?.refusedMore ? { 'refused-unlisted': snapshot.dns.refusedMore } : {}),
+    ...(snapshot?.dns?.problems.length ? { problems: snapshot.dns.problems } : {}),
+    restored: state.dns.before !== undefined && restoreProblem === undefined,
+    ...(restoreProblem ? { problems: [...(snapshot?.dns?.problems ?? []), restoreProblem] } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 import type { ResponseExpectations } from '../http/expectations.js';
 import type { RequestBody } from '../http/request.js';
+import type { WatchConfig } from './watch.js';
 
 export type Backoff = 'fixed' | 'exponential';
 
@@ -34,6 +35,8 @@ export interface HealthConfig {
   assetManifest?: URL;
   assetBase?: URL;
   slo?: SloConfig;
+  /** After the first healthy pass, keep probing every `intervalMs` for a window (and ask Prometheus). */
+  watch?: WatchConfig;
 }
 
 /** The wait before attempt `attempt + 1` (attempt is 1-based). */

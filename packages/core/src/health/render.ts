@@ -18,6 +18,7 @@ function healthDetails(outcome: HealthOutcome, config: HealthConfig) {
     expectBody: expect.body?.source,
   };
   const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
+  const watch = outcome.watch && { ...outcome.watch, results: undefined };
   return {
     healthy,
     attemptsUsed,
@@ -26,13 +27,16 @@ function healthDetails(outcome: HealthOutcome, config: HealthConfig) {
     settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
     endpoints,
     slo,
+    watch,
   };
 }
 
 /** A health check as the step shows it; `failOnUnhealthy` false makes an unhealthy outcome a passing step's verdict. */
 export function renderHealth(outcome: HealthOutcome, config: HealthConfig, failOnUnhealthy: boolean): RenderedOutcome {
   const failed = outcome.results.filter((result) => result.status === 'fail').length;
-  const unhealthy = `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
+  const unhealthy = outcome.watch?.failure
+    ? `Unhealthy: ${outcome.watch.failure}`
+    : `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
   return {
     title: 'Health checks',
     results: outcome.results,

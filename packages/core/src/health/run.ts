@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
 import { displayUrl, waitAfter, worstCaseMs, type HealthConfig } from './config.js';
+import { watchWindow, type WatchReport } from './watch.js';
 
 export interface AttemptRecord {
   attempt: number;
@@ -48,6 +49,8 @@ export interface HealthOutcome {
   worstCaseMs: number;
   endpoints: EndpointReport[];
   slo?: SloReport;
+  /** The watch window after the first healthy pass, when one was configured and the pass was healthy. */
+  watch?: WatchReport;
   results: CheckResult[];
 }
 
@@ -243,10 +246,8 @@ async function retry(endpoints: readonly Endpoint[], config: HealthConfig, conte
  * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
  * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate.
  */
-export async function runHealthCheck(config: HealthConfig, context: Partial<CoreContext> = {}): Promise<HealthOutcome> {
-  const full = coreContext(context);
-  const { logger, redactor } = full;
-  const started = performance.now();
+/** undici's Agent and the request options of every configured URL (its origin's headers). */
+async function probing(config: HealthConfig) {
   // undici is loaded here, not at start-up: its HTTP parser (WebAssembly) costs ~45 ms that the step's first
   // log line, and an input error, should not wait for.
   const { Agent: UndiciAgent } = await import('undici');
@@ -257,6 +258,60 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     followRedirects: config.followRedirects,
     originHeaders: originHeadersFor(config, url),
   });
+  return { dispatcher, requestOptions };
+}
+
+/** The watch window over the configured URLs (not the asset manifest), after a healthy first pass. */
+function watchEndpoints(
+  endpoints: readonly Endpoint[],
+  config: HealthConfig,
+  dispatcher: Agent,
+  context: CoreContext,
+  baselineAt: number,
+): Promise<WatchReport> {
+  const watched = endpoints
+    .filter((e) => e.report.kind === 'endpoint')
+    .map((e) => ({ url: e.report.url, probe: e.probe }));
+  return watchWindow(watched, config.watch!, {
+    intervalMs: config.intervalMs,
+    timeoutMs: config.timeoutMs,
+    baselineAt,
+    dispatcher,
+    context,
+  });
+}
+
+/**
+ * Only the watch window (release-services, after every service passed its own check): the endpoints are watched
+ * from now on; a Prometheus baseline is taken at `baselineAt` (unix ms; default now).
+ */
+export async function watchHealth(
+  config: HealthConfig & { watch: NonNullable<HealthConfig['watch']> },
+  context: Partial<CoreContext> = {},
+  baselineAt?: number,
+): Promise<WatchReport> {
+  const full = coreContext(context);
+  const { dispatcher, requestOptions } = await probing(config);
+  try {
+    const endpoints = endpointsOf({ ...config, assetManifest: undefined }, requestOptions, full.redactor);
+    return await watchEndpoints(endpoints, config, dispatcher, full, baselineAt ?? full.now());
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/**
+ * Probes every endpoint each attempt, concurrently; an endpoint that has passed `consecutiveSuccesses`
+ * times in a row is done and not probed again. Between attempts it waits `interval` (or a growing wait with
+ * exponential backoff). When all are healthy and an SLO is configured, a load probe judges p95 and error rate;
+ * then, when configured, the watch window.
+ */
+export async function runHealthCheck(config: HealthConfig, context: Partial<CoreContext> = {}): Promise<HealthOutcome> {
+  const full = coreContext(context);
+  const { logger, redactor } = full;
+  const started = performance.now();
+  const baselineAt = full.now(); // right after the switch: the Prometheus baseline's time
+  const { dispatcher, requestOptions } = await probing(config);
   const endpoints = endpointsOf(config, requestOptions, redactor);
   try {
     const attemptsUsed = await retry(endpoints, config, full);
@@ -266,27 +321,33 @@ export async function runHealthCheck(config: HealthConfig, context: Partial<Core
     if (config.slo && endpointsHealthy) {
       slo = await probeSlo(config, requestOptions(config.slo.url).originHeaders, dispatcher, logger);
       results.push(sloResult(slo));
-    } else if (config.slo) {
-      results.push({
-        name: sloName(config.slo),
-        status: 'skip',
-        detail: 'skipped: endpoints are not healthy',
-        durationMs: 0,
-      });
-    }
+    } else if (config.slo) results.push(skipped(sloName(config.slo)));
+    let watch: WatchReport | undefined;
+    if (config.watch && endpointsHealthy && (slo?.pass ?? true)) {
+      watch = await watchEndpoints(endpoints, config, dispatcher, full, baselineAt);
+      results.push(...watch.results);
+    } else if (config.watch) results.push(skipped('watch window'));
     return {
-      healthy: endpointsHealthy && (slo?.pass ?? true),
+      healthy: endpointsHealthy && (slo?.pass ?? true) && (watch ? watch.failure === null : true),
       attemptsUsed,
       durationMs: Math.round(performance.now() - started),
       worstCaseMs: worstCaseMs(config),
       endpoints: endpoints.map((e) => e.report),
       slo,
+      watch,
       results: results.map((result) => ({ ...result, detail: redactor.redact(result.detail) })),
     };
   } finally {
     await dispatcher.close();
   }
 }
+
+const skipped = (name: string): CheckResult => ({
+  name,
+  status: 'skip',
+  detail: 'skipped: endpoints are not healthy',
+  durationMs: 0,
+});
 
 function endpointResult(report: EndpointReport, maxAttempts: number): CheckResult {
   const last = report.attempts.at(-1);

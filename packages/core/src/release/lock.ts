@@ -12,8 +12,10 @@ import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts
  *
  * It is taken with one rename(2): the files are written into `.deploy-lock.<token>` and that directory is renamed to
  * `.deploy-lock` (`mv -T`), which fails while another holder's (non-empty) lock exists, so a lock is never seen
- * half-written. It works the same on every target (no `flock`, which would need one process holding the lock open on
- * the host for the whole switch, across many separate commands). The holder refreshes `heartbeat` while it works; a
+ * half-written. The script that takes it stays running on the host as the holder's session (see holderLoop): it
+ * holds the `flock` where the host has one, runs the scripts sent through HeldLock.run without a new session each,
+ * and removes the lock directory when its stdin ends (on release, or when the runner dies and its connection closes).
+ * It also records its pid (`pid`), so `mode: unlock` with force can stop it. The holder refreshes `heartbeat` while it works; a
  * lock whose heartbeat is older than `staleAfterMs` (its holder was killed, or the host lost it) is broken, once,
  * by compare-and-rename against the token and heartbeat that were judged stale, under a `.deploy-lock.break` mutex.
  * Every change the holder makes (swap, rollback, prune) first checks that the lock still carries its token.
@@ -58,6 +60,13 @@ export interface HeldLock {
   broke: string[];
   /** What LockOptions.whenAcquired printed (empty without it). */
   acquiredOutput: string;
+  /**
+   * Runs a script in releases-root through the holder's open session (one round trip, no new session); with `last`,
+   * the holder then releases the lock and ends in the same round trip (release() then only waits for it to end).
+   */
+  run(script: string, options?: { last?: boolean }): Promise<CommandResult>;
+  /** How many scripts went through run(): each one round trip. */
+  exchanges(): number;
   release(): Promise<void>;
 }
 
@@ -137,131 +146,215 @@ function parseAttempt(stdout: string, ready: string, fallbackNow: number): Attem
   return out;
 }
 
-// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): issue-19b rewrites release-switch as one remote script
+/** What acquireLock works with across attempts. */
+interface Acquiring {
+  target: Target;
+  root: string;
+  options: LockOptions;
+  context: CoreContext;
+  token: string;
+  owner: string;
+  staleAfter: number;
+  cd: string;
+  where: string;
+  ready: string;
+  started: number;
+  broke: string[];
+  waitedFor?: string;
+}
+
+/**
+ * Takes the deploy lock of releases-root (see LOCK_DIR): one script on the host that waits, takes it, runs
+ * `whenAcquired` and then stays open as the lock holder's session, running the scripts sent through HeldLock.run.
+ */
 export async function acquireLock(
   target: Target,
   root: string,
   options: LockOptions,
   context: Partial<CoreContext> = {},
 ): Promise<HeldLock> {
-  const { logger, now, sleep } = coreContext(context);
+  const full = coreContext(context);
   const token = randomBytes(9).toString('hex');
-  const owner = (options.owner ?? defaultLockOwner()).replace(/[\n\r\0]/g, ' ');
-  const staleAfter = Math.ceil((options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS) / 1000);
-  const cd = `cd -- ${options.rootShell ?? shellQuote(root)} || exit 3`;
-  const where = `${root}/${LOCK_DIR} on ${target.description}`;
-  const ready = `deploy-gates-lock-ready-${token}`;
-  const started = now();
-  const broke: string[] = [];
-  let waitedFor: string | undefined;
+  const state: Acquiring = {
+    target,
+    root,
+    options,
+    context: full,
+    token,
+    owner: (options.owner ?? defaultLockOwner()).replace(/[\n\r\0]/g, ' '),
+    staleAfter: Math.ceil((options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS) / 1000),
+    cd: `cd -- ${options.rootShell ?? shellQuote(root)} || exit 3`,
+    where: `${root}/${LOCK_DIR} on ${target.description}`,
+    ready: `deploy-gates-lock-ready-${token}`,
+    started: full.now(),
+    broke: [],
+  };
   let pause = 250;
-
-  const noteWaiting = (holder: LockHolder) => {
-    const text = describeHolder(holder);
-    const who = text.replace(/, last heartbeat .*$/, '');
-    if (waitedFor !== who) {
-      waitedFor = who;
-      logger.info(
-        `Waiting for the deploy lock ${where}, held by ${text} (lock-timeout ${formatDuration(options.timeoutMs)})`,
-      );
-    }
-  };
-  const timedOut = (holder: LockHolder) => {
-    const waited = now() - started;
-    if (waited < options.timeoutMs) return undefined;
-    return new UserError(
-      `Another deploy holds the lock ${where}: ${describeHolder(holder)}; waited ${formatDuration(waited)} (lock-timeout ${formatDuration(options.timeoutMs)}); nothing was changed. ` +
-        `Run again when it is done (or raise lock-timeout); a lock whose holder died goes stale ${formatDuration(staleAfter * 1000)} after its last heartbeat, or remove ${root}/${LOCK_DIR} by hand once no deploy runs`,
-    );
-  };
-
   for (;;) {
     if (options.signal?.aborted)
-      throw new UserError(`Cancelled while waiting for the deploy lock ${where}; nothing was changed`);
-    const waitSeconds = Math.ceil(Math.max(0, options.timeoutMs - (now() - started)) / 1000);
-    // The flock holder keeps running (holding the lock) until this stream ends: on release, or when this process dies.
-    const stdin = new PassThrough();
-    let streamed = '';
-    let announced = false;
-    let onReady: (output: string) => void = () => {};
-    const readyOutput = new Promise<string>((resolve) => (onReady = resolve));
-    const running = target.run(
-      attemptScript({
-        cd,
-        token,
-        owner,
-        ready,
-        waitSeconds,
-        precheck: options.precheck,
-        whenAcquired: options.whenAcquired,
-      }),
-      {
-        stdin,
-        onStdout: (chunk) => {
-          streamed += chunk;
-          if (!announced && streamed.startsWith('waiting\0') && nulFields(streamed).length >= 6) {
-            announced = true;
-            noteWaiting(parseAttempt(streamed, ready, Math.floor(now() / 1000)).waiting!);
-          }
-          if (streamed.includes(`${ready}\0`)) onReady(streamed);
-        },
-      },
-    );
-    running.catch(() => {});
-    const first = await Promise.race([
-      readyOutput.then((stdout) => ({ stdout, result: undefined })),
-      running.then((result) => ({ stdout: result.stdout, result })),
-    ]);
-    if (first.result && first.result.exitCode !== 0) {
-      throw new UserError(
-        `Taking the deploy lock ${where} failed (exit ${first.result.exitCode}): ${first.result.stderr.trim() || 'no output'}; check that the deploy user may write to ${root}`,
-      );
-    }
-    const attempt = parseAttempt(first.stdout, ready, Math.floor(now() / 1000));
-    if (attempt.dead) {
-      const text = describeHolder(attempt.dead);
-      broke.push(text);
-      logger.warning(
-        `Removed the deploy lock ${where} left by ${text}: its holder is gone (it no longer holds the flock)`,
-      );
-    }
-    if (attempt.acquired) {
-      const { mode, output } = attempt.acquired;
-      if (mode === 'mkdir') stdin.end();
-      return holdLock({
-        target,
-        cd,
-        token,
-        where,
-        options,
-        logger,
-        broke,
-        waitedFor,
-        waitedMs: waitedFor ? now() - started : 0,
-        acquiredOutput: output,
-        holder: mode === 'flock' ? { stdin, running } : undefined,
-      });
-    }
-    stdin.end();
-    if (attempt.refused) throw new LockRefused(attempt.refused);
-    const holder = attempt.held!;
+      throw new UserError(`Cancelled while waiting for the deploy lock ${state.where}; nothing was changed`);
+    const held = await attemptOnce(state);
+    if ('lock' in held) return held.lock;
+    const holder = held.holder;
     const beat = holder.heartbeat ?? holder.since;
-    if (beat !== undefined && holder.now - beat > staleAfter) {
-      if (await breakStale(target, cd, token, holder)) {
+    if (beat !== undefined && holder.now - beat > state.staleAfter) {
+      if (await breakStale(target, state.cd, token, holder)) {
         const text = describeHolder(holder);
-        broke.push(text);
-        logger.warning(
-          `Broke a stale deploy lock ${where}: held by ${text}, older than ${formatDuration(staleAfter * 1000)} without a heartbeat`,
+        state.broke.push(text);
+        full.logger.warning(
+          `Broke a stale deploy lock ${state.where}: held by ${text}, older than ${formatDuration(state.staleAfter * 1000)} without a heartbeat`,
         );
       }
       continue;
     }
-    const expired = timedOut(holder);
-    if (expired) throw expired;
-    noteWaiting(holder);
-    await sleep(Math.min(pause, Math.max(1, options.timeoutMs - (now() - started))));
+    const waited = full.now() - state.started;
+    if (waited >= options.timeoutMs) throw lockTimedOut(state, holder, waited);
+    noteWaiting(state, holder);
+    await full.sleep(Math.min(pause, Math.max(1, options.timeoutMs - waited)));
     pause = Math.min(pause * 2, 2000);
   }
+}
+
+function noteWaiting(state: Acquiring, holder: LockHolder): void {
+  const text = describeHolder(holder);
+  const who = text.replace(/, last heartbeat .*$/, '');
+  if (state.waitedFor === who) return;
+  state.waitedFor = who;
+  state.context.logger.info(
+    `Waiting for the deploy lock ${state.where}, held by ${text} (lock-timeout ${formatDuration(state.options.timeoutMs)})`,
+  );
+}
+
+function lockTimedOut(state: Acquiring, holder: LockHolder, waited: number): UserError {
+  const { where, options, root, staleAfter } = state;
+  return new UserError(
+    `Another deploy holds the lock ${where}: ${describeHolder(holder)}; waited ${formatDuration(waited)} (lock-timeout ${formatDuration(options.timeoutMs)}); nothing was changed. ` +
+      `Run again when it is done (or raise lock-timeout); a lock whose holder died goes stale ${formatDuration(staleAfter * 1000)} after its last heartbeat, or break it with release-switch \`mode: unlock\` (or remove ${root}/${LOCK_DIR} by hand) once no deploy runs`,
+  );
+}
+
+/** One attempt: the lock (as a HeldLock whose session stays open), or who holds it. Throws for a refusal or an error. */
+async function attemptOnce(state: Acquiring): Promise<{ lock: HeldLock } | { holder: LockHolder }> {
+  const { target, options, context, token, ready, where } = state;
+  const now = () => Math.floor(context.now() / 1000);
+  const waitSeconds = Math.ceil(Math.max(0, options.timeoutMs - (context.now() - state.started)) / 1000);
+  let announced = false;
+  const session = startSession(
+    target,
+    attemptScript({ ...state, waitSeconds, precheck: options.precheck, whenAcquired: options.whenAcquired }),
+    ready,
+    `deploy-gates-done-${token}`,
+    (streamed) => {
+      if (announced || !streamed.startsWith('waiting\0') || nulFields(streamed).length < 6) return;
+      announced = true;
+      noteWaiting(state, parseAttempt(streamed, ready, now()).waiting!);
+    },
+  );
+  const first = await session.first;
+  if (first.result && first.result.exitCode !== 0) {
+    throw new UserError(
+      `Taking the deploy lock ${where} failed (exit ${first.result.exitCode}): ${first.result.stderr.trim() || 'no output'}; check that the deploy user may write to ${state.root}`,
+    );
+  }
+  const attempt = parseAttempt(first.stdout, ready, now());
+  if (attempt.dead) {
+    const text = describeHolder(attempt.dead);
+    state.broke.push(text);
+    context.logger.warning(
+      `Removed the deploy lock ${where} left by ${text}: its holder is gone (it no longer holds the flock)`,
+    );
+  }
+  if (attempt.acquired) {
+    const waitedMs = state.waitedFor ? context.now() - state.started : 0;
+    return { lock: holdLock(state, session, waitedMs, attempt.acquired.output) };
+  }
+  session.stdin.end();
+  if (attempt.refused) throw new LockRefused(attempt.refused);
+  return { holder: attempt.held! };
+}
+
+/** The attempt script running on the host: its first answer, and after the lock is taken, its command channel. */
+interface Session {
+  stdin: PassThrough;
+  running: Promise<CommandResult>;
+  /** The output up to and including the ready marker, or all of it (with the result) when the script ended first. */
+  first: Promise<{ stdout: string; result?: CommandResult }>;
+  /** Runs a script in the holder; with `last`, the holder then releases the lock and ends. */
+  send(script: string, last: boolean): Promise<CommandResult>;
+}
+
+/**
+ * Starts the attempt script with its stdin held open (the flock holder keeps running, holding the lock, until this
+ * stream ends: on release, or when this process dies). After the ready marker every script written to stdin runs in
+ * the holder and answers `\0<mark>\0<exit>\0<stderr>\0<mark>-end\0` after its stdout: one round trip, no new session.
+ */
+function startSession(
+  target: Target,
+  script: string,
+  ready: string,
+  mark: string,
+  onWaiting: (streamed: string) => void,
+): Session {
+  const stdin = new PassThrough();
+  let streamed = '';
+  let after = -1;
+  let onReady: (stdout: string) => void = () => {};
+  let pending: (() => void) | undefined;
+  const readyOutput = new Promise<string>((resolve) => (onReady = resolve));
+  const running = target.run(script, {
+    stdin,
+    onStdout: (chunk) => {
+      streamed += chunk;
+      if (after < 0) {
+        onWaiting(streamed);
+        const at = streamed.indexOf(`${ready}\0`);
+        if (at >= 0) {
+          after = at + ready.length + 1;
+          onReady(streamed.slice(0, after));
+        }
+      }
+      pending?.();
+    },
+  });
+  running.catch(() => {});
+  const first = Promise.race([
+    readyOutput.then((stdout) => ({ stdout, result: undefined })),
+    running.then((result) => ({ stdout: result.stdout, result })),
+  ]);
+  const send = (text: string, last: boolean) =>
+    new Promise<CommandResult>((resolve, reject) => {
+      const started = performance.now();
+      const [begin, end] = [`\0${mark}\0`, `\0${mark}-end\0`];
+      const answer = () => {
+        const rest = streamed.slice(after);
+        const b = rest.indexOf(begin);
+        const e = b < 0 ? -1 : rest.indexOf(end, b + begin.length);
+        if (e < 0) return;
+        const [code = '', ...stderr] = rest.slice(b + begin.length, e).split('\0');
+        after += e + end.length;
+        pending = undefined;
+        const exitCode = /^\d+$/.test(code) ? Number(code) : 1;
+        resolve({
+          exitCode,
+          stdout: rest.slice(0, b),
+          stderr: stderr.join(''),
+          timedOut: false,
+          durationMs: performance.now() - started,
+        });
+      };
+      pending = answer;
+      running.then((result) => {
+        if (pending !== answer) return;
+        pending = undefined;
+        reject(
+          new UserError(
+            `The deploy lock holder on ${target.description} ended (exit ${result.exitCode}) before it answered: ${result.stderr.trim() || 'no output'}`,
+          ),
+        );
+      }, reject);
+      stdin.write(`${text}\n@@dg-${last ? 'last' : 'do'}-${mark}\n`);
+    });
+  return { stdin, running, first, send };
 }
 
 interface AttemptScript {
@@ -282,9 +375,9 @@ interface AttemptScript {
  * directory marked `flock` that is found under the flock belonged to a holder that is gone. Without flock the
  * directory alone is the lock (heartbeat and staleness). Prints, NUL-separated: [waiting <holder>] [dead <holder>]
  * then `acquired <flock|mkdir>` + whenAcquired's output + the ready marker, or `held <holder>`, or the precheck's refusal.
+ * Once ready, it is the holder's session: see holderLoop.
  */
 function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcquired }: AttemptScript): string {
-  const release = releaseIfHeld(token);
   return [
     ...(precheck ? [precheck] : []),
     cd,
@@ -300,21 +393,47 @@ function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcq
     'fi',
     'rm -rf -- "$t"; mkdir -- "$t" || exit 4',
     'now=$(date +%s)',
-    `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat" || { rm -rf -- "$t"; exit 4; }`,
+    `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat" && echo $$ > "$t/pid" || { rm -rf -- "$t"; exit 4; }`,
     '[ "$mode" = flock ] && : > "$t/flock"',
     `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then`,
     `  printf 'acquired\\0%s\\0' "$mode"`,
     ...(whenAcquired ? [`  ( ${whenAcquired}\n  )`] : []),
     `  printf '%s\\0' ${ready}`,
-    '  [ "$mode" = flock ] || exit 0',
-    `  trap '${release.replace(/'/g, `'\\''`)}; exit 143' HUP INT TERM`,
-    '  cat > /dev/null',
-    `  ${release} || exit 0`,
-    '  exit 0',
+    holderLoop(token),
     'fi',
     'rm -rf -- "$t"',
     `[ -d ${LOCK_DIR} ] || { echo "cannot create ${LOCK_DIR} in $(pwd)" >&2; exit 5; }`,
     "printf 'held\\0'; fields",
+  ].join('\n');
+}
+
+/**
+ * The lock holder's session: reads scripts from stdin (lines up to `@@dg-do-<mark>`, or `@@dg-last-<mark>` for the
+ * last one), runs each in a subshell in releases-root, and answers its exit and stderr after its stdout (see
+ * startSession). When stdin ends, after the last script, or on a signal, it removes the lock directory if it is still
+ * this holder's and ends, which also releases the flock. Scripts are read with `read -r`, one byte at a time from the
+ * pipe, so nothing past a script's end is consumed early.
+ */
+function holderLoop(token: string): string {
+  const release = releaseIfHeld(token);
+  const mark = `deploy-gates-done-${token}`;
+  return [
+    `  trap '${release.replace(/'/g, `'\\''`)}; exit 143' HUP INT TERM`,
+    '  exec 3>&1',
+    '  while :; do',
+    '    dg_s=; dg_end=',
+    '    while IFS= read -r dg_l; do',
+    `      case $dg_l in @@dg-do-${mark}) dg_end=do; break ;; @@dg-last-${mark}) dg_end=last; break ;; esac`,
+    '      dg_s="$dg_s$dg_l',
+    '"',
+    '    done',
+    '    [ -n "$dg_end" ] || break',
+    '    dg_e=$( { ( eval "$dg_s" ); } 2>&1 1>&3 ); dg_c=$?',
+    `    printf '\\0%s\\0%s\\0%s\\0%s-end\\0' ${mark} "$dg_c" "$dg_e" ${mark}`,
+    '    [ "$dg_end" = last ] && break',
+    '  done',
+    `  ${release} || exit 0`,
+    '  exit 0',
   ].join('\n');
 }
 
@@ -333,37 +452,12 @@ async function breakStale(target: Target, cd: string, token: string, holder: Loc
   return broken.stdout.startsWith('broken');
 }
 
-interface Held {
-  target: Target;
-  cd: string;
-  token: string;
-  where: string;
-  options: LockOptions;
-  logger: CoreContext['logger'];
-  broke: string[];
-  waitedFor?: string;
-  waitedMs: number;
-  acquiredOutput: string;
-  /** The flock holder on the host (flock mode): ending its stdin releases the lock. */
-  holder?: { stdin: PassThrough; running: Promise<CommandResult> };
-}
-
-/** How long release waits for the flock holder to confirm it removed the lock directory. */
+/** How long release waits for the lock holder to confirm it removed the lock directory. */
 const RELEASE_WAIT_MS = 15_000;
 
-function holdLock({
-  target,
-  cd,
-  token,
-  where,
-  options,
-  logger,
-  broke,
-  waitedFor,
-  waitedMs,
-  acquiredOutput,
-  holder,
-}: Held): HeldLock {
+function holdLock(state: Acquiring, session: Session, waitedMs: number, acquiredOutput: string): HeldLock {
+  const { target, cd, token, where, options, broke, waitedFor } = state;
+  const logger = state.context.logger;
   const guard = `${holds(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
   let beating: Promise<unknown> | undefined;
   const heartbeat = setInterval(() => {
@@ -377,38 +471,108 @@ function holdLock({
       .finally(() => (beating = undefined));
   }, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   heartbeat.unref();
-  let released = false;
-  const releaseDirectory = async () => {
+  let ending = false;
+  let exchanges = 0;
+  const release = async () => {
+    if (!ending) session.stdin.end(); // the holder removes the directory and ends, which releases the flock
+    ending = true;
+    clearInterval(heartbeat);
+    await beating;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      session.running.catch(() => undefined),
+      new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), RELEASE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (ended !== 'late' && ended?.exitCode === 0) return;
+    logger.warning(
+      `The deploy lock holder on ${target.description} did not end cleanly${ended === 'late' ? ` within ${formatDuration(RELEASE_WAIT_MS)}` : ` (exit ${ended?.exitCode})`}; releasing ${where} directly`,
+    );
     const result = await target.run([cd, `${holds(token)} || exit 0`, releaseIfHeld(token)].join('\n'));
     if (result.exitCode !== 0)
       logger.warning(`Could not release the deploy lock ${where}: ${result.stderr.trim()}; remove it by hand`);
   };
+  let releasing: Promise<void> | undefined;
   return {
     guard,
     acquiredOutput,
     waitedMs,
     waitedFor,
     broke,
-    release: async () => {
-      if (released) return;
-      released = true;
-      clearInterval(heartbeat);
-      await beating;
-      if (!holder) return releaseDirectory();
-      // The holder removes the directory and ends, which releases the flock.
-      holder.stdin.end();
-      let timer: NodeJS.Timeout | undefined;
-      const ended = await Promise.race([
-        holder.running.catch(() => undefined),
-        new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), RELEASE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (ended === 'late' || ended?.exitCode !== 0) {
-        logger.warning(
-          `The deploy lock holder on ${target.description} did not end cleanly${ended === 'late' ? ` within ${formatDuration(RELEASE_WAIT_MS)}` : ` (exit ${ended?.exitCode})`}; releasing ${where} directly`,
-        );
-        await releaseDirectory();
+    exchanges: () => exchanges,
+    run: async (script, { last = false } = {}) => {
+      if (ending) throw new Error(`the deploy lock ${where} was already released`);
+      exchanges++;
+      if (last) {
+        ending = true;
+        clearInterval(heartbeat);
       }
+      return session.send(script, last);
     },
+    release: () => (releasing ??= release()),
   };
+}
+
+export interface UnlockOutcome {
+  /** `none`: there was no lock; `broke`: it was removed; `refused`: a live holder holds it and force was off. */
+  state: 'none' | 'broke' | 'refused';
+  /** The holder named by the lock directory (when there was one). */
+  holder?: LockHolder;
+  /** How its liveness was judged: `flock` (held by a running process or not) or `heartbeat` (no flock on the host). */
+  judgedBy?: 'flock' | 'heartbeat';
+  /** Whether the holder was alive (held the flock, or a fresh heartbeat). */
+  alive?: boolean;
+  /** For a forced break of a live flock holder: whether its process on the host was stopped. */
+  stopped?: boolean;
+}
+
+/**
+ * Breaks the deploy lock of releases-root by hand (`mode: unlock`). A lock whose holder is gone (where the host has
+ * flock: nobody holds the flock; else: no heartbeat for staleAfterMs) is removed; a live holder's lock is refused
+ * unless `force`, which also stops the holder's session on the host (its pid, recorded in the lock), so the flock
+ * is free for the next deploy; that run's next change is then refused by its guard. One script, one round trip.
+ */
+export async function breakLock(
+  target: Target,
+  root: string,
+  {
+    force,
+    staleAfterMs = DEFAULT_STALE_AFTER_MS,
+    rootShell,
+  }: { force: boolean; staleAfterMs?: number; rootShell?: string },
+): Promise<UnlockOutcome> {
+  const stale = Math.ceil(staleAfterMs / 1000);
+  const result = await target.run(
+    [
+      `cd -- ${rootShell ?? shellQuote(root)} || exit 3`,
+      `[ -d ${LOCK_DIR} ] || { printf 'none\\0'; exit 0; }`,
+      `printf 'holder\\0'; ${HOLDER_FIELDS}`,
+      'alive=; by=heartbeat',
+      `if command -v flock >/dev/null 2>&1 && [ -f ${LOCK_DIR}/flock ] && [ -f ${LOCK_DIR}.flock ]; then`,
+      `  by=flock; exec 9>> ${LOCK_DIR}.flock; if flock -n 9; then alive=no; else alive=yes; fi`,
+      'else',
+      `  b=$(cat ${LOCK_DIR}/heartbeat 2>/dev/null); case $b in ''|*[!0-9]*) alive=no ;; *) [ $(( $(date +%s) - b )) -gt ${stale} ] && alive=no || alive=yes ;; esac`,
+      'fi',
+      `printf '%s\\0%s\\0' "$by" "$alive"`,
+      `[ "$alive" = yes ] && [ ${force ? 1 : 0} = 0 ] && { printf 'refused\\0'; exit 0; }`,
+      'stopped=no',
+      'if [ "$alive" = yes ] && [ "$by" = flock ]; then',
+      `  p=$(cat ${LOCK_DIR}/pid 2>/dev/null); case $p in ''|*[!0-9]*) ;; *) kill -TERM "$p" 2>/dev/null && stopped=yes ;; esac`,
+      '  flock -w 2 9 || { [ "$stopped" = yes ] && kill -KILL "$p" 2>/dev/null; flock -w 3 9 || stopped=no; }',
+      'fi',
+      `if [ -d ${LOCK_DIR} ]; then mv -T -- ${LOCK_DIR} ${LOCK_DIR}.unlocked.$$ && rm -rf -- ${LOCK_DIR}.unlocked.$$ || exit 4; fi`,
+      `printf 'broke\\0%s\\0' "$stopped"`,
+    ].join('\n'),
+  );
+  if (result.exitCode !== 0)
+    throw new UserError(
+      `Breaking the deploy lock ${root}/${LOCK_DIR} on ${target.description} failed (exit ${result.exitCode}): ${result.stderr.trim() || 'no output'}; check that ${root} exists and the deploy user may write to it`,
+    );
+  const fields = nulFields(result.stdout);
+  if (fields[0] !== 'holder') return { state: 'none' };
+  const holder = holderOf(fields, 1, Math.floor(Date.now() / 1000));
+  const judgedBy = fields[6] === 'flock' ? 'flock' : 'heartbeat';
+  const alive = fields[7] === 'yes';
+  if (fields[8] === 'refused') return { state: 'refused', holder, judgedBy, alive };
+  return { state: 'broke', holder, judgedBy, alive, stopped: fields[9] === 'yes' };
 }

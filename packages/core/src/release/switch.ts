@@ -4,8 +4,13 @@ import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../units/duration.js';
 import { nameGlob } from '../units/glob.js';
+import { HISTORY_FILE } from './history.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
-import { acquireLock, LockRefused, type HeldLock } from './lock.js';
+import { acquireLock, defaultLockOwner, LockRefused, type HeldLock } from './lock.js';
+import type { HistoryEntry } from './history.js';
+import { historyAppendLines, historyEntry, historyReadLines, historyWritableLines, splitHistory } from './journal.js';
+import { knownSha, previousGood, releasesToPrune } from './rules.js';
+import { readSharedSection, sharedLinkSection, sharedResults, type SharedOutcome, type SharedPlan } from './shared.js';
 
 /** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
 const HOOK_OUTPUT_TAIL_BYTES = 64 * 1024;
@@ -27,7 +32,10 @@ export interface SwitchConfig {
   /** A name under releases/, or a path (absolute, or relative to releasesRoot) that must resolve to one. */
   release?: string;
   mode: 'switch' | 'rollback';
-  /** How many releases to keep by name order; current and previous are always kept. */
+  /**
+   * How many good releases (not marked bad) to keep, newest by name up to current (see rules.ts releasesToPrune);
+   * current, the previous good release and releases newer than current are always kept.
+   */
   keep: number;
   beforeSwitch: readonly string[];
   afterSwitch: readonly string[];
@@ -36,8 +44,10 @@ export interface SwitchConfig {
   hookTimeoutMs?: number;
   /** How long to wait for another run's deploy lock on releases-root (default 5 minutes). */
   lockTimeoutMs?: number;
-  /** Who takes the lock (run, host, pid), shown to whoever waits for it. */
+  /** Who takes the lock (run, host, pid), shown to whoever waits for it, and the `run` of its history entries. */
   lockOwner?: string;
+  /** The commit the release being switched to was built from (40 hex), for its history entry; else null. */
+  sha?: string | null;
   /** Glob for the directory names under releases/ that are releases (pruning and the default rollback only consider these). */
   releasePattern?: string;
   /**
@@ -45,6 +55,8 @@ export interface SwitchConfig {
    * switch this run made when rollbackOnFailure is on, and releases the lock.
    */
   signal?: AbortSignal;
+  /** Shared files and directories linked into the release before its hooks (mode switch only; see shared.ts). */
+  shared?: SharedPlan;
 }
 
 /** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
@@ -70,7 +82,12 @@ export interface SwitchOutcome {
   results: CheckResult[];
   /** Why the step fails, for people; undefined when ok. */
   failure?: string;
-  /** Scripts run on the target (over SSH, one round trip each), lock and heartbeats included. */
+  /** History entries this run appended to `<releases-root>/.deploy-gates/history.jsonl`, in order. */
+  history: HistoryEntry[];
+  /**
+   * Round trips to the target: every script started (over SSH a new session each: the lock holder's, hooks,
+   * heartbeats) plus every script sent through the lock holder's open session.
+   */
   roundTrips: number;
 }
 
@@ -307,26 +324,85 @@ function swapScript(root: string, name: string, { guard, expectLink }: SwapPreco
   ].join('\n');
 }
 
-/** Which releases pruning removes: all but the newest `keep` by name, never current or previous. */
-export function releasesToPrune(
-  releases: readonly string[],
-  keep: number,
-  protect: readonly (string | undefined)[],
-): string[] {
-  const newest = [...releases].sort().reverse();
-  const kept = new Set([...newest.slice(0, keep), ...protect.filter((name): name is string => name !== undefined)]);
-  return newest.filter((name) => !kept.has(name)).sort();
-}
-
-/** The release a rollback goes to: the newest one older (by name) than current. */
-export function releaseBefore(releases: readonly string[], current: string | undefined): string | undefined {
-  const older = [...releases].sort().filter((name) => current === undefined || name < current);
-  return older.at(-1);
+/** What a locked operation starts from: the lock, releases-root as read under it, the release asked for, history. */
+export interface LockedRead {
+  lock: HeldLock;
+  layout: ReleaseLayout;
+  /** The requested release, checked under the lock (undefined when none was requested). */
+  requested?: string;
+  history: HistoryEntry[];
+  /** Where history.jsonl is, for messages. */
+  historyWhere: string;
+  lockResult?: CheckResult;
+  /** What linking the shared files did, when asked (see shared.ts). */
+  shared?: SharedOutcome;
 }
 
 /**
- * Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, and prunes — all while
- * holding the deploy lock of releases-root (see lock.ts), so two runs on the same target never interleave.
+ * Takes the deploy lock of releases-root and, in the same script, reads releases-root, checks the requested release
+ * and reads history.jsonl: one round trip. A releases-root that is not one is refused before the lock is taken.
+ */
+export async function lockAndRead(
+  target: Target,
+  config: Pick<SwitchConfig, 'releasesRoot' | 'release' | 'lockTimeoutMs' | 'lockOwner' | 'signal'>,
+  context: CoreContext,
+  shared?: SharedPlan,
+): Promise<LockedRead> {
+  const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
+  const linking = shared && sharedLinkSection(shared, shellPath(releaseRequest(config.release!).path));
+  const mark = `deploy-gates-history-${randomBytes(6).toString('hex')}`;
+  const lockStart = performance.now();
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(
+      target,
+      config.releasesRoot,
+      {
+        timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+        owner: config.lockOwner,
+        signal: config.signal,
+        rootShell: shellPath(config.releasesRoot),
+        precheck: rootPrecheck(config.releasesRoot),
+        whenAcquired: `${linking ? `${linking}\n` : ''}( ${read.text}\n)\n${historyReadLines(mark)}`,
+      },
+      context,
+    );
+  } catch (error) {
+    if (!(error instanceof LockRefused)) throw error;
+    parseLayout(target, config.releasesRoot, error.fields);
+    throw new UserError(
+      `Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`,
+    );
+  }
+  try {
+    const historyWhere = `${config.releasesRoot}/${HISTORY_FILE} on ${target.description}`;
+    const { before, history } = splitHistory(lock.acquiredOutput, mark, historyWhere);
+    const split = shared ? readSharedSection(shared, before) : undefined;
+    const seen = read.parse(target, split?.rest ?? before);
+    context.logger.info(
+      `Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`,
+    );
+    const lockResult: CheckResult | undefined = lock.waitedFor
+      ? {
+          name: 'lock',
+          status: 'pass',
+          detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`,
+          durationMs: performance.now() - lockStart,
+        }
+      : undefined;
+    const { layout, wanted: requested } = seen;
+    return { lock, layout, requested, history, historyWhere, lockResult, shared: split?.shared };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+/**
+ * Switches (or rolls back) `current`, runs the hooks, rolls back on a failed after-switch hook, appends history and
+ * prunes — all while holding the deploy lock of releases-root (see lock.ts), so two runs on the same target never
+ * interleave. Without hooks that is two round trips: the lock holder's script (lock, read, check, history), and one
+ * script through its open session (swap, history append, prune, release).
  */
 export async function switchRelease(
   host: Target,
@@ -341,52 +417,17 @@ export async function switchRelease(
       'release',
       'is required when mode is switch; pass the release directory name, e.g. 20250102_030405-abcdef12',
     );
-  // One script: a releases-root that is not one is refused before the lock is taken; once it is taken, the same
-  // script reads releases-root and checks the requested release under it.
-  const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
-  const lockStart = performance.now();
-  let lock: HeldLock;
-  try {
-    lock = await acquireLock(
-      target,
-      config.releasesRoot,
-      {
-        timeoutMs: config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-        owner: config.lockOwner,
-        signal: config.signal,
-        rootShell: shellPath(config.releasesRoot),
-        precheck: rootPrecheck(config.releasesRoot),
-        whenAcquired: read.text,
-      },
-      full,
-    );
-  } catch (error) {
-    if (!(error instanceof LockRefused)) throw error;
-    parseLayout(target, config.releasesRoot, error.fields);
-    throw new UserError(
-      `Reading ${config.releasesRoot} on ${target.description} gave an unexpected answer (${error.fields.slice(0, 2).join(' ')}); nothing was changed`,
-    );
-  }
-  const lockResult: CheckResult | undefined = lock.waitedFor
-    ? {
-        name: 'lock',
-        status: 'pass',
-        detail: `waited ${formatDuration(lock.waitedMs)} for ${lock.waitedFor}`,
-        durationMs: performance.now() - lockStart,
-      }
-    : undefined;
+  const readStart = performance.now();
+  // Shared links are made in the lock holder's first script, before the read (no extra round trip; see shared.ts).
+  const shared = config.mode === 'switch' && config.shared?.entries.length ? config.shared : undefined;
+  const read = await lockAndRead(target, config, full, shared);
   let outcome: LockedOutcome;
   try {
-    const readStart = performance.now();
-    const seen = read.parse(target, lock.acquiredOutput);
-    full.logger.info(
-      `Holding the deploy lock ${seen.layout.root}/.deploy-lock${lock.waitedFor ? ` (waited ${formatDuration(lock.waitedMs)})` : ''}`,
-    );
-    outcome = await switchLocked(target, config, pattern, lock, lockResult, full, seen, readStart);
+    outcome = await switchLocked(target, config, pattern, full, read, readStart);
   } finally {
-    await lock.release();
+    await read.lock.release();
   }
-  return { ...outcome, roundTrips: roundTrips() };
+  return { ...outcome, roundTrips: roundTrips() + read.lock.exchanges() };
 }
 
 /** What the steps of a locked switch share: the target, the settings, the lock, the log and the result rows. */
@@ -397,8 +438,10 @@ interface Locked {
   lock: HeldLock;
   context: CoreContext;
   layout: ReleaseLayout;
+  history: HistoryEntry[];
   /** The release `current` goes to. */
   wanted: string;
+  run: string;
   record: (result: CheckResult) => void;
   clean: (text: string) => string;
   /** Why the job stopped, once it was cancelled. */
@@ -409,18 +452,17 @@ async function switchLocked(
   target: Target,
   config: SwitchConfig,
   pattern: string,
-  lock: HeldLock,
-  lockResult: CheckResult | undefined,
   context: CoreContext,
-  read: { layout: ReleaseLayout; wanted?: string },
+  read: LockedRead,
   started: number,
 ): Promise<LockedOutcome> {
-  const results: CheckResult[] = lockResult ? [lockResult] : [];
+  const results: CheckResult[] = read.lockResult ? [read.lockResult] : [];
   const signal = config.signal;
-  const { layout } = read;
-  const wanted = read.wanted ?? rollbackTarget(target, layout, matchingReleases(layout.releases, pattern));
+  const { layout, lock, history } = read;
+  const wanted = read.requested ?? rollbackTarget(target, read, matchingReleases(layout.releases, pattern));
   const step: Locked = {
-    ...{ target, config, pattern, lock, context, layout, wanted },
+    ...{ target, config, pattern, lock, context, layout, history, wanted },
+    run: config.lockOwner ?? defaultLockOwner(),
     record: (result) => void results.push(result),
     clean: (text) => context.redactor.redact(text),
     cancelled: () =>
@@ -443,6 +485,7 @@ async function switchLocked(
     rolledBack: false,
     pruned: [],
     results,
+    history: [],
   };
   if (wanted === layout.current) {
     step.record({
@@ -453,6 +496,12 @@ async function switchLocked(
     });
     return outcome;
   }
+  if (read.shared) {
+    const where = { root: layout.root, release: wanted, target: target.description };
+    const linked = sharedResults(read.shared, where, performance.now() - started);
+    results.push(...linked.results);
+    if (linked.failure) return { ...outcome, ok: false, failure: linked.failure };
+  }
   const beforeFailure =
     (await runHooks(step, 'before-switch', config.beforeSwitch)) ??
     (step.cancelled() ? `${step.cancelled()} before the switch` : undefined);
@@ -462,13 +511,13 @@ async function switchLocked(
       ok: false,
       failure: `${beforeFailure}; current was not switched and still points to ${currentNote}`,
     };
-  const afterSwap = await swapLocked(step, currentNote);
-  Object.assign(outcome, { switched: true, currentRelease: wanted });
+  const swapped = await swapLocked(step, currentNote, outcome);
+  if (config.afterSwitch.length === 0) return { ...outcome, pruned: swapped.pruned };
   const afterFailure =
     (await runHooks(step, 'after-switch', config.afterSwitch)) ??
     (step.cancelled() ? `${step.cancelled()} after the switch` : undefined);
-  if (afterFailure) return { ...outcome, ...(await undoSwitch(step, afterFailure)) };
-  if (config.mode === 'switch') outcome.pruned = await prune(step, afterSwap);
+  if (afterFailure) return { ...outcome, ...(await undoSwitch(step, afterFailure, outcome)) };
+  if (config.mode === 'switch') outcome.pruned = await prune(step, outcome.history);
   return outcome;
 }
 
@@ -478,20 +527,26 @@ function describeCurrent(layout: ReleaseLayout): string {
   return layout.currentLink ? `${layout.currentLink} (not a release)` : 'no current yet';
 }
 
-/** The release a rollback without `release` goes to: the newest release older than current. */
-function rollbackTarget(target: Target, layout: ReleaseLayout, releases: readonly string[]): string {
+/**
+ * The release a rollback without `release` goes to: the previous good release by history (rules.ts previousGood),
+ * or, with no history yet, the newest release older than current by name.
+ */
+function rollbackTarget(target: Target, read: LockedRead, releases: readonly string[]): string {
+  const { layout, history } = read;
   if (!layout.current) {
     throw new UserError(
       `Cannot roll back on ${target.description}: ${layout.root}/current ${layout.currentLink ? `points to ${layout.currentLink}, which is not a release` : 'does not exist'}; ` +
         'pass the release to go back to in "release"; nothing was changed',
     );
   }
-  const before = releaseBefore(releases, layout.current);
-  if (!before)
-    throw new UserError(
-      `Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir}; nothing was changed`,
-    );
-  return before;
+  const choice = previousGood(history, releases, layout.current);
+  if (choice.release) return choice.release;
+  const passed = choice.skipped.length > 0 ? ` (passed over: ${choice.skipped.join(', ')})` : '';
+  throw new UserError(
+    choice.by === 'history'
+      ? `Cannot roll back on ${target.description}: no release that was live before ${layout.current} is left that is not marked bad${passed}, by ${read.historyWhere}; pass the release to go back to in "release"; nothing was changed`
+      : `Cannot roll back on ${target.description}: no release older than ${layout.current} in ${layout.releasesDir} that is not marked bad${passed}; nothing was changed`,
+  );
 }
 
 /** Runs one phase's hook commands in the release directory, each one call into the Target; the failure, if any. */
@@ -545,40 +600,148 @@ function hookDetail(result: CommandResult, ok: boolean, wanted: string, cancelle
   return `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
 }
 
-/**
- * Swaps current under the lock's guard, only if it is still the link read under the lock. With no after-switch hook
- * in between, the same round trip also reads releases-root again for pruning (returned; undefined otherwise).
- */
-async function swapLocked(step: Locked, currentNote: string): Promise<ReleaseLayout | undefined> {
-  const { target, config, layout, wanted, lock } = step;
-  const swapStart = performance.now();
-  const listAfterSwap = config.mode === 'switch' && config.afterSwitch.length === 0;
-  const swapped = await script(
-    target,
-    [
-      swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }),
-      ...(listAfterSwap ? inspectLines(shellQuote(layout.root)) : []),
+/** One step of a script sent through the lock holder: shell lines run in a subshell, stdout discarded. */
+interface Step {
+  name: string;
+  lines: string;
+  /** Its failure does not stop the steps after it. */
+  optional?: boolean;
+}
+
+/** Runs steps in order, stopping after the first failing one that is not optional; prints `name\0exit\0stderr\0` each. */
+function stepsScript(steps: readonly Step[]): string {
+  return steps
+    .map(({ name, lines, optional }) =>
+      [
+        `dg_e=$( (\n${lines}\n) 2>&1 >/dev/null ); dg_c=$?`,
+        `printf '%s\\0%s\\0%s\\0' ${name} "$dg_c" "$dg_e"`,
+        ...(optional ? [] : ['[ "$dg_c" = 0 ] || exit 0']),
+      ].join('\n'),
+    )
+    .join('\n');
+}
+
+function parseSteps(stdout: string): Map<string, { exitCode: number; stderr: string }> {
+  const fields = nulFields(stdout);
+  const steps = new Map<string, { exitCode: number; stderr: string }>();
+  for (let i = 0; i + 2 < fields.length + 1; i += 3)
+    steps.set(fields[i]!, { exitCode: Number(fields[i + 1] ?? 1), stderr: (fields[i + 2] ?? '').trim() });
+  return steps;
+}
+
+/** The history entries of moving current from layout.current to wanted (a rollback also records what it left). */
+function switchEntries(step: Locked): HistoryEntry[] {
+  const { config, layout, wanted, history, run } = step;
+  const from = layout.current ?? null;
+  const live = historyEntry(wanted, 'live', { run, from, sha: config.sha ?? knownSha(history, wanted) });
+  if (config.mode !== 'rollback' || !layout.current) return [live];
+  const left = historyEntry(layout.current, 'rolled-back', { run, from, sha: knownSha(history, layout.current) });
+  return [left, live];
+}
+
+/** What pruning removes after current went to `wanted`, given history with this run's entries. */
+function planPrune(step: Locked, history: readonly HistoryEntry[]) {
+  const { config, pattern, layout, wanted } = step;
+  const candidates = matchingReleases(layout.releases, pattern);
+  const doomed = releasesToPrune({
+    releases: candidates,
+    keep: config.keep,
+    current: wanted,
+    history,
+    protect: [layout.current],
+  });
+  return { candidates, doomed, others: layout.releases.length - candidates.length };
+}
+
+/** Removes releases under the lock's guard; never what current points to at that moment. */
+function pruneStep(step: Locked, doomed: readonly string[]): Step {
+  return {
+    name: 'prune',
+    optional: true,
+    lines: [
+      `cd -- ${shellQuote(step.layout.root)} || exit 3`,
+      step.lock.guard,
+      'cur=$(readlink current 2>/dev/null)',
+      `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
     ].join('\n'),
-    `Switching current to releases/${wanted}`,
-  );
-  let afterSwap: ReleaseLayout | undefined;
-  try {
-    afterSwap = listAfterSwap ? parseLayout(target, config.releasesRoot, nulFields(swapped)) : undefined;
-  } catch {
-    afterSwap = undefined; // read again at prune time
-  }
+  };
+}
+
+/** Shell lines appending entries to history.jsonl under the lock's guard. */
+function historyStep(step: Locked, entries: readonly HistoryEntry[]): Step {
+  const lines = [`cd -- ${shellQuote(step.layout.root)} || exit 3`, step.lock.guard, historyAppendLines(entries)];
+  return { name: 'history', lines: lines.join('\n') };
+}
+
+/**
+ * Swaps current under the lock's guard, only if it is still the link read under the lock, and appends history in the
+ * same script (refusing before the swap when history.jsonl cannot be written). With no after-switch hook, the same
+ * script also prunes and is the holder's last: the lock is released in that round trip.
+ */
+async function swapLocked(step: Locked, currentNote: string, outcome: LockedOutcome): Promise<{ pruned: string[] }> {
+  const { target, config, layout, wanted, lock, history } = step;
+  const swapStart = performance.now();
+  const entries = switchEntries(step);
+  const last = config.afterSwitch.length === 0;
+  const plan = last && config.mode === 'switch' ? planPrune(step, [...history, ...entries]) : undefined;
+  const cd = `cd -- ${shellQuote(layout.root)} || exit 3`;
+  const steps: Step[] = [
+    { name: 'check', lines: [cd, lock.guard, historyWritableLines()].join('\n') },
+    {
+      name: 'swap',
+      lines: swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }),
+    },
+    historyStep(step, entries),
+    ...(plan && plan.doomed.length > 0 ? [pruneStep(step, plan.doomed)] : []),
+  ];
+  const done = parseSteps((await lock.run(stepsScript(steps), { last })).stdout);
+  const failed = (name: string) => {
+    const result = done.get(name);
+    return result === undefined || result.exitCode !== 0
+      ? (result ?? { exitCode: -1, stderr: 'no answer' })
+      : undefined;
+  };
+  const refused = failed('check') ?? failed('swap');
+  if (refused)
+    throw new UserError(
+      `Switching current to releases/${wanted} failed on ${target.description} (exit ${refused.exitCode}): ${refused.stderr || 'no output'}; current still points to ${currentNote}`,
+    );
+  Object.assign(outcome, { switched: true, currentRelease: wanted });
+  noteHistory(step, entries, failed('history'), outcome);
   step.record({
     name: config.mode === 'rollback' ? 'rollback current' : 'switch current',
     status: 'pass',
     detail: `${layout.current ? `releases/${layout.current}` : currentNote} → releases/${wanted} (atomic rename)`,
     durationMs: performance.now() - swapStart,
   });
-  return afterSwap;
+  return { pruned: plan ? recordPrune(step, plan, done.get('prune'), performance.now() - swapStart) : [] };
+}
+
+/** Adds entries to the outcome when they were written; otherwise a failed `history` row and a warning. */
+function noteHistory(
+  step: Locked,
+  entries: readonly HistoryEntry[],
+  failure: { exitCode: number; stderr: string } | undefined,
+  outcome: LockedOutcome,
+): void {
+  if (!failure) {
+    outcome.history.push(...entries);
+    return;
+  }
+  const detail = step.clean(
+    `not appended (${failure.stderr || `exit ${failure.exitCode}`}): ${entries.map((e) => `${e.outcome} ${e.release}`).join(', ')}`,
+  );
+  step.context.logger.warning(`Release history ${HISTORY_FILE} ${detail}`);
+  step.record({ name: 'history', status: 'fail', detail, durationMs: 0 });
 }
 
 /** After a failed after-switch hook: switches back to the previous release when that is asked for and possible. */
-async function undoSwitch(step: Locked, afterFailure: string): Promise<Partial<LockedOutcome> & { ok: false }> {
-  const { target, config, layout, wanted, lock, clean } = step;
+async function undoSwitch(
+  step: Locked,
+  afterFailure: string,
+  outcome: LockedOutcome,
+): Promise<Partial<LockedOutcome> & { ok: false }> {
+  const { target, config, layout, wanted, lock, clean, history, run } = step;
   const previous = layout.current;
   if (!config.rollbackOnFailure)
     return {
@@ -605,12 +768,21 @@ async function undoSwitch(step: Locked, afterFailure: string): Promise<Partial<L
     };
   }
   const backStart = performance.now();
+  // The release whose after-switch hook failed is recorded rolled back and bad: a later rollback never lands on it.
+  const sha = config.sha ?? knownSha(history, wanted);
+  const entries = [
+    historyEntry(wanted, 'rolled-back', { run, sha, from: wanted }),
+    historyEntry(wanted, 'bad', { run, sha, from: wanted }),
+    historyEntry(previous, 'live', { run, sha: knownSha(history, previous), from: wanted }),
+  ];
   // Only the change this run made is undone: current must still be the link this run wrote.
-  const back = await target.run(
-    swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` }),
+  const swap = swapScript(layout.root, previous, { guard: lock.guard, expectLink: `releases/${wanted}` });
+  const done = parseSteps(
+    (await lock.run(stepsScript([{ name: 'swap', lines: swap }, historyStep(step, entries)]), { last: true })).stdout,
   );
+  const back = done.get('swap') ?? { exitCode: -1, stderr: 'no answer' };
   if (back.exitCode !== 0) {
-    const why = back.stderr.trim().split('\n').at(-1) || `exit ${back.exitCode}`;
+    const why = back.stderr.split('\n').at(-1) || `exit ${back.exitCode}`;
     step.record({
       name: 'rollback on failure',
       status: 'fail',
@@ -624,10 +796,17 @@ async function undoSwitch(step: Locked, afterFailure: string): Promise<Partial<L
       failure: clean(`${afterFailure}; not rolled back (${why}), so current was left as it is`),
     };
   }
+  const historyResult = done.get('history');
+  noteHistory(
+    step,
+    entries,
+    historyResult?.exitCode === 0 ? undefined : (historyResult ?? { exitCode: -1, stderr: 'no answer' }),
+    outcome,
+  );
   step.record({
     name: 'rollback on failure',
     status: 'pass',
-    detail: `current back to releases/${previous}`,
+    detail: `current back to releases/${previous}; releases/${wanted} recorded bad`,
     durationMs: performance.now() - backStart,
   });
   return {
@@ -638,15 +817,29 @@ async function undoSwitch(step: Locked, afterFailure: string): Promise<Partial<L
   };
 }
 
-/** Removes old releases after a switch (never current, the release it replaced, or what current is now); the removed. */
-async function prune(step: Locked, afterSwap: ReleaseLayout | undefined): Promise<string[]> {
-  const { target, config, pattern, layout, wanted, lock, clean } = step;
+/** Prunes after the after-switch hooks passed (the holder's last script); the removed releases. */
+async function prune(step: Locked, written: readonly HistoryEntry[]): Promise<string[]> {
   const pruneStart = performance.now();
-  // Read again at prune time: whatever current and the release this run replaced point to now is never removed.
-  const fresh = afterSwap ?? (await inspectReleases(target, config.releasesRoot));
-  const candidates = matchingReleases(fresh.releases, pattern);
-  const doomed = releasesToPrune(candidates, config.keep, [wanted, layout.current, fresh.current]);
-  const others = fresh.releases.length - candidates.length;
+  const plan = planPrune(step, [...step.history, ...written]);
+  if (plan.doomed.length === 0) return recordPrune(step, plan, undefined, 0);
+  const done = parseSteps((await step.lock.run(stepsScript([pruneStep(step, plan.doomed)]), { last: true })).stdout);
+  return recordPrune(
+    step,
+    plan,
+    done.get('prune') ?? { exitCode: -1, stderr: 'no answer' },
+    performance.now() - pruneStart,
+  );
+}
+
+/** The prune row, from the plan and how its step went; the removed releases. */
+function recordPrune(
+  step: Locked,
+  plan: ReturnType<typeof planPrune>,
+  result: { exitCode: number; stderr: string } | undefined,
+  durationMs: number,
+): string[] {
+  const { config, pattern, layout, clean } = step;
+  const { candidates, doomed, others } = plan;
   const otherNote =
     others > 0
       ? `; ${others} other director${others === 1 ? 'y' : 'ies'} not matching ${pattern === DEFAULT_RELEASE_PATTERN ? 'the release naming' : `"${pattern}"`} left alone`
@@ -656,23 +849,15 @@ async function prune(step: Locked, afterSwap: ReleaseLayout | undefined): Promis
     step.record({ name: 'prune', status: 'pass', detail, durationMs: 0 });
     return [];
   }
-  const result = await target.run(
-    [
-      `cd -- ${shellQuote(fresh.root)} || exit 3`,
-      lock.guard,
-      'cur=$(readlink current 2>/dev/null)',
-      `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
-    ].join('\n'),
-  );
-  const durationMs = performance.now() - pruneStart;
-  if (result.exitCode === 0) {
+  if (result?.exitCode === 0) {
     const detail = `removed ${doomed.length}: ${doomed.join(', ')}; kept ${candidates.length - doomed.length}${otherNote}`;
     step.record({ name: 'prune', status: 'pass', detail, durationMs });
-    return doomed;
+    return [...doomed];
   }
   // The switch itself succeeded: a full disk must be fixed, but it is no reason to roll back.
-  step.context.logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${result.stderr.trim()}`));
-  const detail = clean(`could not remove old releases: ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  const why = result?.stderr || 'no answer';
+  step.context.logger.warning(clean(`Could not prune old releases in ${layout.releasesDir}: ${why}`));
+  const detail = clean(`could not remove old releases: ${why.split('\n')[0] ?? ''}`);
   step.record({ name: 'prune', status: 'skip', detail, durationMs });
   return [];
 }

@@ -14,7 +14,7 @@ export const REPORT_VERSION = 1;
 /**
  * What part of a deploy a report is evidence of, in the order a deploy runs them; the ledger orders reports by it.
  * `rollback` is a switch back to the previous release (release-switch `mode: rollback`); `record` the environment's
- * deployment record on GitHub (deployment-record).
+ * deployment record on GitHub (deployment-record); `inventory` a look at what is on a target (the releases action).
  */
 export const REPORT_STAGES = [
   'pack',
@@ -29,6 +29,7 @@ export const REPORT_STAGES = [
   'egress',
   'rollback',
   'record',
+  'inventory',
   'audit',
   'ledger',
 ] as const;

@@ -8,6 +8,7 @@ import type { RolloutOutcome } from './run.js';
  */
 export function rolloutReportFacts(outcome: RolloutOutcome): ReportFacts {
   const { services, stoppedAt, rollback, verify, failure } = outcome;
+  const watch = outcome.watch && { ...outcome.watch, results: undefined };
   const lead = services[0];
   const oneRelease = lead !== undefined && services.every((s) => s.newRelease === lead.newRelease);
   const current = services.every((s) => s.state === 'deployed')
@@ -18,6 +19,6 @@ export function rolloutReportFacts(outcome: RolloutOutcome): ReportFacts {
   return {
     ...(oneRelease ? { release: lead.newRelease, previousRelease: lead.previousRelease, currentRelease: current } : {}),
     rolledBack: services.some((s) => s.rolledBack),
-    details: { stoppedAt, rollback, verify, failure, services },
+    details: { stoppedAt, rollback, verify, failure, services, ...(watch ? { watch } : {}) },
   };
 }

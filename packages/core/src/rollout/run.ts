@@ -1,13 +1,16 @@
 import { coreContext, type CoreContext } from '../context.js';
 import { ArgumentError, UserError } from '../errors.js';
 import type { HealthConfig } from '../health/config.js';
-import { runHealthCheck } from '../health/run.js';
+import { runHealthCheck, watchHealth } from '../health/run.js';
+import type { WatchConfig, WatchReport } from '../health/watch.js';
 import { shellQuote, type Target } from '../hosts/target.js';
 import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
 import type { Gate } from '../gates/model.js';
 import { runGates } from '../gates/run.js';
+import { markBad } from '../release/mark.js';
+import type { SharedPlan } from '../release/shared.js';
 
 /**
  * An ordered rollout of several services of one release (the release runbook's flow): each service is switched and
@@ -28,6 +31,8 @@ export interface ServiceSpec {
   afterSwitch: readonly string[];
   /** Run in releases-root before any service is switched back (stop the workers). */
   beforeRollback: readonly string[];
+  /** Linked into the new release before its hooks (release/shared.ts); never on a rollback. */
+  shared?: SharedPlan;
 }
 
 export interface RolloutConfig {
@@ -45,6 +50,11 @@ export interface RolloutConfig {
   /** Gates every service's release must pass before the first service is switched (pre-switch-gates' gates). */
   gates?: { gates: readonly Gate[]; timeoutMs: number };
   signal?: AbortSignal;
+  /**
+   * After the whole rollout (and the verification): a watch window over every service's health URLs and the
+   * Prometheus queries (baselines at the time the rollout started); a failure is a rollback trigger.
+   */
+  watch?: HealthConfig & { watch: WatchConfig };
 }
 
 export const ROLLBACK_BUDGET_MS = 15 * 60_000;
@@ -96,6 +106,8 @@ export interface RolloutOutcome {
   } | null;
   results: CheckResult[];
   failure: string | null;
+  /** The watch window after the rollout, when one was configured and the rollout got that far. */
+  watch?: WatchReport;
 }
 
 /** The rollback order as given (names checked against the services), or the reverse of the rollout order. */
@@ -299,6 +311,7 @@ async function deployService(service: ServiceSpec, record: ServiceRecord, run: R
         beforeSwitch: service.beforeSwitch,
         afterSwitch: service.afterSwitch,
         rollbackOnFailure: true,
+        shared: service.shared,
       },
       context,
     );
@@ -435,7 +448,13 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
     record.rolledBack = true;
     record.rolledBackAt = new Date(context.now()).toISOString();
     record.state = 'rolled-back';
-    row('pass', `${record.newRelease} → ${record.previousRelease}`);
+    // The coordinated release failed as a whole: a later rollback without `release` must not land on it again.
+    await markBad(
+      service.target,
+      { ...switchSettings(config), signal: undefined, releasesRoot: service.releasesRoot, release: record.newRelease },
+      context,
+    );
+    row('pass', `${record.newRelease} → ${record.previousRelease}, marked bad`);
   } catch (error) {
     failRecord(record, errorText(error, context));
     row('fail', record.failure!);
@@ -547,6 +566,7 @@ export async function rolloutServices(
   checkNames(config);
   rollbackOrderOf(config.services, config.rollbackOrder);
   const run: Run = { config, records: config.services.map(newRecord), results: [], context: coreContext(context) };
+  const startedAt = run.context.now(); // before the first switch: the Prometheus baselines' time
   const notReady = await precheck(run);
   const { stoppedAt, trigger: failed } = notReady
     ? { stoppedAt: run.records.find((record) => record.failure)!.name, trigger: notReady }
@@ -562,11 +582,25 @@ export async function rolloutServices(
         trigger = `the verification failed after the rollout: ${verify.afterRollout.detail}`;
     }
   }
+  const watch = !trigger && config.watch ? await watchRollout(run, config.watch, startedAt) : undefined;
+  if (watch?.failure) trigger = `the watch window failed: ${watch.failure}`;
   const { records, results } = run;
-  if (!trigger) return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null };
+  if (!trigger)
+    return { ok: true, services: records, stoppedAt: null, verify, rollback: null, results, failure: null, watch };
   // Nothing was switched when the release was not ready: no rollback, and no verification "after the rollback".
   const rollback = notReady ? null : await rollBack(run, trigger, verify);
   const failure = rollback ? failureOf(records, rollback, verify) : `${trigger}; no service was switched`;
   if (rollback && !rollback.ok) run.context.logger.error(failure);
-  return { ok: false, services: records, stoppedAt, verify, rollback, results, failure };
+  return { ok: false, services: records, stoppedAt, verify, rollback, results, failure, watch };
+}
+
+/** The watch window over every service at once, after the rollout; its rows join the rollout's. */
+async function watchRollout(run: Run, health: NonNullable<RolloutConfig['watch']>, baselineAt: number) {
+  const watch = await watchHealth(
+    { ...health, watch: { ...health.watch, signal: run.config.signal } },
+    run.context,
+    baselineAt,
+  );
+  run.results.push(...watch.results);
+  return watch;
 }

@@ -3,6 +3,7 @@ import { parseTargetAddress, type TargetAddress } from '../hosts/open.js';
 import { httpUrl } from '../http/parse.js';
 import { parseList } from '../units/lists.js';
 import { didYouMean } from '../units/suggest.js';
+import { parseSharedEntries, type SharedPlan } from '../release/shared.js';
 
 /** One service of release-services' `services` YAML, in rollout order. */
 export interface ServiceInput {
@@ -14,6 +15,8 @@ export interface ServiceInput {
   beforeSwitch: string[];
   afterSwitch: string[];
   beforeRollback: string[];
+  /** Shared files and directories linked into the release before its hooks (release-switch's `shared`). */
+  shared?: SharedPlan;
 }
 
 const KEYS = [
@@ -25,6 +28,8 @@ const KEYS = [
   'before-switch',
   'after-switch',
   'before-rollback',
+  'shared',
+  'shared-replace',
 ] as const;
 type Key = (typeof KEYS)[number];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -109,8 +114,10 @@ function parseService(item: YAMLMap, label: string, report: Report): ServiceInpu
   const [beforeSwitch, afterSwitch, beforeRollback] = (
     ['before-switch', 'after-switch', 'before-rollback'] as const
   ).map((key) => commands(key, pairs.get(key), fail));
+  const shared = sharedOf(pairs.get('shared'), pairs.get('shared-replace'), fail);
   if (!ok || !target || serviceName === undefined || releasesRoot === undefined) return undefined;
   return {
+    shared,
     name: serviceName,
     target,
     releasesRoot,
@@ -154,4 +161,26 @@ function urls(pair: Pair | undefined, item: YAMLMap, fail: Report): URL[] {
 
 function commands(key: Key, pair: Pair | undefined, fail: Report): string[] {
   return items(key, pair, fail) ?? [];
+}
+
+/** `shared` (a list of paths, as release-switch's input) and `shared-replace` (true/false) of one service. */
+function sharedOf(pair: Pair | undefined, replacePair: Pair | undefined, fail: Report): SharedPlan | undefined {
+  const paths = items('shared', pair, fail) ?? [];
+  const replaceValue = replacePair && isScalar(replacePair.value) ? replacePair.value.value : replacePair?.value;
+  const replace = replaceValue === true || replaceValue === 'true';
+  if (
+    replaceValue !== undefined &&
+    replaceValue !== null &&
+    !replace &&
+    replaceValue !== false &&
+    replaceValue !== 'false'
+  )
+    fail(replacePair!.value as Node, 'shared-replace must be true or false');
+  if (paths.length === 0) return undefined;
+  try {
+    return { entries: parseSharedEntries(paths), replace };
+  } catch (error) {
+    fail(pair!.value as Node, `shared ${(error as Error).message}`);
+    return undefined;
+  }
 }

@@ -1,0 +1,6 @@
+import { startWhenRunDirectly } from '#action-kit/entry.js';
+import { action, run } from './main.js';
+
+// `run` is exported for @github/local-action, which imports this file and then calls it.
+export { run };
+await startWhenRunDirectly(action, import.meta.url);

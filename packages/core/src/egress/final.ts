@@ -1,0 +1,48 @@
+import {
+  readAllowSets,
+  readBlocked,
+  readRawCounts,
+  readRuleset,
+  removeRuleset,
+  type BlockedDestination,
+  type Privilege,
+} from './nft.js';
+import { legacyRules } from './watchers.js';
+
+/** What the sentinel's tables held at the end (read just before they are removed), and whether they are gone. */
+export interface FinalRules {
+  /** The tables (normalized); undefined when the inet table was gone. */
+  ruleset?: string;
+  allowSets?: string;
+  blocked: BlockedDestination[];
+  raw: Record<string, number>;
+  legacy: string;
+  removed: boolean;
+}
+
+/**
+ * Reads the tables, what block mode refused, the raw-frame counters and iptables-legacy's rules, then removes the
+ * tables. The root monitor does this when it stops (the job's user may have no sudo left by then); a step with
+ * privilege does it itself when the monitor did not (killed).
+ */
+export async function readAndRemoveRules(
+  privilege: Privilege,
+  options: { mode: 'audit' | 'block'; devices: readonly string[]; allowSets: boolean },
+): Promise<FinalRules> {
+  const [ruleset, allowSets, blocked, raw, legacy] = await Promise.all([
+    readRuleset(privilege),
+    options.allowSets ? readAllowSets(privilege) : undefined,
+    options.mode === 'block' ? readBlocked(privilege) : [],
+    readRawCounts(privilege, options.devices),
+    legacyRules(privilege),
+  ]);
+  const removed = await removeRuleset(privilege);
+  return {
+    ...(ruleset !== undefined ? { ruleset } : {}),
+    ...(allowSets !== undefined ? { allowSets } : {}),
+    blocked,
+    raw,
+    legacy,
+    removed,
+  };
+}

@@ -1,0 +1,157 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
+import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
+import { Job } from './job.js';
+
+// The sudo path with a real non-root job user (made by the test, with a sudoers entry of the test's own): the monitor
+// runs as root in a session of its own, which that user cannot stop; and disable-sudo / disable-containers take sudo
+// and the Docker socket away from that user while the sentinel watches, and give them back at the end.
+const unavailable =
+  labUnavailable() ?? (spawnSync('sudo', ['--version']).status !== 0 ? '`sudo` is not installed' : undefined);
+if (unavailable) console.warn(`\n\n!!! egress-sentinel sudo tests SKIPPED: ${unavailable} !!!\n\n`);
+const describeLab = unavailable ? describe.skip : describe;
+
+const database4 = '198.18.1.2';
+const outside4 = '198.18.2.2';
+const user = `dgsu${process.pid}`;
+const sudoers = `/etc/sudoers.d/dg-test-${process.pid}`;
+const sudoersText = `${user} ALL=(ALL:ALL) NOPASSWD:ALL\n`;
+const dockerSocket = '/var/run/docker.sock';
+
+describeLab('egress-sentinel with a non-root job user that has passwordless sudo', () => {
+  let lab: Lab;
+  let uid = 0;
+  let socket: Server | undefined;
+  const jobs: Job[] = [];
+  const job = (inputs: Record<string, string>) => {
+    const created = new Job(lab.runner, inputs, uid);
+    jobs.push(created);
+    return created;
+  };
+  /** A command run as the job's user in the runner namespace (as a later step of the job). */
+  const asUser = (command: string[]) =>
+    spawnSync(
+      'ip',
+      ['netns', 'exec', lab.runner, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...command],
+      { encoding: 'utf8' },
+    );
+  const canSudo = () => asUser(['sudo', '-n', 'true']).status === 0;
+  /** Whether the job's user can connect to the Docker socket (a real listening socket of the test's). */
+  const canUseDocker = () =>
+    asUser([
+      process.execPath,
+      '-e',
+      `require('net').connect(${JSON.stringify(dockerSocket)}).on('connect', () => process.exit(0)).on('error', () => process.exit(1))`,
+    ]).status === 0;
+
+  beforeAll(async () => {
+    lab = createLab('s');
+    // sudo looks up the machine's own name; the runner namespace's resolver (a lab address) would make it wait.
+    appendFileSync(`/etc/netns/${lab.runner}/hosts`, `127.0.1.1 ${hostname()}\n`);
+    await lab.serve(lab.database, [5432], 5353);
+    await lab.serve(lab.outside, [443, 8080], 5353);
+    execFileSync('useradd', ['--no-create-home', '--shell', '/bin/sh', user]);
+    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+    writeFileSync(sudoers, sudoersText, { mode: 0o440 });
+    // A stand-in for Docker's socket, owned by the job's user (as a `docker` group member would reach it).
+    if (!existsSync(dockerSocket)) {
+      socket = createServer((connection) => connection.end());
+      await new Promise<void>((resolve) => socket!.listen(dockerSocket, resolve));
+      chownSync(dockerSocket, uid, 0);
+      chmodSync(dockerSocket, 0o660);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    for (const created of jobs) created.cleanup();
+    rmSync(sudoers, { force: true });
+    spawnSync('userdel', [user]);
+    if (socket) await new Promise((resolve) => socket!.close(resolve));
+    lab?.destroy();
+  });
+
+  test('the monitor runs as root in a session of its own: the job user cannot kill -STOP it; its violations are reported', async () => {
+    expect(canSudo()).toBe(true);
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const pid = run.monitorPid();
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    expect(status).toMatch(/^Uid:\s+0\s/m);
+    const stop = asUser(['kill', '-STOP', String(pid)]);
+    expect(stop.status).not.toBe(0);
+    expect(stop.stderr).toMatch(/not permitted/i);
+    expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).not.toMatch(/^\d+ \(.*\) T/);
+    runClient(lab, lab.runner, [`${outside4}:443`, `${database4}:5432`]);
+    // A program of the job's user that left the job's process tree (adopted by init) is still the job's (scope: job).
+    const hold = `const s = require('net').connect(8080, '${outside4}'); s.on('error', () => {}); setTimeout(() => s.destroy(), 1500);`;
+    asUser(['sh', '-c', `${process.execPath} -e "${hold}" >/dev/null 2>&1 &`]);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    const report = run.report();
+    expect(report).toMatchObject({ tampered: false, complete: true, 'sudo-disabled': false, scope: 'job' });
+    expect(report.violations.map((item) => item.port).sort()).toEqual([443, 8080]);
+    expect(report['outside-job']).toEqual([]);
+  });
+
+  test('disable-sudo and disable-containers: no sudo and no Docker socket for the job user while it watches, both back after', async () => {
+    const socketBefore = socket ? statSync(dockerSocket) : undefined;
+    const run = job({
+      'allowed-endpoints': `${database4}:5432`,
+      mode: 'block',
+      'disable-sudo': 'true',
+      'disable-containers': 'true',
+    });
+    await run.start();
+    // A later step: sudo is gone, so every root-only way past the sentinel is closed.
+    expect(canSudo()).toBe(false);
+    expect(asUser(['sudo', '-n', 'nft', 'flush', 'ruleset']).status).not.toBe(0);
+    expect(asUser(['kill', '-STOP', String(run.monitorPid())]).status).not.toBe(0);
+    if (socket) expect(canUseDocker()).toBe(false);
+    expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
+    // The stop step, as the job's user without sudo: the root monitor removes its rules and gives sudo back.
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.exitCode).toBe(1);
+    const report = run.report();
+    expect(report).toMatchObject({
+      tampered: false,
+      complete: true,
+      'sudo-disabled': true,
+      'containers-disabled': socket ? [dockerSocket] : [],
+      violations: [expect.objectContaining({ address: outside4, port: 443, blocked: true })],
+    });
+    expect(canSudo()).toBe(true);
+    expect(readFileSync(sudoers, 'utf8')).toBe(sudoersText);
+    expect(existsSync('/etc/sudoers.d/zzzz-deploy-gates-egress')).toBe(false);
+    expect(lab.exec(lab.runner, ['nft', 'list', 'tables'])).not.toContain('deploy_gates_egress');
+    if (socket && socketBefore) {
+      const after = statSync(dockerSocket);
+      expect([after.uid, after.gid, after.mode]).toEqual([socketBefore.uid, socketBefore.gid, socketBefore.mode]);
+      expect(canUseDocker()).toBe(true);
+    }
+    expect((await run.post()).exitCode).toBe(0);
+  });
+
+  test('disable-sudo on a job that runs as root, or disable-containers alone, is refused naming the input', async () => {
+    const asRoot = new Job(lab.runner, { 'allowed-endpoints': `${database4}:5432`, 'disable-sudo': 'true' });
+    jobs.push(asRoot);
+    const refused = await asRoot.main();
+    expect(refused.exitCode).toBe(1);
+    expect(refused.log).toContain('Input "disable-sudo": this step runs as root');
+    const alone = job({ 'allowed-endpoints': `${database4}:5432`, 'disable-containers': 'true' });
+    const main = await alone.main();
+    expect(main.exitCode).toBe(1);
+    expect(main.log).toContain('Input "disable-containers": true needs disable-sudo: true');
+    expect(canSudo()).toBe(true);
+  });
+});
