@@ -246,6 +246,39 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     expect(ledger).toMatchObject({ verdict: 'NO-GO', rolledBack: false, releases: { new: NEW, current: OLD } });
   }, 60_000);
 
+  it('switches nothing when a later service fails its gates: every service gated before the first switch', async () => {
+    const specs = await prepare([]);
+    // Each release has what the gates want, but gateway's lacks its built assets: the third service fails.
+    for (const name of SERVICES) await writeFile(join(root(name), 'releases', NEW, '.env'), 'APP_ENV=production\n');
+    await rm(join(root('gateway'), 'releases', NEW, 'health'));
+    const gates = {
+      timeoutMs: 10_000,
+      gates: [
+        { kind: 'file', name: '.env', path: '.env' },
+        { kind: 'file', name: 'health file', path: 'health', minSize: 1 },
+        { kind: 'command', name: 'release is a directory', command: 'test -d .', expectExit: 0 },
+      ] as const,
+    };
+    const outcome = await rolloutServices(config(specs, { gates }));
+    expect(outcome).toMatchObject({ ok: false, stoppedAt: 'gateway', rollback: null });
+    expect(outcome.failure).toBe('the release is not ready on gateway; no service was switched');
+    expect(outcome.results.filter((r) => r.name.startsWith('gates on')).map((r) => [r.name, r.status])).toEqual(
+      SERVICES.map((name) => [`gates on ${name}`, name === 'gateway' ? 'fail' : 'pass']),
+    );
+    expect(outcome.results.find((r) => r.name === 'gates on gateway')!.detail).toMatch(
+      /^2\/3 passed; failed: health file/,
+    );
+    // No hook ran, no verification, and every current still points to the old release.
+    expect(readFileSync(log(), 'utf8')).toBe('');
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(outcome.services.map((s) => [s.name, s.state, s.switched])).toEqual(
+      SERVICES.map((name) => [name, 'untouched', false]),
+    );
+    // With the gates passing everywhere, the same rollout goes through.
+    await writeFile(join(root('gateway'), 'releases', NEW, 'health'), 'ok');
+    expect((await rolloutServices(config(specs, { gates }))).ok).toBe(true);
+  }, 60_000);
+
   it('fails loudly when a rolled-back service is not healthy again', async () => {
     const outcome = await rolloutServices(config(await prepare([`gateway@${NEW}`, `provider-plan@${OLD}`])));
     expect(outcome.ok).toBe(false);

@@ -52,11 +52,11 @@ describe('untrusted text', () => {
       html_url: 'https://github.com/octo/app/actions/runs/1',
       created_at: '2026-11-23T08:00:00Z',
     };
-    expect(checked(runSchema, run, 'a run').created_at).toBe('2026-11-23T08:00:00Z');
-    expect(() => checked(runSchema, { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(
+    expect(checked(runSchema(), run, 'a run').created_at).toBe('2026-11-23T08:00:00Z');
+    expect(() => checked(runSchema(), { ...run, created_at: '2026-11-23T08:00:00Z\n::warning::x' }, 'a run')).toThrow(
       /created_at/,
     );
-    expect(() => checked(runSchema, { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(
+    expect(() => checked(runSchema(), { ...run, html_url: 'https://github.com/x\n::warning::x' }, 'a run')).toThrow(
       /html_url/,
     );
   });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { GitHubFacts } from '#action-kit/github.js';
+import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
 import { parseRepository } from '#core/github/index.js';
 import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
@@ -69,12 +69,7 @@ export async function resolveInputs(
       throw new InputError('repositories', 'is empty and GITHUB_REPOSITORY is not set; pass owner/repo or org:<name>');
     targets = [{ kind: 'repo', repo: github.repository }];
   }
-  const token = github.token;
-  if (!token)
-    throw new InputError(
-      'github-token',
-      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with Administration: read',
-    );
+  const token = requireToken(github, 'Administration: read');
   // Fix links point at the server the workflow runs on (GitHub Enterprise Server has its own host).
   return { policy, targets, token, links: { web: github.serverUrl } };
 }

@@ -2,12 +2,11 @@ import { z } from 'zod';
 import { defineAction, outputValue, type ActionContext } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
-import { restoreBackup, takeBackup, type BackupOutcome } from '#core/backup/index.js';
-import { urlCredentials } from '#core/redact.js';
+import { backupDump, databaseUrlSecrets, renderBackup, restoreBackup, takeBackup } from '#core/backup/index.js';
 import { dbBackupInputs, type DbBackupInputs } from './inputs.js';
 
 function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSignal | undefined) {
-  const { run } = context.github;
+  const { run, runUrl, runLabel } = context.github;
   return {
     engine: inputs.engine,
     releasesRoot: inputs['releases-root'],
@@ -15,30 +14,23 @@ function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSig
     databaseUrl: inputs['database-url'],
     envFile: inputs['env-file'],
     lockTimeoutMs: inputs['lock-timeout'],
-    lockOwner: context.github.runLabel,
+    lockOwner: runLabel,
     onSecret: (secret: string) => context.mask(secret),
     signal,
-    run: run
-      ? `${context.github.runUrl ?? run.id} (attempt ${run.attempt}, ${run.workflow ?? '?'} / ${run.job ?? '?'})`
-      : undefined,
+    run: run ? `${runUrl ?? run.id} (attempt ${run.attempt}, ${run.workflow ?? '?'} / ${run.job ?? '?'})` : undefined,
   };
 }
 
-/** The whole URL and its password (as written and percent-decoded); not the user name, which the log may show. */
-function urlSecrets(raw: string): string[] {
-  try {
-    const { password } = new URL(raw);
-    return password ? [raw, password, decodeURIComponent(password)] : [raw];
-  } catch {
-    return [raw, ...urlCredentials(raw)]; // too broken to parse: mask every part of its userinfo
-  }
+function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, workflowSha: string | undefined) {
+  const sha = inputs.sha ?? workflowSha;
+  return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
 }
 
 export const action = defineAction({
   name: 'db-backup',
   stage: 'backup',
   inputs: dbBackupInputs,
-  secrets: { ...targetSecrets, 'database-url': urlSecrets },
+  secrets: { ...targetSecrets, 'database-url': databaseUrlSecrets },
   argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
   outputs: z.object({
     'backup-id': outputValue().optional(),
@@ -61,54 +53,19 @@ export const action = defineAction({
       },
       { tempDir: context.tempDir, graceful: true },
     );
-    return render(inputs, outcome, describeAddress(inputs.target));
+    const request = {
+      mode: inputs.mode,
+      target: describeAddress(inputs.target),
+      releasesRoot: inputs['releases-root'],
+      backupsRoot: inputs['backups-root'],
+      sha: inputs.sha,
+    };
+    const dump = backupDump(outcome);
+    return {
+      ...renderBackup(request, outcome),
+      outputs: { 'backup-id': outcome.id, path: outcome.path, sha256: dump?.sha256, size: dump?.size.toString() },
+    };
   },
 });
-
-function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, workflowSha: string | undefined) {
-  const sha = inputs.sha ?? workflowSha;
-  return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
-}
-
-function render(inputs: DbBackupInputs, outcome: BackupOutcome, target: string) {
-  const dump = outcome.manifest?.files.find((file) => file.role === 'database');
-  const restore = inputs.mode === 'restore';
-  return {
-    title: restore ? 'Database restore' : 'Database backup',
-    itemLabel: 'Step',
-    results: outcome.results,
-    facts: [
-      ['Target', target],
-      ['Backup', outcome.id ?? '(none)'],
-      ...(dump ? [['Dump', `${dump.name}, ${dump.size} bytes, SHA-256 ${dump.sha256}`] as const] : []),
-      ...(outcome.pruned.length > 0 ? [['Pruned', outcome.pruned.join(', ')] as const] : []),
-      ['Round trips', String(outcome.roundTrips)],
-    ] as const,
-    // The SHA the backup preceded; its release is not named, since the release it precedes is not live yet.
-    report: {
-      sha: outcome.manifest?.sha ?? inputs.sha ?? null,
-      details: {
-        mode: inputs.mode,
-        target,
-        releasesRoot: inputs['releases-root'],
-        backupsRoot: inputs['backups-root'],
-        release: outcome.manifest?.release,
-        sha: outcome.manifest?.sha ?? inputs.sha,
-        backup: outcome.manifest,
-        pruned: outcome.pruned,
-        failure: outcome.failure,
-        roundTrips: outcome.roundTrips,
-      },
-    },
-    outputs: {
-      'backup-id': outcome.id,
-      path: outcome.path,
-      sha256: dump?.sha256,
-      size: dump ? String(dump.size) : undefined,
-    },
-    verdict: restore ? `restored ${outcome.id} into ${outcome.database}` : `backup ${outcome.id} stored and verified`,
-    failure: outcome.ok ? undefined : (outcome.failure ?? 'db-backup failed'),
-  };
-}
 
 export const run = action.run;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RecordPlace } from '#core/deployments/index.js';
 import { FULL_SHA } from '#core/github/index.js';
-import type { GitHubFacts } from '#action-kit/github.js';
+import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
 
 const fullSha = () =>
@@ -57,12 +57,7 @@ export function toRequest(
 ): { place: RecordPlace; request: Request; token: string } {
   const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = github.token;
-  if (!token)
-    throw new InputError(
-      'github-token',
-      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} with deployments: write',
-    );
+  const token = requireToken(github, 'deployments: write');
   const place: RecordPlace = {
     repo: repository,
     environment: inputs.environment,

@@ -1,39 +1,11 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { gracefulScope } from '#core/cancel.js';
-import { runHealthCheck, type HealthConfig, type HealthOutcome } from '#core/health/index.js';
+import { renderHealth, runHealthCheck, type HealthConfig } from '#core/health/index.js';
 import { secretHeaderValues } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
-import { formatDuration } from '#core/units/index.js';
 import { watchSecrets } from '#action-kit/watch.js';
 import { healthRetryInputs, toConfig } from './inputs.js';
-
-function reportDetails(outcome: HealthOutcome, config: HealthConfig) {
-  const { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, expect, bearerToken } = config;
-  const request = {
-    method: config.method ?? 'GET',
-    bodyBytes: config.body?.data.length ?? 0,
-    contentType: config.body?.contentType,
-  };
-  const settings = { attempts, intervalMs, backoff, timeoutMs, gracePeriodMs, consecutiveSuccesses, ...request };
-  const expectations = {
-    expectStatus: expect.status.text,
-    expectJson: expect.json.map((a) => a.text),
-    expectBody: expect.body?.source,
-  };
-  const { healthy, attemptsUsed, durationMs, worstCaseMs, endpoints, slo } = outcome;
-  const watch = outcome.watch && { ...outcome.watch, results: undefined };
-  return {
-    healthy,
-    attemptsUsed,
-    durationMs,
-    worstCaseMs,
-    settings: { ...settings, ...expectations, bearerToken: bearerToken ? 'set (masked)' : 'not set' },
-    endpoints,
-    slo,
-    watch,
-  };
-}
 
 /** A watch window runs in a graceful scope: a cancelled job ends the window, and the step still reports it. */
 async function checkHealth(config: HealthConfig, context: Parameters<typeof runHealthCheck>[1]) {
@@ -75,18 +47,8 @@ export const action = defineAction({
       if (url) context.mask(url.username, url.password);
     const config = await toConfig(inputs, context.workspace);
     const outcome = await checkHealth(config, context);
-    const failed = outcome.results.filter((result) => result.status === 'fail').length;
-    const unhealthy = outcome.watch?.failure
-      ? `Unhealthy: ${outcome.watch.failure}`
-      : `Unhealthy: ${failed} of ${outcome.results.length} check(s) failed`;
     return {
-      title: 'Health checks',
-      results: outcome.results,
-      facts: [
-        ['Attempts used', `${outcome.attemptsUsed} of ${config.attempts}`],
-        ['Duration', formatDuration(outcome.durationMs)],
-      ],
-      report: { details: reportDetails(outcome, config) },
+      ...renderHealth(outcome, config, inputs['fail-on-unhealthy']),
       outputs: {
         healthy: String(outcome.healthy),
         attempts: String(outcome.attemptsUsed),
@@ -94,10 +56,6 @@ export const action = defineAction({
         'p95-ms': outcome.slo ? String(Math.round(outcome.slo.p95Ms)) : undefined,
         'error-rate': outcome.slo ? String(Number(outcome.slo.errorRate.toFixed(4))) : undefined,
       },
-      verdict: outcome.healthy
-        ? `Healthy: ${outcome.results.length} check(s) passed in ${formatDuration(outcome.durationMs)}`
-        : `${unhealthy} (fail-on-unhealthy is false, so the step passes)`,
-      failure: outcome.healthy || !inputs['fail-on-unhealthy'] ? undefined : unhealthy,
     };
   },
 });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { duration, integer, optional, positiveDuration, statusSpec, withDefault } from '#action-kit/inputs.js';
+import { duration, integer, oneOf, optional, positiveDuration, statusSpec, withDefault } from '#action-kit/inputs.js';
 import { watchConfig, watchInputs } from '#action-kit/watch.js';
 import { sshInputs } from '#action-kit/target.js';
+import { loadGates, PRESETS, type Gate } from '#core/gates/index.js';
 import type { HealthConfig, WatchConfig } from '#core/health/index.js';
 import { parseServices, type ServiceInput } from '#core/rollout/index.js';
 import { parseList, type StatusSpec } from '#core/units/index.js';
@@ -29,6 +30,10 @@ export const releaseServicesInputs = {
   'hook-timeout': withDefault('10m', positiveDuration()),
   'lock-timeout': withDefault('5m', duration()),
   'rollback-budget': withDefault('15m', duration()),
+  /** Gates every service's release must pass before the first switch, as pre-switch-gates' (YAML kept as text). */
+  preset: withDefault('none', oneOf(PRESETS)),
+  gates: z.string(),
+  'gates-timeout': withDefault('60s', positiveDuration()),
   ...watchInputs,
   ...sshInputs,
   'report-path': optional(),
@@ -51,6 +56,19 @@ export function healthFor(service: ServiceInput, inputs: ReleaseServicesInputs):
     consecutiveSuccesses: 1,
     followRedirects: true,
   };
+}
+
+/** The gates every service's release must pass before the first switch; none unless a preset or gate YAML is given. */
+export async function gatesFor(
+  inputs: ReleaseServicesInputs,
+  context: { workspace: string; mask: (...secrets: string[]) => void; env: (name: string) => string | undefined },
+): Promise<{ gates: Gate[]; timeoutMs: number } | undefined> {
+  if (inputs.preset === 'none' && inputs.gates.trim() === '') return undefined;
+  const gates = await loadGates(
+    { preset: inputs.preset, gates: inputs.gates },
+    { ...context, label: { gates: 'Input "gates"', gatesFile: (file) => file } },
+  );
+  return { gates, timeoutMs: inputs['gates-timeout'] };
 }
 
 /** The watch window after the rollout: every service's health URLs at once, with health-retry's watch inputs. */

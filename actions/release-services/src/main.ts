@@ -1,18 +1,18 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTargets } from '#action-kit/target.js';
+import { inlineSecrets } from '#core/gates/index.js';
 import { LocalTarget } from '#core/hosts/index.js';
-import { renderRolloutTable, rollbackOrderOf, rolloutReportFacts, rolloutServices } from '#core/rollout/index.js';
+import { renderRollout, rollbackOrderOf, rolloutServices } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
-import { markdownText } from '#core/report/index.js';
 import { watchSecrets } from '#action-kit/watch.js';
-import { healthFor, releaseServicesInputs, rolloutWatch } from './inputs.js';
+import { gatesFor, healthFor, releaseServicesInputs, rolloutWatch } from './inputs.js';
 
 export const action = defineAction({
   name: 'release-services',
   stage: 'rollout',
   inputs: releaseServicesInputs,
-  secrets: { ...targetSecrets, ...watchSecrets },
+  secrets: { ...targetSecrets, ...watchSecrets, gates: inlineSecrets },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: z.object({
     'rolled-back': z.enum(['true', 'false']),
@@ -28,6 +28,7 @@ export const action = defineAction({
     rollbackOrderOf(inputs.services, inputs['rollback-order']); // a bad order fails before any host is touched
     const watch = rolloutWatch(inputs);
     const { services: given } = inputs;
+    const gates = await gatesFor(inputs, context); // bad gate YAML fails before any host is touched
     const outcome = await withTargets(
       inputs,
       given.map((service) => service.target),
@@ -49,6 +50,7 @@ export const action = defineAction({
             lockTimeoutMs: inputs['lock-timeout'],
             lockOwner: context.github.runLabel,
             rollbackBudgetMs: inputs['rollback-budget'],
+            gates,
             signal,
             watch,
           },
@@ -56,28 +58,14 @@ export const action = defineAction({
         ),
       { tempDir: context.tempDir, graceful: true },
     );
-    const { services, stoppedAt, rollback, failure, ok } = outcome;
-    // Honest about what happened: "rolled back" only when some service had been switched.
-    const title = ok
-      ? `Release of ${services.length} services`
-      : rollback?.ok === false
-        ? 'Release of services: ROLLBACK FAILED'
-        : services.some((s) => s.switched)
-          ? 'Release of services: rolled back'
-          : 'Release of services: nothing switched';
-    const table = renderRolloutTable(outcome);
+    const { stoppedAt, rollback } = outcome;
     return {
-      title,
-      results: outcome.results,
-      summary: `## ${ok ? '✅' : rollback?.ok === false ? '🚨' : '❌'} ${title}\n\n${table}${failure ? `\n${markdownText(failure)}\n` : ''}`,
-      report: rolloutReportFacts(outcome),
+      ...renderRollout(outcome),
       outputs: {
         'rolled-back': String(rollback !== null),
         'stopped-at': stoppedAt ?? undefined,
         'rollback-ok': rollback ? String(rollback.ok) : '',
       },
-      verdict: `${services.length} services on ${services[0]!.newRelease}${services.some((s) => s.newRelease !== services[0]!.newRelease) ? ' (and others)' : ''}`,
-      failure: failure ?? undefined,
     };
   },
 });

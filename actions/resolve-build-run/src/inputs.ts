@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { GitHubFacts } from '#action-kit/github.js';
+import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import {
   checkedBy,
   duration,
@@ -59,12 +59,7 @@ export function toQuery(
     throw new InputError('sha', `is empty and GITHUB_SHA "${sha}" is not a full 40-character SHA; pass the sha input`);
   const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = github.token;
-  if (!token)
-    throw new InputError(
-      'github-token',
-      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read',
-    );
+  const token = requireToken(github, 'actions: read');
   if (inputs['min-age'] !== undefined && !inputs['require-environment']) {
     throw new InputError(
       'min-age',

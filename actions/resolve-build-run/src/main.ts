@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { BuildRunNotResolved, resolveBuildRun, type BuildRunResolution } from '#core/build-run/index.js';
+import {
+  BuildRunNotResolved,
+  renderNotResolved,
+  renderResolution,
+  resolveBuildRun,
+  type BuildRunResolution,
+} from '#core/build-run/index.js';
 import { FULL_SHA } from '#core/github/index.js';
 import { resolveBuildRunInputs, toQuery } from './inputs.js';
 
@@ -25,32 +31,6 @@ function outputs({ run, artifact }: BuildRunResolution) {
     'created-at': run.createdAt,
     ...found,
   };
-}
-
-function facts(resolution: BuildRunResolution | undefined, sha: string, repository: string): [string, string][] {
-  const rows: [string, string][] = [
-    ['Repository', repository],
-    ['Commit', sha],
-  ];
-  if (!resolution) return rows;
-  const { workflow, run, artifact, environment } = resolution;
-  rows.push(
-    ['Workflow', `${workflow.file} ("${workflow.name}")`],
-    ['Run', `#${run.number} attempt ${run.attempt} (id ${run.id}) ${run.url}`],
-    ['Run created', run.createdAt],
-  );
-  if (artifact)
-    rows.push(
-      ['Artifact', `${artifact.name} (id ${artifact.id}, ${artifact.sizeInBytes} bytes)`],
-      ['Artifact digest', artifact.digest ?? 'not reported by GitHub'],
-    );
-  if (artifact?.expiresAt) rows.push(['Artifact expires', artifact.expiresAt]);
-  if (environment)
-    rows.push([
-      'Environment',
-      `${environment.environment}: deployment ${environment.deploymentId} ${environment.state} since ${environment.successSince}`,
-    ]);
-  return rows;
 }
 
 export const action = defineAction({
@@ -80,31 +60,15 @@ export const action = defineAction({
     const { query, token, repository } = toQuery(inputs, context.github);
     // Octokit (with its throttling scheduler) is loaded once the inputs are known to be good.
     const { createGitHubClient } = await import('#core/github/client.js');
-    const title = 'Build run';
     try {
       const resolution = await resolveBuildRun(createGitHubClient({ token, logger: context.logger }), query, context);
       if (resolution.run.headSha.toLowerCase() !== query.sha)
         throw new Error(`resolved run ${resolution.run.id} is for ${resolution.run.headSha}, not ${query.sha}`);
-      const { run } = resolution;
-      const verdict = `Build of ${query.sha.slice(0, 8)}: run ${run.id} (#${run.number}) ${run.url}`;
-      return {
-        title,
-        results: resolution.results,
-        facts: facts(resolution, query.sha, repository),
-        outputs: outputs(resolution),
-        report: { sha: query.sha, details: { repository, ...resolution, results: undefined } },
-        verdict,
-      };
+      return { ...renderResolution(resolution, query.sha, repository), outputs: outputs(resolution) };
     } catch (error) {
       if (!(error instanceof BuildRunNotResolved)) throw error;
       // No outputs at all: a later step can never read an empty or `null` run id.
-      return {
-        title,
-        results: error.results,
-        facts: facts(undefined, query.sha, repository),
-        report: { sha: query.sha, details: { repository } },
-        failure: error.message,
-      };
+      return renderNotResolved(error, query.sha, repository);
     }
   },
 });

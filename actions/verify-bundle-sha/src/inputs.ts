@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError, optional, optionalRepository, size, withDefault } from '#action-kit/inputs.js';
-import type { GitHubFacts } from '#action-kit/github.js';
+import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { targetInputs } from '#action-kit/target.js';
 import type { VerifyConfig } from '#core/bundle/index.js';
 import { provenanceInputs } from './provenance-inputs.js';
@@ -71,12 +71,7 @@ export function toSource(inputs: VerifyBundleInputs, github: GitHubFacts): Sourc
     );
   const repository = inputs.repository ?? github.repository;
   if (!repository) throw new InputError('repository', 'is empty and GITHUB_REPOSITORY is not set; pass owner/name');
-  const token = github.token;
-  if (!token)
-    throw new InputError(
-      'github-token',
-      'is empty and GITHUB_TOKEN is not set; pass ${{ github.token }} or a token with actions: read',
-    );
+  const token = requireToken(github, 'actions: read');
   return { kind: 'artifact', ...repository, runId, name, token };
 }
 

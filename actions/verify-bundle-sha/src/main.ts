@@ -1,25 +1,10 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
-import { verifyBundle, type VerifyOutcome } from '#core/bundle/index.js';
+import { renderVerify, verifyBundle } from '#core/bundle/index.js';
 import { describeAddress } from '#core/hosts/index.js';
 import { toConfig, toSource, verifyBundleShaInputs } from './inputs.js';
 import { toProvenanceHook } from './provenance-inputs.js';
-
-function facts(outcome: VerifyOutcome, source: string, target: string): [string, string][] {
-  const rows: [string, string][] = [
-    ['Source', source],
-    ['Target', target],
-  ];
-  if (outcome.bundlePath)
-    rows.push(['Bundle', `${outcome.bundlePath}${outcome.size !== undefined ? ` (${outcome.size} bytes)` : ''}`]);
-  if (outcome.sha256) rows.push(['SHA-256', `${outcome.sha256} (${outcome.checksumSources.join(' and ')})`]);
-  if (outcome.artifact) rows.push(['Artifact digest', outcome.artifact.digest ?? 'not reported by GitHub']);
-  const provenance = outcome.results.find((result) => result.name === 'Provenance' && result.status === 'pass');
-  rows.push(['Provenance', provenance ? `verified: ${provenance.detail}` : 'off']);
-  if (outcome.releaseDir) rows.push(['Release', outcome.releaseDir]);
-  return rows;
-}
 
 export const action = defineAction({
   name: 'verify-bundle-sha',
@@ -52,40 +37,26 @@ export const action = defineAction({
   async main(inputs, context) {
     const source = toSource(inputs, context.github);
     const config = toConfig(inputs, context.github);
-    const { createGitHubClient } = await import('#core/github/client.js');
+    // Octokit is loaded only for what needs the API (an artifact, attestations from it), not for a bundle on disk.
+    const client = async (token: string) =>
+      (await import('#core/github/client.js')).createGitHubClient({ token, logger: context.logger });
     const bundleSource =
       source.kind === 'file'
         ? source
-        : {
-            kind: 'artifact' as const,
-            artifact: source,
-            client: createGitHubClient({ token: source.token, logger: context.logger }),
-          };
+        : { kind: 'artifact' as const, artifact: source, client: await client(source.token) };
     const described =
       source.kind === 'file'
         ? source.path
         : `artifact "${source.name}" of run ${source.runId} in ${source.owner}/${source.repo}`;
-    const provenance = await toProvenanceHook(inputs, context.github, (token) =>
-      createGitHubClient({ token, logger: context.logger }),
-    );
+    const provenance = await toProvenanceHook(inputs, context.github, client);
     const outcome = await withTarget(
       inputs,
       (target, signal) => verifyBundle(target, { ...config, source: bundleSource, signal, provenance }, context),
       { tempDir: context.tempDir, graceful: true },
     );
-    const target = { description: describeAddress(inputs.target) };
-    const { results, failure, ok, ...rest } = outcome;
     return {
-      title: 'Bundle verification',
-      itemLabel: 'Step',
-      results,
-      facts: facts(outcome, described, target.description),
-      report: {
-        release: outcome.releaseName,
-        bundleSha256: outcome.sha256,
-        details: { source: described, target: target.description, ...rest, failure },
-      },
-      outputs: ok
+      ...renderVerify(outcome, described, describeAddress(inputs.target)),
+      outputs: outcome.ok
         ? {
             sha256: outcome.sha256,
             'bundle-path': outcome.bundlePath,
@@ -98,10 +69,6 @@ export const action = defineAction({
             'source-sha': outcome.provenance?.sourceSha,
           }
         : undefined,
-      verdict: outcome.releaseDir
-        ? `${outcome.sha256} verified, unpacked into ${outcome.releaseDir}`
-        : `${outcome.sha256} verified`,
-      failure: ok ? undefined : (failure ?? 'verify-bundle-sha failed'),
     };
   },
 });

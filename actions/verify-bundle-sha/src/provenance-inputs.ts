@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { GitHubFacts } from '#action-kit/github.js';
+import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { InputError, list, optional, optionalRepository, withDefault } from '#action-kit/inputs.js';
 import type { GitHubClient } from '#core/github/index.js';
 import type { ProvenanceHook } from '#core/provenance/index.js';
@@ -56,12 +56,7 @@ function expectations(inputs: ProvenanceInputs, github: GitHubFacts) {
 }
 
 function apiToken(github: GitHubFacts): string {
-  if (!github.token)
-    throw new InputError(
-      'github-token',
-      "is empty and GITHUB_TOKEN is not set; attestation: auto reads GitHub's attestations API and needs a token with attestations: read",
-    );
-  return github.token;
+  return requireToken(github, 'attestations: read', "attestation: auto reads GitHub's attestations API");
 }
 
 /**
@@ -71,7 +66,7 @@ function apiToken(github: GitHubFacts): string {
 export async function toProvenanceHook(
   inputs: ProvenanceInputs,
   github: GitHubFacts,
-  client: (token: string) => GitHubClient,
+  client: (token: string) => Promise<GitHubClient>,
 ): Promise<ProvenanceHook | undefined> {
   const mode = inputs.attestation;
   if (mode.toLowerCase() === 'off') {
@@ -92,7 +87,7 @@ export async function toProvenanceHook(
   return provenanceHook({
     attestation:
       mode.toLowerCase() === 'auto'
-        ? { kind: 'api', client: client(apiToken(github)), repository: { owner, repo } }
+        ? { kind: 'api', client: await client(apiToken(github)), repository: { owner, repo } }
         : { kind: 'file', path: mode },
     expect,
     roots,

@@ -185,6 +185,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
             stage: definition.stage,
             startedAt,
             startedMs,
+            github,
           }
         : undefined;
     await render(definition.name, result, definition.outputs, runner, info, redactor, plan);

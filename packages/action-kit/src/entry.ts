@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { config } from 'zod';
 import type { DefinedAction } from './define.js';
 import { protocolRunner } from './protocol-runner.js';
 
@@ -10,7 +11,11 @@ import { protocolRunner } from './protocol-runner.js';
  * @actions/core (which local-action replaces with its stubs).
  */
 export async function startWhenRunDirectly(action: DefinedAction, entryUrl: string): Promise<void> {
-  if (isStartedFile(entryUrl)) await action.run(protocolRunner);
+  if (!isStartedFile(entryUrl)) return;
+  // A step parses each schema once or a few times: zod's JIT (a `new Function` compiled per object schema on its
+  // first parse) costs more than it saves there — about a third of a bundle's start (README, Benchmarks, Cold start).
+  config({ jitless: true });
+  await action.run(protocolRunner);
 }
 
 function isStartedFile(entryUrl: string): boolean {

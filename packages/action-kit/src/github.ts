@@ -5,6 +5,7 @@
  */
 import { Context } from '../../../node_modules/@actions/github/lib/context.js';
 import { hostname } from 'node:os';
+import { InputError } from './inputs.js';
 
 export interface GitHubFacts {
   /**
@@ -18,8 +19,8 @@ export interface GitHubFacts {
   sha?: string;
   serverUrl: string;
   actor?: string;
-  /** The run and its attempt; undefined outside a runner. */
-  run?: { id: number; attempt: number; workflow?: string; job?: string };
+  /** The run and its attempt, with the job's id and the step's (GITHUB_ACTION); undefined outside a runner. */
+  run?: { id: number; attempt: number; workflow?: string; job?: string; step?: string };
   /** The run's page, `https://github.com/o/r/actions/runs/<id>`; undefined outside a runner. */
   runUrl?: string;
   /**
@@ -48,7 +49,13 @@ export function githubFacts(tokenInput: string | undefined): GitHubFacts {
   const repository = repositoryOf(context);
   const id = whole(context.runId);
   const run = id
-    ? { id, attempt: whole(context.runAttempt) ?? 1, workflow: context.workflow, job: context.job }
+    ? {
+        id,
+        attempt: whole(context.runAttempt) ?? 1,
+        workflow: context.workflow,
+        job: context.job,
+        step: context.action || undefined,
+      }
     : undefined;
   const slug = repository ? `${repository.owner}/${repository.repo}` : '?';
   const serverUrl = context.serverUrl.replace(/\/+$/, '');
@@ -65,4 +72,16 @@ export function githubFacts(tokenInput: string | undefined): GitHubFacts {
       ? `run ${slug}#${run.id}/${run.attempt} (${run.workflow ?? '?'} / ${run.job ?? '?'}), ${machine}`
       : machine,
   };
+}
+
+/**
+ * The token for an action that calls the API: the `github-token` input or GITHUB_TOKEN, else the one error every
+ * action gives — naming the input and the permission the call needs (`actions: read`), and why when it is not plain.
+ */
+export function requireToken(github: GitHubFacts, permission: string, purpose?: string): string {
+  if (github.token) return github.token;
+  throw new InputError(
+    'github-token',
+    `is empty and GITHUB_TOKEN is not set; ${purpose ? `${purpose}: ` : ''}pass \${{ github.token }} or a token with ${permission}`,
+  );
 }

@@ -10,10 +10,13 @@
  * its index builds these functions from, imported by path because the package's `exports` map only offers the
  * index; @actions/core is pinned to an exact version for that reason, and a test checks that each function here
  * writes exactly what @actions/core's function of that name writes.
+ *
+ * Its file-command module is the one exception, restated below: it loads `node:crypto` at import for the heredoc
+ * delimiter of outputs and state (~5 ms of every start); here crypto is loaded when the first output is written.
  */
+import { appendFileSync, existsSync } from 'node:fs';
 import { EOL } from 'node:os';
 import { issueCommand } from '../../../node_modules/@actions/core/lib/command.js';
-import { issueFileCommand, prepareKeyValueMessage } from '../../../node_modules/@actions/core/lib/file-command.js';
 import { toCommandProperties, toCommandValue } from '../../../node_modules/@actions/core/lib/utils.js';
 import { summary } from '../../../node_modules/@actions/core/lib/summary.js';
 import type { AnnotationProperties } from '../../../node_modules/@actions/core/lib/core.js';
@@ -21,6 +24,26 @@ import type { Runner } from './runner.js';
 
 function getInput(name: string): string {
   return (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
+}
+
+/** @actions/core's issueFileCommand: one message appended to the file GITHUB_<command> names. */
+function issueFileCommand(command: string, message: string): void {
+  const filePath = process.env[`GITHUB_${command}`];
+  if (!filePath) throw new Error(`Unable to find environment variable for file command ${command}`);
+  if (!existsSync(filePath)) throw new Error(`Missing file at path: ${filePath}`);
+  appendFileSync(filePath, `${toCommandValue(message)}${EOL}`, { encoding: 'utf8' });
+}
+
+/** @actions/core's prepareKeyValueMessage: `key<<delimiter`, value, delimiter, with a random delimiter. */
+function prepareKeyValueMessage(key: string, value: unknown): string {
+  const delimiter = `ghadelimiter_${process.getBuiltinModule('node:crypto').randomUUID()}`;
+  const convertedValue = toCommandValue(value);
+  // A key or value holding the delimiter could end the heredoc early and write a second output.
+  if (key.includes(delimiter))
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+  if (convertedValue.includes(delimiter))
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+  return `${key}<<${delimiter}${EOL}${convertedValue}${EOL}${delimiter}`;
 }
 
 function error(message: string, properties: AnnotationProperties = {}): void {

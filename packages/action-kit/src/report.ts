@@ -10,6 +10,7 @@ import {
   type ReportStage,
 } from '#core/report/document.js';
 import type { CheckResult } from '#core/report/result.js';
+import type { GitHubFacts } from './github.js';
 
 export type { ReportFacts } from '#core/report/document.js';
 
@@ -19,6 +20,8 @@ export interface ReportPlan {
   stage: ReportStage;
   startedAt: Date;
   startedMs: number;
+  /** The runner's facts (context.github); none outside a runner. */
+  github?: GitHubFacts;
 }
 
 /**
@@ -31,15 +34,16 @@ export function reportPath(inputs: Record<string, unknown>, workspace: string, f
   return isAbsolute(given) ? given : resolve(workspace, given);
 }
 
-/** The runner's facts about this step, from the variables every runner sets (null outside a runner). */
-export function runnerFacts(env: NodeJS.ProcessEnv = process.env): ReportRun {
-  const attempt = Number(env.GITHUB_RUN_ATTEMPT);
+/** The report's facts about this step, from the envelope's context.github (null outside a runner). */
+export function runnerFacts(github: GitHubFacts | undefined): ReportRun {
+  const repository = github?.repository;
+  const run = github?.run;
   return {
-    repository: env.GITHUB_REPOSITORY || null,
-    id: env.GITHUB_RUN_ID || null,
-    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : null,
-    job: env.GITHUB_JOB || null,
-    step: env.GITHUB_ACTION || null,
+    repository: repository ? `${repository.owner}/${repository.repo}` : null,
+    id: run ? String(run.id) : null,
+    attempt: run?.attempt ?? null,
+    job: run?.job || null,
+    step: run?.step || null,
   };
 }
 
@@ -68,7 +72,7 @@ export function reportDocument(
     previousRelease: releaseName(facts.previousRelease),
     currentRelease: releaseName(facts.currentRelease),
     rolledBack: facts.rolledBack ?? false,
-    run: runnerFacts(),
+    run: runnerFacts(plan.github),
     // Float noise (12.590203000000002) is not evidence: whole milliseconds, as the summary shows them.
     results: outcome.results.map(({ name, status, detail, durationMs }) => ({
       name,

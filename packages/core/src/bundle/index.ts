@@ -2,3 +2,4 @@
 export * from './commit.js';
 export * from './pack.js';
 export * from './verify.js';
+export * from './render.js';

@@ -43,7 +43,7 @@ export async function createDeployment(client: GitHubClient, repo: RepoRef, spec
       production_environment: spec.production,
     }),
   );
-  const deployment = checked(deploymentSchema, response.data, purpose.what, `POST ${response.url}`);
+  const deployment = checked(deploymentSchema(), response.data, purpose.what, `POST ${response.url}`);
   if (deployment.sha.toLowerCase() !== spec.sha.toLowerCase())
     throw new Error(`GitHub created deployment ${deployment.id} for ${deployment.sha}, not ${spec.sha}`);
   return deployment;
@@ -74,7 +74,7 @@ export async function addStatus(
       auto_inactive: true,
     }),
   );
-  return checked(deploymentStatusSchema, response.data, purpose.what, `POST ${response.url}`);
+  return checked(deploymentStatusSchema(), response.data, purpose.what, `POST ${response.url}`);
 }
 
 /** The newest deployments of an environment, newest first (up to `limit`, at most 100). */
@@ -89,6 +89,6 @@ export function newestDeployments(
     { what: `deployments of environment "${environment}" in ${fullName(repo)}`, permission: 'deployments: read' },
     'GET /repos/{owner}/{repo}/deployments',
     { ...at(repo), environment, per_page: limit },
-    z.array(deploymentSchema),
+    z.array(deploymentSchema()),
   );
 }

@@ -20,75 +20,101 @@ class Stop {
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const ESCAPE = /["\\/bfnrt]|u[0-9a-fA-F]{4}/y;
 
-/** The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or undefined when it is JSON. */
-// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): one scanner over the text, split with the gates domain
-export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
-  let i = 0;
-  const blank = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
-  };
-  const expect = (char: string) => {
-    if (text[i] !== char) throw new Stop(i);
-    i++;
-  };
-  const literal = (word: string) => {
-    for (const char of word) expect(char);
-  };
-  const string = () => {
-    expect('"');
+/**
+ * A recursive-descent scanner over the text that only moves its position: every rule throws Stop at the first
+ * character it cannot accept, so no part of the text is ever copied into an error.
+ */
+class JsonScanner {
+  private i = 0;
+  constructor(private readonly text: string) {}
+
+  /** One JSON text: a value, then nothing but whitespace. */
+  document(): void {
+    this.value();
+    this.blank();
+    if (this.i < this.text.length) throw new Stop(this.i);
+  }
+
+  private blank(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i]!)) this.i++;
+  }
+
+  private expect(char: string): void {
+    if (this.text[this.i] !== char) throw new Stop(this.i);
+    this.i++;
+  }
+
+  private literal(word: string): void {
+    for (const char of word) this.expect(char);
+  }
+
+  private string(): void {
+    const { text } = this;
+    this.expect('"');
     for (;;) {
-      if (i >= text.length) throw new Stop(i);
-      const char = text[i]!;
-      if (char === '"') return void i++;
-      if (char < ' ') throw new Stop(i);
+      if (this.i >= text.length) throw new Stop(this.i);
+      const char = text[this.i]!;
+      if (char === '"') return void this.i++;
+      if (char < ' ') throw new Stop(this.i);
       if (char === '\\') {
-        ESCAPE.lastIndex = i + 1;
-        if (!ESCAPE.test(text)) throw new Stop(i + 1);
-        i = ESCAPE.lastIndex;
-      } else i++;
+        ESCAPE.lastIndex = this.i + 1;
+        if (!ESCAPE.test(text)) throw new Stop(this.i + 1);
+        this.i = ESCAPE.lastIndex;
+      } else this.i++;
     }
-  };
-  const value = (): void => {
-    blank();
-    const char = text[i];
-    if (char === '{') {
-      i++;
-      blank();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        blank();
-        string();
-        blank();
-        expect(':');
-        value();
-        blank();
-        if (text[i] === ',') i++;
-        else return expect('}');
-      }
+  }
+
+  private object(): void {
+    this.expect('{');
+    this.blank();
+    if (this.text[this.i] === '}') return void this.i++;
+    for (;;) {
+      this.blank();
+      this.string();
+      this.blank();
+      this.expect(':');
+      this.value();
+      this.blank();
+      if (this.text[this.i] !== ',') return this.expect('}');
+      this.i++;
     }
-    if (char === '[') {
-      i++;
-      blank();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        blank();
-        if (text[i] === ',') i++;
-        else return expect(']');
-      }
+  }
+
+  private array(): void {
+    this.expect('[');
+    this.blank();
+    if (this.text[this.i] === ']') return void this.i++;
+    for (;;) {
+      this.value();
+      this.blank();
+      if (this.text[this.i] !== ',') return this.expect(']');
+      this.i++;
     }
-    if (char === '"') return string();
-    if (char === 't') return literal('true');
-    if (char === 'f') return literal('false');
-    if (char === 'n') return literal('null');
-    NUMBER.lastIndex = i;
-    if (char === undefined || !NUMBER.test(text)) throw new Stop(i);
-    i = NUMBER.lastIndex;
-  };
+  }
+
+  private number(): void {
+    NUMBER.lastIndex = this.i;
+    if (this.i >= this.text.length || !NUMBER.test(this.text)) throw new Stop(this.i);
+    this.i = NUMBER.lastIndex;
+  }
+
+  private value(): void {
+    this.blank();
+    const char = this.text[this.i];
+    if (char === '{') return this.object();
+    if (char === '[') return this.array();
+    if (char === '"') return this.string();
+    if (char === 't') return this.literal('true');
+    if (char === 'f') return this.literal('false');
+    if (char === 'n') return this.literal('null');
+    this.number();
+  }
+}
+
+/** The first syntax error of `text` as JSON (RFC 8259, as JSON.parse reads it), or undefined when it is JSON. */
+export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
   try {
-    value();
-    blank();
-    if (i < text.length) throw new Stop(i);
+    new JsonScanner(text).document();
     return undefined;
   } catch (error) {
     if (!(error instanceof Stop)) throw error;

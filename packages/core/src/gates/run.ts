@@ -199,118 +199,136 @@ function checkScript(gate: FileGate): string {
   }
 }
 
-/** Judges what a gate's check script printed; throws GateTrouble when the script gave no answer. */
-// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): split with the gates domain
-function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
-  const lines = () => {
-    if (section.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
-    if (section.exitCode !== 0)
-      throw new GateTrouble(
-        `the check script failed (exit ${section.exitCode}): ${flat(section.stderr) || 'no message'}`,
-      );
-    return section.stdout.split('\n');
-  };
+/** The lines a gate's check script printed; throws GateTrouble when the script gave no answer. */
+function sectionLines(section: Section, options: GateRunOptions): string[] {
+  if (section.timedOut) throw new GateTrouble(`the check timed out after ${formatDuration(options.timeoutMs)}`);
+  if (section.exitCode !== 0)
+    throw new GateTrouble(
+      `the check script failed (exit ${section.exitCode}): ${flat(section.stderr) || 'no message'}`,
+    );
+  return section.stdout.split('\n');
+}
 
-  switch (gate.kind) {
-    case 'file': {
-      const [what = '', size = ''] = lines();
-      if (what !== 'file') return { pass: false, detail: `expected a regular file, found ${found(what)}` };
-      if (size === 'unreadable') return { pass: false, detail: 'a regular file, but not readable by the deploy user' };
-      const length = Number(size);
-      if (gate.minSize !== undefined && length < gate.minSize)
-        return { pass: false, detail: `${bytes(length)}, below min-size ${bytes(gate.minSize)}` };
-      return { pass: true, detail: `regular file, ${bytes(length)}` };
-    }
-    case 'dir': {
-      const [what = '', writable = '', user = ''] = lines();
-      if (what !== 'directory') return { pass: false, detail: `expected a directory, found ${found(what)}` };
-      if (!gate.writable) return { pass: true, detail: 'directory' };
-      return writable === 'writable'
-        ? { pass: true, detail: `directory, writable by ${user}` }
-        : {
-            pass: false,
-            detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})`,
-          };
-    }
-    case 'absent': {
-      const [what = ''] = lines();
-      return what === 'missing'
-        ? { pass: true, detail: 'absent' }
-        : { pass: false, detail: `must not exist, found ${found(what)}` };
-    }
-    case 'symlink': {
-      const [what = '', link = '', resolved = ''] = lines();
-      if (what === 'dangling') return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
-      if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
-      if (gate.pointsTo !== undefined) {
-        const wanted = gate.pointsTo.replace(/(.)\/+$/, '$1');
-        if (wanted !== link && wanted !== resolved)
-          return {
-            pass: false,
-            detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}`,
-          };
-      }
-      return { pass: true, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}` };
-    }
-    case 'json': {
-      if (section.timedOut)
-        throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
-      const newline = section.stdout.indexOf('\n');
-      const what = section.stdout.slice(0, newline < 0 ? undefined : newline);
-      if (what !== 'file') return { pass: false, detail: `expected a JSON file, found ${found(what)}` };
-      if (section.exitCode !== 0)
-        return { pass: false, detail: `cannot read it: ${flat(section.stderr) || `exit ${section.exitCode}`}` };
-      const body = section.stdout.slice(newline + 1);
-      if (Buffer.byteLength(body) > JSON_MAX_BYTES)
-        return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
-      let document: unknown;
-      try {
-        document = JSON.parse(body);
-      } catch {
-        // JSON.parse's message quotes the file (`"APP_KEY=ba"...`): the detail tells where, never what.
-        const syntax = jsonSyntaxError(body);
-        return {
-          pass: false,
-          detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown`,
-        };
-      }
-      const mismatches = jsonMismatches(document, gate.expect);
-      if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
-      return {
-        pass: true,
-        detail:
-          gate.expect.length > 0
-            ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}`
-            : 'valid JSON',
+function judgeFile(gate: Extract<FileGate, { kind: 'file' }>, lines: string[]): Verdict {
+  const [what = '', size = ''] = lines;
+  if (what !== 'file') return { pass: false, detail: `expected a regular file, found ${found(what)}` };
+  if (size === 'unreadable') return { pass: false, detail: 'a regular file, but not readable by the deploy user' };
+  const length = Number(size);
+  if (gate.minSize !== undefined && length < gate.minSize)
+    return { pass: false, detail: `${bytes(length)}, below min-size ${bytes(gate.minSize)}` };
+  return { pass: true, detail: `regular file, ${bytes(length)}` };
+}
+
+function judgeDir(gate: Extract<FileGate, { kind: 'dir' }>, lines: string[]): Verdict {
+  const [what = '', writable = '', user = ''] = lines;
+  if (what !== 'directory') return { pass: false, detail: `expected a directory, found ${found(what)}` };
+  if (!gate.writable) return { pass: true, detail: 'directory' };
+  return writable === 'writable'
+    ? { pass: true, detail: `directory, writable by ${user}` }
+    : {
+        pass: false,
+        detail: `directory, but not writable by ${user} (fix ownership/permissions, e.g. chmod -R ug+w ${gate.path})`,
       };
-    }
+}
+
+function judgeAbsent(lines: string[]): Verdict {
+  const [what = ''] = lines;
+  return what === 'missing'
+    ? { pass: true, detail: 'absent' }
+    : { pass: false, detail: `must not exist, found ${found(what)}` };
+}
+
+function judgeSymlink(gate: Extract<FileGate, { kind: 'symlink' }>, lines: string[]): Verdict {
+  const [what = '', link = '', resolved = ''] = lines;
+  if (what === 'dangling') return { pass: false, detail: `symlink → ${link}, but its target does not exist` };
+  if (what !== 'symlink') return { pass: false, detail: `expected a symlink, found ${found(what)}` };
+  if (gate.pointsTo !== undefined) {
+    const wanted = gate.pointsTo.replace(/(.)\/+$/, '$1');
+    if (wanted !== link && wanted !== resolved)
+      return {
+        pass: false,
+        detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}, expected ${gate.pointsTo}`,
+      };
+  }
+  return { pass: true, detail: `symlink → ${link}${resolved && resolved !== link ? ` (${resolved})` : ''}` };
+}
+
+/** A json gate's script prints the file after its kind: a failed read is the file's problem, not the script's. */
+function judgeJson(gate: Extract<FileGate, { kind: 'json' }>, section: Section, options: GateRunOptions): Verdict {
+  if (section.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
+  const newline = section.stdout.indexOf('\n');
+  const what = section.stdout.slice(0, newline < 0 ? undefined : newline);
+  if (what !== 'file') return { pass: false, detail: `expected a JSON file, found ${found(what)}` };
+  if (section.exitCode !== 0)
+    return { pass: false, detail: `cannot read it: ${flat(section.stderr) || `exit ${section.exitCode}`}` };
+  const body = section.stdout.slice(newline + 1);
+  if (Buffer.byteLength(body) > JSON_MAX_BYTES)
+    return { pass: false, detail: `larger than ${bytes(JSON_MAX_BYTES)}; json gates read at most that much` };
+  let document: unknown;
+  try {
+    document = JSON.parse(body);
+  } catch {
+    // JSON.parse's message quotes the file (`"APP_KEY=ba"...`): the detail tells where, never what.
+    const syntax = jsonSyntaxError(body);
+    return {
+      pass: false,
+      detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown`,
+    };
+  }
+  const mismatches = jsonMismatches(document, gate.expect);
+  if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
+  return {
+    pass: true,
+    detail:
+      gate.expect.length > 0
+        ? `valid JSON; ${gate.expect.map((assertion) => assertion.text).join(', ')}`
+        : 'valid JSON',
+  };
+}
+
+/** The host sends the SHA-256 of the key's value; it is compared here with the secret's, neither value shown. */
+function judgeEnvMatch(gate: Extract<FileGate, { kind: 'env-match' }>, lines: string[]): Verdict {
+  const [answer = ''] = lines;
+  const [state = '', count = '', digest = ''] = answer.split(' ');
+  if (state === 'absent') return { pass: false, detail: `${gate.file}: expected a file, found ${found(count)}` };
+  if (state === 'unreadable') return { pass: false, detail: `${gate.file} is not readable by the deploy user` };
+  if (state === 'nohash') return { pass: false, detail: 'the target has no sha256sum, shasum or openssl to hash with' };
+  if (state === 'nokey') return { pass: false, detail: `${gate.key} is not set in ${gate.file}` };
+  if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest))
+    throw new GateTrouble(
+      `unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`,
+    );
+  const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
+  // The secret never leaves this machine: the host sends the SHA-256 of its value, compared here.
+  const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
+  return sameDigest(digest, expected)
+    ? {
+        pass: true,
+        detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}`,
+      }
+    : {
+        pass: false,
+        detail: `${gate.key} in ${gate.file} does not match the secret (SHA-256 differs; neither value shown)${note}`,
+      };
+}
+
+/** Judges what a gate's check script printed; throws GateTrouble when the script gave no answer. */
+function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
+  if (gate.kind === 'json') return judgeJson(gate, section, options);
+  const lines = sectionLines(section, options);
+  switch (gate.kind) {
+    case 'file':
+      return judgeFile(gate, lines);
+    case 'dir':
+      return judgeDir(gate, lines);
+    case 'absent':
+      return judgeAbsent(lines);
+    case 'symlink':
+      return judgeSymlink(gate, lines);
     case 'backup-fresh':
-      return judgeFresh(lines().join('\n'), gate);
-    case 'env-match': {
-      const [answer = ''] = lines();
-      const [state = '', count = '', digest = ''] = answer.split(' ');
-      if (state === 'absent') return { pass: false, detail: `${gate.file}: expected a file, found ${found(count)}` };
-      if (state === 'unreadable') return { pass: false, detail: `${gate.file} is not readable by the deploy user` };
-      if (state === 'nohash')
-        return { pass: false, detail: 'the target has no sha256sum, shasum or openssl to hash with' };
-      if (state === 'nokey') return { pass: false, detail: `${gate.key} is not set in ${gate.file}` };
-      if (state !== 'found' || !/^[0-9a-f]{64}$/.test(digest))
-        throw new GateTrouble(
-          `unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`,
-        );
-      const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
-      // The secret never leaves this machine: the host sends the SHA-256 of its value, compared here.
-      const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
-      return sameDigest(digest, expected)
-        ? {
-            pass: true,
-            detail: `${gate.key} in ${gate.file} matches the secret (SHA-256 compared; neither value shown)${note}`,
-          }
-        : {
-            pass: false,
-            detail: `${gate.key} in ${gate.file} does not match the secret (SHA-256 differs; neither value shown)${note}`,
-          };
-    }
+      return judgeFresh(lines.join('\n'), gate);
+    case 'env-match':
+      return judgeEnvMatch(gate, lines);
   }
 }
 
@@ -420,6 +438,115 @@ function sections(stdout: string, count: number, marker: string): (Omit<Section,
 /** A check that could not give an answer (timeout, broken shell); the gate fails with this reason. */
 class GateTrouble extends Error {}
 
+type IndexedCheck = { gate: FileGate; index: number };
+type IndexedCommand = { gate: CommandGate; index: number; timeoutMs: number };
+/** When each command gate began and ended (performance.now()), as its markers arrived. */
+type CommandTimes = { begun: number[]; ended: number[] };
+
+/** Starts the command gates' script; their start and end times are taken from the markers as they stream in. */
+function startCommands(
+  target: Target,
+  dir: string,
+  commands: readonly IndexedCommand[],
+  marker: string,
+  logger: CoreContext['logger'],
+): { run: Promise<CommandResult | undefined>; times: CommandTimes } {
+  const times: CommandTimes = { begun: [], ended: [] };
+  if (commands.length === 0) return { run: Promise.resolve(undefined), times };
+  const { begun, ended } = times;
+  let streamed = '';
+  const run = target.run(commandsScript(dir, commands, marker), {
+    timeoutMs: commands.reduce((sum, command) => sum + command.timeoutMs, 0) + 10_000,
+    onStdout: (chunk) => {
+      streamed += chunk;
+      for (let index = ended.length; index < commands.length; index++) {
+        if (begun[index] === undefined && streamed.includes(`${marker} begin ${index}\n`)) {
+          begun[index] = performance.now();
+          logger.info(`Running ${commands[index]!.gate.name}`);
+        }
+        if (begun[index] === undefined || !streamed.includes(`\n${marker} done ${index}\n`)) break;
+        ended[index] = performance.now();
+      }
+    },
+  });
+  return { run, times };
+}
+
+/** The verdict of one file check from its section of the batch's output (none: the batch did not get to it). */
+function checkVerdict(
+  gate: FileGate,
+  section: Omit<Section, 'timedOut'> | undefined,
+  batch: CommandResult,
+  options: GateRunOptions,
+  target: Target,
+): Verdict {
+  try {
+    if (section) return judgeSection(gate, { ...section, timedOut: false }, options);
+    if (batch.timedOut)
+      return judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
+    throw new GateTrouble(
+      `the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`,
+    );
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const detail =
+      error instanceof GateTrouble
+        ? error.message
+        : `could not run the check on ${target.description}: ${flat(error.message)}`;
+    return { pass: false, detail };
+  }
+}
+
+/** The verdict of one command gate from its section of the commands' output, or why it has none. */
+function commandVerdict(
+  command: IndexedCommand,
+  position: number,
+  settled: PromiseSettledResult<CommandResult | undefined>,
+  sections: readonly (Omit<Section, 'timedOut'> | undefined)[],
+  durationMs: number,
+  started: boolean,
+  { target, redactor }: { target: Target; redactor: Redactor },
+): Verdict {
+  const { gate, timeoutMs } = command;
+  const run = settled.status === 'fulfilled' ? settled.value : undefined;
+  const section = sections[position];
+  // The host's `timeout -s KILL` ends a command with 137 (128 + KILL); one killed by something else ends sooner.
+  if (section)
+    return judgeCommand(
+      gate,
+      { ...section, timedOut: section.exitCode === 137 && durationMs >= timeoutMs * 0.9 },
+      timeoutMs,
+      redactor,
+    );
+  if (run?.timedOut && started)
+    return judgeCommand(gate, { stdout: '', stderr: '', exitCode: run.exitCode, timedOut: true }, timeoutMs, redactor);
+  const why =
+    settled.status === 'rejected'
+      ? flat(String((settled.reason as Error)?.message ?? settled.reason))
+      : run?.timedOut
+        ? 'an earlier command gate ran past its timeout'
+        : `exit ${run?.exitCode}: ${flat(run?.stderr ?? '') || 'no message'}`;
+  return { pass: false, detail: `could not run the check on ${target.description} (${why})` };
+}
+
+const gateResult = (gate: Gate, verdict: Verdict, durationMs: number): GateResult => ({
+  name: gate.name,
+  kind: gate.kind,
+  status: verdict.pass ? 'pass' : 'fail',
+  detail: verdict.detail,
+  durationMs,
+});
+
+/** The gates split into file checks (one batch) and command gates (one script, each with its own timeout). */
+function splitGates(gates: readonly Gate[], options: GateRunOptions) {
+  const indexed = gates.map((gate, index) => ({ gate, index }));
+  const checks = indexed.filter((entry): entry is IndexedCheck => entry.gate.kind !== 'command');
+  const commands = indexed
+    .filter((entry): entry is { gate: CommandGate; index: number } => entry.gate.kind === 'command')
+    .map((entry): IndexedCommand => ({ ...entry, timeoutMs: entry.gate.timeoutMs ?? options.timeoutMs }));
+  return { checks, commands };
+}
+
 /**
  * Runs every gate and returns one result per gate, in the order given; never stops at a failure.
  * Two scripts, run at the same time, so over a slow link the gates cost about one round trip: one resolves the
@@ -427,7 +554,6 @@ class GateTrouble extends Error {}
  * gates one after another, in order, each with its own timeout. Both frame their output per gate; a command gate's
  * time is measured here, from its markers as they arrive. `roundTrips` counts the scripts run on the target.
  */
-// eslint-disable-next-line max-lines-per-function -- TODO(issue 19): split with the gates domain
 export async function runGates(
   target: Target,
   releaseDir: string,
@@ -438,47 +564,21 @@ export async function runGates(
   const { logger, redactor } = coreContext(context);
   const { target: counted, roundTrips } = countingTarget(target);
   const results = new Array<GateResult>(gates.length);
-  const indexed = gates.map((gate, index) => ({ gate, index }));
-  const checks = indexed.filter((entry): entry is { gate: FileGate; index: number } => entry.gate.kind !== 'command');
-  const commands = indexed
-    .filter((entry): entry is { gate: CommandGate; index: number } => entry.gate.kind === 'command')
-    .map((entry) => ({ ...entry, timeoutMs: entry.gate.timeoutMs ?? options.timeoutMs }));
+  const { checks, commands } = splitGates(gates, options);
   logger.info(`Checking ${gates.length} gate(s) in ${releaseDir} on ${target.description}`);
 
   const marker = `dg-${randomBytes(12).toString('hex')}`;
   const started = performance.now();
+  const script = batchScript(
+    releaseDir,
+    checks.map(({ gate }) => gate),
+    marker,
+  );
   const batchRun = counted
-    .run(
-      batchScript(
-        releaseDir,
-        checks.map(({ gate }) => gate),
-        marker,
-      ),
-      { timeoutMs: options.timeoutMs },
-    )
+    .run(script, { timeoutMs: options.timeoutMs })
     .then((result) => ({ result, ms: performance.now() - started }));
   const dir = shellPath(releaseDir.startsWith('-') ? `./${releaseDir}` : releaseDir);
-  // When each command gate began and ended, as its markers arrive.
-  const begun: number[] = [];
-  const ended: number[] = [];
-  let streamed = '';
-  const commandsRun =
-    commands.length === 0
-      ? Promise.resolve(undefined)
-      : counted.run(commandsScript(dir, commands, marker), {
-          timeoutMs: commands.reduce((sum, command) => sum + command.timeoutMs, 0) + 10_000,
-          onStdout: (chunk) => {
-            streamed += chunk;
-            for (let index = ended.length; index < commands.length; index++) {
-              if (begun[index] === undefined && streamed.includes(`${marker} begin ${index}\n`)) {
-                begun[index] = performance.now();
-                logger.info(`Running ${commands[index]!.gate.name}`);
-              }
-              if (begun[index] === undefined || !streamed.includes(`\n${marker} done ${index}\n`)) break;
-              ended[index] = performance.now();
-            }
-          },
-        });
+  const { run: commandsRun, times } = startCommands(counted, dir, commands, marker, logger);
   // Both settle before anything is judged, so nothing is left running on the target when this returns or throws.
   const [batchSettled, commandsSettled] = await Promise.allSettled([batchRun, commandsRun]);
   if (batchSettled.status === 'rejected') throw batchSettled.reason;
@@ -487,80 +587,26 @@ export async function runGates(
   const newline = batch.stdout.indexOf('\n');
   const answer = (newline < 0 ? batch.stdout : batch.stdout.slice(0, newline)).trim();
   if (!answer.startsWith('/')) throw releaseDirProblem(target, releaseDir, answer, batch);
-  const cwd = answer;
 
   const found = sections(batch.stdout.slice(newline + 1), checks.length, marker);
   // The checks of one batch share its wall time; each is given an equal part of it.
   const share = checks.length > 0 ? batchMs / checks.length : 0;
   checks.forEach(({ gate, index }, position) => {
-    const section = found[position];
-    let verdict: Verdict;
-    try {
-      if (section) verdict = judgeSection(gate, { ...section, timedOut: false }, options);
-      else if (batch.timedOut)
-        verdict = judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
-      else
-        throw new GateTrouble(
-          `the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`,
-        );
-    } catch (error) {
-      if (!(error instanceof Error)) throw error;
-      verdict = {
-        pass: false,
-        detail:
-          error instanceof GateTrouble
-            ? error.message
-            : `could not run the check on ${target.description}: ${flat(error.message)}`,
-      };
-    }
-    results[index] = {
-      name: gate.name,
-      kind: gate.kind,
-      status: verdict.pass ? 'pass' : 'fail',
-      detail: verdict.detail,
-      durationMs: share,
-    };
+    results[index] = gateResult(gate, checkVerdict(gate, found[position], batch, options, target), share);
   });
 
   const run = commandsSettled.status === 'fulfilled' ? commandsSettled.value : undefined;
   const ran = run ? sections(run.stdout, commands.length, marker) : [];
-  commands.forEach(({ gate, index, timeoutMs }, position) => {
-    const section = ran[position];
-    const durationMs = begun[position] === undefined ? 0 : (ended[position] ?? performance.now()) - begun[position]!;
-    let verdict: Verdict;
-    if (section) {
-      // The host's `timeout -s KILL` ends a command with 137 (128 + KILL); one killed by something else ends sooner.
-      verdict = judgeCommand(
-        gate,
-        { ...section, timedOut: section.exitCode === 137 && durationMs >= timeoutMs * 0.9 },
-        timeoutMs,
-        redactor,
-      );
-    } else if (run?.timedOut && begun[position] !== undefined) {
-      verdict = judgeCommand(
-        gate,
-        { stdout: '', stderr: '', exitCode: run.exitCode, timedOut: true },
-        timeoutMs,
-        redactor,
-      );
-    } else {
-      const why =
-        commandsSettled.status === 'rejected'
-          ? flat(String((commandsSettled.reason as Error)?.message ?? commandsSettled.reason))
-          : run?.timedOut
-            ? 'an earlier command gate ran past its timeout'
-            : `exit ${run?.exitCode}: ${flat(run?.stderr ?? '') || 'no message'}`;
-      verdict = { pass: false, detail: `could not run the check on ${target.description} (${why})` };
-    }
-    results[index] = {
-      name: gate.name,
-      kind: gate.kind,
-      status: verdict.pass ? 'pass' : 'fail',
-      detail: verdict.detail,
-      durationMs,
-    };
+  commands.forEach((command, position) => {
+    const begun = times.begun[position];
+    const durationMs = begun === undefined ? 0 : (times.ended[position] ?? performance.now()) - begun;
+    const verdict = commandVerdict(command, position, commandsSettled, ran, durationMs, begun !== undefined, {
+      target,
+      redactor,
+    });
+    results[command.index] = gateResult(command.gate, verdict, durationMs);
   });
 
   const { passed, failed, total } = tally(results);
-  return { releaseDir: cwd, results, passed, failed, total, roundTrips: roundTrips() };
+  return { releaseDir: answer, results, passed, failed, total, roundTrips: roundTrips() };
 }

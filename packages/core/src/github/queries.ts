@@ -92,7 +92,7 @@ export function getWorkflow(client: GitHubClient, repo: RepoRef, workflow: strin
     purpose,
     'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}',
     { ...at(repo), workflow_id: workflow },
-    workflowSchema,
+    workflowSchema(),
   );
 }
 
@@ -105,7 +105,7 @@ export async function listWorkflows(client: GitHubClient, repo: RepoRef): Promis
     notFound: `Repository ${full} not found`,
   };
   const paged = await readPages(client, purpose, 'GET /repos/{owner}/{repo}/actions/workflows', at(repo), {
-    schema: workflowListSchema,
+    schema: workflowListSchema(),
     items: (list) => list.workflows,
     total: (list) => list.total_count,
     maxPages: 20,
@@ -147,7 +147,7 @@ export async function listRunsOfCommit(
     'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
     params,
     {
-      schema: runListSchema,
+      schema: runListSchema(),
       items: (list) => list.workflow_runs,
       total: (list) => list.total_count,
       maxPages,
@@ -175,7 +175,7 @@ export function getRunAttempt(
     purpose,
     'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}',
     { ...at(repo), run_id: run.id, attempt_number: attempt },
-    runSchema,
+    runSchema(),
   );
 }
 
@@ -196,7 +196,7 @@ export async function listRunArtifacts(
     'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts',
     { ...at(repo), run_id: run.id, ...(name ? { name } : {}) },
     {
-      schema: artifactListSchema,
+      schema: artifactListSchema(),
       items: (list) => list.artifacts,
       total: (list) => list.total_count,
       maxPages: 10,
@@ -220,7 +220,7 @@ export async function latestDeployment(
     purpose,
     'GET /repos/{owner}/{repo}/deployments',
     { ...at(repo), environment, per_page: 1 },
-    deploymentSchema.array(),
+    deploymentSchema().array(),
   );
   return list[0];
 }
@@ -241,7 +241,7 @@ export function deploymentStatuses(
     purpose,
     'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
     { ...at(repo), deployment_id: deploymentId, per_page: limit },
-    deploymentStatusSchema.array(),
+    deploymentStatusSchema().array(),
   );
 }
 
@@ -253,6 +253,6 @@ export function getCommit(client: GitHubClient, repo: RepoRef, sha: string): Pro
     purpose,
     'GET /repos/{owner}/{repo}/git/commits/{commit_sha}',
     { ...at(repo), commit_sha: sha },
-    gitCommitSchema,
+    gitCommitSchema(),
   );
 }

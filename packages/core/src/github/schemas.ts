@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import { FULL_SHA } from './parse.js';
 
 export { FULL_SHA };
@@ -14,69 +15,94 @@ export { FULL_SHA };
  */
 const timestamp = () => z.iso.datetime({ offset: true });
 
-export const workflowSchema = z.object({
-  id: z.number().int().positive(),
-  name: z.string(),
-  path: z.string(),
-  state: z.string(),
-  html_url: z.string(),
-});
-export type Workflow = z.infer<typeof workflowSchema>;
+/** The schemas, built on first use (see ../lazy.ts). */
+const schemas = once(() => {
+  const workflowSchema = z.object({
+    id: z.number().int().positive(),
+    name: z.string(),
+    path: z.string(),
+    state: z.string(),
+    html_url: z.string(),
+  });
 
-export const workflowListSchema = z.object({ total_count: z.number().int(), workflows: z.array(workflowSchema) });
+  const workflowListSchema = z.object({ total_count: z.number().int(), workflows: z.array(workflowSchema) });
+
+  const runSchema = z.object({
+    id: z.number().int().positive(),
+    run_number: z.number().int().positive(),
+    run_attempt: z.number().int().positive().optional(),
+    head_sha: z.string().regex(FULL_SHA),
+    head_branch: z.string().nullable(),
+    event: z.string(),
+    status: z.string().nullable(),
+    conclusion: z.string().nullable(),
+    html_url: z.string().regex(/^\S+$/, { message: 'must be a URL on one line' }),
+    created_at: timestamp(),
+    /** When this attempt started (a re-run's attempt starts later than the run was created). */
+    run_started_at: timestamp().nullable().optional(),
+  });
+
+  const runListSchema = z.object({ total_count: z.number().int(), workflow_runs: z.array(runSchema) });
+
+  const artifactSchema = z.object({
+    id: z.number().int().positive(),
+    name: z.string(),
+    size_in_bytes: z.number().int().nonnegative(),
+    expired: z.boolean(),
+    expires_at: timestamp().nullable(),
+    created_at: timestamp().nullable(),
+    digest: z.string().nullable().optional(),
+  });
+
+  const artifactListSchema = z.object({ total_count: z.number().int(), artifacts: z.array(artifactSchema) });
+
+  const deploymentSchema = z.object({
+    id: z.number().int().positive(),
+    sha: z.string(),
+    ref: z.string(),
+    environment: z.string(),
+    created_at: timestamp(),
+  });
+
+  const deploymentStatusSchema = z.object({
+    id: z.number().int().positive(),
+    state: z.string(),
+    created_at: timestamp(),
+  });
+
+  const gitCommitSchema = z.object({
+    sha: z.string().regex(FULL_SHA),
+    html_url: z.string(),
+  });
+  return {
+    workflowSchema,
+    workflowListSchema,
+    runSchema,
+    runListSchema,
+    artifactSchema,
+    artifactListSchema,
+    deploymentSchema,
+    deploymentStatusSchema,
+    gitCommitSchema,
+  };
+});
+
+export const workflowSchema = () => schemas().workflowSchema;
+export const workflowListSchema = () => schemas().workflowListSchema;
+export const runSchema = () => schemas().runSchema;
+export const runListSchema = () => schemas().runListSchema;
+export const artifactSchema = () => schemas().artifactSchema;
+export const artifactListSchema = () => schemas().artifactListSchema;
+export const deploymentSchema = () => schemas().deploymentSchema;
+export const deploymentStatusSchema = () => schemas().deploymentStatusSchema;
+export const gitCommitSchema = () => schemas().gitCommitSchema;
+
+export type Workflow = z.infer<ReturnType<typeof workflowSchema>>;
+export type WorkflowRun = z.infer<ReturnType<typeof runSchema>>;
+export type Artifact = z.infer<ReturnType<typeof artifactSchema>>;
+export type Deployment = z.infer<ReturnType<typeof deploymentSchema>>;
+export type DeploymentStatus = z.infer<ReturnType<typeof deploymentStatusSchema>>;
+export type GitCommit = z.infer<ReturnType<typeof gitCommitSchema>>;
 
 /** The workflow's file name (`build-artifacts.yml`), from its path under .github/workflows/. */
 export const workflowFile = (workflow: Workflow) => workflow.path.split('/').pop() ?? workflow.path;
-
-export const runSchema = z.object({
-  id: z.number().int().positive(),
-  run_number: z.number().int().positive(),
-  run_attempt: z.number().int().positive().optional(),
-  head_sha: z.string().regex(FULL_SHA),
-  head_branch: z.string().nullable(),
-  event: z.string(),
-  status: z.string().nullable(),
-  conclusion: z.string().nullable(),
-  html_url: z.string().regex(/^\S+$/, { message: 'must be a URL on one line' }),
-  created_at: timestamp(),
-  /** When this attempt started (a re-run's attempt starts later than the run was created). */
-  run_started_at: timestamp().nullable().optional(),
-});
-export type WorkflowRun = z.infer<typeof runSchema>;
-
-export const runListSchema = z.object({ total_count: z.number().int(), workflow_runs: z.array(runSchema) });
-
-export const artifactSchema = z.object({
-  id: z.number().int().positive(),
-  name: z.string(),
-  size_in_bytes: z.number().int().nonnegative(),
-  expired: z.boolean(),
-  expires_at: timestamp().nullable(),
-  created_at: timestamp().nullable(),
-  digest: z.string().nullable().optional(),
-});
-export type Artifact = z.infer<typeof artifactSchema>;
-
-export const artifactListSchema = z.object({ total_count: z.number().int(), artifacts: z.array(artifactSchema) });
-
-export const deploymentSchema = z.object({
-  id: z.number().int().positive(),
-  sha: z.string(),
-  ref: z.string(),
-  environment: z.string(),
-  created_at: timestamp(),
-});
-export type Deployment = z.infer<typeof deploymentSchema>;
-
-export const deploymentStatusSchema = z.object({
-  id: z.number().int().positive(),
-  state: z.string(),
-  created_at: timestamp(),
-});
-export type DeploymentStatus = z.infer<typeof deploymentStatusSchema>;
-
-export const gitCommitSchema = z.object({
-  sha: z.string().regex(FULL_SHA),
-  html_url: z.string(),
-});
-export type GitCommit = z.infer<typeof gitCommitSchema>;

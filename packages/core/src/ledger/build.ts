@@ -109,10 +109,10 @@ function releasesOf(reports: readonly ReportFile[]) {
   const last = <K extends keyof ReportDocument>(key: K) => docs.findLast((doc) => doc[key] !== null)?.[key] ?? null;
   // The services of a rollout, read by their schema wherever a report's details carry them.
   const rollout = docs
-    .map((doc) => z.object({ services: z.array(ledgerServiceSchema).min(1) }).safeParse(doc.details))
+    .map((doc) => z.object({ services: z.array(ledgerServiceSchema()).min(1) }).safeParse(doc.details))
     .findLast((parsed) => parsed.success)?.data;
   const rollbackDetails = docs
-    .map((doc) => z.object({ rollback: ledgerServicesRollbackSchema }).safeParse(doc.details))
+    .map((doc) => z.object({ rollback: ledgerServicesRollbackSchema() }).safeParse(doc.details))
     .findLast((parsed) => parsed.success)?.data;
   return {
     previous: first('previousRelease') as string | null,
@@ -184,7 +184,7 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
     jobs,
     environment: facts.environment,
   });
-  return ledgerSchema.parse({
+  return ledgerSchema().parse({
     format: LEDGER_FORMAT,
     version: LEDGER_VERSION,
     verdict: go ? 'GO' : 'NO-GO',

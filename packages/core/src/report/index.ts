@@ -3,3 +3,4 @@ export * from './json.js';
 export * from './markdown.js';
 export * from './result.js';
 export * from './document.js';
+export * from './rendered.js';

@@ -3,3 +3,4 @@ export * from './markdown.js';
 export * from './run.js';
 export * from './services.js';
 export * from './report.js';
+export * from './render.js';

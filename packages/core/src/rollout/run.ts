@@ -7,6 +7,8 @@ import { shellQuote, type Target } from '../hosts/target.js';
 import { formatDuration } from '../units/duration.js';
 import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
+import type { Gate } from '../gates/model.js';
+import { runGates } from '../gates/run.js';
 import { markBad } from '../release/mark.js';
 import type { SharedPlan } from '../release/shared.js';
 
@@ -45,6 +47,8 @@ export interface RolloutConfig {
   lockOwner?: string;
   /** The runbook's budget for the whole rollback (15 minutes). */
   rollbackBudgetMs?: number;
+  /** Gates every service's release must pass before the first service is switched (pre-switch-gates' gates). */
+  gates?: { gates: readonly Gate[]; timeoutMs: number };
   signal?: AbortSignal;
   /**
    * After the whole rollout (and the verification): a watch window over every service's health URLs and the
@@ -232,33 +236,63 @@ const switchSettings = (config: RolloutConfig) => ({
 const errorText = (error: unknown, context: CoreContext) =>
   context.redactor.redact(error instanceof Error ? error.message : String(error));
 
+/** Whether the release is in the service's releases/ (records `current` as found); the problem when not. */
+async function releaseProblem(service: ServiceSpec, record: ServiceRecord, context: CoreContext) {
+  try {
+    const layout = await inspectReleases(service.target, service.releasesRoot);
+    record.previousRelease = layout.current ?? null; // the switch records it again, as it finds it under the lock
+    if (layout.releases.includes(service.release)) return null;
+    return `release ${service.release} is not in ${service.releasesRoot}/releases on ${service.target.description}; unpack it there first (verify-bundle-sha)`;
+  } catch (error) {
+    return errorText(error, context);
+  }
+}
+
+/** The configured gates on the service's release directory (read-only), as one row of the summary. */
+async function serviceGates(service: ServiceSpec, { config, context }: Run): Promise<CheckResult> {
+  const { gates, timeoutMs } = config.gates!;
+  const started = performance.now();
+  const name = `gates on ${service.name}`;
+  const releaseDir = `${service.releasesRoot.replace(/\/+$/, '')}/releases/${service.release}`;
+  try {
+    const outcome = await runGates(service.target, releaseDir, gates, { timeoutMs }, context);
+    const failed = outcome.results.filter((gate) => gate.status === 'fail');
+    const detail = failed.length
+      ? `${outcome.passed}/${outcome.total} passed; failed: ${failed.map((gate) => `${gate.name} (${gate.detail})`).join('; ')}`
+      : `${outcome.passed}/${outcome.total} passed`;
+    return { name, status: failed.length ? 'fail' : 'pass', detail, durationMs: performance.now() - started };
+  } catch (error) {
+    return { name, status: 'fail', detail: errorText(error, context), durationMs: performance.now() - started };
+  }
+}
+
 /**
- * Before the first service is switched: the release must be there on every service. A rollout that would stop at the
- * third service for a release that was never unpacked there must not have restarted the first two. Reads only.
+ * Before the first service is switched: the release must be there on every service, and pass the gates when there
+ * are any. A rollout that would stop at the third service for a release that was never unpacked there, or that fails
+ * its gates there, must not have restarted the first two. Reads only; every service is checked, so all is told.
  */
-async function precheck({ config, records, results, context }: Run): Promise<string | null> {
-  const missing: string[] = [];
+async function precheck(run: Run): Promise<string | null> {
+  const { config, records, results, context } = run;
+  const notReady: string[] = [];
   for (const [index, service] of config.services.entries()) {
     const record = records[index]!;
     const started = performance.now();
-    try {
-      const layout = await inspectReleases(service.target, service.releasesRoot);
-      record.previousRelease = layout.current ?? null; // the switch records it again, as it finds it under the lock
-      if (!layout.releases.includes(service.release))
-        record.failure = `release ${service.release} is not in ${service.releasesRoot}/releases on ${service.target.description}; unpack it there first (verify-bundle-sha)`;
-    } catch (error) {
-      record.failure = errorText(error, context);
-    }
+    record.failure = await releaseProblem(service, record, context);
     results.push({
       name: `release on ${service.name}`,
       status: record.failure ? 'fail' : 'pass',
       detail: record.failure ?? `${service.release} is in ${service.releasesRoot}/releases`,
       durationMs: performance.now() - started,
     });
-    if (record.failure) missing.push(service.name);
+    if (!record.failure && config.gates) {
+      const gates = await serviceGates(service, run);
+      results.push(gates);
+      if (gates.status === 'fail') record.failure = `gates failed: ${gates.detail}`;
+    }
+    if (record.failure) notReady.push(service.name);
   }
-  if (missing.length === 0) return null;
-  const trigger = `the release is not ready on ${missing.join(', ')}`;
+  if (notReady.length === 0) return null;
+  const trigger = `the release is not ready on ${notReady.join(', ')}`;
   context.logger.error(`${trigger}; no service was switched`);
   return trigger;
 }
