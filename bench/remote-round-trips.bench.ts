@@ -13,7 +13,7 @@
  * (no lock, no checks, no pruning — what the seeds did).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { presetGates } from '#core/gates/presets.js';
@@ -24,6 +24,7 @@ import { shellQuote } from '#core/hosts/target.js';
 import { switchRelease } from '#core/release/switch.js';
 import { makeReleases, releaseName } from '../test/support/release-tree.js';
 import { laravelRelease, makeTree, removeTree } from '../test/support/releases.js';
+import { startDelayProxy } from '../test/support/delay-proxy.js';
 import { startSshd } from '../test/support/sshd.js';
 import { laravelSeedScript } from './laravel-seed.js';
 
@@ -33,36 +34,6 @@ const TARGET_RATIO = 1.2;
 const SWITCH_TARGET_RATIO = 1.1;
 /** Which parts run: `gates`, `switch` (both by default), e.g. PARTS=switch. */
 const PARTS = (process.env.PARTS ?? 'gates,switch').split(',');
-
-/** Forwards to 127.0.0.1:port, holding every chunk `delayMs` in each direction (order is kept: equal delays fire in order). */
-async function startDelayProxy(port: number, delayMs: number) {
-  const sockets = new Set<Socket>();
-  const pipe = (from: Socket, to: Socket) => {
-    from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), delayMs));
-    from.on('end', () => setTimeout(() => to.end(), delayMs));
-    from.on('error', () => to.destroy());
-    from.on('close', () => setTimeout(() => to.destroy(), delayMs + 5));
-  };
-  const server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port });
-    for (const socket of [client, upstream]) {
-      socket.setNoDelay(true);
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    pipe(client, upstream);
-    pipe(upstream, client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const reference = laravelSeedScript;
 

@@ -3,7 +3,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 /**
  * A TCP proxy on 127.0.0.1 (ephemeral port) to 127.0.0.1:port that holds every chunk `delayMs` in each direction
  * (a round trip of 2 × delayMs), so the cost of each round trip of a protocol shows. Order is kept: equal delays
- * fire in order. (bench/remote-round-trips.bench.ts has its own copy of the same proxy.)
+ * fire in order.
  */
 export async function startDelayProxy(port: number, delayMs: number) {
   const sockets = new Set<Socket>();

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
-import { switchRelease } from '#core/release/index.js';
+import { renderSwitch, switchRelease } from '#core/release/index.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
-import { markBadResult, reportDetails, unlockResult } from './modes.js';
+import { markBadResult, unlockResult } from './modes.js';
 
 export const action = defineAction({
   name: 'release-switch',
@@ -41,41 +41,15 @@ export const action = defineAction({
       },
       { tempDir: context.tempDir, graceful: true },
     );
-    const { currentRelease, previousRelease, switched, rolledBack, pruned } = outcome;
+    const { currentRelease, previousRelease, switched, rolledBack } = outcome;
     return {
-      title: mode === 'rollback' ? 'Release rollback' : 'Release switch',
-      results: outcome.results,
-      facts: [
-        ['Target', targetName],
-        ['Releases root', config.releasesRoot],
-        ['Current release', currentRelease ?? '(none)'],
-        ['Previous release', previousRelease ?? '(none)'],
-        ['Switched', String(switched)],
-        ['Rolled back', String(rolledBack)],
-        ...(pruned.length > 0 ? [['Pruned', pruned.join(', ')] as const] : []),
-        ['History', outcome.history.map((entry) => `${entry.outcome} ${entry.release}`).join(', ') || '(nothing)'],
-        ['Round trips', String(outcome.roundTrips)],
-      ],
-      report: {
-        // A rollback is evidence about the release it moved away from (what `current` pointed to before).
-        stage: mode === 'rollback' ? 'rollback' : undefined,
-        release: mode === 'rollback' ? previousRelease : (config.release ?? currentRelease),
-        sha: mode === 'switch' ? config.sha : undefined,
-        previousRelease,
-        currentRelease,
-        rolledBack: rolledBack || (mode === 'rollback' && switched),
-        details: reportDetails(outcome, { ...config, mode }, targetName),
-      },
+      ...renderSwitch(outcome, { ...config, mode }, targetName),
       outputs: {
         'current-release': currentRelease,
         'previous-release': previousRelease,
         switched: String(switched),
         'rolled-back': String(rolledBack),
       },
-      verdict: switched
-        ? `current → releases/${currentRelease}${previousRelease ? ` (was ${previousRelease})` : ''}`
-        : `current already at releases/${currentRelease}`,
-      failure: outcome.ok ? undefined : (outcome.failure ?? 'release-switch failed'),
     };
   },
 });

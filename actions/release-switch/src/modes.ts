@@ -1,27 +1,10 @@
 import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { withTarget } from '#action-kit/target.js';
 import { shellPath } from '#core/hosts/index.js';
-import { breakLock, describeHolder, LOCK_DIR, markBad, type SwitchOutcome } from '#core/release/index.js';
+import { breakLock, describeHolder, LOCK_DIR, markBad } from '#core/release/index.js';
 import type { ReleaseSwitchConfig, ReleaseSwitchInputs } from './inputs.js';
 
 type Outputs = { 'current-release'?: string; 'previous-release'?: string; switched: string; 'rolled-back': string };
-
-export function reportDetails(outcome: SwitchOutcome, config: ReleaseSwitchConfig, target: string) {
-  const { ok, currentRelease, previousRelease, switched, rolledBack, pruned, failure, results, roundTrips } = outcome;
-  const { releasesRoot, mode, release: requested, keep, rollbackOnFailure, beforeSwitch, afterSwitch } = config;
-  const settings = {
-    keep,
-    rollbackOnFailure,
-    beforeSwitch,
-    afterSwitch,
-    lockTimeoutMs: config.lockTimeoutMs,
-    releasePattern: config.releasePattern,
-  };
-  return {
-    ...{ ok, target, releasesRoot, mode, requested, currentRelease, previousRelease, switched, rolledBack, pruned },
-    ...{ failure, history: outcome.history, roundTrips, settings, results },
-  };
-}
 
 /** `mode: mark-bad`: one `bad` entry in the releases-root's history; `current` is not touched. */
 export async function markBadResult(

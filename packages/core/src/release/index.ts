@@ -6,3 +6,4 @@ export * from './rules.js';
 export * from './mark.js';
 export * from './shared.js';
 export * from './listing.js';
+export * from './render.js';
