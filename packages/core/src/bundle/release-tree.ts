@@ -1,6 +1,7 @@
 import { BundleRefused } from './refused.js';
 import { normalMode } from './tar-format.js';
 import type { TarEntry } from './tar-reader.js';
+import { KIND, TreeStore, type Row } from './tree-store.js';
 
 /**
  * The release as the strict reader accepted it: a proper tree (every entry appears once; nothing goes through a
@@ -8,9 +9,9 @@ import type { TarEntry } from './tar-reader.js';
  * unpacked, and its manifest is what the unpacked directory must match, on this machine and on a host, before the
  * release is renamed into place.
  *
- * Memory: a tree of 30,000 entries must fit in a few MiB, so there is no object per entry (V8 spends 50–100 bytes on
- * each, more with a hex digest string): a path → index map, and per index a kind, mode and size in typed arrays, the
- * digest as 32 raw bytes in one buffer; link texts only for symlinks.
+ * Memory: the rows live in an SQLite file (tree-store.ts), so what the tree holds in memory does not grow with the
+ * number of entries: a bounded page cache, and the directories of the last entry (most entries share them, which
+ * saves a lookup per directory level). Call `close()` when done (it removes the file).
  */
 export type NodeKind = 'dir' | 'file' | 'symlink';
 
@@ -23,67 +24,61 @@ export interface TreeNode {
   link?: string;
 }
 
-const KIND_CODES: Record<NodeKind, number> = { dir: 0, file: 1, symlink: 2 };
 const KIND_NAMES: readonly NodeKind[] = ['dir', 'file', 'symlink'];
-const NO_DIGEST = -1;
 
 /** Linux follows at most 40 symlinks in one lookup. */
 const MAX_HOPS = 40;
 
-/** Growable typed columns, one row per entry. */
-class Columns {
-  kind = new Uint8Array(1024);
-  mode = new Uint16Array(1024);
-  size = new Float64Array(1024);
-  /** The row whose digest a file has (itself, or the file a hard link shares contents with), or NO_DIGEST. */
-  digestRow = new Int32Array(1024);
-  digests = Buffer.alloc(1024 * 32);
-  hasDigest = new Uint8Array(1024);
-
-  ensure(rows: number): void {
-    if (rows <= this.kind.length) return;
-    const length = this.kind.length * 2;
-    const grow = <T extends Uint8Array | Uint16Array | Float64Array | Int32Array>(old: T, make: (n: number) => T) => {
-      const next = make(length);
-      next.set(old);
-      return next;
-    };
-    this.kind = grow(this.kind, (n) => new Uint8Array(n));
-    this.mode = grow(this.mode, (n) => new Uint16Array(n));
-    this.size = grow(this.size, (n) => new Float64Array(n));
-    this.digestRow = grow(this.digestRow, (n) => new Int32Array(n));
-    this.hasDigest = grow(this.hasDigest, (n) => new Uint8Array(n));
-    const digests = Buffer.alloc(length * 32);
-    this.digests.copy(digests);
-    this.digests = digests;
-  }
-}
-
 export class ReleaseTree {
-  private readonly rows = new Map<string, number>();
-  private readonly paths: string[] = [];
-  private readonly links = new Map<number, string>();
-  private readonly columns = new Columns();
+  private readonly store = new TreeStore();
+  private count = 0;
+  /** Directories of the tree that the last entry's path went through, outermost first. */
+  private knownDirs: string[] = [];
 
   /** Entries in the tree (the directories implied by paths included). */
   get size(): number {
-    return this.paths.length;
+    return this.count;
   }
 
-  private push(path: string, kind: NodeKind, mode: number, size: number, digestRow = NO_DIGEST): number {
-    const row = this.paths.length;
-    this.columns.ensure(row + 1);
-    this.rows.set(path, row);
-    this.paths.push(path);
-    this.columns.kind[row] = KIND_CODES[kind];
-    this.columns.mode[row] = mode;
-    this.columns.size[row] = size;
-    this.columns.digestRow[row] = digestRow;
-    return row;
+  /** Inserts a row; false when the path is in the tree already. */
+  private push(
+    path: string,
+    kind: NodeKind,
+    mode: number,
+    size: number,
+    sha: Uint8Array | null = null,
+    link = null as string | null,
+  ): boolean {
+    const { changes } = this.store.insert.run(path, KIND[kind], mode, size, sha, link, this.count);
+    if (changes === 0) return false;
+    this.count++;
+    return true;
   }
 
-  private kindOf(row: number): NodeKind {
-    return KIND_NAMES[this.columns.kind[row]!]!;
+  /**
+   * The directories `path` goes through, made as 0755 when they are not in the tree yet (returned, outermost first);
+   * refuses a path that goes through a symlink or file of the archive.
+   */
+  private parentsOf(path: string): string[] {
+    const parents: string[] = [];
+    let depth = 0;
+    for (let cut = path.indexOf('/'); cut > 0; cut = path.indexOf('/', cut + 1), depth++) {
+      const prefix = path.slice(0, cut);
+      if (this.knownDirs[depth] === prefix) continue;
+      this.knownDirs.length = depth;
+      const row = this.store.get(prefix);
+      if (row === undefined) {
+        this.push(prefix, 'dir', 0o755, 0);
+        parents.push(prefix);
+      } else if (row.kind !== KIND.dir)
+        throw new BundleRefused(
+          path,
+          `goes through the ${row.kind === KIND.symlink ? 'symlink' : 'file'} ${JSON.stringify(prefix)} of the archive`,
+        );
+      this.knownDirs.push(prefix);
+    }
+    this.knownDirs.length = depth;
+    return parents;
   }
 
   /**
@@ -95,78 +90,62 @@ export class ReleaseTree {
     const refuse = (reason: string): never => {
       throw new BundleRefused(entry.path, reason);
     };
-    const parents: string[] = [];
-    for (let cut = entry.path.indexOf('/'); cut > 0; cut = entry.path.indexOf('/', cut + 1)) {
-      const prefix = entry.path.slice(0, cut);
-      const row = this.rows.get(prefix);
-      if (row === undefined) {
-        this.push(prefix, 'dir', 0o755, 0);
-        parents.push(prefix);
-      } else if (this.columns.kind[row] !== KIND_CODES.dir)
-        refuse(
-          `goes through the ${this.kindOf(row) === 'symlink' ? 'symlink' : 'file'} ${JSON.stringify(prefix)} of the archive`,
-        );
-    }
-    const existing = this.rows.get(entry.path);
-    if (existing !== undefined) {
-      if (this.columns.kind[existing] === KIND_CODES.dir && entry.type === 'dir') return undefined;
-      refuse('appears twice in the archive (a later entry would replace what was checked)');
-    }
+    const parents = this.parentsOf(entry.path);
+    let added: boolean;
     if (entry.type === 'link') {
-      const target = this.rows.get(entry.linkpath!);
-      if (target === undefined || this.columns.kind[target] !== KIND_CODES.file)
+      const target = this.store.get(entry.linkpath!);
+      if (target === undefined || target.kind !== KIND.file)
         return refuse(
           `is a hard link to ${JSON.stringify(entry.linkpath)}, which is not a regular file earlier in the archive`,
         );
-      this.push(
+      added = this.push(entry.path, 'file', target.mode, target.size, target.sha);
+    } else {
+      const mode = normalMode(entry.type, entry.mode);
+      added = this.push(
         entry.path,
-        'file',
-        this.columns.mode[target]!,
-        this.columns.size[target]!,
-        this.columns.digestRow[target],
+        entry.type,
+        mode,
+        entry.type === 'file' ? entry.size : 0,
+        null,
+        entry.linkpath ?? null,
       );
-      return parents;
     }
-    const row = this.push(entry.path, entry.type, normalMode(entry.type, entry.mode), entry.size);
-    if (entry.type === 'file') this.columns.digestRow[row] = row;
-    if (entry.type === 'symlink') this.links.set(row, entry.linkpath!);
+    if (!added) {
+      if (entry.type === 'dir' && this.store.get(entry.path)!.kind === KIND.dir) return undefined;
+      refuse('appears twice in the archive (a later entry would replace what was checked)');
+    }
     return parents;
   }
 
   /** Records the SHA-256 (32 bytes) of the file at `path`, the last one added. */
   setDigest(path: string, sha256: Buffer): void {
-    const row = this.rows.get(path)!;
-    sha256.copy(this.columns.digests, row * 32);
-    this.columns.hasDigest[row] = 1;
+    this.store.setSha.run(sha256, path);
   }
 
-  private node(row: number): TreeNode {
-    const type = this.kindOf(row);
-    const node: TreeNode = { type, mode: this.columns.mode[row]!, size: this.columns.size[row]! };
-    if (type === 'symlink') node.link = this.links.get(row);
-    if (type === 'file') node.sha256 = this.digestHex(row);
-    return node;
+  /** What the tree holds at `path`, or undefined. */
+  get(path: string): TreeNode | undefined {
+    const row = this.store.get(path);
+    return row && toNode(row);
   }
 
-  private digestHex(row: number): string | undefined {
-    const from = this.columns.digestRow[row]!;
-    if (from === NO_DIGEST || !this.columns.hasDigest[from]) return undefined;
-    return this.columns.digests.toString('hex', from * 32, from * 32 + 32);
+  /** Every path, in UTF-8 byte order. */
+  *paths(): Generator<string> {
+    for (let after = ''; ;) {
+      const page = this.store.pathsAfter.all(after) as { path: string }[];
+      if (page.length === 0) return;
+      for (const { path } of page) yield path;
+      after = page.at(-1)!.path;
+    }
   }
 
-  /** The row of `path` (see `entryAt`), or undefined. */
-  rowOf(path: string): number | undefined {
-    return this.rows.get(path);
-  }
-
-  /** Path and node of a row (0 ≤ row < size). */
-  entryAt(row: number): { path: string; node: TreeNode } {
-    return { path: this.paths[row]!, node: this.node(row) };
-  }
-
-  /** Every symlink: its path and text. */
+  /** Every symlink: its path and text, in the archive's order. */
   *symlinks(): Generator<[string, string]> {
-    for (const [row, link] of this.links) yield [this.paths[row]!, link];
+    for (let after = -1; ;) {
+      const page = this.store.linksAfter.all(after) as { seq: number; path: string; link: string }[];
+      if (page.length === 0) return;
+      for (const { path, link } of page) yield [path, link];
+      after = page.at(-1)!.seq;
+    }
   }
 
   /**
@@ -198,8 +177,7 @@ export class ReleaseTree {
         continue;
       }
       const next = at.length === 0 ? part : `${at.join('/')}/${part}`;
-      const row = this.rows.get(next);
-      const text = row === undefined ? undefined : this.links.get(row);
+      const text = (this.store.linkText.get(next) as { link: string } | undefined)?.link;
       if (text !== undefined) {
         if (++hops > MAX_HOPS) return 'loop';
         if (text.startsWith('/')) return 'outside';
@@ -211,35 +189,33 @@ export class ReleaseTree {
     return 'inside';
   }
 
-  /** The manifest lines of one row (see manifestLine). */
-  private lines(row: number): string {
-    const path = this.paths[row]!;
-    const kind = this.columns.kind[row];
-    if (kind === KIND_CODES.dir) return `${manifestLine(path, 'd', '755')}\n`;
-    if (kind === KIND_CODES.symlink) return `${manifestLine(path, 'l', this.links.get(row)!)}\n`;
-    const mode = this.columns.mode[row]!.toString(8);
-    return `${manifestLine(path, 'f', mode, String(this.columns.size[row]))}\n${manifestLine(path, 'h', this.digestHex(row) ?? '?')}\n`;
+  /**
+   * The manifest a directory holding exactly this release yields (see manifestLine), in pieces of `rows` entries,
+   * sorted as `LC_ALL=C sort` sorts the lines (paths hold no control character, so a line's order is its path's
+   * byte order, and a file's `f` line comes before its `h` line). SQLite writes each piece.
+   */
+  *manifest(rows = 1024): Generator<string> {
+    for (let after = ''; ;) {
+      const page = this.store.manifestAfter.get(after, rows) as { rows: number; last: string; text: string };
+      if (page.rows === 0) return;
+      yield page.text;
+      after = page.last;
+    }
   }
 
-  /**
-   * The manifest a directory holding exactly this release yields, as text pieces of about `piece` bytes, sorted as
-   * `LC_ALL=C sort` sorts the lines (paths hold no control character, so a line's order is its path's byte order,
-   * and a file's `f` line comes before its `h` line). Only a sorted index array is held besides the tree.
-   */
-  *manifest(piece = 64 * 1024): Generator<string> {
-    const order = new Int32Array(this.paths.length);
-    for (let row = 0; row < order.length; row++) order[row] = row;
-    order.sort((a, b) => compareUtf8(this.paths[a]!, this.paths[b]!));
-    let text = '';
-    for (const row of order) {
-      text += this.lines(row);
-      if (text.length >= piece) {
-        yield text;
-        text = '';
-      }
-    }
-    if (text !== '') yield text;
+  /** Frees the store (its file is removed). The tree cannot be used afterwards. */
+  close(): void {
+    this.store.close();
   }
+}
+
+function toNode(row: Row): TreeNode {
+  const type = KIND_NAMES[row.kind]!;
+  if (type === 'symlink') return { type, mode: row.mode, size: 0, link: row.link! };
+  if (type === 'dir') return { type, mode: row.mode, size: 0 };
+  const node: TreeNode = { type, mode: row.mode, size: row.size };
+  if (row.sha) node.sha256 = Buffer.from(row.sha).toString('hex');
+  return node;
 }
 
 /** Compares two strings in the order of their UTF-8 bytes (= code points; JS compares UTF-16 code units). */

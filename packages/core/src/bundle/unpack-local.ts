@@ -137,26 +137,25 @@ const differs = (path: string, checked: string, found: string) =>
 
 /**
  * Compares a directory on this machine with the tree, entry by entry (no manifest is built: the tree is looked up by
- * path, and a bit per entry records what was found): the first difference, said for a person, or undefined.
+ * path, and the entries found are counted): the first difference, said for a person, or undefined.
  */
 export async function diskDifference(root: string, tree: ReleaseTree): Promise<string | undefined> {
-  const seen = new Uint8Array(tree.size);
+  let found = 0;
   const buffer = Buffer.allocUnsafe(256 * 1024);
   const walk = async (dir: string, prefix: string): Promise<string | undefined> => {
     for (const name of readdirSync(dir).sort(compareUtf8)) {
       const path = prefix ? `${prefix}/${name}` : name;
       const full = join(dir, name);
-      const found = onDisk(full, lstatSync(full));
-      const row = tree.rowOf(path);
-      const checked = row === undefined ? undefined : tree.entryAt(row).node;
-      if (row !== undefined) seen[row] = 1;
-      if (found.type === 'other') return differs(path, describe(checked), 'an entry of another type');
-      if (describe(checked) !== describe(found)) return differs(path, describe(checked), describe(found));
-      if (found.type === 'file') {
-        const sha256 = await fileDigest(full, found.size, buffer);
+      const there = onDisk(full, lstatSync(full));
+      const checked = tree.get(path);
+      if (checked) found++;
+      if (there.type === 'other') return differs(path, describe(checked), 'an entry of another type');
+      if (describe(checked) !== describe(there)) return differs(path, describe(checked), describe(there));
+      if (there.type === 'file') {
+        const sha256 = await fileDigest(full, there.size, buffer);
         if (sha256 !== checked!.sha256) return differs(path, `SHA-256 ${checked!.sha256}`, `SHA-256 ${sha256}`);
       }
-      if (found.type === 'dir') {
+      if (there.type === 'dir') {
         const difference = await walk(full, path);
         if (difference) return difference;
       }
@@ -165,10 +164,12 @@ export async function diskDifference(root: string, tree: ReleaseTree): Promise<s
   };
   const difference = await walk(root, '');
   if (difference) return difference;
-  const missing = seen.indexOf(0);
-  if (missing < 0) return undefined;
-  const { path, node } = tree.entryAt(missing);
-  return differs(path, describe(node), 'nothing');
+  // Every path on disk is one entry of the tree; fewer than the tree holds means one is missing: find which.
+  if (found === tree.size) return undefined;
+  for (const path of tree.paths())
+    if (!lstatSync(join(root, path), { throwIfNoEntry: false }))
+      return differs(path, describe(tree.get(path)), 'nothing');
+  return `it holds ${found} of the ${tree.size} entries checked`;
 }
 
 /** Every symlink under `root` whose realpath (when it exists) is outside `root`; throws BundleRefused for the first. */
@@ -310,9 +311,10 @@ export async function unpackLocal(
   )
     throw releaseExistsError(releaseDir);
   const spool = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'dg-accepted-'));
+  let read: BundleRead | undefined;
   try {
     const file = join(spool, 'release.tar');
-    const read = await spoolAccepted(bundlePath, file, maxSize, signal);
+    read = await spoolAccepted(bundlePath, file, maxSize, signal);
     judge(read);
     const made = await mkdir(releasesDir, { recursive: true });
     const temp = await localTemp(releasesDir, name).catch(async (error: unknown) => {
@@ -332,6 +334,7 @@ export async function unpackLocal(
       }
     }
   } finally {
+    read?.tree.close();
     await rm(spool, { recursive: true, force: true });
   }
 }

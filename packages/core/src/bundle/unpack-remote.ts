@@ -50,21 +50,24 @@ export async function spoolCanonical(
   const written = pipeline(gzip, digest, createWriteStream(file, { mode: 0o600 }));
   written.catch(() => {});
   const writer = new TarWriter(gzip);
+  let read: BundleRead | undefined;
   try {
-    const read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer, 'r/'), signal);
+    read = await readBundle(bundlePath, maxSize, new CanonicalSink(writer, 'r/'), signal);
     const accepted = accept(read);
     if (accepted) await writeManifest(writer, read);
     await writer.end();
     await written;
     return accepted ? { read, file, sha256: hash.digest('hex'), dir } : { read, dir };
   } catch (error) {
+    read?.tree.close();
     gzip.destroy();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-/** The accepted tree's manifest as the file `m`, streamed (it is as long as the tree has entries). */
+/** The accepted tree's manifest as the file `m`, streamed (it is as long as the tree has entries): built twice
+ * (once for its size) rather than held. */
 async function writeManifest(writer: TarWriter, read: BundleRead): Promise<void> {
   let size = 0;
   for (const piece of read.tree.manifest()) size += Buffer.byteLength(piece);

@@ -39,6 +39,7 @@ export interface BundleRead {
   /** Of every byte of the file, read through the one descriptor. */
   sha256: string;
   size: number;
+  /** The accepted entries (on disk, see release-tree.ts): the caller closes it. */
   tree: ReleaseTree;
   scan?: ScanResult;
   /** Why the bundle was refused, when it was (the file was still hashed to the end). */
@@ -157,17 +158,26 @@ export async function readBundle(
     }
     await inflating;
     if (parsing) gunzip.end();
+  } catch (error) {
+    gunzip.destroy(error as Error); // ends the parse, which uses the tree until then
+    await parsed.catch(() => undefined);
+    tree.close();
+    throw error;
   } finally {
     await pending.catch(() => undefined);
     await file.close();
   }
-  const outcome = await parsed;
+  const outcome = await parsed.catch((error: unknown) => {
+    tree.close();
+    throw error;
+  });
   return { sha256: hash.digest('hex'), size, tree, ...outcome };
 }
 
 /** Parses a bundle (nothing is written) and throws BundleRefused for a hostile one. */
 export async function scanBundle(path: string, maxSize: number): Promise<ScanResult> {
   const read = await readBundle(path, maxSize);
+  read.tree.close();
   if (read.refusal) throw read.refusal;
   return read.scan!;
 }

@@ -389,6 +389,7 @@ async function unpackThere(
       name,
     );
   } finally {
+    spooled.read.tree.close();
     await rm(spooled.dir, { recursive: true, force: true });
   }
 }
