@@ -360,6 +360,7 @@ describe('on this machine, what was read is what lands', () => {
     expect(read.sha256).toBe(createHashOf(good));
     expect(read.sha256).not.toBe(sha256sum(path));
     const dir = await commitLocal(temp, read.tree, releases, RELEASE);
+    read.tree.close();
     expect(readFileSync(join(dir, 'index.php'), 'utf8')).toBe('<?php echo "checked";\n');
   });
 
@@ -398,6 +399,7 @@ describe('on this machine, what was read is what lands', () => {
     await expect(commitLocal(temp, read.tree, releases, RELEASE)).rejects.toThrow(
       /entry "index\.php": the check accepted SHA-256 [0-9a-f]{64}, the unpacked directory holds SHA-256 [0-9a-f]{64}/,
     );
+    read.tree.close();
     rmSync(join(temp, 'index.php'));
     execFileSync('ln', ['-s', '/', join(temp, 'index.php')]);
     // A tree that accepted that link (the reader never would): only the realpath check stands in the way.
@@ -408,6 +410,7 @@ describe('on this machine, what was read is what lands', () => {
     await expect(commitLocal(temp, accepted, releases, RELEASE)).rejects.toThrow(
       /entry "index\.php" resolves on disk to \/, outside the release/,
     );
+    accepted.close();
     expect(existsSync(join(releases, RELEASE))).toBe(false);
   });
 });

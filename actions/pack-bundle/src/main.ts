@@ -27,9 +27,10 @@ export const action = defineAction({
       `Packing ${config.dir} as ${config.name}.tar.gz (mtime ${config.mtime.toISOString()} from ${config.mtimeSource})`,
     );
     const packed = await packBundle(config);
-    if (packed.excluded.length > 0)
+    const { first, count } = packed.excluded;
+    if (count > 0)
       context.logger.info(
-        `Left out by exclude: ${packed.excluded.slice(0, 20).join(', ')}${packed.excluded.length > 20 ? `, … ${packed.excluded.length - 20} more` : ''}`,
+        `Left out by exclude: ${first.join(', ')}${count > first.length ? `, … ${count - first.length} more` : ''}`,
       );
     const detail = `${packed.files} entries, ${packed.size} bytes, SHA-256 ${packed.sha256}`;
     return {
@@ -42,7 +43,7 @@ export const action = defineAction({
         ['Entries', String(packed.files)],
         ['Size', `${packed.size} bytes`],
         ['Mtime', `${config.mtime.toISOString()} (${config.mtimeSource})`],
-        ...(packed.excluded.length > 0 ? [['Excluded', `${packed.excluded.length} path(s)`] as const] : []),
+        ...(count > 0 ? [['Excluded', `${count} path(s)`] as const] : []),
       ],
       outputs: {
         'bundle-path': packed.bundlePath,

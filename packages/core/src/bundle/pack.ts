@@ -47,45 +47,10 @@ export interface PackResult {
   /** Entries in the archive (files, directories, symlinks). */
   files: number;
   /** Paths left out by `exclude`, for the log (top-level ones only, a directory standing for its contents). */
-  excluded: string[];
+  excluded: Excluded;
 }
 
-/** Paths below `root`, sorted (directories before their contents), without excluded ones. */
-export async function bundleEntries(
-  root: string,
-  exclude: readonly RegExp[],
-  skip: (path: string) => boolean = () => false,
-): Promise<{ entries: string[]; excluded: string[] }> {
-  const entries: string[] = [];
-  const left: string[] = [];
-  const walk = async (dir: string, prefix: string) => {
-    const names = readdirSync(dir).sort(compareUtf8);
-    for (const name of names) {
-      const path = prefix ? `${prefix}/${name}` : name;
-      const full = join(dir, name);
-      if (skip(full)) continue;
-      if (excluded(path, exclude)) {
-        left.push(path);
-        continue;
-      }
-      const stat = lstatSync(full);
-      checkName(path);
-      if (stat.isDirectory()) {
-        entries.push(path);
-        await walk(full, path);
-      } else if (stat.isFile() || stat.isSymbolicLink()) entries.push(path);
-      else
-        throw new ArgumentError(
-          'dir',
-          `${path} is not a file, directory or symlink (a socket, FIFO or device); exclude it`,
-        );
-    }
-  };
-  await walk(root, '');
-  return { entries, excluded: left };
-}
-
-/** Refuses a name the strict reader would refuse (control characters), naming it, before anything is written. */
+/** Refuses a name the strict reader would refuse (control characters), naming it (the partial bundle is removed). */
 function checkName(path: string): void {
   if (/[\u0000-\u001f\u007f]/.test(path))
     throw new ArgumentError(
@@ -112,26 +77,61 @@ async function writeContents(full: string, path: string, size: number, writer: T
   await writer.pad(size);
 }
 
+/** Paths left out by `exclude`: the first few (for the log) and how many. */
+export interface Excluded {
+  first: string[];
+  count: number;
+}
+
+const EXCLUDED_KEPT = 20;
+
 /**
- * Writes the entries as a tar stream with deploy-gates' own writer (tar-writer.ts): paths are data, never options
- * (a name starting with `@` or `-` is just a name), one entry at a time, so memory stays flat for any tree. The
- * file system calls are synchronous (short calls on the build's own tree; one thread-pool round trip per lstat, open,
- * read and close made packing 30,000 entries take 20× GNU tar's time); gzip runs in the thread pool meanwhile.
+ * Writes the tree below `root` as a tar stream with deploy-gates' own writer (tar-writer.ts), walking it in the
+ * bundle's order (names sorted by bytes within each directory, a directory before its contents) and writing each
+ * entry as it is reached: paths are data, never options (a name starting with `@` or `-` is just a name), and no
+ * listing of the tree is held — only the sorted names of the directories on the current path, so memory does not
+ * grow with the number of entries (only with the largest single directory). The file system calls are synchronous
+ * (short calls on the build's own tree; one thread-pool round trip per lstat, open, read and close made packing
+ * 30,000 entries take 20× GNU tar's time); gzip runs in the thread pool meanwhile. Returns the entries written.
  */
-async function writeEntries(dir: string, entries: readonly string[], writer: TarWriter, mtime: number): Promise<void> {
+async function writeTree(
+  root: string,
+  filter: { exclude: readonly RegExp[]; skip: (full: string) => boolean; excluded: Excluded },
+  writer: TarWriter,
+  mtime: number,
+): Promise<number> {
   const buffer = Buffer.allocUnsafe(1024 * 1024);
-  for (const path of entries) {
-    const full = join(dir, path);
-    const stat = lstatSync(full);
-    if (stat.isDirectory()) await writer.header({ path, type: 'dir', mode: 0o755, size: 0, mtime });
-    else if (stat.isSymbolicLink())
-      await writer.header({ path, type: 'symlink', mode: 0o777, size: 0, mtime, linkpath: readlinkSync(full) });
-    else {
-      await writer.header({ path, type: 'file', mode: normalMode('file', stat.mode), size: stat.size, mtime });
-      await writeContents(full, path, stat.size, writer, buffer);
+  let entries = 0;
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    for (const name of readdirSync(dir).sort(compareUtf8)) {
+      const path = prefix ? `${prefix}/${name}` : name;
+      const full = join(dir, name);
+      if (filter.skip(full)) continue;
+      if (excluded(path, filter.exclude)) {
+        if (filter.excluded.count++ < EXCLUDED_KEPT) filter.excluded.first.push(path);
+        continue;
+      }
+      checkName(path);
+      const stat = lstatSync(full);
+      entries++;
+      if (stat.isDirectory()) {
+        await writer.header({ path, type: 'dir', mode: 0o755, size: 0, mtime });
+        await walk(full, path);
+      } else if (stat.isSymbolicLink())
+        await writer.header({ path, type: 'symlink', mode: 0o777, size: 0, mtime, linkpath: readlinkSync(full) });
+      else if (stat.isFile()) {
+        await writer.header({ path, type: 'file', mode: normalMode('file', stat.mode), size: stat.size, mtime });
+        await writeContents(full, path, stat.size, writer, buffer);
+      } else
+        throw new ArgumentError(
+          'dir',
+          `${path} is not a file, directory or symlink (a socket, FIFO or device); exclude it`,
+        );
     }
-  }
+  };
+  await walk(root, '');
   await writer.end();
+  return entries;
 }
 
 /** gzip with no name and no time (zlib's default header), and the OS byte set to "unknown" as on every platform. */
@@ -167,7 +167,9 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   const ours = new Set([bundlePath, checksumPath]);
   const partial = join(outputDir, `.${config.name}.tar.gz.partial`);
   ours.add(partial);
-  const { entries, excluded: left } = await bundleEntries(dir, config.exclude.map(pathGlob), (full) => ours.has(full));
+  const filter = { exclude: config.exclude.map(pathGlob), skip: (full: string) => ours.has(full) };
+  const left: Excluded = { first: [], count: 0 };
+  let entries: number;
   try {
     // Up to 1 MiB queued: the next batches are read and written while zlib compresses (in the thread pool).
     const options: ZlibOptions & { writableHighWaterMark: number } = {
@@ -181,7 +183,8 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
       createWriteStream(partial, { mode: 0o644, highWaterMark: 1024 * 1024 }),
     );
     written.catch(() => {});
-    await writeEntries(dir, entries, new TarWriter(gzip), Math.floor(config.mtime.getTime() / 1000)).catch((error) => {
+    const mtime = Math.floor(config.mtime.getTime() / 1000);
+    entries = await writeTree(dir, { ...filter, excluded: left }, new TarWriter(gzip), mtime).catch((error) => {
       gzip.destroy();
       throw error;
     });
@@ -193,5 +196,5 @@ export async function packBundle(config: PackConfig): Promise<PackResult> {
   }
   const { sha256, size } = await sha256File(bundlePath);
   await writeFile(checksumPath, formatChecksumLine(sha256, basename(bundlePath)));
-  return { bundlePath, checksumPath, sha256, size, files: entries.length, excluded: left };
+  return { bundlePath, checksumPath, sha256, size, files: entries, excluded: left };
 }
