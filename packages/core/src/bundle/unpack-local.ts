@@ -27,7 +27,8 @@ import { BundleRefused } from './refused.js';
 import { compareUtf8, type ReleaseTree, type TreeNode } from './release-tree.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { TarWriter } from './tar-writer.js';
-import { readBundle, releaseExistsError, type BundleRead, type EntrySink } from './unpack.js';
+import { youngCollector } from './young-gc.js';
+import { collected, readBundle, releaseExistsError, type BundleRead, type EntrySink } from './unpack.js';
 
 /**
  * Unpacking on this machine, by deploy-gates' own code: once the bundle is accepted, its entries (from the canonical
@@ -142,11 +143,13 @@ const differs = (path: string, checked: string, found: string) =>
 export async function diskDifference(root: string, tree: ReleaseTree): Promise<string | undefined> {
   let found = 0;
   const buffer = Buffer.allocUnsafe(256 * 1024);
+  const collect = youngCollector(); // the walk's strings and stats are garbage at once (see young-gc.ts)
   const walk = async (dir: string, prefix: string): Promise<string | undefined> => {
     for (const name of readdirSync(dir).sort(compareUtf8)) {
       const path = prefix ? `${prefix}/${name}` : name;
       const full = join(dir, name);
       const there = onDisk(full, lstatSync(full));
+      collect(1024);
       const checked = tree.get(path);
       if (checked) found++;
       if (there.type === 'other') return differs(path, describe(checked), 'an entry of another type');
@@ -270,7 +273,7 @@ async function unpackCanonical(file: string, temp: string): Promise<void> {
   let inFile = false;
   try {
     await readTar(
-      fileChunks(file),
+      collected(fileChunks(file)),
       {
         async entry(entry) {
           if (inFile) await sink.endFile();
