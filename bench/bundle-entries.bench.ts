@@ -94,6 +94,7 @@ try {
     const tree = join(dir, `tree-${count}`);
     const generated = performance.now();
     await makeTree(tree, count);
+    const made = (performance.now() - generated) / 1000;
     const rows: Record<string, Measured[]> = { pack: [], 'tar czf': [], 'verify+unpack': [], 'tar xzf': [] };
     for (let round = 0; round < ROUNDS; round++) {
       const out = join(dir, 'out');
@@ -109,7 +110,7 @@ try {
     const peak = (name: string) => Math.max(...rows[name]!.map((v) => v.maxRssKiB)) / 1024;
     peaks.push(peak('pack'), peak('verify+unpack'));
     console.log(
-      `${rows.pack![0]!.detail} entries (tree made in ${((performance.now() - generated) / 1000).toFixed(1)} s), ${ROUNDS} interleaved rounds, median; load average ${loadavg()
+      `${rows.pack![0]!.detail} entries (tree made in ${made.toFixed(1)} s), ${ROUNDS} interleaved rounds, median; load average ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );

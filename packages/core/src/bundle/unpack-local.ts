@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digestOf } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -103,12 +103,19 @@ export async function localTemp(releasesDir: string, name: string): Promise<stri
 
 const SMALL_FILE = 1024 * 1024;
 
-/** A file's SHA-256 (never through a link): small files in one read into a reused buffer, large ones streamed. */
+/**
+ * A file's SHA-256 (never through a link): a file that fits in the reused buffer is read whole and hashed with
+ * one-shot `hash()` (a Hash object per file held native memory until a collection found it), larger ones streamed.
+ */
 async function fileDigest(path: string, size: number, buffer: Buffer): Promise<string> {
   if (size > SMALL_FILE) return (await sha256File(path)).sha256;
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const hash = createHash('sha256');
+    let filled = 0;
+    for (let read; filled < buffer.length && (read = readSync(fd, buffer, filled, buffer.length - filled, null)) > 0;)
+      filled += read;
+    if (filled < buffer.length) return digestOf('sha256', buffer.subarray(0, filled), 'hex');
+    const hash = createHash('sha256').update(buffer);
     for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0;) hash.update(buffer.subarray(0, read));
     return hash.digest('hex');
   } finally {
@@ -149,7 +156,7 @@ export async function diskDifference(root: string, tree: ReleaseTree): Promise<s
       const path = prefix ? `${prefix}/${name}` : name;
       const full = join(dir, name);
       const there = onDisk(full, lstatSync(full));
-      collect(1024);
+      collect(4096);
       const checked = tree.get(path);
       if (checked) found++;
       if (there.type === 'other') return differs(path, describe(checked), 'an entry of another type');
