@@ -17,10 +17,10 @@ let gc: ((options: { type: 'minor' | 'major' }) => void) | undefined;
 /**
  * What survives two scavenges is promoted to the old generation, and V8 frees a promoted ArrayBuffer (a 32-byte
  * digest of each file, a chunk held while a write was pending) only at a full collection, which it starts late: with
- * many small entries they piled up to 60 MiB in a read of 300,000 entries. A full collection every `every` × 16
- * bytes (32 MiB: a few milliseconds each, the live heap is a few MiB) bounds them too.
+ * many small entries they piled up to 60 MiB in a read of 300,000 entries. A full collection every `every` × 8
+ * bytes (16 MiB: a few milliseconds each, the live heap is a few MiB) bounds them too.
  */
-const MINORS_PER_MAJOR = 16;
+const MINORS_PER_MAJOR = 8;
 
 export function youngCollector(every = 2 * 1024 * 1024): (bytes: number) => void {
   if (!gc) {
