@@ -301,8 +301,11 @@ function startSession(
   let onReady: (stdout: string) => void = () => {};
   let pending: (() => void) | undefined;
   const readyOutput = new Promise<string>((resolve) => (onReady = resolve));
+  // In the target's open session when it has one (no new session for the lock); the holder then ends on the end line
+  // release() writes, as the session's stdin stays open.
   const running = target.run(script, {
     stdin,
+    reuse: true,
     onStdout: (chunk) => {
       streamed += chunk;
       if (after < 0) {
@@ -410,7 +413,8 @@ function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcq
 /**
  * The lock holder's session: reads scripts from stdin (lines up to `@@dg-do-<mark>`, or `@@dg-last-<mark>` for the
  * last one), runs each in a subshell in releases-root, and answers its exit and stderr after its stdout (see
- * startSession). When stdin ends, after the last script, or on a signal, it removes the lock directory if it is still
+ * startSession). When stdin ends, at the line `@@dg-end-<mark>` (release: the target's open session keeps stdin open),
+ * after the last script, or on a signal, it removes the lock directory if it is still
  * this holder's and ends, which also releases the flock. Scripts are read with `read -r`, one byte at a time from the
  * pipe, so nothing past a script's end is consumed early.
  */
@@ -423,7 +427,7 @@ function holderLoop(token: string): string {
     '  while :; do',
     '    dg_s=; dg_end=',
     '    while IFS= read -r dg_l; do',
-    `      case $dg_l in @@dg-do-${mark}) dg_end=do; break ;; @@dg-last-${mark}) dg_end=last; break ;; esac`,
+    `      case $dg_l in @@dg-do-${mark}) dg_end=do; break ;; @@dg-last-${mark}) dg_end=last; break ;; @@dg-end-${mark}) break ;; esac`,
     '      dg_s="$dg_s$dg_l',
     '"',
     '    done',
@@ -474,7 +478,8 @@ function holdLock(state: Acquiring, session: Session, waitedMs: number, acquired
   let ending = false;
   let exchanges = 0;
   const release = async () => {
-    if (!ending) session.stdin.end(); // the holder removes the directory and ends, which releases the flock
+    // The holder removes the directory and ends, which releases the flock: at the end line, or at end of input.
+    if (!ending) session.stdin.end(`@@dg-end-deploy-gates-done-${token}\n`);
     ending = true;
     clearInterval(heartbeat);
     await beating;
