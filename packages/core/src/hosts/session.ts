@@ -87,6 +87,9 @@ export class OpenSession {
     this.child = spawn('ssh', [...args, `sh -c ${shellQuote(loopScript(this.mark, this.ready))}`], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C or SIGINT to the runner's group must not end the session a cancelled step
+      // still needs (to roll back through the lock holder); if this process dies, its stdin ends and so does the session.
+      detached: true,
     });
     this.child.stdin!.on('error', () => {});
     let onOpen: () => void = () => {};
