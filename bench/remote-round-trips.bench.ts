@@ -8,13 +8,14 @@
  *   reference  one `ssh host 'cd release && sh -c <script>'` without a master connection
  * Runs are interleaved (ours, reference, ours, …); medians and the wall-time ratio against the 1.2× target are printed.
  *
- * Then release-switch the same way: SshTarget.open + switchRelease (no hooks, keep 5, nothing to prune) + close,
+ * Then release-switch the same way: SshTarget.open (login; its shell session is opened with it) + switchRelease (no
+ * hooks, keep 5, nothing to prune: the lock holder's script through that session, one script through the holder) + close,
  * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
  * (no lock, no checks, no pruning — what the seeds did).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { presetGates } from '#core/gates/presets.js';
 import { runGates } from '#core/gates/run.js';
@@ -202,13 +203,18 @@ try {
       `${'release-switch over ssh (lock, checks, swap, history, prune)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`,
     );
     console.log(
-      `  of which: open ${median(switchPhases.open).toFixed(0)} ms, switchRelease ${median(switchPhases.switch).toFixed(0)} ms (${switchTrips} round trips: the lock holder's script, one script through its session), close ${median(switchPhases.close).toFixed(0)} ms`,
+      `  of which: open ${median(switchPhases.open).toFixed(0)} ms (until the login is accepted), switchRelease ${median(switchPhases.switch).toFixed(0)} ms (the session's channel + exec, then ${switchTrips} round trips: the lock holder's script, one script through it), close ${median(switchPhases.close).toFixed(0)} ms`,
     );
     console.log(
       `${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`,
     );
     console.log(
-      `ratio ours/reference: ${(c / d).toFixed(2)}x (target ≤ ${SWITCH_TARGET_RATIO}x: ${c / d <= SWITCH_TARGET_RATIO ? 'met' : 'NOT met'})`,
+      `ratio ours/reference: ${(c / d).toFixed(2)}x (target ≤ ${SWITCH_TARGET_RATIO}x: ${c / d <= SWITCH_TARGET_RATIO ? 'met' : 'NOT met'}); ours − reference: ${(c - d).toFixed(0)} ms`,
+    );
+    console.log(
+      `load average (1, 5, 15 min): ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
     );
   }
 } finally {

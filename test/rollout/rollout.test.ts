@@ -226,6 +226,31 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     console.log(`rollback of four services on ${kind.name}: ${outcome.rollback!.durationMs} ms (target 15 min)`);
   }, 60_000);
 
+  it('leaves alone a service whose current someone else moved after its switch: checked under its lock, nothing changed there', async () => {
+    const moved = root('adapter-wechat');
+    const history = (name: string) => join(root(name), '.deploy-gates', 'history.jsonl');
+    const outcomes = (name: string) =>
+      parseHistory(readFileSync(history(name), 'utf8'), name).map((e) => `${e.outcome} ${e.release}`);
+    // The verification stands in for a hand-made change: adapter-wechat pointed back at OLD, then it fails.
+    const verify = `cd '${moved}' && ln -s releases/${OLD} hand && mv -T hand current && exit 1`;
+    const outcome = await rolloutServices(
+      config(await prepare([]), { verify: { command: verify, target: new LocalTarget() } }),
+    );
+    expect(outcome.ok).toBe(false);
+    const wechat = outcome.services[1]!;
+    expect(wechat.rolledBack).toBe(false);
+    expect(wechat.failure).toContain(
+      `current points to ${OLD}, not ${NEW} that this run switched to: changed by someone else, left alone`,
+    );
+    expect(current('adapter-wechat')).toBe(`releases/${OLD}`);
+    // Nothing was written under its lock: no rollback, no bad mark.
+    expect(outcomes('adapter-wechat')).toEqual([`live ${NEW}`]);
+    for (const name of ['provider-plan', 'gateway', 'worker']) {
+      expect(current(name)).toBe(`releases/${OLD}`);
+      expect(outcomes(name)).toEqual([`live ${NEW}`, `rolled-back ${NEW}`, `bad ${NEW}`, `live ${OLD}`]);
+    }
+  });
+
   it('switches nothing when the release is missing on a later service: checked on every service first', async () => {
     const specs = await prepare([]);
     await rm(join(root('gateway'), 'releases', NEW), { recursive: true });

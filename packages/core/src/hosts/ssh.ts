@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { onProcessEnd } from '../cancel.js';
 import { UserError } from '../errors.js';
 import { runProcess } from './local.js';
+import { OpenSession } from './session.js';
 import { shellQuote, type CommandResult, type RunOptions, type Target } from './target.js';
 
 export interface SshTargetSpec {
@@ -30,13 +30,16 @@ const MAX_CONTROL_PATH = 90;
 /**
  * Runs scripts on a host with the OpenSSH client (`ssh`), checking the host key strictly against the pinned
  * `known-hosts` line and nothing else (no user config, no global known_hosts, no agent, no password prompts).
- * One master connection is shared by every command (ControlMaster), so many short commands stay fast;
+ * open() logs in once and keeps one shell session open (session.ts): deploy-gates' own short scripts
+ * (RunOptions.reuse) go through it, one round trip each. That client is also the master connection (ControlMaster)
+ * for every other command — hooks, a script while the session is busy — each a new session over the same login.
  * close() stops it and removes the key, known_hosts file and socket.
  */
 export class SshTarget implements Target {
   readonly description: string;
   private closed = false;
   private forget: () => void = () => {};
+  private session: OpenSession | undefined;
 
   private constructor(
     private readonly spec: SshTargetSpec,
@@ -73,7 +76,8 @@ export class SshTarget implements Target {
     return join(this.dir, 'id');
   }
 
-  private options(): string[] {
+  /** The client's options; `primary`: the session that is the master connection (else a client of it). */
+  private options(primary = false): string[] {
     const options = [
       '-F',
       '/dev/null',
@@ -107,45 +111,73 @@ export class SshTarget implements Target {
       '-o',
       'ServerAliveCountMax=4',
       '-o',
-      'LogLevel=ERROR',
+      // The primary client logs its login (`Authenticated to …`) so open() returns as soon as the host accepted us.
+      primary ? 'LogLevel=VERBOSE' : 'LogLevel=ERROR',
       '-p',
       String(this.spec.port),
       '-l',
       this.spec.user,
     ];
-    if (this.multiplex) {
-      options.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(this.dir, 'cm')}`, '-o', 'ControlPersist=300');
-    }
+    // A client that finds no master socket (the session ended) connects by itself rather than becoming one.
+    if (this.multiplex)
+      options.push('-o', `ControlMaster=${primary ? 'yes' : 'no'}`, '-o', `ControlPath=${join(this.dir, 'cm')}`);
     return options;
   }
 
+  /**
+   * Logs in and opens the session (its loop is started with the login; open() does not wait for that round trip):
+   * a wrong host key, a rejected key or an unreachable port fails here with what to fix.
+   */
   private async check(): Promise<void> {
-    if (this.multiplex) {
-      // Connect and authenticate once, leaving the master connection in the background (-f -N): no session is
-      // opened, so the check costs no round trip beyond the login; every run() then goes through the master.
-      const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
-      const master = await runProcess('ssh', [...this.options(), '-f', '-N', '--', this.spec.host], {
-        timeoutMs: 60_000,
-        env,
-      });
-      if (master.exitCode === 0) return;
-      const problem =
-        master.exitCode === 255 && !master.timedOut ? connectionProblem(master.stderr, this.spec) : undefined;
+    const env = { ...process.env, SSH_AUTH_SOCK: '', LC_ALL: 'C' };
+    this.session = new OpenSession([...this.options(true), '--', this.spec.host], env);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.session.opened,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { exitCode: 255 })), 60_000);
+        }),
+      ]);
+    } catch (error) {
+      this.session.kill();
+      const { message, exitCode } = error as Error & { exitCode: number };
+      const problem = exitCode === 255 ? connectionProblem(message, this.spec) : undefined;
       if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
+      // The client logs verbosely until the login is done: its last lines say what went wrong.
+      const detail = message.trim().split('\n').slice(-3).join(' ');
       throw new UserError(
-        `Cannot connect to ${this.description}: ssh exited with ${master.exitCode}${master.timedOut ? ' (timed out)' : ''} (${master.stderr.trim() || 'no output'})`,
+        `Cannot connect to ${this.description}: ssh exited with ${exitCode} (${detail || 'no output'})`,
       );
-    }
-    const result = await this.run('true');
-    if (result.exitCode !== 0) {
-      throw new UserError(
-        `Cannot run commands on ${this.description}: \`true\` exited with ${result.exitCode} (${result.stderr.trim() || 'no output'})`,
-      );
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async run(script: string, options: RunOptions = {}): Promise<CommandResult> {
     if (this.closed) throw new Error(`${this.description} is closed`);
+    const session = this.session;
+    const plain = !options.signal && options.timeoutMs === undefined && options.outputTailBytes === undefined;
+    const input = options.stdin === undefined || typeof options.stdin === 'object';
+    if (options.reuse && session?.free && plain && input && options.stdinFile === undefined) {
+      const stdin = options.stdin as NodeJS.ReadableStream | undefined;
+      const result = await session.run({ script, cwd: options.cwd, input: stdin, onStdout: options.onStdout });
+      return this.connected(result);
+    }
+    return this.connected(await this.runInNewSession(script, options));
+  }
+
+  /** The result, unless the connection failed in a way the user must fix (a UserError naming it). */
+  private connected(result: CommandResult): CommandResult {
+    if (result.exitCode === 255 && !result.timedOut) {
+      const problem = connectionProblem(result.stderr, this.spec);
+      if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
+    }
+    return result;
+  }
+
+  /** Runs a script in a session of its own (through the master connection): hooks, and scripts while it is busy. */
+  private async runInNewSession(script: string, options: RunOptions): Promise<CommandResult> {
     // The remote user's shell gets one command line; every part of it is quoted here.
     // The exit of the remote shell is reported on stderr: sshd keeps the session open while a background child of
     // the script (`nohup worker &`) holds its output, so the client's own exit cannot tell when the script ended.
@@ -218,10 +250,6 @@ export class SshTarget implements Target {
         env,
       });
     if (cancelled) result = { ...result, cancelled: true };
-    if (result.exitCode === 255 && !result.timedOut) {
-      const problem = connectionProblem(result.stderr, this.spec);
-      if (problem) throw new UserError(`Cannot connect to ${this.description}: ${problem}`);
-    }
     return result;
   }
 
@@ -232,17 +260,15 @@ export class SshTarget implements Target {
   private closeNow(): void {
     this.forget();
     this.closed = true;
-    try {
-      if (this.multiplex)
-        spawnSync('ssh', [...this.options(), '-O', 'exit', '--', this.spec.host], { timeout: 3000, stdio: 'ignore' });
-    } catch {
-      // the key must go even if ssh cannot be run
-    }
+    // The session's client is the master connection: stopping it ends every session over it.
+    this.session?.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
-    if (!this.closed) this.closeNow();
+    if (this.closed) return;
+    await this.session?.close();
+    this.closeNow();
   }
 }
 

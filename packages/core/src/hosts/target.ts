@@ -41,6 +41,13 @@ export interface RunOptions {
    * process group on the host too (not just the local client). The result then has `cancelled: true`.
    */
   signal?: AbortSignal;
+  /**
+   * A script of deploy-gates' own that may run in the target's open session, when it has one and it is free (over
+   * SSH one round trip, no new session): it ends when its shell ends (no background child keeping its output open)
+   * and, with a stream as stdin, stops reading by itself (it may never see the stream's end: the session's stdin
+   * stays open). Ignored with signal, timeoutMs, outputTailBytes, stdinFile or a string stdin. Never for a user's command.
+   */
+  reuse?: boolean;
 }
 
 export interface Target {

@@ -41,7 +41,7 @@ export function splitHistory(output: string, mark: string, where: string): { bef
 export function historyWritableLines(): string {
   return [
     `if [ -L ${HISTORY_DIR} ] || [ -L ${HISTORY_FILE} ]; then echo "${HISTORY_FILE} or ${HISTORY_DIR} is a symlink; not writing the release history through it" >&2; exit 9; fi`,
-    `{ mkdir -p ${HISTORY_DIR} && : >> ${HISTORY_FILE}; } || { echo "cannot write ${HISTORY_FILE} in $(pwd)" >&2; exit 9; }`,
+    `{ { [ -d ${HISTORY_DIR} ] || mkdir -p ${HISTORY_DIR}; } && : >> ${HISTORY_FILE}; } || { echo "cannot write ${HISTORY_FILE} in $(pwd)" >&2; exit 9; }`,
   ].join('\n');
 }
 

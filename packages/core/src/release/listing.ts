@@ -132,7 +132,7 @@ function readFacts(out: string): Facts {
 /** Lists the releases of releases-root on the target with their history; one script, changes nothing. */
 export async function listReleases(target: Target, options: ListingOptions): Promise<ReleasesListing> {
   const { releasesRoot } = options;
-  const result = await target.run(listingScript(releasesRoot));
+  const result = await target.run(listingScript(releasesRoot), { reuse: true });
   if (result.exitCode !== 0)
     throw new UserError(
       `Reading ${releasesRoot} on ${target.description} failed (exit ${result.exitCode}): ${result.stderr.trim() || 'no output'}`,

@@ -100,9 +100,17 @@ const HOLDER_FIELDS = `printf '%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/own
 /** A shell test that is true while the lock directory carries `token`. */
 const holds = (token: string) => `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ]`;
 
+/**
+ * The same test for this run's own token (hex), with the `read` builtin instead of a `cat` (a fork and an exec on
+ * the host for every guarded step). It reads the first line only: whoever could add a second one could as well
+ * write the token itself.
+ */
+const holdsOwn = (token: string) =>
+  `{ dg_t=; { IFS= read -r dg_t < ${LOCK_DIR}/token; } 2>/dev/null; [ "$dg_t" = ${token} ]; }`;
+
 /** Shell lines that remove the lock directory if (and only if) it is still `token`'s; true when they did. */
 const releaseIfHeld = (token: string) =>
-  `${holds(token)} && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
+  `${holdsOwn(token)} && mv -T -- ${LOCK_DIR} ${LOCK_DIR}.released.${token} && rm -rf -- ${LOCK_DIR}.released.${token}`;
 
 /** What one attempt printed, record by record (see attemptScript). */
 interface AttemptOutput {
@@ -301,8 +309,11 @@ function startSession(
   let onReady: (stdout: string) => void = () => {};
   let pending: (() => void) | undefined;
   const readyOutput = new Promise<string>((resolve) => (onReady = resolve));
+  // In the target's open session when it has one (no new session for the lock); the holder then ends on the end line
+  // release() writes, as the session's stdin stays open.
   const running = target.run(script, {
     stdin,
+    reuse: true,
     onStdout: (chunk) => {
       streamed += chunk;
       if (after < 0) {
@@ -385,13 +396,13 @@ function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcq
     `fields() { ${HOLDER_FIELDS}; }`,
     'mode=mkdir',
     'if command -v flock >/dev/null 2>&1; then',
-    `  ( : >> ${LOCK_DIR}.flock ) 2>/dev/null || { echo "cannot create ${LOCK_DIR}.flock in $(pwd)" >&2; exit 5; }`,
+    `  [ -f ${LOCK_DIR}.flock ] && [ -w ${LOCK_DIR}.flock ] || ( : >> ${LOCK_DIR}.flock ) 2>/dev/null || { echo "cannot create ${LOCK_DIR}.flock in $(pwd)" >&2; exit 5; }`,
     `  exec 9>> ${LOCK_DIR}.flock`,
     `  if ! flock -n 9; then printf 'waiting\\0'; fields; flock -w ${waitSeconds} 9 || { printf 'held\\0'; fields; exit 0; }; fi`,
     '  mode=flock',
     `  if [ -f ${LOCK_DIR}/flock ]; then printf 'dead\\0'; fields; mv -T -- ${LOCK_DIR} ${LOCK_DIR}.dead.${token} && rm -rf -- ${LOCK_DIR}.dead.${token}; fi`,
     'fi',
-    'rm -rf -- "$t"; mkdir -- "$t" || exit 4',
+    '[ ! -e "$t" ] || rm -rf -- "$t"; mkdir -- "$t" || exit 4',
     'now=$(date +%s)',
     `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat" && echo $$ > "$t/pid" || { rm -rf -- "$t"; exit 4; }`,
     '[ "$mode" = flock ] && : > "$t/flock"',
@@ -410,7 +421,8 @@ function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcq
 /**
  * The lock holder's session: reads scripts from stdin (lines up to `@@dg-do-<mark>`, or `@@dg-last-<mark>` for the
  * last one), runs each in a subshell in releases-root, and answers its exit and stderr after its stdout (see
- * startSession). When stdin ends, after the last script, or on a signal, it removes the lock directory if it is still
+ * startSession). When stdin ends, at the line `@@dg-end-<mark>` (release: the target's open session keeps stdin open),
+ * after the last script, or on a signal, it removes the lock directory if it is still
  * this holder's and ends, which also releases the flock. Scripts are read with `read -r`, one byte at a time from the
  * pipe, so nothing past a script's end is consumed early.
  */
@@ -423,7 +435,7 @@ function holderLoop(token: string): string {
     '  while :; do',
     '    dg_s=; dg_end=',
     '    while IFS= read -r dg_l; do',
-    `      case $dg_l in @@dg-do-${mark}) dg_end=do; break ;; @@dg-last-${mark}) dg_end=last; break ;; esac`,
+    `      case $dg_l in @@dg-do-${mark}) dg_end=do; break ;; @@dg-last-${mark}) dg_end=last; break ;; @@dg-end-${mark}) break ;; esac`,
     '      dg_s="$dg_s$dg_l',
     '"',
     '    done',
@@ -458,7 +470,7 @@ const RELEASE_WAIT_MS = 15_000;
 function holdLock(state: Acquiring, session: Session, waitedMs: number, acquiredOutput: string): HeldLock {
   const { target, cd, token, where, options, broke, waitedFor } = state;
   const logger = state.context.logger;
-  const guard = `${holds(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
+  const guard = `${holdsOwn(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
   let beating: Promise<unknown> | undefined;
   const heartbeat = setInterval(() => {
     if (beating) return;
@@ -474,7 +486,8 @@ function holdLock(state: Acquiring, session: Session, waitedMs: number, acquired
   let ending = false;
   let exchanges = 0;
   const release = async () => {
-    if (!ending) session.stdin.end(); // the holder removes the directory and ends, which releases the flock
+    // The holder removes the directory and ends, which releases the flock: at the end line, or at end of input.
+    if (!ending) session.stdin.end(`@@dg-end-deploy-gates-done-${token}\n`);
     ending = true;
     clearInterval(heartbeat);
     await beating;
@@ -488,7 +501,7 @@ function holdLock(state: Acquiring, session: Session, waitedMs: number, acquired
     logger.warning(
       `The deploy lock holder on ${target.description} did not end cleanly${ended === 'late' ? ` within ${formatDuration(RELEASE_WAIT_MS)}` : ` (exit ${ended?.exitCode})`}; releasing ${where} directly`,
     );
-    const result = await target.run([cd, `${holds(token)} || exit 0`, releaseIfHeld(token)].join('\n'));
+    const result = await target.run([cd, `${holdsOwn(token)} || exit 0`, releaseIfHeld(token)].join('\n'));
     if (result.exitCode !== 0)
       logger.warning(`Could not release the deploy lock ${where}: ${result.stderr.trim()}; remove it by hand`);
   };

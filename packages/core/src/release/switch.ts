@@ -57,6 +57,13 @@ export interface SwitchConfig {
   signal?: AbortSignal;
   /** Shared files and directories linked into the release before its hooks (mode switch only; see shared.ts). */
   shared?: SharedPlan;
+  /**
+   * The release `current` must point to, as read under the lock (a coordinated rollback undoing its own switch):
+   * anything else is refused with nothing changed, as someone else moved it.
+   */
+  expectCurrent?: string;
+  /** Mode rollback: also record the release it leaves `bad`, in the same append (no mark-bad step of its own). */
+  markLeftBad?: boolean;
 }
 
 /** The naming pack-bundle gives releases: `<YYYYMMDD_HHMMSS>-<sha8>`. */
@@ -111,7 +118,7 @@ const NAME_PROBLEM = /[\n\r\0]/;
 const releaseProblem = (text: string) => new ArgumentError('release', text);
 
 async function script(target: Target, text: string, what: string): Promise<string> {
-  const result = await target.run(text);
+  const result = await target.run(text, { reuse: true });
   if (result.exitCode !== 0) {
     throw new UserError(
       `${what} failed on ${target.description} (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`,
@@ -471,6 +478,10 @@ async function switchLocked(
         : undefined,
   };
   const currentNote = describeCurrent(layout);
+  if (config.expectCurrent !== undefined && layout.current !== config.expectCurrent)
+    throw new UserError(
+      `current points to ${layout.current ?? layout.currentLink ?? 'nothing'}, not ${config.expectCurrent} that this run switched to: changed by someone else, left alone`,
+    );
   step.record({
     name: 'release',
     status: 'pass',
@@ -635,8 +646,10 @@ function switchEntries(step: Locked): HistoryEntry[] {
   const from = layout.current ?? null;
   const live = historyEntry(wanted, 'live', { run, from, sha: config.sha ?? knownSha(history, wanted) });
   if (config.mode !== 'rollback' || !layout.current) return [live];
-  const left = historyEntry(layout.current, 'rolled-back', { run, from, sha: knownSha(history, layout.current) });
-  return [left, live];
+  const leftSha = knownSha(history, layout.current);
+  const left = historyEntry(layout.current, 'rolled-back', { run, from, sha: leftSha });
+  if (!config.markLeftBad) return [left, live];
+  return [left, historyEntry(layout.current, 'bad', { run, from, sha: leftSha }), live];
 }
 
 /** What pruning removes after current went to `wanted`, given history with this run's entries. */

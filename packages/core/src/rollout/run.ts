@@ -9,7 +9,6 @@ import type { CheckResult } from '../report/result.js';
 import { inspectReleases, switchRelease } from '../release/switch.js';
 import type { Gate } from '../gates/model.js';
 import { runGates } from '../gates/run.js';
-import { markBad } from '../release/mark.js';
 import type { SharedPlan } from '../release/shared.js';
 
 /**
@@ -423,11 +422,8 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
     });
   }
   try {
-    const now = await inspectReleases(service.target, service.releasesRoot);
-    if (now.current !== record.newRelease)
-      throw new UserError(
-        `current points to ${now.current ?? now.currentLink ?? 'nothing'}, not ${record.newRelease} that this run switched to: changed by someone else, left alone`,
-      );
+    // One locked switch: current must still be this run's release, and the release left is recorded bad in the same
+    // append (the coordinated release failed as a whole: a later rollback without `release` must not land on it).
     const back = await switchRelease(
       service.target,
       {
@@ -439,6 +435,8 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
         beforeSwitch: [],
         afterSwitch: [],
         rollbackOnFailure: false,
+        expectCurrent: record.newRelease,
+        markLeftBad: true,
       },
       context,
     );
@@ -448,12 +446,8 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
     record.rolledBack = true;
     record.rolledBackAt = new Date(context.now()).toISOString();
     record.state = 'rolled-back';
-    // The coordinated release failed as a whole: a later rollback without `release` must not land on it again.
-    await markBad(
-      service.target,
-      { ...switchSettings(config), signal: undefined, releasesRoot: service.releasesRoot, release: record.newRelease },
-      context,
-    );
+    if (!back.history.some((entry) => entry.outcome === 'bad' && entry.release === record.newRelease))
+      throw new UserError(`${record.newRelease} was rolled back but could not be recorded bad in its release history`);
     row('pass', `${record.newRelease} → ${record.previousRelease}, marked bad`);
   } catch (error) {
     failRecord(record, errorText(error, context));
