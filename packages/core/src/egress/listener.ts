@@ -154,15 +154,24 @@ export class Listener {
   }
 
   /**
-   * Drains: a last probe, and once its event is read, every event before it has been read too (then the listener
-   * is stopped). Bounded by two heartbeats.
+   * Drains: a probe, and once its event is read, every event before it has been read too. Bounded by two
+   * heartbeats (a listener held up is a gap of its own).
    */
-  async stop(): Promise<void> {
+  async drain(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
     const drained = new Promise<void>((resolve) => (this.ready = resolve));
     this.drainPort = -1;
     await this.probes.send((port) => (this.drainPort = port));
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 2 * HEARTBEAT_MS)))]);
+    clearTimeout(timer);
+    this.drainPort = undefined;
+  }
+
+  /** Drains (see drain), then stops the listener. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    await this.drain();
     this.stopping = true;
     this.probes.close();
     this.child.kill('SIGTERM');

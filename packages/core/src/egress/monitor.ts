@@ -8,8 +8,8 @@ import { addElement, addElements, emptyElements, readAllowSets, readBlocked, typ
 import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
-import { watchRequests } from './control.js';
-import { readAndRemoveRules, type FinalRules } from './final.js';
+import { stopToken, watchRequests, type Request } from './control.js';
+import { readAndRemoveRules, readRules, type FinalRules } from './final.js';
 import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
 import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
@@ -32,6 +32,8 @@ export interface MonitorConfig {
   dns?: Omit<ForwarderConfig, 'address'> & { addresses: string[] };
   /** The sentinel's directory, where a step that cannot signal the monitor asks it to stop (see control.ts). */
   requestDir?: string;
+  /** This run's sentinel (a random id): the stop token is bound to it. */
+  marker: string;
   /** Rules were installed: the monitor reads and removes them when it stops. */
   finish?: { devices: string[]; allowSets: boolean };
   /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
@@ -91,6 +93,16 @@ export interface Snapshot {
   final?: FinalRules;
   /** disable-sudo: what was taken away, and whether it was given back. */
   lockdown?: LockdownRecord;
+  /** The stop step's checkpoints (each once every event before it was read), in order. */
+  checkpoints: Checkpoint[];
+  /** The sentinel's tables as the monitor read them at the last checkpoint (left in place). */
+  checkpointRules?: FinalRules;
+}
+
+/** A checkpoint a step asked for (`id`, its own random name) and when the monitor had read every event before it. */
+export interface Checkpoint {
+  id: string;
+  at: string;
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
@@ -150,8 +162,11 @@ function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
 
 /** The monitor process: runs until SIGTERM or a stop request, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
+  // The stop secret first (main writes it into the monitor's stdin, a pipe only the two of them hold).
+  const secret = await readSecret();
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
+  if (!secret) recorder.error('the monitor did not receive its stop secret (stdin): it could never be stopped safely');
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
   process.on('unhandledRejection', (error) =>
     recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
@@ -172,12 +187,14 @@ export async function runMonitor(configPath: string): Promise<void> {
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
   const watchers = startWatchers(config, recorder);
-  const lock = lockdownHandler(config, recorder);
+  const answer = requestHandler(config, recorder, listener);
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
-    const requests = config.requestDir
-      ? watchRequests(config.requestDir, (request) => (request === 'stop' ? resolve() : void lock()))
-      : undefined;
+    const token = stopToken(secret ?? '', config.marker);
+    const requests =
+      config.requestDir && secret
+        ? watchRequests(config.requestDir, token, (request) => answer(request, resolve))
+        : undefined;
     timers.push(startTicks(recorder, () => requests?.check()));
   });
   recorder.snapshot.ready = true;
@@ -199,6 +216,51 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+/** The stop secret main writes into the monitor's stdin: 64 hex characters, within 5s; undefined otherwise. */
+function readSecret(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.destroy();
+      resolve(/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined);
+    };
+    const timer = setTimeout(done, 5_000);
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => (text = `${text}${chunk}`.slice(0, 256)));
+    process.stdin.on('end', done);
+    process.stdin.on('error', done);
+  });
+}
+
+/**
+ * What the monitor does with a step's request: `lock` (disable-sudo), a checkpoint (every event so far read, the
+ * tables read, recorded), a stop with the right token (ends the monitor), a stop without it (refused: tampering).
+ */
+function requestHandler(config: MonitorConfig, recorder: Recorder, listener: Listener | undefined) {
+  const lock = lockdownHandler(config, recorder);
+  let checkpoints = Promise.resolve();
+  const checkpoint = async (id: string) => {
+    await listener?.drain();
+    if (config.finish)
+      recorder.snapshot.checkpointRules = await readRules(config.privilege, { mode: config.mode, ...config.finish });
+    recorder.snapshot.checkpoints.push({ id, at: new Date().toISOString() });
+    recorder.flush();
+  };
+  return (request: Request, stop: () => void) => {
+    if (request.kind === 'lock') return void lock();
+    if (request.kind === 'checkpoint')
+      return void (checkpoints = checkpoints
+        .then(() => checkpoint(request.id))
+        .catch((error: Error) => recorder.error(`a checkpoint failed: ${error.message}`)));
+    if (request.valid) return stop();
+    recorder.snapshot.tampering.push(
+      `${new Date().toISOString()}: a stop request without the valid secret was refused (the monitor kept watching)`,
+    );
+    recorder.flush();
+  };
 }
 
 /** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
@@ -225,6 +287,7 @@ function emptySnapshot(config: MonitorConfig): Snapshot {
     incomplete: [],
     tampering: [],
     errors: [],
+    checkpoints: [],
   };
 }
 

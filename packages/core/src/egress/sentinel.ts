@@ -8,7 +8,7 @@ import type { Method, Snapshot } from './monitor.js';
 import { runCommand, type Privilege } from './nft.js';
 
 export { startSentinel } from './start.js';
-export { stopSentinel } from './stop.js';
+export { checkpointSentinel, stopSentinel } from './stop.js';
 export type { SentinelReport, Violation } from './report.js';
 
 /** The argument that starts the action's bundle as the monitor instead of a step. */
@@ -28,10 +28,14 @@ export interface SentinelConfig {
   disableContainers?: boolean;
   /** `job` (the default): connections of processes provably outside the job are left out; `machine`: all count. */
   scope?: 'job' | 'machine';
+  /** A later step with `stop: true` ends the watched steps: connections after its checkpoint do not fail the job. */
+  stopStep?: boolean;
 }
 
 /** What main hands post and the stop step (saved as the action's state, and in the run's temp directory). */
 export interface SentinelState {
+  /** This run's sentinel (random): in its directory names, its tables' comment, and what the stop token is bound to. */
+  marker: string;
   dir: string;
   configPath: string;
   snapshotPath: string;

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
 import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } from './dns-policy.js';
 import { pointResolverAt } from './dns-resolver.js';
-import { sendRequest } from './control.js';
+import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
 import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
@@ -142,12 +142,15 @@ async function installFirst(
  * Starts the monitor detached, in a session of its own: as root through `sudo -n setsid -f` when the step has
  * sudo (the job's user cannot stop or signal it), else directly. Gives the spawned process's pid and whether it ended.
  */
-function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string) {
+function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string, secret: string) {
   const command = [process.execPath, entryScript, MONITOR_ARGUMENT, configPath];
   const viaSudo = privilege !== undefined && privilege.prefix.length > 0;
   const [file, ...args] = viaSudo ? [...privilege.prefix, 'setsid', '-f', ...command] : command;
-  // Detached, its stdio closed: the runner does not wait for it, and it outlives this step.
-  const child = spawn(file!, args, { detached: true, stdio: 'ignore' });
+  // Detached, its output closed: the runner does not wait for it, and it outlives this step. Its stdin is a pipe
+  // that carries the stop secret (never an argument: the process list is public) and is then closed.
+  const child = spawn(file!, args, { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(`${secret}\n`);
   child.unref();
   const status = { exited: false, code: null as number | null, viaSudo };
   child.on('exit', (code) => Object.assign(status, { exited: true, code }));
@@ -198,7 +201,7 @@ function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 's
 export async function startSentinel(
   config: SentinelConfig,
   options: { entryScript: string; tempDir: string },
-): Promise<SentinelState> {
+): Promise<{ state: SentinelState; secret: string }> {
   const privilege = await findPrivilege();
   const [nft, conntrack] = privilege
     ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
@@ -210,6 +213,8 @@ export async function startSentinel(
   const resolved = await resolveHosts(config.entries);
   checkResolved(config, resolved);
   const marker = randomBytes(8).toString('hex');
+  // Only whoever holds it can stop the monitor: main (here) and the post step (the runner's saved state).
+  const secret = randomBytes(32).toString('hex');
   const dir = join(options.tempDir, `egress-sentinel-${marker}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ruleOptions: RulesetOptions = {
@@ -238,6 +243,7 @@ export async function startSentinel(
     ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
     : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
   const state: SentinelState = {
+    marker,
     dir,
     configPath: join(dir, 'config.json'),
     snapshotPath: join(await snapshotDir(privilege, dir, marker), 'snapshot.json'),
@@ -261,7 +267,7 @@ export async function startSentinel(
     lockdown: privilege !== undefined,
     dns: monitorDns.dns,
   });
-  await waitUntilReady(state, privilege, options.entryScript, rules);
+  await waitUntilReady(state, privilege, options.entryScript, rules, secret);
   if (monitorDns.dns) ruleOptions.dns = useForwarder(state, upstream);
   if (rules) {
     if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
@@ -269,8 +275,8 @@ export async function startSentinel(
     [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
     if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
   }
-  if (config.disableSudo && privilege) await lockDownJob(state);
-  return state;
+  if (config.disableSudo && privilege) await lockDownJob(state, secret);
+  return { state, secret };
 }
 
 /**
@@ -347,6 +353,7 @@ function writeMonitorConfig(
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
     pollIntervalMs: POLL_INTERVAL_MS,
     requestDir: state.dir,
+    marker: facts.marker,
     ...(facts.rules ? { finish: { devices: state.devices, allowSets: config.mode === 'block' } } : {}),
     ...(config.disableSudo && facts.lockdown
       ? {
@@ -368,8 +375,8 @@ function writeMonitorConfig(
  * disable-sudo: asks the root monitor to take the job's user's sudo (and container sockets) away, then checks as
  * that user that it is gone. When it is not, the sentinel is stopped (which gives everything back) and the step fails.
  */
-async function lockDownJob(state: SentinelState): Promise<void> {
-  sendRequest(state.dir, 'lock');
+async function lockDownJob(state: SentinelState, secret: string): Promise<void> {
+  sendLock(state.dir);
   const snapshot = await waitForSnapshot(
     state.snapshotPath,
     (found) => found.lockdown !== undefined,
@@ -383,7 +390,7 @@ async function lockDownJob(state: SentinelState): Promise<void> {
     state.lockdown = { sudoers: record!.sudoers, sockets: record!.sockets.map((socket) => socket.path) };
     return;
   }
-  sendRequest(state.dir, 'stop');
+  sendStop(state.dir, stopToken(secret, state.marker));
   await waitForSnapshot(
     state.snapshotPath,
     (found) => found.stopped,
@@ -409,8 +416,9 @@ async function waitUntilReady(
   privilege: Privilege | undefined,
   entryScript: string,
   rules: Privilege | undefined,
+  secret: string,
 ): Promise<void> {
-  const { child, status } = spawnMonitor(privilege, entryScript, state.configPath);
+  const { child, status } = spawnMonitor(privilege, entryScript, state.configPath, secret);
   // Through sudo, the process spawned (setsid -f) ends at once; the monitor's pid is the one in its snapshot.
   const failedToSpawn = () => status.exited && (!status.viaSudo || status.code !== 0);
   const snapshot = await waitForSnapshot(state.snapshotPath, (found) => found.ready, failedToSpawn, 15_000);
