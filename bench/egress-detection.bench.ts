@@ -90,10 +90,18 @@ async function startMonitor(
   // `ip netns exec` replaces itself with the command: the child's pid is the monitor's.
   const child = spawn(
     'ip',
-    ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')],
+    [
+      'netns',
+      'exec',
+      lab.runner,
+      node24,
+      distFile('egress-sentinel', 'monitor.js'),
+      MONITOR_ARGUMENT,
+      join(dir, 'config.json'),
+    ],
     { stdio: ['pipe', 'ignore', 'ignore'] },
   );
-  // The stop secret the monitor expects on its stdin (stopped here by SIGTERM, which needs none).
+  // The stop secret on its stdin (stopped here by SIGTERM, which needs none).
   child.stdin!.end(`${'0'.repeat(64)}\n`);
   const read = () => {
     try {

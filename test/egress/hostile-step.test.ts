@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { distFile } from '../support/paths.js';
@@ -295,12 +295,12 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
   });
 
-  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle itself', async () => {
+  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle beside it', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     const main = await run.mainByImport();
     expect(main.exitCode).toBe(0);
     expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
-      distFile('egress-sentinel'),
+      distFile('egress-sentinel', 'monitor.js'),
     );
     runClient(lab, lab.runner, [`${outside4}:443`]);
     expect((await run.post()).exitCode).toBe(1);
@@ -312,6 +312,18 @@ describeLab('egress-sentinel against a hostile step', () => {
     const main = await typo.main();
     expect(main.exitCode).toBe(1);
     expect(main.log).toContain('db.internl:5432 does not resolve to any address');
+    // The monitor, started before the checks, ends when main fails (its directory is removed before it began).
+    await wait(1_000);
+    const monitors = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(typo.runnerTemp);
+        } catch {
+          return false;
+        }
+      });
+    expect(monitors).toEqual([]);
     const bad = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'blocking' });
     expect((await bad.main()).log).toContain('Input "mode"');
     const post = await bad.post();

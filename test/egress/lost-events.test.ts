@@ -58,7 +58,15 @@ describeLab('egress-sentinel when the kernel drops connection events', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     monitor = spawn(
       'ip',
-      ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')],
+      [
+        'netns',
+        'exec',
+        lab.runner,
+        node24,
+        distFile('egress-sentinel', 'monitor.js'),
+        MONITOR_ARGUMENT,
+        join(dir, 'config.json'),
+      ],
       { stdio: ['pipe', 'ignore', 'ignore'] },
     );
     monitor.stdin!.end(`${secret}\n`);

@@ -15,16 +15,18 @@ export const TITLE = 'Egress sentinel';
 export const currentStatePath = (tempDir: string) => join(tempDir, 'egress-sentinel-current.json');
 
 /**
- * The file the monitor is started from: this bundle (dist/egress-sentinel/index.js), not `process.argv[1]` (under
- * @github/local-action that is local-action's own entry). Run from source, the built bundle beside it is used.
+ * The file the monitor is started from: the monitor bundle beside this one (dist/egress-sentinel/monitor.js), found
+ * from this bundle's own path, not `process.argv[1]` (under @github/local-action that is local-action's own entry).
+ * Run from source, the built bundle is used.
  */
 export function monitorEntry(): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here;
-  const bundle = resolve(dirname(here), '../../../dist/egress-sentinel/index.js');
+  const bundle = here.endsWith('.js')
+    ? join(dirname(here), 'monitor.js')
+    : resolve(dirname(here), '../../../dist/egress-sentinel/monitor.js');
   if (existsSync(bundle)) return bundle;
   throw new UserError(
-    `egress-sentinel cannot start its monitor from ${here} (a source file): build the bundle first (node scripts/build.mjs --only egress-sentinel), which it starts as the monitor`,
+    `egress-sentinel cannot start its monitor: ${bundle} is missing; build it first (node scripts/build.mjs --only egress-sentinel)`,
   );
 }
 

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
 import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
@@ -18,6 +19,9 @@ export { destinationKey } from './recorder.js';
 
 export type Method = 'conntrack' | 'proc-poll';
 
+/** The argument that starts the monitor's bundle (dist/egress-sentinel/monitor.js) as the monitor. */
+export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
+
 /** What the main step hands the monitor (a JSON file beside its snapshot). */
 export interface MonitorConfig {
   snapshotPath: string;
@@ -34,6 +38,8 @@ export interface MonitorConfig {
   requestDir?: string;
   /** This run's sentinel (a random id): the stop token is bound to it. */
   marker: string;
+  /** A root monitor's own directory for its snapshot (`/run/deploy-gates-egress-<marker>`), which it creates. */
+  recordDir?: string;
   /** Rules were installed: the monitor reads and removes them when it stops. */
   finish?: { devices: string[]; allowSets: boolean };
   /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
@@ -162,9 +168,14 @@ function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
 
 /** The monitor process: runs until SIGTERM or a stop request, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
-  // The stop secret first (main writes it into the monitor's stdin, a pipe only the two of them hold).
+  // The stop secret (main writes it into the monitor's stdin, a pipe only the two of them hold, at once: through
+  // sudo the pipe is relayed only while sudo runs), then main's config: the monitor begins once it is written. No
+  // config (main failed and removed the sentinel's directory, or ended): nothing to watch.
   const secret = await readSecret();
+  if (!(await configWritten(configPath))) process.exit(0);
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  // Not `recursive`: a directory someone made beforehand is refused, not used (the snapshot then never appears).
+  if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
   if (!secret) recorder.error('the monitor did not receive its stop secret (stdin): it could never be stopped safely');
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
@@ -178,7 +189,6 @@ export async function runMonitor(configPath: string): Promise<void> {
     listener = new Listener(config, recorder);
     try {
       await listener.start();
-      recorder.snapshot.preExisting = await listener.preExisting();
     } catch (error) {
       recorder.error((error as Error).message);
     }
@@ -199,7 +209,13 @@ export async function runMonitor(configPath: string): Promise<void> {
   });
   recorder.snapshot.ready = true;
   recorder.flush();
+  // The flows that predate the sentinel are read once it is ready (they are only listed, nothing waits for them).
+  const preExisting = listener?.preExisting().then(
+    (flows) => void ((recorder.snapshot.preExisting = flows), recorder.flush()),
+    (error: Error) => recorder.error(`reading the connection table failed: ${error.message}`),
+  );
   await stop;
+  await preExisting;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
@@ -218,20 +234,41 @@ export async function runMonitor(configPath: string): Promise<void> {
   process.exit(0);
 }
 
-/** The stop secret main writes into the monitor's stdin: 64 hex characters, within 5s; undefined otherwise. */
+/** The monitor's stdin: the stop secret (64 hex characters), then the end of the pipe. */
 function readSecret(): Promise<string | undefined> {
   return new Promise((resolve) => {
     let text = '';
     const done = () => {
-      clearTimeout(timer);
       process.stdin.destroy();
       resolve(/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined);
     };
-    const timer = setTimeout(done, 5_000);
     process.stdin.setEncoding('utf8');
     process.stdin.on('data', (chunk: string) => (text = `${text}${chunk}`.slice(0, 256)));
     process.stdin.on('end', done);
     process.stdin.on('error', done);
+  });
+}
+
+/** Whether main's config file appears (renamed into place, by directory events), before its directory goes or 30s. */
+function configWritten(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const end = (written: boolean) => {
+      watcher?.close();
+      clearInterval(slow);
+      clearTimeout(timer);
+      resolve(written);
+    };
+    const look = () => (existsSync(path) ? end(true) : !existsSync(dirname(path)) ? end(false) : undefined);
+    const slow = setInterval(look, 250);
+    const timer = setTimeout(() => end(false), 30_000);
+    try {
+      watcher = watch(dirname(path), look);
+      watcher.on('error', () => undefined);
+    } catch {
+      // the slow look still sees it
+    }
+    look();
   });
 }
 
