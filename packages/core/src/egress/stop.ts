@@ -36,8 +36,8 @@ async function endMonitor(state: SentinelState, secret: string, tampering: strin
       () => !isMonitorAlive(state),
       15_000,
     );
-    // It exits right after its last snapshot: the step ends with the monitor gone (bounded, by looking every 10 ms).
-    for (let i = 0; i < 200 && isMonitorAlive(state); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // It exits right after its last snapshot: the step ends with the monitor gone (bounded, by looking every 2 ms).
+    for (let i = 0; i < 1_000 && isMonitorAlive(state); i++) await new Promise((resolve) => setTimeout(resolve, 2));
   } else
     tampering.push(
       `the monitor (pid ${state.pid}) was stopped before the sentinel was: connections after that were not seen`,
