@@ -197,7 +197,8 @@ export async function runMonitor(configPath: string): Promise<void> {
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
   const watchers = startWatchers(config, recorder);
-  const answer = requestHandler(config, recorder, listener);
+  const reading = { preExisting: Promise.resolve() };
+  const answer = requestHandler(config, recorder, listener, reading);
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     const token = stopToken(secret ?? '', config.marker);
@@ -207,15 +208,14 @@ export async function runMonitor(configPath: string): Promise<void> {
         : undefined;
     timers.push(startTicks(recorder, () => requests?.check()));
   });
+  // The flows that predate the sentinel: in block mode read before it is ready (main then puts in the rules that cut
+  // them); in audit mode once it is ready (they are only listed: main need not wait for them).
+  if (config.mode === 'block') await readPreExisting(listener, recorder);
   recorder.snapshot.ready = true;
   recorder.flush();
-  // The flows that predate the sentinel are read once it is ready (they are only listed, nothing waits for them).
-  const preExisting = listener?.preExisting().then(
-    (flows) => void ((recorder.snapshot.preExisting = flows), recorder.flush()),
-    (error: Error) => recorder.error(`reading the connection table failed: ${error.message}`),
-  );
+  if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder);
   await stop;
-  await preExisting;
+  await reading.preExisting;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
@@ -232,6 +232,13 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+function readPreExisting(listener: Listener | undefined, recorder: Recorder): Promise<void> {
+  return (listener?.preExisting() ?? Promise.resolve([])).then(
+    (flows) => void ((recorder.snapshot.preExisting = flows), recorder.flush()),
+    (error: Error) => recorder.error(`reading the connection table failed: ${error.message}`),
+  );
 }
 
 /** The monitor's stdin: the stop secret (64 hex characters), then the end of the pipe. */
@@ -276,10 +283,16 @@ function configWritten(path: string): Promise<boolean> {
  * What the monitor does with a step's request: `lock` (disable-sudo), a checkpoint (every event so far read, the
  * tables read, recorded), a stop with the right token (ends the monitor), a stop without it (refused: tampering).
  */
-function requestHandler(config: MonitorConfig, recorder: Recorder, listener: Listener | undefined) {
+function requestHandler(
+  config: MonitorConfig,
+  recorder: Recorder,
+  listener: Listener | undefined,
+  reading: { preExisting: Promise<void> },
+) {
   const lock = lockdownHandler(config, recorder);
   let checkpoints = Promise.resolve();
   const checkpoint = async (id: string) => {
+    await reading.preExisting;
     await listener?.drain();
     if (config.finish)
       recorder.snapshot.checkpointRules = await readRules(config.privilege, { mode: config.mode, ...config.finish });
