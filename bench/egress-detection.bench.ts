@@ -84,14 +84,25 @@ async function startMonitor(
     resolved: {},
     resolveIntervalMs: 30_000,
     pollIntervalMs: POLL_INTERVAL_MS,
+    marker: 'bench',
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   // `ip netns exec` replaces itself with the command: the child's pid is the monitor's.
   const child = spawn(
     'ip',
-    ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')],
-    { stdio: 'ignore' },
+    [
+      'netns',
+      'exec',
+      lab.runner,
+      node24,
+      distFile('egress-sentinel', 'monitor.js'),
+      MONITOR_ARGUMENT,
+      join(dir, 'config.json'),
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
   );
+  // The stop secret on its stdin (stopped here by SIGTERM, which needs none).
+  child.stdin!.end(`${'0'.repeat(64)}\n`);
   const read = () => {
     try {
       return JSON.parse(readFileSync(config.snapshotPath, 'utf8')) as Snapshot;

@@ -1,7 +1,7 @@
 /**
  * egress-sentinel's own overhead: a job step `true` alone vs the same step between egress-sentinel's start (its main
- * step) and its stop step (`stop: true`), each step a separate process of the built bundle inside the runner network
- * namespace, as the runner starts them. Interleaved A, B, A, B; reports the median of each and of B − A (target:
+ * step) and its stop (its post step, the only one that can stop the monitor), each step a separate process of the
+ * built bundle inside the runner network namespace, as the runner starts them. Interleaved A, B, A, B; reports the median of each and of B − A (target:
  * under 250 ms) and the ratio. Needs root, ip netns, nft and conntrack (see test/support/netns.ts).
  */
 import { spawnSync } from 'node:child_process';
@@ -33,8 +33,8 @@ try {
       const afterStart = performance.now();
       step();
       const beforeStop = performance.now();
-      const stopped = await job.step({ stop: 'true' }).main();
-      if (stopped.exitCode !== 0) throw new Error(`the stop step failed:\n${stopped.log}`);
+      const stopped = await job.post();
+      if (stopped.exitCode !== 0) throw new Error(`the post step failed:\n${stopped.log}`);
       const b = performance.now() - started;
       if (i === 0) continue; // warm-up pair
       alone.push(a);
@@ -51,7 +51,7 @@ try {
   );
   console.log(`  \`true\` alone:                     median ${median(alone).toFixed(1)} ms`);
   console.log(
-    `  start + \`true\` + stop step:       median ${median(watched).toFixed(1)} ms (start ${median(phases.start).toFixed(1)} ms, stop ${median(phases.stop).toFixed(1)} ms)`,
+    `  start + \`true\` + post step:       median ${median(watched).toFixed(1)} ms (start ${median(phases.start).toFixed(1)} ms, stop ${median(phases.stop).toFixed(1)} ms)`,
   );
   console.log(
     `  overhead ${overhead.toFixed(1)} ms (target < 250 ms), ratio ${(median(watched) / median(alone)).toFixed(1)}×`,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Bundles every action (actions/<name>/src/index.ts, plus src/post.ts where action.yml has a post step)
-// and the CLI into single files with ncc: dist/<name>/index.js, dist/<name>/post.js, dist/cli/index.js.
+// Bundles every action (actions/<name>/src/index.ts, plus src/post.ts where action.yml has a post step, and
+// src/monitor.ts where the action starts a process of its own) and the CLI into single files with ncc:
+// dist/<name>/index.js, dist/<name>/post.js, dist/<name>/monitor.js, dist/cli/index.js.
 // `--out <dir>` writes the bundles elsewhere (the freshness test compares such a build with dist/).
 // `--only <a,b>` bundles just those entries (action names or `cli`) and replaces only their folders in the output.
 // `--jobs <n>` bundles up to n entries at once, each in its own worker thread (default: one per processor);
@@ -29,6 +30,8 @@ async function entries() {
     const src = join(root, 'actions', name, 'src');
     const files = [['index.js', join(src, 'index.ts')]];
     if (existsSync(join(src, 'post.ts'))) files.push(['post.js', join(src, 'post.ts')]);
+    // A process an action starts of its own (egress-sentinel's monitor): a small bundle that starts fast.
+    if (existsSync(join(src, 'monitor.ts'))) files.push(['monitor.js', join(src, 'monitor.ts')]);
     list.push({ name, files });
   }
   return list;

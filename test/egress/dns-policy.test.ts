@@ -67,6 +67,10 @@ describeLab('egress-sentinel dns-policy: allowed-names-only (block mode)', () =>
         .status === 0;
     for (let tries = 0; tries < 50 && !up(); tries++) await wait(100);
   }, 60_000);
+  // A stop step leaves the monitor running (only the post step can stop it): each test's job ends before the next.
+  afterEach(async () => {
+    for (const created of jobs) await created.finish();
+  }, 60_000);
   afterAll(() => {
     for (const created of jobs) created.cleanup();
     for (const stop of stoppers) stop();
@@ -137,8 +141,15 @@ describeLab('egress-sentinel dns-policy: allowed-names-only (block mode)', () =>
         { name: `deep.x.allowed.${zone}`, addresses: [allowed4] },
       ]),
     );
-    expect(report.dns).toMatchObject({ policy: 'allowed-names-only', upstream: [upstream], restored: true });
-    // The resolver is as it was, and the summary names the refused name.
+    // The stop step's report is an interim one: the forwarder answers until the post step, which puts the resolver
+    // back as it was.
+    expect(report.dns).toMatchObject({ policy: 'allowed-names-only', upstream: [upstream], restored: false });
+    expect((await run.post()).exitCode).toBe(1);
+    expect((run.report() as typeof report).dns).toMatchObject({
+      policy: 'allowed-names-only',
+      upstream: [upstream],
+      restored: true,
+    });
     expect(inRunner(['cat', '/etc/resolv.conf']).stdout).toBe(`nameserver ${upstream}\n`);
     expect(stopped.summary).toContain(`DNS forbidden.${zone} (A)`);
   });

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { distFile } from '../support/paths.js';
 import { Job } from './job.js';
@@ -36,13 +37,17 @@ describeLab('egress-sentinel against a hostile step', () => {
     await lab.serve(lab.database, [5432, 80], 5353);
     await lab.serve(lab.outside, [443, 8080], 5353);
   }, 60_000);
+  // A stop step leaves the monitor running (only the post step can stop it): each test's job ends before the next.
+  afterEach(async () => {
+    for (const created of jobs) await created.finish();
+  }, 60_000);
   afterAll(() => {
     for (const created of jobs) created.cleanup();
     lab?.destroy();
   });
 
-  test('a stop step ends the monitor, sets violations/tampered/report as step outputs and fails; post then does nothing', async () => {
-    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+  test('a stop step reports up to its checkpoint with outputs and fails; the post step stops the monitor; stop-step: true leaves later connections out', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, 'stop-step': 'true' });
     await run.start();
     runClient(lab, lab.runner, [`${outside4}:8080`, `${database4}:5432`]);
     const stop = run.step({ stop: 'true', 'allowed-endpoints': '', 'report-path': 'artifacts/stop.json' });
@@ -50,32 +55,54 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(stopped.exitCode).toBe(1);
     expect(stopped.outputs).toMatchObject({ violations: '1', tampered: 'false' });
     expect(stopped.outputs.report).toMatch(/artifacts\/stop\.json$/);
-    expect(run.report(stopped.outputs.report).violations).toEqual([
-      expect.objectContaining({ address: outside4, port: 8080 }),
-    ]);
+    const interim = run.report(stopped.outputs.report);
+    expect(interim.violations).toEqual([expect.objectContaining({ address: outside4, port: 8080 })]);
+    expect(interim).toMatchObject({ checkpoint: expect.any(String), checkpoints: [expect.any(String)] });
+    // The stop step cannot stop the monitor (it has no stop secret): it watches on until the post step.
     const pid = run.monitorPid();
-    // Gone, or a zombie left for a parent that does not reap (the main step's process is gone).
-    expect(!existsSync(`/proc/${pid}/stat`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
-    // The stop step's own post, then the first use's post (the runner runs posts in reverse): nothing harmful.
+    expect(existsSync(`/proc/${pid}/stat`) && !/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
+    // A step after the stop step (an artifact upload) connects elsewhere: listed, not a violation (stop-step: true).
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    await wait(300);
+    // The stop step's own post, then the first use's post (the runner runs posts in reverse).
     expect((await stop.post()).exitCode).toBe(0);
     const post = await run.post();
-    expect(post.exitCode).toBe(0);
-    expect(post.log).toContain('stopped earlier by the stop step');
-    // A second stop step has nothing to stop and says so.
-    const again = await run.step({ stop: 'true' }).main();
-    expect(again.exitCode).toBe(1);
-    expect(again.log).toContain('already stopped');
+    expect(post.exitCode).toBe(1);
+    const report = run.report();
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 8080 })]);
+    expect(report['after-stop']).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
+    expect(report.tampered).toBe(false);
+    expect(!existsSync(`/proc/${pid}/stat`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
   });
 
-  test('a stop step of a clean job passes with violations=0, tampered=false', async () => {
-    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
+  test('a stop step of a clean job passes with violations=0, tampered=false; block mode holds until the post step', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block', 'stop-step': 'true' });
     await run.start();
     runClient(lab, lab.runner, [`${database4}:5432`]);
     const stopped = await run.step({ stop: 'true' }).main();
     expect(stopped.exitCode).toBe(0);
     expect(stopped.outputs).toMatchObject({ violations: '0', tampered: 'false' });
     expect(run.report()).toMatchObject({ complete: true, tampered: false, violations: [] });
+    expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
     expect((await run.post()).exitCode).toBe(0);
+    expect(run.report()).toMatchObject({
+      violations: [],
+      'after-stop': [expect.objectContaining({ address: outside4, port: 443, blocked: true })],
+    });
+  });
+
+  test('without stop-step: true a forged checkpoint changes nothing: connections after it still fail the post step', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const { dir } = run.saved();
+    writeFileSync(join(dir!, `checkpoint-${'a'.repeat(32)}-request`), '');
+    await wait(1_000);
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    expect((await run.post()).exitCode).toBe(1);
+    const report = run.report();
+    expect(report.checkpoints).toHaveLength(1);
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
+    expect(report['after-stop']).toBeUndefined();
   });
 
   test('block mode: DHCP ports to any other address, ICMPv6 neighbour advertisements off-link and raw frames do not get out', async () => {
@@ -268,12 +295,12 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
   });
 
-  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle itself', async () => {
+  test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle beside it', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     const main = await run.mainByImport();
     expect(main.exitCode).toBe(0);
     expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
-      distFile('egress-sentinel'),
+      distFile('egress-sentinel', 'monitor.js'),
     );
     runClient(lab, lab.runner, [`${outside4}:443`]);
     expect((await run.post()).exitCode).toBe(1);
@@ -285,6 +312,18 @@ describeLab('egress-sentinel against a hostile step', () => {
     const main = await typo.main();
     expect(main.exitCode).toBe(1);
     expect(main.log).toContain('db.internl:5432 does not resolve to any address');
+    // The monitor, started before the checks, ends when main fails (its directory is removed before it began).
+    await wait(1_000);
+    const monitors = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(typo.runnerTemp);
+        } catch {
+          return false;
+        }
+      });
+    expect(monitors).toEqual([]);
     const bad = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'blocking' });
     expect((await bad.main()).log).toContain('Input "mode"');
     const post = await bad.post();

@@ -125,6 +125,11 @@ export class Job {
     return this.saved().pid ?? 0;
   }
 
+  /** The stop secret main saved for post (as the runner keeps it: no later step can read it). */
+  secret(): string {
+    return this.state['egress-sentinel-secret'] ?? '';
+  }
+
   /** The sentinel's state as main saved it for post. */
   saved(): { pid?: number; snapshotPath?: string; dir?: string } {
     return JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number; snapshotPath?: string };
@@ -144,9 +149,24 @@ export class Job {
     'outside-job'?: Record<string, unknown>[];
     'sudo-disabled': boolean;
     'containers-disabled': string[];
+    checkpoint?: string;
+    checkpoints: string[];
+    'after-stop'?: Record<string, unknown>[];
   } {
     // The report document (deploy-gates report v1); the sentinel's own report is its details.
     return JSON.parse(readFileSync(path, 'utf8')).details;
+  }
+
+  /** Ends a monitor a test left running (a stop step does not stop it): the post step, as the runner would run it. */
+  async finish(): Promise<void> {
+    const pid = this.monitorPid();
+    if (!pid || !this.secret()) return;
+    try {
+      if (/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return;
+    } catch {
+      return;
+    }
+    await this.post();
   }
 
   cleanup(): void {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ if (unavailable) console.warn(`\n\n!!! egress-sentinel lost-events tests SKIPPED
 const describeLab = unavailable ? describe.skip : describe;
 
 const outside4 = '198.18.2.2';
+const secret = randomBytes(32).toString('hex');
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeLab('egress-sentinel when the kernel drops connection events', () => {
@@ -50,14 +52,24 @@ describeLab('egress-sentinel when the kernel drops connection events', () => {
       resolveIntervalMs: 30_000,
       pollIntervalMs: POLL_INTERVAL_MS,
       requestDir: dir,
+      marker: 'lost',
       bufferBytes,
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     monitor = spawn(
       'ip',
-      ['netns', 'exec', lab.runner, node24, distFile('egress-sentinel'), MONITOR_ARGUMENT, join(dir, 'config.json')],
-      { stdio: 'ignore' },
+      [
+        'netns',
+        'exec',
+        lab.runner,
+        node24,
+        distFile('egress-sentinel', 'monitor.js'),
+        MONITOR_ARGUMENT,
+        join(dir, 'config.json'),
+      ],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
     );
+    monitor.stdin!.end(`${secret}\n`);
     const ready = () => {
       try {
         return (JSON.parse(readFileSync(config.snapshotPath, 'utf8')) as { ready: boolean }).ready;
@@ -67,6 +79,7 @@ describeLab('egress-sentinel when the kernel drops connection events', () => {
     };
     while (!ready()) await wait(50);
     return {
+      marker: 'lost',
       dir,
       configPath: join(dir, 'config.json'),
       snapshotPath: config.snapshotPath,
@@ -108,7 +121,7 @@ describeLab('egress-sentinel when the kernel drops connection events', () => {
       process.kill(listener, 'SIGCONT');
     }
     await wait(1_500);
-    const { report } = await stopSentinel(state);
+    const { report } = await stopSentinel(state, secret);
     expect(report.violations).toEqual(
       expect.arrayContaining([expect.objectContaining({ address: outside4, port: 5353, protocol: 'udp', count: 1 })]),
     );

@@ -36,6 +36,10 @@ describeLab('egress-sentinel scope', () => {
     await lab.serve(lab.database, [5432], 5353);
     await lab.serve(lab.outside, [443, 8080], 5353);
   }, 60_000);
+  // A stop step leaves the monitor running (only the post step can stop it): each test's job ends before the next.
+  afterEach(async () => {
+    for (const created of jobs) await created.finish();
+  }, 60_000);
   afterAll(() => {
     for (const created of jobs) created.cleanup();
     lab?.destroy();

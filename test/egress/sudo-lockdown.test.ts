@@ -4,6 +4,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -11,6 +12,7 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { Job } from './job.js';
 
@@ -28,6 +30,7 @@ const user = `dgsu${process.pid}`;
 const sudoers = `/etc/sudoers.d/dg-test-${process.pid}`;
 const sudoersText = `${user} ALL=(ALL:ALL) NOPASSWD:ALL\n`;
 const dockerSocket = '/var/run/docker.sock';
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeLab('egress-sentinel with a non-root job user that has passwordless sudo', () => {
   let lab: Lab;
@@ -71,6 +74,10 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
       chownSync(dockerSocket, uid, 0);
       chmodSync(dockerSocket, 0o660);
     }
+  }, 60_000);
+  // A stop step leaves the monitor running (only the post step can stop it): each test's job ends before the next.
+  afterEach(async () => {
+    for (const created of jobs) await created.finish();
   }, 60_000);
   afterAll(async () => {
     for (const created of jobs) created.cleanup();
@@ -119,9 +126,20 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(asUser(['kill', '-STOP', String(run.monitorPid())]).status).not.toBe(0);
     if (socket) expect(canUseDocker()).toBe(false);
     expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
-    // The stop step, as the job's user without sudo: the root monitor removes its rules and gives sudo back.
+    // The stop step, as the job's user without sudo: an interim report; the monitor, its rules and the lockdown stay.
     const stopped = await run.step({ stop: 'true' }).main();
     expect(stopped.exitCode).toBe(1);
+    expect(run.report()).toMatchObject({
+      tampered: false,
+      complete: true,
+      'sudo-disabled': true,
+      violations: [expect.objectContaining({ address: outside4, port: 443, blocked: true })],
+    });
+    expect(canSudo()).toBe(false);
+    // The post step (the stop secret from the runner's saved state): the root monitor removes its rules and gives
+    // sudo and the socket back.
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
     const report = run.report();
     expect(report).toMatchObject({
       tampered: false,
@@ -139,6 +157,84 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
       expect([after.uid, after.gid, after.mode]).toEqual([socketBefore.uid, socketBefore.gid, socketBefore.mode]);
       expect(canUseDocker()).toBe(true);
     }
+  });
+
+  test('a step of the job user cannot stop the monitor: forged stop requests are refused and reported; only the post step stops it', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block', 'disable-sudo': 'true' });
+    await run.start();
+    const pid = run.monitorPid();
+    const { dir, snapshotPath } = run.saved();
+    const secret = run.secret();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    // The secret is nowhere a later step could read it: no process's command line, no file of the job's directories
+    // (but the runner's own state file of the main step, which the runner deletes before the next step starts).
+    const commandLines = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map((name) => {
+        try {
+          return readFileSync(`/proc/${name}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      });
+    expect(commandLines.filter((line) => line.includes(secret))).toEqual([]);
+    const grep = spawnSync('grep', ['-rl', '--exclude=*-state', secret, run.dir], { encoding: 'utf8' });
+    expect(grep.stdout).toBe('');
+    expect(readFileSync(snapshotPath!, 'utf8')).not.toContain(secret);
+    // Later steps as the job's user: an empty stop request, then one with a made-up token, then a symbolic link.
+    const forge = (command: string) => expect(asUser(['sh', '-c', command]).status).toBe(0);
+    forge(`: > ${dir}/stop-request`);
+    await wait(1_500);
+    forge(`printf %s ${'f'.repeat(64)} > ${dir}/stop-request`);
+    await wait(1_500);
+    forge(`ln -s /etc/shadow ${dir}/stop-request`);
+    await wait(1_500);
+    // The monitor watches on: still running, still blocking, the job's user still without sudo.
+    expect(existsSync(`/proc/${pid}/status`)).toBe(true);
+    expect(JSON.parse(readFileSync(snapshotPath!, 'utf8'))).toMatchObject({ stopped: false });
+    expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
+    expect(canSudo()).toBe(false);
+    // The post step holds the secret: it stops the monitor cleanly, and the report names each refused request.
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    // Only in the masking command, which the runner consumes (it never shows it) and masks the secret by.
+    expect(post.log.replace(/^::add-mask::.*$/gm, '')).not.toContain(secret);
+    const report = run.report();
+    expect(report.tampered).toBe(true);
+    const refused = report.tampering.filter((line) => /stop request without the valid secret was refused/.test(line));
+    expect(refused).toHaveLength(3);
+    expect(refused[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443, blocked: true })]);
+    expect(JSON.stringify(report)).not.toContain(secret);
+    expect(existsSync(`/proc/${pid}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'))).toBe(
+      false,
+    );
+    expect(canSudo()).toBe(true);
+    expect(lab.exec(lab.runner, ['nft', 'list', 'tables'])).not.toContain('deploy_gates_egress');
+  });
+
+  test('a stop step pointed at a decoy (the state in the run temp directory rewritten by a step) fails, naming it', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const current = join(run.runnerTemp, 'deploy-gates', 'egress-sentinel-current.json');
+    const real = readFileSync(current, 'utf8');
+    const state = JSON.parse(real) as { privilege?: string[]; snapshotPath: string; pid: number };
+    expect(state.privilege).toEqual(['sudo', '-n']);
+    // A clean record of the step's own making, beside the state (the job's user can write both).
+    const decoy = join(run.dir, 'decoy-snapshot.json');
+    writeFileSync(decoy, JSON.stringify({ pid: state.pid, ready: true, stopped: false, destinations: [] }));
+    writeFileSync(current, JSON.stringify({ ...state, snapshotPath: decoy }));
+    const pointed = await run.step({ stop: 'true' }).main();
+    expect(pointed.exitCode).toBe(1);
+    expect(pointed.log).toContain("is not the root monitor's");
+    // The same decoy claiming a monitor without root: a root monitor runs, so that is refused too.
+    writeFileSync(current, JSON.stringify({ ...state, snapshotPath: decoy, privilege: undefined }));
+    const unprivileged = await run.step({ stop: 'true' }).main();
+    expect(unprivileged.exitCode).toBe(1);
+    expect(unprivileged.log).toContain('names a monitor without root, but a root monitor runs');
+    // The real state: the stop step reports, and the post step (its state from the runner) is not fooled either way.
+    writeFileSync(current, real);
+    expect((await run.step({ stop: 'true' }).main()).exitCode).toBe(0);
     expect((await run.post()).exitCode).toBe(0);
   });
 

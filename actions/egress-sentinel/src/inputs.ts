@@ -14,6 +14,7 @@ export const egressSentinelInputs = {
     duration().refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }),
   ),
   stop: withDefault('false', boolean()),
+  'stop-step': withDefault('false', boolean()),
   'dns-policy': withDefault('allowed-names-only', oneOf(['allowed-names-only', 'any'])),
   'disable-sudo': withDefault('false', boolean()),
   'disable-containers': withDefault('false', boolean()),
@@ -30,6 +31,7 @@ export function toConfig(inputs: {
   'disable-sudo': boolean;
   'disable-containers': boolean;
   scope: 'job' | 'machine';
+  'stop-step': boolean;
 }): SentinelConfig {
   const {
     mode,
@@ -41,6 +43,7 @@ export function toConfig(inputs: {
     'disable-sudo': disableSudo,
     'disable-containers': disableContainers,
     scope,
+    'stop-step': stopStep,
   } = inputs;
   // Needed to start; the stop step (`stop: true`) uses what the starting step was given.
   if (entries.length === 0)
@@ -58,5 +61,6 @@ export function toConfig(inputs: {
     disableSudo,
     disableContainers,
     scope,
+    stopStep,
   };
 }

@@ -7,6 +7,8 @@ import { egressSentinelInputs, toConfig } from './inputs.js';
 import { currentStatePath, monitorEntry, postStep, reportPath, stopStep, TITLE } from './phases.js';
 
 const STATE = 'egress-sentinel';
+/** The stop secret: saved for the post step only (the runner keeps it; later steps cannot read it), masked. */
+const SECRET = 'egress-sentinel-secret';
 const ROLE = 'egress-sentinel-role';
 const tempDir = (context: { tempDir: string }) => join(context.tempDir, 'deploy-gates');
 
@@ -23,10 +25,12 @@ export const action = defineAction({
     if (inputs.stop) {
       // This use of the action only stops; its own post step then has nothing to do.
       context.state.save(ROLE, 'stop');
-      return stopStep(tempDir(context), options);
+      return stopStep(tempDir(context), options, context.logger);
     }
     const config = toConfig(inputs);
-    const state = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir(context) });
+    const { state, secret } = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir(context) });
+    context.mask(secret);
+    context.state.save(SECRET, secret);
     context.state.save(STATE, JSON.stringify(state));
     writeFileSync(currentStatePath(tempDir(context)), JSON.stringify(state), { mode: 0o600 });
     if (state.methodNote)
@@ -68,7 +72,9 @@ export const action = defineAction({
         keepsEarlierReport: true,
       };
     // The post step ends the sentinel this very step started (its own saved state), whatever a later step wrote.
-    return postStep(context.state.get(STATE), context, {
+    const saved = { state: context.state.get(STATE), secret: context.state.get(SECRET) };
+    context.mask(saved.secret);
+    return postStep(saved, {
       reportPath: reportPath(inputs['report-path'], context.workspace),
       failOnViolation: inputs['fail-on-violation'],
     });

@@ -29,6 +29,15 @@ export async function readAndRemoveRules(
   privilege: Privilege,
   options: { mode: 'audit' | 'block'; devices: readonly string[]; allowSets: boolean },
 ): Promise<FinalRules> {
+  const found = await readRules(privilege, options);
+  return { ...found, removed: await removeRuleset(privilege) };
+}
+
+/** The tables as readAndRemoveRules reads them, left in place (a checkpoint: `removed` is false). */
+export async function readRules(
+  privilege: Privilege,
+  options: { mode: 'audit' | 'block'; devices: readonly string[]; allowSets: boolean },
+): Promise<FinalRules> {
   const [ruleset, allowSets, blocked, raw, legacy] = await Promise.all([
     readRuleset(privilege),
     options.allowSets ? readAllowSets(privilege) : undefined,
@@ -36,13 +45,12 @@ export async function readAndRemoveRules(
     readRawCounts(privilege, options.devices),
     legacyRules(privilege),
   ]);
-  const removed = await removeRuleset(privilege);
   return {
     ...(ruleset !== undefined ? { ruleset } : {}),
     ...(allowSets !== undefined ? { allowSets } : {}),
     blocked,
     raw,
     legacy,
-    removed,
+    removed: false,
   };
 }

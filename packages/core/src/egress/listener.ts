@@ -42,6 +42,7 @@ export class Listener {
   private drainPort?: number;
   private stallSince?: number;
   private lastSeen = Date.now();
+  private draining: Promise<void> = Promise.resolve();
   /** A table dump under way (after lost events): the stop waits for it. */
   private dumping: Promise<void> = Promise.resolve();
   stopping = false;
@@ -141,10 +142,17 @@ export class Listener {
     });
   }
 
-  /** The flows already in the table (not told by an event since the listener started): they predate the sentinel. */
+  /**
+   * The flows already in the table (not told by an event since the listener started): they predate the sentinel.
+   * Read once the monitor is ready.
+   */
   async preExisting(): Promise<PreExisting[]> {
     const flows: PreExisting[] = [];
-    for (const event of await dumpTable(this.config)) {
+    const table = await dumpTable(this.config);
+    // Every event of a flow in that table has been read once a probe sent now is: a job's flow is not taken for an
+    // older one.
+    await this.drain();
+    for (const event of table) {
       const address = normalizeAddress(event.destination);
       if (this.recorder.isLocal(address) || this.recorder.seen(flowOf(event))) continue;
       if (event.destination === '127.0.0.1' && event.port === 9) continue;
@@ -154,15 +162,30 @@ export class Listener {
   }
 
   /**
-   * Drains: a last probe, and once its event is read, every event before it has been read too (then the listener
-   * is stopped). Bounded by two heartbeats.
+   * Drains: a probe, and once its event is read, every event before it has been read too. Bounded by two
+   * heartbeats (a listener held up is a gap of its own).
    */
-  async stop(): Promise<void> {
+  drain(): Promise<void> {
+    // One at a time (a checkpoint and the table read may ask together): each waits for a probe sent after its ask.
+    this.draining = this.draining.then(() => this.drainOnce());
+    return this.draining;
+  }
+
+  private async drainOnce(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
     const drained = new Promise<void>((resolve) => (this.ready = resolve));
     this.drainPort = -1;
     await this.probes.send((port) => (this.drainPort = port));
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 2 * HEARTBEAT_MS)))]);
+    clearTimeout(timer);
+    this.drainPort = undefined;
+  }
+
+  /** Drains (see drain), then stops the listener. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    await this.drain();
     this.stopping = true;
     this.probes.close();
     this.child.kill('SIGTERM');

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
 import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
@@ -8,8 +9,8 @@ import { addElement, addElements, emptyElements, readAllowSets, readBlocked, typ
 import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
-import { watchRequests } from './control.js';
-import { readAndRemoveRules, type FinalRules } from './final.js';
+import { stopToken, watchRequests, type Request } from './control.js';
+import { readAndRemoveRules, readRules, type FinalRules } from './final.js';
 import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
 import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
@@ -17,6 +18,9 @@ import { startWatchers } from './watchers.js';
 export { destinationKey } from './recorder.js';
 
 export type Method = 'conntrack' | 'proc-poll';
+
+/** The argument that starts the monitor's bundle (dist/egress-sentinel/monitor.js) as the monitor. */
+export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
 
 /** What the main step hands the monitor (a JSON file beside its snapshot). */
 export interface MonitorConfig {
@@ -32,6 +36,10 @@ export interface MonitorConfig {
   dns?: Omit<ForwarderConfig, 'address'> & { addresses: string[] };
   /** The sentinel's directory, where a step that cannot signal the monitor asks it to stop (see control.ts). */
   requestDir?: string;
+  /** This run's sentinel (a random id): the stop token is bound to it. */
+  marker: string;
+  /** A root monitor's own directory for its snapshot (`/run/deploy-gates-egress-<marker>`), which it creates. */
+  recordDir?: string;
   /** Rules were installed: the monitor reads and removes them when it stops. */
   finish?: { devices: string[]; allowSets: boolean };
   /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
@@ -91,6 +99,16 @@ export interface Snapshot {
   final?: FinalRules;
   /** disable-sudo: what was taken away, and whether it was given back. */
   lockdown?: LockdownRecord;
+  /** The stop step's checkpoints (each once every event before it was read), in order. */
+  checkpoints: Checkpoint[];
+  /** The sentinel's tables as the monitor read them at the last checkpoint (left in place). */
+  checkpointRules?: FinalRules;
+}
+
+/** A checkpoint a step asked for (`id`, its own random name) and when the monitor had read every event before it. */
+export interface Checkpoint {
+  id: string;
+  at: string;
 }
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
@@ -150,8 +168,16 @@ function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
 
 /** The monitor process: runs until SIGTERM or a stop request, then writes its last snapshot and exits. */
 export async function runMonitor(configPath: string): Promise<void> {
+  // The stop secret (main writes it into the monitor's stdin, a pipe only the two of them hold, at once: through
+  // sudo the pipe is relayed only while sudo runs), then main's config: the monitor begins once it is written. No
+  // config (main failed and removed the sentinel's directory, or ended): nothing to watch.
+  const secret = await readSecret();
+  if (!(await configWritten(configPath))) process.exit(0);
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  // Not `recursive`: a directory someone made beforehand is refused, not used (the snapshot then never appears).
+  if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
+  if (!secret) recorder.error('the monitor did not receive its stop secret (stdin): it could never be stopped safely');
   // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
   process.on('unhandledRejection', (error) =>
     recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
@@ -163,7 +189,6 @@ export async function runMonitor(configPath: string): Promise<void> {
     listener = new Listener(config, recorder);
     try {
       await listener.start();
-      recorder.snapshot.preExisting = await listener.preExisting();
     } catch (error) {
       recorder.error((error as Error).message);
     }
@@ -172,17 +197,25 @@ export async function runMonitor(configPath: string): Promise<void> {
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
   const watchers = startWatchers(config, recorder);
-  const lock = lockdownHandler(config, recorder);
+  const reading = { preExisting: Promise.resolve() };
+  const answer = requestHandler(config, recorder, listener, reading);
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
-    const requests = config.requestDir
-      ? watchRequests(config.requestDir, (request) => (request === 'stop' ? resolve() : void lock()))
-      : undefined;
+    const token = stopToken(secret ?? '', config.marker);
+    const requests =
+      config.requestDir && secret
+        ? watchRequests(config.requestDir, token, (request) => answer(request, resolve))
+        : undefined;
     timers.push(startTicks(recorder, () => requests?.check()));
   });
+  // The flows that predate the sentinel: in block mode read before it is ready (main then puts in the rules that cut
+  // them); in audit mode once it is ready (they are only listed: main need not wait for them).
+  if (config.mode === 'block') await readPreExisting(listener, recorder);
   recorder.snapshot.ready = true;
   recorder.flush();
+  if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder);
   await stop;
+  await reading.preExisting;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
@@ -199,6 +232,85 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+function readPreExisting(listener: Listener | undefined, recorder: Recorder): Promise<void> {
+  return (listener?.preExisting() ?? Promise.resolve([])).then(
+    (flows) => void ((recorder.snapshot.preExisting = flows), recorder.flush()),
+    (error: Error) => recorder.error(`reading the connection table failed: ${error.message}`),
+  );
+}
+
+/** The monitor's stdin: the stop secret (64 hex characters), then the end of the pipe. */
+function readSecret(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      process.stdin.destroy();
+      resolve(/^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined);
+    };
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => (text = `${text}${chunk}`.slice(0, 256)));
+    process.stdin.on('end', done);
+    process.stdin.on('error', done);
+  });
+}
+
+/** Whether main's config file appears (renamed into place, by directory events), before its directory goes or 30s. */
+function configWritten(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const end = (written: boolean) => {
+      watcher?.close();
+      clearInterval(slow);
+      clearTimeout(timer);
+      resolve(written);
+    };
+    const look = () => (existsSync(path) ? end(true) : !existsSync(dirname(path)) ? end(false) : undefined);
+    const slow = setInterval(look, 250);
+    const timer = setTimeout(() => end(false), 30_000);
+    try {
+      watcher = watch(dirname(path), look);
+      watcher.on('error', () => undefined);
+    } catch {
+      // the slow look still sees it
+    }
+    look();
+  });
+}
+
+/**
+ * What the monitor does with a step's request: `lock` (disable-sudo), a checkpoint (every event so far read, the
+ * tables read, recorded), a stop with the right token (ends the monitor), a stop without it (refused: tampering).
+ */
+function requestHandler(
+  config: MonitorConfig,
+  recorder: Recorder,
+  listener: Listener | undefined,
+  reading: { preExisting: Promise<void> },
+) {
+  const lock = lockdownHandler(config, recorder);
+  let checkpoints = Promise.resolve();
+  const checkpoint = async (id: string) => {
+    await reading.preExisting;
+    await listener?.drain();
+    if (config.finish)
+      recorder.snapshot.checkpointRules = await readRules(config.privilege, { mode: config.mode, ...config.finish });
+    recorder.snapshot.checkpoints.push({ id, at: new Date().toISOString() });
+    recorder.flush();
+  };
+  return (request: Request, stop: () => void) => {
+    if (request.kind === 'lock') return void lock();
+    if (request.kind === 'checkpoint')
+      return void (checkpoints = checkpoints
+        .then(() => checkpoint(request.id))
+        .catch((error: Error) => recorder.error(`a checkpoint failed: ${error.message}`)));
+    if (request.valid) return stop();
+    recorder.snapshot.tampering.push(
+      `${new Date().toISOString()}: a stop request without the valid secret was refused (the monitor kept watching)`,
+    );
+    recorder.flush();
+  };
 }
 
 /** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
@@ -225,6 +337,7 @@ function emptySnapshot(config: MonitorConfig): Snapshot {
     incomplete: [],
     tampering: [],
     errors: [],
+    checkpoints: [],
   };
 }
 

@@ -344,6 +344,7 @@ export async function readBlocked(privilege: Privilege): Promise<BlockedDestinat
 export async function removeRuleset(privilege: Privilege): Promise<boolean> {
   // Declaring a table before deleting it makes the delete succeed whether or not it was there: one transaction.
   const script = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n`;
-  await runCommand(privilege, 'nft', ['-f', '-'], script);
+  // The transaction succeeded: both are gone. Else look (it may have failed for another reason than the table).
+  if ((await runCommand(privilege, 'nft', ['-f', '-'], script)).code === 0) return true;
   return (await runCommand(privilege, 'nft', ['list', 'table', 'inet', TABLE])).code !== 0;
 }

@@ -88,6 +88,12 @@ export interface SentinelReport {
   incomplete: Window[];
   'started-at': string;
   'stopped-at': string;
+  /** An interim report (the stop step's): when its checkpoint was; the monitor watched on until the post step. */
+  checkpoint?: string;
+  /** When the monitor took checkpoints (stop steps; a forged one changes nothing). */
+  checkpoints: string[];
+  /** stop-step: true — destinations first seen after the last checkpoint (not violations: the watched steps had ended). */
+  'after-stop'?: Violation[];
 }
 
 export const METHOD_TEXT = (pollMs: number): Record<Method, string> => ({
@@ -104,7 +110,7 @@ const label = (violation: Violation) =>
 /** The rows of the summary: the monitor, the rules, then each violation (the first 100). */
 export function reportResults(
   report: SentinelReport,
-  rules: { installed: boolean; removed: boolean },
+  rules: { installed: boolean; removed: boolean; kept?: boolean },
   durationMs: number,
 ): CheckResult[] {
   const problems = [
@@ -125,8 +131,8 @@ export function reportResults(
   if (rules.installed)
     results.push({
       name: 'Rules',
-      status: rules.removed ? 'pass' : 'fail',
-      detail: `inet deploy_gates_egress (${report.mode === 'block' ? 'rejects what is not allowed, IPv4 and IPv6, output and forward' : 'tracks every connection'}) ${rules.removed ? 'removed' : 'could NOT be removed'}`,
+      status: rules.removed || rules.kept ? 'pass' : 'fail',
+      detail: `inet deploy_gates_egress (${report.mode === 'block' ? 'rejects what is not allowed, IPv4 and IPv6, output and forward' : 'tracks every connection'}) ${rules.kept ? 'in place until the post step' : rules.removed ? 'removed' : 'could NOT be removed'}`,
       durationMs: 0,
     });
   for (const violation of report.violations.slice(0, 100))

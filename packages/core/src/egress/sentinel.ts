@@ -1,18 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AllowEntry } from './allow.js';
 import type { DnsPolicy } from './dns-policy.js';
 import type { ResolverBefore } from './dns-resolver.js';
 import type { Method, Snapshot } from './monitor.js';
-import { runCommand, type Privilege } from './nft.js';
+import type { Privilege } from './nft.js';
 
 export { startSentinel } from './start.js';
-export { stopSentinel } from './stop.js';
+export { checkpointSentinel, stopSentinel } from './stop.js';
 export type { SentinelReport, Violation } from './report.js';
 
-/** The argument that starts the action's bundle as the monitor instead of a step. */
-export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
+export { MONITOR_ARGUMENT } from './monitor.js';
 
 export interface SentinelConfig {
   entries: AllowEntry[];
@@ -28,10 +27,14 @@ export interface SentinelConfig {
   disableContainers?: boolean;
   /** `job` (the default): connections of processes provably outside the job are left out; `machine`: all count. */
   scope?: 'job' | 'machine';
+  /** A later step with `stop: true` ends the watched steps: connections after its checkpoint do not fail the job. */
+  stopStep?: boolean;
 }
 
 /** What main hands post and the stop step (saved as the action's state, and in the run's temp directory). */
 export interface SentinelState {
+  /** This run's sentinel (random): in its directory names, its tables' comment, and what the stop token is bound to. */
+  marker: string;
   dir: string;
   configPath: string;
   snapshotPath: string;
@@ -76,10 +79,6 @@ export async function findPrivilege(): Promise<Privilege | undefined> {
   return (await succeeds('sudo', ['-n', 'true'])) ? { prefix: ['sudo', '-n'] } : undefined;
 }
 
-export async function hasTool(privilege: Privilege, tool: string): Promise<boolean> {
-  return (await runCommand(privilege, tool, ['--version'])).code === 0;
-}
-
 export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -98,8 +97,9 @@ export function readSnapshot(path: string): Snapshot | undefined {
 
 /**
  * Waits until the monitor's snapshot satisfies `done` (it renames a new one into place: a directory event), until
- * `gone()` says it never will, or `timeoutMs`; gives the last snapshot read. A slow look every 250 ms backs up the
- * file events (which a busy file system may coalesce).
+ * `gone()` says it never will, or `timeoutMs`; gives the last snapshot read. A root monitor creates its directory
+ * itself: until it is there, its parent is watched. A slow look every 250 ms backs up the file events (which a busy
+ * file system may coalesce).
  */
 export function waitForSnapshot(
   path: string,
@@ -109,24 +109,39 @@ export function waitForSnapshot(
 ): Promise<Snapshot | undefined> {
   return new Promise((resolve) => {
     let finished = false;
+    const watchers: FSWatcher[] = [];
     const finish = (snapshot: Snapshot | undefined) => {
       if (finished) return;
       finished = true;
-      watcher.close();
+      for (const watcher of watchers) watcher.close();
       clearInterval(slow);
       clearTimeout(timer);
       resolve(snapshot);
     };
+    let watching = false;
     const check = () => {
+      if (!watching) watching = watchDir(dirname(path), check, watchers);
       const snapshot = readSnapshot(path);
       if (snapshot && done(snapshot)) finish(snapshot);
       else if (gone()) finish(readSnapshot(path));
     };
-    const watcher = watch(dirname(path), check);
+    watching = watchDir(dirname(path), check, watchers);
+    if (!watching) watchDir(dirname(dirname(path)), check, watchers);
     const slow = setInterval(check, 250);
     const timer = setTimeout(() => finish(readSnapshot(path)), timeoutMs);
     check();
   });
+}
+
+function watchDir(dir: string, onEvent: () => void, watchers: FSWatcher[]): boolean {
+  try {
+    const watcher = watch(dir, onEvent);
+    watcher.on('error', () => undefined);
+    watchers.push(watcher);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function isMonitorAlive(state: Pick<SentinelState, 'pid' | 'configPath'>): boolean {

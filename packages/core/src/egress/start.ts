@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { dnsServersFrom } from './allow.js';
 import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } from './dns-policy.js';
 import { pointResolverAt } from './dns-resolver.js';
-import { sendRequest } from './control.js';
+import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
 import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
@@ -26,7 +26,6 @@ import {
 import { legacyRules } from './watchers.js';
 import {
   findPrivilege,
-  hasTool,
   isMonitorAlive,
   MONITOR_ARGUMENT,
   POLL_INTERVAL_MS,
@@ -140,19 +139,38 @@ async function installFirst(
 
 /**
  * Starts the monitor detached, in a session of its own: as root through `sudo -n setsid -f` when the step has
- * sudo (the job's user cannot stop or signal it), else directly. Gives the spawned process's pid and whether it ended.
+ * sudo (the job's user cannot stop or signal it), else directly. Its stdin is a pipe only this step holds, which
+ * carries the stop secret (never an argument: the process list is public); it begins once its config is written.
  */
-function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string) {
+function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string, secret: string) {
   const command = [process.execPath, entryScript, MONITOR_ARGUMENT, configPath];
   const viaSudo = privilege !== undefined && privilege.prefix.length > 0;
   const [file, ...args] = viaSudo ? [...privilege.prefix, 'setsid', '-f', ...command] : command;
-  // Detached, its stdio closed: the runner does not wait for it, and it outlives this step.
-  const child = spawn(file!, args, { detached: true, stdio: 'ignore' });
+  // Its output closed: the runner does not wait for it, and it outlives this step.
+  const child = spawn(file!, args, { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(`${secret}\n`);
   child.unref();
   const status = { exited: false, code: null as number | null, viaSudo };
   child.on('exit', (code) => Object.assign(status, { exited: true, code }));
   child.on('error', () => Object.assign(status, { exited: true, code: 127 }));
   return { child, status };
+}
+
+type Monitor = ReturnType<typeof spawnMonitor>;
+
+/** Whether a tool is installed (on the PATH, or where sudo's secure_path finds it): no process started. */
+export function onPath(tool: string): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  return dirs.some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** disable-sudo / disable-containers: what they need, told plainly when it is missing. */
@@ -167,15 +185,13 @@ function checkLockdown(config: SentinelConfig) {
     );
 }
 
-/** Where a root monitor writes its snapshot: a directory only root can write (the job's user could replace a file). */
-async function snapshotDir(privilege: Privilege | undefined, dir: string, marker: string): Promise<string> {
+/**
+ * Where a root monitor writes its snapshot: a directory only root can write (the job's user could replace a file),
+ * `/run/deploy-gates-egress-<marker>`, which the monitor itself creates (refusing one that is already there).
+ */
+function recordDir(privilege: Privilege | undefined, dir: string, marker: string): string {
   if (!privilege?.prefix.length) return dir;
-  const base = existsSync('/run') ? '/run' : tmpdir();
-  const path = join(base, `deploy-gates-egress-${marker}`);
-  // Not `-p`: a directory someone made beforehand is refused, not used.
-  const made = await runCommand(privilege, 'mkdir', ['-m', '0755', path]);
-  if (made.code !== 0) throw new UserError(`egress-sentinel could not create ${path} as root: ${made.stderr.trim()}`);
-  return path;
+  return join(existsSync('/run') ? '/run' : tmpdir(), `deploy-gates-egress-${marker}`);
 }
 
 /** scope: job works where the monitor can name every process (it runs as root); else the machine, and why. */
@@ -193,25 +209,54 @@ function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 's
 /**
  * Starts the sentinel: resolves the allowed names (one that does not resolve is an error), installs the rules
  * (block mode: fails when it cannot) and starts the monitor, returning once it is ready (and, with disable-sudo,
- * once the job's user has no sudo left).
+ * once the job's user has no sudo left). The monitor is spawned first: its Node start, the longest part, overlaps
+ * the checks and the rules; it waits on its stdin for the word to begin, and ends if this step fails before.
  */
 export async function startSentinel(
   config: SentinelConfig,
   options: { entryScript: string; tempDir: string },
-): Promise<SentinelState> {
-  const privilege = await findPrivilege();
-  const [nft, conntrack] = privilege
-    ? await Promise.all([hasTool(privilege, 'nft'), hasTool(privilege, 'conntrack')])
-    : [false, false];
-  checkCapabilities(config, privilege, nft);
+): Promise<{ state: SentinelState; secret: string }> {
   checkLockdown(config);
+  const privilege = await findPrivilege();
+  const marker = randomBytes(8).toString('hex');
+  // Only whoever holds it can stop the monitor: main (here) and the post step (the runner's saved state).
+  const secret = randomBytes(32).toString('hex');
+  const dir = join(options.tempDir, `egress-sentinel-${marker}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const monitor = spawnMonitor(privilege, options.entryScript, join(dir, 'config.json'), secret);
+  try {
+    const plan = await prepare(config, privilege, marker, dir);
+    const { state, rules } = plan;
+    // The tables as installed, read while the monitor starts (block mode reads them once its rules are in).
+    const reading = rules && config.mode === 'audit' ? readRules(rules) : undefined;
+    await waitUntilReady(state, monitor, rules);
+    if (plan.monitorDns.dns) plan.ruleOptions.dns = useForwarder(state, plan.upstream);
+    if (rules) {
+      if (config.mode === 'block')
+        await installRuleset(rules, plan.script({ ...plan.ruleOptions, devices: state.devices }));
+      if (state.dns) state.dns.before = await pointResolver(state, rules);
+      [state.ruleset, state.legacy] = await (reading ?? readRules(rules));
+      if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
+    }
+    if (config.disableSudo && privilege) await lockDownJob(state, secret);
+    return { state, secret };
+  } catch (error) {
+    // The monitor waits for its config: with the directory gone it ends without watching anything.
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+const readRules = (rules: Privilege) => Promise.all([readRuleset(rules), legacyRules(rules)]);
+
+/** Everything before the monitor may begin: the checks, the names, the first rules, the monitor's config file. */
+async function prepare(config: SentinelConfig, privilege: Privilege | undefined, marker: string, dir: string) {
+  const [nft, conntrack] = privilege ? [onPath('nft'), onPath('conntrack')] : [false, false];
+  checkCapabilities(config, privilege, nft);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
   const { upstream, dnsServers, monitorDns } = dnsPlan(config);
   const resolved = await resolveHosts(config.entries);
   checkResolved(config, resolved);
-  const marker = randomBytes(8).toString('hex');
-  const dir = join(options.tempDir, `egress-sentinel-${marker}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ruleOptions: RulesetOptions = {
     mode: config.mode,
     allowLoopback: config.allowLoopback,
@@ -220,17 +265,9 @@ export async function startSentinel(
     dhcpServers: dhcpServers(),
     onlink6: onlinkPrefixes6(),
   };
+  const hosts = new Map(Object.entries(resolved));
   const script = (options: RulesetOptions) =>
-    rulesetScript(
-      options,
-      allowElements(
-        config.entries,
-        new Map(Object.entries(resolved)),
-        dnsServers,
-        options.dhcpServers,
-        options.onlink6,
-      ),
-    );
+    rulesetScript(options, allowElements(config.entries, hosts, dnsServers, options.dhcpServers, options.onlink6));
   const rules = privilege && nft ? privilege : undefined;
   // First only tracking (the monitor's probe, to loopback, must get through even with allow-loopback off); the
   // whole rule set replaces it atomically once the monitor listens.
@@ -238,9 +275,10 @@ export async function startSentinel(
     ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
     : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
   const state: SentinelState = {
+    marker,
     dir,
     configPath: join(dir, 'config.json'),
-    snapshotPath: join(await snapshotDir(privilege, dir, marker), 'snapshot.json'),
+    snapshotPath: join(recordDir(privilege, dir, marker), 'snapshot.json'),
     pid: 0,
     method,
     methodNote: methodNote(method, privilege, nft),
@@ -254,23 +292,9 @@ export async function startSentinel(
     startedAt: new Date().toISOString(),
     ...scopeOf(config, method),
   };
-  writeMonitorConfig(state, {
-    resolved,
-    marker,
-    rules: rules !== undefined,
-    lockdown: privilege !== undefined,
-    dns: monitorDns.dns,
-  });
-  await waitUntilReady(state, privilege, options.entryScript, rules);
-  if (monitorDns.dns) ruleOptions.dns = useForwarder(state, upstream);
-  if (rules) {
-    if (config.mode === 'block') await installRuleset(rules, script({ ...ruleOptions, devices: raw.devices }));
-    if (state.dns) state.dns.before = await pointResolver(state, rules);
-    [state.ruleset, state.legacy] = await Promise.all([readRuleset(rules), legacyRules(rules)]);
-    if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
-  }
-  if (config.disableSudo && privilege) await lockDownJob(state);
-  return state;
+  const lockdown = privilege !== undefined;
+  writeMonitorConfig(state, { resolved, marker, rules: rules !== undefined, lockdown, dns: monitorDns.dns });
+  return { state, rules, ruleOptions, script, upstream, monitorDns };
 }
 
 /**
@@ -347,6 +371,8 @@ function writeMonitorConfig(
     resolveIntervalMs: config.resolveIntervalMs ?? 30_000,
     pollIntervalMs: POLL_INTERVAL_MS,
     requestDir: state.dir,
+    marker: facts.marker,
+    ...(dirname(state.snapshotPath) !== state.dir ? { recordDir: dirname(state.snapshotPath) } : {}),
     ...(facts.rules ? { finish: { devices: state.devices, allowSets: config.mode === 'block' } } : {}),
     ...(config.disableSudo && facts.lockdown
       ? {
@@ -361,15 +387,17 @@ function writeMonitorConfig(
     ...(state.scope === 'job' ? { job: jobScope() } : {}),
     ...(facts.dns ? { dns: facts.dns } : {}),
   };
-  writeFileSync(state.configPath, JSON.stringify(monitorConfig));
+  // Renamed into place: the monitor, waiting for it, never reads half of it.
+  writeFileSync(`${state.configPath}.tmp`, JSON.stringify(monitorConfig));
+  renameSync(`${state.configPath}.tmp`, state.configPath);
 }
 
 /**
  * disable-sudo: asks the root monitor to take the job's user's sudo (and container sockets) away, then checks as
  * that user that it is gone. When it is not, the sentinel is stopped (which gives everything back) and the step fails.
  */
-async function lockDownJob(state: SentinelState): Promise<void> {
-  sendRequest(state.dir, 'lock');
+async function lockDownJob(state: SentinelState, secret: string): Promise<void> {
+  sendLock(state.dir);
   const snapshot = await waitForSnapshot(
     state.snapshotPath,
     (found) => found.lockdown !== undefined,
@@ -383,7 +411,7 @@ async function lockDownJob(state: SentinelState): Promise<void> {
     state.lockdown = { sudoers: record!.sudoers, sockets: record!.sockets.map((socket) => socket.path) };
     return;
   }
-  sendRequest(state.dir, 'stop');
+  sendStop(state.dir, stopToken(secret, state.marker));
   await waitForSnapshot(
     state.snapshotPath,
     (found) => found.stopped,
@@ -403,14 +431,9 @@ function methodNote(method: Method, privilege: Privilege | undefined, nft: boole
     : 'nft is not installed (sudo apt-get install -y nftables)';
 }
 
-/** Starts the monitor and waits (by file events) until its snapshot says it is ready; on failure removes the rules. */
-async function waitUntilReady(
-  state: SentinelState,
-  privilege: Privilege | undefined,
-  entryScript: string,
-  rules: Privilege | undefined,
-): Promise<void> {
-  const { child, status } = spawnMonitor(privilege, entryScript, state.configPath);
+/** Waits (by file events) until the monitor's snapshot says it is ready; on failure removes the rules. */
+async function waitUntilReady(state: SentinelState, monitor: Monitor, rules: Privilege | undefined): Promise<void> {
+  const { child, status } = monitor;
   // Through sudo, the process spawned (setsid -f) ends at once; the monitor's pid is the one in its snapshot.
   const failedToSpawn = () => status.exited && (!status.viaSudo || status.code !== 0);
   const snapshot = await waitForSnapshot(state.snapshotPath, (found) => found.ready, failedToSpawn, 15_000);

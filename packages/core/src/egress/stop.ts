@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lookupService } from 'node:dns/promises';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
@@ -5,7 +6,8 @@ import { isAllowed, namesFor, type AllowContext } from './allow.js';
 import { dnsViolations, namesOfEntry, type DnsReport } from './dns-report.js';
 import { restoreResolver } from './dns-resolver.js';
 import { destinationKey, type Snapshot } from './monitor.js';
-import { sendRequest } from './control.js';
+import { sendCheckpoint, sendStop, stopToken } from './control.js';
+import { recordProblem } from './record.js';
 import { readAndRemoveRules, type FinalRules } from './final.js';
 import { TABLE_REF, type BlockedDestination } from './nft.js';
 import { METHOD_TEXT, reportResults, type OutsideConnection, type SentinelReport, type Violation } from './report.js';
@@ -25,29 +27,55 @@ const REVERSE_LOOKUPS = 16;
  * Ends the monitor (a stop request: the job's user may have no sudo left to signal it; it drains its events, does
  * the root parts of stopping and writes its last snapshot) and reads what it saw.
  */
-async function endMonitor(state: SentinelState, tampering: string[]): Promise<Snapshot | undefined> {
+async function endMonitor(state: SentinelState, secret: string, tampering: string[]): Promise<Snapshot | undefined> {
   if (isMonitorAlive(state)) {
-    sendRequest(state.dir, 'stop');
+    sendStop(state.dir, stopToken(secret, state.marker));
     await waitForSnapshot(
       state.snapshotPath,
       (found) => found.stopped,
       () => !isMonitorAlive(state),
       15_000,
     );
-    // It exits right after its last snapshot: the step ends with the monitor gone (bounded, by looking every 10 ms).
-    for (let i = 0; i < 200 && isMonitorAlive(state); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // It exits right after its last snapshot: the step ends with the monitor gone (bounded, by looking every 2 ms).
+    for (let i = 0; i < 1_000 && isMonitorAlive(state); i++) await new Promise((resolve) => setTimeout(resolve, 2));
   } else
     tampering.push(
       `the monitor (pid ${state.pid}) was stopped before the sentinel was: connections after that were not seen`,
     );
   const snapshot = readSnapshot(state.snapshotPath);
+  tampering.push(...snapshotTampering(state, snapshot));
+  if (state.lockdown && !snapshot?.lockdown?.restored)
+    tampering.push("the monitor did not give sudo back to the job's user: it ended before it could (killed?)");
+  return snapshot;
+}
+
+/** What the monitor's record says went wrong: errors, tampering it saw, gaps, disable-sudo problems. */
+function snapshotTampering(state: SentinelState, snapshot: Snapshot | undefined): string[] {
+  const tampering: string[] = [];
   if (!snapshot) tampering.push(`the monitor's record (${state.snapshotPath}) is missing`);
   for (const error of snapshot?.errors ?? []) tampering.push(error);
   tampering.push(...(snapshot?.tampering ?? []));
   for (const gap of snapshot?.gaps ?? []) tampering.push(`${gap.reason} from ${gap.from} to ${gap.to}`);
   for (const problem of snapshot?.lockdown?.problems ?? []) tampering.push(`disable-sudo: ${problem}`);
-  if (state.lockdown && !snapshot?.lockdown?.restored)
-    tampering.push("the monitor did not give sudo back to the job's user: it ended before it could (killed?)");
+  return tampering;
+}
+
+/**
+ * The stop step's checkpoint (it cannot stop the monitor: only the post step holds the stop secret): asks the
+ * monitor to read every event so far and its tables, and waits for its record to name this checkpoint.
+ */
+async function takeCheckpoint(state: SentinelState, tampering: string[]): Promise<Snapshot | undefined> {
+  const problem = recordProblem(state);
+  if (problem) return void tampering.push(problem);
+  if (!isMonitorAlive(state)) {
+    tampering.push(`the monitor (pid ${state.pid}) is not running: connections after it ended were not seen`);
+    return readSnapshot(state.snapshotPath);
+  }
+  const id = randomBytes(16).toString('hex');
+  sendCheckpoint(state.dir, id);
+  const taken = (found: Snapshot) => (found.checkpoints ?? []).some((item) => item.id === id);
+  const snapshot = await waitForSnapshot(state.snapshotPath, taken, () => !isMonitorAlive(state), 15_000);
+  if (!snapshot || !taken(snapshot)) tampering.push(`the monitor did not take the stop step's checkpoint within 15s`);
   return snapshot;
 }
 
@@ -64,16 +92,23 @@ async function finalRules(state: SentinelState, snapshot: Snapshot | undefined):
 }
 
 /** Compares the tables and interfaces with what was installed, reads what block mode refused, removes the tables. */
-async function checkRules(state: SentinelState, snapshot: Snapshot | undefined, tampering: string[]) {
-  const found = { removed: true, blocked: [] as BlockedDestination[], raw: {} as Record<string, number> };
+async function checkRules(
+  state: SentinelState,
+  snapshot: Snapshot | undefined,
+  tampering: string[],
+  atCheckpoint: boolean,
+) {
+  const found = { removed: !atCheckpoint, blocked: [] as BlockedDestination[], raw: {} as Record<string, number> };
   for (const device of state.devices)
     if (!interfaces().includes(device))
       tampering.push(`interface ${device} left this network namespace (deleted or moved) while the job ran`);
   if (state.ruleset === undefined) return found;
-  const end = await finalRules(state, snapshot);
+  const end = atCheckpoint ? snapshot?.checkpointRules : await finalRules(state, snapshot);
   if (!end) {
     tampering.push(
-      `the sentinel's tables (${TABLE_REF}) could not be read or removed: the monitor did not, and this step has no sudo`,
+      atCheckpoint
+        ? `the sentinel's tables (${TABLE_REF}) were not read by the monitor at the checkpoint`
+        : `the sentinel's tables (${TABLE_REF}) could not be read or removed: the monitor did not, and this step has no sudo`,
     );
     return { ...found, removed: false };
   }
@@ -196,11 +231,17 @@ function rawViolations(raw: Record<string, number>, mode: 'audit' | 'block', at:
     }));
 }
 
-/** Stops the monitor, reads what it saw and what the rules rejected, removes the rules, and judges. */
+type Outcome = { report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] };
+
+/**
+ * Stops the monitor (with the stop token made from `secret`: only the post step has it), reads what it saw and what
+ * the rules rejected, removes the rules, and judges.
+ */
 export async function stopSentinel(
   state: SentinelState,
+  secret: string,
   config: SentinelConfig = state.config,
-): Promise<{ report: SentinelReport; rulesRemoved: boolean; results: CheckResult[] }> {
+): Promise<Outcome> {
   const started = Date.now();
   const tampering: string[] = [];
   // The resolver first, while the forwarder still answers: a later step of the job then finds DNS as it was. With
@@ -210,16 +251,61 @@ export async function stopSentinel(
       ? restoreResolver({ prefix: state.privilege }, state.dns.before)
       : Promise.resolve(undefined);
   let restoreProblem = state.lockdown ? undefined : await restore();
-  const snapshot = await endMonitor(state, tampering);
+  const snapshot = await endMonitor(state, secret, tampering);
   if (state.lockdown) restoreProblem = await restore();
-  const rules = await checkRules(state, snapshot, tampering);
+  const rules = await checkRules(state, snapshot, tampering, false);
+  const dns = dnsReport(state, snapshot, { restored: restoreProblem === undefined, problem: restoreProblem });
+  return judgeAll(state, config, { snapshot, rules, tampering, dns, started });
+}
+
+/**
+ * The stop step's interim report: everything up to a checkpoint the monitor took for it. The monitor, its rules,
+ * the DNS forwarder and disable-sudo stay until the post step, which alone can stop them.
+ */
+export async function checkpointSentinel(state: SentinelState): Promise<Outcome> {
+  const started = Date.now();
+  const tampering: string[] = [];
+  const snapshot = await takeCheckpoint(state, tampering);
+  tampering.push(...snapshotTampering(state, snapshot));
+  const rules = await checkRules(state, snapshot, tampering, true);
+  const dns = dnsReport(state, snapshot, { restored: false });
+  const checkpoint = snapshot?.checkpoints.at(-1)?.at;
+  return judgeAll(state, state.config, { snapshot, rules, tampering, dns, started, checkpoint });
+}
+
+/** The destinations first seen after the last checkpoint, when a stop step was declared (stop-step: true). */
+function splitAfterStop(config: SentinelConfig, snapshot: Snapshot | undefined, violations: Violation[]) {
+  const last = snapshot?.checkpoints.at(-1)?.at;
+  if (!config.stopStep || last === undefined) return { violations, afterStop: undefined };
+  return {
+    violations: violations.filter((item) => item['first-seen'] <= last),
+    afterStop: violations.filter((item) => item['first-seen'] > last),
+  };
+}
+
+async function judgeAll(
+  state: SentinelState,
+  config: SentinelConfig,
+  found: {
+    snapshot: Snapshot | undefined;
+    rules: { removed: boolean; blocked: BlockedDestination[]; raw: Record<string, number> };
+    tampering: string[];
+    dns: DnsReport;
+    started: number;
+    checkpoint?: string;
+  },
+): Promise<Outcome> {
+  const { snapshot, rules, tampering } = found;
   const context = allowContext(state, snapshot);
   const stoppedAt = new Date().toISOString();
-  const violations = [
+  const judged = [
     ...(await judge(context, snapshot, rules.blocked)),
     ...rawViolations(rules.raw, config.mode, stoppedAt),
     ...dnsViolations(snapshot?.dns),
   ];
+  const { violations, afterStop } = found.checkpoint
+    ? { violations: judged, afterStop: undefined }
+    : splitAfterStop(config, snapshot, judged);
   const resolved = Object.fromEntries(context.resolved);
   const incomplete = snapshot?.incomplete ?? [];
   const report: SentinelReport = {
@@ -234,50 +320,71 @@ export async function stopSentinel(
     ...(state.scope === 'job' ? { 'outside-job': outsideJob(context, snapshot) } : {}),
     'sudo-disabled': state.lockdown?.sudoers !== undefined,
     'containers-disabled': state.lockdown?.sockets ?? [],
-    allowed: [
-      ...config.entries.map((entry) => ({
-        entry: entry.text,
-        ...(entry.kind === 'host' ? { addresses: [...(resolved[entry.host] ?? [])] } : {}),
-        ...(state.dns && entry.kind === 'pattern' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
-      })),
-      ...(state.dnsServers.length
-        ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
-        : []),
-      ...(config.allowLoopback ? [{ entry: 'loopback (127.0.0.0/8, ::1)', by: 'sentinel' as const }] : []),
-      ...state.exceptions.map((entry) => ({ entry, by: 'sentinel' as const })),
-    ],
+    allowed: allowedItems(state, config, resolved, snapshot),
     'dns-servers': state.dnsServers,
-    dns: dnsReport(state, snapshot, restoreProblem),
+    dns: found.dns,
     'raw-frames': state.rawNote,
-    'pre-existing': (snapshot?.preExisting ?? []).map((flow) => {
-      const allowed = isAllowed(context, flow.address, flow.port, flow.protocol);
-      return {
-        address: flow.address,
-        port: flow.port,
-        protocol: flow.protocol,
-        'source-port': flow.sourcePort,
-        allowed,
-        cut: config.mode === 'block' && !allowed,
-      };
-    }),
+    'pre-existing': preExisting(context, config, snapshot),
     violations,
+    ...(afterStop ? { 'after-stop': afterStop } : {}),
     tampered: tampering.length > 0,
     tampering,
     gaps: snapshot?.gaps ?? [],
     complete: incomplete.length === 0 && snapshot !== undefined,
     incomplete,
     'started-at': state.startedAt,
-    'stopped-at': stoppedAt,
+    'stopped-at': found.checkpoint ?? stoppedAt,
+    ...(found.checkpoint ? { checkpoint: found.checkpoint } : {}),
+    checkpoints: (snapshot?.checkpoints ?? []).map((item) => item.at),
   };
   const results = reportResults(
     report,
-    { installed: state.ruleset !== undefined, removed: rules.removed },
-    Date.now() - started,
+    { installed: state.ruleset !== undefined, removed: rules.removed, kept: found.checkpoint !== undefined },
+    Date.now() - found.started,
   );
-  return { report, rulesRemoved: rules.removed, results };
+  return { report, rulesRemoved: rules.removed || found.checkpoint !== undefined, results };
 }
 
-function dnsReport(state: SentinelState, snapshot: Snapshot | undefined, restoreProblem?: string): DnsReport {
+function allowedItems(
+  state: SentinelState,
+  config: SentinelConfig,
+  resolved: Record<string, readonly string[]>,
+  snapshot: Snapshot | undefined,
+): SentinelReport['allowed'] {
+  return [
+    ...config.entries.map((entry) => ({
+      entry: entry.text,
+      ...(entry.kind === 'host' ? { addresses: [...(resolved[entry.host] ?? [])] } : {}),
+      ...(state.dns && entry.kind === 'pattern' ? { names: namesOfEntry(entry, snapshot?.dns?.names) } : {}),
+    })),
+    ...(state.dnsServers.length
+      ? [{ entry: 'DNS (port 53)', addresses: state.dnsServers, by: 'sentinel' as const }]
+      : []),
+    ...(config.allowLoopback ? [{ entry: 'loopback (127.0.0.0/8, ::1)', by: 'sentinel' as const }] : []),
+    ...state.exceptions.map((entry) => ({ entry, by: 'sentinel' as const })),
+  ];
+}
+
+function preExisting(context: AllowContext, config: SentinelConfig, snapshot: Snapshot | undefined) {
+  return (snapshot?.preExisting ?? []).map((flow) => {
+    const allowed = isAllowed(context, flow.address, flow.port, flow.protocol);
+    return {
+      address: flow.address,
+      port: flow.port,
+      protocol: flow.protocol,
+      'source-port': flow.sourcePort,
+      allowed,
+      cut: config.mode === 'block' && !allowed,
+    };
+  });
+}
+
+function dnsReport(
+  state: SentinelState,
+  snapshot: Snapshot | undefined,
+  restore: { restored: boolean; problem?: string },
+): DnsReport {
+  const restoreProblem = restore.problem;
   const policy = state.config.dnsPolicy ?? 'allowed-names-only';
   if (!state.dns) return { policy };
   return {
@@ -286,7 +393,7 @@ function dnsReport(state: SentinelState, snapshot: Snapshot | undefined, restore
     upstream: state.dns.upstream,
     ...(snapshot?.dns?.refusedMore ? { 'refused-unlisted': snapshot.dns.refusedMore } : {}),
     ...(snapshot?.dns?.problems.length ? { problems: snapshot.dns.problems } : {}),
-    restored: state.dns.before !== undefined && restoreProblem === undefined,
+    restored: state.dns.before !== undefined && restore.restored,
     ...(restoreProblem ? { problems: [...(snapshot?.dns?.problems ?? []), restoreProblem] } : {}),
   };
 }

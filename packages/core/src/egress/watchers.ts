@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { MonitorConfig } from './monitor.js';
 import { RAW_TABLE, runCommand, TABLE, type Privilege } from './nft.js';
@@ -58,8 +59,29 @@ export function startWatchers(config: MonitorConfig, recorder: Recorder): ChildP
   return children;
 }
 
+/**
+ * Whether this network namespace has no iptables-legacy table at all (the kernel lists them in
+ * /proc/net/ip{,6}_tables_names, readable by root): then there is no legacy rule, and no tool need run.
+ */
+function noLegacyTables(): boolean {
+  try {
+    return ['ip_tables_names', 'ip6_tables_names'].every((name) => {
+      try {
+        return readFileSync(`/proc/net/${name}`, 'utf8').trim() === '';
+      } catch (error) {
+        // Missing: the legacy module is not loaded, so no table can exist; unreadable (not root): unknown.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+        throw error;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 /** iptables-legacy's rules (IPv4 and IPv6, without counters), which `nft monitor` does not see; '' without it. */
 export async function legacyRules(privilege: Privilege): Promise<string> {
+  if (noLegacyTables()) return '';
   const saves = await Promise.all(
     ['iptables-legacy-save', 'ip6tables-legacy-save'].map((tool) => runCommand(privilege, tool, [])),
   );
