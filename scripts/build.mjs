@@ -168,11 +168,15 @@ function eagerModuleFactories(code) {
   const factories = tables
     .flatMap((table) => table.properties.map((property) => property.value))
     .filter((value) => value.type === 'ArrowFunctionExpression' || value.type === 'FunctionExpression')
-    .sort((a, b) => b.start - a.start);
-  let wrapped = code;
-  for (const { start, end } of factories)
-    wrapped = `${wrapped.slice(0, start)}(${wrapped.slice(start, end)})${wrapped.slice(end)}`;
-  return wrapped;
+    .sort((a, b) => a.start - b.start);
+  const parts = [];
+  let at = 0;
+  for (const { start, end } of factories) {
+    parts.push(code.slice(at, start), '(', code.slice(start, end), ')');
+    at = end;
+  }
+  parts.push(code.slice(at));
+  return parts.join('');
 }
 
 // ncc's errors embed webpack's stack and whole lines of its minified source (megabytes); keep what names the problem.
