@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import { ENGINES } from './connection.js';
 
 /**
@@ -14,33 +15,37 @@ export const MANIFEST_VERSION = 1;
 /** A restore in progress marks its backup with this file; pruning leaves such a backup alone. */
 export const IN_USE_MARK = '.restoring';
 
-const fileEntry = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  role: z.enum(['database', 'files']),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-});
-export type BackupFile = z.infer<typeof fileEntry>;
+const fileEntry = () =>
+  z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    role: z.enum(['database', 'files']),
+    size: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  });
+export type BackupFile = z.infer<ReturnType<typeof fileEntry>>;
 
-export const manifestSchema = z.strictObject({
-  version: z.literal(MANIFEST_VERSION),
-  id: z.string().regex(BACKUP_NAME),
-  engine: z.enum(ENGINES),
-  database: z.string().min(1),
-  server: z.strictObject({ address: z.string(), version: z.string() }),
-  createdAt: z.string(),
-  createdEpoch: z.number().int().positive(),
-  durationMs: z.number().nonnegative(),
-  verified: z.strictObject({ ok: z.literal(true), method: z.string() }),
-  files: z.array(fileEntry).min(1),
-  paths: z.array(z.string()),
-  /** The release `current` pointed to when the backup was taken: the one the backup preceded the switch from. */
-  release: z.string().optional(),
-  sha: z.string().optional(),
-  run: z.string().optional(),
-  tool: z.string(),
-});
-export type Manifest = z.infer<typeof manifestSchema>;
+/** Built on first use (see ../lazy.ts): a backup's manifest is read only when a backup is restored or pruned. */
+export const manifestSchema = once(() =>
+  z.strictObject({
+    version: z.literal(MANIFEST_VERSION),
+    id: z.string().regex(BACKUP_NAME),
+    engine: z.enum(ENGINES),
+    database: z.string().min(1),
+    server: z.strictObject({ address: z.string(), version: z.string() }),
+    createdAt: z.string(),
+    createdEpoch: z.number().int().positive(),
+    durationMs: z.number().nonnegative(),
+    verified: z.strictObject({ ok: z.literal(true), method: z.string() }),
+    files: z.array(fileEntry()).min(1),
+    paths: z.array(z.string()),
+    /** The release `current` pointed to when the backup was taken: the one the backup preceded the switch from. */
+    release: z.string().optional(),
+    sha: z.string().optional(),
+    run: z.string().optional(),
+    tool: z.string(),
+  }),
+);
+export type Manifest = z.infer<ReturnType<typeof manifestSchema>>;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -67,7 +72,7 @@ export function readManifest(text: string): { manifest: Manifest } | { problem: 
   } catch {
     return { problem: 'manifest.json is not valid JSON' };
   }
-  const parsed = manifestSchema.safeParse(data);
+  const parsed = manifestSchema().safeParse(data);
   if (!parsed.success)
     return {
       problem: `manifest.json is not a deploy-gates backup manifest (${parsed.error.issues

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import type { GitHubResponse } from './client.js';
 
 /**
@@ -24,22 +25,25 @@ export interface CachedResponse {
 const MAX_BYTES = 64 * 1024 * 1024;
 const MAX_ENTRIES = 100_000;
 
-const fileSchema = z.object({
-  version: z.literal(1),
-  entries: z.record(
-    z.string(),
-    z.object({
-      etag: z.string(),
-      mac: z.string(),
-      response: z.object({
-        status: z.number().int(),
-        url: z.string(),
-        data: z.unknown(),
-        headers: z.record(z.string(), z.union([z.string(), z.number(), z.undefined()])),
+/** Built on first use (see ../lazy.ts), as the audit reads a cache file only when it has one. */
+const fileSchema = once(() =>
+  z.object({
+    version: z.literal(1),
+    entries: z.record(
+      z.string(),
+      z.object({
+        etag: z.string(),
+        mac: z.string(),
+        response: z.object({
+          status: z.number().int(),
+          url: z.string(),
+          data: z.unknown(),
+          headers: z.record(z.string(), z.union([z.string(), z.number(), z.undefined()])),
+        }),
       }),
-    }),
-  ),
-});
+    ),
+  }),
+);
 
 const mac = (token: string, key: string, entry: CachedResponse) =>
   createHmac('sha256', `deploy-gates etag cache\0${token}`)
@@ -51,9 +55,9 @@ export async function loadEtagCache(path: string, token: string): Promise<Map<st
   const cache = new Map<string, CachedResponse>();
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text === undefined || text.length > MAX_BYTES) return cache;
-  let parsed: z.infer<typeof fileSchema>;
+  let parsed: z.infer<ReturnType<typeof fileSchema>>;
   try {
-    parsed = fileSchema.parse(JSON.parse(text));
+    parsed = fileSchema().parse(JSON.parse(text));
   } catch {
     return cache;
   }

@@ -56,12 +56,12 @@ export function listBranches(client: GitHubClient, repo: RepoRef): Promise<Short
     permission: 'contents: read',
     notFound: `Repository ${fullName(repo)} not found`,
   };
-  return readList(client, purpose, 'GET /repos/{owner}/{repo}/branches', at(repo), shortBranchSchema, 50);
+  return readList(client, purpose, 'GET /repos/{owner}/{repo}/branches', at(repo), shortBranchSchema(), 50);
 }
 
 export function getBranch(client: GitHubClient, repo: RepoRef, branch: string): Promise<Branch> {
   const purpose: RequestPurpose = { what: `branch ${branch} of ${fullName(repo)}`, permission: 'contents: read' };
-  return read(client, purpose, 'GET /repos/{owner}/{repo}/branches/{branch}', { ...at(repo), branch }, branchSchema);
+  return read(client, purpose, 'GET /repos/{owner}/{repo}/branches/{branch}', { ...at(repo), branch }, branchSchema());
 }
 
 /** The rules of active rulesets that apply to a branch (readable with metadata: read; evaluate-mode rulesets are not listed). */
@@ -75,7 +75,7 @@ export function getBranchRules(client: GitHubClient, repo: RepoRef, branch: stri
     purpose,
     'GET /repos/{owner}/{repo}/rules/branches/{branch}',
     { ...at(repo), branch },
-    branchRuleSchema,
+    branchRuleSchema(),
     10,
   );
 }
@@ -87,7 +87,7 @@ export function getRuleset(client: GitHubClient, repo: RepoRef, id: number): Pro
     purpose,
     'GET /repos/{owner}/{repo}/rulesets/{ruleset_id}',
     { ...at(repo), ruleset_id: id, includes_parents: true },
-    rulesetSchema,
+    rulesetSchema(),
   );
 }
 
@@ -117,7 +117,7 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
     });
     return {
       kind: 'protection',
-      protection: checked(classicProtectionSchema, response.data, purpose.what, `GET ${response.url}`),
+      protection: checked(classicProtectionSchema(), response.data, purpose.what, `GET ${response.url}`),
     };
   } catch (error) {
     if (isRequestError(error) && (error.status === 403 || error.status === 404)) {
@@ -151,7 +151,7 @@ export async function getEnvironment(
       purpose,
       'GET /repos/{owner}/{repo}/environments/{environment_name}',
       params,
-      environmentSchema,
+      environmentSchema(),
     );
   } catch (error) {
     if ((error as { status?: number }).status === 404) return undefined;
@@ -163,7 +163,7 @@ export async function getEnvironment(
     { ...purpose, what: `deployment branch policies of environment ${name} in ${fullName(repo)}` },
     'GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies',
     { ...params, per_page: PER_PAGE },
-    deploymentBranchPoliciesSchema,
+    deploymentBranchPoliciesSchema(),
   );
   const patterns = policies.branch_policies
     .filter((policy) => policy.type !== 'tag')
@@ -179,7 +179,14 @@ export async function listOrgRepositories(client: GitHubClient, org: string): Pr
     permission: 'metadata: read',
     notFound: `Organisation ${org} not found`,
   };
-  const all = await readList(client, purpose, 'GET /orgs/{org}/repos', { org, type: 'all' }, orgRepositorySchema, 100);
+  const all = await readList(
+    client,
+    purpose,
+    'GET /orgs/{org}/repos',
+    { org, type: 'all' },
+    orgRepositorySchema(),
+    100,
+  );
   return all.filter((repo) => !repo.archived);
 }
 
@@ -197,7 +204,7 @@ export async function getFileText(
       purpose,
       'GET /repos/{owner}/{repo}/contents/{path}',
       { ...at(repo), path, ...(ref ? { ref } : {}) },
-      fileContentSchema,
+      fileContentSchema(),
     );
     return file.encoding === 'base64' ? Buffer.from(file.content, 'base64').toString('utf8') : file.content;
   } catch (error) {
@@ -263,7 +270,7 @@ export async function writeRuleset(
       ? client.request('POST /repos/{owner}/{repo}/rulesets', { ...at(repo), ...body })
       : client.request('PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}', { ...at(repo), ruleset_id: id, ...body }),
   );
-  return checked(rulesetSchema, response.data, purpose.what).id;
+  return checked(rulesetSchema(), response.data, purpose.what).id;
 }
 
 /** The id of a GitHub App by its slug (`GET /apps/{app_slug}`), or undefined when there is none. */
@@ -291,7 +298,7 @@ export async function putClassicProtection(
   const response = await explained(purpose, () =>
     client.request('PUT /repos/{owner}/{repo}/branches/{branch}/protection', { ...at(repo), branch, ...body }),
   );
-  return checked(classicProtectionSchema, response.data, purpose.what);
+  return checked(classicProtectionSchema(), response.data, purpose.what);
 }
 
 export async function setRequiredSignatures(

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import { httpRequest } from '../http/request.js';
 import type { Redactor } from '../redact.js';
 import { oneLine } from '../text.js';
@@ -14,22 +15,25 @@ export interface PrometheusSource {
 
 export type QueryAnswer = { ok: true; value: number; series: number } | { ok: false; error: string };
 
-/** `[ <unix time>, "<value>" ]`: Prometheus writes sample values as strings (`"0.5"`, `"NaN"`, `"+Inf"`). */
-const sample = z.tuple([z.number(), z.string()]);
-const answer = z.union([
-  z.object({
-    status: z.literal('success'),
-    data: z.discriminatedUnion('resultType', [
-      z.object({
-        resultType: z.literal('vector'),
-        result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: sample })),
-      }),
-      z.object({ resultType: z.literal('scalar'), result: sample }),
-      z.object({ resultType: z.enum(['matrix', 'string']), result: z.unknown() }),
-    ]),
-  }),
-  z.object({ status: z.literal('error'), errorType: z.string(), error: z.string() }),
-]);
+/** Built on first use (see ../lazy.ts): only a step with a watch window asks Prometheus. */
+const answer = once(() => {
+  /** `[ <unix time>, "<value>" ]`: Prometheus writes sample values as strings (`"0.5"`, `"NaN"`, `"+Inf"`). */
+  const sample = z.tuple([z.number(), z.string()]);
+  return z.union([
+    z.object({
+      status: z.literal('success'),
+      data: z.discriminatedUnion('resultType', [
+        z.object({
+          resultType: z.literal('vector'),
+          result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: sample })),
+        }),
+        z.object({ resultType: z.literal('scalar'), result: sample }),
+        z.object({ resultType: z.enum(['matrix', 'string']), result: z.unknown() }),
+      ]),
+    }),
+    z.object({ status: z.literal('error'), errorType: z.string(), error: z.string() }),
+  ]);
+});
 
 function sampleValue(text: string): number {
   if (text === '+Inf') return Number.POSITIVE_INFINITY;
@@ -38,7 +42,7 @@ function sampleValue(text: string): number {
 }
 
 /** The one number a query answered, or why there is none. An empty vector is 0 (see README: no series, no errors). */
-function valueOf(parsed: z.output<typeof answer>): QueryAnswer {
+function valueOf(parsed: z.output<ReturnType<typeof answer>>): QueryAnswer {
   if (parsed.status === 'error') return { ok: false, error: `${parsed.errorType}: ${parsed.error}` };
   const { data } = parsed;
   if (data.resultType === 'scalar') return { ok: true, value: sampleValue(data.result[1]), series: 1 };
@@ -92,7 +96,7 @@ export async function queryPrometheus(
   } catch {
     return { ok: false, error: short(`Prometheus answered HTTP ${status} that is not JSON: "${body}"`) };
   }
-  const parsed = answer.safeParse(json);
+  const parsed = answer().safeParse(json);
   if (!parsed.success)
     return { ok: false, error: short(`Prometheus answered HTTP ${status} in an unknown shape: "${body}"`) };
   const value = valueOf(parsed.data);

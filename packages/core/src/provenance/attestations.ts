@@ -1,18 +1,22 @@
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import type { GitHubClient } from '../github/client.js';
 import { GitHubHttpError } from '../github/errors.js';
 import { read, type RepoRef } from '../github/queries.js';
 import { ProvenanceRefused } from './errors.js';
 import type { Candidate } from './verify.js';
 
-const attestationListSchema = z.object({
-  attestations: z.array(
-    z.object({
-      bundle: z.record(z.string(), z.unknown()).nullable().optional(),
-      bundle_url: z.string().optional(),
-    }),
-  ),
-});
+/** Built on first use (see ../lazy.ts). */
+const attestationListSchema = once(() =>
+  z.object({
+    attestations: z.array(
+      z.object({
+        bundle: z.record(z.string(), z.unknown()).nullable().optional(),
+        bundle_url: z.string().optional(),
+      }),
+    ),
+  }),
+);
 
 /**
  * The attestations GitHub keeps for a digest in a repository (`GET /repos/{owner}/{repo}/attestations/sha256:…`,
@@ -25,14 +29,14 @@ export async function fetchAttestations(
   sha256: string,
 ): Promise<Candidate[]> {
   const full = `${repository.owner}/${repository.repo}`;
-  let list: z.infer<typeof attestationListSchema>;
+  let list: z.infer<ReturnType<typeof attestationListSchema>>;
   try {
     list = await read(
       client,
       { what: `attestations of sha256:${sha256} in ${full}`, permission: 'attestations: read' },
       'GET /repos/{owner}/{repo}/attestations/{subject_digest}',
       { owner: repository.owner, repo: repository.repo, subject_digest: `sha256:${sha256}`, per_page: 100 },
-      attestationListSchema,
+      attestationListSchema(),
     );
   } catch (error) {
     if (error instanceof GitHubHttpError && error.status === 404)

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { once } from '../lazy.js';
 import { ProvenanceRefused } from './errors.js';
 
 /** The DSSE payload type of an in-toto statement, the statement type and SLSA provenance v1's predicate type. */
@@ -6,11 +7,14 @@ export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 
-const statementSchema = z.object({
-  _type: z.string(),
-  subject: z.array(z.object({ name: z.string().optional(), digest: z.record(z.string(), z.string()) })).min(1),
-  predicateType: z.string(),
-});
+/** Built on first use (see ../lazy.ts): only a step that verifies provenance reads a statement. */
+const statementSchema = once(() =>
+  z.object({
+    _type: z.string(),
+    subject: z.array(z.object({ name: z.string().optional(), digest: z.record(z.string(), z.string()) })).min(1),
+    predicateType: z.string(),
+  }),
+);
 
 export interface Statement {
   predicateType: string;
@@ -30,9 +34,9 @@ export function checkStatement(payloadType: string, payload: Uint8Array, sha256:
       'not-an-attestation',
       `the signed payload is ${JSON.stringify(payloadType)}, not an in-toto statement (${IN_TOTO_PAYLOAD_TYPE})`,
     );
-  let parsed: z.infer<typeof statementSchema>;
+  let parsed: z.infer<ReturnType<typeof statementSchema>>;
   try {
-    parsed = statementSchema.parse(JSON.parse(utf8.decode(payload)));
+    parsed = statementSchema().parse(JSON.parse(utf8.decode(payload)));
   } catch {
     throw new ProvenanceRefused('not-an-attestation', 'the signed payload is not an in-toto statement with subjects');
   }
