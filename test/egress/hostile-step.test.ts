@@ -134,8 +134,10 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(stopped.exitCode).toBe(1);
   });
 
-  test('block mode cuts a flow opened before the sentinel started, and lists it', async () => {
-    // A UDP "connection" to the outside echo server, sending every 100 ms and counting the echoes.
+  /** A UDP "connection" to the outside echo server from the runner, sending every 250 ms; `echoes()` counts replies. */
+  const udpClient = () => {
+    // Flows an earlier test left in the table would be listed too.
+    inRunner(['conntrack', '-D', '-p', 'udp', '--dport', '5353']);
     const client = spawn(
       'ip',
       [
@@ -145,28 +147,63 @@ describeLab('egress-sentinel against a hostile step', () => {
         process.execPath,
         '-e',
         `const s = require('dgram').createSocket('udp4'); let n = 0; s.on('message', () => n++); s.on('error', () => {}); process.on('uncaughtException', () => {});
-         s.connect(5353, '${outside4}', () => setInterval(() => { s.send('x'); console.log(n); }, 100));`,
+         s.connect(5353, '${outside4}', () => setInterval(() => { s.send('x'); console.log(n); }, 250));`,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
     let echoes = 0;
     client.stdout.on('data', (chunk: Buffer) => (echoes = Number(chunk.toString().trim().split('\n').pop())));
+    return { echoes: () => echoes, kill: () => client.kill('SIGKILL') };
+  };
+  const udpFlow = (fields: Record<string, unknown>) =>
+    expect.objectContaining({ address: outside4, port: 5353, protocol: 'udp', ...fields });
+
+  // A hosted runner tracks connections before any job step (Docker's iptables rules): a foreign table stands in.
+  test.each([
+    ['block', true],
+    ['audit', false],
+  ])('%s mode lists a flow opened before the sentinel started (cut: %s)', async (mode, cut) => {
+    const tracking = 'table inet lab_tracking {\n chain output {\n  type filter hook output priority 10;\n  ct state new counter\n }\n}\n';
+    const added = spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], { input: tracking, encoding: 'utf8' });
+    expect(added.stderr).toBe('');
+    const client = udpClient();
     try {
-      while (echoes < 3) await wait(100);
+      while (client.echoes() < 2) await wait(100);
+      const run = job({ 'allowed-endpoints': `${database4}:5432`, mode });
+      await run.start();
+      await wait(500);
+      const after = client.echoes();
+      await wait(1_500);
+      if (cut) expect(client.echoes() - after).toBeLessThanOrEqual(1);
+      else expect(client.echoes() - after).toBeGreaterThanOrEqual(4);
+      await run.step({ stop: 'true' }).main();
+      expect(run.report()['pre-existing']).toEqual(expect.arrayContaining([udpFlow({ allowed: false, cut })]));
+    } finally {
+      client.kill();
+      inRunner(['nft', 'delete table inet lab_tracking']);
+    }
+  });
+
+  // Where nothing tracked connections, an old flow enters the table at its first packet after the sentinel's first
+  // rule: told before the table read, it is listed as pre-existing; after, it is a violation (blocked once the block
+  // rules are in). Cut and reported either way.
+  test('block mode cuts and reports a flow that nothing tracked before the sentinel started', async () => {
+    const client = udpClient();
+    try {
+      while (client.echoes() < 2) await wait(100);
       const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block' });
       await run.start();
-      await wait(300);
-      const after = echoes;
-      await wait(800);
-      expect(echoes - after).toBeLessThanOrEqual(1);
+      await wait(500);
+      const after = client.echoes();
+      await wait(1_500);
+      expect(client.echoes() - after).toBeLessThanOrEqual(1);
       await run.step({ stop: 'true' }).main();
-      expect(run.report()['pre-existing']).toEqual(
-        expect.arrayContaining([
-          expect.objectContaining({ address: outside4, port: 5353, protocol: 'udp', allowed: false, cut: true }),
-        ]),
-      );
+      const report = run.report();
+      const listed = report['pre-existing'].filter((flow) => flow.port === 5353);
+      if (listed.length) expect(listed).toEqual([udpFlow({ allowed: false, cut: true })]);
+      else expect(report.violations).toEqual(expect.arrayContaining([udpFlow({ blocked: true })]));
     } finally {
-      client.kill('SIGKILL');
+      client.kill();
     }
   });
 

@@ -143,10 +143,12 @@ export class Listener {
   }
 
   /**
-   * The flows already in the table (not told by an event since the listener started): they predate the sentinel.
-   * Read once the monitor is ready.
+   * The flows in the table that predate the sentinel: not told by an event since `readyAt` (when the sentinel became
+   * ready; undefined: it is not yet, and every flow in the table predates it). A flow that predates the sentinel may
+   * still be told by a NEW event while it starts: where nothing tracked connections before, the first tracking rule
+   * makes the kernel track it at its next packet.
    */
-  async preExisting(): Promise<PreExisting[]> {
+  async preExisting(readyAt?: number): Promise<PreExisting[]> {
     const flows: PreExisting[] = [];
     const table = await dumpTable(this.config);
     // Every event of a flow in that table has been read once a probe sent now is: a job's flow is not taken for an
@@ -154,7 +156,8 @@ export class Listener {
     await this.drain();
     for (const event of table) {
       const address = normalizeAddress(event.destination);
-      if (this.recorder.isLocal(address) || this.recorder.seen(flowOf(event))) continue;
+      if (this.recorder.isLocal(address)) continue;
+      if (readyAt !== undefined && this.recorder.toldSince(flowOf(event), readyAt)) continue;
       if (event.destination === '127.0.0.1' && event.port === 9) continue;
       flows.push({ address, port: event.port, protocol: event.protocol, sourcePort: event.sourcePort });
     }

@@ -211,9 +211,10 @@ export async function runMonitor(configPath: string): Promise<void> {
   // The flows that predate the sentinel: in block mode read before it is ready (main then puts in the rules that cut
   // them); in audit mode once it is ready (they are only listed: main need not wait for them).
   if (config.mode === 'block') await readPreExisting(listener, recorder);
+  const readyAt = Date.now();
   recorder.snapshot.ready = true;
   recorder.flush();
-  if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder);
+  if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder, readyAt);
   await stop;
   await reading.preExisting;
   stopping = true;
@@ -234,8 +235,8 @@ export async function runMonitor(configPath: string): Promise<void> {
   process.exit(0);
 }
 
-function readPreExisting(listener: Listener | undefined, recorder: Recorder): Promise<void> {
-  return (listener?.preExisting() ?? Promise.resolve([])).then(
+function readPreExisting(listener: Listener | undefined, recorder: Recorder, readyAt?: number): Promise<void> {
+  return (listener?.preExisting(readyAt) ?? Promise.resolve([])).then(
     (flows) => void ((recorder.snapshot.preExisting = flows), recorder.flush()),
     (error: Error) => recorder.error(`reading the connection table failed: ${error.message}`),
   );

@@ -21,8 +21,11 @@ export type Owner = () => Promise<{ pid: number; process: string } | undefined>;
 /** What the monitor has seen, and its snapshot file (written atomically: a temporary file renamed over it). */
 export class Recorder {
   private readonly byKey = new Map<string, Destination>();
-  /** Flows already counted (a table dump after lost events lists flows the events may have told already). */
-  private readonly flows = new Set<string>();
+  /**
+   * Flows already counted, with the time their first event was told (a table dump after lost events lists flows the
+   * events may have told already; pre-existing flows are those not told since the sentinel became ready).
+   */
+  private readonly flows = new Map<string, number>();
   private locals = localAddresses();
   /** Process look-ups under way (each walks /proc); a connection not looked up counts as the job's. */
   private lookups = 0;
@@ -43,8 +46,9 @@ export class Recorder {
     return this.locals.has(normalizeAddress(address)) && !isLoopback(address);
   }
 
-  seen(flow: string): boolean {
-    return this.flows.has(flow);
+  /** Whether an event told `flow` at or after `since` (ms since the epoch). */
+  toldSince(flow: string, since: number): boolean {
+    return (this.flows.get(flow) ?? -Infinity) >= since;
   }
 
   flush(): void {
@@ -79,7 +83,7 @@ export class Recorder {
     if (this.locals.has(address) && !isLoopback(address)) return;
     if (flow !== undefined) {
       if (fromDump && this.flows.has(flow)) return;
-      if (this.flows.size < 500_000) this.flows.add(flow);
+      if (this.flows.size < 500_000 && !this.flows.has(flow)) this.flows.set(flow, event.time);
     }
     const key = destinationKey(event.protocol, address, event.port);
     const known = this.byKey.get(key);
