@@ -133,9 +133,9 @@ async function bundleInWorker() {
       minified.push([asset, small]);
     }
     return {
-      code: eagerModuleFactories(code),
+      code: eagerModuleFactories(lazyBuiltins(code)),
       packageJson: assets?.['package.json']?.source?.toString(),
-      chunks: minified.map(([asset, source]) => [asset, eagerModuleFactories(source)]),
+      chunks: minified.map(([asset, source]) => [asset, eagerModuleFactories(lazyBuiltins(source))]),
     };
   };
   parentPort.on('message', async (entry) => {
@@ -180,6 +180,99 @@ function eagerModuleFactories(code) {
   }
   parts.push(code.slice(at));
   return parts.join('');
+}
+
+/**
+ * Node builtins that cost a start several milliseconds to load (node:crypto about 7, node:zlib 4, node:child_process
+ * with net and dgram 3) and that most steps need only later, or never (verify-bundle-sha on a bundle on disk needs
+ * no child_process; release-switch no zlib; no step that stops at an input error needs any). Each exports a plain
+ * object, not a function or class (which a proxy could not stand in for: events, stream, assert, module).
+ */
+const LAZY_BUILTINS = new Set(
+  [
+    'child_process',
+    'crypto',
+    'dgram',
+    'dns',
+    'dns/promises',
+    'http',
+    'http2',
+    'https',
+    'net',
+    'readline',
+    'readline/promises',
+    'sqlite',
+    'tls',
+    'v8',
+    'vm',
+    'worker_threads',
+    'zlib',
+  ].flatMap((name) => [name, `node:${name}`]),
+);
+const LAZY_LOADER = '__deployGatesLazyBuiltin';
+
+/**
+ * Loads the builtins of LAZY_BUILTINS on first use instead of at start. ncc turns `import { spawn } from
+ * 'node:child_process'` (and a CommonJS `require`) into `<createRequire>(import.meta.url)("node:child_process")`
+ * evaluated when the module loads, and uses the result as `(0,x.spawn)(…)`. Each such call becomes a proxy that
+ * makes the same call on its first property access and forwards every operation to the builtin from then on — the
+ * same object for the code that uses it, loaded when first used. Nothing of the source changes, so core keeps its
+ * plain imports; the bundle tests run these files.
+ */
+function lazyBuiltins(code) {
+  const program = parse(code, { ecmaVersion: 'latest', sourceType: 'module' });
+  const requireMaker = program.body
+    .filter((node) => node.type === 'ImportDeclaration' && /^(node:)?module$/.test(node.source.value))
+    .flatMap((node) => node.specifiers)
+    .find((specifier) => specifier.imported?.name === 'createRequire')?.local.name;
+  if (!requireMaker) return code;
+  if (code.includes(LAZY_LOADER)) throw new Error(`the bundle already uses the name ${LAZY_LOADER}`);
+  const calls = [];
+  simpleWalk(program, (node) => {
+    const maker = node.type === 'CallExpression' && node.callee.type === 'CallExpression' ? node.callee : undefined;
+    if (
+      maker?.callee.type === 'Identifier' &&
+      maker.callee.name === requireMaker &&
+      maker.arguments[0]?.type === 'MemberExpression' &&
+      maker.arguments[0].object.type === 'MetaProperty' &&
+      node.arguments.length === 1 &&
+      LAZY_BUILTINS.has(node.arguments[0].value)
+    )
+      calls.push(node);
+  });
+  if (calls.length === 0) return code;
+  calls.sort((a, b) => a.start - b.start);
+  const parts = [];
+  let at = 0;
+  for (const { start, end } of calls) {
+    parts.push(code.slice(at, start), `${LAZY_LOADER}(()=>`, code.slice(start, end), ')');
+    at = end;
+  }
+  parts.push(code.slice(at));
+  // After the imports (a module's imports are hoisted anyway); every replaced call is inside a function or later.
+  const lastImport = program.body.filter((node) => node.type === 'ImportDeclaration').at(-1);
+  const body = parts.join('');
+  return body.slice(0, lastImport.end) + lazyLoaderSource() + body.slice(lastImport.end);
+}
+
+// The proxy's target is an empty object only so that the proxy may report the builtin's properties as configurable.
+function lazyLoaderSource() {
+  return (
+    `const ${LAZY_LOADER}=t=>{let m;const o=()=>m??=t();return new Proxy({},{get:(e,k)=>o()[k],` +
+    'set:(e,k,v)=>Reflect.set(o(),k,v),has:(e,k)=>k in o(),ownKeys:()=>Reflect.ownKeys(o()),' +
+    'getOwnPropertyDescriptor:(e,k)=>{const d=Reflect.getOwnPropertyDescriptor(o(),k);return d&&{...d,configurable:true}},' +
+    'defineProperty:(e,k,d)=>Reflect.defineProperty(o(),k,d),deleteProperty:(e,k)=>Reflect.deleteProperty(o(),k),' +
+    'getPrototypeOf:()=>Reflect.getPrototypeOf(o())})};'
+  );
+}
+
+function simpleWalk(node, visit) {
+  visit(node);
+  for (const key in node) {
+    const value = node[key];
+    const children = Array.isArray(value) ? value : [value];
+    for (const child of children) if (typeof child?.type === 'string') simpleWalk(child, visit);
+  }
 }
 
 // ncc's errors embed webpack's stack and whole lines of its minified source (megabytes); keep what names the problem.

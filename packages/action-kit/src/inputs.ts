@@ -35,9 +35,30 @@ export function parsedBy<T>(parse: (text: string) => T | undefined, problem: (te
   });
 }
 
+/** Where a step tells a problem with an input's text: zod's context of a transform. */
+type IssueSink = { addIssue(issue: { code: 'custom'; message: string }): void };
+
+/**
+ * The one schema every input helper is: a single zod transform of the input's text. Each schema built costs a
+ * step's start (zod builds and first compiles it before the first line is logged), and a `z.string().transform()`
+ * is three schemas, a `.pipe()` and a `.meta()` two more; the text needs no string check (the envelope reads every
+ * input as a string). Problems are custom issues with the message that says why, as before.
+ */
+function readInput<T>(read: (text: string, ctx: IssueSink) => T): InputSchema<T> {
+  return z.transform(read) as unknown as InputSchema<T>;
+}
+
+/** Reads `text` with `schema`, its problems told in the enclosing input's context with their own messages. */
+function readWith<T>(schema: InputSchema<T>, text: string, ctx: IssueSink): T {
+  const result = schema.safeParse(text);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+  return z.NEVER;
+}
+
 /** An input read by a parser that returns `{ value }` or `{ problem }` (core's line parsers). */
 export function checkedBy<T>(check: (text: string) => LineResult<T>): InputSchema<T> {
-  return z.string().transform((text, ctx) => {
+  return readInput((text, ctx) => {
     const result = check(text.trim());
     if ('value' in result) return result.value;
     ctx.addIssue({ code: 'custom', message: result.problem });
@@ -45,18 +66,18 @@ export function checkedBy<T>(check: (text: string) => LineResult<T>): InputSchem
   });
 }
 
-export function withDefault<T>(defaultText: string, schema: InputSchema<T>) {
-  return z
-    .string()
-    .transform((text) => (text.trim() === '' ? defaultText : text))
-    .pipe(schema)
-    .meta({ inputDefault: defaultText });
+/** Each withDefault schema's default, for inputDefault (kept beside the schema rather than in zod's registry). */
+const defaults = new WeakMap<z.ZodType, string>();
+
+export function withDefault<T>(defaultText: string, schema: InputSchema<T>): InputSchema<T> {
+  const withIt = readInput((text, ctx) => readWith(schema, text.trim() === '' ? defaultText : text, ctx));
+  defaults.set(withIt, defaultText);
+  return withIt;
 }
 
 /** The default an input schema applies to an empty value, as written in action.yml. */
 export function inputDefault(schema: z.ZodType): string | undefined {
-  const meta = schema.meta() as { inputDefault?: string } | undefined;
-  return meta?.inputDefault;
+  return defaults.get(schema);
 }
 
 /**
@@ -64,19 +85,18 @@ export function inputDefault(schema: z.ZodType): string | undefined {
  * `''` and the schema would report a bad value as a bare "Invalid input", losing the message that says why.)
  */
 export function optionalOf<T>(schema: InputSchema<T>): InputSchema<T | undefined> {
-  return z.string().transform((text, ctx) => {
-    if (text.trim() === '') return undefined;
-    const result = schema.safeParse(text);
-    if (result.success) return result.data;
-    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
-    return z.NEVER;
-  });
+  return readInput((text, ctx) => (text.trim() === '' ? undefined : readWith(schema, text, ctx)));
 }
 
-export const required = (): InputSchema<string> => z.string().trim().min(1, { message: 'is required but was empty' });
+export const required = (): InputSchema<string> =>
+  readInput((text, ctx) => {
+    if (text.trim() !== '') return text.trim();
+    ctx.addIssue({ code: 'custom', message: 'is required but was empty' });
+    return z.NEVER;
+  });
 
 export const optional = (): InputSchema<string | undefined> =>
-  z.string().transform((text) => (text.trim() === '' ? undefined : text.trim()));
+  readInput((text) => (text.trim() === '' ? undefined : text.trim()));
 
 export const duration = (): InputSchema<number> =>
   parsedBy(parseDuration, (text) => `"${text}" is not a duration; ${DURATION_HINT}`);
@@ -143,11 +163,11 @@ export const optionalRate = (): InputSchema<number | undefined> => optionalOf(ra
 export const size = (): InputSchema<number> => parsedBy(parseSize, (text) => `"${text}" is not a size; ${SIZE_HINT}`);
 
 /** One item per line (blank and `#` lines dropped), each taken as it is. */
-export const list = (): InputSchema<string[]> => z.string().transform((text) => parseList(text));
+export const list = (): InputSchema<string[]> => readInput((text) => parseList(text));
 
 /** One item per line; each item is checked by `item`, whose problem should name the line. */
 export function lines<T>(item: (line: string) => LineResult<T>, { min = 0 }: { min?: number } = {}): InputSchema<T[]> {
-  return z.string().transform((text, ctx) => {
+  return readInput((text, ctx) => {
     const items = parseList(text);
     if (items.length < min) {
       ctx.addIssue({ code: 'custom', message: min === 1 ? 'needs at least one line' : `needs at least ${min} lines` });

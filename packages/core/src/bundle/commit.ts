@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { once } from '../lazy.js';
 
-const run = promisify(execFile);
+// Made on first use: promisify looks at execFile, which would load node:child_process with the bundle (build.mjs).
+const run = once(() => promisify(execFile));
 
 /** `git` in `dir`, its trimmed output, or undefined when git is missing or fails (not a checkout, shallow, …). */
 async function git(dir: string, args: string[]): Promise<string | undefined> {
   try {
-    const { stdout } = await run('git', ['-C', dir, ...args], { timeout: 10_000 });
+    const { stdout } = await run()('git', ['-C', dir, ...args], { timeout: 10_000 });
     return stdout.trim() || undefined;
   } catch {
     return undefined;

@@ -1,12 +1,14 @@
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
+import { once } from '../lazy.js';
 
 /**
  * Content codings of a response body (`Content-Encoding`) that the probes decode. undici's `request` hands
  * over the bytes as they came, so a server that compresses (nginx `gzip on` / `gzip_static always`, Caddy
- * `encode gzip zstd`, a CDN's br) would otherwise be judged on its compressed bytes.
+ * `encode gzip zstd`, a CDN's br) would otherwise be judged on its compressed bytes. Built on first use: looking
+ * at node:zlib loads it (about 4 ms of a bundle's start), which a step needs only once a response comes.
  */
-const DECODERS: Record<string, (() => Transform) | undefined> = {
+const decoders = once((): Record<string, (() => Transform) | undefined> => ({
   gzip: () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
   'x-gzip': () => zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH }),
   br: () => zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }),
@@ -15,10 +17,10 @@ const DECODERS: Record<string, (() => Transform) | undefined> = {
     typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function'
       ? () => (zlib as unknown as { createZstdDecompress(): Transform }).createZstdDecompress()
       : undefined,
-};
+}));
 
 /** What the probes send as `Accept-Encoding`: every coding they can decode. */
-export const ACCEPT_ENCODING = ['gzip', 'deflate', 'br', ...(DECODERS.zstd ? ['zstd'] : [])].join(', ');
+export const acceptEncoding = once(() => ['gzip', 'deflate', 'br', ...(decoders().zstd ? ['zstd'] : [])].join(', '));
 
 /** The codings of a `Content-Encoding` header in the order they were applied; `identity` left out. */
 export function contentCodings(header: string | string[] | undefined): string[] {
@@ -40,7 +42,7 @@ function deflateDecoder(data: Buffer): Transform {
 }
 
 function decodeOnce(data: Buffer, coding: string, limit: number): Promise<Buffer> {
-  const create = coding === 'deflate' ? () => deflateDecoder(data) : DECODERS[coding];
+  const create = coding === 'deflate' ? () => deflateDecoder(data) : decoders()[coding];
   if (!create) return Promise.reject(new UnsupportedCoding(coding));
   return new Promise((resolve, reject) => {
     const decoder = create();
@@ -63,7 +65,7 @@ function decodeOnce(data: Buffer, coding: string, limit: number): Promise<Buffer
 
 export class UnsupportedCoding extends Error {
   constructor(readonly coding: string) {
-    super(`Content-Encoding ${coding} is not one health-retry can decode (it accepts ${ACCEPT_ENCODING})`);
+    super(`Content-Encoding ${coding} is not one health-retry can decode (it accepts ${acceptEncoding()})`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { formatDuration } from '../units/duration.js';
 import { classifyRequestError, type RequestFailure } from './failure.js';
-import { ACCEPT_ENCODING, contentCodings, decodeBody } from './encoding.js';
+import { acceptEncoding, contentCodings, decodeBody } from './encoding.js';
 
 export interface HttpRequestOptions {
   dispatcher: Dispatcher;
@@ -132,7 +132,7 @@ export async function httpRequest(url: URL, options: HttpRequestOptions): Promis
     for (; ; redirects++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       // Every coding the probe can decode, unless the caller asked for something else (Accept-Encoding: identity).
-      if (!options.discardBody) headers['accept-encoding'] = ACCEPT_ENCODING;
+      if (!options.discardBody) headers['accept-encoding'] = acceptEncoding();
       if (!leftOrigin) Object.assign(headers, lowerCaseNames(originHeaders));
       if (requestBody) headers['content-type'] = requestBody.contentType;
       const { request } = await import('undici'); // loaded on first use (see health/run.ts)

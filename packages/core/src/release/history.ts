@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { once } from '../lazy.js';
 
 /**
  * The release history of a releases-root: `<releases-root>/.deploy-gates/history.jsonl`, one JSON object per line,
@@ -23,37 +24,41 @@ export const HISTORY_FILE = `${HISTORY_DIR}/history.jsonl`;
 export const HISTORY_OUTCOMES = ['live', 'rolled-back', 'bad'] as const;
 export type HistoryOutcome = (typeof HISTORY_OUTCOMES)[number];
 
-const RELEASE_NAME = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[^/\0\n\r]+$/, 'a directory name under releases/')
-  .refine((name) => name !== '.' && name !== '..', 'a directory name under releases/');
+const releaseName = () =>
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^/\0\n\r]+$/, 'a directory name under releases/')
+    .refine((name) => name !== '.' && name !== '..', 'a directory name under releases/');
 
-export const historyEntrySchema = z
-  .object({
-    /** Format version of the line. */
-    v: z.literal(1),
-    /** When it happened, ISO 8601 UTC (`2026-12-03T16:00:00.000Z`). */
-    at: z.string().datetime(),
-    release: RELEASE_NAME,
-    /** The commit the release was built from, where known (40 hex), else null. */
-    sha: z
-      .string()
-      .regex(/^[0-9a-f]{40}$/)
-      .nullable(),
-    /** Who did it: the run label (`run o/r#123/1 (Deploy / deploy), host h, pid 1`) or `host h, pid 1` from the CLI. */
-    run: z.string().min(1).max(500),
-    outcome: z.enum(HISTORY_OUTCOMES),
-    /** What `current` pointed to before this entry (a switch's or rollback's previous release), else null. */
-    from: RELEASE_NAME.nullable(),
-  })
-  .strict();
-export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+// Built on first use (core/lazy.ts): a step that stops before it reads or writes history never needs it.
+export const historyEntrySchema = once(() =>
+  z
+    .object({
+      /** Format version of the line. */
+      v: z.literal(1),
+      /** When it happened, ISO 8601 UTC (`2026-12-03T16:00:00.000Z`). */
+      at: z.string().datetime(),
+      release: releaseName(),
+      /** The commit the release was built from, where known (40 hex), else null. */
+      sha: z
+        .string()
+        .regex(/^[0-9a-f]{40}$/)
+        .nullable(),
+      /** Who did it: the run label (`run o/r#123/1 (Deploy / deploy), host h, pid 1`) or `host h, pid 1` from the CLI. */
+      run: z.string().min(1).max(500),
+      outcome: z.enum(HISTORY_OUTCOMES),
+      /** What `current` pointed to before this entry (a switch's or rollback's previous release), else null. */
+      from: releaseName().nullable(),
+    })
+    .strict(),
+);
+export type HistoryEntry = z.infer<ReturnType<typeof historyEntrySchema>>;
 
 /** One line of history.jsonl for an entry (validated first: a bad entry is a programming error, not written). */
 export function formatHistoryLine(entry: HistoryEntry): string {
-  return `${JSON.stringify(historyEntrySchema.parse(entry))}\n`;
+  return `${JSON.stringify(historyEntrySchema().parse(entry))}\n`;
 }
 
 /**
@@ -70,7 +75,7 @@ export function parseHistory(text: string, where: string): HistoryEntry[] {
     } catch {
       throw new UserError(`${where} line ${index + 1} is not JSON: ${JSON.stringify(line.slice(0, 80))}`);
     }
-    const parsed = historyEntrySchema.safeParse(value);
+    const parsed = historyEntrySchema().safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new UserError(
