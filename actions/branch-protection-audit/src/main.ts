@@ -12,15 +12,16 @@ export const action = defineAction({
   inputs: branchProtectionAuditInputs,
   secrets: { 'github-token': 'value' },
   argumentInputs: { policy: 'policy' },
-  outputs: z
-    .object({
-      p0: count(),
-      p1: count(),
-      p2: count(),
-      compliant: z.enum(['true', 'false']),
-      sarif: outputValue(),
-    })
-    .strict(),
+  outputs: () =>
+    z
+      .object({
+        p0: count(),
+        p1: count(),
+        p2: count(),
+        compliant: z.enum(['true', 'false']),
+        sarif: outputValue(),
+      })
+      .strict(),
   async main(inputs, context) {
     const { policy, targets, token, links } = await resolveInputs(inputs, context.github, context.workspace);
     const { createGitHubClient } = await import('#core/github/client.js');

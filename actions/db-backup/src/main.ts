@@ -32,12 +32,13 @@ export const action = defineAction({
   inputs: dbBackupInputs,
   secrets: { ...targetSecrets, 'database-url': databaseUrlSecrets },
   argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
-  outputs: z.object({
-    'backup-id': outputValue().optional(),
-    path: outputValue().optional(),
-    sha256: outputValue().optional(),
-    size: outputValue().optional(),
-  }),
+  outputs: () =>
+    z.object({
+      'backup-id': outputValue().optional(),
+      path: outputValue().optional(),
+      sha256: outputValue().optional(),
+      size: outputValue().optional(),
+    }),
   async main(inputs, context) {
     // A cancelled job stops the dump (its remote process group), whose trap removes what it wrote, then unlocks.
     const outcome = await withTarget(

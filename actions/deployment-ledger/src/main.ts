@@ -10,13 +10,14 @@ export const action = defineAction({
   stage: 'ledger',
   inputs: deploymentLedgerInputs,
   argumentInputs: { reports: 'reports', reportsDir: 'reports-dir' },
-  outputs: z.object({
-    go: z.enum(['true', 'false']),
-    verdict: outputValue(),
-    ledger: outputValue(),
-    'current-release': outputValue().optional(),
-    'rolled-back': z.enum(['true', 'false']),
-  }),
+  outputs: () =>
+    z.object({
+      go: z.enum(['true', 'false']),
+      verdict: outputValue(),
+      ledger: outputValue(),
+      'current-release': outputValue().optional(),
+      'rolled-back': z.enum(['true', 'false']),
+    }),
   async main(inputs, context) {
     const { run, repository, actor, runUrl } = context.github;
     if (inputs.reports.length === 0 && !inputs['reports-dir']) {

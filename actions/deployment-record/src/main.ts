@@ -17,13 +17,14 @@ export const action = defineAction({
   stage: 'record',
   inputs: deploymentRecordInputs,
   secrets: { 'github-token': 'value' },
-  outputs: z
-    .object({
-      'deployment-id': outputValue().regex(/^\d+$/),
-      'previous-sha': sha().optional(),
-      'live-sha': sha().optional(),
-    })
-    .strict(),
+  outputs: () =>
+    z
+      .object({
+        'deployment-id': outputValue().regex(/^\d+$/),
+        'previous-sha': sha().optional(),
+        'live-sha': sha().optional(),
+      })
+      .strict(),
   async main(inputs, context) {
     const { place, request, token } = toRequest(inputs, context.github);
     const { createGitHubClient } = await import('#core/github/client.js');

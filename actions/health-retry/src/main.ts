@@ -34,13 +34,14 @@ export const action = defineAction({
     ...watchSecrets,
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
-  outputs: z.object({
-    healthy: z.enum(['true', 'false']),
-    attempts: outputValue(),
-    'duration-ms': outputValue(),
-    'p95-ms': outputValue().optional(),
-    'error-rate': outputValue().optional(),
-  }),
+  outputs: () =>
+    z.object({
+      healthy: z.enum(['true', 'false']),
+      attempts: outputValue(),
+      'duration-ms': outputValue(),
+      'p95-ms': outputValue().optional(),
+      'error-rate': outputValue().optional(),
+    }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
     for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url'], inputs['prometheus-url']])

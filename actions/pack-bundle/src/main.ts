@@ -10,15 +10,16 @@ export const action = defineAction({
   stage: 'pack',
   inputs: packBundleInputs,
   argumentInputs: { dir: 'path', name: 'name' },
-  outputs: z
-    .object({
-      'bundle-path': outputValue(),
-      'checksum-path': outputValue(),
-      sha256: outputValue().regex(/^[0-9a-f]{64}$/),
-      size: count(),
-      files: count(),
-    })
-    .strict(),
+  outputs: () =>
+    z
+      .object({
+        'bundle-path': outputValue(),
+        'checksum-path': outputValue(),
+        sha256: outputValue().regex(/^[0-9a-f]{64}$/),
+        size: count(),
+        files: count(),
+      })
+      .strict(),
   async main(inputs, context) {
     const { workspace, tempDir } = context;
     const config = await toConfig(inputs, { workspace, sha: context.github.sha, tempDir });

@@ -13,7 +13,7 @@ export const action = defineAction({
   inputs: preSwitchGatesInputs,
   secrets: { ...targetSecrets, gates: inlineSecrets },
   argumentInputs: { releaseDir: 'release-dir', gatesFile: 'gates-file' },
-  outputs: z.object({ passed: outputValue(), failed: outputValue(), total: outputValue() }),
+  outputs: () => z.object({ passed: outputValue(), failed: outputValue(), total: outputValue() }),
   async main(inputs, context) {
     const started = performance.now();
     targetSpec(inputs.target, inputs); // a target without its key fails before any gate YAML is read

@@ -14,11 +14,12 @@ export const action = defineAction({
   inputs: releaseServicesInputs,
   secrets: { ...targetSecrets, ...watchSecrets, gates: inlineSecrets },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
-  outputs: z.object({
-    'rolled-back': z.enum(['true', 'false']),
-    'stopped-at': outputValue().optional(),
-    'rollback-ok': z.enum(['true', 'false', '']).optional(),
-  }),
+  outputs: () =>
+    z.object({
+      'rolled-back': z.enum(['true', 'false']),
+      'stopped-at': outputValue().optional(),
+      'rollback-ok': z.enum(['true', 'false', '']).optional(),
+    }),
   async main(inputs, context) {
     const missing = inputs.services.filter((s) => !s.release && !inputs.release).map((s) => s.name);
     if (missing.length > 0)

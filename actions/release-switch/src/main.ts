@@ -17,12 +17,13 @@ export const action = defineAction({
     releasePattern: 'release-pattern',
     shared: 'shared',
   },
-  outputs: z.object({
-    'current-release': outputValue().optional(),
-    'previous-release': outputValue().optional(),
-    switched: z.enum(['true', 'false']),
-    'rolled-back': z.enum(['true', 'false']),
-  }),
+  outputs: () =>
+    z.object({
+      'current-release': outputValue().optional(),
+      'previous-release': outputValue().optional(),
+      switched: z.enum(['true', 'false']),
+      'rolled-back': z.enum(['true', 'false']),
+    }),
   async main(inputs, context) {
     const config = { ...toConfig(inputs), lockOwner: context.github.runLabel };
     const targetName = describeAddress(inputs.target);

@@ -11,10 +11,11 @@ export const action = defineAction({
   inputs: releasesInputs,
   secrets: targetSecrets,
   argumentInputs: { releasesRoot: 'releases-root' },
-  outputs: z.object({
-    'current-release': outputValue().optional(),
-    count: outputValue(),
-  }),
+  outputs: () =>
+    z.object({
+      'current-release': outputValue().optional(),
+      count: outputValue(),
+    }),
   async main(inputs, context) {
     const releasesRoot = inputs['releases-root'];
     const started = performance.now();

@@ -38,23 +38,24 @@ export const action = defineAction({
   stage: 'resolve',
   inputs: resolveBuildRunInputs,
   secrets: { 'github-token': 'value' },
-  outputs: z
-    .object({
-      'run-id': id(),
-      'run-url': outputValue().url(),
-      'run-attempt': id(),
-      'run-number': id(),
-      'head-sha': outputValue().regex(FULL_SHA),
-      'created-at': outputValue(),
-      'artifact-id': id().optional(),
-      'artifact-name': outputValue().optional(),
-      'artifact-size': id().optional(),
-      'artifact-digest': outputValue()
-        .regex(/^sha256:[0-9a-f]{64}$/)
-        .optional(),
-      'artifact-expires-at': outputValue().optional(),
-    })
-    .strict(),
+  outputs: () =>
+    z
+      .object({
+        'run-id': id(),
+        'run-url': outputValue().url(),
+        'run-attempt': id(),
+        'run-number': id(),
+        'head-sha': outputValue().regex(FULL_SHA),
+        'created-at': outputValue(),
+        'artifact-id': id().optional(),
+        'artifact-name': outputValue().optional(),
+        'artifact-size': id().optional(),
+        'artifact-digest': outputValue()
+          .regex(/^sha256:[0-9a-f]{64}$/)
+          .optional(),
+        'artifact-expires-at': outputValue().optional(),
+      })
+      .strict(),
   async main(inputs, context) {
     // An empty github-token falls back to GITHUB_TOKEN (set when the workflow passes the job token through env).
     const { query, token, repository } = toQuery(inputs, context.github);

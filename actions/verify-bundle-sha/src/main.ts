@@ -19,21 +19,22 @@ export const action = defineAction({
     attestation: 'attestation',
     trustedRoot: 'trusted-root',
   },
-  outputs: z
-    .object({
-      sha256: outputValue().regex(/^[0-9a-f]{64}$/),
-      'bundle-path': outputValue(),
-      verified: z.literal('true'),
-      'release-dir': outputValue().optional(),
-      'release-name': outputValue().optional(),
-      files: outputValue().regex(/^\d+$/).optional(),
-      provenance: z.enum(['verified', 'off']),
-      'signer-workflow': outputValue().optional(),
-      'source-sha': outputValue()
-        .regex(/^[0-9a-f]{40}$/)
-        .optional(),
-    })
-    .strict(),
+  outputs: () =>
+    z
+      .object({
+        sha256: outputValue().regex(/^[0-9a-f]{64}$/),
+        'bundle-path': outputValue(),
+        verified: z.literal('true'),
+        'release-dir': outputValue().optional(),
+        'release-name': outputValue().optional(),
+        files: outputValue().regex(/^\d+$/).optional(),
+        provenance: z.enum(['verified', 'off']),
+        'signer-workflow': outputValue().optional(),
+        'source-sha': outputValue()
+          .regex(/^[0-9a-f]{40}$/)
+          .optional(),
+      })
+      .strict(),
   async main(inputs, context) {
     const source = toSource(inputs, context.github);
     const config = toConfig(inputs, context.github);

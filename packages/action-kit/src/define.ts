@@ -86,7 +86,11 @@ export interface ActionDefinition<S extends InputShape, O extends Record<string,
   stage: ReportStage;
   inputs: S;
   secrets?: { [K in keyof S & string]?: SecretKind };
-  outputs: z.ZodType<O>;
+  /**
+   * The outputs' schema, or a function that builds it: called when a phase returns outputs, at the end of a run, so
+   * that a step's start (and a step stopped at an input error) does not build every output's checks.
+   */
+  outputs: z.ZodType<O> | (() => z.ZodType<O>);
   /** Which input a core argument came from (`{ releaseDir: 'release-dir' }`), so core's errors name the input. */
   argumentInputs?: Record<string, keyof S & string>;
   main(inputs: Inputs<S>, context: ActionContext): Promise<ActionResult<O>>;
@@ -245,14 +249,17 @@ function oneLineOutputs<O extends Record<string, string | undefined>>(outputs: O
 async function render<O extends Record<string, string | undefined>>(
   action: string,
   result: ActionResult<O>,
-  schema: z.ZodType<O>,
+  schema: z.ZodType<O> | (() => z.ZodType<O>),
   runner: Runner,
   info: (message: string) => void,
   redactor: Redactor,
   plan: ReportPlan | undefined,
 ) {
   // Outputs are validated before anything is written: a bad one is a bug, and then no output exists at all.
-  const outputs = result.outputs === undefined ? undefined : oneLineOutputs(schema.parse(result.outputs));
+  const outputs =
+    result.outputs === undefined
+      ? undefined
+      : oneLineOutputs((typeof schema === 'function' ? schema() : schema).parse(result.outputs));
   // One log line per result, whatever line breaks a detail from a server or a host holds.
   for (const line of result.results) info(redactor.redact(formatResultLine(line)).replace(/\r\n|\r|\n/g, ' '));
   const facts = [...(result.facts ?? [])];
