@@ -86,14 +86,15 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
   const markerFile = () => join(root, '.deploy-gates', 'history.accepted');
   const historyText = () => readFileSync(historyFile(), 'utf8');
   const history = (): HistoryEntry[] => parseHistory(historyText(), 'history.jsonl');
+  const nextFile = () => join(root, '.deploy-gates', 'history.next');
   const tail = (release: string) => `releases/${release}\n"from":${JSON.stringify(release)}\n`;
-  const digest = (text: string, release: string) =>
-    createHash('sha256')
-      .update(text + tail(release))
-      .digest('hex');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const digest = (text: string, release: string) => `${sha256(text)} ${sha256(tail(release))}\n`;
   /** The marker as a runner writes it, over the history as it is now (what an attacker with write access can do). */
-  const forgeMarker = async (release: string) =>
-    writeFile(markerFile(), `${digest(historyText(), release)}\n${tail(release)}`);
+  const forgeMarker = async (release: string) => {
+    await writeFile(nextFile(), tail(release));
+    await writeFile(markerFile(), digest(historyText(), release));
+  };
   const lockGone = () => expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
 
   it('a plain switch after one that read history is one round trip; the fallback is two; both counted', async () => {
@@ -116,7 +117,8 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
       ['prune', 'pass'],
     ]);
     // The marker vouches for exactly the bytes on the host now, and names current.
-    expect(readFileSync(markerFile(), 'utf8')).toBe(`${digest(historyText(), R2)}\n${tail(R2)}`);
+    expect(readFileSync(markerFile(), 'utf8')).toBe(digest(historyText(), R2));
+    expect(readFileSync(nextFile(), 'utf8')).toBe(tail(R2));
     expect(await deploy(R3)).toMatchObject({ ok: true, currentRelease: R3, roundTrips: 1, counted: 1 });
     expect(history().at(-1)).toMatchObject({ release: R3, from: R2, outcome: 'live' });
   });
@@ -150,8 +152,8 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     await appendFile(historyFile(), `${JSON.stringify(bad)}\n`);
     const afterEdit = await deploy(R3);
     expect(afterEdit).toMatchObject({ ok: true, currentRelease: R3, roundTrips: 2, counted: 2 });
-    // The marker edited (another link): falls back too.
-    await writeFile(markerFile(), readFileSync(markerFile(), 'utf8').replace(`releases/${R3}`, `releases/${R2}`));
+    // The marker edited (another link and from): falls back too.
+    await writeFile(nextFile(), tail(R2));
     expect(await deploy(R2)).toMatchObject({ ok: true, roundTrips: 2, counted: 2 });
     // A line that does not parse: the digest no longer matches, the runner reads it and stops, nothing changed.
     await appendFile(historyFile(), '{"v":1,"release":"x"}\n');
@@ -219,6 +221,8 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     const fourth = await deploy(R4, { keep: 1 });
     // keep 1: R4 (current) and R3 (previous good) stay; R1 and R2 go.
     expect(fourth).toMatchObject({ ok: true, currentRelease: R4, pruned: [R1, R2], roundTrips: 2, counted: 2 });
+    // The switch was the one script (the second round trip is the pruning's own lock).
+    expect(fourth.results.find((r) => r.name === 'switch current')?.detail).toContain('history.accepted vouched');
     expect(existsSync(join(root, 'releases', R1))).toBe(false);
     expect(existsSync(join(root, 'releases', R3))).toBe(true);
     lockGone();
@@ -236,9 +240,7 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     const [second, third] = entries.slice(1);
     expect(third!.from).toBe(second!.release); // the later one started from what the first left
     expect(current()).toBe(`releases/${third!.release}`);
-    expect(readFileSync(markerFile(), 'utf8')).toBe(
-      `${digest(historyText(), third!.release)}\n${tail(third!.release)}`,
-    );
+    expect(readFileSync(markerFile(), 'utf8')).toBe(digest(historyText(), third!.release));
     lockGone();
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { nulFields, shellQuote } from '../hosts/target.js';
-import { ACCEPTED_FILE, acceptedCheckLines, acceptedRehashLines, acceptedTail } from './accepted.js';
+import { ACCEPTED_FILE, acceptedCheckLines, acceptedRehashLines, HASH_LINES } from './accepted.js';
 import { formatHistoryLine, HISTORY_FILE, type HistoryEntry } from './history.js';
 import { historyEntry, historyWritableLines } from './journal.js';
 import { parseSteps, pruneLines, stepsScript, swapScript, type StepResults } from './steps.js';
@@ -68,8 +68,8 @@ export function fastPlan(config: FastConfig, run: string): FastPlan | undefined 
   const prefix = line.slice(0, -member.length);
   const mark = `deploy-gates-fast-${randomBytes(6).toString('hex')}`;
   const steps = stepsScript([
-    { name: 'check', lines: historyWritableLines() },
-    { name: 'swap', lines: swapScript('.', release, {}) },
+    // One step (one fork): history must take the line before current moves (as the two-step switch's check).
+    { name: 'swap', lines: `${historyWritableLines()}\n${swapScript('.', release, {})}` },
     {
       name: 'history',
       optional: true,
@@ -103,7 +103,7 @@ export function fastRefusal(why: string): string {
     'no-sha256sum': 'the host has no sha256sum',
     'no-marker': `there is no ${ACCEPTED_FILE} (first switch, or written by an older version)`,
     digest: `${HISTORY_FILE} changed since a runner accepted it (a mark-bad, a failed hook's rollback, a hand edit)`,
-    current: 'current does not point to the release the marker names',
+    current: 'current does not resolve to the release the marker names (moved by someone else)',
     same: 'current already points to the release',
     release: 'the release is not a directory under releases/',
   };
@@ -117,8 +117,7 @@ export function fastRefusal(why: string): string {
  */
 export function fastPruneLines(release: string, digest: string, doomed: readonly string[]): string {
   return [
-    `dg_h=$( { cat ${HISTORY_FILE} && printf '%s' ${shellQuote(acceptedTail(release))}; } | sha256sum )`,
-    `if [ "\${dg_h%% *}" != ${digest} ] || [ "$(readlink current 2>/dev/null)" != ${shellQuote(`releases/${release}`)} ]; then printf 'changed\\0'; exit ${FAST_DONE_EXIT}; fi`,
+    `if ! { ${HASH_LINES}; } || [ "$1 $3" != ${shellQuote(digest)} ] || [ "$(readlink current 2>/dev/null)" != ${shellQuote(`releases/${release}`)} ]; then printf 'changed\\0'; exit ${FAST_DONE_EXIT}; fi`,
     stepsScript([{ name: 'prune', optional: true, lines: pruneLines(doomed) }]),
     `exit ${FAST_DONE_EXIT}`,
   ].join('\n');

@@ -434,7 +434,9 @@ function attemptScript(script: AttemptScript): string {
       ? [`  printf '%s\\0' ${ready}`]
       : [
           // The work is done in this script: release the lock and end, with no holder session after it.
-          `  if [ $? = ${doneExit} ]; then printf '%s\\0%s\\0' ${finishedMark(token)} ${ready}; ${releaseIfHeld(token)}; exit 0; fi`,
+          // Under flock nobody else can look at the lock directory before this script ends (and drops the flock):
+          // it is removed in place, without the rename that keeps a directory-only lock whole to the last moment.
+          `  if [ $? = ${doneExit} ]; then printf '%s\\0%s\\0' ${finishedMark(token)} ${ready}; if [ "$mode" = flock ]; then ${holdsOwn(token)} && rm -rf -- ${LOCK_DIR}; else ${releaseIfHeld(token)}; fi; exit 0; fi`,
           `  printf '%s\\0' ${ready}`,
         ]),
     holderLoop(token),

@@ -42,7 +42,8 @@ export function stepsScript(steps: readonly Step[]): string {
   return steps
     .map(({ name, lines, optional }) =>
       [
-        `dg_e=$( (\n${lines}\n) 2>&1 >/dev/null ); dg_c=$?`,
+        // The command substitution is the step's subshell (no second fork): `exit` and `cd` stay inside it.
+        `dg_e=$( {\n${lines}\n} 2>&1 >/dev/null ); dg_c=$?`,
         `printf '%s\\0%s\\0%s\\0' ${name} "$dg_c" "$dg_e"`,
         ...(optional ? [] : ['[ "$dg_c" = 0 ] || exit 0']),
       ].join('\n'),

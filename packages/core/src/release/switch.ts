@@ -140,11 +140,13 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
 /** The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0). */
 function inspectLines(root: string): string[] {
   return [
-    `cd -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
-    `printf 'root\\0%s\\0' "$(pwd -P)"`,
+    // Physical paths by `cd -P` and $PWD (POSIX), not `$(cd … && pwd -P)`: no fork for each on the host.
+    `cd -P -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
+    'dg_r=$PWD',
+    `printf 'root\\0%s\\0' "$dg_r"`,
     `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
-    `printf 'releases\\0%s\\0' "$(cd releases && pwd -P)"`,
-    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ]; then printf 'resolves\\0%s\\0' "$(cd current && pwd -P)"; fi`,
+    `if cd -P releases; then printf 'releases\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; else printf 'releases\\0\\0'; fi`,
+    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ] && cd -P current; then printf 'resolves\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; fi`,
     `elif [ -d current ]; then printf 'currentdir\\0'`,
     `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
     `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
@@ -205,7 +207,7 @@ function readScript(releasesRoot: string, release: string | undefined, root = sh
           `( ${inspectLines(root).join('\n')}\n)`,
           `cd -- ${root} 2>/dev/null || exit 0`,
           `printf '${RESOLVE_MARK}\\0'`,
-          'cd -- "$(pwd -P)" || exit 3',
+          'cd -P . || exit 3',
           ...resolveLines(path),
         ].join('\n');
   const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
@@ -253,7 +255,8 @@ function resolveLines(path: string): string[] {
   return [
     `p=${shellPath(path)}`,
     `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
-    `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
+    // The last line: it may leave the directory it describes.
+    `if [ -d "$p" ]; then printf 'dir\\0'; cd -P -- "$p" && printf '%s' "$PWD"; printf '\\0'; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
   ];
 }
 
@@ -763,7 +766,7 @@ async function fastSwitched(
   outcome: LockedOutcome,
 ): Promise<LockedOutcome> {
   const { target, layout, wanted, lock } = step;
-  const refused = stepFailure(steps, 'check') ?? stepFailure(steps, 'swap');
+  const refused = stepFailure(steps, 'swap');
   if (refused)
     throw new UserError(
       `Switching current to releases/${wanted} failed on ${target.description} (exit ${refused.exitCode}): ${refused.stderr || 'no output'}; current still points to ${describeCurrent(layout)}`,
