@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { appendFile, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '#core/errors.js';
@@ -225,6 +225,31 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     expect(fourth.results.find((r) => r.name === 'switch current')?.detail).toContain('history.accepted vouched');
     expect(existsSync(join(root, 'releases', R1))).toBe(false);
     expect(existsSync(join(root, 'releases', R3))).toBe(true);
+    lockGone();
+  });
+
+  it('shared links ride the one script when every entry links; a missing entry falls back and switches nothing', async () => {
+    await mkdir(join(root, 'shared', 'storage'), { recursive: true });
+    await writeFile(join(root, 'shared', '.env'), 'APP_KEY=base64:shared\n');
+    const entries = [
+      { path: '.env', directory: false },
+      { path: 'storage', directory: true },
+    ];
+    const shared = { entries, replace: false };
+    await deploy(R1, { shared });
+    const second = await deploy(R2, { shared });
+    expect(second).toMatchObject({ ok: true, currentRelease: R2, roundTrips: 1, counted: 1 });
+    expect(readlinkSync(join(root, 'releases', R2, '.env'))).toBe('../../shared/.env');
+    expect(readFileSync(join(root, 'current', '.env'), 'utf8')).toBe('APP_KEY=base64:shared\n');
+    expect(second.results.filter((r) => r.name.startsWith('shared')).map((r) => [r.name, r.status])).toEqual([
+      ['shared: .env', 'pass'],
+      ['shared: storage/', 'pass'],
+    ]);
+    const missing = { entries: [...entries, { path: 'config.php', directory: false }], replace: false };
+    const refused = await deploy(R3, { shared: missing });
+    expect(refused).toMatchObject({ ok: false, switched: false, roundTrips: 2, counted: 2 });
+    expect(refused.failure).toContain('config.php');
+    expect(current()).toBe(`releases/${R2}`);
     lockGone();
   });
 

@@ -3,10 +3,11 @@ import { nulFields, shellQuote } from '../hosts/target.js';
 import { ACCEPTED_FILE, acceptedCheckLines, acceptedRehashLines, HASH_LINES } from './accepted.js';
 import { formatHistoryLine, HISTORY_FILE, type HistoryEntry } from './history.js';
 import { historyEntry, historyWritableLines } from './journal.js';
+import { SHARED_ALL_LINKED } from './shared.js';
 import { parseSteps, pruneLines, stepsScript, swapScript, type StepResults } from './steps.js';
 
 /**
- * The one-script switch: a plain switch (mode switch, no hooks, no shared links, `sha` given, a release named by its
+ * The one-script switch: a plain switch (mode switch, no hooks, `sha` given, a release named by its
  * directory name) takes the lock, reads releases-root and history, swaps `current`, appends its history line, renews
  * history.accepted and releases the lock in the script that takes the lock — one round trip — when the host finds
  * history.jsonl unchanged since a runner accepted it (accepted.ts). The host's shell compares a digest with a digest
@@ -33,9 +34,8 @@ export type FastAnswer = { went: false; why: string } | { went: true; steps: Ste
 
 /** Whether a switch may try one script: what the host cannot decide without the runner falls back. */
 function eligible(config: FastConfig): config is FastConfig & { release: string; sha: string } {
-  const { mode, release, sha, beforeSwitch, afterSwitch, shared, expectCurrent } = config;
-  if (mode !== 'switch' || !release || !sha || expectCurrent !== undefined || (shared?.entries.length ?? 0) > 0)
-    return false;
+  const { mode, release, sha, beforeSwitch, afterSwitch, expectCurrent } = config;
+  if (mode !== 'switch' || !release || !sha || expectCurrent !== undefined) return false;
   return (
     beforeSwitch.length === 0 && afterSwitch.length === 0 && !/[/\n\r\0]/.test(release) && !/^\.\.?$/.test(release)
   );
@@ -47,7 +47,6 @@ export interface FastConfig {
   sha?: string | null;
   beforeSwitch: readonly string[];
   afterSwitch: readonly string[];
-  shared?: { entries: readonly unknown[] };
   expectCurrent?: string;
 }
 
@@ -81,6 +80,8 @@ export function fastPlan(config: FastConfig, run: string): FastPlan | undefined 
   const lines = [
     `printf '%s\\0' ${mark}`,
     acceptedCheckLines(release),
+    // With shared entries, the linking before the read (shared.ts) must have linked every one of them.
+    `[ -n "$dg_why" ] || [ "\${dg_shared:-${SHARED_ALL_LINKED}}" = ${SHARED_ALL_LINKED} ] || dg_why=shared`,
     `if [ -n "$dg_why" ]; then printf 'no\\0%s\\0' "$dg_why"; else`,
     "printf 'go\\0'",
     steps,
@@ -106,6 +107,7 @@ export function fastRefusal(why: string): string {
     current: 'current does not resolve to the release the marker names (moved by someone else)',
     same: 'current already points to the release',
     release: 'the release is not a directory under releases/',
+    shared: 'a shared entry was not linked',
   };
   return reasons[why] ?? why;
 }

@@ -555,17 +555,16 @@ async function switchLocked(
     });
     return outcome;
   }
+  const where = { root: layout.root, release: wanted, target: target.description };
+  const linked = read.shared && sharedResults(read.shared, where, performance.now() - started);
+  if (linked) results.push(...linked.results);
   if (read.fast && plan) {
+    // The host went on only when every shared entry was linked.
     const answer = parseFastAnswer(read.fast.output);
     if (answer.went) return fastSwitched(step, plan, answer.steps, outcome);
     context.logger.debug(`One-script switch not taken: ${fastRefusal(answer.why)}; switching in two steps`);
   }
-  if (read.shared) {
-    const where = { root: layout.root, release: wanted, target: target.description };
-    const linked = sharedResults(read.shared, where, performance.now() - started);
-    results.push(...linked.results);
-    if (linked.failure) return { ...outcome, ok: false, failure: linked.failure };
-  }
+  if (linked?.failure) return { ...outcome, ok: false, failure: linked.failure };
   const beforeFailure =
     (await runHooks(step, 'before-switch', config.beforeSwitch)) ??
     (step.cancelled() ? `${step.cancelled()} before the switch` : undefined);
