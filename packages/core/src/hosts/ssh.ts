@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,11 @@ export class SshTarget implements Target {
     const session = this.session;
     const plain = !options.signal && options.timeoutMs === undefined && options.outputTailBytes === undefined;
     const input = options.stdin === undefined || typeof options.stdin === 'object';
+    const fresh = session !== undefined && !session.used && this.multiplex && existsSync(join(this.dir, 'cm'));
+    if (options.reuse && options.asCommand && fresh && plain && input && options.stdinFile === undefined) {
+      session.openWindow();
+      return this.connected(await this.runInNewSession(script, { ...options, reuse: false }));
+    }
     if (options.reuse && session?.free && plain && input && options.stdinFile === undefined) {
       const stdin = options.stdin as NodeJS.ReadableStream | undefined;
       const result = await session.run({ script, cwd: options.cwd, input: stdin, onStdout: options.onStdout });

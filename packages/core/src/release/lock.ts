@@ -330,6 +330,7 @@ function startSession(
   const running = target.run(script, {
     stdin,
     reuse: true,
+    asCommand: true,
     onStdout: (chunk) => {
       streamed += chunk;
       if (after < 0) {
