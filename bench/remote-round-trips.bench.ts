@@ -9,8 +9,9 @@
  * Runs are interleaved (ours, reference, ours, …); medians and the wall-time ratio against the 1.2× target are printed.
  *
  * Then release-switch the same way: SshTarget.open (login; its shell session is opened with it) + switchRelease (no
- * hooks, keep 5, nothing to prune, `sha` given as deploy.yml does: after the warm-up, one script through that session —
- * lock, read, check, swap, history, release — as history.accepted vouches for history) + close,
+ * hooks, keep 5, nothing to prune, `sha` given as deploy.yml does: after the warm-up, one script — lock, read, check,
+ * swap, history, release — as history.accepted vouches for history, sent as a session's command over the login's
+ * connection while that session readies) + close,
  * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
  * (no lock, no checks, no pruning — what the seeds did).
  */
