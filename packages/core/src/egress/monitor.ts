@@ -5,12 +5,20 @@ import { normalizeAddress, type AllowEntry } from './allow.js';
 import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
 import { HEARTBEAT_MS, Listener } from './listener.js';
-import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
+import {
+  addElement,
+  addElements,
+  emptyElements,
+  readAllowSets,
+  readBlocked,
+  removeRuleset,
+  type Privilege,
+} from './nft.js';
 import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
 import { stopToken, watchRequests, type Request } from './control.js';
-import { readAndRemoveRules, readRules, type FinalRules } from './final.js';
+import { readRules, type FinalRules } from './final.js';
 import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
 import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
@@ -19,8 +27,7 @@ export { destinationKey } from './recorder.js';
 
 export type Method = 'conntrack' | 'proc-poll';
 
-/** The argument that starts the monitor's bundle (dist/egress-sentinel/monitor.js) as the monitor. */
-export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
+export { MONITOR_ARGUMENT } from './launch.js';
 
 /** What the main step hands the monitor (a JSON file beside its snapshot). */
 export interface MonitorConfig {
@@ -185,6 +192,9 @@ export async function runMonitor(configPath: string): Promise<void> {
   const timers: NodeJS.Timeout[] = [];
   let listener: Listener | undefined;
   let stopping = false;
+  // The watchers (nft monitor, ip monitor) start while the listener waits for its first probe: each is a process
+  // whose start would otherwise come after it, before the monitor is ready.
+  const watchers = startWatchers(config, recorder);
   if (config.method === 'conntrack') {
     listener = new Listener(config, recorder);
     try {
@@ -196,7 +206,6 @@ export async function runMonitor(configPath: string): Promise<void> {
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
-  const watchers = startWatchers(config, recorder);
   const reading = { preExisting: Promise.resolve() };
   const answer = requestHandler(config, recorder, listener, reading);
   const stop = new Promise<void>((resolve) => {
@@ -216,6 +225,10 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.flush();
   if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder, readyAt);
   await stop;
+  // The tables are read at once, while the listener drains (they are removed only after: the drain's probe must be
+  // tracked); what changed in them up to the stop request is in what is read.
+  const rules = config.finish ? readRules(config.privilege, { mode: config.mode, ...config.finish }) : undefined;
+  rules?.catch(() => undefined);
   await reading.preExisting;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
@@ -229,7 +242,7 @@ export async function runMonitor(configPath: string): Promise<void> {
       to: new Date().toISOString(),
       reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
     });
-  await finish(config, recorder);
+  await finish(config, recorder, rules);
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
@@ -314,12 +327,19 @@ function requestHandler(
   };
 }
 
-/** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
-async function finish(config: MonitorConfig, recorder: Recorder): Promise<void> {
-  if (config.finish)
-    recorder.snapshot.final = await readAndRemoveRules(config.privilege, { mode: config.mode, ...config.finish }).catch(
-      (error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined),
-    );
+/**
+ * The root parts of stopping, done here because the job's user may have no sudo left: the tables (as read at the
+ * stop request, then removed), the lockdown.
+ */
+async function finish(
+  config: MonitorConfig,
+  recorder: Recorder,
+  rules: Promise<FinalRules> | undefined,
+): Promise<void> {
+  if (rules)
+    recorder.snapshot.final = await rules
+      .then(async (found) => ({ ...found, removed: await removeRuleset(config.privilege) }))
+      .catch((error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined));
   const record = recorder.snapshot.lockdown;
   if (config.lockdown && record) restore(config.lockdown, record);
 }
