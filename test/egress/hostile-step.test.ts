@@ -163,8 +163,12 @@ describeLab('egress-sentinel against a hostile step', () => {
     ['block', true],
     ['audit', false],
   ])('%s mode lists a flow opened before the sentinel started (cut: %s)', async (mode, cut) => {
-    const tracking = 'table inet lab_tracking {\n chain output {\n  type filter hook output priority 10;\n  ct state new counter\n }\n}\n';
-    const added = spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], { input: tracking, encoding: 'utf8' });
+    const tracking =
+      'table inet lab_tracking {\n chain output {\n  type filter hook output priority 10;\n  ct state new counter\n }\n}\n';
+    const added = spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], {
+      input: tracking,
+      encoding: 'utf8',
+    });
     expect(added.stderr).toBe('');
     const client = udpClient();
     try {
