@@ -27,7 +27,10 @@ describe('README: Set up deploy-gates in your repository', () => {
     ['secrets: inherit, and explicit passing', /secrets: inherit[\s\S]*SSH_KEY: \$\{\{ secrets\./],
     ['the permissions of the calling jobs', /deployments: write/],
     ['the deploy user and its authorized_keys', /adduser[\s\S]*authorized_keys/],
-    ['the shared .env linked into releases', /shared\/\.env[\s\S]*ln -sfn/],
+    [
+      'the shared .env and storage/ linked into releases by deploy.yml',
+      /shared\/\.env[\s\S]*deploy\.yml's `shared` input/,
+    ],
     ['sudoers for the reload, checked', /NOPASSWD[\s\S]*sudoers\.d[\s\S]*visudo -cf/],
     ['the web root at current/public', /current\/public/],
     ['a first staging deploy and a production deploy behind an approval', /First staging deploy[\s\S]*Production/],

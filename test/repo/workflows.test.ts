@@ -154,6 +154,32 @@ describe('the reusable workflows', () => {
     expect(reach).toBeLessThan(steps.findIndex((step) => step.id === 'verify'));
   });
 
+  it('deploy.yml: shared files are linked into the new release after unpacking and before its gates; the switch gets the same list', () => {
+    const steps = read('.github/workflows/deploy.yml').jobs.deploy.steps as {
+      id?: string;
+      name?: string;
+      if?: string;
+      uses?: string;
+      with?: Record<string, string>;
+    }[];
+    const link = steps.findIndex((step) => step.uses === '$/actions/release-switch' && step.with?.mode === 'link');
+    const gates = steps.findIndex((step) => step.name === 'Pre-switch gates on the target');
+    expect(link).toBeGreaterThan(steps.findIndex((step) => step.id === 'verify'));
+    expect(link).toBeLessThan(gates);
+    expect(steps[link]).toMatchObject({
+      if: "inputs.shared != ''",
+      with: {
+        release: '${{ steps.verify.outputs.release-name }}',
+        shared: '${{ inputs.shared }}',
+        'shared-replace': '${{ inputs.shared-replace }}',
+      },
+    });
+    expect(steps.find((step) => step.id === 'switch')!.with).toMatchObject({
+      shared: '${{ inputs.shared }}',
+      'shared-replace': '${{ inputs.shared-replace }}',
+    });
+  });
+
   it('names every secret as GitHub allows (letters, digits, _; not GITHUB_), so environment secrets can match', () => {
     // audit.yml's admin-token is passed explicitly by the caller (no environment reads it); its interface is issue 21's.
     for (const file of ['build.yml', 'deploy.yml', 'release-services.yml']) {

@@ -18,7 +18,7 @@ import { DEFAULT_RELEASE_PATTERN, parseSharedEntries, type SwitchConfig } from '
 export const releaseSwitchInputs = {
   'releases-root': required(),
   release: optional(),
-  mode: withDefault('switch', oneOf(['switch', 'rollback', 'mark-bad', 'unlock'])),
+  mode: withDefault('switch', oneOf(['switch', 'rollback', 'mark-bad', 'unlock', 'link'])),
   /** The commit the release was built from, for its history entry. */
   sha: optional().refine((sha) => sha === undefined || /^[0-9a-f]{40}$/.test(sha), {
     message:

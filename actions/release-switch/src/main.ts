@@ -4,7 +4,7 @@ import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
 import { renderSwitch, switchRelease } from '#core/release/index.js';
 import { releaseSwitchInputs, toConfig } from './inputs.js';
-import { markBadResult, unlockResult } from './modes.js';
+import { linkResult, markBadResult, unlockResult } from './modes.js';
 
 export const action = defineAction({
   name: 'release-switch',
@@ -28,6 +28,7 @@ export const action = defineAction({
     const targetName = describeAddress(inputs.target);
     if (config.mode === 'unlock') return unlockResult(inputs, config, context, targetName);
     if (config.mode === 'mark-bad') return markBadResult(inputs, config, context, targetName);
+    if (config.mode === 'link') return linkResult(inputs, config, context, targetName);
     const mode = config.mode;
     // A cancelled job stops the hook, rolls back what this run switched and releases the lock before the key goes.
     const outcome = await withTarget(

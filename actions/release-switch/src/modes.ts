@@ -1,7 +1,7 @@
 import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { withTarget } from '#action-kit/target.js';
 import { shellPath } from '#core/hosts/index.js';
-import { breakLock, describeHolder, LOCK_DIR, markBad } from '#core/release/index.js';
+import { breakLock, describeHolder, linkShared, LOCK_DIR, markBad } from '#core/release/index.js';
 import type { ReleaseSwitchConfig, ReleaseSwitchInputs } from './inputs.js';
 
 type Outputs = { 'current-release'?: string; 'previous-release'?: string; switched: string; 'rolled-back': string };
@@ -33,6 +33,39 @@ export async function markBadResult(
     },
     outputs: { 'current-release': outcome.currentRelease, switched: 'false', 'rolled-back': 'false' },
     verdict: `releases/${outcome.release} is marked bad: a rollback without release never goes to it`,
+  };
+}
+
+/** `mode: link`: the shared entries linked into a release not yet live, under the lock; `current` is not touched. */
+export async function linkResult(
+  inputs: ReleaseSwitchInputs,
+  config: ReleaseSwitchConfig,
+  context: ActionContext,
+  targetName: string,
+): Promise<ActionResult<Outputs>> {
+  const outcome = await withTarget(inputs, (target) => linkShared(target, config, context), {
+    tempDir: context.tempDir,
+  });
+  return {
+    title: 'Shared files linked',
+    results: outcome.results,
+    facts: [
+      ['Target', targetName],
+      ['Releases root', config.releasesRoot],
+      ['Release', outcome.release],
+      ['Current release', outcome.currentRelease ?? '(none)'],
+      ['Round trips', String(outcome.roundTrips)],
+    ],
+    report: {
+      stage: 'link',
+      release: outcome.release,
+      currentRelease: outcome.currentRelease,
+      details: { target: targetName, releasesRoot: config.releasesRoot, mode: 'link', ...outcome },
+    },
+    outputs: { 'current-release': outcome.currentRelease, switched: 'false', 'rolled-back': 'false' },
+    verdict:
+      outcome.failure ?? `the shared entries are linked into releases/${outcome.release}; current was not switched`,
+    failure: outcome.failure,
   };
 }
 

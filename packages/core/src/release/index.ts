@@ -4,6 +4,7 @@ export * from './switch.js';
 export * from './history.js';
 export * from './rules.js';
 export * from './mark.js';
+export * from './link.js';
 export * from './shared.js';
 export * from './listing.js';
 export * from './render.js';

@@ -13,13 +13,15 @@ export const REPORT_VERSION = 1;
 
 /**
  * What part of a deploy a report is evidence of, in the order a deploy runs them; the ledger orders reports by it.
- * `rollback` is a switch back to the previous release (release-switch `mode: rollback`); `record` the environment's
+ * `link` the shared files linked into a release before its gates (release-switch `mode: link`); `rollback` is a
+ * switch back to the previous release (release-switch `mode: rollback`); `record` the environment's
  * deployment record on GitHub (deployment-record); `inventory` a look at what is on a target (the releases action).
  */
 export const REPORT_STAGES = [
   'pack',
   'resolve',
   'verify',
+  'link',
   'backup',
   'gates',
   'switch',
