@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sendStop, stopToken } from './control.js';
 
@@ -36,6 +36,20 @@ export function spawnMonitor(prefix: readonly string[], entryScript: string, con
 }
 
 export type Monitor = ReturnType<typeof spawnMonitor>;
+
+/** Whether a tool is installed (on the PATH, or where sudo's secure_path finds it): no process started. */
+export function onPath(tool: string): boolean {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  return dirs.some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** Whether the monitor runs, and is still ours (a pid can be reused): its command line names this run's config. */
 export function isMonitorAlive(state: { pid: number; configPath: string }): boolean {

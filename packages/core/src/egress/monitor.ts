@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
 import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
-import { HEARTBEAT_MS, Listener } from './listener.js';
+import { HEARTBEAT_MS, Listener, spawnConntrack } from './listener.js';
+import { onPath } from './launch.js';
 import {
   addElement,
   addElements,
@@ -178,9 +179,11 @@ export async function runMonitor(configPath: string): Promise<void> {
   // The stop secret (main writes it into the monitor's stdin, a pipe only the two of them hold, at once: through
   // sudo the pipe is relayed only while sudo runs), then main's config: the monitor begins once it is written. No
   // config (main failed and removed the sentinel's directory, or ended): nothing to watch.
+  const conntrack = prestartConntrack();
   const secret = await readSecret();
-  if (!(await configWritten(configPath))) process.exit(0);
+  if (!(await configWritten(configPath))) return conntrack.abandon();
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  const prestarted = conntrack.take(config);
   // Not `recursive`: a directory someone made beforehand is refused, not used (the snapshot then never appears).
   if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
@@ -198,7 +201,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   if (config.method === 'conntrack') {
     listener = new Listener(config, recorder);
     try {
-      await listener.start();
+      await listener.start(prestarted);
     } catch (error) {
       recorder.error((error as Error).message);
     }
@@ -246,6 +249,29 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+/**
+ * As root with nft and conntrack installed, main chooses conntrack (see start.ts): the monitor starts its
+ * `conntrack -E` before main's config arrives, so that its start overlaps main's preparations; the events meanwhile
+ * wait in the pipe for the listener, which takes it over. Not taken over (main chose otherwise, a buffer size of its
+ * own, no config at all): ended.
+ */
+function prestartConntrack() {
+  const child = process.getuid?.() === 0 && onPath('conntrack') && onPath('nft') ? spawnConntrack([]) : undefined;
+  let failed = false;
+  child?.on('error', () => (failed = true));
+  const end = () => void child?.kill('SIGTERM');
+  const fits = (config: MonitorConfig) =>
+    !failed && config.method === 'conntrack' && config.privilege.prefix.length === 0 && !config.bufferBytes;
+  return {
+    take: (config: MonitorConfig) => (fits(config) ? child : end()),
+    /** No config: the monitor ends without watching anything. */
+    abandon: (): never => {
+      end();
+      return process.exit(0);
+    },
+  };
 }
 
 function readPreExisting(listener: Listener | undefined, recorder: Recorder, readyAt?: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -8,7 +8,7 @@ import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } fr
 import { pointResolverAt } from './dns-resolver.js';
 import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
-import { adoptLaunchedMonitor, spawnMonitor, type Monitor } from './launch.js';
+import { adoptLaunchedMonitor, onPath, spawnMonitor, type Monitor } from './launch.js';
 import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
@@ -134,20 +134,6 @@ async function installFirst(
     const why = (error as Error).message.replace(/\s+/g, ' ').slice(0, 200);
     return { devices: [], rawNote: `not filtered: the netdev egress hook could not be installed (${why})` };
   }
-}
-
-/** Whether a tool is installed (on the PATH, or where sudo's secure_path finds it): no process started. */
-export function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  return dirs.some((dir) => {
-    if (!dir) return false;
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** disable-sudo / disable-containers: what they need, told plainly when it is missing. */
