@@ -9,7 +9,9 @@
  * Runs are interleaved (ours, reference, ours, …); medians and the wall-time ratio against the 1.2× target are printed.
  *
  * Then release-switch the same way: SshTarget.open (login; its shell session is opened with it) + switchRelease (no
- * hooks, keep 5, nothing to prune: the lock holder's script through that session, one script through the holder) + close,
+ * hooks, keep 5, nothing to prune, `sha` given as deploy.yml does: after the warm-up, one script — lock, read, check,
+ * swap, history, release — as history.accepted vouches for history, sent as a session's command over the login's
+ * connection while that session readies) + close,
  * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
  * (no lock, no checks, no pruning — what the seeds did).
  */
@@ -147,30 +149,40 @@ try {
 
   // release-switch
   if (PARTS.includes('switch')) {
+    // The reference switches its own tree: an `ln -sfn` behind release-switch's back moves `current` away from what
+    // history.accepted names, and the next switch would rightly read history first (two round trips).
     const root = join(keys, 'app');
+    const refRoot = join(keys, 'app-reference');
     const names = [releaseName(1), releaseName(2)] as const;
     await makeReleases(root, names);
+    await makeReleases(refRoot, names);
     let turn = 0;
+    let refTurn = 0;
     let switchTrips = 0;
+    const tripCounts: number[] = [];
     const switchPhases = { open: [] as number[], switch: [] as number[], close: [] as number[] };
     const switchOurs = async () => {
       const started = performance.now();
+      const name = names[turn++ % 2]!;
       const target = await SshTarget.open(spec);
       const opened = performance.now();
       const outcome = await switchRelease(target, {
         releasesRoot: root,
-        release: names[turn++ % 2],
+        release: name,
         mode: 'switch',
         keep: 5,
         beforeSwitch: [],
         afterSwitch: [],
         rollbackOnFailure: true,
+        // As deploy.yml passes it: with the SHA given, a plain switch can be one script (core/release/fast.ts).
+        sha: `${name.slice(-8)}${'0'.repeat(32)}`,
       });
       const switched = performance.now();
       await target.close();
       const closed = performance.now();
       if (!outcome.ok || !outcome.switched) throw new Error(`switch failed: ${JSON.stringify(outcome)}`);
       switchTrips = outcome.roundTrips;
+      tripCounts.push(outcome.roundTrips);
       switchPhases.open.push(opened - started);
       switchPhases.switch.push(switched - opened);
       switchPhases.close.push(closed - switched);
@@ -178,11 +190,11 @@ try {
     };
     const lnArgs = (name: string) => [
       ...sshArgs.slice(0, -1),
-      `cd ${shellQuote(root)} && ln -sfn ${shellQuote(`releases/${name}`)} current`,
+      `cd ${shellQuote(refRoot)} && ln -sfn ${shellQuote(`releases/${name}`)} current`,
     ];
     const switchRef = async () => {
       const started = performance.now();
-      const result = await runProcess('ssh', lnArgs(names[turn++ % 2]!), {
+      const result = await runProcess('ssh', lnArgs(names[refTurn++ % 2]!), {
         env: { ...process.env, SSH_AUTH_SOCK: '' },
         timeoutMs: 60_000,
       });
@@ -192,6 +204,7 @@ try {
     await switchOurs();
     await switchRef();
     for (const list of Object.values(switchPhases)) list.length = 0;
+    tripCounts.length = 0;
     const switchSamples: number[] = [];
     const lnSamples: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
@@ -200,10 +213,10 @@ try {
     }
     const [c, d] = [median(switchSamples), median(lnSamples)];
     console.log(
-      `${'release-switch over ssh (lock, checks, swap, history, prune)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; ${switchTrips} round trips after login)`,
+      `${'release-switch over ssh (lock, checks, swap, history, prune)'.padEnd(46)} median ${c.toFixed(0)} ms  (${spread(switchSamples)}, ${ROUNDS} runs; round trips after login: ${[...new Set(tripCounts)].join(', ')})`,
     );
     console.log(
-      `  of which: open ${median(switchPhases.open).toFixed(0)} ms (until the login is accepted), switchRelease ${median(switchPhases.switch).toFixed(0)} ms (the session's channel + exec, then ${switchTrips} round trips: the lock holder's script, one script through it), close ${median(switchPhases.close).toFixed(0)} ms`,
+      `  of which: open ${median(switchPhases.open).toFixed(0)} ms (until the login is accepted), switchRelease ${median(switchPhases.switch).toFixed(0)} ms (the session's channel + exec, then ${switchTrips} round trip(s): one script — lock, read, check, swap, history, release — when history.accepted vouches for history), close ${median(switchPhases.close).toFixed(0)} ms`,
     );
     console.log(
       `${'reference: one ssh call, ln -sfn (seeds)'.padEnd(46)} median ${d.toFixed(0)} ms  (${spread(lnSamples)}, ${ROUNDS} runs)`,

@@ -90,6 +90,18 @@ async function main() {
     process.exit(1);
   }
 
+  // The files of one action share its folder: a chunk that two of them emit under one name must be the same chunk.
+  const chunkFiles = new Map();
+  for (const [index, { name }] of jobs.entries())
+    for (const [chunk, source] of results[index].chunks) {
+      const key = join(name, chunk);
+      if (chunkFiles.has(key) && chunkFiles.get(key) !== source) {
+        process.stderr.write(`build failed: two bundles of ${name} emit different chunks named ${chunk}\n`);
+        process.exit(1);
+      }
+      chunkFiles.set(key, source);
+    }
+
   if (only) for (const { name } of chosen) await rm(join(out, name), { recursive: true, force: true });
   else await rm(out, { recursive: true, force: true });
   for (const [index, { name, file }] of jobs.entries()) {

@@ -246,10 +246,12 @@ describeLab('egress-sentinel against a hostile step', () => {
   test('a stopped conntrack listener is tampering with its window', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     await run.start();
+    // The monitor's children: its watchers (ip monitor, nft monitor) and the conntrack listener.
     const child = readFileSync(`/proc/${run.monitorPid()}/task/${run.monitorPid()}/children`, 'utf8')
       .trim()
-      .split(/\s+/)[0]!;
-    expect(readFileSync(`/proc/${child}/cmdline`, 'utf8')).toContain('conntrack');
+      .split(/\s+/)
+      .find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('conntrack\0-E'))!;
+    expect(child).toBeDefined();
     process.kill(Number(child), 'SIGSTOP');
     await wait(4_500);
     process.kill(Number(child), 'SIGCONT');

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
@@ -25,6 +25,9 @@ export class Job {
   readonly runnerTemp = join(this.dir, 'runner-temp');
   private state: Record<string, string> = {};
   private readonly env: Record<string, string>;
+  /** The bundles run (a bench points it at an older build to compare); the files are action.yml's `runs`. */
+  bundleDir = dirname(distFile('egress-sentinel'));
+  private readonly runs: { main: string; post: string };
 
   /** `user`: run the steps as this uid without privileges (no root, no sudo), as on a locked-down runner. */
   constructor(
@@ -36,7 +39,9 @@ export class Job {
     mkdirSync(this.runnerTemp);
     if (user !== undefined) for (const dir of [this.dir, this.workspace, this.runnerTemp]) chmodSync(dir, 0o777);
     const inputEnv: Record<string, string> = {};
-    for (const [name, spec] of Object.entries(readAction(repoRoot, 'egress-sentinel').inputs))
+    const action = readAction(repoRoot, 'egress-sentinel');
+    this.runs = { main: basename(action.runs.main), post: basename(action.runs.post ?? action.runs.main) };
+    for (const [name, spec] of Object.entries(action.inputs))
       inputEnv[inputVariable(name)] = evaluateDefault(String(spec.default ?? ''), {});
     for (const [name, value] of Object.entries(inputs)) inputEnv[inputVariable(name)] = value;
     const base = Object.fromEntries(
@@ -73,7 +78,7 @@ export class Job {
     name: 'main' | 'post',
     state = this.state,
     env = this.env,
-    program: string[] = [distFile('egress-sentinel')],
+    program: string[] = [join(this.bundleDir, this.runs[name])],
   ): Promise<PhaseRun> {
     const files = {
       GITHUB_OUTPUT: join(this.dir, `${name}-output`),

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseConntrackLine } from '#core/egress/conntrack.js';
-import { rulesetScript, emptyElements, normalizeListing } from '#core/egress/nft.js';
+import { rulesetScript, emptyElements, normalizeListing, tablesOf } from '#core/egress/nft.js';
 import { parseProcNet } from '#core/egress/procnet.js';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 
@@ -123,6 +123,29 @@ describeLab('parsing real conntrack and /proc/net output', () => {
     expect(tcp.find((socket) => socket.localPort === port4)!.inode).toBeGreaterThan(0);
   });
 
+  test('the sentinel reads its two tables out of the whole ruleset; a table listed twice cannot pass as one', () => {
+    const listing = [
+      '# Warning: table ip filter is managed by iptables-nft, do not touch!',
+      'table ip filter {',
+      '\tchain OUTPUT {',
+      '\t}',
+      '}',
+      'table netdev deploy_gates_egress_raw {',
+      '\tcounter raw0 {',
+      '\t\tpackets 7 bytes 420',
+      '\t}',
+      '}',
+    ].join('\n');
+    const tables = tablesOf(listing);
+    expect([...tables.keys()]).toEqual(['ip filter', 'netdev deploy_gates_egress_raw']);
+    expect(normalizeListing(tables.get('netdev deploy_gates_egress_raw')!)).toBe(
+      'table netdev deploy_gates_egress_raw {\n\tcounter raw0 {\n\t}\n}',
+    );
+    const twice = tablesOf(`${listing}\ntable ip filter {\n}`).get('ip filter')!;
+    expect(twice).not.toBe(tables.get('ip filter'));
+    expect(twice.startsWith(tables.get('ip filter')!)).toBe(true);
+  });
+
   test('the table listing compared for tampering ignores counters and set elements, not rules', () => {
     const script = rulesetScript(
       { mode: 'block', allowLoopback: true, marker: 'm1' },
@@ -142,6 +165,10 @@ describeLab('parsing real conntrack and /proc/net output', () => {
     expect(normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress']))).toBe(
       installed,
     );
+    // The same table as the sentinel reads it, with its counters, from the whole ruleset in one nft run.
+    const stateful = tablesOf(lab.exec(lab.runner, ['nft', 'list', 'ruleset'])).get('inet deploy_gates_egress')!;
+    expect(stateful).toMatch(/packets [1-9]\d* bytes/);
+    expect(normalizeListing(stateful)).toBe(installed);
     lab.exec(lab.runner, ['nft', 'insert', 'rule', 'inet', 'deploy_gates_egress', 'output', 'accept']);
     expect(
       normalizeListing(lab.exec(lab.runner, ['nft', '-s', 'list', 'table', 'inet', 'deploy_gates_egress'])),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from '#cli/args.js';
@@ -64,6 +64,31 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(post.outputs.violations).toBe('0');
     expect(post.summary).toContain('only allowed endpoints were contacted');
     expect(running(pid)).toBe(false);
+    expect(tableExists()).toBe(false);
+  });
+
+  test('a main step whose inputs are rejected leaves no monitor behind, though its entry started one before they were read', async () => {
+    const rejected = job({ 'allowed-endpoints': `${lab.addresses.database4}:5432`, 'resolve-interval': 'soon' });
+    const main = await rejected.main();
+    expect(main.exitCode).toBe(1);
+    expect(main.log.match(/Input "resolve-interval"/g)).toHaveLength(1);
+    const sentinelDirs = () => readdirSync(join(rejected.runnerTemp, 'deploy-gates'));
+    // The entry did start a monitor (the sentinels' parent directory is there) before the inputs were read; it
+    // waited for its config in a directory of its own, now removed.
+    expect(existsSync(join(rejected.runnerTemp, 'deploy-gates'))).toBe(true);
+    expect(sentinelDirs().filter((name) => name.startsWith('egress-sentinel-'))).toEqual([]);
+    const monitors = () =>
+      readdirSync('/proc')
+        .filter((pid) => /^\d+$/.test(pid) && running(Number(pid)))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(rejected.runnerTemp);
+          } catch {
+            return false;
+          }
+        });
+    for (let i = 0; i < 100 && monitors().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(monitors()).toEqual([]);
     expect(tableExists()).toBe(false);
   });
 

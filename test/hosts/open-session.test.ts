@@ -41,6 +41,17 @@ describe('ssh target: the open session', () => {
   const GRANDPARENT = 'ps -o ppid= -p $PPID';
   const parentOf = async (t: SshTarget, reuse: boolean) => (await t.run(GRANDPARENT, { reuse })).stdout.trim();
 
+  it('sends the first script asCommand as a session command while the open session readies; later ones use it', async () => {
+    const t = await open();
+    // sshd lets a session's input flow only once its command started: the first script (the lock's) goes as a command.
+    const first = (await t.run(GRANDPARENT, { reuse: true, asCommand: true })).stdout.trim();
+    expect(first).toMatch(/^\d+$/);
+    const loop = await parentOf(t, true);
+    expect(loop).not.toBe(first);
+    // Once the open session ran something, asCommand scripts go through it like any other.
+    expect((await t.run(GRANDPARENT, { reuse: true, asCommand: true })).stdout.trim()).toBe(loop);
+  });
+
   it("runs deploy-gates' own scripts in one session, each in its own shell; others in a session of their own", async () => {
     const t = await open();
     const loop = await parentOf(t, true);

@@ -1,16 +1,13 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAction } from '#action-kit/index.js';
-import { POLL_INTERVAL_MS, startSentinel } from '#core/egress/index.js';
+import { POLL_INTERVAL_MS, renderStart, startSentinel, TITLE } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
-import { currentStatePath, monitorEntry, postStep, reportPath, stopStep, TITLE } from './phases.js';
+import { monitorEntry } from './monitor-entry.js';
+import { ROLE, SECRET, sentinelTempDir, STATE } from './names.js';
+import { currentStatePath, postStep, reportPath, stopStep } from './phases.js';
 
-const STATE = 'egress-sentinel';
-/** The stop secret: saved for the post step only (the runner keeps it; later steps cannot read it), masked. */
-const SECRET = 'egress-sentinel-secret';
-const ROLE = 'egress-sentinel-role';
-const tempDir = (context: { tempDir: string }) => join(context.tempDir, 'deploy-gates');
+const tempDir = (context: { tempDir: string }) => sentinelTempDir(context.tempDir);
 
 export const action = defineAction({
   name: 'egress-sentinel',
@@ -37,32 +34,7 @@ export const action = defineAction({
       context.logger.warning(
         `egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`,
       );
-    return {
-      title: TITLE,
-      results: [
-        {
-          name: 'Monitor',
-          status: 'pass',
-          detail: `started (pid ${state.pid}), ${state.method}${state.ruleset !== undefined ? `, rules installed (${config.mode})` : ''}`,
-          durationMs: 0,
-        },
-      ],
-      facts: [
-        ['Mode', config.mode],
-        ['Allowed', config.entries.map((entry) => entry.text).join(', ')],
-        ['Raw frames', state.rawNote],
-        ['Scope', state.scopeNote ? `${state.scope} (${state.scopeNote})` : state.scope],
-        [
-          'Sudo',
-          state.lockdown
-            ? `taken from the job's user until the sentinel stops${state.lockdown.sockets.length ? `; closed: ${state.lockdown.sockets.join(', ')}` : ''}`
-            : config.disableSudo
-              ? "disable-sudo: the job's user has no passwordless sudo to take away"
-              : 'left to the job (disable-sudo: false)',
-        ],
-      ],
-      verdict: `watching every new connection until a step with stop: true, or the post step (${state.method})`,
-    };
+    return renderStart(config, state);
   },
   async post(inputs, context) {
     if (context.state.get(ROLE) === 'stop')

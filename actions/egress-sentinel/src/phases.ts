@@ -1,34 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join } from 'node:path';
 import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { UserError } from '#core/errors.js';
-import { checkpointSentinel, stopSentinel, type SentinelState } from '#core/egress/index.js';
+import { checkpointSentinel, stopSentinel, TITLE, type SentinelState } from '#core/egress/index.js';
 
 export type Outputs = { violations?: string; tampered?: string };
-export const TITLE = 'Egress sentinel';
 
 /**
  * Where main leaves the running sentinel's state for a later `stop: true` step of the same job (RUNNER_TEMP). It
  * holds no secret: any step can read and rewrite it (see recordProblem in core for what the stop step checks).
  */
 export const currentStatePath = (tempDir: string) => join(tempDir, 'egress-sentinel-current.json');
-
-/**
- * The file the monitor is started from: the monitor bundle beside this one (dist/egress-sentinel/monitor.js), found
- * from this bundle's own path, not `process.argv[1]` (under @github/local-action that is local-action's own entry).
- * Run from source, the built bundle is used.
- */
-export function monitorEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const bundle = here.endsWith('.js')
-    ? join(dirname(here), 'monitor.js')
-    : resolve(dirname(here), '../../../dist/egress-sentinel/monitor.js');
-  if (existsSync(bundle)) return bundle;
-  throw new UserError(
-    `egress-sentinel cannot start its monitor: ${bundle} is missing; build it first (node scripts/build.mjs --only egress-sentinel)`,
-  );
-}
 
 export function reportPath(input: string, workspace: string): string {
   return isAbsolute(input) ? input : join(workspace, input);

@@ -1,8 +1,7 @@
 import {
   readAllowSets,
   readBlocked,
-  readRawCounts,
-  readRuleset,
+  readTables,
   removeRuleset,
   type BlockedDestination,
   type Privilege,
@@ -38,11 +37,10 @@ export async function readRules(
   privilege: Privilege,
   options: { mode: 'audit' | 'block'; devices: readonly string[]; allowSets: boolean },
 ): Promise<FinalRules> {
-  const [ruleset, allowSets, blocked, raw, legacy] = await Promise.all([
-    readRuleset(privilege),
+  const [{ ruleset, raw }, allowSets, blocked, legacy] = await Promise.all([
+    readTables(privilege, options.devices),
     options.allowSets ? readAllowSets(privilege) : undefined,
     options.mode === 'block' ? readBlocked(privilege) : [],
-    readRawCounts(privilege, options.devices),
     legacyRules(privilege),
   ]);
   return {

@@ -2,3 +2,4 @@
 export * from './allow.js';
 export * from './monitor.js';
 export * from './sentinel.js';
+export * from './render.js';

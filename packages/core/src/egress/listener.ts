@@ -17,6 +17,13 @@ const BUFFER_BYTES = 16 * 1024 * 1024;
 const flowOf = (event: ConnectionEvent) =>
   `${event.protocol} ${event.source}:${event.sourcePort} ${event.natFrom ?? `${event.destination}:${event.port}`}`;
 
+/** `conntrack -E` for new connections, with timestamps and both tuples, on a large netlink receive buffer. */
+export function spawnConntrack(prefix: readonly string[], bufferBytes = BUFFER_BYTES): ChildProcess {
+  const args = ['conntrack', '-E', '-e', 'NEW', '-o', 'timestamp,extended', '-b', String(bufferBytes)];
+  const [command, ...rest] = [...prefix, ...args];
+  return spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /** Every flow in the connection table now (`conntrack -L`, IPv4 and IPv6, original and reply tuples). */
 export async function dumpTable(config: MonitorConfig): Promise<ConnectionEvent[]> {
   const now = Date.now();
@@ -52,22 +59,12 @@ export class Listener {
     private readonly recorder: Recorder,
   ) {}
 
-  /** Starts `conntrack -E` and resolves once it reports a probe (or rejects when it cannot). */
-  async start(): Promise<void> {
-    const [command, ...args] = [
-      ...this.config.privilege.prefix,
-      ...[
-        'conntrack',
-        '-E',
-        '-e',
-        'NEW',
-        '-o',
-        'timestamp,extended',
-        '-b',
-        String(this.config.bufferBytes ?? BUFFER_BYTES),
-      ],
-    ];
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Starts `conntrack -E` (or takes over the one the monitor started before its config arrived: its events since
+   * wait in the pipe) and resolves once it reports a probe (or rejects when it cannot).
+   */
+  async start(prestarted?: ChildProcess): Promise<void> {
+    const child = prestarted ?? spawnConntrack(this.config.privilege.prefix, this.config.bufferBytes);
     this.child = child;
     const ready = new Promise<void>((resolve) => (this.ready = resolve));
     let stderr = '';
@@ -81,12 +78,12 @@ export class Listener {
       stderr = `${stderr}\n${line}`.slice(-2000);
     });
     const ended = new Promise<string>((resolve) => {
+      const why = (code: number | null, signal: string | null) =>
+        `the conntrack listener ended (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`;
       child.on('error', (error) => resolve(`conntrack could not be started: ${error.message}`));
-      child.on('exit', (code, signal) =>
-        resolve(
-          `the conntrack listener ended (${signal ?? `exit code ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''})`,
-        ),
-      );
+      child.on('exit', (code, signal) => resolve(why(code, signal)));
+      // A prestarted one that already ended: its exit was told before anyone listened.
+      if (child.exitCode !== null || child.signalCode !== null) resolve(why(child.exitCode, child.signalCode));
     });
     void ended.then(
       (why) => !this.stopping && (this.recorder.error(`${why} while the job ran`), this.recorder.flush()),

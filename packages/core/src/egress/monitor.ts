@@ -4,13 +4,22 @@ import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
 import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
-import { HEARTBEAT_MS, Listener } from './listener.js';
-import { addElement, addElements, emptyElements, readAllowSets, readBlocked, type Privilege } from './nft.js';
+import { HEARTBEAT_MS, Listener, spawnConntrack } from './listener.js';
+import { onPath } from './launch.js';
+import {
+  addElement,
+  addElements,
+  emptyElements,
+  readAllowSets,
+  readBlocked,
+  removeRuleset,
+  type Privilege,
+} from './nft.js';
 import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
 import type { Window } from './report.js';
 import { stopToken, watchRequests, type Request } from './control.js';
-import { readAndRemoveRules, readRules, type FinalRules } from './final.js';
+import { readRules, type FinalRules } from './final.js';
 import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
 import type { JobScope } from './scope.js';
 import { startWatchers } from './watchers.js';
@@ -19,8 +28,7 @@ export { destinationKey } from './recorder.js';
 
 export type Method = 'conntrack' | 'proc-poll';
 
-/** The argument that starts the monitor's bundle (dist/egress-sentinel/monitor.js) as the monitor. */
-export const MONITOR_ARGUMENT = '--deploy-gates-egress-monitor';
+export { MONITOR_ARGUMENT } from './launch.js';
 
 /** What the main step hands the monitor (a JSON file beside its snapshot). */
 export interface MonitorConfig {
@@ -171,9 +179,11 @@ export async function runMonitor(configPath: string): Promise<void> {
   // The stop secret (main writes it into the monitor's stdin, a pipe only the two of them hold, at once: through
   // sudo the pipe is relayed only while sudo runs), then main's config: the monitor begins once it is written. No
   // config (main failed and removed the sentinel's directory, or ended): nothing to watch.
+  const conntrack = prestartConntrack();
   const secret = await readSecret();
-  if (!(await configWritten(configPath))) process.exit(0);
+  if (!(await configWritten(configPath))) return conntrack.abandon();
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
+  const prestarted = conntrack.take(config);
   // Not `recursive`: a directory someone made beforehand is refused, not used (the snapshot then never appears).
   if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
@@ -185,10 +195,13 @@ export async function runMonitor(configPath: string): Promise<void> {
   const timers: NodeJS.Timeout[] = [];
   let listener: Listener | undefined;
   let stopping = false;
+  // The watchers (nft monitor, ip monitor) start while the listener waits for its first probe: each is a process
+  // whose start would otherwise come after it, before the monitor is ready.
+  const watchers = startWatchers(config, recorder);
   if (config.method === 'conntrack') {
     listener = new Listener(config, recorder);
     try {
-      await listener.start();
+      await listener.start(prestarted);
     } catch (error) {
       recorder.error((error as Error).message);
     }
@@ -196,7 +209,6 @@ export async function runMonitor(configPath: string): Promise<void> {
   } else timers.push(await startPolling(config, recorder, () => stopping));
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
-  const watchers = startWatchers(config, recorder);
   const reading = { preExisting: Promise.resolve() };
   const answer = requestHandler(config, recorder, listener, reading);
   const stop = new Promise<void>((resolve) => {
@@ -216,6 +228,10 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.flush();
   if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder, readyAt);
   await stop;
+  // The tables are read at once, while the listener drains (they are removed only after: the drain's probe must be
+  // tracked); what changed in them up to the stop request is in what is read.
+  const rules = config.finish ? readRules(config.privilege, { mode: config.mode, ...config.finish }) : undefined;
+  rules?.catch(() => undefined);
   await reading.preExisting;
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
@@ -229,10 +245,33 @@ export async function runMonitor(configPath: string): Promise<void> {
       to: new Date().toISOString(),
       reason: 'no connection events arrived (the conntrack listener was stopped or held up)',
     });
-  await finish(config, recorder);
+  await finish(config, recorder, rules);
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+/**
+ * As root with nft and conntrack installed, main chooses conntrack (see start.ts): the monitor starts its
+ * `conntrack -E` before main's config arrives, so that its start overlaps main's preparations; the events meanwhile
+ * wait in the pipe for the listener, which takes it over. Not taken over (main chose otherwise, a buffer size of its
+ * own, no config at all): ended.
+ */
+function prestartConntrack() {
+  const child = process.getuid?.() === 0 && onPath('conntrack') && onPath('nft') ? spawnConntrack([]) : undefined;
+  let failed = false;
+  child?.on('error', () => (failed = true));
+  const end = () => void child?.kill('SIGTERM');
+  const fits = (config: MonitorConfig) =>
+    !failed && config.method === 'conntrack' && config.privilege.prefix.length === 0 && !config.bufferBytes;
+  return {
+    take: (config: MonitorConfig) => (fits(config) ? child : end()),
+    /** No config: the monitor ends without watching anything. */
+    abandon: (): never => {
+      end();
+      return process.exit(0);
+    },
+  };
 }
 
 function readPreExisting(listener: Listener | undefined, recorder: Recorder, readyAt?: number): Promise<void> {
@@ -314,12 +353,19 @@ function requestHandler(
   };
 }
 
-/** The root parts of stopping, done here because the job's user may have no sudo left: the tables, the lockdown. */
-async function finish(config: MonitorConfig, recorder: Recorder): Promise<void> {
-  if (config.finish)
-    recorder.snapshot.final = await readAndRemoveRules(config.privilege, { mode: config.mode, ...config.finish }).catch(
-      (error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined),
-    );
+/**
+ * The root parts of stopping, done here because the job's user may have no sudo left: the tables (as read at the
+ * stop request, then removed), the lockdown.
+ */
+async function finish(
+  config: MonitorConfig,
+  recorder: Recorder,
+  rules: Promise<FinalRules> | undefined,
+): Promise<void> {
+  if (rules)
+    recorder.snapshot.final = await rules
+      .then(async (found) => ({ ...found, removed: await removeRuleset(config.privilege) }))
+      .catch((error: Error) => (recorder.error(`reading the rules at the end failed: ${error.message}`), undefined));
   const record = recorder.snapshot.lockdown;
   if (config.lockdown && record) restore(config.lockdown, record);
 }

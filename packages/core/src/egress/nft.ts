@@ -246,12 +246,14 @@ export function rulesetScript(options: RulesetOptions, elements: AllowElements):
 }
 
 /**
- * The table as `nft -s list table` prints it (no counter values), without set elements: the allow sets grow while
- * hostnames are re-resolved and the blocked sets fill, but the rules, sets and marker must stay as installed.
+ * A table's listing without counter values (as `nft -s` prints it) and without set elements: the allow sets grow
+ * while hostnames are re-resolved, the blocked sets fill and counters count, but the rules, sets and marker must
+ * stay as installed.
  */
 export function normalizeListing(listing: string): string {
   return listing
     .replace(/\s*elements = \{[^}]*\}/g, '')
+    .replace(/\s*packets \d+ bytes \d+/g, '')
     .split('\n')
     .map((line) => line.trimEnd())
     .filter((line) => line.trim() !== '')
@@ -269,28 +271,50 @@ export async function installRuleset(privilege: Privilege, script: string): Prom
     throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
 }
 
-/** The tables as they are now (normalized), or undefined when the inet table is gone. */
-export async function readRuleset(privilege: Privilege): Promise<string | undefined> {
-  const [inet, raw] = await Promise.all([
-    runCommand(privilege, 'nft', ['-s', 'list', 'table', 'inet', TABLE]),
-    runCommand(privilege, 'nft', ['-s', 'list', 'table', 'netdev', RAW_TABLE]),
-  ]);
-  if (inet.code !== 0) return undefined;
-  return normalizeListing(inet.stdout) + (raw.code === 0 ? `\n${normalizeListing(raw.stdout)}` : '');
+/**
+ * The sentinel's two tables as `nft list ruleset` prints them (one process for both, counters included), keyed
+ * `family name`. A table listed twice (which nft never prints) keeps both listings, so it cannot equal one installed.
+ */
+export function tablesOf(listing: string): Map<string, string> {
+  const tables = new Map<string, string>();
+  let current: { key: string; lines: string[] } | undefined;
+  for (const line of listing.split('\n')) {
+    const start = /^table (\S+) (\S+) \{$/.exec(line);
+    if (start) current = { key: `${start[1]} ${start[2]}`, lines: [] };
+    current?.lines.push(line);
+    if (current && line === '}') {
+      const text = current.lines.join('\n');
+      tables.set(current.key, tables.has(current.key) ? `${tables.get(current.key)}\n${text}` : text);
+      current = undefined;
+    }
+  }
+  return tables;
 }
 
-/** Raw frames the netdev egress hooks counted (not sent through the sentinel's rules), per interface. */
-export async function readRawCounts(privilege: Privilege, devices: readonly string[]): Promise<Record<string, number>> {
-  const result = await runCommand(privilege, 'nft', ['-j', 'list', 'counters', 'table', 'netdev', RAW_TABLE]);
+/**
+ * The tables as they are now (normalized; undefined when the inet table is gone) and the raw frames the netdev
+ * egress hooks counted (not sent through the sentinel's rules), per interface: one `nft list ruleset`.
+ */
+export async function readTables(
+  privilege: Privilege,
+  devices: readonly string[] = [],
+): Promise<{ ruleset?: string; raw: Record<string, number> }> {
+  const result = await runCommand(privilege, 'nft', ['list', 'ruleset']);
+  if (result.code !== 0) return { raw: {} };
+  const tables = tablesOf(result.stdout);
+  const [inet, raw] = [tables.get(`inet ${TABLE}`), tables.get(`netdev ${RAW_TABLE}`)];
   const counts: Record<string, number> = {};
-  if (result.code !== 0) return counts;
-  const document = JSON.parse(result.stdout) as { nftables?: { counter?: { name?: string; packets?: number } }[] };
-  for (const item of document.nftables ?? []) {
-    const index = /^raw(\d+)$/.exec(item.counter?.name ?? '')?.[1];
-    const device = index === undefined ? undefined : devices[Number(index)];
-    if (device !== undefined) counts[device] = item.counter?.packets ?? 0;
+  for (const match of (raw ?? '').matchAll(/counter raw(\d+) \{\s*packets (\d+) bytes \d+/g)) {
+    const device = devices[Number(match[1])];
+    if (device !== undefined) counts[device] = Number(match[2]);
   }
-  return counts;
+  if (inet === undefined) return { raw: counts };
+  return { ruleset: normalizeListing(inet) + (raw !== undefined ? `\n${normalizeListing(raw)}` : ''), raw: counts };
+}
+
+/** The tables as they are now (normalized), or undefined when the inet table is gone. */
+export async function readRuleset(privilege: Privilege): Promise<string | undefined> {
+  return (await readTables(privilege)).ruleset;
 }
 
 /**

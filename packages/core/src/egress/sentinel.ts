@@ -11,7 +11,7 @@ export { startSentinel } from './start.js';
 export { checkpointSentinel, stopSentinel } from './stop.js';
 export type { SentinelReport, Violation } from './report.js';
 
-export { MONITOR_ARGUMENT } from './monitor.js';
+export { isMonitorAlive, MONITOR_ARGUMENT } from './launch.js';
 
 export interface SentinelConfig {
   entries: AllowEntry[];
@@ -139,16 +139,6 @@ function watchDir(dir: string, onEvent: () => void, watchers: FSWatcher[]): bool
     watcher.on('error', () => undefined);
     watchers.push(watcher);
     return true;
-  } catch {
-    return false;
-  }
-}
-
-export function isMonitorAlive(state: Pick<SentinelState, 'pid' | 'configPath'>): boolean {
-  if (!state.pid) return false;
-  try {
-    // Alive and still ours (a pid can be reused): its command line names this run's config file.
-    return readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0').includes(state.configPath);
   } catch {
     return false;
   }

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -9,6 +8,7 @@ import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } fr
 import { pointResolverAt } from './dns-resolver.js';
 import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
+import { adoptLaunchedMonitor, onPath, spawnMonitor, type Monitor } from './launch.js';
 import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
 import {
@@ -27,7 +27,6 @@ import { legacyRules } from './watchers.js';
 import {
   findPrivilege,
   isMonitorAlive,
-  MONITOR_ARGUMENT,
   POLL_INTERVAL_MS,
   readSnapshot,
   readText,
@@ -137,42 +136,6 @@ async function installFirst(
   }
 }
 
-/**
- * Starts the monitor detached, in a session of its own: as root through `sudo -n setsid -f` when the step has
- * sudo (the job's user cannot stop or signal it), else directly. Its stdin is a pipe only this step holds, which
- * carries the stop secret (never an argument: the process list is public); it begins once its config is written.
- */
-function spawnMonitor(privilege: Privilege | undefined, entryScript: string, configPath: string, secret: string) {
-  const command = [process.execPath, entryScript, MONITOR_ARGUMENT, configPath];
-  const viaSudo = privilege !== undefined && privilege.prefix.length > 0;
-  const [file, ...args] = viaSudo ? [...privilege.prefix, 'setsid', '-f', ...command] : command;
-  // Its output closed: the runner does not wait for it, and it outlives this step.
-  const child = spawn(file!, args, { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-  child.stdin!.on('error', () => undefined);
-  child.stdin!.end(`${secret}\n`);
-  child.unref();
-  const status = { exited: false, code: null as number | null, viaSudo };
-  child.on('exit', (code) => Object.assign(status, { exited: true, code }));
-  child.on('error', () => Object.assign(status, { exited: true, code: 127 }));
-  return { child, status };
-}
-
-type Monitor = ReturnType<typeof spawnMonitor>;
-
-/** Whether a tool is installed (on the PATH, or where sudo's secure_path finds it): no process started. */
-export function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  return dirs.some((dir) => {
-    if (!dir) return false;
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** disable-sudo / disable-containers: what they need, told plainly when it is missing. */
 function checkLockdown(config: SentinelConfig) {
   if (config.disableContainers && !config.disableSudo)
@@ -209,22 +172,17 @@ function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 's
 /**
  * Starts the sentinel: resolves the allowed names (one that does not resolve is an error), installs the rules
  * (block mode: fails when it cannot) and starts the monitor, returning once it is ready (and, with disable-sudo,
- * once the job's user has no sudo left). The monitor is spawned first: its Node start, the longest part, overlaps
- * the checks and the rules; it waits on its stdin for the word to begin, and ends if this step fails before.
+ * once the job's user has no sudo left). The monitor is started first — by the action's entry before the action's
+ * code loaded (launchMonitor), or here: its Node start, the longest part, overlaps the checks and the rules; it
+ * waits for its config file to begin, and ends if this step fails before.
  */
 export async function startSentinel(
   config: SentinelConfig,
   options: { entryScript: string; tempDir: string },
 ): Promise<{ state: SentinelState; secret: string }> {
-  checkLockdown(config);
-  const privilege = await findPrivilege();
-  const marker = randomBytes(8).toString('hex');
-  // Only whoever holds it can stop the monitor: main (here) and the post step (the runner's saved state).
-  const secret = randomBytes(32).toString('hex');
-  const dir = join(options.tempDir, `egress-sentinel-${marker}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const monitor = spawnMonitor(privilege, options.entryScript, join(dir, 'config.json'), secret);
+  const { privilege, marker, secret, dir, monitor } = await monitorFor(options);
   try {
+    checkLockdown(config);
     const plan = await prepare(config, privilege, marker, dir);
     const { state, rules } = plan;
     // The tables as installed, read while the monitor starts (block mode reads them once its rules are in).
@@ -245,6 +203,45 @@ export async function startSentinel(
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The monitor and this run's marker, secret and directory: the one the entry launched when it did (as root, or
+ * through sudo that has now shown it works by exiting 0), else one started here. A launch through sudo that failed
+ * answers what `sudo -n true` would: this step cannot start the monitor as root, so it has no privilege to use.
+ */
+async function monitorFor(options: { entryScript: string; tempDir: string }): Promise<{
+  privilege: Privilege | undefined;
+  marker: string;
+  secret: string;
+  dir: string;
+  monitor: Monitor;
+}> {
+  const launched = adoptLaunchedMonitor(options.tempDir);
+  const code = launched?.prefix.length ? await exitCode(launched.monitor, 10_000) : 0;
+  if (launched && code === 0) return { ...launched, privilege: { prefix: launched.prefix } };
+  if (launched) rmSync(launched.dir, { recursive: true, force: true });
+  const privilege = launched && code !== null ? undefined : await findPrivilege();
+  const marker = randomBytes(8).toString('hex');
+  // Only whoever holds it can stop the monitor: main (here) and the post step (the runner's saved state).
+  const secret = randomBytes(32).toString('hex');
+  const dir = join(options.tempDir, `egress-sentinel-${marker}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const monitor = spawnMonitor(privilege?.prefix ?? [], options.entryScript, join(dir, 'config.json'), secret);
+  return { privilege, marker, secret, dir, monitor };
+}
+
+/**
+ * How a start through sudo ended (`sudo -n setsid -f` exits once the monitor is detached, or at once without sudo);
+ * null after `timeoutMs`. The spawned process is unreferenced (the monitor outlives this step): a timer keeps the
+ * step alive meanwhile.
+ */
+async function exitCode(monitor: Monitor, timeoutMs: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+  const code = await Promise.race([monitor.exited, timeout]);
+  clearTimeout(timer);
+  return code;
 }
 
 const readRules = (rules: Privilege) => Promise.all([readRuleset(rules), legacyRules(rules)]);

@@ -7,6 +7,7 @@ import { dnsViolations, namesOfEntry, type DnsReport } from './dns-report.js';
 import { restoreResolver } from './dns-resolver.js';
 import { destinationKey, type Snapshot } from './monitor.js';
 import { sendCheckpoint, sendStop, stopToken } from './control.js';
+import { takeStopSent } from './launch.js';
 import { recordProblem } from './record.js';
 import { readAndRemoveRules, type FinalRules } from './final.js';
 import { TABLE_REF, type BlockedDestination } from './nft.js';
@@ -28,8 +29,11 @@ const REVERSE_LOOKUPS = 16;
  * the root parts of stopping and writes its last snapshot) and reads what it saw.
  */
 async function endMonitor(state: SentinelState, secret: string, tampering: string[]): Promise<Snapshot | undefined> {
-  if (isMonitorAlive(state)) {
-    sendStop(state.dir, stopToken(secret, state.marker));
+  // The post step's entry may have asked already, before this code was loaded (sendStopEarly): then whether the
+  // monitor was running is what it found at that moment.
+  const sent = takeStopSent(state.marker);
+  if (sent?.alive ?? isMonitorAlive(state)) {
+    if (!sent) sendStop(state.dir, stopToken(secret, state.marker));
     await waitForSnapshot(
       state.snapshotPath,
       (found) => found.stopped,

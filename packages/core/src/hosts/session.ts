@@ -126,6 +126,14 @@ export class OpenSession {
     });
   }
 
+  /** Whether a script was sent through it (its input window is open once the first one ran). */
+  used = false;
+
+  /** Runs a no-op through the session if nothing ran yet, so its input window opens (in the background). */
+  openWindow(): void {
+    if (this.free && !this.used) void this.run({ script: ':' });
+  }
+
   /** True while the session is open and no script runs in it. */
   get free(): boolean {
     return this.exited === undefined && this.pending === undefined;
@@ -134,6 +142,7 @@ export class OpenSession {
   /** Runs one script in the session (free must be true); resolves when its answer arrived. */
   run({ script, cwd, input, onStdout }: SessionRun): Promise<CommandResult> {
     if (!this.free) throw new Error('the open ssh session is busy or closed');
+    this.used = true;
     const body = cwd === undefined ? script : `cd -- ${shellQuote(cwd)} || exit 1\n${script}`;
     // Whatever arrived since the last answer (a background child of an earlier script) is not this script's output.
     if (this.started) this.buffer = '';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,11 @@ export class SshTarget implements Target {
     const session = this.session;
     const plain = !options.signal && options.timeoutMs === undefined && options.outputTailBytes === undefined;
     const input = options.stdin === undefined || typeof options.stdin === 'object';
+    const fresh = session !== undefined && !session.used && this.multiplex && existsSync(join(this.dir, 'cm'));
+    if (options.reuse && options.asCommand && fresh && plain && input && options.stdinFile === undefined) {
+      session.openWindow();
+      return this.connected(await this.runInNewSession(script, { ...options, reuse: undefined }));
+    }
     if (options.reuse && session?.free && plain && input && options.stdinFile === undefined) {
       const stdin = options.stdin as NodeJS.ReadableStream | undefined;
       const result = await session.run({ script, cwd: options.cwd, input: stdin, onStdout: options.onStdout });
@@ -183,7 +188,9 @@ export class SshTarget implements Target {
     // the script (`nohup worker &`) holds its output, so the client's own exit cannot tell when the script ended.
     const marker = `@@dg-exit-${randomBytes(8).toString('hex')}`;
     const reported = `sh -c ${shellQuote(script)}; s=$?; printf '\\n${marker} %d\\n' "$s" >&2; exit "$s"`;
-    let remote = `sh -c ${shellQuote(reported)}`;
+    // deploy-gates' own script sent as a command (asCommand) starts no background child: its shell's end is its exit.
+    const own = options.asCommand === true && options.reuse === undefined;
+    let remote = own ? `sh -c ${shellQuote(script)}` : `sh -c ${shellQuote(reported)}`;
     if (options.timeoutMs !== undefined) {
       // Killing the local ssh client does not stop the remote command, so the host enforces the timeout too.
       const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
@@ -236,7 +243,7 @@ export class SshTarget implements Target {
         stdinFile: options.stdinFile,
         timeoutMs: options.timeoutMs,
         outputTailBytes: options.outputTailBytes,
-        exitMarker: marker,
+        exitMarker: own ? undefined : marker,
         signal: pidFile ? local.signal : undefined,
         env,
       });

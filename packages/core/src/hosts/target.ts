@@ -48,6 +48,13 @@ export interface RunOptions {
    * stays open). Ignored with signal, timeoutMs, outputTailBytes, stdinFile or a string stdin. Never for a user's command.
    */
   reuse?: boolean;
+  /**
+   * With `reuse`: while the open session has not run anything yet, send this script as the command of a session of
+   * its own over the same connection, and ready the open session meanwhile. sshd opens a session's input window
+   * only once its command started, so a script on a fresh session's stdin leaves one round trip later than a command
+   * (the lock's script, the first of a step, is the one that pays it otherwise).
+   */
+  asCommand?: boolean;
 }
 
 export interface Target {

@@ -23,15 +23,20 @@ export function historyReadLines(mark: string): string {
 }
 
 /** Splits a script's output at the mark historyReadLines printed: what came before, and the parsed history. */
-export function splitHistory(output: string, mark: string, where: string): { before: string; history: HistoryEntry[] } {
+export function splitHistory(
+  output: string,
+  mark: string,
+  where: string,
+): { before: string; history: HistoryEntry[]; text: string } {
   const at = output.indexOf(`${mark}\0`);
-  if (at < 0) return { before: output, history: [] };
+  if (at < 0) return { before: output, history: [], text: '' };
   const rest = output.slice(at + mark.length + 1);
   if (rest.startsWith('symlink\0'))
     throw new UserError(
       `${where} (or its ${HISTORY_DIR} directory) is a symlink; deploy-gates reads and appends the release history only in a real file there. Nothing was changed: replace the link with the file it points to`,
     );
-  return { before: output.slice(0, at), history: parseHistory(rest.replace(/^file\0/, ''), where) };
+  const text = rest.replace(/^file\0/, '');
+  return { before: output.slice(0, at), history: parseHistory(text, where), text };
 }
 
 /**

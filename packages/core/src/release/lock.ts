@@ -41,6 +41,11 @@ export interface LockOptions {
   precheck?: string;
   /** Shell lines run in releases-root right after the lock is taken, in the same script; their stdout is `HeldLock.acquiredOutput`. */
   whenAcquired?: string;
+  /**
+   * An exit code of `whenAcquired` (run as a subshell) meaning "the holder's work is done": the same script then
+   * releases the lock and ends, with no holder session after it (HeldLock.finished; nothing can be sent through it).
+   */
+  doneExit?: number;
 }
 
 /** The precheck of acquireLock refused (its fields say why); the lock was not taken. */
@@ -60,12 +65,14 @@ export interface HeldLock {
   broke: string[];
   /** What LockOptions.whenAcquired printed (empty without it). */
   acquiredOutput: string;
+  /** whenAcquired exited with LockOptions.doneExit: the script released the lock itself and ended (run() refuses). */
+  finished: boolean;
   /**
    * Runs a script in releases-root through the holder's open session (one round trip, no new session); with `last`,
    * the holder then releases the lock and ends in the same round trip (release() then only waits for it to end).
    */
   run(script: string, options?: { last?: boolean }): Promise<CommandResult>;
-  /** How many scripts went through run(): each one round trip. */
+  /** How many scripts went through run(), plus release() when it had to tell a waiting holder to end: each one round trip. */
   exchanges(): number;
   release(): Promise<void>;
 }
@@ -249,7 +256,13 @@ async function attemptOnce(state: Acquiring): Promise<{ lock: HeldLock } | { hol
   let announced = false;
   const session = startSession(
     target,
-    attemptScript({ ...state, waitSeconds, precheck: options.precheck, whenAcquired: options.whenAcquired }),
+    attemptScript({
+      ...state,
+      waitSeconds,
+      precheck: options.precheck,
+      whenAcquired: options.whenAcquired,
+      doneExit: options.doneExit,
+    }),
     ready,
     `deploy-gates-done-${token}`,
     (streamed) => {
@@ -274,7 +287,10 @@ async function attemptOnce(state: Acquiring): Promise<{ lock: HeldLock } | { hol
   }
   if (attempt.acquired) {
     const waitedMs = state.waitedFor ? context.now() - state.started : 0;
-    return { lock: holdLock(state, session, waitedMs, attempt.acquired.output) };
+    const finished = `${finishedMark(token)}\0`;
+    const output = attempt.acquired.output;
+    const done = output.endsWith(finished);
+    return { lock: holdLock(state, session, waitedMs, done ? output.slice(0, -finished.length) : output, done) };
   }
   session.stdin.end();
   if (attempt.refused) throw new LockRefused(attempt.refused);
@@ -314,6 +330,7 @@ function startSession(
   const running = target.run(script, {
     stdin,
     reuse: true,
+    asCommand: true,
     onStdout: (chunk) => {
       streamed += chunk;
       if (after < 0) {
@@ -376,7 +393,11 @@ interface AttemptScript {
   waitSeconds: number;
   precheck?: string;
   whenAcquired?: string;
+  doneExit?: number;
 }
+
+/** Printed (with the holder's token) right before the ready marker when whenAcquired exited with doneExit. */
+const finishedMark = (token: string) => `deploy-gates-lock-finished-${token}`;
 
 /**
  * One attempt to take the lock, as one script. Where the host has `flock`, it first takes an exclusive flock on
@@ -388,7 +409,8 @@ interface AttemptScript {
  * then `acquired <flock|mkdir>` + whenAcquired's output + the ready marker, or `held <holder>`, or the precheck's refusal.
  * Once ready, it is the holder's session: see holderLoop.
  */
-function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcquired }: AttemptScript): string {
+function attemptScript(script: AttemptScript): string {
+  const { cd, token, owner, ready, waitSeconds, precheck, whenAcquired, doneExit } = script;
   return [
     ...(precheck ? [precheck] : []),
     cd,
@@ -409,7 +431,15 @@ function attemptScript({ cd, token, owner, ready, waitSeconds, precheck, whenAcq
     `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then`,
     `  printf 'acquired\\0%s\\0' "$mode"`,
     ...(whenAcquired ? [`  ( ${whenAcquired}\n  )`] : []),
-    `  printf '%s\\0' ${ready}`,
+    ...(doneExit === undefined
+      ? [`  printf '%s\\0' ${ready}`]
+      : [
+          // The work is done in this script: release the lock and end, with no holder session after it.
+          // Under flock nobody else can look at the lock directory before this script ends (and drops the flock):
+          // it is removed in place, without the rename that keeps a directory-only lock whole to the last moment.
+          `  if [ $? = ${doneExit} ]; then printf '%s\\0%s\\0' ${finishedMark(token)} ${ready}; if [ "$mode" = flock ]; then ${holdsOwn(token)} && rm -rf -- ${LOCK_DIR}; else ${releaseIfHeld(token)}; fi; exit 0; fi`,
+          `  printf '%s\\0' ${ready}`,
+        ]),
     holderLoop(token),
     'fi',
     'rm -rf -- "$t"',
@@ -467,7 +497,13 @@ async function breakStale(target: Target, cd: string, token: string, holder: Loc
 /** How long release waits for the lock holder to confirm it removed the lock directory. */
 const RELEASE_WAIT_MS = 15_000;
 
-function holdLock(state: Acquiring, session: Session, waitedMs: number, acquiredOutput: string): HeldLock {
+function holdLock(
+  state: Acquiring,
+  session: Session,
+  waitedMs: number,
+  acquiredOutput: string,
+  finished: boolean,
+): HeldLock {
   const { target, cd, token, where, options, broke, waitedFor } = state;
   const logger = state.context.logger;
   const guard = `${holdsOwn(token)} || { echo "this run no longer holds the deploy lock ${LOCK_DIR} (broken as stale, or removed by hand); nothing more is changed" >&2; exit 6; }`;
@@ -483,11 +519,17 @@ function holdLock(state: Acquiring, session: Session, waitedMs: number, acquired
       .finally(() => (beating = undefined));
   }, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   heartbeat.unref();
-  let ending = false;
+  // A finished holder released the lock and ended by itself: release() only waits for its end.
+  let ending = finished;
+  if (finished) clearInterval(heartbeat);
   let exchanges = 0;
   const release = async () => {
     // The holder removes the directory and ends, which releases the flock: at the end line, or at end of input.
-    if (!ending) session.stdin.end(`@@dg-end-deploy-gates-done-${token}\n`);
+    // Waiting for a holder that still waits for input is a round trip too: counted with the scripts sent.
+    if (!ending) {
+      exchanges++;
+      session.stdin.end(`@@dg-end-deploy-gates-done-${token}\n`);
+    }
     ending = true;
     clearInterval(heartbeat);
     await beating;
@@ -509,6 +551,7 @@ function holdLock(state: Acquiring, session: Session, waitedMs: number, acquired
   return {
     guard,
     acquiredOutput,
+    finished,
     waitedMs,
     waitedFor,
     broke,

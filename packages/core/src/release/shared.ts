@@ -74,6 +74,8 @@ const parentsOf = (path: string) => {
 /** The link's text: relative from the link's directory up through releases/<name> to releases-root, then shared/. */
 export const relativeLink = (path: string) => `${'../'.repeat(path.split('/').length + 1)}shared/${path}`;
 
+/** The exit of the linking subshell when every entry was linked (anything else: refused, skipped or failed). */
+export const SHARED_ALL_LINKED = 100;
 const BEGIN = 'shared-begin';
 const END = 'shared-end';
 
@@ -99,7 +101,10 @@ export function sharedLinkSection(plan: SharedPlan, releaseShell: string): strin
     `if [ "$dg_rels" = "$dg_root/releases" ]; then dg_abs=; else dg_abs=1; fi`,
     ...plan.entries.flatMap((entry, index) => checkLines(entry, index, plan.replace)),
     ...plan.entries.flatMap((entry, index) => linkLines(entry, index)),
+    // Every entry linked (or already): the one-script switch may go on (fast.ts reads $dg_shared).
+    `exit ${SHARED_ALL_LINKED}`,
     ')',
+    'dg_shared=$?',
     `printf '${END}\\0'`,
   ];
   return lines.join('\n');

@@ -4,12 +4,16 @@ import { coreContext, type CoreContext } from '../context.js';
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../units/duration.js';
 import { nameGlob } from '../units/glob.js';
-import { HISTORY_FILE } from './history.js';
 import { countingTarget, nulFields, shellPath, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
 import { acquireLock, defaultLockOwner, LockRefused, type HeldLock } from './lock.js';
-import type { HistoryEntry } from './history.js';
+import { formatHistoryLine, HISTORY_FILE, type HistoryEntry } from './history.js';
 import { historyAppendLines, historyEntry, historyReadLines, historyWritableLines, splitHistory } from './journal.js';
 import { knownSha, previousGood, releasesToPrune } from './rules.js';
+import { ACCEPTED_FILE, acceptedDigest, acceptedWriteLines } from './accepted.js';
+import { FAST_DONE_EXIT, fastPlan, fastPruneLines, fastRefusal, parseFastAnswer, type FastPlan } from './fast.js';
+import { parseSteps, pruneLines, stepFailure, stepsScript, swapScript, type Step, type StepResults } from './steps.js';
+import type { SwapPrecondition } from './steps.js';
+export type { SwapPrecondition } from './steps.js';
 import { readSharedSection, sharedLinkSection, sharedResults, type SharedOutcome, type SharedPlan } from './shared.js';
 
 /** A hook's output kept in memory for the log: its last 64 KiB (`yes` in a hook must not exhaust memory). */
@@ -136,11 +140,13 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
 /** The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0). */
 function inspectLines(root: string): string[] {
   return [
-    `cd -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
-    `printf 'root\\0%s\\0' "$(pwd -P)"`,
+    // Physical paths by `cd -P` and $PWD (POSIX), not `$(cd … && pwd -P)`: no fork for each on the host.
+    `cd -P -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
+    'dg_r=$PWD',
+    `printf 'root\\0%s\\0' "$dg_r"`,
     `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
-    `printf 'releases\\0%s\\0' "$(cd releases && pwd -P)"`,
-    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ]; then printf 'resolves\\0%s\\0' "$(cd current && pwd -P)"; fi`,
+    `if cd -P releases; then printf 'releases\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; else printf 'releases\\0\\0'; fi`,
+    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ] && cd -P current; then printf 'resolves\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; fi`,
     `elif [ -d current ]; then printf 'currentdir\\0'`,
     `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
     `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
@@ -201,7 +207,7 @@ function readScript(releasesRoot: string, release: string | undefined, root = sh
           `( ${inspectLines(root).join('\n')}\n)`,
           `cd -- ${root} 2>/dev/null || exit 0`,
           `printf '${RESOLVE_MARK}\\0'`,
-          'cd -- "$(pwd -P)" || exit 3',
+          'cd -P . || exit 3',
           ...resolveLines(path),
         ].join('\n');
   const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
@@ -249,7 +255,8 @@ function resolveLines(path: string): string[] {
   return [
     `p=${shellPath(path)}`,
     `if [ -L "$p" ]; then printf 'symlink\\0'; fi`,
-    `if [ -d "$p" ]; then printf 'dir\\0%s\\0' "$(cd -- "$p" && pwd -P)"; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
+    // The last line: it may leave the directory it describes.
+    `if [ -d "$p" ]; then printf 'dir\\0'; cd -P -- "$p" && printf '%s' "$PWD"; printf '\\0'; elif [ -e "$p" ]; then printf 'notdir\\0'; else printf 'missing\\0'; fi`,
   ];
 }
 
@@ -309,28 +316,6 @@ export async function swapCurrent(
   await script(target, swapScript(root, name, precondition), `Switching current to releases/${name}`);
 }
 
-export interface SwapPrecondition {
-  /** Shell lines that exit non-zero unless this run still holds the lock (HeldLock.guard). */
-  guard?: string;
-  /** What `readlink current` must print (empty: no current) for the swap to happen; exit 7 otherwise. */
-  expectLink?: string;
-}
-
-function swapScript(root: string, name: string, { guard, expectLink }: SwapPrecondition): string {
-  const temp = `.current.${randomBytes(6).toString('hex')}.tmp`;
-  return [
-    `cd -- ${shellQuote(root)} || exit 3`,
-    ...(guard ? [guard] : []),
-    ...(expectLink === undefined
-      ? []
-      : [
-          `l=$(readlink current 2>/dev/null); [ "$l" = ${shellQuote(expectLink)} ] || { echo "current points to \${l:-nothing}, not ${expectLink.replace(/["$`\\]/g, '')}: changed by someone else" >&2; exit 7; }`,
-        ]),
-    `ln -s -- ${shellQuote(`releases/${name}`)} ${temp} || exit 4`,
-    `mv -T -- ${temp} current || { rm -f -- ${temp}; exit 5; }`,
-  ].join('\n');
-}
-
 /** What a locked operation starts from: the lock, releases-root as read under it, the release asked for, history. */
 export interface LockedRead {
   lock: HeldLock;
@@ -340,6 +325,10 @@ export interface LockedRead {
   history: HistoryEntry[];
   /** Where history.jsonl is, for messages. */
   historyWhere: string;
+  /** history.jsonl's text as read (what `history` was parsed from). */
+  historyText: string;
+  /** What the one-script switch's section printed, when it ran (see fast.ts). */
+  fast?: { output: string; historyError?: UserError };
   lockResult?: CheckResult;
   /** What linking the shared files did, when asked (see shared.ts). */
   shared?: SharedOutcome;
@@ -354,6 +343,7 @@ export async function lockAndRead(
   config: Pick<SwitchConfig, 'releasesRoot' | 'release' | 'lockTimeoutMs' | 'lockOwner' | 'signal'>,
   context: CoreContext,
   shared?: SharedPlan,
+  fast?: FastPlan,
 ): Promise<LockedRead> {
   const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
   const linking = shared && sharedLinkSection(shared, shellPath(releaseRequest(config.release!).path));
@@ -370,7 +360,14 @@ export async function lockAndRead(
         signal: config.signal,
         rootShell: shellPath(config.releasesRoot),
         precheck: rootPrecheck(config.releasesRoot),
-        whenAcquired: `${linking ? `${linking}\n` : ''}( ${read.text}\n)\n${historyReadLines(mark)}`,
+        whenAcquired: [
+          ...(linking ? [linking] : []),
+          `( ${read.text}\n)`,
+          ...(fast ? [fast.lines] : []),
+          historyReadLines(mark),
+          ...(fast ? [`[ -z "$dg_done" ] || exit ${FAST_DONE_EXIT}`] : []),
+        ].join('\n'),
+        doneExit: fast ? FAST_DONE_EXIT : undefined,
       },
       context,
     );
@@ -383,7 +380,9 @@ export async function lockAndRead(
   }
   try {
     const historyWhere = `${config.releasesRoot}/${HISTORY_FILE} on ${target.description}`;
-    const { before, history } = splitHistory(lock.acquiredOutput, mark, historyWhere);
+    const { before: all, history, text, historyError } = readHistory(lock, mark, historyWhere);
+    const at = fast ? all.indexOf(`${fast.mark}\0`) : -1;
+    const before = at < 0 ? all : all.slice(0, at);
     const split = shared ? readSharedSection(shared, before) : undefined;
     const seen = read.parse(target, split?.rest ?? before);
     context.logger.info(
@@ -398,10 +397,35 @@ export async function lockAndRead(
         }
       : undefined;
     const { layout, wanted: requested } = seen;
-    return { lock, layout, requested, history, historyWhere, lockResult, shared: split?.shared };
+    const fastOutput = at < 0 ? undefined : { output: all.slice(at + fast!.mark.length + 1), historyError };
+    return {
+      lock,
+      layout,
+      requested,
+      history,
+      historyWhere,
+      historyText: text,
+      lockResult,
+      shared: split?.shared,
+      fast: fastOutput,
+    };
   } catch (error) {
     await lock.release();
     throw error;
+  }
+}
+
+/**
+ * Splits the lock script's output at history and parses it. After a one-script switch (the holder finished), a history
+ * that does not parse is returned as historyError for the switch to report: `current` was already swapped.
+ */
+function readHistory(lock: HeldLock, mark: string, where: string) {
+  try {
+    return { ...splitHistory(lock.acquiredOutput, mark, where), historyError: undefined };
+  } catch (error) {
+    if (!lock.finished || !(error instanceof UserError)) throw error;
+    const at = lock.acquiredOutput.indexOf(`${mark}\0`);
+    return { before: lock.acquiredOutput.slice(0, at), history: [], text: '', historyError: error };
   }
 }
 
@@ -427,10 +451,12 @@ export async function switchRelease(
   const readStart = performance.now();
   // Shared links are made in the lock holder's first script, before the read (no extra round trip; see shared.ts).
   const shared = config.mode === 'switch' && config.shared?.entries.length ? config.shared : undefined;
-  const read = await lockAndRead(target, config, full, shared);
+  // A plain switch tries one script: the host swaps when history is what a runner accepted (see fast.ts).
+  const plan = fastPlan(config, config.lockOwner ?? defaultLockOwner());
+  const read = await lockAndRead(target, config, full, shared, plan);
   let outcome: LockedOutcome;
   try {
-    outcome = await switchLocked(target, config, pattern, full, read, readStart);
+    outcome = await switchLocked(target, config, pattern, full, read, readStart, plan);
   } finally {
     await read.lock.release();
   }
@@ -446,6 +472,10 @@ interface Locked {
   context: CoreContext;
   layout: ReleaseLayout;
   history: HistoryEntry[];
+  /** history.jsonl's text as read under the lock (what `history` was parsed from). */
+  historyText: string;
+  /** After the one-script switch: history did not parse (LockedRead.fast). */
+  fastHistoryError?: UserError;
   /** The release `current` goes to. */
   wanted: string;
   run: string;
@@ -455,20 +485,23 @@ interface Locked {
   cancelled: () => string | undefined;
 }
 
-async function switchLocked(
-  target: Target,
-  config: SwitchConfig,
-  pattern: string,
-  context: CoreContext,
-  read: LockedRead,
-  started: number,
-): Promise<LockedOutcome> {
-  const results: CheckResult[] = read.lockResult ? [read.lockResult] : [];
+/** The Locked of a switch from what was read under the lock; rows go to `results`. */
+function lockedStep(parts: {
+  target: Target;
+  config: SwitchConfig;
+  pattern: string;
+  context: CoreContext;
+  read: LockedRead;
+  wanted: string;
+  results: CheckResult[];
+}): Locked {
+  const { config, context, read, results } = parts;
   const signal = config.signal;
-  const { layout, lock, history } = read;
-  const wanted = read.requested ?? rollbackTarget(target, read, matchingReleases(layout.releases, pattern));
-  const step: Locked = {
-    ...{ target, config, pattern, lock, context, layout, history, wanted },
+  const { layout, lock, history, historyText } = read;
+  return {
+    ...{ target: parts.target, config, pattern: parts.pattern, lock, context, layout, history, historyText },
+    wanted: parts.wanted,
+    fastHistoryError: read.fast?.historyError,
     run: config.lockOwner ?? defaultLockOwner(),
     record: (result) => void results.push(result),
     clean: (text) => context.redactor.redact(text),
@@ -477,6 +510,21 @@ async function switchLocked(
         ? `the job was cancelled (${String((signal.reason as Error | undefined)?.message ?? 'aborted').replace(/^cancelled \((.*)\)$/, '$1')})`
         : undefined,
   };
+}
+
+async function switchLocked(
+  target: Target,
+  config: SwitchConfig,
+  pattern: string,
+  context: CoreContext,
+  read: LockedRead,
+  started: number,
+  plan?: FastPlan,
+): Promise<LockedOutcome> {
+  const results: CheckResult[] = read.lockResult ? [read.lockResult] : [];
+  const { layout } = read;
+  const wanted = read.requested ?? rollbackTarget(target, read, matchingReleases(layout.releases, pattern));
+  const step = lockedStep({ target, config, pattern, context, read, wanted, results });
   const currentNote = describeCurrent(layout);
   if (config.expectCurrent !== undefined && layout.current !== config.expectCurrent)
     throw new UserError(
@@ -507,12 +555,16 @@ async function switchLocked(
     });
     return outcome;
   }
-  if (read.shared) {
-    const where = { root: layout.root, release: wanted, target: target.description };
-    const linked = sharedResults(read.shared, where, performance.now() - started);
-    results.push(...linked.results);
-    if (linked.failure) return { ...outcome, ok: false, failure: linked.failure };
+  const where = { root: layout.root, release: wanted, target: target.description };
+  const linked = read.shared && sharedResults(read.shared, where, performance.now() - started);
+  if (linked) results.push(...linked.results);
+  if (read.fast && plan) {
+    // The host went on only when every shared entry was linked.
+    const answer = parseFastAnswer(read.fast.output);
+    if (answer.went) return fastSwitched(step, plan, answer.steps, outcome);
+    context.logger.debug(`One-script switch not taken: ${fastRefusal(answer.why)}; switching in two steps`);
   }
+  if (linked?.failure) return { ...outcome, ok: false, failure: linked.failure };
   const beforeFailure =
     (await runHooks(step, 'before-switch', config.beforeSwitch)) ??
     (step.cancelled() ? `${step.cancelled()} before the switch` : undefined);
@@ -611,35 +663,6 @@ function hookDetail(result: CommandResult, ok: boolean, wanted: string, cancelle
   return `exit ${result.exitCode}${tail ? `: ${tail}` : ''}`;
 }
 
-/** One step of a script sent through the lock holder: shell lines run in a subshell, stdout discarded. */
-interface Step {
-  name: string;
-  lines: string;
-  /** Its failure does not stop the steps after it. */
-  optional?: boolean;
-}
-
-/** Runs steps in order, stopping after the first failing one that is not optional; prints `name\0exit\0stderr\0` each. */
-function stepsScript(steps: readonly Step[]): string {
-  return steps
-    .map(({ name, lines, optional }) =>
-      [
-        `dg_e=$( (\n${lines}\n) 2>&1 >/dev/null ); dg_c=$?`,
-        `printf '%s\\0%s\\0%s\\0' ${name} "$dg_c" "$dg_e"`,
-        ...(optional ? [] : ['[ "$dg_c" = 0 ] || exit 0']),
-      ].join('\n'),
-    )
-    .join('\n');
-}
-
-function parseSteps(stdout: string): Map<string, { exitCode: number; stderr: string }> {
-  const fields = nulFields(stdout);
-  const steps = new Map<string, { exitCode: number; stderr: string }>();
-  for (let i = 0; i + 2 < fields.length + 1; i += 3)
-    steps.set(fields[i]!, { exitCode: Number(fields[i + 1] ?? 1), stderr: (fields[i + 2] ?? '').trim() });
-  return steps;
-}
-
 /** The history entries of moving current from layout.current to wanted (a rollback also records what it left). */
 function switchEntries(step: Locked): HistoryEntry[] {
   const { config, layout, wanted, history, run } = step;
@@ -671,12 +694,7 @@ function pruneStep(step: Locked, doomed: readonly string[]): Step {
   return {
     name: 'prune',
     optional: true,
-    lines: [
-      `cd -- ${shellQuote(step.layout.root)} || exit 3`,
-      step.lock.guard,
-      'cur=$(readlink current 2>/dev/null)',
-      `for d in ${doomed.map(shellQuote).join(' ')}; do [ "$cur" = "releases/$d" ] || rm -rf -- "releases/$d" || exit 1; done`,
-    ].join('\n'),
+    lines: [`cd -- ${shellQuote(step.layout.root)} || exit 3`, step.lock.guard, pruneLines(doomed)].join('\n'),
   };
 }
 
@@ -705,15 +723,20 @@ async function swapLocked(step: Locked, currentNote: string, outcome: LockedOutc
       lines: swapScript(layout.root, wanted, { guard: lock.guard, expectLink: layout.currentLink ?? '' }),
     },
     historyStep(step, entries),
+    // This run accepted history as read and appended its own lines: a later plain switch may take one script.
+    {
+      name: 'accepted',
+      optional: true,
+      lines: [
+        cd,
+        lock.guard,
+        acceptedWriteLines(step.historyText + entries.map(formatHistoryLine).join(''), wanted),
+      ].join('\n'),
+    },
     ...(plan && plan.doomed.length > 0 ? [pruneStep(step, plan.doomed)] : []),
   ];
   const done = parseSteps((await lock.run(stepsScript(steps), { last })).stdout);
-  const failed = (name: string) => {
-    const result = done.get(name);
-    return result === undefined || result.exitCode !== 0
-      ? (result ?? { exitCode: -1, stderr: 'no answer' })
-      : undefined;
-  };
+  const failed = (name: string) => stepFailure(done, name);
   const refused = failed('check') ?? failed('swap');
   if (refused)
     throw new UserError(
@@ -728,6 +751,125 @@ async function swapLocked(step: Locked, currentNote: string, outcome: LockedOutc
     durationMs: performance.now() - swapStart,
   });
   return { pruned: plan ? recordPrune(step, plan, done.get('prune'), performance.now() - swapStart) : [] };
+}
+
+/**
+ * After the one-script switch (fast.ts): its rows and outcome from what its steps answered, the history it left
+ * checked against this run's line and the marker's digest, then pruning (a second script, only when something is to
+ * be removed). A check or swap that failed left the lock held and nothing changed: the step fails as swapLocked's does.
+ */
+async function fastSwitched(
+  step: Locked,
+  plan: FastPlan,
+  steps: StepResults,
+  outcome: LockedOutcome,
+): Promise<LockedOutcome> {
+  const { target, layout, wanted, lock } = step;
+  const refused = stepFailure(steps, 'swap');
+  if (refused)
+    throw new UserError(
+      `Switching current to releases/${wanted} failed on ${target.description} (exit ${refused.exitCode}): ${refused.stderr || 'no output'}; current still points to ${describeCurrent(layout)}`,
+    );
+  // The lock script released the lock and ended: wait for its end, so the session is free for what follows.
+  await lock.release();
+  Object.assign(outcome, { switched: true, currentRelease: wanted });
+  step.record({
+    name: 'switch current',
+    status: 'pass',
+    detail: `${describeCurrent(layout)} → releases/${wanted} (atomic rename, in the lock's script: ${ACCEPTED_FILE} vouched for history)`,
+    durationMs: 0,
+  });
+  const digest = await checkFastHistory(step, { ...plan.entry, from: layout.current ?? null }, steps, outcome);
+  if (outcome.ok) outcome.pruned = await fastPrune(step, digest);
+  return outcome;
+}
+
+/**
+ * Parses what the one-script switch left in history (the runner's one parse of it, after the swap): this run's line
+ * must be its last, and the marker's new digest must be over exactly these bytes; returns that digest, else
+ * undefined (the marker is then removed, so the next switch reads history first). A history that does not parse
+ * here was vouched for by a marker rewritten with it: the step fails, naming the line.
+ */
+async function checkFastHistory(
+  step: Locked,
+  entry: HistoryEntry,
+  steps: StepResults,
+  outcome: LockedOutcome,
+): Promise<string | undefined> {
+  const { wanted, historyText, history } = step;
+  const historyFailure = stepFailure(steps, 'history');
+  if (historyFailure) {
+    noteHistory(step, [entry], historyFailure, outcome);
+    return undefined;
+  }
+  const error = step.fastHistoryError;
+  const ours = error === undefined && historyText.endsWith(formatHistoryLine(entry));
+  if (!ours) {
+    const why = error
+      ? error.message
+      : `the line appended to ${HISTORY_FILE} is not the one this run built (${ACCEPTED_FILE} does not match history)`;
+    await dropMarker(step);
+    outcome.ok = false;
+    outcome.failure = `${why}; current was switched to releases/${wanted} in one script, as ${ACCEPTED_FILE} vouched for history: both were rewritten together. The marker was removed: the next run reads history first and stops at such a line`;
+    return undefined;
+  }
+  outcome.history.push(history.at(-1)!);
+  const accepted = steps.get('accepted');
+  if (accepted?.exitCode === 0 && accepted.stderr === acceptedDigest(historyText, wanted)) return accepted.stderr;
+  step.context.logger.warning(
+    `${ACCEPTED_FILE} could not be renewed over the history this run read (${accepted?.exitCode === 0 ? 'another digest' : accepted?.stderr || 'not written'}); the next switch reads history first`,
+  );
+  await dropMarker(step);
+  return undefined;
+}
+
+/** Removes history.accepted (one round trip), so the next switch reads and parses history before it swaps. */
+async function dropMarker(step: Locked): Promise<void> {
+  const result = await step.target.run(`cd -- ${shellQuote(step.layout.root)} && rm -f -- ${ACCEPTED_FILE}`);
+  if (result.exitCode !== 0)
+    step.context.logger.warning(`Could not remove ${ACCEPTED_FILE}: ${result.stderr.trim()}; remove it by hand`);
+}
+
+/**
+ * Pruning after a one-script switch, whose lock is already released: a new lock's script (one round trip, only when
+ * something is to be removed) that prunes only while `current` and history are still as this run left them
+ * (digest); else, or when another run holds the lock, the next switch prunes.
+ */
+async function fastPrune(step: Locked, digest: string | undefined): Promise<string[]> {
+  const plan = planPrune(step, step.history);
+  if (plan.doomed.length === 0) return recordPrune(step, plan, undefined, 0);
+  const start = performance.now();
+  const later = (why: string) =>
+    recordPrune(step, plan, { exitCode: -1, stderr: `${why}; the next switch prunes` }, performance.now() - start);
+  if (digest === undefined) return later('history could not be vouched for after the switch');
+  let output: string;
+  try {
+    const lock = await acquireLock(
+      step.target,
+      step.config.releasesRoot,
+      {
+        timeoutMs: 0,
+        owner: step.run,
+        signal: step.config.signal,
+        rootShell: shellPath(step.config.releasesRoot),
+        whenAcquired: fastPruneLines(step.wanted, digest, plan.doomed),
+        doneExit: FAST_DONE_EXIT,
+      },
+      step.context,
+    );
+    output = lock.acquiredOutput;
+    await lock.release();
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return later('another run took the deploy lock');
+  }
+  if (nulFields(output)[0] === 'changed') return later('current or history changed since this switch');
+  return recordPrune(
+    step,
+    plan,
+    parseSteps(output).get('prune') ?? { exitCode: -1, stderr: 'no answer' },
+    performance.now() - start,
+  );
 }
 
 /** Adds entries to the outcome when they were written; otherwise a failed `history` row and a warning. */
