@@ -159,8 +159,9 @@ export class SshTarget implements Target {
     const session = this.session;
     const plain = !options.signal && options.timeoutMs === undefined && options.outputTailBytes === undefined;
     const input = options.stdin === undefined || typeof options.stdin === 'object';
-    const fresh = session !== undefined && !session.used && this.multiplex && existsSync(join(this.dir, 'cm'));
-    if (options.reuse && options.asCommand && fresh && plain && input && options.stdinFile === undefined) {
+    const fresh = session !== undefined && !session.used && this.multiplex;
+    const first = options.reuse && options.asCommand && fresh && plain && input && options.stdinFile === undefined;
+    if (first && (await this.controlReady())) {
       session.openWindow();
       return this.connected(await this.runInNewSession(script, { ...options, reuse: undefined }));
     }
@@ -170,6 +171,20 @@ export class SshTarget implements Target {
       return this.connected(result);
     }
     return this.connected(await this.runInNewSession(script, options));
+  }
+
+  /**
+   * Whether the master's control socket is there. ssh makes it just after the login open() waited for, so on a busy
+   * machine the first script may come before it: wait briefly rather than fall back to the open session's slower
+   * first round trip.
+   */
+  private async controlReady(): Promise<boolean> {
+    const path = join(this.dir, 'cm');
+    for (let waited = 0; !existsSync(path); waited += 5) {
+      if (waited >= 1_000) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return true;
   }
 
   /** The result, unless the connection failed in a way the user must fix (a UserError naming it). */
