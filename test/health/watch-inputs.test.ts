@@ -4,7 +4,7 @@ import { healthRetryInputs, toConfig } from '../../actions/health-retry/src/inpu
 
 /** health-retry's inputs as the envelope reads them (others empty), then the watch window made of them. */
 async function watch(given: Record<string, string>) {
-  const inputs = parseInputs(
+  const inputs = await parseInputs(
     healthRetryInputs,
     (name) => ({ urls: 'https://app.example.com/health', ...given })[name] ?? '',
   );

@@ -13,8 +13,8 @@ import { makeReleases, releaseName, startServicesHealth } from '../support/relea
 const [OLD, NEW] = [1, 2].map(releaseName) as [string, string];
 
 describe('release-services: shared per service', () => {
-  it('reads shared and shared-replace per service, and tells a bad path with its line and service', () => {
-    const parsed = parseServices(
+  it('reads shared and shared-replace per service, and tells a bad path with its line and service', async () => {
+    const parsed = await parseServices(
       [
         '- name: api',
         '  releases-root: /srv/api',
@@ -33,7 +33,7 @@ describe('release-services: shared per service', () => {
         'line 9: service 2 (worker): shared "../secrets" has an empty, "." or ".." part; write a plain path inside the release, e.g. .env or storage/ (a trailing "/" means a directory)',
       ],
     });
-    const ok = parseServices(
+    const ok = await parseServices(
       '- name: api\n  releases-root: /srv/api\n  health-urls: http://127.0.0.1/h\n  shared: [.env, storage/]\n  shared-replace: true',
     );
     expect('value' in ok && ok.value[0]!.shared).toEqual({

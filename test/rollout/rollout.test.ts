@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '#core/hosts/local.js';
 import type { Target } from '#core/hosts/target.js';
-import {
-  rolloutServices,
-  rollbackOrderOf,
-  type RolloutConfig,
-  type RolloutOutcome,
-  type ServiceSpec,
-} from '#core/rollout/run.js';
+import { rollbackOrderOf } from '#core/rollout/order.js';
+import { rolloutServices, type RolloutConfig, type RolloutOutcome, type ServiceSpec } from '#core/rollout/run.js';
 import { badReleases, parseHistory } from '#core/release/history.js';
 import { renderRolloutTable } from '#core/rollout/markdown.js';
 import { buildLedger } from '#core/ledger/build.js';

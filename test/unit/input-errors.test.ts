@@ -8,9 +8,9 @@ import { preSwitchGatesInputs } from '../../actions/pre-switch-gates/src/inputs.
 import { verifyBundleShaInputs } from '../../actions/verify-bundle-sha/src/inputs.js';
 
 /** The message a user sees for the inputs given (others empty), as the envelope reports it. */
-function problem(shape: Record<string, never>, given: Record<string, string>): string {
+async function problem(shape: Record<string, never>, given: Record<string, string>): Promise<string> {
   try {
-    parseInputs(shape, (name) => given[name] ?? '');
+    await parseInputs(shape, (name) => given[name] ?? '');
   } catch (error) {
     return (error as Error).message;
   }
@@ -28,41 +28,43 @@ describe('input errors say which input, what is wrong and an example (never a ba
     ['5', 'Input "slo-max-error-rate": "5" is more than 1 (a fraction of all requests); for 5 percent write 5%'],
     ['150%', 'Input "slo-max-error-rate": "150%" is more than 100%; use a fraction from 0 to 1 (0.05) or a percentage'],
     ['abc', 'Input "slo-max-error-rate": "abc" is not a rate; use a fraction from 0 to 1 (0.05) or a percentage'],
-  ])('slo-max-error-rate %p', (value, message) => {
-    expect(health({ 'slo-max-error-rate': value })).toContain(message);
+  ])('slo-max-error-rate %p', async (value, message) => {
+    expect(await health({ 'slo-max-error-rate': value })).toContain(message);
   });
 
-  it('slo-p95 "2 seconds"', () => {
-    expect(health({ 'slo-p95': '2 seconds' })).toBe(
+  it('slo-p95 "2 seconds"', async () => {
+    expect(await health({ 'slo-p95': '2 seconds' })).toBe(
       'Input "slo-p95": "2 seconds" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h',
     );
   });
 
-  it('min-age "1 hour"', () => {
-    expect(resolve({ 'min-age': '1 hour' })).toBe(
+  it('min-age "1 hour"', async () => {
+    expect(await resolve({ 'min-age': '1 hour' })).toBe(
       'Input "min-age": "1 hour" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h',
     );
   });
 
-  it('repository "not a repo", in both actions that read one', () => {
+  it('repository "not a repo", in both actions that read one', async () => {
     const expected = 'Input "repository": "not a repo" is not owner/name';
-    expect(resolve({ repository: 'not a repo' })).toContain(expected);
-    expect(resolve({ repository: 'not a repo' })).toContain('e.g. octo-org/app');
-    expect(problem(verifyBundleShaInputs as never, { repository: 'not a repo' })).toContain(expected);
+    expect(await resolve({ repository: 'not a repo' })).toContain(expected);
+    expect(await resolve({ repository: 'not a repo' })).toContain('e.g. octo-org/app');
+    expect(await problem(verifyBundleShaInputs as never, { repository: 'not a repo' })).toContain(expected);
   });
 
-  it('sha: an abbreviated one is told as such, anything else as not a SHA', () => {
-    expect(resolve({ sha: '6258437' })).toContain('Input "sha": "6258437" is an abbreviated SHA (7 characters)');
-    expect(resolve({ sha: 'main' })).toContain(
+  it('sha: an abbreviated one is told as such, anything else as not a SHA', async () => {
+    expect(await resolve({ sha: '6258437' })).toContain('Input "sha": "6258437" is an abbreviated SHA (7 characters)');
+    expect(await resolve({ sha: 'main' })).toContain(
       'Input "sha": "main" is not a commit SHA; pass the full 40-character SHA',
     );
   });
 
-  it('optional URLs keep their message (asset-manifest, slo-url)', () => {
-    expect(health({ 'slo-url': 'ftp://x' })).toBe(
+  it('optional URLs keep their message (asset-manifest, slo-url)', async () => {
+    expect(await health({ 'slo-url': 'ftp://x' })).toBe(
       'Input "slo-url": "ftp://x" is not an http(s) URL; e.g. https://staging.example.com/health',
     );
-    expect(health({ 'asset-manifest': 'not a url' })).toContain('Input "asset-manifest": "not a url" is not a URL');
+    expect(await health({ 'asset-manifest': 'not a url' })).toContain(
+      'Input "asset-manifest": "not a url" is not a URL',
+    );
   });
 
   // One positiveDuration for every timeout and poll interval: zero is told as too short, garbage as not a duration.
@@ -71,22 +73,22 @@ describe('input errors say which input, what is wrong and an example (never a ba
     ['resolve-build-run', resolveBuildRunInputs, 'poll-interval', { workflow: 'build.yml' }],
     ['release-switch', releaseSwitchInputs, 'hook-timeout', { 'releases-root': '/srv/app' }],
     ['pre-switch-gates', preSwitchGatesInputs, 'timeout', { 'release-dir': '.' }],
-  ] as const)('%s: %s must be longer than 0', (_action, shape, input, base) => {
-    expect(problem(shape as never, { ...base, [input]: '0s' })).toBe(
+  ] as const)('%s: %s must be longer than 0', async (_action, shape, input, base) => {
+    expect(await problem(shape as never, { ...base, [input]: '0s' })).toBe(
       `Input "${input}": "0s" must be longer than 0; use a number with a unit: 500ms, 5s, 2m or 1h`,
     );
-    expect(problem(shape as never, { ...base, [input]: 'soon' })).toBe(
+    expect(await problem(shape as never, { ...base, [input]: 'soon' })).toBe(
       `Input "${input}": "soon" is not a duration; use a number with a unit: 500ms, 5s, 2m or 1h`,
     );
   });
 
-  it('no input of any action answers a bad value with zod\'s bare "Invalid input"', () => {
+  it('no input of any action answers a bad value with zod\'s bare "Invalid input"', async () => {
     const bad = 'x y [ ] 150% ::';
     for (const shape of [healthRetryInputs, resolveBuildRunInputs, releaseSwitchInputs, verifyBundleShaInputs]) {
       for (const input of Object.keys(shape)) {
         let message = '';
         try {
-          parseInputs(shape as never, (name) => (name === input ? bad : ''));
+          await parseInputs(shape as never, (name) => (name === input ? bad : ''));
         } catch (error) {
           message = (error as Error).message;
         }
@@ -99,8 +101,8 @@ describe('input errors say which input, what is wrong and an example (never a ba
 describe('release-services services YAML errors (line, service, valid keys, did you mean)', () => {
   const services = (yaml: string) => problem(releaseServicesInputs as never, { services: yaml, release: 'r1' });
 
-  it('an unknown key: its line, the valid keys and the key meant', () => {
-    const message = services(
+  it('an unknown key: its line, the valid keys and the key meant', async () => {
+    const message = await services(
       ['- name: gateway', '  releases-root: /srv/gateway', '  health-url: https://gateway.example.com/health'].join(
         '\n',
       ),
@@ -112,8 +114,8 @@ describe('release-services services YAML errors (line, service, valid keys, did 
     expect(message).toContain('line 1: service 1 (gateway): health-urls needs at least one URL');
   });
 
-  it('a missing key, a bad URL and a bad target, each on its line, all at once', () => {
-    const message = services(
+  it('a missing key, a bad URL and a bad target, each on its line, all at once', async () => {
+    const message = await services(
       [
         '- name: gateway',
         '  releases-root: /srv/gateway',
@@ -132,13 +134,13 @@ describe('release-services services YAML errors (line, service, valid keys, did 
     expect(message).toContain('line 4: service 2 (worker): releases-root is required');
   });
 
-  it('YAML that does not parse: the line, no code frame', () => {
-    const message = services('- name: gateway\n  releases-root: [unclosed\n');
+  it('YAML that does not parse: the line, no code frame', async () => {
+    const message = await services('- name: gateway\n  releases-root: [unclosed\n');
     expect(message).toMatch(/^Input "services": line \d: not valid YAML \(/);
     expect(message).not.toContain('\n');
   });
 
-  it('not a list', () => {
-    expect(services('name: gateway')).toContain('must be a YAML list with at least one service');
+  it('not a list', async () => {
+    expect(await services('name: gateway')).toContain('must be a YAML list with at least one service');
   });
 });

@@ -63,11 +63,11 @@ describe('status specs', () => {
 });
 
 describe('choices', () => {
-  it('accepts a choice in any case and gives it back as declared (fail-on: p0 → P0)', () => {
+  it('accepts a choice in any case and gives it back as declared (fail-on: p0 → P0)', async () => {
     const shape = { 'fail-on': withDefault('P0', oneOf(['P0', 'P1', 'P2', 'never'] as const)) };
-    expect(parseInputs(shape, () => 'p1')).toEqual({ 'fail-on': 'P1' });
-    expect(parseInputs(shape, () => ' Never ')).toEqual({ 'fail-on': 'never' });
-    expect(() => parseInputs(shape, () => 'P3')).toThrow('"P3" is not one of P0, P1, P2, never');
+    expect(await parseInputs(shape, () => 'p1')).toEqual({ 'fail-on': 'P1' });
+    expect(await parseInputs(shape, () => ' Never ')).toEqual({ 'fail-on': 'never' });
+    await expect(parseInputs(shape, () => 'P3')).rejects.toThrow('"P3" is not one of P0, P1, P2, never');
   });
 });
 
@@ -80,24 +80,21 @@ describe('parseInputs', () => {
     }),
   };
 
-  it('applies the action.yml defaults to empty inputs', () => {
-    expect(parseInputs(shape, (name) => (name === 'urls' ? 'http://a' : ''))).toEqual({
+  it('applies the action.yml defaults to empty inputs', async () => {
+    expect(await parseInputs(shape, (name) => (name === 'urls' ? 'http://a' : ''))).toEqual({
       attempts: 6,
       interval: 5_000,
       urls: ['http://a'],
     });
   });
 
-  it('names every bad input and says what would fix it', () => {
+  it('names every bad input and says what would fix it', async () => {
     const raw: Record<string, string> = { attempts: '0', interval: 'abc', urls: 'ftp' };
-    expect(() => parseInputs(shape, (name) => raw[name]!)).toThrow(UserError);
-    try {
-      parseInputs(shape, (name) => raw[name]!);
-    } catch (error) {
-      const message = (error as Error).message;
-      expect(message).toContain('Input "attempts": "0" is not a whole number of at least 1');
-      expect(message).toContain('Input "interval": "abc" is not a duration; use a number with a unit');
-      expect(message).toContain('Input "urls": "ftp" is not a URL');
-    }
+    const error = await parseInputs(shape, (name) => raw[name]!).catch((rejected: unknown) => rejected);
+    expect(error).toBeInstanceOf(UserError);
+    const message = (error as Error).message;
+    expect(message).toContain('Input "attempts": "0" is not a whole number of at least 1');
+    expect(message).toContain('Input "interval": "abc" is not a duration; use a number with a unit');
+    expect(message).toContain('Input "urls": "ftp" is not a URL');
   });
 });

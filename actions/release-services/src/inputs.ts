@@ -7,10 +7,10 @@ import type { HealthConfig, WatchConfig } from '#core/health/index.js';
 import { parseServices, type ServiceInput } from '#core/rollout/index.js';
 import { parseList, type StatusSpec } from '#core/units/index.js';
 
-/** `services`: a YAML list of services in rollout order, every problem told with its line. */
+/** `services`: a YAML list of services in rollout order, every problem told with its line (the parser: async). */
 const services = () =>
-  z.string().transform((text, ctx): ServiceInput[] => {
-    const result = parseServices(text);
+  z.string().transform(async (text, ctx): Promise<ServiceInput[]> => {
+    const result = await parseServices(text);
     if ('value' in result) return result.value;
     for (const message of result.problems) ctx.addIssue({ code: 'custom', message });
     return z.NEVER;

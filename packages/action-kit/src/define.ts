@@ -154,7 +154,7 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       mask(...secretParts(input(name), kind));
     let inputs: Inputs<S>;
     try {
-      inputs = parseInputs(definition.inputs, input) as Inputs<S>;
+      inputs = (await parseInputs(definition.inputs, input)) as Inputs<S>;
     } catch (error) {
       // Told once, by the main step; the post step (same inputs) only says it did nothing.
       if (phaseName !== 'post' || !(error instanceof UserError)) throw error;

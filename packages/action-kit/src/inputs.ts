@@ -183,13 +183,16 @@ export function lines<T>(item: (line: string) => LineResult<T>, { min = 0 }: { m
   });
 }
 
-/** Parses raw inputs (name → text) against a shape; every bad input is reported at once, and nothing runs. */
-export function parseInputs<S extends Record<string, z.ZodType<unknown, string>>>(
+/**
+ * Parses raw inputs (name → text) against a shape; every bad input is reported at once, and nothing runs. Async, so
+ * an input's parser may load what it needs on first use (release-services' YAML parser, only for a non-empty input).
+ */
+export async function parseInputs<S extends Record<string, z.ZodType<unknown, string>>>(
   shape: S,
   read: (name: string) => string,
-): { [K in keyof S]: z.output<S[K]> } {
+): Promise<{ [K in keyof S]: z.output<S[K]> }> {
   const raw = Object.fromEntries(Object.keys(shape).map((name) => [name, read(name)]));
-  const result = z.object(shape).safeParse(raw);
+  const result = await z.object(shape).safeParseAsync(raw);
   if (result.success) return result.data as { [K in keyof S]: z.output<S[K]> };
   const problems = result.error.issues.map((issue) => new InputError(String(issue.path[0]), issue.message).message);
   throw new UserError(problems.length === 1 ? problems[0]! : `Invalid inputs:\n- ${problems.join('\n- ')}`);

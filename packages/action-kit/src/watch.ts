@@ -1,5 +1,8 @@
 import type { z } from 'zod';
-import { duplicateQueryNames, parseQueryLine, QUERY_EXAMPLE, type WatchConfig } from '#core/health/index.js';
+// The query parser itself, not the health domain's face: that would bring the health check and watch window (HTTP,
+// Prometheus) into every bundle that reads these inputs, before its first line.
+import { duplicateQueryNames, parseQueryLine, QUERY_EXAMPLE } from '#core/health/prometheus-queries.js';
+import type { WatchConfig } from '#core/health/index.js';
 import { httpUrl } from '#core/http/index.js';
 import { urlCredentials } from '#core/redact.js';
 import {

@@ -1,5 +1,3 @@
-import { LocalTarget } from './local.js';
-import { SshTarget } from './ssh.js';
 import type { Target } from './target.js';
 
 /**
@@ -43,8 +41,9 @@ export function parseTargetAddress(text: string): TargetAddress | undefined {
  * directory under `tempDir`, the runner's temporary directory).
  */
 export async function openTarget(spec: TargetSpec, { tempDir }: { tempDir?: string } = {}): Promise<Target> {
-  if (spec.kind === 'local') return new LocalTarget();
-  return SshTarget.open(spec, tempDir);
+  // Loaded here, on first use: reading and checking an action's inputs (parseTargetAddress) needs neither.
+  if (spec.kind === 'local') return new (await import('./local.js')).LocalTarget();
+  return (await import('./ssh.js')).SshTarget.open(spec, tempDir);
 }
 
 /** `local` or `ssh://user@host:port`, as a target's description says it; safe to log. */

@@ -10,6 +10,7 @@ import { inspectReleases, switchRelease } from '../release/switch.js';
 import type { Gate } from '../gates/model.js';
 import { runGates } from '../gates/run.js';
 import type { SharedPlan } from '../release/shared.js';
+import { rollbackOrderOf } from './order.js';
 
 /**
  * An ordered rollout of several services of one release (the release runbook's flow): each service is switched and
@@ -107,27 +108,6 @@ export interface RolloutOutcome {
   failure: string | null;
   /** The watch window after the rollout, when one was configured and the rollout got that far. */
   watch?: WatchReport;
-}
-
-/** The rollback order as given (names checked against the services), or the reverse of the rollout order. */
-export function rollbackOrderOf(services: readonly { name: string }[], given: readonly string[] | undefined): string[] {
-  const names = services.map((s) => s.name);
-  if (!given || given.length === 0) return [...names].reverse();
-  const unknown = given.filter((name) => !names.includes(name));
-  if (unknown.length > 0)
-    throw new ArgumentError(
-      'rollbackOrder',
-      `names services that are not in services: ${unknown.join(', ')}; list each service name once (${names.join(', ')})`,
-    );
-  const missing = names.filter((name) => !given.includes(name));
-  const twice = given.filter((name, index) => given.indexOf(name) !== index);
-  if (missing.length > 0 || twice.length > 0) {
-    throw new ArgumentError(
-      'rollbackOrder',
-      `must list every service exactly once (${[missing.length ? `missing ${missing.join(', ')}` : '', twice.length ? `twice ${twice.join(', ')}` : ''].filter(Boolean).join('; ')})`,
-    );
-  }
-  return [...given];
 }
 
 function healthSummary(outcome: Awaited<ReturnType<typeof runHealthCheck>>): HealthSummary {
