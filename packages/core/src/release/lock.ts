@@ -8,7 +8,8 @@ import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts
 
 /**
  * The deploy lock of a releases-root: `<releases-root>/.deploy-lock/`, a directory holding `owner` (run, host, pid),
- * `token` (random, per holder), `since` and `heartbeat` (epoch seconds).
+ * `token` (random, per holder), `since` and `heartbeat` (epoch seconds; a holder with flock writes them empty, their
+ * mtime being the time, and the heartbeats write the seconds: see TIME_FN).
  *
  * It is taken with one rename(2): the files are written into `.deploy-lock.<token>` and that directory is renamed to
  * `.deploy-lock` (`mv -T`), which fails while another holder's (non-empty) lock exists, so a lock is never seen
