@@ -268,9 +268,11 @@ function lazyBuiltins(code) {
 }
 
 // The proxy's target is an empty object only so that the proxy may report the builtin's properties as configurable.
+// `__esModule` is answered without loading: webpack's interop (`__nccwpck_require__.n`) asks every CommonJS import for
+// it when the importing module loads, and a builtin never has it.
 function lazyLoaderSource() {
   return (
-    `const ${LAZY_LOADER}=t=>{let m;const o=()=>m??=t();return new Proxy({},{get:(e,k)=>o()[k],` +
+    `const ${LAZY_LOADER}=t=>{let m;const o=()=>m??=t();return new Proxy({},{get:(e,k)=>k==="__esModule"?undefined:o()[k],` +
     'set:(e,k,v)=>Reflect.set(o(),k,v),has:(e,k)=>k in o(),ownKeys:()=>Reflect.ownKeys(o()),' +
     'getOwnPropertyDescriptor:(e,k)=>{const d=Reflect.getOwnPropertyDescriptor(o(),k);return d&&{...d,configurable:true}},' +
     'defineProperty:(e,k,d)=>Reflect.defineProperty(o(),k,d),deleteProperty:(e,k)=>Reflect.deleteProperty(o(),k),' +

@@ -162,6 +162,19 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release history on the
     expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
   });
 
+  it('a history whose last line lost its newline (a hand edit) gets the next entry on a line of its own', async () => {
+    await deploy(R1);
+    await writeFile(historyFile(), readFileSync(historyFile(), 'utf8').trimEnd());
+    await deploy(R2);
+    await markBad(target, { releasesRoot: root, release: R2, lockOwner: RUN });
+    expect(history().map((entry) => [entry.release, entry.outcome])).toEqual([
+      [R1, 'live'],
+      [R2, 'live'],
+      [R2, 'bad'],
+    ]);
+    expect(readFileSync(historyFile(), 'utf8')).toMatch(/\}\n\{"v":1[^\n]*"outcome":"live"[^\n]*\}\n\{/);
+  });
+
   it('never writes history through a symlink planted in its place', async () => {
     await mkdir(join(root, 'elsewhere'));
     await symlink(join(root, 'elsewhere'), join(root, '.deploy-gates'));

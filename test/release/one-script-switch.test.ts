@@ -199,6 +199,21 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     expect(history()).toHaveLength(lines);
   });
 
+  it('names where current came from by where it resolves, without its link text, when the host goes ahead', async () => {
+    await deploy(R1);
+    await deploy(R2);
+    // The same release, linked by an absolute path: the marker still vouches (current resolves to it).
+    await unlink(join(root, 'current'));
+    await symlink(join(root, 'releases', R2), join(root, 'current'));
+    const third = await deploy(R3);
+    expect(third).toMatchObject({ ok: true, currentRelease: R3, previousRelease: R2, roundTrips: 1, counted: 1 });
+    expect(third.results.find((r) => r.name === 'switch current')?.detail).toContain(
+      `releases/${R2} → releases/${R3} (atomic rename, in the lock's script`,
+    );
+    expect(history().at(-1)).toMatchObject({ release: R3, from: R2 });
+    expect(current()).toBe(`releases/${R3}`);
+  });
+
   it('falls back after mark-bad (history changed), and a missing release changes nothing', async () => {
     await makeReleases(root, [R4]);
     await deploy(R1);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { launchMonitor, sendStopEarly, type StopTarget } from '#core/egress-launch/index.js';
 import { monitorEntry } from './monitor-entry.js';
-import { PHASE, ROLE, SECRET, sentinelTempDir, STATE } from './names.js';
+import { PHASE, ROLE, sentinelTempDir, STATE, TOKEN } from './names.js';
 
 /**
  * The runner starts this file for the main step and the post step. Before the action's code (the envelope, zod,
@@ -18,12 +18,12 @@ function beginEarly(env: NodeJS.ProcessEnv): void {
   // Main, starting a sentinel (not a `stop: true` step; with an allow-list, without which it fails anyway).
   if (phase === '' && /^(false)?$/i.test(input('stop')) && input('allowed-endpoints') !== '')
     return launchMonitor({ tempDir: sentinelTempDir(env.RUNNER_TEMP || tmpdir()), entryScript: monitorEntry() });
-  const [saved, secret] = [env[`STATE_${STATE}`], env[`STATE_${SECRET}`]];
-  if (phase !== 'main' || env[`STATE_${ROLE}`] === 'stop' || !saved || !secret) return;
+  const [saved, token] = [env[`STATE_${STATE}`], env[`STATE_${TOKEN}`]];
+  if (phase !== 'main' || env[`STATE_${ROLE}`] === 'stop' || !saved || !token) return;
   const state = JSON.parse(saved) as StopTarget & { dns?: { before?: unknown }; lockdown?: unknown };
   // The resolver is given back before the monitor stops (its forwarder answers until then): the post step does both.
   if (state.dns?.before !== undefined && state.lockdown === undefined) return;
-  sendStopEarly(state, secret);
+  sendStopEarly(state, token);
 }
 
 function startedDirectly(): boolean {

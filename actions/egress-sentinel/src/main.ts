@@ -4,7 +4,7 @@ import { defineAction } from '#action-kit/index.js';
 import { POLL_INTERVAL_MS, renderStart, startSentinel, TITLE } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 import { monitorEntry } from './monitor-entry.js';
-import { ROLE, SECRET, sentinelTempDir, STATE } from './names.js';
+import { ROLE, SECRET, sentinelTempDir, STATE, TOKEN } from './names.js';
 import { currentStatePath, postStep, reportPath, stopStep } from './phases.js';
 
 const tempDir = (context: { tempDir: string }) => sentinelTempDir(context.tempDir);
@@ -25,9 +25,12 @@ export const action = defineAction({
       return stopStep(tempDir(context), options, context.logger);
     }
     const config = toConfig(inputs);
-    const { state, secret } = await startSentinel(config, { entryScript: monitorEntry(), tempDir: tempDir(context) });
+    const launch = { entryScript: monitorEntry(), tempDir: tempDir(context) };
+    const { state, secret, token } = await startSentinel(config, launch);
     context.mask(secret);
+    context.mask(token);
     context.state.save(SECRET, secret);
+    context.state.save(TOKEN, token);
     context.state.save(STATE, JSON.stringify(state));
     writeFileSync(currentStatePath(tempDir(context)), JSON.stringify(state), { mode: 0o600 });
     if (state.methodNote)

@@ -12,7 +12,8 @@
  * writes exactly what @actions/core's function of that name writes.
  *
  * Its file-command module is the one exception, restated below: it loads `node:crypto` at import for the heredoc
- * delimiter of outputs and state (~5 ms of every start); here crypto is loaded when the first output is written.
+ * delimiter of outputs and state (~5 ms of every start); here the delimiter's UUID is drawn from the same kernel
+ * source without loading node:crypto (see core's random.ts).
  */
 import { appendFileSync, existsSync } from 'node:fs';
 import { EOL } from 'node:os';
@@ -20,6 +21,7 @@ import { issueCommand } from '../../../node_modules/@actions/core/lib/command.js
 import { toCommandProperties, toCommandValue } from '../../../node_modules/@actions/core/lib/utils.js';
 import { summary } from '../../../node_modules/@actions/core/lib/summary.js';
 import type { AnnotationProperties } from '../../../node_modules/@actions/core/lib/core.js';
+import { randomUuid } from '#core/random.js';
 import type { Runner } from './runner.js';
 
 function getInput(name: string): string {
@@ -36,7 +38,7 @@ function issueFileCommand(command: string, message: string): void {
 
 /** @actions/core's prepareKeyValueMessage: `key<<delimiter`, value, delimiter, with a random delimiter. */
 function prepareKeyValueMessage(key: string, value: unknown): string {
-  const delimiter = `ghadelimiter_${process.getBuiltinModule('node:crypto').randomUUID()}`;
+  const delimiter = `ghadelimiter_${randomUuid()}`;
   const convertedValue = toCommandValue(value);
   // A key or value holding the delimiter could end the heredoc early and write a second output.
   if (key.includes(delimiter))

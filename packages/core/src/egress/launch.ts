@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sendStop, stopToken } from './control.js';
+import { randomHex } from '../random.js';
+import { sendStop } from './control.js';
+import { installEarly, removeEarlySync, type EarlyTables } from './early-tables.js';
+
+export { onPath } from './on-path.js';
 
 /**
  * The process work that starts and stops the sentinel, kept free of everything but Node's built-ins: the action's
@@ -37,20 +40,6 @@ export function spawnMonitor(prefix: readonly string[], entryScript: string, con
 
 export type Monitor = ReturnType<typeof spawnMonitor>;
 
-/** Whether a tool is installed (on the PATH, or where sudo's secure_path finds it): no process started. */
-export function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  return dirs.some((dir) => {
-    if (!dir) return false;
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Whether the monitor runs, and is still ours (a pid can be reused): its command line names this run's config. */
 export function isMonitorAlive(state: { pid: number; configPath: string }): boolean {
   if (!state.pid) return false;
@@ -71,26 +60,33 @@ export interface LaunchedMonitor {
   /** `[]` as root; `['sudo', '-n']`: started through sudo, which has yet to show it works (its exit code). */
   prefix: readonly string[];
   monitor: Monitor;
+  /** The first tables, being installed meanwhile (see early-tables.ts); undefined without nft. */
+  tables?: EarlyTables;
 }
 
 let launched: { monitor: LaunchedMonitor; adopted: boolean } | undefined;
 
 /**
  * The main step's entry: starts the monitor at once (as root, or through `sudo -n` as any other user: whether the
- * step has sudo is told by that start's own exit code, so no `sudo -n true` runs first). Not taken over by
- * startSentinel before the process exits (the inputs were rejected, a step that only stops), its directory is
- * removed, and the monitor, which waits for its config there, ends without watching anything.
+ * step has sudo is told by that start's own exit code, so no `sudo -n true` runs first), then the install of the
+ * first tables. Not taken over by startSentinel before the process exits (the inputs were rejected, a step that only
+ * stops), the tables are removed and so is its directory, and the monitor, which waits for its config there, ends
+ * without watching anything.
  */
 export function launchMonitor(options: { tempDir: string; entryScript: string }): void {
-  const marker = randomBytes(8).toString('hex');
-  const secret = randomBytes(32).toString('hex');
+  const [marker, secret] = [randomHex(8), randomHex(32)];
   const dir = join(options.tempDir, `egress-sentinel-${marker}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const prefix = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   const monitor = spawnMonitor(prefix, options.entryScript, join(dir, 'config.json'), secret);
-  const entry = { monitor: { marker, secret, dir, tempDir: options.tempDir, prefix, monitor }, adopted: false };
+  const tables = installEarly(prefix, marker, dir);
+  const entry = { monitor: { marker, secret, dir, tempDir: options.tempDir, prefix, monitor, tables }, adopted: false };
   launched = entry;
-  process.once('exit', () => entry.adopted || rmSync(dir, { recursive: true, force: true }));
+  process.once('exit', () => {
+    if (entry.adopted) return;
+    if (tables) removeEarlySync(tables, dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 /** The monitor launchMonitor started for this temporary directory, taken over once (else undefined). */
@@ -111,13 +107,13 @@ export interface StopTarget {
 let stopSent: { marker: string; alive: boolean } | undefined;
 
 /**
- * The post step's entry: sends the stop request (the token made from the stop secret the runner kept for this step)
+ * The post step's entry: sends the stop request (the stop token the runner kept for this step, see startSentinel)
  * right away, so that the monitor drains its events and reads and removes its tables while the action's code loads.
  * Whether the monitor was still running then is kept for stopSentinel, which judges it (see takeStopSent).
  */
-export function sendStopEarly(state: StopTarget, secret: string): void {
+export function sendStopEarly(state: StopTarget, token: string): void {
   const alive = isMonitorAlive(state);
-  if (alive) sendStop(state.dir, stopToken(secret, state.marker));
+  if (alive) sendStop(state.dir, token);
   stopSent = { marker: state.marker, alive };
 }
 

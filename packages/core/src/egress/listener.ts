@@ -42,7 +42,6 @@ export async function dumpTable(config: MonitorConfig): Promise<ConnectionEvent[
  * already ended in between can be missing, and the report says when.
  */
 export class Listener {
-  readonly probes = new Probes();
   private child?: ChildProcess;
   private ready?: () => void;
   /** While draining: the port of the last probe, whose event means every earlier one has been read. */
@@ -54,9 +53,11 @@ export class Listener {
   private dumping: Promise<void> = Promise.resolve();
   stopping = false;
 
+  /** `probes`: the monitor's, which may have sent one before its config arrived (its event then waits in the pipe). */
   constructor(
     private readonly config: MonitorConfig,
     private readonly recorder: Recorder,
+    readonly probes = new Probes(),
   ) {}
 
   /**

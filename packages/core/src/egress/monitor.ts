@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
@@ -22,7 +23,8 @@ import { stopToken, watchRequests, type Request } from './control.js';
 import { readRules, type FinalRules } from './final.js';
 import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
 import type { JobScope } from './scope.js';
-import { startWatchers } from './watchers.js';
+import { spawnWatchers, startWatchers, type WatcherProcesses } from './watchers.js';
+import { Probes } from './probe.js';
 
 export { destinationKey } from './recorder.js';
 
@@ -179,11 +181,11 @@ export async function runMonitor(configPath: string): Promise<void> {
   // The stop secret (main writes it into the monitor's stdin, a pipe only the two of them hold, at once: through
   // sudo the pipe is relayed only while sudo runs), then main's config: the monitor begins once it is written. No
   // config (main failed and removed the sentinel's directory, or ended): nothing to watch.
-  const conntrack = prestartConntrack();
+  const early = prestart();
   const secret = await readSecret();
-  if (!(await configWritten(configPath))) return conntrack.abandon();
+  if (!(await configWritten(configPath))) return early.abandon();
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as MonitorConfig;
-  const prestarted = conntrack.take(config);
+  const prestarted = early.take(config);
   // Not `recursive`: a directory someone made beforehand is refused, not used (the snapshot then never appears).
   if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
@@ -195,13 +197,12 @@ export async function runMonitor(configPath: string): Promise<void> {
   const timers: NodeJS.Timeout[] = [];
   let listener: Listener | undefined;
   let stopping = false;
-  // The watchers (nft monitor, ip monitor) start while the listener waits for its first probe: each is a process
-  // whose start would otherwise come after it, before the monitor is ready.
-  const watchers = startWatchers(config, recorder);
+  // The watchers (nft monitor, ip monitor), prestarted or started now, are read from here on.
+  const watchers = startWatchers(config, recorder, prestarted.watchers);
   if (config.method === 'conntrack') {
-    listener = new Listener(config, recorder);
+    listener = new Listener(config, recorder, prestarted.probes);
     try {
-      await listener.start(prestarted);
+      await listener.start(prestarted.conntrack);
     } catch (error) {
       recorder.error((error as Error).message);
     }
@@ -210,6 +211,14 @@ export async function runMonitor(configPath: string): Promise<void> {
   timers.push(...periodicTasks(config, recorder));
   const forwarder = await startDnsForwarder(config, recorder);
   const reading = { preExisting: Promise.resolve() };
+  // The flows that predate the sentinel: in block mode read before it is ready (main then puts in the rules that cut
+  // them); in audit mode once it is ready (they are only listed: main need not wait for them).
+  if (config.mode === 'block') await readPreExisting(listener, recorder);
+  const readyAt = Date.now();
+  recorder.snapshot.ready = true;
+  recorder.flush();
+  // Requests are watched from here (only main, once it saw ready, and later steps send any; the first look finds one
+  // sent before): the stop token's HMAC loads node:crypto, which main need not wait for.
   const answer = requestHandler(config, recorder, listener, reading);
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -220,12 +229,6 @@ export async function runMonitor(configPath: string): Promise<void> {
         : undefined;
     timers.push(startTicks(recorder, () => requests?.check()));
   });
-  // The flows that predate the sentinel: in block mode read before it is ready (main then puts in the rules that cut
-  // them); in audit mode once it is ready (they are only listed: main need not wait for them).
-  if (config.mode === 'block') await readPreExisting(listener, recorder);
-  const readyAt = Date.now();
-  recorder.snapshot.ready = true;
-  recorder.flush();
   if (config.mode === 'audit') reading.preExisting = readPreExisting(listener, recorder, readyAt);
   await stop;
   // The tables are read at once, while the listener drains (they are removed only after: the drain's probe must be
@@ -253,22 +256,36 @@ export async function runMonitor(configPath: string): Promise<void> {
 
 /**
  * As root with nft and conntrack installed, main chooses conntrack (see start.ts): the monitor starts its
- * `conntrack -E` before main's config arrives, so that its start overlaps main's preparations; the events meanwhile
- * wait in the pipe for the listener, which takes it over. Not taken over (main chose otherwise, a buffer size of its
- * own, no config at all): ended.
+ * `conntrack -E` and its watchers before main's config arrives, and sends its first probe, so that their starts
+ * overlap main's preparations; what they print meanwhile waits in their pipes for the listener and the watchers,
+ * which take them over. Not taken over (main chose otherwise, a buffer size of its own, no config at all): ended.
  */
-function prestartConntrack() {
-  const child = process.getuid?.() === 0 && onPath('conntrack') && onPath('nft') ? spawnConntrack([]) : undefined;
+function prestart() {
+  const root = process.getuid?.() === 0 && onPath('conntrack') && onPath('nft');
+  const conntrack = root ? spawnConntrack([]) : undefined;
+  const watchers = root ? spawnWatchers([], true) : undefined;
+  const probes = new Probes();
+  if (root) void probes.send().catch(() => undefined);
   let failed = false;
-  child?.on('error', () => (failed = true));
-  const end = () => void child?.kill('SIGTERM');
+  conntrack?.on('error', () => (failed = true));
+  const end = (children: (ChildProcess | undefined)[]) => {
+    for (const child of children) child?.kill('SIGTERM');
+  };
   const fits = (config: MonitorConfig) =>
-    !failed && config.method === 'conntrack' && config.privilege.prefix.length === 0 && !config.bufferBytes;
+    !failed && config.method === 'conntrack' && config.privilege.prefix.length === 0;
   return {
-    take: (config: MonitorConfig) => (fits(config) ? child : end()),
+    take: (config: MonitorConfig): { conntrack?: ChildProcess; watchers?: WatcherProcesses; probes: Probes } => {
+      if (!fits(config)) {
+        end([conntrack, watchers?.links, watchers?.rules]);
+        return { probes };
+      }
+      // A buffer size of main's own needs a listener started with it.
+      if (config.bufferBytes) end([conntrack]);
+      return { conntrack: config.bufferBytes ? undefined : conntrack, watchers, probes };
+    },
     /** No config: the monitor ends without watching anything. */
     abandon: (): never => {
-      end();
+      end([conntrack, watchers?.links, watchers?.rules]);
       return process.exit(0);
     },
   };

@@ -6,11 +6,17 @@ import { dirname, join } from 'node:path';
 import type { AllowEntry } from './allow.js';
 import { DNS_SETS, dnsRules, type DnsRuleOptions } from './dns-nft.js';
 
-/** The sentinel's own nftables table; nothing else in the ruleset is touched. */
-export const TABLE = 'deploy_gates_egress';
-export const TABLE_REF = `inet ${TABLE}`;
-/** Its raw-frame table (netdev egress hooks), where the kernel has them. */
-export const RAW_TABLE = `${TABLE}_raw`;
+import {
+  installScript,
+  RAW_TABLE,
+  REMOVE_SCRIPT,
+  TABLE,
+  TABLE_REF,
+  tablesScript,
+  type TableOptions,
+} from './tables.js';
+
+export { PASSED_MARK, RAW_TABLE, TABLE, TABLE_REF } from './tables.js';
 
 /** Runs a command with the privilege the sentinel has: directly as root, else through `sudo -n`. */
 export interface Privilege {
@@ -118,23 +124,13 @@ export function elementCommands(elements: AllowElements): string[] {
     .map((key) => `add element ${TABLE_REF} ${SET_NAMES[key]} { ${elements[key].join(', ')} }`);
 }
 
-export interface RulesetOptions {
-  mode: 'audit' | 'block';
+export interface RulesetOptions extends TableOptions {
   allowLoopback: boolean;
-  /** Written into the table's comment: the table the post step finds must be this one. */
-  marker: string;
-  /** Interfaces whose raw frames are filtered by a netdev egress hook (none: not filtered). */
-  devices?: readonly string[];
-  /** The DHCPv4 servers of this machine's leases (raw DHCP frames may go to them and to broadcast). */
-  dhcpServers?: readonly string[];
   /** This machine's on-link IPv6 prefixes (neighbour discovery may reach them). */
   onlink6?: readonly string[];
   /** Block mode's DNS forwarder (dns-policy allowed-names-only): its address, its upstream, the learned sets. */
   dns?: DnsRuleOptions;
 }
-
-/** Set by the sentinel's postrouting chain on every packet that went through its rules: a raw frame lacks it. */
-export const PASSED_MARK = '0x10000000';
 
 /** The exceptions block mode makes by itself, as the report lists them. */
 export function sentinelExceptions(options: RulesetOptions): string[] {
@@ -188,61 +184,18 @@ const SETS = [
 ];
 
 /**
- * The raw-frame table: a netdev egress hook on each interface that lets through what went through the sentinel's
- * own rules (marked by its postrouting chain), ARP, and DHCPv4 clients' raw frames to broadcast or the lease's
- * server; anything else (a frame written to an AF_PACKET socket) is counted, and dropped in block mode.
- */
-function rawTable(options: RulesetOptions): string[] {
-  const devices = options.devices ?? [];
-  if (devices.length === 0) return [];
-  const servers = ['255.255.255.255', ...(options.dhcpServers ?? [])].join(', ');
-  return [
-    `table netdev ${RAW_TABLE} {`,
-    `  comment "deploy-gates egress-sentinel ${options.marker}"`,
-    ...devices.flatMap((device, index) => [
-      `  counter raw${index} { }`,
-      `  chain egress${index} {`,
-      `    type filter hook egress device ${JSON.stringify(device)} priority filter; policy accept;`,
-      `    meta mark & ${PASSED_MARK} == ${PASSED_MARK} accept`,
-      '    ether type arp accept',
-      `    ether type ip udp sport 68 udp dport 67 ip daddr { ${servers} } accept`,
-      `    counter name "raw${index}"${options.mode === 'block' ? ' drop' : ''}`,
-      '  }',
-    ]),
-    '}',
-  ];
-}
-
-/**
- * The sentinel's tables. In both modes the inet table makes the kernel track every new connection (a `ct state new`
- * rule: without one a network namespace may not track connections at all, and conntrack reports nothing), and marks
- * what passed its rules for the raw-frame table. In block mode the output and forward hooks (the job's own processes,
+ * The sentinel's tables (see tablesScript). In block mode the output and forward hooks (the job's own processes,
  * and containers behind a bridge) check every packet a connection sends outward, flows older than the sentinel
  * included: what is allowed passes, the few exceptions above pass, the rest is rejected fast (TCP with a reset,
  * anything else with an ICMP "administratively prohibited"), each rejected TCP/UDP destination counted in a dynamic set.
  */
 export function rulesetScript(options: RulesetOptions, elements: AllowElements): string {
-  const chain = (hook: 'output' | 'forward' | 'postrouting', rules: string[]) => [
-    `  chain ${hook} {`,
-    `    type filter hook ${hook} priority filter; policy accept;`,
-    ...rules.map((rule) => `    ${rule}`),
-    '  }',
-  ];
-  const tracked = (hook: 'output' | 'forward') =>
-    chain(hook, ['ct state new counter', ...(options.mode === 'block' ? blockRules(hook, options) : [])]);
-  return [
-    `table ${TABLE_REF} {`,
-    `  comment "deploy-gates egress-sentinel ${options.marker}"`,
-    ...(options.mode === 'block' ? SETS : []),
-    ...(options.mode === 'block' && options.dns ? DNS_SETS : []),
-    ...tracked('output'),
-    ...tracked('forward'),
-    ...chain('postrouting', [`meta mark set meta mark | ${PASSED_MARK}`]),
-    '}',
-    ...rawTable(options),
-    ...(options.mode === 'block' ? elementCommands(elements) : []),
-    '',
-  ].join('\n');
+  if (options.mode !== 'block') return tablesScript(options);
+  return tablesScript(options, {
+    sets: [...SETS, ...(options.dns ? DNS_SETS : [])],
+    rules: (hook) => blockRules(hook, options),
+    elements: elementCommands(elements),
+  });
 }
 
 /**
@@ -261,12 +214,12 @@ export function normalizeListing(listing: string): string {
 }
 
 /**
- * Installs the table, replacing one already there (an earlier phase's, or one left by a crashed job) in the same
- * transaction: `nft -f` applies a script all or nothing, so connections are tracked without a gap.
+ * Installs the tables, replacing ones already there (an earlier phase's, or ones left by a crashed job) in the same
+ * transaction: `nft -f` applies a script all or nothing, so connections are tracked without a gap. `fresh`: only
+ * where none is there (see installScript); the caller replaces them when this fails.
  */
-export async function installRuleset(privilege: Privilege, script: string): Promise<void> {
-  const replace = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n${script}`;
-  const result = await runCommand(privilege, 'nft', ['-f', '-'], replace);
+export async function installRuleset(privilege: Privilege, script: string, fresh?: { marker: string }): Promise<void> {
+  const result = await runCommand(privilege, 'nft', ['-f', '-'], installScript(script, fresh));
   if (result.code !== 0)
     throw new Error(`nft could not install the egress rules: ${result.stderr.trim() || `exit code ${result.code}`}`);
 }
@@ -366,9 +319,7 @@ export async function readBlocked(privilege: Privilege): Promise<BlockedDestinat
 
 /** Removes the table; true when it is gone afterwards. */
 export async function removeRuleset(privilege: Privilege): Promise<boolean> {
-  // Declaring a table before deleting it makes the delete succeed whether or not it was there: one transaction.
-  const script = `table ${TABLE_REF}\ndelete table ${TABLE_REF}\ntable netdev ${RAW_TABLE}\ndelete table netdev ${RAW_TABLE}\n`;
   // The transaction succeeded: both are gone. Else look (it may have failed for another reason than the table).
-  if ((await runCommand(privilege, 'nft', ['-f', '-'], script)).code === 0) return true;
+  if ((await runCommand(privilege, 'nft', ['-f', '-'], REMOVE_SCRIPT)).code === 0) return true;
   return (await runCommand(privilege, 'nft', ['list', 'table', 'inet', TABLE])).code !== 0;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -8,6 +8,8 @@ import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } fr
 import { pointResolverAt } from './dns-resolver.js';
 import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
+import { removeEarlySync, type EarlyTables } from './early-tables.js';
+import { dhcpServers, interfaces } from './host-facts.js';
 import { adoptLaunchedMonitor, onPath, spawnMonitor, type Monitor } from './launch.js';
 import { cgroupOf, type JobScope } from './scope.js';
 import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
@@ -59,23 +61,6 @@ function checkResolved(config: SentinelConfig, resolved: Record<string, string[]
     );
 }
 
-/** The DHCPv4 servers of this machine's leases (systemd-networkd, dhclient), for block mode's DHCP exception. */
-export function dhcpServers(): string[] {
-  const servers = new Set<string>();
-  const read = (dir: string, pattern: RegExp) => {
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const file of files) for (const match of readText(join(dir, file)).matchAll(pattern)) servers.add(match[1]!);
-  };
-  read('/run/systemd/netif/leases', /^SERVER_ADDRESS=(\d+\.\d+\.\d+\.\d+)$/gm);
-  read('/var/lib/dhcp', /dhcp-server-identifier\s+(\d+\.\d+\.\d+\.\d+);/g);
-  return [...servers];
-}
-
 /** This machine's on-link IPv6 prefixes (`fd00:1::/64`), link-local ones aside. */
 export function onlinkPrefixes6(): string[] {
   const prefixes = new Set<string>();
@@ -102,28 +87,21 @@ export function networkOf6(address: string, length: number): string {
     .join(':');
 }
 
-/** Every interface of this network namespace but loopback. */
-export function interfaces(): string[] {
-  try {
-    return readdirSync('/sys/class/net')
-      .filter((name) => name !== 'lo')
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Installs the tables (first audit, so the monitor's probe gets through; the caller replaces them later), with
  * netdev egress hooks on every interface; a kernel without them (before 5.16) gets the tables without, and says so.
+ * The entry's early tables (see early-tables.ts), once in, are these very tables: taken over, not installed again.
  */
 async function installFirst(
   privilege: Privilege,
   options: RulesetOptions,
   script: (options: RulesetOptions) => string,
+  early: EarlyTables | undefined,
 ) {
+  if (early && (await early.installed))
+    return { devices: early.devices, rawNote: `filtered on ${early.devices.join(', ') || 'no interface'}` };
   try {
-    await installRuleset(privilege, script(options));
+    await installRuleset(privilege, script(options), options).catch(() => installRuleset(privilege, script(options)));
     return {
       devices: [...(options.devices ?? [])],
       rawNote: `filtered on ${options.devices?.join(', ') || 'no interface'}`,
@@ -179,14 +157,18 @@ function scopeOf(config: SentinelConfig, method: Method): Pick<SentinelState, 's
 export async function startSentinel(
   config: SentinelConfig,
   options: { entryScript: string; tempDir: string },
-): Promise<{ state: SentinelState; secret: string }> {
-  const { privilege, marker, secret, dir, monitor } = await monitorFor(options);
+): Promise<{ state: SentinelState; secret: string; token: string }> {
+  const { privilege, marker, secret, dir, monitor, tables } = await monitorFor(options);
+  // The tables this run put in (never another sentinel's of the same job), removed when the start fails.
+  const installed: { rules?: Privilege } = {};
   try {
     checkLockdown(config);
-    const plan = await prepare(config, privilege, marker, dir);
+    const plan = await prepare(config, privilege, marker, dir, tables, installed);
     const { state, rules } = plan;
     // The tables as installed, read while the monitor starts (block mode reads them once its rules are in).
     const reading = rules && config.mode === 'audit' ? readRules(rules) : undefined;
+    // Made while the monitor readies (its HMAC loads node:crypto): the post step's entry sends it as it is.
+    const token = stopToken(secret, marker);
     await waitUntilReady(state, monitor, rules);
     if (plan.monitorDns.dns) plan.ruleOptions.dns = useForwarder(state, plan.upstream);
     if (rules) {
@@ -197,10 +179,13 @@ export async function startSentinel(
       if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
     }
     if (config.disableSudo && privilege) await lockDownJob(state, secret);
-    return { state, secret };
+    return { state, secret, token };
   } catch (error) {
     // The monitor waits for its config: with the directory gone it ends without watching anything.
     rmSync(dir, { recursive: true, force: true });
+    // The entry's tables, in while a check failed, go too ("installed" there means this run created them).
+    const mine = installed.rules ?? (tables && (await tables.installed) ? privilege : undefined);
+    if (mine) await removeRuleset(mine);
     throw error;
   }
 }
@@ -216,10 +201,13 @@ async function monitorFor(options: { entryScript: string; tempDir: string }): Pr
   secret: string;
   dir: string;
   monitor: Monitor;
+  tables?: EarlyTables;
 }> {
   const launched = adoptLaunchedMonitor(options.tempDir);
   const code = launched?.prefix.length ? await exitCode(launched.monitor, 10_000) : 0;
   if (launched && code === 0) return { ...launched, privilege: { prefix: launched.prefix } };
+  // Not usable (no sudo for the monitor): sudo may still have let nft through, whose tables nothing would remove.
+  if (launched?.tables && (await launched.tables.installed)) removeEarlySync(launched.tables, launched.dir);
   if (launched) rmSync(launched.dir, { recursive: true, force: true });
   const privilege = launched && code !== null ? undefined : await findPrivilege();
   const marker = randomBytes(8).toString('hex');
@@ -247,7 +235,14 @@ async function exitCode(monitor: Monitor, timeoutMs: number): Promise<number | n
 const readRules = (rules: Privilege) => Promise.all([readRuleset(rules), legacyRules(rules)]);
 
 /** Everything before the monitor may begin: the checks, the names, the first rules, the monitor's config file. */
-async function prepare(config: SentinelConfig, privilege: Privilege | undefined, marker: string, dir: string) {
+async function prepare(
+  config: SentinelConfig,
+  privilege: Privilege | undefined,
+  marker: string,
+  dir: string,
+  early: EarlyTables | undefined,
+  installed: { rules?: Privilege },
+) {
   const [nft, conntrack] = privilege ? [onPath('nft'), onPath('conntrack')] : [false, false];
   checkCapabilities(config, privilege, nft);
   const method: Method = nft && conntrack ? 'conntrack' : 'proc-poll';
@@ -269,8 +264,9 @@ async function prepare(config: SentinelConfig, privilege: Privilege | undefined,
   // First only tracking (the monitor's probe, to loopback, must get through even with allow-loopback off); the
   // whole rule set replaces it atomically once the monitor listens.
   const raw = rules
-    ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script)
+    ? await installFirst(rules, { ...ruleOptions, mode: 'audit' }, script, early)
     : { devices: [], rawNote: 'not filtered: no root or passwordless sudo for nftables' };
+  installed.rules = rules;
   const state: SentinelState = {
     marker,
     dir,

@@ -12,7 +12,7 @@ import { recordProblem } from './record.js';
 import { readAndRemoveRules, type FinalRules } from './final.js';
 import { TABLE_REF, type BlockedDestination } from './nft.js';
 import { METHOD_TEXT, reportResults, type OutsideConnection, type SentinelReport, type Violation } from './report.js';
-import { interfaces } from './start.js';
+import { interfaces } from './host-facts.js';
 import {
   isMonitorAlive,
   POLL_INTERVAL_MS,

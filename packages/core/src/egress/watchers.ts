@@ -33,12 +33,28 @@ export function linkTampering(line: string, seen: Set<string>): string | undefin
   return undefined;
 }
 
-function follow(prefix: readonly string[], command: string[], onLine: (line: string) => void): ChildProcess {
+function spawnFollower(prefix: readonly string[], command: string[]): ChildProcess {
   const [file, ...args] = [...prefix, ...command];
   const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   child.on('error', () => undefined);
-  createInterface({ input: child.stdout! }).on('line', onLine);
   return child;
+}
+
+/** The watchers' processes: `ip monitor link`, and `nft monitor` where nftables is watched (conntrack method). */
+export interface WatcherProcesses {
+  links: ChildProcess;
+  rules?: ChildProcess;
+}
+
+/**
+ * Starts the watchers' processes. The monitor starts them before its config arrives (see prestart in monitor.ts):
+ * what they print meanwhile waits in their pipes, read from the moment startWatchers takes them.
+ */
+export function spawnWatchers(prefix: readonly string[], rules: boolean): WatcherProcesses {
+  return {
+    links: spawnFollower([], ['ip', '-o', '-d', 'monitor', 'link']),
+    ...(rules ? { rules: spawnFollower(prefix, ['nft', 'monitor']) } : {}),
+  };
 }
 
 /**
@@ -46,17 +62,20 @@ function follow(prefix: readonly string[], command: string[], onLine: (line: str
  * tracking or routing (`nft monitor`, iptables-nft included), and interfaces created or moved that bypass this
  * namespace. Each becomes a tampering note.
  */
-export function startWatchers(config: MonitorConfig, recorder: Recorder): ChildProcess[] {
+export function startWatchers(
+  config: MonitorConfig,
+  recorder: Recorder,
+  started = spawnWatchers(config.privilege.prefix, config.method === 'conntrack'),
+): ChildProcess[] {
   const note = (text: string | undefined) => {
     if (text === undefined || recorder.snapshot.tampering.length >= MAX_NOTES) return;
     recorder.snapshot.tampering.push(text);
     recorder.dirty = true;
   };
   const seen = new Set<string>();
-  const children = [follow([], ['ip', '-o', '-d', 'monitor', 'link'], (line) => note(linkTampering(line, seen)))];
-  if (config.method === 'conntrack')
-    children.push(follow(config.privilege.prefix, ['nft', 'monitor'], (line) => note(nftTampering(line))));
-  return children;
+  createInterface({ input: started.links.stdout! }).on('line', (line) => note(linkTampering(line, seen)));
+  if (started.rules) createInterface({ input: started.rules.stdout! }).on('line', (line) => note(nftTampering(line)));
+  return [started.links, ...(started.rules ? [started.rules] : [])];
 }
 
 /**

@@ -22,6 +22,13 @@ export const FAST_DONE_EXIT = 42;
 export interface FastPlan {
   /** Marks where the fast section's output starts. */
   mark: string;
+  /** Shell lines run in releases-root under the lock, before the read: whether the host may go ahead (`dg_why`). */
+  check: string;
+  /**
+   * A shell test (after check) that is true when the host goes ahead and `current` resolves to the marker's
+   * `releases/<name>`: the runner then needs no link text (LockedRead reads `current` by where it resolves).
+   */
+  linkKnown: string;
   /** Shell lines run in releases-root under the lock, after the read (they set dg_done when they swapped). */
   lines: string;
   release: string;
@@ -77,19 +84,28 @@ export function fastPlan(config: FastConfig, run: string): FastPlan | undefined 
     // Only after this run's line was appended; the host hashes the file as it now is (the runner checks that digest).
     { name: 'accepted', optional: true, lines: `[ "$dg_c" = 0 ] || exit 1\n${acceptedRehashLines(release)}` },
   ]);
-  const lines = [
-    `printf '%s\\0' ${mark}`,
+  const check = [
     acceptedCheckLines(release),
     // With shared entries, the linking before the read (shared.ts) must have linked every one of them.
     `[ -n "$dg_why" ] || [ "\${dg_shared:-${SHARED_ALL_LINKED}}" = ${SHARED_ALL_LINKED} ] || dg_why=shared`,
+  ].join('\n');
+  const lines = [
+    `printf '%s\\0' ${mark}`,
     `if [ -n "$dg_why" ]; then printf 'no\\0%s\\0' "$dg_why"; else`,
     "printf 'go\\0'",
     steps,
     'dg_done=1',
     'fi',
   ].join('\n');
-  return { mark, lines, release, entry };
+  return { mark, check, linkKnown: LINK_KNOWN, lines, release, entry };
 }
+
+/**
+ * After the check: the host goes ahead and history.next names `releases/<name>` (one plain name: the read then lists
+ * it, and `current` resolves to it). Other names, which a runner never writes, still get their `readlink`.
+ */
+const LINK_KNOWN =
+  '{ [ -z "$dg_why" ] && case $dg_link in releases/ | releases/. | releases/.. | releases/*/* | releases/*[!A-Za-z0-9._-]*) false ;; releases/*) true ;; *) false ;; esac; }';
 
 /** Reads the fast section's output (after its mark). */
 export function parseFastAnswer(output: string): FastAnswer {

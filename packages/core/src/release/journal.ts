@@ -50,11 +50,19 @@ export function historyWritableLines(): string {
   ].join('\n');
 }
 
-/** Shell lines (in releases-root) appending entries to history.jsonl; exit 9 when it cannot. */
+/**
+ * Shell lines (in releases-root) appending entries to history.jsonl; exit 9 when it cannot. A file whose last line
+ * has no newline (an editor that drops it) first gets one, so the first entry does not join that line. The
+ * one-script switch (fast.ts) appends without this look: it runs only on bytes a runner accepted, which end with one.
+ */
 export function historyAppendLines(entries: readonly HistoryEntry[]): string {
   if (entries.length === 0) return ':';
   const text = entries.map(formatHistoryLine).join('');
-  return `printf '%s' ${shellQuote(text)} >> ${HISTORY_FILE} || { echo "appending to ${HISTORY_FILE} failed" >&2; exit 9; }`;
+  const failed = `{ echo "appending to ${HISTORY_FILE} failed" >&2; exit 9; }`;
+  return [
+    `if [ -s ${HISTORY_FILE} ] && [ -n "$(tail -c 1 ${HISTORY_FILE})" ]; then printf '\\n' >> ${HISTORY_FILE} || ${failed}; fi`,
+    `printf '%s' ${shellQuote(text)} >> ${HISTORY_FILE} || ${failed}`,
+  ].join('\n');
 }
 
 /** A history entry made now (`run` is cut to the schema's 500 characters). */

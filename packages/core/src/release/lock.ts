@@ -8,7 +8,8 @@ import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts
 
 /**
  * The deploy lock of a releases-root: `<releases-root>/.deploy-lock/`, a directory holding `owner` (run, host, pid),
- * `token` (random, per holder), `since` and `heartbeat` (epoch seconds).
+ * `token` (random, per holder), `since` and `heartbeat` (epoch seconds; a holder with flock writes them empty, their
+ * mtime being the time, and the heartbeats write the seconds: see TIME_FN).
  *
  * It is taken with one rename(2): the files are written into `.deploy-lock.<token>` and that directory is renamed to
  * `.deploy-lock` (`mv -T`), which fails while another holder's (non-empty) lock exists, so a lock is never seen
@@ -101,8 +102,16 @@ export function describeHolder(holder: LockHolder): string {
   return `${holder.owner || 'an unknown owner (no owner file)'} (since ${iso(holder.since)}${age})`;
 }
 
+/**
+ * A shell function printing a time file of the lock directory (`since`, `heartbeat`) as epoch seconds: its content, or,
+ * when it is empty, its mtime. A flock holder writes them empty (their mtime is the time: no `date` on the host for
+ * the lock), the heartbeat and a holder without flock write the seconds. Read only while waiting, breaking or
+ * unlocking, where a program more costs nothing that matters.
+ */
+const TIME_FN = `dg_time() { dg_v=$(cat "$1" 2>/dev/null); [ -n "$dg_v" ] || [ ! -f "$1" ] || dg_v=$(date -r "$1" +%s 2>/dev/null) || dg_v=$(stat -c %Y "$1" 2>/dev/null); printf '%s' "$dg_v"; }`;
+
 /** The owner, token, since and heartbeat of the lock directory as NUL-terminated fields, then the host's clock. */
-const HOLDER_FIELDS = `printf '%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/owner 2>/dev/null)" "$(cat ${LOCK_DIR}/token 2>/dev/null)" "$(cat ${LOCK_DIR}/since 2>/dev/null)" "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" "$(date +%s)"`;
+const HOLDER_FIELDS = `${TIME_FN}; printf '%s\\0%s\\0%s\\0%s\\0%s\\0' "$(cat ${LOCK_DIR}/owner 2>/dev/null)" "$(cat ${LOCK_DIR}/token 2>/dev/null)" "$(dg_time ${LOCK_DIR}/since)" "$(dg_time ${LOCK_DIR}/heartbeat)" "$(date +%s)"`;
 
 /** A shell test that is true while the lock directory carries `token`. */
 const holds = (token: string) => `[ "$(cat ${LOCK_DIR}/token 2>/dev/null)" = ${token} ]`;
@@ -425,9 +434,10 @@ function attemptScript(script: AttemptScript): string {
     `  if [ -f ${LOCK_DIR}/flock ]; then printf 'dead\\0'; fields; mv -T -- ${LOCK_DIR} ${LOCK_DIR}.dead.${token} && rm -rf -- ${LOCK_DIR}.dead.${token}; fi`,
     'fi',
     '[ ! -e "$t" ] || rm -rf -- "$t"; mkdir -- "$t" || exit 4',
-    'now=$(date +%s)',
-    `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat" && echo $$ > "$t/pid" || { rm -rf -- "$t"; exit 4; }`,
-    '[ "$mode" = flock ] && : > "$t/flock"',
+    // Under flock, since and heartbeat are empty files whose mtime is the time (TIME_FN): no `date` for a lock that a
+    // live holder keeps by the flock. Without flock, where the heartbeat alone tells a live holder, they hold the seconds.
+    `if [ "$mode" = flock ]; then : > "$t/since" && : > "$t/heartbeat" && : > "$t/flock"; else now=$(date +%s) && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat"; fi || { rm -rf -- "$t"; exit 4; }`,
+    `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo $$ > "$t/pid" || { rm -rf -- "$t"; exit 4; }`,
     `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then`,
     `  printf 'acquired\\0%s\\0' "$mode"`,
     ...(whenAcquired ? [`  ( ${whenAcquired}\n  )`] : []),
@@ -485,7 +495,8 @@ async function breakStale(target: Target, cd: string, token: string, holder: Loc
     [
       cd,
       `mkdir ${LOCK_DIR}.break 2>/dev/null || { find ${LOCK_DIR}.break -maxdepth 0 -mmin +1 -exec rm -rf {} \\; 2>/dev/null; exit 0; }`,
-      `if ${holds(shellQuote(holder.token))} && [ "$(cat ${LOCK_DIR}/heartbeat 2>/dev/null)" = ${shellQuote(String(holder.heartbeat ?? ''))} ]; then`,
+      TIME_FN,
+      `if ${holds(shellQuote(holder.token))} && [ "$(dg_time ${LOCK_DIR}/heartbeat)" = ${shellQuote(String(holder.heartbeat ?? ''))} ]; then`,
       `  mv -T -- ${LOCK_DIR} ${LOCK_DIR}.stale.${token} && rm -rf -- ${LOCK_DIR}.stale.${token} && printf 'broken\\0'`,
       'fi',
       `rmdir ${LOCK_DIR}.break`,
@@ -607,7 +618,7 @@ export async function breakLock(
       `if command -v flock >/dev/null 2>&1 && [ -f ${LOCK_DIR}/flock ] && [ -f ${LOCK_DIR}.flock ]; then`,
       `  by=flock; exec 9>> ${LOCK_DIR}.flock; if flock -n 9; then alive=no; else alive=yes; fi`,
       'else',
-      `  b=$(cat ${LOCK_DIR}/heartbeat 2>/dev/null); case $b in ''|*[!0-9]*) alive=no ;; *) [ $(( $(date +%s) - b )) -gt ${stale} ] && alive=no || alive=yes ;; esac`,
+      `  b=$(dg_time ${LOCK_DIR}/heartbeat); case $b in ''|*[!0-9]*) alive=no ;; *) [ $(( $(date +%s) - b )) -gt ${stale} ] && alive=no || alive=yes ;; esac`,
       'fi',
       `printf '%s\\0%s\\0' "$by" "$alive"`,
       `[ "$alive" = yes ] && [ ${force ? 1 : 0} = 0 ] && { printf 'refused\\0'; exit 0; }`,

@@ -137,8 +137,11 @@ export async function inspectReleases(target: Target, releasesRoot: string): Pro
   return parseLayout(target, releasesRoot, nulFields(out));
 }
 
-/** The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0). */
-function inspectLines(root: string): string[] {
+/**
+ * The script that inspectReleases runs; `root` is already quoted for the shell. It may end the script (exit 0).
+ * `linkKnown`: a shell test that is true when the runner does not need `current`'s link text (no `readlink` then).
+ */
+function inspectLines(root: string, linkKnown?: string): string[] {
   return [
     // Physical paths by `cd -P` and $PWD (POSIX), not `$(cd … && pwd -P)`: no fork for each on the host.
     `cd -P -- ${root} 2>/dev/null || { printf 'noroot\\0'; exit 0; }`,
@@ -146,7 +149,7 @@ function inspectLines(root: string): string[] {
     `printf 'root\\0%s\\0' "$dg_r"`,
     `[ -d releases ] || { printf 'noreleases\\0'; exit 0; }`,
     `if cd -P releases; then printf 'releases\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; else printf 'releases\\0\\0'; fi`,
-    `if [ -L current ]; then printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ] && cd -P current; then printf 'resolves\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; fi`,
+    `if [ -L current ]; then ${linkKnown ? `${linkKnown} || ` : ''}printf 'link\\0%s\\0' "$(readlink current)"; if [ -d current ] && cd -P current; then printf 'resolves\\0%s\\0' "$PWD"; cd -P -- "$dg_r" || exit 3; fi`,
     `elif [ -d current ]; then printf 'currentdir\\0'`,
     `elif [ -e current ]; then printf 'currentfile\\0'; fi`,
     `for d in releases/* releases/.[!.]* releases/..?*; do if [ -d "$d" ] && [ ! -L "$d" ]; then printf 'release\\0%s\\0' "\${d#releases/}"; fi; done`,
@@ -195,21 +198,18 @@ const RESOLVE_MARK = 'resolve-release';
 
 /**
  * A script that reads releases-root (as inspectReleases does) and, given a release, checks it from the physical
- * releases-root (as resolveRelease does): one round trip. `root` is the shell word to cd to: releases-root, or `.` for
- * a script already there. Returns the script and how to read its output.
+ * releases-root (as resolveRelease does): one round trip. It runs in releases-root (the lock's script is there), in a
+ * subshell of its own: the read may end it (`exit`), as the check's last line may leave the directory. The check
+ * follows the read in the same shell (no subshell more): a read that ended early (releases-root gone) has said why.
+ * Returns the script and how to read its output.
  */
-function readScript(releasesRoot: string, release: string | undefined, root = shellPath(releasesRoot)) {
+function readScript(releasesRoot: string, release: string | undefined, linkKnown?: string) {
   const path = release === undefined ? undefined : releaseRequest(release).path;
-  const text =
-    path === undefined
-      ? inspectLines(root).join('\n')
-      : [
-          `( ${inspectLines(root).join('\n')}\n)`,
-          `cd -- ${root} 2>/dev/null || exit 0`,
-          `printf '${RESOLVE_MARK}\\0'`,
-          'cd -P . || exit 3',
-          ...resolveLines(path),
-        ].join('\n');
+  const text = [
+    ...inspectLines('.', linkKnown),
+    // inspectLines ends in the physical releases-root.
+    ...(path === undefined ? [] : [`printf '${RESOLVE_MARK}\\0'`, ...resolveLines(path)]),
+  ].join('\n');
   const parse = (target: Target, out: string): { layout: ReleaseLayout; wanted?: string } => {
     const parts = nulFields(out);
     if (release === undefined) return { layout: parseLayout(target, releasesRoot, parts) };
@@ -228,7 +228,8 @@ function readScript(releasesRoot: string, release: string | undefined, root = sh
 function rootPrecheck(releasesRoot: string): string {
   return [
     `dg_root=${shellPath(releasesRoot)}`,
-    `if [ ! -d "$dg_root" ] || ! (cd -- "$dg_root" 2>/dev/null); then printf 'noroot\\0'; exit 0; fi`,
+    // `-x`: the directory can be entered (what `cd` needs), without a subshell to try it.
+    `if [ ! -d "$dg_root" ] || [ ! -x "$dg_root" ]; then printf 'noroot\\0'; exit 0; fi`,
     `[ -d "$dg_root/releases" ] || { printf 'noreleases\\0'; exit 0; }`,
     `if [ -L "$dg_root/current" ]; then :; elif [ -d "$dg_root/current" ]; then printf 'currentdir\\0'; exit 0; elif [ -e "$dg_root/current" ]; then printf 'currentfile\\0'; exit 0; fi`,
   ].join('\n');
@@ -345,7 +346,9 @@ export async function lockAndRead(
   shared?: SharedPlan,
   fast?: FastPlan,
 ): Promise<LockedRead> {
-  const read = readScript(config.releasesRoot, config.release, '.'); // runs in releases-root, where the lock is
+  // Runs in releases-root, where the lock is. With the one-script switch, its check comes first: when the host goes
+  // ahead, `current`'s link text is not needed (the read skips its `readlink`).
+  const read = readScript(config.releasesRoot, config.release, fast?.linkKnown);
   const linking = shared && sharedLinkSection(shared, shellPath(releaseRequest(config.release!).path));
   const mark = `deploy-gates-history-${randomBytes(6).toString('hex')}`;
   const lockStart = performance.now();
@@ -362,6 +365,7 @@ export async function lockAndRead(
         precheck: rootPrecheck(config.releasesRoot),
         whenAcquired: [
           ...(linking ? [linking] : []),
+          ...(fast ? [fast.check] : []),
           `( ${read.text}\n)`,
           ...(fast ? [fast.lines] : []),
           historyReadLines(mark),
