@@ -6,13 +6,14 @@ import { join } from 'node:path';
  * installs the first tables before the action's code loads; see launch.ts).
  */
 
-const readText = (path: string) => {
+/** A file's text, or '' where it cannot be read. */
+export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
   }
-};
+}
 
 /** The DHCPv4 servers of this machine's leases (systemd-networkd, dhclient), for block mode's DHCP exception. */
 export function dhcpServers(): string[] {

@@ -7,6 +7,8 @@ import type { ResolverBefore } from './dns-resolver.js';
 import type { Method, Snapshot } from './monitor.js';
 import type { Privilege } from './nft.js';
 
+export { readText } from './host-facts.js';
+
 export { startSentinel } from './start.js';
 export { checkpointSentinel, stopSentinel } from './stop.js';
 export type { SentinelReport, Violation } from './report.js';
@@ -77,14 +79,6 @@ function succeeds(file: string, args: string[]): Promise<boolean> {
 export async function findPrivilege(): Promise<Privilege | undefined> {
   if (process.getuid?.() === 0) return { prefix: [] };
   return (await succeeds('sudo', ['-n', 'true'])) ? { prefix: ['sudo', '-n'] } : undefined;
-}
-
-export function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export function readSnapshot(path: string): Snapshot | undefined {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
+import { randomHex } from '../random.js';
 import { dnsServersFrom } from './allow.js';
 import { FORWARDER_ADDRESSES, GRACE_SECONDS, upstreamServers, usesForwarder } from './dns-policy.js';
 import { pointResolverAt } from './dns-resolver.js';
@@ -210,9 +210,9 @@ async function monitorFor(options: { entryScript: string; tempDir: string }): Pr
   if (launched?.tables && (await launched.tables.installed)) removeEarlySync(launched.tables, launched.dir);
   if (launched) rmSync(launched.dir, { recursive: true, force: true });
   const privilege = launched && code !== null ? undefined : await findPrivilege();
-  const marker = randomBytes(8).toString('hex');
+  const marker = randomHex(8);
   // Only whoever holds it can stop the monitor: main (here) and the post step (the runner's saved state).
-  const secret = randomBytes(32).toString('hex');
+  const secret = randomHex(32);
   const dir = join(options.tempDir, `egress-sentinel-${marker}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const monitor = spawnMonitor(privilege?.prefix ?? [], options.entryScript, join(dir, 'config.json'), secret);
