@@ -51,7 +51,7 @@ describeLab('egress-sentinel first tables, installed before the inputs are read'
     // Its entry found the first sentinel's tables there (`create` failed): nothing of them was its to remove.
     expect(table().stdout).toContain(`deploy-gates egress-sentinel ${marker.marker}`);
     const post = await first.post();
-    expect(post.exitCode).toBe(0);
+    expect(post).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     expect(first.report()).toMatchObject({ tampered: false, violations: [] });
     expect(table().status).not.toBe(0);
   });
@@ -79,7 +79,7 @@ describeLab('egress-sentinel first tables, installed before the inputs are read'
     expect(listing).not.toContain('0000000000000000');
     expect(listing).not.toContain('198.18.2.2');
     const post = await run.post();
-    expect(post.exitCode).toBe(0);
+    expect(post).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     expect(run.report()).toMatchObject({ tampered: false });
     expect(table().status).not.toBe(0);
   });

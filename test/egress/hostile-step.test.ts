@@ -65,7 +65,7 @@ describeLab('egress-sentinel against a hostile step', () => {
     runClient(lab, lab.runner, [`${outside4}:443`]);
     await wait(300);
     // The stop step's own post, then the first use's post (the runner runs posts in reverse).
-    expect((await stop.post()).exitCode).toBe(0);
+    expect(await stop.post()).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     const post = await run.post();
     expect(post.exitCode).toBe(1);
     const report = run.report();
@@ -80,11 +80,11 @@ describeLab('egress-sentinel against a hostile step', () => {
     await run.start();
     runClient(lab, lab.runner, [`${database4}:5432`]);
     const stopped = await run.step({ stop: 'true' }).main();
-    expect(stopped.exitCode).toBe(0);
+    expect(stopped).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     expect(stopped.outputs).toMatchObject({ violations: '0', tampered: 'false' });
     expect(run.report()).toMatchObject({ complete: true, tampered: false, violations: [] });
     expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
-    expect((await run.post()).exitCode).toBe(0);
+    expect(await run.post()).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     expect(run.report()).toMatchObject({
       violations: [],
       'after-stop': [expect.objectContaining({ address: outside4, port: 443, blocked: true })],
@@ -341,7 +341,7 @@ describeLab('egress-sentinel against a hostile step', () => {
   test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle beside it', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     const main = await run.mainByImport();
-    expect(main.exitCode).toBe(0);
+    expect(main).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
       distFile('egress-sentinel', 'monitor.js'),
     );

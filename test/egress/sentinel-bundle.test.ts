@@ -58,7 +58,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(results.every((result) => result.ok)).toBe(true);
     expect(running(pid)).toBe(true);
     const post = await run.post();
-    expect(post.exitCode).toBe(0);
+    expect(post).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     const report = run.report();
     expect(report).toMatchObject({ version: 1, method: 'conntrack', violations: [], tampered: false });
     expect(post.outputs.violations).toBe('0');

@@ -234,8 +234,8 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(unprivileged.log).toContain('names a monitor without root, but a root monitor runs');
     // The real state: the stop step reports, and the post step (its state from the runner) is not fooled either way.
     writeFileSync(current, real);
-    expect((await run.step({ stop: 'true' }).main()).exitCode).toBe(0);
-    expect((await run.post()).exitCode).toBe(0);
+    expect(await run.step({ stop: 'true' }).main()).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
+    expect(await run.post()).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
   });
 
   test('disable-sudo on a job that runs as root, or disable-containers alone, is refused naming the input', async () => {

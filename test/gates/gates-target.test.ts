@@ -229,6 +229,24 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     expect(outcome.results[0]!.durationMs).toBeGreaterThanOrEqual(150);
   });
 
+  it("times a command gate by the host's clock when its markers reach a busy runner together", async () => {
+    // A runner whose event loop was held up reads the begin and done markers in one chunk, after the gate ended.
+    const late: Target = {
+      description: target.description,
+      close: () => target.close(),
+      async run(script, options = {}) {
+        const { onStdout, ...rest } = options;
+        const result = await target.run(script, rest);
+        onStdout?.(result.stdout);
+        return result;
+      },
+    };
+    const outcome = await runGates(late, dir, gates('- command: "sleep 0.3; echo slept"'), { timeoutMs: 30_000 });
+    expect(outcome.results[0]).toMatchObject({ status: 'pass', detail: 'exit 0: slept' });
+    expect(outcome.results[0]!.durationMs).toBeGreaterThanOrEqual(250);
+    expect(outcome.results[0]!.durationMs).toBeLessThan(5_000);
+  });
+
   it('kills a command at its timeout and fails the gate', async () => {
     const outcome = await run(gates('- command: sleep 30\n  timeout: 300ms\n- command: "true"'));
     expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([

@@ -175,6 +175,8 @@ interface Section {
   stderr: string;
   exitCode: number;
   timedOut: boolean;
+  /** A command gate's time by the host's clock (10 ms steps), where the host has /proc/uptime. */
+  hostMs?: number;
 }
 
 type FileGate = Exclude<Gate, { kind: 'command' }>;
@@ -378,8 +380,11 @@ function commandsScript(
     const command = shellQuote(gate.command);
     lines.push(
       `printf '%s begin ${index}\\n' "$m"`,
+      // The host's clock (/proc/uptime, read by a builtin: no fork), for when the markers reach the runner late.
+      '{ read -r a _ </proc/uptime; } 2>/dev/null || a=',
       `e=$( { if [ -n "$t" ]; then timeout -s KILL ${(timeoutMs / 1000).toFixed(3)} sh -c ${command}; else sh -c ${command}; fi; } </dev/null 2>&1 1>&3 ); r=$?`,
-      `printf '\\n%s end ${index} %s\\n%s\\n%s done ${index}\\n' "$m" "$r" "$e" "$m"`,
+      '{ read -r b _ </proc/uptime; } 2>/dev/null || b=',
+      `printf '\\n%s end ${index} %s %s %s\\n%s\\n%s done ${index}\\n' "$m" "$r" "$a" "$b" "$e" "$m"`,
     );
   });
   return lines.join('\n');
@@ -425,10 +430,14 @@ function sections(stdout: string, count: number, marker: string): (Omit<Section,
     const doneMark = `\n${marker} done ${index}\n`;
     const done = statusEnd < 0 ? -1 : stdout.indexOf(doneMark, statusEnd);
     if (done < 0) break;
+    // `<exit>`, or for a command gate `<exit> <uptime before> <uptime after>` (the host's, empty where it has none).
+    const [exitCode, before, after] = stdout.slice(end + endMark.length, statusEnd).split(' ');
+    const hostMs = (Number(after) - Number(before)) * 1000;
     found.push({
       stdout: stdout.slice(body, end),
-      exitCode: Number(stdout.slice(end + endMark.length, statusEnd)),
+      exitCode: Number(exitCode),
       stderr: stdout.slice(statusEnd + 1, done),
+      ...(before && after && Number.isFinite(hostMs) ? { hostMs } : {}),
     });
     at = done + doneMark.length - 1;
   }
@@ -495,6 +504,16 @@ function checkVerdict(
         : `could not run the check on ${target.description}: ${flat(error.message)}`;
     return { pass: false, detail };
   }
+}
+
+/**
+ * A command gate's time: when its markers arrived here (finer), unless the host's clock (10 ms steps) says otherwise
+ * by more than its step — the markers reached a busy runner late, or together (a 200 ms gate then looked instant).
+ */
+function commandTime(times: CommandTimes, position: number, hostMs: number | undefined): number {
+  const begun = times.begun[position];
+  const arrived = begun === undefined ? 0 : (times.ended[position] ?? performance.now()) - begun;
+  return hostMs !== undefined && Math.abs(hostMs - arrived) > 10 ? hostMs : arrived;
 }
 
 /** The verdict of one command gate from its section of the commands' output, or why it has none. */
@@ -598,12 +617,19 @@ export async function runGates(
   const run = commandsSettled.status === 'fulfilled' ? commandsSettled.value : undefined;
   const ran = run ? sections(run.stdout, commands.length, marker) : [];
   commands.forEach((command, position) => {
-    const begun = times.begun[position];
-    const durationMs = begun === undefined ? 0 : (times.ended[position] ?? performance.now()) - begun;
-    const verdict = commandVerdict(command, position, commandsSettled, ran, durationMs, begun !== undefined, {
-      target,
-      redactor,
-    });
+    const durationMs = commandTime(times, position, ran[position]?.hostMs);
+    const verdict = commandVerdict(
+      command,
+      position,
+      commandsSettled,
+      ran,
+      durationMs,
+      times.begun[position] !== undefined,
+      {
+        target,
+        redactor,
+      },
+    );
     results[command.index] = gateResult(command.gate, verdict, durationMs);
   });
 
