@@ -124,9 +124,12 @@ describeLab('egress-sentinel against a hostile step', () => {
       expect.arrayContaining([
         expect.objectContaining({ address: outside4, port: 67, protocol: 'udp', blocked: true }),
         expect.objectContaining({ address: outside4, port: 547, protocol: 'udp', blocked: true }),
-        expect.objectContaining({ address: `raw frames on ${device}`, protocol: 'ethernet', blocked: true }),
+        // The three frames this step wrote, no more and no fewer: counted from the tables' read at the start (a frame
+        // the kernel had in flight as they went in is not the job's).
+        expect.objectContaining({ address: `raw frames on ${device}`, protocol: 'ethernet', blocked: true, count: 3 }),
       ]),
     );
+    expect(run.saved().rawAtStart).toEqual(expect.objectContaining({ [device]: expect.any(Number) }));
     // Every exception the sentinel makes by itself is listed.
     const exceptions = report.allowed.filter((item) => item.by === 'sentinel').map((item) => item.entry);
     expect(exceptions.join('\n')).toMatch(/DHCPv4 from port 68 to port 67 of 255\.255\.255\.255/);

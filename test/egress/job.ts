@@ -136,7 +136,7 @@ export class Job {
   }
 
   /** The sentinel's state as main saved it for post. */
-  saved(): { pid?: number; snapshotPath?: string; dir?: string } {
+  saved(): { pid?: number; snapshotPath?: string; dir?: string; rawAtStart?: Record<string, number> } {
     return JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number; snapshotPath?: string };
   }
 

@@ -265,11 +265,6 @@ export async function readTables(
   return { ruleset: normalizeListing(inet) + (raw !== undefined ? `\n${normalizeListing(raw)}` : ''), raw: counts };
 }
 
-/** The tables as they are now (normalized), or undefined when the inet table is gone. */
-export async function readRuleset(privilege: Privilege): Promise<string | undefined> {
-  return (await readTables(privilege)).ruleset;
-}
-
 /**
  * The allow sets with their elements, as nft lists them: what may pass in block mode. The sentinel records it
  * after every change it makes; an element someone else added (allowing more) shows as a difference.

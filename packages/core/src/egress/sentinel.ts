@@ -54,6 +54,11 @@ export interface SentinelState {
   legacy?: string;
   /** Interfaces whose raw frames the netdev egress hooks watch (empty: none), and why not where not. */
   devices: string[];
+  /**
+   * Each interface's raw-frame counter as read with the tables at the start: a frame the kernel sent while the
+   * tables went in (its postrouting hook passed before them, its egress hook after) is counted then, not by the job.
+   */
+  rawAtStart?: Record<string, number>;
   rawNote: string;
   /** The exceptions the sentinel makes by itself (block mode), for the report's `allowed`. */
   exceptions: string[];

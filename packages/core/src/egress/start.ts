@@ -17,7 +17,7 @@ import {
   allowElements,
   installRuleset,
   readAllowSets,
-  readRuleset,
+  readTables,
   removeRuleset,
   rulesetScript,
   runCommand,
@@ -166,7 +166,7 @@ export async function startSentinel(
     const plan = await prepare(config, privilege, marker, dir, tables, installed);
     const { state, rules } = plan;
     // The tables as installed, read while the monitor starts (block mode reads them once its rules are in).
-    const reading = rules && config.mode === 'audit' ? readRules(rules) : undefined;
+    const reading = rules && config.mode === 'audit' ? readRules(rules, state.devices) : undefined;
     // Made while the monitor readies (its HMAC loads node:crypto): the post step's entry sends it as it is.
     const token = stopToken(secret, marker);
     await waitUntilReady(state, monitor, rules);
@@ -175,7 +175,8 @@ export async function startSentinel(
       if (config.mode === 'block')
         await installRuleset(rules, plan.script({ ...plan.ruleOptions, devices: state.devices }));
       if (state.dns) state.dns.before = await pointResolver(state, rules);
-      [state.ruleset, state.legacy] = await (reading ?? readRules(rules));
+      const [tables, legacy] = await (reading ?? readRules(rules, state.devices));
+      [state.ruleset, state.rawAtStart, state.legacy] = [tables.ruleset, tables.raw, legacy];
       if (config.mode === 'block') state.allowSets = await readAllowSets(rules);
     }
     if (config.disableSudo && privilege) await lockDownJob(state, secret);
@@ -232,7 +233,9 @@ async function exitCode(monitor: Monitor, timeoutMs: number): Promise<number | n
   return code;
 }
 
-const readRules = (rules: Privilege) => Promise.all([readRuleset(rules), legacyRules(rules)]);
+/** The tables as installed, each interface's raw-frame counter then, and iptables-legacy's rules. */
+const readRules = (rules: Privilege, devices: readonly string[]) =>
+  Promise.all([readTables(rules, devices), legacyRules(rules)]);
 
 /** Everything before the monitor may begin: the checks, the names, the first rules, the monitor's config file. */
 async function prepare(

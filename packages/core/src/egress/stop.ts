@@ -221,9 +221,13 @@ function outsideJob(context: AllowContext, snapshot: Snapshot | undefined): Outs
     }));
 }
 
-/** Raw frames (not sent through the sentinel's rules) as violations, one per interface. */
-function rawViolations(raw: Record<string, number>, mode: 'audit' | 'block', at: string): Violation[] {
+/**
+ * Raw frames (not sent through the sentinel's rules) as violations, one per interface: those counted since the
+ * tables were read at the start (see rawAtStart).
+ */
+function rawViolations(state: SentinelState, raw: Record<string, number>, at: string): Violation[] {
   return Object.entries(raw)
+    .map(([device, packets]) => [device, packets - (state.rawAtStart?.[device] ?? 0)] as const)
     .filter(([, packets]) => packets > 0)
     .map(([device, packets]) => ({
       address: `raw frames on ${device}`,
@@ -231,7 +235,7 @@ function rawViolations(raw: Record<string, number>, mode: 'audit' | 'block', at:
       protocol: 'ethernet',
       'first-seen': at,
       count: packets,
-      blocked: mode === 'block',
+      blocked: state.config.mode === 'block',
     }));
 }
 
@@ -304,7 +308,7 @@ async function judgeAll(
   const stoppedAt = new Date().toISOString();
   const judged = [
     ...(await judge(context, snapshot, rules.blocked)),
-    ...rawViolations(rules.raw, config.mode, stoppedAt),
+    ...rawViolations(state, rules.raw, stoppedAt),
     ...dnsViolations(snapshot?.dns),
   ];
   const { violations, afterStop } = found.checkpoint
