@@ -7,6 +7,9 @@ import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
 import { distFile, node24, repoRoot } from '../support/paths.js';
 
+/** The parts of the sentinel's saved state the tests read. */
+type SavedState = { pid?: number; snapshotPath?: string; dir?: string; rawAtStart?: Record<string, number> };
+
 export interface PhaseRun {
   exitCode: number;
   log: string;
@@ -136,8 +139,8 @@ export class Job {
   }
 
   /** The sentinel's state as main saved it for post. */
-  saved(): { pid?: number; snapshotPath?: string; dir?: string; rawAtStart?: Record<string, number> } {
-    return JSON.parse(this.state['egress-sentinel'] ?? '{}') as { pid?: number; snapshotPath?: string };
+  saved(): SavedState {
+    return JSON.parse(this.state['egress-sentinel'] ?? '{}') as SavedState;
   }
 
   report(path = join(this.workspace, 'artifacts/egress-violations.json')): {

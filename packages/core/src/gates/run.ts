@@ -618,18 +618,9 @@ export async function runGates(
   const ran = run ? sections(run.stdout, commands.length, marker) : [];
   commands.forEach((command, position) => {
     const durationMs = commandTime(times, position, ran[position]?.hostMs);
-    const verdict = commandVerdict(
-      command,
-      position,
-      commandsSettled,
-      ran,
-      durationMs,
-      times.begun[position] !== undefined,
-      {
-        target,
-        redactor,
-      },
-    );
+    const started = times.begun[position] !== undefined;
+    const context = { target, redactor };
+    const verdict = commandVerdict(command, position, commandsSettled, ran, durationMs, started, context);
     results[command.index] = gateResult(command.gate, verdict, durationMs);
   });
 
