@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { distFile } from '../support/paths.js';
+import { conntrackListenerOf, isRunning, processesWhere } from '../support/processes.js';
 import { Job } from './job.js';
 
 // egress-sentinel against a hostile later step of the same job (root in the runner namespace, as with sudo), and
@@ -60,7 +61,7 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(interim).toMatchObject({ checkpoint: expect.any(String), checkpoints: [expect.any(String)] });
     // The stop step cannot stop the monitor (it has no stop secret): it watches on until the post step.
     const pid = run.monitorPid();
-    expect(existsSync(`/proc/${pid}/stat`) && !/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
+    expect(isRunning(pid)).toBe(true);
     // A step after the stop step (an artifact upload) connects elsewhere: listed, not a violation (stop-step: true).
     runClient(lab, lab.runner, [`${outside4}:443`]);
     await wait(300);
@@ -72,7 +73,7 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 8080 })]);
     expect(report['after-stop']).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
     expect(report.tampered).toBe(false);
-    expect(!existsSync(`/proc/${pid}/stat`) || / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(true);
+    expect(isRunning(pid)).toBe(false);
   });
 
   test('a stop step of a clean job passes with violations=0, tampered=false; block mode holds until the post step', async () => {
@@ -250,14 +251,11 @@ describeLab('egress-sentinel against a hostile step', () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     await run.start();
     // The monitor's children: its watchers (ip monitor, nft monitor) and the conntrack listener.
-    const child = readFileSync(`/proc/${run.monitorPid()}/task/${run.monitorPid()}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('conntrack\0-E'))!;
+    const child = conntrackListenerOf(run.monitorPid())!;
     expect(child).toBeDefined();
-    process.kill(Number(child), 'SIGSTOP');
+    process.kill(child, 'SIGSTOP');
     await wait(4_500);
-    process.kill(Number(child), 'SIGCONT');
+    process.kill(child, 'SIGCONT');
     await wait(1_500);
     await run.step({ stop: 'true' }).main();
     const report = run.report();
@@ -360,16 +358,7 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(main.log).toContain('db.internl:5432 does not resolve to any address');
     // The monitor, started before the checks, ends when main fails (its directory is removed before it began).
     await wait(1_000);
-    const monitors = readdirSync('/proc')
-      .filter((name) => /^\d+$/.test(name))
-      .filter((name) => {
-        try {
-          return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(typo.runnerTemp);
-        } catch {
-          return false;
-        }
-      });
-    expect(monitors).toEqual([]);
+    expect(processesWhere((line) => line.includes(typo.runnerTemp))).toEqual([]);
     const bad = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'blocking' });
     expect((await bad.main()).log).toContain('Input "mode"');
     const post = await bad.post();

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { evaluateDefault, inputVariable, readAction } from '#cli/metadata.js';
 import { parseFileCommands } from '#cli/workflow-commands.js';
 import { distFile, node24, repoRoot } from '../support/paths.js';
+import { isRunning } from '../support/processes.js';
 
 /** The parts of the sentinel's saved state the tests read. */
 type SavedState = { pid?: number; snapshotPath?: string; dir?: string; rawAtStart?: Record<string, number> };
@@ -168,12 +169,7 @@ export class Job {
   /** Ends a monitor a test left running (a stop step does not stop it): the post step, as the runner would run it. */
   async finish(): Promise<void> {
     const pid = this.monitorPid();
-    if (!pid || !this.secret()) return;
-    try {
-      if (/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return;
-    } catch {
-      return;
-    }
+    if (!pid || !this.secret() || !isRunning(pid)) return;
     await this.post();
   }
 

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MonitorConfig } from '#core/egress/monitor.js';
@@ -8,6 +8,7 @@ import { emptyElements, rulesetScript } from '#core/egress/nft.js';
 import { MONITOR_ARGUMENT, POLL_INTERVAL_MS, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
 import { createLab, labUnavailable, type Lab } from '../support/netns.js';
 import { distFile, node24 } from '../support/paths.js';
+import { conntrackListenerOf } from '../support/processes.js';
 
 // No event lost silently: the kernel drops connection events when the listener's netlink buffer overflows (ENOBUFS).
 // Here the buffer is made tiny and the listener held still while thousands of loopback flows are opened; a connection
@@ -102,14 +103,9 @@ describeLab('egress-sentinel when the kernel drops connection events', () => {
     return path;
   };
 
-  const listenerOf = (pid: number) =>
-    readdirSync(`/proc/${pid}/task`)
-      .flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/))
-      .find((child) => child && readFileSync(`/proc/${child}/cmdline`, 'utf8').startsWith('conntrack\0-E'));
-
   test('a connection whose event the kernel dropped (ENOBUFS) is found by the table dump; the report is not complete', async () => {
     const state = await startMonitor(4096);
-    const listener = Number(listenerOf(state.pid));
+    const listener = conntrackListenerOf(state.pid)!;
     expect(listener).toBeGreaterThan(0);
     process.kill(listener, 'SIGSTOP');
     try {

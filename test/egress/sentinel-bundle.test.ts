@@ -6,6 +6,7 @@ import { parseArgs } from '#cli/args.js';
 import { readAction } from '#cli/metadata.js';
 import { node24, repoRoot } from '../support/paths.js';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
+import { isRunning, processesWhere } from '../support/processes.js';
 import { Job } from './job.js';
 
 // The built dist/egress-sentinel/index.js, run as the runner runs it (main, the job's steps, post) inside a "runner"
@@ -25,9 +26,6 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     jobs.push(created);
     return created;
   };
-  // Running, not a zombie left for a parent that does not reap (the main step's process is gone).
-  const running = (pid: number) =>
-    existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const tableExists = () =>
     spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', 'list', 'table', 'inet', 'deploy_gates_egress']).status === 0;
 
@@ -56,14 +54,14 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('egress-sentinel');
     const results = runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`], [`${database4}:5353`]);
     expect(results.every((result) => result.ok)).toBe(true);
-    expect(running(pid)).toBe(true);
+    expect(isRunning(pid)).toBe(true);
     const post = await run.post();
     expect(post).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
     const report = run.report();
     expect(report).toMatchObject({ version: 1, method: 'conntrack', violations: [], tampered: false });
     expect(post.outputs.violations).toBe('0');
     expect(post.summary).toContain('only allowed endpoints were contacted');
-    expect(running(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(tableExists()).toBe(false);
   });
 
@@ -77,16 +75,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     // waited for its config in a directory of its own, now removed.
     expect(existsSync(join(rejected.runnerTemp, 'deploy-gates'))).toBe(true);
     expect(sentinelDirs().filter((name) => name.startsWith('egress-sentinel-'))).toEqual([]);
-    const monitors = () =>
-      readdirSync('/proc')
-        .filter((pid) => /^\d+$/.test(pid) && running(Number(pid)))
-        .filter((pid) => {
-          try {
-            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(rejected.runnerTemp);
-          } catch {
-            return false;
-          }
-        });
+    const monitors = () => processesWhere((line) => line.includes(rejected.runnerTemp)).filter(isRunning);
     for (let i = 0; i < 100 && monitors().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(monitors()).toEqual([]);
     expect(tableExists()).toBe(false);

@@ -4,7 +4,6 @@ import {
   chmodSync,
   chownSync,
   existsSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -14,6 +13,7 @@ import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
+import { isRunning, processesWhere } from '../support/processes.js';
 import { Job } from './job.js';
 
 // The sudo path with a real non-root job user (made by the test, with a sudoers entry of the test's own): the monitor
@@ -168,16 +168,7 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     // The secret is nowhere a later step could read it: no process's command line, no file of the job's directories
     // (but the runner's own state file of the main step, which the runner deletes before the next step starts).
-    const commandLines = readdirSync('/proc')
-      .filter((name) => /^\d+$/.test(name))
-      .map((name) => {
-        try {
-          return readFileSync(`/proc/${name}/cmdline`, 'utf8');
-        } catch {
-          return '';
-        }
-      });
-    expect(commandLines.filter((line) => line.includes(secret))).toEqual([]);
+    expect(processesWhere((line) => line.includes(secret))).toEqual([]);
     const grep = spawnSync('grep', ['-rl', '--exclude=*-state', secret, run.dir], { encoding: 'utf8' });
     expect(grep.stdout).toBe('');
     expect(readFileSync(snapshotPath!, 'utf8')).not.toContain(secret);
@@ -190,7 +181,7 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     forge(`ln -s /etc/shadow ${dir}/stop-request`);
     await wait(1_500);
     // The monitor watches on: still running, still blocking, the job's user still without sudo.
-    expect(existsSync(`/proc/${pid}/status`)).toBe(true);
+    expect(isRunning(pid)).toBe(true);
     expect(JSON.parse(readFileSync(snapshotPath!, 'utf8'))).toMatchObject({ stopped: false });
     expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.code).toBe('ECONNREFUSED');
     expect(canSudo()).toBe(false);
@@ -206,9 +197,7 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(refused[0]).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443, blocked: true })]);
     expect(JSON.stringify(report)).not.toContain(secret);
-    expect(existsSync(`/proc/${pid}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'))).toBe(
-      false,
-    );
+    expect(isRunning(pid)).toBe(false);
     expect(canSudo()).toBe(true);
     expect(lab.exec(lab.runner, ['nft', 'list', 'tables'])).not.toContain('deploy_gates_egress');
   });
