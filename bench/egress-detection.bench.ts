@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AllowEntry } from '#core/egress/allow.js';
-import type { Method, MonitorConfig, Snapshot } from '#core/egress/monitor.js';
+import type { Method, MonitorConfig } from '#core/egress/monitor-config.js';
+import type { Snapshot } from '#core/egress/snapshot.js';
 import { emptyElements, rulesetScript } from '#core/egress/nft.js';
 import { MONITOR_ARGUMENT, POLL_INTERVAL_MS } from '#core/egress/sentinel.js';
 import { createLab, labUnavailable } from '../test/support/netns.js';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MonitorConfig } from '#core/egress/monitor.js';
+import type { MonitorConfig } from '#core/egress/monitor-config.js';
 import { emptyElements, rulesetScript } from '#core/egress/nft.js';
 import { MONITOR_ARGUMENT, POLL_INTERVAL_MS, stopSentinel, type SentinelState } from '#core/egress/sentinel.js';
 import { createLab, labUnavailable, type Lab } from '../support/netns.js';

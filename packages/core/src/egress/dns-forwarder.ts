@@ -6,7 +6,7 @@ import { addressesFor, agedRecords } from './dns-answer.js';
 import { DnsSetWriter, type LearnedAddress } from './dns-nft.js';
 import { entriesForName, normalizeName } from './dns-policy.js';
 import { askUpstream } from './dns-upstream.js';
-import type { Privilege } from './nft.js';
+import type { Privilege } from './privilege.js';
 
 /** What the monitor hands its forwarder. */
 export interface ForwarderConfig {

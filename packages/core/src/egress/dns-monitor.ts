@@ -1,5 +1,5 @@
 import type { DnsForwarder } from './dns-forwarder.js';
-import type { MonitorConfig } from './monitor.js';
+import type { MonitorConfig } from './monitor-config.js';
 import type { Recorder } from './recorder.js';
 
 /**

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { NftSession } from './dns-nft-session.js';
-import { runCommand, TABLE_REF, type Privilege } from './nft.js';
+import { runCommand, type Privilege } from './privilege.js';
+import { TABLE_REF } from './tables.js';
 
 /**
  * The DNS forwarder's part of the sentinel's table (block mode, `dns-policy: allowed-names-only`). Addresses an

@@ -1,21 +1,7 @@
 import type { AllowEntry } from './allow.js';
 import type { DnsRecord } from './dns-forwarder.js';
-import { entriesForName, type DnsPolicy } from './dns-policy.js';
+import { entriesForName } from './dns-policy.js';
 import type { Violation } from './report.js';
-
-/** The report's `dns` part: the policy, and with the forwarder where it listened, whom it asked and what it refused. */
-export interface DnsReport {
-  policy: DnsPolicy;
-  /** Whether the forwarder ran (block mode, allowed-names-only, names in the allow-list). */
-  forwarder?: string;
-  upstream?: string[];
-  /** Refused names beyond the ones listed as violations (the forwarder lists the first 1,000). */
-  'refused-unlisted'?: number;
-  /** Queries it could not answer (SERVFAIL), the first few. */
-  problems?: string[];
-  /** Whether /etc/resolv.conf was put back as it was. */
-  restored?: boolean;
-}
 
 /** Each name the forwarder refused, as a violation carrying the name (NXDOMAIN: nothing was resolved or sent). */
 export function dnsViolations(record: DnsRecord | undefined): Violation[] {

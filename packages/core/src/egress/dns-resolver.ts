@@ -2,8 +2,8 @@ import { lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwarderResolvConf } from './dns-policy.js';
-import { runCommand, type Privilege } from './nft.js';
-import { readText } from './sentinel.js';
+import { runCommand, type Privilege } from './privilege.js';
+import { readText } from './host-facts.js';
 
 export const RESOLV_CONF = '/etc/resolv.conf';
 

@@ -1,12 +1,6 @@
-import {
-  readAllowSets,
-  readBlocked,
-  readTables,
-  removeRuleset,
-  type BlockedDestination,
-  type Privilege,
-} from './nft.js';
-import { legacyRules } from './watchers.js';
+import { readAllowSets, readBlocked, readTables, removeRuleset, type BlockedDestination } from './nft.js';
+import type { Privilege } from './privilege.js';
+import { legacyRules } from './legacy-rules.js';
 
 /** What the sentinel's tables held at the end (read just before they are removed), and whether they are gone. */
 export interface FinalRules {

@@ -3,123 +3,19 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { normalizeAddress, type AllowEntry } from './allow.js';
-import type { DnsRecord, ForwarderConfig } from './dns-forwarder.js';
 import { startDnsForwarder } from './dns-monitor.js';
 import { HEARTBEAT_MS, Listener, spawnConntrack } from './listener.js';
 import { onPath } from './launch.js';
-import {
-  addElement,
-  addElements,
-  emptyElements,
-  readAllowSets,
-  readBlocked,
-  removeRuleset,
-  type Privilege,
-} from './nft.js';
+import { addElement, addElements, emptyElements, readAllowSets, readBlocked, removeRuleset } from './nft.js';
+import type { MonitorConfig } from './monitor-config.js';
 import { processOfInode, readSockets, tcpCounters, type ProcSocket } from './procnet.js';
 import { destinationKey, Recorder } from './recorder.js';
-import type { Window } from './report.js';
 import { stopToken, watchRequests, type Request } from './control.js';
 import { readRules, type FinalRules } from './final.js';
-import { lockDown, restore, type LockdownRecord, type LockdownRequest } from './lockdown.js';
-import type { JobScope } from './scope.js';
+import { lockDown, restore } from './lockdown.js';
+import type { Snapshot } from './snapshot.js';
 import { spawnWatchers, startWatchers, type WatcherProcesses } from './watchers.js';
 import { Probes } from './probe.js';
-
-export { destinationKey } from './recorder.js';
-
-export type Method = 'conntrack' | 'proc-poll';
-
-export { MONITOR_ARGUMENT } from './launch.js';
-
-/** What the main step hands the monitor (a JSON file beside its snapshot). */
-export interface MonitorConfig {
-  snapshotPath: string;
-  method: Method;
-  mode: 'audit' | 'block';
-  privilege: Privilege;
-  entries: AllowEntry[];
-  resolved: Record<string, string[]>;
-  resolveIntervalMs: number;
-  pollIntervalMs: number;
-  /** The DNS forwarder to run (block mode, dns-policy allowed-names-only): it tries these loopback addresses. */
-  dns?: Omit<ForwarderConfig, 'address'> & { addresses: string[] };
-  /** The sentinel's directory, where a step that cannot signal the monitor asks it to stop (see control.ts). */
-  requestDir?: string;
-  /** This run's sentinel (a random id): the stop token is bound to it. */
-  marker: string;
-  /** A root monitor's own directory for its snapshot (`/run/deploy-gates-egress-<marker>`), which it creates. */
-  recordDir?: string;
-  /** Rules were installed: the monitor reads and removes them when it stops. */
-  finish?: { devices: string[]; allowSets: boolean };
-  /** disable-sudo: what to take away from the job's user when main asks (a `lock` request). */
-  lockdown?: LockdownRequest;
-  /** scope: job — the runner's process (the main step's parent) and the job's user. */
-  job?: JobScope;
-  /** The conntrack listener's netlink receive buffer (16 MiB unless given). */
-  bufferBytes?: number;
-}
-
-export interface Destination {
-  address: string;
-  port: number;
-  protocol: string;
-  count: number;
-  firstSeen: string;
-  pid?: number;
-  process?: string;
-  natFrom?: string;
-  /** scope: job — connections of this destination by processes outside the job (not in `count`). */
-  outside?: number;
-  outsideProcess?: string;
-  outsidePid?: number;
-}
-
-/** A flow in the connection table before the monitor listened. */
-export interface PreExisting {
-  address: string;
-  port: number;
-  protocol: string;
-  sourcePort: number;
-}
-
-/** What the monitor writes (atomically, about twice a second while something changed, and when it stops). */
-export interface Snapshot {
-  pid: number;
-  method: Method;
-  ready: boolean;
-  stopped: boolean;
-  resolved: Record<string, string[]>;
-  destinations: Destination[];
-  preExisting: PreExisting[];
-  /** When the monitor first saw each rejected destination (`protocol address port`) in the blocked sets. */
-  blockedFirstSeen: Record<string, string>;
-  /** Block mode: the allow sets as the monitor last left them (after adding addresses a name resolved to). */
-  allowSets?: string;
-  /** When the monitor or its listener stood still (stopped, killed, starved). */
-  gaps: Window[];
-  /** When connections may have been missed (events the kernel dropped). */
-  incomplete: Window[];
-  /** Changes elsewhere that could blind the sentinel (rules, interfaces), as they happened. */
-  tampering: string[];
-  errors: string[];
-  /** What the DNS forwarder answered and refused. */
-  dns?: DnsRecord;
-  /** The sentinel's tables at the end, read by the monitor before it removed them. */
-  final?: FinalRules;
-  /** disable-sudo: what was taken away, and whether it was given back. */
-  lockdown?: LockdownRecord;
-  /** The stop step's checkpoints (each once every event before it was read), in order. */
-  checkpoints: Checkpoint[];
-  /** The sentinel's tables as the monitor read them at the last checkpoint (left in place). */
-  checkpointRules?: FinalRules;
-}
-
-/** A checkpoint a step asked for (`id`, its own random name) and when the monitor had read every event before it. */
-export interface Checkpoint {
-  id: string;
-  at: string;
-}
 
 /** Resolves every host entry; a name that does not resolve now keeps what it resolved to before. */
 export async function resolveHosts(

@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readSnapshot, type SentinelState } from './sentinel.js';
+import type { SentinelState } from './sentinel-state.js';
+import { readSnapshot } from './snapshot-file.js';
 
 /** Where a root monitor keeps its record: `/run/deploy-gates-egress-<marker>/` (see start.ts). */
 const ROOT_RECORDS = '/run';

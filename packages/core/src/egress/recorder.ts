@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { isLoopback, normalizeAddress } from './allow.js';
-import type { Destination, Snapshot } from './monitor.js';
+import type { Destination, Snapshot } from './snapshot.js';
 import type { Window } from './report.js';
 import { isOutsideJob, type JobScope } from './scope.js';
 

@@ -1,5 +1,5 @@
 import type { RenderedOutcome } from '../report/rendered.js';
-import type { SentinelConfig, SentinelState } from './sentinel.js';
+import type { SentinelConfig, SentinelState } from './sentinel-state.js';
 
 export const TITLE = 'Egress sentinel';
 

@@ -1,6 +1,6 @@
 import type { CheckResult } from '../report/result.js';
-import type { DnsReport } from './dns-report.js';
-import type { Method } from './monitor.js';
+import type { DnsPolicy } from './dns-policy.js';
+import type { Method } from './monitor-config.js';
 
 /** A destination the job connected to, or tried to, that was not allowed. */
 export interface Violation {
@@ -56,6 +56,20 @@ export interface PreExistingFlow {
   allowed: boolean;
   /** Block mode: its further packets are rejected (it is not allowed). */
   cut: boolean;
+}
+
+/** The report's `dns` part: the policy, and with the forwarder where it listened, whom it asked and what it refused. */
+export interface DnsReport {
+  policy: DnsPolicy;
+  /** Whether the forwarder ran (block mode, allowed-names-only, names in the allow-list). */
+  forwarder?: string;
+  upstream?: string[];
+  /** Refused names beyond the ones listed as violations (the forwarder lists the first 1,000). */
+  'refused-unlisted'?: number;
+  /** Queries it could not answer (SERVFAIL), the first few. */
+  problems?: string[];
+  /** Whether /etc/resolv.conf was put back as it was. */
+  restored?: boolean;
 }
 
 /**

@@ -9,10 +9,11 @@ import { pointResolverAt } from './dns-resolver.js';
 import { sendLock, sendStop, stopToken } from './control.js';
 import { stillPrivileged } from './lockdown.js';
 import { removeEarlySync, type EarlyTables } from './early-tables.js';
-import { dhcpServers, interfaces } from './host-facts.js';
-import { adoptLaunchedMonitor, onPath, spawnMonitor, type Monitor } from './launch.js';
+import { dhcpServers, interfaces, readText } from './host-facts.js';
+import { adoptLaunchedMonitor, isMonitorAlive, onPath, spawnMonitor, type Monitor } from './launch.js';
 import { cgroupOf, type JobScope } from './scope.js';
-import { resolveHosts, type Method, type MonitorConfig } from './monitor.js';
+import type { Method, MonitorConfig } from './monitor-config.js';
+import { resolveHosts } from './monitor.js';
 import {
   allowElements,
   installRuleset,
@@ -20,22 +21,13 @@ import {
   readTables,
   removeRuleset,
   rulesetScript,
-  runCommand,
   sentinelExceptions,
-  type Privilege,
   type RulesetOptions,
 } from './nft.js';
-import { legacyRules } from './watchers.js';
-import {
-  findPrivilege,
-  isMonitorAlive,
-  POLL_INTERVAL_MS,
-  readSnapshot,
-  readText,
-  waitForSnapshot,
-  type SentinelConfig,
-  type SentinelState,
-} from './sentinel.js';
+import { findPrivilege, runCommand, type Privilege } from './privilege.js';
+import { POLL_INTERVAL_MS, type SentinelConfig, type SentinelState } from './sentinel-state.js';
+import { readSnapshot, waitForSnapshot } from './snapshot-file.js';
+import { legacyRules } from './legacy-rules.js';
 
 /** What block mode needs, told plainly when it is missing; and which method audit mode can use. */
 function checkCapabilities(config: SentinelConfig, privilege: Privilege | undefined, nft: boolean) {

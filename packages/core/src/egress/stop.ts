@@ -3,24 +3,26 @@ import { lookupService } from 'node:dns/promises';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { isAllowed, namesFor, type AllowContext } from './allow.js';
-import { dnsViolations, namesOfEntry, type DnsReport } from './dns-report.js';
+import { dnsViolations, namesOfEntry } from './dns-report.js';
 import { restoreResolver } from './dns-resolver.js';
-import { destinationKey, type Snapshot } from './monitor.js';
+import { destinationKey } from './recorder.js';
+import type { Snapshot } from './snapshot.js';
 import { sendCheckpoint, sendStop, stopToken } from './control.js';
-import { takeStopSent } from './launch.js';
+import { isMonitorAlive, takeStopSent } from './launch.js';
 import { recordProblem } from './record.js';
 import { readAndRemoveRules, type FinalRules } from './final.js';
 import { TABLE_REF, type BlockedDestination } from './nft.js';
-import { METHOD_TEXT, reportResults, type OutsideConnection, type SentinelReport, type Violation } from './report.js';
-import { interfaces } from './host-facts.js';
 import {
-  isMonitorAlive,
-  POLL_INTERVAL_MS,
-  readSnapshot,
-  waitForSnapshot,
-  type SentinelConfig,
-  type SentinelState,
-} from './sentinel.js';
+  METHOD_TEXT,
+  reportResults,
+  type DnsReport,
+  type OutsideConnection,
+  type SentinelReport,
+  type Violation,
+} from './report.js';
+import { interfaces } from './host-facts.js';
+import { POLL_INTERVAL_MS, type SentinelConfig, type SentinelState } from './sentinel-state.js';
+import { readSnapshot, waitForSnapshot } from './snapshot-file.js';
 
 const REVERSE_LOOKUPS = 16;
 

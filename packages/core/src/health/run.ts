@@ -9,7 +9,8 @@ import type { Logger } from '../logger.js';
 import type { Redactor } from '../redact.js';
 import type { CheckResult } from '../report/result.js';
 import { displayUrl, waitAfter, worstCaseMs, type HealthConfig } from './config.js';
-import { watchWindow, type WatchReport } from './watch.js';
+import { watchWindow } from './watch.js';
+import type { WatchReport } from './watch-report.js';
 
 export interface AttemptRecord {
   attempt: number;

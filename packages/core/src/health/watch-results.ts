@@ -1,7 +1,7 @@
 import type { CheckResult } from '../report/result.js';
 import { formatDuration } from '../units/duration.js';
 import type { PrometheusQuery } from './prometheus-queries.js';
-import type { WatchEndpointReport, WatchQueryReport, WatchReport } from './watch.js';
+import type { WatchEndpointReport, WatchQueryReport, WatchReport } from './watch-report.js';
 
 const percent = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
 const num = (value: number) => (Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6))));

@@ -1,6 +1,6 @@
 import { actorKey, bypassIsAdmin, describeActor } from './bypass.js';
 import { NEEDS_ADMIN } from './effective.js';
-import type { BranchContext, Finding } from './judge.js';
+import type { BranchContext, Finding } from './finding.js';
 import type { SettingKey } from './policy.js';
 
 /**

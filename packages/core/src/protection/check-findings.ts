@@ -1,5 +1,5 @@
 import { GITHUB_ACTIONS_APP_ID } from './bypass.js';
-import { settingsPage, type BranchContext, type Finding } from './judge.js';
+import { settingsPage, type BranchContext, type Finding } from './finding.js';
 import { canReport } from './workflows.js';
 
 /**

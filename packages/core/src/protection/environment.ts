@@ -1,6 +1,5 @@
 import type { Environment } from '../github/protection-schemas.js';
-import type { Finding, Links } from './judge.js';
-import { show } from './judge.js';
+import { show, type Finding, type Links } from './finding.js';
 import type { EnvironmentKey, EnvironmentPolicy, EnvironmentSettings } from './policy.js';
 
 /**

@@ -3,4 +3,4 @@ export * from './audit.js';
 export * from './policy.js';
 export * from './render.js';
 export * from './sarif.js';
-export type { Links } from './judge.js';
+export type { Links } from './finding.js';

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { CheckResult } from '../report/result.js';
 import { oneLine } from '../text.js';
 import type { AuditReport } from './audit.js';
-import type { Finding } from './judge.js';
+import type { Finding } from './finding.js';
 
 /**
  * The audit in the one result model: one row per checked setting, worst first — the SOLL/IST table

@@ -1,5 +1,5 @@
 import type { Log, ReportingDescriptor, Result } from 'sarif';
-import type { Finding, Rule } from './judge.js';
+import type { Finding, Rule } from './finding.js';
 
 /**
  * The findings as SARIF 2.1.0 for code scanning (github/codeql-action/upload-sarif): one result per violation and

@@ -3,6 +3,7 @@ import type { rolloutServices as runRollout } from './run.js';
 
 export * from './markdown.js';
 export * from './order.js';
+export * from './service-input.js';
 export * from './services.js';
 export * from './report.js';
 export * from './render.js';

@@ -4,7 +4,7 @@ import { httpUrl } from '../http/parse.js';
 import { parseList } from '../units/lists.js';
 import { didYouMean } from '../units/suggest.js';
 import { parseSharedEntries, type SharedPlan } from '../release/shared.js';
-import { EXAMPLE, emptyServices, type ServiceInput } from './services.js';
+import { EXAMPLE, emptyServices, type ServiceInput } from './service-input.js';
 
 const KEYS = [
   'name',
