@@ -19,7 +19,7 @@ export default {
     '<rootDir>/test/health/health-check.test.ts',
     '<rootDir>/test/ledger/ledger.test.ts',
     '<rootDir>/test/protection/{audit,parts}.test.ts',
-    '<rootDir>/test/repo/{action-contract,action-docs-fresh,install,workflows}.test.ts',
+    '<rootDir>/test/repo/{action-contract,action-docs-fresh,install,lint-guardrails,workflows}.test.ts',
   ],
   // No dist/ build alongside (test/repo/dist-fresh.test.ts is not a unit test).
   globalSetup: undefined,
