@@ -6,6 +6,7 @@ import type { Method } from './monitor-config.js';
 /** How often the monitor reads /proc/net where it polls (no conntrack): shorter connections can be missed. */
 export const POLL_INTERVAL_MS = 250;
 
+/** What the action's inputs ask of the sentinel, as main read them. */
 export interface SentinelConfig {
   entries: AllowEntry[];
   mode: 'audit' | 'block';

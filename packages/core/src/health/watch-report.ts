@@ -1,6 +1,6 @@
 import type { CheckResult } from '../report/result.js';
 
-/** What the watch window reports: per endpoint, per Prometheus query, and the SLO over every probe. */
+/** One endpoint's probes over the watch window. */
 export interface WatchEndpointReport {
   url: string;
   probes: number;
@@ -15,6 +15,7 @@ export interface WatchEndpointReport {
   lastFailure: { atMs: number; status?: number; reason: string } | null;
 }
 
+/** One Prometheus query's evaluations over the watch window. */
 export interface WatchQueryReport {
   name: string;
   query: string;
@@ -33,6 +34,7 @@ export interface WatchQueryReport {
   lastError: string | null;
 }
 
+/** What the watch window reports: per endpoint, per Prometheus query, and the SLO over every probe. */
 export interface WatchReport {
   windowMs: number;
   intervalMs: number;
