@@ -14,6 +14,7 @@ export default {
     '<rootDir>/test/action-kit/{envelope,adapters,runner-protocol}.test.ts',
     '<rootDir>/test/build-run/resolve-build-run.test.ts',
     '<rootDir>/test/egress/allow.test.ts',
+    '<rootDir>/test/release/lock-race.test.ts',
     '<rootDir>/test/gates/gates-spec.test.ts',
     '<rootDir>/test/github-double/*.test.ts',
     '<rootDir>/test/health/health-check.test.ts',

@@ -438,7 +438,12 @@ function attemptScript(script: AttemptScript): string {
     // live holder keeps by the flock. Without flock, where the heartbeat alone tells a live holder, they hold the seconds.
     `if [ "$mode" = flock ]; then : > "$t/since" && : > "$t/heartbeat" && : > "$t/flock"; else now=$(date +%s) && echo "$now" > "$t/since" && echo "$now" > "$t/heartbeat"; fi || { rm -rf -- "$t"; exit 4; }`,
     `printf '%s\\n' ${shellQuote(owner)} > "$t/owner" && printf '%s\\n' ${token} > "$t/token" && echo $$ > "$t/pid" || { rm -rf -- "$t"; exit 4; }`,
-    `if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then`,
+    // The rename fails while another run's lock is in place: held. Without flock that run may release between the
+    // rename and the look at the lock: then the rename is tried again, and only a rename that fails with no lock
+    // there (a few times over) is an error.
+    'dg_take=',
+    `for dg_try in 1 2 3 4; do if mv -T -- "$t" ${LOCK_DIR} 2>/dev/null; then dg_take=acquired; break; elif [ -d ${LOCK_DIR} ]; then dg_take=held; break; fi; done`,
+    'if [ "$dg_take" = acquired ]; then',
     `  printf 'acquired\\0%s\\0' "$mode"`,
     ...(whenAcquired ? [`  ( ${whenAcquired}\n  )`] : []),
     ...(doneExit === undefined
@@ -453,7 +458,7 @@ function attemptScript(script: AttemptScript): string {
     holderLoop(token),
     'fi',
     'rm -rf -- "$t"',
-    `[ -d ${LOCK_DIR} ] || { echo "cannot create ${LOCK_DIR} in $(pwd)" >&2; exit 5; }`,
+    `[ "$dg_take" = held ] || { echo "cannot create ${LOCK_DIR} in $(pwd)" >&2; exit 5; }`,
     "printf 'held\\0'; fields",
   ].join('\n');
 }
