@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { distFile } from '../support/paths.js';
-import { conntrackListenerOf, isRunning, processesWhere } from '../support/processes.js';
+import { commandLine, conntrackListenerOf, isRunning, processesWhere } from '../support/processes.js';
 import { Job } from './job.js';
 
 // egress-sentinel against a hostile later step of the same job (root in the runner namespace, as with sudo), and
@@ -343,9 +343,7 @@ describeLab('egress-sentinel against a hostile step', () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     const main = await run.mainByImport();
     expect(main).toMatchObject({ exitCode: 0 }); // on failure, jest shows the step's log
-    expect(readFileSync(`/proc/${run.monitorPid()}/cmdline`, 'utf8').split('\0')).toContain(
-      distFile('egress-sentinel', 'monitor.js'),
-    );
+    expect(commandLine(run.monitorPid()).split('\0')).toContain(distFile('egress-sentinel', 'monitor.js'));
     runClient(lab, lab.runner, [`${outside4}:443`]);
     expect((await run.post()).exitCode).toBe(1);
     expect(run.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);

@@ -6,7 +6,7 @@ import { parseArgs } from '#cli/args.js';
 import { readAction } from '#cli/metadata.js';
 import { node24, repoRoot } from '../support/paths.js';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
-import { isRunning, processesWhere } from '../support/processes.js';
+import { commandLine, isRunning, processesWhere } from '../support/processes.js';
 import { Job } from './job.js';
 
 // The built dist/egress-sentinel/index.js, run as the runner runs it (main, the job's steps, post) inside a "runner"
@@ -51,7 +51,7 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     await run.start(); // fails with the main step's log when it does not start
     // The main step returned; the monitor it started is still running, detached.
     const pid = run.monitorPid();
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('egress-sentinel');
+    expect(commandLine(pid)).toContain('egress-sentinel');
     const results = runClient(lab, lab.runner, [`${database4}:5432`, `[${database6}]:5432`], [`${database4}:5353`]);
     expect(results.every((result) => result.ok)).toBe(true);
     expect(isRunning(pid)).toBe(true);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,28 +35,26 @@ describe('the deploy lock on a host without flock, when the holder releases duri
 
   /** The target with `mv` shimmed: for the first `races` renames onto .deploy-lock, `racer` runs around the real one. */
   function racingTarget(races: number, racer: string): Target {
-    const bin = join(base, `shim-${n}`);
+    const bin = mkdtempSync(join(base, 'shim-'));
     const count = join(bin, 'count');
     const shim = [
       '#!/bin/sh',
       'for last; do :; done',
-      `if [ "$last" = .deploy-lock ] && [ "$(cat ${count} 2>/dev/null || echo 0)" -lt ${races} ]; then`,
-      `  echo $(( $(cat ${count} 2>/dev/null || echo 0) + 1 )) > ${count}`,
+      `raced=$(cat ${count} 2>/dev/null || echo 0)`,
+      `if [ "$last" = .deploy-lock ] && [ "$raced" -lt ${races} ]; then`,
+      `  echo $((raced + 1)) > ${count}`,
       `  ${racer}`,
       'fi',
       'exec /usr/bin/mv "$@"',
     ].join('\n');
-    writeFileSync(join(bin, 'mv'), `${shim}\n`, { flag: 'w' });
-    chmodSync(join(bin, 'mv'), 0o755);
+    writeFileSync(join(bin, 'mv'), `${shim}\n`, { mode: 0o755 });
     return { ...inner, run: (script, options) => inner.run(`PATH=${bin}:$PATH; export PATH\n${script}`, options) };
   }
-  const setUp = async () => mkdir(join(base, `shim-${n}`));
   // Another run's lock, in place for the real rename, released as soon as it failed.
   const releasedDuringRename =
     'mkdir .deploy-lock && echo other > .deploy-lock/token; /usr/bin/mv "$@"; rm -rf .deploy-lock; exit 1';
 
   it('takes the lock (the rename is tried again) instead of failing with "cannot create"', async () => {
-    await setUp();
     const lock = await acquireLock(racingTarget(1, releasedDuringRename), root, { timeoutMs: 0, owner: 'run 2' });
     expect(existsSync(join(root, '.deploy-lock', 'token'))).toBe(true);
     await lock.release();
@@ -64,7 +62,6 @@ describe('the deploy lock on a host without flock, when the holder releases duri
   });
 
   it('a rename that keeps failing with no lock in its way is still an error that names the directory', async () => {
-    await setUp();
     const failing = racingTarget(1_000, 'exit 1');
     await expect(acquireLock(failing, root, { timeoutMs: 0, owner: 'run 3' })).rejects.toThrow(
       /cannot create \.deploy-lock in .*app 2; check that the deploy user may write to/,
