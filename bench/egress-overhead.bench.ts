@@ -4,13 +4,15 @@
  * built bundle inside the runner network namespace, as the runner starts them. Interleaved A, B, A, B; reports the
  * median of each and of B − A (target: under 250 ms), the ratio, and the load average before and after.
  * `BASELINE=<dir>` (a copy of an older dist/egress-sentinel) adds a third run per round, the same job with those
- * bundles, and reports the median of the per-round ratios new/old. Needs root, ip netns, nft and conntrack (see
- * test/support/netns.ts).
+ * bundles, and reports the median of the per-round ratios new/old. Each round also starts bare Node twice the same
+ * way (`node -e 0` for the main and the post step): that floor is in every JS action with a post step, whatever it
+ * does. Needs root, ip netns, nft and conntrack (see test/support/netns.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createLab, labUnavailable } from '../test/support/netns.js';
 import { Job } from '../test/egress/job.js';
+import { node24 } from '../test/support/paths.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 15);
 const BASELINE = process.env.BASELINE;
@@ -23,6 +25,7 @@ if (unavailable) {
 const lab = createLab('o');
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const step = () => spawnSync('ip', ['netns', 'exec', lab.runner, 'true']);
+const bareNode = () => spawnSync('ip', ['netns', 'exec', lab.runner, node24, '-e', '0']);
 const load = () => loadavg()[0]!.toFixed(1);
 
 /** One job: main step, `true`, post step; its total and its two phases. */
@@ -47,6 +50,7 @@ async function watchedJob(bundleDir?: string) {
 const loadBefore = load();
 try {
   const alone: number[] = [];
+  const twoBareNodes: number[] = [];
   const runs = {
     new: [] as Awaited<ReturnType<typeof watchedJob>>[],
     old: [] as Awaited<ReturnType<typeof watchedJob>>[],
@@ -57,8 +61,13 @@ try {
     const a = performance.now() - started;
     const b = await watchedJob();
     const c = BASELINE ? await watchedJob(BASELINE) : undefined;
+    const floorStarted = performance.now();
+    bareNode();
+    bareNode();
+    const floor = performance.now() - floorStarted;
     if (i === 0) continue; // warm-up round
     alone.push(a);
+    twoBareNodes.push(floor);
     runs.new.push(b);
     if (c) runs.old.push(c);
   }
@@ -76,6 +85,9 @@ try {
   line('start + `true` + post step:      ', runs.new);
   console.log(
     `  overhead ${overhead.toFixed(1)} ms (target < 250 ms), ratio ${(of(runs.new, 'total') / median(alone)).toFixed(1)}× \`true\` alone`,
+  );
+  console.log(
+    `  floor: bare Node started twice (main + post, nothing loaded) median ${median(twoBareNodes).toFixed(1)} ms; the rest of the overhead ${(overhead - median(twoBareNodes)).toFixed(1)} ms`,
   );
   if (BASELINE) {
     line(`the same with ${BASELINE}:`, runs.old);

@@ -14,6 +14,8 @@
  * connection while that session readies) + close,
  * alternating between two releases, against the seeds' one `ssh host 'cd root && ln -sfn releases/<name> current'`
  * (no lock, no checks, no pruning — what the seeds did).
+ * Last, the floor: the host script release-switch sent in two real switches, replayed as the command of one plain
+ * `ssh` call each (no runner-side code, no session, no second client), interleaved with the same reference.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -166,17 +168,7 @@ try {
       const name = names[turn++ % 2]!;
       const target = await SshTarget.open(spec);
       const opened = performance.now();
-      const outcome = await switchRelease(target, {
-        releasesRoot: root,
-        release: name,
-        mode: 'switch',
-        keep: 5,
-        beforeSwitch: [],
-        afterSwitch: [],
-        rollbackOnFailure: true,
-        // As deploy.yml passes it: with the SHA given, a plain switch can be one script (core/release/fast.ts).
-        sha: `${name.slice(-8)}${'0'.repeat(32)}`,
-      });
+      const outcome = await plainSwitch(target, root, name);
       const switched = performance.now();
       await target.close();
       const closed = performance.now();
@@ -224,6 +216,7 @@ try {
     console.log(
       `ratio ours/reference: ${(c / d).toFixed(2)}x (target ≤ ${SWITCH_TARGET_RATIO}x: ${c / d <= SWITCH_TARGET_RATIO ? 'met' : 'NOT met'}); ours − reference: ${(c - d).toFixed(0)} ms`,
     );
+    await replayFloor(spec, sshArgs, refRoot, lnArgs);
     console.log(
       `load average (1, 5, 15 min): ${loadavg()
         .map((l) => l.toFixed(2))
@@ -235,4 +228,71 @@ try {
   await proxy.stop();
   await sshd.stop();
   await rm(keys, { recursive: true, force: true });
+}
+
+/** A switch as deploy.yml makes it: no hooks, keep 5, the SHA given (so it can be one script, core/release/fast.ts). */
+function plainSwitch(target: SshTarget, releasesRoot: string, release: string) {
+  return switchRelease(target, {
+    releasesRoot,
+    release,
+    mode: 'switch',
+    keep: 5,
+    beforeSwitch: [],
+    afterSwitch: [],
+    rollbackOnFailure: true,
+    sha: `${release.slice(-8)}${'0'.repeat(32)}`,
+  });
+}
+
+/**
+ * What the host's side alone costs: two real switches (one way, then back) record the script each sent as the lock
+ * holder's command; each round replays one of them as the command of a plain `ssh` call (the same options as the
+ * reference), so the switch goes the one-script way with nothing of deploy-gates on the runner.
+ */
+async function replayFloor(
+  spec: Parameters<typeof SshTarget.open>[0],
+  sshArgs: readonly string[],
+  refRoot: string,
+  lnArgs: (name: string) => string[],
+): Promise<void> {
+  const root = join(refRoot, '..', 'app-replay');
+  const names = [releaseName(1), releaseName(2)] as const;
+  await makeReleases(root, names);
+  const scripts: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const target = await SshTarget.open(spec);
+    const run = target.run.bind(target);
+    // The first two switches write history and its marker; the next two are one-script switches.
+    target.run = (script, options) => {
+      if (i >= 2 && options?.asCommand) scripts.push(script);
+      return run(script, options);
+    };
+    const name = names[i % 2]!;
+    const outcome = await plainSwitch(target, root, name);
+    await target.close();
+    if (!outcome.ok || (i >= 2 && outcome.roundTrips !== 1)) throw new Error(`switch ${i} for the replay failed`);
+  }
+  const replay = [] as number[];
+  const reference = [] as number[];
+  const env = { ...process.env, SSH_AUTH_SOCK: '' };
+  for (let i = 0; i < ROUNDS + 1; i++) {
+    let started = performance.now();
+    const ref = await runProcess('ssh', lnArgs(names[i % 2]!), { env, timeoutMs: 60_000 });
+    const refMs = performance.now() - started;
+    started = performance.now();
+    const ours = await runProcess('ssh', [...sshArgs.slice(0, -1), `sh -c ${shellQuote(scripts[i % 2]!)}`], {
+      env,
+      stdin: '',
+      timeoutMs: 60_000,
+    });
+    const oursMs = performance.now() - started;
+    if (ref.exitCode !== 0 || !ours.stdout.includes('go\0')) throw new Error(`replay ${i} failed: ${ours.stderr}`);
+    if (i === 0) continue; // warm-up
+    reference.push(refMs);
+    replay.push(oursMs);
+  }
+  const [a, b] = [median(replay), median(reference)];
+  console.log(
+    `floor: the switch's host script as one plain ssh call's command median ${a.toFixed(0)} ms vs reference ${b.toFixed(0)} ms: ${(a / b).toFixed(2)}x (${ROUNDS} runs)`,
+  );
 }

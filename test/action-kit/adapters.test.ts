@@ -53,7 +53,7 @@ describe('action adapters in-process', () => {
     // A result is one log line, whatever line breaks the link holds.
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^✅ release: .* current: releases\/x ::warning title=x::pwned ##\[error\]old \(not a release\) \(\d+ ms\)$/,
+        /^✅ release: .* current: releases\/x ::warning title=x::pwned ## \[error\]old \(not a release\) \(\d+ ms\)$/,
       ),
     );
     expect(lines.filter((line) => /^\s*(::|##\[)/.test(line))).toEqual([]);

@@ -154,4 +154,32 @@ describe('dist/db-backup/index.js', () => {
     }
     expect(readdirSync(dir).sort()).toEqual(['current', 'releases']);
   }, 60_000);
+
+  it('tells a bad sha, env-file, database URL or releases-root by input before it touches the target', async () => {
+    const dir = await root();
+    const broken = postgres.url.replace(/:[^:@/]*@/, ':Se%ZZcret@');
+    for (const [inputs, message] of [
+      [{ sha: 'xyz' }, 'Input "sha": "xyz" is not a commit SHA (7 to 40 hex digits), e.g. ${{ github.sha }}'],
+      [
+        { 'database-url': '', 'env-file': '../../../../etc/passwd' },
+        'Input "env-file": "../../../../etc/passwd" goes through ".."; give the file under releases-root',
+      ],
+      // (`%` is written %25 inside a workflow command: the runner shows it as `%`.)
+      [{ 'database-url': broken }, 'Input "database-url": database-url has a "%25" that is not a %25-escape'],
+      [{ 'env-file': 'shared/.env' }, 'Input "env-file": pass database-url or env-file, not both'],
+    ] as const) {
+      const run = await step({ engine: 'postgres', 'releases-root': dir, 'database-url': postgres.url, ...inputs });
+      expect(run.exitCode).toBe(1);
+      expect(run.log).toContain(`::error::${message}`);
+      expect(run.log).not.toContain('Unexpected error');
+    }
+    // No lock file, no backups/: nothing on the target changed.
+    expect(readdirSync(dir).sort()).toEqual(['current', 'releases']);
+    const missing = await step({
+      engine: 'postgres',
+      'releases-root': join(dir, 'nope'),
+      'database-url': postgres.url,
+    });
+    expect(missing.log).toContain(`::error::Input "releases-root": ${join(dir, 'nope')} is not a directory on local`);
+  }, 60_000);
 });

@@ -71,11 +71,18 @@ describe('dist/deployment-record/index.js against the GitHub double', () => {
 
   it('names the missing input of a mode, with an example, and creates nothing', async () => {
     const before = state.deployments.length;
+    const statuses = state.deploymentStatuses.length;
     const noSha = await step({ mode: 'start' });
     const noId = await step({ mode: 'finish', outcome: 'success' });
     expect(noSha.exitCode).not.toBe(0);
     expect(noSha.log).toContain('Input "sha": is required with mode: start');
     expect(noId.log).toContain('Input "deployment-id": is required with mode: finish');
+    // Past 2^53 Number() rounds: the status would go to another deployment.
+    const huge = await step({ mode: 'finish', outcome: 'success', 'deployment-id': '12345678901234567891' });
+    expect(huge.log).toContain('::error::Input "deployment-id": "12345678901234567891" is not a deployment id');
+    const url = await step({ mode: 'start', sha: 'a'.repeat(40), 'environment-url': 'not a url' });
+    expect(url.log).toContain('::error::Input "environment-url": "not a url" is not a URL');
     expect(state.deployments).toHaveLength(before);
+    expect(state.deploymentStatuses).toHaveLength(statuses);
   });
 });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseReportDocument } from '#core/report/document.js';
 import { rawTarGz, sha256sum, writeTree } from '../support/bundles.js';
 import { GitHubDouble, zipFiles } from '../support/github-double/index.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
@@ -83,7 +84,17 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       { GITHUB_WORKSPACE: root, GITHUB_SHA: SHA },
     );
     expect(result.exitCode).not.toBe(0);
-    expect(result.stdout).toContain('::error::Input "mtime": "yesterday" is not a time; use ISO 8601');
+    expect(result.stdout).toContain('::error::Input "mtime": "yesterday" is not a time from 1970 to 2242');
+    expect(existsSync(join(root, 'out-bad'))).toBe(false);
+    // A day its month does not have (no rollover to March), and a time past what a tar header holds (no clamping).
+    for (const mtime of ['2026-02-30T00:00:00Z', '99999999999']) {
+      const bad = await step(
+        'pack-bundle',
+        { path: 'app', mtime, 'output-dir': join(root, 'out-bad') },
+        { GITHUB_WORKSPACE: root, GITHUB_SHA: SHA },
+      );
+      expect(bad.stdout).toContain(`::error::Input "mtime": "${mtime}" is not a time from 1970 to 2242`);
+    }
     expect(existsSync(join(root, 'out-bad'))).toBe(false);
   });
 
@@ -179,6 +190,33 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       `::error::SHA-256 mismatch for ${NAME}.tar.gz: expected ${wrong} (expected-sha256), got ${sha256}; nothing was unpacked`,
     );
     expect(existsSync(releases)).toBe(false);
+  });
+
+  it('verify-bundle-sha: a release already there fails the step, and its report says so (evidence of the failure)', async () => {
+    const releases = join(root, 'existing/releases');
+    const release = `20251102_154900-${SHA.slice(0, 8)}`;
+    mkdirSync(join(releases, release), { recursive: true });
+    const result = await step(
+      'verify-bundle-sha',
+      {
+        bundle: bundlePath,
+        'extract-to': releases,
+        'release-name': release,
+        'report-path': join(root, 'existing/verify.json'),
+      },
+      { GITHUB_SHA: SHA },
+    );
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stdout).toMatch(/::error::.*already exists; a release is never overwritten/);
+    expect(result.outputs).toEqual({ report: join(root, 'existing/verify.json') });
+    const document = JSON.parse(readFileSync(join(root, 'existing/verify.json'), 'utf8')) as Record<string, unknown>;
+    expect(parseReportDocument(document).success).toBe(true);
+    expect(document).toMatchObject({
+      action: 'verify-bundle-sha',
+      stage: 'verify',
+      ok: false,
+      results: [{ name: 'step', status: 'fail', detail: expect.stringMatching(/already exists; a release is never/) }],
+    });
   });
 
   it('verify-bundle-sha: a hostile bundle is refused on the ssh target with the entry named, nothing left in extract-to', async () => {

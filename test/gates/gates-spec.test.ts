@@ -129,6 +129,9 @@ describe('gate YAML', () => {
     expect(message).toContain('line 6: timeout 5 is not a duration above 0; use a number with a unit');
     expect(message).toContain('line 8: expect "nonsense" is not a path=value assertion');
     expect(message).toContain('line 10: expect-output "(" is not a valid regular expression');
+    expect(problem('- command: x\n  timeout: 700h')).toMatch(
+      /line 2: timeout "700h" is longer than 24h, the most it may be/,
+    );
     expect(problem('- file:')).toMatch(/line 1: file must be a path relative to the release directory/);
     expect(problem('- dir: storage\n  writable: maybe')).toMatch(
       /line 2: writable "maybe" is not a boolean; write true or false/,

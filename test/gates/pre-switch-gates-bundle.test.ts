@@ -200,7 +200,9 @@ describe('dist/pre-switch-gates/index.js (run like the runner)', () => {
       expect(run.log).toContain(
         `the known-hosts entry for [127.0.0.1]:${sshd.port} does not match the server's host key`,
       );
-      expect(readdirSync(run.runnerTemp)).toEqual([]);
+      // The key directory is gone; what is left is the failed step's report, which says why.
+      expect(readdirSync(run.runnerTemp)).toEqual(['deploy-gates']);
+      expect(readdirSync(join(run.runnerTemp, 'deploy-gates'))).toEqual(['pre-switch-gates-report.json']);
     });
   });
 });

@@ -142,10 +142,41 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(result.stdout.indexOf(`::add-mask::${TOKEN}`)).toBe(0);
   });
 
+  it('masks a secret as a PHP app echoes it (JSON with \\/ and \\uXXXX) and the Basic credential of URL userinfo', async () => {
+    const token = 'Zm9v/YmFy+c2VjcmV0-é-LXRva2Vu';
+    const app = await server((req, res) => {
+      // PHP's json_encode by default: `/` as `\/`, non-ASCII as \uXXXX; the 401 echoes the Authorization header.
+      const php = JSON.stringify({ received: req.headers.authorization })
+        .replace(/\//g, '\\/')
+        .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(php);
+    });
+    const bearer = await run({ urls: `${app.url}/health`, 'bearer-token': token, attempts: '1' });
+    const basicUrl = app.url.replace('http://', 'http://admin:S3cretPass-42@');
+    const basic = await run({ urls: `${basicUrl}/health`, attempts: '1' });
+    const credential = Buffer.from('admin:S3cretPass-42').toString('base64');
+    expect(app.requests[1]!.headers.authorization).toBe(`Basic ${credential}`);
+    for (const [result, secrets] of [
+      [bearer, ['Zm9v\\/YmFy+c2VjcmV0', 'c2VjcmV0-\\u00e9-LXRva2Vu']],
+      [basic, [credential, 'S3cretPass-42']],
+    ] as const) {
+      expect(result.exitCode).toBe(1);
+      const log = result.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('::add-mask::'))
+        .join('\n');
+      expect(log).toContain('HTTP 401');
+      const report = readFileSync(result.outputs.report!, 'utf8');
+      for (const text of [log, result.summary, report])
+        for (const secret of secrets) expect(text).not.toContain(secret);
+    }
+  });
+
   it('keeps untrusted text inert: a body cannot start a workflow command, render markup or show part of the token', async () => {
     const app = await server((req, res) =>
       res.end(
-        `<h1>Big</h1> [link](https://evil.example) ${'x'.repeat(50)} ${req.headers.authorization}\n::warning title=x::pwned`,
+        `<h1>Big</h1> ##[set-output name=injected;]v [link](https://evil.example) ${'x'.repeat(30)} ${req.headers.authorization}\n::warning title=x::pwned ##[stop-commands]t`,
       ),
     );
     const result = await run({
@@ -159,9 +190,13 @@ describe('dist/health-retry run the way the runner runs it', () => {
     expect(lines.filter((line) => /^\s*::/.test(line) && !/^::(add-mask|group|endgroup|error)::/.test(line))).toEqual(
       [],
     );
+    // The runner reads `##[name]` anywhere in a line (its older syntax): none may reach the log.
+    expect(lines.filter((line) => line.includes('##['))).toEqual([]);
     expect(lines.filter((line) => line.startsWith('::error'))).toHaveLength(1);
     expect(result.summary).not.toMatch(/<h1>|[^\\]\]\(https/);
-    expect(result.summary).toContain('&lt;h1&gt;Big&lt;/h1&gt; \\[link\\](https:&#8203;//evil.example)');
+    expect(result.summary).toContain(
+      '&lt;h1&gt;Big&lt;/h1&gt; ##\\[set-output name=injected;\\]v \\[link\\](https:&#8203;//evil.example)',
+    );
     const report = readFileSync(result.outputs.report!, 'utf8');
     const log = lines.filter((line) => !line.startsWith('::add-mask::')).join('\n');
     for (const text of [log, result.summary, report]) expect(text).not.toContain(TOKEN.slice(0, 8));
@@ -201,6 +236,10 @@ describe('dist/health-retry run the way the runner runs it', () => {
     [{ urls: 'URL', 'expect-status': '2xx;3xx' }, 'Input "expect-status": "2xx;3xx" is not a status list'],
     [{ urls: 'URL', backoff: 'linear' }, 'Input "backoff": "linear" is not one of fixed, exponential'],
     [{ urls: '' }, 'Input "urls": needs at least one line'],
+    [
+      { urls: 'URL', attempts: '2', 'consecutive-successes': '3' },
+      'Input "consecutive-successes": is 3, more passes in a row than the 2 attempts allow',
+    ],
   ])('rejects bad input %j before any request', async (inputs, message) => {
     const app = await server((_req, res) => json(res, 200, {}));
     const result = await run(

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,35 @@ describe('health-retry as a smoke check', () => {
     ]);
   });
 
+  it('through a 301/302 turns only a POST into a GET; a PUT or DELETE stays what it is, with its body', async () => {
+    const { server, seen } = await recorder((req) =>
+      req.url === '/moved'
+        ? [301, {}, { location: '/moved/' }]
+        : req.url === '/found'
+          ? [302, {}, { location: '/found/' }]
+          : [200, { ok: true }],
+    );
+    const body = await requestBody({ method: 'PUT', body: '{"n":2}' }, tmpdir());
+    const send = (method: 'POST' | 'PUT' | 'DELETE', path: string) =>
+      checkHealth(
+        healthConfig([`${server.url}${path}`], { method, body: method === 'DELETE' ? undefined : body, attempts: 1 }),
+      );
+    for (const [method, path] of [
+      ['PUT', '/moved'],
+      ['DELETE', '/found'],
+      ['POST', '/found'],
+    ] as const)
+      expect((await send(method, path)).outcome.healthy).toBe(true);
+    expect(seen.map(({ method, path, body: sent }) => `${method} ${path} ${sent}`)).toEqual([
+      'PUT /moved {"n":2}',
+      'PUT /moved/ {"n":2}',
+      'DELETE /found ',
+      'DELETE /found/ ',
+      'POST /found {"n":2}',
+      'GET /found/ ',
+    ]);
+  });
+
   it('never resends a body to another origin: a cross-origin 307 is a failure, and the other origin gets nothing', async () => {
     const other = await recorder(() => [200, { stolen: true }]);
     const { server } = await recorder(() => [307, {}, { location: `${other.server.url}/collect` }]);
@@ -132,6 +162,12 @@ describe('health-retry as a smoke check', () => {
     });
     writeFileSync(join(dir, 'big.bin'), Buffer.alloc((1 << 20) + 1));
     await expect(requestBody({ method: 'POST', bodyFile: 'big.bin' }, dir)).rejects.toThrow(/larger than 1 MiB/);
+    // A device or a FIFO has no size to check first: refused as not a file, without reading or waiting for a writer.
+    execFileSync('mkfifo', [join(dir, 'pipe')]);
+    for (const file of ['/dev/zero', join(dir, 'pipe')])
+      await expect(requestBody({ method: 'POST', bodyFile: file }, dir)).rejects.toThrow(
+        `${file} is not a regular file`,
+      );
     expect(await requestBody({ method: 'POST' }, dir)).toBeUndefined();
   });
 });

@@ -32,8 +32,10 @@ describe('dist/deployment-ledger/index.js', () => {
     runs.push(run);
     expect(run.exitCode).toBe(1);
     expect(run.log).toMatch(/jobs.*"deploy=done": the result must be one of success, failure, cancelled, skipped/);
-    expect(run.log).toMatch(/sha.*must be a full 40-character commit SHA/);
-    expect(run.log).toMatch(/require.*"deploy" is not a stage; use stages of pack, resolve, verify/);
+    expect(run.log).toMatch(/sha.*"abc" is not a full 40-character commit SHA, e\.g\. \$\{\{ github\.sha \}\}/);
+    expect(run.log).toMatch(
+      /require.*"deploy" is not a stage a deploy leaves evidence of; use stages of pack, resolve/,
+    );
     expect(existsSync(join(dir, 'ledger.json'))).toBe(false);
     const empty = await runBundle('deployment-ledger', { 'ledger-path': join(dir, 'ledger.json') });
     runs.push(empty);

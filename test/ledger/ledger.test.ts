@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLedger, type ReportFile } from '#core/ledger/build.js';
@@ -167,6 +167,58 @@ describe('deployment ledger', () => {
     );
   });
 
+  it('commits agree only when each is a short SHA of the longest: two different full SHAs are no evidence', () => {
+    const claim = (file: ReportFile, sha: string) => ({ ...file, document: { ...file.document, sha } });
+    const ledger = buildLedger(
+      [
+        claim(verify, 'f0959baf'),
+        claim(gates, `f0959baf${'1'.repeat(32)}`),
+        claim(switched, `f0959baf${'2'.repeat(32)}`),
+        healthy,
+      ],
+      { ...facts, sha: undefined },
+    );
+    expect(ledger.verdict).toBe('NO-GO');
+    expect(ledger.reason).toMatch(
+      /^evidence does not match: commit f0959baf1{32} in pre-switch-gates\.json but f0959baf2{32} in release-switch\.json/,
+    );
+    // A release name is a claim about the commit only as pack-bundle makes it: `app-20251102` is no short SHA.
+    const named = {
+      ...switched,
+      document: { ...switched.document, release: 'app-20251102', currentRelease: 'app-20251102' },
+    };
+    const plain = buildLedger([named, gates, healthy], { ...facts, require: ['gates', 'switch', 'health'] });
+    expect(plain.verdict).toBe('GO');
+  });
+
+  it("a report of another repository, or of another run (but the build run's pack), is NO-GO, naming it", () => {
+    const from = (file: ReportFile, run: Partial<ReportFile['document']['run']>) => ({
+      ...file,
+      document: { ...file.document, run: { ...file.document.run, ...run } },
+    });
+    const here = { ...facts, run: { ...facts.run, repository: 'o/r' } };
+    const ours = [verify, gates, switched].map((file) => from(file, { repository: 'o/r', id: '42' }));
+    expect(buildLedger([...ours, from(healthy, { repository: 'o/r', id: '42' })], here).verdict).toBe('GO');
+    expect(buildLedger([...ours, from(healthy, { repository: 'someone/else', id: '1' })], here).reason).toBe(
+      'evidence does not match: health-retry.json is from someone/else, not o/r',
+    );
+    expect(buildLedger([...ours, from(healthy, { repository: 'o/r', id: '41' })], here).reason).toBe(
+      'evidence does not match: health-retry.json is from run 41, not 42',
+    );
+    const packed = from(
+      report('pack-bundle', { action: 'pack-bundle', stage: 'pack', results: [pass('Pack')], report: { sha: SHA } }),
+      { repository: 'o/r', id: '40' },
+    );
+    expect(buildLedger([packed, ...ours, from(healthy, { repository: 'o/r', id: '42' })], here).verdict).toBe('GO');
+  });
+
+  it('a report that says ok but lists a failed result counts as failed', () => {
+    const claimed = { ...gates, document: { ...gates.document, results: [fail('file .env', 'missing')], ok: true } };
+    const ledger = buildLedger([verify, claimed, switched, healthy], facts);
+    expect(ledger.verdict).toBe('NO-GO');
+    expect(ledger.reason).toBe(`pre-switch-gates failed`);
+  });
+
   it('GO needs a report of every required stage: no gates report is NO-GO; require names the stages', () => {
     const ledger = buildLedger([verify, switched, healthy], facts);
     expect(ledger.verdict).toBe('NO-GO');
@@ -311,6 +363,31 @@ describe('reading reports', () => {
       await expect(readReports([join(dir, 'package.json')], undefined, logger)).rejects.toThrow(
         /package\.json is not a deploy-gates report document version 1/,
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('skips, with a warning, what cannot be a report: a control character in a name, a link, an oversized file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ledger-'));
+    try {
+      const broken = { ...switched.document, release: 'evil\nrelease', currentRelease: 'evil\nrelease' };
+      await writeFile(join(dir, 'release-switch.json'), JSON.stringify(broken));
+      await symlink('/etc/hostname', join(dir, 'linked.json'));
+      await writeFile(join(dir, 'coverage.json'), Buffer.alloc((8 << 20) + 1, 32));
+      for (const folder of ['a', 'b']) {
+        await mkdir(join(dir, folder));
+        await writeFile(join(dir, folder, 'health-retry.json'), JSON.stringify(healthy.document));
+      }
+      const logger = new MemoryLogger();
+      const reports = await readReports([], dir, logger);
+      // Two reports of one file name are told apart by their paths.
+      expect(reports.map((r) => r.name)).toEqual(['a/health-retry', 'b/health-retry']);
+      expect(logger.lines.filter((line) => line.level === 'warning').map((line) => line.message)).toEqual([
+        'Skipped linked.json: not a regular file (a link is not followed)',
+        'Skipped coverage.json: larger than 8 MiB, not a report document',
+        'Skipped release-switch.json: not a valid report document (release: has a control character)',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

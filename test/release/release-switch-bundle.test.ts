@@ -132,7 +132,10 @@ describe('dist/release-switch/index.js', () => {
     expect(wrongHost.exitCode).toBe(1);
     expect(wrongHost.log).toContain(`the known-hosts entry for [127.0.0.1]:${sshd.port} does not match`);
     expect(readlinkSync(join(root, 'current'))).toBe(`releases/${B}`);
-    expect(readdirSync(wrongHost.runnerTemp)).toEqual([]);
+    // The failed step's report is evidence (it says why); the key directory is gone here too.
+    expect(readdirSync(wrongHost.runnerTemp)).toEqual(['deploy-gates']);
+    const report = JSON.parse(readFileSync(wrongHost.outputs.report!, 'utf8')) as { ok: boolean; results: unknown[] };
+    expect(report).toMatchObject({ ok: false, results: [{ name: 'step', status: 'fail' }] });
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)(

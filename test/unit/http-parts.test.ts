@@ -60,6 +60,8 @@ describe('retry timing', () => {
   const base = { intervalMs: 1_000, maxIntervalMs: 5_000 };
   it('waits the interval every time with fixed backoff', () => {
     expect([1, 2, 3, 4].map((a) => waitAfter(a, { ...base, backoff: 'fixed' }))).toEqual([1_000, 1_000, 1_000, 1_000]);
+    // max-interval bounds exponential waits only: `interval: 2m` with the default `max-interval: 1m` waits 2m.
+    expect(waitAfter(1, { intervalMs: 120_000, maxIntervalMs: 60_000, backoff: 'fixed' })).toBe(120_000);
   });
   it('doubles the wait with exponential backoff, up to max-interval', () => {
     expect([1, 2, 3, 4, 5].map((a) => waitAfter(a, { ...base, backoff: 'exponential' }))).toEqual([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseInputs } from '#action-kit/inputs.js';
+import { parseGates } from '#core/gates/spec.js';
 import { healthRetryInputs } from '../../actions/health-retry/src/inputs.js';
 import { releaseServicesInputs } from '../../actions/release-services/src/inputs.js';
 import { releaseSwitchInputs } from '../../actions/release-switch/src/inputs.js';
@@ -82,6 +83,56 @@ describe('input errors say which input, what is wrong and an example (never a ba
     );
   });
 
+  // Node's timers hold at most ~596h and fire at once past it: a `1200h` timeout would cut every command short.
+  it.each([
+    ['health-retry', healthRetryInputs, 'timeout', { urls: 'https://a.example/health' }],
+    [
+      'release-services',
+      releaseServicesInputs,
+      'health-timeout',
+      { services: '- name: a\n  releases-root: /srv/a\n  health-urls: [https://a.example/]', release: 'r1' },
+    ],
+    ['release-switch', releaseSwitchInputs, 'hook-timeout', { 'releases-root': '/srv/app' }],
+    ['pre-switch-gates', preSwitchGatesInputs, 'timeout', { 'release-dir': '.' }],
+  ] as const)('%s: %s may be at most 24h', async (_action, shape, input, base) => {
+    expect(await problem(shape as never, { ...base, [input]: '1200h' })).toBe(
+      `Input "${input}": "1200h" is longer than 24h, the most it may be; e.g. 10m`,
+    );
+    await expect(
+      parseInputs(shape as never, (name) => (({ ...base, [input]: '24h' }) as Record<string, string>)[name] ?? ''),
+    ).resolves.toBeDefined();
+  });
+
+  it('release-pattern: a "[" no "]" closes is a typo, not a pattern that matches nothing', async () => {
+    expect(
+      await problem(releaseSwitchInputs as never, { 'releases-root': '/srv/app', 'release-pattern': '[0-9' }),
+    ).toBe(
+      'Input "release-pattern": "[0-9" has a "[" that no "]" closes (a class is written [0-9]); e.g. [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]',
+    );
+    await expect(
+      parseInputs(releaseSwitchInputs as never, (name) =>
+        name === 'releases-root' ? '/srv/app' : name === 'release-pattern' ? 'app-[0-9]*' : '',
+      ),
+    ).resolves.toBeDefined();
+  });
+
+  it('a name or path on one line: a line break in it is told, never silently joined', async () => {
+    expect(await resolve({ branch: 'main\nrelease' })).toBe(
+      'Input "branch": has a line break or control character in it; e.g. main',
+    );
+    expect(await problem(releaseSwitchInputs as never, { 'releases-root': '' })).toBe(
+      'Input "releases-root": is required but was empty; e.g. /var/www/app',
+    );
+    expect(await health({ urls: 'https://a.example/he\talth' })).toContain('has a tab or control character');
+  });
+
+  it('min-age is an age, not a wait: days are fine', async () => {
+    const inputs = await parseInputs(resolveBuildRunInputs as never, (name) =>
+      name === 'min-age' ? '72h' : name === 'workflow' ? 'build.yml' : name === 'require-environment' ? 'staging' : '',
+    );
+    expect((inputs as Record<string, unknown>)['min-age']).toBe(72 * 3_600_000);
+  });
+
   it('no input of any action answers a bad value with zod\'s bare "Invalid input"', async () => {
     const bad = 'x y [ ] 150% ::';
     for (const shape of [healthRetryInputs, resolveBuildRunInputs, releaseSwitchInputs, verifyBundleShaInputs]) {
@@ -112,6 +163,14 @@ describe('release-services services YAML errors (line, service, valid keys, did 
     );
     expect(message).toContain('did you mean "health-urls"?');
     expect(message).toContain('line 1: service 1 (gateway): health-urls needs at least one URL');
+  });
+
+  it('a line indented with a tab: told in words, gates and services alike', async () => {
+    const yaml = '- name: gateway\n\treleases-root: /srv/gateway';
+    expect(await services(yaml)).toBe('Input "services": line 2: indented with a tab; YAML indents with spaces only');
+    expect(() => parseGates('- file: a\n\tmin-size: 1', { source: 'Input "gates"' })).toThrow(
+      'line 2: indented with a tab; YAML indents with spaces only',
+    );
   });
 
   it('a missing key, a bad URL and a bad target, each on its line, all at once', async () => {

@@ -7,7 +7,7 @@ import { jsonSyntaxError } from '#core/gates/json-syntax.js';
 import { checked } from '#core/github/queries.js';
 import { Redactor, urlCredentials } from '#core/redact.js';
 import { runSchema } from '#core/github/schemas.js';
-import { renderSummary } from '#core/report/markdown.js';
+import { markdownText, renderSummary } from '#core/report/markdown.js';
 import { isWorkflowCommand, logSafe, oneLine } from '#core/text.js';
 import { FakeRunner } from '../support/fake-runner.js';
 import { startServer, type TestServer } from '../support/http-server.js';
@@ -34,9 +34,14 @@ describe('untrusted text', () => {
       'current → releases/a\n> ::warning title=x::pwned',
     );
     expect(logSafe('a\r::add-mask::x\r\n\t##[set-output name=y]z')).toBe(
-      'a\n> ::add-mask::x\n> \t##[set-output name=y]z',
+      'a\n> ::add-mask::x\n\t## [set-output name=y]z',
     );
-    expect(logSafe('a :: b ##[c]')).toBe('a :: b ##[c]');
+    expect(logSafe('a :: b')).toBe('a :: b');
+    // The runner finds the older syntax anywhere in a line (`IndexOf("##[")`): a server's text must not carry it.
+    expect(logSafe('HTTP 500: x ##[set-output name=injected;]v ##[stop-commands]t')).toBe(
+      'HTTP 500: x ## [set-output name=injected;]v ## [stop-commands]t',
+    );
+    expect(isWorkflowCommand('HTTP 500: x ##[error]fake')).toBe(true);
     expect(logSafe('::x::y').split('\n').some(isWorkflowCommand)).toBe(false);
   });
 
@@ -75,12 +80,23 @@ describe('untrusted text', () => {
     );
     expect(markdown).toContain('| Run | \\[run\\](https:&#8203;//evil.example) &lt;img src=x&gt; |');
     expect(markdown).not.toMatch(/<(h1|b|img)/);
+    // GitHub links `www.` after `_` or a letter too, and any scheme's `://`.
+    expect(markdownText('_www.evil.example x_www.e.example ssh2://h')).toBe(
+      '\\_www&#8203;.evil.example x\\_www&#8203;.e.example ssh2:&#8203;//h',
+    );
   });
 
-  it('finds the credentials of every URL in a text, parsable or not', () => {
-    expect(urlCredentials('http://admin:PassW0rd@host:99999/x')).toEqual(['admin:PassW0rd', 'admin', 'PassW0rd']);
+  it('finds the credentials of every URL in a text, parsable or not, and the Basic credential made of them', () => {
+    const basic = (text: string) => Buffer.from(text).toString('base64');
+    expect(urlCredentials('http://admin:PassW0rd@host:99999/x')).toEqual([
+      'admin:PassW0rd',
+      'admin',
+      'PassW0rd',
+      basic('admin:PassW0rd'),
+    ]);
     expect(urlCredentials('https://ghp_tokenAsUser@example.com/a\nhttps://plain.example.com/b?u=x@y')).toEqual([
       'ghp_tokenAsUser',
+      basic('ghp_tokenAsUser:'),
     ]);
     expect(urlCredentials('https://u:p%40ss@h/ https://u2:p@ss@h2')).toEqual([
       'u:p%40ss',
@@ -88,9 +104,18 @@ describe('untrusted text', () => {
       'u',
       'p%40ss',
       'p@ss',
+      basic('u:p@ss'),
       'u2:p@ss',
       'u2',
+      basic('u2:p@ss'),
     ]);
+  });
+
+  it('masks a secret in the forms a JSON body echoes it: escaped, with \\/ and \\uXXXX (PHP)', () => {
+    const redactor = new Redactor(['tk/é"x-1']);
+    expect(redactor.redact('{"a":"tk\\/\\u00e9\\"x-1","b":"tk/é\\"x-1","c":"tk/é"x-1"}')).toBe(
+      '{"a":"***","b":"***","c":"***"}',
+    );
   });
 
   it('health-retry masks URL credentials before its inputs are parsed: an input error never shows them', async () => {

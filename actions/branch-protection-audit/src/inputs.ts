@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { requireToken, type GitHubFacts } from '#action-kit/github.js';
-import { boolean, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
+import { boolean, credential, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
 import { parseRepository } from '#core/github/index.js';
 import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
 
@@ -35,7 +35,7 @@ export const branchProtectionAuditInputs = {
   'dry-run': withDefault('false', boolean()),
   concurrency: withDefault('8', integer({ min: 1, max: 32 })),
   'etag-cache': optional(),
-  'github-token': optional(),
+  'github-token': credential('${{ github.token }}'),
 };
 
 /** The apply input as the audit takes it: `true` is classic protection. */

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { duration, integer, oneOf, optional, required, withDefault } from '#action-kit/inputs.js';
+import {
+  checkedBy,
+  duration,
+  integer,
+  oneOf,
+  optional,
+  optionalOf,
+  required,
+  withDefault,
+} from '#action-kit/inputs.js';
 import { targetInputs } from '#action-kit/target.js';
 import { parseList } from '#core/units/index.js';
 import { BACKUP_NAME, ENGINES } from '#core/backup/index.js';
@@ -17,15 +26,21 @@ const paths = () =>
 /** The inputs of db-backup, keyed by their action.yml names, with the same defaults. */
 export const dbBackupInputs = {
   mode: withDefault('backup', oneOf(['backup', 'restore'])),
-  engine: required().pipe(
+  engine: required('postgres').pipe(
     z.enum(ENGINES, {
       error: (issue) => `"${String(issue.input)}" is not an engine; use postgres or mysql (MariaDB too)`,
     }),
   ),
-  'releases-root': required(),
+  'releases-root': required('/var/www/app'),
   'backups-root': withDefault('backups', z.string().trim()),
   'database-url': optional(),
-  'env-file': optional(),
+  'env-file': optionalOf(
+    checkedBy((file) =>
+      file.split('/').includes('..')
+        ? { problem: `"${file}" goes through ".."; give the file under releases-root, e.g. shared/.env` }
+        : { value: file },
+    ),
+  ),
   paths: paths(),
   label: optional().pipe(
     z
@@ -35,7 +50,13 @@ export const dbBackupInputs = {
       })
       .optional(),
   ),
-  sha: optional(),
+  sha: optionalOf(
+    checkedBy((sha) =>
+      /^[0-9a-fA-F]{7,40}$/.test(sha)
+        ? { value: sha.toLowerCase() }
+        : { problem: `"${sha}" is not a commit SHA (7 to 40 hex digits), e.g. \${{ github.sha }}` },
+    ),
+  ),
   keep: withDefault('10', integer({ min: 1, max: 1000 })),
   'backup-id': withDefault(
     'latest',

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { defineAction, outputValue, type ActionContext } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
-import { backupDump, databaseUrlSecrets, renderBackup, restoreBackup, takeBackup } from '#core/backup/index.js';
+import {
+  backupDump,
+  databaseSource,
+  databaseUrlSecrets,
+  renderBackup,
+  restoreBackup,
+  takeBackup,
+} from '#core/backup/index.js';
 import { dbBackupInputs, type DbBackupInputs } from './inputs.js';
 
 function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSignal | undefined) {
@@ -31,7 +38,12 @@ export const action = defineAction({
   stage: 'backup',
   inputs: dbBackupInputs,
   secrets: { ...targetSecrets, 'database-url': databaseUrlSecrets },
-  argumentInputs: { databaseUrl: 'database-url', envFile: 'env-file', backupId: 'backup-id' },
+  argumentInputs: {
+    databaseUrl: 'database-url',
+    envFile: 'env-file',
+    backupId: 'backup-id',
+    releasesRoot: 'releases-root',
+  },
   outputs: () =>
     z.object({
       'backup-id': outputValue().optional(),
@@ -40,6 +52,8 @@ export const action = defineAction({
       size: outputValue().optional(),
     }),
   async main(inputs, context) {
+    // What is wrong with the database inputs is told before the target is touched (no lock file, no backups/).
+    databaseSource(inputs.engine, inputs['database-url'], inputs['env-file']);
     // A cancelled job stops the dump (its remote process group), whose trap removes what it wrote, then unlocks.
     const outcome = await withTarget(
       inputs,

@@ -1,26 +1,44 @@
 import { z } from 'zod';
-import { boolean, lines, optional, withDefault } from '#action-kit/inputs.js';
+import { boolean, checkedBy, lines, optional, optionalOf, withDefault } from '#action-kit/inputs.js';
 import { parseList, splitPair } from '#core/units/index.js';
 import { REPORT_STAGES, type ReportStage } from '#core/report/index.js';
 
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
+/** A ledger's own report is never evidence (the ledger skips it), so no stage `ledger` can be required. */
+const EVIDENCE_STAGES: readonly string[] = REPORT_STAGES.filter((stage) => stage !== 'ledger');
+/** A date and a time with its zone, as `date -u +%FT%TZ` and `new Date().toISOString()` write it. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /** The inputs of deployment-ledger, keyed by their action.yml names, with the same defaults. */
 export const deploymentLedgerInputs = {
   reports: lines((line) => ({ value: line })),
   'reports-dir': optional(),
-  environment: optional(),
-  sha: optional().refine((sha) => sha === undefined || /^[0-9a-f]{40}$/.test(sha), {
-    message: 'must be a full 40-character commit SHA',
-  }),
+  environment: optionalOf(
+    checkedBy((text) =>
+      /[\p{Cc}\u2028\u2029]/u.test(text)
+        ? { problem: "has a line break or control character; give the environment's name, e.g. production" }
+        : { value: text },
+    ),
+  ),
+  sha: optionalOf(
+    checkedBy((sha) =>
+      /^[0-9a-f]{40}$/.test(sha)
+        ? { value: sha }
+        : { problem: `"${sha}" is not a full 40-character commit SHA, e.g. \${{ github.sha }}` },
+    ),
+  ),
   'build-run-url': optional(),
   approver: optional(),
-  'started-at': optional().refine((at) => at === undefined || Number.isFinite(Date.parse(at)), {
-    message: 'must be an ISO 8601 time, e.g. 2025-11-02T15:49:00Z',
-  }),
+  'started-at': optionalOf(
+    checkedBy((at) =>
+      ISO_TIME.test(at) && Number.isFinite(Date.parse(at))
+        ? { value: at }
+        : { problem: `"${at}" is not an ISO 8601 time, e.g. 2025-11-02T15:49:00Z` },
+    ),
+  ),
   jobs: lines<{ name: string; result: string }>((line) => {
     const pair = splitPair(line, '=');
-    if (!pair) return { problem: `"${line}" is not name=result` };
+    if (!pair) return { problem: `"${line}" is not name=result, e.g. deploy=\${{ needs.deploy.result }}` };
     // A job that did not run leaves `${{ needs.x.result }}` empty: nothing to record.
     if (pair[1] !== '' && !JOB_RESULTS.includes(pair[1]))
       return { problem: `"${line}": the result must be one of ${JOB_RESULTS.join(', ')}` };
@@ -33,11 +51,11 @@ export const deploymentLedgerInputs = {
     'verify, gates, switch, health',
     z.string().transform((text, ctx) => {
       const stages = parseList(text, { commas: true });
-      const unknown = stages.filter((stage) => !(REPORT_STAGES as readonly string[]).includes(stage));
+      const unknown = stages.filter((stage) => !EVIDENCE_STAGES.includes(stage));
       if (unknown.length === 0) return stages as ReportStage[];
       ctx.addIssue({
         code: 'custom',
-        message: `${unknown.map((stage) => `"${stage}"`).join(', ')} is not a stage; use stages of ${REPORT_STAGES.join(', ')}, e.g. verify, gates, rollout, health`,
+        message: `${unknown.map((stage) => `"${stage}"`).join(', ')} is not a stage a deploy leaves evidence of; use stages of ${EVIDENCE_STAGES.join(', ')}, e.g. verify, gates, rollout, health`,
       });
       return z.NEVER;
     }),

@@ -2,13 +2,16 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { InputError } from '#action-kit/inputs.js';
 import { buildLedger, readReports, renderLedger, verdictLine } from '#core/ledger/index.js';
-import { writeJsonReport } from '#core/report/index.js';
+import { urlCredentials } from '#core/redact.js';
+import { unwritableFile, writeJsonReport } from '#core/report/index.js';
 import { deploymentLedgerInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'deployment-ledger',
   stage: 'ledger',
   inputs: deploymentLedgerInputs,
+  // A URL with credentials in it (`https://x-access-token:…@…`) shows in the summary and the ledger masked.
+  secrets: { 'build-run-url': urlCredentials, 'run-url': urlCredentials },
   argumentInputs: { reports: 'reports', reportsDir: 'reports-dir' },
   outputs: () =>
     z.object({
@@ -26,6 +29,11 @@ export const action = defineAction({
         "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in",
       );
     }
+    const path =
+      inputs['ledger-path'] ??
+      context.defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
+    const unwritable = inputs['ledger-path'] ? await unwritableFile(path) : undefined;
+    if (unwritable) throw new InputError('ledger-path', unwritable);
     const reports = await readReports(inputs.reports, inputs['reports-dir'], context.logger);
     const ledger = buildLedger(reports, {
       run: {
@@ -44,9 +52,6 @@ export const action = defineAction({
       jobs: inputs.jobs,
       require: inputs.require,
     });
-    const path =
-      inputs['ledger-path'] ??
-      context.defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
     await writeJsonReport(path, ledger, context.redactor);
     const verdict = verdictLine(ledger);
     return {

@@ -1,8 +1,20 @@
 import { z } from 'zod';
 import type { RecordPlace } from '#core/deployments/index.js';
 import { FULL_SHA } from '#core/github/index.js';
+import { httpUrl } from '#core/http/index.js';
 import { requireToken, type GitHubFacts } from '#action-kit/github.js';
-import { InputError, boolean, oneOf, optional, optionalRepository, required, withDefault } from '#action-kit/inputs.js';
+import {
+  boolean,
+  checkedBy,
+  credential,
+  InputError,
+  oneOf,
+  optional,
+  optionalOf,
+  optionalRepository,
+  required,
+  withDefault,
+} from '#action-kit/inputs.js';
 
 const fullSha = () =>
   z.string().transform((text, ctx) => {
@@ -21,20 +33,33 @@ const fullSha = () =>
 /** The inputs of deployment-record, keyed by their action.yml names, with the same defaults. */
 export const deploymentRecordInputs = {
   mode: oneOf(['start', 'finish'] as const),
-  environment: required(),
+  environment: required('${{ inputs.environment }}'),
   sha: fullSha(),
   production: withDefault('false', boolean()),
-  'deployment-id': optional().refine((id) => id === undefined || /^\d+$/.test(id), {
-    message: 'must be a deployment id (digits), the deployment-id output of the start step',
-  }),
+  // A number past 2^53 would be rounded by Number(), and the status posted to another deployment.
+  'deployment-id': optionalOf(
+    checkedBy((id) =>
+      /^\d+$/.test(id) && Number.isSafeInteger(Number(id))
+        ? { value: id }
+        : {
+            problem: `"${id}" is not a deployment id; pass the deployment-id output of the start step, e.g. \${{ needs.deploy.outputs.deployment-id }}`,
+          },
+    ),
+  ),
   outcome: optional().refine((outcome) => outcome === undefined || outcome === 'success' || outcome === 'failure', {
     message: 'must be `success` or `failure`',
   }),
   'rolled-back-to': optional(),
   'previous-sha': fullSha(),
-  'environment-url': optional(),
+  // Sent to GitHub as written, once it is an http(s) URL.
+  'environment-url': optionalOf(
+    checkedBy<string>((text) => {
+      const url = httpUrl(text);
+      return 'value' in url ? { value: text } : url;
+    }),
+  ),
   repository: optionalRepository(),
-  'github-token': optional(),
+  'github-token': credential('${{ github.token }}'),
   'report-path': optional(),
 };
 

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import {
   boolean,
   checkedBy,
+  credential,
   duration,
+  InputError,
   integer,
   lines,
   oneOf,
@@ -24,7 +26,7 @@ export const healthRetryInputs = {
   'expect-status': withDefault('200', statusSpec()),
   'expect-json': lines(parseJsonAssertion),
   'expect-body': optionalOf(checkedBy(bodyPattern)),
-  'bearer-token': optional(),
+  'bearer-token': credential('${{ secrets.HEALTH_TOKEN }}'),
   headers: lines(headerLine),
   attempts: withDefault('6', integer({ min: 1, max: 1000 })),
   interval: withDefault('5s', duration()),
@@ -54,6 +56,11 @@ export type HealthRetryInputs = z.output<z.ZodObject<typeof healthRetryInputs>>;
 
 export async function toConfig(inputs: HealthRetryInputs, workspace: string): Promise<HealthConfig> {
   const slo = inputs['slo-requests'] > 0;
+  if (inputs['consecutive-successes'] > inputs.attempts)
+    throw new InputError(
+      'consecutive-successes',
+      `is ${inputs['consecutive-successes']}, more passes in a row than the ${inputs.attempts} attempts allow; raise attempts or lower it, e.g. attempts: 6 with consecutive-successes: 3`,
+    );
   return {
     urls: inputs.urls,
     expect: { status: inputs['expect-status'], json: inputs['expect-json'], body: inputs['expect-body'] },

@@ -31,6 +31,7 @@ export const action = defineAction({
     urls: urlCredentials,
     'asset-manifest': urlCredentials,
     'slo-url': urlCredentials,
+    'asset-base-url': urlCredentials,
     ...watchSecrets,
   },
   argumentInputs: { body: 'body', bodyFile: 'body-file', contentType: 'content-type' },
@@ -44,8 +45,8 @@ export const action = defineAction({
     }),
   async main(inputs, context) {
     // …and as the URL parser re-encodes them (`p@ss` → `p%40ss`), in case one is printed that way.
-    for (const url of [...inputs.urls, inputs['asset-manifest'], inputs['slo-url'], inputs['prometheus-url']])
-      if (url) context.mask(url.username, url.password);
+    const urls = [inputs['asset-manifest'], inputs['asset-base-url'], inputs['slo-url'], inputs['prometheus-url']];
+    for (const url of [...inputs.urls, ...urls]) if (url) context.mask(url.username, url.password);
     const config = await toConfig(inputs, context.workspace);
     const outcome = await checkHealth(config, context);
     return {

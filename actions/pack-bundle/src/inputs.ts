@@ -6,7 +6,7 @@ import { parseList } from '#core/units/index.js';
 
 /** The inputs of pack-bundle, keyed by their action.yml names, with the same defaults. */
 export const packBundleInputs = {
-  path: required(),
+  path: required('. (the checked-out app) or build/'),
   name: withDefault('deployment-bundle-{sha}', z.string().trim()),
   exclude: z.string().transform((text) => parseList(text)),
   'output-dir': optional(),
@@ -16,7 +16,7 @@ export const packBundleInputs = {
     if (!date) {
       ctx.addIssue({
         code: 'custom',
-        message: `"${text.trim()}" is not a time; use ISO 8601 (2026-11-23T08:00:00Z) or Unix seconds`,
+        message: `"${text.trim()}" is not a time from 1970 to 2242 (what a tar header holds); use ISO 8601 (2026-11-23T08:00:00Z) or Unix seconds`,
       });
       return z.NEVER;
     }

@@ -5,7 +5,7 @@ import { PRESETS } from '#core/gates/index.js';
 
 /** The inputs of pre-switch-gates, keyed by their action.yml names, with the same defaults. */
 export const preSwitchGatesInputs = {
-  'release-dir': required(),
+  'release-dir': required('${{ steps.verify.outputs.release-dir }}'),
   preset: withDefault('none', oneOf(PRESETS)),
   /** Kept as text: parsed with its line numbers (and its secrets masked first) by the action. */
   gates: z.string(),

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { duration, integer, oneOf, optional, positiveDuration, statusSpec, withDefault } from '#action-kit/inputs.js';
+import {
+  duration,
+  integer,
+  oneOf,
+  optional,
+  optionalLine,
+  positiveDuration,
+  statusSpec,
+  withDefault,
+} from '#action-kit/inputs.js';
 import { watchConfig, watchInputs } from '#action-kit/watch.js';
 import { sshInputs } from '#action-kit/target.js';
 import { loadGates, PRESETS, type Gate } from '#core/gates/index.js';
@@ -19,7 +28,7 @@ const services = () =>
 /** The inputs of release-services, keyed by their action.yml names, with the same defaults. */
 export const releaseServicesInputs = {
   services: services(),
-  release: optional(),
+  release: optionalLine('20251102_154900-f0959baf'),
   'rollback-order': z.string().transform((text) => parseList(text, { commas: true })),
   'verify-command': optional(),
   'health-attempts': withDefault('6', integer({ min: 1, max: 1000 })),

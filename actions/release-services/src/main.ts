@@ -6,12 +6,14 @@ import { rollbackOrderOf } from '#core/rollout/index.js';
 import { UserError } from '#core/errors.js';
 import { watchSecrets } from '#action-kit/watch.js';
 import { releaseServicesInputs } from './inputs.js';
+import { urlCredentials } from '#core/redact.js';
 
 export const action = defineAction({
   name: 'release-services',
   stage: 'rollout',
   inputs: releaseServicesInputs,
-  secrets: { ...targetSecrets, ...watchSecrets, gates: inlineSecrets },
+  // A health URL in services may carry credentials (`https://user:pass@…`): masked from the raw YAML.
+  secrets: { ...targetSecrets, ...watchSecrets, gates: inlineSecrets, services: urlCredentials },
   argumentInputs: { services: 'services', rollbackOrder: 'rollback-order' },
   outputs: () =>
     z.object({

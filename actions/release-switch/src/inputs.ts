@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   InputError,
   boolean,
+  checkedBy,
   duration,
   integer,
   list,
@@ -12,11 +13,16 @@ import {
   withDefault,
 } from '#action-kit/inputs.js';
 import { targetInputs } from '#action-kit/target.js';
-import { DEFAULT_RELEASE_PATTERN, parseSharedEntries, type SwitchConfig } from '#core/release/index.js';
+import {
+  DEFAULT_RELEASE_PATTERN,
+  parseSharedEntries,
+  releasePatternProblem,
+  type SwitchConfig,
+} from '#core/release/index.js';
 
 /** The inputs of release-switch, keyed by their action.yml names, with the same defaults. */
 export const releaseSwitchInputs = {
-  'releases-root': required(),
+  'releases-root': required('/var/www/app'),
   release: optional(),
   mode: withDefault('switch', oneOf(['switch', 'rollback', 'mark-bad', 'unlock', 'link'])),
   /** The commit the release was built from, for its history entry. */
@@ -38,12 +44,10 @@ export const releaseSwitchInputs = {
   /** Which directories under releases/ are releases (a glob for one name); only these are pruned. */
   'release-pattern': withDefault(
     DEFAULT_RELEASE_PATTERN,
-    z
-      .string()
-      .trim()
-      .refine((text) => !text.includes('/'), {
-        message: `is not a glob for one directory name (it holds a "/"); e.g. ${DEFAULT_RELEASE_PATTERN}`,
-      }),
+    checkedBy((text) => {
+      const problem = releasePatternProblem(text);
+      return problem ? { problem } : { value: text };
+    }),
   ),
   /** Paths under releases-root/shared linked into the new release before its hooks, one per line (`.env`, `storage/`). */
   shared: list(),

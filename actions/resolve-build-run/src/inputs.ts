@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import {
   checkedBy,
+  credential,
   duration,
   InputError,
   oneOf,
   optional,
   optionalDuration,
+  optionalLine,
   optionalOf,
   optionalRepository,
   positiveDuration,
@@ -31,18 +33,19 @@ export const CONCLUSIONS = [
 
 /** The inputs of resolve-build-run, keyed by their action.yml names, with the same defaults. */
 export const resolveBuildRunInputs = {
-  workflow: required(),
+  workflow: required('build.yml'),
   sha: commitSha(),
-  branch: optional(),
+  branch: optionalLine('main'),
   event: optional(),
   conclusion: withDefault('success', oneOf(CONCLUSIONS)),
   'artifact-name': optional(),
   wait: withDefault('0s', duration()),
   'poll-interval': withDefault('15s', positiveDuration()),
-  'require-environment': optional(),
-  'min-age': optionalDuration(),
+  'require-environment': optionalLine('staging'),
+  // An age, not a wait: a build may have to be days old in staging (`72h`).
+  'min-age': optionalDuration({ max: 365 * 24 * 3_600_000 }),
   repository: optionalRepository(),
-  'github-token': optional(),
+  'github-token': credential('${{ github.token }}'),
   'report-path': optional(),
 };
 

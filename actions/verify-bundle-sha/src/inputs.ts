@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InputError, optional, optionalRepository, size, withDefault } from '#action-kit/inputs.js';
+import { credential, InputError, optional, optionalRepository, size, withDefault } from '#action-kit/inputs.js';
 import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { targetInputs } from '#action-kit/target.js';
 import type { VerifyConfig } from '#core/bundle/index.js';
@@ -24,7 +24,7 @@ export const verifyBundleShaInputs = {
   'run-id': runId(),
   'artifact-name': optional(),
   repository: optionalRepository(),
-  'github-token': optional(),
+  'github-token': credential('${{ github.token }}'),
   bundle: optional(),
   'checksum-file': optional(),
   'expected-sha256': optional(),

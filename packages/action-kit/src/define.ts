@@ -4,13 +4,14 @@ import { coreContext, type CoreContext } from '#core/context.js';
 import { ArgumentError, UserError } from '#core/errors.js';
 import { InputError, parseInputs } from './inputs.js';
 import type { Logger } from '#core/logger.js';
-import { Redactor } from '#core/redact.js';
+import { Redactor, secretForms } from '#core/redact.js';
 import type { ReportStage } from '#core/report/document.js';
 import { renderSummary } from '#core/report/markdown.js';
 import { formatResultLine, headline, type CheckResult } from '#core/report/result.js';
 import { logSafe } from '#core/text.js';
 import { githubFacts, type GitHubFacts } from './github.js';
 import { reportDocument, reportPath, writeReport, type ReportFacts, type ReportPlan } from './report.js';
+import { unwritableFile } from '#core/report/json.js';
 import { actionsCore, type Runner } from './runner.js';
 
 /**
@@ -140,7 +141,8 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
   const redactor = new Redactor();
   const mask = (...secrets: (string | undefined)[]) => {
     // The redactor decides what counts as a secret; the runner masks the same ones in the log.
-    for (const secret of secrets) if (redactor.add(secret)) runner.setSecret(secret!);
+    for (const secret of secrets)
+      if (redactor.add(secret)) for (const form of secretForms(secret!)) runner.setSecret(form);
   };
   // Every log line the envelope and core write goes through here: untrusted text in it never starts a workflow command.
   const info = (message: string) => runner.info(logSafe(message));
@@ -175,23 +177,25 @@ async function runPhase<S extends InputShape, O extends Record<string, string | 
       state: { save: (name, value) => runner.saveState(name, value), get: (name) => runner.getState(name) },
     };
     runner.startGroup(`${definition.name}${phaseName === 'main' ? '' : ` (${phaseName})`}`);
+    const lastPhase = phaseName === 'post' || (phaseName === 'main' && !definition.post);
+    const planned: ReportPlan = {
+      path: reportPath(inputs, workspace, context.defaultReportPath),
+      stage: definition.stage,
+      startedAt,
+      startedMs,
+      github,
+    };
+    await checkReportPath(inputs, planned.path);
     let result: ActionResult<O>;
     try {
       result = await phase(inputs, context);
+    } catch (error) {
+      if (lastPhase) await reportThrown(definition, error, planned, runner, redactor);
+      throw error;
     } finally {
       runner.endGroup();
     }
-    const lastPhase = phaseName === 'post' || (phaseName === 'main' && !definition.post);
-    const plan: ReportPlan | undefined =
-      (lastPhase && !result.keepsEarlierReport) || result.report
-        ? {
-            path: reportPath(inputs, workspace, context.defaultReportPath),
-            stage: definition.stage,
-            startedAt,
-            startedMs,
-            github,
-          }
-        : undefined;
+    const plan = (lastPhase && !result.keepsEarlierReport) || result.report ? planned : undefined;
     await render(definition.name, result, definition.outputs, runner, info, redactor, plan);
   } catch (error) {
     const input = error instanceof ArgumentError ? definition.argumentInputs?.[error.argument] : undefined;
@@ -311,6 +315,45 @@ async function writeSummary(runner: Runner, redactor: Redactor, markdown: string
       redactor.redact(`No job summary was written (GITHUB_STEP_SUMMARY=${process.env.GITHUB_STEP_SUMMARY}): ${reason}`),
       { title: 'job summary' },
     );
+  }
+}
+
+/** A report-path that cannot be written fails the step before it does anything (a switch, a backup). */
+async function checkReportPath(inputs: object, path: string): Promise<void> {
+  if (!(inputs as { 'report-path'?: string })['report-path']) return;
+  const problem = await unwritableFile(path);
+  if (problem) throw new InputError('report-path', problem);
+}
+
+/**
+ * A step that failed by throwing (a release directory already there, a rollback with nothing to roll back to) is
+ * evidence too: its report says so, with the failure, so a ledger reads "failed" rather than "no report". Input
+ * errors write none: nothing was tried, and the report's own path may be what was wrong.
+ */
+async function reportThrown(
+  definition: { name: string; argumentInputs?: Record<string, string> },
+  error: unknown,
+  plan: ReportPlan,
+  runner: Runner,
+  redactor: Redactor,
+): Promise<void> {
+  if (error instanceof InputError || (error instanceof ArgumentError && definition.argumentInputs?.[error.argument]))
+    return;
+  const failure = error instanceof UserError ? error.message : `Unexpected error: ${String(error)}`;
+  // The failure is the step's one result: a report document has no other place for what went wrong.
+  const durationMs = performance.now() - plan.startedMs;
+  const results = [{ name: 'step', status: 'fail' as const, detail: failure, durationMs }];
+  try {
+    await writeReport(
+      plan.path,
+      reportDocument(definition.name, plan, { results, failure }, performance.now()),
+      redactor,
+    );
+    runner.setOutput('report', redactor.redact(plan.path));
+  } catch (writeError) {
+    runner.warning(redactor.redact(`No report was written to ${plan.path}: ${String(writeError)}`), {
+      title: 'report',
+    });
   }
 }
 

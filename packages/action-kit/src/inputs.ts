@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UserError } from '#core/errors.js';
-import { DURATION_HINT, parseDuration } from '#core/units/duration.js';
+import { DURATION_HINT, formatDuration, MAX_WAIT_MS, parseDuration } from '#core/units/duration.js';
 import { parseBoolean, parseList, type LineResult } from '#core/units/lists.js';
 import { parseRate, rateProblem } from '#core/units/rate.js';
 import { parseSize, SIZE_HINT } from '#core/units/size.js';
@@ -88,33 +88,64 @@ export function optionalOf<T>(schema: InputSchema<T>): InputSchema<T | undefined
   return readInput((text, ctx) => (text.trim() === '' ? undefined : readWith(schema, text, ctx)));
 }
 
-export const required = (): InputSchema<string> =>
+/**
+ * An input that must be given, on one line (a path, a name: a line break in one is a mistake, which a URL parser or
+ * a shell would silently change); `example` is what the error shows a valid value as.
+ */
+export const required = (example: string): InputSchema<string> =>
   readInput((text, ctx) => {
-    if (text.trim() !== '') return text.trim();
-    ctx.addIssue({ code: 'custom', message: 'is required but was empty' });
+    const value = text.trim();
+    if (value !== '' && !/\p{Cc}/u.test(value)) return value;
+    const problem = value === '' ? 'is required but was empty' : 'has a line break or control character in it';
+    ctx.addIssue({ code: 'custom', message: `${problem}; e.g. ${example}` });
     return z.NEVER;
   });
+
+/** An optional input on one line (a name, a branch), as `required` checks it when given. */
+export const optionalLine = (example: string): InputSchema<string | undefined> => optionalOf(required(example));
 
 export const optional = (): InputSchema<string | undefined> =>
   readInput((text) => (text.trim() === '' ? undefined : text.trim()));
 
-export const duration = (): InputSchema<number> =>
-  parsedBy(parseDuration, (text) => `"${text}" is not a duration; ${DURATION_HINT}`);
+/**
+ * A token or other credential sent in a header: one word (a line break or blank in it would fail only when the
+ * request is sent, with the header's value in the error). Never quoted in the problem: it is a secret.
+ */
+export const credential = (example: string): InputSchema<string | undefined> =>
+  optionalOf(
+    checkedBy((text) =>
+      /[\s\p{Cc}]/u.test(text)
+        ? {
+            problem: `has a blank or line break in it (not shown: it is a secret); pass the token alone, e.g. ${example}`,
+          }
+        : { value: text },
+    ),
+  );
 
-/** A duration longer than zero (a timeout, an interval to wait between polls). */
-export const positiveDuration = (): InputSchema<number> =>
+/**
+ * A duration from `min` (0) up to `max` (MAX_WAIT_MS, 24h, unless the input is an age rather than a wait or a
+ * timeout), both included.
+ */
+export const duration = ({ min = 0, max = MAX_WAIT_MS }: { min?: number; max?: number } = {}): InputSchema<number> =>
   parsedBy(
     (text) => {
       const ms = parseDuration(text);
-      return ms !== undefined && ms > 0 ? ms : undefined;
+      return ms !== undefined && ms >= min && ms <= max ? ms : undefined;
     },
-    (text) =>
-      parseDuration(text) === undefined
-        ? `"${text}" is not a duration; ${DURATION_HINT}`
-        : `"${text}" must be longer than 0; ${DURATION_HINT}`,
+    (text) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) return `"${text}" is not a duration; ${DURATION_HINT}`;
+      if (ms > max) return `"${text}" is longer than ${formatDuration(max)}, the most it may be; e.g. 10m`;
+      if (min === 1) return `"${text}" must be longer than 0; ${DURATION_HINT}`;
+      return `"${text}" is shorter than ${formatDuration(min)}, the least it may be; e.g. ${formatDuration(Math.max(min, 30_000))}`;
+    },
   );
 
-export const optionalDuration = (): InputSchema<number | undefined> => optionalOf(duration());
+/** A duration longer than zero (a timeout, an interval to wait between polls). */
+export const positiveDuration = (): InputSchema<number> => duration({ min: 1 });
+
+export const optionalDuration = (options: { max?: number } = {}): InputSchema<number | undefined> =>
+  optionalOf(duration(options));
 
 export const integer = ({ min, max }: { min?: number; max?: number } = {}): InputSchema<number> =>
   parsedBy(

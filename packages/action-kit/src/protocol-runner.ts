@@ -18,6 +18,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { EOL } from 'node:os';
 import { issueCommand } from '../../../node_modules/@actions/core/lib/command.js';
+import { noLegacyCommand } from '#core/text.js';
 import { toCommandProperties, toCommandValue } from '../../../node_modules/@actions/core/lib/utils.js';
 import { summary } from '../../../node_modules/@actions/core/lib/summary.js';
 import type { AnnotationProperties } from '../../../node_modules/@actions/core/lib/core.js';
@@ -49,7 +50,7 @@ function prepareKeyValueMessage(key: string, value: unknown): string {
 }
 
 function error(message: string, properties: AnnotationProperties = {}): void {
-  issueCommand('error', toCommandProperties(properties), message);
+  issueCommand('error', toCommandProperties(properties), noLegacyCommand(message));
 }
 
 export const protocolRunner: Runner = {
@@ -66,14 +67,15 @@ export const protocolRunner: Runner = {
     issueCommand('set-output', { name }, toCommandValue(value));
   },
   info: (message) => void process.stdout.write(message + EOL),
-  debug: (message) => issueCommand('debug', {}, message),
-  warning: (message, properties = {}) => issueCommand('warning', toCommandProperties(properties), message),
+  debug: (message) => issueCommand('debug', {}, noLegacyCommand(message)),
+  warning: (message, properties = {}) =>
+    issueCommand('warning', toCommandProperties(properties), noLegacyCommand(message)),
   error,
   setFailed(message) {
     process.exitCode = 1;
     error(message);
   },
-  startGroup: (name) => issueCommand('group', {}, name),
+  startGroup: (name) => issueCommand('group', {}, noLegacyCommand(name)),
   endGroup: () => issueCommand('endgroup', {}, ''),
   saveState(name, value) {
     if (process.env.GITHUB_STATE) return issueFileCommand('STATE', prepareKeyValueMessage(name, value));

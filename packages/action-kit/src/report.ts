@@ -80,9 +80,16 @@ export function reportDocument(
       detail,
       durationMs: Math.max(0, Math.round(durationMs)),
     })),
-    details: facts.details ?? {},
+    details: wholeDurations(facts.details ?? {}),
   };
   return reportDocumentSchema().parse(document) as ReportDocument;
+}
+
+/** The action's details with every `durationMs` in whole milliseconds, as the document's own (no float noise). */
+function wholeDurations<T extends object>(details: T): T {
+  const round = (key: string, value: unknown) =>
+    key === 'durationMs' && typeof value === 'number' ? Math.round(value) : value;
+  return JSON.parse(JSON.stringify(details, round)) as T;
 }
 
 /** Writes the document, every string masked (see writeJsonReport). */

@@ -10,7 +10,7 @@ import {
   duration,
   InputError,
   lines,
-  optional,
+  credential,
   optionalDuration,
   optionalOf,
   withDefault,
@@ -25,7 +25,7 @@ export const watchInputs = {
   watch: withDefault('0s', duration()),
   'unhealthy-for': optionalDuration(),
   'prometheus-url': optionalOf(checkedBy(httpUrl)),
-  'prometheus-token': optional(),
+  'prometheus-token': credential('${{ secrets.PROMETHEUS_TOKEN }}'),
   queries: lines(parseQueryLine),
 };
 export const watchSecrets = { 'prometheus-url': urlCredentials, 'prometheus-token': 'value' } as const;

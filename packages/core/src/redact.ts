@@ -10,11 +10,14 @@ export class Redactor {
     for (const secret of secrets) this.add(secret);
   }
 
-  /** Adds a secret; false when it is too short to be one (then nothing should mask it anywhere). */
+  /**
+   * Adds a secret and the forms a server may echo it in (secretForms); false when it is too short to be one (then
+   * nothing should mask it anywhere).
+   */
   add(secret: string | undefined): boolean {
     // One- and two-character "secrets" would mangle every text; the runner ignores them too.
     if (!secret || secret.trim().length <= 2) return false;
-    this.secrets.add(secret);
+    for (const form of secretForms(secret)) this.secrets.add(form);
     return true;
   }
 
@@ -32,6 +35,19 @@ export class Redactor {
   }
 }
 
+/**
+ * A secret as written and as a server's JSON may echo it: escaped as JSON (`"` `\` and control characters), with
+ * `/` as `\/` and non-ASCII as `\uXXXX` too (PHP's json_encode by default: a Laravel app returning what it got).
+ * The runner masks exactly what it is told; these forms are told to it as well (action-kit's mask).
+ */
+export function secretForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  const php = json
+    .replace(/\//g, '\\/')
+    .replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return [...new Set([secret, json, json.replace(/\//g, '\\/'), php])];
+}
+
 /** Where a URL's userinfo is: after `scheme://`, up to the authority's last `@` (the authority ends at / ? # \ or a blank). */
 const USERINFO = /[a-z][a-z0-9+.-]*:\/\/([^/?#\\\s]*)@/gi;
 
@@ -40,6 +56,7 @@ const USERINFO = /[a-z][a-z0-9+.-]*:\/\/([^/?#\\\s]*)@/gi;
  * secret parts: the userinfo, the username and the password, as written and percent-decoded. Read from the raw text,
  * not from parsed URLs, so that a URL too broken to parse (`http://admin:PassW0rd@host:99999/x`) is masked before its
  * input error quotes it. The username counts: it is often a token (`https://<token>@host`, `https://<token>:x-oauth-basic@…`).
+ * So does the Basic credential made of them (`base64(user:password)`, what a client sends and a server may echo).
  */
 export function urlCredentials(text: string): string[] {
   const parts: string[] = [];
@@ -47,14 +64,18 @@ export function urlCredentials(text: string): string[] {
     const userinfo = match[1]!;
     const colon = userinfo.indexOf(':');
     const written = colon < 0 ? [userinfo] : [userinfo, userinfo.slice(0, colon), userinfo.slice(colon + 1)];
-    for (const part of written) {
-      parts.push(part);
-      try {
-        parts.push(decodeURIComponent(part));
-      } catch {
-        // Not valid percent-encoding: masked as written.
-      }
-    }
+    for (const part of written) parts.push(part, decoded(part));
+    const [user, password] = colon < 0 ? [userinfo, ''] : [userinfo.slice(0, colon), userinfo.slice(colon + 1)];
+    parts.push(Buffer.from(`${decoded(user)}:${decoded(password)}`).toString('base64'));
   }
   return [...new Set(parts)].filter((part) => part !== '');
+}
+
+/** Percent-decoded, or as written when it is not valid percent-encoding. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -23,23 +23,36 @@ export function oneLine(text: string, max: number, redactor?: Redactor): string 
   return `${cut.trimEnd()}…`;
 }
 
-/** A line the runner reads as a workflow command: `::name …::value` (or the older `##[name]value`), after any blanks. */
-const WORKFLOW_COMMAND = /^\s*(::|##\[)/;
+/** A line the runner reads as a workflow command: `::name …::value` at its start, after any blanks. */
+const WORKFLOW_COMMAND = /^\s*::/;
+/**
+ * The runner's older command syntax, `##[name …]value`, which it looks for anywhere in a line (actions/runner
+ * ActionCommand.TryParse: `message.IndexOf("##[")`) whenever the line is not a `::` command.
+ */
+const LEGACY_COMMAND = /##\[/g;
 
 /**
- * Text made safe for a step's log. The runner reads every line a step prints that starts with `::` (or `##[`) as a
- * workflow command — an annotation, a mask, an output, `stop-commands` — so text a server, the GitHub API or a host
- * chose must never start a line: such a line is shown behind `> `, not obeyed. Lines end at \n, \r\n and \r, as the
- * runner reads them.
+ * Text made safe for a step's log. The runner reads a line a step prints as a workflow command — an annotation, a
+ * mask, an output, `stop-commands` — when it starts with `::` or holds `##[` anywhere, so text a server, the GitHub
+ * API or a host chose must never do either: a `::` line is shown behind `> `, and `##[` as `## [`; neither is obeyed.
+ * Lines end at \n, \r\n and \r, as the runner reads them.
  */
 export function logSafe(text: string): string {
   return text
     .split(/\r\n|\r|\n/)
-    .map((line) => (WORKFLOW_COMMAND.test(line) ? `> ${line}` : line))
+    .map((line) => noLegacyCommand(WORKFLOW_COMMAND.test(line) ? `> ${line}` : line))
     .join('\n');
+}
+
+/**
+ * `##[` written as `## [`: for text inside a `::error::`/`::warning::` command too, which the runner reads as that
+ * command, but which would become an older command if it ever failed to parse as one.
+ */
+export function noLegacyCommand(text: string): string {
+  return text.replace(LEGACY_COMMAND, '## [');
 }
 
 /** Whether a line of a step's log would be read as a workflow command (for tests and checks). */
 export function isWorkflowCommand(line: string): boolean {
-  return WORKFLOW_COMMAND.test(line);
+  return WORKFLOW_COMMAND.test(line) || line.includes('##[');
 }

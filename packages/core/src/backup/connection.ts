@@ -31,26 +31,44 @@ const ENGINE_NAMES: Record<string, Engine> = {
 
 export const URL_EXAMPLE = 'postgres://app:secret@db.internal:5432/app or mysql://app:secret@127.0.0.1:3306/app';
 
+/** The input a problem with `source` is told under: database-url itself, or env-file for a URL read from it. */
+const argumentOf = (source: string) => (source === 'database-url' ? 'databaseUrl' : 'envFile');
+
 /** Parses a database URL; `source` names where it came from in errors (which never quote it: it holds a password). */
 export function parseDatabaseUrl(text: string, engine: Engine, source: string): Connection {
+  // The URL parser drops line breaks and tabs (`app\nx` would become `appx`): one is a mistake, told as such.
+  if (/\p{Cc}/u.test(text.trim()))
+    throw new ArgumentError(
+      argumentOf(source),
+      `${source} has a line break or control character; write it as ${URL_EXAMPLE}`,
+    );
   let url: URL;
   try {
     url = new URL(text.trim());
   } catch {
-    throw new ArgumentError('databaseUrl', `${source} is not a URL; write it as ${URL_EXAMPLE}`);
+    throw new ArgumentError(argumentOf(source), `${source} is not a URL; write it as ${URL_EXAMPLE}`);
   }
   const scheme = ENGINE_NAMES[url.protocol.replace(/:$/, '')];
   if (!scheme)
     throw new ArgumentError(
-      'databaseUrl',
+      argumentOf(source),
       `${source} has the scheme "${url.protocol}", which is not a database this action backs up; write it as ${URL_EXAMPLE}`,
     );
   if (scheme !== engine)
     throw new ArgumentError(
-      'databaseUrl',
+      argumentOf(source),
       `${source} is a ${scheme} URL but engine is ${engine}; set engine: ${scheme} or pass the ${engine} database's URL`,
     );
-  const decode = (part: string) => decodeURIComponent(part);
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ArgumentError(
+        argumentOf(source),
+        `${source} has a "%" that is not a %-escape; write "%" in a user, password or name as %25, e.g. ${URL_EXAMPLE}`,
+      );
+    }
+  };
   const socket = url.searchParams.get('host') ?? url.searchParams.get('socket') ?? undefined;
   return checkConnection(
     {
@@ -143,7 +161,7 @@ export function connectionFromEnv(text: string, engine: Engine, file: string): C
 /** Refuses a connection whose parts could be read as options or connection strings by the client tools. */
 function checkConnection(connection: Connection, source: string): Connection {
   const { database, user, host, port } = connection;
-  const bad = (what: string, fix: string) => new ArgumentError('databaseUrl', `${source}: ${what}; ${fix}`);
+  const bad = (what: string, fix: string) => new ArgumentError(argumentOf(source), `${source}: ${what}; ${fix}`);
   if (!database) throw bad('names no database', `write the database name, e.g. ${URL_EXAMPLE}`);
   if (!user) throw bad('names no user', `write the user who may dump it, e.g. ${URL_EXAMPLE}`);
   // pg_dump reads a database "name" holding `=` or a URI as a whole connection string; `-…` would be an option.

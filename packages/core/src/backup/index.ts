@@ -14,3 +14,4 @@ export {
 export { BACKUP_NAME, backupId, backupsToPrune, readManifest, type Manifest } from './manifest.js';
 export { DEFAULT_GATE_BACKUPS_ROOT, freshScript, judgeFresh, type FreshSpec } from './fresh.js';
 export { backupDump, databaseUrlSecrets, renderBackup, type BackupRequest } from './render.js';
+export { databaseSource } from './session.js';

@@ -12,7 +12,12 @@ export const backupDump = (outcome: BackupOutcome) => outcome.manifest?.files.fi
 export function databaseUrlSecrets(raw: string): string[] {
   try {
     const { password } = new URL(raw);
-    return password ? [raw, password, decodeURIComponent(password)] : [raw];
+    if (!password) return [raw];
+    try {
+      return [raw, password, decodeURIComponent(password)];
+    } catch {
+      return [raw, password]; // a broken %-escape: told as an input error later, masked as written
+    }
   } catch {
     return [raw, ...urlCredentials(raw)];
   }

@@ -66,7 +66,8 @@ export async function openSession(
         owner: config.lockOwner,
         signal: config.signal,
         rootShell: shellPath(config.releasesRoot),
-        precheck: toolsPrecheck(tools),
+        // A missing releases-root is told as such, before the lock's `cd` would fail on it.
+        precheck: `[ -d ${shellPath(config.releasesRoot)} ] || { printf 'noroot\\0'; exit 0; }\n${toolsPrecheck(tools)}`,
         whenAcquired: inspectScript(config.backupsRoot, config.envFile, config.backupId),
       },
       context,
@@ -74,11 +75,36 @@ export async function openSession(
     return { lock, inspection: parseInspection(lock.acquiredOutput) };
   } catch (error) {
     if (!(error instanceof LockRefused)) throw error;
+    if (error.fields[0] === 'noroot')
+      throw new ArgumentError(
+        'releasesRoot',
+        `${config.releasesRoot} is not a directory on ${target.description}; give the directory that holds releases/ and current, e.g. /var/www/app. Nothing was changed`,
+      );
     const tool = error.fields[1] ?? '?';
     throw new UserError(
       `${tool} is not installed on ${target.description} (not on the PATH of the deploy user); ${missingToolFix(tool)}. Nothing was changed`,
     );
   }
+}
+
+/**
+ * What can be known of the database without the host: exactly one of database-url and env-file, and database-url's
+ * connection (undefined for env-file, which the host reads). Checked before the target is touched.
+ */
+export function databaseSource(
+  engine: Engine,
+  databaseUrl: string | undefined,
+  envFile: string | undefined,
+): Connection | undefined {
+  if (databaseUrl !== undefined && envFile !== undefined)
+    throw new ArgumentError('envFile', 'pass database-url or env-file, not both');
+  if (databaseUrl !== undefined) return parseDatabaseUrl(databaseUrl, engine, 'database-url');
+  if (envFile === undefined)
+    throw new ArgumentError(
+      'envFile',
+      'no database given: pass database-url (a secret, e.g. postgres://app:…@127.0.0.1:5432/app) or env-file (e.g. shared/.env)',
+    );
+  return undefined;
 }
 
 /** The connection from database-url or the env file the host read; exactly one of them. */
@@ -88,21 +114,16 @@ export function resolveConnection(
   envFile: string | undefined,
   inspection: Inspection,
 ): Connection {
-  if (databaseUrl !== undefined && envFile !== undefined)
-    throw new ArgumentError('envFile', 'pass database-url or env-file, not both');
-  if (databaseUrl !== undefined) return parseDatabaseUrl(databaseUrl, engine, 'database-url');
-  if (envFile === undefined)
-    throw new ArgumentError(
-      'envFile',
-      'no database given: pass database-url (a secret, e.g. postgres://app:…@127.0.0.1:5432/app) or env-file (e.g. shared/.env)',
-    );
+  const given = databaseSource(engine, databaseUrl, envFile);
+  if (given) return given;
   const env = inspection.env;
   if (!env || 'problem' in env)
     throw new ArgumentError(
       'envFile',
       `${envFile} is ${env?.problem ?? 'missing'} on the target (a relative path is under releases-root, e.g. shared/.env)`,
     );
-  return connectionFromEnv(env.text, engine, envFile);
+  // databaseSource returns no connection only for env-file.
+  return connectionFromEnv(env.text, engine, envFile!);
 }
 
 export interface Records {

@@ -29,13 +29,16 @@ export async function commitTime(dir: string, commit: string): Promise<Date | un
 /** An mtime input: ISO 8601 (`2026-11-23T08:00:00Z`) or Unix seconds. */
 export function parseMtime(text: string): Date | undefined {
   const trimmed = text.trim();
-  const date = /^\d+$/.test(trimmed)
-    ? new Date(Number(trimmed) * 1000)
-    : /^\d{4}-\d{2}-\d{2}/.test(trimmed)
-      ? new Date(trimmed)
-      : undefined;
-  return date && !Number.isNaN(date.getTime()) && date.getTime() >= 0 ? date : undefined;
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(trimmed);
+  // JavaScript rolls 2026-02-30 over to March 2nd: a day its month does not have is no time.
+  if (day && Number(day[3]) > new Date(Date.UTC(Number(day[1]), Number(day[2]), 0)).getUTCDate()) return undefined;
+  const date = /^\d+$/.test(trimmed) ? new Date(Number(trimmed) * 1000) : day ? new Date(trimmed) : undefined;
+  if (!date || Number.isNaN(date.getTime())) return undefined;
+  // A tar header holds the seconds in 11 octal digits: 1970 up to 2242-03-16.
+  return date.getTime() >= 0 && date.getTime() / 1000 <= MAX_TAR_SECONDS ? date : undefined;
 }
+
+const MAX_TAR_SECONDS = 8 ** 11 - 1;
 
 /** The mtime when neither an input nor the commit gives one (reproducible-builds' usual floor, zip's epoch). */
 export const FALLBACK_MTIME = new Date('1980-01-01T00:00:00Z');

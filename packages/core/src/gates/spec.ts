@@ -1,7 +1,8 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { DURATION_HINT, parseDuration } from '../units/duration.js';
+import { DURATION_HINT, MAX_WAIT_MS, parseDuration } from '../units/duration.js';
+import { tabIndentProblem } from '../yaml-indent.js';
 import { parseBoolean, parseList } from '../units/lists.js';
 import { didYouMean } from '../units/suggest.js';
 import { parseJsonAssertion, type JsonAssertion } from '../http/expectations.js';
@@ -62,6 +63,13 @@ const durationSchema = z.unknown().transform((value, ctx) => {
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
   if (ms === undefined || ms <= 0) {
     ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration above 0; ${DURATION_HINT}` });
+    return z.NEVER;
+  }
+  if (ms > MAX_WAIT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value)} is longer than 24h, the most it may be; e.g. 10m`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -298,6 +306,8 @@ function toGate(
  * no message ever quotes an env-match secret.
  */
 export function parseGates(text: string, { source, env }: ParseGatesOptions): Gate[] {
+  const tab = tabIndentProblem(text);
+  if (tab) throw gatesError(source, [tab]);
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems = new Problems(lineCounter);

@@ -44,8 +44,9 @@ export function waitAfter(
   attempt: number,
   config: Pick<HealthConfig, 'intervalMs' | 'maxIntervalMs' | 'backoff'>,
 ): number {
-  const wait = config.backoff === 'exponential' ? config.intervalMs * 2 ** (attempt - 1) : config.intervalMs;
-  return Math.min(wait, config.maxIntervalMs);
+  // max-interval bounds the doubling only: a fixed wait is `interval`, whatever max-interval's default says.
+  if (config.backoff !== 'exponential') return config.intervalMs;
+  return Math.min(config.intervalMs * 2 ** (attempt - 1), config.maxIntervalMs);
 }
 
 /** The longest the retry phase can take: grace + every attempt cut at its timeout + every wait between attempts. */

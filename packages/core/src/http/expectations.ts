@@ -79,13 +79,17 @@ function asText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-/** Every assertion the parsed JSON document does not satisfy, as readable reasons (empty when all hold). */
-export function jsonMismatches(document: unknown, assertions: readonly JsonAssertion[]): string[] {
+/**
+ * Every assertion the parsed JSON document does not satisfy, as readable reasons (empty when all hold). The value
+ * found is the server's: shown as JSON, masked and cut like a body's excerpt.
+ */
+export function jsonMismatches(document: unknown, assertions: readonly JsonAssertion[], redactor?: Redactor): string[] {
   return assertions.flatMap((assertion) => {
     const { found, value } = valueAt(document, assertion.path);
     const path = assertion.text.slice(0, assertion.text.length - assertion.expected.length - 1);
     if (!found) return [`${path} is missing (expected ${assertion.text})`];
-    return asText(value) === assertion.expected ? [] : [`expected ${assertion.text}, got ${JSON.stringify(value)}`];
+    if (asText(value) === assertion.expected) return [];
+    return [`expected ${assertion.text}, got ${oneLine(JSON.stringify(value) ?? 'undefined', 121, redactor)}`];
   });
 }
 
@@ -121,7 +125,7 @@ export function judgeResponse(response: HttpResponse, expect: ResponseExpectatio
     } catch {
       return { pass: false, reason: `body is not JSON: ${shown(response.body)}` };
     }
-    const mismatches = jsonMismatches(document, expect.json);
+    const mismatches = jsonMismatches(document, expect.json, redactor);
     if (mismatches.length > 0) return { pass: false, reason: `${mismatches.join('; ')} in ${shown(response.body)}` };
   }
   return { pass: true, reason: 'ok' };

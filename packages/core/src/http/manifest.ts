@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { excerpt } from './expectations.js';
 import type { Redactor } from '../redact.js';
+import { oneLine } from '../text.js';
 import { httpRequest } from './request.js';
 import { mapConcurrent } from './concurrency.js';
 
@@ -68,16 +69,18 @@ export async function checkManifest(manifestUrl: URL, options: ManifestCheckOpti
   const base = options.assetBase ?? defaultAssetBase(manifestUrl);
   const results = await mapConcurrent(files, options.concurrency ?? 8, async (file) => {
     const assetUrl = new URL(file, base);
-    if (assetUrl.origin !== base.origin) return `${file} (not on ${base.origin})`;
+    // The manifest's names are the server's text: one line, masked and cut like a body's excerpt.
+    const name = oneLine(file, 120, options.redactor);
+    if (assetUrl.origin !== base.origin) return `${name} (not on ${base.origin})`;
     const asset = await httpRequest(assetUrl, {
       ...options,
       originHeaders: assetUrl.origin === manifestUrl.origin ? options.originHeaders : {},
       timeoutMs: remaining(),
       discardBody: true,
     });
-    if (!asset.ok) return `${file} (${asset.failure.message})`;
+    if (!asset.ok) return `${name} (${asset.failure.message})`;
     const code = asset.response.status;
-    return code >= 200 && code <= 299 ? undefined : `${file} (HTTP ${code})`;
+    return code >= 200 && code <= 299 ? undefined : `${name} (HTTP ${code})`;
   });
   const missing = results.filter((result): result is string => result !== undefined);
   if (missing.length > 0) {

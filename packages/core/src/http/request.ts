@@ -91,9 +91,10 @@ async function decodedBody(
 }
 
 /**
- * Where a redirect leads a request with a method and body: 303 (and 301/302 of anything but GET/HEAD, as browsers do)
- * becomes a GET without the body; 307/308 repeat the method and body — but never to another origin, which would get
- * a body (a smoke check's credentials, a claim) meant for this one: that redirect is a failure instead.
+ * Where a redirect leads a request with a method and body, as the Fetch standard (and so browsers) has it: a 303 of
+ * anything but GET/HEAD, and a 301/302 of a POST, become a GET without the body; everything else repeats the method
+ * and body (a PUT, PATCH or DELETE stays one through a 301/302) — but never to another origin, which would get a
+ * body (a smoke check's credentials, a claim) meant for this one: that redirect is a failure instead.
  */
 function redirected(
   status: number,
@@ -101,8 +102,8 @@ function redirected(
   body: RequestBody | undefined,
   crossOrigin: boolean,
 ): { method: string; body?: RequestBody } | { refused: string } {
-  if (status === 303 || ((status === 301 || status === 302) && method !== 'GET' && method !== 'HEAD'))
-    return { method: method === 'HEAD' ? 'HEAD' : 'GET' };
+  if ((status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST'))
+    return { method: 'GET' };
   if (body && crossOrigin)
     return { refused: `HTTP ${status} redirect to another origin would resend the ${method} body; not followed` };
   return { method, body };

@@ -64,42 +64,82 @@ function inDeployOrder(reports: readonly ReportFile[]): ReportFile[] {
   return [...reports].sort((a, b) => rank(a) - rank(b) || a.document.startedAt.localeCompare(b.document.startedAt));
 }
 
-const releaseSha = (release: string) => /-([0-9a-f]{7,40})$/.exec(release)?.[1];
-const sameSha = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
+/** The commit a release name claims: only names as pack-bundle makes them (`20251102_154900-f0959baf`). */
+const releaseSha = (release: string) => /^\d{8}_\d{6}-([0-9a-f]{7,40})$/.exec(release)?.[1];
+
+/** What a report's claims are compared with: this run's repository and id (from the runner), when known. */
+export interface ThisRun {
+  repository?: string | null;
+  id?: string | null;
+}
 
 /**
- * Whether every report is about the same release, commit and bundle: a verify report of one release beside a switch
- * report of another is no evidence of either. Returns the disagreement, naming the reports, or undefined.
+ * Whether every report is about the same release, commit and bundle, and comes from this deploy: a verify report of
+ * one release beside a switch report of another is no evidence of either, and neither is a report of another
+ * repository or run (an earlier run's artifact) — but for the bundle's `pack` report, which the build run wrote.
+ * Reports without runner facts (written outside a runner) are judged by their claims alone. Returns the
+ * disagreement, naming the reports, or undefined.
  */
-export function evidenceMismatch(reports: readonly ReportFile[], sha: string | undefined): string | undefined {
+export function evidenceMismatch(
+  reports: readonly ReportFile[],
+  sha: string | undefined,
+  run: ThisRun = {},
+): string | undefined {
   const claims = (field: 'release' | 'sha' | 'bundleSha256') =>
     reports.flatMap(({ file, document }) => (document[field] ? [{ file, value: document[field] }] : []));
   const problems: string[] = [];
-  const disagree = (
-    label: string,
-    list: { file: string; value: string }[],
-    same: (a: string, b: string) => boolean,
-  ) => {
-    const first = list[0];
-    const other = list.find((claim) => first && !same(first.value, claim.value));
-    if (first && other) problems.push(`${label} ${first.value} in ${first.file} but ${other.value} in ${other.file}`);
-  };
   const releases = claims('release');
-  disagree('release', releases, (a, b) => a === b);
+  problems.push(...disagreements('release', releases));
   // A release name ending in the commit's short SHA (…-f0959baf) is a claim about the commit too.
   const shas = [
     ...(sha ? [{ file: 'the sha input', value: sha }] : []),
     ...claims('sha'),
     ...releases.flatMap(({ file, value }) => (releaseSha(value) ? [{ file, value: releaseSha(value)! }] : [])),
   ];
-  disagree('commit', shas, sameSha);
-  disagree('bundle SHA-256', claims('bundleSha256'), (a, b) => a === b);
+  problems.push(...commitDisagreements(shas));
+  problems.push(...disagreements('bundle SHA-256', claims('bundleSha256')));
+  problems.push(...foreignReports(reports, run));
   return problems.length > 0 ? `evidence does not match: ${problems.join('; ')}` : undefined;
 }
 
+type Claim = { file: string; value: string };
+
+/** The first claim that differs from the first one, as `label A in x but B in y`. */
+function disagreements(label: string, claims: readonly Claim[]): string[] {
+  const [first] = claims;
+  const other = claims.find((claim) => claim.value !== first!.value);
+  return first && other ? [`${label} ${first.value} in ${first.file} but ${other.value} in ${other.file}`] : [];
+}
+
+/**
+ * Commits agree when each is a prefix of the longest one (a short SHA of it): every pair then agrees. Comparing each
+ * with the first alone would let `f0959baf`, `f0959baf1…` and `f0959baf2…` pass.
+ */
+function commitDisagreements(claims: readonly Claim[]): string[] {
+  const longest = claims.reduce<Claim | undefined>(
+    (a, b) => (!a || b.value.length > a.value.length ? b : a),
+    undefined,
+  );
+  const other = claims.find((claim) => !longest!.value.startsWith(claim.value));
+  return longest && other ? [`commit ${longest.value} in ${longest.file} but ${other.value} in ${other.file}`] : [];
+}
+
+/** Reports written by another repository's runs, or by another run of this one (but the build run's `pack`). */
+function foreignReports(reports: readonly ReportFile[], run: ThisRun): string[] {
+  return reports.flatMap(({ file, document }) => {
+    const { repository, id } = document.run;
+    if (run.repository && repository && repository !== run.repository)
+      return [`${file} is from ${repository}, not ${run.repository}`];
+    if (run.id && id && id !== run.id && document.stage !== 'pack') return [`${file} is from run ${id}, not ${run.id}`];
+    return [];
+  });
+}
+
+/** A stage passed when its report says so and none of its results failed (a report can only claim, not prove). */
 function stageOf({ name, document }: ReportFile): LedgerStage {
   const { action, stage, ok, durationMs, results, release, run } = document;
-  return { name, action, stage, ok, durationMs, release, attempt: run.attempt, results };
+  const passed = ok && !results.some((result) => result.status === 'fail');
+  return { name, action, stage, ok: passed, durationMs, release, attempt: run.attempt, results };
 }
 
 /** Where the releases stand, from the reports in deploy order: the first `previous`, the last `current`. */
@@ -179,7 +219,7 @@ export function buildLedger(reports: readonly ReportFile[], facts: LedgerFacts):
   const { go, reason } = judge({
     stages,
     releases,
-    mismatch: evidenceMismatch(evidence, facts.sha),
+    mismatch: evidenceMismatch(evidence, facts.sha, { repository: facts.run?.repository, id: facts.run?.id }),
     missing: (facts.require ?? DEFAULT_REQUIRED_STAGES).filter((stage) => !present.has(stage)),
     jobs,
     environment: facts.environment,

@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -14,7 +15,7 @@ export interface ReportFile {
 }
 
 /** Every `*.json` under a directory (sub-directories too, as download-artifact leaves them), sorted by path. */
-async function jsonFilesUnder(dir: string): Promise<string[]> {
+async function jsonFilesUnder(dir: string, logger: Logger): Promise<string[]> {
   const missing = (why: string) =>
     new ArgumentError(
       'reportsDir',
@@ -27,22 +28,42 @@ async function jsonFilesUnder(dir: string): Promise<string[]> {
     throw missing(`does not exist (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+  const json = entries.filter((entry) => entry.name.endsWith('.json') && !entry.isDirectory());
+  for (const entry of json.filter((entry) => !entry.isFile()))
+    logger.warning(
+      `Skipped ${relative(dir, join(entry.parentPath, entry.name))}: not a regular file (a link is not followed)`,
+    );
+  return json
+    .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name))
     .sort();
 }
 
+/** A report's names that reach the verdict line, the outputs and the ledger: one short line each. */
+const ONE_LINE_CLAIMS = ['release', 'currentRelease', 'previousRelease', 'sha', 'bundleSha256', 'action'] as const;
+
 /** Why a parsed JSON value is not a report document, in one line (the first few schema issues). */
 function notAReport(value: unknown): string | undefined {
   const parsed = parseReportDocument(value);
-  if (parsed.success) return undefined;
+  if (parsed.success) {
+    const broken = ONE_LINE_CLAIMS.find((field) => /[\p{Cc}\u2028\u2029]/u.test(parsed.data[field] ?? ''));
+    if (broken) return `not a valid report document (${broken}: has a control character)`;
+    // A release is a directory's name (at most 255 bytes on Linux); a SHA and an action's name are shorter still.
+    const long = ONE_LINE_CLAIMS.find((field) => (parsed.data[field] ?? '').length > 255);
+    return long ? `not a valid report document (${long}: longer than 255 characters)` : undefined;
+  }
   const version = (value as { version?: unknown } | null)?.version;
   if (version !== REPORT_VERSION) return `not a deploy-gates report document version ${REPORT_VERSION}`;
-  const issues = parsed.error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const issues = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(root)'}: ${plain(issue)}`);
   return `not a valid report document (${issues.join('; ')})`;
+}
+
+/** A schema issue in words (zod's own read `Invalid input: expected string, received undefined`). */
+function plain(issue: { code: string; message: string; expected?: unknown; values?: unknown[] }) {
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'missing';
+  if (issue.code === 'invalid_type') return `is not a ${String(issue.expected)}`;
+  if (issue.code === 'invalid_value' && issue.values) return `is not one of ${issue.values.join(', ')}`;
+  return issue.message.replace(/^Invalid input: /, '');
 }
 
 /**
@@ -55,18 +76,20 @@ export async function readReports(
   dir: string | undefined,
   logger: Logger,
 ): Promise<ReportFile[]> {
-  const files = [...paths, ...(dir ? await jsonFilesUnder(dir) : [])];
+  const files = [...paths, ...(dir ? await jsonFilesUnder(dir, logger) : [])];
   const reports: ReportFile[] = [];
   for (const file of [...new Set(files)]) {
     const named = paths.includes(file);
     const shown = named || !dir ? file : relative(dir, file);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
+    const text = await readBounded(file);
+    if (typeof text !== 'string') {
+      if (!named && text.tooLarge) {
+        logger.warning(`Skipped ${shown}: larger than ${MAX_REPORT_BYTES >> 20} MiB, not a report document`);
+        continue;
+      }
       throw new ArgumentError(
         named ? 'reports' : 'reportsDir',
-        `cannot read the report ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path an action's report output named`,
+        `cannot read the report ${file} (${text.tooLarge ? `larger than ${MAX_REPORT_BYTES >> 20} MiB` : text.code}); give the path an action's report output named, e.g. \${{ steps.gates.outputs.report }}`,
       );
     }
     let problem: string | undefined;
@@ -78,12 +101,52 @@ export async function readReports(
       problem = 'not JSON';
     }
     if (problem !== undefined) {
-      if (named) throw new ArgumentError('reports', `${file} is ${problem}; give the report outputs of the actions`);
+      if (named)
+        throw new ArgumentError(
+          'reports',
+          `${file} is ${problem}; give the report outputs of the actions, e.g. \${{ steps.gates.outputs.report }}`,
+        );
       logger.warning(`Skipped ${shown}: ${problem}`);
       continue;
     }
     const name = basename(file, '.json').replace(/-report$/, '');
     reports.push({ name, file: shown, document: document as ReportDocument });
   }
-  return reports;
+  return withDistinctNames(reports);
+}
+
+/** Reports whose file names give the same stage name are named by their paths, so a verdict says which one. */
+function withDistinctNames(reports: ReportFile[]): ReportFile[] {
+  const count = (name: string) => reports.filter((report) => report.name === name).length;
+  return reports.map((report) =>
+    count(report.name) > 1 ? { ...report, name: report.file.replace(/\.json$/, '') } : report,
+  );
+}
+
+/** A report document is small; a file past this (a coverage dump beside the reports) is not one, and is not read. */
+const MAX_REPORT_BYTES = 8 << 20;
+
+/** The file's text, read once and at most MAX_REPORT_BYTES; what went wrong otherwise. */
+async function readBounded(file: string): Promise<string | { tooLarge: boolean; code?: string }> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) return { tooLarge: false, code: 'not a regular file' };
+    if (info.size > MAX_REPORT_BYTES) return { tooLarge: true };
+    // One byte more than the size told: a file that grows meanwhile is noticed, not read on without end.
+    const buffer = Buffer.alloc(info.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > info.size) return { tooLarge: false, code: 'it changed while it was read' };
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    return { tooLarge: false, code: (error as NodeJS.ErrnoException).code ?? String(error) };
+  } finally {
+    await handle?.close();
+  }
 }

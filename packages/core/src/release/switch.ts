@@ -75,6 +75,23 @@ export const DEFAULT_RELEASE_PATTERN =
   '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]';
 export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * What is wrong with a release-pattern, or undefined. A `[` no `]` closes would be a literal `[` (as in a shell), and
+ * then no release ever matches: nothing is pruned, and a rollback finds no release. As a pattern for names made by
+ * a deploy, that is a typo (`[0-9`), told before anything runs.
+ */
+export function releasePatternProblem(pattern: string): string | undefined {
+  if (pattern.includes('/'))
+    return `is not a glob for one directory name (it holds a "/"); e.g. ${DEFAULT_RELEASE_PATTERN}`;
+  for (let i = pattern.indexOf('['); i >= 0; i = pattern.indexOf('[', i + 1)) {
+    const end = pattern.indexOf(']', i + 2);
+    if (end < 0)
+      return `"${pattern}" has a "[" that no "]" closes (a class is written [0-9]); e.g. ${DEFAULT_RELEASE_PATTERN}`;
+    i = end;
+  }
+  return undefined;
+}
+
 /** The names under releases/ that are releases by the pattern (dot-names never are, as with a shell glob). */
 export function matchingReleases(names: readonly string[], pattern: string = DEFAULT_RELEASE_PATTERN): string[] {
   const regexp = nameGlob(pattern);

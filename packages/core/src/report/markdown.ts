@@ -18,15 +18,19 @@ export interface Summary {
  * (`&#8203;`) after the `:` of `scheme:`, in `www.` and after `@` keeps each as text and reads the same.
  */
 export function markdownText(text: string): string {
-  return text
-    .replace(/\r\n|\r|\n/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/[\\`*_[\]|~!$]/g, '\\$&')
-    .replace(/([a-z][a-z0-9+.-]*):(?=\/\/)/gi, '$1:&#8203;')
-    .replace(/\b(www)\./gi, '$1&#8203;.')
-    .replace(/@(?=\w)/g, '@&#8203;');
+  return (
+    text
+      .replace(/\r\n|\r|\n/g, ' ')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/[\\`*_[\]|~!$]/g, '\\$&')
+      // Every `://` broken, whatever the scheme (a scheme-matching pattern was quadratic on long runs of letters).
+      .replace(/:(?=\/\/)/g, ':&#8203;')
+      // Every `www.`, not only at a word boundary: GitHub links `_www.x` and `x_www.x` too.
+      .replace(/(www)\./gi, '$1&#8203;.')
+      .replace(/@(?=\w)/g, '@&#8203;')
+  );
 }
 
 const cell = markdownText;

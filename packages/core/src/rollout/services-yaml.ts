@@ -5,6 +5,7 @@ import { parseList } from '../units/lists.js';
 import { didYouMean } from '../units/suggest.js';
 import { parseSharedEntries, type SharedPlan } from '../release/shared.js';
 import { EXAMPLE, emptyServices, type ServiceInput } from './service-input.js';
+import { tabIndentProblem } from '../yaml-indent.js';
 
 const KEYS = [
   'name',
@@ -26,6 +27,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * with its line, the service it belongs to, the valid keys and the key a typo meant, as gate YAML's are.
  */
 export function parseServicesYaml(text: string): { value: ServiceInput[] } | { problems: string[] } {
+  const tab = tabIndentProblem(text);
+  if (tab) return { problems: [tab] };
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineOf = (node: { range?: [number, number, number] | null } | null | undefined) =>

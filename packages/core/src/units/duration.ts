@@ -3,6 +3,12 @@ const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 
 export const DURATION_HINT = 'use a number with a unit: 500ms, 5s, 2m or 1h';
 
+/**
+ * The longest wait or timeout an input may ask for. Node's timers hold at most 2^31-1 ms (about 596h): a longer one
+ * fires at once, so a `1200h` timeout would cut every command short. A deploy step waits minutes, not days.
+ */
+export const MAX_WAIT_MS = 24 * 3_600_000;
+
 /** Parses `500ms`, `5s`, `2m`, `1h` (also `1.5s`, and a bare `0`) into milliseconds; undefined when it is not a duration. */
 export function parseDuration(text: string): number | undefined {
   if (/^0+(?:\.0+)?$/.test(text.trim())) return 0; // no unit needed for nothing: `lock-timeout: 0`
