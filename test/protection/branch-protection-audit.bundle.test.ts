@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitHubDouble } from '../support/github-double/index.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
@@ -97,5 +98,17 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
     expect(result.outputs).toMatchObject({ p0: '0', p1: '0', p2: '0', compliant: 'false' });
     expect(result.summary).toContain('unknown (needs Administration: read)');
     expect(result.summary).toContain('not readable with this token (HTTP 403)');
+  });
+  it('refuses a sarif-path that is a directory before it asks GitHub anything (an apply would have changed settings)', async () => {
+    const before = double.requests.length;
+    const result = await runBundle(
+      'branch-protection-audit',
+      { policy: POLICY, 'sarif-path': tmpdir() },
+      { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/app', GITHUB_TOKEN: TOKEN },
+    );
+    runs.push(result);
+    expect(result.exitCode).toBe(1);
+    expect(result.log).toContain(`::error::Input "sarif-path": ${tmpdir()} is a directory; give a file path`);
+    expect(double.requests.length).toBe(before);
   });
 });

@@ -1,6 +1,8 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
+import { InputError } from '#action-kit/inputs.js';
+import { unwritableFile } from '#core/report/index.js';
 import { audit, auditFacts, auditFailure, auditResults, toSarif, writeJsonFile } from '#core/protection/index.js';
 import { applyMode, branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
@@ -24,6 +26,11 @@ export const action = defineAction({
       .strict(),
   async main(inputs, context) {
     const { policy, targets, token, links } = await resolveInputs(inputs, context.github, context.workspace);
+    // Files it writes after the audit (and after an apply changed settings) must be writable before it starts.
+    for (const input of ['sarif-path', 'etag-cache'] as const) {
+      const problem = inputs[input] ? await unwritableFile(inputs[input]) : undefined;
+      if (problem) throw new InputError(input, problem);
+    }
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     const { loadEtagCache, saveEtagCache } = await import('#core/github/protection-etag-cache.js');

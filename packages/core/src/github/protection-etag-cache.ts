@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { once } from '../lazy.js';
@@ -80,6 +80,11 @@ export async function saveEtagCache(
   for (const [key, entry] of [...cache].slice(0, MAX_ENTRIES)) entries[key] = { ...entry, mac: mac(token, key, entry) };
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify({ version: 1, entries }));
-  await rename(temporary, path);
+  try {
+    await writeFile(temporary, JSON.stringify({ version: 1, entries }));
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
