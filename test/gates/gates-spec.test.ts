@@ -83,6 +83,10 @@ describe('gate YAML', () => {
     expect(problem('- env-match: {key: HEALTHCHECK_TOKEN}')).toMatch(
       /line 1: env-match needs exactly one of secret .* or secret-env/,
     );
+    // A secret with ", " in it, substituted into flow YAML, splits into a second key: its text is never quoted.
+    const split = problem('- env-match: {file: .env, key: HEALTHCHECK_TOKEN, secret: Tr0ub4dor, horse battery staple}');
+    expect(split).toMatch(/an unknown key for env-match \(not shown: it may be part of a secret split at a comma\)/);
+    expect(split).not.toContain('horse battery staple');
   });
 
   it('names an unknown kind with its line and the valid kinds', () => {

@@ -247,6 +247,33 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     expect(outcome.results[0]!.durationMs).toBeLessThan(5_000);
   });
 
+  it('finds every marker when the output arrives a few bytes at a time (only a tail of it is searched)', async () => {
+    const dribbling: Target = {
+      description: target.description,
+      close: () => target.close(),
+      async run(script, options = {}) {
+        const { onStdout, ...rest } = options;
+        const result = await target.run(script, rest);
+        for (let at = 0; at < result.stdout.length; at += 3) onStdout?.(result.stdout.slice(at, at + 3));
+        return result;
+      },
+    };
+    const text = gates('- command: "yes line | head -c 20000; sleep 0.3"\n- command: "echo two"');
+    const outcome = await runGates(dribbling, dir, text, { timeoutMs: 30_000 });
+    expect(outcome.results.map((result) => result.status)).toEqual(['pass', 'pass']);
+    expect(outcome.results[0]!.durationMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('bounds the match of expect-output by the gate timeout: a backtracking pattern fails the gate, not the step', async () => {
+    const outcome = await run(
+      gates(`- command: "printf ${'a'.repeat(40)}!"\n  expect-output: "^(a+)+$"\n  timeout: 1s\n- command: "true"`),
+    );
+    expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
+      ['fail', expect.stringMatching(/^exit 0, but matching the output against \/\^\(a\+\)\+\$\/ took longer than 1s/)],
+      ['pass', 'exit 0'],
+    ]);
+  });
+
   it('kills a command at its timeout and fails the gate', async () => {
     const outcome = await run(gates('- command: sleep 30\n  timeout: 300ms\n- command: "true"'));
     expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([

@@ -123,6 +123,24 @@ describe.each([...targetKinds, localWithoutFlockKind()])('one-script switch on t
     expect(history().at(-1)).toMatchObject({ release: R3, from: R2, outcome: 'live' });
   });
 
+  it('never writes the marker files through a symlink placed in .deploy-gates', async () => {
+    await deploy(R1);
+    const victim = join(base, `victim-${n}.txt`);
+    await writeFile(victim, 'keep me\n');
+    await unlink(nextFile());
+    await symlink(victim, nextFile());
+    const switched = await deploy(R2);
+    expect(switched).toMatchObject({ switched: true, currentRelease: R2 });
+    expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+    await unlink(nextFile());
+    await writeFile(nextFile(), tail(R2));
+    await unlink(markerFile());
+    await symlink(victim, markerFile());
+    expect(await deploy(R3)).toMatchObject({ switched: true, currentRelease: R3 });
+    expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+    lockGone();
+  });
+
   it('takes two round trips when there is no marker, when sha is not given, or with a hook', async () => {
     await deploy(R1);
     await unlink(markerFile());

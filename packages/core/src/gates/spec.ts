@@ -358,9 +358,15 @@ export function parseGates(text: string, { source, env }: ParseGatesOptions): Ga
           const nested = issue.path.length > 0;
           const keysHere = nested ? nestedKeys(kind) : validKeys(kind);
           for (const key of issue.keys) {
+            // Inside a flow-style env-match (`{…}`) an unknown key may be the tail of a secret the YAML split at
+            // ", " (`secret: a, b c`): it is not quoted there, and the fix is named instead.
+            const value = nested && kind === 'env-match' ? item.get('env-match', true) : undefined;
+            const secretSide = isMap(value) && value.flow === true;
             fail(
               [...issue.path, key],
-              `unknown key "${key}" for ${nested ? kind : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}${didYouMean(String(key), keysHere)}`,
+              secretSide
+                ? `an unknown key for env-match (not shown: it may be part of a secret split at a comma); valid keys: ${keysHere.join(', ')}; pass the secret as secret-env (a step environment variable) so no YAML reads it`
+                : `unknown key "${key}" for ${nested ? kind : `a ${kind} gate`}; valid keys: ${keysHere.join(', ')}${didYouMean(String(key), keysHere)}`,
             );
           }
         } else {

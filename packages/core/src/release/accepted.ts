@@ -35,10 +35,17 @@ export function acceptedDigest(historyText: string, release: string): string {
 /** Shell lines (in releases-root, after history was appended) writing the marker the runner computed; exit 1 when it cannot. */
 export function acceptedWriteLines(historyText: string, release: string): string {
   return [
+    NO_LINKED_MARKER,
     `printf '%s' ${shellQuote(acceptedNext(release))} > ${NEXT_FILE} || exit 1`,
     `printf '%s\\n' ${shellQuote(acceptedDigest(historyText, release))} > ${ACCEPTED_FILE} || exit 1`,
   ].join('\n');
 }
+
+/**
+ * The marker files are never written through a symlink (as history.jsonl is not): whoever could place one in
+ * .deploy-gates would make every switch overwrite the file it points to (`~/.ssh/authorized_keys`, `shared/.env`).
+ */
+const NO_LINKED_MARKER = `if [ -L ${NEXT_FILE} ] || [ -L ${ACCEPTED_FILE} ]; then echo "${NEXT_FILE} or ${ACCEPTED_FILE} is a symlink; not writing through it" >&2; exit 1; fi`;
 
 /** Shell lines hashing history.jsonl and history.next into `$1 $3` (one sha256sum, no pipe); false when it fails. */
 export const HASH_LINES = `dg_n=$(sha256sum ${HISTORY_FILE} ${NEXT_FILE}) && set -- $dg_n`;
@@ -78,6 +85,7 @@ export function acceptedCheckLines(release: string): string {
  */
 export function acceptedRehashLines(release: string): string {
   return [
+    NO_LINKED_MARKER,
     `printf '%s' ${shellQuote(acceptedNext(release))} > ${NEXT_FILE} || exit 1`,
     `${HASH_LINES} || exit 1`,
     `printf '%s %s\\n' "$1" "$3" > ${ACCEPTED_FILE} || exit 1`,
