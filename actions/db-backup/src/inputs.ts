@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ActionContext } from '#action-kit/index.js';
 import {
   checkedBy,
   duration,
@@ -73,3 +74,26 @@ export const dbBackupInputs = {
 };
 
 export type DbBackupInputs = z.output<z.ZodObject<typeof dbBackupInputs>>;
+
+/** What backup and restore share: the database, the lock and the run, from the inputs and the runner's facts. */
+export function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSignal | undefined) {
+  const { run, runUrl, runLabel } = context.github;
+  return {
+    engine: inputs.engine,
+    releasesRoot: inputs['releases-root'],
+    backupsRoot: inputs['backups-root'],
+    databaseUrl: inputs['database-url'],
+    envFile: inputs['env-file'],
+    lockTimeoutMs: inputs['lock-timeout'],
+    lockOwner: runLabel,
+    onSecret: (secret: string) => context.mask(secret),
+    signal,
+    run: run ? `${runUrl ?? run.id} (attempt ${run.attempt}, ${run.workflow ?? '?'} / ${run.job ?? '?'})` : undefined,
+  };
+}
+
+/** A backup's own settings on top of `config`: paths, retention, and the label (the commit's short SHA by default). */
+export function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, workflowSha: string | undefined) {
+  const sha = inputs.sha ?? workflowSha;
+  return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, outputValue, type ActionContext } from '#action-kit/index.js';
+import { defineAction, outputValue } from '#action-kit/index.js';
 import { targetSecrets, withTarget } from '#action-kit/target.js';
 import { describeAddress } from '#core/hosts/index.js';
 import {
@@ -10,28 +10,7 @@ import {
   restoreBackup,
   takeBackup,
 } from '#core/backup/index.js';
-import { dbBackupInputs, type DbBackupInputs } from './inputs.js';
-
-function config(inputs: DbBackupInputs, context: ActionContext, signal: AbortSignal | undefined) {
-  const { run, runUrl, runLabel } = context.github;
-  return {
-    engine: inputs.engine,
-    releasesRoot: inputs['releases-root'],
-    backupsRoot: inputs['backups-root'],
-    databaseUrl: inputs['database-url'],
-    envFile: inputs['env-file'],
-    lockTimeoutMs: inputs['lock-timeout'],
-    lockOwner: runLabel,
-    onSecret: (secret: string) => context.mask(secret),
-    signal,
-    run: run ? `${runUrl ?? run.id} (attempt ${run.attempt}, ${run.workflow ?? '?'} / ${run.job ?? '?'})` : undefined,
-  };
-}
-
-function backupConfig(inputs: DbBackupInputs, base: ReturnType<typeof config>, workflowSha: string | undefined) {
-  const sha = inputs.sha ?? workflowSha;
-  return { ...base, paths: inputs.paths, keep: inputs.keep, sha, label: inputs.label ?? sha?.slice(0, 8) ?? 'manual' };
-}
+import { backupConfig, config, dbBackupInputs } from './inputs.js';
 
 export const action = defineAction({
   name: 'db-backup',

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { boolean, checkedBy, lines, optional, optionalOf, withDefault } from '#action-kit/inputs.js';
+import type { GitHubFacts } from '#action-kit/github.js';
+import { boolean, checkedBy, InputError, lines, optional, optionalOf, withDefault } from '#action-kit/inputs.js';
+import type { LedgerFacts } from '#core/ledger/index.js';
+import { unwritableFile } from '#core/report/index.js';
 import { parseList, splitPair } from '#core/units/index.js';
 import { REPORT_STAGES, type ReportStage } from '#core/report/index.js';
 
@@ -62,3 +65,45 @@ export const deploymentLedgerInputs = {
   ),
   'report-path': optional(),
 } satisfies Record<string, z.ZodType<unknown, string>>;
+
+type LedgerInputs = z.output<z.ZodObject<typeof deploymentLedgerInputs>>;
+
+/**
+ * Where the ledger goes (`ledger-path`, else beside the step's report), checked before any report is read; and that
+ * there is something to read.
+ */
+export async function ledgerPath(inputs: LedgerInputs, defaultReportPath: string): Promise<string> {
+  if (inputs.reports.length === 0 && !inputs['reports-dir']) {
+    throw new InputError(
+      'reports',
+      "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in",
+    );
+  }
+  const path =
+    inputs['ledger-path'] ?? defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
+  const unwritable = inputs['ledger-path'] ? await unwritableFile(path) : undefined;
+  if (unwritable) throw new InputError('ledger-path', unwritable);
+  return path;
+}
+
+/** What the workflow and the runner know that no report says. */
+export function ledgerFacts(inputs: LedgerInputs, github: GitHubFacts): LedgerFacts {
+  const { run, repository, actor, runUrl } = github;
+  return {
+    run: {
+      url: inputs['run-url'] ?? runUrl ?? null,
+      id: run ? String(run.id) : null,
+      attempt: run ? String(run.attempt) : null,
+      repository: repository ? `${repository.owner}/${repository.repo}` : null,
+      actor: actor ?? null,
+    },
+    environment: inputs.environment,
+    approver: inputs.approver,
+    sha: inputs.sha,
+    buildRunUrl: inputs['build-run-url'],
+    startedAt: inputs['started-at'],
+    endedAt: new Date().toISOString(),
+    jobs: inputs.jobs,
+    require: inputs.require,
+  };
+}

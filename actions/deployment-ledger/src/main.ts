@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
-import { InputError } from '#action-kit/inputs.js';
 import { buildLedger, readReports, renderLedger, verdictLine } from '#core/ledger/index.js';
 import { urlCredentials } from '#core/redact.js';
-import { unwritableFile, writeJsonReport } from '#core/report/index.js';
-import { deploymentLedgerInputs } from './inputs.js';
+import { writeJsonReport } from '#core/report/index.js';
+import { deploymentLedgerInputs, ledgerFacts, ledgerPath } from './inputs.js';
 
 export const action = defineAction({
   name: 'deployment-ledger',
@@ -22,36 +21,9 @@ export const action = defineAction({
       'rolled-back': z.enum(['true', 'false']),
     }),
   async main(inputs, context) {
-    const { run, repository, actor, runUrl } = context.github;
-    if (inputs.reports.length === 0 && !inputs['reports-dir']) {
-      throw new InputError(
-        'reports',
-        "is empty, and so is reports-dir: give the actions' JSON reports (their report outputs, one per line) or the directory they are in",
-      );
-    }
-    const path =
-      inputs['ledger-path'] ??
-      context.defaultReportPath.replace(/deployment-ledger-report\.json$/, 'deployment-ledger.json');
-    const unwritable = inputs['ledger-path'] ? await unwritableFile(path) : undefined;
-    if (unwritable) throw new InputError('ledger-path', unwritable);
+    const path = await ledgerPath(inputs, context.defaultReportPath);
     const reports = await readReports(inputs.reports, inputs['reports-dir'], context.logger);
-    const ledger = buildLedger(reports, {
-      run: {
-        url: inputs['run-url'] ?? runUrl ?? null,
-        id: run ? String(run.id) : null,
-        attempt: run ? String(run.attempt) : null,
-        repository: repository ? `${repository.owner}/${repository.repo}` : null,
-        actor: actor ?? null,
-      },
-      environment: inputs.environment,
-      approver: inputs.approver,
-      sha: inputs.sha,
-      buildRunUrl: inputs['build-run-url'],
-      startedAt: inputs['started-at'],
-      endedAt: new Date().toISOString(),
-      jobs: inputs.jobs,
-      require: inputs.require,
-    });
+    const ledger = buildLedger(reports, ledgerFacts(inputs, context.github));
     await writeJsonReport(path, ledger, context.redactor);
     const verdict = verdictLine(ledger);
     return {
