@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -230,5 +231,26 @@ describe.each([...targetKinds, localWithoutFlockKind()])('release history on the
       await held.release();
       expect(current()).toBe(`releases/${R1}`);
     });
+
+    (flock ? it : it.skip)(
+      'with force never kills a process the lock only names: a pid that does not hold the lock file is left alone',
+      async () => {
+        const held = await acquireLock(target, root, { timeoutMs: 0, owner: 'run acme/app#11/1, host live, pid 11' });
+        // An innocent process of the deploy user, named by a stale or forged pid file.
+        const innocent = spawn('sleep', ['60'], { stdio: 'ignore' });
+        try {
+          await writeFile(join(root, '.deploy-lock', 'pid'), `${innocent.pid}\n`);
+          const forced = await breakLock(target, root, { force: true });
+          expect(forced).toMatchObject({ state: 'broke', alive: true, stopped: false, holderUnverified: true });
+          // Alive, not a zombie waiting to be reaped.
+          const state = readFileSync(`/proc/${innocent.pid}/stat`, 'utf8').split(') ')[1]?.[0];
+          expect(state).toBe('S');
+          expect(existsSync(join(root, '.deploy-lock'))).toBe(false);
+        } finally {
+          innocent.kill('SIGKILL');
+          await held.release();
+        }
+      },
+    );
   });
 });

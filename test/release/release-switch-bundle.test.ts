@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { shellQuote } from '#core/hosts/target.js';
+import { parseHistory } from '#core/release/history.js';
 import { makeReleases, releaseName, treeListing } from '../support/release-tree.js';
 import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -213,6 +214,14 @@ describe('dist/release-switch/index.js', () => {
       });
       expect(run.log).toContain(`the job was cancelled (${signal}) during after-switch command`);
       expect(run.log).toContain(`rolled back: current points to releases/${A} again`);
+      // A cancelled job proved nothing against B: recorded rolled back, not bad (a later rollback may land on it).
+      const history = join(root, '.deploy-gates', 'history.jsonl');
+      expect(parseHistory(readFileSync(history, 'utf8'), history).map((e) => `${e.outcome} ${e.release}`)).toEqual([
+        `live ${A}`,
+        `live ${B}`,
+        `rolled-back ${B}`,
+        `live ${A}`,
+      ]);
       // The hook on the host was stopped, not left running: its shell is gone (or a zombie about to be reaped).
       const hookPid = readFileSync(pidFile, 'utf8').trim();
       const alive = () =>

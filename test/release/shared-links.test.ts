@@ -6,8 +6,14 @@ import { join } from 'node:path';
 import { ArgumentError } from '#core/errors.js';
 import { parseGates } from '#core/gates/spec.js';
 import { runGates } from '#core/gates/run.js';
-import type { Target } from '#core/hosts/target.js';
-import { parseSharedEntries, relativeLink, type SharedPlan } from '#core/release/shared.js';
+import { shellQuote, type Target } from '#core/hosts/target.js';
+import {
+  parseSharedEntries,
+  readSharedSection,
+  relativeLink,
+  sharedLinkSection,
+  type SharedPlan,
+} from '#core/release/shared.js';
 import { switchRelease, type SwitchConfig } from '#core/release/switch.js';
 import { makeReleases, releaseName, treeListing } from '../support/release-tree.js';
 import { targetKinds } from '../support/targets.js';
@@ -233,5 +239,28 @@ describe.each(targetKinds)('shared links on the $name target', (kind) => {
       ['switch', 'skip'],
     ]);
     expect(existsSync(release(A, 'storage'))).toBe(false);
+  });
+
+  it('never removes through a parent swapped for a symlink after the check (shared-replace)', async () => {
+    // The release ships storage/framework/cache; a tree outside the release has a cache/ worth keeping.
+    await mkdir(release(B, 'storage/framework/cache'), { recursive: true });
+    await writeFile(release(B, 'storage/framework/cache/shipped'), 'x');
+    const victim = join(base, `victim-${n}`);
+    await mkdir(join(victim, 'cache'), { recursive: true });
+    await writeFile(join(victim, 'cache/precious'), 'keep me');
+    await mkdir(join(root, 'shared/storage/framework/cache'), { recursive: true });
+    const shared = plan(['storage/framework/cache/'], true);
+    // Another process swaps the checked parent for a symlink between the check and the link (inserted here, where
+    // the script turns from checking to linking).
+    const swap = `mv ${shellQuote(release(B, 'storage/framework'))} ${shellQuote(`${victim}-moved`)} && ln -s ${shellQuote(victim)} ${shellQuote(release(B, 'storage/framework'))}`;
+    const script = sharedLinkSection(shared, `releases/${B}`).replace(
+      'if [ "$dg_was_0" != already ]; then',
+      `${swap}\nif [ "$dg_was_0" != already ]; then`,
+    );
+    const result = await target.run(`cd ${shellQuote(root)} && {\n${script}\n}`);
+    const { shared: outcome } = readSharedSection(shared, result.stdout);
+    expect(outcome.failure?.kind).toBe('parent-moved');
+    expect(readFileSync(join(victim, 'cache/precious'), 'utf8')).toBe('keep me');
+    expect(lstatSync(join(victim, 'cache')).isDirectory()).toBe(true);
   });
 });

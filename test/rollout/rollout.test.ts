@@ -203,6 +203,49 @@ describe.each(targetKinds)('four services rolled out on $name', (kind) => {
     expect(summary.indexOf('provider-plan')).toBeLessThan(summary.indexOf('| 4 | worker'));
   }, 60_000);
 
+  it('takes a service whose own after-switch hook failed back with the others: stopped, switched back, marked bad, restarted, checked', async () => {
+    const specs = await prepare([]);
+    const gateway = specs[2]!;
+    // gateway's restart fails on the new release only (half-way: the first command ran, the second failed).
+    gateway.afterSwitch = [
+      ...gateway.afterSwitch,
+      `test "$(basename "$(pwd -P)")" != ${NEW} || { echo 'queue:restart failed' >&2; exit 3; }`,
+    ];
+    const outcome = await rolloutServices(config(specs));
+    expect(outcome).toMatchObject({ ok: false, stoppedAt: 'gateway' });
+    expect(outcome.rollback).toMatchObject({ order: ['gateway', 'adapter-wechat', 'provider-plan'], ok: true });
+    expect(outcome.services.map((s) => `${s.name}:${s.state}:${s.switched}`)).toEqual([
+      'provider-plan:rolled-back:true',
+      'adapter-wechat:rolled-back:true',
+      'gateway:rolled-back:true',
+      'worker:untouched:false',
+    ]);
+    expect(outcome.services[2]!.rollbackHealth).toMatchObject({ healthy: true });
+    expect(SERVICES.map(current)).toEqual(SERVICES.map(() => `releases/${OLD}`));
+    expect(events()).toEqual([
+      `restart provider-plan ${NEW}`,
+      `restart adapter-wechat ${NEW}`,
+      `restart gateway ${NEW}`,
+      'stop-workers gateway',
+      'stop-workers adapter-wechat',
+      'stop-workers provider-plan',
+      `restart provider-plan ${OLD}`,
+      `restart adapter-wechat ${OLD}`,
+      `restart gateway ${OLD}`,
+      'verify',
+    ]);
+    const history = join(root('gateway'), '.deploy-gates', 'history.jsonl');
+    expect(parseHistory(readFileSync(history, 'utf8'), history).map((e) => `${e.outcome} ${e.release}`)).toEqual([
+      `live ${NEW}`,
+      `rolled-back ${NEW}`,
+      `bad ${NEW}`,
+      `live ${OLD}`,
+    ]);
+    expect(outcome.failure).toMatch(
+      /^gateway failed: after-switch command .* failed \(exit 3: queue:restart failed\); rolled back gateway, adapter-wechat, provider-plan in /,
+    );
+  }, 60_000);
+
   it('rolls back all four, stop-workers first in reverse order, when the verification fails after the rollout; reports the time', async () => {
     const outcome = await rolloutServices(
       config(await prepare([]), {
@@ -348,6 +391,57 @@ describe('a cancelled job', () => {
       expect(outcome.services.map((s) => s.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back', 'untouched']);
       expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(
         SERVICES.map(() => `releases/${OLD}`),
+      );
+    } finally {
+      await server.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe("a job cancelled during a service's after-switch hook", () => {
+  it('stops the hook, then takes that service back with the others; nothing is recorded bad', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'dg-rollout-cancel-hook-'));
+    const cancel = new AbortController();
+    const server = await startServer((_req, res) => res.writeHead(200).end('ok'));
+    try {
+      const target = new LocalTarget();
+      const started = join(work, 'hook-started');
+      const services: ServiceSpec[] = [];
+      for (const name of SERVICES) {
+        await makeReleases(join(work, name), [OLD, NEW]);
+        await target.run(`cd '${join(work, name)}' && ln -s releases/${OLD} current`);
+        const slow =
+          name === 'gateway' && `test "$(basename "$(pwd -P)")" != ${NEW} || { touch '${started}'; sleep 30; }`;
+        services.push({
+          name,
+          target,
+          releasesRoot: join(work, name),
+          release: NEW,
+          health: healthConfig([`${server.url}/${name}/health`]),
+          beforeSwitch: [],
+          afterSwitch: slow ? [slow] : ['true'],
+          beforeRollback: ['true'],
+        });
+      }
+      const waiting = (async () => {
+        for (let i = 0; i < 400 && !existsSync(started); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        cancel.abort(new Error('cancelled (the run was cancelled)'));
+      })();
+      const outcome = await rolloutServices({ services, keep: 5, signal: cancel.signal });
+      await waiting;
+      expect(outcome.stoppedAt).toBe('gateway');
+      expect(outcome.rollback).toMatchObject({ order: ['gateway', 'adapter-wechat', 'provider-plan'], ok: true });
+      expect(outcome.services.map((s) => s.state)).toEqual(['rolled-back', 'rolled-back', 'rolled-back', 'untouched']);
+      expect(SERVICES.map((name) => readlinkSync(join(work, name, 'current')))).toEqual(
+        SERVICES.map(() => `releases/${OLD}`),
+      );
+      for (const name of ['provider-plan', 'adapter-wechat', 'gateway']) {
+        const file = join(work, name, '.deploy-gates', 'history.jsonl');
+        expect([...badReleases(parseHistory(readFileSync(file, 'utf8'), file))]).toEqual([]);
+      }
+      expect(outcome.results.find((r) => r.name === 'roll back gateway')?.detail).toBe(
+        `${NEW} → ${OLD}, not marked bad: the job was cancelled`,
       );
     } finally {
       await server.close();

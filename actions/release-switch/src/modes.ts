@@ -1,7 +1,7 @@
 import type { ActionContext, ActionResult } from '#action-kit/index.js';
 import { withTarget } from '#action-kit/target.js';
 import { shellPath } from '#core/hosts/index.js';
-import { breakLock, describeHolder, linkShared, LOCK_DIR, markBad } from '#core/release/index.js';
+import { breakLock, describeHolder, linkShared, LOCK_DIR, markBad, type UnlockOutcome } from '#core/release/index.js';
 import type { ReleaseSwitchConfig, ReleaseSwitchInputs } from './inputs.js';
 
 type Outputs = { 'current-release'?: string; 'previous-release'?: string; switched: string; 'rolled-back': string };
@@ -69,6 +69,14 @@ export async function linkResult(
   };
 }
 
+/** What a forced break did to the live holder's session on the host. */
+function stopNote(outcome: UnlockOutcome): string {
+  if (outcome.stopped) return '; its session on the host was stopped';
+  if (outcome.holderUnverified)
+    return `; its session was not stopped: the pid in the lock is not a process holding the lock file, so nothing was killed; that run keeps the flock until it ends, and the next deploy waits for it`;
+  return '';
+}
+
 /** `mode: unlock`: breaks the deploy lock of releases-root, naming the holder it broke (or refusing, see breakLock). */
 export async function unlockResult(
   inputs: ReleaseSwitchInputs,
@@ -94,7 +102,7 @@ export async function unlockResult(
       ? `there is no deploy lock ${where}; nothing to do`
       : outcome.state === 'refused'
         ? `not broken: ${where} is held by ${holder} and ${liveness}; nothing was changed. Wait for that run, or pass force: true to break it anyway (that run's next change is then refused)`
-        : `broke ${where}, held by ${holder}${outcome.alive ? ` (alive, broken with force: true${outcome.stopped ? '; its session on the host was stopped' : ''})` : ' (its holder is gone)'}`;
+        : `broke ${where}, held by ${holder}${outcome.alive ? ` (alive, broken with force: true${stopNote(outcome)})` : ' (its holder is gone)'}`;
   context.logger.info(detail);
   return {
     title: 'Deploy lock',

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { shellQuote, type CommandResult } from './target.js';
+import { StreamedText } from './streamed-text.js';
 
 /**
  * One shell session on the host, opened with the login and kept open for the step: `ssh host sh -c <loop>`, whose
@@ -63,7 +64,7 @@ interface Pending {
  * of two or more of its bytes. A lone trailing NUL is passed on (a script's output may end with one, and whoever waits
  * for it must get it); in the rare case the marker was split right after it, onStdout saw one NUL too many.
  */
-function heldBack(text: string, marker: string): number {
+function heldBack(text: StreamedText, marker: string): number {
   for (let length = Math.min(marker.length - 1, text.length); length >= 2; length--)
     if (text.endsWith(marker.slice(0, length))) return length;
   return 0;
@@ -73,7 +74,8 @@ export class OpenSession {
   private readonly mark = randomBytes(8).toString('hex');
   private readonly ready = `dg-session-ready-${randomBytes(8).toString('hex')}`;
   private readonly child: ChildProcess;
-  private buffer = '';
+  /** What the loop printed since the last answer (searched as it streams, see StreamedText). */
+  private buffer = new StreamedText();
   /** The loop printed its ready marker (what came before it is not an answer). */
   private started = false;
   private stderr = '';
@@ -101,13 +103,13 @@ export class OpenSession {
     this.opened.catch(() => {});
     const decoder = new StringDecoder('utf8');
     this.child.stdout!.on('data', (chunk: Buffer) => {
-      this.buffer += decoder.write(chunk);
+      this.buffer.push(decoder.write(chunk));
       if (!this.started) {
         // The loop's ready marker comes before any answer; it is nobody's output.
         const at = this.buffer.indexOf(`${this.ready}\0`);
         if (at < 0) return;
         this.started = true;
-        this.buffer = this.buffer.slice(at + this.ready.length + 1);
+        this.buffer = new StreamedText(this.buffer.slice(at + this.ready.length + 1));
         onOpen();
       }
       this.answer();
@@ -145,7 +147,7 @@ export class OpenSession {
     this.used = true;
     const body = cwd === undefined ? script : `cd -- ${shellQuote(cwd)} || exit 1\n${script}`;
     // Whatever arrived since the last answer (a background child of an earlier script) is not this script's output.
-    if (this.started) this.buffer = '';
+    if (this.started) this.buffer = new StreamedText();
     return new Promise<CommandResult>((resolve) => {
       const forward = (chunk: string | Buffer) => {
         if (this.pending?.resolve === resolve) this.child.stdin!.write(chunk);
@@ -180,7 +182,7 @@ export class OpenSession {
     if (stop < 0) return;
     const [code = '', ...stderr] = this.buffer.slice(at + begin.length, stop).split('\0');
     const stdout = this.buffer.slice(0, at);
-    this.buffer = this.buffer.slice(stop + end.length);
+    this.buffer = new StreamedText(this.buffer.slice(stop + end.length));
     this.pending = undefined;
     pending.stopInput();
     pending.resolve({

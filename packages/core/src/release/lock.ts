@@ -5,6 +5,7 @@ import { coreContext, type CoreContext } from '../context.js';
 import { formatDuration } from '../units/duration.js';
 import { PassThrough } from 'node:stream';
 import { nulFields, shellQuote, type CommandResult, type Target } from '../hosts/target.js';
+import { StreamedText } from '../hosts/streamed-text.js';
 
 /**
  * The deploy lock of a releases-root: `<releases-root>/.deploy-lock/`, a directory holding `owner` (run, host, pid),
@@ -316,6 +317,9 @@ interface Session {
   send(script: string, last: boolean): Promise<CommandResult>;
 }
 
+/** How much of the attempt's first output may name a holder it waits for (owner, token and times: well under this). */
+const WAITING_HEAD = 8192;
+
 /**
  * Starts the attempt script with its stdin held open (the flock holder keeps running, holding the lock, until this
  * stream ends: on release, or when this process dies). After the ready marker every script written to stdin runs in
@@ -329,7 +333,7 @@ function startSession(
   onWaiting: (streamed: string) => void,
 ): Session {
   const stdin = new PassThrough();
-  let streamed = '';
+  const streamed = new StreamedText();
   let after = -1;
   let onReady: (stdout: string) => void = () => {};
   let pending: (() => void) | undefined;
@@ -341,9 +345,10 @@ function startSession(
     reuse: true,
     asCommand: true,
     onStdout: (chunk) => {
-      streamed += chunk;
+      streamed.push(chunk);
       if (after < 0) {
-        onWaiting(streamed);
+        // Who holds the lock comes first and is short: the head is enough, and it is not looked at again and again.
+        if (streamed.length - chunk.length < WAITING_HEAD) onWaiting(streamed.slice(0, WAITING_HEAD));
         const at = streamed.indexOf(`${ready}\0`);
         if (at >= 0) {
           after = at + ready.length + 1;
@@ -362,18 +367,18 @@ function startSession(
     new Promise<CommandResult>((resolve, reject) => {
       const started = performance.now();
       const [begin, end] = [`\0${mark}\0`, `\0${mark}-end\0`];
+      const from = after;
       const answer = () => {
-        const rest = streamed.slice(after);
-        const b = rest.indexOf(begin);
-        const e = b < 0 ? -1 : rest.indexOf(end, b + begin.length);
+        const b = streamed.indexOf(begin, from);
+        const e = b < 0 ? -1 : streamed.indexOf(end, b + begin.length);
         if (e < 0) return;
-        const [code = '', ...stderr] = rest.slice(b + begin.length, e).split('\0');
-        after += e + end.length;
+        const [code = '', ...stderr] = streamed.slice(b + begin.length, e).split('\0');
+        after = e + end.length;
         pending = undefined;
         const exitCode = /^\d+$/.test(code) ? Number(code) : 1;
         resolve({
           exitCode,
-          stdout: rest.slice(0, b),
+          stdout: streamed.slice(from, b),
           stderr: stderr.join(''),
           timedOut: false,
           durationMs: performance.now() - started,
@@ -596,6 +601,11 @@ export interface UnlockOutcome {
   alive?: boolean;
   /** For a forced break of a live flock holder: whether its process on the host was stopped. */
   stopped?: boolean;
+  /**
+   * The pid the lock names is not a process that holds the lock file (a stale or forged pid file, or a host without
+   * /proc): nothing was killed, and the holder keeps the flock until its session ends.
+   */
+  holderUnverified?: boolean;
 }
 
 /**
@@ -628,9 +638,12 @@ export async function breakLock(
       `printf '%s\\0%s\\0' "$by" "$alive"`,
       `[ "$alive" = yes ] && [ ${force ? 1 : 0} = 0 ] && { printf 'refused\\0'; exit 0; }`,
       'stopped=no',
+      // The pid file is only a claim (any process of the deploy user can write it, and a pid is reused): a process is
+      // stopped only when it holds the lock file open on fd 9, as the holder's shell does (Linux /proc).
+      `holds() { [ -e /proc/$1/fd/9 ] && [ /proc/$1/fd/9 -ef ${LOCK_DIR}.flock ]; }`,
       'if [ "$alive" = yes ] && [ "$by" = flock ]; then',
-      `  p=$(cat ${LOCK_DIR}/pid 2>/dev/null); case $p in ''|*[!0-9]*) ;; *) kill -TERM "$p" 2>/dev/null && stopped=yes ;; esac`,
-      '  flock -w 2 9 || { [ "$stopped" = yes ] && kill -KILL "$p" 2>/dev/null; flock -w 3 9 || stopped=no; }',
+      `  p=$(cat ${LOCK_DIR}/pid 2>/dev/null); case $p in ''|*[!0-9]*) stopped=unverified ;; *) if holds "$p"; then kill -TERM "$p" 2>/dev/null && stopped=yes; else stopped=unverified; fi ;; esac`,
+      '  [ "$stopped" = unverified ] || flock -w 2 9 || { [ "$stopped" = yes ] && holds "$p" && kill -KILL "$p" 2>/dev/null; flock -w 3 9 || stopped=no; }',
       'fi',
       `if [ -d ${LOCK_DIR} ]; then mv -T -- ${LOCK_DIR} ${LOCK_DIR}.unlocked.$$ && rm -rf -- ${LOCK_DIR}.unlocked.$$ || exit 4; fi`,
       `printf 'broke\\0%s\\0' "$stopped"`,
@@ -646,5 +659,6 @@ export async function breakLock(
   const judgedBy = fields[6] === 'flock' ? 'flock' : 'heartbeat';
   const alive = fields[7] === 'yes';
   if (fields[8] === 'refused') return { state: 'refused', holder, judgedBy, alive };
-  return { state: 'broke', holder, judgedBy, alive, stopped: fields[9] === 'yes' };
+  const broke: UnlockOutcome = { state: 'broke', holder, judgedBy, alive, stopped: fields[9] === 'yes' };
+  return fields[9] === 'unverified' ? { ...broke, holderUnverified: true } : broke;
 }

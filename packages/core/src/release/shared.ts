@@ -133,20 +133,24 @@ function checkLines(entry: SharedEntry, index: number, replace: boolean): string
   ];
 }
 
-/** Links one checked entry: removes what the release shipped (replace), makes its parents, links, verifies. */
+/**
+ * Links one checked entry: makes its parents, then — from inside the parent, once it is proven to be the release's
+ * own directory — removes what the release shipped (replace), links and verifies. Working relative to the parent it
+ * stands in, a parent swapped for a symlink after the check can never turn the `rm -rf` onto another tree.
+ */
 function linkLines(entry: SharedEntry, index: number): string[] {
-  const dest = `"$dg_rel"/${shellQuote(entry.path)}`;
   const parent = parentsOf(entry.path).at(-1);
   const parentAt = parent === undefined ? '"$dg_rel"' : `"$dg_rel"/${shellQuote(parent)}`;
+  const name = `./${shellQuote(entry.path.split('/').at(-1)!)}`;
   const want = `"$dg_want_${index}"`;
+  const physical = `"$dg_rel"${parent === undefined ? '' : `/${shellQuote(parent)}`}`;
+  const replace = `{ [ "$dg_was_${index}" = new ] || rm -rf -- ${name}; }`;
   return [
     `if [ "$dg_was_${index}" != already ]; then`,
-    `  if [ "$dg_was_${index}" != new ]; then dg_e=$(rm -rf -- ${dest} 2>&1) || dg_fail apply ${index} "$dg_e"; fi`,
     ...(parent === undefined ? [] : [`  dg_e=$(mkdir -p -- ${parentAt} 2>&1) || dg_fail apply ${index} "$dg_e"`]),
-    // What was checked is what is linked into: the parent must still be the release's own directory.
-    `  [ "$(cd -- ${parentAt} && pwd -P)" = "$dg_rel"${parent === undefined ? '' : `/${shellQuote(parent)}`} ] || dg_fail parent-moved ${index} ''`,
-    `  dg_e=$(ln -s -- ${want} ${dest} 2>&1) || dg_fail apply ${index} "$dg_e"`,
-    `  [ -L ${dest} ] && [ "$(readlink ${dest})" = ${want} ] || dg_fail apply ${index} 'the link is not where it was made'`,
+    // What was checked is what is linked into: the parent must still be the release's own directory (exit 7).
+    `  dg_e=$(exec 2>&1; cd -- ${parentAt} && { [ "$(pwd -P)" = ${physical} ] || exit 7; } && ${replace} && ln -s -- ${want} ${name} && [ -L ${name} ] && [ "$(readlink ${name})" = ${want} ] || exit 8)`,
+    `  case $? in 0) ;; 7) dg_fail parent-moved ${index} '';; *) dg_fail apply ${index} "\${dg_e:-the link is not where it was made}";; esac`,
     'fi',
     `printf 'shared-ok\\0%s\\0%s\\0%s\\0' ${index} "$dg_was_${index}" ${want}`,
   ];

@@ -43,7 +43,12 @@ export interface SwitchConfig {
   keep: number;
   beforeSwitch: readonly string[];
   afterSwitch: readonly string[];
-  rollbackOnFailure: boolean;
+  /**
+   * After a failed after-switch hook: switch back (true), leave current on the new release and say so (false), or
+   * leave it for the caller's coordinated rollback ('coordinated': release-services rolls back every service it
+   * switched, this one included, in its rollback order).
+   */
+  rollbackOnFailure: boolean | 'coordinated';
   /** Budget of one hook command. */
   hookTimeoutMs?: number;
   /** How long to wait for another run's deploy lock on releases-root (default 5 minutes). */
@@ -919,6 +924,7 @@ async function undoSwitch(
 ): Promise<Partial<LockedOutcome> & { ok: false }> {
   const { target, config, layout, wanted, lock, clean, history, run } = step;
   const previous = layout.current;
+  if (config.rollbackOnFailure === 'coordinated') return { ok: false, failure: afterFailure };
   if (!config.rollbackOnFailure)
     return {
       ok: false,
@@ -945,10 +951,12 @@ async function undoSwitch(
   }
   const backStart = performance.now();
   // The release whose after-switch hook failed is recorded rolled back and bad: a later rollback never lands on it.
+  // A cancelled job proved nothing against the release: it is recorded rolled back only.
   const sha = config.sha ?? knownSha(history, wanted);
+  const cancelledRun = step.cancelled() !== undefined;
   const entries = [
     historyEntry(wanted, 'rolled-back', { run, sha, from: wanted }),
-    historyEntry(wanted, 'bad', { run, sha, from: wanted }),
+    ...(cancelledRun ? [] : [historyEntry(wanted, 'bad', { run, sha, from: wanted })]),
     historyEntry(previous, 'live', { run, sha: knownSha(history, previous), from: wanted }),
   ];
   // Only the change this run made is undone: current must still be the link this run wrote.
@@ -982,7 +990,7 @@ async function undoSwitch(
   step.record({
     name: 'rollback on failure',
     status: 'pass',
-    detail: `current back to releases/${previous}; releases/${wanted} recorded bad`,
+    detail: `current back to releases/${previous}; releases/${wanted} recorded ${cancelledRun ? 'rolled back (not bad: the job was cancelled)' : 'bad'}`,
     durationMs: performance.now() - backStart,
   });
   return {

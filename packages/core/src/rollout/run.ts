@@ -290,14 +290,16 @@ async function deployService(service: ServiceSpec, record: ServiceRecord, run: R
         mode: 'switch',
         beforeSwitch: service.beforeSwitch,
         afterSwitch: service.afterSwitch,
-        rollbackOnFailure: true,
+        // A failed after-switch hook leaves current on the new release: the coordinated rollback takes this service
+        // back with the others (stop its workers, switch back, mark bad, restart, health check).
+        rollbackOnFailure: 'coordinated',
         shared: service.shared,
       },
       context,
     );
     record.results.push(...outcome.results);
     record.previousRelease = outcome.previousRelease ?? null;
-    record.switched = outcome.switched && !outcome.rolledBack && outcome.currentRelease !== outcome.previousRelease;
+    record.switched = outcome.switched && outcome.currentRelease !== outcome.previousRelease;
     if (!outcome.ok) record.failure = outcome.failure ?? 'release-switch failed';
   } catch (error) {
     record.failure = errorText(error, context);
@@ -384,8 +386,11 @@ async function stopWorkers(toRollBack: readonly Pair[], run: Run): Promise<void>
   }
 }
 
-/** 2. One switched service back to the release this run recorded — unless someone else moved `current` since. */
-async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
+/**
+ * 2. One switched service back to the release this run recorded — unless someone else moved `current` since. The
+ * release left is recorded bad, unless the trigger was a cancelled job (which proved nothing against it).
+ */
+async function switchBack({ record, service }: Pair, run: Run, markBad: boolean): Promise<void> {
   const { config, results, context } = run;
   const started = performance.now();
   const row = (status: 'pass' | 'fail', detail: string) =>
@@ -417,7 +422,7 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
         afterSwitch: [],
         rollbackOnFailure: false,
         expectCurrent: record.newRelease,
-        markLeftBad: true,
+        markLeftBad: markBad,
       },
       context,
     );
@@ -427,9 +432,10 @@ async function switchBack({ record, service }: Pair, run: Run): Promise<void> {
     record.rolledBack = true;
     record.rolledBackAt = new Date(context.now()).toISOString();
     record.state = 'rolled-back';
-    if (!back.history.some((entry) => entry.outcome === 'bad' && entry.release === record.newRelease))
+    if (markBad && !back.history.some((entry) => entry.outcome === 'bad' && entry.release === record.newRelease))
       throw new UserError(`${record.newRelease} was rolled back but could not be recorded bad in its release history`);
-    row('pass', `${record.newRelease} → ${record.previousRelease}, marked bad`);
+    const marked = markBad ? 'marked bad' : 'not marked bad: the job was cancelled';
+    row('pass', `${record.newRelease} → ${record.previousRelease}, ${marked}`);
   } catch (error) {
     failRecord(record, errorText(error, context));
     row('fail', record.failure!);
@@ -480,6 +486,7 @@ async function restartAndCheck({ record, service }: Pair, run: Run): Promise<voi
  * services on two releases.
  */
 async function rollBack(given: Run, trigger: string, verify: RolloutOutcome['verify']) {
+  const markBad = !given.config.signal?.aborted;
   const run = { ...given, config: { ...given.config, signal: undefined } };
   const { config, records, results, context } = run;
   const rollbackStart = performance.now();
@@ -491,7 +498,7 @@ async function rollBack(given: Run, trigger: string, verify: RolloutOutcome['ver
     `Rolling back ${toRollBack.length} service(s) in the order ${toRollBack.map(({ record }) => record.name).join(', ') || '(none)'}: ${trigger}`,
   );
   await stopWorkers(toRollBack, run);
-  for (const pair of toRollBack) await switchBack(pair, run);
+  for (const pair of toRollBack) await switchBack(pair, run, markBad);
   for (const pair of pairs) if (pair.record.rolledBack) await restartAndCheck(pair, run);
   // 4. The post-release verification again.
   if (verify) {
