@@ -162,6 +162,25 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     for (const result of outcome.results) expect(result.detail).not.toMatch(/APP_KEY|hc_7|acme/);
   });
 
+  it('masks a secret in the value a json gate shows on a mismatch before cutting it to one line', async () => {
+    // The value straddles the cut at 121 characters: cut first, its first part would escape the mask.
+    await writeTree(target, dir, {
+      'config.json': JSON.stringify({ db: { password: `${'p'.repeat(100)}${SECRET}` } }),
+    });
+    const outcome = await runGates(
+      target,
+      dir,
+      gates('- json: config.json\n  expect: db.password=expected'),
+      {
+        timeoutMs: 30_000,
+      },
+      { redactor: new Redactor([SECRET]) },
+    );
+    expect(outcome.results[0]).toMatchObject({ status: 'fail' });
+    expect(outcome.results[0]!.detail).toMatch(/^expected db\.password=expected, got "p{100}\*\*\*/);
+    expect(outcome.results[0]!.detail).not.toContain(SECRET.slice(0, 8));
+  });
+
   it('node preset: package.json parses, dependencies are there, node resolves main', async () => {
     await target.run(`cd ${shellQuote(dir)} && rm -rf ./* && mkdir -p node_modules lib`);
     await writeTree(target, dir, {

@@ -257,7 +257,12 @@ function judgeSymlink(gate: Extract<FileGate, { kind: 'symlink' }>, lines: strin
 }
 
 /** A json gate's script prints the file after its kind: a failed read is the file's problem, not the script's. */
-function judgeJson(gate: Extract<FileGate, { kind: 'json' }>, section: Section, options: GateRunOptions): Verdict {
+function judgeJson(
+  gate: Extract<FileGate, { kind: 'json' }>,
+  section: Section,
+  options: GateRunOptions,
+  redactor: Redactor,
+): Verdict {
   if (section.timedOut) throw new GateTrouble(`reading the file timed out after ${formatDuration(options.timeoutMs)}`);
   const newline = section.stdout.indexOf('\n');
   const what = section.stdout.slice(0, newline < 0 ? undefined : newline);
@@ -278,7 +283,8 @@ function judgeJson(gate: Extract<FileGate, { kind: 'json' }>, section: Section, 
       detail: `not valid JSON${syntax ? ` ${describeJsonSyntaxError(syntax)}` : ''}; its content is not shown`,
     };
   }
-  const mismatches = jsonMismatches(document, gate.expect);
+  // The value found is shown (cut to one line): masked before it is cut, so no part of a known secret is left.
+  const mismatches = jsonMismatches(document, gate.expect, redactor);
   if (mismatches.length > 0) return { pass: false, detail: mismatches.join('; ') };
   return {
     pass: true,
@@ -316,8 +322,8 @@ function judgeEnvMatch(gate: Extract<FileGate, { kind: 'env-match' }>, lines: st
 }
 
 /** Judges what a gate's check script printed; throws GateTrouble when the script gave no answer. */
-function judgeSection(gate: FileGate, section: Section, options: GateRunOptions): Verdict {
-  if (gate.kind === 'json') return judgeJson(gate, section, options);
+function judgeSection(gate: FileGate, section: Section, options: GateRunOptions, redactor: Redactor): Verdict {
+  if (gate.kind === 'json') return judgeJson(gate, section, options, redactor);
   const lines = sectionLines(section, options);
   switch (gate.kind) {
     case 'file':
@@ -517,12 +523,14 @@ function checkVerdict(
   section: Omit<Section, 'timedOut'> | undefined,
   batch: CommandResult,
   options: GateRunOptions,
-  target: Target,
+  { target, redactor }: { target: Target; redactor: Redactor },
 ): Verdict {
   try {
-    if (section) return judgeSection(gate, { ...section, timedOut: false }, options);
-    if (batch.timedOut)
-      return judgeSection(gate, { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true }, options);
+    if (section) return judgeSection(gate, { ...section, timedOut: false }, options, redactor);
+    if (batch.timedOut) {
+      const timedOut = { stdout: '', stderr: '', exitCode: batch.exitCode, timedOut: true };
+      return judgeSection(gate, timedOut, options, redactor);
+    }
     throw new GateTrouble(
       `the check script did not finish (exit ${batch.exitCode}): ${flat(batch.stderr) || 'no message'}`,
     );
@@ -641,7 +649,7 @@ export async function runGates(
   // The checks of one batch share its wall time; each is given an equal part of it.
   const share = checks.length > 0 ? batchMs / checks.length : 0;
   checks.forEach(({ gate, index }, position) => {
-    results[index] = gateResult(gate, checkVerdict(gate, found[position], batch, options, target), share);
+    results[index] = gateResult(gate, checkVerdict(gate, found[position], batch, options, { target, redactor }), share);
   });
 
   const run = commandsSettled.status === 'fulfilled' ? commandsSettled.value : undefined;

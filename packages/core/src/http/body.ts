@@ -1,7 +1,6 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { ArgumentError } from '../errors.js';
+import { readRegularFile } from '../read-regular-file.js';
 import type { RequestBody } from './request.js';
 
 /** A smoke check's body is small: a JSON claim, a form. */
@@ -43,34 +42,13 @@ export async function requestBody(spec: RequestBodySpec, workspace: string): Pro
 
 async function readBodyFile(file: string, workspace: string): Promise<Buffer> {
   const path = isAbsolute(file) ? file : resolve(workspace, file);
-  let handle: FileHandle | undefined;
-  try {
-    // One open: what is checked is what is read. O_NONBLOCK, so a FIFO does not wait for a writer here.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!(await handle.stat()).isFile())
-      throw new ArgumentError(
-        'bodyFile',
-        `${path} is not a regular file; give a file in the workspace, e.g. smoke/claim.json`,
-      );
-    // At most one byte past the limit is read: a file that grows (or lies about its size) is not read into memory.
-    const buffer = Buffer.alloc(MAX_REQUEST_BODY_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > MAX_REQUEST_BODY_BYTES)
-      throw new ArgumentError('bodyFile', `${path} is larger than 1 MiB; a smoke check's body may be at most 1 MiB`);
-    return buffer.subarray(0, length);
-  } catch (error) {
-    if (error instanceof ArgumentError) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ArgumentError(
-      'bodyFile',
-      `cannot read ${path} (${code}); give a file in the workspace, e.g. smoke/claim.json`,
-    );
-  } finally {
-    await handle?.close();
-  }
+  const read = await readRegularFile(path, MAX_REQUEST_BODY_BYTES);
+  if ('data' in read) return read.data;
+  const problem =
+    read.problem === 'too large'
+      ? `${path} is larger than 1 MiB; a smoke check's body may be at most 1 MiB`
+      : read.problem === 'cannot open'
+        ? `cannot read ${path} (${read.code}); give a file in the workspace, e.g. smoke/claim.json`
+        : `${path} is ${read.problem === 'not a regular file' ? 'not a regular file' : 'changing (it changed while it was read)'}; give a file in the workspace, e.g. smoke/claim.json`;
+  throw new ArgumentError('bodyFile', problem);
 }

@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { readRegularFile } from '../read-regular-file.js';
 import { parseReportDocument, REPORT_VERSION, type ReportDocument } from '../report/document.js';
 
 /** One report document as read from disk: where it came from and what it says. */
@@ -81,17 +81,24 @@ export async function readReports(
   for (const file of [...new Set(files)]) {
     const named = paths.includes(file);
     const shown = named || !dir ? file : relative(dir, file);
-    const text = await readBounded(file);
-    if (typeof text !== 'string') {
-      if (!named && text.tooLarge) {
+    const read = await readRegularFile(file, MAX_REPORT_BYTES);
+    if (!('data' in read)) {
+      if (!named && read.problem === 'too large') {
         logger.warning(`Skipped ${shown}: larger than ${MAX_REPORT_BYTES >> 20} MiB, not a report document`);
         continue;
       }
+      const why =
+        read.problem === 'too large'
+          ? `larger than ${MAX_REPORT_BYTES >> 20} MiB`
+          : 'code' in read
+            ? read.code
+            : read.problem;
       throw new ArgumentError(
         named ? 'reports' : 'reportsDir',
-        `cannot read the report ${file} (${text.tooLarge ? `larger than ${MAX_REPORT_BYTES >> 20} MiB` : text.code}); give the path an action's report output named, e.g. \${{ steps.gates.outputs.report }}`,
+        `cannot read the report ${file} (${why}); give the path an action's report output named, e.g. \${{ steps.gates.outputs.report }}`,
       );
     }
+    const text = read.data.toString('utf8');
     let problem: string | undefined;
     let document: unknown;
     try {
@@ -125,28 +132,3 @@ function withDistinctNames(reports: ReportFile[]): ReportFile[] {
 
 /** A report document is small; a file past this (a coverage dump beside the reports) is not one, and is not read. */
 const MAX_REPORT_BYTES = 8 << 20;
-
-/** The file's text, read once and at most MAX_REPORT_BYTES; what went wrong otherwise. */
-async function readBounded(file: string): Promise<string | { tooLarge: boolean; code?: string }> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const info = await handle.stat();
-    if (!info.isFile()) return { tooLarge: false, code: 'not a regular file' };
-    if (info.size > MAX_REPORT_BYTES) return { tooLarge: true };
-    // One byte more than the size told: a file that grows meanwhile is noticed, not read on without end.
-    const buffer = Buffer.alloc(info.size + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > info.size) return { tooLarge: false, code: 'it changed while it was read' };
-    return buffer.toString('utf8', 0, length);
-  } catch (error) {
-    return { tooLarge: false, code: (error as NodeJS.ErrnoException).code ?? String(error) };
-  } finally {
-    await handle?.close();
-  }
-}
