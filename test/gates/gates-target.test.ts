@@ -301,6 +301,22 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     ]);
   });
 
+  it('stops a command that streams output without end (a crafted artisan) before it fills the runner memory', async () => {
+    // `yes` prints for ever; its 2-minute timeout would let it print gigabytes first. The test's own timeout (60 s)
+    // fails it unless the cap stops it.
+    const outcome = await run(gates('- command: yes\n  timeout: 2m\n- command: "true"'), 120_000);
+    expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
+      [
+        'fail',
+        "printed more than 32 MiB, so it was stopped; a gate's command should print a line or two (a version, a status), not a stream",
+      ],
+      ['fail', 'not run: an earlier command gate printed too much and was stopped'],
+    ]);
+    // Nothing of it is left running on the target.
+    const left = await target.run(`pgrep -f '^yes$' || true`);
+    expect(left.stdout.trim()).toBe('');
+  });
+
   describe('env-match', () => {
     it.each([
       ['KEY=value', `HEALTHCHECK_TOKEN=${SECRET}\n`],
@@ -330,7 +346,8 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
     it('fails on a different value, a missing key or a missing file, without showing either value', async () => {
       const other = 'hc_other-token-on-the-host';
       await writeTree(target, dir, {
-        '.env': `HEALTHCHECK_TOKEN=${other}\nHEALTHCHECK_TOKEN=${SECRET}\n`,
+        // Defined twice: the last definition counts, as Laravel reads it (the secret's value comes first here).
+        '.env': `HEALTHCHECK_TOKEN=${SECRET}\nHEALTHCHECK_TOKEN=${other}\n`,
         'empty.env': '# nothing\n',
       });
       const logger = new MemoryLogger();
@@ -348,7 +365,7 @@ describe.each(targetKinds)('gates on a $name target', (kind) => {
       expect(outcome.results.map((result) => [result.status, result.detail])).toEqual([
         [
           'fail',
-          'HEALTHCHECK_TOKEN in .env does not match the secret (SHA-256 differs; neither value shown) (HEALTHCHECK_TOKEN is defined 2 times; the first counts, as in Laravel)',
+          'HEALTHCHECK_TOKEN in .env does not match the secret (SHA-256 differs; neither value shown) (HEALTHCHECK_TOKEN is defined 2 times; the last counts, as in Laravel)',
         ],
         ['fail', 'HEALTHCHECK_TOKEN is not set in empty.env'],
         ['fail', 'config/.env: expected a file, found missing'],

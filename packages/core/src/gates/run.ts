@@ -117,7 +117,9 @@ function bytes(size: number): string {
 /**
  * Reads the value of KEY from a .env file the way Laravel (phpdotenv) and shells write it: `KEY=value`,
  * `KEY="value"` (with \" and \\ escapes), `KEY='value'`, `export KEY=value`, `KEY=value # comment`, CRLF endings.
- * The first definition counts, as in Laravel. The value is printed without a newline, straight into the hash.
+ * The last definition counts, as in Laravel (phpdotenv's immutable writer keeps a variable set before loading, but
+ * lets a later line of the same file overwrite an earlier one). The value is printed without a newline, straight
+ * into the hash.
  */
 const DOTENV_AWK = `
 function name_of(line,   eq, n) {
@@ -146,8 +148,8 @@ function value_of(v,   c, out, i, ch, nx, j) {
   return v
 }
 mode == "count" { if (name_of($0) == k) count++ }
-mode == "value" { if (name_of($0) == k) { printf "%s", value_of(rest); exit } }
-END { if (mode == "count") print count + 0 }
+mode == "value" { if (name_of($0) == k) { v = value_of(rest); seen = 1 } }
+END { if (mode == "count") print count + 0; else if (seen) printf "%s", v }
 `;
 
 function envMatchScript(file: string, key: string): string {
@@ -307,7 +309,7 @@ function judgeEnvMatch(gate: Extract<FileGate, { kind: 'env-match' }>, lines: st
     throw new GateTrouble(
       `unexpected answer from the hash script (${flat(answer, 20).replace(/[0-9a-f]{16,}/g, '…')})`,
     );
-  const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the first counts, as in Laravel)` : '';
+  const note = Number(count) > 1 ? ` (${gate.key} is defined ${count} times; the last counts, as in Laravel)` : '';
   // The secret never leaves this machine: the host sends the SHA-256 of its value, compared here.
   const expected = createHash('sha256').update(gate.secret, 'utf8').digest('hex');
   return sameDigest(digest, expected)
@@ -478,8 +480,17 @@ class GateTrouble extends Error {}
 
 type IndexedCheck = { gate: FileGate; index: number };
 type IndexedCommand = { gate: CommandGate; index: number; timeoutMs: number };
-/** When each command gate began and ended (performance.now()), as its markers arrived. */
-type CommandTimes = { begun: number[]; ended: number[] };
+/**
+ * When each command gate began and ended (performance.now()), as its markers arrived; `flooded`: the gate that was
+ * running when the commands' output passed MAX_COMMANDS_OUTPUT (the script was stopped there).
+ */
+type CommandTimes = { begun: number[]; ended: number[]; flooded?: number };
+
+/**
+ * What the command gates may print together. The commands run in the release (a crafted bundle's `artisan` among
+ * them): one that streams without end would fill the runner's memory before its timeout; it is stopped here instead.
+ */
+export const MAX_COMMANDS_OUTPUT = 32 << 20;
 
 /** Starts the command gates' script; their start and end times are taken from the markers as they stream in. */
 function startCommands(
@@ -496,9 +507,17 @@ function startCommands(
   // quadratic (a command printing 30 MB took 50 s, and its pipe stalled into a false timeout).
   const keep = `\n${marker} done ${commands.length}\n`.length;
   let streamed = '';
+  let printed = 0;
+  const flood = new AbortController();
   const run = target.run(commandsScript(dir, commands, marker), {
     timeoutMs: commands.reduce((sum, command) => sum + command.timeoutMs, 0) + 10_000,
+    signal: flood.signal,
     onStdout: (chunk) => {
+      printed += chunk.length;
+      if (printed > MAX_COMMANDS_OUTPUT && !flood.signal.aborted) {
+        times.flooded = ended.length;
+        flood.abort();
+      }
       streamed = streamed.slice(-keep) + chunk;
       for (let index = ended.length; index < commands.length; index++) {
         const begin = `${marker} begin ${index}\n`;
@@ -562,11 +581,19 @@ function commandVerdict(
   sections: readonly (Omit<Section, 'timedOut'> | undefined)[],
   durationMs: number,
   started: boolean,
-  { target, redactor }: { target: Target; redactor: Redactor },
+  { target, redactor, flooded }: { target: Target; redactor: Redactor; flooded?: number },
 ): Verdict {
   const { gate, timeoutMs } = command;
   const run = settled.status === 'fulfilled' ? settled.value : undefined;
   const section = sections[position];
+  if (flooded !== undefined && position >= flooded && !section)
+    return {
+      pass: false,
+      detail:
+        position === flooded
+          ? `printed more than ${MAX_COMMANDS_OUTPUT >> 20} MiB, so it was stopped; a gate's command should print a line or two (a version, a status), not a stream`
+          : 'not run: an earlier command gate printed too much and was stopped',
+    };
   // The host's `timeout -s KILL` ends a command with 137 (128 + KILL); one killed by something else ends sooner.
   if (section)
     return judgeCommand(
@@ -657,7 +684,7 @@ export async function runGates(
   commands.forEach((command, position) => {
     const durationMs = commandTime(times, position, ran[position]?.hostMs);
     const started = times.begun[position] !== undefined;
-    const context = { target, redactor };
+    const context = { target, redactor, flooded: times.flooded };
     const verdict = commandVerdict(command, position, commandsSettled, ran, durationMs, started, context);
     results[command.index] = gateResult(command.gate, verdict, durationMs);
   });

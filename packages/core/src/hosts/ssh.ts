@@ -237,9 +237,13 @@ export class SshTarget implements Target {
       const stop = [
         `i=0; while [ ! -s ${pidFile} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done`,
         `p=$(cat ${pidFile} 2>/dev/null) && [ -n "$p" ] && {`,
-        `  kill -TERM -- -"$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null`,
-        '  i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
-        '  kill -KILL -- -"$p" 2>/dev/null',
+        // The remote shell leads its session; `timeout` inside a script puts its command in a process group of its
+        // own, so the session is stopped as a whole (pkill -s) where the host has pkill, and the group anyway.
+        '  alive() { kill -0 -- -"$p" 2>/dev/null || { command -v pgrep >/dev/null && pgrep -s "$p" >/dev/null; }; }',
+        '  stop() { kill -"$1" -- -"$p" 2>/dev/null; kill -"$1" "$p" 2>/dev/null; command -v pkill >/dev/null && pkill -"$1" -s "$p"; }',
+        '  stop TERM',
+        '  i=0; while alive && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
+        '  stop KILL',
         '}',
         `rm -f ${pidFile}`,
       ].join('\n');
