@@ -117,6 +117,7 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
       {
         'run-id': '813',
         'artifact-name': NAME,
+        'artifact-id': '77',
         'expected-sha256': sha256,
         'extract-to': releases,
         target: sshd.address,
@@ -251,6 +252,10 @@ describe('dist/pack-bundle and dist/verify-bundle-sha on node24', () => {
     expect(none.stdout).toContain('::error::Input "bundle": is empty and so are run-id and artifact-name');
     const half = await step('verify-bundle-sha', { 'artifact-name': NAME });
     expect(half.stdout).toContain('::error::Input "run-id": is empty');
+    const id = await step('verify-bundle-sha', { 'run-id': '813', 'artifact-name': NAME, 'artifact-id': '7e7' });
+    expect(id.stdout).toContain(
+      `::error::Input "artifact-id": "7e7" is not an artifact id (a number, e.g. resolve-build-run's artifact-id output)`,
+    );
     const size = await step('verify-bundle-sha', { bundle: bundlePath, 'max-size': 'lots' });
     expect(size.stdout).toContain('::error::Input "max-size": "lots" is not a size');
   });

@@ -152,6 +152,46 @@ describe('verify-bundle-sha downloading from another run (GitHub double: 302 to 
     expect(double.blobRequests.length).toBe(before);
   });
 
+  it('downloads exactly the artifact resolve-build-run chose (artifact-id), not a newer one of the same name', async () => {
+    // A re-run of the build uploaded a second artifact of the same name into run 813, with other bytes.
+    const state = double.repo('octo/app');
+    const other = zipFiles({ [`${NAME}.tar.gz`]: Buffer.from('not the bundle that was resolved') });
+    state.artifacts.push({ id: 95, runId: 813, name: NAME, sizeInBytes: other.length, zip: other });
+    try {
+      const chosen = (id?: number): VerifyConfig => ({
+        ...fromRun(813, NAME, { expectedSha256: packed.sha256 }),
+        source: {
+          kind: 'artifact',
+          client: client(),
+          artifact: { owner: 'octo', repo: 'app', runId: 813, name: NAME, token: TOKEN, ...(id ? { id } : {}) },
+        },
+      });
+      const outcome = await verifyBundle(new LocalTarget(), chosen(77), coreContext());
+      expect(outcome).toMatchObject({ ok: true, artifact: { id: 77 } });
+      // Without the id, the newest of that name is taken: here the other one, which fails its checks.
+      const newest = await verifyBundle(new LocalTarget(), chosen(), coreContext()).catch((error: unknown) => error);
+      expect(JSON.stringify(newest)).not.toMatch(/"ok":true/);
+      await expect(verifyBundle(new LocalTarget(), chosen(999), coreContext())).rejects.toThrow(
+        `run 813 of octo/app has no artifact 999 named "${NAME}" (its "${NAME}" is 77, 95); pass the artifact-id`,
+      );
+    } finally {
+      state.artifacts.splice(
+        state.artifacts.findIndex((artifact) => artifact.id === 95),
+        1,
+      );
+    }
+  });
+
+  it('takes an artifact whose expires_at has passed as expired, though GitHub has not set expired yet', async () => {
+    const state = double.repo('octo/app');
+    state.artifacts.push({ id: 96, runId: 813, name: 'past-expiry', expiresAt: '2026-01-01T00:00:00Z', zip });
+    const before = double.blobRequests.length;
+    await expect(verifyBundle(new LocalTarget(), fromRun(813, 'past-expiry'), coreContext())).rejects.toThrow(
+      'Artifact "past-expiry" of run 813 of octo/app expired at 2026-01-01T00:00:00Z and cannot be downloaded',
+    );
+    expect(double.blobRequests.length).toBe(before);
+  });
+
   it('answers a download of an expired artifact with 410, as GitHub does, and that is told as expiry', async () => {
     // Listed as live, expired by the time of the download.
     const state = double.repo('octo/app');

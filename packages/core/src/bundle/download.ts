@@ -19,6 +19,11 @@ import { UserError } from '../errors.js';
 export interface ArtifactSource extends RepoRef {
   runId: number;
   name: string;
+  /**
+   * The artifact resolve-build-run chose (its id): exactly that one is downloaded. Without it, the newest live
+   * artifact of that name in the run (a re-run may have uploaded a second one between the two jobs).
+   */
+  id?: number;
   token: string;
 }
 
@@ -44,9 +49,17 @@ export async function downloadRunArtifact(
 ): Promise<DownloadedArtifact> {
   const where = `run ${source.runId} of ${source.owner}/${source.repo}`;
   const all = await listRunArtifacts(client, source, { id: source.runId, run_number: source.runId }, source.name);
-  const live = all.filter((artifact) => !artifact.expired).sort((a, b) => b.id - a.id)[0];
+  const named = source.id === undefined ? all : all.filter((artifact) => artifact.id === source.id);
+  if (source.id !== undefined && named.length === 0)
+    throw new ArtifactUnavailable(
+      `${where} has no artifact ${source.id} named "${source.name}"${all.length > 0 ? ` (its "${source.name}" is ${all.map((artifact) => artifact.id).join(', ')})` : ''}; pass the artifact-id resolve-build-run chose for this run-id and artifact-name, or leave artifact-id empty.`,
+    );
+  // GitHub sets `expired` some time after `expires_at` has passed; by then the zip is already gone.
+  const gone = (artifact: (typeof all)[number]) =>
+    artifact.expired || (artifact.expires_at ? Date.parse(artifact.expires_at) <= Date.now() : false);
+  const live = named.filter((artifact) => !gone(artifact)).sort((a, b) => b.id - a.id)[0];
   if (!live) {
-    const expired = all.find((artifact) => artifact.expired);
+    const expired = named.find(gone);
     if (expired) {
       throw new ArtifactUnavailable(
         `Artifact "${source.name}" of ${where} expired${expired.expires_at ? ` at ${expired.expires_at}` : ''} and cannot be downloaded; re-run the build for this commit (expired artifacts cannot be restored), or raise retention-days where it is uploaded.`,
