@@ -94,8 +94,9 @@ describe('pure parts', () => {
       'DB_PORT=5433',
       'DB_DATABASE="app_prod" # the live one',
       "DB_USERNAME='deploy'",
+      // Defined twice: the last definition counts, as in Laravel (phpdotenv v5).
+      'DB_PASSWORD=first-definition-overridden',
       'DB_PASSWORD="p\\"w#1"',
-      'DB_PASSWORD=second-definition-ignored',
     ].join('\r\n');
     expect(connectionFromEnv(env, 'postgres', '.env')).toEqual({
       engine: 'postgres',

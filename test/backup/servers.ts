@@ -17,6 +17,10 @@ export interface DbServer {
   url: string;
   /** Runs SQL in `app` as the app user; returns the output (tab-separated rows). */
   sql(statement: string): string;
+  /** Runs SQL as the server's administrator (postgres: in database `postgres`; mysql: root, no database). */
+  admin(statement: string): string;
+  /** Starts SQL as the administrator in `database` without waiting (e.g. a session that holds a lock); kill it after. */
+  adminSession(database: string, statement: string): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -75,10 +79,28 @@ export async function startPostgres(): Promise<DbServer> {
     );
   admin('postgres', `CREATE ROLE app LOGIN PASSWORD '${PASSWORD.replace(/'/g, "''")}'`);
   admin('postgres', 'CREATE DATABASE app OWNER app');
+  const adminArgs = (db: string, statement: string) => [
+    '-X',
+    '-q',
+    '-At',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'admin',
+    '-d',
+    db,
+    '-c',
+    statement,
+  ];
   return {
     engine: 'postgres',
     port,
     password: PASSWORD,
+    admin: (statement) => admin('postgres', statement),
+    adminSession: (db, statement) =>
+      spawn('psql', adminArgs(db, statement), { env: { ...process.env, PGPASSWORD: 'admin-pw' }, stdio: 'ignore' }),
     url: `postgres://app:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/app`,
     sql: (statement) =>
       execFileSync(
@@ -178,6 +200,11 @@ export async function startMariadb(): Promise<DbServer> {
     password: PASSWORD,
     url: `mysql://app:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/app`,
     sql: (statement) => root(`USE app; ${statement}`),
+    admin: root,
+    adminSession: (db, statement) =>
+      spawn('mariadb', ['--no-defaults', '-S', socket, '-uroot', '-N', '-B', '-D', db, '-e', statement], {
+        stdio: 'ignore',
+      }),
     stop: async () => {
       if (server.exitCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,6 +90,22 @@ describe('dist/releases/index.js and `deploy-gates releases`', () => {
     expect(run.exitCode).toBe(1);
     expect(run.log).toContain(`::error::${join(broken, HISTORY_FILE)} on local line 1 is not JSON: "not json"`);
   });
+
+  it('fails clearly on a history above the size limit, and still writes the report', async () => {
+    const huge = join(base, 'huge');
+    await makeReleases(huge, [A]);
+    await mkdir(join(huge, '.deploy-gates'));
+    writeFileSync(join(huge, HISTORY_FILE), '');
+    // 600 MiB, sparse: read whole, it once crashed the step with ERR_STRING_TOO_LONG and no report.
+    await truncate(join(huge, HISTORY_FILE), 600 * 1024 * 1024);
+    const run = await step({ 'releases-root': huge });
+    expect(run.exitCode).toBe(1);
+    expect(run.log).toContain(
+      `::error::${join(huge, HISTORY_FILE)} on local is ${600 * 1024 * 1024} bytes, larger than the 64 MiB the releases action reads`,
+    );
+    const parsed = parseReportDocument(JSON.parse(readFileSync(run.outputs.report!, 'utf8')));
+    expect(parsed.data).toMatchObject({ action: 'releases', ok: false });
+  }, 60_000);
 
   it('runs from the CLI with --target and --releases-root', async () => {
     const result = await promisify(execFile)(

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '#core/errors.js';
 import { countingTarget, type Target } from '#core/hosts/target.js';
 import { formatHistoryLine, HISTORY_FILE, type HistoryEntry } from '#core/release/history.js';
-import { listingHeadline, listReleases, renderListingSummary, type ReleasesListing } from '#core/release/listing.js';
+import {
+  HISTORY_LIMIT_BYTES,
+  listingHeadline,
+  listReleases,
+  renderListingSummary,
+  type ReleasesListing,
+} from '#core/release/listing.js';
 import { makeReleases, releaseName, treeListing } from '../support/release-tree.js';
 import { targetKinds } from '../support/targets.js';
 
@@ -137,6 +143,28 @@ describe.each(targetKinds)('releases listing on the $name target', (kind) => {
     await symlink(join(base, `elsewhere-${n}.jsonl`), join(root, HISTORY_FILE));
     await expect(listReleases(target, { releasesRoot: root })).rejects.toThrow('is a symlink');
   });
+
+  it('names a directory whose name holds a line break among the others, escaped, instead of dropping it', async () => {
+    await mkdir(join(root, 'releases', 'evil\nname'));
+    await mkdir(join(root, 'releases', `${A}\r`));
+    const listing = await listReleases(target, { releasesRoot: root });
+    expect(listing.others).toEqual(['.incoming-upload', `${A}\\r`, 'evil\\nname', 'upload-tmp']);
+    expect(listing.releases.map((release) => release.name)).toEqual([D, C, B, A]);
+  });
+
+  it('refuses a history larger than the limit by its size, without reading it', async () => {
+    // A sparse file: no disk used, and nothing of it crosses the connection.
+    await writeHistory(root, '');
+    await truncate(join(root, HISTORY_FILE), HISTORY_LIMIT_BYTES + 1);
+    const listing = listReleases(target, { releasesRoot: root });
+    await expect(listing).rejects.toThrow(UserError);
+    await expect(listing).rejects.toThrow(
+      `${join(root, HISTORY_FILE)} on ${target.description} is ${HISTORY_LIMIT_BYTES + 1} bytes, larger than the 64 MiB the releases action reads; nothing was listed`,
+    );
+    // At the limit it is read (and here fails as what it is: not JSON).
+    await truncate(join(root, HISTORY_FILE), HISTORY_LIMIT_BYTES);
+    await expect(listReleases(target, { releasesRoot: root })).rejects.toThrow('line 1 is not JSON');
+  }, 60_000);
 
   it('escapes hostile release names and run labels in the summary table', async () => {
     const hostile = '<img src=x onerror=alert(1)>|[x](javascript:alert(1))**bold**';

@@ -16,7 +16,12 @@ export interface Connection {
   database: string;
   user: string;
   password?: string;
+  /** PostgreSQL's sslmode from database-url's `?sslmode=` (PGSSLMODE for the client tools); unset: libpq's default. */
+  sslMode?: PgSslMode;
 }
+
+const PG_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+type PgSslMode = (typeof PG_SSL_MODES)[number];
 
 const DEFAULT_PORT: Record<Engine, number> = { postgres: 5432, mysql: 3306 };
 
@@ -69,7 +74,7 @@ export function parseDatabaseUrl(text: string, engine: Engine, source: string): 
       );
     }
   };
-  const socket = url.searchParams.get('host') ?? url.searchParams.get('socket') ?? undefined;
+  const { socket, sslMode } = urlParameters(url, engine, source);
   return checkConnection(
     {
       engine,
@@ -78,14 +83,46 @@ export function parseDatabaseUrl(text: string, engine: Engine, source: string): 
       database: decode(url.pathname.replace(/^\//, '')),
       user: decode(url.username),
       password: url.password ? decode(url.password) : undefined,
+      ...(sslMode ? { sslMode } : {}),
     },
     source,
   );
 }
 
 /**
+ * The query parameters this action honours: `host`/`socket` (a unix socket) and, for postgres, `sslmode`. Any other
+ * is refused by name rather than dropped: a dropped `?sslmode=require` would dump the database in plaintext.
+ */
+function urlParameters(url: URL, engine: Engine, source: string): { socket?: string; sslMode?: PgSslMode } {
+  const bad = (text: string) => new ArgumentError(argumentOf(source), `${source}: ${text}`);
+  const seen = new Set<string>();
+  for (const name of url.searchParams.keys()) {
+    const shown = JSON.stringify(name.slice(0, 40));
+    if (seen.has(name)) throw bad(`the query parameter ${shown} is given twice; give it once`);
+    seen.add(name);
+    if (name === 'host' || name === 'socket' || (name === 'sslmode' && engine === 'postgres')) continue;
+    if (engine === 'mysql' && /ssl|tls/i.test(name))
+      throw bad(
+        `the query parameter ${shown} is not supported for mysql (it would not be applied, and the dump would not be encrypted); remove it and set TLS in the client's option file on the target (~/.my.cnf, [client] section: ssl-mode=REQUIRED for MySQL, ssl and ssl-verify-server-cert for MariaDB), e.g. mysql://app:secret@db.internal:3306/app`,
+      );
+    throw bad(
+      `the query parameter ${shown} is not supported (only ${engine === 'postgres' ? 'sslmode, ' : ''}host and socket are, and an unsupported one would be silently ignored); remove it, e.g. ${engine === 'postgres' ? 'postgres://app:secret@db.internal:5432/app?sslmode=require' : 'mysql://app:secret@127.0.0.1:3306/app?socket=/run/mysqld/mysqld.sock'}`,
+    );
+  }
+  if (seen.has('host') && seen.has('socket')) throw bad('give host or socket as a query parameter, not both');
+  const socket = url.searchParams.get('host') ?? url.searchParams.get('socket') ?? undefined;
+  const mode = url.searchParams.get('sslmode');
+  if (mode === null) return { socket };
+  if (!(PG_SSL_MODES as readonly string[]).includes(mode))
+    throw bad(`sslmode "${mode.slice(0, 40)}" is not one of ${PG_SSL_MODES.join(', ')}; e.g. ?sslmode=require`);
+  return { socket, sslMode: mode as PgSslMode };
+}
+
+/**
  * Reads dotenv lines as Laravel (phpdotenv) does: `KEY=value`, `KEY="value"` (with \" \\ \$ escapes), `KEY='value'`,
- * `export KEY=value`, `KEY=value # comment`, CRLF endings; the first definition of a key counts.
+ * `export KEY=value`, `KEY=value # comment`, CRLF endings. A key defined twice has its LAST value, as in Laravel:
+ * phpdotenv v5's immutable writer only keeps variables set outside the file, and lets a later line of the same file
+ * overwrite one it loaded itself.
  */
 export function parseDotenv(text: string): Map<string, string> {
   const values = new Map<string, string>();
@@ -95,7 +132,7 @@ export function parseDotenv(text: string): Map<string, string> {
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
     const key = line.slice(0, eq).trim();
-    if (!values.has(key)) values.set(key, dotenvValue(line.slice(eq + 1)));
+    values.set(key, dotenvValue(line.slice(eq + 1)));
   }
   return values;
 }
@@ -183,7 +220,8 @@ function checkConnection(connection: Connection, source: string): Connection {
 /** `engine://user@host:port/database`, for logs and reports (never the password). */
 export function describeConnection(connection: Connection): string {
   const where = connection.host.startsWith('/') ? connection.host : `${connection.host}:${connection.port}`;
-  return `${connection.engine}://${connection.user}@${where}/${connection.database}`;
+  const ssl = connection.sslMode ? `?sslmode=${connection.sslMode}` : '';
+  return `${connection.engine}://${connection.user}@${where}/${connection.database}${ssl}`;
 }
 
 /**

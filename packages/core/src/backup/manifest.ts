@@ -80,7 +80,22 @@ export function readManifest(text: string): { manifest: Manifest } | { problem: 
         .map((issue) => `${issue.path.join('.') || 'document'}: ${issue.message}`)
         .join('; ')})`,
     };
+  const problem = filesProblem(parsed.data);
+  if (problem) return { problem: `manifest.json is not a deploy-gates backup manifest (files: ${problem})` };
   return { manifest: parsed.data };
+}
+
+/** The dump a backup of each engine holds: one file with role database, under this name (what backupScript writes). */
+const DUMP_NAME: Record<Manifest['engine'], string> = { postgres: 'database.pgdump', mysql: 'database.sql' };
+
+/** Why the manifest's files are not those of a backup this tool wrote (a restore reads exactly that dump). */
+function filesProblem(manifest: Manifest): string | undefined {
+  const dumps = manifest.files.filter((file) => file.role === 'database');
+  const expected = DUMP_NAME[manifest.engine];
+  if (dumps.length !== 1 || dumps[0]!.name !== expected)
+    return `a ${manifest.engine} backup holds one database file named ${expected}, this one lists ${dumps.map((file) => file.name).join(', ') || 'none'}`;
+  if (new Set(manifest.files.map((file) => file.name)).size !== manifest.files.length) return 'a file is listed twice';
+  return undefined;
 }
 
 /** `SHA256SUMS` in the format `sha256sum -c` reads. */

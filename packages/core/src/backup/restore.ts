@@ -71,8 +71,16 @@ function restoreFailure(
   }
   if (result.exitCode !== 0 || !records.some((record) => record[0] === 'ok'))
     throw new UserError(
-      `Restore of ${manifest.id} did not finish (exit ${result.exitCode}${result.cancelled ? ', cancelled' : ''}): ${result.stderr.trim().slice(0, 300) || 'no message'}`,
+      `Restore of ${manifest.id} did not finish (exit ${result.exitCode}${result.cancelled ? ', cancelled' : ''}): ${result.stderr.trim().slice(0, 300) || 'no message'}; ${databaseState(records, connection)}`,
     );
+}
+
+/** What a restore that stopped midway (cancelled, killed, timed out) left of the database. */
+function databaseState(records: string[][], connection: Connection): string {
+  if (!records.some((record) => record[0] === 'restoring')) return 'the database was not touched';
+  return connection.engine === 'postgres'
+    ? 'pg_restore runs in a single transaction, so the database is as it was'
+    : 'the database may be partly restored — restore again';
 }
 
 /**

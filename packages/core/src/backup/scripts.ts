@@ -89,6 +89,11 @@ function preamble(root: string, guard: string, marker: string, cleanup: string):
   ];
 }
 
+/** ` PGSSLMODE=<mode>` when database-url asked for one (`?sslmode=require`), for an `export`/env prefix. */
+function pgSslMode(connection: Connection): string {
+  return connection.sslMode === undefined ? '' : ` PGSSLMODE=${shellQuote(connection.sslMode)}`;
+}
+
 /** Client options that name the server (never the password) for pg_dump, pg_restore. */
 function pgArgs(connection: Connection): string {
   return `--no-password -h ${shellQuote(connection.host)} -p ${connection.port} -U ${shellQuote(connection.user)}`;
@@ -110,6 +115,8 @@ export interface BackupScript {
   marker: string;
   /** The one mtime of every archive entry (epoch seconds). */
   mtime: number;
+  /** How often the size written so far is logged (default 10 s; tests shorten it). */
+  progressSeconds?: number;
 }
 
 /**
@@ -121,7 +128,8 @@ export interface BackupScript {
  */
 export function backupScript(spec: BackupScript): string {
   const { root, backupsRoot, id, guard, marker } = spec;
-  const inc = `"$b"/.incoming-${id}`;
+  const inc = `"$b"/${shellQuote(`.incoming-${id}`)}`;
+  const dumpFile = spec.connection.engine === 'postgres' ? 'database.pgdump' : 'database.sql';
   return [
     ...preamble(root, guard, marker, '[ -n "$p" ] && kill "$p" 2>/dev/null; [ -n "$done" ] || rm -rf -- "$inc";'),
     `b=${shellPath(backupsRoot)}`,
@@ -131,9 +139,10 @@ export function backupScript(spec: BackupScript): string {
     'rm -rf -- "$b"/.incoming-* "$b"/.pruning-*',
     'mkdir -- "$inc" || { say fail backups-root; exit 0; }',
     ...pathChecks(spec.paths),
-    `say log "dumping ${spec.connection.database} into $inc"`,
-    // Progress every 10 s while the dump runs (the size written so far).
-    `( while sleep 10 </dev/null >/dev/null 2>&1; do say log "written $(wc -c < "$inc"/database.* 2>/dev/null | tr -d ' ') bytes"; done ) & p=$!`,
+    // Every value from an input or the host is one quoted word (a database may be named `x$(id)` or `my"db`).
+    `say log dumping ${shellQuote(spec.connection.database)} into "$inc"`,
+    // Progress while the dump runs (the size written so far). The file is named: dash does not glob a redirection.
+    `( while sleep ${Number(spec.progressSeconds ?? 10)} </dev/null >/dev/null 2>&1; do say log "written $(wc -c < "$inc"/${dumpFile} 2>/dev/null | tr -d ' ') bytes"; done ) & p=$!`,
     ...(spec.connection.engine === 'postgres' ? pgDumpLines(spec.connection) : mysqlDumpLines(spec.connection)),
     'kill "$p" 2>/dev/null; p=',
     ...archiveLines(spec.paths, spec.mtime),
@@ -164,7 +173,7 @@ const judgeDump = [
 function pgDumpLines(connection: Connection): string[] {
   const out = '"$inc"/database.pgdump';
   return [
-    'export PGPASSFILE="$d/cred" PGCONNECT_TIMEOUT=15',
+    `export PGPASSFILE="$d/cred" PGCONNECT_TIMEOUT=15${pgSslMode(connection)}`,
     'mkfifo "$d/h" "$d/v" || exit 7',
     'sha256sum < "$d/h" > "$d/sum" & hp=$!',
     'pg_restore -f /dev/null < "$d/v" 2> "$d/verify.err" & vp=$!',
@@ -240,17 +249,18 @@ export function commitScript({ root, backupsRoot, id, guard, sums, createdEpoch,
     guard,
     'umask 077',
     `b=${shellPath(backupsRoot)}`,
-    `inc="$b"/.incoming-${id}`,
+    `inc="$b"/${shellQuote(`.incoming-${id}`)}`,
+    `n=${shellQuote(id)}`,
     `[ -d "$inc" ] || { echo "the backup being written ($inc) is gone" >&2; exit 8; }`,
     // A backup that cannot be stored whole is not left half-written.
     'fail() { rm -rf -- "$inc"; exit 8; }',
-    `[ ! -e "$b"/${id} ] || { echo "$b/${id} exists already" >&2; fail; }`,
+    '[ ! -e "$b/$n" ] || { echo "$b/$n exists already" >&2; fail; }',
     'cat > "$inc/manifest.json" || fail',
     `printf '%s' ${shellQuote(sums)} > "$inc/SHA256SUMS" && echo ${createdEpoch} > "$inc/created" || fail`,
-    `mv -T -- "$inc" "$b"/${id} || fail`,
+    'mv -T -- "$inc" "$b/$n" || fail',
     ...prune.map(
       (name) =>
-        `[ -e "$b"/${name}/${IN_USE_MARK} ] || { mv -T -- "$b"/${name} "$b"/.pruning-${name} && rm -rf -- "$b"/.pruning-${name} && printf 'pruned\\0%s\\0' ${name}; }`,
+        `n=${shellQuote(name)}; [ -e "$b/$n"/${IN_USE_MARK} ] || { mv -T -- "$b/$n" "$b/.pruning-$n" && rm -rf -- "$b/.pruning-$n" && printf 'pruned\\0%s\\0' "$n"; }`,
     ),
   ].join('\n');
 }
@@ -268,26 +278,34 @@ export interface RestoreScript {
 
 /**
  * The restore, as one script: the backup is marked in use (pruning skips it), every file's size and SHA-256 are
- * checked against the manifest first, and only then the database is restored. Records: `log …`, `fail <reason> …`, `ok`.
+ * checked against the manifest first, and only then the database is restored. Records: `log …`, `fail <reason> …`,
+ * `restoring` (the database is about to be written), `ok`.
  */
 export function restoreScript(spec: RestoreScript): string {
   const { root, backupsRoot, id, guard, marker, connection } = spec;
-  const dump = spec.files.find((file) => file.name.startsWith('database.'))!;
+  const dump = spec.files.find((file) => file.name.startsWith('database.'));
+  // readManifest refuses a manifest without one; this guards any other caller.
+  if (!dump) throw new Error('restoreScript needs a database.* file');
+  const file = (name: string) => `"$k"/${shellQuote(name)}`;
   const restore =
     connection.engine === 'postgres'
-      ? `PGPASSFILE="$d/cred" PGCONNECT_TIMEOUT=15 pg_restore --clean --if-exists --single-transaction --exit-on-error ${pgArgs(connection)} -d ${shellQuote(connection.database)} "$k"/${dump.name}`
-      : `"$(command -v mariadb || command -v mysql)" --defaults-extra-file="$d/cred" -- ${shellQuote(connection.database)} < "$k"/${dump.name}`;
+      ? `PGPASSFILE="$d/cred" PGCONNECT_TIMEOUT=15${pgSslMode(connection)} pg_restore --clean --if-exists --single-transaction --exit-on-error ${pgArgs(connection)} -d ${shellQuote(connection.database)} ${file(dump.name)}`
+      : `"$(command -v mariadb || command -v mysql)" --defaults-extra-file="$d/cred" -- ${shellQuote(connection.database)} < ${file(dump.name)}`;
   return [
     ...preamble(root, guard, marker, '[ -n "$k" ] && rm -f -- "$k"/' + IN_USE_MARK + ';'),
-    `k=${shellPath(backupsRoot)}/${id}`,
+    `k=${shellPath(backupsRoot)}/${shellQuote(id)}`,
     `printf '%s\\n' ${shellQuote(spec.owner)} > "$k"/${IN_USE_MARK} || { say fail unwritable; exit 0; }`,
-    ...spec.files.flatMap((file) => [
-      `s=$(wc -c < "$k"/${file.name} 2>/dev/null | tr -d ' ')`,
-      `[ "$s" = ${file.size} ] || { say fail size ${file.name} "\${s:-missing}"; exit 0; }`,
-      `h=$(sha256sum < "$k"/${file.name} | cut -d ' ' -f 1)`,
-      `[ "$h" = ${file.sha256} ] || { say fail checksum ${file.name} "$h"; exit 0; }`,
-    ]),
-    `say log "checksums match; restoring ${id} into ${connection.database}"`,
+    ...spec.files.flatMap((entry) => {
+      const name = shellQuote(entry.name);
+      return [
+        `s=$(wc -c < ${file(entry.name)} 2>/dev/null | tr -d ' ')`,
+        `[ "$s" = ${Number(entry.size)} ] || { say fail size ${name} "\${s:-missing}"; exit 0; }`,
+        `h=$(sha256sum < ${file(entry.name)} | cut -d ' ' -f 1)`,
+        `[ "$h" = ${shellQuote(entry.sha256)} ] || { say fail checksum ${name} "$h"; exit 0; }`,
+      ];
+    }),
+    `say log 'checksums match; restoring' ${shellQuote(id)} into ${shellQuote(connection.database)}`,
+    'say restoring',
     `${restore} 2> "$d/restore.err" || { r=$?; say fail restore "$r"; tail -c 4000 "$d/restore.err" >&2; exit 0; }`,
     'say ok',
   ].join('\n');

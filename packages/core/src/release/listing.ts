@@ -53,7 +53,10 @@ export interface ReleasesListing {
   history: { path: string; found: boolean; entries: number };
   /** Every release directory (matching the release pattern, plus current), newest name first. */
   releases: ListedRelease[];
-  /** Directories under releases/ that do not match the release pattern (left out of `releases`). */
+  /**
+   * Directories under releases/ that do not match the release pattern (left out of `releases`); a name holding a line
+   * break (never a release) is here with its control characters escaped (`evil\\nname`).
+   */
   others: string[];
   /** Releases history names that are no longer under releases/ (pruned or removed). */
   gone: string[];
@@ -63,6 +66,12 @@ export interface ListingOptions {
   releasesRoot: string;
   releasePattern?: string;
 }
+
+/**
+ * The most of history.jsonl a listing reads: far beyond any real history (an entry is ~300 bytes), and well under what
+ * Node can hold as one string (512 MiB). A larger file is refused by its size, before any of it is sent.
+ */
+export const HISTORY_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** The one script: facts as NUL-terminated key/value fields, then `history` and the file's bytes to the end. */
 function listingScript(releasesRoot: string): string {
@@ -79,7 +88,9 @@ function listingScript(releasesRoot: string): string {
     `elif [ ! -e "$h" ]; then printf 'nohistory\\0'`,
     `elif [ ! -f "$h" ]; then printf 'historynotfile\\0'`,
     `elif [ ! -r "$h" ]; then printf 'historyunreadable\\0'`,
-    `else printf 'history\\0'; cat -- "$h" || exit 4; fi`,
+    // `head -c` bounds what is sent even when the file grows after its size was read.
+    `else s=$(wc -c < "$h" | tr -d ' '); if [ "\${s:-0}" -gt ${HISTORY_LIMIT_BYTES} ]; then printf 'historysize\\0%s\\0' "$s"`,
+    `else printf 'history\\0'; head -c ${HISTORY_LIMIT_BYTES + 1} -- "$h" || exit 4; fi; fi`,
   ].join('\n');
 }
 
@@ -98,7 +109,7 @@ const HISTORY_PROBLEMS: Record<string, string> = {
   historynotfile: 'is not a regular file',
   historyunreadable: 'is not readable by the deploy user',
 };
-const VALUES = ['root', 'releases', 'link', 'resolves', 'release'];
+const VALUES = ['root', 'releases', 'link', 'resolves', 'release', 'historysize'];
 
 interface Facts {
   flags: Set<string>;
@@ -154,9 +165,26 @@ export async function listReleases(target: Target, options: ListingOptions): Pro
   const historyPath = `${root}/${HISTORY_FILE}`;
   const problem = Object.keys(HISTORY_PROBLEMS).find((flag) => facts.flags.has(flag));
   if (problem) throw new UserError(`${historyPath} ${where} ${HISTORY_PROBLEMS[problem]}; nothing was listed`);
+  checkHistorySize(value('historysize'), facts.historyText, `${historyPath} ${where}`);
   const history = facts.historyText === undefined ? [] : parseHistory(facts.historyText, `${historyPath} ${where}`);
   return buildListing(facts, history, { root, historyPath, pattern: options.releasePattern });
 }
+
+/** Refuses a history larger than HISTORY_LIMIT_BYTES (told by the host, or grown past it while it was read). */
+function checkHistorySize(told: string | undefined, text: string | undefined, where: string): void {
+  const grown = text !== undefined && Buffer.byteLength(text) > HISTORY_LIMIT_BYTES;
+  if (told === undefined && !grown) return;
+  throw new UserError(
+    `${where} is ${told ? `${told} bytes, ` : ''}larger than the ${HISTORY_LIMIT_BYTES / 1048576} MiB the releases action reads; nothing was listed. A real history is far smaller: check that it is the history.jsonl release-switch appends to (not a copied log, a sparse or corrupted file), and move it aside under the deploy lock if it is not`,
+  );
+}
+
+/** A name from the host with its line breaks and other control characters written as escapes, for `others`. */
+const escapedName = (name: string) =>
+  name.replace(
+    /\p{Cc}/gu,
+    (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 
 function buildListing(
   facts: Facts,
@@ -164,7 +192,10 @@ function buildListing(
   { root, historyPath, pattern }: { root: string; historyPath: string; pattern?: string },
 ): ReleasesListing {
   const releasesDir = facts.values.get('releases')?.[0] ?? `${root}/releases`;
-  const names = (facts.values.get('release') ?? []).filter((name) => !/[\n\r]/.test(name)).sort();
+  const all = facts.values.get('release') ?? [];
+  // A name with a line break is never a release (see matchingReleases); it is named, escaped, among the others.
+  const broken = all.filter((name) => /[\n\r]/.test(name)).map(escapedName);
+  const names = all.filter((name) => !/[\n\r]/.test(name)).sort();
   const resolves = facts.values.get('resolves')?.[0];
   const link = facts.values.get('link')?.[0];
   const resolvedName = resolves?.slice(releasesDir.length + 1);
@@ -188,7 +219,7 @@ function buildListing(
     currentNote,
     history: { path: historyPath, found: facts.historyText !== undefined, entries: history.length },
     releases: listed.map((name) => listedRelease(name, current, history)),
-    others: names.filter((name) => !matching.has(name) && name !== current),
+    others: [...names.filter((name) => !matching.has(name) && name !== current), ...broken].sort(),
     gone: [...new Set(history.map((entry) => entry.release))].filter((name) => !names.includes(name)),
   };
 }
