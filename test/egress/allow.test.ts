@@ -67,6 +67,33 @@ describe('allowed-endpoints', () => {
     expect(isAllowed({ ...context, allowLoopback: false }, '::1', 80, 'tcp')).toBe(false);
   });
 
+  test('an IPv4-mapped IPv6 entry (address or network) is IPv4, as destinations are', () => {
+    expect(entries('[::ffff:198.18.1.2]:5432', '::ffff:c612:102', '[0:0:0:0:0:ffff:198.18.1.0/120]:80')).toEqual<
+      AllowEntry[]
+    >([
+      { kind: 'network', text: '[::ffff:198.18.1.2]:5432', address: '198.18.1.2', prefix: 32, family: 4, port: 5432 },
+      { kind: 'network', text: '::ffff:c612:102', address: '198.18.1.2', prefix: 32, family: 4, port: undefined },
+      {
+        kind: 'network',
+        text: '[0:0:0:0:0:ffff:198.18.1.0/120]:80',
+        address: '198.18.1.0',
+        prefix: 24,
+        family: 4,
+        port: 80,
+      },
+    ]);
+    const context: AllowContext = {
+      entries: entries('[::ffff:198.18.1.2]:5432', '[::ffff:198.18.3.0/120]'),
+      resolved: new Map(),
+      dnsServers: [],
+      allowLoopback: false,
+    };
+    expect(isAllowed(context, '198.18.1.2', 5432, 'tcp')).toBe(true);
+    expect(isAllowed(context, '::ffff:198.18.1.2', 5432, 'tcp')).toBe(true);
+    expect(isAllowed(context, '198.18.3.77', 443, 'udp')).toBe(true);
+    expect(isAllowed(context, '198.18.1.2', 5433, 'tcp')).toBe(false);
+  });
+
   test('DNS servers: resolv.conf, plus systemd-resolved upstream servers behind its stub', () => {
     expect(
       dnsServersFrom('nameserver 127.0.0.53\noptions edns0\n', 'nameserver 168.63.129.16\nnameserver fe80::1%eth0\n'),

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, labUnavailable, runClient, type Lab } from '../support/netns.js';
 import { distFile } from '../support/paths.js';
@@ -337,6 +337,73 @@ describeLab('egress-sentinel against a hostile step', () => {
     expect(tampering).toContain('iptables-legacy rules were changed');
     expect(tampering).toContain(`a macvlan interface (${peer}) was created`);
     expect(tampering).toContain(`interface ${peer} was moved to another network namespace`);
+  });
+
+  /** Loads an nft script in the runner namespace (as a root step would); its errors, if any. */
+  const nft = (script: string) =>
+    spawnSync('ip', ['netns', 'exec', lab.runner, 'nft', '-f', '-'], { input: script, encoding: 'utf8' }).stderr;
+
+  test('a look-alike table (deploy_gates_egress_x) with notrack, and ct event / ct mark rules elsewhere, are tampering, named', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const quiet = `quiet${process.pid}`;
+    try {
+      // The sentinel's own name with a suffix, in the output hook before tracking: the flow is never tracked.
+      expect(
+        nft(
+          `table inet deploy_gates_egress_x {\n chain o { type filter hook output priority raw; policy accept; ip daddr ${outside4} tcp dport 443 notrack; }\n}\n`,
+        ),
+      ).toBe('');
+      // Postrouting, an ordinary table: the flow is tracked, its events silenced; a mark set on it.
+      expect(
+        nft(
+          `table inet ${quiet} {\n chain p { type filter hook postrouting priority 0; policy accept; ip daddr ${outside4} ct mark set ct mark | 0x20000000 ct event set label; }\n}\n`,
+        ),
+      ).toBe('');
+      runClient(lab, lab.runner, [`${outside4}:443`, `${outside4}:8080`]);
+      await wait(500);
+    } finally {
+      inRunner(['nft', 'delete', 'table', 'inet', 'deploy_gates_egress_x']);
+      inRunner(['nft', 'delete', 'table', 'inet', quiet]);
+    }
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.outputs.tampered).toBe('true');
+    const tampering = run.report().tampering.join('\n');
+    expect(tampering).toMatch(/nftables changed while the job ran: add rule inet deploy_gates_egress_x o .*notrack/);
+    expect(tampering).toMatch(
+      new RegExp(`nftables changed while the job ran: add rule inet ${quiet} p .*ct event set`),
+    );
+    // The sentinel's own tables (exactly `inet deploy_gates_egress`) are not taken for someone else's.
+    expect(tampering).not.toMatch(/inet deploy_gates_egress /);
+  });
+
+  /** The monitor's child whose command line starts with `words` (its threads' children, as /proc lists them). */
+  const childOf = (pid: number, words: string[]) => {
+    const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/),
+    );
+    return Number(children.find((child) => child && commandLine(child).startsWith(`${words.join('\0')}\0`)));
+  };
+
+  test('a watcher of the monitor killed (nft monitor, the conntrack listener) is tampering, named', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432` });
+    await run.start();
+    const rules = childOf(run.monitorPid(), ['nft', 'monitor', 'rules']);
+    expect(rules).toBeGreaterThan(0);
+    process.kill(rules, 'SIGKILL');
+    await wait(500);
+    // A rule added after that would not be seen: the watcher's end is the tampering.
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.exitCode).toBe(1);
+    expect(run.report().tampering.join('\n')).toMatch(
+      /watcher `nft monitor rules` \(rules elsewhere\) ended \(SIGKILL\)/,
+    );
+    process.kill(conntrackListenerOf(run.monitorPid())!, 'SIGKILL');
+    await wait(500);
+    expect((await run.post()).exitCode).toBe(1);
+    const tampering = run.report().tampering.join('\n');
+    expect(tampering).toMatch(/watcher `nft monitor rules` \(rules elsewhere\) ended \(SIGKILL\)/);
+    expect(tampering).toMatch(/the conntrack listener ended \(SIGKILL.*while the job ran/);
   });
 
   test('under @github/local-action (the bundle imported, run() called) the monitor starts from the bundle beside it', async () => {

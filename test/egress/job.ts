@@ -29,8 +29,11 @@ export class Job {
   readonly runnerTemp = join(this.dir, 'runner-temp');
   private state: Record<string, string> = {};
   private readonly env: Record<string, string>;
-  /** The bundles run (a bench points it at an older build to compare); the files are action.yml's `runs`. */
-  bundleDir = dirname(distFile('egress-sentinel'));
+  /**
+   * The bundles run (a bench points it at an older build to compare; EGRESS_BUNDLE_DIR runs the tests against
+   * another build, to see a test fail on the code before a fix); the files are action.yml's `runs`.
+   */
+  bundleDir = process.env.EGRESS_BUNDLE_DIR || dirname(distFile('egress-sentinel'));
   private readonly runs: { main: string; post: string };
 
   /** `user`: run the steps as this uid without privileges (no root, no sudo), as on a locked-down runner. */

@@ -140,6 +140,17 @@ describeLab('egress-sentinel bundle in network namespaces', () => {
     expect(runClient(lab, lab.runner, [`${outside4}:443`])[0]!.ok).toBe(true);
   });
 
+  test('block mode: an IPv4-mapped IPv6 entry ([::ffff:198.18.1.2]:5432) allows that IPv4 destination', async () => {
+    const run = job({ 'allowed-endpoints': `[::ffff:${database4}]:5432`, mode: 'block' });
+    await run.start();
+    expect(runClient(lab, lab.runner, [`${database4}:5432`, `${outside4}:443`])).toEqual([
+      { target: `${database4}:5432`, ok: true },
+      { target: `${outside4}:443`, ok: false, code: 'ECONNREFUSED' },
+    ]);
+    expect((await run.post()).exitCode).toBe(1);
+    expect(run.report().violations).toEqual([expect.objectContaining({ address: outside4, port: 443, blocked: true })]);
+  });
+
   test('allow-loopback: false in block mode refuses and reports loopback connections too', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432`, mode: 'block', 'allow-loopback': 'false' });
     await run.start();

@@ -202,6 +202,64 @@ describeLab('egress-sentinel with a non-root job user that has passwordless sudo
     expect(lab.exec(lab.runner, ['nft', 'list', 'tables'])).not.toContain('deploy_gates_egress');
   });
 
+  test('a directory, FIFO or link named like a request cannot end the root monitor: refused and reported, sudo stays denied, the post step stops it', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, 'disable-sudo': 'true' });
+    await run.start();
+    const pid = run.monitorPid();
+    const { dir } = run.saved();
+    const [checkpoint, seal] = [`checkpoint-${'a'.repeat(32)}-request`, `seal-${'c'.repeat(64)}-request`];
+    const forge = (command: string) => expect(asUser(['sh', '-c', command]).stderr).toBe('');
+    // A later step as the job's user (no sudo): every kind of entry the monitor does not expect, under request names.
+    forge(`cd ${dir} && mkdir stop-request ${checkpoint} && mkfifo checkpoint-${'b'.repeat(32)}-request`);
+    forge(
+      `cd ${dir} && mkdir full && touch full/x && mv full ${seal} && ln -s /etc/shadow checkpoint-${'d'.repeat(32)}-request`,
+    );
+    await wait(1_500);
+    expect(isRunning(pid)).toBe(true);
+    expect(canSudo()).toBe(false);
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    // Once more, right before the post step: a directory where its stop request goes.
+    forge(`mkdir ${dir}/stop-request`);
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    const report = run.report();
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
+    expect(report.tampered).toBe(true);
+    const tampering = report.tampering.join('\n');
+    expect(tampering).toMatch(/stop request without the valid secret was refused \(a directory, not a regular file/);
+    expect(tampering).toContain(`a request (${checkpoint}) that is a directory, not a regular file, was refused`);
+    expect(tampering).toMatch(/a request \(checkpoint-b+-request\) that is a FIFO/);
+    expect(tampering).toMatch(/a request \(checkpoint-d+-request\) that is a symbolic link/);
+    expect(tampering).toContain(`a request (${seal}) that is a directory`);
+    expect(report.checkpoints).toEqual([]);
+    expect(isRunning(pid)).toBe(false);
+    expect(canSudo()).toBe(true);
+    expect(lab.exec(lab.runner, ['nft', 'list', 'tables'])).not.toContain('deploy_gates_egress');
+  });
+
+  test('a stop step does not judge by a state file a later step rewrote (0.0.0.0/0 added to the allow-list): it fails, naming it, and so does the post step', async () => {
+    const run = job({ 'allowed-endpoints': `${database4}:5432`, 'disable-sudo': 'true' });
+    await run.start();
+    runClient(lab, lab.runner, [`${outside4}:443`]);
+    const current = join(run.runnerTemp, 'deploy-gates', 'egress-sentinel-current.json');
+    const state = JSON.parse(readFileSync(current, 'utf8')) as { config: { entries: unknown[] } };
+    state.config.entries.push({ kind: 'network', text: '0.0.0.0/0', address: '0.0.0.0', prefix: 0, family: 4 });
+    const forged = join(run.dir, 'forged.json');
+    writeFileSync(forged, JSON.stringify(state), { mode: 0o644 });
+    // Rewritten by the job's user (its own file), pid, directories and record path unchanged.
+    expect(asUser(['cp', forged, current]).status).toBe(0);
+    const stopped = await run.step({ stop: 'true' }).main();
+    expect(stopped.exitCode).toBe(1);
+    expect(stopped.outputs.tampered).toBe('true');
+    expect(stopped.log).toContain('it was rewritten by a later step');
+    expect(run.report().tampered).toBe(true);
+    const post = await run.post();
+    expect(post.exitCode).toBe(1);
+    const report = run.report();
+    expect(report.violations).toEqual([expect.objectContaining({ address: outside4, port: 443 })]);
+    expect(report.tampering.join('\n')).toContain('was rewritten by a step after main left it');
+  });
+
   test('a stop step pointed at a decoy (the state in the run temp directory rewritten by a step) fails, naming it', async () => {
     const run = job({ 'allowed-endpoints': `${database4}:5432` });
     await run.start();

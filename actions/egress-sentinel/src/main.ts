@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { defineAction } from '#action-kit/index.js';
-import { POLL_INTERVAL_MS, renderStart, startSentinel, TITLE } from '#core/egress/index.js';
+import { POLL_INTERVAL_MS, renderStart, sealState, startSentinel, TITLE } from '#core/egress/index.js';
 import { egressSentinelInputs, toConfig } from './inputs.js';
 import { monitorEntry } from './monitor-entry.js';
 import { ROLE, SECRET, sentinelTempDir, STATE, TOKEN } from './names.js';
@@ -32,7 +32,10 @@ export const action = defineAction({
     context.state.save(SECRET, secret);
     context.state.save(TOKEN, token);
     context.state.save(STATE, JSON.stringify(state));
-    writeFileSync(currentStatePath(tempDir(context)), JSON.stringify(state), { mode: 0o600 });
+    const text = JSON.stringify(state);
+    writeFileSync(currentStatePath(tempDir(context)), text, { mode: 0o600 });
+    // A later step can rewrite that file: the root monitor keeps its digest, which a stop step checks it against.
+    await sealState(state, text);
     if (state.methodNote)
       context.logger.warning(
         `egress-sentinel polls /proc/net (${state.methodNote}): connections shorter than ${POLL_INTERVAL_MS}ms can be missed`,
@@ -49,7 +52,7 @@ export const action = defineAction({
     // The post step ends the sentinel this very step started (its own saved state), whatever a later step wrote.
     const saved = { state: context.state.get(STATE), secret: context.state.get(SECRET) };
     context.mask(saved.secret);
-    return postStep(saved, {
+    return postStep(saved, tempDir(context), {
       reportPath: reportPath(inputs['report-path'], context.workspace),
       failOnViolation: inputs['fail-on-violation'],
     });

@@ -80,17 +80,19 @@ export async function stopStep(
     throw new UserError(
       `Input "stop": no egress-sentinel was started earlier in this job (${path} is missing); use egress-sentinel without stop first, then the step with stop: true`,
     );
-  const state = JSON.parse(readFileSync(path, 'utf8')) as SentinelState;
+  const text = readFileSync(path, 'utf8');
+  const state = JSON.parse(text) as SentinelState;
   if (!state.config.stopStep)
     logger.warning(
       'egress-sentinel was started without stop-step: true: it keeps watching after this step, and connections until the end of the job count (its post step judges them)',
     );
-  return render(await checkpointSentinel(state), options);
+  return render(await checkpointSentinel(state, text), options);
 }
 
 /** The post step: the only one that can stop the monitor (the stop secret is in the state the runner kept for it). */
 export async function postStep(
   saved: { state: string; secret: string },
+  tempDir: string,
   options: { reportPath: string; failOnViolation: boolean },
 ): Promise<ActionResult<Outputs>> {
   if (!saved.state || !saved.secret)
@@ -100,5 +102,12 @@ export async function postStep(
       failure: 'egress-sentinel did not start (see the main step): nothing in this job was watched',
     };
   const state = JSON.parse(saved.state) as SentinelState;
-  return render(await stopSentinel(state, saved.secret), options);
+  // The state a stop step read: a rewrite of it by a later step is tampering, even where no stop step ran.
+  let current: string | undefined;
+  try {
+    current = readFileSync(currentStatePath(tempDir), 'utf8');
+  } catch {
+    current = undefined;
+  }
+  return render(await stopSentinel(state, saved.secret, state.config, current), options);
 }

@@ -23,6 +23,18 @@ function parsePort(text: string | undefined): number | undefined | 'bad' {
   return port >= 1 && port <= 65535 ? port : 'bad';
 }
 
+/** An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`, `::ffff:c633:6407`, written out in full or not). */
+const MAPPED = /^(?:::|(?:0{1,4}:){5})ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i;
+
+/** The IPv4 address an IPv4-mapped IPv6 address stands for, else undefined. */
+function mappedIPv4(address: string): string | undefined {
+  const match = MAPPED.exec(address);
+  if (!match) return undefined;
+  if (match[1]) return isIP(match[1]) === 4 ? match[1] : undefined;
+  const [high, low] = [parseInt(match[2]!, 16), parseInt(match[3]!, 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
 function network(text: string, spec: string, port: number | undefined): AllowEntry | undefined {
   const [address, prefixText, extra] = spec.split('/');
   if (extra !== undefined || address === undefined) return undefined;
@@ -32,6 +44,9 @@ function network(text: string, spec: string, port: number | undefined): AllowEnt
   if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined;
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (prefix > max) return undefined;
+  // Destinations are seen as IPv4 (see normalizeAddress): so is a mapped entry, down to a mapped /96.
+  const mapped = family === 6 && prefix >= 96 ? mappedIPv4(address) : undefined;
+  if (mapped) return { kind: 'network', text, address: mapped, prefix: prefix - 96, family: 4, port };
   return { kind: 'network', text, address: address.toLowerCase(), prefix, family, port };
 }
 
@@ -86,8 +101,7 @@ function familyName(address: string): 'ipv4' | 'ipv6' {
 
 /** `::ffff:1.2.3.4` (an IPv4 peer of an IPv6 socket) as `1.2.3.4`; IPv6 lower-case. */
 export function normalizeAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address.toLowerCase();
+  return mappedIPv4(address) ?? address.toLowerCase();
 }
 
 export function isLoopback(address: string): boolean {

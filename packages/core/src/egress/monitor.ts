@@ -56,7 +56,10 @@ function startTicks(recorder: Recorder, onTick: () => void): NodeJS.Timeout {
   }, 500);
 }
 
-/** `lock` (disable-sudo) once asked, and a restore whenever the monitor ends, however it ends. */
+/**
+ * `lock` (disable-sudo) once asked. Given back only by a clean stop (see finish), never from an exit handler: a
+ * monitor that ends any other way leaves sudo denied until root removes the drop-in, and the post step says so.
+ */
 function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
   const request = config.lockdown;
   return async () => {
@@ -67,7 +70,6 @@ function lockdownHandler(config: MonitorConfig, recorder: Recorder) {
       restored: false,
     }));
     recorder.snapshot.lockdown = record;
-    process.on('exit', () => restore(request, record));
     recorder.flush();
   };
 }
@@ -86,10 +88,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   if (config.recordDir) mkdirSync(config.recordDir, { mode: 0o755 });
   const recorder = new Recorder(emptySnapshot(config), config.snapshotPath, config.job);
   if (!secret) recorder.error('the monitor did not receive its stop secret (stdin): it could never be stopped safely');
-  // The monitor must outlive anything that goes wrong in one of its periodic tasks: it records it and goes on.
-  process.on('unhandledRejection', (error) =>
-    recorder.error(`the monitor hit an error: ${error instanceof Error ? error.message : String(error)}`),
-  );
+  keepRunning(recorder);
   const timers: NodeJS.Timeout[] = [];
   let listener: Listener | undefined;
   let stopping = false;
@@ -119,9 +118,10 @@ export async function runMonitor(configPath: string): Promise<void> {
   const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     const token = stopToken(secret ?? '', config.marker);
+    const failed = (error: unknown) => recorder.error(`the monitor's request check failed: ${messageOf(error)}`);
     const requests =
       config.requestDir && secret
-        ? watchRequests(config.requestDir, token, (request) => answer(request, resolve))
+        ? watchRequests(config.requestDir, token, (request) => answer(request, resolve), failed)
         : undefined;
     timers.push(startTicks(recorder, () => requests?.check()));
   });
@@ -136,7 +136,7 @@ export async function runMonitor(configPath: string): Promise<void> {
   for (const timer of timers) clearTimeout(timer);
   await listener?.stop();
   forwarder?.stop();
-  for (const watcher of watchers) watcher.kill('SIGTERM');
+  watchers.stop();
   const stall = listener?.openStall();
   if (stall !== undefined)
     recorder.window('gaps', {
@@ -148,6 +148,25 @@ export async function runMonitor(configPath: string): Promise<void> {
   recorder.snapshot.stopped = true;
   recorder.flush();
   process.exit(0);
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The monitor must outlive anything that goes wrong in its tasks, callbacks and timers (an exception there would end
+ * it mid-job): it records it as an error, which the stop and post steps report as tampering, and watches on.
+ */
+function keepRunning(recorder: Recorder): void {
+  const record = (error: unknown) => {
+    recorder.error(`the monitor hit an error: ${messageOf(error)}`);
+    try {
+      recorder.flush();
+    } catch {
+      // written with the next tick's flush
+    }
+  };
+  process.on('unhandledRejection', record);
+  process.on('uncaughtException', record);
 }
 
 /**
@@ -172,7 +191,7 @@ function prestart() {
   return {
     take: (config: MonitorConfig): { conntrack?: ChildProcess; watchers?: WatcherProcesses; probes: Probes } => {
       if (!fits(config)) {
-        end([conntrack, watchers?.links, watchers?.rules]);
+        end([conntrack, watchers?.links, watchers?.rules, watchers?.chains]);
         return { probes };
       }
       // A buffer size of main's own needs a listener started with it.
@@ -181,7 +200,7 @@ function prestart() {
     },
     /** No config: the monitor ends without watching anything. */
     abandon: (): never => {
-      end([conntrack, watchers?.links, watchers?.rules]);
+      end([conntrack, watchers?.links, watchers?.rules, watchers?.chains]);
       return process.exit(0);
     },
   };
@@ -234,7 +253,8 @@ function configWritten(path: string): Promise<boolean> {
 
 /**
  * What the monitor does with a step's request: `lock` (disable-sudo), a checkpoint (every event so far read, the
- * tables read, recorded), a stop with the right token (ends the monitor), a stop without it (refused: tampering).
+ * tables read, recorded), main's seal (recorded once), a stop with the right token (ends the monitor); a stop
+ * without it, a second seal or a request that is not a regular file: refused, tampering.
  */
 function requestHandler(
   config: MonitorConfig,
@@ -258,10 +278,18 @@ function requestHandler(
       return void (checkpoints = checkpoints
         .then(() => checkpoint(request.id))
         .catch((error: Error) => recorder.error(`a checkpoint failed: ${error.message}`)));
-    if (request.valid) return stop();
-    recorder.snapshot.tampering.push(
-      `${new Date().toISOString()}: a stop request without the valid secret was refused (the monitor kept watching)`,
-    );
+    const at = new Date().toISOString();
+    if (request.kind === 'seal') {
+      if (recorder.snapshot.stateDigest === undefined) recorder.snapshot.stateDigest = request.digest;
+      else if (recorder.snapshot.stateDigest !== request.digest)
+        recorder.tamper(`${at}: a second seal of the sentinel's state was refused (only main's first one counts)`);
+    } else if (request.kind === 'forged')
+      recorder.tamper(`${at}: a request (${request.name}) that is ${request.type}, not a regular file, was refused`);
+    else if (request.valid) return stop();
+    else {
+      const what = request.type ? `${request.type}, not a regular file; ` : '';
+      recorder.tamper(`${at}: a stop request without the valid secret was refused (${what}the monitor kept watching)`);
+    }
     recorder.flush();
   };
 }

@@ -15,6 +15,8 @@ function localAddresses(): Set<string> {
 }
 
 const MAX_LOOKUPS = 8;
+/** Tampering notes kept: a step that repeats one (a forged request in a loop) cannot grow the record without end. */
+const MAX_NOTES = 100;
 
 export type Owner = () => Promise<{ pid: number; process: string } | undefined>;
 
@@ -60,6 +62,14 @@ export class Recorder {
 
   error(message: string): void {
     this.snapshot.errors.push(message);
+    this.dirty = true;
+  }
+
+  /** A tampering note; past MAX_NOTES, one last note says that more were left out. */
+  tamper(text: string): void {
+    const notes = this.snapshot.tampering;
+    if (notes.length > MAX_NOTES) return;
+    notes.push(notes.length === MAX_NOTES ? 'more tampering was seen and not listed' : text);
     this.dirty = true;
   }
 

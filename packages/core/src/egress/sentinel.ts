@@ -4,3 +4,4 @@ export type { SentinelReport, Violation } from './report.js';
 export { POLL_INTERVAL_MS, type SentinelConfig, type SentinelState } from './sentinel-state.js';
 export { startSentinel } from './start.js';
 export { checkpointSentinel, stopSentinel } from './stop.js';
+export { sealState } from './record.js';

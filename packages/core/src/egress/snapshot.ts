@@ -52,6 +52,8 @@ export interface Snapshot {
   dns?: DnsRecord;
   /** The sentinel's tables at the end, read by the monitor before it removed them. */
   final?: FinalRules;
+  /** SHA-256 of the state main left for a stop step (its seal request, see control.ts): what that step checks. */
+  stateDigest?: string;
   /** disable-sudo: what was taken away, and whether it was given back. */
   lockdown?: LockdownRecord;
   /** The stop step's checkpoints (each once every event before it was read), in order. */

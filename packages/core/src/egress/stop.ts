@@ -9,7 +9,7 @@ import { destinationKey } from './recorder.js';
 import type { Snapshot } from './snapshot.js';
 import { sendCheckpoint, sendStop, stopToken } from './control.js';
 import { isMonitorAlive, takeStopSent } from './launch.js';
-import { recordProblem } from './record.js';
+import { recordProblem, stateRewritten } from './record.js';
 import { readAndRemoveRules, type FinalRules } from './final.js';
 import { TABLE_REF, type BlockedDestination } from './nft.js';
 import {
@@ -70,8 +70,8 @@ function snapshotTampering(state: SentinelState, snapshot: Snapshot | undefined)
  * The stop step's checkpoint (it cannot stop the monitor: only the post step holds the stop secret): asks the
  * monitor to read every event so far and its tables, and waits for its record to name this checkpoint.
  */
-async function takeCheckpoint(state: SentinelState, tampering: string[]): Promise<Snapshot | undefined> {
-  const problem = recordProblem(state);
+async function takeCheckpoint(state: SentinelState, text: string, tampering: string[]): Promise<Snapshot | undefined> {
+  const problem = recordProblem(state, text);
   if (problem) return void tampering.push(problem);
   if (!isMonitorAlive(state)) {
     tampering.push(`the monitor (pid ${state.pid}) is not running: connections after it ended were not seen`);
@@ -251,6 +251,7 @@ export async function stopSentinel(
   state: SentinelState,
   secret: string,
   config: SentinelConfig = state.config,
+  current?: string,
 ): Promise<Outcome> {
   const started = Date.now();
   const tampering: string[] = [];
@@ -262,6 +263,8 @@ export async function stopSentinel(
       : Promise.resolve(undefined);
   let restoreProblem = state.lockdown ? undefined : await restore();
   const snapshot = await endMonitor(state, secret, tampering);
+  const rewritten = stateRewritten(state, snapshot?.stateDigest, current);
+  if (rewritten) tampering.push(rewritten);
   if (state.lockdown) restoreProblem = await restore();
   const rules = await checkRules(state, snapshot, tampering, false);
   const dns = dnsReport(state, snapshot, { restored: restoreProblem === undefined, problem: restoreProblem });
@@ -270,12 +273,13 @@ export async function stopSentinel(
 
 /**
  * The stop step's interim report: everything up to a checkpoint the monitor took for it. The monitor, its rules,
- * the DNS forwarder and disable-sudo stay until the post step, which alone can stop them.
+ * the DNS forwarder and disable-sudo stay until the post step, which alone can stop them. `text`: the state file as
+ * read (parsed into `state`), which must be the one main sealed (see recordProblem).
  */
-export async function checkpointSentinel(state: SentinelState): Promise<Outcome> {
+export async function checkpointSentinel(state: SentinelState, text: string): Promise<Outcome> {
   const started = Date.now();
   const tampering: string[] = [];
-  const snapshot = await takeCheckpoint(state, tampering);
+  const snapshot = await takeCheckpoint(state, text, tampering);
   tampering.push(...snapshotTampering(state, snapshot));
   const rules = await checkRules(state, snapshot, tampering, true);
   const dns = dnsReport(state, snapshot, { restored: false });
