@@ -97,6 +97,24 @@ describe('the deployment record of a deploy', () => {
     expect(await refusal(gate(NEW))).toContain('min-age is 1h');
   });
 
+  it("refuses to finish another environment's deployment, or one of another commit: nothing is recorded", async () => {
+    const production = { ...place, environment: 'production' };
+    const { deploymentId } = await startDeployment(client(), production, NEW);
+    const statuses = () => state.deploymentStatuses.length;
+    const before = statuses();
+    await expect(finishDeployment(client(), place, deploymentId, 'success')).rejects.toThrow(
+      `Deployment ${deploymentId} is of "production" at ${NEW.slice(0, 8)}…, not of "staging"; pass the deployment-id the start step of this deploy returned. Nothing was recorded.`,
+    );
+    await expect(finishDeployment(client(), production, deploymentId, 'success', OLD)).rejects.toThrow(
+      `not of "production" at ${OLD.slice(0, 8)}…`,
+    );
+    await expect(finishDeployment(client(), place, 999_999, 'success')).rejects.toThrow(/deployment 999999/);
+    expect(statuses()).toBe(before);
+    // GitHub matches environment names without regard to case: "Production" is that environment.
+    await finishDeployment(client(), { ...place, environment: 'Production' }, deploymentId, 'success', NEW);
+    expect(statuses()).toBe(before + 1);
+  });
+
   it('deploy → smoke fails → rollback: the gate refuses the rolled-back SHA and sees the one staging runs', async () => {
     const old = await deployOld();
     const started = await startDeployment(client(), place, NEW);

@@ -7,6 +7,8 @@ import { cleanup, runBundle, type BundleRun } from '../support/run-bundle.js';
 const SHA = '62584375aa1b2c3d4e5f60718293a4b5c6d7e8f9';
 const TOKEN = 'ghs_bundleSecretToken42';
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
+/** 30 days ahead of the real clock: the action treats an artifact past its expires_at as expired. */
+const LIVE_UNTIL = new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
 
 let double: GitHubDouble;
 
@@ -35,7 +37,7 @@ beforeAll(async () => {
     name: `deployment-bundle-${SHA}`,
     sizeInBytes: 52_428,
     digest: DIGEST,
-    expiresAt: '2026-12-23T08:35:00Z',
+    expiresAt: LIVE_UNTIL,
   });
 });
 
@@ -79,7 +81,7 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
       'artifact-name': `deployment-bundle-${SHA}`,
       'artifact-size': '52428',
       'artifact-digest': DIGEST,
-      'artifact-expires-at': '2026-12-23T08:35:00Z',
+      'artifact-expires-at': LIVE_UNTIL,
       report: join(result.runnerTemp, 'deploy-gates/resolve-build-run-report.json'),
     });
     expect(JSON.parse(readFileSync(result.outputs.report!, 'utf8'))).toMatchObject({
@@ -147,6 +149,33 @@ describe('dist/resolve-build-run/index.js on node24 against the GitHub double (G
     expect(result.log).toContain('legacy.yml');
     expect(result.outputs).toEqual({ report: expect.stringMatching(/resolve-build-run-report\.json$/) }); // no run id
     expect(result.summary).toContain('FAILED');
+  });
+
+  it('never takes a newer pull_request run of the commit (it built a merge ref) unless event asks for it, and names the event', async () => {
+    const state = double.repo('octo/app');
+    state.runs.push({
+      id: 820,
+      workflowId: 101,
+      headSha: SHA,
+      runNumber: 820,
+      event: 'pull_request',
+      branch: 'feature',
+      headRepository: 'mallory/app',
+      createdAt: '2026-11-23T09:00:00Z',
+    });
+    state.artifacts.push({ id: 88, runId: 820, name: `deployment-bundle-${SHA}`, expiresAt: LIVE_UNTIL });
+    try {
+      const chosen = await step({ workflow: 'build-artifacts.yml', 'artifact-name': 'deployment-bundle-{sha}' });
+      expect(chosen.exitCode).toBe(0);
+      expect(chosen.outputs).toMatchObject({ 'run-id': '813', 'artifact-id': '77' });
+      expect(chosen.summary).toMatch(/\| Run event \| push on branch main \|/);
+      expect(chosen.log).toContain('Left out 1 pull request run(s) of 62584375… (#820 pull_request)');
+      const asked = await step({ workflow: 'build-artifacts.yml', event: 'pull_request' });
+      expect(asked.outputs).toMatchObject({ 'run-id': '820' });
+    } finally {
+      state.runs.pop();
+      state.artifacts.pop();
+    }
   });
 
   it('rejects an abbreviated sha input before calling GitHub', async () => {

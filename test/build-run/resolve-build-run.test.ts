@@ -36,6 +36,8 @@ const failure = async (promise: Promise<unknown>) => {
   return error as UserError;
 };
 const iso = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().replace(/\.\d+Z$/, 'Z');
+/** An expiry 30 days ahead of the real clock (the resolution compares expires_at with it). */
+const LIVE_UNTIL = iso(-30 * 86_400_000);
 
 beforeEach(async () => {
   double = await new GitHubDouble().start();
@@ -311,7 +313,7 @@ describe('resolveBuildRun: artifacts', () => {
         name: `deployment-bundle-${SHA}`,
         sizeInBytes: 4096,
         digest: `sha256:${'ab'.repeat(32)}`,
-        expiresAt: '2026-12-23T08:05:00Z',
+        expiresAt: LIVE_UNTIL,
       },
       { id: 8, runId: 812, name: `sbom-${SHA.slice(0, 8)}` },
     );
@@ -321,7 +323,7 @@ describe('resolveBuildRun: artifacts', () => {
       name: `deployment-bundle-${SHA}`,
       sizeInBytes: 4096,
       digest: `sha256:${'ab'.repeat(32)}`,
-      expiresAt: '2026-12-23T08:05:00Z',
+      expiresAt: LIVE_UNTIL,
     });
     expect(double.requests).toHaveLength(3);
     expect((await resolve({ artifactName: 'sbom-{sha8}' })).artifact).toMatchObject({ id: 8, digest: undefined });

@@ -31,7 +31,11 @@ afterAll(async () => {
 describe('dist/branch-protection-audit/index.js on node24 against the GitHub double', () => {
   it('fails on P0, writes outputs, the JSON report, SARIF and the SOLL/IST summary worst first', async () => {
     // The first request meets a primary rate limit that resets in about a second: the step pauses, then goes on.
-    double.inject({ kind: 'primary-rate-limit', status: 403, resetInSeconds: 1 }, { times: 1, match: /\/branches$/ });
+    // (Branches the policy names exactly are looked up by name: the first request is GET …/branches/main.)
+    double.inject(
+      { kind: 'primary-rate-limit', status: 403, resetInSeconds: 1 },
+      { times: 1, match: /\/branches\/main$/ },
+    );
     const result = await runBundle(
       'branch-protection-audit',
       { policy: POLICY },
@@ -99,6 +103,19 @@ describe('dist/branch-protection-audit/index.js on node24 against the GitHub dou
     expect(result.summary).toContain('unknown (needs Administration: read)');
     expect(result.summary).toContain('not readable with this token (HTTP 403)');
   });
+  it('fails on P0 when a branch the policy names does not exist (branch-missing), never compliant', async () => {
+    seed(double, 'octo/master-only', { branches: [{ name: 'master', classic: FULL_CLASSIC }] });
+    const result = await runBundle(
+      'branch-protection-audit',
+      { policy: 'branches:\n  main:\n    severity: P0\n    required-status-checks: [build]\n', 'fail-on': 'P0' },
+      { GITHUB_API_URL: double.url, GITHUB_REPOSITORY: 'octo/master-only', GITHUB_TOKEN: TOKEN },
+    );
+    runs.push(result);
+    expect(result.exitCode).toBe(1);
+    expect(result.outputs).toMatchObject({ p0: '1', compliant: 'false' });
+    expect(result.summary).toContain('P0 octo/master-only main: branch-missing');
+  });
+
   it('refuses a sarif-path that is a directory before it asks GitHub anything (an apply would have changed settings)', async () => {
     const before = double.requests.length;
     const result = await runBundle(

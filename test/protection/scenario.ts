@@ -9,7 +9,12 @@ import {
 export interface RepoScenario {
   branches: { name: string; classic?: ClassicSpec }[];
   rulesets?: RulesetSpec[];
-  workflows?: { name: string; file: string; text: string }[];
+  workflows?: {
+    name: string;
+    file: string;
+    text: string;
+    state?: 'active' | 'disabled_manually' | 'disabled_inactivity';
+  }[];
   environments?: EnvironmentSpec[];
   archived?: boolean;
 }
@@ -39,7 +44,7 @@ export function seed(double: GitHubDouble, fullName: string, scenario: RepoScena
   state.archived = scenario.archived;
   state.environments.push(...(scenario.environments ?? []));
   (scenario.workflows ?? []).forEach((workflow, index) => {
-    state.workflows.push({ id: 100 + index, name: workflow.name, file: workflow.file });
+    state.workflows.push({ id: 100 + index, name: workflow.name, file: workflow.file, state: workflow.state });
     state.files[`.github/workflows/${workflow.file}`] = workflow.text;
   });
 }

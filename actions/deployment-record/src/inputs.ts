@@ -73,6 +73,8 @@ export type Request =
       outcome: 'success' | 'failure';
       rolledBackTo?: string;
       previousSha?: string;
+      /** The commit deployed, when given: the deployment must be of it. */
+      sha?: string;
     };
 
 /** What to record, where, with which token; each mode's required inputs checked, with an example. */
@@ -112,6 +114,7 @@ export function toRequest(
     outcome: inputs.outcome as 'success' | 'failure',
     rolledBackTo: inputs['rolled-back-to'],
     previousSha: inputs['previous-sha'],
+    ...(inputs.sha ? { sha: inputs.sha } : {}),
   };
   return { place, request, token };
 }

@@ -45,7 +45,7 @@ export const action = defineAction({
         verdict: `Deployment ${started.deploymentId} of ${request.sha.slice(0, 8)} to ${place.environment}: in_progress`,
       };
     }
-    await finishDeployment(client, place, request.deploymentId, request.outcome);
+    await finishDeployment(client, place, request.deploymentId, request.outcome, request.sha);
     const results = [check('Deployment', `${request.deploymentId} ${request.outcome}`)];
     if (request.outcome === 'success' || !request.rolledBackTo) {
       return {

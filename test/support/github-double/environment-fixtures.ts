@@ -19,13 +19,16 @@ export interface EnvironmentSpec {
   waitTimer?: number;
   /** `protected` (protected branches only), a list of name patterns (custom policies), or absent (any branch). */
   branches?: 'protected' | string[];
+  /** Tag name patterns (custom policies of `type: tag`, "Selected branches and tags"); implies custom policies. */
+  tags?: string[];
   /** Default true, as on GitHub. */
   canAdminsBypass?: boolean;
 }
 
 const id = (text: string) => Number.parseInt(createHash('sha1').update(text).digest('hex').slice(0, 7), 16);
 
-function team(org: string, slug: string) {
+/** A team as GitHub lists it (the `team` schema), its id derived from the slug. */
+export function team(org: string, slug: string) {
   const teamId = id(`team ${slug}`);
   return {
     id: teamId,
@@ -70,7 +73,7 @@ export function environment(repo: string, spec: EnvironmentSpec) {
           }),
         ]
       : []),
-    ...(spec.branches !== undefined ? [rule('branch_policy')] : []),
+    ...(spec.branches !== undefined || spec.tags?.length ? [rule('branch_policy')] : []),
   ];
   return {
     id: envId,
@@ -83,20 +86,24 @@ export function environment(repo: string, spec: EnvironmentSpec) {
     can_admins_bypass: spec.canAdminsBypass ?? true,
     protection_rules: rules,
     deployment_branch_policy:
-      spec.branches === undefined
-        ? null
-        : spec.branches === 'protected'
-          ? { protected_branches: true, custom_branch_policies: false }
-          : { protected_branches: false, custom_branch_policies: true },
+      spec.branches === 'protected'
+        ? { protected_branches: true, custom_branch_policies: false }
+        : Array.isArray(spec.branches) || spec.tags?.length
+          ? { protected_branches: false, custom_branch_policies: true }
+          : null,
   };
 }
 
-/** The name patterns of custom deployment branch policies. */
+/** The custom deployment policies, branch patterns first, then tag patterns (`type` says which). */
 export function deploymentBranchPolicies(repo: string, spec: EnvironmentSpec) {
-  return (Array.isArray(spec.branches) ? spec.branches : []).map((name) => ({
-    id: id(`${repo} ${spec.name} policy ${name}`),
-    node_id: `GBP_${name}`,
+  const policy = (name: string, type: 'branch' | 'tag') => ({
+    id: id(`${repo} ${spec.name} ${type === 'tag' ? 'tag ' : ''}policy ${name}`),
+    node_id: `GBP_${type === 'tag' ? 'tag_' : ''}${name}`,
     name,
-    type: 'branch',
-  }));
+    type,
+  });
+  return [
+    ...(Array.isArray(spec.branches) ? spec.branches : []).map((name) => policy(name, 'branch')),
+    ...(spec.tags ?? []).map((name) => policy(name, 'tag')),
+  ];
 }

@@ -91,7 +91,7 @@ export interface WorkflowSpec {
   name: string;
   /** File name under .github/workflows/ */
   file: string;
-  state?: 'active' | 'disabled_manually';
+  state?: 'active' | 'disabled_manually' | 'disabled_inactivity';
 }
 
 export function workflow(repo: string, spec: WorkflowSpec) {
@@ -129,6 +129,8 @@ export interface RunSpec {
   previousAttempts?: { status?: RunSpec['status']; conclusion?: string | null; startedAt?: string }[];
   /** When the latest attempt started (default createdAt; a re-run starts later). */
   runStartedAt?: string;
+  /** `owner/name` the head commit came from (a fork for a pull request from one); default the repository. */
+  headRepository?: string;
 }
 
 export function run(repo: string, wf: WorkflowSpec, spec: RunSpec) {
@@ -172,7 +174,7 @@ export function run(repo: string, wf: WorkflowSpec, spec: RunSpec) {
       committer: { name: 'Octo Cat', email: 'octo@example.com' },
     },
     repository: repository(repo),
-    head_repository: repository(repo),
+    head_repository: spec.headRepository ? repository(spec.headRepository, 4242) : repository(repo),
   };
 }
 
@@ -202,7 +204,9 @@ export function artifact(repo: string, spec: ArtifactSpec, headSha: string) {
     expired: spec.expired ?? false,
     created_at: createdAt,
     updated_at: createdAt,
-    expires_at: spec.expiresAt ?? '2026-12-23T08:05:00Z',
+    // Default: live for 90 days from now (upload-artifact's default retention), whatever day the suite runs; an
+    // artifact past its expires_at is expired even while GitHub's `expired` flag is still false.
+    expires_at: spec.expiresAt ?? new Date(Date.now() + 90 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
     digest: spec.digest === undefined ? null : spec.digest,
     workflow_run: { id: spec.runId, repository_id: 42, head_repository_id: 42, head_branch: 'main', head_sha: headSha },
   };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { team } from './environment-fixtures.js';
 import { repository, user, WEB } from './fixtures.js';
 
 /**
@@ -51,6 +52,9 @@ export interface ClassicSpec {
   /** Who may dismiss reviews / bypass the pull request requirement (user logins); needs `reviews`. */
   dismissalUsers?: string[];
   bypassUsers?: string[];
+  /** Team and GitHub App slugs that may bypass the pull request requirement; need `reviews`. */
+  bypassTeams?: string[];
+  bypassApps?: string[];
 }
 
 export interface BranchSpec {
@@ -114,12 +118,12 @@ export function classicProtection(repo: string, branch: string, spec: ClassicSpe
             },
           }
         : {}),
-      ...(spec.bypassUsers
+      ...(spec.bypassUsers || spec.bypassTeams || spec.bypassApps
         ? {
             bypass_pull_request_allowances: {
-              users: spec.bypassUsers.map((login, index) => user(login, 300 + index)),
-              teams: [],
-              apps: [],
+              users: (spec.bypassUsers ?? []).map((login, index) => user(login, 300 + index)),
+              teams: (spec.bypassTeams ?? []).map((slug) => team(repo.split('/')[0]!, slug)),
+              apps: (spec.bypassApps ?? []).map((slug, index) => githubApp(slug, 400 + index)),
             },
           }
         : {}),

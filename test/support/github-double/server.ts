@@ -141,7 +141,7 @@ interface ProtectionPut {
     required_approving_review_count?: number;
     require_last_push_approval?: boolean;
     dismissal_restrictions?: { users?: string[] };
-    bypass_pull_request_allowances?: { users?: string[] };
+    bypass_pull_request_allowances?: { users?: string[]; teams?: string[]; apps?: string[] };
   } | null;
   restrictions: { users: string[] } | null;
   required_linear_history?: boolean;
@@ -173,6 +173,8 @@ function classicFromPut(body: ProtectionPut): ClassicSpec {
       : undefined,
     dismissalUsers: reviews?.dismissal_restrictions?.users,
     bypassUsers: reviews?.bypass_pull_request_allowances?.users,
+    bypassTeams: reviews?.bypass_pull_request_allowances?.teams,
+    bypassApps: reviews?.bypass_pull_request_allowances?.apps,
     linearHistory: body.required_linear_history,
     allowForcePushes: body.allow_force_pushes ?? false,
     allowDeletions: body.allow_deletions,
@@ -225,6 +227,9 @@ export class GitHubDouble {
         this.downloadArtifact(repo, Number(m[3]), m[4]!),
       ),
       this.route('/repos/{owner}/{repo}/deployments', (_m, q, repo) => this.listDeployments(repo, q)),
+      this.route('/repos/{owner}/{repo}/deployments/{deployment_id}', (m, _q, repo) =>
+        this.getDeployment(repo, Number(m[3])),
+      ),
       this.route('/repos/{owner}/{repo}/deployments/{deployment_id}/statuses', (m, q, repo) =>
         this.listStatuses(repo, Number(m[3]), q),
       ),
@@ -691,6 +696,12 @@ export class GitHubDouble {
       .map((d) => deployment(repo, d));
     const { page, headers } = this.paged(all, query, `/repos/${repo}/deployments`);
     return { status: 200, body: page, headers };
+  }
+
+  /** GET …/deployments/{id}: the deployment, or 404 (GitHub's "Not Found") for an id the repository does not have. */
+  private getDeployment(repo: string, deploymentId: number): Reply {
+    const found = this.repo(repo).deployments.find((d) => d.id === deploymentId);
+    return found ? { status: 200, body: deployment(repo, found) } : notFound();
   }
 
   private listStatuses(repo: string, deploymentId: number, query: URLSearchParams): Reply {

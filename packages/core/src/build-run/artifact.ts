@@ -9,6 +9,14 @@ export function expandArtifactName(template: string, sha: string): string {
   return template.replaceAll('{sha8}', sha.slice(0, 8)).replaceAll('{sha}', sha);
 }
 
+/**
+ * GitHub deletes expired artifacts in a background job: `expired` may still be false after `expires_at` has passed,
+ * and the download in a later job would then fail with 410. Past `expires_at` is expired, whatever the flag says.
+ */
+function isExpired(artifact: Artifact, now: number): boolean {
+  return artifact.expired || (artifact.expires_at !== null && Date.parse(artifact.expires_at) <= now);
+}
+
 function toArtifact(artifact: Artifact): ResolvedArtifact {
   return {
     id: artifact.id,
@@ -71,7 +79,7 @@ export async function findArtifact(
       seen.push(`run #${run.run_number} (${run.html_url}): ${why}`);
       continue;
     }
-    const live = named.filter((candidate) => !candidate.expired).sort((a, b) => b.id - a.id)[0];
+    const live = named.filter((candidate) => !isExpired(candidate, context.now())).sort((a, b) => b.id - a.id)[0];
     if (live) {
       if (run !== matching[0])
         context.logger.info(
@@ -85,10 +93,10 @@ export async function findArtifact(
       );
       return { artifact, run };
     }
-    const expired = named.find((candidate) => candidate.expired);
+    const expired = named.find((candidate) => isExpired(candidate, context.now()));
     seen.push(
       expired
-        ? `run #${run.run_number} (${run.html_url}): "${name}" expired${expired.expires_at ? ` at ${expired.expires_at}` : ''}`
+        ? `run #${run.run_number} (${run.html_url}): "${name}" expired${expired.expires_at ? ` at ${expired.expires_at}` : ''}${expired.expired ? '' : " (GitHub's expired flag not set yet)"}`
         : `run #${run.run_number} (${run.html_url}): no artifact named "${name}"`,
     );
   }

@@ -14,6 +14,7 @@ function resolutionFacts(resolution: BuildRunResolution | undefined, sha: string
   rows.push(
     ['Workflow', `${workflow.file} ("${workflow.name}")`],
     ['Run', `#${run.number} attempt ${run.attempt} (id ${run.id}) ${run.url}`],
+    ['Run event', `${run.event}${run.branch ? ` on branch ${run.branch}` : ''}`],
     ['Run created', run.createdAt],
   );
   if (artifact)
@@ -38,7 +39,7 @@ export function renderResolution(resolution: BuildRunResolution, sha: string, re
     results: resolution.results,
     facts: resolutionFacts(resolution, sha, repository),
     report: { sha, details: { repository, ...resolution, results: undefined } },
-    verdict: `Build of ${sha.slice(0, 8)}: run ${run.id} (#${run.number}) ${run.url}`,
+    verdict: `Build of ${sha.slice(0, 8)}: run ${run.id} (#${run.number}, event ${run.event}) ${run.url}`,
   };
 }
 

@@ -26,9 +26,16 @@ export const stateOf = (run: WorkflowRun) =>
 /** `successful run`, or `run that concluded "failure"`. */
 export const wantedRun = (conclusion: string) =>
   conclusion === 'success' ? 'successful run' : `run that concluded "${conclusion}"`;
-/** `#812 attempt 1 success: https://…/runs/812` */
+/** `#812 attempt 1 success (event push on main): https://…/runs/812` */
 export const describeChosen = (run: WorkflowRun, conclusion: string) =>
-  `#${run.run_number} attempt ${run.run_attempt ?? 1} ${conclusion}: ${run.html_url}`;
+  `#${run.run_number} attempt ${run.run_attempt ?? 1} ${conclusion} (event ${run.event}${run.head_branch ? ` on ${run.head_branch}` : ''}): ${run.html_url}`;
+
+/**
+ * Events whose runs did not build their `head_sha`: GitHub runs `pull_request` on the merge of the pull request into
+ * its base (`refs/pull/N/merge`, GITHUB_SHA the merge commit), and `pull_request_target` on the base branch, while the
+ * run's `head_sha` is the pull request's head. Their runs are used only when the `event` input asks for them.
+ */
+export const PULL_REQUEST_EVENTS: readonly string[] = ['pull_request', 'pull_request_target'];
 
 /** `2 runs of build-artifacts.yml for 62584375…: 1 failure (#812), 1 in_progress (#813)` */
 export function describeRuns(runs: readonly WorkflowRun[], file: string, sha: string): string {
@@ -63,6 +70,8 @@ export function runLinks(runs: readonly WorkflowRun[]): string {
 export class CommitRuns {
   private readonly attempts = new Map<string, WorkflowRun | null>();
   private attemptReads = 0;
+  /** Pull request runs of the commit left out of the last list (no `event` input asked for them). */
+  skipped: WorkflowRun[] = [];
 
   constructor(
     private readonly client: GitHubClient,
@@ -73,9 +82,13 @@ export class CommitRuns {
 
   async list(): Promise<WorkflowRun[]> {
     const { query } = this;
-    return (
-      await listRunsOfCommit(this.client, query, this.workflow, query.sha, { branch: query.branch, event: query.event })
-    ).items;
+    const { items } = await listRunsOfCommit(this.client, query, this.workflow, query.sha, {
+      branch: query.branch,
+      event: query.event,
+    });
+    if (query.event) return items;
+    this.skipped = items.filter((run) => PULL_REQUEST_EVENTS.includes(run.event));
+    return items.filter((run) => !PULL_REQUEST_EVENTS.includes(run.event));
   }
 
   concluded(run: WorkflowRun): boolean {

@@ -18,6 +18,9 @@ import {
   wantedRun,
 } from './runs.js';
 
+const SKIPPED_WHY =
+  'a pull request run builds the merge of the pull request into its base (or the base branch itself), not the commit it reports as head_sha, so it is not used unless the event input asks for that event. Build this commit on push, or set event: pull_request knowingly.';
+
 const filtersOf = (query: BuildRunQuery) =>
   [query.branch && `branch ${query.branch}`, query.event && `event ${query.event}`].filter(Boolean).join(', ');
 
@@ -54,10 +57,16 @@ export async function findBuildRuns(
   if (matching.length === 0) {
     const message =
       listed.length === 0
-        ? await checks.step('Build run', started, () => noRunsMessage(client, query, workflow))
+        ? runs.skipped.length
+          ? `${describeRuns(runs.skipped, workflowFile(workflow), query.sha)}, all of event ${[...new Set(runs.skipped.map((run) => run.event))].sort().join(', ')}: ${SKIPPED_WHY}`
+          : await checks.step('Build run', started, () => noRunsMessage(client, query, workflow))
         : noMatchMessage(query, workflow, listed, context.now() - started);
     checks.fail('Build run', message, started);
   }
+  if (runs.skipped.length)
+    context.logger.info(
+      `Left out ${runs.skipped.length} pull request run(s) of ${short(query.sha)} (${runs.skipped.map((run) => `#${run.run_number} ${run.event}`).join(', ')}): they built a merge ref, not this commit`,
+    );
   return { matching, check: checks.pass('Build run', describeChosen(matching[0]!, query.conclusion), started) };
 }
 

@@ -92,3 +92,14 @@ export function newestDeployments(
     z.array(deploymentSchema()),
   );
 }
+
+/** GET …/deployments/{id}: the deployment as GitHub has it (its environment and commit). */
+export async function getDeployment(client: GitHubClient, repo: RepoRef, deploymentId: number): Promise<Deployment> {
+  return read(
+    client,
+    { what: `deployment ${deploymentId} in ${fullName(repo)}`, permission: 'deployments: read' },
+    'GET /repos/{owner}/{repo}/deployments/{deployment_id}',
+    { ...at(repo), deployment_id: deploymentId },
+    deploymentSchema(),
+  );
+}

@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import type { GitHubClient } from '../github/client.js';
 import { deploymentStatuses, type RepoRef } from '../github/queries.js';
-import { addStatus, createDeployment, newestDeployments } from './api.js';
+import { addStatus, createDeployment, getDeployment, newestDeployments } from './api.js';
 
 /**
  * The deployment record of one deploy, kept true to what the environment runs: a deployment of exactly the SHA
@@ -70,13 +70,26 @@ export async function startDeployment(
   return { deploymentId: deployment.id, previous };
 }
 
-/** The deploy's verdict on its deployment: success only when it is live, healthy and passed smoke. */
+/**
+ * The deploy's verdict on its deployment: success only when it is live, healthy and passed smoke. The deployment
+ * must be of this environment (and of `sha`, when given): an id from another job's output must not mark another
+ * environment's deployment live.
+ */
 export async function finishDeployment(
   client: GitHubClient,
   place: RecordPlace,
   deploymentId: number,
   outcome: 'success' | 'failure',
+  sha?: string,
 ): Promise<void> {
+  const deployment = await getDeployment(client, place.repo, deploymentId);
+  // GitHub matches environment names without regard to case.
+  const otherEnvironment = deployment.environment.toLowerCase() !== place.environment.toLowerCase();
+  const otherCommit = sha !== undefined && deployment.sha.toLowerCase() !== sha.toLowerCase();
+  if (otherEnvironment || otherCommit)
+    throw new UserError(
+      `Deployment ${deploymentId} is of "${deployment.environment}" at ${short(deployment.sha)}…, not of "${place.environment}"${sha ? ` at ${short(sha)}…` : ''}; pass the deployment-id the start step of this deploy returned. Nothing was recorded.`,
+    );
   await addStatus(client, place.repo, deploymentId, {
     state: outcome,
     description: outcome === 'success' ? 'Live: health and smoke passed' : 'Failed: see the deploy run',

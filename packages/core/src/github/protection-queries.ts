@@ -20,7 +20,7 @@ import {
   type Ruleset,
   type ShortBranch,
 } from './protection-schemas.js';
-import { checked, PER_PAGE, read, type RepoRef } from './queries.js';
+import { checked, PER_PAGE, read, readPages, type RepoRef } from './queries.js';
 
 /**
  * Reads (and, for `apply`, writes) of branch protection: what any reader can see (the branch's `protected` flag and
@@ -62,6 +62,29 @@ export function listBranches(client: GitHubClient, repo: RepoRef): Promise<Short
 export function getBranch(client: GitHubClient, repo: RepoRef, branch: string): Promise<Branch> {
   const purpose: RequestPurpose = { what: `branch ${branch} of ${fullName(repo)}`, permission: 'contents: read' };
   return read(client, purpose, 'GET /repos/{owner}/{repo}/branches/{branch}', { ...at(repo), branch }, branchSchema());
+}
+
+/**
+ * A branch looked up by its exact name (not searched for in the capped branch list), or undefined when GitHub
+ * answers 404 `Branch not found`. Any other 404 (`Not Found`: no such repository, or one the token cannot see)
+ * proves nothing about the branch and fails like any other error.
+ */
+export async function findBranch(client: GitHubClient, repo: RepoRef, branch: string): Promise<Branch | undefined> {
+  const purpose: RequestPurpose = {
+    what: `branch ${branch} of ${fullName(repo)}`,
+    permission: 'contents: read',
+    notFound: `Repository ${fullName(repo)} not found`,
+  };
+  try {
+    const response = await client.request('GET /repos/{owner}/{repo}/branches/{branch}', { ...at(repo), branch });
+    return checked(branchSchema(), response.data, purpose.what, `GET ${response.url}`);
+  } catch (error) {
+    const message = isRequestError(error)
+      ? String((error.response?.data as { message?: unknown } | undefined)?.message ?? '')
+      : '';
+    if (isRequestError(error) && error.status === 404 && /^branch not found$/i.test(message.trim())) return undefined;
+    return explained(purpose, () => Promise.reject(error));
+  }
 }
 
 /** The rules of active rulesets that apply to a branch (readable with metadata: read; evaluate-mode rulesets are not listed). */
@@ -130,15 +153,22 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
   }
 }
 
+/** What an environment lets deploy when it uses custom deployment policies: branch and tag name patterns. */
+export interface DeploymentPatterns {
+  branches: string[];
+  tags: string[];
+}
+
 /**
  * A deployment environment with its protection rules and, when it limits deployments to custom name patterns,
- * those patterns; undefined when the repository has no such environment (404: GitHub would create it on first use).
+ * those patterns (branch and tag policies apart: a tag policy lets a run on any matching tag deploy);
+ * undefined when the repository has no such environment (404: GitHub would create it on first use).
  */
 export async function getEnvironment(
   client: GitHubClient,
   repo: RepoRef,
   name: string,
-): Promise<{ environment: Environment; patterns: string[] | undefined } | undefined> {
+): Promise<{ environment: Environment; patterns: string[] | undefined; tags: string[] } | undefined> {
   const purpose: RequestPurpose = {
     what: `environment ${name} of ${fullName(repo)}`,
     permission: 'actions: read',
@@ -157,19 +187,38 @@ export async function getEnvironment(
     if ((error as { status?: number }).status === 404) return undefined;
     throw error;
   }
-  if (!environment.deployment_branch_policy?.custom_branch_policies) return { environment, patterns: undefined };
-  const policies = await read(
+  if (!environment.deployment_branch_policy?.custom_branch_policies)
+    return { environment, patterns: undefined, tags: [] };
+  const { branches, tags } = await listDeploymentPolicies(client, repo, name, purpose);
+  return { environment, patterns: branches, tags };
+}
+
+/** Every custom deployment policy of an environment, paged until `total_count` (an environment may have hundreds). */
+async function listDeploymentPolicies(
+  client: GitHubClient,
+  repo: RepoRef,
+  name: string,
+  purpose: RequestPurpose,
+): Promise<DeploymentPatterns> {
+  const { items } = await readPages(
     client,
     { ...purpose, what: `deployment branch policies of environment ${name} in ${fullName(repo)}` },
     'GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies',
-    { ...params, per_page: PER_PAGE },
-    deploymentBranchPoliciesSchema(),
+    { ...at(repo), environment_name: name },
+    {
+      schema: deploymentBranchPoliciesSchema(),
+      items: (page) => page.branch_policies,
+      total: (page) => page.total_count,
+      maxPages: 50,
+    },
   );
-  const patterns = policies.branch_policies
-    .filter((policy) => policy.type !== 'tag')
-    .map((policy) => policy.name ?? '')
-    .filter(Boolean);
-  return { environment, patterns };
+  const named = (type: 'branch' | 'tag') =>
+    items
+      // A policy without `type` predates tag policies: it is a branch policy.
+      .filter((policy) => (policy.type ?? 'branch') === type)
+      .map((policy) => policy.name ?? '')
+      .filter(Boolean);
+  return { branches: named('branch'), tags: named('tag') };
 }
 
 /** The non-archived repositories of an organisation (up to 10,000). */

@@ -39,9 +39,9 @@ export type ShortBranch = z.infer<ReturnType<typeof shortBranchSchema>>;
 /** Users, teams and apps as classic protection lists them (push restrictions, dismissal, bypass allowances). */
 const actors = () =>
   z.object({
-    users: z.array(z.object({ login: z.string() })).optional(),
-    teams: z.array(z.object({ slug: z.string() })).optional(),
-    apps: z.array(z.object({ slug: z.string().optional() })).optional(),
+    users: z.array(z.object({ login: z.string(), id: z.number().int().optional() })).optional(),
+    teams: z.array(z.object({ slug: z.string(), id: z.number().int().optional() })).optional(),
+    apps: z.array(z.object({ slug: z.string().optional(), id: z.number().int().optional() })).optional(),
   });
 
 /** GET /repos/{owner}/{repo}/branches/{branch}/protection (admin only). */

@@ -9,14 +9,13 @@ import {
   getEnvironment,
   getFileText,
   getRuleset,
-  listBranches,
   listOrgRepositories,
   listRulesets,
   putClassicProtection,
   setRequiredSignatures,
   writeRuleset,
 } from '../github/protection-queries.js';
-import type { ClassicProtection, Ruleset } from '../github/protection-schemas.js';
+import type { Branch, ClassicProtection, Ruleset } from '../github/protection-schemas.js';
 import { listWorkflows, type RepoRef } from '../github/queries.js';
 import { mapConcurrent } from '../http/concurrency.js';
 import { pinOf, plannedChanges, protectionUpdate } from './apply.js';
@@ -25,17 +24,19 @@ import { classicView, effectiveProtection, type EffectiveProtection } from './ef
 import { judgeEnvironment } from './environment.js';
 import { GITHUB_COM, type Finding, type Links } from './finding.js';
 import { judgeBranch, worstFirst } from './judge.js';
-import { isGlob, matchesPattern, type BranchPolicy, type Policy, type Settings } from './policy.js';
+import { policyBranches, missingBranchFinding } from './branches.js';
+import { type BranchPolicy, type Policy, type Settings } from './policy.js';
 import { scorecardTier, type ScorecardTier } from './scorecard.js';
-import { addWorkflowChecks, emptyProducers, type CheckProducers } from './workflows.js';
+import { addDisabledWorkflow, addWorkflowChecks, emptyProducers, type CheckProducers } from './workflows.js';
 
 /**
  * The audit: for every repository (one, a list, or every non-archived one of an organisation, a bounded number at
  * a time), every branch the policy names, its effective protection, the findings, the Scorecard tier, and —
  * with `apply` — the classic protection set to what the policy wants where the token may, read back and judged
- * again. Requests per repository are constant: the branch list, three reads per audited branch, one per
- * ruleset, the workflow list, (when checks are required) one per workflow file, and one or two per environment
- * the policy names; one per app slug the policy names, for the whole run.
+ * again. Requests per repository are constant: the branch list (only when the policy has a glob), three reads per
+ * audited branch (a branch named exactly is looked up by name, never searched for in the capped list), one per
+ * ruleset, the workflow list, (when checks are required) one per workflow file, and per environment the policy
+ * names one plus a page per 100 deployment policies; one per app slug the policy names, for the whole run.
  */
 export type RepositoryTarget = { kind: 'repo'; repo: RepoRef } | { kind: 'org'; org: string };
 
@@ -69,7 +70,7 @@ export interface BranchAudit {
 export interface RepositoryAudit {
   repository: string;
   branches: BranchAudit[];
-  /** Branches the policy names that the repository does not have. */
+  /** Branches the policy names that the repository does not have (each also a `branch-missing` finding). */
   missing: string[];
   workflows: number;
   /** Set when the repository could not be audited at all. */
@@ -130,21 +131,6 @@ export async function audit(
   return { policy: options.policy.source, repositories: repos, findings, counts, compliant };
 }
 
-/** Which policy entry each existing branch falls under: exact names first, then globs in policy order. */
-function assign(policy: Policy, branches: readonly string[]): { matched: [string, BranchPolicy][]; missing: string[] } {
-  const matched = new Map<string, BranchPolicy>();
-  const missing: string[] = [];
-  for (const entry of policy.branches.filter((candidate) => !isGlob(candidate.pattern))) {
-    if (branches.includes(entry.pattern)) matched.set(entry.pattern, entry);
-    else missing.push(entry.pattern);
-  }
-  for (const entry of policy.branches.filter((candidate) => isGlob(candidate.pattern))) {
-    for (const name of branches)
-      if (!matched.has(name) && matchesPattern(entry.pattern, name)) matched.set(name, entry);
-  }
-  return { matched: [...matched], missing };
-}
-
 /** What every repository of one run shares. */
 interface Run {
   client: GitHubClient;
@@ -166,8 +152,9 @@ async function readBranch(
   repo: RepoRef,
   name: string,
   rulesets: Map<number, Ruleset | undefined>,
+  known?: Branch,
 ): Promise<BranchState> {
-  const branch = await getBranch(client, repo, name);
+  const branch = known ?? (await getBranch(client, repo, name));
   const rules = await getBranchRules(client, repo, name);
   const read = await getClassicProtection(client, repo, name);
   for (const id of new Set(rules.map((rule) => rule.ruleset_id).filter((id): id is number => id !== undefined))) {
@@ -223,7 +210,7 @@ function duplicateNames(repository: string, workflows: readonly { name: string; 
 async function checkProducers(
   client: GitHubClient,
   repo: RepoRef,
-  workflows: readonly { path: string }[],
+  workflows: readonly { path: string; state: string }[],
   states: readonly [string, BranchPolicy, BranchState][],
 ): Promise<CheckProducers | undefined> {
   const needChecks = states.some(([, , state]) => {
@@ -234,7 +221,9 @@ async function checkProducers(
   const producers = emptyProducers();
   for (const workflow of workflows.filter((candidate) => candidate.path.startsWith('.github/workflows/'))) {
     const text = await getFileText(client, repo, workflow.path);
-    if (text !== undefined) addWorkflowChecks(producers, workflow.path, text);
+    if (text === undefined) continue;
+    if (workflow.state === 'active') addWorkflowChecks(producers, workflow.path, text);
+    else addDisabledWorkflow(producers, workflow.path, workflow.state, text);
   }
   return producers;
 }
@@ -245,14 +234,13 @@ async function auditRepository(run: Run, repository: string): Promise<{ audit: R
   const result: RepositoryAudit = { repository, branches: [], missing: [], workflows: 0 };
   const findings: Finding[] = [];
   try {
-    const branchNames = options.policy.branches.length
-      ? (await listBranches(client, repo)).map((branch) => branch.name)
-      : [];
-    const { matched, missing } = assign(options.policy, branchNames);
-    result.missing = missing;
+    const { matched, missing } = await policyBranches(client, repo, options.policy);
+    result.missing = missing.map((entry) => entry.pattern);
+    findings.push(...missing.map((entry) => missingBranchFinding(repository, entry, options.policy.source, run.links)));
     const rulesets = new Map<number, Ruleset | undefined>();
     const states: [string, BranchPolicy, BranchState][] = [];
-    for (const [name, entry] of matched) states.push([name, entry, await readBranch(client, repo, name, rulesets)]);
+    for (const [name, entry, branch] of matched)
+      states.push([name, entry, await readBranch(client, repo, name, rulesets, branch)]);
     const workflows = options.policy.branches.length ? await listWorkflows(client, repo) : [];
     result.workflows = workflows.length;
     findings.push(...duplicateNames(repository, workflows));

@@ -94,17 +94,22 @@ function jobFindings(ctx: BranchContext, required: readonly string[], source: st
   const page = settingsPage(ctx.links, ctx.repository);
   const findings: Finding[] = [];
   for (const check of required.filter(fromActions)) {
-    if (!canReport(producers, check))
+    if (!canReport(producers, check)) {
+      const disabled = canReport(producers.disabled, check);
       findings.push({
         ...base,
         subject: check,
         rule: 'check-without-job',
         wanted: `a job that reports "${check}"`,
-        actual: 'no job in .github/workflows reports it',
-        fix: `rename a job to "${check}" (job name:, or name (matrix values)) or remove it from the required checks at ${page}; if another app or service reports it, pin it to that app`,
+        actual: disabled
+          ? `only jobs of disabled workflows report it (${producers.disabledWorkflows.join(', ')}): GitHub runs none of their jobs, so the check is waited for forever`
+          : 'no job in .github/workflows reports it',
+        fix: disabled
+          ? `enable the workflow (Actions tab, or PUT /repos/${ctx.repository}/actions/workflows/{workflow_id}/enable), or remove "${check}" from the required checks at ${page}`
+          : `rename a job to "${check}" (job name:, or name (matrix values)) or remove it from the required checks at ${page}; if another app or service reports it, pin it to that app`,
         location,
       });
-    else if (ctx.effective.mergeQueue && !canReport(producers.mergeGroup, check))
+    } else if (ctx.effective.mergeQueue && !canReport(producers.mergeGroup, check))
       findings.push({
         ...base,
         subject: check,

@@ -2,6 +2,7 @@ import type { ClassicRead } from '../github/protection-queries.js';
 import type { Branch, BranchRule, ClassicProtection, Ruleset } from '../github/protection-schemas.js';
 import { bypassIsAdmin, describeActor, type BypassActor } from './bypass.js';
 import type { SettingKey } from './policy.js';
+import { pullRequestBypass, type PullRequestBypass } from './pull-request-bypass.js';
 
 /**
  * The protection a branch really has: classic branch protection and the rules of enforced rulesets together.
@@ -58,6 +59,8 @@ export interface EffectiveProtection {
   settings: Settings;
   /** For each setting, the ids of the rulesets that give it its value where classic protection alone does not. */
   reliesOn: Partial<Record<EffectiveKey, number[]>>;
+  /** Classic protection's pull request bypass allowances, and what rulesets alone still demand of such a push. */
+  pullRequestBypass: PullRequestBypass;
 }
 
 export const NEEDS_ADMIN = 'needs Administration: read';
@@ -312,5 +315,6 @@ export function effectiveProtection(
     mergeQueue: sources.rules('merge_queue').length > 0,
     settings: { ...settings, 'enforce-admins': enforceAdmins(sources, infos) },
     reliesOn: sources.reliesOn,
+    pullRequestBypass: pullRequestBypass(sources.full, sources.rules('pull_request')),
   };
 }

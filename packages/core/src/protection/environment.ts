@@ -12,9 +12,11 @@ export interface EnvironmentRead {
   environment: Environment;
   /** The custom branch patterns, when the environment uses them. */
   patterns: string[] | undefined;
+  /** The custom tag patterns (`type: tag` policies): a run on any tag matching one may deploy. */
+  tags?: string[];
 }
 
-type Actual = { value: unknown; ok: boolean; source: string } | { unknown: string };
+type Actual = { value: unknown; ok: boolean; source: string; fix?: string } | { unknown: string };
 
 function actualOf(key: EnvironmentKey, wanted: unknown, read: EnvironmentRead): Actual {
   const rules = read.environment.protection_rules ?? [];
@@ -43,6 +45,11 @@ function actualOf(key: EnvironmentKey, wanted: unknown, read: EnvironmentRead): 
   }
 }
 
+/**
+ * The branches (and tags) that may deploy. A tag policy is covered only by `any` or by a `tag:<pattern>` entry of
+ * the wanted list: anyone with write access can push a tag to any commit, and branch protection does not cover tags,
+ * so `deployment-branches: [main]` with a tag policy `*` would let any commit deploy.
+ */
 function branchesActual(wanted: 'protected' | 'any' | string[], read: EnvironmentRead): Actual {
   const policy = read.environment.deployment_branch_policy;
   const source = 'GET …/environments/{name} deployment_branch_policy';
@@ -50,11 +57,22 @@ function branchesActual(wanted: 'protected' | 'any' | string[], read: Environmen
   if (policy.protected_branches)
     return { value: 'protected branches', ok: wanted === 'protected' || wanted === 'any', source };
   const patterns = read.patterns ?? [];
+  const tags = read.tags ?? [];
+  const list = Array.isArray(wanted) ? wanted : [];
+  const extraTags = wanted === 'any' ? [] : tags.filter((tag) => !list.includes(`tag:${tag}`));
   const ok = wanted === 'any' || (Array.isArray(wanted) && patterns.every((pattern) => wanted.includes(pattern)));
+  const branchText = `branches matching ${patterns.join(', ') || 'none'}`;
   return {
-    value: `branches matching ${patterns.join(', ') || 'none'}`,
-    ok,
+    value: tags.length
+      ? `${branchText}; tags matching ${tags.join(', ')}${extraTags.length ? ` (tag policies not in the policy: ${extraTags.join(', ')} — any run on such a tag may deploy)` : ''}`
+      : branchText,
+    ok: ok && extraTags.length === 0,
     source: `${source} + deployment-branch-policies`,
+    ...(extraTags.length
+      ? {
+          fix: `remove the tag deployment polic${extraTags.length === 1 ? 'y' : 'ies'} ${extraTags.join(', ')} (or, if tags should deploy, list each as tag:<pattern> in deployment-branches)`,
+        }
+      : {}),
   };
 }
 
@@ -97,7 +115,7 @@ export function judgeEnvironment(
       status: actual.ok ? ('ok' as const) : ('violation' as const),
       actual: show(actual.value),
       source: actual.source,
-      fix: actual.ok ? '' : `${page}/${read.environment.name}: set ${key} to ${show(wanted)}`,
+      fix: actual.ok ? '' : `${page}/${read.environment.name}: ${actual.fix ?? `set ${key} to ${show(wanted)}`}`,
     };
   });
 }

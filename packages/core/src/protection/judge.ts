@@ -2,6 +2,7 @@ import { bypassFindings } from './bypass-findings.js';
 import { checkFindings } from './check-findings.js';
 import { settingsPage, show, type BranchContext, type Finding, type FindingStatus, type Links } from './finding.js';
 import type { BranchPolicy, SettingKey, Severity } from './policy.js';
+import { pullRequestBypassFindings } from './pull-request-bypass.js';
 
 const API_FIELD: Record<SettingKey, string> = {
   'required-status-checks': 'required_status_checks.contexts',
@@ -99,6 +100,7 @@ export function judgeBranch(ctx: BranchContext): Finding[] {
   return [
     ...entries.map(([key, wanted]) => settingFinding(ctx, key, wanted)),
     ...bypassFindings(ctx),
+    ...pullRequestBypassFindings(ctx),
     ...checkFindings(ctx),
   ];
 }

@@ -75,7 +75,7 @@ export type EnvironmentKey = (typeof ENVIRONMENT_KEYS)[number];
 export interface EnvironmentSettings {
   'required-reviewers'?: number;
   'prevent-self-review'?: boolean;
-  /** `protected` (protected branches only), `any`, or the name patterns allowed to deploy. */
+  /** `protected` (protected branches only), `any`, or the branch name patterns allowed to deploy (`tag:<pattern>`: a tag pattern). */
   'deployment-branches'?: 'protected' | 'any' | string[];
   'can-admins-bypass'?: boolean;
   /** Minimum minutes. */
@@ -228,7 +228,12 @@ function environmentSetting(problems: Problems, env: EnvironmentPolicy, key: str
     const scalar = scalarOf(value);
     if (scalar === 'protected' || scalar === 'any') env.settings[key] = scalar;
     else if (isSeq(value)) {
-      const list = stringList(problems, value, what, 'branch name patterns, e.g. [main, release/*]');
+      const list = stringList(
+        problems,
+        value,
+        what,
+        'branch name patterns (tag:<pattern> for tags), e.g. [main, release/*]',
+      );
       if (list) env.settings[key] = list;
     } else
       problems.add(

@@ -62,7 +62,10 @@ export function auditFacts(report: AuditReport): [string, string][] {
       ]);
     }
     if (repo.missing.length)
-      facts.push([`${repo.repository}`, oneLine(`no branch ${repo.missing.join(', ')} (not audited)`, 300)]);
+      facts.push([
+        `${repo.repository}`,
+        oneLine(`no branch ${repo.missing.join(', ')} (a branch-missing finding)`, 300),
+      ]);
   }
   return facts;
 }

@@ -20,10 +20,35 @@ export interface CheckNames {
 export interface CheckProducers extends CheckNames {
   /** The names jobs of workflows that run on `merge_group` can report (what a merge queue waits for). */
   mergeGroup: CheckNames;
+  /** The names only jobs of disabled workflows could report: GitHub runs no job of a disabled workflow. */
+  disabled: CheckNames;
+  /** Those workflows, `path (state)`. */
+  disabledWorkflows: string[];
 }
 
 const emptyNames = (): CheckNames => ({ exact: new Set(), prefixes: [], any: false, anyReasons: [] });
-export const emptyProducers = (): CheckProducers => ({ ...emptyNames(), mergeGroup: emptyNames() });
+export const emptyProducers = (): CheckProducers => ({
+  ...emptyNames(),
+  mergeGroup: emptyNames(),
+  disabled: emptyNames(),
+  disabledWorkflows: [],
+});
+
+/**
+ * Adds a workflow GitHub will not run (`state` `disabled_manually`, `disabled_inactivity` — scheduled workflows are
+ * disabled after 60 days without activity —, `disabled_fork`): its jobs report nothing, so a required check only it
+ * names is waited for forever. Kept apart only to say so in the finding.
+ */
+export function addDisabledWorkflow(producers: CheckProducers, file: string, state: string, text: string): void {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return;
+  }
+  producers.disabledWorkflows.push(`${file} (${state})`);
+  addJobNames(producers.disabled, file, (doc as { jobs?: unknown } | null)?.jobs);
+}
 
 function merge(into: CheckNames, from: CheckNames): void {
   for (const name of from.exact) into.exact.add(name);
