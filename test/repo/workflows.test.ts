@@ -109,7 +109,15 @@ describe('the reusable workflows', () => {
     expect(finish.outcome).toContain("needs.deploy.result == 'success'");
     expect(finish.outcome).toContain("needs.smoke.result == 'success' || needs.smoke.result == 'skipped'");
     expect(finish['rolled-back-to']).toContain("needs.rollback.outputs.healthy == 'true'");
-    expect(workflow.jobs.record.needs).toEqual(['deploy', 'smoke', 'rollback']);
+    // What resolve-build-run chose is what verify-bundle-sha downloads: the artifact's id, not only its name.
+    expect(deploySteps.find((step) => step.id === 'verify')).toMatchObject({
+      uses: '$/actions/verify-bundle-sha',
+      with: { 'artifact-id': '${{ needs.resolve.outputs.artifact-id }}' },
+    });
+    expect(workflow.jobs.resolve.outputs['artifact-id']).toBe('${{ steps.build.outputs.artifact-id }}');
+    // The deployment finished must be of the commit resolved (and of the environment): a miswired id is refused.
+    expect(finish.sha).toBe('${{ needs.resolve.outputs.sha }}');
+    expect(workflow.jobs.record.needs).toEqual(['resolve', 'deploy', 'smoke', 'rollback']);
     expect(workflow.jobs.record.if).toContain('always()');
   });
 
