@@ -223,7 +223,11 @@ print(echo(s), echo(fresh))
     process.kill(run.monitorPid(), 'SIGKILL');
     const post = await run.post();
     expect(post.exitCode).toBe(1);
-    expect(run.report()).toMatchObject({ tampered: true, dns: { restored: true } });
+    expect(run.report()).toMatchObject({ tampered: true, complete: false, dns: { restored: true } });
+    // What happened after the monitor's last record was not seen: the report says so, not "all clear".
+    expect(run.report().incomplete.at(-1)!.reason).toBe(
+      'the monitor ended before it was stopped: connections after its last record were not seen',
+    );
     expect(inRunner(['cat', '/etc/resolv.conf']).stdout).toBe(`nameserver ${upstream}\n`);
     expect(digStatus(`forbidden.${zone}`)).toBe('NOERROR');
   });

@@ -156,6 +156,7 @@ export class Job {
     tampering: string[];
     gaps: { from: string; to: string; reason: string }[];
     complete: boolean;
+    incomplete: { from: string; to: string; reason: string }[];
     'pre-existing': Record<string, unknown>[];
     scope: string;
     'outside-job'?: Record<string, unknown>[];

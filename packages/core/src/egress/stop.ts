@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { lookupService } from 'node:dns/promises';
+import { statSync } from 'node:fs';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
 import { isAllowed, namesFor, type AllowContext } from './allow.js';
@@ -321,7 +322,7 @@ async function judgeAll(
     ? { violations: judged, afterStop: undefined }
     : splitAfterStop(config, snapshot, judged);
   const resolved = Object.fromEntries(context.resolved);
-  const incomplete = snapshot?.incomplete ?? [];
+  const incomplete = [...(snapshot?.incomplete ?? []), ...endedEarly(state, snapshot, found.checkpoint, stoppedAt)];
   const report: SentinelReport = {
     version: 1,
     method: state.method,
@@ -357,6 +358,23 @@ async function judgeAll(
     Date.now() - found.started,
   );
   return { report, rulesRemoved: rules.removed || found.checkpoint !== undefined, results };
+}
+
+/**
+ * A post step whose monitor's last record is not its stop (the monitor was killed, or died): what happened after that
+ * record was not seen, so the report is incomplete from then on (`complete: false`), besides the tampering it names.
+ */
+function endedEarly(state: SentinelState, snapshot: Snapshot | undefined, checkpoint: string | undefined, to: string) {
+  if (checkpoint !== undefined || snapshot === undefined || snapshot.stopped) return [];
+  let from = state.startedAt;
+  try {
+    from = statSync(state.snapshotPath).mtime.toISOString();
+  } catch {
+    // The record was read a moment ago; without its time, the whole job is the window.
+  }
+  return [
+    { from, to, reason: 'the monitor ended before it was stopped: connections after its last record were not seen' },
+  ];
 }
 
 function allowedItems(
