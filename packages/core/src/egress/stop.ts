@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { lookupService } from 'node:dns/promises';
 import { statSync } from 'node:fs';
 import { oneLine } from '../text.js';
 import type { CheckResult } from '../report/result.js';
@@ -7,6 +6,7 @@ import { isAllowed, namesFor, type AllowContext } from './allow.js';
 import { dnsViolations, namesOfEntry } from './dns-report.js';
 import { restoreResolver } from './dns-resolver.js';
 import { destinationKey } from './recorder.js';
+import { reverseName } from './reverse-name.js';
 import type { Snapshot } from './snapshot.js';
 import { sendCheckpoint, sendStop, stopToken } from './control.js';
 import { isMonitorAlive, takeStopSent } from './launch.js';
@@ -134,15 +134,6 @@ async function checkRules(
   return { removed: end.removed, blocked: end.blocked, raw: end.raw };
 }
 
-/** The address's name by the system's resolver (hosts file, then DNS PTR), within 2s. */
-async function reverseName(address: string): Promise<string | undefined> {
-  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref());
-  // A name from DNS is untrusted text: only a plain host name is kept.
-  const name = ({ hostname }: { hostname: string }) =>
-    /^[a-z0-9_.-]{1,253}$/i.test(hostname) && hostname !== address && /[a-z]/i.test(hostname) ? hostname : undefined;
-  return Promise.race([lookupService(address, 0).then(name, () => undefined), timeout]);
-}
-
 function allowContext(state: SentinelState, snapshot: Snapshot | undefined): AllowContext {
   const resolved = { ...state.resolved };
   // The names the DNS forwarder answered count too: a connection to their addresses was allowed.
@@ -173,12 +164,13 @@ async function judge(context: AllowContext, snapshot: Snapshot | undefined, bloc
       unnamed.slice(0, REVERSE_LOOKUPS).map(async (address) => [address, await reverseName(address)] as const),
     ),
   );
-  const nameOf = (address: string) => namesFor(address, context.resolved)[0] ?? reverse.get(address);
+  const nameOf = (address: string) => namesFor(address, context.resolved)[0] ?? reverse.get(address)?.name;
   const violations = new Map<string, Violation>();
   for (const item of seen) {
     const name = nameOf(item.address);
-    // A name pattern (`*.example.com`) is matched against the address's reverse name.
-    if (name && isAllowed(context, item.address, item.port, item.protocol, [name])) continue;
+    // A name pattern (`*.example.com`) is matched against the address's reverse name, once it is forward-confirmed.
+    const confirmed = reverse.get(item.address)?.confirmed !== false;
+    if (name && confirmed && isAllowed(context, item.address, item.port, item.protocol, [name])) continue;
     violations.set(destinationKey(item.protocol, item.address, item.port), {
       address: item.address,
       port: item.port,
