@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { requireToken, type GitHubFacts } from '#action-kit/github.js';
 import { boolean, credential, InputError, integer, lines, oneOf, optional, withDefault } from '#action-kit/inputs.js';
 import { parseRepository } from '#core/github/index.js';
-import { parsePolicy, type Links, type Policy, type RepositoryTarget } from '#core/protection/index.js';
+import type { Links, Policy, RepositoryTarget } from '#core/protection/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -50,6 +50,8 @@ export async function resolveInputs(
   github: GitHubFacts,
   workspace: string,
 ): Promise<{ policy: Policy; targets: RepositoryTarget[]; token: string; links: Links }> {
+  // The protection domain (policy, audit, SARIF) is loaded once the inputs are good: not before the first line.
+  const { parsePolicy } = await import('#core/protection/index.js');
   let policy: Policy;
   if (inputs.policy) policy = parsePolicy(inputs.policy, 'policy');
   else {

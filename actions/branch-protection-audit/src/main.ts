@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { defineAction, outputValue } from '#action-kit/index.js';
 import { InputError } from '#action-kit/inputs.js';
 import { unwritableFile } from '#core/report/index.js';
-import { audit, auditFacts, auditFailure, auditResults, toSarif, writeJsonFile } from '#core/protection/index.js';
 import { applyMode, branchProtectionAuditInputs, resolveInputs } from './inputs.js';
 
 const count = () => outputValue().regex(/^\d+$/);
@@ -31,6 +30,8 @@ export const action = defineAction({
       const problem = inputs[input] ? await unwritableFile(inputs[input]) : undefined;
       if (problem) throw new InputError(input, problem);
     }
+    const { audit, auditFacts, auditFailure, auditResults, toSarif, writeJsonFile } =
+      await import('#core/protection/index.js');
     const { createGitHubClient } = await import('#core/github/client.js');
     const { conditionalClient } = await import('#core/github/protection-queries.js');
     const { loadEtagCache, saveEtagCache } = await import('#core/github/protection-etag-cache.js');
