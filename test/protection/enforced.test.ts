@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitHubClient } from '#core/github/client.js';
@@ -359,19 +359,21 @@ describe('ETags across runs', () => {
     expect(second.report.findings).toEqual(first.report.findings);
   });
 
-  it('ignores entries it cannot verify: a forged body, or a cache written with another token', async () => {
-    const text = JSON.parse(readFileSync(file, 'utf8')) as {
-      entries: Record<string, { response: { data: unknown } }>;
-    };
-    const key = Object.keys(text.entries).find((candidate) => candidate.includes('rulesets/{ruleset_id}'))!;
-    (text.entries[key]!.response.data as { bypass_actors: unknown[] }).bypass_actors = [];
-    writeFileSync(file, JSON.stringify(text));
-    const forged = await cachedRun(ADMIN);
-    // The forged ruleset (bypass list emptied) is asked for in full and the real bypass actors still reported.
-    expect(forged.requests.filter((request) => request.status === 200).map((request) => request.operation)).toEqual([
-      'GET /repos/{owner}/{repo}/rulesets/{ruleset_id}',
-    ]);
-    expect(forged.report.findings.filter((finding) => finding.rule === 'bypass')).toHaveLength(3);
+  it('seals the file: nothing admin-only is readable in it, and one altered or written with another token is ignored', async () => {
+    const text = readFileSync(file, 'utf8');
+    // A pull request's run can restore the default branch's caches: the bypass lists must not be readable there.
+    for (const clear of ['bypass_actors', 'rulesets', 'required_status_checks', 'octo/bypassed'])
+      expect(text).not.toContain(clear);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // One byte of the sealed data changed: the whole file is ignored, everything asked for in full.
+    const sealed = JSON.parse(text) as { data: string };
+    const bytes = Buffer.from(sealed.data, 'base64');
+    bytes[10] = bytes[10]! ^ 1;
+    writeFileSync(file, JSON.stringify({ ...sealed, data: bytes.toString('base64') }));
+    const altered = await cachedRun(ADMIN);
+    expect(altered.notModified).toBe(0);
+    expect(altered.report.findings.filter((finding) => finding.rule === 'bypass')).toHaveLength(3);
+    // Written again by that run with ADMIN's token: another token cannot open it either.
     const otherToken = await cachedRun(READER);
     expect(otherToken.notModified).toBe(0);
   });
