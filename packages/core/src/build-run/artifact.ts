@@ -1,20 +1,12 @@
 import type { CoreContext } from '../context.js';
 import type { GitHubClient } from '../github/client.js';
-import { listRunArtifacts } from '../github/queries.js';
+import { artifactExpired, listRunArtifacts } from '../github/queries.js';
 import { workflowFile, type Artifact, type Workflow, type WorkflowRun } from '../github/schemas.js';
 import type { BuildRunQuery, Checks, ResolvedArtifact } from './model.js';
 import { short, wantedRun, type CandidateRun } from './runs.js';
 
 export function expandArtifactName(template: string, sha: string): string {
   return template.replaceAll('{sha8}', sha.slice(0, 8)).replaceAll('{sha}', sha);
-}
-
-/**
- * GitHub deletes expired artifacts in a background job: `expired` may still be false after `expires_at` has passed,
- * and the download in a later job would then fail with 410. Past `expires_at` is expired, whatever the flag says.
- */
-function isExpired(artifact: Artifact, now: number): boolean {
-  return artifact.expired || (artifact.expires_at !== null && Date.parse(artifact.expires_at) <= now);
 }
 
 function toArtifact(artifact: Artifact): ResolvedArtifact {
@@ -79,7 +71,7 @@ export async function findArtifact(
       seen.push(`run #${run.run_number} (${run.html_url}): ${why}`);
       continue;
     }
-    const live = named.filter((candidate) => !isExpired(candidate, context.now())).sort((a, b) => b.id - a.id)[0];
+    const live = named.filter((candidate) => !artifactExpired(candidate, context.now())).sort((a, b) => b.id - a.id)[0];
     if (live) {
       if (run !== matching[0])
         context.logger.info(
@@ -93,7 +85,7 @@ export async function findArtifact(
       );
       return { artifact, run };
     }
-    const expired = named.find((candidate) => isExpired(candidate, context.now()));
+    const expired = named.find((candidate) => artifactExpired(candidate, context.now()));
     seen.push(
       expired
         ? `run #${run.run_number} (${run.html_url}): "${name}" expired${expired.expires_at ? ` at ${expired.expires_at}` : ''}${expired.expired ? '' : " (GitHub's expired flag not set yet)"}`

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GitHubClient } from '../github/client.js';
-import { listRunArtifacts, type RepoRef } from '../github/queries.js';
+import { artifactExpired, listRunArtifacts, type RepoRef } from '../github/queries.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -54,9 +54,7 @@ export async function downloadRunArtifact(
     throw new ArtifactUnavailable(
       `${where} has no artifact ${source.id} named "${source.name}"${all.length > 0 ? ` (its "${source.name}" is ${all.map((artifact) => artifact.id).join(', ')})` : ''}; pass the artifact-id resolve-build-run chose for this run-id and artifact-name, or leave artifact-id empty.`,
     );
-  // GitHub sets `expired` some time after `expires_at` has passed; by then the zip is already gone.
-  const gone = (artifact: (typeof all)[number]) =>
-    artifact.expired || (artifact.expires_at ? Date.parse(artifact.expires_at) <= Date.now() : false);
+  const gone = (artifact: (typeof all)[number]) => artifactExpired(artifact, Date.now());
   const live = named.filter((artifact) => !gone(artifact)).sort((a, b) => b.id - a.id)[0];
   if (!live) {
     const expired = named.find(gone);

@@ -60,8 +60,8 @@ export function sendCheckpoint(dir: string, id: string): void {
 /** The digest a seal request carries: SHA-256 of the state file's exact text. */
 export const stateDigest = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function sendSeal(dir: string, text: string): void {
-  writeFileSync(fileOf(dir, `seal-${stateDigest(text)}`), '');
+export function sendSeal(dir: string, digest: string): void {
+  writeFileSync(fileOf(dir, `seal-${digest}`), '');
 }
 
 /**

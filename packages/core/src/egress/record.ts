@@ -80,7 +80,7 @@ export function recordProblem(state: SentinelState, text: string): string | unde
 export async function sealState(state: SentinelState, text: string): Promise<void> {
   if (!state.privilege?.length) return;
   const digest = stateDigest(text);
-  sendSeal(state.dir, text);
+  sendSeal(state.dir, digest);
   const sealed = await waitForSnapshot(
     state.snapshotPath,
     (found) => found.stateDigest !== undefined,

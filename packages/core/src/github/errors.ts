@@ -17,6 +17,10 @@ interface RequestErrorLike {
   request?: { method?: string; url?: string };
 }
 
+/** GitHub's own words for a failed request (the body's `message`), else the client's. */
+export const githubMessage = (error: RequestErrorLike) =>
+  String((error.response?.data as { message?: unknown } | undefined)?.message ?? error.message);
+
 export function isRequestError(error: unknown): error is RequestErrorLike {
   return (
     typeof error === 'object' &&

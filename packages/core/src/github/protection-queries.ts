@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { GitHubClient } from './client.js';
-import { explained, isRequestError, type RequestPurpose } from './errors.js';
+import { explained, githubMessage, isRequestError, type RequestPurpose } from './errors.js';
 import type { CachedResponse } from './protection-etag-cache.js';
 import {
   branchRuleSchema,
@@ -79,10 +79,8 @@ export async function findBranch(client: GitHubClient, repo: RepoRef, branch: st
     const response = await client.request('GET /repos/{owner}/{repo}/branches/{branch}', { ...at(repo), branch });
     return checked(branchSchema(), response.data, purpose.what, `GET ${response.url}`);
   } catch (error) {
-    const message = isRequestError(error)
-      ? String((error.response?.data as { message?: unknown } | undefined)?.message ?? '')
-      : '';
-    if (isRequestError(error) && error.status === 404 && /^branch not found$/i.test(message.trim())) return undefined;
+    if (isRequestError(error) && error.status === 404 && /^branch not found$/i.test(githubMessage(error).trim()))
+      return undefined;
     return explained(purpose, () => Promise.reject(error));
   }
 }
@@ -144,7 +142,7 @@ export async function getClassicProtection(client: GitHubClient, repo: RepoRef, 
     };
   } catch (error) {
     if (isRequestError(error) && (error.status === 403 || error.status === 404)) {
-      const message = String((error.response?.data as { message?: unknown } | undefined)?.message ?? error.message);
+      const message = githubMessage(error);
       const limited = String(error.response?.headers?.['x-ratelimit-remaining']) === '0' || /rate limit/i.test(message);
       if (error.status === 404 && /^branch not protected$/i.test(message.trim())) return { kind: 'absent', message };
       if (!limited) return { kind: 'unreadable', status: error.status, message };

@@ -179,6 +179,15 @@ export function getRunAttempt(
   );
 }
 
+/**
+ * Whether an artifact can no longer be downloaded. GitHub deletes expired artifacts in a background job: `expired` may
+ * still be false after `expires_at` has passed, and a download would then fail with 410. Past `expires_at` is expired,
+ * whatever the flag says.
+ */
+export function artifactExpired(artifact: Artifact, now: number): boolean {
+  return artifact.expired || (artifact.expires_at !== null && Date.parse(artifact.expires_at) <= now);
+}
+
 /** The artifacts of a run, only those named `name` when given (expired ones included). */
 export async function listRunArtifacts(
   client: GitHubClient,
