@@ -107,12 +107,16 @@ describe('db-backup against real servers', () => {
     for (const name of names) pg.admin(`CREATE DATABASE "${name.replace(/"/g, '""')}" OWNER app`);
     const root = await releasesRoot();
     // From database-url, and from the env-file the host holds (written as an attacker with write access would).
-    const fromUrl = await takeBackup(target, config(pg, root, { databaseUrl: urlOf(pg, names[0]!) }));
+    // Each its own label: backup ids are second-stamped, and three backups may fall in one second.
+    const fromUrl = await takeBackup(target, config(pg, root, { databaseUrl: urlOf(pg, names[0]!), label: 'u' }));
     await writeFile(
       join(root, 'shared/.env'),
       `DB_CONNECTION=pgsql\nDB_HOST=127.0.0.1\nDB_PORT=${pg.port}\nDB_DATABASE="${names[1]}"\nDB_USERNAME=app\nDB_PASSWORD='${pg.password}'\n`,
     );
-    const fromEnv = await takeBackup(target, config(pg, root, { databaseUrl: undefined, envFile: 'shared/.env' }));
+    const fromEnv = await takeBackup(
+      target,
+      config(pg, root, { databaseUrl: undefined, envFile: 'shared/.env', label: 'e' }),
+    );
     const quoted = await takeBackup(target, config(pg, root, { databaseUrl: urlOf(pg, names[2]!), label: 'q' }));
     for (const place of [root, join(root, 'current'), process.cwd()])
       expect(existsSync(join(place, 'PWNED'))).toBe(false);
